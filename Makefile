@@ -1,0 +1,58 @@
+# diffrisk — two commands: `make repro` (set up + run the pipeline), `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DVC_NO_ANALYTICS := 1
+export OMP_WAIT_POLICY := PASSIVE
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help venv repro test lint format smoke bench lab dag metrics clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the pinned requirements (and diffrisk, editable)
+
+repro: $(STAMP) ## Set up everything and rebuild every table and figure (dvc repro)
+	$(BIN)/dvc repro
+
+test: $(STAMP) ## Set up everything and run the test suite (includes an end-to-end smoke run)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff check + format check of src, tests, benchmarks and notebooks
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP) ## Auto-format the code with ruff
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+smoke: $(STAMP) ## Run only the end-to-end smoke pipeline test
+	$(BIN)/python -m pytest tests/test_pipeline_smoke.py -v
+
+bench: $(STAMP) ## Run the benchmarks (timings quoted in the README)
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+lab: $(STAMP) ## Open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+dag: $(STAMP) ## Show the pipeline graph
+	$(BIN)/dvc dag
+
+metrics: $(STAMP) ## Show the headline metrics of the last run
+	$(BIN)/dvc metrics show
+
+clean: ## Remove the virtual environment and caches (not data or reports)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,292 @@
+"""The denoising network ``eps = f(x_t, t, condition)`` for one-day scaled returns.
+
+Three parts:
+
+* :class:`ConditionEncoder` — residual dilated temporal convolutions over the last k
+  scaled returns (channels built by :func:`diffrisk.features.conditioning_windows`), plus
+  scalar conditioning features (log-volatility forecast, leverage terms) and an optional
+  series embedding, squeezed through a narrow bottleneck. It is evaluated once per
+  (day, series) and the result is reused for every scenario and every reverse step.
+* :class:`SinusoidalTimeEmbedding` — the transformer-style embedding of the step index.
+* :class:`FiLMHead` — a small MLP on the scalar ``x_t`` whose hidden layers are
+  feature-wise modulated (FiLM, Perez et al. 2018) by the condition and the timestep.
+
+The data are one-dimensional (one return), so the head is tiny and cheap; most of the
+capacity sits in the encoder, which runs once per condition. Dropout, the bottleneck
+and weight decay (in training) guard against memorising the training windows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "DenoiserSpec",
+    "SinusoidalTimeEmbedding",
+    "ResidualDilatedBlock",
+    "ConditionEncoder",
+    "FiLMHead",
+    "Denoiser",
+]
+
+
+@dataclass(frozen=True)
+class DenoiserSpec:
+    """Shape of the denoiser (every field is a plain number so it serialises to JSON).
+
+    Parameters
+    ----------
+    window_channels : int
+        Channels of the conditioning window (e.g. scaled return, negative part).
+    window_length : int
+        k, number of past days in the window.
+    n_features : int
+        Scalar conditioning features per (day, series).
+    n_series : int
+        Number of series for the optional embedding (0 disables it).
+    series_embedding_dim : int
+        Width of the series embedding (ignored when ``n_series == 0``).
+    conv_width : int
+        Channels of the temporal convolutions.
+    n_blocks : int
+        Residual dilated blocks; block i has dilation ``2 ** i``.
+    kernel_size : int
+        Convolution kernel size (odd).
+    cond_dim : int
+        Width of the bottleneck condition vector.
+    time_dim : int
+        Width of the timestep embedding.
+    hidden : int
+        Width of the FiLM head.
+    dropout : float
+        Dropout probability in the encoder.
+    """
+
+    window_channels: int = 2
+    window_length: int = 64
+    n_features: int = 3
+    n_series: int = 0
+    series_embedding_dim: int = 4
+    conv_width: int = 16
+    n_blocks: int = 3
+    kernel_size: int = 3
+    cond_dim: int = 8
+    time_dim: int = 16
+    hidden: int = 32
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        positive = ("window_channels", "window_length", "conv_width", "cond_dim", "time_dim",
+                    "hidden", "kernel_size")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+        if self.n_blocks < 0 or self.n_features < 0 or self.n_series < 0:
+            raise ValueError("n_blocks, n_features and n_series must be >= 0")
+        if not (0.0 <= self.dropout < 1.0):
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class SinusoidalTimeEmbedding(nn.Module):
+    """Sinusoidal embedding of the step index followed by a two-layer MLP.
+
+    Parameters
+    ----------
+    dim : int
+        Output width (even widths use equal numbers of sines and cosines).
+    max_period : float
+        Longest wavelength of the sinusoids.
+    """
+
+    def __init__(self, dim: int, max_period: float = 10_000.0) -> None:
+        super().__init__()
+        self.dim = int(dim)
+        half = max(self.dim // 2, 1)
+        freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+        self.register_buffer("freqs", freqs, persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * half, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        """Embed integer steps ``t`` of any shape; returns ``t.shape + (dim,)``."""
+        args = t.float().unsqueeze(-1) * self.freqs
+        return self.mlp(torch.cat([torch.sin(args), torch.cos(args)], dim=-1))
+
+
+class ResidualDilatedBlock(nn.Module):
+    """``x + W_1x1(dropout(GELU(DilatedConv(GELU(x)))))`` with 'same' padding.
+
+    The window holds only past returns, so the convolution need not be causal inside it;
+    the leakage boundary is enforced by how the windows are built (days < t).
+    """
+
+    def __init__(self, width: int, dilation: int, kernel_size: int, dropout: float) -> None:
+        super().__init__()
+        pad = dilation * (kernel_size - 1) // 2
+        self.conv = nn.Conv1d(width, width, kernel_size, dilation=dilation, padding=pad)
+        self.mix = nn.Conv1d(width, width, 1)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block to ``x`` of shape (B, width, k)."""
+        return x + self.mix(self.drop(F.gelu(self.conv(F.gelu(x)))))
+
+
+class ConditionEncoder(nn.Module):
+    """Encode (window, features, series) into a narrow condition vector.
+
+    The conv stack output is pooled two ways (the last position, which sees the most
+    recent days, and the mean over the window), concatenated with the scalar features
+    and the series embedding, and mapped to ``cond_dim`` through an MLP with dropout.
+    """
+
+    def __init__(self, spec: DenoiserSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        w = spec.conv_width
+        self.proj = nn.Conv1d(spec.window_channels, w, 1)
+        self.blocks = nn.ModuleList(
+            ResidualDilatedBlock(w, 2**i, spec.kernel_size, spec.dropout)
+            for i in range(spec.n_blocks)
+        )
+        emb = spec.series_embedding_dim if spec.n_series > 0 else 0
+        self.series_embedding = nn.Embedding(spec.n_series, emb) if spec.n_series > 0 else None
+        self.out = nn.Sequential(
+            nn.Linear(2 * w + spec.n_features + emb, w),
+            nn.GELU(),
+            nn.Dropout(spec.dropout),
+            nn.Linear(w, spec.cond_dim),
+        )
+
+    def forward(
+        self,
+        window: torch.Tensor,
+        features: torch.Tensor,
+        series_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Return the condition (B, cond_dim).
+
+        Parameters
+        ----------
+        window : Tensor (B, window_channels, k)
+        features : Tensor (B, n_features)
+        series_index : LongTensor (B,), optional
+            Required when the encoder has a series embedding.
+        """
+        spec = self.spec
+        if window.ndim != 3 or window.shape[1:] != (spec.window_channels, spec.window_length):
+            raise ValueError(f"window must have shape (B, {spec.window_channels}, "
+                             f"{spec.window_length}), got {tuple(window.shape)}")
+        if features.shape != (window.shape[0], spec.n_features):
+            raise ValueError(f"features must have shape ({window.shape[0]}, {spec.n_features}),"
+                             f" got {tuple(features.shape)}")
+        h = self.proj(window)
+        for block in self.blocks:
+            h = block(h)
+        parts = [h[:, :, -1], h.mean(dim=-1), features]
+        if self.series_embedding is not None:
+            if series_index is None:
+                raise ValueError("series_index is required: the encoder has a series embedding")
+            parts.append(self.series_embedding(series_index.long()))
+        return self.out(torch.cat(parts, dim=-1))
+
+
+class FiLMHead(nn.Module):
+    """Predict eps from the scalar ``x_t`` with two FiLM-modulated hidden layers.
+
+    ``h1 = SiLU(FiLM_1(W_in x))``, ``h2 = SiLU(FiLM_2(W h1))``, ``eps = w_out h2 + x_t * s``
+    where ``FiLM(h) = h * (1 + gamma) + beta`` and ``(gamma, beta)`` are linear in
+    ``[condition, time embedding]``. The modulation is computed by :meth:`film` once per
+    (condition, step) and broadcast over scenarios by :meth:`apply`.
+    """
+
+    def __init__(self, cond_dim: int, time_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.hidden = int(hidden)
+        self.inp = nn.Linear(1, hidden)
+        self.mid = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, 1)
+        self.to_film = nn.Linear(cond_dim + time_dim, 4 * hidden)
+        self.skip = nn.Linear(cond_dim + time_dim, 1)
+        nn.init.zeros_(self.to_film.weight)
+        nn.init.zeros_(self.to_film.bias)
+
+    def film(self, cond: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        """FiLM parameters ``(..., 5 * hidden + 1)`` from condition and time embedding.
+
+        The last entry is the coefficient of the direct ``x_t`` skip.
+        """
+        z = torch.cat([cond, temb], dim=-1)
+        return torch.cat([self.to_film(z), self.skip(z)], dim=-1)
+
+    def apply(self, x: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """Evaluate the head on ``x`` (..., N) with modulation ``film`` (..., 1 or N, F)."""
+        h_ = self.hidden
+        g1, b1, g2, b2 = (film[..., i * h_:(i + 1) * h_] for i in range(4))
+        s = film[..., 4 * h_]
+        xe = x.unsqueeze(-1)
+        h = F.silu(torch.addcmul(b1, self.inp(xe), 1.0 + g1))
+        h = F.silu(torch.addcmul(b2, self.mid(h), 1.0 + g2))
+        return self.out(h).squeeze(-1) + x * s
+
+
+class Denoiser(nn.Module):
+    """Conditional epsilon-predictor for one-day scaled returns.
+
+    Parameters
+    ----------
+    spec : DenoiserSpec
+        Shapes and widths.
+
+    Notes
+    -----
+    ``encode`` runs the encoder once per condition; ``forward(x_t, t, cond)`` evaluates
+    the head. In sampling, ``t`` is one step for the whole batch and ``x_t`` has shape
+    (B, N) for N scenarios per condition; in training ``x_t`` and ``t`` have shape
+    (B, M) for M noise draws per condition.
+    """
+
+    def __init__(self, spec: DenoiserSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.encoder = ConditionEncoder(spec)
+        self.time_embedding = SinusoidalTimeEmbedding(spec.time_dim)
+        self.head = FiLMHead(spec.cond_dim, spec.time_dim, spec.hidden)
+
+    def encode(
+        self,
+        window: torch.Tensor,
+        features: torch.Tensor,
+        series_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Condition vectors (B, cond_dim); see :meth:`ConditionEncoder.forward`."""
+        return self.encoder(window, features, series_index)
+
+    def film(self, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """FiLM parameters for conditions (B, c) and steps ``t`` of shape () , (B,) or (B, M).
+
+        Returns shape (B, 1, F) for a scalar or (B,) ``t`` and (B, M, F) for (B, M).
+        """
+        t = torch.as_tensor(t, device=cond.device)
+        if t.ndim == 0:
+            t = t.expand(cond.shape[0])
+        if t.ndim == 1:
+            t = t.unsqueeze(1)
+        temb = self.time_embedding(t)  # (B, M, time_dim)
+        c = cond.unsqueeze(1).expand(-1, temb.shape[1], -1)
+        return self.head.film(c, temb)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Predict eps for ``x_t`` of shape (B, N) (or (B,)) at steps ``t``."""
+        squeeze = x_t.ndim == 1
+        x = x_t.unsqueeze(1) if squeeze else x_t
+        if x.shape[0] != cond.shape[0]:
+            raise ValueError(f"x_t has {x.shape[0]} rows but cond has {cond.shape[0]}")
+        eps = self.head.apply(x, self.film(cond, t))
+        return eps.squeeze(1) if squeeze else eps

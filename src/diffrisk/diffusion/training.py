@@ -1,0 +1,389 @@
+"""Training loop of the denoiser: simple eps loss, AdamW, EMA, early stopping, checkpoints.
+
+The loop is generic: it sees tensors of conditions and targets, not dates. Checkpoint
+selection uses a *score* on the validation period supplied by the caller (for the DDPM
+risk model: the mean FZ0 loss of VaR/ES forecasts computed from sampled scenarios), or,
+without one, the validation denoising loss. Each condition is encoded once per batch and
+paired with ``noise_draws`` independent (t, eps) draws, which amortises the encoder.
+
+References
+----------
+Ho, J., Jain, A. & Abbeel, P. (2020). Denoising diffusion probabilistic models,
+``L_simple`` (eq. 14).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import io
+from .denoiser import Denoiser
+from .schedule import NoiseSchedule
+
+__all__ = [
+    "TrainOptions",
+    "ConditionTensors",
+    "EMA",
+    "TrainResult",
+    "denoising_loss",
+    "evaluate_loss",
+    "train_denoiser",
+    "save_checkpoint",
+    "read_checkpoint",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Optimisation settings.
+
+    Parameters
+    ----------
+    lr : float
+        AdamW learning rate.
+    weight_decay : float
+        AdamW decoupled weight decay.
+    batch_size : int
+        Conditions per batch.
+    noise_draws : int
+        (t, eps) draws per condition in a batch.
+    max_epochs : int
+        Upper bound on epochs (the exact count when there is no validation data).
+    patience : int
+        Early stopping: epochs without improvement of the selection score.
+    min_epochs : int
+        Never stop before this many epochs.
+    grad_clip : float
+        Max global gradient norm (0 disables clipping).
+    ema_decay : float
+        Decay of the exponential moving average of the weights (0 disables EMA).
+    samples_per_epoch : int
+        Conditions drawn (without replacement) per epoch; 0 uses all.
+    """
+
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 512
+    noise_draws: int = 8
+    max_epochs: int = 20
+    patience: int = 4
+    min_epochs: int = 1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    samples_per_epoch: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "noise_draws", "max_epochs", "patience", "min_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError("need lr > 0, weight_decay >= 0 and grad_clip >= 0")
+        if not (0.0 <= self.ema_decay < 1.0):
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.samples_per_epoch < 0:
+            raise ValueError(f"samples_per_epoch must be >= 0, got {self.samples_per_epoch}")
+
+
+@dataclass(frozen=True)
+class ConditionTensors:
+    """Conditioning inputs and targets of n (day, series) pairs.
+
+    Attributes
+    ----------
+    windows : Tensor (n, C, k)
+    features : Tensor (n, F)
+    series_index : LongTensor (n,)
+    targets : Tensor (n,)
+        Scaled returns to be modelled (NaN only when unknown, e.g. at forecast time).
+    """
+
+    windows: torch.Tensor
+    features: torch.Tensor
+    series_index: torch.Tensor
+    targets: torch.Tensor
+
+    def __post_init__(self) -> None:
+        n = self.windows.shape[0]
+        for name in ("features", "series_index", "targets"):
+            if getattr(self, name).shape[0] != n:
+                raise ValueError(f"{name} has {getattr(self, name).shape[0]} rows, "
+                                 f"windows has {n}")
+
+    def __len__(self) -> int:
+        return int(self.windows.shape[0])
+
+    def take(self, index: torch.Tensor) -> ConditionTensors:
+        """Rows ``index``."""
+        return ConditionTensors(self.windows[index], self.features[index],
+                                self.series_index[index], self.targets[index])
+
+    def encode(self, model: Denoiser, batch_size: int = 8192) -> torch.Tensor:
+        """Encoded conditions (n, cond_dim) in eval mode, in batches."""
+        model.eval()
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(self), batch_size):
+                sl = slice(s, s + batch_size)
+                out.append(model.encode(self.windows[sl], self.features[sl],
+                                        self.series_index[sl]))
+        return torch.cat(out) if out else torch.empty(0, model.spec.cond_dim)
+
+
+class EMA:
+    """Exponential moving average of a model's floating-point parameters and buffers."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = float(decay)
+        self.shadow = copy.deepcopy(model).eval()
+        for p in self.shadow.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        """``shadow = decay * shadow + (1 - decay) * model`` (a copy when decay is 0)."""
+        for s, p in zip(self.shadow.state_dict().values(), model.state_dict().values(),
+                        strict=True):
+            if s.dtype.is_floating_point:
+                s.mul_(self.decay).add_(p.detach(), alpha=1.0 - self.decay)
+            else:
+                s.copy_(p)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_denoiser`.
+
+    Attributes
+    ----------
+    state_dict : dict
+        Selected (EMA) weights.
+    best_epoch : int
+        1-based epoch of the selected weights.
+    best_score : float
+        Selection score of those weights (NaN without validation).
+    history : list of dict
+        Per epoch: ``epoch, train_loss, val_loss, score, seconds``.
+    epochs_run : int
+    wall_time : float
+        Seconds.
+    stopped_early : bool
+    """
+
+    state_dict: dict[str, torch.Tensor]
+    best_epoch: int
+    best_score: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    epochs_run: int = 0
+    wall_time: float = 0.0
+    stopped_early: bool = False
+
+
+def denoising_loss(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    batch: ConditionTensors,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+) -> torch.Tensor:
+    """``L_simple = mean ||eps - eps_theta(sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps, t)||^2``.
+
+    ``t`` and ``noise`` have shape (B, M): M draws per condition.
+    """
+    cond = model.encode(batch.windows, batch.features, batch.series_index)
+    x0 = batch.targets.unsqueeze(1).expand_as(noise)
+    x_t = schedule.q_sample(x0, t, noise)
+    return torch.mean((model(x_t, t, cond) - noise) ** 2)
+
+
+def _draw_noise(n: int, m: int, n_steps: int,
+                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    t = torch.randint(0, n_steps, (n, m), generator=generator)
+    return t, torch.randn(n, m, generator=generator)
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    data: ConditionTensors,
+    seed: int = 0,
+    noise_draws: int = 8,
+    batch_size: int = 4096,
+) -> float:
+    """Denoising loss on ``data`` with fixed (seeded) t and eps draws, model in eval mode."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    total, count = 0.0, 0
+    for s in range(0, len(data), batch_size):
+        batch = data.take(torch.arange(s, min(s + batch_size, len(data))))
+        t, noise = _draw_noise(len(batch), noise_draws, schedule.n_steps, gen)
+        total += float(denoising_loss(model, schedule, batch, t, noise)) * len(batch)
+        count += len(batch)
+    return total / max(count, 1)
+
+
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """Write ``payload`` with :func:`torch.save` atomically (temp file + rename)."""
+    with io.atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (raises naming a missing file)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint {p} does not exist")
+    return torch.load(p, map_location="cpu", weights_only=False)
+
+
+def _run_epoch(model: Denoiser, ema: EMA, schedule: NoiseSchedule, train: ConditionTensors,
+               opt: torch.optim.Optimizer, options: TrainOptions, gen: torch.Generator,
+               bar: Any) -> float:
+    model.train()
+    n = len(train)
+    order = torch.randperm(n, generator=gen)
+    if options.samples_per_epoch:
+        order = order[: options.samples_per_epoch]
+    total, count = 0.0, 0
+    for s in range(0, len(order), options.batch_size):
+        idx = order[s:s + options.batch_size]
+        batch = train.take(idx)
+        t, noise = _draw_noise(len(idx), options.noise_draws, schedule.n_steps, gen)
+        loss = denoising_loss(model, schedule, batch, t, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if options.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+        opt.step()
+        ema.update(model)
+        if not math.isfinite(float(loss)):
+            raise FloatingPointError(f"training loss became {float(loss)} at batch {s}")
+        total += float(loss) * len(idx)
+        count += len(idx)
+        bar.update(1)
+    return total / max(count, 1)
+
+
+def train_denoiser(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    train: ConditionTensors,
+    options: TrainOptions,
+    *,
+    seed: int,
+    val: ConditionTensors | None = None,
+    score_fn: Callable[[Denoiser], float] | None = None,
+    checkpoint_fn: Callable[[dict[str, Any]], None] | None = None,
+    resume: dict[str, Any] | None = None,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``train``; select the EMA weights by validation.
+
+    Parameters
+    ----------
+    model : Denoiser
+        Network to train (updated in place; the returned weights are the EMA's).
+    schedule : NoiseSchedule
+    train : ConditionTensors
+    options : TrainOptions
+    seed : int
+        Seeds batch order, t and eps draws.
+    val : ConditionTensors, optional
+        Validation conditions. Without them (and without ``score_fn``) exactly
+        ``options.max_epochs`` epochs run and the last EMA weights are returned.
+    score_fn : callable(Denoiser) -> float, optional
+        Risk score of the EMA model on the validation period (lower is better); used for
+        checkpoint selection and early stopping instead of the validation loss.
+    checkpoint_fn : callable(dict) -> None, optional
+        Receives the full training state after every epoch (for atomic checkpointing).
+    resume : dict, optional
+        A state previously passed to ``checkpoint_fn``; training continues from it.
+    progress : bool, optional
+        tqdm bar (``None``: only on a terminal).
+
+    Returns
+    -------
+    TrainResult
+    """
+    if len(train) == 0:
+        raise ValueError("train has no conditions")
+    if torch.isnan(train.targets).any():
+        raise ValueError("train targets contain NaN")
+    opt = torch.optim.AdamW(model.parameters(), lr=options.lr,
+                            weight_decay=options.weight_decay)
+    ema = EMA(model, options.ema_decay)
+    gen = torch.Generator().manual_seed(int(seed))
+    selecting = val is not None or score_fn is not None
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_score": math.inf,
+                             "best_epoch": 0, "best_state": None, "bad_epochs": 0,
+                             "elapsed": 0.0}
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        ema.shadow.load_state_dict(resume["ema"])
+        opt.load_state_dict(resume["optimizer"])
+        gen.set_state(resume["generator"])
+        state.update({k: resume[k] for k in state})
+        logger.info("resuming training at epoch %d", state["epoch"] + 1)
+    n_batches = math.ceil((options.samples_per_epoch or len(train)) / options.batch_size)
+    bar = tqdm(total=n_batches * options.max_epochs, initial=n_batches * state["epoch"],
+               desc="train ddpm", disable=(not progress) if progress is not None else None)
+    stopped_early = False
+    while state["epoch"] < options.max_epochs:
+        tic = time.perf_counter()
+        train_loss = _run_epoch(model, ema, schedule, train, opt, options, gen, bar)
+        state["epoch"] += 1
+        val_loss = evaluate_loss(ema.shadow, schedule, val, seed=int(seed) + 1) if val else math.nan
+        score = float(score_fn(ema.shadow)) if score_fn is not None else val_loss
+        seconds = time.perf_counter() - tic
+        state["elapsed"] += seconds
+        state["history"].append({"epoch": state["epoch"], "train_loss": train_loss,
+                                 "val_loss": val_loss, "score": score, "seconds": seconds})
+        logger.info("epoch %d: train %.4f val %.4f score %.5f (%.1fs)", state["epoch"],
+                    train_loss, val_loss, score, seconds)
+        improved = not selecting or (math.isfinite(score) and score < state["best_score"])
+        if improved:
+            state["best_score"] = score if selecting else math.nan
+            state["best_epoch"] = state["epoch"]
+            state["best_state"] = copy.deepcopy(ema.shadow.state_dict())
+            state["bad_epochs"] = 0
+        else:
+            state["bad_epochs"] += 1
+        if checkpoint_fn is not None:
+            checkpoint_fn({**state, "model": model.state_dict(),
+                           "ema": ema.shadow.state_dict(), "optimizer": opt.state_dict(),
+                           "generator": gen.get_state()})
+        if (selecting and state["bad_epochs"] >= options.patience
+                and state["epoch"] >= options.min_epochs):
+            stopped_early = True
+            break
+    bar.close()
+    if state["best_state"] is None:
+        raise RuntimeError("no finite validation score in any epoch; nothing to select")
+    return TrainResult(
+        state_dict=state["best_state"],
+        best_epoch=int(state["best_epoch"]),
+        best_score=float(state["best_score"]),
+        history=list(state["history"]),
+        epochs_run=int(state["epoch"]),
+        wall_time=float(state["elapsed"]),
+        stopped_early=stopped_early,
+    )
+
+
+def options_dict(options: TrainOptions) -> dict[str, Any]:
+    """Plain dict of ``options`` (for metrics and checkpoints)."""
+    return asdict(options)

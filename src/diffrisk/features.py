@@ -1,0 +1,403 @@
+"""Causal volatility scaling and conditioning windows for the diffusion model.
+
+Every quantity here obeys the no-leakage rule: the volatility forecast ``sigma_t`` for day
+t and the conditioning window of day t use returns of days ``< t`` only, and every fitted
+statistic (means, variances, GARCH parameters) comes from returns up to ``train_end``.
+
+Scalings (``Scaler.kind``):
+
+* ``"global"`` — ``z_t = (r_t - m) / s`` with the training mean and standard deviation.
+* ``"ewma"`` — ``z_t = (r_t - m) / sigma_t``, ``sigma_t^2 = lam sigma_{t-1}^2 +
+  (1 - lam) (r_{t-1} - m)^2`` (RiskMetrics, lam = 0.94), started at the training variance.
+* ``"garch"`` — ``z_t = (r_t - mu) / sigma_t`` with a GARCH(1,1) or GJR-GARCH(1,1,1)
+  filter whose parameters are fitted by :mod:`arch` on training data only:
+  ``sigma_t^2 = omega + (alpha + gamma 1{e_{t-1} < 0}) e_{t-1}^2 + beta sigma_{t-1}^2``,
+  ``e_t = r_t - mu``. The diffusion model then learns the conditional law of the
+  standardised residuals (a learned Filtered Historical Simulation).
+
+Sign convention: returns are log returns as fractions; scenarios map back as
+``r = m_t + sigma_t z``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+__all__ = [
+    "SCALINGS",
+    "WINDOW_CHANNELS",
+    "FEATURE_NAMES",
+    "GarchParams",
+    "Scaler",
+    "ewma_variance",
+    "garch_variance",
+    "fit_garch",
+    "fit_scaler",
+    "scale_returns",
+    "log_volatility_feature",
+    "conditioning_windows",
+]
+
+logger = logging.getLogger(__name__)
+
+SCALINGS: tuple[str, ...] = ("global", "ewma", "garch")
+WINDOW_CHANNELS: tuple[str, ...] = ("z", "negative")
+FEATURE_NAMES: tuple[str, ...] = ("log_vol", "last_negative", "frac_negative_5",
+                                  "log_realized_scale_20")
+
+
+def _as_2d(values: NDArray[np.floating] | pd.DataFrame, name: str) -> NDArray[np.float64]:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (days) or 2-D (days, series), got {arr.ndim}-D")
+    return arr
+
+
+def ewma_variance(
+    returns: NDArray[np.floating], lam: float, init_var: NDArray[np.floating] | float
+) -> NDArray[np.float64]:
+    """Causal EWMA variance: ``v_0 = init_var``, ``v_t = lam v_{t-1} + (1 - lam) r_{t-1}^2``.
+
+    Parameters
+    ----------
+    returns : array (D,) or (D, S)
+        Demeaned returns, oldest first.
+    lam : float
+        Decay in (0, 1) (RiskMetrics daily: 0.94).
+    init_var : float or array (S,)
+        Variance forecast for the first day (use a training-sample variance).
+
+    Returns
+    -------
+    ndarray, same shape as ``returns`` (2-D input) or (D, 1)
+        ``v_t`` uses returns of days ``< t`` only.
+    """
+    if not (0.0 < lam < 1.0):
+        raise ValueError(f"lam must be in (0, 1), got {lam}")
+    r = _as_2d(returns, "returns")
+    v = np.empty_like(r)
+    v[0] = init_var
+    sq = (1.0 - lam) * r**2
+    for t in range(1, r.shape[0]):
+        v[t] = lam * v[t - 1] + sq[t - 1]
+    return v
+
+
+@dataclass(frozen=True)
+class GarchParams:
+    """GARCH/GJR parameters of one series in return units (fractions, not percent).
+
+    ``nu`` is the Student-t degrees of freedom (``inf`` for normal innovations);
+    ``init_var`` the variance forecast of the first filtered day (training variance).
+    """
+
+    mu: float
+    omega: float
+    alpha: float
+    gamma: float
+    beta: float
+    nu: float
+    init_var: float
+
+
+def garch_variance(returns: NDArray[np.floating], params: GarchParams) -> NDArray[np.float64]:
+    """Causal GJR-GARCH(1,1,1) variance forecasts ``sigma_t^2`` for a 1-D return series.
+
+    ``sigma_0^2 = init_var``; ``sigma_t^2 = omega + (alpha + gamma 1{e_{t-1}<0}) e_{t-1}^2 +
+    beta sigma_{t-1}^2`` with ``e = r - mu`` (``gamma = 0`` is plain GARCH(1,1)).
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    if r.ndim != 1:
+        raise ValueError(f"returns must be 1-D, got shape {r.shape}")
+    e = r - params.mu
+    shock = (params.alpha + params.gamma * (e < 0)) * e**2
+    v = np.empty_like(e)
+    if v.size:
+        v[0] = params.init_var
+    for t in range(1, e.size):
+        v[t] = params.omega + shock[t - 1] + params.beta * v[t - 1]
+    return v
+
+
+def fit_garch(returns: NDArray[np.floating], o: int = 0, dist: str = "t") -> GarchParams:
+    """Fit a constant-mean GARCH(1,o,1) by maximum likelihood with :mod:`arch`.
+
+    Parameters
+    ----------
+    returns : array (D,)
+        Training returns (fractions); fitted on ``100 * returns`` for numerical stability
+        and converted back.
+    o : {0, 1}
+        Asymmetric (GJR) order.
+    dist : {"t", "normal"}
+        Innovation law.
+
+    Returns
+    -------
+    GarchParams
+    """
+    from arch import arch_model
+
+    r = np.asarray(returns, dtype=np.float64)
+    if r.ndim != 1 or r.size < 100:
+        raise ValueError(f"returns must be 1-D with at least 100 values, got shape {r.shape}")
+    if not np.isfinite(r).all():
+        raise ValueError("returns passed to fit_garch contain NaN or Inf")
+    if o not in (0, 1):
+        raise ValueError(f"o must be 0 or 1, got {o}")
+    if dist not in ("t", "normal"):
+        raise ValueError(f"dist must be 't' or 'normal', got {dist!r}")
+    model = arch_model(100.0 * r, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist,
+                       rescale=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(disp="off", show_warning=False)
+    p = res.params
+    return GarchParams(
+        mu=float(p["mu"]) / 100.0,
+        omega=float(p["omega"]) / 1e4,
+        alpha=float(p["alpha[1]"]),
+        gamma=float(p["gamma[1]"]) if o else 0.0,
+        beta=float(p["beta[1]"]),
+        nu=float(p["nu"]) if dist == "t" else float("inf"),
+        init_var=float(np.var(r - float(p["mu"]) / 100.0)),
+    )
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Fitted causal scaling of a set of series (training statistics only).
+
+    Attributes
+    ----------
+    kind : {"global", "ewma", "garch"}
+    series : tuple of str
+    mean : tuple of float
+        Location m per series (training mean, or the GARCH ``mu``).
+    std : tuple of float
+        Training standard deviation per series (the ``global`` scale and the reference
+        for the log-volatility feature).
+    ewma_lambda : float
+    garch : tuple of GarchParams
+        Only for ``kind == "garch"``.
+    train_end : str
+        Last training date (ISO).
+    """
+
+    kind: str
+    series: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    ewma_lambda: float = 0.94
+    garch: tuple[GarchParams, ...] = field(default_factory=tuple)
+    train_end: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON representation (for checkpoints)."""
+        d = asdict(self)
+        d["garch"] = [asdict(g) for g in self.garch]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scaler:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            kind=str(d["kind"]),
+            series=tuple(d["series"]),
+            mean=tuple(float(x) for x in d["mean"]),
+            std=tuple(float(x) for x in d["std"]),
+            ewma_lambda=float(d["ewma_lambda"]),
+            garch=tuple(GarchParams(**g) for g in d.get("garch", [])),
+            train_end=str(d.get("train_end", "")),
+        )
+
+
+def _training_block(returns: pd.DataFrame, train_end: Any, series: Sequence[str]) -> pd.DataFrame:
+    missing = [s for s in series if s not in returns.columns]
+    if missing:
+        raise ValueError(f"returns lacks the series columns {missing}")
+    block = returns.loc[: pd.Timestamp(train_end), list(series)]
+    if len(block) < 250:
+        raise ValueError(f"need at least 250 training days up to train_end={train_end}, "
+                         f"got {len(block)}")
+    if block.isna().any().any():
+        bad = block.columns[block.isna().any()].tolist()
+        raise ValueError(f"training returns contain NaN in columns {bad}")
+    return block
+
+
+def fit_scaler(
+    returns: pd.DataFrame,
+    train_end: Any,
+    kind: str = "garch",
+    series: Sequence[str] | None = None,
+    ewma_lambda: float = 0.94,
+    garch_o: int = 0,
+    garch_dist: str = "t",
+) -> Scaler:
+    """Fit the scaling of each series on returns up to ``train_end`` (inclusive).
+
+    Parameters
+    ----------
+    returns : DataFrame (dates × series)
+        Log returns; rows after ``train_end`` are ignored.
+    train_end : date-like
+    kind : {"global", "ewma", "garch"}
+    series : sequence of str, optional
+        Columns to fit (default: all).
+    ewma_lambda : float
+        EWMA decay for ``"ewma"`` (and the volatility feature of ``"global"``).
+    garch_o, garch_dist
+        GJR order and innovation law for ``"garch"`` (see :func:`fit_garch`).
+
+    Returns
+    -------
+    Scaler
+    """
+    if kind not in SCALINGS:
+        raise ValueError(f"scaling kind must be one of {SCALINGS}, got {kind!r}")
+    names = list(series) if series is not None else list(returns.columns)
+    block = _training_block(returns, train_end, names)
+    values = block.to_numpy(dtype=np.float64)
+    garch: tuple[GarchParams, ...] = ()
+    mean = values.mean(axis=0)
+    if kind == "garch":
+        garch = tuple(fit_garch(values[:, j], o=garch_o, dist=garch_dist)
+                      for j in range(values.shape[1]))
+        mean = np.array([g.mu for g in garch])
+        logger.info("fitted %d GARCH filters on data up to %s", len(garch), train_end)
+    return Scaler(
+        kind=kind,
+        series=tuple(names),
+        mean=tuple(float(m) for m in mean),
+        std=tuple(float(s) for s in values.std(axis=0, ddof=1)),
+        ewma_lambda=float(ewma_lambda),
+        garch=garch,
+        train_end=str(pd.Timestamp(train_end).date()),
+    )
+
+
+def scale_returns(
+    returns: pd.DataFrame, scaler: Scaler
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Causal location, volatility forecast and scaled returns for every day.
+
+    Parameters
+    ----------
+    returns : DataFrame (D × ≥S)
+        Full history, oldest first, with the scaler's series as columns (no NaN).
+    scaler : Scaler
+
+    Returns
+    -------
+    loc : ndarray (D, S)
+        m_t (constant per series).
+    sigma : ndarray (D, S)
+        Volatility forecast for day t from returns of days ``< t``.
+    z : ndarray (D, S)
+        ``(r_t - m_t) / sigma_t``.
+    """
+    missing = [s for s in scaler.series if s not in returns.columns]
+    if missing:
+        raise ValueError(f"returns lacks the series columns {missing} required by the scaler")
+    r = returns[list(scaler.series)].to_numpy(dtype=np.float64)
+    if not np.isfinite(r).all():
+        raise ValueError("returns contain NaN or Inf in the scaled series")
+    mean = np.asarray(scaler.mean)
+    std = np.asarray(scaler.std)
+    loc = np.broadcast_to(mean, r.shape).copy()
+    if scaler.kind == "global":
+        sigma = np.broadcast_to(std, r.shape).copy()
+    elif scaler.kind == "ewma":
+        sigma = np.sqrt(ewma_variance(r - mean, scaler.ewma_lambda, std**2))
+    elif scaler.kind == "garch":
+        sigma = np.column_stack([np.sqrt(garch_variance(r[:, j], g))
+                                 for j, g in enumerate(scaler.garch)])
+    else:  # pragma: no cover - guarded by fit_scaler
+        raise ValueError(f"unknown scaling kind {scaler.kind!r}")
+    return loc, sigma, (r - loc) / sigma
+
+
+def log_volatility_feature(returns: pd.DataFrame, scaler: Scaler,
+                        sigma: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Log of the volatility forecast relative to the training standard deviation, (D, S).
+
+    For ``"global"`` scaling (constant ``sigma``) the EWMA forecast is used instead so that
+    the model still sees the current volatility level. Causal like ``sigma``.
+    """
+    std = np.asarray(scaler.std)
+    if scaler.kind == "global":
+        r = returns[list(scaler.series)].to_numpy(dtype=np.float64) - np.asarray(scaler.mean)
+        sigma = np.sqrt(ewma_variance(r, scaler.ewma_lambda, std**2))
+    return np.log(sigma / std)
+
+
+def conditioning_windows(
+    z: NDArray[np.floating],
+    log_vol: NDArray[np.floating],
+    rows: NDArray[np.integer],
+    window: int,
+    clip: float = 10.0,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.int64], NDArray[np.float32]]:
+    """Conditioning inputs for every (row, series) pair, from days strictly before each row.
+
+    Parameters
+    ----------
+    z : array (D, S)
+        Scaled returns.
+    log_vol : array (D, S)
+        Log volatility forecast for each day (from data before that day).
+    rows : array of int
+        Day indices t to condition on (need ``t >= window``).
+    window : int
+        k, number of past days.
+    clip : float
+        The window's scaled returns are clipped to ``[-clip, clip]`` (inputs only; the
+        targets are never clipped).
+
+    Returns
+    -------
+    windows : float32 (n, 2, k)
+        Channels :data:`WINDOW_CHANNELS`: ``z_{t-k..t-1}`` and ``1{z < 0}``; ``n = len(rows)
+        * S`` ordered series-major (all rows of series 0, then series 1, …).
+    features : float32 (n, 4)
+        :data:`FEATURE_NAMES`: ``log_vol_t``, ``min(z_{t-1}, 0)``, the fraction of negative
+        days among the last 5, and ``log sqrt(mean z^2)`` over the last 20 days.
+    series_index : int64 (n,)
+    targets : float32 (n,)
+        ``z_t``, the scaled return of day t (the training target; forecasts ignore it).
+    """
+    zz = _as_2d(z, "z")
+    lv = _as_2d(log_vol, "log_vol")
+    rows = np.asarray(rows, dtype=np.int64)
+    if window < 20:
+        raise ValueError(f"window must be >= 20 days, got {window}")
+    if rows.size and (rows.min() < window or rows.max() > zz.shape[0] - 1):
+        raise ValueError(f"rows must lie in [{window}, {zz.shape[0] - 1}] so that a full window "
+                         f"of {window} past days exists; got [{rows.min()}, {rows.max()}]")
+    n_series = zz.shape[1]
+    zc = np.clip(zz, -clip, clip)
+    idx = rows[:, None] + np.arange(-window, 0)[None, :]  # (R, k)
+    win = np.transpose(zc[idx], (2, 0, 1)).reshape(n_series * rows.size, window)  # (S*R, k)
+    neg = (win < 0).astype(np.float64)
+    lv_rows = lv[rows]
+    feats = np.column_stack([
+        np.clip(lv_rows.T.reshape(-1), -5, 5),
+        np.minimum(win[:, -1], 0.0),
+        neg[:, -5:].mean(axis=1),
+        np.clip(0.5 * np.log(np.mean(win[:, -20:] ** 2, axis=1) + 1e-6), -5, 5),
+    ])
+    windows = np.stack([win, neg], axis=1).astype(np.float32)
+    series_index = np.repeat(np.arange(n_series), rows.size)
+    targets = zz[rows].T.reshape(-1).astype(np.float32)
+    return windows, feats.astype(np.float32), series_index, targets
