@@ -399,14 +399,27 @@ def garch_variance_path(
     return signal.lfilter([1.0], [1.0, -beta], drive, zi=[beta * backcast])[0]
 
 
+def _interior_start(params: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Previous parameters pulled just inside ``alpha + beta < 1`` for a warm start.
+
+    A fit on the persistence boundary (e.g. ``alpha + beta = 1`` to rounding) would be
+    rejected by arch as a starting value.
+    """
+    start = params.copy()
+    start[3] = min(start[3], 1.0 - 1e-4 - start[2])
+    return start
+
+
 def _fit_garch_t(y_fit: NDArray[np.float64], start: NDArray[np.float64] | None) -> NDArray:
     """Fit constant-mean GARCH(1,1)-t on ``y_fit`` (percent); warm start from ``start``.
 
     Returns arch's ``(mu, omega, alpha[1], beta[1], nu)``. A warm start that arch rejects
-    or that does not converge is retried from arch's own starting values.
+    or that does not converge is retried from arch's own starting values; when neither
+    converges, the result with the higher log-likelihood is used (with a warning).
     """
     model = arch_model(y_fit, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
-    attempts = (start, None) if start is not None else (None,)
+    attempts = (_interior_start(start), None) if start is not None else (None,)
+    tried = []
     for attempt in attempts:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -414,12 +427,15 @@ def _fit_garch_t(y_fit: NDArray[np.float64], start: NDArray[np.float64] | None) 
         rejected = any(issubclass(w.category, StartingValueWarning) for w in caught)
         if res.convergence_flag == 0 and not rejected:
             return res.params.to_numpy(dtype=float)
+        tried.append(res)
+    best = max(tried, key=lambda r: r.loglikelihood)
     logger.warning(
-        "garch_t fit on %d returns did not converge (flag %d); using its result",
+        "garch_t fit on %d returns: optimizer flag %d; using the best of %d attempts",
         y_fit.shape[0],
-        res.convergence_flag,
+        best.convergence_flag,
+        len(tried),
     )
-    return res.params.to_numpy(dtype=float)
+    return best.params.to_numpy(dtype=float)
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,103 @@ def run_data(
         "metrics": metrics,
         "series": headline,
     }
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def _data_hash() -> str:
+    """SHA-256 of the raw prices recorded by the data stage."""
+    record = paths.metrics_dir() / "data.json"
+    if not record.is_file():
+        raise FileNotFoundError(f"{record} does not exist: run the data stage first")
+    import json
+
+    return str(json.loads(record.read_text())["data_sha256"])
+
+
+def split_from(
+    train_end: str, val_start: str, val_end: str, test_start: str, test_end: str = ""
+) -> data.Splits:
+    """The :class:`~diffrisk.data.Splits` of the ``data.*`` split parameters."""
+    return data.Splits.from_params(train_end, val_start, val_end, test_start, test_end or None)
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def run_baselines(
+    *,
+    methods: str | Sequence[str] = "hs,mc_normal,garch_t,fhs",
+    window: int = 250,
+    n_scenarios: int = 500,
+    refit_every: int = 20,
+    min_obs: int = 1000,
+    fhs_residuals: int = 1000,
+    splits: data.Splits,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the ``baselines`` stage: classical forecasts for every series and test day.
+
+    Parameters
+    ----------
+    methods : str or sequence of str
+        Baselines to run (comma-separated), among ``hs, mc_normal, garch_t, fhs``.
+    window : int
+        Look-back of ``hs`` and ``mc_normal`` (days).
+    n_scenarios : int
+        Scenarios of ``mc_normal`` and ``garch_t`` (as many as the DDPM draws).
+    refit_every, min_obs : int
+        GARCH refit frequency (forecast days) and minimum history for ``garch_t``/``fhs``.
+    fhs_residuals : int
+        Number of most recent standardised residuals used by ``fhs``.
+    splits : Splits
+        The study's periods; forecasts are made for every test day.
+    seed : int
+        Study seed.
+
+    Returns
+    -------
+    dict
+        ``{"forecasts": {method: frame}, "timings": {method: seconds}}``.
+
+    Outputs
+    -------
+    ``data/forecasts/<method>.parquet``, ``<method>_scenarios.npz``, ``<method>.audit.json``.
+    """
+    import time
+
+    from . import baselines, forecasts
+
+    names = parse_list(methods)
+    returns = data.load_returns()
+    dates = splits.dates(returns, "test")
+    config = {
+        "hs": {"window": int(window)},
+        "mc_normal": {"window": int(window), "n_scenarios": int(n_scenarios)},
+        "garch_t": {
+            "refit_every": int(refit_every),
+            "min_obs": int(min_obs),
+            "n_scenarios": int(n_scenarios),
+        },
+        "fhs": {
+            "refit_every": int(refit_every),
+            "min_obs": int(min_obs),
+            "n_scenarios": int(fhs_residuals),
+        },
+    }
+    config = {m: c for m, c in config.items() if m in names}
+    tic = time.perf_counter()
+    results = baselines.run_baselines(returns, dates, names, config, seed=int(seed))
+    elapsed = time.perf_counter() - tic
+    data_hash = _data_hash()
+    for method, (frame, scen) in results.items():
+        record = audit.provenance(
+            {"method": method, **config.get(method, {})},
+            seed,
+            data_hash,
+            extra={"forecast_dates": [str(dates[0].date()), str(dates[-1].date())]},
+        )
+        forecasts.save_forecasts(method, frame, scen, provenance=record)
+    logger.info("baselines stage: %d methods in %.1f s", len(results), elapsed)
+    return {"forecasts": {m: r[0] for m, r in results.items()}, "seconds": elapsed}

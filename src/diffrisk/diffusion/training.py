@@ -270,9 +270,9 @@ def _run_epoch(model: Denoiser, ema: EMA, schedule: NoiseSchedule, train: Condit
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
         opt.step()
         ema.update(model)
-        if not math.isfinite(float(loss)):
+        if not math.isfinite(loss.item()):
             raise FloatingPointError(f"training loss became {float(loss)} at batch {s}")
-        total += float(loss) * len(idx)
+        total += loss.item() * len(idx)
         count += len(idx)
         bar.update(1)
     return total / max(count, 1)
