@@ -165,13 +165,23 @@ def study():
         scen = (z * scale[:, :, None]).astype(np.float32)
         frames[m] = fc.risk_frame_from_scenarios(scen, dates, SERIES, realized)
         sets[m] = fc.ScenarioSet(scenarios=scen, dates=dates, series=list(SERIES))
-    # MC standard errors per day (designed values) for the DDPM only.
+    # MC standard errors (designed values) for the DDPM only, in the columns of the
+    # coverage stage's mc_error.csv, with three rows per key to exercise the averaging.
     mc = pd.DataFrame(
         [
-            {"series": s, "method": "ddpm", "alpha": a, "date": d, "var_se": se, "cvar_se": se * 2}
+            {
+                "series": s,
+                "method": "ddpm",
+                "alpha": a,
+                "n_scenarios": N_SCEN,
+                "var_se": se,
+                "cvar_se": se * 2,
+                "var_se_rel": 0.01,
+                "cvar_se_rel": 0.02,
+            }
             for s in SERIES
             for a in (0.05, 0.01)
-            for d, se in zip(dates[:3], (1e-4, 2e-4, 6e-4), strict=True)
+            for se in (1e-4, 2e-4, 6e-4)
         ]
     )
     return {
@@ -184,6 +194,24 @@ def study():
         "traffic": _traffic_windows(frames),
         "mc": mc,
     }
+
+
+FIG1_METHODS = ("ddpm", "mc_normal", "hs")
+
+
+@pytest.fixture(scope="module")
+def outputs(study, tmp_path_factory):
+    """Tables and figures written once into a project root shared by several tests."""
+    root = tmp_path_factory.mktemp("study_root").resolve()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DIFFRISK_ROOT", str(root))
+        tables = reports.write_paper_tables(
+            study["backtests"], study["dm"], study["traffic"], study["mc"]
+        )
+        figures = reports.write_paper_figures(
+            study["forecasts"], {m: study["scenarios"][m] for m in FIG1_METHODS}
+        )
+        yield {"root": root, "tables": tables, "figures": figures}
 
 
 @pytest.fixture
@@ -215,6 +243,18 @@ def test_method_order_labels_and_colours():
     colours = [reports.method_color(m) for m in reports.METHOD_ORDER]
     assert len(set(colours)) == len(colours)
     assert reports.method_color("ddpm_ddim") == reports.method_color("ddpm_ddim")
+
+
+def test_set_style_pins_fonts_and_dpi():
+    import matplotlib
+
+    with matplotlib.rc_context():
+        reports.set_style()
+        assert matplotlib.rcParams["font.sans-serif"][0] == "DejaVu Sans"
+        assert matplotlib.rcParams["savefig.dpi"] == 150
+        assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] == (
+            reports.method_color("hs")
+        )
 
 
 # ---- Table 1 and 2 -------------------------------------------------------------------
@@ -309,7 +349,7 @@ def test_extended_table_joins_dm_traffic_light_and_mc_errors(study):
         assert row["TL green"] + row["TL yellow"] + row["TL red"] == N_DAYS - 250 + 1
         # Without an alpha column, window counts are the Basel 1% ones only.
         assert math.isnan(_row(t3, "portfolio", m, 0.05)["TL green"])
-    # MC errors: mean of the per-day values (1e-4, 2e-4, 6e-4) = 3e-4, shown in percent.
+    # MC errors: mean of the rows (1e-4, 2e-4, 6e-4) = 3e-4, shown in percent.
     ddpm = _row(t3, "sp500", "ddpm", 0.01)
     assert ddpm["MC s.e. VaR (%)"] == pytest.approx(0.03)
     assert ddpm["MC s.e. CVaR (%)"] == pytest.approx(0.06)
@@ -347,6 +387,32 @@ def test_extended_table_rejects_bad_inputs(study):
         reports.extended_table(bt, dm.assign(loss="quantile"), tl)
 
 
+def test_tables_read_the_backtest_module_outputs(study):
+    """The real producers' formats (diffrisk.backtest) go through unchanged."""
+    from diffrisk import backtest
+
+    frames = study["forecasts"]
+    bt = backtest.backtest_table(frames, alphas=(0.05, 0.01), n_sim=0)
+    dm = backtest.diebold_mariano_table(frames, alphas=(0.05, 0.01))
+    tl = backtest.traffic_light_table(frames)  # has yellow_from / red_from columns too
+    t1 = reports.table1_cvar(bt)
+    mine = reports.table1_cvar(study["backtests"])
+    np.testing.assert_allclose(t1["CVaR 1% (%)"], mine["CVaR 1% (%)"], rtol=1e-10)
+    t3 = reports.extended_table(bt, dm, tl)
+    for m in ("ddpm", "hs"):
+        row = _row(t3, "portfolio", m, 0.01)
+        src = tl[(tl.series == "portfolio") & (tl.method == m)].iloc[0]
+        assert (row["TL green"], row["TL yellow"], row["TL red"]) == (
+            src["green"],
+            src["yellow"],
+            src["red"],
+        )
+    ddpm = _row(t3, "portfolio", "ddpm", 0.05)
+    assert ddpm["DM vs FHS"] < 0  # backtest convention: negative = lower loss than FHS
+    text = reports.study_discussion(bt, dm, series=["portfolio"])
+    assert "Lowest mean FZ0 loss: Diffusion model (DDPM) (" in text
+
+
 # ---- writing tables ------------------------------------------------------------------
 
 
@@ -366,12 +432,22 @@ def test_write_table_csv_markdown_latex(study, root):
     pd.testing.assert_frame_equal(back, t1, check_exact=False, rtol=1e-9)
 
     md = out["md"].read_text()
-    assert md.startswith("Table 1. Average CVaR.\n\n| Series | Method | CVaR 5% (%) | CVaR 1% (%) |")
+    assert md.startswith(
+        "Table 1. Average CVaR.\n\n| Series | Method | CVaR 5% (%) | CVaR 1% (%) |"
+    )
     rows = _markdown_rows(md)
     assert len(rows) == len(t1) == 8
     # The series name is shown only on the first row of its block.
-    assert [r[0] for r in rows] == [reports.series_label("portfolio"), "", "", "",
-                                    reports.series_label("sp500"), "", "", ""]
+    assert [r[0] for r in rows] == [
+        reports.series_label("portfolio"),
+        "",
+        "",
+        "",
+        reports.series_label("sp500"),
+        "",
+        "",
+        "",
+    ]
     for cells, (_, rec) in zip(rows, t1.iterrows(), strict=True):
         assert cells[1] == rec["Method"]
         assert float(cells[2]) == pytest.approx(rec["CVaR 5% (%)"], abs=0.005)
@@ -387,11 +463,10 @@ def test_write_table_csv_markdown_latex(study, root):
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
 
 
-def test_write_paper_tables_formats_and_blocks(study, root):
-    written = reports.write_paper_tables(
-        study["backtests"], study["dm"], study["traffic"], study["mc"]
-    )
+def test_write_paper_tables_formats_and_blocks(outputs):
+    written = outputs["tables"]
     assert set(written) == set(reports.TABLE_STEMS)
+    assert written["table1_cvar"]["md"] == outputs["root"] / "reports/tables/table1_cvar.md"
     md3 = written["table3_extended"]["md"].read_text()
     rows = _markdown_rows(md3)
     assert len(rows) == 16
@@ -430,32 +505,29 @@ def test_pit_values_hand_computed_and_errors():
         reports.pit_values(np.ones(3), [1.0])
 
 
-def _write_figures(study):
-    fc_frames, sets = study["forecasts"], study["scenarios"]
-    fig1_sets = {m: sets[m] for m in ("ddpm", "mc_normal", "hs")}
-    realized = pd.Series(study["realized"][0], index=study["dates"])
-    return [
-        reports.fig1_distribution(realized, fig1_sets, "portfolio"),
-        reports.fig2_var_vs_returns(fc_frames, "portfolio"),
-        reports.fig3_cvar_exceedances(fc_frames, "portfolio"),
-    ]
-
-
-def test_figures_png_pdf_nontrivial_and_byte_identical(study, root):
-    first = _write_figures(study)
-    names = [p.name for pair in first for p in pair]
-    assert names == [f"{s}.{ext}" for s in reports.FIGURE_STEMS for ext in ("png", "pdf")]
+def test_figures_png_pdf_nontrivial_and_byte_identical(study, outputs):
+    fig_dir = outputs["root"] / "reports" / "figures"
+    first = [outputs["figures"][stem] for stem in reports.FIGURE_STEMS]
+    assert first == [(fig_dir / f"{s}.png", fig_dir / f"{s}.pdf") for s in reports.FIGURE_STEMS]
     blobs = {p: p.read_bytes() for pair in first for p in pair}
     for p, blob in blobs.items():
-        assert p.parent == root / "reports" / "figures"
         assert len(blob) > 20_000
         assert blob.startswith(b"\x89PNG" if p.suffix == ".png" else b"%PDF")
     with Image.open(first[0][0]) as img:  # 7 inches at 150 dpi
         assert img.size[0] == 1050
-    second = _write_figures(study)
+    # Rerun through the single-figure functions, with the realised returns given as a
+    # Series this time (the stage derives them from the forecast tables): same bytes.
+    realized = pd.Series(study["realized"][0], index=study["dates"])
+    fig1_sets = {m: study["scenarios"][m] for m in FIG1_METHODS}
+    second = [
+        reports.fig1_distribution(realized, fig1_sets, "portfolio", out_dir=fig_dir),
+        reports.fig2_var_vs_returns(study["forecasts"], "portfolio", out_dir=fig_dir),
+        reports.fig3_cvar_exceedances(study["forecasts"], "portfolio", out_dir=fig_dir),
+    ]
     assert second == first
     for p, blob in blobs.items():
         assert p.read_bytes() == blob, f"{p.name} changed on an identical rerun"
+    assert not list(fig_dir.glob(".*.tmp"))
 
 
 def test_figures_reject_bad_inputs(study, root):
@@ -493,19 +565,14 @@ def _section(text: str, series: str, tag: str) -> str:
     return text.split(head, 1)[1].split("\n### ", 1)[0]
 
 
-def test_study_report_states_computed_winners_and_provenance(study, root):
-    bt = study["backtests"]
+def test_study_report_states_computed_winners_and_provenance(study, outputs):
+    bt, root = study["backtests"], outputs["root"]
     # The designed truths hold in the computed backtests.
     for s, winner in (("portfolio", "ddpm"), ("sp500", "fhs")):
         for a in (0.05, 0.01):
             cell = bt[(bt.series == s) & np.isclose(bt.alpha, a)]
             assert cell.loc[cell.fz0_mean.idxmin(), "method"] == winner
-    reports.write_paper_tables(bt, study["dm"], study["traffic"], study["mc"])
-    fig_paths = reports.write_paper_figures(
-        study["forecasts"], {m: study["scenarios"][m] for m in ("ddpm", "mc_normal", "hs")}
-    )
-    assert set(fig_paths) == set(reports.FIGURE_STEMS)
-    (root / "reports" / "notebooks").mkdir(parents=True)
+    (root / "reports" / "notebooks").mkdir(parents=True, exist_ok=True)
     nb_html = root / "reports" / "notebooks" / "01_data.html"
     nb_html.write_text("<html></html>")
     path = reports.write_study_report(
@@ -537,30 +604,37 @@ def test_study_report_states_computed_winners_and_provenance(study, root):
     assert "is significant at the 5% level by the Diebold–Mariano test" in port5
     sp1 = _section(text, "sp500", "1%")
     assert "Lowest mean FZ0 loss: Filtered HS (" in sp1
-    assert "Diebold–Mariano benchmark itself" in sp1
+    assert "Diebold–Mariano benchmark itself: no method has a lower mean FZ0" in sp1
     assert "A diffusion-model configuration has the lowest mean FZ0 loss in 2 of the 4" in text
 
     # Kupiec: FHS with 0.6x the true scale on the portfolio is rejected.
-    kupiec = re.search(r"Kupiec test: [^\n]*?\.(?: Not available[^.]*\.)?", port5).group(0)
-    rejected = kupiec.split("rejected (p < 5%) for ", 1)[1]
+    kupiec = port5.split("Kupiec test: ", 1)[1].split(" Christoffersen independence:", 1)[0]
+    rejected = kupiec.split("rejected (p < 0.05) for ", 1)[1]
     assert "Filtered HS" in rejected
     assert "Diffusion model (DDPM)" not in rejected
     # Christoffersen (designed p): HS 0.004 and MC 0.02 rejected, DDPM 0.40 and FHS 0.30 pass.
     assert (
-        "Christoffersen independence: passed (p ≥ 5%) by Filtered HS and Diffusion model "
-        "(DDPM); rejected (p < 5%) for Historical Simulation and Monte Carlo (normal)."
+        "Christoffersen independence: passed (p ≥ 0.05) by Filtered HS and Diffusion model "
+        "(DDPM); rejected (p < 0.05) for Historical Simulation and Monte Carlo (normal)."
     ) in port5
     rate = bt[(bt.series == "portfolio") & (bt.method == "fhs") & (bt.alpha == 0.05)]
     assert f"Filtered HS {100 * rate.exception_rate.iloc[0]:.2f}%" in port5
 
     # The paper's CVaR claim: holds on the portfolio, fails on sp500 (designed scales).
-    assert "the paper's claim of a deeper CVaR than Historical Simulation and Monte Carlo holds" in port5
+    assert (
+        "the paper's claim of a deeper CVaR than Historical Simulation and Monte Carlo holds"
+        in port5
+    )
     assert "Monte Carlo does not hold here" in _section(text, "sp500", "5%")
 
     # Provenance block.
-    for item in ("| Raw data SHA-256 | `ab12cd34` |", "| Git revision | `0123456789abcdef` |",
-                 "| Package version | `0.1.0` |", "| Generated (UTC) | `2024-05-01T12:00:00Z` |",
-                 '"n_scenarios": 500'):
+    for item in (
+        "| Raw data SHA-256 | `ab12cd34` |",
+        "| Git revision | `0123456789abcdef` |",
+        "| Package version | `0.1.0` |",
+        "| Generated (UTC) | `2024-05-01T12:00:00Z` |",
+        '"n_scenarios": 500',
+    ):
         assert item in text
 
 

@@ -157,6 +157,23 @@ def test_bootstrap_rejects_bad_arguments(train, kwargs, match):
         sb.filtered_block_bootstrap_paths(train, **args)
 
 
+def test_bootstrap_skips_days_before_every_asset_has_moved(train):
+    stale = train.copy()
+    stale[:100, 1] = 0.0  # a stale price at the start of the history
+    with np.errstate(divide="ignore", invalid="ignore"):  # inf/nan before asset 1 moves
+        z = stale[30:] / sb.ewma_volatility(stale)[30:-1]
+    usable = z[np.all(np.isfinite(z), axis=1)]
+    assert usable.shape[0] == len(train) - 101  # day 100 is its first forecast > 0
+    paths = sb.filtered_block_bootstrap_paths(
+        stale, 200, 5, block=5, seed=0, vol_now=1.0, update_volatility=False
+    )
+    assert np.isfinite(paths).all()
+    rows = {tuple(day) for day in usable.astype(np.float32)}  # vol_now = 1: paths are z
+    assert all(tuple(day) in rows for day in paths.reshape(-1, 3))
+    with pytest.raises(ValueError, match="positive volatility forecast for every asset"):
+        sb.filtered_block_bootstrap_paths(np.zeros((100, 2)), 5, 10, 5, seed=0)
+
+
 def test_generators_reject_wrong_ndim_and_nan():
     with pytest.raises(ValueError, match=r"train_returns must be 2-D"):
         sb.multivariate_normal_paths(np.zeros(100), 5, 10, seed=0)

@@ -721,6 +721,18 @@ def _float32_atom_threshold(var: NDArray[np.float64]) -> NDArray[np.float64]:
     return var + np.spacing(np.abs(var).astype(np.float32)).astype(np.float64)
 
 
+def _exact_threshold(threshold: NDArray[np.float64], dtype: np.dtype) -> NDArray:
+    """Largest value of ``dtype`` <= ``threshold``: ``x <= t`` iff ``x <= result`` for x of dtype.
+
+    Lets float32 scenarios be compared with float64 thresholds without a float64 copy.
+    """
+    if dtype == np.float64:
+        return threshold
+    rounded = threshold.astype(dtype)
+    above = rounded.astype(np.float64) > threshold
+    return np.where(above, np.nextafter(rounded, np.asarray(-np.inf, dtype=dtype)), rounded)
+
+
 def _check_scenarios(scenarios: ArrayLike, n_obs: int) -> NDArray:
     scen = np.asarray(scenarios)
     if scen.ndim != 2 or scen.shape[0] != n_obs or scen.shape[1] < 1:
@@ -728,7 +740,7 @@ def _check_scenarios(scenarios: ArrayLike, n_obs: int) -> NDArray:
             f"scenarios must have shape (T, N) with T={n_obs} (the length of returns) and "
             f"N >= 1, got {scen.shape}"
         )
-    if not np.issubdtype(scen.dtype, np.floating):
+    if scen.dtype not in (np.float32, np.float64):
         scen = scen.astype(np.float64)
     if not np.all(np.isfinite(scen)):
         raise ValueError("scenarios contains NaN or inf")
@@ -740,6 +752,50 @@ def _chunks(n_sim: int, n_obs: int) -> list[slice]:
     return [slice(s, min(n_sim, s + size)) for s in range(0, n_sim, size)]
 
 
+def _accumulate(
+    sums: NDArray[np.float64],
+    counts: NDArray[np.int64],
+    part: slice,
+    cols: NDArray[np.intp],
+    hit: NDArray[np.bool_],
+    weighted: NDArray[np.float64],
+) -> None:
+    """Store the per-simulation sums of weighted tail returns and hit counts of one chunk."""
+    width = part.stop - part.start
+    sums[part] = np.bincount(cols[hit], weights=weighted[hit], minlength=width)
+    counts[part] = np.bincount(cols[hit], minlength=width)
+
+
+#: Fractions of the scenarios (or of the probability) that the Monte-Carlo null draws
+#: explicitly: the smallest one covering every tail is used, so the random stream of a
+#: day set does not depend on which alphas are tested together (see _simulate_*).
+_CANDIDATE_FRACTIONS = ((1, 10), (1, 5), (1, 2), (1, 1))
+
+
+def _candidate_fraction(share: float) -> tuple[int, int]:
+    """Smallest fraction ``num/den`` of :data:`_CANDIDATE_FRACTIONS` that is >= share."""
+    return next(f for f in _CANDIDATE_FRACTIONS if share * f[1] <= f[0])
+
+
+def _bernoulli_cells(rng: np.random.Generator, n_cells: int, p: float) -> NDArray[np.int64]:
+    """Sorted indices of the successes among ``n_cells`` i.i.d. Bernoulli(p) trials.
+
+    Drawn as cumulative sums of geometric gaps, so the cost is proportional to the
+    number of successes, not of trials.
+    """
+    if p >= 1.0:
+        return np.arange(n_cells, dtype=np.int64)
+    expected = n_cells * p
+    parts, last = [], -1
+    while last < n_cells - 1:
+        size = int(expected + 10.0 * math.sqrt(expected) + 100)
+        positions = last + np.cumsum(rng.geometric(p, size))
+        parts.append(positions)
+        last = int(positions[-1])
+    cells = np.concatenate(parts)
+    return cells[cells < n_cells]
+
+
 def _simulate_from_scenarios(
     scenarios: NDArray,
     var: NDArray[np.float64],
@@ -749,21 +805,43 @@ def _simulate_from_scenarios(
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Tail sums and hit counts of returns drawn day by day from the scenarios.
 
-    ``var`` and ``es`` are (A, T) for A tail probabilities; every simulation draws one
-    scenario per day (uniformly), shared by the A tail probabilities.
+    ``var`` and ``es`` are (A, T) for A tail probabilities. Every simulation draws, for
+    every day t, one of the N scenarios uniformly, seen as a rank in the day's sorted
+    scenarios; it is a hit for alpha a iff the rank is below ``m_at``, the number of
+    scenarios at or below the threshold. Only ranks below ``R`` (R/N the smallest of
+    :data:`_CANDIDATE_FRACTIONS` with ``R >= max m_at``, i.e. 10 % of the scenarios for
+    the usual alphas) are drawn explicitly: they are the successes of Bernoulli(R/N)
+    trials over the days x simulations grid (geometric skipping), each with a rank
+    uniform on [0, R). This has exactly the law of drawing every cell, costs O(R/N) of
+    it, and gives the same draws for every set of alphas with the same R. The draws are
+    shared by the A tail probabilities.
     """
     n_obs, n_scen = scenarios.shape
-    threshold = _float32_atom_threshold(var)
+    threshold = _float32_atom_threshold(var) if scenarios.dtype == np.float32 else var
     weights = 1.0 / es
-    sums = np.empty((var.shape[0], n_sim))
-    counts = np.empty((var.shape[0], n_sim), dtype=np.int64)
+    sums = np.zeros((var.shape[0], n_sim))
+    counts = np.zeros((var.shape[0], n_sim), dtype=np.int64)
+    highest = _exact_threshold(threshold.max(axis=0), scenarios.dtype)
+    depth = int(np.max(np.count_nonzero(scenarios <= highest[:, None], axis=1)))
+    if depth == 0:
+        return sums, counts
+    tail = np.partition(scenarios, depth - 1, axis=1)[:, :depth] if depth < n_scen else scenarios
+    tail = np.sort(tail, axis=1).astype(np.float64)
+    n_tail = np.stack([np.sum(tail <= t[:, None], axis=1) for t in threshold])
+    widest = n_tail.max(axis=0)
+    num, den = _candidate_fraction(depth / n_scen)
+    n_candidates = min(n_scen, -(-n_scen * num // den))
     for part in _chunks(n_sim, n_obs):
-        idx = rng.integers(0, n_scen, size=(n_obs, part.stop - part.start))
-        draws = np.take_along_axis(scenarios, idx, axis=1).astype(np.float64)
+        width = part.stop - part.start
+        cells = _bernoulli_cells(rng, n_obs * width, n_candidates / n_scen)
+        rows, cols = np.divmod(cells, width)
+        rank = rng.integers(0, n_candidates, size=rows.size)
+        keep = rank < widest[rows]
+        rows, cols, rank = rows[keep], cols[keep], rank[keep]
+        drawn = tail[rows, rank]
         for a in range(var.shape[0]):
-            hit = draws <= threshold[a][:, None]
-            sums[a, part] = weights[a] @ np.where(hit, draws, 0.0)
-            counts[a, part] = np.count_nonzero(hit, axis=0)
+            hit = rank < n_tail[a, rows]
+            _accumulate(sums[a], counts[a], part, cols, hit, drawn * weights[a, rows])
     return sums, counts
 
 
@@ -798,25 +876,35 @@ def _simulate_parametric(
 
     For each day and tail probability, ``r = mu_t + s_t eps`` with eps standard normal
     (or Student-t(nu)) and (mu_t, s_t) solving ``VaR = mu + s q``, ``ES = mu + s e`` for
-    the standard (q, e); one eps per day and simulation is shared by the alphas.
+    the standard (q, e). eps is drawn by inversion, ``eps = F^-1(u)`` with u uniform, so
+    ``eps < q`` iff ``u < alpha``: only cells with ``u < p`` are drawn explicitly (p the
+    smallest of :data:`_CANDIDATE_FRACTIONS` >= max(alphas), 0.1 for the usual alphas);
+    they are the successes of Bernoulli(p) trials over the days x simulations grid
+    (geometric skipping), with u uniform on [0, p) given success. One u per day and
+    simulation is shared by the alphas, and the draws are the same for every set of
+    alphas with the same p.
     """
     n_obs = var.shape[1]
-    sums = np.empty((var.shape[0], n_sim))
-    counts = np.empty((var.shape[0], n_sim), dtype=np.int64)
+    sums = np.zeros((var.shape[0], n_sim))
+    counts = np.zeros((var.shape[0], n_sim), dtype=np.int64)
     standard = [_standard_var_es(a, distribution, nu) for a in alphas]
     scale = np.stack(
         [np.maximum((var[i] - es[i]) / (q - e), 0.0) for i, (q, e) in enumerate(standard)]
     )
     loc = np.stack([var[i] - scale[i] * q for i, (q, _) in enumerate(standard)])
     weights = 1.0 / es
+    num, den = _candidate_fraction(max(alphas))
+    share = num / den
     for part in _chunks(n_sim, n_obs):
-        size = (n_obs, part.stop - part.start)
-        eps = rng.standard_normal(size) if distribution == "normal" else rng.standard_t(nu, size)
-        for a, (q, _) in enumerate(standard):
-            hit = eps < q
-            draws = loc[a][:, None] + scale[a][:, None] * eps
-            sums[a, part] = weights[a] @ np.where(hit, draws, 0.0)
-            counts[a, part] = np.count_nonzero(hit, axis=0)
+        width = part.stop - part.start
+        rows, cols = np.divmod(_bernoulli_cells(rng, n_obs * width, share), width)
+        u = share * rng.random(rows.size)
+        keep = u < max(alphas)
+        rows, cols, u = rows[keep], cols[keep], u[keep]
+        eps = special.ndtri(u) if distribution == "normal" else special.stdtrit(nu, u)
+        for a, alpha in enumerate(alphas):
+            draws = loc[a, rows] + scale[a, rows] * eps
+            _accumulate(sums[a], counts[a], part, cols, u < alpha, draws * weights[a, rows])
     return sums, counts
 
 
@@ -941,17 +1029,18 @@ def acerbi_szekely_z2(
     The Monte-Carlo null. With ``scenarios`` (shape (T, N), the method's own predictive
     draws), every simulation draws one scenario per day uniformly and recomputes the
     statistic with the same VaR/ES forecasts. A simulated return counts as an exception
-    when it is ``<=`` VaR (plus one float32 ulp): the VaR of N scenarios is itself one of
-    the scenarios (the ``ceil(alpha N)``-th smallest), and for a continuous predictive
-    distribution approximated by N draws ``P(r < X_(k)) ~ k / (N + 1)``, which ``<=``
-    reproduces (k/N) and ``<`` misses by one atom ((k-1)/N, a relative error of 1/k: 10 %
-    at N = 1000, alpha = 1 %). The ulp keeps the VaR atom when the forecast was computed
-    in float64 and the scenarios stored in float32. Observed exceptions stay strict
-    (``r_t < VaR_t``). Without scenarios the null is parametric: each day's return is
-    ``mu_t + s_t eps`` with eps standard normal (``distribution="normal"``) or
-    Student-t(``nu``), (mu_t, s_t) chosen so that its VaR and ES at ``alpha`` equal the
-    forecasts. The simulation is vectorised in chunks of days x simulations and is a
-    deterministic function of ``seed``.
+    when it is ``<=`` VaR (plus one float32 ulp for float32 scenarios): the VaR of N
+    scenarios is itself one of them (the ``k = ceil(alpha N)``-th smallest), and for a
+    continuous predictive distribution approximated by N draws
+    ``P(r < X_(k)) ~ k / (N + 1)``, which ``<=`` reproduces (k/N) while ``<`` misses one
+    atom ((k-1)/N, a relative error of 1/k: 10 % at N = 1000, alpha = 1 %). The ulp keeps
+    the VaR atom when the forecast was computed in float64 and the scenarios stored in
+    float32. Observed exceptions stay strict (``r_t < VaR_t``). Without scenarios the
+    null is parametric: each day's return is ``mu_t + s_t eps`` with eps standard normal
+    (``distribution="normal"``) or Student-t(``nu``), (mu_t, s_t) chosen so that its VaR
+    and ES at ``alpha`` equal the forecasts. The simulation only draws the tail events
+    explicitly (exactly the same law as drawing every day x simulation), is vectorised,
+    and is a deterministic function of ``seed``.
 
     References
     ----------
@@ -1055,7 +1144,7 @@ def fz0_loss(
     ----------
     .. [1] Patton, A. J., Ziegel, J. F. and Chen, R. (2019). Dynamic semiparametric
        models for expected shortfall (and Value-at-Risk). *Journal of Econometrics*
-       211(2), 388–413, eq. (6).
+       211(2), 388–413 (the FZ0 loss, Section 2).
     .. [2] Fissler, T. and Ziegel, J. F. (2016). Higher order elicitability and
        Osband's principle. *Annals of Statistics* 44(4), 1680–1707.
 
@@ -1391,9 +1480,10 @@ def backtest_table(
         Simulations of the Z2 p-value (0: no p-value).
     seed : int, default 0
         Base seed; each (series, method) simulates from
-        ``SeedSequence([seed, crc32(series), crc32(method)])``, so a row does not depend
-        on which other methods or series are in the table, and the Z2 draws are shared
-        by the alphas of a pair.
+        ``SeedSequence([seed, crc32(series), crc32(method)])`` (``zlib.crc32`` of the
+        UTF-8 names), so a row does not depend on which other methods or series are in
+        the table; the Z2 draws are shared by the alphas of a pair, and ``as_z2_p`` equals
+        :func:`acerbi_szekely_z2` called with that seed and the pair's scenarios.
     distribution : {"normal", "t"}, default "normal"
         Parametric Z2 null for methods without scenarios.
     nu : float, default 5.0

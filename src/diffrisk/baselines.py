@@ -399,26 +399,31 @@ def garch_variance_path(
     return signal.lfilter([1.0], [1.0, -beta], drive, zi=[beta * backcast])[0]
 
 
-def _interior_start(params: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Previous parameters pulled just inside ``alpha + beta < 1`` for a warm start.
+def _interior_start(model: Any, y_fit: NDArray[np.float64], params: NDArray) -> NDArray:
+    """Previous parameters moved just inside the new sample's bounds for a warm start.
 
-    A fit on the persistence boundary (e.g. ``alpha + beta = 1`` to rounding) would be
-    rejected by arch as a starting value.
+    arch rejects a starting value on or outside its bounds (``omega``'s lower bound
+    scales with the sample variance) or on the persistence boundary
+    ``alpha + beta = 1``; fits of heavy-tailed series often end there.
     """
-    start = params.copy()
+    start = np.array(params, dtype=float)
+    bounds = np.array(model.volatility.bounds(y_fit - y_fit.mean()), dtype=float)
+    start[1:4] = np.clip(start[1:4], bounds[:, 0] * 1.001 + 1e-12, bounds[:, 1])
     start[3] = min(start[3], 1.0 - 1e-4 - start[2])
+    start[4] = float(np.clip(start[4], 2.1, 499.0))
     return start
 
 
 def _fit_garch_t(y_fit: NDArray[np.float64], start: NDArray[np.float64] | None) -> NDArray:
     """Fit constant-mean GARCH(1,1)-t on ``y_fit`` (percent); warm start from ``start``.
 
-    Returns arch's ``(mu, omega, alpha[1], beta[1], nu)``. A warm start that arch rejects
-    or that does not converge is retried from arch's own starting values; when neither
-    converges, the result with the higher log-likelihood is used (with a warning).
+    Returns arch's ``(mu, omega, alpha[1], beta[1], nu)``. A warm start that converges
+    is accepted; otherwise (optimizer flag, or arch rejects the starting values) the model
+    is also fitted from arch's own starting values and the attempt with the highest
+    log-likelihood is kept.
     """
     model = arch_model(y_fit, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
-    attempts = (_interior_start(start), None) if start is not None else (None,)
+    attempts = (None,) if start is None else (_interior_start(model, y_fit, start), None)
     tried = []
     for attempt in attempts:
         with warnings.catch_warnings(record=True) as caught:
@@ -429,11 +434,11 @@ def _fit_garch_t(y_fit: NDArray[np.float64], start: NDArray[np.float64] | None) 
             return res.params.to_numpy(dtype=float)
         tried.append(res)
     best = max(tried, key=lambda r: r.loglikelihood)
-    logger.warning(
-        "garch_t fit on %d returns: optimizer flag %d; using the best of %d attempts",
+    logger.info(
+        "garch_t fit on %d returns: kept the best of %d attempts (optimizer flags %s)",
         y_fit.shape[0],
-        best.convergence_flag,
         len(tried),
+        [r.convergence_flag for r in tried],
     )
     return best.params.to_numpy(dtype=float)
 
@@ -806,18 +811,21 @@ def run_baselines(
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods has duplicates: {methods}")
     kwargs = {m: _method_kwargs(m, config) for m in methods}
-    results: dict[str, Result] = {}
+    tic = time.perf_counter()
     shared = _shared_garch(returns, forecast_dates, methods, kwargs, seed, series)
+    if shared:
+        logger.info("baselines garch_t + fhs (shared fits) in %.1f s", time.perf_counter() - tic)
+    results: dict[str, Result] = {}
     for method in methods:
-        tic = time.perf_counter()
         if method in shared:
             results[method] = shared[method]
-        else:
-            extra = {"seed": seed} if method in _SEEDED else {}
-            results[method] = _METHODS[method](
-                returns, forecast_dates, series=series, **kwargs[method], **extra
-            )
-        logger.info("baseline %s done in %.1f s", method, time.perf_counter() - tic)
+            continue
+        tic = time.perf_counter()
+        extra = {"seed": seed} if method in _SEEDED else {}
+        results[method] = _METHODS[method](
+            returns, forecast_dates, series=series, **kwargs[method], **extra
+        )
+        logger.info("baseline %s in %.1f s", method, time.perf_counter() - tic)
     return results
 
 

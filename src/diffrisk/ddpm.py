@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from .audit import frame_sha256
+from .backtest import fz0_loss
 from .diffusion.denoiser import Denoiser, DenoiserSpec
 from .diffusion.sampler import SAMPLERS, SPACINGS, sample
 from .diffusion.schedule import SCHEDULES, NoiseSchedule
@@ -52,6 +53,7 @@ from .features import (
     fit_scaler,
     log_volatility_feature,
     scale_returns,
+    stale_rows,
 )
 from .forecasts import ScenarioSet, risk_frame_from_scenarios
 from .risk import cvar, var
@@ -83,6 +85,9 @@ class DDPMConfig:
         ewma_lambda : EWMA decay (``ewma`` scaling, and the vol feature of ``global``).
         garch_o : 0 (GARCH(1,1)) or 1 (GJR) for ``garch`` scaling.
         garch_dist : "t" or "normal" innovations of the GARCH filter fit.
+        vol_floor : floor of the volatility forecast, as a fraction of the training std.
+        max_zero_frac : training windows with a larger share of exact-zero returns (stale
+        prices) are dropped from training (never from forecasting).
         window : k, days of past scaled returns fed to the encoder.
         clip_window : clip of the encoder's input window (targets are never clipped).
         train_series : series whose windows train the model (None: pooled, all series).
@@ -105,7 +110,9 @@ class DDPMConfig:
         for the selected number of epochs (hyper-parameters frozen).
     Sampling defaults of :func:`forecast_ddpm`
         sampler : "ddim" or "ddpm"; n_steps : DDIM steps; eta : DDIM eta;
-        spacing : DDIM step spacing; noise : "stratified" or "iid" initial noise.
+        spacing : DDIM step spacing; noise : "stratified" or "iid" initial noise;
+        order : DDIM solver order (2 = DPM-Solver++(2M) multistep, 1 = plain DDIM);
+        variance : ancestral step variance ("beta" or "posterior").
     Compute
         threads : torch intra-op threads.
     """
@@ -114,6 +121,8 @@ class DDPMConfig:
     ewma_lambda: float = 0.94
     garch_o: int = 0
     garch_dist: str = "t"
+    vol_floor: float = 0.2
+    max_zero_frac: float = 0.2
     window: int = 64
     clip_window: float = 10.0
     train_series: tuple[str, ...] | None = None
@@ -149,12 +158,15 @@ class DDPMConfig:
     eta: float = 0.0
     spacing: str = "logsnr"
     noise: str = "stratified"
+    order: int = 2
+    variance: str = "beta"
     threads: int = 1
 
     def __post_init__(self) -> None:
         choices = {"scaling": SCALINGS, "schedule": SCHEDULES, "sampler": SAMPLERS,
                    "spacing": SPACINGS, "noise": ("iid", "stratified"),
-                   "select_by": ("fz0", "loss"), "garch_dist": ("t", "normal")}
+                   "select_by": ("fz0", "loss"), "garch_dist": ("t", "normal"),
+                   "order": (1, 2), "variance": ("beta", "posterior")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"DDPMConfig.{name} must be one of {allowed}, "
@@ -325,17 +337,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> DDPMModel:
 # ------------------------------------------------------------------------------ helpers
 def fz0_mean(returns: NDArray[np.floating], var_: NDArray[np.floating],
              es: NDArray[np.floating], alpha: float) -> float:
-    """Mean FZ0 loss (Patton, Ziegel & Chen 2019) in return space; lower is better.
+    """Mean FZ0 loss (:func:`diffrisk.backtest.fz0_loss`) in return space; lower is better.
 
-    ``FZ0 = -1{r <= v} (v - r) / (alpha e) + v / e + log(-e) - 1`` with ``v <= e < 0``
-    required (``e`` is capped at ``-1e-12`` to keep the log finite).
+    ``FZ0 = -1{r <= v} (v - r) / (alpha e) + v / e + log(-e) - 1`` (Patton, Ziegel & Chen
+    2019). ES forecasts above ``-1e-12`` (possible for an untrained model during
+    selection) are capped there so that the loss stays finite.
     """
-    r = np.asarray(returns, dtype=float)
-    v = np.asarray(var_, dtype=float)
     e = np.minimum(np.asarray(es, dtype=float), -1e-12)
-    hit = (r <= v).astype(float)
-    loss = -hit * (v - r) / (alpha * e) + v / e + np.log(-e) - 1.0
-    return float(np.mean(loss))
+    return float(np.mean(fz0_loss(returns, var_, e, alpha)))
 
 
 def _split_dates(splits: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
@@ -406,14 +415,19 @@ def sample_scaled(
     eta: float = 0.0,
     spacing: str = "logsnr",
     noise: str = "stratified",
+    order: int = 2,
+    variance: str = "beta",
     progress: bool | None = None,
 ) -> torch.Tensor:
-    """Encode every condition once and draw ``n_scenarios`` scaled returns for each, (n, N)."""
+    """Encode every condition once and draw ``n_scenarios`` scaled returns for each, (n, N).
+
+    See :func:`diffrisk.diffusion.sampler.sample` for the sampling options.
+    """
     cond = data.encode(net)
     gen = torch.Generator().manual_seed(int(seed))
     return sample(net, schedule, cond, n_scenarios, generator=gen, method=sampler,
                   n_steps=n_steps if sampler == "ddim" else None, eta=eta, spacing=spacing,
-                  noise=noise, progress=progress)
+                  noise=noise, order=order, variance=variance, progress=progress)
 
 
 def _risk_score(z_samples: torch.Tensor, prep: _Prepared, rows: NDArray[np.int64],
@@ -446,15 +460,23 @@ def _train_phase(
     checkpoint: tuple[Path, dict[str, Any]] | None,
     resume_state: dict[str, Any] | None,
     progress: bool | None,
+    epoch_callback: Callable[[int, float, float | None], None] | None = None,
 ) -> tuple[Denoiser, Scaler, Any]:
     """Fit the scaler on data up to ``train_end`` and train; select on ``val`` if given."""
     scaler = fit_scaler(returns, train_end, kind=config.scaling, ewma_lambda=config.ewma_lambda,
-                        garch_o=config.garch_o, garch_dist=config.garch_dist)
+                        garch_o=config.garch_o, garch_dist=config.garch_dist,
+                        vol_floor=config.vol_floor)
     prep = _prepare(returns, scaler)
     index = pd.DatetimeIndex(returns.index)
     train_cols = _columns(scaler, config.train_series, "train_series")
-    train = _tensors(prep, _rows_between(index, None, train_end, config.window), train_cols,
-                     config)
+    train_rows = _rows_between(index, None, train_end, config.window)
+    train = _tensors(prep, train_rows, train_cols, config)
+    raw_train = returns[[scaler.series[c] for c in train_cols]].to_numpy(dtype=np.float64)
+    stale = stale_rows(raw_train, train_rows, config.window, config.max_zero_frac).reshape(-1)
+    if stale.any():
+        logger.info("dropping %d stale training windows (> %.0f%% zero returns)",
+                    int(stale.sum()), 100 * config.max_zero_frac)
+        train = train.take(torch.from_numpy(np.flatnonzero(~stale)))
     torch.manual_seed(int(seed))
     net = Denoiser(config.denoiser_spec(len(scaler.series)))
     schedule = config.noise_schedule()
@@ -469,7 +491,8 @@ def _train_phase(
             def score_fn(model: Denoiser) -> float:
                 z = sample_scaled(model, schedule, val_data, config.val_scenarios,
                                   seed=int(seed) + 7, sampler="ddim", n_steps=config.val_steps,
-                                  spacing=config.spacing, noise="stratified", progress=False)
+                                  spacing=config.spacing, noise="stratified",
+                                  order=config.order, progress=False)
                 return _risk_score(z, prep, val_rows, val_cols, raw)
 
     checkpoint_fn = None
@@ -484,7 +507,7 @@ def _train_phase(
     result = train_denoiser(net, schedule, train, config.train_options(max_epochs),
                             seed=seed, val=val_data, score_fn=score_fn,
                             checkpoint_fn=checkpoint_fn, resume=resume_state,
-                            progress=progress)
+                            progress=progress, epoch_callback=epoch_callback)
     net.load_state_dict(result.state_dict)
     net.eval()
     return net, scaler, result
@@ -498,6 +521,7 @@ def fit_ddpm(
     checkpoint_path: str | os.PathLike[str] | None = None,
     resume: bool = False,
     progress: bool | None = None,
+    epoch_callback: Callable[[int, float, float | None], None] | None = None,
 ) -> tuple[DDPMModel, dict[str, Any]]:
     """Train the conditional DDPM; select the checkpoint on the validation period.
 
@@ -520,6 +544,10 @@ def fit_ddpm(
         configuration, seed and data (a finished one is loaded and returned as is).
     progress : bool, optional
         tqdm progress (``None``: only on a terminal).
+    epoch_callback : callable(epoch, val_loss, score), optional
+        Called after every epoch of the selection phase (e.g. Optuna's report/prune; an
+        exception it raises stops the fit). ``score`` is the validation FZ0 score, or
+        None when selecting by loss.
 
     Returns
     -------
@@ -560,7 +588,7 @@ def fit_ddpm(
         sel_metrics = phase_done["metrics"]
     else:
         net, scaler, res = _train_phase(data, config, seed, train_end, (val_start, val_end),
-                                        None, ckpt, resume_state, progress)
+                                        None, ckpt, resume_state, progress, epoch_callback)
         resume_state = None
         best_epoch = res.best_epoch
         sel_metrics = {"history": res.history, "best_epoch": res.best_epoch,
@@ -622,6 +650,7 @@ def forecast_ddpm(
     series: Sequence[str] | None = None,
     spacing: str | None = None,
     noise: str | None = None,
+    order: int | None = None,
     progress: bool | None = None,
 ) -> tuple[pd.DataFrame, ScenarioSet]:
     """One-day VaR/CVaR forecasts and scenarios for every date and series.
@@ -636,7 +665,7 @@ def forecast_ddpm(
         Sorted, unique, each in ``returns.index`` with at least ``window`` earlier rows.
     n_scenarios : int, default 500
         Scenarios per day and series (5,000 works; memory is chunked).
-    sampler, n_steps, eta, spacing, noise
+    sampler, n_steps, eta, spacing, noise, order
         Sampling options; ``None`` takes the model config's defaults (``sampler="ddpm"``
         runs all T ancestral steps and ignores ``n_steps``).
     seed : int
@@ -665,7 +694,8 @@ def forecast_ddpm(
     z = sample_scaled(model.net, model.schedule, data, n_scenarios, seed=seed,
                       sampler=sampler or cfg.sampler, n_steps=n_steps or cfg.n_steps,
                       eta=cfg.eta if eta is None else eta, spacing=spacing or cfg.spacing,
-                      noise=noise or cfg.noise, progress=progress)
+                      noise=noise or cfg.noise, order=cfg.order if order is None else order,
+                      variance=cfg.variance, progress=progress)
     z3 = z.numpy().astype(np.float64).reshape(len(cols), rows.size, n_scenarios)
     loc = prep.loc[rows][:, cols].T[:, :, None]
     sigma = prep.sigma[rows][:, cols].T[:, :, None]

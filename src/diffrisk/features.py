@@ -43,6 +43,7 @@ __all__ = [
     "fit_scaler",
     "scale_returns",
     "log_volatility_feature",
+    "stale_rows",
     "conditioning_windows",
 ]
 
@@ -192,6 +193,10 @@ class Scaler:
         Only for ``kind == "garch"``.
     train_end : str
         Last training date (ISO).
+    vol_floor : float
+        ``sigma_t`` is floored at ``vol_floor * std``: stale prices (runs of zero returns,
+        e.g. RRC in 1990) drive a fitted GARCH/EWMA variance towards zero and the next
+        move would otherwise be standardised to thousands of sigmas.
     """
 
     kind: str
@@ -201,6 +206,7 @@ class Scaler:
     ewma_lambda: float = 0.94
     garch: tuple[GarchParams, ...] = field(default_factory=tuple)
     train_end: str = ""
+    vol_floor: float = 0.2
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON representation (for checkpoints)."""
@@ -219,6 +225,7 @@ class Scaler:
             ewma_lambda=float(d["ewma_lambda"]),
             garch=tuple(GarchParams(**g) for g in d.get("garch", [])),
             train_end=str(d.get("train_end", "")),
+            vol_floor=float(d.get("vol_floor", 0.2)),
         )
 
 
@@ -244,6 +251,7 @@ def fit_scaler(
     ewma_lambda: float = 0.94,
     garch_o: int = 0,
     garch_dist: str = "t",
+    vol_floor: float = 0.2,
 ) -> Scaler:
     """Fit the scaling of each series on returns up to ``train_end`` (inclusive).
 
@@ -259,6 +267,8 @@ def fit_scaler(
         EWMA decay for ``"ewma"`` (and the volatility feature of ``"global"``).
     garch_o, garch_dist
         GJR order and innovation law for ``"garch"`` (see :func:`fit_garch`).
+    vol_floor : float
+        Floor of ``sigma_t`` as a fraction of the training standard deviation.
 
     Returns
     -------
@@ -266,6 +276,8 @@ def fit_scaler(
     """
     if kind not in SCALINGS:
         raise ValueError(f"scaling kind must be one of {SCALINGS}, got {kind!r}")
+    if not (0.0 <= vol_floor < 1.0):
+        raise ValueError(f"vol_floor must be in [0, 1), got {vol_floor}")
     names = list(series) if series is not None else list(returns.columns)
     block = _training_block(returns, train_end, names)
     values = block.to_numpy(dtype=np.float64)
@@ -284,6 +296,7 @@ def fit_scaler(
         ewma_lambda=float(ewma_lambda),
         garch=garch,
         train_end=str(pd.Timestamp(train_end).date()),
+        vol_floor=float(vol_floor),
     )
 
 
@@ -303,7 +316,8 @@ def scale_returns(
     loc : ndarray (D, S)
         m_t (constant per series).
     sigma : ndarray (D, S)
-        Volatility forecast for day t from returns of days ``< t``.
+        Volatility forecast for day t from returns of days ``< t``, floored at
+        ``scaler.vol_floor * std``.
     z : ndarray (D, S)
         ``(r_t - m_t) / sigma_t``.
     """
@@ -325,6 +339,7 @@ def scale_returns(
                                  for j, g in enumerate(scaler.garch)])
     else:  # pragma: no cover - guarded by fit_scaler
         raise ValueError(f"unknown scaling kind {scaler.kind!r}")
+    sigma = np.maximum(sigma, scaler.vol_floor * std)
     return loc, sigma, (r - loc) / sigma
 
 
@@ -338,8 +353,24 @@ def log_volatility_feature(returns: pd.DataFrame, scaler: Scaler,
     std = np.asarray(scaler.std)
     if scaler.kind == "global":
         r = returns[list(scaler.series)].to_numpy(dtype=np.float64) - np.asarray(scaler.mean)
-        sigma = np.sqrt(ewma_variance(r, scaler.ewma_lambda, std**2))
+        sigma = np.maximum(np.sqrt(ewma_variance(r, scaler.ewma_lambda, std**2)),
+                           scaler.vol_floor * std)
     return np.log(sigma / std)
+
+
+def stale_rows(
+    returns: NDArray[np.floating], rows: NDArray[np.integer], window: int, max_zero_frac: float
+) -> NDArray[np.bool_]:
+    """Mask (S, R) of (series, row) pairs whose window has too many exact-zero returns.
+
+    A share of zero returns above ``max_zero_frac`` in the ``window`` days before t marks
+    stale prices (illiquid early history); such pairs are dropped from *training* only.
+    """
+    r = _as_2d(returns, "returns")
+    rows = np.asarray(rows, dtype=np.int64)
+    zero = np.concatenate([np.zeros((1, r.shape[1])), np.cumsum(r == 0.0, axis=0)])
+    frac = (zero[rows] - zero[rows - window]) / window
+    return (frac > max_zero_frac).T
 
 
 def conditioning_windows(

@@ -38,6 +38,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            tmp.chmod(0o644)  # mkstemp creates 0600; outputs are ordinary files
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -96,3 +96,13 @@ def notebooks_dir() -> Path:
 def executed_notebooks_dir() -> Path:
     """Return ``reports/notebooks/`` (executed copies, stage outputs)."""
     return reports_dir() / "notebooks"
+
+
+def ddpm_checkpoint() -> Path:
+    """Return the trained DDPM checkpoint ``models/ddpm.pt``."""
+    return models_dir() / "ddpm.pt"
+
+
+def best_params_file() -> Path:
+    """Return ``models/best_params.yaml`` (written by the tune stage, read by train)."""
+    return models_dir() / "best_params.yaml"

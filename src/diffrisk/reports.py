@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import re
+import textwrap
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -415,6 +416,26 @@ _ZONES = ("green", "yellow", "red")
 _COUNT_COLUMNS = ("n_windows", "windows", "count", "n")
 
 
+def _zone_column(frame: pd.DataFrame, zone: str, keys: Sequence[str]) -> str:
+    """The column of ``frame`` counting windows in ``zone``.
+
+    Exact names win (``green``, ``n_green``, ``green_windows``, ``n_green_windows``), so
+    boundary columns such as ``yellow_from``/``red_from`` of
+    ``diffrisk.backtest.traffic_light_table`` are not mistaken for counts; otherwise the
+    one column whose name contains the zone.
+    """
+    for name in (zone, f"n_{zone}", f"{zone}_windows", f"n_{zone}_windows"):
+        if name in frame.columns:
+            return name
+    hits = [c for c in frame.columns if zone in str(c).lower() and c not in keys]
+    if len(hits) != 1:
+        raise ValueError(
+            "traffic_windows must have exactly one column per zone (e.g. 'green', "
+            f"'n_green') or a 'zone' column; for {zone!r} found {hits}"
+        )
+    return hits[0]
+
+
 def _normalise_traffic_windows(traffic_windows: pd.DataFrame) -> pd.DataFrame:
     """Return columns ``series, method, [alpha,] green, yellow, red`` (window counts).
 
@@ -424,7 +445,6 @@ def _normalise_traffic_windows(traffic_windows: pd.DataFrame) -> pd.DataFrame:
     """
     frame = _require_frame(traffic_windows, ("series", "method"), "traffic_windows")
     keys = ["series", "method"] + (["alpha"] if "alpha" in frame.columns else [])
-    lower = {c: str(c).lower() for c in frame.columns}
     if "zone" in frame.columns:
         count_col = next((c for c in _COUNT_COLUMNS if c in frame.columns), None)
         if count_col is None:
@@ -443,15 +463,7 @@ def _normalise_traffic_windows(traffic_windows: pd.DataFrame) -> pd.DataFrame:
         wide = wide.reindex(columns=list(_ZONES), fill_value=0).reset_index()
         wide.columns.name = None
     else:
-        picked = {}
-        for zone in _ZONES:
-            hits = [c for c in frame.columns if zone in lower[c] and c not in keys]
-            if len(hits) != 1:
-                raise ValueError(
-                    "traffic_windows must have exactly one column per zone (e.g. 'green', "
-                    f"'n_green') or a 'zone' column; for {zone!r} found {hits}"
-                )
-            picked[hits[0]] = zone
+        picked = {_zone_column(frame, zone, keys): zone for zone in _ZONES}
         wide = frame[keys + list(picked)].rename(columns=picked)
     if "alpha" in wide.columns:
         wide["alpha"] = wide["alpha"].astype(float).map(_alpha_key)
@@ -515,8 +527,9 @@ def extended_table(
         Basel 99 % VaR ones and fill only the alpha = 0.01 rows.
     mc_errors : DataFrame, optional
         Monte-Carlo standard errors of the VaR/CVaR estimates (returns, fractions) with
-        columns ``series, method, alpha, var_se, cvar_se``; if there are several rows per
-        key (e.g. one per date) they are averaged. Shown in percent.
+        columns ``series, method, alpha, var_se, cvar_se`` (other columns ignored), e.g.
+        ``reports/tables/mc_error.csv`` of the coverage stage; if there are several rows
+        per key (e.g. one per date) they are averaged. Shown in percent.
     series, alphas
         As in :func:`table1_cvar`.
     benchmark : str, default "fhs"
@@ -565,9 +578,7 @@ def extended_table(
                 else:
                     tl_key = (s, m) if ak == _alpha_key(0.01) else None
                 for zone in _ZONES:
-                    rec[f"TL {zone}"] = (
-                        _value(tl, tl_key, zone) if tl_key is not None else math.nan
-                    )
+                    rec[f"TL {zone}"] = _value(tl, tl_key, zone) if tl_key is not None else math.nan
                 rec["MC s.e. VaR (%)"] = 100 * _value(mc, key, "var_se")
                 rec["MC s.e. CVaR (%)"] = 100 * _value(mc, key, "cvar_se")
                 records.append(rec)
@@ -602,8 +613,7 @@ def _column_kind(frame: pd.DataFrame, column: str, formats: Mapping[str, str]) -
         kind = formats[column]
         if kind not in _FORMATTERS and kind != "text":
             raise ValueError(
-                f"formats[{column!r}] must be one of {sorted([*_FORMATTERS, 'text'])}, "
-                f"got {kind!r}"
+                f"formats[{column!r}] must be one of {sorted([*_FORMATTERS, 'text'])}, got {kind!r}"
             )
         return kind
     for pattern, kind in _KIND_RULES:
@@ -688,10 +698,12 @@ def _latex_table(frame: pd.DataFrame, kinds: Mapping[str, str], caption: str, la
     blocks = _block_columns(frame)
     columns = [c for c in frame.columns if c not in blocks]
     spec = "".join("l" if kinds[c] == "text" else "r" for c in columns)
+    # Wide tables (the extended one) get a smaller font and tighter columns.
+    size = [r"\small"] if len(columns) <= 8 else [r"\scriptsize", r"\setlength{\tabcolsep}{3pt}"]
     lines = [
         r"\begin{table}[htbp]",
         r"\centering",
-        r"\small",
+        *size,
         rf"\caption{{{_latex_escape(caption)}}}",
         rf"\label{{tab:{label}}}",
         rf"\begin{{tabular}}{{{spec}}}",
@@ -711,7 +723,9 @@ def _latex_table(frame: pd.DataFrame, kinds: Mapping[str, str], caption: str, la
                     parts.append(rf"$\alpha = {100 * float(v):g}\%$")
                 else:
                     parts.append(_latex_escape(str(v)))
-            lines.append(rf"\multicolumn{{{len(columns)}}}{{l}}{{\textit{{{', '.join(parts)}}}}} \\")
+            lines.append(
+                rf"\multicolumn{{{len(columns)}}}{{l}}{{\textit{{{', '.join(parts)}}}}} \\"
+            )
         previous = block_values
         cells = []
         for c in columns:
@@ -746,7 +760,7 @@ def write_table(
     stem : str
         File name without extension (``table1_cvar``).
     caption : str
-        Caption: the first paragraph of the Markdown file and the LaTeX ``\\caption``.
+        Caption: the first paragraph of the Markdown file and the LaTeX caption.
     out_dir : path-like, optional
         Folder; default :func:`diffrisk.paths.tables_dir`.
     formats : mapping column → kind, optional
@@ -999,26 +1013,31 @@ def _draw_fig1(
     hi = max([realized_all.max()] + [float(np.quantile(p, 1 - 1e-4)) for p in pooled.values()])
     pad = 0.05 * (hi - lo)
     edges = np.linspace(lo - pad, hi + pad, bins + 1) * 100
-    ax_den.stairs(
-        _density(realized_all * 100, edges),
-        edges,
-        fill=True,
+    realised_density = _density(realized_all * 100, edges)
+    method_density = {m: _density(pooled[m] * 100, edges) for m in methods}
+    ax_den.bar(
+        edges[:-1],
+        np.nan_to_num(realised_density),
+        width=np.diff(edges),
+        align="edge",
         color=_REALISED_FILL,
+        linewidth=0,
         label=f"Realised (T = {realized_all.size})",
     )
     for m in methods:
         ax_den.stairs(
-            _density(pooled[m] * 100, edges),
-            edges,
-            color=method_color(m),
-            linewidth=1.1,
-            label=method_label(m),
+            method_density[m], edges, color=method_color(m), linewidth=1.1, label=method_label(m)
         )
-    ax_den.set_yscale("log", nonpositive="mask")
+    positive = np.concatenate([realised_density, *method_density.values()])
+    positive = positive[np.isfinite(positive)]
+    ax_den.set_yscale("log", nonpositive="clip")
+    # Headroom above the peak keeps the legend off the curves.
+    ax_den.set_ylim(0.5 * positive.min(), 60 * positive.max())
+    ax_den.set_xlim(edges[0], edges[-1])
     ax_den.set_xlabel("Daily log return (%)")
     ax_den.set_ylabel("Density (log scale)")
     ax_den.set_title("(a) Pooled scenarios vs realised returns")
-    ax_den.legend(loc="upper left", fontsize=6.5)
+    ax_den.legend(loc="upper left", fontsize=6, ncols=2)
 
     realized_sorted = np.sort(realized_all) * 100
     probs = (np.arange(1, realized_sorted.size + 1) - 0.5) / realized_sorted.size
@@ -1037,8 +1056,9 @@ def _draw_fig1(
     ax_qq.legend(loc="upper left", fontsize=6.5)
 
     axes_pit = np.atleast_1d(bottom.subplots(1, len(methods), sharey=True))
-    bottom.suptitle("(c) PIT of the daily forecasts, u_t = F_t(r_t)", x=0.01, ha="left",
-                    fontsize=8.5)
+    bottom.suptitle(
+        "(c) PIT of the daily forecasts, u_t = F_t(r_t)", x=0.01, ha="left", fontsize=8.5
+    )
     pit_edges = np.linspace(0.0, 1.0, pit_bins + 1)
     for ax, m in zip(axes_pit, methods, strict=True):
         scen, real = data[m]
@@ -1051,7 +1071,8 @@ def _draw_fig1(
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ks_p = float(stats.kstest(u, "uniform").pvalue)
         ks_text = "<0.001" if ks_p < 0.001 else f"{ks_p:.3f}"
-        ax.set_title(f"{method_label(m)}\nKS p = {ks_text}", fontsize=7.5)
+        title = textwrap.fill(method_label(m), width=22)
+        ax.set_title(f"{title}\nKS p = {ks_text}", fontsize=7)
         ax.set_xlabel("u")
         ax.set_xlim(0, 1)
     axes_pit[0].set_ylabel("Density")
@@ -1206,9 +1227,7 @@ def _draw_fig2(frames: Mapping[str, pd.DataFrame], series: str, alphas: Sequence
                 edgecolors="black",
                 zorder=3,
                 label=(
-                    f"Exception at {_pct_text(a)}"
-                    if last
-                    else f"Exception at {_pct_text(a)} only"
+                    f"Exception at {_pct_text(a)}" if last else f"Exception at {_pct_text(a)} only"
                 ),
             )
         n = len(r)
@@ -1217,7 +1236,7 @@ def _draw_fig2(frames: Mapping[str, pd.DataFrame], series: str, alphas: Sequence
         )
         ax.set_title(f"{method_label(m)} — exceptions {counts} of {n} days")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=7)
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=7)
     fig.suptitle(f"{series_label(series)}: predicted VaR against realised returns", fontsize=9)
     return fig
 
@@ -1318,7 +1337,7 @@ def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) ->
             if not lab.startswith("VaR–CVaR"):
                 handles.setdefault(lab, h)
     fig.legend(
-        list(handles.values()), list(handles), loc="outside upper center", ncols=4, fontsize=7
+        list(handles.values()), list(handles), loc="outside lower center", ncols=4, fontsize=7
     )
     fig.suptitle(
         f"{series_label(series)}: VaR-to-CVaR band at {_pct_text(alpha)} and exceedances",
@@ -1478,7 +1497,10 @@ def _fz0_paragraph(
     significant = False
     bench = method_label(BENCHMARK)
     if best == BENCHMARK:
-        text += f" {bench} is the Diebold–Mariano benchmark itself, so no method beats it here."
+        text += (
+            f" {bench} is the Diebold–Mariano benchmark itself: no method has a lower mean "
+            "FZ0 loss here."
+        )
     elif BENCHMARK not in fz:
         text += f" There are no {bench} results, so no Diebold–Mariano comparison."
     else:
@@ -1509,9 +1531,12 @@ def _pass_fail(
     passed = [method_label(m) for m in methods if np.isfinite(pvals[m]) and pvals[m] >= level]
     failed = [method_label(m) for m in methods if np.isfinite(pvals[m]) and pvals[m] < level]
     absent = [method_label(m) for m in methods if not np.isfinite(pvals[m])]
-    lv = _level_text(level)
+    lv = f"{level:g}"
     if passed and failed:
-        text = f"{name}: passed (p ≥ {lv}) by {_join(passed)}; rejected (p < {lv}) for {_join(failed)}."
+        text = (
+            f"{name}: passed (p ≥ {lv}) by {_join(passed)}; rejected (p < {lv}) for "
+            f"{_join(failed)}."
+        )
     elif passed:
         text = f"{name}: passed (p ≥ {lv}) by every method tested."
     elif failed:
@@ -1547,9 +1572,7 @@ def _coverage_paragraph(
 
     parts.append(_pass_fail("Kupiec test", rows, key, "kupiec_p", methods, level))
     parts.append(
-        _pass_fail(
-            "Christoffersen independence", rows, key, "christoffersen_ind_p", methods, level
-        )
+        _pass_fail("Christoffersen independence", rows, key, "christoffersen_ind_p", methods, level)
     )
     parts.append(
         _pass_fail(
@@ -1561,8 +1584,9 @@ def _coverage_paragraph(
             level,
         )
     )
-    parts.append(_pass_fail("Acerbi–Szekely Z2 test of the CVaR", rows, key, "as_z2_p", methods,
-                            level))
+    parts.append(
+        _pass_fail("Acerbi–Szekely Z2 test of the CVaR", rows, key, "as_z2_p", methods, level)
+    )
     return " ".join(parts)
 
 
@@ -1591,7 +1615,9 @@ def _cvar_claim_paragraph(
             relation.append(f"deeper than {_join(deeper)}")
         if shallower:
             relation.append(f"not deeper than {_join(shallower)}")
-        verdict = "holds" if not shallower else ("does not hold" if not deeper else "holds only in part")
+        verdict = (
+            "holds" if not shallower else ("does not hold" if not deeper else "holds only in part")
+        )
         text = (
             f"{method_label(d)}: average CVaR {100 * c_d:.2f}% against {listing}, "
             f"{' but '.join(relation)}; the paper's claim of a deeper CVaR than Historical "
@@ -1669,9 +1695,7 @@ def study_discussion(
             claim = _cvar_claim_paragraph(rows, s, a, methods)
             if claim:
                 body.append(claim)
-            sections.append(
-                f"### {series_label(s)}, α = {_pct_text(a)}\n\n" + "\n\n".join(body)
-            )
+            sections.append(f"### {series_label(s)}, α = {_pct_text(a)}\n\n" + "\n\n".join(body))
     summary = (
         f"A diffusion-model configuration has the lowest mean FZ0 loss in {n_ddpm_best} of "
         f"the {n_cells} (series, α) cases; in {n_ddpm_sig} of them its advantage over "
@@ -1803,14 +1827,10 @@ def write_study_report(
             raise FileNotFoundError(f"notebook rendering {nb_path} does not exist")
         notebook_links.append(f"- [{nb_path.stem}]({_relative_link(nb_path, out.parent)})")
 
-    discussion = study_discussion(
-        backtests, dm_table, series=series, alphas=alphas, level=level
-    )
+    discussion = study_discussion(backtests, dm_table, series=series, alphas=alphas, level=level)
     chosen = _select_series(backtests, series, "backtests")
     methods = sort_methods(backtests.loc[backtests["series"].isin(chosen), "method"])
-    n_obs = pd.to_numeric(
-        backtests.loc[backtests["series"].isin(chosen), "n_obs"], errors="coerce"
-    )
+    n_obs = pd.to_numeric(backtests.loc[backtests["series"].isin(chosen), "n_obs"], errors="coerce")
     period = (
         f"the test period {pd.Timestamp(test_period[0]).date()} – "
         f"{pd.Timestamp(test_period[1]).date()}"

@@ -28,8 +28,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
+from .features import ewma_variance
 from .validation import equal_weight_log_returns
 
 __all__ = [
@@ -102,7 +102,8 @@ def ewma_volatility(
 
     Notes
     -----
-    Causal: changing ``r_t`` changes rows ``t + 1`` onwards only.
+    Causal: changing ``r_t`` changes rows ``t + 1`` onwards only. The recursion is
+    :func:`diffrisk.features.ewma_variance`, started at the warm-up mean square.
 
     References
     ----------
@@ -120,14 +121,15 @@ def ewma_volatility(
     warmup = _check_positive_int(warmup, "warmup")
     if arr.shape[0] < warmup:
         raise ValueError(f"returns has {arr.shape[0]} days, fewer than warmup={warmup}")
-    squares = arr**2
-    initial = squares[:warmup].mean(axis=0)
-    out = np.full((arr.shape[0] + 1, *arr.shape[1:]), np.nan)
-    out[warmup] = initial
+    columns = arr.reshape(arr.shape[0], -1)
+    initial = np.mean(columns[:warmup] ** 2, axis=0)
+    variance = np.full((arr.shape[0] + 1, columns.shape[1]), np.nan)
+    variance[warmup] = initial
     if arr.shape[0] > warmup:
-        zi = np.expand_dims(lam * np.asarray(initial), 0)
-        out[warmup + 1 :], _ = lfilter([1.0 - lam], [1.0, -lam], squares[warmup:], axis=0, zi=zi)
-    return np.sqrt(out)
+        # v_t for t = warmup .. T-1, then the forecast for the day after the sample
+        variance[warmup:-1] = ewma_variance(columns[warmup:], lam, initial)
+        variance[-1] = lam * variance[-2] + (1.0 - lam) * columns[-1] ** 2
+    return np.sqrt(variance).reshape(arr.shape[0] + 1, *arr.shape[1:])
 
 
 # ---------------------------------------------------------------------- normal
@@ -180,6 +182,20 @@ def _block_indices(
     return (starts[:, :, None] + np.arange(block)).reshape(n_paths, -1)[:, :horizon]
 
 
+def _standardised_residuals(
+    returns: NDArray[np.float64], sigma: NDArray[np.float64], warmup: int
+) -> NDArray[np.float64]:
+    """``r_t / σ_t`` for the days ``t >= warmup`` where every asset has ``σ_t > 0``.
+
+    A zero forecast only happens while an asset has not moved since the start of the
+    sample (e.g. a stale price at the start of the history), so the kept days form a
+    suffix of the sample.
+    """
+    forecasts = sigma[warmup:-1]
+    usable = np.all(forecasts > 0, axis=1)
+    return returns[warmup:][usable] / forecasts[usable]
+
+
 def filtered_block_bootstrap_paths(
     train_returns: ArrayLike | pd.DataFrame,
     n_paths: int,
@@ -227,12 +243,13 @@ def filtered_block_bootstrap_paths(
     -----
     1. Filter: ``z_t = r_t / σ_t`` per asset for ``t = warmup .. T−1``, where σ_t is the
        causal EWMA forecast of :func:`ewma_volatility` (uses ``r_{<t}`` only; λ fixed,
-       nothing fitted on data outside training).
+       nothing fitted on data outside training). Days on which some asset still has a
+       zero forecast (it has not moved since the start of the sample) are dropped.
     2. Resample: each path concatenates ``ceil(H / block)`` blocks of ``block``
-       consecutive days of z, block starts uniform over the T − warmup − block + 1
-       possible ones, truncated to H days. The same days are taken for all assets, which
-       keeps the cross-sectional dependence (correlations, joint tails) and, inside a
-       block, the residual serial dependence.
+       consecutive days of z, block starts uniform over the n_z − block + 1 possible ones
+       (n_z standardised days), truncated to H days. The same days are taken for all
+       assets, which keeps the cross-sectional dependence (correlations, joint tails) and,
+       inside a block, the residual serial dependence.
     3. Rescale: ``r_h = σ_h z_h`` with ``σ_0 = vol_now`` and, when ``update_volatility``,
        ``σ²_{h+1} = λ σ²_h + (1 − λ) r²_h`` (filtered historical simulation with
        volatility updating, Barone-Adesi, Giannopoulos & Vosper 1999), else ``σ_h = vol_now``.
@@ -254,9 +271,12 @@ def filtered_block_bootstrap_paths(
             f"{warmup + block}"
         )
     sigma = ewma_volatility(arr, lam=lam, warmup=warmup)
-    if np.any(sigma[warmup:] <= 0):
-        raise ValueError("train_returns has an asset with zero EWMA volatility (constant 0)")
-    residuals = arr[warmup:] / sigma[warmup:-1]
+    residuals = _standardised_residuals(arr, sigma, warmup)
+    if residuals.shape[0] < block:
+        raise ValueError(
+            f"only {residuals.shape[0]} training days have a positive volatility forecast "
+            f"for every asset; need at least block={block}"
+        )
     scale = (
         sigma[-1]
         if vol_now is None

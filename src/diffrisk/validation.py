@@ -10,22 +10,21 @@ them).
 Every metric is computed by the *same* code on the generated set and on the reference, and
 compared:
 
-========================  ================================================================
-metric (``metric`` column) what it is
-========================  ================================================================
-``ks``                    two-sample Kolmogorov–Smirnov statistic per asset (pooled days)
-``wasserstein``           Wasserstein-1 distance per asset (pooled days)
-``correlation``           correlation per pair (pooled days, or the average within-path
-                          correlation matrix); headline: Frobenius norm of the difference
-                          and mean absolute off-diagonal difference
-``lower_tail_dep_qXX``    empirical lower-tail dependence λ_L(q) per pair (pooled ranks)
-``acf_returns``           autocorrelation of r at lags 1..L (within-path pairs)
-``acf_abs_returns``       autocorrelation of |r| at lags 1..L (volatility clustering)
-``leverage``              corr(r_t, |r_{t+k}|), k = 1..L (leverage effect)
-``pacf_returns``          partial autocorrelation of r (Durbin–Levinson on the ACF)
-``regime_*``              volatility-regime transitions of the equal-weighted portfolio,
-                          regimes from thresholds fitted on training data only
-========================  ================================================================
+- ``ks``, ``wasserstein`` — two-sample Kolmogorov–Smirnov statistic and Wasserstein-1
+  distance per asset (pooled days);
+- ``correlation`` — correlation per pair (pooled days, or the average within-path
+  correlation matrix); headlines: Frobenius norm of the difference of the matrices and
+  mean absolute off-diagonal difference;
+- ``lower_tail_dep_qXX`` — empirical lower-tail dependence λ_L(q) per pair (ranks pooled
+  per asset), e.g. ``lower_tail_dep_q05`` and ``lower_tail_dep_q01``;
+- ``acf_returns``, ``acf_abs_returns`` — autocorrelation of r and of |r| (volatility
+  clustering) at lags 1..L, lag pairs within paths;
+- ``leverage`` — corr(r_t, |r_{t+k}|), k = 1..L (leverage effect);
+- ``pacf_returns`` — partial autocorrelation of r (Durbin–Levinson on the ACF);
+- ``regime_transition_probability``, ``regime_transition_frequency``, ``regime_share``,
+  ``regime_stationary_share`` — volatility regimes of the equal-weighted portfolio (trailing
+  realised volatility against thresholds fitted on training data only), their transition
+  matrix, joint transition frequencies, occupancy and the stationary law of the matrix.
 
 How the reference is used
 -------------------------

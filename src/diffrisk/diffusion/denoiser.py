@@ -69,7 +69,7 @@ class DenoiserSpec:
 
     window_channels: int = 2
     window_length: int = 64
-    n_features: int = 3
+    n_features: int = 4
     n_series: int = 0
     series_embedding_dim: int = 4
     conv_width: int = 16
@@ -226,14 +226,32 @@ class FiLMHead(nn.Module):
         return torch.cat([self.to_film(z), self.skip(z)], dim=-1)
 
     def apply(self, x: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
-        """Evaluate the head on ``x`` (..., N) with modulation ``film`` (..., 1 or N, F)."""
+        """Evaluate the head on ``x`` (B, N) with modulation ``film`` (B, 1 or N, F).
+
+        With one modulation per condition (``film.shape[1] == 1``, the sampling case) the
+        FiLM scales are folded into per-condition weights first (:meth:`_apply_shared`),
+        which gives the same values with fewer passes over the (B, N, hidden) tensor.
+        """
         h_ = self.hidden
         g1, b1, g2, b2 = (film[..., i * h_:(i + 1) * h_] for i in range(4))
         s = film[..., 4 * h_]
+        if film.ndim == 3 and film.shape[1] == 1 and x.ndim == 2:
+            return self._apply_shared(x, g1, b1, g2, b2, s)
         xe = x.unsqueeze(-1)
         h = F.silu(torch.addcmul(b1, self.inp(xe), 1.0 + g1))
         h = F.silu(torch.addcmul(b2, self.mid(h), 1.0 + g2))
         return self.out(h).squeeze(-1) + x * s
+
+    def _apply_shared(self, x: torch.Tensor, g1: torch.Tensor, b1: torch.Tensor,
+                      g2: torch.Tensor, b2: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Head with FiLM folded into the weights: ``(W h + b)(1 + g) + c``."""
+        a1 = self.inp.weight[:, 0] * (1.0 + g1)  # (B, 1, H)
+        c1 = self.inp.bias * (1.0 + g1) + b1
+        h = F.silu(torch.addcmul(c1, x.unsqueeze(-1), a1))  # (B, N, H)
+        w2 = self.mid.weight.t().unsqueeze(0) * (1.0 + g2)  # (B, H, H)
+        c2 = self.mid.bias * (1.0 + g2) + b2
+        h = F.silu(torch.baddbmm(c2, h, w2))
+        return h @ self.out.weight[0] + self.out.bias[0] + x * s
 
 
 class Denoiser(nn.Module):
@@ -281,6 +299,10 @@ class Denoiser(nn.Module):
         temb = self.time_embedding(t)  # (B, M, time_dim)
         c = cond.unsqueeze(1).expand(-1, temb.shape[1], -1)
         return self.head.film(c, temb)
+
+    def predict_eps(self, x_t: torch.Tensor, cond: torch.Tensor, t: int) -> torch.Tensor:
+        """Sampling path: eps for ``x_t`` (B, N) at one step ``t`` shared by the batch."""
+        return self.head.apply(x_t, self.film(cond, torch.tensor(int(t))))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Predict eps for ``x_t`` of shape (B, N) (or (B,)) at steps ``t``."""

@@ -34,6 +34,7 @@ __all__ = [
     "initial_noise",
     "ddpm_step",
     "ddim_step",
+    "multistep_x0",
     "sample",
 ]
 
@@ -156,23 +157,59 @@ def ddim_step(
     eps: torch.Tensor,
     eta: float,
     noise: torch.Tensor | None,
+    x0_hat: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One DDIM step ``x_t -> x_{t_prev}`` (Song et al. 2021, eq. 12 and 16).
 
-    ``x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t)``;
+    ``x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t)`` (never clipped);
     ``sigma = eta * sqrt((1 - ab_prev) / (1 - ab_t)) * sqrt(1 - ab_t / ab_prev)``;
     ``x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z``, with
     ``ab_prev = 1`` for ``t_prev = -1`` (the final step returns ``x0_hat``).
+
+    If ``x0_hat`` is given (the second-order multistep estimate of :func:`multistep_x0`),
+    it replaces the one implied by ``eps`` and ``eps`` is recomputed from it, which makes
+    the eta = 0 step exactly DPM-Solver++(2M) (Lu et al. 2022, Alg. 2).
     """
     ab_t = float(schedule.alpha_bars[t])
     ab_prev = float(schedule.alpha_bars[t_prev]) if t_prev >= 0 else 1.0
-    x0_hat = (x_t - math.sqrt(1.0 - ab_t) * eps) / math.sqrt(ab_t)
+    if x0_hat is None:
+        x0_hat = (x_t - math.sqrt(1.0 - ab_t) * eps) / math.sqrt(ab_t)
+    else:
+        eps = (x_t - math.sqrt(ab_t) * x0_hat) / math.sqrt(1.0 - ab_t)
     sigma = eta * math.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * math.sqrt(1.0 - ab_t / ab_prev)
     direction = math.sqrt(max(1.0 - ab_prev - sigma**2, 0.0))
     x_prev = math.sqrt(ab_prev) * x0_hat + direction * eps
     if sigma > 0.0 and noise is not None:
         x_prev = x_prev + sigma * noise
     return x_prev
+
+
+def _half_log_snr(schedule: NoiseSchedule, t: int) -> float:
+    ab = float(schedule.alpha_bars[t])
+    return 0.5 * (math.log(ab) - math.log1p(-ab))
+
+
+def multistep_x0(
+    schedule: NoiseSchedule,
+    x0_hat: torch.Tensor,
+    x0_prev: torch.Tensor,
+    t_before: int,
+    t: int,
+    t_prev: int,
+) -> torch.Tensor:
+    """Second-order multistep estimate of x_0 for the step ``t -> t_prev`` (DPM-Solver++(2M)).
+
+    With ``lambda = log(sqrt(ab) / sqrt(1 - ab))``, ``h = lambda(t_prev) - lambda(t)`` and
+    ``h_0 = lambda(t) - lambda(t_before)``, ``r = h_0 / h``:
+    ``D = (1 + 1 / (2 r)) x0_hat(t) - 1 / (2 r) x0_hat(t_before)`` (Lu et al. 2022, Alg. 2).
+    First-order DDIM shrinks the spread by ``O(1 / S)`` with S steps even with an exact
+    denoiser (for unit-Gaussian data every step multiplies x by ``cos`` of the angle
+    step); the multistep estimate cuts this to ``O(1 / S^2)``.
+    """
+    lam_before, lam_t = _half_log_snr(schedule, t_before), _half_log_snr(schedule, t)
+    lam_prev = _half_log_snr(schedule, t_prev)
+    r = (lam_t - lam_before) / (lam_prev - lam_t)
+    return (1.0 + 0.5 / r) * x0_hat - (0.5 / r) * x0_prev
 
 
 def _check_finite(x: torch.Tensor, step: int, t: int, method: str) -> None:
@@ -209,8 +246,9 @@ def sample(
     eta: float = 0.0,
     spacing: str = "logsnr",
     noise: str = "iid",
-    variance: str = "posterior",
-    chunk_elements: int = 1 << 20,
+    variance: str = "beta",
+    order: int = 2,
+    chunk_elements: int = 1 << 15,
     progress: bool | None = None,
 ) -> torch.Tensor:
     """Draw ``n_scenarios`` scaled returns for every condition.
@@ -218,7 +256,8 @@ def sample(
     Parameters
     ----------
     model : Denoiser
-        Trained network (put in eval mode here).
+        Trained network (put in eval mode here); anything with ``eval()`` and
+        ``predict_eps(x_t, cond, t)`` works (tests use analytic oracles).
     schedule : NoiseSchedule
         The training schedule.
     cond : Tensor (B, cond_dim)
@@ -237,10 +276,18 @@ def sample(
         DDIM step spacing; see :func:`ddim_timesteps`.
     noise : {"iid", "stratified"}
         How x_T is drawn; see :func:`initial_noise`.
-    variance : {"posterior", "beta"}
-        Ancestral step variance.
+    variance : {"beta", "posterior"}
+        Ancestral step variance. ``"beta"`` (default; DDPM §3.2's upper bound) keeps the
+        spread of Gaussian data with an exact denoiser within 1 % on a T = 200 chain;
+        ``"posterior"`` (beta_tilde, the lower bound) narrows it by ~3 %.
+    order : {1, 2}
+        DDIM solver order: 1 is plain DDIM; 2 (default) replaces x0_hat by the multistep
+        estimate of :func:`multistep_x0` (DPM-Solver++(2M) when eta = 0) on every step
+        except the first and the last. Same number of network evaluations.
     chunk_elements : int
-        Upper bound on ``conditions × scenarios`` processed at once (memory only).
+        Upper bound on ``conditions × scenarios`` processed at once. Small chunks keep the
+        (chunk, N, hidden) activations in cache: 2^15 was ~4x faster than 2^20 per
+        sample-step on the development machine.
     progress : bool, optional
         tqdm progress bar (``None``: only on a terminal).
 
@@ -255,6 +302,8 @@ def sample(
         raise ValueError(f"n_scenarios must be a positive integer, got {n_scenarios!r}")
     if not (0.0 <= eta <= 1.0):
         raise ValueError(f"eta must be in [0, 1], got {eta}")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
     steps = _reverse_steps(method, schedule, n_steps, spacing)
     model.eval()
     n_cond = cond.shape[0]
@@ -266,16 +315,23 @@ def sample(
     for start in range(0, n_cond, per_chunk):
         c = cond[start:start + per_chunk]
         x = initial_noise(c.shape[0], n_scenarios, generator, noise)
+        x0_prev: torch.Tensor | None = None
         for i, t in enumerate(steps):
             t = int(t)
-            eps = model.head.apply(x, model.film(c, torch.tensor(t)))
+            eps = model.predict_eps(x, c, t)
             if method == "ddpm":
                 z = torch.randn(x.shape, generator=generator) if t > 0 else None
                 x = ddpm_step(schedule, x, t, eps, z, variance)
             else:
                 t_prev = int(steps[i + 1]) if i + 1 < len(steps) else -1
                 z = torch.randn(x.shape, generator=generator) if eta > 0 else None
-                x = ddim_step(schedule, x, t, t_prev, eps, eta, z)
+                x0_hat = schedule.predict_x0(x, torch.tensor(t), eps)
+                x0_used = x0_hat
+                if order == 2 and x0_prev is not None and t_prev >= 0:
+                    x0_used = multistep_x0(schedule, x0_hat, x0_prev, int(steps[i - 1]), t,
+                                           t_prev)
+                x = ddim_step(schedule, x, t, t_prev, eps, eta, z, x0_hat=x0_used)
+                x0_prev = x0_hat
             _check_finite(x, i, t, method)
             bar.update(1)
         out[start:start + c.shape[0]] = x

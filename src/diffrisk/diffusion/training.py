@@ -143,21 +143,29 @@ class ConditionTensors:
 
 
 class EMA:
-    """Exponential moving average of a model's floating-point parameters and buffers."""
+    """Exponential moving average of a model's floating-point parameters and buffers.
+
+    The effective decay warms up as ``min(decay, (1 + n) / (10 + n))`` after n updates
+    (the schedule of tf.train.ExponentialMovingAverage with ``num_updates``) so that the
+    average is not dominated by the random initial weights in short runs.
+    """
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = float(decay)
+        self.updates = 0
         self.shadow = copy.deepcopy(model).eval()
         for p in self.shadow.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
-        """``shadow = decay * shadow + (1 - decay) * model`` (a copy when decay is 0)."""
+        """``shadow = d * shadow + (1 - d) * model`` with the warmed-up decay d."""
+        self.updates += 1
+        d = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
         for s, p in zip(self.shadow.state_dict().values(), model.state_dict().values(),
                         strict=True):
             if s.dtype.is_floating_point:
-                s.mul_(self.decay).add_(p.detach(), alpha=1.0 - self.decay)
+                s.mul_(d).add_(p.detach(), alpha=1.0 - d)
             else:
                 s.copy_(p)
 
@@ -290,6 +298,7 @@ def train_denoiser(
     checkpoint_fn: Callable[[dict[str, Any]], None] | None = None,
     resume: dict[str, Any] | None = None,
     progress: bool | None = None,
+    epoch_callback: Callable[[int, float, float | None], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``train``; select the EMA weights by validation.
 
@@ -314,6 +323,10 @@ def train_denoiser(
         A state previously passed to ``checkpoint_fn``; training continues from it.
     progress : bool, optional
         tqdm bar (``None``: only on a terminal).
+    epoch_callback : callable(epoch, val_loss, score), optional
+        Called after each epoch (after checkpointing) with the 1-based epoch, the
+        validation loss (NaN without ``val``) and the score (None without ``score_fn``);
+        an exception it raises (e.g. an Optuna prune) propagates.
 
     Returns
     -------
@@ -334,8 +347,10 @@ def train_denoiser(
     if resume is not None:
         model.load_state_dict(resume["model"])
         ema.shadow.load_state_dict(resume["ema"])
+        ema.updates = int(resume["ema_updates"])
         opt.load_state_dict(resume["optimizer"])
         gen.set_state(resume["generator"])
+        torch.set_rng_state(resume["torch_rng"])  # dropout draws from the global generator
         state.update({k: resume[k] for k in state})
         logger.info("resuming training at epoch %d", state["epoch"] + 1)
     n_batches = math.ceil((options.samples_per_epoch or len(train)) / options.batch_size)
@@ -364,8 +379,11 @@ def train_denoiser(
             state["bad_epochs"] += 1
         if checkpoint_fn is not None:
             checkpoint_fn({**state, "model": model.state_dict(),
-                           "ema": ema.shadow.state_dict(), "optimizer": opt.state_dict(),
-                           "generator": gen.get_state()})
+                           "ema": ema.shadow.state_dict(), "ema_updates": ema.updates,
+                           "optimizer": opt.state_dict(),
+                           "generator": gen.get_state(), "torch_rng": torch.get_rng_state()})
+        if epoch_callback is not None:
+            epoch_callback(state["epoch"], val_loss, score if score_fn is not None else None)
         if (selecting and state["bad_epochs"] >= options.patience
                 and state["epoch"] >= options.min_epochs):
             stopped_early = True
