@@ -63,6 +63,8 @@ LEAK_CALLS = {
     "mc_normal": lambda r, d: bl.mc_normal(r, d, window=100, n_scenarios=200, seed=3),
     "garch_t": lambda r, d: bl.garch_t(r, d, refit_every=5, n_scenarios=200, seed=3),
     "fhs": lambda r, d: bl.fhs(r, d, refit_every=5, n_scenarios=200),
+    "garch_t_rolling": lambda r, d: bl.garch_t(r, d, refit_every=5, seed=3, max_obs=1050),
+    "fhs_rolling": lambda r, d: bl.fhs(r, d, refit_every=5, n_scenarios=200, max_obs=1050),
 }
 
 
@@ -86,7 +88,7 @@ def test_no_leakage_from_day_t_on(two_series, method, k):
     assert not np.array_equal(scen0.scenarios[:, k + 1 :], scen1.scenarios[:, k + 1 :])
 
 
-def test_run_baselines_shares_fits_and_equals_separate_calls(two_series):
+def test_run_baselines_shares_fits_and_equals_separate_calls(two_series, monkeypatch):
     dates = two_series.index[-12:]
     config = {
         "hs": {"window": 100},
@@ -94,7 +96,12 @@ def test_run_baselines_shares_fits_and_equals_separate_calls(two_series):
         "garch_t": {"refit_every": 5, "n_scenarios": 50},
         "fhs": {"refit_every": 5, "n_scenarios": 120},
     }
+    calls = []
+    fit = bl._fit_garch_t
+    monkeypatch.setattr(bl, "_fit_garch_t", lambda y, start: calls.append(len(y)) or fit(y, start))
     out = bl.run_baselines(two_series, dates, config=config, seed=4)
+    monkeypatch.undo()
+    assert len(calls) == 2 * 3  # 2 series x 3 blocks of 5 days, once for garch_t and fhs
     assert list(out) == list(bl.BASELINE_METHODS)
     separate = {
         "hs": bl.hs(two_series, dates, window=100),
@@ -204,6 +211,7 @@ def test_garch_fit_recovers_true_parameters_and_sigma(long_series):
         100,
         1000,
         0,
+        None,
         "x",
         returns.index[p0:],
         returns.index,
@@ -212,17 +220,22 @@ def test_garch_fit_recovers_true_parameters_and_sigma(long_series):
     assert np.mean(np.abs(rel)) < 0.06 and np.max(np.abs(rel)) < 0.15
 
 
-def test_garch_t_var_cvar_are_the_analytic_t_formulas(long_series):
+@pytest.mark.parametrize("max_obs", [None, 1200])  # expanding / rolling fit sample
+def test_garch_t_var_cvar_are_the_analytic_t_formulas(long_series, max_obs):
     returns, _, _ = long_series
-    y = returns["x"].to_numpy() * 100  # exactly the data garch_t fits
     p0, n_days = 2950, 50
+    first = 0 if max_obs is None else p0 - max_obs
+    y = returns["x"].to_numpy()[first:] * 100  # exactly the data garch_t fits and filters
     dates = returns.index[p0:]
-    frame, scen = bl.garch_t(returns, dates, refit_every=n_days, n_scenarios=500, seed=0)
+    frame, scen = bl.garch_t(
+        returns, dates, refit_every=n_days, n_scenarios=500, seed=0, max_obs=max_obs
+    )
     res = arch_model(y, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(
-        disp="off", last_obs=p0
+        disp="off", last_obs=p0 - first
     )
     mu, nu = res.params["mu"], res.params["nu"]
-    sigma = np.sqrt(res.forecast(horizon=1, start=p0 - 1, reindex=False).variance.to_numpy())
+    forecast = res.forecast(horizon=1, start=p0 - first - 1, reindex=False)
+    sigma = np.sqrt(forecast.variance.to_numpy())
     sigma = sigma[:n_days, 0]
     for alpha in ALPHAS:
         t_a = stats.t.ppf(alpha, nu)
@@ -238,15 +251,19 @@ def test_garch_t_var_cvar_are_the_analytic_t_formulas(long_series):
 # ---------------------------------------------------------------------------------------
 # Filtered Historical Simulation
 # ---------------------------------------------------------------------------------------
-def test_fhs_equals_brute_force_recomputation_with_daily_refits(two_series):
+@pytest.mark.parametrize("max_obs", [None, 1050])  # expanding / rolling fit sample
+def test_fhs_equals_brute_force_recomputation_with_daily_refits(two_series, max_obs):
     m = 300
     dates = two_series.index[-4:]
-    frame, scen = bl.fhs(two_series, dates, refit_every=1, n_scenarios=m, series=["a"])
+    frame, scen = bl.fhs(
+        two_series, dates, refit_every=1, n_scenarios=m, max_obs=max_obs, series=["a"]
+    )
     y = two_series["a"].to_numpy() * 100
     previous = None
     for k, p in enumerate(two_series.index.get_indexer(dates)):
-        params = previous = bl._fit_garch_t(y[:p], previous)
-        model = arch_model(y[:p], mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
+        sample = y[:p] if max_obs is None else y[p - max_obs : p]
+        params = previous = bl._fit_garch_t(sample, previous)
+        model = arch_model(sample, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
         fixed = model.fix(params)  # arch's own filter and standardised residuals
         sigma_next = np.sqrt(fixed.forecast(horizon=1).variance.to_numpy()[-1, 0])
         expected = (params[0] + sigma_next * fixed.std_resid[-m:]) / 100
@@ -320,6 +337,10 @@ def test_bad_garch_arguments_are_rejected(small):
         bl.fhs(small, small.index[-3:], n_scenarios=0, min_obs=100)
     with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
         bl.garch_t(small, small.index[-3:], seed=-1, min_obs=100)
+    with pytest.raises(ValueError, match="max_obs must be >= 150, got 120"):
+        bl.garch_t(small, small.index[-3:], min_obs=150, max_obs=120)
+    with pytest.raises(ValueError, match="max_obs must be >= 300, got 200"):
+        bl.fhs(small, small.index[-3:], min_obs=100, n_scenarios=300, max_obs=200)
     with pytest.raises(ValueError, match="nu must be > 2"):
         bl.standardized_t_var_es(0.05, 2.0)
 

@@ -44,8 +44,11 @@ def true_var(sigma, alpha):
 @pytest.fixture(scope="module")
 def panel():
     returns, sigma = simulate_garch_t(1600, 3, seed=11)
-    splits = {"train_end": returns.index[999], "val_start": returns.index[1000],
-              "val_end": returns.index[1299]}
+    splits = {
+        "train_end": returns.index[999],
+        "val_start": returns.index[1000],
+        "val_end": returns.index[1299],
+    }
     return returns, sigma, splits
 
 
@@ -53,8 +56,9 @@ def panel():
 def smoke(panel, tmp_path_factory):
     returns, _, splits = panel
     path = tmp_path_factory.mktemp("ckpt") / "ddpm.pt"
-    model, metrics = fit_ddpm(returns, splits, DDPMConfig.smoke(), seed=0, checkpoint_path=path,
-                              progress=False)
+    model, metrics = fit_ddpm(
+        returns, splits, DDPMConfig.smoke(), seed=0, checkpoint_path=path, progress=False
+    )
     return model, metrics, path
 
 
@@ -99,8 +103,9 @@ def test_smoke_fit_and_forecast_contract(smoke, panel):
     pd.testing.assert_frame_equal(frame, frame2)
     one, s1 = forecast_ddpm(model, returns, dates, n_scenarios=200, seed=3, series=["s2"])
     assert s1.scenarios.shape == (1, 40, 200)
-    ddpm_frame, ddpm_scen = forecast_ddpm(model, returns, dates[:3], n_scenarios=20,
-                                          sampler="ddpm", seed=1)
+    ddpm_frame, ddpm_scen = forecast_ddpm(
+        model, returns, dates[:3], n_scenarios=20, sampler="ddpm", seed=1
+    )
     assert ddpm_scen.scenarios.shape == (3, 3, 20) and np.isfinite(ddpm_scen.scenarios).all()
 
 
@@ -127,10 +132,14 @@ def test_fit_ignores_the_test_period(panel):
     returns, _, splits = panel
     changed = returns.copy()
     changed.iloc[1300:] = 0.3
-    cfg = DDPMConfig.smoke(max_epochs=1, samples_per_epoch=512)
+    cfg = DDPMConfig.smoke(max_epochs=1, samples_per_epoch=512, final_refit=True)
     m1, met1 = fit_ddpm(returns, splits, cfg, seed=0, progress=False)
     m2, met2 = fit_ddpm(changed, splits, cfg, seed=0, progress=False)
     assert met1["data_hash"] == met2["data_hash"]
+    # the final refit trains on train + validation for the selected number of epochs
+    assert met1["final_refit"] and met1["refit_epochs"] == met1["best_epoch"] == 1
+    assert m1.fit_end == str(returns.index[1299].date())
+    assert m1.scaler.train_end == m1.fit_end
     for p1, p2 in zip(m1.net.parameters(), m2.net.parameters(), strict=True):
         assert torch.equal(p1, p2)
 
@@ -162,12 +171,20 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(panel, tmp_path)
 
     path = tmp_path / "partial.pt"
     with pytest.raises(Stop):
-        fit_ddpm(returns, splits, cfg, seed=4, checkpoint_path=path, progress=False,
-                 epoch_callback=stop_after_first)
+        fit_ddpm(
+            returns,
+            splits,
+            cfg,
+            seed=4,
+            checkpoint_path=path,
+            progress=False,
+            epoch_callback=stop_after_first,
+        )
     with pytest.raises(ValueError, match="unfinished training run"):
         load_checkpoint(path)
-    resumed, metrics = fit_ddpm(returns, splits, cfg, seed=4, checkpoint_path=path,
-                                resume=True, progress=False)
+    resumed, metrics = fit_ddpm(
+        returns, splits, cfg, seed=4, checkpoint_path=path, resume=True, progress=False
+    )
     assert metrics["epochs_run"] == 2
     for p1, p2 in zip(full.net.parameters(), resumed.net.parameters(), strict=True):
         assert torch.allclose(p1, p2, atol=1e-6)
@@ -179,19 +196,39 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(panel, tmp_path)
 
 
 def test_learns_conditional_var_of_a_garch_t_process():
-    # Data from a known conditional law: GARCH(1,1)-t(5). With *global* scaling the network
-    # must learn the volatility dependence itself (from the window and the EWMA log-vol
-    # feature). Tolerance: the true 5 % VaR moves by a factor of ~3 over the test days; a
-    # model that ignored the condition would have correlation ~0 with it. We require a
-    # correlation > 0.9 and a median relative error < 20 % (EWMA vs GARCH volatility alone
-    # differ by ~10 % on this process, quantile and sampling error add a few %).
+    # Data from a known conditional law: GARCH(1,1)-t(5), true 5 % VaR = sigma_t q_t5(0.05)
+    # sqrt(3/5). Default (garch) scaling, default sampler (DDIM order 2), a 4-epoch fit.
+    # Tolerances: the true VaR moves by a factor of ~3 over the 500 test days, so tracking
+    # is checked by correlation > 0.97 and by beating a constant (unconditional) VaR by a
+    # factor of 1.5 in mean absolute error (measured: ~1.8). The level is checked to 25 %:
+    # GARCH parameters from 2,500 days are off by ~5 % in sigma, and a 20-second fit
+    # leaves the learned 5 % quantile of the residual law ~10-15 % too wide (measured:
+    # median ratio 1.12-1.19).
     returns, sigma = simulate_garch_t(3300, 2, seed=5)
-    splits = {"train_end": returns.index[2499], "val_start": returns.index[2500],
-              "val_end": returns.index[2799]}
-    cfg = DDPMConfig.smoke(scaling="global", window=32, conv_width=8, n_blocks=2, cond_dim=8,
-                           hidden=32, max_epochs=4, patience=4, samples_per_epoch=5000,
-                           batch_size=250, noise_draws=8, diffusion_steps=100,
-                           beta_start=1e-3, beta_end=0.2, n_steps=20, val_steps=10, lr=3e-3)
+    splits = {
+        "train_end": returns.index[2499],
+        "val_start": returns.index[2500],
+        "val_end": returns.index[2799],
+    }
+    cfg = DDPMConfig.smoke(
+        scaling="garch",
+        window=32,
+        conv_width=8,
+        n_blocks=2,
+        cond_dim=8,
+        hidden=32,
+        max_epochs=4,
+        patience=4,
+        samples_per_epoch=10000,
+        batch_size=250,
+        noise_draws=8,
+        diffusion_steps=100,
+        beta_start=1e-3,
+        beta_end=0.2,
+        n_steps=10,
+        val_steps=10,
+        lr=3e-3,
+    )
     model, _ = fit_ddpm(returns, splits, cfg, seed=1, progress=False)
     dates = returns.index[2800:3300]
     frame, _ = forecast_ddpm(model, returns, dates, n_scenarios=400, seed=0)
@@ -199,27 +236,32 @@ def test_learns_conditional_var_of_a_garch_t_process():
         sub = frame[frame["series"] == name]
         truth = true_var(sigma.loc[dates, name].to_numpy(), 0.05)
         got = sub["var_05"].to_numpy()
-        assert np.corrcoef(got, truth)[0, 1] > 0.9
-        assert np.median(np.abs(got / truth - 1)) < 0.20
+        constant = np.quantile(returns[name].iloc[:2500], 0.05)
+        assert np.corrcoef(got, truth)[0, 1] > 0.97
+        assert np.mean(np.abs(got - truth)) * 1.5 < np.mean(np.abs(constant - truth))
+        assert np.median(np.abs(got / truth - 1)) < 0.25
 
 
 def test_validation_diagnostics_on_known_scenarios():
     dates = pd.bdate_range("2020-01-01", periods=4)
     scen = np.tile(np.linspace(-0.05, 0.05, 101, dtype=np.float32), (1, 4, 1))
-    realized = np.array([[-0.06, 0.0, 0.049, -0.045]])
+    realized = np.array([[-0.06, 0.0, 0.049, -0.0455]])
     from diffrisk.forecasts import risk_frame_from_scenarios
 
     frame = risk_frame_from_scenarios(scen, dates, ["x"], realized)
     diag = validation_diagnostics(frame, ScenarioSet(scen, dates, ["x"]), n_bins=4)
     row = diag.iloc[0]
-    # PIT = share of scenarios <= r: 0, 51/101, 100/101, 6/101
+    # VaR_05 = 6th smallest of 101 = -0.045: exceptions on -0.06 and -0.0455.
+    # PIT = share of scenarios <= r: 0, 51/101, 100/101, 5/101
     assert row["n_obs"] == 4
-    assert row["exception_rate_05"] == pytest.approx(0.5)  # -0.06 and -0.045 < VaR -0.045?
+    assert row["exception_rate_05"] == pytest.approx(0.5)
+    assert row["exception_rate_01"] == pytest.approx(0.25)  # VaR_01 = 2nd smallest -0.049
     assert row["pit_hist"] == [0.5, 0.0, 0.25, 0.25]
-    pit = np.array([0, 51, 100, 6]) / 101
+    pit = np.array([0, 51, 100, 5]) / 101
     assert row["pit_ks_pvalue"] == pytest.approx(stats.kstest(pit, "uniform").pvalue)
     assert row["fz0_01"] == pytest.approx(
-        fz0_mean(realized[0], frame["var_01"], frame["cvar_01"], 0.01))
+        fz0_mean(realized[0], frame["var_01"], frame["cvar_01"], 0.01)
+    )
 
 
 def test_fit_and_forecast_errors(smoke, panel):
@@ -228,8 +270,11 @@ def test_fit_and_forecast_errors(smoke, panel):
     with pytest.raises(ValueError, match="splits lacks"):
         fit_ddpm(returns, {"train_end": "2003-01-01"}, DDPMConfig.smoke())
     with pytest.raises(ValueError, match="train_end < val_start <= val_end"):
-        fit_ddpm(returns, {"train_end": "2004-01-01", "val_start": "2003-01-01",
-                           "val_end": "2005-01-01"}, DDPMConfig.smoke())
+        fit_ddpm(
+            returns,
+            {"train_end": "2004-01-01", "val_start": "2003-01-01", "val_end": "2005-01-01"},
+            DDPMConfig.smoke(),
+        )
     with pytest.raises(ValueError, match="DatetimeIndex"):
         fit_ddpm(returns.reset_index(), splits, DDPMConfig.smoke())
     with pytest.raises(ValueError, match="not in the returns index"):

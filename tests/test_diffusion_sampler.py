@@ -110,19 +110,29 @@ def default_schedule():
     return NoiseSchedule.create("linear", 200, beta_start=5e-4, beta_end=0.1)
 
 
-@pytest.mark.parametrize(("method", "n_steps", "eta", "order"), [("ddpm", None, 0.0, 2),
-                                                                  ("ddim", 20, 0.0, 2),
-                                                                  ("ddim", 20, 1.0, 2),
-                                                                  ("ddim", 100, 0.0, 1)])
-def test_samplers_reproduce_a_gaussian_with_the_exact_denoiser(default_schedule, method,
-                                                               n_steps, eta, order):
+@pytest.mark.parametrize(
+    ("method", "n_steps", "eta", "order"),
+    [("ddpm", None, 0.0, 2), ("ddim", 20, 0.0, 2), ("ddim", 20, 1.0, 2), ("ddim", 100, 0.0, 1)],
+)
+def test_samplers_reproduce_a_gaussian_with_the_exact_denoiser(
+    default_schedule, method, n_steps, eta, order
+):
     # With the analytic E[eps|x_t] for N(m, s^2) data, the samplers must return N(m, s^2)
     # draws up to discretisation; 20,000 draws per condition: standard errors of the
     # mean/std are ~0.007 s / 0.005 s; tolerance 0.05 s for the mean, 4 % for the std.
     cond = torch.tensor([[0.0, 1.0], [2.0, 0.3], [0.0, 3.0]])
     gen = torch.Generator().manual_seed(0)
-    x = sample(GaussianOracle(default_schedule), default_schedule, cond, 20_000, generator=gen,
-               method=method, n_steps=n_steps, eta=eta, order=order)
+    x = sample(
+        GaussianOracle(default_schedule),
+        default_schedule,
+        cond,
+        20_000,
+        generator=gen,
+        method=method,
+        n_steps=n_steps,
+        eta=eta,
+        order=order,
+    )
     assert x.shape == (3, 20_000)
     for row, (m, s) in zip(x, cond.tolist(), strict=True):
         assert float(row.mean()) == pytest.approx(m, abs=0.05 * s)
@@ -135,11 +145,9 @@ def test_first_order_ddim_with_few_steps_is_too_narrow(default_schedule):
     # "stable but too narrow" DDIM of the feasibility run.
     cond = torch.tensor([[0.0, 1.0]])
     kw = dict(generator=torch.Generator().manual_seed(0), n_steps=10)
-    narrow = sample(GaussianOracle(default_schedule), default_schedule, cond, 20_000, order=1,
-                    **kw)
+    narrow = sample(GaussianOracle(default_schedule), default_schedule, cond, 20_000, order=1, **kw)
     kw["generator"] = torch.Generator().manual_seed(0)
-    fixed = sample(GaussianOracle(default_schedule), default_schedule, cond, 20_000, order=2,
-                   **kw)
+    fixed = sample(GaussianOracle(default_schedule), default_schedule, cond, 20_000, order=2, **kw)
     assert float(narrow.std()) < 0.9
     assert float(fixed.std()) == pytest.approx(1.0, rel=0.06)
 
@@ -148,9 +156,16 @@ def test_stratified_ddim_quantiles_are_nearly_exact(schedule):
     # The deterministic DDIM map is monotone in 1-D, so stratified starts give near-exact
     # quantiles: the empirical 5% quantile of 500 draws is within 0.02 sd of the truth.
     cond = torch.tensor([[0.0, 1.0]])
-    x = sample(GaussianOracle(schedule), schedule, cond, 500,
-               generator=torch.Generator().manual_seed(1), method="ddim", n_steps=50,
-               noise="stratified")
+    x = sample(
+        GaussianOracle(schedule),
+        schedule,
+        cond,
+        500,
+        generator=torch.Generator().manual_seed(1),
+        method="ddim",
+        n_steps=50,
+        noise="stratified",
+    )
     q = float(torch.sort(x[0]).values[24])  # 25th smallest of 500 = 5% VaR convention
     assert q == pytest.approx(stats.norm.ppf(0.049), abs=0.02)
 
@@ -163,8 +178,9 @@ def test_sampler_is_deterministic_for_a_seed():
     cond = torch.randn(7, spec.cond_dim)
 
     def draw(seed, **kw):
-        return sample(net, sched, cond, 33, generator=torch.Generator().manual_seed(seed),
-                      n_steps=5, **kw)
+        return sample(
+            net, sched, cond, 33, generator=torch.Generator().manual_seed(seed), n_steps=5, **kw
+        )
 
     a, b, c = draw(5), draw(5), draw(6)
     assert a.shape == (7, 33) and a.dtype == torch.float32
@@ -180,12 +196,12 @@ def test_nan_guard_names_the_step(schedule):
     cond = torch.tensor([[0.0, 1.0]])
     oracle = GaussianOracle(schedule, nan_at=int(ddim_timesteps(schedule, 10)[3]))
     with pytest.raises(FloatingPointError, match="at reverse step 3"):
-        sample(oracle, schedule, cond, 10, generator=torch.Generator().manual_seed(0),
-               n_steps=10)
+        sample(oracle, schedule, cond, 10, generator=torch.Generator().manual_seed(0), n_steps=10)
     oracle = GaussianOracle(schedule, nan_at=97)
     with pytest.raises(FloatingPointError, match=r"ddpm sampler .* step 2 \(diffusion step t=97\)"):
-        sample(oracle, schedule, cond, 10, generator=torch.Generator().manual_seed(0),
-               method="ddpm")
+        sample(
+            oracle, schedule, cond, 10, generator=torch.Generator().manual_seed(0), method="ddpm"
+        )
 
 
 def test_sample_argument_errors(schedule):

@@ -65,8 +65,9 @@ def test_posterior_matches_gaussian_conditioning():
     for t in (1, 10, 49):
         prec = 1 / (1 - ab[t - 1]) + a[t] / b[t]
         var = 1 / prec
-        mean = var * (np.sqrt(ab[t - 1]) * x0.numpy() / (1 - ab[t - 1])
-                      + np.sqrt(a[t]) * xt.numpy() / b[t])
+        mean = var * (
+            np.sqrt(ab[t - 1]) * x0.numpy() / (1 - ab[t - 1]) + np.sqrt(a[t]) * xt.numpy() / b[t]
+        )
         m, v, logv = sched.posterior_mean_variance(x0, xt, torch.tensor([t, t]))
         assert np.allclose(m.numpy(), mean, rtol=1e-5, atol=1e-6)
         assert np.allclose(v.numpy(), var, rtol=1e-5)

@@ -21,8 +21,9 @@ from diffrisk.features import (
 def _returns(n=1200, seed=0, cols=("a", "b")):
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2000-01-03", periods=n, name="date")
-    return pd.DataFrame(rng.standard_t(5, size=(n, len(cols))) * 0.01, index=idx,
-                        columns=list(cols))
+    return pd.DataFrame(
+        rng.standard_t(5, size=(n, len(cols))) * 0.01, index=idx, columns=list(cols)
+    )
 
 
 def test_ewma_variance_recursion_by_hand():
@@ -35,8 +36,7 @@ def test_ewma_variance_recursion_by_hand():
 
 
 def test_garch_variance_recursion_by_hand():
-    p = GarchParams(mu=0.001, omega=1e-6, alpha=0.1, gamma=0.05, beta=0.8, nu=6.0,
-                    init_var=2e-4)
+    p = GarchParams(mu=0.001, omega=1e-6, alpha=0.1, gamma=0.05, beta=0.8, nu=6.0, init_var=2e-4)
     r = np.array([0.02, -0.03, 0.01])
     v = garch_variance(r, p)
     e = r - 0.001

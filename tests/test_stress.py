@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -131,9 +132,7 @@ def test_pacf_penalty_estimator_matches_validation_suite():
 
 
 def test_pacf_penalty_trains(returns):
-    cfg = stress.StressConfig.smoke().__class__(
-        **{**stress.StressConfig.smoke().to_dict(), "pacf_weight": 1.0}
-    )
+    cfg = dataclasses.replace(stress.StressConfig.smoke(), pacf_weight=1.0)
     fitted = stress.train_stress_model(
         returns, TRAIN_END, VAL_START, VAL_END, cfg, seed=0, progress=False
     )

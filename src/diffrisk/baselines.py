@@ -26,8 +26,9 @@ Methods
     Monte-Carlo normal: ``n_scenarios`` seeded normal draws with the sample mean and
     variance of the last ``window`` returns (the paper's Monte-Carlo baseline).
 ``garch_t``
-    Constant-mean GARCH(1,1) with standardised Student-t innovations (``arch``), refit on
-    an expanding window every ``refit_every`` forecast days; VaR/CVaR analytic.
+    Constant-mean GARCH(1,1) with standardised Student-t innovations (``arch``), refit
+    every ``refit_every`` forecast days on the last ``max_obs`` returns (or an expanding
+    sample); VaR/CVaR analytic.
 ``fhs``
     Filtered Historical Simulation: the GARCH volatility forecast times the last
     ``n_scenarios`` standardised residuals of the same GARCH fits.
@@ -73,6 +74,9 @@ BASELINE_METHODS: tuple[str, ...] = ("hs", "mc_normal", "garch_t", "fhs")
 
 #: Returns are multiplied by this before the GARCH fit (arch's recommended scale: percent).
 GARCH_SCALE = 100.0
+
+#: Default rolling GARCH fit sample (returns, about 20 years); see :func:`garch_t`.
+MAX_OBS = 5000
 
 Result = tuple[pd.DataFrame, ScenarioSet]
 
@@ -338,7 +342,8 @@ def standardized_t_var_es(
 
     References
     ----------
-    McNeil, Frey & Embrechts (2015), *Quantitative Risk Management*, Example 2.15.
+    McNeil, Frey & Embrechts (2015), *Quantitative Risk Management* (revised edition),
+    Princeton University Press: expected shortfall of the Student-t distribution.
     """
     alpha = check_alpha(alpha)
     nu = np.asarray(nu, dtype=float)
@@ -389,8 +394,9 @@ def garch_variance_path(
     -----
     A causal IIR filter (:func:`scipy.signal.lfilter`): ``sigma2[t]`` depends on
     ``y[:t]`` only, so appending data never changes earlier values. It is arch's
-    recursion without arch's loose variance bounds (which never bind for fitted
-    parameters).
+    recursion without arch's loose variance bounds (``sigma2`` within a factor 1e6 of an
+    EWMA variance), which do not bind for fitted parameters; the tests check equality
+    with arch's conditional volatility and one-step forecasts.
     """
     mu, omega, alpha, beta = (float(v) for v in params[:4])
     drive = np.empty(y.shape[0] + 1)
@@ -464,13 +470,20 @@ def _garch_history_start(
     y: NDArray[np.float64],
     positions: NDArray[np.intp],
     need: int,
+    max_obs: int | None,
     name: str,
     dates: pd.DatetimeIndex,
     index: pd.DatetimeIndex,
 ) -> int:
-    """First row of the expanding fit sample; checks history length and NaN."""
+    """First row of the first fit sample; checks history length and NaN.
+
+    The first non-missing return of the series (expanding samples), or the start of the
+    first ``max_obs`` window when that is later.
+    """
     finite = np.flatnonzero(~np.isnan(y[: positions[0]]))
     start = int(finite[0]) if finite.size else int(positions[0])
+    if max_obs is not None:
+        start = max(start, int(positions[0]) - max_obs)
     if positions[0] - start < need:
         raise ValueError(
             f"forecast_dates {dates[0].date()} has only {positions[0] - start} returns of "
@@ -491,20 +504,23 @@ def _garch_path(
     refit_every: int,
     min_obs: int,
     n_residuals: int,
+    max_obs: int | None,
     name: str,
     dates: pd.DatetimeIndex,
     index: pd.DatetimeIndex,
 ) -> _GarchPath:
     """Refit GARCH(1,1)-t every ``refit_every`` forecast days and filter in between.
 
-    The fit for the block starting at forecast day k uses ``y[start:p_k]`` (expanding,
-    ending at t-1 of the block's first day), warm-started from the previous block's
-    parameters. Within the block the variance is filtered forward with the fixed
-    parameters and the fit's backcast (:func:`garch_variance_path`), so day t's
+    The fit for the block starting at forecast day k uses ``y[s:p_k]``, ending at t-1 of
+    the block's first day and starting at the series' first return (expanding) or
+    ``max_obs`` returns earlier (rolling), warm-started from the previous block's
+    parameters. Within the block the variance is filtered forward from ``s`` with the
+    fixed parameters and the fit's backcast (:func:`garch_variance_path`), so day t's
     forecast uses returns before t only.
     """
     y = values * GARCH_SCALE
-    start = _garch_history_start(y, positions, max(min_obs, n_residuals), name, dates, index)
+    need = max(min_obs, n_residuals)
+    start = _garch_history_start(y, positions, need, max_obs, name, dates, index)
     n_days = positions.shape[0]
     blocks = [slice(k, min(k + refit_every, n_days)) for k in range(0, n_days, refit_every)]
     params = np.empty((len(blocks), 5))
@@ -513,14 +529,15 @@ def _garch_path(
     previous = None
     for b, block in enumerate(blocks):
         first, last = positions[block.start], positions[block.stop - 1]
-        fit_sample = y[start:first]
+        fit_start = start if max_obs is None else max(start, first - max_obs)
+        fit_sample = y[fit_start:first]
         previous = params[b] = _fit_garch_t(fit_sample, previous)
-        sigma2 = garch_variance_path(y[start:last], params[b], arch_backcast(fit_sample))
-        rel = positions[block] - start
+        sigma2 = garch_variance_path(y[fit_start:last], params[b], arch_backcast(fit_sample))
+        rel = positions[block] - fit_start
         mu[block], nu[block] = params[b, 0], params[b, 4]
         sigma[block] = np.sqrt(sigma2[rel])
         if n_residuals:
-            z = (y[start:last] - params[b, 0]) / np.sqrt(sigma2[:-1])
+            z = (y[fit_start:last] - params[b, 0]) / np.sqrt(sigma2[:-1])
             residuals[block] = np.lib.stride_tricks.sliding_window_view(z, n_residuals)[
                 rel - n_residuals
             ]
@@ -535,6 +552,7 @@ def _garch_paths(
     refit_every: int,
     min_obs: int,
     n_residuals: int,
+    max_obs: int | None,
 ) -> dict[str, _GarchPath]:
     paths: dict[str, _GarchPath] = {}
     tic = time.perf_counter()
@@ -545,6 +563,7 @@ def _garch_paths(
             refit_every,
             min_obs,
             n_residuals,
+            max_obs,
             name,
             dates,
             returns.index,
@@ -560,12 +579,15 @@ def _garch_paths(
     return paths
 
 
-def _check_garch_args(refit_every: int, min_obs: int, n_scenarios: int) -> tuple[int, int, int]:
-    return (
-        _check_int(refit_every, "refit_every", 1),
-        _check_int(min_obs, "min_obs", 100),
-        _check_int(n_scenarios, "n_scenarios", 1),
-    )
+def _check_garch_args(
+    refit_every: int, min_obs: int, n_scenarios: int, max_obs: int | None, n_residuals: int
+) -> tuple[int, int, int, int | None]:
+    refit_every = _check_int(refit_every, "refit_every", 1)
+    min_obs = _check_int(min_obs, "min_obs", 100)
+    n_scenarios = _check_int(n_scenarios, "n_scenarios", 1)
+    if max_obs is not None:
+        max_obs = _check_int(max_obs, "max_obs", max(min_obs, n_residuals))
+    return refit_every, min_obs, n_scenarios, max_obs
 
 
 def _garch_t_result(
@@ -624,6 +646,7 @@ def garch_t(
     n_scenarios: int = 500,
     seed: int = 0,
     min_obs: int = 1000,
+    max_obs: int | None = MAX_OBS,
     series: Sequence[str] | None = None,
 ) -> Result:
     """GARCH(1,1) with Student-t innovations: analytic VaR/CVaR, refit every k days.
@@ -642,6 +665,9 @@ def garch_t(
         Seed; the draws of a series depend on ``seed`` and the series name only.
     min_obs : int, default 1000
         Minimum number of returns before the first forecast date (fit sample), >= 100.
+    max_obs : int or None, default 5000
+        Rolling fit sample: the last ``max_obs`` returns before each refit (about 20
+        years by default); None for an expanding sample from the series' first return.
     series : sequence of str, optional
         Columns to forecast (default: all).
 
@@ -658,9 +684,14 @@ def garch_t(
     -----
     Constant mean, GARCH(1,1) variance, standardised Student-t innovations, fitted by
     ``arch`` on returns times 100 (arch's recommended scale) and scaled back. The fit
-    sample is expanding: from the first non-missing return of the series to the day
-    before the first forecast day of each block of ``refit_every`` forecast days; each
-    refit is warm-started from the previous parameters. Between refits the conditional
+    sample ends the day before the first forecast day of each block of ``refit_every``
+    forecast days and holds its last ``max_obs`` returns (or, with ``max_obs=None``, all
+    returns from the series' first one); each refit is warm-started from the previous
+    parameters. The rolling default keeps stale early data out of the fit: on the default
+    data RRC has over 1000 zero returns (stale prices) in 1990-1996, and its expanding
+    fit degenerates to ``omega ~ 0, alpha ~ 0.43, beta ~ 0.57, nu ~ 3.8`` (11.3 % of
+    exceptions at the 5 % level over the validation period 2015-2018, 6.7 % with
+    ``max_obs=5000``; the other series barely change). Between refits the conditional
     variance is filtered forward with the fixed parameters (:func:`garch_variance_path`),
     exactly arch's one-step forecast ``omega + alpha * eps_{t-1}^2 + beta * sigma^2_{t-1}``.
 
@@ -671,10 +702,12 @@ def garch_t(
     """
     _check_returns(returns)
     names = _check_series(returns, series)
-    refit_every, min_obs, n_scenarios = _check_garch_args(refit_every, min_obs, n_scenarios)
+    refit_every, min_obs, n_scenarios, max_obs = _check_garch_args(
+        refit_every, min_obs, n_scenarios, max_obs, 0
+    )
     _check_int(seed, "seed", 0)
     dates, positions = _forecast_positions(returns, forecast_dates)
-    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, 0)
+    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, 0, max_obs)
     realized = _realized(returns, positions, names)
     return _garch_t_result(paths, dates, names, realized, n_scenarios, seed)
 
@@ -685,6 +718,7 @@ def fhs(
     refit_every: int = 20,
     n_scenarios: int = 1000,
     min_obs: int = 1000,
+    max_obs: int | None = MAX_OBS,
     series: Sequence[str] | None = None,
 ) -> Result:
     """Filtered Historical Simulation: GARCH volatility times standardised residuals.
@@ -701,6 +735,9 @@ def fhs(
         M, the number of most recent standardised residuals used (and of scenarios).
     min_obs : int, default 1000
         Minimum number of returns before the first forecast date, >= 100.
+    max_obs : int or None, default 5000
+        Rolling GARCH fit sample (see :func:`garch_t`); None for an expanding sample.
+        At least ``n_scenarios``.
     series : sequence of str, optional
         Columns to forecast (default: all).
 
@@ -714,13 +751,13 @@ def fhs(
 
     Notes
     -----
-    Uses the GARCH fits of :func:`garch_t` (same ``refit_every``/``min_obs``). For day t
-    the residuals ``z_s = (r_s - mu) / sigma_s``, s = t-M … t-1, are standardised with
-    the parameters of the block containing t, filtered through the same expanding
-    sample. The last M residuals (not all of the expanding window) are used so every day
-    has the same number of scenarios and the recent residual distribution is used; with
-    M = 1000 (about four years) the 1 % VaR is the 10th smallest scenario. Deterministic:
-    no random numbers are drawn.
+    Uses the GARCH fits of :func:`garch_t` (same ``refit_every``, ``min_obs``,
+    ``max_obs``). For day t the residuals ``z_s = (r_s - mu) / sigma_s``,
+    s = t-M … t-1, are standardised with the parameters of the block containing t,
+    filtered through the same fit sample. The last M residuals (not all residuals of the
+    fit sample) are used so that every day has the same number of scenarios and the
+    recent residual distribution is used; with M = 1000 (about four years) the 1 % VaR
+    is the 10th smallest scenario. Deterministic: no random numbers are drawn.
 
     References
     ----------
@@ -729,9 +766,13 @@ def fhs(
     """
     _check_returns(returns)
     names = _check_series(returns, series)
-    refit_every, min_obs, n_scenarios = _check_garch_args(refit_every, min_obs, n_scenarios)
+    refit_every, min_obs, n_scenarios, max_obs = _check_garch_args(
+        refit_every, min_obs, n_scenarios, max_obs, n_scenarios
+    )
     dates, positions = _forecast_positions(returns, forecast_dates)
-    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, n_scenarios)
+    paths = _garch_paths(
+        returns, dates, positions, names, refit_every, min_obs, n_scenarios, max_obs
+    )
     return _fhs_result(paths, dates, names, _realized(returns, positions, names))
 
 
@@ -745,7 +786,7 @@ _METHODS: dict[str, Callable[..., Result]] = {
     "fhs": fhs,
 }
 _SEEDED = {"mc_normal", "garch_t"}
-_GARCH_SHARED = ("refit_every", "min_obs")
+_GARCH_SHARED = ("refit_every", "min_obs", "max_obs")
 
 
 def _keyword_defaults(method: str) -> dict[str, Any]:
@@ -846,13 +887,13 @@ def _shared_garch(
         return {}
     _check_returns(returns)
     names = _check_series(returns, series)
-    refit_every, min_obs, n_res = _check_garch_args(
-        g["refit_every"], g["min_obs"], f["n_scenarios"]
+    refit_every, min_obs, n_res, max_obs = _check_garch_args(
+        g["refit_every"], g["min_obs"], f["n_scenarios"], g["max_obs"], f["n_scenarios"]
     )
     n_scen = _check_int(g["n_scenarios"], "n_scenarios", 1)
     _check_int(seed, "seed", 0)
     dates, positions = _forecast_positions(returns, forecast_dates)
-    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, n_res)
+    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, n_res, max_obs)
     realized = _realized(returns, positions, names)
     return {
         "garch_t": _garch_t_result(paths, dates, names, realized, n_scen, seed),

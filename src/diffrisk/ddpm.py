@@ -93,11 +93,14 @@ class DDPMConfig:
         train_series : series whose windows train the model (None: pooled, all series).
         series_embedding : add a learned per-series embedding to the condition.
     Network (see :class:`~diffrisk.diffusion.denoiser.DenoiserSpec`)
-        conv_width, n_blocks, kernel_size, cond_dim, time_dim, hidden, dropout.
+        conv_width, n_blocks, kernel_size, cond_dim, time_dim, hidden, dropout;
+        gaussian_skip : predict ``sqrt(1 - ab_t) x_t + head`` so that the network learns
+        the departure of the scaled return from N(0, 1) (an untrained net samples N(0, 1)).
     Diffusion
         schedule : "linear" or "cosine"; diffusion_steps : T;
-        beta_start, beta_end : linear-schedule endpoints (for T = 200, 5e-4 … 0.1 is the
-        DDPM 1e-4 … 0.02 range scaled by 1000 / T).
+        beta_start, beta_end : linear-schedule endpoints; ``None`` (default) scales DDPM's
+        1e-4 … 0.02 for T = 1000 by ``1000 / T`` (5e-4 … 0.1 for T = 200), which keeps the
+        final alpha_bar near 5e-5 whatever T the tuner picks.
     Training (see :class:`~diffrisk.diffusion.training.TrainOptions`)
         lr, weight_decay, batch_size, noise_draws, max_epochs, patience, min_epochs,
         grad_clip, ema_decay, samples_per_epoch.
@@ -134,16 +137,17 @@ class DDPMConfig:
     time_dim: int = 16
     hidden: int = 32
     dropout: float = 0.1
+    gaussian_skip: bool = True
     schedule: str = "linear"
     diffusion_steps: int = 200
-    beta_start: float = 5e-4
-    beta_end: float = 0.1
+    beta_start: float | None = None
+    beta_end: float | None = None
     lr: float = 2e-3
     weight_decay: float = 1e-4
     batch_size: int = 512
     noise_draws: int = 8
-    max_epochs: int = 12
-    patience: int = 4
+    max_epochs: int = 8
+    patience: int = 3
     min_epochs: int = 2
     grad_clip: float = 1.0
     ema_decay: float = 0.995
@@ -152,9 +156,9 @@ class DDPMConfig:
     val_series: tuple[str, ...] | None = None
     val_scenarios: int = 256
     val_steps: int = 10
-    final_refit: bool = False
+    final_refit: bool = True
     sampler: str = "ddim"
-    n_steps: int = 20
+    n_steps: int = 10
     eta: float = 0.0
     spacing: str = "logsnr"
     noise: str = "stratified"
@@ -163,24 +167,40 @@ class DDPMConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        choices = {"scaling": SCALINGS, "schedule": SCHEDULES, "sampler": SAMPLERS,
-                   "spacing": SPACINGS, "noise": ("iid", "stratified"),
-                   "select_by": ("fz0", "loss"), "garch_dist": ("t", "normal"),
-                   "order": (1, 2), "variance": ("beta", "posterior")}
+        choices = {
+            "scaling": SCALINGS,
+            "schedule": SCHEDULES,
+            "sampler": SAMPLERS,
+            "spacing": SPACINGS,
+            "noise": ("iid", "stratified"),
+            "select_by": ("fz0", "loss"),
+            "garch_dist": ("t", "normal"),
+            "order": (1, 2),
+            "variance": ("beta", "posterior"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"DDPMConfig.{name} must be one of {allowed}, "
-                                 f"got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"DDPMConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
         if self.garch_o not in (0, 1):
             raise ValueError(f"DDPMConfig.garch_o must be 0 or 1, got {self.garch_o!r}")
-        for name in ("window", "diffusion_steps", "n_steps", "val_scenarios", "val_steps",
-                     "threads"):
+        for name in (
+            "window",
+            "diffusion_steps",
+            "n_steps",
+            "val_scenarios",
+            "val_steps",
+            "threads",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"DDPMConfig.{name} must be >= 1, got {getattr(self, name)!r}")
         if self.n_steps > self.diffusion_steps or self.val_steps > self.diffusion_steps:
-            raise ValueError(f"DDPMConfig.n_steps ({self.n_steps}) and val_steps "
-                             f"({self.val_steps}) must be <= diffusion_steps "
-                             f"({self.diffusion_steps})")
+            raise ValueError(
+                f"DDPMConfig.n_steps ({self.n_steps}) and val_steps "
+                f"({self.val_steps}) must be <= diffusion_steps "
+                f"({self.diffusion_steps})"
+            )
         if not (0.0 <= self.eta <= 1.0):
             raise ValueError(f"DDPMConfig.eta must be in [0, 1], got {self.eta}")
         for name in ("train_series", "val_series"):
@@ -221,34 +241,60 @@ class DDPMConfig:
             time_dim=self.time_dim,
             hidden=self.hidden,
             dropout=self.dropout,
+            diffusion_steps=self.diffusion_steps,
         )
 
     def train_options(self, max_epochs: int | None = None) -> TrainOptions:
         """Optimisation settings (``max_epochs`` overrides the configured bound)."""
         return TrainOptions(
-            lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size,
-            noise_draws=self.noise_draws, max_epochs=max_epochs or self.max_epochs,
-            patience=self.patience, min_epochs=min(self.min_epochs, max_epochs or
-                                                   self.max_epochs),
-            grad_clip=self.grad_clip, ema_decay=self.ema_decay,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            noise_draws=self.noise_draws,
+            max_epochs=max_epochs or self.max_epochs,
+            patience=self.patience,
+            min_epochs=min(self.min_epochs, max_epochs or self.max_epochs),
+            grad_clip=self.grad_clip,
+            ema_decay=self.ema_decay,
             samples_per_epoch=self.samples_per_epoch,
         )
 
     def noise_schedule(self) -> NoiseSchedule:
         """The training noise schedule."""
         if self.schedule == "linear":
-            return NoiseSchedule.create("linear", self.diffusion_steps,
-                                        beta_start=self.beta_start, beta_end=self.beta_end)
+            scale = 1000.0 / self.diffusion_steps
+            start = self.beta_start if self.beta_start is not None else min(1e-4 * scale, 0.5)
+            end = self.beta_end if self.beta_end is not None else min(0.02 * scale, 0.5)
+            return NoiseSchedule.create(
+                "linear", self.diffusion_steps, beta_start=start, beta_end=end
+            )
         return NoiseSchedule.create("cosine", self.diffusion_steps)
 
     @classmethod
     def smoke(cls, **overrides: Any) -> DDPMConfig:
         """A tiny configuration that trains and samples in seconds (end-to-end tests)."""
-        base = dict(window=24, conv_width=8, n_blocks=2, cond_dim=4, time_dim=8, hidden=16,
-                    diffusion_steps=50, beta_start=2e-3, beta_end=0.4, max_epochs=2,
-                    min_epochs=1, patience=1, samples_per_epoch=4096, batch_size=256,
-                    noise_draws=4, val_scenarios=64, val_steps=5, n_steps=5,
-                    scaling="ewma", final_refit=False)
+        base = dict(
+            window=24,
+            conv_width=8,
+            n_blocks=2,
+            cond_dim=4,
+            time_dim=8,
+            hidden=16,
+            diffusion_steps=50,
+            beta_start=2e-3,
+            beta_end=0.4,
+            max_epochs=2,
+            min_epochs=1,
+            patience=1,
+            samples_per_epoch=4096,
+            batch_size=256,
+            noise_draws=4,
+            val_scenarios=64,
+            val_steps=5,
+            n_steps=5,
+            scaling="ewma",
+            final_refit=False,
+        )
         base.update(overrides)
         return cls(**base)
 
@@ -307,18 +353,28 @@ class DDPMModel:
 
 def _model_from_payload(payload: Mapping[str, Any], source: str) -> DDPMModel:
     if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{source}: not a DDPM checkpoint of format {CHECKPOINT_FORMAT!r} "
-                         f"(found {payload.get('format')!r})")
+        raise ValueError(
+            f"{source}: not a DDPM checkpoint of format {CHECKPOINT_FORMAT!r} "
+            f"(found {payload.get('format')!r})"
+        )
     if not payload.get("complete", False):
-        raise ValueError(f"{source}: checkpoint is from an unfinished training run; "
-                         "call fit_ddpm(..., resume=True) to finish it")
+        raise ValueError(
+            f"{source}: checkpoint is from an unfinished training run; "
+            "call fit_ddpm(..., resume=True) to finish it"
+        )
     config = DDPMConfig.from_dict(payload["config"])
     net = Denoiser(DenoiserSpec(**payload["spec"]))
     net.load_state_dict(payload["state_dict"])
     net.eval()
-    return DDPMModel(config=config, net=net, scaler=Scaler.from_dict(payload["scaler"]),
-                     schedule=config.noise_schedule(), data_hash=str(payload["data_hash"]),
-                     fit_end=str(payload["fit_end"]), metrics=dict(payload.get("metrics", {})))
+    return DDPMModel(
+        config=config,
+        net=net,
+        scaler=Scaler.from_dict(payload["scaler"]),
+        schedule=config.noise_schedule(),
+        data_hash=str(payload["data_hash"]),
+        fit_end=str(payload["fit_end"]),
+        metrics=dict(payload.get("metrics", {})),
+    )
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> DDPMModel:
@@ -335,8 +391,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> DDPMModel:
 
 
 # ------------------------------------------------------------------------------ helpers
-def fz0_mean(returns: NDArray[np.floating], var_: NDArray[np.floating],
-             es: NDArray[np.floating], alpha: float) -> float:
+def fz0_mean(
+    returns: NDArray[np.floating],
+    var_: NDArray[np.floating],
+    es: NDArray[np.floating],
+    alpha: float,
+) -> float:
     """Mean FZ0 loss (:func:`diffrisk.backtest.fz0_loss`) in return space; lower is better.
 
     ``FZ0 = -1{r <= v} (v - r) / (alpha e) + v / e + log(-e) - 1`` (Patton, Ziegel & Chen
@@ -353,12 +413,15 @@ def _split_dates(splits: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]
     values = {k: get(k) for k in ("train_end", "val_start", "val_end")}
     missing = [k for k, v in values.items() if v is None]
     if missing:
-        raise ValueError(f"splits lacks {missing}: pass a diffrisk.data.Splits or a mapping "
-                         "with train_end, val_start and val_end")
+        raise ValueError(
+            f"splits lacks {missing}: pass a diffrisk.data.Splits or a mapping "
+            "with train_end, val_start and val_end"
+        )
     te, vs, ve = (pd.Timestamp(values[k]) for k in ("train_end", "val_start", "val_end"))
     if not (te < vs <= ve):
-        raise ValueError(f"need train_end < val_start <= val_end, got {te.date()}, "
-                         f"{vs.date()}, {ve.date()}")
+        raise ValueError(
+            f"need train_end < val_start <= val_end, got {te.date()}, {vs.date()}, {ve.date()}"
+        )
     return te, vs, ve
 
 
@@ -375,18 +438,25 @@ def _prepare(returns: pd.DataFrame, scaler: Scaler) -> _Prepared:
     return _Prepared(loc, sigma, z, log_volatility_feature(returns, scaler, sigma))
 
 
-def _tensors(prep: _Prepared, rows: NDArray[np.int64], columns: Sequence[int],
-             config: DDPMConfig) -> ConditionTensors:
+def _tensors(
+    prep: _Prepared, rows: NDArray[np.int64], columns: Sequence[int], config: DDPMConfig
+) -> ConditionTensors:
     cols = list(columns)
-    win, feats, sidx, targets = conditioning_windows(prep.z[:, cols], prep.log_vol[:, cols],
-                                                     rows, config.window, config.clip_window)
+    win, feats, sidx, targets = conditioning_windows(
+        prep.z[:, cols], prep.log_vol[:, cols], rows, config.window, config.clip_window
+    )
     sidx = np.asarray(cols, dtype=np.int64)[sidx]
-    return ConditionTensors(torch.from_numpy(win), torch.from_numpy(feats),
-                            torch.from_numpy(sidx), torch.from_numpy(targets))
+    return ConditionTensors(
+        torch.from_numpy(win),
+        torch.from_numpy(feats),
+        torch.from_numpy(sidx),
+        torch.from_numpy(targets),
+    )
 
 
-def _rows_between(index: pd.DatetimeIndex, start: pd.Timestamp | None, end: pd.Timestamp,
-                  window: int) -> NDArray[np.int64]:
+def _rows_between(
+    index: pd.DatetimeIndex, start: pd.Timestamp | None, end: pd.Timestamp, window: int
+) -> NDArray[np.int64]:
     mask = index <= end
     if start is not None:
         mask &= index >= start
@@ -425,13 +495,30 @@ def sample_scaled(
     """
     cond = data.encode(net)
     gen = torch.Generator().manual_seed(int(seed))
-    return sample(net, schedule, cond, n_scenarios, generator=gen, method=sampler,
-                  n_steps=n_steps if sampler == "ddim" else None, eta=eta, spacing=spacing,
-                  noise=noise, order=order, variance=variance, progress=progress)
+    return sample(
+        net,
+        schedule,
+        cond,
+        n_scenarios,
+        generator=gen,
+        method=sampler,
+        n_steps=n_steps if sampler == "ddim" else None,
+        eta=eta,
+        spacing=spacing,
+        noise=noise,
+        order=order,
+        variance=variance,
+        progress=progress,
+    )
 
 
-def _risk_score(z_samples: torch.Tensor, prep: _Prepared, rows: NDArray[np.int64],
-                columns: Sequence[int], returns: NDArray[np.float64]) -> float:
+def _risk_score(
+    z_samples: torch.Tensor,
+    prep: _Prepared,
+    rows: NDArray[np.int64],
+    columns: Sequence[int],
+    returns: NDArray[np.float64],
+) -> float:
     """Mean over series and alpha in (5 %, 1 %) of the mean FZ0 loss of sampled forecasts."""
     n_rows = rows.size
     z = z_samples.numpy().astype(np.float64).reshape(len(columns), n_rows, -1)
@@ -463,9 +550,15 @@ def _train_phase(
     epoch_callback: Callable[[int, float, float | None], None] | None = None,
 ) -> tuple[Denoiser, Scaler, Any]:
     """Fit the scaler on data up to ``train_end`` and train; select on ``val`` if given."""
-    scaler = fit_scaler(returns, train_end, kind=config.scaling, ewma_lambda=config.ewma_lambda,
-                        garch_o=config.garch_o, garch_dist=config.garch_dist,
-                        vol_floor=config.vol_floor)
+    scaler = fit_scaler(
+        returns,
+        train_end,
+        kind=config.scaling,
+        ewma_lambda=config.ewma_lambda,
+        garch_o=config.garch_o,
+        garch_dist=config.garch_dist,
+        vol_floor=config.vol_floor,
+    )
     prep = _prepare(returns, scaler)
     index = pd.DatetimeIndex(returns.index)
     train_cols = _columns(scaler, config.train_series, "train_series")
@@ -474,12 +567,17 @@ def _train_phase(
     raw_train = returns[[scaler.series[c] for c in train_cols]].to_numpy(dtype=np.float64)
     stale = stale_rows(raw_train, train_rows, config.window, config.max_zero_frac).reshape(-1)
     if stale.any():
-        logger.info("dropping %d stale training windows (> %.0f%% zero returns)",
-                    int(stale.sum()), 100 * config.max_zero_frac)
+        logger.info(
+            "dropping %d stale training windows (> %.0f%% zero returns)",
+            int(stale.sum()),
+            100 * config.max_zero_frac,
+        )
         train = train.take(torch.from_numpy(np.flatnonzero(~stale)))
     torch.manual_seed(int(seed))
     net = Denoiser(config.denoiser_spec(len(scaler.series)))
     schedule = config.noise_schedule()
+    if config.gaussian_skip:
+        net.use_gaussian_skip(schedule.sqrt_one_minus_alpha_bars)
     val_data, score_fn = None, None
     if val is not None:
         val_rows = _rows_between(index, val[0], val[1], config.window)
@@ -489,10 +587,19 @@ def _train_phase(
             raw = returns[list(scaler.series)].to_numpy(dtype=np.float64)
 
             def score_fn(model: Denoiser) -> float:
-                z = sample_scaled(model, schedule, val_data, config.val_scenarios,
-                                  seed=int(seed) + 7, sampler="ddim", n_steps=config.val_steps,
-                                  spacing=config.spacing, noise="stratified",
-                                  order=config.order, progress=False)
+                z = sample_scaled(
+                    model,
+                    schedule,
+                    val_data,
+                    config.val_scenarios,
+                    seed=int(seed) + 7,
+                    sampler="ddim",
+                    n_steps=config.val_steps,
+                    spacing=config.spacing,
+                    noise="stratified",
+                    order=config.order,
+                    progress=False,
+                )
                 return _risk_score(z, prep, val_rows, val_cols, raw)
 
     checkpoint_fn = None
@@ -502,12 +609,25 @@ def _train_phase(
         def checkpoint_fn(state: dict[str, Any]) -> None:
             save_checkpoint(path, {**header, "complete": False, "training_state": state})
 
-    logger.info("training on %d conditions (%s scaling, %d series)", len(train),
-                config.scaling, len(train_cols))
-    result = train_denoiser(net, schedule, train, config.train_options(max_epochs),
-                            seed=seed, val=val_data, score_fn=score_fn,
-                            checkpoint_fn=checkpoint_fn, resume=resume_state,
-                            progress=progress, epoch_callback=epoch_callback)
+    logger.info(
+        "training on %d conditions (%s scaling, %d series)",
+        len(train),
+        config.scaling,
+        len(train_cols),
+    )
+    result = train_denoiser(
+        net,
+        schedule,
+        train,
+        config.train_options(max_epochs),
+        seed=seed,
+        val=val_data,
+        score_fn=score_fn,
+        checkpoint_fn=checkpoint_fn,
+        resume=resume_state,
+        progress=progress,
+        epoch_callback=epoch_callback,
+    )
     net.load_state_dict(result.state_dict)
     net.eval()
     return net, scaler, result
@@ -555,7 +675,7 @@ def fit_ddpm(
     metrics : dict
         ``train_loss``/``val_loss``/``score`` histories, ``best_epoch``,
         ``best_val_score`` (mean validation FZ0 of the selected weights, or the loss),
-        ``epochs_run``, ``wall_time_s``, ``n_train_conditions``, ``final_refit``,
+        ``epochs_run``, ``wall_time_s``, ``final_refit``,
         ``refit_epochs``, ``fit_end``, ``data_hash``, ``config``.
     """
     config = config or DDPMConfig()
@@ -565,17 +685,27 @@ def fit_ddpm(
     train_end, val_start, val_end = _split_dates(splits)
     data = returns.loc[returns.index <= val_end]
     data_hash = frame_sha256(data)
-    header = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "seed": int(seed),
-              "data_hash": data_hash, "config_hash": _config_hash(config)}
+    header = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config.to_dict(),
+        "seed": int(seed),
+        "data_hash": data_hash,
+        "config_hash": _config_hash(config),
+    }
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     resume_state, phase_done = None, {}
     if resume and path is not None and path.is_file():
         payload = read_checkpoint(path)
-        same = (payload.get("config_hash") == header["config_hash"]
-                and payload.get("data_hash") == data_hash and payload.get("seed") == seed)
+        same = (
+            payload.get("config_hash") == header["config_hash"]
+            and payload.get("data_hash") == data_hash
+            and payload.get("seed") == seed
+        )
         if not same:
-            raise ValueError(f"cannot resume from {path}: it was written with a different "
-                             "configuration, seed or data")
+            raise ValueError(
+                f"cannot resume from {path}: it was written with a different "
+                "configuration, seed or data"
+            )
         if payload.get("complete"):
             model = _model_from_payload(payload, str(path))
             return model, model.metrics
@@ -587,19 +717,35 @@ def fit_ddpm(
         best_epoch = int(phase_done["best_epoch"])
         sel_metrics = phase_done["metrics"]
     else:
-        net, scaler, res = _train_phase(data, config, seed, train_end, (val_start, val_end),
-                                        None, ckpt, resume_state, progress, epoch_callback)
+        net, scaler, res = _train_phase(
+            data,
+            config,
+            seed,
+            train_end,
+            (val_start, val_end),
+            None,
+            ckpt,
+            resume_state,
+            progress,
+            epoch_callback,
+        )
         resume_state = None
         best_epoch = res.best_epoch
-        sel_metrics = {"history": res.history, "best_epoch": res.best_epoch,
-                       "best_val_score": res.best_score, "epochs_run": res.epochs_run,
-                       "stopped_early": res.stopped_early, "select_wall_time_s": res.wall_time}
+        sel_metrics = {
+            "history": res.history,
+            "best_epoch": res.best_epoch,
+            "best_val_score": res.best_score,
+            "epochs_run": res.epochs_run,
+            "stopped_early": res.stopped_early,
+            "select_wall_time_s": res.wall_time,
+        }
         fit_end = str(train_end.date())
     if config.final_refit:
         done = {"best_epoch": best_epoch, "metrics": sel_metrics}
         ckpt = (path, {**header, "phase": "refit", "phase_done": done}) if path else None
-        net, scaler, res = _train_phase(data, config, seed, val_end, None, best_epoch, ckpt,
-                                        resume_state, progress)
+        net, scaler, res = _train_phase(
+            data, config, seed, val_end, None, best_epoch, ckpt, resume_state, progress
+        )
         fit_end = str(val_end.date())
     metrics: dict[str, Any] = {
         **sel_metrics,
@@ -610,17 +756,26 @@ def fit_ddpm(
         "data_hash": data_hash,
         "config": config.to_dict(),
     }
-    model = DDPMModel(config=config, net=net, scaler=scaler, schedule=config.noise_schedule(),
-                      data_hash=data_hash, fit_end=fit_end, metrics=metrics)
+    model = DDPMModel(
+        config=config,
+        net=net,
+        scaler=scaler,
+        schedule=config.noise_schedule(),
+        data_hash=data_hash,
+        fit_end=fit_end,
+        metrics=metrics,
+    )
     if path is not None:
-        save_checkpoint(path, {**model.checkpoint_payload(), **{k: header[k] for k in
-                                                              ("seed", "config_hash")}})
+        save_checkpoint(
+            path, {**model.checkpoint_payload(), **{k: header[k] for k in ("seed", "config_hash")}}
+        )
     return model, metrics
 
 
 # ---------------------------------------------------------------------------- forecasting
-def _forecast_rows(returns: pd.DataFrame, forecast_dates: Iterable[Any],
-                   window: int) -> tuple[pd.DatetimeIndex, NDArray[np.int64]]:
+def _forecast_rows(
+    returns: pd.DataFrame, forecast_dates: Iterable[Any], window: int
+) -> tuple[pd.DatetimeIndex, NDArray[np.int64]]:
     try:
         dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
     except (TypeError, ValueError) as exc:
@@ -633,8 +788,9 @@ def _forecast_rows(returns: pd.DataFrame, forecast_dates: Iterable[Any],
     if (rows < 0).any():
         raise ValueError(f"forecast_dates {dates[rows < 0][0].date()} not in the returns index")
     if rows.min() < window:
-        raise ValueError(f"forecast date {dates[0].date()} has fewer than window={window} "
-                         "earlier returns")
+        raise ValueError(
+            f"forecast date {dates[0].date()} has fewer than window={window} earlier returns"
+        )
     return dates, rows.astype(np.int64)
 
 
@@ -691,15 +847,25 @@ def forecast_ddpm(
     history = returns.iloc[: int(rows.max()) + 1]
     prep = _prepare(history, model.scaler)
     data = _tensors(prep, rows, cols, cfg)
-    z = sample_scaled(model.net, model.schedule, data, n_scenarios, seed=seed,
-                      sampler=sampler or cfg.sampler, n_steps=n_steps or cfg.n_steps,
-                      eta=cfg.eta if eta is None else eta, spacing=spacing or cfg.spacing,
-                      noise=noise or cfg.noise, order=cfg.order if order is None else order,
-                      variance=cfg.variance, progress=progress)
-    z3 = z.numpy().astype(np.float64).reshape(len(cols), rows.size, n_scenarios)
-    loc = prep.loc[rows][:, cols].T[:, :, None]
-    sigma = prep.sigma[rows][:, cols].T[:, :, None]
-    scen = (loc + sigma * z3).astype(np.float32)
+    z = sample_scaled(
+        model.net,
+        model.schedule,
+        data,
+        n_scenarios,
+        seed=seed,
+        sampler=sampler or cfg.sampler,
+        n_steps=n_steps or cfg.n_steps,
+        eta=cfg.eta if eta is None else eta,
+        spacing=spacing or cfg.spacing,
+        noise=noise or cfg.noise,
+        order=cfg.order if order is None else order,
+        variance=cfg.variance,
+        progress=progress,
+    )
+    # float32 throughout: (S, D, N) can be large (22 x 1006 x 5000 = 442 MB)
+    scen = z.numpy().reshape(len(cols), rows.size, n_scenarios)
+    scen *= prep.sigma[rows][:, cols].T[:, :, None].astype(np.float32)
+    scen += prep.loc[rows][:, cols].T[:, :, None].astype(np.float32)
     realized = history[names].to_numpy(dtype=np.float64)[rows].T
     frame = risk_frame_from_scenarios(scen, dates, names, realized)
     return frame, ScenarioSet(scenarios=scen, dates=dates, series=names)
@@ -756,7 +922,12 @@ def validation_diagnostics(
             tag = var_column(a)[4:]
             row[f"exception_rate_{tag}"] = float(np.mean(r < v))
             row[f"fz0_{tag}"] = fz0_mean(r, v, e, a)
-        row.update({"pit_ks_stat": float(ks.statistic), "pit_ks_pvalue": float(ks.pvalue),
-                    "pit_hist": (hist / max(r.size, 1)).tolist()})
+        row.update(
+            {
+                "pit_ks_stat": float(ks.statistic),
+                "pit_ks_pvalue": float(ks.pvalue),
+                "pit_hist": (hist / max(r.size, 1)).tolist(),
+            }
+        )
         rows.append(row)
     return pd.DataFrame(rows)

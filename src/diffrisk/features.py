@@ -51,8 +51,12 @@ logger = logging.getLogger(__name__)
 
 SCALINGS: tuple[str, ...] = ("global", "ewma", "garch")
 WINDOW_CHANNELS: tuple[str, ...] = ("z", "negative")
-FEATURE_NAMES: tuple[str, ...] = ("log_vol", "last_negative", "frac_negative_5",
-                                  "log_realized_scale_20")
+FEATURE_NAMES: tuple[str, ...] = (
+    "log_vol",
+    "last_negative",
+    "frac_negative_5",
+    "log_realized_scale_20",
+)
 
 
 def _as_2d(values: NDArray[np.floating] | pd.DataFrame, name: str) -> NDArray[np.float64]:
@@ -158,8 +162,9 @@ def fit_garch(returns: NDArray[np.floating], o: int = 0, dist: str = "t") -> Gar
         raise ValueError(f"o must be 0 or 1, got {o}")
     if dist not in ("t", "normal"):
         raise ValueError(f"dist must be 't' or 'normal', got {dist!r}")
-    model = arch_model(100.0 * r, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist,
-                       rescale=False)
+    model = arch_model(
+        100.0 * r, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist, rescale=False
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = model.fit(disp="off", show_warning=False)
@@ -235,8 +240,9 @@ def _training_block(returns: pd.DataFrame, train_end: Any, series: Sequence[str]
         raise ValueError(f"returns lacks the series columns {missing}")
     block = returns.loc[: pd.Timestamp(train_end), list(series)]
     if len(block) < 250:
-        raise ValueError(f"need at least 250 training days up to train_end={train_end}, "
-                         f"got {len(block)}")
+        raise ValueError(
+            f"need at least 250 training days up to train_end={train_end}, got {len(block)}"
+        )
     if block.isna().any().any():
         bad = block.columns[block.isna().any()].tolist()
         raise ValueError(f"training returns contain NaN in columns {bad}")
@@ -284,8 +290,9 @@ def fit_scaler(
     garch: tuple[GarchParams, ...] = ()
     mean = values.mean(axis=0)
     if kind == "garch":
-        garch = tuple(fit_garch(values[:, j], o=garch_o, dist=garch_dist)
-                      for j in range(values.shape[1]))
+        garch = tuple(
+            fit_garch(values[:, j], o=garch_o, dist=garch_dist) for j in range(values.shape[1])
+        )
         mean = np.array([g.mu for g in garch])
         logger.info("fitted %d GARCH filters on data up to %s", len(garch), train_end)
     return Scaler(
@@ -335,16 +342,18 @@ def scale_returns(
     elif scaler.kind == "ewma":
         sigma = np.sqrt(ewma_variance(r - mean, scaler.ewma_lambda, std**2))
     elif scaler.kind == "garch":
-        sigma = np.column_stack([np.sqrt(garch_variance(r[:, j], g))
-                                 for j, g in enumerate(scaler.garch)])
+        sigma = np.column_stack(
+            [np.sqrt(garch_variance(r[:, j], g)) for j, g in enumerate(scaler.garch)]
+        )
     else:  # pragma: no cover - guarded by fit_scaler
         raise ValueError(f"unknown scaling kind {scaler.kind!r}")
     sigma = np.maximum(sigma, scaler.vol_floor * std)
     return loc, sigma, (r - loc) / sigma
 
 
-def log_volatility_feature(returns: pd.DataFrame, scaler: Scaler,
-                        sigma: NDArray[np.float64]) -> NDArray[np.float64]:
+def log_volatility_feature(
+    returns: pd.DataFrame, scaler: Scaler, sigma: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Log of the volatility forecast relative to the training standard deviation, (D, S).
 
     For ``"global"`` scaling (constant ``sigma``) the EWMA forecast is used instead so that
@@ -353,8 +362,9 @@ def log_volatility_feature(returns: pd.DataFrame, scaler: Scaler,
     std = np.asarray(scaler.std)
     if scaler.kind == "global":
         r = returns[list(scaler.series)].to_numpy(dtype=np.float64) - np.asarray(scaler.mean)
-        sigma = np.maximum(np.sqrt(ewma_variance(r, scaler.ewma_lambda, std**2)),
-                           scaler.vol_floor * std)
+        sigma = np.maximum(
+            np.sqrt(ewma_variance(r, scaler.ewma_lambda, std**2)), scaler.vol_floor * std
+        )
     return np.log(sigma / std)
 
 
@@ -414,20 +424,24 @@ def conditioning_windows(
     if window < 20:
         raise ValueError(f"window must be >= 20 days, got {window}")
     if rows.size and (rows.min() < window or rows.max() > zz.shape[0] - 1):
-        raise ValueError(f"rows must lie in [{window}, {zz.shape[0] - 1}] so that a full window "
-                         f"of {window} past days exists; got [{rows.min()}, {rows.max()}]")
+        raise ValueError(
+            f"rows must lie in [{window}, {zz.shape[0] - 1}] so that a full window "
+            f"of {window} past days exists; got [{rows.min()}, {rows.max()}]"
+        )
     n_series = zz.shape[1]
     zc = np.clip(zz, -clip, clip)
     idx = rows[:, None] + np.arange(-window, 0)[None, :]  # (R, k)
     win = np.transpose(zc[idx], (2, 0, 1)).reshape(n_series * rows.size, window)  # (S*R, k)
     neg = (win < 0).astype(np.float64)
     lv_rows = lv[rows]
-    feats = np.column_stack([
-        np.clip(lv_rows.T.reshape(-1), -5, 5),
-        np.minimum(win[:, -1], 0.0),
-        neg[:, -5:].mean(axis=1),
-        np.clip(0.5 * np.log(np.mean(win[:, -20:] ** 2, axis=1) + 1e-6), -5, 5),
-    ])
+    feats = np.column_stack(
+        [
+            np.clip(lv_rows.T.reshape(-1), -5, 5),
+            np.minimum(win[:, -1], 0.0),
+            neg[:, -5:].mean(axis=1),
+            np.clip(0.5 * np.log(np.mean(win[:, -20:] ** 2, axis=1) + 1e-6), -5, 5),
+        ]
+    )
     windows = np.stack([win, neg], axis=1).astype(np.float32)
     series_index = np.repeat(np.arange(n_series), rows.size)
     targets = zz[rows].T.reshape(-1).astype(np.float32)

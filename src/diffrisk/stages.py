@@ -177,6 +177,7 @@ def run_baselines(
     n_scenarios: int = 500,
     refit_every: int = 20,
     min_obs: int = 1000,
+    max_obs: int = 5000,
     fhs_residuals: int = 1000,
     splits: data.Splits,
     seed: int = 0,
@@ -191,8 +192,9 @@ def run_baselines(
         Look-back of ``hs`` and ``mc_normal`` (days).
     n_scenarios : int
         Scenarios of ``mc_normal`` and ``garch_t`` (as many as the DDPM draws).
-    refit_every, min_obs : int
-        GARCH refit frequency (forecast days) and minimum history for ``garch_t``/``fhs``.
+    refit_every, min_obs, max_obs : int
+        GARCH refit frequency (forecast days), minimum history and longest (rolling) fit
+        window for ``garch_t``/``fhs`` (0 = expanding window).
     fhs_residuals : int
         Number of most recent standardised residuals used by ``fhs``.
     splits : Splits
@@ -222,11 +224,13 @@ def run_baselines(
         "garch_t": {
             "refit_every": int(refit_every),
             "min_obs": int(min_obs),
+            "max_obs": int(max_obs) or None,
             "n_scenarios": int(n_scenarios),
         },
         "fhs": {
             "refit_every": int(refit_every),
             "min_obs": int(min_obs),
+            "max_obs": int(max_obs) or None,
             "n_scenarios": int(fhs_residuals),
         },
     }
@@ -954,4 +958,8 @@ def run_report(
         test_period=(test_dates[0], test_dates[-1]),
         series=parse_list(headline),
     )
+    stress_section = paths.tables_dir() / "stress_section.md"
+    if stress_section.is_file():
+        text = path.read_text(encoding="utf-8").rstrip("\n")
+        io.write_text(path, text + "\n\n" + stress_section.read_text(encoding="utf-8"))
     return {"path": path, "html": html}

@@ -18,7 +18,10 @@ Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
   proportional to each series' current volatility, as the paper proposes.
 * **Denoiser.** Residual temporal convolutions across the horizon with the assets as
   channels (every layer mixes all assets); the timestep embedding, the history encoding
-  and the signature embedding are added and injected into every block by FiLM.
+  and the signature embedding are added and injected into every block by FiLM. The
+  network predicts ``v`` (Salimans & Ho 2022), converted to the noise prediction the
+  shared step functions take (:func:`eps_from_v`): an eps-predicting network is not
+  accurate enough at the noisiest steps when x0 is never clipped.
 * **Condition dropout and guidance.** In training each signature component is replaced by
   a learned null token with probability ``p_drop_component`` and the whole signature with
   probability ``p_uncond``. At sampling, classifier-free guidance mixes the predictions
@@ -68,7 +71,7 @@ from tqdm.auto import tqdm
 from . import audit, io, paths
 from .diffusion.denoiser import ResidualDilatedBlock, SinusoidalTimeEmbedding
 from .diffusion.sampler import ddim_step, ddim_timesteps, ddpm_step, initial_noise
-from .diffusion.schedule import NoiseSchedule
+from .diffusion.schedule import NoiseSchedule, extract
 from .diffusion.training import EMA, TrainOptions, read_checkpoint, save_checkpoint
 from .risk import cvar, var
 from .scenario_baselines import (
@@ -103,6 +106,7 @@ __all__ = [
     "train_stress_model",
     "save_stress_model",
     "load_stress_model",
+    "eps_from_v",
     "sample_scaled_paths",
     "generate_paths",
     "parse_archetypes",
@@ -210,14 +214,14 @@ class StressConfig:
     history_clip: float = 10.0
     ewma_lambda: float = 0.94
     ewma_warmup: int = 30
-    lr: float = 2e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 256
-    max_epochs: int = 30
-    patience: int = 6
+    max_epochs: int = 60
+    patience: int = 10
     min_epochs: int = 5
     grad_clip: float = 1.0
-    ema_decay: float = 0.99
+    ema_decay: float = 0.995
     samples_per_epoch: int = 0
     threads: int = 1
 
@@ -301,6 +305,8 @@ class StressConfig:
             patience=1,
             batch_size=256,
             samples_per_epoch=512,
+            lr=2e-3,
+            ema_decay=0.0,
         )
 
 
@@ -557,7 +563,7 @@ class FiLMBlock(nn.Module):
 
 
 class StressDenoiser(nn.Module):
-    """``eps = f(x_t, t, history, signature)`` for scaled paths ``x`` of shape (B, A, H).
+    """``v = f(x_t, t, history, signature)`` for scaled paths ``x`` of shape (B, A, H).
 
     Parts: a history encoder (residual dilated convolutions over the k past days, assets as
     channels, pooled at the last step and on average, plus two scalar volatility features),
@@ -609,7 +615,9 @@ class StressDenoiser(nn.Module):
     def forward(
         self, x_t: torch.Tensor, t: torch.Tensor, context: torch.Tensor, signature: torch.Tensor
     ) -> torch.Tensor:
-        """Predict the noise of ``x_t`` (B, A, H) at steps ``t`` (B,).
+        """Predict ``v = sqrt(ab_t) eps - sqrt(1 - ab_t) x0`` for ``x_t`` (B, A, H) at steps ``t``.
+
+        Convert it to a noise prediction with :func:`eps_from_v`.
 
         ``context`` and ``signature`` are the (B, emb_dim) outputs of
         :meth:`encode_history` and :meth:`embed_signature`.
@@ -782,12 +790,14 @@ def _denoising_loss(
     mask = (drop_all | drop_one).float()
     x_t = schedule.q_sample(batch["x0"], t, noise)
     context = net.encode_history(batch["history"], batch["scalars"])
-    eps = net(x_t, t, context, net.embed_signature(batch["signature"], mask))
-    loss = torch.mean((eps - noise) ** 2)
+    v_hat = net(x_t, t, context, net.embed_signature(batch["signature"], mask))
+    sqrt_ab = extract(schedule.sqrt_alpha_bars, t, x_t.shape)
+    sqrt_1m = extract(schedule.sqrt_one_minus_alpha_bars, t, x_t.shape)
+    loss = torch.mean((v_hat - (sqrt_ab * noise - sqrt_1m * batch["x0"])) ** 2)
     if pacf_target is not None and config.pacf_weight > 0:
         low = t < schedule.n_steps // 2
         if int(low.sum()) >= 8:
-            x0_hat = schedule.predict_x0(x_t[low], t[low], eps[low])
+            x0_hat = sqrt_ab[low] * x_t[low] - sqrt_1m[low] * v_hat[low]
             penalty = torch.mean((_pacf_torch(x0_hat, config.pacf_lags) - pacf_target) ** 2)
             loss = loss + config.pacf_weight * penalty
     return loss
@@ -849,7 +859,9 @@ def train_stress_model(
 
     Notes
     -----
-    Loss: ``L_simple`` (Ho et al. 2020, eq. 14) on ``x0 = r / (sigma * target_scale)`` with
+    Loss: mean squared error of the v-prediction (Salimans & Ho 2022; equivalent to
+    ``L_simple`` of Ho et al. 2020 weighted by ``1 / ab_t``, see :func:`eps_from_v`) on
+    ``x0 = r / (sigma * target_scale)`` with
     one (t, eps) draw per window, plus the optional PACF penalty
     (``config.pacf_weight``). The validation loss uses fixed (seeded) draws and the same
     condition dropout, so it measures the conditional and the unconditional fit together.
@@ -992,6 +1004,21 @@ def load_stress_model(path: str | Path) -> StressModel:
 
 
 # --------------------------------------------------------------------------- sampling
+def eps_from_v(schedule: NoiseSchedule, x_t: torch.Tensor, t: int, v: torch.Tensor) -> torch.Tensor:
+    """Noise prediction from a v-prediction: ``eps = sqrt(1 - ab_t) x_t + sqrt(ab_t) v``.
+
+    The network predicts ``v = sqrt(ab_t) eps - sqrt(1 - ab_t) x0`` (Salimans & Ho 2022,
+    "Progressive distillation", §4). An eps-predicting network must match eps to within
+    ``sqrt(ab_t)`` at the noisiest steps (``ab_T`` ≈ 5e-5 here), otherwise ``x0_hat`` is
+    off by the error over ``sqrt(ab_T)`` on the first reverse step; with v the eps error is
+    ``sqrt(ab_t)`` times the v error. The eps is what the shared step functions of
+    :mod:`diffrisk.diffusion.sampler` take. Linear in v, so guidance on v equals guidance
+    on eps.
+    """
+    ab = float(schedule.alpha_bars[t])
+    return math.sqrt(1.0 - ab) * x_t + math.sqrt(ab) * v
+
+
 @torch.no_grad()
 def sample_scaled_paths(
     model: StressModel,
@@ -1002,9 +1029,9 @@ def sample_scaled_paths(
     *,
     generator: torch.Generator,
     sampler: str = "ddim",
-    n_steps: int = 20,
+    n_steps: int = 40,
     eta: float = 0.0,
-    spacing: str = "logsnr",
+    spacing: str = "linear",
     chunk: int = 2048,
     progress: bool | None = None,
 ) -> torch.Tensor:
@@ -1016,7 +1043,8 @@ def sample_scaled_paths(
     context, cond_embedding, null_embedding : Tensor (B, emb_dim)
         History context, requested-signature embedding and all-null embedding per path.
     guidance : float
-        w >= 0: ``eps = eps_null + w (eps_cond - eps_null)``; ``w = 0`` skips the
+        w >= 0: ``v = v_null + w (v_cond - v_null)`` (the same mixture of the noise
+        predictions, since eps is linear in v); ``w = 0`` skips the
         conditional pass, so the result is exactly the unconditional model's.
     generator : torch.Generator
         All randomness (x_T and, for DDPM or eta > 0, the step noise), drawn for the
@@ -1060,11 +1088,11 @@ def sample_scaled_paths(
         for s in range(0, n, chunk):
             sl = slice(s, s + chunk)
             tt = torch.full((x[sl].shape[0],), t, dtype=torch.long)
-            e_null = net(x[sl], tt, context[sl], null_embedding[sl])
+            v = net(x[sl], tt, context[sl], null_embedding[sl])
             if guidance != 0.0:
-                e_cond = net(x[sl], tt, context[sl], cond_embedding[sl])
-                e_null = e_null + guidance * (e_cond - e_null)
-            eps[sl] = e_null
+                v_cond = net(x[sl], tt, context[sl], cond_embedding[sl])
+                v = v + guidance * (v_cond - v)
+            eps[sl] = eps_from_v(model.schedule, x[sl], t, v)
         if sampler == "ddpm":
             z = torch.randn(x.shape, generator=generator) if t > 0 else None
             x = ddpm_step(model.schedule, x, t, eps, z)
@@ -1091,9 +1119,9 @@ def generate_paths(
     guidance: float,
     seed: int,
     sampler: str = "ddim",
-    n_steps: int = 20,
+    n_steps: int = 40,
     eta: float = 0.0,
-    spacing: str = "logsnr",
+    spacing: str = "linear",
     soft_bound: float = 0.0,
     chunk: int = 2048,
     progress: bool | None = None,
@@ -1411,9 +1439,9 @@ def generate_scenario_set(
     guidance: float,
     seed: int,
     sampler: str = "ddim",
-    n_steps: int = 20,
+    n_steps: int = 40,
     eta: float = 0.0,
-    spacing: str = "logsnr",
+    spacing: str = "linear",
     soft_bound: float = 0.0,
     checkpoint_sha256: str = "",
     data_sha256: str = "",
@@ -1917,6 +1945,7 @@ def figure_corr_heatmaps(
     for ax, (title, data_) in zip(axes.ravel(), panels, strict=False):
         image = ax.imshow(correlation_matrix(data_), vmin=-0.2, vmax=1.0, cmap="viridis")
         ax.set_title(title, fontsize=7)
+        ax.grid(False)
         ax.set_xticks([])
         ax.set_yticks(range(len(assets)), labels=list(assets), fontsize=4)
     for ax in axes.ravel()[len(panels) :]:
@@ -2233,11 +2262,11 @@ def run_stress_generate(
     n_paths: int = 2000,
     unconditional_every: int = 20,
     unconditional_paths_per_date: int = 100,
-    guidance: float = 2.0,
+    guidance: float = 1.5,
     sampler: str = "ddim",
-    n_steps: int = 20,
+    n_steps: int = 40,
     eta: float = 0.0,
-    spacing: str = "logsnr",
+    spacing: str = "linear",
     soft_bound: float = 0.0,
     bootstrap_block: int = 5,
     splits: Any,

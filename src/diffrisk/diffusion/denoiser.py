@@ -65,6 +65,9 @@ class DenoiserSpec:
         Width of the FiLM head.
     dropout : float
         Dropout probability in the encoder.
+    diffusion_steps : int
+        T, the length of the per-step Gaussian skip buffer (0: no skip); see
+        :meth:`Denoiser.use_gaussian_skip`.
     """
 
     window_channels: int = 2
@@ -79,17 +82,25 @@ class DenoiserSpec:
     time_dim: int = 16
     hidden: int = 32
     dropout: float = 0.1
+    diffusion_steps: int = 0
 
     def __post_init__(self) -> None:
-        positive = ("window_channels", "window_length", "conv_width", "cond_dim", "time_dim",
-                    "hidden", "kernel_size")
+        positive = (
+            "window_channels",
+            "window_length",
+            "conv_width",
+            "cond_dim",
+            "time_dim",
+            "hidden",
+            "kernel_size",
+        )
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        if self.n_blocks < 0 or self.n_features < 0 or self.n_series < 0:
-            raise ValueError("n_blocks, n_features and n_series must be >= 0")
+        if min(self.n_blocks, self.n_features, self.n_series, self.diffusion_steps) < 0:
+            raise ValueError("n_blocks, n_features, n_series and diffusion_steps must be >= 0")
         if not (0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -181,11 +192,15 @@ class ConditionEncoder(nn.Module):
         """
         spec = self.spec
         if window.ndim != 3 or window.shape[1:] != (spec.window_channels, spec.window_length):
-            raise ValueError(f"window must have shape (B, {spec.window_channels}, "
-                             f"{spec.window_length}), got {tuple(window.shape)}")
+            raise ValueError(
+                f"window must have shape (B, {spec.window_channels}, "
+                f"{spec.window_length}), got {tuple(window.shape)}"
+            )
         if features.shape != (window.shape[0], spec.n_features):
-            raise ValueError(f"features must have shape ({window.shape[0]}, {spec.n_features}),"
-                             f" got {tuple(features.shape)}")
+            raise ValueError(
+                f"features must have shape ({window.shape[0]}, {spec.n_features}),"
+                f" got {tuple(features.shape)}"
+            )
         h = self.proj(window)
         for block in self.blocks:
             h = block(h)
@@ -214,8 +229,9 @@ class FiLMHead(nn.Module):
         self.out = nn.Linear(hidden, 1)
         self.to_film = nn.Linear(cond_dim + time_dim, 4 * hidden)
         self.skip = nn.Linear(cond_dim + time_dim, 1)
-        nn.init.zeros_(self.to_film.weight)
-        nn.init.zeros_(self.to_film.bias)
+        for layer in (self.to_film, self.skip, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def film(self, cond: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         """FiLM parameters ``(..., 5 * hidden + 1)`` from condition and time embedding.
@@ -233,7 +249,7 @@ class FiLMHead(nn.Module):
         which gives the same values with fewer passes over the (B, N, hidden) tensor.
         """
         h_ = self.hidden
-        g1, b1, g2, b2 = (film[..., i * h_:(i + 1) * h_] for i in range(4))
+        g1, b1, g2, b2 = (film[..., i * h_ : (i + 1) * h_] for i in range(4))
         s = film[..., 4 * h_]
         if film.ndim == 3 and film.shape[1] == 1 and x.ndim == 2:
             return self._apply_shared(x, g1, b1, g2, b2, s)
@@ -242,8 +258,15 @@ class FiLMHead(nn.Module):
         h = F.silu(torch.addcmul(b2, self.mid(h), 1.0 + g2))
         return self.out(h).squeeze(-1) + x * s
 
-    def _apply_shared(self, x: torch.Tensor, g1: torch.Tensor, b1: torch.Tensor,
-                      g2: torch.Tensor, b2: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    def _apply_shared(
+        self,
+        x: torch.Tensor,
+        g1: torch.Tensor,
+        b1: torch.Tensor,
+        g2: torch.Tensor,
+        b2: torch.Tensor,
+        s: torch.Tensor,
+    ) -> torch.Tensor:
         """Head with FiLM folded into the weights: ``(W h + b)(1 + g) + c``."""
         a1 = self.inp.weight[:, 0] * (1.0 + g1)  # (B, 1, H)
         c1 = self.inp.bias * (1.0 + g1) + b1
@@ -265,7 +288,11 @@ class Denoiser(nn.Module):
     Notes
     -----
     ``encode`` runs the encoder once per condition; ``forward(x_t, t, cond)`` evaluates
-    the head. In sampling, ``t`` is one step for the whole batch and ``x_t`` has shape
+    the head. With a Gaussian skip (:meth:`use_gaussian_skip`) the prediction is
+    ``sqrt(1 - ab_t) x_t + head(...)``: the first term is the exact E[eps | x_t] for
+    N(0, 1) data, so the head only learns the departure of the scaled returns from a
+    standard normal, and an untrained network (zero-initialised output) samples N(0, 1).
+    In sampling, ``t`` is one step for the whole batch and ``x_t`` has shape
     (B, N) for N scenarios per condition; in training ``x_t`` and ``t`` have shape
     (B, M) for M noise draws per condition.
     """
@@ -276,6 +303,23 @@ class Denoiser(nn.Module):
         self.encoder = ConditionEncoder(spec)
         self.time_embedding = SinusoidalTimeEmbedding(spec.time_dim)
         self.head = FiLMHead(spec.cond_dim, spec.time_dim, spec.hidden)
+        self.register_buffer("skip_coef", torch.zeros(spec.diffusion_steps))
+
+    def use_gaussian_skip(self, sqrt_one_minus_alpha_bars: torch.Tensor) -> None:
+        """Set the per-step skip coefficient to ``sqrt(1 - alpha_bar_t)`` (length T)."""
+        if sqrt_one_minus_alpha_bars.shape != self.skip_coef.shape:
+            raise ValueError(
+                f"skip coefficients must have shape {tuple(self.skip_coef.shape)}"
+                f", got {tuple(sqrt_one_minus_alpha_bars.shape)}"
+            )
+        with torch.no_grad():
+            self.skip_coef.copy_(sqrt_one_minus_alpha_bars)
+
+    def _skip(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.skip_coef.numel() == 0:
+            return torch.zeros_like(x)
+        coef = self.skip_coef[t.long()]
+        return coef.reshape(*coef.shape, *([1] * (x.ndim - coef.ndim))) * x
 
     def encode(
         self,
@@ -302,7 +346,8 @@ class Denoiser(nn.Module):
 
     def predict_eps(self, x_t: torch.Tensor, cond: torch.Tensor, t: int) -> torch.Tensor:
         """Sampling path: eps for ``x_t`` (B, N) at one step ``t`` shared by the batch."""
-        return self.head.apply(x_t, self.film(cond, torch.tensor(int(t))))
+        tt = torch.tensor(int(t))
+        return self.head.apply(x_t, self.film(cond, tt)) + self._skip(x_t, tt)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Predict eps for ``x_t`` of shape (B, N) (or (B,)) at steps ``t``."""
@@ -310,5 +355,7 @@ class Denoiser(nn.Module):
         x = x_t.unsqueeze(1) if squeeze else x_t
         if x.shape[0] != cond.shape[0]:
             raise ValueError(f"x_t has {x.shape[0]} rows but cond has {cond.shape[0]}")
-        eps = self.head.apply(x, self.film(cond, t))
+        t = torch.as_tensor(t)
+        tt = t.unsqueeze(1) if (squeeze and t.ndim == 1) else t
+        eps = self.head.apply(x, self.film(cond, t)) + self._skip(x, tt)
         return eps.squeeze(1) if squeeze else eps

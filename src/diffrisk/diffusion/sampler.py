@@ -221,12 +221,15 @@ def _check_finite(x: torch.Tensor, step: int, t: int, method: str) -> None:
         )
 
 
-def _reverse_steps(method: str, schedule: NoiseSchedule, n_steps: int | None,
-                   spacing: str) -> NDArray[np.int64]:
+def _reverse_steps(
+    method: str, schedule: NoiseSchedule, n_steps: int | None, spacing: str
+) -> NDArray[np.int64]:
     if method == "ddpm":
         if n_steps not in (None, schedule.n_steps):
-            raise ValueError(f"the ancestral sampler runs all {schedule.n_steps} steps; "
-                             f"got n_steps={n_steps} (use sampler='ddim' for fewer)")
+            raise ValueError(
+                f"the ancestral sampler runs all {schedule.n_steps} steps; "
+                f"got n_steps={n_steps} (use sampler='ddim' for fewer)"
+            )
         return np.arange(schedule.n_steps - 1, -1, -1, dtype=np.int64)
     if method == "ddim":
         return ddim_timesteps(schedule, n_steps or schedule.n_steps, spacing)
@@ -310,10 +313,14 @@ def sample(
     per_chunk = max(1, int(chunk_elements) // int(n_scenarios))
     out = torch.empty(n_cond, n_scenarios)
     n_chunks = math.ceil(n_cond / per_chunk) if n_cond else 0
-    bar = tqdm(total=n_chunks * len(steps), desc=f"{method} sampling",
-               disable=(not progress) if progress is not None else None, leave=False)
+    bar = tqdm(
+        total=n_chunks * len(steps),
+        desc=f"{method} sampling",
+        disable=(not progress) if progress is not None else None,
+        leave=False,
+    )
     for start in range(0, n_cond, per_chunk):
-        c = cond[start:start + per_chunk]
+        c = cond[start : start + per_chunk]
         x = initial_noise(c.shape[0], n_scenarios, generator, noise)
         x0_prev: torch.Tensor | None = None
         for i, t in enumerate(steps):
@@ -328,14 +335,14 @@ def sample(
                 x0_hat = schedule.predict_x0(x, torch.tensor(t), eps)
                 x0_used = x0_hat
                 if order == 2 and x0_prev is not None and t_prev >= 0:
-                    x0_used = multistep_x0(schedule, x0_hat, x0_prev, int(steps[i - 1]), t,
-                                           t_prev)
+                    x0_used = multistep_x0(schedule, x0_hat, x0_prev, int(steps[i - 1]), t, t_prev)
                 x = ddim_step(schedule, x, t, t_prev, eps, eta, z, x0_hat=x0_used)
                 x0_prev = x0_hat
             _check_finite(x, i, t, method)
             bar.update(1)
-        out[start:start + c.shape[0]] = x
+        out[start : start + c.shape[0]] = x
     bar.close()
-    logger.debug("sampled %d x %d scenarios with %s (%d steps)", n_cond, n_scenarios,
-                 method, len(steps))
+    logger.debug(
+        "sampled %d x %d scenarios with %s (%d steps)", n_cond, n_scenarios, method, len(steps)
+    )
     return out

@@ -66,8 +66,7 @@ def linear_beta_schedule(
     n = _check_steps(n_steps)
     if not (0.0 < beta_start <= beta_end < 1.0):
         raise ValueError(
-            f"need 0 < beta_start <= beta_end < 1, got beta_start={beta_start}, "
-            f"beta_end={beta_end}"
+            f"need 0 < beta_start <= beta_end < 1, got beta_start={beta_start}, beta_end={beta_end}"
         )
     return np.linspace(beta_start, beta_end, n, dtype=np.float64)
 
@@ -171,8 +170,11 @@ class NoiseSchedule:
         ab = np.cumprod(a)
         ab_prev = np.concatenate([[1.0], ab[:-1]])
         post_var = b * (1.0 - ab_prev) / (1.0 - ab)
-        post_logvar = np.log(np.concatenate([post_var[1:2], post_var[1:]]) if b.size > 1
-                             else np.maximum(post_var, 1e-20))
+        post_logvar = np.log(
+            np.concatenate([post_var[1:2], post_var[1:]])
+            if b.size > 1
+            else np.maximum(post_var, 1e-20)
+        )
         c1 = b * np.sqrt(ab_prev) / (1.0 - ab)
         c2 = (1.0 - ab_prev) * np.sqrt(a) / (1.0 - ab)
 
@@ -205,29 +207,35 @@ class NoiseSchedule:
     def _check_t(self, t: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t)
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.n_steps):
-            raise ValueError(f"t must be in [0, {self.n_steps - 1}], got range "
-                             f"[{int(t.min())}, {int(t.max())}]")
+            raise ValueError(
+                f"t must be in [0, {self.n_steps - 1}], got range [{int(t.min())}, {int(t.max())}]"
+            )
         return t
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Draw ``x_t ~ q(x_t | x_0)``: ``sqrt(ab_t) x_0 + sqrt(1 - ab_t) noise`` (DDPM eq. 4)."""
         t = self._check_t(t)
-        return (extract(self.sqrt_alpha_bars, t, x0.shape) * x0
-                + extract(self.sqrt_one_minus_alpha_bars, t, x0.shape) * noise)
+        return (
+            extract(self.sqrt_alpha_bars, t, x0.shape) * x0
+            + extract(self.sqrt_one_minus_alpha_bars, t, x0.shape) * noise
+        )
 
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """Invert eq. 4 for x_0 given a noise prediction (never clipped)."""
         t = self._check_t(t)
-        return ((x_t - extract(self.sqrt_one_minus_alpha_bars, t, x_t.shape) * eps)
-                / extract(self.sqrt_alpha_bars, t, x_t.shape))
+        return (x_t - extract(self.sqrt_one_minus_alpha_bars, t, x_t.shape) * eps) / extract(
+            self.sqrt_alpha_bars, t, x_t.shape
+        )
 
     def posterior_mean_variance(
         self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean, variance and log-variance of ``q(x_{t-1} | x_t, x_0)`` (DDPM eq. 6–7)."""
         t = self._check_t(t)
-        mean = (extract(self.posterior_mean_coef1, t, x_t.shape) * x0
-                + extract(self.posterior_mean_coef2, t, x_t.shape) * x_t)
+        mean = (
+            extract(self.posterior_mean_coef1, t, x_t.shape) * x0
+            + extract(self.posterior_mean_coef2, t, x_t.shape) * x_t
+        )
         variance = extract(self.posterior_variance, t, x_t.shape)
         log_variance = extract(self.posterior_log_variance, t, x_t.shape)
         return mean, variance, log_variance

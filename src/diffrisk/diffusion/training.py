@@ -119,16 +119,16 @@ class ConditionTensors:
         n = self.windows.shape[0]
         for name in ("features", "series_index", "targets"):
             if getattr(self, name).shape[0] != n:
-                raise ValueError(f"{name} has {getattr(self, name).shape[0]} rows, "
-                                 f"windows has {n}")
+                raise ValueError(f"{name} has {getattr(self, name).shape[0]} rows, windows has {n}")
 
     def __len__(self) -> int:
         return int(self.windows.shape[0])
 
     def take(self, index: torch.Tensor) -> ConditionTensors:
         """Rows ``index``."""
-        return ConditionTensors(self.windows[index], self.features[index],
-                                self.series_index[index], self.targets[index])
+        return ConditionTensors(
+            self.windows[index], self.features[index], self.series_index[index], self.targets[index]
+        )
 
     def encode(self, model: Denoiser, batch_size: int = 8192) -> torch.Tensor:
         """Encoded conditions (n, cond_dim) in eval mode, in batches."""
@@ -137,8 +137,7 @@ class ConditionTensors:
         with torch.no_grad():
             for s in range(0, len(self), batch_size):
                 sl = slice(s, s + batch_size)
-                out.append(model.encode(self.windows[sl], self.features[sl],
-                                        self.series_index[sl]))
+                out.append(model.encode(self.windows[sl], self.features[sl], self.series_index[sl]))
         return torch.cat(out) if out else torch.empty(0, model.spec.cond_dim)
 
 
@@ -162,8 +161,9 @@ class EMA:
         """``shadow = d * shadow + (1 - d) * model`` with the warmed-up decay d."""
         self.updates += 1
         d = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
-        for s, p in zip(self.shadow.state_dict().values(), model.state_dict().values(),
-                        strict=True):
+        for s, p in zip(
+            self.shadow.state_dict().values(), model.state_dict().values(), strict=True
+        ):
             if s.dtype.is_floating_point:
                 s.mul_(d).add_(p.detach(), alpha=1.0 - d)
             else:
@@ -216,8 +216,9 @@ def denoising_loss(
     return torch.mean((model(x_t, t, cond) - noise) ** 2)
 
 
-def _draw_noise(n: int, m: int, n_steps: int,
-                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _draw_noise(
+    n: int, m: int, n_steps: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     t = torch.randint(0, n_steps, (n, m), generator=generator)
     return t, torch.randn(n, m, generator=generator)
 
@@ -258,9 +259,16 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return torch.load(p, map_location="cpu", weights_only=False)
 
 
-def _run_epoch(model: Denoiser, ema: EMA, schedule: NoiseSchedule, train: ConditionTensors,
-               opt: torch.optim.Optimizer, options: TrainOptions, gen: torch.Generator,
-               bar: Any) -> float:
+def _run_epoch(
+    model: Denoiser,
+    ema: EMA,
+    schedule: NoiseSchedule,
+    train: ConditionTensors,
+    opt: torch.optim.Optimizer,
+    options: TrainOptions,
+    gen: torch.Generator,
+    bar: Any,
+) -> float:
     model.train()
     n = len(train)
     order = torch.randperm(n, generator=gen)
@@ -268,7 +276,7 @@ def _run_epoch(model: Denoiser, ema: EMA, schedule: NoiseSchedule, train: Condit
         order = order[: options.samples_per_epoch]
     total, count = 0.0, 0
     for s in range(0, len(order), options.batch_size):
-        idx = order[s:s + options.batch_size]
+        idx = order[s : s + options.batch_size]
         batch = train.take(idx)
         t, noise = _draw_noise(len(idx), options.noise_draws, schedule.n_steps, gen)
         loss = denoising_loss(model, schedule, batch, t, noise)
@@ -336,14 +344,19 @@ def train_denoiser(
         raise ValueError("train has no conditions")
     if torch.isnan(train.targets).any():
         raise ValueError("train targets contain NaN")
-    opt = torch.optim.AdamW(model.parameters(), lr=options.lr,
-                            weight_decay=options.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     ema = EMA(model, options.ema_decay)
     gen = torch.Generator().manual_seed(int(seed))
     selecting = val is not None or score_fn is not None
-    state: dict[str, Any] = {"epoch": 0, "history": [], "best_score": math.inf,
-                             "best_epoch": 0, "best_state": None, "bad_epochs": 0,
-                             "elapsed": 0.0}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "history": [],
+        "best_score": math.inf,
+        "best_epoch": 0,
+        "best_state": None,
+        "bad_epochs": 0,
+        "elapsed": 0.0,
+    }
     if resume is not None:
         model.load_state_dict(resume["model"])
         ema.shadow.load_state_dict(resume["ema"])
@@ -354,8 +367,12 @@ def train_denoiser(
         state.update({k: resume[k] for k in state})
         logger.info("resuming training at epoch %d", state["epoch"] + 1)
     n_batches = math.ceil((options.samples_per_epoch or len(train)) / options.batch_size)
-    bar = tqdm(total=n_batches * options.max_epochs, initial=n_batches * state["epoch"],
-               desc="train ddpm", disable=(not progress) if progress is not None else None)
+    bar = tqdm(
+        total=n_batches * options.max_epochs,
+        initial=n_batches * state["epoch"],
+        desc="train ddpm",
+        disable=(not progress) if progress is not None else None,
+    )
     stopped_early = False
     while state["epoch"] < options.max_epochs:
         tic = time.perf_counter()
@@ -365,10 +382,23 @@ def train_denoiser(
         score = float(score_fn(ema.shadow)) if score_fn is not None else val_loss
         seconds = time.perf_counter() - tic
         state["elapsed"] += seconds
-        state["history"].append({"epoch": state["epoch"], "train_loss": train_loss,
-                                 "val_loss": val_loss, "score": score, "seconds": seconds})
-        logger.info("epoch %d: train %.4f val %.4f score %.5f (%.1fs)", state["epoch"],
-                    train_loss, val_loss, score, seconds)
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "score": score,
+                "seconds": seconds,
+            }
+        )
+        logger.info(
+            "epoch %d: train %.4f val %.4f score %.5f (%.1fs)",
+            state["epoch"],
+            train_loss,
+            val_loss,
+            score,
+            seconds,
+        )
         improved = not selecting or (math.isfinite(score) and score < state["best_score"])
         if improved:
             state["best_score"] = score if selecting else math.nan
@@ -378,14 +408,24 @@ def train_denoiser(
         else:
             state["bad_epochs"] += 1
         if checkpoint_fn is not None:
-            checkpoint_fn({**state, "model": model.state_dict(),
-                           "ema": ema.shadow.state_dict(), "ema_updates": ema.updates,
-                           "optimizer": opt.state_dict(),
-                           "generator": gen.get_state(), "torch_rng": torch.get_rng_state()})
+            checkpoint_fn(
+                {
+                    **state,
+                    "model": model.state_dict(),
+                    "ema": ema.shadow.state_dict(),
+                    "ema_updates": ema.updates,
+                    "optimizer": opt.state_dict(),
+                    "generator": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                }
+            )
         if epoch_callback is not None:
             epoch_callback(state["epoch"], val_loss, score if score_fn is not None else None)
-        if (selecting and state["bad_epochs"] >= options.patience
-                and state["epoch"] >= options.min_epochs):
+        if (
+            selecting
+            and state["bad_epochs"] >= options.patience
+            and state["epoch"] >= options.min_epochs
+        ):
             stopped_early = True
             break
     bar.close()
