@@ -98,3 +98,11 @@ def test_one_parameter_reruns_only_dependents(smoke_project):
     assert "data:" in status
     out = dvc(["repro", "data"], smoke_project)
     assert "Running stage 'data'" in out
+
+
+def test_dag_and_metrics_show(smoke_project):
+    dag = dvc(["dag"], smoke_project)
+    for stage in ("data", "tune", "train", "generate", "baselines", "coverage", "report"):
+        assert stage in dag
+    metrics = dvc(["metrics", "show"], smoke_project)
+    assert "backtests.json" in metrics and "data.json" in metrics

@@ -83,7 +83,7 @@ class DDPMConfig:
     Scaling and features
         scaling : {"garch", "ewma", "global"} — how returns are standardised.
         ewma_lambda : EWMA decay (``ewma`` scaling, and the vol feature of ``global``).
-        garch_o : 0 (GARCH(1,1)) or 1 (GJR) for ``garch`` scaling.
+        garch_o : 1 (GJR-GARCH(1,1,1), default) or 0 (GARCH(1,1)) for ``garch`` scaling.
         garch_dist : "t" or "normal" innovations of the GARCH filter fit.
         vol_floor : floor of the volatility forecast, as a fraction of the training std.
         max_zero_frac : training windows with a larger share of exact-zero returns (stale
@@ -122,7 +122,7 @@ class DDPMConfig:
 
     scaling: str = "garch"
     ewma_lambda: float = 0.94
-    garch_o: int = 0
+    garch_o: int = 1
     garch_dist: str = "t"
     vol_floor: float = 0.2
     max_zero_frac: float = 0.2

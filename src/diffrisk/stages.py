@@ -912,6 +912,14 @@ def run_figures(
     )
 
 
+STRESS_FIGURES: tuple[str, ...] = (
+    "stress_corr_heatmaps",
+    "stress_tail_dependence",
+    "stress_fan_charts",
+    "stress_acf",
+)
+
+
 def run_report(
     *,
     params: Mapping[str, Any],
@@ -961,5 +969,11 @@ def run_report(
     stress_section = paths.tables_dir() / "stress_section.md"
     if stress_section.is_file():
         text = path.read_text(encoding="utf-8").rstrip("\n")
-        io.write_text(path, text + "\n\n" + stress_section.read_text(encoding="utf-8"))
+        figures = [
+            f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))"
+            for stem in STRESS_FIGURES
+            if (paths.figures_dir() / f"{stem}.png").is_file()
+        ]
+        section = stress_section.read_text(encoding="utf-8").rstrip("\n")
+        io.write_text(path, text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n")
     return {"path": path, "html": html}

@@ -35,6 +35,7 @@ from .ddpm import DDPMConfig, fit_ddpm
 __all__ = [
     "DEFAULT_SPACE",
     "suggest_config",
+    "base_trial_params",
     "make_objective",
     "study_name_for",
     "run_study",
@@ -87,6 +88,24 @@ def suggest_config(
     values["val_steps"] = min(base.val_steps, steps)
     values["n_steps"] = min(base.n_steps, steps)
     return replace(base, **values)
+
+
+def base_trial_params(base: DDPMConfig, space: Mapping[str, Any]) -> dict[str, Any]:
+    """The searched values of ``base``, if every one lies in the search space.
+
+    Returns an empty dict when some value of ``base`` is outside ``space`` (then the base
+    configuration cannot be enqueued as a trial).
+    """
+    values: dict[str, Any] = {}
+    for name, choice in space.items():
+        value = getattr(base, name)
+        if isinstance(choice, tuple) and len(choice) == 3 and choice[2] == "log":
+            if not float(choice[0]) <= float(value) <= float(choice[1]):
+                return {}
+        elif value not in list(choice):
+            return {}
+        values[name] = value
+    return values
 
 
 def make_objective(
@@ -188,6 +207,12 @@ def run_study(
         direction="minimize",
         load_if_exists=True,
     )
+    if not study.trials:
+        # The hand-set configuration is trial 0, so tuning can only improve on it (by the
+        # validation score) — with a handful of trials TPE alone may never come near it.
+        base_values = base_trial_params(base, space)
+        if base_values:
+            study.enqueue_trial(base_values)
     done = sum(t.state.is_finished() for t in study.trials)
     # A trial left RUNNING by an interrupted run is not counted, so it is redone; it is
     # not marked failed here because, with a shared storage, it may be another worker's.

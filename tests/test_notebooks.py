@@ -1,0 +1,47 @@
+"""The committed notebooks follow the project's rules (thin, parameterised, stripped)."""
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_thin_and_stripped(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = code_cells(nb)
+    tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert cells[0] is tagged[0], "the parameters cell is the first code cell"
+    for cell in cells:
+        assert not cell.get("outputs"), "outputs must be stripped"
+        assert cell.get("execution_count") is None
+        tree = ast.parse(cell.source)
+        defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        assert not defs, "no def/class in notebooks"
+        assert "sys.path" not in cell.source and "pip install" not in cell.source
+    # parameters are literals only
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, ast.Assign)
+        ast.literal_eval(node.value)
+    # no file paths typed in the notebook
+    for cell in cells:
+        assert not re.search(r"['\"](\.{0,2}/|[A-Za-z]:\\)[^'\"]*['\"]", cell.source)
+
+
+def test_every_notebook_is_a_stage():
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    cmds = " ".join(stage["cmd"] for stage in spec["stages"].values())
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.name}" in cmds
+        assert f"reports/notebooks/{path.name}" in cmds
