@@ -44,6 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from . import io, paths
+from .backtest import BACKTEST_COLUMNS
 from .forecasts import ScenarioSet, cvar_column, var_column
 
 __all__ = [
@@ -82,25 +83,6 @@ logger = logging.getLogger(__name__)
 # Names, order and colours of methods and series
 # --------------------------------------------------------------------------------------
 
-#: Columns of ``reports/tables/backtests.csv`` (DESIGN §5).
-BACKTEST_COLUMNS: tuple[str, ...] = (
-    "series",
-    "method",
-    "alpha",
-    "n_obs",
-    "n_exceptions",
-    "exception_rate",
-    "avg_var",
-    "avg_cvar",
-    "kupiec_lr",
-    "kupiec_p",
-    "christoffersen_ind_p",
-    "christoffersen_cc_p",
-    "traffic_light",
-    "as_z2",
-    "as_z2_p",
-    "fz0_mean",
-)
 
 #: Display order of the known methods; DDPM configurations (``ddpm_*``) follow ``ddpm``,
 #: any other method comes last, alphabetically.
