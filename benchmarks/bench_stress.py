@@ -1,4 +1,4 @@
-"""Time the stress generator: 10,000 joint paths of 20 assets x 20 days with DDIM (40 steps).
+"""Time the stress generator: 10,000 joint paths of 20 assets x 20 days with DDIM (20 steps).
 
 The network has the default ``stress.model`` shape (untrained weights cost exactly as much
 as trained ones: the time is the network evaluations of the reverse loop). Two runs: a
@@ -44,7 +44,7 @@ def untrained_model(returns: pd.DataFrame, config: stress.StressConfig) -> stres
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", type=int, default=10_000)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint", default="", help="a trained models/stress.pt (optional)")
     args = parser.parse_args()

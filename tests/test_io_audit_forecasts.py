@@ -140,3 +140,10 @@ def test_headline_metrics_nesting():
     out = stages.headline_metrics(table, ["portfolio"])
     assert list(out) == ["portfolio"]
     assert out["portfolio"]["hs"]["alpha_0.05"]["kupiec_p"] == 0.5
+
+
+def test_recorded_data_hash_reads_the_data_stage_record(project_tmp):
+    with pytest.raises(FileNotFoundError, match="run the data stage first"):
+        audit.recorded_data_hash()
+    io.write_json(project_tmp / "reports" / "metrics" / "data.json", {"data_sha256": "ab12"})
+    assert audit.recorded_data_hash() == "ab12"

@@ -370,7 +370,7 @@ def test_error_paths(model, returns, tmp_path):
         stress.generate_paths(model, returns.iloc[:, ::-1], [""], 2, None, guidance=0, seed=0)
     with pytest.raises(ValueError, match="guidance must be a finite number >= 0"):
         stress.generate_paths(model, returns, [""], 2, {"vol_ratio": 2}, guidance=-1, seed=0)
-    with pytest.raises(ValueError, match="sampler must be 'ddim' or 'ddpm'"):
+    with pytest.raises(ValueError, match="sampler must be one of"):
         stress.generate_paths(model, returns, [""], 2, None, guidance=0, seed=0, sampler="euler")
     with pytest.raises(ValueError, match="unknown signature components"):
         stress.generate_paths(model, returns, [""], 2, {"vol": 2}, guidance=1, seed=0)
@@ -421,12 +421,17 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
             n_paths=64,
             unconditional_every=60,
             unconditional_paths_per_date=16,
-            guidance=2.0,
+            guidance="auto",
+            guidance_grid="1,2",
+            calibration_paths=8,
             n_steps=4,
             splits=splits,
             seed=1,
         )
     assert len(generated["index"]) == 12
+    chosen = generated["index"].set_index(["generator", "archetype"])["guidance"]
+    assert chosen[("diffusion", "unconditional")] == 0.0
+    assert chosen[("diffusion", "v2")] in (1.0, 2.0)
     validated = stress.run_stress_validate(
         crisis_windows="c1=2002-03-01/2002-09-30; c2=2004-03-01/2004-09-30",
         portfolios="ew=all; pair=A0,A1; mv=minvar",
@@ -460,3 +465,123 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     cons_now = stress.constituent_returns(data.load_returns())
     again = stress.regenerate_scenario_set(meta, cons_now, stress.stress_checkpoint())
     np.testing.assert_array_equal(again, stored)
+
+
+def test_history_features_measure_correlation_and_recent_volatility():
+    # one common factor plus idiosyncratic noise with variance ratio 3:1 -> pairwise
+    # correlation 0.75; independent assets -> 0 (standard error ~0.02 with 2,000 days)
+    rng = np.random.default_rng(0)
+    common = rng.standard_normal((1, 2000))
+    correlated = np.sqrt(0.75) * common + 0.5 * rng.standard_normal((6, 2000))
+    independent = rng.standard_normal((6, 2000))
+    feats = stress._history_scalars(
+        np.full((2, 6), 0.01), [0.02, 0.03], np.stack([correlated, independent])
+    )
+    assert feats.shape == (2, stress.N_HISTORY_SCALARS)
+    assert feats[:, 0] == pytest.approx(np.log([0.02, 0.03]))
+    assert feats[:, 1] == pytest.approx(np.log(0.01))
+    assert feats[0, 2] == pytest.approx(0.75, abs=0.03)
+    assert feats[1, 2] == pytest.approx(0.0, abs=0.03)
+    # the last RECENT_DAYS days: doubling them moves the log-RMS feature by log 2 only
+    calm = rng.standard_normal((1, 4, 60))
+    loud = calm.copy()
+    loud[..., -stress.RECENT_DAYS :] *= 2.0
+    diff = stress._history_scalars(np.ones(4), 1.0, loud) - stress._history_scalars(
+        np.ones(4), 1.0, calm
+    )
+    assert diff[0, 4] == pytest.approx(np.log(2.0))
+    assert diff[0, 3] == pytest.approx(0.0, abs=1e-12)  # correlation is scale-free
+
+
+def test_amplitude_features_are_log_scales():
+    x = torch.randn(3, 5, 7)
+    a, b = stress._amplitude(x), stress._amplitude(4.0 * x)
+    assert (b - a).numpy() == pytest.approx(np.full((3, 2), np.log(4.0)), abs=1e-5)
+    same = torch.ones(1, 5, 7)  # identical assets: the market mean has the full amplitude
+    assert stress._amplitude(same).numpy() == pytest.approx(np.zeros((1, 2)), abs=1e-5)
+
+
+def test_calibrated_guidance_minimises_the_pilot_error(model, returns):
+    request, dates = {"vol_ratio": 1.8, "cum_return": -0.05}, ["2004-03-01"]
+    grid = (2.0, 0.5, 1.0)
+    w, record = stress.calibrate_guidance(
+        model, returns, request, dates, grid, n_paths_per_date=16, seed=4, n_steps=5
+    )
+    assert record["grid"] == [0.5, 1.0, 2.0] and len(record["score"]) == 3
+    assert w == record["grid"][int(np.argmin(record["score"]))]
+    # the score is the largest relative error of the pilot's mean signature
+    pilot, info = stress.generate_paths(
+        model, returns, dates, 16, request, guidance=1.0, seed=4, n_steps=5
+    )
+    achieved = stress.stress_signature(pilot, np.repeat(info["portfolio_vol"], 16)).mean()
+    expected = max(abs(achieved[c] / v - 1.0) for c, v in request.items())
+    assert record["score"][1] == pytest.approx(expected)
+    # an out-of-range component is left out of the score when another is in range
+    _, rec = stress.calibrate_guidance(
+        model,
+        returns,
+        {"vol_ratio": 40.0, "cum_return": -0.05},
+        dates,
+        (1.0,),
+        n_paths_per_date=4,
+        seed=4,
+        n_steps=3,
+    )
+    assert rec["components"] == ["cum_return"]
+    assert stress.calibrate_guidance(model, returns, {}, dates, seed=0)[0] == 0.0
+    with pytest.raises(ValueError, match="guidance grid must hold finite weights"):
+        stress.calibrate_guidance(model, returns, request, dates, (1.0, -1.0), seed=0)
+
+
+def test_auto_guidance_is_recorded_and_regenerates_exactly(model, returns, checkpoint):
+    arch = stress.Archetype("dip", {"cum_return": -0.08})
+    paths_, meta = stress.generate_scenario_set(
+        model,
+        returns,
+        arch,
+        ["2004-02-02"],
+        6,
+        guidance="auto",
+        guidance_grid=(1.0, 2.0),
+        calibration_paths=8,
+        seed=9,
+        n_steps=4,
+        checkpoint_sha256=stress.audit.file_sha256(checkpoint),
+    )
+    gen = meta["generation"]
+    w, record = stress.calibrate_guidance(
+        model,
+        returns,
+        arch.signature,
+        ["2004-02-02"],
+        (1.0, 2.0),
+        n_paths_per_date=8,
+        seed=10,
+        n_steps=4,
+    )
+    assert gen["guidance"] == w and gen["guidance_calibration"] == record
+    np.testing.assert_array_equal(stress.regenerate_scenario_set(meta, returns, checkpoint), paths_)
+    with pytest.raises(ValueError, match="a number >= 0 or 'auto'"):
+        stress.generate_scenario_set(
+            model, returns, arch, ["2004-02-02"], 2, guidance="max", seed=0
+        )
+
+
+def test_ablation_switches_train_sample_and_round_trip(returns, tmp_path):
+    config = dataclasses.replace(
+        stress.StressConfig.smoke(), history_stats=False, amplitude_embedding=False
+    )
+    plain = stress.train_stress_model(
+        returns, TRAIN_END, VAL_START, VAL_END, config, seed=3, progress=False
+    )
+    assert plain.net.spec.n_scalars == 2 and plain.net.amplitude is None
+    assert plain.scalar_mean.shape == (2,)
+    a, _ = stress.generate_paths(
+        plain, returns, ["2004-03-01"], 4, None, guidance=0, seed=1, n_steps=5
+    )
+    again = stress.load_stress_model(stress.save_stress_model(plain, tmp_path / "plain.pt"))
+    b, _ = stress.generate_paths(
+        again, returns, ["2004-03-01"], 4, None, guidance=0, seed=1, n_steps=5
+    )
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).all()

@@ -472,3 +472,40 @@ def test_equal_weight_log_returns_is_the_log_of_mean_gross_returns(rng):
     np.testing.assert_allclose(
         v.equal_weight_log_returns(r), np.log(np.exp(r).mean(axis=1)), rtol=1e-12
     )
+
+
+def test_headline_bootstrap_matches_the_suite_and_ranks_the_right_generator(rng, thresholds):
+    # A one-factor reference with correlation 0.6: a generator with the right correlation
+    # must be the best on correlation distance on (nearly) every bootstrap reference,
+    # against an independent one; the point distances equal summary_scores'.
+    factor = np.linalg.cholesky([[1.0, 0.6, 0.6], [0.6, 1.0, 0.6], [0.6, 0.6, 1.0]])
+    reference = 0.01 * rng.standard_normal((1500, 3)) @ factor.T
+    right = 0.01 * rng.standard_normal((300, 20, 3)) @ factor.T
+    wrong = 0.01 * rng.standard_normal((300, 20, 3))
+    table = v.headline_bootstrap(
+        {"right": right, "wrong": wrong}, reference, n_boot=100, seed=0
+    ).set_index(["generator", "metric"])
+    for name, paths in (("right", right), ("wrong", wrong)):
+        scores = v.summary_scores(v.validate_scenarios(paths, reference, thresholds)).iloc[0]
+        for metric in v.HEADLINE_METRICS:
+            assert table.loc[(name, metric), "distance"] == pytest.approx(scores[metric])
+    assert table.loc[("right", "corr_frobenius"), "share_best"] == pytest.approx(1.0)
+    assert table.loc[("right", "tail_dep_q05"), "share_best"] > 0.95
+    # shares of each metric sum to one; standard errors are positive
+    assert table.groupby(level="metric")["share_best"].sum().to_numpy() == pytest.approx(1.0)
+    assert (table["boot_se"] > 0).all()
+    # same seed, same table
+    again = v.headline_bootstrap({"right": right, "wrong": wrong}, reference, n_boot=100, seed=0)
+    pd.testing.assert_frame_equal(again.set_index(["generator", "metric"]), table)
+
+
+def test_headline_bootstrap_rejects_bad_arguments(rng):
+    paths, reference = rng.standard_normal((5, 20, 3)), rng.standard_normal((200, 3))
+    with pytest.raises(ValueError, match="scenarios is empty"):
+        v.headline_bootstrap({}, reference)
+    with pytest.raises(ValueError, match="block must be an integer"):
+        v.headline_bootstrap({"a": paths}, reference, block=0)
+    with pytest.raises(ValueError, match="n_boot must be a positive integer"):
+        v.headline_bootstrap({"a": paths}, reference, n_boot=0)
+    with pytest.raises(ValueError, match="reference's assets"):
+        v.headline_bootstrap({"a": paths[..., :2]}, reference)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import platform
 import subprocess
 from collections.abc import Mapping
@@ -21,7 +22,14 @@ import pandas as pd
 
 from . import __version__, io, paths
 
-__all__ = ["frame_sha256", "file_sha256", "git_revision", "provenance", "write_provenance"]
+__all__ = [
+    "frame_sha256",
+    "file_sha256",
+    "git_revision",
+    "recorded_data_hash",
+    "provenance",
+    "write_provenance",
+]
 
 
 def frame_sha256(frame: pd.DataFrame | pd.Series) -> str:
@@ -36,6 +44,20 @@ def frame_sha256(frame: pd.DataFrame | pd.Series) -> str:
     h.update(np.asarray(pd.DatetimeIndex(data.index).asi8, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(data.to_numpy(dtype=np.float64)).tobytes())
     return h.hexdigest()
+
+
+def recorded_data_hash() -> str:
+    """SHA-256 of the raw prices as recorded by the data stage (``reports/metrics/data.json``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the data stage has not run.
+    """
+    record = paths.metrics_dir() / "data.json"
+    if not record.is_file():
+        raise FileNotFoundError(f"{record} does not exist: run the data stage first")
+    return str(json.loads(record.read_text())["data_sha256"])
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -150,16 +150,6 @@ def run_data(
 # --------------------------------------------------------------------------- shared
 
 
-def _data_hash() -> str:
-    """SHA-256 of the raw prices recorded by the data stage."""
-    record = paths.metrics_dir() / "data.json"
-    if not record.is_file():
-        raise FileNotFoundError(f"{record} does not exist: run the data stage first")
-    import json
-
-    return str(json.loads(record.read_text())["data_sha256"])
-
-
 def split_from(
     train_end: str, val_start: str, val_end: str, test_start: str, test_end: str = ""
 ) -> data.Splits:
@@ -238,7 +228,7 @@ def run_baselines(
     tic = time.perf_counter()
     results = baselines.run_baselines(returns, dates, names, config, seed=int(seed))
     elapsed = time.perf_counter() - tic
-    data_hash = _data_hash()
+    data_hash = audit.recorded_data_hash()
     for method, (frame, scen) in results.items():
         record = audit.provenance(
             {"method": method, **config.get(method, {})},
@@ -324,7 +314,9 @@ def run_train(
         "history": history,
         "tuned_params": tuned,
     }
-    record = audit.provenance({"ddpm": config.to_dict(), "tuned": tuned}, seed, _data_hash())
+    record = audit.provenance(
+        {"ddpm": config.to_dict(), "tuned": tuned}, seed, audit.recorded_data_hash()
+    )
     audit.write_provenance(paths.ddpm_checkpoint().with_suffix(".audit.json"), record)
     io.write_json(paths.metrics_dir() / "train.json", _without_timing(summary))
     io.write_json(paths.models_dir() / "train_timing.json", {"wall_time_s": summary["wall_time_s"]})
@@ -394,7 +386,7 @@ def run_generate(
             "series": heads,
         },
     }
-    data_hash = _data_hash()
+    data_hash = audit.recorded_data_hash()
     ckpt_hash = audit.file_sha256(paths.ddpm_checkpoint())
     out, seconds, diags = {}, {}, []
     for method, run in runs.items():
@@ -835,7 +827,7 @@ def run_simulation_stage(
             "generate": dict(generate_params),
         },
         seed,
-        _data_hash(),
+        audit.recorded_data_hash(),
     )
     audit.write_provenance(paths.data_dir() / "simulation.audit.json", record)
     return {"table": table, "params": asdict(params)}
@@ -952,7 +944,7 @@ def run_report(
         paths.executed_notebooks_dir(), paths.reports_dir() / "html"
     )
     test_dates = splits.dates(data.load_returns(), "test")
-    record = audit.provenance(dict(params), seed, _data_hash())
+    record = audit.provenance(dict(params), seed, audit.recorded_data_hash())
     extra_figures = [
         f"{stem}_{name}" for name in parse_list(headline)[1:] for stem in reports.FIGURE_STEMS
     ]

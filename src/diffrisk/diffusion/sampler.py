@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +37,8 @@ __all__ = [
     "ddpm_step",
     "ddim_step",
     "multistep_x0",
+    "reverse_steps",
+    "reverse_process",
     "sample",
 ]
 
@@ -221,9 +225,16 @@ def _check_finite(x: torch.Tensor, step: int, t: int, method: str) -> None:
         )
 
 
-def _reverse_steps(
+def reverse_steps(
     method: str, schedule: NoiseSchedule, n_steps: int | None, spacing: str
 ) -> NDArray[np.int64]:
+    """Descending diffusion steps visited by ``method``: all T for "ddpm", else DDIM's.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, or ``n_steps`` other than T with the ancestral sampler.
+    """
     if method == "ddpm":
         if n_steps not in (None, schedule.n_steps):
             raise ValueError(
@@ -234,6 +245,82 @@ def _reverse_steps(
     if method == "ddim":
         return ddim_timesteps(schedule, n_steps or schedule.n_steps, spacing)
     raise ValueError(f"sampler must be one of {SAMPLERS}, got {method!r}")
+
+
+def reverse_process(
+    eps_fn: Callable[[torch.Tensor, int], torch.Tensor],
+    schedule: NoiseSchedule,
+    x_init: torch.Tensor,
+    steps: NDArray[np.int64],
+    *,
+    generator: torch.Generator,
+    method: str = "ddim",
+    eta: float = 0.0,
+    variance: str = "beta",
+    order: int = 2,
+    bar: Any = None,
+) -> torch.Tensor:
+    """Run the reverse chain from ``x_init`` over ``steps``, for a state of any shape.
+
+    The loop shared by every model of the package: :func:`sample` (one scalar per
+    scenario) and the stress generator (:func:`diffrisk.stress.sample_scaled_paths`,
+    whole ``(assets, horizon)`` paths with classifier-free guidance) differ only in
+    ``eps_fn`` and in the shape of the state.
+
+    Parameters
+    ----------
+    eps_fn : callable(x_t, t) -> Tensor
+        Noise prediction at diffusion step ``t`` for the state ``x_t`` (same shape).
+    schedule : NoiseSchedule
+    x_init : Tensor
+        x_T (e.g. :func:`initial_noise`).
+    steps : ndarray of int
+        Descending diffusion steps to visit (:func:`ddim_timesteps`, or all T steps for
+        the ancestral sampler).
+    generator : torch.Generator
+        Source of the step noise (DDPM, or DDIM with ``eta > 0``), drawn for the whole
+        state at each step.
+    method, eta, variance, order
+        As in :func:`sample`.
+    bar : tqdm, optional
+        Progress bar advanced once per step.
+
+    Returns
+    -------
+    Tensor
+        x_0, same shape as ``x_init``, unclipped.
+
+    Raises
+    ------
+    FloatingPointError
+        If a step produces NaN or Inf (names the step).
+    """
+    if method not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {method!r}")
+    if not (0.0 <= eta <= 1.0):
+        raise ValueError(f"eta must be in [0, 1], got {eta}")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    x = x_init
+    x0_prev: torch.Tensor | None = None
+    for i, t in enumerate(int(s) for s in steps):
+        eps = eps_fn(x, t)
+        if method == "ddpm":
+            z = torch.randn(x.shape, generator=generator) if t > 0 else None
+            x = ddpm_step(schedule, x, t, eps, z, variance)
+        else:
+            t_prev = int(steps[i + 1]) if i + 1 < len(steps) else -1
+            z = torch.randn(x.shape, generator=generator) if eta > 0 else None
+            x0_hat = schedule.predict_x0(x, torch.tensor(t), eps)
+            x0_used = x0_hat
+            if order == 2 and x0_prev is not None and t_prev >= 0:
+                x0_used = multistep_x0(schedule, x0_hat, x0_prev, int(steps[i - 1]), t, t_prev)
+            x = ddim_step(schedule, x, t, t_prev, eps, eta, z, x0_hat=x0_used)
+            x0_prev = x0_hat
+        _check_finite(x, i, t, method)
+        if bar is not None:
+            bar.update(1)
+    return x
 
 
 @torch.no_grad()
@@ -307,7 +394,7 @@ def sample(
         raise ValueError(f"eta must be in [0, 1], got {eta}")
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
-    steps = _reverse_steps(method, schedule, n_steps, spacing)
+    steps = reverse_steps(method, schedule, n_steps, spacing)
     model.eval()
     n_cond = cond.shape[0]
     per_chunk = max(1, int(chunk_elements) // int(n_scenarios))
@@ -322,25 +409,18 @@ def sample(
     for start in range(0, n_cond, per_chunk):
         c = cond[start : start + per_chunk]
         x = initial_noise(c.shape[0], n_scenarios, generator, noise)
-        x0_prev: torch.Tensor | None = None
-        for i, t in enumerate(steps):
-            t = int(t)
-            eps = model.predict_eps(x, c, t)
-            if method == "ddpm":
-                z = torch.randn(x.shape, generator=generator) if t > 0 else None
-                x = ddpm_step(schedule, x, t, eps, z, variance)
-            else:
-                t_prev = int(steps[i + 1]) if i + 1 < len(steps) else -1
-                z = torch.randn(x.shape, generator=generator) if eta > 0 else None
-                x0_hat = schedule.predict_x0(x, torch.tensor(t), eps)
-                x0_used = x0_hat
-                if order == 2 and x0_prev is not None and t_prev >= 0:
-                    x0_used = multistep_x0(schedule, x0_hat, x0_prev, int(steps[i - 1]), t, t_prev)
-                x = ddim_step(schedule, x, t, t_prev, eps, eta, z, x0_hat=x0_used)
-                x0_prev = x0_hat
-            _check_finite(x, i, t, method)
-            bar.update(1)
-        out[start : start + c.shape[0]] = x
+        out[start : start + c.shape[0]] = reverse_process(
+            lambda x_t, t, c=c: model.predict_eps(x_t, c, t),
+            schedule,
+            x,
+            steps,
+            generator=generator,
+            method=method,
+            eta=eta,
+            variance=variance,
+            order=order,
+            bar=bar,
+        )
     bar.close()
     logger.debug(
         "sampled %d x %d scenarios with %s (%d steps)", n_cond, n_scenarios, method, len(steps)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from tqdm.auto import tqdm
@@ -36,6 +36,9 @@ __all__ = [
     "ConditionTensors",
     "EMA",
     "TrainResult",
+    "TrainingSet",
+    "LossFn",
+    "eps_loss_fn",
     "denoising_loss",
     "evaluate_loss",
     "train_denoiser",
@@ -259,11 +262,35 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return torch.load(p, map_location="cpu", weights_only=False)
 
 
+LossFn = Callable[[torch.nn.Module, Any, torch.Generator], torch.Tensor]
+"""``loss_fn(model, batch, generator) -> scalar loss`` of one training batch."""
+
+
+class TrainingSet(Protocol):
+    """What the training loop needs of a dataset: a length and row selection."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, index: torch.Tensor) -> Any:
+        """Rows ``index`` as a batch for the loss function."""
+        ...
+
+
+def eps_loss_fn(schedule: NoiseSchedule, noise_draws: int) -> LossFn:
+    """The default loss: :func:`denoising_loss` with ``noise_draws`` (t, eps) per condition."""
+
+    def loss(model: torch.nn.Module, batch: ConditionTensors, gen: torch.Generator) -> torch.Tensor:
+        t, noise = _draw_noise(len(batch), noise_draws, schedule.n_steps, gen)
+        return denoising_loss(model, schedule, batch, t, noise)
+
+    return loss
+
+
 def _run_epoch(
-    model: Denoiser,
+    model: torch.nn.Module,
     ema: EMA,
-    schedule: NoiseSchedule,
-    train: ConditionTensors,
+    loss_fn: LossFn,
+    train: TrainingSet,
     opt: torch.optim.Optimizer,
     options: TrainOptions,
     gen: torch.Generator,
@@ -277,17 +304,15 @@ def _run_epoch(
     total, count = 0.0, 0
     for s in range(0, len(order), options.batch_size):
         idx = order[s : s + options.batch_size]
-        batch = train.take(idx)
-        t, noise = _draw_noise(len(idx), options.noise_draws, schedule.n_steps, gen)
-        loss = denoising_loss(model, schedule, batch, t, noise)
+        loss = loss_fn(model, train.take(idx), gen)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"training loss became {loss.item()} at batch {s}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if options.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
         opt.step()
         ema.update(model)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"training loss became {float(loss)} at batch {s}")
         total += loss.item() * len(idx)
         count += len(idx)
         bar.update(1)
@@ -295,18 +320,21 @@ def _run_epoch(
 
 
 def train_denoiser(
-    model: Denoiser,
+    model: Denoiser | torch.nn.Module,
     schedule: NoiseSchedule,
-    train: ConditionTensors,
+    train: ConditionTensors | TrainingSet,
     options: TrainOptions,
     *,
     seed: int,
     val: ConditionTensors | None = None,
-    score_fn: Callable[[Denoiser], float] | None = None,
+    score_fn: Callable[[Any], float] | None = None,
     checkpoint_fn: Callable[[dict[str, Any]], None] | None = None,
     resume: dict[str, Any] | None = None,
     progress: bool | None = None,
     epoch_callback: Callable[[int, float, float | None], None] | None = None,
+    loss_fn: LossFn | None = None,
+    val_loss_fn: Callable[[Any], float] | None = None,
+    desc: str = "train ddpm",
 ) -> TrainResult:
     """Train ``model`` on ``train``; select the EMA weights by validation.
 
@@ -335,6 +363,17 @@ def train_denoiser(
         Called after each epoch (after checkpointing) with the 1-based epoch, the
         validation loss (NaN without ``val``) and the score (None without ``score_fn``);
         an exception it raises (e.g. an Optuna prune) propagates.
+    loss_fn : callable(model, batch, generator) -> Tensor, optional
+        Loss of one batch (``train.take(index)``); default :func:`eps_loss_fn`, the
+        eps-prediction loss of a :class:`Denoiser` on :class:`ConditionTensors`. Any model
+        and dataset with ``__len__`` and ``take`` train with the same loop, EMA, early
+        stopping and checkpointing (the stress generator's v-prediction loss with
+        condition dropout does).
+    val_loss_fn : callable(model) -> float, optional
+        Validation loss of the EMA model, replacing :func:`evaluate_loss` on ``val``; it
+        is also the selection score when ``score_fn`` is not given.
+    desc : str
+        Label of the progress bar.
 
     Returns
     -------
@@ -342,12 +381,14 @@ def train_denoiser(
     """
     if len(train) == 0:
         raise ValueError("train has no conditions")
-    if torch.isnan(train.targets).any():
+    if isinstance(train, ConditionTensors) and torch.isnan(train.targets).any():
         raise ValueError("train targets contain NaN")
+    if loss_fn is None:
+        loss_fn = eps_loss_fn(schedule, options.noise_draws)
     opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     ema = EMA(model, options.ema_decay)
     gen = torch.Generator().manual_seed(int(seed))
-    selecting = val is not None or score_fn is not None
+    selecting = val is not None or score_fn is not None or val_loss_fn is not None
     state: dict[str, Any] = {
         "epoch": 0,
         "history": [],
@@ -370,15 +411,20 @@ def train_denoiser(
     bar = tqdm(
         total=n_batches * options.max_epochs,
         initial=n_batches * state["epoch"],
-        desc="train ddpm",
+        desc=desc,
         disable=(not progress) if progress is not None else None,
     )
     stopped_early = False
     while state["epoch"] < options.max_epochs:
         tic = time.perf_counter()
-        train_loss = _run_epoch(model, ema, schedule, train, opt, options, gen, bar)
+        train_loss = _run_epoch(model, ema, loss_fn, train, opt, options, gen, bar)
         state["epoch"] += 1
-        val_loss = evaluate_loss(ema.shadow, schedule, val, seed=int(seed) + 1) if val else math.nan
+        if val_loss_fn is not None:
+            val_loss = float(val_loss_fn(ema.shadow))
+        elif val:
+            val_loss = evaluate_loss(ema.shadow, schedule, val, seed=int(seed) + 1)
+        else:
+            val_loss = math.nan
         score = float(score_fn(ema.shadow)) if score_fn is not None else val_loss
         seconds = time.perf_counter() - tic
         state["elapsed"] += seconds
