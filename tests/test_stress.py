@@ -430,7 +430,9 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         )
     assert len(generated["index"]) == 12
     chosen = generated["index"].set_index(["generator", "archetype"])["guidance"]
-    assert chosen[("diffusion", "unconditional")] == 0.0
+    assert chosen[("diffusion", "unconditional")] == 1.25  # the signature prior's weight
+    _, unc_meta = stress.read_scenario_set(stress.scenario_set_file("diffusion", "unconditional"))
+    assert unc_meta["generation"]["prior_neighbours"] == 50
     assert chosen[("diffusion", "v2")] in (1.0, 2.0)
     validated = stress.run_stress_validate(
         crisis_windows="c1=2002-03-01/2002-09-30; c2=2004-03-01/2004-09-30",
@@ -585,3 +587,58 @@ def test_ablation_switches_train_sample_and_round_trip(returns, tmp_path):
     )
     np.testing.assert_array_equal(a, b)
     assert np.isfinite(a).all()
+
+
+def test_signature_prior_draws_from_the_nearest_training_windows(model):
+    bank, sigs = model.prior_features, model.prior_signatures
+    assert bank.shape[0] == sigs.shape[0] > 100 and np.isfinite(sigs).all()
+    # the prior is standardised on training windows: mean 0, std 1 per column
+    assert sigs.mean(axis=0) == pytest.approx(np.zeros(3), abs=0.05)
+    row = bank[[7, 300]]
+    one = stress.draw_prior_signatures(model, row, 4, 1, seed=0)
+    assert one.shape == (8, 3)
+    np.testing.assert_array_equal(one[:4], np.repeat(sigs[[7]], 4, axis=0))
+    np.testing.assert_array_equal(one[4:], np.repeat(sigs[[300]], 4, axis=0))
+    # k = 5: every draw is the signature of one of the 5 windows nearest in features
+    nearest = np.argsort(((bank - bank[7]) ** 2).sum(axis=1), kind="stable")[:5]
+    five = stress.draw_prior_signatures(model, bank[[7]], 50, 5, seed=1)
+    allowed = {tuple(s) for s in sigs[nearest]}
+    assert {tuple(s) for s in five} <= allowed and len({tuple(s) for s in five}) > 1
+    np.testing.assert_array_equal(five, stress.draw_prior_signatures(model, bank[[7]], 50, 5, 1))
+    empty = dataclasses.replace(model, prior_features=np.empty((0, 0)))
+    with pytest.raises(ValueError, match="no signature prior"):
+        stress.draw_prior_signatures(empty, bank[[7]], 2, 5, seed=0)
+
+
+def test_prior_sets_are_leakage_safe_deterministic_and_regenerate(
+    model, returns, checkpoint, tmp_path
+):
+    kwargs = {"guidance": 1.25, "seed": 4, "n_steps": 5, "prior_neighbours": 10}
+    base, _ = stress.generate_paths(model, returns, ["2004-04-01"], 8, None, **kwargs)
+    plain, _ = stress.generate_paths(
+        model, returns, ["2004-04-01"], 8, None, guidance=0, seed=4, n_steps=5
+    )
+    assert not np.array_equal(base, plain)
+    shocked = returns.copy()
+    shocked.loc[shocked.index >= "2004-04-01"] = -0.2
+    again, _ = stress.generate_paths(model, shocked, ["2004-04-01"], 8, None, **kwargs)
+    np.testing.assert_array_equal(base, again)
+    arch = stress.Archetype(stress.UNCONDITIONAL, {})
+    paths_, meta = stress.generate_scenario_set(
+        model,
+        returns,
+        arch,
+        ["2004-02-02", "2004-05-03"],
+        6,
+        guidance=1.25,
+        seed=3,
+        n_steps=4,
+        prior_neighbours=10,
+        checkpoint_sha256=stress.audit.file_sha256(checkpoint),
+    )
+    assert meta["generation"]["prior_neighbours"] == 10
+    np.testing.assert_array_equal(stress.regenerate_scenario_set(meta, returns, checkpoint), paths_)
+    with pytest.raises(ValueError, match="prior_neighbours must be an integer >= 0"):
+        stress.generate_paths(
+            model, returns, [""], 2, None, guidance=1, seed=0, prior_neighbours=-1
+        )

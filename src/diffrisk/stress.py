@@ -30,6 +30,11 @@ Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
   (the conditional pass is skipped), ``w = 1`` the plain conditional model, ``w > 1`` pushes
   harder toward the request. A partial request (e.g. only ``vol_ratio``) leaves the other
   components to the model.
+* **Unconditional sets: a two-stage sampler.** Without a stress request, each path's
+  signature is drawn from the training windows whose history features are nearest to the
+  conditioning date's (:func:`draw_prior_signatures`) and the path is generated with
+  guidance toward it. The null-signature branch alone under-disperses path-level
+  volatility and horizon returns (measured by ``benchmarks/stress_sampler_steps.py``).
 * **Reuse.** The noise schedule, the reverse chain
   (:func:`diffrisk.diffusion.sampler.reverse_process`: DDPM, DDIM and DPM-Solver++(2M)
   steps), the initial noise, the timestep embedding, the residual dilated block, and the
@@ -113,6 +118,7 @@ __all__ = [
     "eps_from_v",
     "sample_scaled_paths",
     "generate_paths",
+    "draw_prior_signatures",
     "parse_archetypes",
     "parse_crisis_windows",
     "resolve_archetype",
@@ -731,6 +737,9 @@ class StressModel:
         Standard deviation of the scaled training targets (the model sees ``x / scale``).
     target_abs_max : ndarray (n_assets,)
         Largest |scaled return| of each asset in training (soft plausibility bounds).
+    prior_features, prior_signatures : ndarray (n_windows, n_scalars), (n_windows, 3)
+        Standardised history features and standardised signatures of the training
+        windows: the signature prior of unconditional sets (:func:`draw_prior_signatures`).
     signature_bounds : DataFrame
         :func:`signature_range` of the training windows' signatures (out-of-range guard).
     train_end : str
@@ -752,6 +761,8 @@ class StressModel:
     signature_bounds: pd.DataFrame
     train_end: str
     history: list[dict[str, float]] = field(default_factory=list)
+    prior_features: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 0)))
+    prior_signatures: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 3)))
 
     def scalars(
         self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
@@ -854,19 +865,24 @@ def _fit_statistics(
         n_scalars=n_scalars,
         amplitude=config.amplitude_embedding,
     )
+    sig_mean, sig_std = np.nanmean(feats, axis=0), np.nanstd(feats, axis=0) + 1e-8
+    scal_mean, scal_std = scal.mean(axis=0), scal.std(axis=0) + 1e-8
+    complete = np.all(np.isfinite(feats), axis=1)
     return StressModel(
         net=StressDenoiser(spec),
         schedule=_make_schedule(config),
         config=config,
         assets=list(assets),
-        signature_mean=np.nanmean(feats, axis=0),
-        signature_std=np.nanstd(feats, axis=0) + 1e-8,
-        scalar_mean=scal.mean(axis=0),
-        scalar_std=scal.std(axis=0) + 1e-8,
+        signature_mean=sig_mean,
+        signature_std=sig_std,
+        scalar_mean=scal_mean,
+        scalar_std=scal_std,
         target_scale=float(np.std(windows.targets)),
         target_abs_max=np.abs(windows.targets).max(axis=(0, 2)).astype(np.float64),
         signature_bounds=signature_range(train_signatures),
         train_end=str(pd.Timestamp(train_end).date()),
+        prior_features=((scal - scal_mean) / scal_std)[complete],
+        prior_signatures=((feats - sig_mean) / sig_std)[complete],
     )
 
 
@@ -1017,6 +1033,8 @@ def save_stress_model(model: StressModel, path: str | Path) -> Path:
         "scalar_std": model.scalar_std.tolist(),
         "target_scale": float(model.target_scale),
         "target_abs_max": model.target_abs_max.tolist(),
+        "prior_features": torch.as_tensor(model.prior_features),
+        "prior_signatures": torch.as_tensor(model.prior_signatures),
         "signature_bounds": model.signature_bounds.to_dict(orient="index"),
         "train_end": model.train_end,
         "history": model.history,
@@ -1045,6 +1063,8 @@ def load_stress_model(path: str | Path) -> StressModel:
         scalar_std=np.asarray(payload["scalar_std"]),
         target_scale=float(payload["target_scale"]),
         target_abs_max=np.asarray(payload["target_abs_max"]),
+        prior_features=payload["prior_features"].numpy(),
+        prior_signatures=payload["prior_signatures"].numpy(),
         signature_bounds=bounds.loc[["lower", "upper"], list(SIGNATURE_COLUMNS)],
         train_end=str(payload["train_end"]),
         history=list(payload.get("history", [])),
@@ -1157,6 +1177,49 @@ def sample_scaled_paths(
         )
 
 
+def draw_prior_signatures(
+    model: StressModel, features: ArrayLike, n_per_date: int, k: int, seed: int
+) -> NDArray[np.float64]:
+    """Draw standardised signatures from the training windows nearest in history features.
+
+    For each conditioning date (a row of ``features``, the standardised history features of
+    :meth:`StressModel.scalars`), the ``k`` training windows with the smallest Euclidean
+    distance in the same features are found, and ``n_per_date`` of their signatures are
+    drawn with replacement: an analogue (nearest-neighbour) estimate of the distribution
+    of the horizon's volatility ratio, cumulative return and correlation given the past.
+    Only training windows are searched, so nothing after ``train_end`` is used.
+
+    Parameters
+    ----------
+    model : StressModel
+    features : array_like (n_dates, n_scalars)
+    n_per_date : int
+    k : int
+        Neighbours per date (capped at the number of training windows).
+    seed : int
+        Seed of ``np.random.default_rng``.
+
+    Returns
+    -------
+    ndarray (n_dates * n_per_date, 3)
+        Standardised signatures (the model's conditioning scale), date-major.
+    """
+    feats = np.atleast_2d(np.asarray(features, dtype=float))
+    bank, sigs = model.prior_features, model.prior_signatures
+    if bank.shape[0] == 0 or bank.shape[1] != feats.shape[1]:
+        raise ValueError(
+            "the model carries no signature prior for these features (retrain it with this "
+            "version of diffrisk)"
+        )
+    k = min(int(k), bank.shape[0])
+    rng = np.random.default_rng(int(seed))
+    out = []
+    for row in feats:
+        nearest = np.argsort(((bank - row) ** 2).sum(axis=1), kind="stable")[:k]
+        out.append(sigs[rng.choice(nearest, size=int(n_per_date))])
+    return np.concatenate(out)
+
+
 def generate_paths(
     model: StressModel,
     returns: pd.DataFrame,
@@ -1172,6 +1235,7 @@ def generate_paths(
     spacing: str = "linear",
     order: int = 1,
     soft_bound: float = 0.0,
+    prior_neighbours: int = 0,
     chunk: int = 2048,
     progress: bool | None = None,
 ) -> tuple[NDArray[np.float32], pd.DataFrame]:
@@ -1190,14 +1254,22 @@ def generate_paths(
         Requested (partial) stress signature in raw units (e.g. ``{"vol_ratio": 2.0}``);
         None or empty = unconditional.
     guidance : float
-        Classifier-free guidance weight w >= 0 (ignored when ``signature`` is empty).
+        Classifier-free guidance weight w >= 0 (ignored when ``signature`` is empty and
+        ``prior_neighbours`` is 0).
     seed : int
-        Seed of the :class:`torch.Generator`.
+        Seed of the :class:`torch.Generator` (and of the prior draws).
     sampler, n_steps, eta, spacing, order : see :func:`sample_scaled_paths`.
     soft_bound : float
         0 = off. Otherwise each scaled daily return is squashed softly,
         ``x -> b tanh(x / b)`` with ``b = soft_bound * target_abs_max`` (the largest
         |scaled return| of the asset in training): a plausibility bound on daily moves.
+    prior_neighbours : int
+        Only without a requested signature. 0: the model's unconditional branch (null
+        signature). K > 0: each path gets a signature drawn from the K training windows
+        whose history features are closest to the date's (:func:`draw_prior_signatures`)
+        and is generated conditionally on it with weight ``guidance``. The unconditional
+        branch under-disperses path-level volatility and horizon returns; drawing the
+        signature first (a two-stage sampler) fixes most of that.
     chunk : int
     progress : bool, optional
 
@@ -1217,6 +1289,8 @@ def generate_paths(
         raise ValueError(f"n_paths_per_date must be a positive integer, got {n_paths_per_date!r}")
     if soft_bound < 0:
         raise ValueError(f"soft_bound must be >= 0, got {soft_bound}")
+    if int(prior_neighbours) != prior_neighbours or prior_neighbours < 0:
+        raise ValueError(f"prior_neighbours must be an integer >= 0, got {prior_neighbours!r}")
     request = {k: float(v) for k, v in (signature or {}).items()}
     unknown = sorted(set(request) - set(SIGNATURE_COLUMNS))
     if unknown:
@@ -1253,18 +1327,22 @@ def generate_paths(
         null = net.embed_signature(null_vals, torch.ones_like(null_vals))
         if request:
             values, mask = model.signature_input(pd.DataFrame([request] * len(inputs)), port)
-            cond = net.embed_signature(_torch(values), _torch(mask))
+            cond = net.embed_signature(_torch(values), _torch(mask)).repeat_interleave(n, 0)
+        elif prior_neighbours:
+            features = model.scalars(sigma, port, history.numpy())
+            drawn = draw_prior_signatures(model, features, n, int(prior_neighbours), int(seed))
+            cond = net.embed_signature(_torch(drawn), torch.zeros(len(drawn), drawn.shape[1]))
         else:
-            cond = null
+            cond = null.repeat_interleave(n, 0)
     rep = lambda z: z.repeat_interleave(n, dim=0)  # noqa: E731
     gen = torch.Generator().manual_seed(int(seed))
     scaled = (
         sample_scaled_paths(
             model,
             rep(context),
-            rep(cond),
+            cond,
             rep(null),
-            float(guidance) if request else 0.0,
+            float(guidance) if (request or prior_neighbours) else 0.0,
             generator=gen,
             sampler=sampler,
             n_steps=n_steps,
@@ -1586,6 +1664,7 @@ def generate_scenario_set(
     soft_bound: float = 0.0,
     guidance_grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
     calibration_paths: int = 200,
+    prior_neighbours: int = 0,
     checkpoint_sha256: str = "",
     data_sha256: str = "",
     params: Mapping[str, Any] | None = None,
@@ -1599,6 +1678,8 @@ def generate_scenario_set(
     ``guidance="auto"`` chooses the weight with :func:`calibrate_guidance` (a pilot set
     per weight of ``guidance_grid``, seed ``seed + 1``); the chosen weight and the pilot
     errors are recorded in the metadata, so regeneration needs no calibration.
+    ``prior_neighbours`` (sets without a request only) draws each path's signature from
+    the history-nearest training windows (:func:`generate_paths`).
 
     Returns
     -------
@@ -1647,6 +1728,7 @@ def generate_scenario_set(
         archetype.signature,
         guidance=guidance,
         seed=seed,
+        prior_neighbours=0 if archetype.signature else int(prior_neighbours),
         **sampling,
     )
     generation = {
@@ -1665,6 +1747,7 @@ def generate_scenario_set(
         "order": int(order),
         "soft_bound": float(soft_bound),
         "guidance_calibration": None if calibration is None else _json_ready(calibration),
+        "prior_neighbours": 0 if archetype.signature else int(prior_neighbours),
     }
     extra = {
         "generation": generation,
@@ -1773,6 +1856,7 @@ def regenerate_scenario_set(
         spacing=gen["spacing"],
         order=gen["order"],
         soft_bound=gen["soft_bound"],
+        prior_neighbours=gen["prior_neighbours"],
     )
     return paths_
 
@@ -2440,6 +2524,8 @@ def run_stress_generate(
     guidance: float | str = "auto",
     guidance_grid: str = "1.0,1.25,1.5,2.0,2.5,3.0",
     calibration_paths: int = 200,
+    prior_neighbours: int = 50,
+    prior_guidance: float = 1.25,
     sampler: str = "ddim",
     n_steps: int = 40,
     eta: float = 0.0,
@@ -2472,6 +2558,11 @@ def run_stress_generate(
         Comma-separated candidate weights of ``guidance="auto"``.
     calibration_paths : int
         Pilot paths per weight.
+    prior_neighbours, prior_guidance : int, float
+        The ``unconditional`` set draws each path's signature from the
+        ``prior_neighbours`` training windows nearest in history features and guides
+        toward it with ``prior_guidance`` (:func:`generate_paths`); 0 neighbours = the
+        model's unconditional branch.
     sampler, n_steps, eta, spacing, order, soft_bound
         See :func:`generate_paths`.
     bootstrap_block : int
@@ -2516,6 +2607,8 @@ def run_stress_generate(
         "guidance": guidance,
         "guidance_grid": guidance_grid,
         "calibration_paths": calibration_paths,
+        "prior_neighbours": prior_neighbours,
+        "prior_guidance": prior_guidance,
         **sampling,
         "bootstrap_block": bootstrap_block,
         "stress.model": model.config.to_dict(),
@@ -2538,9 +2631,10 @@ def run_stress_generate(
                 arch,
                 dates,
                 per,
-                guidance=guidance,
+                guidance=prior_guidance if arch.name == UNCONDITIONAL else guidance,
                 guidance_grid=grid,
                 calibration_paths=int(calibration_paths),
+                prior_neighbours=int(prior_neighbours),
                 seed=set_seed,
                 **sampling,
                 checkpoint_sha256=ckpt_hash,
