@@ -45,9 +45,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from diffrisk import data, io, paths, stages, stress  # noqa: E402
-from diffrisk.risk import cvar, var  # noqa: E402
 from diffrisk.validation import (  # noqa: E402
-    equal_weight_log_returns,
     fit_regime_thresholds,
     historical_paths,
     summary_scores,
@@ -80,8 +78,9 @@ HEADLINE = ("corr_frobenius", "tail_dep_q05", "tail_dep_q01", "acf_abs_distance"
 
 def horizon_risk(paths_: np.ndarray) -> dict[str, float]:
     """5 % VaR and ES (returns) of the equal-weighted portfolio's H-day log return."""
-    total = equal_weight_log_returns(paths_).sum(axis=1)
-    return {"port_var05": float(var(total, 0.05)), "port_es05": float(cvar(total, 0.05))}
+    n_assets = paths_.shape[2]
+    row = stress.risk_summary(paths_, {"ew": np.full(n_assets, 1.0 / n_assets)}, [0.05]).iloc[0]
+    return {"port_var05": float(row["var"]), "port_es05": float(row["es"])}
 
 
 def steering_errors(

@@ -737,13 +737,13 @@ class StressModel:
         Standard deviation of the scaled training targets (the model sees ``x / scale``).
     target_abs_max : ndarray (n_assets,)
         Largest |scaled return| of each asset in training (soft plausibility bounds).
-    prior_features, prior_signatures : ndarray (n_windows, n_scalars), (n_windows, 3)
-        Standardised history features and standardised signatures of the training
-        windows: the signature prior of unconditional sets (:func:`draw_prior_signatures`).
     signature_bounds : DataFrame
         :func:`signature_range` of the training windows' signatures (out-of-range guard).
     train_end : str
         Last day a training window may reach.
+    prior_features, prior_signatures : ndarray (n_windows, n_scalars), (n_windows, 3)
+        Standardised history features and standardised signatures of the training
+        windows: the signature prior of unconditional sets (:func:`draw_prior_signatures`).
     history : list of dict
         Per-epoch training record.
     """
@@ -760,9 +760,9 @@ class StressModel:
     target_abs_max: NDArray[np.float64]
     signature_bounds: pd.DataFrame
     train_end: str
+    prior_features: NDArray[np.float64]
+    prior_signatures: NDArray[np.float64]
     history: list[dict[str, float]] = field(default_factory=list)
-    prior_features: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 0)))
-    prior_signatures: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 3)))
 
     def scalars(
         self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
@@ -1322,14 +1322,14 @@ def generate_paths(
     port = np.array([i.portfolio_vol for i in inputs])
     net = model.net.eval()
     with torch.no_grad():
-        context = net.encode_history(history, _torch(model.scalars(sigma, port, history.numpy())))
+        features = model.scalars(sigma, port, history.numpy())
+        context = net.encode_history(history, _torch(features))
         null_vals = torch.zeros(len(inputs), len(SIGNATURE_COLUMNS))
         null = net.embed_signature(null_vals, torch.ones_like(null_vals))
         if request:
             values, mask = model.signature_input(pd.DataFrame([request] * len(inputs)), port)
             cond = net.embed_signature(_torch(values), _torch(mask)).repeat_interleave(n, 0)
         elif prior_neighbours:
-            features = model.scalars(sigma, port, history.numpy())
             drawn = draw_prior_signatures(model, features, n, int(prior_neighbours), int(seed))
             cond = net.embed_signature(_torch(drawn), torch.zeros(len(drawn), drawn.shape[1]))
         else:
@@ -1706,6 +1706,7 @@ def generate_scenario_set(
             stacklevel=2,
         )
     sampling = _sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
+    prior = 0 if archetype.signature else int(prior_neighbours)
     calibration = None
     if isinstance(guidance, str):
         if guidance.strip().lower() != "auto":
@@ -1728,7 +1729,7 @@ def generate_scenario_set(
         archetype.signature,
         guidance=guidance,
         seed=seed,
-        prior_neighbours=0 if archetype.signature else int(prior_neighbours),
+        prior_neighbours=prior,
         **sampling,
     )
     generation = {
@@ -1747,7 +1748,7 @@ def generate_scenario_set(
         "order": int(order),
         "soft_bound": float(soft_bound),
         "guidance_calibration": None if calibration is None else _json_ready(calibration),
-        "prior_neighbours": 0 if archetype.signature else int(prior_neighbours),
+        "prior_neighbours": prior,
     }
     extra = {
         "generation": generation,
@@ -2830,6 +2831,7 @@ def run_stress_validate(
         r["archetype"]: r["out_of_range"] for r in index["sets"] if r["generator"] == "diffusion"
     }
     unc = validation[validation["archetype"] == UNCONDITIONAL].set_index("generator")
+    in_range = (signatures["generator"] == "diffusion") & ~signatures["out_of_range"].astype(bool)
     metrics = {
         "unconditional": {
             g: {
@@ -2859,16 +2861,9 @@ def run_stress_validate(
         ),
         "signature_components": int((signatures["generator"] == "diffusion").sum()),
         "signature_within_tolerance_in_range": int(
-            signatures.loc[
-                (signatures["generator"] == "diffusion") & ~signatures["out_of_range"].astype(bool),
-                "within_tolerance",
-            ].sum()
+            signatures.loc[in_range, "within_tolerance"].sum()
         ),
-        "signature_components_in_range": int(
-            (
-                (signatures["generator"] == "diffusion") & ~signatures["out_of_range"].astype(bool)
-            ).sum()
-        ),
+        "signature_components_in_range": int(in_range.sum()),
         "guidance": {
             r.archetype: float(r.guidance)
             for r in signatures[signatures["generator"] == "diffusion"]

@@ -390,10 +390,6 @@ def sample(
         raise ValueError(f"cond must have shape (B, cond_dim), got {tuple(cond.shape)}")
     if int(n_scenarios) != n_scenarios or n_scenarios < 1:
         raise ValueError(f"n_scenarios must be a positive integer, got {n_scenarios!r}")
-    if not (0.0 <= eta <= 1.0):
-        raise ValueError(f"eta must be in [0, 1], got {eta}")
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
     steps = reverse_steps(method, schedule, n_steps, spacing)
     model.eval()
     n_cond = cond.shape[0]
