@@ -29,15 +29,22 @@ import os
 import time
 from typing import Any
 
+from diffrisk.core import io
+from diffrisk.data.returns import load_returns, returns_until
+from diffrisk.data.splits import Splits
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from diffrisk import data, io, paths  # noqa: E402
-from diffrisk.backtest import christoffersen, fz0_loss, kupiec_pof  # noqa: E402
-from diffrisk.baselines import fhs, garch_t  # noqa: E402
-from diffrisk.ddpm import DDPMConfig, fit_ddpm, forecast_ddpm  # noqa: E402
+from diffrisk import paths  # noqa: E402
+from diffrisk.baselines.garch import fhs, garch_t
+from diffrisk.ddpm.config import DDPMConfig
+from diffrisk.ddpm.fit import fit_ddpm
+from diffrisk.ddpm.forecast import forecast_ddpm
+from diffrisk.evaluation.coverage import christoffersen, kupiec_pof
+from diffrisk.risk.scoring import fz0_loss
 
 logger = logging.getLogger("ablation_ddpm")
 
@@ -91,14 +98,14 @@ def score_frame(frame: pd.DataFrame, **labels: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def period_dates(returns: pd.DataFrame, splits: data.Splits, split: str) -> pd.DatetimeIndex:
+def period_dates(returns: pd.DataFrame, splits: Splits, split: str) -> pd.DatetimeIndex:
     return splits.dates(returns, split)
 
 
-def history_for(returns: pd.DataFrame, splits: data.Splits, split: str) -> pd.DataFrame:
+def history_for(returns: pd.DataFrame, splits: Splits, split: str) -> pd.DataFrame:
     """Validation forecasts never see test rows; test forecasts see everything before t."""
     if split == "validation":
-        return data.returns_until(returns, splits, "validation")
+        return returns_until(returns, splits, "validation")
     return returns
 
 
@@ -125,6 +132,7 @@ def static_filter_rows(returns, splits, split, series, garch_o: int) -> list[dic
     <= train_end times the empirical standardised training residuals of the same series (a
     static-parameter FHS) — what the diffusion model adds is measured against this."""
     from diffrisk.features import fit_scaler, scale_returns
+
     from diffrisk.forecasts import risk_frame_from_scenarios
 
     cfg = DDPMConfig()
@@ -217,8 +225,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    returns = data.load_returns()
-    splits = data.Splits.from_params("2014-12-31", "2015-01-01", "2018-12-31", "2019-01-01")
+    returns = load_returns()
+    splits = Splits.from_params("2014-12-31", "2015-01-01", "2018-12-31", "2019-01-01")
     rows: list[dict[str, Any]] = []
     if not args.no_baselines:
         for split in args.splits:

@@ -37,6 +37,10 @@ import time
 import warnings
 from typing import Any
 
+from diffrisk.core import io, paths
+from diffrisk.data.returns import load_returns
+from diffrisk.data.splits import splits_from_data_params
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
@@ -44,13 +48,10 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from diffrisk import data, io, paths, stages, stress  # noqa: E402
-from diffrisk.validation import (  # noqa: E402
-    fit_regime_thresholds,
-    historical_paths,
-    summary_scores,
-    validate_scenarios,
-)
+from diffrisk import stress  # noqa: E402
+from diffrisk.evaluation.paths.common import historical_paths
+from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
+from diffrisk.evaluation.paths.suite import summary_scores, validate_scenarios
 
 logger = logging.getLogger("ablation_stress")
 
@@ -167,8 +168,8 @@ def main() -> None:
         parser.error(f"unknown configs {unknown}; choose from {sorted(CONFIGS)}")
     torch.set_num_threads(args.threads)
     params = yaml.safe_load((paths.project_root() / "params.yaml").read_text())
-    splits = stages.splits_from_data_params(params["data"])
-    returns = stress.constituent_returns(data.load_returns())
+    splits = splits_from_data_params(params["data"])
+    returns = stress.constituent_returns(load_returns())
     rows = []
     for name in args.configs:
         for seed in args.seeds:

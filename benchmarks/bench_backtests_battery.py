@@ -15,13 +15,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from diffrisk.backtest import (
+from diffrisk.evaluation.tables import (
     backtest_table,
     constituent_coverage_table,
     diebold_mariano_table,
     traffic_light_table,
 )
-from diffrisk.forecasts import ScenarioSet, risk_frame_from_scenarios
+from diffrisk.forecasts.contract import ScenarioSet, risk_frame_from_scenarios
 
 #: Scenarios per day and a volatility mis-scaling per method (1.0 = well specified).
 METHODS = {

@@ -24,7 +24,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from diffrisk import baselines, paths
+from diffrisk.baselines.garch import fhs, garch_t
+from diffrisk.baselines.historical import hs, mc_normal
+from diffrisk.baselines.registry import run_baselines
+from diffrisk.core import paths
 
 TEST_START = "2019-01-01"
 VALIDATION = ("2015-01-01", "2018-12-31")
@@ -67,9 +70,9 @@ def timed(label: str, func, *args, **kwargs):
 
 def compare_daily(returns, dates, series, refit_every) -> None:
     """VaR of refit-every-k vs daily refits (1 % and 5 %), and exception rates."""
-    daily, _ = baselines.garch_t(returns, dates, refit_every=1, series=series)
+    daily, _ = garch_t(returns, dates, refit_every=1, series=series)
     for k in refit_every:
-        frame, _ = baselines.garch_t(returns, dates, refit_every=k, series=series)
+        frame, _ = garch_t(returns, dates, refit_every=k, series=series)
         for col in ("var_05", "var_01"):
             rel = (frame[col] / daily[col] - 1).abs()
             exc_k = (frame["realized"] < frame[col]).mean()
@@ -97,26 +100,26 @@ def main() -> None:
     )
     print(f"{'step':<44s} {'wall s':>8s} {'cpu s':>8s}")
     if not args.skip_default:
-        timed("hs (window=250)", baselines.hs, returns, dates)
-        timed("mc_normal (window=250, N=500)", baselines.mc_normal, returns, dates, seed=0)
-        timed("garch_t (refit_every=20, N=500)", baselines.garch_t, returns, dates, seed=0)
-        timed("fhs (refit_every=20, M=1000)", baselines.fhs, returns, dates)
+        timed("hs (window=250)", hs, returns, dates)
+        timed("mc_normal (window=250, N=500)", mc_normal, returns, dates, seed=0)
+        timed("garch_t (refit_every=20, N=500)", garch_t, returns, dates, seed=0)
+        timed("fhs (refit_every=20, M=1000)", fhs, returns, dates)
         timed(
             "garch_t, expanding fit sample (max_obs=None)",
-            baselines.garch_t,
+            garch_t,
             returns,
             dates,
             max_obs=None,
         )
         timed(
             "run_baselines: all four, shared GARCH fits",
-            baselines.run_baselines,
+            run_baselines,
             returns,
             dates,
             seed=0,
         )
     for k in args.refit_every:
-        timed(f"garch_t (refit_every={k})", baselines.garch_t, returns, dates, refit_every=k)
+        timed(f"garch_t (refit_every={k})", garch_t, returns, dates, refit_every=k)
     if args.compare_daily:
         validation = returns.loc[VALIDATION[0] : VALIDATION[1]].index
         compare_daily(returns, validation, args.compare_daily, args.compare_k)

@@ -20,9 +20,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from diffrisk.ddpm import DDPMConfig, load_checkpoint  # noqa: E402
-from diffrisk.diffusion.denoiser import Denoiser  # noqa: E402
-from diffrisk.diffusion.sampler import sample  # noqa: E402
+from diffrisk.ddpm.config import DDPMConfig
+from diffrisk.ddpm.model import load_checkpoint
+from diffrisk.ddpm.network import Denoiser
+from diffrisk.diffusion.sampler import sample
 
 
 def build(checkpoint: str | None, n_series: int):

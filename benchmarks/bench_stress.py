@@ -17,7 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from diffrisk import stress
+from diffrisk.stress.config import StressConfig
+from diffrisk.stress.model import StressModel, _fit_statistics, load_stress_model
+from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.signatures import historical_signatures
+from diffrisk.stress.windows import training_windows
 
 
 def synthetic_returns(n_days: int, n_assets: int, seed: int) -> pd.DataFrame:
@@ -29,12 +33,12 @@ def synthetic_returns(n_days: int, n_assets: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(r, index=dates, columns=[f"S{i:02d}" for i in range(n_assets)])
 
 
-def untrained_model(returns: pd.DataFrame, config: stress.StressConfig) -> stress.StressModel:
+def untrained_model(returns: pd.DataFrame, config: StressConfig) -> StressModel:
     """A model with the statistics of ``returns`` and freshly initialised weights."""
-    windows = stress.training_windows(returns, None, returns.index[-1], config)
-    sig = stress.historical_signatures(returns, config.horizon)
+    windows = training_windows(returns, None, returns.index[-1], config)
+    sig = historical_signatures(returns, config.horizon)
     torch.manual_seed(0)
-    model = stress._fit_statistics(
+    model = _fit_statistics(
         windows, list(returns.columns), config, sig, str(returns.index[-1].date())
     )
     torch.nn.init.normal_(model.net.out.weight, std=0.05)  # non-zero output, like a trained net
@@ -51,10 +55,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     returns = synthetic_returns(1500, 20, seed=0)
     if args.checkpoint:
-        model = stress.load_stress_model(args.checkpoint)
+        model = load_stress_model(args.checkpoint)
         returns.columns = model.assets
     else:
-        model = untrained_model(returns, stress.StressConfig())
+        model = untrained_model(returns, StressConfig())
     print(
         f"torch threads: {torch.get_num_threads()}, paths: {args.paths}, DDIM steps: "
         f"{args.steps}, horizon {model.config.horizon} x {len(model.assets)} assets, "
@@ -65,7 +69,7 @@ def main() -> None:
         ("unconditional", None, 0.0),
     ):
         tic = time.perf_counter()
-        paths, _ = stress.generate_paths(
+        paths, _ = generate_paths(
             model, returns, [""], args.paths, request, guidance=w, seed=1, n_steps=args.steps
         )
         seconds = time.perf_counter() - tic

@@ -24,19 +24,24 @@ import numpy as np
 import torch
 import yaml
 
-from diffrisk import data, paths, stages, stress
-from diffrisk.validation import (
-    fit_regime_thresholds,
-    historical_paths,
-    summary_scores,
-    validate_scenarios,
-)
+from diffrisk.core import paths
+from diffrisk.core.paths import stress_checkpoint
+from diffrisk.data.returns import constituent_returns, load_returns
+from diffrisk.data.splits import splits_from_data_params
+from diffrisk.evaluation.paths.common import historical_paths
+from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
+from diffrisk.evaluation.paths.suite import summary_scores, validate_scenarios
+from diffrisk.risk.portfolio import risk_summary
+from diffrisk.stress.config import StressRangeWarning
+from diffrisk.stress.model import load_stress_model
+from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.signatures import stress_signature
 
 
 def horizon_risk(paths_: np.ndarray) -> dict[str, float]:
     """5 % VaR and ES of the equal-weighted portfolio's H-day log return."""
     n_assets = paths_.shape[2]
-    row = stress.risk_summary(paths_, {"ew": np.full(n_assets, 1.0 / n_assets)}, [0.05]).iloc[0]
+    row = risk_summary(paths_, {"ew": np.full(n_assets, 1.0 / n_assets)}, [0.05]).iloc[0]
     return {"port_var05": float(row["var"]), "port_es05": float(row["es"])}
 
 
@@ -55,15 +60,15 @@ VARIANTS = (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=str(stress.stress_checkpoint()))
+    parser.add_argument("--checkpoint", default=str(stress_checkpoint()))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    warnings.simplefilter("ignore", stress.StressRangeWarning)
+    warnings.simplefilter("ignore", StressRangeWarning)
     params = yaml.safe_load((paths.project_root() / "params.yaml").read_text())
-    splits = stages.splits_from_data_params(params["data"])
-    model = stress.load_stress_model(args.checkpoint)
-    returns = stress.constituent_returns(data.load_returns())
+    splits = splits_from_data_params(params["data"])
+    model = load_stress_model(args.checkpoint)
+    returns = constituent_returns(load_returns())
     visible = returns.loc[returns.index <= splits.val_end]
     val = visible.loc[visible.index >= splits.val_start]
     h = model.config.horizon
@@ -73,12 +78,10 @@ def main() -> None:
     print(f"realised: VaR {realised['port_var05']:.4f} ES {realised['port_es05']:.4f}")
     for kw in VARIANTS:
         settings = {"guidance": 0.0, **kw}
-        set_, info = stress.generate_paths(
-            model, visible, dates, 100, None, seed=20250515, **settings
-        )
+        set_, info = generate_paths(model, visible, dates, 100, None, seed=20250515, **settings)
         scores = summary_scores(validate_scenarios(set_, val, thresholds)).iloc[0]
         vol = np.repeat(info["portfolio_vol"].to_numpy(), 100)
-        z = stress.stress_signature(set_, vol)["cum_return"] / (vol * np.sqrt(h))
+        z = stress_signature(set_, vol)["cum_return"] / (vol * np.sqrt(h))
         risk = horizon_risk(set_)
         print(
             f"{json.dumps(kw):32s} corr {scores['corr_frobenius']:.3f} "

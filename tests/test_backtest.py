@@ -15,27 +15,30 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from diffrisk.backtest import (
-    BACKTEST_COLUMNS,
-    acerbi_szekely_z1,
-    acerbi_szekely_z2,
+from diffrisk.backtest import BACKTEST_COLUMNS
+from diffrisk.evaluation.comparison import diebold_mariano, newey_west_lag
+from diffrisk.evaluation.coverage import christoffersen, exceptions, kupiec_pof
+from diffrisk.evaluation.es_tests import acerbi_szekely_z1, acerbi_szekely_z2
+from diffrisk.evaluation.tables import (
     backtest_table,
-    christoffersen,
     constituent_coverage_table,
-    diebold_mariano,
     diebold_mariano_table,
-    exceptions,
-    fz0_loss,
-    kupiec_pof,
-    newey_west_lag,
-    pinball_loss,
-    traffic_light,
     traffic_light_table,
+)
+from diffrisk.evaluation.traffic_light import (
+    traffic_light,
     traffic_light_thresholds,
     traffic_light_windows,
 )
-from diffrisk.forecasts import ScenarioSet, cvar_column, risk_frame_from_scenarios, var_column
-from diffrisk.risk import cvar, normal_var_es, student_t_var_es, var
+from diffrisk.forecasts.contract import (
+    ScenarioSet,
+    cvar_column,
+    risk_frame_from_scenarios,
+    var_column,
+)
+from diffrisk.risk.measures import cvar, var
+from diffrisk.risk.parametric import normal_var_es, student_t_var_es
+from diffrisk.risk.scoring import fz0_loss, pinball_loss
 
 
 def hits_with(n_obs: int, n_exceptions: int) -> np.ndarray:

@@ -9,9 +9,15 @@ from arch import arch_model
 from arch.univariate import StudentsT
 from scipy import integrate, stats
 
-from diffrisk import baselines as bl
-from diffrisk.forecasts import ALPHAS, RISK_COLUMNS, cvar_column, var_column
-from diffrisk.risk import cvar, var
+import diffrisk.baselines.garch as garch_module
+from diffrisk.baselines.garch import _fit_garch_t, _garch_path, fhs, garch_t
+from diffrisk.baselines.historical import hs, mc_normal
+from diffrisk.baselines.registry import BASELINE_METHODS, run_baselines
+from diffrisk.forecasts import ALPHAS, RISK_COLUMNS
+from diffrisk.forecasts.contract import cvar_column, var_column
+from diffrisk.risk.measures import cvar, var
+from diffrisk.risk.parametric import standardized_t_var_es
+from diffrisk.volatility.garch import arch_backcast, garch_variance_path
 
 TRUE = {"mu": 0.05, "omega": 0.02, "alpha": 0.08, "beta": 0.90, "nu": 6.0}  # percent units
 
@@ -59,12 +65,12 @@ def _rows(frame: pd.DataFrame, dates) -> np.ndarray:
 # Leakage: perturbing returns from day t on must not move any forecast for days <= t
 # ---------------------------------------------------------------------------------------
 LEAK_CALLS = {
-    "hs": lambda r, d: bl.hs(r, d, window=100),
-    "mc_normal": lambda r, d: bl.mc_normal(r, d, window=100, n_scenarios=200, seed=3),
-    "garch_t": lambda r, d: bl.garch_t(r, d, refit_every=5, n_scenarios=200, seed=3),
-    "fhs": lambda r, d: bl.fhs(r, d, refit_every=5, n_scenarios=200),
-    "garch_t_rolling": lambda r, d: bl.garch_t(r, d, refit_every=5, seed=3, max_obs=1050),
-    "fhs_rolling": lambda r, d: bl.fhs(r, d, refit_every=5, n_scenarios=200, max_obs=1050),
+    "hs": lambda r, d: hs(r, d, window=100),
+    "mc_normal": lambda r, d: mc_normal(r, d, window=100, n_scenarios=200, seed=3),
+    "garch_t": lambda r, d: garch_t(r, d, refit_every=5, n_scenarios=200, seed=3),
+    "fhs": lambda r, d: fhs(r, d, refit_every=5, n_scenarios=200),
+    "garch_t_rolling": lambda r, d: garch_t(r, d, refit_every=5, seed=3, max_obs=1050),
+    "fhs_rolling": lambda r, d: fhs(r, d, refit_every=5, n_scenarios=200, max_obs=1050),
 }
 
 
@@ -97,17 +103,19 @@ def test_run_baselines_shares_fits_and_equals_separate_calls(two_series, monkeyp
         "fhs": {"refit_every": 5, "n_scenarios": 120},
     }
     calls = []
-    fit = bl._fit_garch_t
-    monkeypatch.setattr(bl, "_fit_garch_t", lambda y, start: calls.append(len(y)) or fit(y, start))
-    out = bl.run_baselines(two_series, dates, config=config, seed=4)
+    fit = _fit_garch_t
+    monkeypatch.setattr(
+        garch_module, "_fit_garch_t", lambda y, start: calls.append(len(y)) or fit(y, start)
+    )
+    out = run_baselines(two_series, dates, config=config, seed=4)
     monkeypatch.undo()
     assert len(calls) == 2 * 3  # 2 series x 3 blocks of 5 days, once for garch_t and fhs
-    assert list(out) == list(bl.BASELINE_METHODS)
+    assert list(out) == list(BASELINE_METHODS)
     separate = {
-        "hs": bl.hs(two_series, dates, window=100),
-        "mc_normal": bl.mc_normal(two_series, dates, window=100, n_scenarios=50, seed=4),
-        "garch_t": bl.garch_t(two_series, dates, refit_every=5, n_scenarios=50, seed=4),
-        "fhs": bl.fhs(two_series, dates, refit_every=5, n_scenarios=120),
+        "hs": hs(two_series, dates, window=100),
+        "mc_normal": mc_normal(two_series, dates, window=100, n_scenarios=50, seed=4),
+        "garch_t": garch_t(two_series, dates, refit_every=5, n_scenarios=50, seed=4),
+        "fhs": fhs(two_series, dates, refit_every=5, n_scenarios=120),
     }
     for method, (frame, scen) in separate.items():
         pd.testing.assert_frame_equal(out[method][0], frame)
@@ -122,7 +130,7 @@ def test_hs_is_the_ceil_alpha_n_th_smallest_of_the_window():
     values = np.random.default_rng(5).permutation(np.arange(-30, 30)) / 1000
     returns = frame_of({"x": values})
     window = 40  # ceil(0.05*40) = 2nd smallest; ceil(0.025*40) = ceil(0.01*40) = smallest
-    frame, scen = bl.hs(returns, returns.index[window:], window=window)
+    frame, scen = hs(returns, returns.index[window:], window=window)
     assert scen.scenarios.shape == (1, 20, window)
     for row, p in zip(frame.itertuples(), range(window, 60), strict=True):
         past = np.sort(values[p - window : p])
@@ -139,7 +147,7 @@ def test_mc_normal_matches_normal_closed_form_within_monte_carlo_error():
     values = np.random.default_rng(6).normal(0.0004, 0.012, 300)
     returns = frame_of({"x": values})
     n = 200_000
-    frame, _ = bl.mc_normal(returns, returns.index[[-1]], window=250, n_scenarios=n, seed=7)
+    frame, _ = mc_normal(returns, returns.index[[-1]], window=250, n_scenarios=n, seed=7)
     past = values[-251:-1]
     m, s = past.mean(), past.std(ddof=1)
     for alpha in ALPHAS:
@@ -156,10 +164,10 @@ def test_mc_normal_matches_normal_closed_form_within_monte_carlo_error():
 
 def test_mc_normal_is_deterministic_per_seed_and_per_series_name(two_series):
     dates = two_series.index[-5:]
-    f1, s1 = bl.mc_normal(two_series, dates, n_scenarios=100, seed=1)
-    f2, s2 = bl.mc_normal(two_series, dates, n_scenarios=100, seed=1)
-    _, s3 = bl.mc_normal(two_series, dates, n_scenarios=100, seed=2)
-    _, only_b = bl.mc_normal(two_series, dates, n_scenarios=100, seed=1, series=["b"])
+    f1, s1 = mc_normal(two_series, dates, n_scenarios=100, seed=1)
+    f2, s2 = mc_normal(two_series, dates, n_scenarios=100, seed=1)
+    _, s3 = mc_normal(two_series, dates, n_scenarios=100, seed=2)
+    _, only_b = mc_normal(two_series, dates, n_scenarios=100, seed=1, series=["b"])
     pd.testing.assert_frame_equal(f1, f2)
     assert np.array_equal(s1.scenarios, s2.scenarios)
     assert not np.array_equal(s1.scenarios, s3.scenarios)
@@ -175,7 +183,7 @@ def test_mc_normal_is_deterministic_per_seed_and_per_series_name(two_series):
 def test_standardized_t_quantile_and_es_match_arch_and_integration():
     for nu in (2.5, 4.0, 6.0, 30.0):
         for alpha in ALPHAS:
-            q, es = bl.standardized_t_var_es(alpha, nu)
+            q, es = standardized_t_var_es(alpha, nu)
             assert q == pytest.approx(StudentsT().ppf(alpha, [nu]), rel=1e-10)
             # ES = (1/alpha) * integral_0^alpha q(u) du (Acerbi & Tasche 2002)
             scale = np.sqrt((nu - 2) / nu)
@@ -188,8 +196,8 @@ def test_garch_filter_equals_arch_in_sample_and_fixed_parameter_forecasts(long_s
     p0 = 2900
     model = arch_model(y, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
     res = model.fit(disp="off", last_obs=p0)  # fit on y[:p0], keep the rest for forecasting
-    path = bl.garch_variance_path(y, res.params.to_numpy(), bl.arch_backcast(y[:p0]))
-    assert bl.arch_backcast(y[:p0]) == pytest.approx(res.model._backcast, rel=1e-14)
+    path = garch_variance_path(y, res.params.to_numpy(), arch_backcast(y[:p0]))
+    assert arch_backcast(y[:p0]) == pytest.approx(res.model._backcast, rel=1e-14)
     cond_vol = res.conditional_volatility[:p0]
     np.testing.assert_allclose(np.sqrt(path[:p0]), cond_vol, rtol=1e-12)
     # arch's one-step forecasts made at t = p0-1 ... n-1 with the parameters held fixed
@@ -200,12 +208,12 @@ def test_garch_filter_equals_arch_in_sample_and_fixed_parameter_forecasts(long_s
 def test_garch_fit_recovers_true_parameters_and_sigma(long_series):
     returns, y, true_sigma = long_series
     p0 = 2900
-    params = bl._fit_garch_t(y[:p0], None)
+    params = _fit_garch_t(y[:p0], None)
     reference = arch_model(y[:p0], mean="Constant", vol="GARCH", p=1, q=1, dist="t").fit(disp="off")
     truth = np.array([TRUE[k] for k in ("mu", "omega", "alpha", "beta", "nu")])
     # within 3 robust standard errors of the truth (observed: at most 1.2 SE, seed 1)
     assert np.all(np.abs(params - truth) < 3 * reference.std_err.to_numpy())
-    path = bl._garch_path(
+    path = _garch_path(
         returns["x"].to_numpy(),
         np.arange(p0, 3000),
         100,
@@ -227,7 +235,7 @@ def test_garch_t_var_cvar_are_the_analytic_t_formulas(long_series, max_obs):
     first = 0 if max_obs is None else p0 - max_obs
     y = returns["x"].to_numpy()[first:] * 100  # exactly the data garch_t fits and filters
     dates = returns.index[p0:]
-    frame, scen = bl.garch_t(
+    frame, scen = garch_t(
         returns, dates, refit_every=n_days, n_scenarios=500, seed=0, max_obs=max_obs
     )
     res = arch_model(y, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(
@@ -255,14 +263,14 @@ def test_garch_t_var_cvar_are_the_analytic_t_formulas(long_series, max_obs):
 def test_fhs_equals_brute_force_recomputation_with_daily_refits(two_series, max_obs):
     m = 300
     dates = two_series.index[-4:]
-    frame, scen = bl.fhs(
+    frame, scen = fhs(
         two_series, dates, refit_every=1, n_scenarios=m, max_obs=max_obs, series=["a"]
     )
     y = two_series["a"].to_numpy() * 100
     previous = None
     for k, p in enumerate(two_series.index.get_indexer(dates)):
         sample = y[:p] if max_obs is None else y[p - max_obs : p]
-        params = previous = bl._fit_garch_t(sample, previous)
+        params = previous = _fit_garch_t(sample, previous)
         model = arch_model(sample, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
         fixed = model.fix(params)  # arch's own filter and standardised residuals
         sigma_next = np.sqrt(fixed.forecast(horizon=1).variance.to_numpy()[-1, 0])
@@ -283,39 +291,39 @@ def small() -> pd.DataFrame:
 
 
 def test_window_below_two_is_rejected(small):
-    with pytest.raises(ValueError, match="window must be >= 2, got 1"):
-        bl.hs(small, small.index[-3:], window=1)
+    with pytest.raises(ValueError, match="window must be an integer >= 2, got 1"):
+        hs(small, small.index[-3:], window=1)
     with pytest.raises(ValueError, match="window must be an integer"):
-        bl.mc_normal(small, small.index[-3:], window=2.5)
+        mc_normal(small, small.index[-3:], window=2.5)
 
 
 def test_unknown_series_is_rejected(small):
     with pytest.raises(ValueError, match=r"series \['zzz'\] not in returns columns"):
-        bl.hs(small, small.index[-3:], series=["a", "zzz"])
+        hs(small, small.index[-3:], series=["a", "zzz"])
     with pytest.raises(ValueError, match=r"series \['zzz'\] not in returns columns"):
-        bl.garch_t(small, small.index[-3:], series="zzz", min_obs=100)
+        garch_t(small, small.index[-3:], series="zzz", min_obs=100)
 
 
 def test_forecast_date_not_in_index_is_rejected(small):
     dates = [small.index[-1], pd.Timestamp("2030-01-01")]
     with pytest.raises(ValueError, match="forecast_dates 2030-01-01 not in the returns index"):
-        bl.hs(small, dates)
+        hs(small, dates)
 
 
 def test_unsorted_or_empty_forecast_dates_are_rejected(small):
     with pytest.raises(ValueError, match="forecast_dates must be sorted increasing"):
-        bl.hs(small, small.index[[-1, -2]])
+        hs(small, small.index[[-1, -2]])
     with pytest.raises(ValueError, match="forecast_dates is empty"):
-        bl.fhs(small, [])
+        fhs(small, [])
 
 
 def test_not_enough_history_is_rejected(small):
     with pytest.raises(ValueError, match="has only 10 returns before it; window=250"):
-        bl.hs(small, small.index[10:12])
+        hs(small, small.index[10:12])
     with pytest.raises(ValueError, match="only 300 returns of series 'a' before it; min_obs"):
-        bl.garch_t(small, small.index[300:302], min_obs=1000)
+        garch_t(small, small.index[300:302], min_obs=1000)
     with pytest.raises(ValueError, match="only 300 returns of series 'a'.*at least 500"):
-        bl.fhs(small, small.index[300:302], min_obs=100, n_scenarios=500)
+        fhs(small, small.index[300:302], min_obs=100, n_scenarios=500)
 
 
 def test_nan_in_the_needed_history_is_rejected(small):
@@ -323,39 +331,39 @@ def test_nan_in_the_needed_history_is_rejected(small):
     holed.iloc[200, 1] = np.nan
     day = holed.index[200].date()
     with pytest.raises(ValueError, match=r"returns\['b'\] has NaN in the 250 returns before"):
-        bl.mc_normal(holed, holed.index[-3:])
+        mc_normal(holed, holed.index[-3:])
     with pytest.raises(ValueError, match=rf"returns\['b'\] has NaN on {day}"):
-        bl.garch_t(holed, holed.index[-3:], min_obs=100)
+        garch_t(holed, holed.index[-3:], min_obs=100)
 
 
 def test_bad_garch_arguments_are_rejected(small):
-    with pytest.raises(ValueError, match="refit_every must be >= 1, got 0"):
-        bl.garch_t(small, small.index[-3:], refit_every=0, min_obs=100)
-    with pytest.raises(ValueError, match="min_obs must be >= 100, got 5"):
-        bl.fhs(small, small.index[-3:], min_obs=5)
-    with pytest.raises(ValueError, match="n_scenarios must be >= 1, got 0"):
-        bl.fhs(small, small.index[-3:], n_scenarios=0, min_obs=100)
-    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
-        bl.garch_t(small, small.index[-3:], seed=-1, min_obs=100)
-    with pytest.raises(ValueError, match="max_obs must be >= 150, got 120"):
-        bl.garch_t(small, small.index[-3:], min_obs=150, max_obs=120)
-    with pytest.raises(ValueError, match="max_obs must be >= 300, got 200"):
-        bl.fhs(small, small.index[-3:], min_obs=100, n_scenarios=300, max_obs=200)
+    with pytest.raises(ValueError, match="refit_every must be an integer >= 1, got 0"):
+        garch_t(small, small.index[-3:], refit_every=0, min_obs=100)
+    with pytest.raises(ValueError, match="min_obs must be an integer >= 100, got 5"):
+        fhs(small, small.index[-3:], min_obs=5)
+    with pytest.raises(ValueError, match="n_scenarios must be an integer >= 1, got 0"):
+        fhs(small, small.index[-3:], n_scenarios=0, min_obs=100)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        garch_t(small, small.index[-3:], seed=-1, min_obs=100)
+    with pytest.raises(ValueError, match="max_obs must be an integer >= 150, got 120"):
+        garch_t(small, small.index[-3:], min_obs=150, max_obs=120)
+    with pytest.raises(ValueError, match="max_obs must be an integer >= 300, got 200"):
+        fhs(small, small.index[-3:], min_obs=100, n_scenarios=300, max_obs=200)
     with pytest.raises(ValueError, match="nu must be > 2"):
-        bl.standardized_t_var_es(0.05, 2.0)
+        standardized_t_var_es(0.05, 2.0)
 
 
 def test_bad_returns_frame_is_rejected(small):
     with pytest.raises(ValueError, match="returns must be a pandas DataFrame"):
-        bl.hs(small.to_numpy(), small.index[-3:])
+        hs(small.to_numpy(), small.index[-3:])
     with pytest.raises(ValueError, match="returns must be indexed by a DatetimeIndex"):
-        bl.hs(small.reset_index(drop=True), small.index[-3:])
+        hs(small.reset_index(drop=True), small.index[-3:])
     with pytest.raises(ValueError, match="sorted increasing without duplicate dates"):
-        bl.hs(small.iloc[::-1], small.index[-3:])
+        hs(small.iloc[::-1], small.index[-3:])
 
 
 def test_run_baselines_rejects_unknown_methods_and_config_keys(small):
     with pytest.raises(ValueError, match=r"unknown baseline method\(s\) \['ddpm'\]"):
-        bl.run_baselines(small, small.index[-3:], methods=["hs", "ddpm"])
+        run_baselines(small, small.index[-3:], methods=["hs", "ddpm"])
     with pytest.raises(ValueError, match=r"config\['hs'\] has unknown keys \['refit_every'\]"):
-        bl.run_baselines(small, small.index[-3:], methods=["hs"], config={"hs": {"refit_every": 3}})
+        run_baselines(small, small.index[-3:], methods=["hs"], config={"hs": {"refit_every": 3}})

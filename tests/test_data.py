@@ -4,8 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffrisk import data, stages
-from diffrisk.data import DataError, Splits
+from diffrisk.data.prices import DataError, UnsortedDatesWarning, load_prices
+from diffrisk.data.returns import build_returns, load_returns, log_returns, returns_until
+from diffrisk.data.spikes import detect_spikes, fix_spikes
+from diffrisk.data.splits import SPLIT_NAMES, Splits
+from diffrisk.risk.portfolio import portfolio_returns
+from diffrisk.stages import data as data_stage
 
 from .conftest import write_csv
 
@@ -21,7 +25,7 @@ def run_csv(project_tmp, csv, **kw):
     args = {"source": "csv", "csv_path": str(csv), "series": "portfolio", "min_train": 100}
     args.update(SPLITS)
     args.update(kw)
-    return stages.run_data(**args)
+    return data_stage.run(**args)
 
 
 def outputs(root):
@@ -35,7 +39,7 @@ def test_log_returns_hand_computed():
     prices = pd.DataFrame(
         {"A": [100.0, 110.0, 99.0]}, index=pd.bdate_range("2020-01-01", periods=3)
     )
-    r = data.log_returns(prices)
+    r = log_returns(prices)
     np.testing.assert_allclose(r["A"].to_numpy(), [np.log(1.1), np.log(0.9)])
     assert r.index[0] == pd.Timestamp("2020-01-02")
 
@@ -43,10 +47,10 @@ def test_log_returns_hand_computed():
 def test_portfolio_is_log_of_mean_gross_return():
     # Two stocks: +10% and -10% simple returns -> equal-weighted simple return 0 -> log 0.
     r = pd.DataFrame({"A": [np.log(1.1)], "B": [np.log(0.9)]})
-    assert data.portfolio_returns(r).iloc[0] == pytest.approx(0.0, abs=1e-15)
+    assert portfolio_returns(r).iloc[0] == pytest.approx(0.0, abs=1e-15)
     # +2% and +4% -> portfolio +3% simple.
     r = pd.DataFrame({"A": [np.log(1.02)], "B": [np.log(1.04)]})
-    assert data.portfolio_returns(r).iloc[0] == pytest.approx(np.log(1.03), rel=1e-14)
+    assert portfolio_returns(r).iloc[0] == pytest.approx(np.log(1.03), rel=1e-14)
 
 
 def test_portfolio_equals_daily_rebalanced_wealth():
@@ -55,12 +59,12 @@ def test_portfolio_equals_daily_rebalanced_wealth():
     wealth = 1.0
     for t in range(50):
         wealth *= np.mean(np.exp(r.iloc[t].to_numpy()))
-    assert data.portfolio_returns(r).sum() == pytest.approx(np.log(wealth), rel=1e-12)
+    assert portfolio_returns(r).sum() == pytest.approx(np.log(wealth), rel=1e-12)
 
 
 def test_build_returns_columns_and_order(price_frame):
     index = price_frame.mean(axis=1).rename("idx")
-    out = data.build_returns(price_frame, index)
+    out = build_returns(price_frame, index)
     assert list(out.columns) == ["portfolio", "idx", "AAA", "BBB", "CCC"]
     assert len(out) == len(price_frame) - 1
     np.testing.assert_allclose(out["idx"], np.log(index).diff().iloc[1:])
@@ -79,19 +83,19 @@ def test_split_boundaries_disjoint_and_inclusive():
     assert lab[pd.Timestamp("2012-12-31")] == "validation"
     assert lab[pd.Timestamp("2013-01-02")] == "test"
     r = pd.DataFrame(index=dates, data={"x": 0.0})
-    sets = [set(s.dates(r, name)) for name in data.SPLIT_NAMES]
+    sets = [set(s.dates(r, name)) for name in SPLIT_NAMES]
     assert not (sets[0] & sets[1]) and not (sets[1] & sets[2]) and not (sets[0] & sets[2])
     assert sum(map(len, sets)) == len(dates)
 
 
 def test_returns_until_never_contains_test_rows(price_frame):
-    r = data.build_returns(price_frame)
+    r = build_returns(price_frame)
     s = Splits.from_params(**SPLITS)
-    upto = data.returns_until(r, s, "validation")
+    upto = returns_until(r, s, "validation")
     assert upto.index.max() <= pd.Timestamp(SPLITS["val_end"])
     assert not set(s.dates(r, "test")) & set(upto.index)
     with pytest.raises(DataError, match="last_split"):
-        data.returns_until(r, s, "test")
+        returns_until(r, s, "test")
 
 
 @pytest.mark.parametrize(
@@ -121,10 +125,10 @@ def test_spike_detector_finds_isolated_reversal_not_crash(price_frame):
     prices.iloc[500, 0] *= 1.5  # data error: +50% for one day, then back
     prices.iloc[600:, 1] *= 0.7  # genuine crash: -30% that stays
     prices.iloc[700:, :] *= 0.85  # market-wide crash day
-    spikes = data.detect_spikes(prices, threshold=8.0)
+    spikes = detect_spikes(prices, threshold=8.0)
     assert list(spikes["ticker"]) == ["AAA"]
     assert spikes["date"].iloc[0] == prices.index[500]
-    fixed = data.fix_spikes(prices, spikes)
+    fixed = fix_spikes(prices, spikes)
     assert fixed.iloc[500, 0] == pytest.approx(np.sqrt(prices.iloc[499, 0] * prices.iloc[501, 0]))
     assert fixed.iloc[600, 1] == prices.iloc[600, 1]  # crash untouched
 
@@ -164,7 +168,7 @@ def test_run_data_writes_outputs(project_tmp, price_frame):
     assert out["metrics"]["n_train"] + out["metrics"]["n_validation"] + out["metrics"][
         "n_test"
     ] == len(out["returns"])
-    assert data.load_returns().shape == out["returns"].shape
+    assert load_returns().shape == out["returns"].shape
 
 
 def test_run_data_is_deterministic(project_tmp, price_frame):
@@ -178,7 +182,7 @@ def test_run_data_is_deterministic(project_tmp, price_frame):
 
 
 def test_skfolio_default_data():
-    prices, index = data.load_prices()
+    prices, index = load_prices()
     assert prices.shape[1] == 20 and index.name == "sp500"
     assert prices.index[0] == pd.Timestamp("1990-01-02")
     assert prices.index[-1] == pd.Timestamp("2022-12-28")
@@ -268,9 +272,9 @@ def test_short_gap_forward_filled(project_tmp, price_frame):
 def test_unsorted_dates_sorted_with_warning(project_tmp, price_frame):
     shuffled = price_frame.iloc[::-1]
     csv = write_csv(project_tmp / "rev.csv", shuffled)
-    with pytest.warns(data.UnsortedDatesWarning, match="sorting"):
+    with pytest.warns(UnsortedDatesWarning, match="sorting"):
         out = run_csv(project_tmp, csv)
-    expected = data.build_returns(price_frame)
+    expected = build_returns(price_frame)
     np.testing.assert_allclose(out["returns"].to_numpy(), expected.to_numpy(), rtol=1e-12)
 
 
@@ -294,7 +298,7 @@ def test_unknown_ticker(project_tmp, price_frame):
 
 def test_unknown_source():
     with pytest.raises(DataError, match=r"data.source must be 'skfolio' or 'csv'"):
-        data.load_prices(source="bloomberg")
+        load_prices(source="bloomberg")
 
 
 def test_no_partial_output_on_late_failure(project_tmp, price_frame):

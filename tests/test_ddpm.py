@@ -8,15 +8,11 @@ import pytest
 import torch
 from scipy import stats
 
-from diffrisk.ddpm import (
-    DDPMConfig,
-    fit_ddpm,
-    forecast_ddpm,
-    fz0_mean,
-    load_checkpoint,
-    validation_diagnostics,
-)
-from diffrisk.forecasts import ScenarioSet, validate_forecast_frame
+from diffrisk.ddpm.config import DDPMConfig
+from diffrisk.ddpm.fit import fit_ddpm
+from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean, validation_diagnostics
+from diffrisk.ddpm.model import load_checkpoint
+from diffrisk.forecasts.contract import ScenarioSet, validate_forecast_frame
 
 OMEGA, ALPHA, BETA, NU = 5e-6, 0.10, 0.85, 5.0
 

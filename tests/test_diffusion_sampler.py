@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from diffrisk.diffusion.denoiser import Denoiser, DenoiserSpec
+from diffrisk.ddpm.network import Denoiser, DenoiserSpec
 from diffrisk.diffusion.sampler import (
     ddim_step,
     ddim_timesteps,

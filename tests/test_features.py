@@ -4,18 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffrisk.features import (
-    GarchParams,
+from diffrisk.ddpm.features import (
     Scaler,
     conditioning_windows,
-    ewma_variance,
-    fit_garch,
     fit_scaler,
-    garch_variance,
     log_volatility_feature,
     scale_returns,
     stale_rows,
 )
+from diffrisk.volatility.ewma import ewma_variance
+from diffrisk.volatility.garch import GarchParams, fit_garch, garch_variance
 
 
 def _returns(n=1200, seed=0, cols=("a", "b")):

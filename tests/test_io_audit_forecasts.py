@@ -4,8 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffrisk import audit, forecasts, io, stages
-from diffrisk.forecasts import ScenarioSet
+from diffrisk.core import audit, io
+from diffrisk.core.tables import parse_list
+from diffrisk.evaluation.tables import headline_metrics
+from diffrisk.forecasts.contract import (
+    RISK_COLUMNS,
+    ScenarioSet,
+    alpha_tag,
+    risk_frame_from_scenarios,
+    validate_forecast_frame,
+    var_column,
+)
+from diffrisk.forecasts.store import load_forecasts, load_scenarios, save_forecasts
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -50,10 +60,10 @@ def test_provenance_record_fields(project_tmp):
 
 
 def test_alpha_tags_and_columns():
-    assert forecasts.alpha_tag(0.05) == "05"
-    assert forecasts.alpha_tag(0.025) == "025"
-    assert forecasts.var_column(0.01) == "var_01"
-    assert forecasts.RISK_COLUMNS == (
+    assert alpha_tag(0.05) == "05"
+    assert alpha_tag(0.025) == "025"
+    assert var_column(0.01) == "var_01"
+    assert RISK_COLUMNS == (
         "var_05",
         "cvar_05",
         "var_025",
@@ -62,7 +72,7 @@ def test_alpha_tags_and_columns():
         "cvar_01",
     )
     with pytest.raises(ValueError, match="alpha must be in"):
-        forecasts.alpha_tag(1.5)
+        alpha_tag(1.5)
 
 
 def scenario_case(n_days=5, n=200, seed=0):
@@ -75,7 +85,7 @@ def scenario_case(n_days=5, n=200, seed=0):
 
 def test_risk_frame_from_scenarios_matches_risk_functions():
     dates, scen, realized = scenario_case()
-    frame = forecasts.risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
+    frame = risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
     row = frame[(frame.series == "b") & (frame.date == dates[3])].iloc[0]
     sorted_ = np.sort(scen[1, 3].astype(float))
     assert row["var_05"] == sorted_[9]  # ceil(0.05 * 200) = 10th smallest
@@ -86,11 +96,11 @@ def test_risk_frame_from_scenarios_matches_risk_functions():
 
 def test_save_and_load_round_trip(project_tmp):
     dates, scen, realized = scenario_case()
-    frame = forecasts.risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
-    forecasts.save_forecasts("m", frame, ScenarioSet(scen, dates, ["a", "b"]), {"k": 1})
-    back = forecasts.load_forecasts("m")
+    frame = risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
+    save_forecasts("m", frame, ScenarioSet(scen, dates, ["a", "b"]), {"k": 1})
+    back = load_forecasts("m")
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
-    s = forecasts.load_scenarios("m")
+    s = load_scenarios("m")
     assert s.series == ["a", "b"] and (s.dates == dates).all()
     np.testing.assert_array_equal(s.for_series("b"), scen[1])
     with pytest.raises(KeyError, match="series 'c' not in scenario set"):
@@ -99,28 +109,28 @@ def test_save_and_load_round_trip(project_tmp):
 
 def test_validate_forecast_frame_errors():
     dates, scen, realized = scenario_case()
-    frame = forecasts.risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
+    frame = risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
     bad = frame.copy()
     bad.loc[3, "cvar_05"] = bad.loc[3, "var_05"] + 0.01
     with pytest.raises(ValueError, match=r"m: cvar_05 > var_05 for series 'a'"):
-        forecasts.validate_forecast_frame(bad, "m")
+        validate_forecast_frame(bad, "m")
     bad = frame.copy()
     bad.loc[0, "var_01"] = np.nan
     with pytest.raises(ValueError, match=r"m: var_01 is not finite for series 'a'"):
-        forecasts.validate_forecast_frame(bad, "m")
+        validate_forecast_frame(bad, "m")
     with pytest.raises(ValueError, match=r"lacks columns \['realized'\]"):
-        forecasts.validate_forecast_frame(frame.drop(columns="realized"), "m")
+        validate_forecast_frame(frame.drop(columns="realized"), "m")
 
 
 def test_load_missing_forecasts_names_the_stage(project_tmp):
     with pytest.raises(FileNotFoundError, match="no forecasts for method 'nope'"):
-        forecasts.load_forecasts("nope")
+        load_forecasts("nope")
 
 
 def test_parse_list():
-    assert stages.parse_list("portfolio, sp500,") == ["portfolio", "sp500"]
-    assert stages.parse_list("") == []
-    assert stages.parse_list(["a", " b"]) == ["a", "b"]
+    assert parse_list("portfolio, sp500,") == ["portfolio", "sp500"]
+    assert parse_list("") == []
+    assert parse_list(["a", " b"]) == ["a", "b"]
 
 
 def test_headline_metrics_nesting():
@@ -137,7 +147,7 @@ def test_headline_metrics_nesting():
             "avg_cvar": [-0.02, -0.03],
         }
     )
-    out = stages.headline_metrics(table, ["portfolio"])
+    out = headline_metrics(table, ["portfolio"])
     assert list(out) == ["portfolio"]
     assert out["portfolio"]["hs"]["alpha_0.05"]["kupiec_p"] == 0.5
 

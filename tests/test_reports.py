@@ -28,8 +28,44 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from diffrisk import forecasts as fc
-from diffrisk import paths, reports
+from diffrisk.core import paths
+from diffrisk.evaluation.tables import BACKTEST_COLUMNS
+from diffrisk.forecasts.contract import (
+    ScenarioSet,
+    cvar_column,
+    risk_frame_from_scenarios,
+    var_column,
+)
+from diffrisk.reporting.formatting import write_table
+from diffrisk.reporting.paper_figures import (
+    fig1_distribution,
+    fig2_var_vs_returns,
+    fig3_cvar_exceedances,
+    write_paper_figures,
+)
+from diffrisk.reporting.paper_tables import (
+    extended_table,
+    table1_cvar,
+    table2_coverage,
+    write_paper_tables,
+)
+from diffrisk.reporting.study_report import (
+    _provenance_block,
+    render_notebooks_html,
+    study_discussion,
+    write_study_report,
+)
+from diffrisk.reporting.style import (
+    FIGURE_STEMS,
+    METHOD_ORDER,
+    TABLE_STEMS,
+    method_color,
+    method_label,
+    series_label,
+    set_style,
+    sort_methods,
+)
+from diffrisk.risk.scoring import pit_values
 
 N_DAYS, N_SCEN = 300, 400
 SERIES = ("portfolio", "sp500")
@@ -77,8 +113,8 @@ def _backtests(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             g = f[f["series"] == s]
             r = g["realized"].to_numpy()
             for a in ALPHAS:
-                v = g[fc.var_column(a)].to_numpy()
-                e = g[fc.cvar_column(a)].to_numpy()
+                v = g[var_column(a)].to_numpy()
+                e = g[cvar_column(a)].to_numpy()
                 hits = r < v
                 x = int(hits.sum())
                 rows.append(
@@ -101,7 +137,7 @@ def _backtests(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
                         "fz0_mean": _fz0(r, v, e, a).mean(),
                     }
                 )
-    return pd.DataFrame(rows, columns=list(reports.BACKTEST_COLUMNS))
+    return pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
 
 
 def _dm_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -114,7 +150,7 @@ def _dm_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             g, b = (frames[k][frames[k]["series"] == s] for k in (m, "fhs"))
             r = g["realized"].to_numpy()
             for a in (0.05, 0.01):
-                vc, cc = fc.var_column(a), fc.cvar_column(a)
+                vc, cc = var_column(a), cvar_column(a)
                 d = _fz0(r, g[vc].to_numpy(), g[cc].to_numpy(), a) - _fz0(
                     r, b[vc].to_numpy(), b[cc].to_numpy(), a
                 )
@@ -163,8 +199,8 @@ def study():
     for m, scale in _scales(sigma).items():
         z = rng.standard_normal((len(SERIES), N_DAYS, N_SCEN))
         scen = (z * scale[:, :, None]).astype(np.float32)
-        frames[m] = fc.risk_frame_from_scenarios(scen, dates, SERIES, realized)
-        sets[m] = fc.ScenarioSet(scenarios=scen, dates=dates, series=list(SERIES))
+        frames[m] = risk_frame_from_scenarios(scen, dates, SERIES, realized)
+        sets[m] = ScenarioSet(scenarios=scen, dates=dates, series=list(SERIES))
     # MC standard errors (designed values) for the DDPM only, in the columns of the
     # coverage stage's mc_error.csv, with three rows per key to exercise the averaging.
     mc = pd.DataFrame(
@@ -205,10 +241,8 @@ def outputs(study, tmp_path_factory):
     root = tmp_path_factory.mktemp("study_root").resolve()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DIFFRISK_ROOT", str(root))
-        tables = reports.write_paper_tables(
-            study["backtests"], study["dm"], study["traffic"], study["mc"]
-        )
-        figures = reports.write_paper_figures(
+        tables = write_paper_tables(study["backtests"], study["dm"], study["traffic"], study["mc"])
+        figures = write_paper_figures(
             study["forecasts"], {m: study["scenarios"][m] for m in FIG1_METHODS}
         )
         yield {"root": root, "tables": tables, "figures": figures}
@@ -222,9 +256,7 @@ def root(tmp_path, monkeypatch):
 
 
 def _row(table: pd.DataFrame, series: str, method: str, alpha: float | None = None):
-    mask = (table["Series"] == reports.series_label(series)) & (
-        table["Method"] == reports.method_label(method)
-    )
+    mask = (table["Series"] == series_label(series)) & (table["Method"] == method_label(method))
     if alpha is not None:
         mask &= np.isclose(table["Alpha"], alpha)
     sub = table[mask]
@@ -236,36 +268,34 @@ def _row(table: pd.DataFrame, series: str, method: str, alpha: float | None = No
 
 
 def test_method_order_labels_and_colours():
-    order = reports.sort_methods(["zeta", "ddpm_ddim", "fhs", "ddpm", "hs", "garch_t", "mc_normal"])
+    order = sort_methods(["zeta", "ddpm_ddim", "fhs", "ddpm", "hs", "garch_t", "mc_normal"])
     assert order == ["hs", "mc_normal", "garch_t", "fhs", "ddpm", "ddpm_ddim", "zeta"]
-    assert reports.method_label("ddpm_ddim") == "Diffusion model (DDPM, ddim)"
-    assert reports.method_label("fhs") == "Filtered HS"
-    colours = [reports.method_color(m) for m in reports.METHOD_ORDER]
+    assert method_label("ddpm_ddim") == "Diffusion model (DDPM, ddim)"
+    assert method_label("fhs") == "Filtered HS"
+    colours = [method_color(m) for m in METHOD_ORDER]
     assert len(set(colours)) == len(colours)
-    assert reports.method_color("ddpm_ddim") == reports.method_color("ddpm_ddim")
+    assert method_color("ddpm_ddim") == method_color("ddpm_ddim")
 
 
 def test_set_style_pins_fonts_and_dpi():
     import matplotlib
 
     with matplotlib.rc_context():
-        reports.set_style()
+        set_style()
         assert matplotlib.rcParams["font.sans-serif"][0] == "DejaVu Sans"
         assert matplotlib.rcParams["savefig.dpi"] == 150
-        assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] == (
-            reports.method_color("hs")
-        )
+        assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] == (method_color("hs"))
 
 
 # ---- Table 1 and 2 -------------------------------------------------------------------
 
 
 def test_table1_is_average_cvar_in_percent_per_series_block(study):
-    t1 = reports.table1_cvar(study["backtests"])
+    t1 = table1_cvar(study["backtests"])
     assert list(t1.columns) == ["Series", "Method", "CVaR 5% (%)", "CVaR 1% (%)"]
     # Blocks: portfolio first, then sp500; methods in display order inside each block.
-    expected_methods = [reports.method_label(m) for m in ("hs", "mc_normal", "fhs", "ddpm")]
-    assert list(t1["Series"]) == [reports.series_label(s) for s in SERIES for _ in range(4)]
+    expected_methods = [method_label(m) for m in ("hs", "mc_normal", "fhs", "ddpm")]
+    assert list(t1["Series"]) == [series_label(s) for s in SERIES for _ in range(4)]
     assert list(t1["Method"]) == expected_methods * 2
     for s in SERIES:
         for m in METHODS:
@@ -283,15 +313,15 @@ def test_table1_is_average_cvar_in_percent_per_series_block(study):
 
 
 def test_table2_exception_rates_and_kupiec(study):
-    t2 = reports.table2_coverage(study["backtests"], series=["sp500"])
-    assert set(t2["Series"]) == {reports.series_label("sp500")}
+    t2 = table2_coverage(study["backtests"], series=["sp500"])
+    assert set(t2["Series"]) == {series_label("sp500")}
     assert len(t2) == 4
     for m in METHODS:
         f = study["forecasts"][m]
         g = f[f["series"] == "sp500"]
         row = _row(t2, "sp500", m)
         for a, tag in ((0.05, "5%"), (0.01, "1%")):
-            hits = g["realized"] < g[fc.var_column(a)]
+            hits = g["realized"] < g[var_column(a)]
             assert row[f"Exc. {tag} (n)"] == hits.sum()
             assert row[f"Exc. {tag} (%)"] == pytest.approx(100 * hits.mean())
             assert row[f"Kupiec p ({tag})"] == pytest.approx(_kupiec_p(hits.sum(), N_DAYS, a))
@@ -301,19 +331,19 @@ def test_table2_exception_rates_and_kupiec(study):
 def test_tables_reject_bad_backtests(study):
     bt = study["backtests"]
     with pytest.raises(ValueError, match=r"lacks columns \['avg_cvar'\]"):
-        reports.table1_cvar(bt.drop(columns="avg_cvar"))
+        table1_cvar(bt.drop(columns="avg_cvar"))
     with pytest.raises(ValueError, match="duplicate rows"):
-        reports.table2_coverage(pd.concat([bt, bt.iloc[:1]]))
+        table2_coverage(pd.concat([bt, bt.iloc[:1]]))
     with pytest.raises(ValueError, match=r"no rows for series \['AAPL'\]"):
-        reports.table1_cvar(bt, series=["AAPL"])
+        table1_cvar(bt, series=["AAPL"])
     with pytest.raises(ValueError, match="must be a pandas DataFrame"):
-        reports.table1_cvar(bt.to_dict())
+        table1_cvar(bt.to_dict())
 
 
 def test_missing_method_alpha_is_nan(study):
     bt = study["backtests"]
     drop = (bt["method"] == "hs") & np.isclose(bt["alpha"], 0.01)
-    t1 = reports.table1_cvar(bt[~drop])
+    t1 = table1_cvar(bt[~drop])
     row = _row(t1, "portfolio", "hs")
     assert math.isnan(row["CVaR 1% (%)"]) and np.isfinite(row["CVaR 5% (%)"])
 
@@ -322,7 +352,7 @@ def test_missing_method_alpha_is_nan(study):
 
 
 def test_extended_table_joins_dm_traffic_light_and_mc_errors(study):
-    t3 = reports.extended_table(study["backtests"], study["dm"], study["traffic"], study["mc"])
+    t3 = extended_table(study["backtests"], study["dm"], study["traffic"], study["mc"])
     assert len(t3) == 2 * 2 * 4  # series x alpha x methods
     assert list(t3["Alpha"].iloc[:8]) == [0.05] * 4 + [0.01] * 4
     dm = study["dm"]
@@ -361,7 +391,7 @@ def test_extended_table_accepts_long_traffic_windows_with_alpha(study):
     long = wide.melt(id_vars=["series", "method"], var_name="zone", value_name="n_windows")
     long["zone"] = long["zone"].str.replace("n_", "", regex=False)
     long["alpha"] = 0.05
-    t3 = reports.extended_table(study["backtests"], None, long)
+    t3 = extended_table(study["backtests"], None, long)
     row = _row(t3, "sp500", "hs", 0.05)
     src = wide[(wide.series == "sp500") & (wide.method == "hs")].iloc[0]
     assert row["TL red"] == src["n_red"]
@@ -372,19 +402,19 @@ def test_extended_table_accepts_long_traffic_windows_with_alpha(study):
 def test_extended_table_rejects_bad_inputs(study):
     bt, dm, tl = study["backtests"], study["dm"], study["traffic"]
     with pytest.raises(ValueError, match=r"dm_table lacks columns \['dm_p'\]"):
-        reports.extended_table(bt, dm.drop(columns="dm_p"), tl)
+        extended_table(bt, dm.drop(columns="dm_p"), tl)
     with pytest.raises(ValueError, match="one column per zone"):
-        reports.extended_table(bt, dm, tl.drop(columns="n_red"))
+        extended_table(bt, dm, tl.drop(columns="n_red"))
     bad_zone = pd.DataFrame({"series": ["sp500"], "method": ["hs"], "zone": ["blue"], "n": [3]})
     with pytest.raises(ValueError, match="zone must be one of"):
-        reports.extended_table(bt, dm, bad_zone)
+        extended_table(bt, dm, bad_zone)
     no_count = pd.DataFrame({"series": ["sp500"], "method": ["hs"], "zone": ["red"]})
     with pytest.raises(ValueError, match="no count column"):
-        reports.extended_table(bt, dm, no_count)
+        extended_table(bt, dm, no_count)
     with pytest.raises(ValueError, match=r"mc_errors lacks columns \['cvar_se'\]"):
-        reports.extended_table(bt, dm, tl, study["mc"].drop(columns="cvar_se"))
+        extended_table(bt, dm, tl, study["mc"].drop(columns="cvar_se"))
     with pytest.raises(ValueError, match="no rows with loss 'fz0'"):
-        reports.extended_table(bt, dm.assign(loss="quantile"), tl)
+        extended_table(bt, dm.assign(loss="quantile"), tl)
 
 
 def test_tables_read_the_backtest_module_outputs(study):
@@ -395,10 +425,10 @@ def test_tables_read_the_backtest_module_outputs(study):
     bt = backtest.backtest_table(frames, alphas=(0.05, 0.01), n_sim=0)
     dm = backtest.diebold_mariano_table(frames, alphas=(0.05, 0.01))
     tl = backtest.traffic_light_table(frames)  # has yellow_from / red_from columns too
-    t1 = reports.table1_cvar(bt)
-    mine = reports.table1_cvar(study["backtests"])
+    t1 = table1_cvar(bt)
+    mine = table1_cvar(study["backtests"])
     np.testing.assert_allclose(t1["CVaR 1% (%)"], mine["CVaR 1% (%)"], rtol=1e-10)
-    t3 = reports.extended_table(bt, dm, tl)
+    t3 = extended_table(bt, dm, tl)
     for m in ("ddpm", "hs"):
         row = _row(t3, "portfolio", m, 0.01)
         src = tl[(tl.series == "portfolio") & (tl.method == m)].iloc[0]
@@ -409,7 +439,7 @@ def test_tables_read_the_backtest_module_outputs(study):
         )
     ddpm = _row(t3, "portfolio", "ddpm", 0.05)
     assert ddpm["DM vs FHS"] < 0  # backtest convention: negative = lower loss than FHS
-    text = reports.study_discussion(bt, dm, series=["portfolio"])
+    text = study_discussion(bt, dm, series=["portfolio"])
     assert "Lowest mean FZ0 loss: Diffusion model (DDPM) (" in text
 
 
@@ -422,8 +452,8 @@ def _markdown_rows(text: str) -> list[list[str]]:
 
 
 def test_write_table_csv_markdown_latex(study, root):
-    t1 = reports.table1_cvar(study["backtests"])
-    out = reports.write_table(t1, "table1_cvar", "Table 1. Average CVaR.")
+    t1 = table1_cvar(study["backtests"])
+    out = write_table(t1, "table1_cvar", "Table 1. Average CVaR.")
     assert out["csv"] == root / "reports" / "tables" / "table1_cvar.csv"
     assert all(p.is_file() for p in out.values())
     assert not list(out["csv"].parent.glob(".*.tmp"))  # no temporary files left
@@ -439,11 +469,11 @@ def test_write_table_csv_markdown_latex(study, root):
     assert len(rows) == len(t1) == 8
     # The series name is shown only on the first row of its block.
     assert [r[0] for r in rows] == [
-        reports.series_label("portfolio"),
+        series_label("portfolio"),
         "",
         "",
         "",
-        reports.series_label("sp500"),
+        series_label("sp500"),
         "",
         "",
         "",
@@ -465,7 +495,7 @@ def test_write_table_csv_markdown_latex(study, root):
 
 def test_write_paper_tables_formats_and_blocks(outputs):
     written = outputs["tables"]
-    assert set(written) == set(reports.TABLE_STEMS)
+    assert set(written) == set(TABLE_STEMS)
     assert written["table1_cvar"]["md"] == outputs["root"] / "reports/tables/table1_cvar.md"
     md3 = written["table3_extended"]["md"].read_text()
     rows = _markdown_rows(md3)
@@ -474,7 +504,7 @@ def test_write_paper_tables_formats_and_blocks(outputs):
     fhs_row = next(r for r in rows if r[2] == "Filtered HS")
     assert fhs_row[header.index("DM p")] == "–"  # not applicable to the benchmark itself
     assert fhs_row[header.index("Alpha")] in {"5%", ""}
-    assert rows[0][:2] == [reports.series_label("portfolio"), "5%"]
+    assert rows[0][:2] == [series_label("portfolio"), "5%"]
     tex3 = written["table3_extended"]["tex"].read_text()
     assert tex3.count(r"$\alpha = 1\%$") == 2
     md2 = written["table2_coverage"]["md"].read_text()
@@ -483,13 +513,13 @@ def test_write_paper_tables_formats_and_blocks(outputs):
 
 
 def test_write_table_rejects_bad_arguments(study, root):
-    t1 = reports.table1_cvar(study["backtests"])
+    t1 = table1_cvar(study["backtests"])
     with pytest.raises(ValueError, match="stem must be a bare file name"):
-        reports.write_table(t1, "tables/t1.csv", "x")
+        write_table(t1, "tables/t1.csv", "x")
     with pytest.raises(ValueError, match=r"formats names columns \['nope'\]"):
-        reports.write_table(t1, "t1", "x", formats={"nope": "int"})
+        write_table(t1, "t1", "x", formats={"nope": "int"})
     with pytest.raises(ValueError, match=r"formats\['Method'\] must be one of"):
-        reports.write_table(t1, "t1", "x", formats={"Method": "bold"})
+        write_table(t1, "t1", "x", formats={"Method": "bold"})
 
 
 # ---- figures -------------------------------------------------------------------------
@@ -497,18 +527,18 @@ def test_write_table_rejects_bad_arguments(study, root):
 
 def test_pit_values_hand_computed_and_errors():
     sc = np.array([[1.0, 2.0, 3.0, 4.0]] * 4)
-    u = reports.pit_values(sc, [2.5, 2.0, 0.0, 5.0])
+    u = pit_values(sc, [2.5, 2.0, 0.0, 5.0])
     np.testing.assert_allclose(u, [0.5, 0.375, 0.0, 1.0])
     with pytest.raises(ValueError, match=r"realized must have shape \(4,\)"):
-        reports.pit_values(sc, [1.0])
+        pit_values(sc, [1.0])
     with pytest.raises(ValueError, match="scenarios must have shape"):
-        reports.pit_values(np.ones(3), [1.0])
+        pit_values(np.ones(3), [1.0])
 
 
 def test_figures_png_pdf_nontrivial_and_byte_identical(study, outputs):
     fig_dir = outputs["root"] / "reports" / "figures"
-    first = [outputs["figures"][stem] for stem in reports.FIGURE_STEMS]
-    assert first == [(fig_dir / f"{s}.png", fig_dir / f"{s}.pdf") for s in reports.FIGURE_STEMS]
+    first = [outputs["figures"][stem] for stem in FIGURE_STEMS]
+    assert first == [(fig_dir / f"{s}.png", fig_dir / f"{s}.pdf") for s in FIGURE_STEMS]
     blobs = {p: p.read_bytes() for pair in first for p in pair}
     for p, blob in blobs.items():
         assert len(blob) > 20_000
@@ -520,9 +550,9 @@ def test_figures_png_pdf_nontrivial_and_byte_identical(study, outputs):
     realized = pd.Series(study["realized"][0], index=study["dates"])
     fig1_sets = {m: study["scenarios"][m] for m in FIG1_METHODS}
     second = [
-        reports.fig1_distribution(realized, fig1_sets, "portfolio", out_dir=fig_dir),
-        reports.fig2_var_vs_returns(study["forecasts"], "portfolio", out_dir=fig_dir),
-        reports.fig3_cvar_exceedances(study["forecasts"], "portfolio", out_dir=fig_dir),
+        fig1_distribution(realized, fig1_sets, "portfolio", out_dir=fig_dir),
+        fig2_var_vs_returns(study["forecasts"], "portfolio", out_dir=fig_dir),
+        fig3_cvar_exceedances(study["forecasts"], "portfolio", out_dir=fig_dir),
     ]
     assert second == first
     for p, blob in blobs.items():
@@ -534,18 +564,18 @@ def test_figures_reject_bad_inputs(study, root):
     sets, frames = study["scenarios"], study["forecasts"]
     realized = pd.Series(study["realized"][0], index=study["dates"])
     with pytest.raises(ValueError, match="realized has no return on 10 of the 300 dates"):
-        reports.fig1_distribution(realized.iloc[10:], {"ddpm": sets["ddpm"]}, "portfolio")
+        fig1_distribution(realized.iloc[10:], {"ddpm": sets["ddpm"]}, "portfolio")
     with pytest.raises(ValueError, match="has no series 'AAPL'"):
-        reports.fig1_distribution(realized, {"ddpm": sets["ddpm"]}, "AAPL")
+        fig1_distribution(realized, {"ddpm": sets["ddpm"]}, "AAPL")
     with pytest.raises(ValueError, match="scenarios_by_method is empty"):
-        reports.fig1_distribution(realized, {}, "portfolio")
+        fig1_distribution(realized, {}, "portfolio")
     with pytest.raises(ValueError, match=r"forecasts\['hs'\] has no rows for series 'AAPL'"):
-        reports.fig2_var_vs_returns({"hs": frames["hs"]}, "AAPL")
+        fig2_var_vs_returns({"hs": frames["hs"]}, "AAPL")
     with pytest.raises(ValueError, match=r"forecasts\['hs'\] lacks columns \['cvar_01'\]"):
-        reports.fig3_cvar_exceedances({"hs": frames["hs"].drop(columns="cvar_01")}, "sp500")
+        fig3_cvar_exceedances({"hs": frames["hs"].drop(columns="cvar_01")}, "sp500")
     clash = frames["hs"].assign(realized=frames["hs"]["realized"] + 1e-3)
     with pytest.raises(ValueError, match="disagree on the realised return"):
-        reports.write_paper_figures({"hs": frames["hs"], "fhs": clash}, {"hs": sets["hs"]})
+        write_paper_figures({"hs": frames["hs"], "fhs": clash}, {"hs": sets["hs"]})
 
 
 # ---- study report --------------------------------------------------------------------
@@ -561,7 +591,7 @@ PROVENANCE = {
 
 
 def _section(text: str, series: str, tag: str) -> str:
-    head = f"### {reports.series_label(series)}, α = {tag}\n"
+    head = f"### {series_label(series)}, α = {tag}\n"
     return text.split(head, 1)[1].split("\n### ", 1)[0]
 
 
@@ -575,7 +605,7 @@ def test_study_report_states_computed_winners_and_provenance(study, outputs):
     (root / "reports" / "notebooks").mkdir(parents=True, exist_ok=True)
     nb_html = root / "reports" / "notebooks" / "01_data.html"
     nb_html.write_text("<html></html>")
-    path = reports.write_study_report(
+    path = write_study_report(
         bt,
         PROVENANCE,
         study["dm"],
@@ -586,10 +616,10 @@ def test_study_report_states_computed_winners_and_provenance(study, outputs):
     text = path.read_text()
 
     # Tables inline, figures linked relative to reports/.
-    for stem in reports.TABLE_STEMS:
+    for stem in TABLE_STEMS:
         table_md = (root / "reports" / "tables" / f"{stem}.md").read_text().strip()
         assert table_md in text
-    for stem in reports.FIGURE_STEMS:
+    for stem in FIGURE_STEMS:
         assert f"(figures/{stem}.png)" in text and f"(figures/{stem}.pdf)" in text
     assert "(notebooks/01_data.html)" in text
     assert "300 trading days of the test period 2019-12-02 –" in text
@@ -641,21 +671,21 @@ def test_study_report_states_computed_winners_and_provenance(study, outputs):
 def test_discussion_not_significant_and_missing_provenance(study):
     dm = study["dm"].copy()
     dm.loc[(dm.series == "portfolio") & (dm.method == "ddpm"), "dm_p"] = 0.30
-    text = reports.study_discussion(study["backtests"], dm, series=["portfolio"])
+    text = study_discussion(study["backtests"], dm, series=["portfolio"])
     assert "is not significant at the 5% level by the Diebold–Mariano test" in text
     assert "(DM = " in text and "p = 0.300)" in text
-    no_dm = reports.study_discussion(study["backtests"], None, series=["portfolio"])
+    no_dm = study_discussion(study["backtests"], None, series=["portfolio"])
     assert "No Diebold–Mariano result against Filtered HS is available for it." in no_dm
-    block = reports._provenance_block({"seed": 1})
+    block = _provenance_block({"seed": 1})
     assert "| Git revision | not recorded |" in block
 
 
 def test_study_report_requires_tables_and_figures(study, root):
     with pytest.raises(FileNotFoundError, match="table1_cvar.md does not exist"):
-        reports.write_study_report(study["backtests"], PROVENANCE)
-    reports.write_paper_tables(study["backtests"])
+        write_study_report(study["backtests"], PROVENANCE)
+    write_paper_tables(study["backtests"])
     with pytest.raises(FileNotFoundError, match="fig1_distribution.png does not exist"):
-        reports.write_study_report(study["backtests"], PROVENANCE)
+        write_study_report(study["backtests"], PROVENANCE)
 
 
 # ---- notebooks -----------------------------------------------------------------------
@@ -677,14 +707,14 @@ def test_render_notebooks_html_offline(tmp_path):
         ),
     ]
     nbformat.write(nb, src / "01_data.ipynb")
-    written = reports.render_notebooks_html(src, out)
+    written = render_notebooks_html(src, out)
     assert written == [out / "01_data.html"]
     html = written[0].read_text()
     assert "Data stage" in html and "424242" in html
     assert not re.search(r"<script[^>]+src=", html)
     assert "cdnjs" not in html and "unpkg" not in html
-    assert reports.render_notebooks_html(src, out)[0].read_text() == html
+    assert render_notebooks_html(src, out)[0].read_text() == html
     with pytest.raises(FileNotFoundError, match="no executed notebooks"):
-        reports.render_notebooks_html(out, tmp_path / "x")
+        render_notebooks_html(out, tmp_path / "x")
     with pytest.raises(FileNotFoundError, match="is not a folder"):
-        reports.render_notebooks_html(tmp_path / "missing", out)
+        render_notebooks_html(tmp_path / "missing", out)

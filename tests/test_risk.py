@@ -13,15 +13,9 @@ import pytest
 from scipy import stats
 from skfolio import measures
 
-from diffrisk.risk import (
-    cvar,
-    normal_var_es,
-    student_t_var_es,
-    tail_count,
-    var,
-    var_cvar_asymptotic_se,
-    var_cvar_bootstrap,
-)
+from diffrisk.risk.measures import cvar, tail_count, var
+from diffrisk.risk.parametric import normal_var_es, student_t_var_es
+from diffrisk.risk.uncertainty import var_cvar_asymptotic_se, var_cvar_bootstrap
 
 ALPHAS = (0.05, 0.025, 0.01)
 

@@ -9,22 +9,27 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from diffrisk import baselines
-from diffrisk.backtest import fz0_loss
-from diffrisk.forecasts import ALPHAS, RISK_COLUMNS, cvar_column, var_column
-from diffrisk.simulation import (
+from diffrisk.baselines.garch import fhs, garch_t
+from diffrisk.baselines.historical import hs, mc_normal
+from diffrisk.forecasts import ALPHAS, RISK_COLUMNS
+from diffrisk.forecasts.contract import cvar_column, var_column
+from diffrisk.risk.parametric import standardized_t_var_es
+from diffrisk.risk.scoring import fz0_loss
+from diffrisk.study.simulation import (
     DEFAULT_PARAMS,
     SIMULATION_COLUMNS,
     TRUE_METHOD,
-    GarchTParams,
+    simulate_forecasts,
+    simulate_garch_t,
+    true_forecasts,
+)
+from diffrisk.study.simulation_scoring import (
     default_runners,
     run_simulation,
     save_simulation_table,
-    simulate_forecasts,
-    simulate_garch_t,
     simulation_table,
-    true_forecasts,
 )
+from diffrisk.volatility.garch import GarchTParams
 
 SEED = 2024
 
@@ -226,7 +231,7 @@ def test_true_var_es_closed_form(nu):
         np.testing.assert_allclose(table[var_column(a)], p.mu + sigma * q, rtol=1e-12)
         np.testing.assert_allclose(table[cvar_column(a)], p.mu + sigma * es, rtol=1e-12)
         # the baselines' unit-variance helper agrees
-        q_b, es_b = baselines.standardized_t_var_es(a, nu)
+        q_b, es_b = standardized_t_var_es(a, nu)
         assert (float(q_b), float(es_b)) == pytest.approx((q, es), rel=1e-12)
         # numerical integration: P(Z <= q) = alpha and E[Z | Z <= q] = es
         law = stats.t(nu, scale=c)
@@ -335,18 +340,16 @@ def test_default_runners_wire_the_baselines_explicitly():
     r, _ = simulate_garch_t(DEFAULT_PARAMS, _dates(560), seed=2)
     frame, days = r.to_frame(), r.index[520:]
     expected = {
-        "hs": baselines.hs(frame, days, window=100)[0],
-        "mc_normal": baselines.mc_normal(frame, days, window=100, n_scenarios=200, seed=3)[0],
-        "garch_t": baselines.garch_t(
-            frame, days, refit_every=50, n_scenarios=200, seed=3, min_obs=500
-        )[0],
+        "hs": hs(frame, days, window=100)[0],
+        "mc_normal": mc_normal(frame, days, window=100, n_scenarios=200, seed=3)[0],
+        "garch_t": garch_t(frame, days, refit_every=50, n_scenarios=200, seed=3, min_obs=500)[0],
     }
     for name in ("hs", "mc_normal", "garch_t"):
         pd.testing.assert_frame_equal(runners[name](frame, days), expected[name])
     fhs_runner = default_runners(refit_every=50, min_obs=500, fhs_residuals=400)["fhs"]
     pd.testing.assert_frame_equal(
         fhs_runner(frame, days),
-        baselines.fhs(frame, days, refit_every=50, n_scenarios=400, min_obs=500)[0],
+        fhs(frame, days, refit_every=50, n_scenarios=400, min_obs=500)[0],
     )
     with pytest.raises(ValueError, match="window must be an integer >= 2"):
         default_runners(window=1)
@@ -356,7 +359,7 @@ def test_default_runners_wire_the_baselines_explicitly():
 # Error paths of the runner loop and the table
 # ---------------------------------------------------------------------------------------
 def _hs(r, d):
-    return baselines.hs(r, d, window=50)[0]
+    return hs(r, d, window=50)[0]
 
 
 @pytest.mark.parametrize(
@@ -365,11 +368,11 @@ def _hs(r, d):
         ({}, "method_runners must be a non-empty mapping"),
         ({TRUE_METHOD: _hs}, "must not contain 'true'"),
         ({"hs": 3}, r"method_runners\['hs'\] must be callable"),
-        ({"hs": lambda r, d: baselines.hs(r, d, window=50)}, "runner 'hs' returned a tuple"),
+        ({"hs": lambda r, d: hs(r, d, window=50)}, "runner 'hs' returned a tuple"),
         ({"hs": lambda r, d: r}, "forecast table lacks columns"),
         ({"hs": lambda r, d: np.zeros(3)}, "runner 'hs' must return a DataFrame"),
         (
-            {"hs": lambda r, d: baselines.hs(r, d[1:], window=50)[0]},
+            {"hs": lambda r, d: hs(r, d[1:], window=50)[0]},
             r"forecasts\['hs'\] lacks 1 forecast date\(s\) of the true model",
         ),
     ],

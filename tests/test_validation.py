@@ -10,7 +10,32 @@ import pytest
 from scipy import integrate, stats
 from scipy.signal import lfilter
 
-from diffrisk import validation as v
+from diffrisk.evaluation.paths.common import historical_paths
+from diffrisk.evaluation.paths.dependence import correlation_matrix, lower_tail_dependence
+from diffrisk.evaluation.paths.marginals import marginal_distances
+from diffrisk.evaluation.paths.regimes import (
+    RegimeThresholds,
+    fit_regime_thresholds,
+    regime_labels,
+    regime_shares,
+    stationary_distribution,
+    transition_counts,
+    transition_matrix,
+)
+from diffrisk.evaluation.paths.suite import (
+    HEADLINE_METRICS,
+    SUMMARY_COLUMNS,
+    TABLE_COLUMNS,
+    headline_bootstrap,
+    summary_scores,
+    validate_scenarios,
+)
+from diffrisk.evaluation.paths.temporal import (
+    leverage_effect,
+    partial_autocorrelation,
+    path_autocorrelation,
+)
+from diffrisk.risk.portfolio import equal_weight_log_returns
 
 RHO = 0.5
 NU = 3
@@ -77,7 +102,7 @@ def rng():
 @pytest.fixture(scope="module")
 def thresholds():
     train = np.random.default_rng(1).normal(0.0, 0.01, size=(600, 3))
-    return v.fit_regime_thresholds(train)
+    return fit_regime_thresholds(train)
 
 
 # ------------------------------------------------------------------ tail dependence
@@ -96,7 +121,7 @@ def test_lower_tail_dependence_matches_exact_copula_value(q, nu):
     n = 200_000
     sample = bivariate_sample(np.random.default_rng(7), n, RHO, nu)
     exact = gaussian_copula_lambda(q, RHO) if nu is None else t_copula_lambda(q, RHO, NU)
-    lam = v.lower_tail_dependence(sample, q)
+    lam = lower_tail_dependence(sample, q)
     # λ̂ counts joint exceedances among the k = qn tail days of one asset, so its standard
     # error is close to the binomial sqrt(λ(1−λ)/k) (0.0105 for the t copula at q=1%, which a
     # 20-seed simulation reproduced; at q=5% the spread was below the binomial value);
@@ -110,8 +135,8 @@ def test_lower_tail_dependence_matches_exact_copula_value(q, nu):
 
 def test_t_copula_is_clearly_tail_dependent_and_gaussian_is_not():
     rng = np.random.default_rng(11)
-    t_lam = v.lower_tail_dependence(bivariate_sample(rng, 200_000, RHO, NU), 0.01)[0, 1]
-    g_lam = v.lower_tail_dependence(bivariate_sample(rng, 200_000, RHO, None), 0.01)[0, 1]
+    t_lam = lower_tail_dependence(bivariate_sample(rng, 200_000, RHO, NU), 0.01)[0, 1]
+    g_lam = lower_tail_dependence(bivariate_sample(rng, 200_000, RHO, None), 0.01)[0, 1]
     # Exact values at q = 1 %: 0.330 (t) and 0.129 (Gaussian); the t limit is 0.3125.
     assert t_lam > t_copula_limit(RHO, NU) - 0.05
     assert g_lam < 0.18
@@ -122,7 +147,7 @@ def test_lower_tail_dependence_of_independent_and_comonotone_assets():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(100_000, 1))
     data = np.hstack([x, rng.normal(size=(100_000, 1)), 2 * x + 1])
-    lam = v.lower_tail_dependence(data, 0.05)
+    lam = lower_tail_dependence(data, 0.05)
     # independence: C(q, q)/q = q; SE sqrt(q(1−q)/k) = 0.003
     assert lam[0, 1] == pytest.approx(0.05, abs=0.012)
     assert lam[0, 2] == 1.0  # a strictly increasing transform has the same ranks
@@ -132,26 +157,26 @@ def test_lower_tail_dependence_pools_the_days_of_paths():
     rng = np.random.default_rng(4)
     paths = rng.normal(size=(50, 20, 3))
     np.testing.assert_array_equal(
-        v.lower_tail_dependence(paths, 0.1), v.lower_tail_dependence(paths.reshape(-1, 3), 0.1)
+        lower_tail_dependence(paths, 0.1), lower_tail_dependence(paths.reshape(-1, 3), 0.1)
     )
 
 
 @pytest.mark.parametrize("q", [0.0, -0.01, 0.51, 1.0])
 def test_lower_tail_dependence_rejects_q_outside_range(q):
     with pytest.raises(ValueError, match=r"q must be in \(0, 0.5\]"):
-        v.lower_tail_dependence(np.zeros((100, 2)), q)
+        lower_tail_dependence(np.zeros((100, 2)), q)
 
 
 def test_lower_tail_dependence_needs_a_tail_observation():
     with pytest.raises(ValueError, match="leaves no tail observation"):
-        v.lower_tail_dependence(np.random.default_rng(0).normal(size=(50, 2)), 0.01)
+        lower_tail_dependence(np.random.default_rng(0).normal(size=(50, 2)), 0.01)
 
 
 # ------------------------------------------------------------------------- ACF/PACF
 def test_acf_of_white_noise_is_within_three_standard_errors(rng):
     paths = rng.normal(size=(2000, 20, 2))
     for absolute in (False, True):
-        acf = v.path_autocorrelation(paths, max_lag=5, absolute=absolute)
+        acf = path_autocorrelation(paths, max_lag=5, absolute=absolute)
         n_pairs = paths.shape[0] * (paths.shape[1] - np.arange(1, 6))
         assert acf.shape == (2, 5)
         assert np.all(np.abs(acf) < 3 / np.sqrt(n_pairs))
@@ -160,8 +185,8 @@ def test_acf_of_white_noise_is_within_three_standard_errors(rng):
 def test_acf_of_absolute_garch_returns_is_positive(rng):
     returns = simulate_garch(rng, n_paths=500, n_days=40)[:, :, None]
     n_pairs = 500 * (40 - np.arange(1, 6))
-    acf_abs = v.path_autocorrelation(returns, max_lag=5, absolute=True)[0]
-    acf_raw = v.path_autocorrelation(returns, max_lag=5)[0]
+    acf_abs = path_autocorrelation(returns, max_lag=5, absolute=True)[0]
+    acf_raw = path_autocorrelation(returns, max_lag=5)[0]
     assert np.all(acf_abs > 5 / np.sqrt(n_pairs))  # volatility clustering
     assert np.all(np.abs(acf_raw) < 4 / np.sqrt(n_pairs))  # no linear predictability
 
@@ -169,10 +194,10 @@ def test_acf_of_absolute_garch_returns_is_positive(rng):
 def test_single_path_acf_and_pacf_match_statsmodels(rng):
     stattools = pytest.importorskip("statsmodels.tsa.stattools")
     x = lfilter([1.0], [1.0, -0.3], rng.standard_t(5, size=3000))
-    acf = v.path_autocorrelation(x[None, :, None], max_lag=8)[0]
+    acf = path_autocorrelation(x[None, :, None], max_lag=8)[0]
     np.testing.assert_allclose(acf, stattools.acf(x, nlags=8, adjusted=True)[1:], rtol=1e-10)
     np.testing.assert_allclose(
-        v.partial_autocorrelation(acf),
+        partial_autocorrelation(acf),
         stattools.pacf(x, nlags=8, method="ldadjusted")[1:],
         rtol=1e-8,
         atol=1e-12,
@@ -183,7 +208,7 @@ def test_pacf_of_ar1_is_phi_then_zero(rng):
     n_series, n_days = 400, 300
     noise = rng.normal(size=(n_series, n_days + 100))
     ar1 = lfilter([1.0], [1.0, -0.5], noise, axis=1)[:, 100:, None]
-    pacf = v.partial_autocorrelation(v.path_autocorrelation(ar1, max_lag=5))[0]
+    pacf = partial_autocorrelation(path_autocorrelation(ar1, max_lag=5))[0]
     tolerance = 4 / np.sqrt(n_series * n_days)  # SE of a sample PACF ≈ 1/sqrt(n)
     np.testing.assert_allclose(pacf, [0.5, 0, 0, 0, 0], atol=tolerance)
 
@@ -195,7 +220,7 @@ def test_durbin_levinson_on_exact_ar2_autocorrelations():
     for _ in range(5):
         rho.append(phi1 * rho[-1] + phi2 * rho[-2])
     acf = np.array(rho[1:])
-    pacf = v.partial_autocorrelation(np.stack([acf, acf]))  # vectorised over a leading axis
+    pacf = partial_autocorrelation(np.stack([acf, acf]))  # vectorised over a leading axis
     np.testing.assert_allclose(pacf, [[phi1 / (1 - phi2), phi2, 0, 0, 0, 0]] * 2, atol=1e-12)
 
 
@@ -209,23 +234,23 @@ def test_leverage_effect_matches_closed_form():
     sigma = 1.0 + (eps[:, :-1] < 0)
     paths = (sigma * eps[:, 1:])[:, :, None]
     expected = (-1.5 / np.pi) / np.sqrt(2.5 * (2.5 - 4.5 / np.pi))
-    lev = v.leverage_effect(paths, max_lag=3)[0]
+    lev = leverage_effect(paths, max_lag=3)[0]
     se = 1 / np.sqrt(4000 * 38)
     assert lev[0] == pytest.approx(expected, abs=6 * se)
     np.testing.assert_allclose(lev[1:], 0.0, atol=4 * se)
-    assert np.all(np.abs(v.leverage_effect(eps[:, :, None], 3)) < 4 * se)
+    assert np.all(np.abs(leverage_effect(eps[:, :, None], 3)) < 4 * se)
 
 
 @pytest.mark.parametrize("max_lag", [0, 20, 2.5])
 def test_lag_metrics_reject_max_lag_outside_horizon(max_lag):
     with pytest.raises(ValueError, match=r"max_lag must be an integer in \[1, horizon - 1\]"):
-        v.path_autocorrelation(np.zeros((3, 20, 2)), max_lag)
+        path_autocorrelation(np.zeros((3, 20, 2)), max_lag)
 
 
 # --------------------------------------------------------------------- marginals
 def test_marginal_distances_of_identical_samples_are_zero(rng):
     days = rng.normal(size=(500, 3))
-    ks, w1 = v.marginal_distances(days, days.copy())
+    ks, w1 = marginal_distances(days, days.copy())
     np.testing.assert_array_equal(ks, 0.0)
     np.testing.assert_array_equal(w1, 0.0)
 
@@ -235,7 +260,7 @@ def test_marginal_distances_agree_with_scipy_per_asset(rng, decimals):
     gen, ref = rng.standard_t(4, size=(700, 3)), rng.normal(size=(300, 3))
     if decimals is not None:  # many tied values within and across the samples
         gen, ref = np.round(gen, decimals), np.round(ref, decimals)
-    ks, w1 = v.marginal_distances(gen, ref)
+    ks, w1 = marginal_distances(gen, ref)
     for a in range(3):
         assert ks[a] == pytest.approx(stats.ks_2samp(gen[:, a], ref[:, a]).statistic)
         assert w1[a] == pytest.approx(stats.wasserstein_distance(gen[:, a], ref[:, a]))
@@ -244,7 +269,7 @@ def test_marginal_distances_agree_with_scipy_per_asset(rng, decimals):
 def test_marginal_distances_of_a_location_shift_match_closed_form(rng):
     delta, n = 0.4, 100_000
     base = rng.normal(size=(n, 1))
-    ks, w1 = v.marginal_distances(base, rng.normal(size=(n, 1)) + delta)
+    ks, w1 = marginal_distances(base, rng.normal(size=(n, 1)) + delta)
     # W1 between N(0,1) and N(δ,1) is δ; KS is sup|Φ(x) − Φ(x − δ)| = 2Φ(δ/2) − 1.
     assert w1[0] == pytest.approx(delta, abs=0.02)
     assert ks[0] == pytest.approx(2 * stats.norm.cdf(delta / 2) - 1, abs=0.012)
@@ -252,22 +277,22 @@ def test_marginal_distances_of_a_location_shift_match_closed_form(rng):
 
 def test_marginal_distances_reject_mismatched_assets():
     with pytest.raises(ValueError, match="mismatched assets"):
-        v.marginal_distances(np.zeros((10, 2)), np.zeros((10, 3)))
+        marginal_distances(np.zeros((10, 2)), np.zeros((10, 3)))
 
 
 # ------------------------------------------------------------------- correlation
 def test_correlation_matrix_pooled_and_within(rng):
     paths = rng.normal(size=(30, 10, 3))
-    pooled = v.correlation_matrix(paths, "pooled")
+    pooled = correlation_matrix(paths, "pooled")
     np.testing.assert_allclose(pooled, np.corrcoef(paths.reshape(-1, 3), rowvar=False))
-    within = v.correlation_matrix(paths, "within")
+    within = correlation_matrix(paths, "within")
     expected = np.mean([np.corrcoef(p, rowvar=False) for p in paths], axis=0)
     np.testing.assert_allclose(within, expected)
 
 
 def test_correlation_matrix_rejects_unknown_method(rng):
     with pytest.raises(ValueError, match="method must be 'pooled' or 'within'"):
-        v.correlation_matrix(rng.normal(size=(3, 5, 2)), "spearman")
+        correlation_matrix(rng.normal(size=(3, 5, 2)), "spearman")
 
 
 # ------------------------------------------------------------------------ regimes
@@ -275,45 +300,45 @@ def test_transition_counts_of_a_hand_made_sequence():
     labels = np.array([[0, 0, 1, 2, 2, 1], [2, 2, 2, 0, 0, 1]])
     # path 1: 0→0, 0→1, 1→2, 2→2, 2→1; path 2: 2→2, 2→2, 2→0, 0→0, 0→1
     expected = np.array([[2, 2, 0], [0, 0, 1], [1, 1, 3]])
-    np.testing.assert_array_equal(v.transition_counts(labels, 3), expected)
+    np.testing.assert_array_equal(transition_counts(labels, 3), expected)
     np.testing.assert_allclose(
-        v.transition_matrix(expected), [[0.5, 0.5, 0], [0, 0, 1], [0.2, 0.2, 0.6]]
+        transition_matrix(expected), [[0.5, 0.5, 0], [0, 0, 1], [0.2, 0.2, 0.6]]
     )
     # regime 0 on 2 + 2 days, 1 on 2 + 1, 2 on 2 + 3, of 12
-    np.testing.assert_allclose(v.regime_shares(labels, 3), [4 / 12, 3 / 12, 5 / 12])
+    np.testing.assert_allclose(regime_shares(labels, 3), [4 / 12, 3 / 12, 5 / 12])
 
 
 def test_transition_matrix_of_an_unvisited_regime_is_nan():
-    matrix = v.transition_matrix(v.transition_counts([[0, 0, 2, 2]], 3))
+    matrix = transition_matrix(transition_counts([[0, 0, 2, 2]], 3))
     assert np.isnan(matrix[1]).all()
-    assert np.isnan(v.stationary_distribution(matrix)).all()
+    assert np.isnan(stationary_distribution(matrix)).all()
 
 
 def test_stationary_distribution_of_a_two_state_chain():
     # π = (b, a)/(a + b) for P = [[1−a, a], [b, 1−b]]
-    pi = v.stationary_distribution([[0.9, 0.1], [0.5, 0.5]])
+    pi = stationary_distribution([[0.9, 0.1], [0.5, 0.5]])
     np.testing.assert_allclose(pi, [5 / 6, 1 / 6])
 
 
 def test_regime_labels_of_a_hand_made_path():
-    thresholds = v.RegimeThresholds(
+    thresholds = RegimeThresholds(
         window=2, quantiles=(0.5, 0.9), levels=(0.01, 0.02), names=("low", "normal", "high")
     )
     r = np.array([0.005, -0.005, 0.015, 0.03, -0.03, 0.0, 0.01, 0.01])
     # trailing RMS over 2 days: 0.005, 0.0112, 0.0237, 0.03, 0.0212, 0.00707, 0.01 (= level:
     # the calmer regime)
-    labels = v.regime_labels(r[None, :, None], thresholds)
+    labels = regime_labels(r[None, :, None], thresholds)
     np.testing.assert_array_equal(labels, [[0, 1, 2, 2, 2, 0, 0]])
 
 
 def test_fit_regime_thresholds_uses_quantiles_of_training_rolling_volatility(rng):
     train = rng.normal(0.0, 0.01, size=(400, 4))
-    fitted = v.fit_regime_thresholds(pd.DataFrame(train), window=5, quantiles=(0.5, 0.9))
+    fitted = fit_regime_thresholds(pd.DataFrame(train), window=5, quantiles=(0.5, 0.9))
     portfolio = pd.Series(np.log(np.exp(train).mean(axis=1)))
     rolling = np.sqrt((portfolio**2).rolling(5).mean().dropna())
     np.testing.assert_allclose(fitted.levels, rolling.quantile([0.5, 0.9]).to_numpy())
     assert fitted.names == ("low", "normal", "high")
-    terciles = v.fit_regime_thresholds(portfolio.to_numpy(), quantiles=(1 / 3, 2 / 3))
+    terciles = fit_regime_thresholds(portfolio.to_numpy(), quantiles=(1 / 3, 2 / 3))
     np.testing.assert_allclose(terciles.levels, rolling.quantile([1 / 3, 2 / 3]).to_numpy())
 
 
@@ -328,31 +353,31 @@ def test_fit_regime_thresholds_uses_quantiles_of_training_rolling_volatility(rng
 )
 def test_fit_regime_thresholds_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        v.fit_regime_thresholds(np.zeros((50, 2)) + 0.01, **kwargs)
+        fit_regime_thresholds(np.zeros((50, 2)) + 0.01, **kwargs)
 
 
 def test_regime_labels_need_a_horizon_longer_than_the_window(thresholds):
     with pytest.raises(ValueError, match="must exceed the regime window"):
-        v.regime_labels(np.zeros((4, 5, 3)), thresholds)
+        regime_labels(np.zeros((4, 5, 3)), thresholds)
 
 
 # ------------------------------------------------------------ validate_scenarios
 def test_identical_sets_have_zero_distance_on_every_metric(rng, thresholds):
     history = pd.DataFrame(rng.standard_t(4, size=(400, 3)) * 0.01, columns=["A", "B", "C"])
-    paths = v.historical_paths(history, horizon=20, step=20)
-    table = v.validate_scenarios(paths, history, thresholds, step=20)
-    assert tuple(table.columns) == v.TABLE_COLUMNS
+    paths = historical_paths(history, horizon=20, step=20)
+    table = validate_scenarios(paths, history, thresholds, step=20)
+    assert tuple(table.columns) == TABLE_COLUMNS
     finite = table["distance"].dropna()
     assert len(finite) >= len(table) - 3  # only stationary shares may be undefined
     np.testing.assert_allclose(finite, 0.0, atol=1e-12)
-    summary = v.summary_scores(table)
-    assert tuple(summary.columns) == v.SUMMARY_COLUMNS
+    summary = summary_scores(table)
+    assert tuple(summary.columns) == SUMMARY_COLUMNS
     np.testing.assert_allclose(summary.to_numpy(dtype=float), 0.0, atol=1e-12)
 
 
 def test_validate_scenarios_table_layout(rng, thresholds):
     history = pd.DataFrame(rng.normal(0, 0.01, size=(300, 3)), columns=["A", "B", "C"])
-    table = v.validate_scenarios(
+    table = validate_scenarios(
         rng.normal(0, 0.01, size=(40, 10, 3)), history, thresholds, max_lag=4
     )
     counts = table["metric"].value_counts()
@@ -376,13 +401,13 @@ def test_validate_scenarios_table_layout(rng, thresholds):
 def test_summary_scores_recompute_headlines_from_the_matrices(rng, thresholds):
     history = rng.normal(0, 0.01, size=(300, 3))
     gen = rng.standard_t(3, size=(60, 20, 3)) * 0.01
-    table = v.validate_scenarios(gen, history, thresholds)
-    summary = v.summary_scores(table, label="t3")
-    from_csv = v.summary_scores(pd.read_csv(io.StringIO(table.to_csv(index=False))), label="t3")
+    table = validate_scenarios(gen, history, thresholds)
+    summary = summary_scores(table, label="t3")
+    from_csv = summary_scores(pd.read_csv(io.StringIO(table.to_csv(index=False))), label="t3")
     pd.testing.assert_frame_equal(from_csv, summary)
     corr_diff = np.corrcoef(gen.reshape(-1, 3), rowvar=False) - np.corrcoef(history.T)
     assert summary.loc["t3", "corr_frobenius"] == pytest.approx(np.linalg.norm(corr_diff))
-    lam_diff = v.lower_tail_dependence(gen, 0.05) - v.lower_tail_dependence(history, 0.05)
+    lam_diff = lower_tail_dependence(gen, 0.05) - lower_tail_dependence(history, 0.05)
     assert summary.loc["t3", "tail_dep_q05"] == pytest.approx(
         np.abs(lam_diff[np.triu_indices(3, 1)]).mean()
     )
@@ -407,14 +432,12 @@ def test_suite_prefers_the_generator_with_the_right_tails_and_clustering(rng):
     # A generator of the reference's own process must beat an i.i.d. Gaussian with the same
     # covariance on tail dependence and on volatility clustering (ACF of |r|).
     train = t_copula_garch_paths(0, 500).reshape(-1, 2)
-    thresholds = v.fit_regime_thresholds(train)
+    thresholds = fit_regime_thresholds(train)
     reference = t_copula_garch_paths(1, 3000)
-    same = v.summary_scores(
-        v.validate_scenarios(t_copula_garch_paths(2, 3000), reference, thresholds)
-    )
+    same = summary_scores(validate_scenarios(t_copula_garch_paths(2, 3000), reference, thresholds))
     cov = np.cov(reference.reshape(-1, 2), rowvar=False)
     normal = rng.multivariate_normal([0, 0], cov, size=(3000, 20))
-    gauss = v.summary_scores(v.validate_scenarios(normal, reference, thresholds))
+    gauss = summary_scores(validate_scenarios(normal, reference, thresholds))
     for column in (
         "tail_dep_q01",
         "tail_dep_q05",
@@ -437,40 +460,40 @@ def test_suite_prefers_the_generator_with_the_right_tails_and_clustering(rng):
 )
 def test_validate_scenarios_rejects_bad_inputs(scenarios, reference, match, thresholds):
     with pytest.raises(ValueError, match=match):
-        v.validate_scenarios(scenarios, reference, thresholds)
+        validate_scenarios(scenarios, reference, thresholds)
 
 
 def test_validate_scenarios_rejects_bad_tail_level_and_names(thresholds):
     paths, history = np.zeros((5, 20, 3)), np.zeros((100, 3))
     with pytest.raises(ValueError, match=r"q must be in \(0, 0.5\]"):
-        v.validate_scenarios(paths, history, thresholds, tail_levels=(0.6,))
+        validate_scenarios(paths, history, thresholds, tail_levels=(0.6,))
     with pytest.raises(ValueError, match="asset_names has 2 entries"):
-        v.validate_scenarios(paths, history, thresholds, asset_names=["a", "b"])
+        validate_scenarios(paths, history, thresholds, asset_names=["a", "b"])
 
 
 def test_historical_paths_cuts_windows():
     returns = np.arange(24, dtype=float).reshape(12, 2)
-    paths = v.historical_paths(returns, horizon=5, step=3)
+    paths = historical_paths(returns, horizon=5, step=3)
     assert paths.shape == (3, 5, 2)
     np.testing.assert_array_equal(paths[1], returns[3:8])
-    assert v.historical_paths(returns, horizon=5).shape == (8, 5, 2)
+    assert historical_paths(returns, horizon=5).shape == (8, 5, 2)
     with pytest.raises(ValueError, match="horizon must be an integer >= 2"):
-        v.historical_paths(returns, horizon=1)
+        historical_paths(returns, horizon=1)
     with pytest.raises(ValueError, match="fewer than horizon"):
-        v.historical_paths(returns, horizon=13)
+        historical_paths(returns, horizon=13)
     with pytest.raises(ValueError, match="returns must be 2-D"):
-        v.historical_paths(returns.ravel(), horizon=5)
+        historical_paths(returns.ravel(), horizon=5)
 
 
 def test_summary_scores_rejects_a_table_without_the_columns():
     with pytest.raises(ValueError, match="table is missing columns"):
-        v.summary_scores(pd.DataFrame({"metric": ["ks"], "distance": [0.1]}))
+        summary_scores(pd.DataFrame({"metric": ["ks"], "distance": [0.1]}))
 
 
 def test_equal_weight_log_returns_is_the_log_of_mean_gross_returns(rng):
     r = rng.normal(0, 0.05, size=(10, 4))
     np.testing.assert_allclose(
-        v.equal_weight_log_returns(r), np.log(np.exp(r).mean(axis=1)), rtol=1e-12
+        equal_weight_log_returns(r), np.log(np.exp(r).mean(axis=1)), rtol=1e-12
     )
 
 
@@ -482,12 +505,12 @@ def test_headline_bootstrap_matches_the_suite_and_ranks_the_right_generator(rng,
     reference = 0.01 * rng.standard_normal((1500, 3)) @ factor.T
     right = 0.01 * rng.standard_normal((300, 20, 3)) @ factor.T
     wrong = 0.01 * rng.standard_normal((300, 20, 3))
-    table = v.headline_bootstrap(
+    table = headline_bootstrap(
         {"right": right, "wrong": wrong}, reference, n_boot=100, seed=0
     ).set_index(["generator", "metric"])
     for name, paths in (("right", right), ("wrong", wrong)):
-        scores = v.summary_scores(v.validate_scenarios(paths, reference, thresholds)).iloc[0]
-        for metric in v.HEADLINE_METRICS:
+        scores = summary_scores(validate_scenarios(paths, reference, thresholds)).iloc[0]
+        for metric in HEADLINE_METRICS:
             assert table.loc[(name, metric), "distance"] == pytest.approx(scores[metric])
     assert table.loc[("right", "corr_frobenius"), "share_best"] == pytest.approx(1.0)
     assert table.loc[("right", "tail_dep_q05"), "share_best"] > 0.95
@@ -495,17 +518,17 @@ def test_headline_bootstrap_matches_the_suite_and_ranks_the_right_generator(rng,
     assert table.groupby(level="metric")["share_best"].sum().to_numpy() == pytest.approx(1.0)
     assert (table["boot_se"] > 0).all()
     # same seed, same table
-    again = v.headline_bootstrap({"right": right, "wrong": wrong}, reference, n_boot=100, seed=0)
+    again = headline_bootstrap({"right": right, "wrong": wrong}, reference, n_boot=100, seed=0)
     pd.testing.assert_frame_equal(again.set_index(["generator", "metric"]), table)
 
 
 def test_headline_bootstrap_rejects_bad_arguments(rng):
     paths, reference = rng.standard_normal((5, 20, 3)), rng.standard_normal((200, 3))
     with pytest.raises(ValueError, match="scenarios is empty"):
-        v.headline_bootstrap({}, reference)
+        headline_bootstrap({}, reference)
     with pytest.raises(ValueError, match="block must be an integer"):
-        v.headline_bootstrap({"a": paths}, reference, block=0)
+        headline_bootstrap({"a": paths}, reference, block=0)
     with pytest.raises(ValueError, match="n_boot must be a positive integer"):
-        v.headline_bootstrap({"a": paths}, reference, n_boot=0)
+        headline_bootstrap({"a": paths}, reference, n_boot=0)
     with pytest.raises(ValueError, match="reference's assets"):
-        v.headline_bootstrap({"a": paths[..., :2]}, reference)
+        headline_bootstrap({"a": paths[..., :2]}, reference)

@@ -24,28 +24,20 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from torch import nn
 from tqdm.auto import tqdm
 
-from .denoiser import Denoiser
-from .schedule import NoiseSchedule
-
-__all__ = [
-    "SPACINGS",
-    "SAMPLERS",
-    "ddim_timesteps",
-    "initial_noise",
-    "ddpm_step",
-    "ddim_step",
-    "multistep_x0",
-    "reverse_steps",
-    "reverse_process",
-    "sample",
-]
+from diffrisk.diffusion.schedule import NoiseSchedule
 
 logger = logging.getLogger(__name__)
 
+
 SPACINGS: tuple[str, ...] = ("linear", "quadratic", "logsnr")
+
+
 SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
+
+
 _NOISE_KINDS = ("iid", "stratified")
 
 
@@ -325,7 +317,7 @@ def reverse_process(
 
 @torch.no_grad()
 def sample(
-    model: Denoiser,
+    model: nn.Module,
     schedule: NoiseSchedule,
     cond: torch.Tensor,
     n_scenarios: int,

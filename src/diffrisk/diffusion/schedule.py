@@ -28,15 +28,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-__all__ = [
-    "SCHEDULES",
-    "linear_beta_schedule",
-    "cosine_beta_schedule",
-    "make_betas",
-    "extract",
-    "NoiseSchedule",
-]
-
 SCHEDULES: tuple[str, ...] = ("linear", "cosine")
 
 

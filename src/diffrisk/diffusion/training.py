@@ -25,26 +25,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
-from .. import io
-from .denoiser import Denoiser
-from .schedule import NoiseSchedule
-
-__all__ = [
-    "TrainOptions",
-    "ConditionTensors",
-    "EMA",
-    "TrainResult",
-    "TrainingSet",
-    "LossFn",
-    "eps_loss_fn",
-    "denoising_loss",
-    "evaluate_loss",
-    "train_denoiser",
-    "save_checkpoint",
-    "read_checkpoint",
-]
+from diffrisk.core import io
+from diffrisk.diffusion.schedule import NoiseSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +118,7 @@ class ConditionTensors:
             self.windows[index], self.features[index], self.series_index[index], self.targets[index]
         )
 
-    def encode(self, model: Denoiser, batch_size: int = 8192) -> torch.Tensor:
+    def encode(self, model: nn.Module, batch_size: int = 8192) -> torch.Tensor:
         """Encoded conditions (n, cond_dim) in eval mode, in batches."""
         model.eval()
         out = []
@@ -203,7 +188,7 @@ class TrainResult:
 
 
 def denoising_loss(
-    model: Denoiser,
+    model: nn.Module,
     schedule: NoiseSchedule,
     batch: ConditionTensors,
     t: torch.Tensor,
@@ -228,7 +213,7 @@ def _draw_noise(
 
 @torch.no_grad()
 def evaluate_loss(
-    model: Denoiser,
+    model: nn.Module,
     schedule: NoiseSchedule,
     data: ConditionTensors,
     seed: int = 0,
@@ -263,7 +248,6 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 LossFn = Callable[[torch.nn.Module, Any, torch.Generator], torch.Tensor]
-"""``loss_fn(model, batch, generator) -> scalar loss`` of one training batch."""
 
 
 class TrainingSet(Protocol):
@@ -320,7 +304,7 @@ def _run_epoch(
 
 
 def train_denoiser(
-    model: Denoiser | torch.nn.Module,
+    model: nn.Module,
     schedule: NoiseSchedule,
     train: ConditionTensors | TrainingSet,
     options: TrainOptions,

@@ -1,0 +1,133 @@
+"""Shared plumbing of the baseline forecasters: checks, forecast positions, frames."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from diffrisk.core.checks import check_int
+from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, risk_frame
+from diffrisk.risk.measures import cvar, var
+
+logger = logging.getLogger(__name__)
+
+
+#: Returns are multiplied by this before the GARCH fit (arch's recommended scale: percent).
+GARCH_SCALE = 100.0
+
+
+#: Default rolling GARCH fit sample (returns, about 20 years); see :func:`garch_t`.
+MAX_OBS = 5000
+
+
+Result = tuple[pd.DataFrame, ScenarioSet]
+
+
+# ---------------------------------------------------------------------------------------
+# Argument checks shared by every method
+# ---------------------------------------------------------------------------------------
+def _check_returns(returns: pd.DataFrame) -> None:
+    if not isinstance(returns, pd.DataFrame):
+        raise ValueError(f"returns must be a pandas DataFrame, got {type(returns).__name__}")
+    if not isinstance(returns.index, pd.DatetimeIndex):
+        raise ValueError("returns must be indexed by a DatetimeIndex (the dates)")
+    if not returns.index.is_unique or not returns.index.is_monotonic_increasing:
+        raise ValueError("returns index must be sorted increasing without duplicate dates")
+
+
+def _check_series(returns: pd.DataFrame, series: Sequence[str] | str | None) -> list[str]:
+    if series is None:
+        names = [str(c) for c in returns.columns]
+    elif isinstance(series, str):
+        names = [series]
+    else:
+        names = [str(s) for s in series]
+    if not names:
+        raise ValueError("series must name at least one column of returns")
+    unknown = [s for s in names if s not in returns.columns]
+    if unknown:
+        raise ValueError(f"series {unknown} not in returns columns {list(returns.columns)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"series has duplicate names: {names}")
+    return names
+
+
+def _forecast_positions(
+    returns: pd.DataFrame, forecast_dates: Iterable[Any]
+) -> tuple[pd.DatetimeIndex, NDArray[np.intp]]:
+    """Return the forecast dates (as in ``returns.index``) and their row positions."""
+    try:
+        dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"forecast_dates must be dates: {exc}") from exc
+    if len(dates) == 0:
+        raise ValueError("forecast_dates is empty")
+    if not dates.is_unique or not dates.is_monotonic_increasing:
+        raise ValueError("forecast_dates must be sorted increasing without duplicates")
+    positions = returns.index.get_indexer(dates)
+    missing = dates[positions < 0]
+    if len(missing):
+        raise ValueError(
+            f"forecast_dates {missing[0].date()} not in the returns index "
+            f"({len(missing)} forecast date(s) missing)"
+        )
+    return pd.DatetimeIndex(returns.index[positions]), positions.astype(np.intp)
+
+
+def _series_rng(seed: int, name: str) -> np.random.Generator:
+    """Generator of one series: depends on ``seed`` and the series *name* only.
+
+    A run on a subset of the series therefore draws the same scenarios for each series
+    as the full run.
+    """
+    seed = check_int(seed, "seed", 0)
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
+
+
+def _realized(returns: pd.DataFrame, positions: NDArray[np.intp], names: list[str]) -> NDArray:
+    return returns[names].to_numpy(dtype=float)[positions].T
+
+
+def _rolling_windows(
+    values: NDArray[np.float64],
+    positions: NDArray[np.intp],
+    window: int,
+    name: str,
+    dates: pd.DatetimeIndex,
+) -> NDArray[np.float64]:
+    """Return the (days × window) matrix of the ``window`` returns before each position."""
+    short = positions < window
+    if short.any():
+        k = int(np.argmax(short))
+        raise ValueError(
+            f"forecast_dates {dates[k].date()} has only {positions[k]} returns before it; "
+            f"window={window} needs at least {window}"
+        )
+    windows = np.lib.stride_tricks.sliding_window_view(values, window)[positions - window]
+    bad = np.isnan(windows).any(axis=1)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(
+            f"returns[{name!r}] has NaN in the {window} returns before forecast date "
+            f"{dates[k].date()}"
+        )
+    return np.array(windows)
+
+
+def _frame_from_scenarios(
+    scenarios: NDArray[np.float64],
+    dates: pd.DatetimeIndex,
+    names: list[str],
+    realized: NDArray[np.float64],
+) -> Result:
+    """Forecast table (VaR/CVaR of the float64 scenarios) and the float32 scenario set."""
+    var_by = {a: np.stack([np.asarray(var(s, a)) for s in scenarios]) for a in ALPHAS}
+    cvar_by = {a: np.stack([np.asarray(cvar(s, a)) for s in scenarios]) for a in ALPHAS}
+    frame = risk_frame(dates, names, var_by, cvar_by, realized)
+    return frame, ScenarioSet(scenarios.astype(np.float32), dates, names)

@@ -1,0 +1,160 @@
+"""The baseline methods by name, and one run over every series."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from diffrisk.baselines.common import (
+    Result,
+    _check_returns,
+    _check_series,
+    _forecast_positions,
+    _realized,
+    logger,
+)
+from diffrisk.baselines.garch import (
+    _check_garch_args,
+    _fhs_result,
+    _garch_paths,
+    _garch_t_result,
+    fhs,
+    garch_t,
+)
+from diffrisk.baselines.historical import hs, mc_normal
+from diffrisk.core.checks import check_int
+
+BASELINE_METHODS: tuple[str, ...] = ("hs", "mc_normal", "garch_t", "fhs")
+
+
+# ---------------------------------------------------------------------------------------
+# Orchestration
+# ---------------------------------------------------------------------------------------
+_METHODS: dict[str, Callable[..., Result]] = {
+    "hs": hs,
+    "mc_normal": mc_normal,
+    "garch_t": garch_t,
+    "fhs": fhs,
+}
+
+
+_SEEDED = {"mc_normal", "garch_t"}
+
+
+_GARCH_SHARED = ("refit_every", "min_obs", "max_obs")
+
+
+def _keyword_defaults(method: str) -> dict[str, Any]:
+    """Tunable keyword arguments of a baseline and their defaults."""
+    params = inspect.signature(_METHODS[method]).parameters
+    fixed = {"returns", "forecast_dates", "seed", "series"}
+    return {k: p.default for k, p in params.items() if k not in fixed}
+
+
+def _method_kwargs(method: str, config: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    kwargs = dict(config.get(method, {}))
+    allowed = _keyword_defaults(method)
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"config[{method!r}] has unknown keys {unknown}; allowed {sorted(allowed)}"
+        )
+    return kwargs
+
+
+def run_baselines(
+    returns: pd.DataFrame,
+    forecast_dates: Iterable[Any],
+    methods: Sequence[str] = BASELINE_METHODS,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    series: Sequence[str] | None = None,
+) -> dict[str, Result]:
+    """Run several baselines on the same data; GARCH fits are shared by garch_t and fhs.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
+    forecast_dates : sequence of dates
+        Days to forecast.
+    methods : sequence of str, default all of :data:`BASELINE_METHODS`
+        Which baselines to run.
+    config : mapping method → keyword arguments, optional
+        E.g. ``{"hs": {"window": 250}, "garch_t": {"refit_every": 20}}``; unspecified
+        arguments take the function defaults.
+    seed : int, default 0
+        Passed to the seeded methods (``mc_normal``, ``garch_t``).
+    series : sequence of str, optional
+        Columns to forecast (default: all).
+
+    Returns
+    -------
+    dict
+        ``{method: (frame, ScenarioSet)}`` in the order of ``methods``.
+
+    Notes
+    -----
+    When both ``garch_t`` and ``fhs`` are requested with the same ``refit_every`` and
+    ``min_obs`` the GARCH models are fitted once (the expensive part) and both forecasts
+    are built from the same fits; the results equal separate calls.
+    """
+    config = {} if config is None else dict(config)
+    methods = list(methods)
+    unknown = [m for m in [*methods, *config] if m not in _METHODS]
+    if unknown:
+        raise ValueError(f"unknown baseline method(s) {unknown}; choose from {BASELINE_METHODS}")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods has duplicates: {methods}")
+    kwargs = {m: _method_kwargs(m, config) for m in methods}
+    tic = time.perf_counter()
+    shared = _shared_garch(returns, forecast_dates, methods, kwargs, seed, series)
+    if shared:
+        logger.info("baselines garch_t + fhs (shared fits) in %.1f s", time.perf_counter() - tic)
+    results: dict[str, Result] = {}
+    for method in methods:
+        if method in shared:
+            results[method] = shared[method]
+            continue
+        tic = time.perf_counter()
+        extra = {"seed": seed} if method in _SEEDED else {}
+        results[method] = _METHODS[method](
+            returns, forecast_dates, series=series, **kwargs[method], **extra
+        )
+        logger.info("baseline %s in %.1f s", method, time.perf_counter() - tic)
+    return results
+
+
+def _shared_garch(
+    returns: pd.DataFrame,
+    forecast_dates: Iterable[Any],
+    methods: list[str],
+    kwargs: Mapping[str, Mapping[str, Any]],
+    seed: int,
+    series: Sequence[str] | None,
+) -> dict[str, Result]:
+    """garch_t and fhs from one set of fits when both are requested with equal settings."""
+    if not {"garch_t", "fhs"} <= set(methods):
+        return {}
+    g = {**_keyword_defaults("garch_t"), **kwargs["garch_t"]}
+    f = {**_keyword_defaults("fhs"), **kwargs["fhs"]}
+    if any(g[k] != f[k] for k in _GARCH_SHARED):
+        return {}
+    _check_returns(returns)
+    names = _check_series(returns, series)
+    refit_every, min_obs, n_res, max_obs = _check_garch_args(
+        g["refit_every"], g["min_obs"], f["n_scenarios"], g["max_obs"], f["n_scenarios"]
+    )
+    n_scen = check_int(g["n_scenarios"], "n_scenarios", 1)
+    check_int(seed, "seed", 0)
+    dates, positions = _forecast_positions(returns, forecast_dates)
+    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, n_res, max_obs)
+    realized = _realized(returns, positions, names)
+    return {
+        "garch_t": _garch_t_result(paths, dates, names, realized, n_scen, seed),
+        "fhs": _fhs_result(paths, dates, names, realized),
+    }

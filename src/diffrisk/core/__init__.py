@@ -1,0 +1,1 @@
+"""Bottom layer: paths, atomic I/O, provenance, argument checks, plain table writers."""

@@ -1,0 +1,124 @@
+"""Provenance: hashes, git revision, params and versions recorded with every output."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diffrisk import __version__
+from diffrisk.core import io, paths
+
+
+def frame_sha256(frame: pd.DataFrame | pd.Series) -> str:
+    """SHA-256 of a frame's dates, column names and float64 values (canonical bytes).
+
+    Independent of the file format it was stored in, so the hash of the raw prices is
+    the same whether read from the parquet snapshot or rebuilt from the source.
+    """
+    data = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, data.columns)).encode())
+    h.update(np.asarray(pd.DatetimeIndex(data.index).asi8, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(data.to_numpy(dtype=np.float64)).tobytes())
+    return h.hexdigest()
+
+
+def recorded_data_hash() -> str:
+    """SHA-256 of the raw prices as recorded by the data stage (``reports/metrics/data.json``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the data stage has not run.
+    """
+    record = paths.metrics_dir() / "data.json"
+    if not record.is_file():
+        raise FileNotFoundError(f"{record} does not exist: run the data stage first")
+    return str(json.loads(record.read_text())["data_sha256"])
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_revision(root: Path | None = None) -> str:
+    """Current git commit of the project (``+dirty`` if tracked files changed).
+
+    Returns ``"unknown"`` outside a git checkout or without git.
+    """
+    cwd = root or paths.project_root()
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+        if rev.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        suffix = "+dirty" if dirty.stdout.strip() else ""
+        return rev.stdout.strip() + suffix
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(
+    params: Mapping[str, Any],
+    seed: int,
+    data_hash: str,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build a provenance record.
+
+    Parameters
+    ----------
+    params : mapping
+        The parameters the output was produced with.
+    seed : int
+        The study seed.
+    data_hash : str
+        SHA-256 of the raw prices (:func:`frame_sha256`).
+    extra : mapping, optional
+        Anything else worth recording (checkpoint hash, conditioning inputs, …).
+
+    Returns
+    -------
+    dict
+        ``params, seed, data_sha256, package_version, git_revision, python, utc_timestamp``
+        plus ``extra``.
+    """
+    record: dict[str, Any] = {
+        "params": dict(params),
+        "seed": int(seed),
+        "data_sha256": data_hash,
+        "package_version": __version__,
+        "git_revision": git_revision(),
+        "python": platform.python_version(),
+        "utc_timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    if extra:
+        record.update(dict(extra))
+    return record
+
+
+def write_provenance(path: str | Path, record: Mapping[str, Any]) -> Path:
+    """Write a provenance record as JSON (atomically)."""
+    return io.write_json(path, dict(record))

@@ -1,0 +1,121 @@
+"""Every file location of the study, built on the project root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from diffrisk.core import paths
+
+
+def _find_root() -> Path:
+    env = os.environ.get("DIFFRISK_ROOT")
+    if env:
+        return Path(env).resolve()
+    for start in (Path.cwd().resolve(), Path(__file__).resolve()):
+        for candidate in (start, *start.parents):
+            if (candidate / "dvc.yaml").is_file() and (candidate / "src" / "diffrisk").is_dir():
+                return candidate
+    # Installed (non-editable) package used outside a checkout: fall back to cwd.
+    return Path.cwd().resolve()
+
+
+def project_root() -> Path:
+    """Return the project root (re-read on every call so tests can redirect it)."""
+    return _find_root()
+
+
+def params_file() -> Path:
+    """Return ``params.yaml``."""
+    return project_root() / "params.yaml"
+
+
+def data_dir() -> Path:
+    """Return ``data/``."""
+    return project_root() / "data"
+
+
+def raw_prices_file() -> Path:
+    """Return the raw price snapshot ``data/raw/prices.parquet``."""
+    return data_dir() / "raw" / "prices.parquet"
+
+
+def returns_file() -> Path:
+    """Return the processed log returns ``data/processed/returns.parquet``."""
+    return data_dir() / "processed" / "returns.parquet"
+
+
+def forecasts_dir() -> Path:
+    """Return ``data/forecasts/``."""
+    return data_dir() / "forecasts"
+
+
+def forecast_file(method: str) -> Path:
+    """Return ``data/forecasts/<method>.parquet``."""
+    return forecasts_dir() / f"{method}.parquet"
+
+
+def scenarios_file(method: str) -> Path:
+    """Return ``data/forecasts/<method>_scenarios.npz`` (raw predictive scenarios)."""
+    return forecasts_dir() / f"{method}_scenarios.npz"
+
+
+def models_dir() -> Path:
+    """Return ``models/`` (checkpoints, Optuna storage, best parameters)."""
+    return project_root() / "models"
+
+
+def reports_dir() -> Path:
+    """Return ``reports/``."""
+    return project_root() / "reports"
+
+
+def tables_dir() -> Path:
+    """Return ``reports/tables/``."""
+    return reports_dir() / "tables"
+
+
+def figures_dir() -> Path:
+    """Return ``reports/figures/``."""
+    return reports_dir() / "figures"
+
+
+def metrics_dir() -> Path:
+    """Return ``reports/metrics/``."""
+    return reports_dir() / "metrics"
+
+
+def notebooks_dir() -> Path:
+    """Return ``notebooks/`` (the committed, output-stripped notebooks)."""
+    return project_root() / "notebooks"
+
+
+def executed_notebooks_dir() -> Path:
+    """Return ``reports/notebooks/`` (executed copies, stage outputs)."""
+    return reports_dir() / "notebooks"
+
+
+def ddpm_checkpoint() -> Path:
+    """Return the trained DDPM checkpoint ``models/ddpm.pt``."""
+    return models_dir() / "ddpm.pt"
+
+
+def best_params_file() -> Path:
+    """Return ``models/best_params.yaml`` (written by the tune stage, read by train)."""
+    return models_dir() / "best_params.yaml"
+
+
+# --------------------------------------------------------------------------- stages
+def stress_dir() -> Path:
+    """``data/stress/``: the scenario sets and their metadata."""
+    return paths.data_dir() / "stress"
+
+
+def stress_checkpoint() -> Path:
+    """``models/stress.pt``: the trained stress generator."""
+    return paths.models_dir() / "stress.pt"
+
+
+def scenario_set_file(generator: str, archetype: str) -> Path:
+    """``data/stress/<generator>_<archetype>.npz``."""
+    return stress_dir() / f"{generator}_{archetype}.npz"

@@ -1,0 +1,48 @@
+"""Prices, returns, splits: the study's input data."""
+
+from diffrisk.data.prices import (
+    DataError,
+    UnsortedDatesWarning,
+    forward_fill_gaps,
+    load_prices,
+    load_skfolio_prices,
+    read_price_csv,
+    validate_prices,
+)
+from diffrisk.data.returns import (
+    NON_CONSTITUENTS,
+    build_returns,
+    check_series,
+    constituent_returns,
+    load_returns,
+    log_returns,
+    returns_until,
+    summary_table,
+)
+from diffrisk.data.spikes import SpikeReport, detect_spikes, fix_spikes
+from diffrisk.data.splits import SPLIT_NAMES, Splits, split_from, splits_from_data_params
+
+__all__ = [
+    "DataError",
+    "NON_CONSTITUENTS",
+    "SPLIT_NAMES",
+    "SpikeReport",
+    "Splits",
+    "UnsortedDatesWarning",
+    "build_returns",
+    "check_series",
+    "constituent_returns",
+    "detect_spikes",
+    "fix_spikes",
+    "forward_fill_gaps",
+    "load_prices",
+    "load_returns",
+    "load_skfolio_prices",
+    "log_returns",
+    "read_price_csv",
+    "returns_until",
+    "split_from",
+    "splits_from_data_params",
+    "summary_table",
+    "validate_prices",
+]

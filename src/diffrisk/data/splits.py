@@ -1,0 +1,138 @@
+"""Train / validation / test splits by date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from diffrisk.data.prices import DataError
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / validation / test periods by date (inclusive bounds).
+
+    Parameters
+    ----------
+    train_end, val_start, val_end, test_start : str or Timestamp
+        Period boundaries (``data.train_end`` etc.).
+    test_end : str or Timestamp, optional
+        Last test date (the end of the data when None).
+    """
+
+    train_end: pd.Timestamp
+    val_start: pd.Timestamp
+    val_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp | None = None
+
+    @classmethod
+    def from_params(
+        cls,
+        train_end: str,
+        val_start: str,
+        val_end: str,
+        test_start: str,
+        test_end: str | None = None,
+    ) -> Splits:
+        """Build from parameter strings, checking their order."""
+
+        def ts(name: str, value: object) -> pd.Timestamp:
+            try:
+                return pd.Timestamp(str(value))
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"parameter data.{name}={value!r} is not a date") from exc
+
+        out = cls(
+            ts("train_end", train_end),
+            ts("val_start", val_start),
+            ts("val_end", val_end),
+            ts("test_start", test_start),
+            ts("test_end", test_end) if test_end not in (None, "", "null") else None,
+        )
+        out._check_order()
+        return out
+
+    def _check_order(self) -> None:
+        chain = [
+            ("train_end", self.train_end),
+            ("val_start", self.val_start),
+            ("val_end", self.val_end),
+            ("test_start", self.test_start),
+        ]
+        if self.test_end is not None:
+            chain.append(("test_end", self.test_end))
+        for (n1, d1), (n2, d2) in zip(chain, chain[1:], strict=False):
+            strict = n1 in ("train_end", "val_end")
+            if (d1 >= d2) if strict else (d1 > d2):
+                rel = "before" if strict else "on or before"
+                raise DataError(
+                    f"split dates out of order: data.{n1}={d1.date()} must be {rel} "
+                    f"data.{n2}={d2.date()}"
+                )
+
+    def labels(self, dates: pd.DatetimeIndex) -> NDArray[np.str_]:
+        """Label each date ``train``, ``validation``, ``test`` or ``""`` (in no split)."""
+        d = pd.DatetimeIndex(dates)
+        end = self.test_end if self.test_end is not None else d.max()
+        out = np.full(len(d), "", dtype=object)
+        out[d <= self.train_end] = "train"
+        out[(d >= self.val_start) & (d <= self.val_end)] = "validation"
+        out[(d >= self.test_start) & (d <= end)] = "test"
+        return out.astype(str)
+
+    def dates(self, returns: pd.DataFrame, split: str) -> pd.DatetimeIndex:
+        """Dates of ``returns`` in ``split``."""
+        if split not in SPLIT_NAMES:
+            raise DataError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
+        idx = pd.DatetimeIndex(returns.index)
+        return idx[self.labels(idx) == split]
+
+    def check_against(self, returns: pd.DataFrame, min_train: int = 250) -> None:
+        """Check that every split has data and train has at least ``min_train`` rows."""
+        idx = pd.DatetimeIndex(returns.index)
+        first, last = idx.min(), idx.max()
+        for name, d in (
+            ("train_end", self.train_end),
+            ("val_start", self.val_start),
+            ("val_end", self.val_end),
+            ("test_start", self.test_start),
+            ("test_end", self.test_end),
+        ):
+            if d is not None and not (first <= d <= last):
+                raise DataError(
+                    f"parameter data.{name}={d.date()} is outside the data "
+                    f"({first.date()} … {last.date()})"
+                )
+        counts = {s: len(self.dates(returns, s)) for s in SPLIT_NAMES}
+        if counts["train"] < min_train:
+            raise DataError(
+                f"too few rows: the training period has {counts['train']} returns, need at "
+                f"least {min_train} (the longest look-back window plus some history)"
+            )
+        for split in ("validation", "test"):
+            if counts[split] == 0:
+                raise DataError(f"too few rows: the {split} period has no returns")
+
+
+def split_from(
+    train_end: str, val_start: str, val_end: str, test_start: str, test_end: str = ""
+) -> Splits:
+    """The :class:`~diffrisk.data.Splits` of the ``data.*`` split parameters."""
+    return Splits.from_params(train_end, val_start, val_end, test_start, test_end or None)
+
+
+def splits_from_data_params(data_params: Mapping[str, Any]) -> Splits:
+    """The :class:`~diffrisk.data.Splits` of the ``data`` section of ``params.yaml``."""
+    keys = ("train_end", "val_start", "val_end", "test_start", "test_end")
+    missing = [k for k in keys[:4] if k not in data_params]
+    if missing:
+        raise DataError(f"parameters data.{missing[0]} missing (need {list(keys)})")
+    return split_from(*(str(data_params.get(k) or "") for k in keys))

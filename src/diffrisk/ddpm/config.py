@@ -1,0 +1,241 @@
+"""DDPMConfig: every setting of the one-day model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from diffrisk.ddpm.features import FEATURE_NAMES, SCALINGS, WINDOW_CHANNELS
+from diffrisk.ddpm.network import DenoiserSpec
+from diffrisk.diffusion.sampler import SAMPLERS, SPACINGS
+from diffrisk.diffusion.schedule import SCHEDULES, NoiseSchedule
+from diffrisk.diffusion.training import TrainOptions
+
+CHECKPOINT_FORMAT = "diffrisk-ddpm-1"
+
+
+_SCORE_ALPHAS = (0.05, 0.01)
+
+
+@dataclass(frozen=True)
+class DDPMConfig:
+    """Every hyper-parameter of the DDPM risk model (defaults: the recommended setting).
+
+    Scaling and features
+        scaling : {"garch", "ewma", "global"} — how returns are standardised.
+        ewma_lambda : EWMA decay (``ewma`` scaling, and the vol feature of ``global``).
+        garch_o : 1 (GJR-GARCH(1,1,1), default) or 0 (GARCH(1,1)) for ``garch`` scaling.
+        garch_dist : "t" or "normal" innovations of the GARCH filter fit.
+        vol_floor : floor of the volatility forecast, as a fraction of the training std.
+        max_zero_frac : training windows with a larger share of exact-zero returns (stale
+        prices) are dropped from training (never from forecasting).
+        window : k, days of past scaled returns fed to the encoder.
+        clip_window : clip of the encoder's input window (targets are never clipped).
+        train_series : series whose windows train the model (None: pooled, all series).
+        series_embedding : add a learned per-series embedding to the condition.
+    Network (see :class:`~diffrisk.diffusion.denoiser.DenoiserSpec`)
+        conv_width, n_blocks, kernel_size, cond_dim, time_dim, hidden, dropout;
+        gaussian_skip : predict ``sqrt(1 - ab_t) x_t + head`` so that the network learns
+        the departure of the scaled return from N(0, 1) (an untrained net samples N(0, 1)).
+    Diffusion
+        schedule : "linear" or "cosine"; diffusion_steps : T;
+        beta_start, beta_end : linear-schedule endpoints; ``None`` (default) scales DDPM's
+        1e-4 … 0.02 for T = 1000 by ``1000 / T`` (5e-4 … 0.1 for T = 200), which keeps the
+        final alpha_bar near 5e-5 whatever T the tuner picks.
+    Training (see :class:`~diffrisk.diffusion.training.TrainOptions`)
+        lr, weight_decay, batch_size, noise_draws, max_epochs, patience, min_epochs,
+        grad_clip, ema_decay, samples_per_epoch.
+    Selection
+        select_by : "fz0" (validation FZ0 of sampled VaR/ES, averaged over 5 % and 1 % and
+        over ``val_series``) or "loss" (validation denoising loss).
+        val_series : series scored for selection (None: all).
+        val_scenarios, val_steps : scenarios per day and DDIM steps of the scoring draw.
+        final_refit : after selection, refit scaler and network on train + validation
+        for the selected number of epochs (hyper-parameters frozen).
+    Sampling defaults of :func:`forecast_ddpm`
+        sampler : "ddim" or "ddpm"; n_steps : DDIM steps; eta : DDIM eta;
+        spacing : DDIM step spacing; noise : "stratified" or "iid" initial noise;
+        order : DDIM solver order (2 = DPM-Solver++(2M) multistep, 1 = plain DDIM);
+        variance : ancestral step variance ("beta" or "posterior").
+    Compute
+        threads : torch intra-op threads.
+    """
+
+    scaling: str = "garch"
+    ewma_lambda: float = 0.94
+    garch_o: int = 1
+    garch_dist: str = "t"
+    vol_floor: float = 0.2
+    max_zero_frac: float = 0.2
+    window: int = 64
+    clip_window: float = 10.0
+    train_series: tuple[str, ...] | None = None
+    series_embedding: bool = False
+    conv_width: int = 16
+    n_blocks: int = 3
+    kernel_size: int = 3
+    cond_dim: int = 8
+    time_dim: int = 16
+    hidden: int = 32
+    dropout: float = 0.1
+    gaussian_skip: bool = True
+    schedule: str = "linear"
+    diffusion_steps: int = 200
+    beta_start: float | None = None
+    beta_end: float | None = None
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 512
+    noise_draws: int = 8
+    max_epochs: int = 8
+    patience: int = 3
+    min_epochs: int = 2
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    samples_per_epoch: int = 65536
+    select_by: str = "fz0"
+    val_series: tuple[str, ...] | None = None
+    val_scenarios: int = 256
+    val_steps: int = 10
+    final_refit: bool = True
+    sampler: str = "ddim"
+    n_steps: int = 10
+    eta: float = 0.0
+    spacing: str = "logsnr"
+    noise: str = "stratified"
+    order: int = 2
+    variance: str = "beta"
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        choices = {
+            "scaling": SCALINGS,
+            "schedule": SCHEDULES,
+            "sampler": SAMPLERS,
+            "spacing": SPACINGS,
+            "noise": ("iid", "stratified"),
+            "select_by": ("fz0", "loss"),
+            "garch_dist": ("t", "normal"),
+            "order": (1, 2),
+            "variance": ("beta", "posterior"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"DDPMConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
+        if self.garch_o not in (0, 1):
+            raise ValueError(f"DDPMConfig.garch_o must be 0 or 1, got {self.garch_o!r}")
+        for name in (
+            "window",
+            "diffusion_steps",
+            "n_steps",
+            "val_scenarios",
+            "val_steps",
+            "threads",
+        ):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"DDPMConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.n_steps > self.diffusion_steps or self.val_steps > self.diffusion_steps:
+            raise ValueError(
+                f"DDPMConfig.n_steps ({self.n_steps}) and val_steps "
+                f"({self.val_steps}) must be <= diffusion_steps "
+                f"({self.diffusion_steps})"
+            )
+        if not (0.0 <= self.eta <= 1.0):
+            raise ValueError(f"DDPMConfig.eta must be in [0, 1], got {self.eta}")
+        for name in ("train_series", "val_series"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(str(s) for s in value))
+        self.denoiser_spec(n_series=0)  # validates the network fields
+        self.train_options()  # validates the optimisation fields
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DDPMConfig:
+        """Build from a mapping (e.g. the ``ddpm:`` section of params.yaml).
+
+        Unknown keys raise ``ValueError`` naming them; lists become tuples.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown DDPMConfig keys {unknown}; known keys: {sorted(known)}")
+        clean = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()}
+        return cls(**clean)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (tuples as lists) for JSON and checkpoints."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    def denoiser_spec(self, n_series: int) -> DenoiserSpec:
+        """The network shape for ``n_series`` series (embedding only if enabled)."""
+        return DenoiserSpec(
+            window_channels=len(WINDOW_CHANNELS),
+            window_length=self.window,
+            n_features=len(FEATURE_NAMES),
+            n_series=n_series if self.series_embedding else 0,
+            conv_width=self.conv_width,
+            n_blocks=self.n_blocks,
+            kernel_size=self.kernel_size,
+            cond_dim=self.cond_dim,
+            time_dim=self.time_dim,
+            hidden=self.hidden,
+            dropout=self.dropout,
+            diffusion_steps=self.diffusion_steps,
+        )
+
+    def train_options(self, max_epochs: int | None = None) -> TrainOptions:
+        """Optimisation settings (``max_epochs`` overrides the configured bound)."""
+        return TrainOptions(
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            noise_draws=self.noise_draws,
+            max_epochs=max_epochs or self.max_epochs,
+            patience=self.patience,
+            min_epochs=min(self.min_epochs, max_epochs or self.max_epochs),
+            grad_clip=self.grad_clip,
+            ema_decay=self.ema_decay,
+            samples_per_epoch=self.samples_per_epoch,
+        )
+
+    def noise_schedule(self) -> NoiseSchedule:
+        """The training noise schedule."""
+        if self.schedule == "linear":
+            scale = 1000.0 / self.diffusion_steps
+            start = self.beta_start if self.beta_start is not None else min(1e-4 * scale, 0.5)
+            end = self.beta_end if self.beta_end is not None else min(0.02 * scale, 0.5)
+            return NoiseSchedule.create(
+                "linear", self.diffusion_steps, beta_start=start, beta_end=end
+            )
+        return NoiseSchedule.create("cosine", self.diffusion_steps)
+
+    @classmethod
+    def smoke(cls, **overrides: Any) -> DDPMConfig:
+        """A tiny configuration that trains and samples in seconds (end-to-end tests)."""
+        base = dict(
+            window=24,
+            conv_width=8,
+            n_blocks=2,
+            cond_dim=4,
+            time_dim=8,
+            hidden=16,
+            diffusion_steps=50,
+            beta_start=2e-3,
+            beta_end=0.4,
+            max_epochs=2,
+            min_epochs=1,
+            patience=1,
+            samples_per_epoch=4096,
+            batch_size=256,
+            noise_draws=4,
+            val_scenarios=64,
+            val_steps=5,
+            n_steps=5,
+            scaling="ewma",
+            final_refit=False,
+        )
+        base.update(overrides)
+        return cls(**base)

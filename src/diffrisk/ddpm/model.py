@@ -1,0 +1,113 @@
+"""A fitted one-day model and its checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diffrisk.ddpm.config import CHECKPOINT_FORMAT, DDPMConfig
+from diffrisk.ddpm.features import Scaler
+from diffrisk.ddpm.network import Denoiser, DenoiserSpec
+from diffrisk.diffusion.schedule import NoiseSchedule
+from diffrisk.diffusion.training import read_checkpoint, save_checkpoint
+
+
+@dataclass
+class DDPMModel:
+    """A fitted DDPM risk model (what :func:`fit_ddpm` returns and checkpoints hold).
+
+    Attributes
+    ----------
+    config : DDPMConfig
+    net : Denoiser
+        Selected (EMA) weights, eval mode.
+    scaler : Scaler
+        Causal scaling fitted on data up to ``fit_end``'s training part.
+    schedule : NoiseSchedule
+    data_hash : str
+        SHA-256 (:func:`diffrisk.audit.frame_sha256`) of the returns used for fitting.
+    fit_end : str
+        Last date of the data the network was trained on (ISO).
+    metrics : dict
+        The metrics returned by :func:`fit_ddpm`.
+    """
+
+    config: DDPMConfig
+    net: Denoiser
+    scaler: Scaler
+    schedule: NoiseSchedule
+    data_hash: str
+    fit_end: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def series(self) -> list[str]:
+        """Series the model can forecast."""
+        return list(self.scaler.series)
+
+    def checkpoint_payload(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model (plain types plus a state dict)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "complete": True,
+            "config": self.config.to_dict(),
+            "spec": asdict(self.net.spec),
+            "state_dict": self.net.state_dict(),
+            "scaler": self.scaler.to_dict(),
+            "data_hash": self.data_hash,
+            "fit_end": self.fit_end,
+            "metrics": self.metrics,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write a complete checkpoint atomically."""
+        return save_checkpoint(path, self.checkpoint_payload())
+
+
+def _model_from_payload(payload: Mapping[str, Any], source: str) -> DDPMModel:
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{source}: not a DDPM checkpoint of format {CHECKPOINT_FORMAT!r} "
+            f"(found {payload.get('format')!r})"
+        )
+    if not payload.get("complete", False):
+        raise ValueError(
+            f"{source}: checkpoint is from an unfinished training run; "
+            "call fit_ddpm(..., resume=True) to finish it"
+        )
+    config = DDPMConfig.from_dict(payload["config"])
+    net = Denoiser(DenoiserSpec(**payload["spec"]))
+    net.load_state_dict(payload["state_dict"])
+    net.eval()
+    return DDPMModel(
+        config=config,
+        net=net,
+        scaler=Scaler.from_dict(payload["scaler"]),
+        schedule=config.noise_schedule(),
+        data_hash=str(payload["data_hash"]),
+        fit_end=str(payload["fit_end"]),
+        metrics=dict(payload.get("metrics", {})),
+    )
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> DDPMModel:
+    """Load a model written by :func:`fit_ddpm` / :meth:`DDPMModel.save`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a complete DDPM checkpoint.
+    """
+    return _model_from_payload(read_checkpoint(path), str(path))
+
+
+def _config_hash(config: DDPMConfig) -> str:
+    text = json.dumps(config.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

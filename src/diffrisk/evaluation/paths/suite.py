@@ -1,0 +1,566 @@
+"""The validation suite of a scenario set, its summary scores and ranking bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from diffrisk.core.checks import as_float_array
+from diffrisk.evaluation.paths.common import (
+    _as_matrix,
+    _as_paths,
+    _check_max_lag,
+    _check_q,
+    _pool_days,
+    historical_paths,
+    logger,
+)
+from diffrisk.evaluation.paths.dependence import (
+    _correlation_from_centered,
+    _ordinal_ranks,
+    _tail_dependence_from_ranks,
+    correlation_matrix,
+)
+from diffrisk.evaluation.paths.marginals import marginal_distances
+from diffrisk.evaluation.paths.regimes import (
+    RegimeThresholds,
+    regime_labels,
+    regime_shares,
+    stationary_distribution,
+    transition_counts,
+    transition_matrix,
+)
+from diffrisk.evaluation.paths.temporal import (
+    leverage_effect,
+    partial_autocorrelation,
+    path_autocorrelation,
+)
+from diffrisk.forecasts.contract import alpha_tag
+from diffrisk.risk.portfolio import _tail_levels
+from diffrisk.stress.archetypes import Archetype
+from diffrisk.stress.config import GENERATORS
+from diffrisk.stress.scenario_sets import achieved_signatures
+
+TABLE_COLUMNS: tuple[str, ...] = (
+    "metric",
+    "item",
+    "lag",
+    "value_generated",
+    "value_reference",
+    "distance",
+)
+
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "ks_mean",
+    "wasserstein_mean",
+    "corr_frobenius",
+    "corr_mean_abs_offdiag",
+    "tail_dep_q05",
+    "tail_dep_q01",
+    "acf_returns_distance",
+    "acf_abs_distance",
+    "leverage_distance",
+    "pacf_distance",
+    "regime_transition_distance",
+    "regime_high_share_distance",
+)
+
+
+PAIR_SEPARATOR = "|"
+
+
+# ------------------------------------------------------------------------ table
+def _rows(
+    metric: str,
+    items: Sequence[str],
+    generated: NDArray[np.float64],
+    reference: NDArray[np.float64],
+    lags: Sequence[int] | None = None,
+    distance: NDArray[np.float64] | None = None,
+) -> pd.DataFrame:
+    gen = np.asarray(generated, dtype=float).ravel()
+    ref = np.asarray(reference, dtype=float).ravel()
+    return pd.DataFrame(
+        {
+            "metric": metric,
+            "item": list(items),
+            "lag": pd.array(lags if lags is not None else [None] * len(gen), dtype="Int64"),
+            "value_generated": gen,
+            "value_reference": ref,
+            "distance": np.abs(gen - ref) if distance is None else np.asarray(distance),
+        }
+    )
+
+
+def _lag_rows(
+    metric: str, names: Sequence[str], gen: NDArray[np.float64], ref: NDArray[np.float64]
+) -> pd.DataFrame:
+    n_assets, max_lag = gen.shape
+    items = [name for name in names for _ in range(max_lag)]
+    lags = list(range(1, max_lag + 1)) * n_assets
+    return _rows(metric, items, gen, ref, lags=lags)
+
+
+def _pair_rows(
+    metric: str, names: Sequence[str], gen: NDArray[np.float64], ref: NDArray[np.float64]
+) -> pd.DataFrame:
+    i, j = np.triu_indices(len(names), k=1)
+    items = [f"{names[a]}{PAIR_SEPARATOR}{names[b]}" for a, b in zip(i, j, strict=True)]
+    return _rows(metric, items, gen[i, j], ref[i, j])
+
+
+def _regime_rows(
+    gen_labels: NDArray[np.int64], ref_labels: NDArray[np.int64], thresholds: RegimeThresholds
+) -> pd.DataFrame:
+    n = thresholds.n_regimes
+    names = thresholds.names
+    counts_gen = transition_counts(gen_labels, n)
+    counts_ref = transition_counts(ref_labels, n)
+    prob_gen, prob_ref = transition_matrix(counts_gen), transition_matrix(counts_ref)
+    transitions = [f"{a}->{b}" for a in names for b in names]
+    return pd.concat(
+        [
+            _rows("regime_transition_probability", transitions, prob_gen, prob_ref),
+            _rows(
+                "regime_transition_frequency",
+                transitions,
+                counts_gen / counts_gen.sum(),
+                counts_ref / counts_ref.sum(),
+            ),
+            _rows(
+                "regime_share", names, regime_shares(gen_labels, n), regime_shares(ref_labels, n)
+            ),
+            _rows(
+                "regime_stationary_share",
+                names,
+                stationary_distribution(prob_gen),
+                stationary_distribution(prob_ref),
+            ),
+        ],
+        ignore_index=True,
+    )
+
+
+def tail_metric_name(q: float) -> str:
+    """Metric name of the lower-tail dependence at level ``q`` (0.05 → ``lower_tail_dep_q05``)."""
+    return f"lower_tail_dep_q{alpha_tag(_check_q(q))}"
+
+
+def _reference_views(
+    reference: ArrayLike | pd.DataFrame, horizon: int, step: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return (reference days, reference paths) following the module's rules."""
+    arr = as_float_array(reference, "reference")
+    if arr.ndim == 2:
+        days = _as_matrix(arr, "reference")
+        return days, historical_paths(days, horizon, step=step)
+    if arr.ndim == 3:
+        paths = _as_paths(arr, "reference")
+        if paths.shape[1] != horizon:
+            raise ValueError(
+                f"reference paths have horizon {paths.shape[1]}, scenarios have {horizon}"
+            )
+        return _pool_days(paths), paths
+    raise ValueError(
+        f"reference must be 2-D (days, n_assets) or 3-D (n_paths, horizon, n_assets), "
+        f"got ndim={arr.ndim}"
+    )
+
+
+def _asset_names(
+    reference: ArrayLike | pd.DataFrame, asset_names: Sequence[str] | None, n_assets: int
+) -> list[str]:
+    if asset_names is None and isinstance(reference, pd.DataFrame):
+        asset_names = [str(c) for c in reference.columns]
+    names = [str(a) for a in asset_names] if asset_names is not None else None
+    names = names or [f"asset{i}" for i in range(n_assets)]
+    if len(names) != n_assets:
+        raise ValueError(f"asset_names has {len(names)} entries, expected n_assets={n_assets}")
+    return names
+
+
+def validate_scenarios(
+    scenarios: ArrayLike,
+    reference: ArrayLike | pd.DataFrame,
+    thresholds: RegimeThresholds,
+    *,
+    asset_names: Sequence[str] | None = None,
+    step: int = 1,
+    max_lag: int = 5,
+    tail_levels: Sequence[float] = (0.05, 0.01),
+    correlation: Literal["pooled", "within"] = "pooled",
+) -> pd.DataFrame:
+    """Compare a scenario set with a historical reference on every metric of the suite.
+
+    Parameters
+    ----------
+    scenarios : array_like, shape (n_paths, H, n_assets)
+        Generated daily log returns (H >= 2).
+    reference : array_like or DataFrame, shape (T, n_assets) or (n_windows, H, n_assets)
+        Held-out historical daily log returns (a DataFrame's columns name the assets), or
+        historical paths already cut (see the module notes for how each is used).
+    thresholds : RegimeThresholds
+        Volatility-regime thresholds fitted on TRAINING data
+        (:func:`fit_regime_thresholds`); never fit them on the reference.
+    asset_names : sequence of str, optional
+        Names for the ``item`` column; default the reference's columns or ``asset0..``.
+    step : int, default 1
+        Window step used to cut a 2-D reference into H-day paths (1 = overlapping).
+    max_lag : int, default 5
+        Largest lag of the ACF, leverage and PACF metrics (<= H − 1).
+    tail_levels : sequence of float, default (0.05, 0.01)
+        Levels q in (0, 0.5] of the lower-tail dependence.
+    correlation : {"pooled", "within"}, default "pooled"
+        Correlation estimator (:func:`correlation_matrix`), applied to both sides.
+
+    Returns
+    -------
+    DataFrame
+        Tidy table with columns :data:`TABLE_COLUMNS`: ``metric``, ``item`` (asset, pair
+        ``"A|B"``, regime or transition ``"low->high"``), ``lag`` (Int64, NA when not a
+        lag metric), ``value_generated``, ``value_reference`` and ``distance``
+        (``|generated − reference|``; for ``ks`` and ``wasserstein`` the two values are NaN
+        and the distance is the statistic). Reduce it with :func:`summary_scores`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> train, test = rng.normal(0, 0.01, (500, 3)), rng.normal(0, 0.01, (300, 3))
+    >>> table = validate_scenarios(rng.normal(0, 0.01, (200, 20, 3)), test,
+    ...                            fit_regime_thresholds(train))
+    >>> sorted(table.metric.unique())[:3]
+    ['acf_abs_returns', 'acf_returns', 'correlation']
+    """
+    gen_paths = _as_paths(scenarios, "scenarios")
+    n_paths, horizon, n_assets = gen_paths.shape
+    ref_days, ref_paths = _reference_views(reference, horizon, step)
+    if ref_days.shape[1] != n_assets:
+        raise ValueError(
+            f"mismatched assets: scenarios have {n_assets} assets, "
+            f"reference has {ref_days.shape[1]}"
+        )
+    max_lag = _check_max_lag(max_lag, horizon)
+    levels = [_check_q(q) for q in tail_levels]
+    names = _asset_names(reference, asset_names, n_assets)
+    gen_days = _pool_days(gen_paths)
+    logger.info(
+        "validating %d paths x %d days x %d assets against %d reference days / %d paths",
+        n_paths,
+        horizon,
+        n_assets,
+        ref_days.shape[0],
+        ref_paths.shape[0],
+    )
+
+    ks, wasserstein = marginal_distances(gen_days, ref_days)
+    nan = np.full(n_assets, np.nan)
+    corr_ref_input = ref_days if correlation == "pooled" else ref_paths
+    parts = [
+        _rows("ks", names, nan, nan, distance=ks),
+        _rows("wasserstein", names, nan, nan, distance=wasserstein),
+        _pair_rows(
+            "correlation",
+            names,
+            correlation_matrix(gen_paths, correlation),
+            correlation_matrix(corr_ref_input, correlation),
+        ),
+    ]
+    gen_ranks, ref_ranks = _ordinal_ranks(gen_days), _ordinal_ranks(ref_days)
+    for q in levels:
+        parts.append(
+            _pair_rows(
+                tail_metric_name(q),
+                names,
+                _tail_dependence_from_ranks(gen_ranks, q),
+                _tail_dependence_from_ranks(ref_ranks, q),
+            )
+        )
+    acf_gen = path_autocorrelation(gen_paths, max_lag)
+    acf_ref = path_autocorrelation(ref_paths, max_lag)
+    parts += [
+        _lag_rows("acf_returns", names, acf_gen, acf_ref),
+        _lag_rows(
+            "acf_abs_returns",
+            names,
+            path_autocorrelation(gen_paths, max_lag, absolute=True),
+            path_autocorrelation(ref_paths, max_lag, absolute=True),
+        ),
+        _lag_rows(
+            "leverage",
+            names,
+            leverage_effect(gen_paths, max_lag),
+            leverage_effect(ref_paths, max_lag),
+        ),
+        _lag_rows(
+            "pacf_returns",
+            names,
+            partial_autocorrelation(acf_gen),
+            partial_autocorrelation(acf_ref),
+        ),
+        _regime_rows(
+            regime_labels(gen_paths, thresholds), regime_labels(ref_paths, thresholds), thresholds
+        ),
+    ]
+    return pd.concat(parts, ignore_index=True).loc[:, list(TABLE_COLUMNS)]
+
+
+def _metric_distance(table: pd.DataFrame, metric: str) -> pd.Series:
+    rows = table.loc[table["metric"] == metric, "distance"]
+    if rows.empty:
+        raise ValueError(f"table has no rows for metric {metric!r}")
+    return rows.astype(float)
+
+
+def summary_scores(table: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
+    """Reduce a :func:`validate_scenarios` table to one row of headline distances.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`validate_scenarios` (possibly read back from CSV).
+    label : str, optional
+        Index of the returned row (e.g. ``"ddpm/covid_like"``).
+
+    Returns
+    -------
+    DataFrame, one row
+        ``ks_mean`` and ``wasserstein_mean`` (means over assets); ``corr_frobenius``
+        (``||C_gen − C_ref||_F`` over the full matrices = ``sqrt(2 Σ_{i<j} Δ²)``) and
+        ``corr_mean_abs_offdiag`` (mean |Δ| over pairs); ``tail_dep_qXX`` (mean |Δλ| over
+        pairs, one per tail level in the table); ``acf_returns_distance``,
+        ``acf_abs_distance``, ``leverage_distance``, ``pacf_distance`` (mean |Δ| over
+        assets and lags); ``regime_transition_distance`` (total-variation distance
+        ``½ Σ_ij |F_gen − F_ref|`` between the joint transition frequencies, in [0, 1]:
+        it reacts to both the occupancy and the persistence of regimes; the conditional
+        matrices are in the table) and ``regime_high_share_distance`` (|Δ| of the share of
+        days in the most turbulent regime).
+    """
+    missing = set(TABLE_COLUMNS) - set(table.columns)
+    if missing:
+        raise ValueError(f"table is missing columns {sorted(missing)}")
+    corr = _metric_distance(table, "correlation")
+    scores: dict[str, float] = {
+        "ks_mean": _metric_distance(table, "ks").mean(),
+        "wasserstein_mean": _metric_distance(table, "wasserstein").mean(),
+        "corr_frobenius": float(np.sqrt(2.0 * np.sum(corr**2))),
+        "corr_mean_abs_offdiag": corr.mean(),
+    }
+    tail_metrics = sorted(
+        (m for m in table["metric"].unique() if str(m).startswith("lower_tail_dep_q")),
+        key=lambda m: -float("0." + str(m).removeprefix("lower_tail_dep_q")),
+    )
+    for metric in tail_metrics:
+        scores[str(metric).replace("lower_tail_dep", "tail_dep")] = _metric_distance(
+            table, metric
+        ).mean()
+    scores |= {
+        "acf_returns_distance": _metric_distance(table, "acf_returns").mean(),
+        "acf_abs_distance": _metric_distance(table, "acf_abs_returns").mean(),
+        "leverage_distance": _metric_distance(table, "leverage").mean(),
+        "pacf_distance": _metric_distance(table, "pacf_returns").mean(),
+        "regime_transition_distance": 0.5
+        * _metric_distance(table, "regime_transition_frequency").sum(),
+        "regime_high_share_distance": _metric_distance(table, "regime_share").iloc[-1],
+    }
+    return pd.DataFrame([scores], index=pd.Index([label], name="label"))
+
+
+# ------------------------------------------------------- reference uncertainty
+HEADLINE_METRICS: tuple[str, ...] = ("corr_frobenius", "tail_dep_q05", "acf_abs_distance")
+
+
+def _headline_values(
+    days: NDArray[np.float64], paths: NDArray[np.float64], q: float, max_lag: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Pooled correlation matrix, tail-dependence matrix at q and |r| ACF (A, L)."""
+    return (
+        _correlation_from_centered(days - days.mean(axis=0)),
+        _tail_dependence_from_ranks(_ordinal_ranks(days), q),
+        path_autocorrelation(paths, max_lag, absolute=True),
+    )
+
+
+def _headline_distances(
+    gen: tuple[NDArray[np.float64], ...], ref: tuple[NDArray[np.float64], ...]
+) -> NDArray[np.float64]:
+    """``corr_frobenius``, ``tail_dep_qXX``, ``acf_abs_distance`` as in :func:`summary_scores`."""
+    i, j = np.triu_indices(gen[0].shape[0], k=1)
+    corr = gen[0][i, j] - ref[0][i, j]
+    return np.array(
+        [
+            np.sqrt(2.0 * np.sum(corr**2)),
+            np.mean(np.abs(gen[1][i, j] - ref[1][i, j])),
+            np.mean(np.abs(gen[2] - ref[2])),
+        ]
+    )
+
+
+def headline_bootstrap(
+    scenarios: Mapping[str, ArrayLike],
+    reference: ArrayLike | pd.DataFrame,
+    *,
+    q: float = 0.05,
+    max_lag: int = 5,
+    block: int = 20,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Reference-sampling uncertainty of the headline distances and of the ranking.
+
+    The reference window is one draw of history: its correlations, tail dependence and
+    ACF carry sampling noise that every generator is measured against. A circular
+    moving-block bootstrap of the reference days (blocks of ``block`` consecutive days,
+    which keeps volatility clustering inside a block) gives ``n_boot`` equally plausible
+    references; each generator's three distances are recomputed against each of them.
+
+    Parameters
+    ----------
+    scenarios : mapping of str to array_like (n_paths, H, n_assets)
+        Generator name -> scenario set (H >= ``max_lag`` + 1).
+    reference : array_like or DataFrame, shape (T, n_assets)
+        Held-out daily log returns (cut into overlapping H-day windows for the ACF, as in
+        :func:`validate_scenarios`).
+    q : float, default 0.05
+        Tail level of the tail-dependence distance.
+    max_lag : int, default 5
+        Lags of the |r| ACF.
+    block : int, default 20
+        Bootstrap block length in days.
+    n_boot : int, default 500
+        Bootstrap references.
+    seed : int, default 0
+        Seed of ``np.random.default_rng``.
+
+    Returns
+    -------
+    DataFrame
+        One row per generator and metric: ``distance`` (against the actual reference,
+        equal to :func:`summary_scores`), ``boot_mean`` and ``boot_se`` (mean and standard
+        deviation over the bootstrap references) and ``share_best`` (fraction of bootstrap
+        references on which this generator has the smallest distance; ties split).
+    """
+    ref_days = _as_matrix(reference, "reference")
+    sets = {name: _as_paths(paths, f"scenarios[{name!r}]") for name, paths in scenarios.items()}
+    if not sets:
+        raise ValueError("scenarios is empty")
+    horizon = next(iter(sets.values())).shape[1]
+    if any(p.shape[1] != horizon or p.shape[2] != ref_days.shape[1] for p in sets.values()):
+        raise ValueError("every scenario set needs the same horizon and the reference's assets")
+    q, max_lag = _check_q(q), _check_max_lag(max_lag, horizon)
+    if int(block) != block or not 1 <= block <= ref_days.shape[0]:
+        raise ValueError(f"block must be an integer in [1, {ref_days.shape[0]}], got {block!r}")
+    if int(n_boot) != n_boot or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    gen_values = {name: _headline_values(_pool_days(p), p, q, max_lag) for name, p in sets.items()}
+
+    def distances(days: NDArray[np.float64]) -> NDArray[np.float64]:
+        ref = _headline_values(days, historical_paths(days, horizon), q, max_lag)
+        return np.stack([_headline_distances(gen_values[name], ref) for name in sets])
+
+    actual = distances(ref_days)
+    n_days = ref_days.shape[0]
+    rng = np.random.default_rng(seed)
+    n_blocks = -(-n_days // int(block))
+    boot = np.empty((int(n_boot), len(sets), len(HEADLINE_METRICS)))
+    for b in range(int(n_boot)):
+        starts = rng.integers(0, n_days, size=n_blocks)
+        rows = ((starts[:, None] + np.arange(int(block))) % n_days).ravel()[:n_days]
+        boot[b] = distances(ref_days[rows])
+    best = boot == boot.min(axis=1, keepdims=True)
+    share = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
+    records = []
+    for g, name in enumerate(sets):
+        for m, metric in enumerate(HEADLINE_METRICS):
+            records.append(
+                {
+                    "generator": name,
+                    "metric": metric.replace("q05", f"q{round(q * 100):02d}"),
+                    "distance": float(actual[g, m]),
+                    "boot_mean": float(boot[:, g, m].mean()),
+                    "boot_se": float(boot[:, g, m].std(ddof=1)) if n_boot > 1 else np.nan,
+                    "share_best": float(share[g, m]),
+                }
+            )
+    return pd.DataFrame(records)
+
+
+def validation_rows(
+    sets: Mapping[tuple[str, str], NDArray[np.floating]],
+    references: Mapping[str, tuple[pd.DataFrame, str]],
+    pairs: Sequence[tuple[str, str, str]],
+    thresholds: Any,
+) -> pd.DataFrame:
+    """One row of :func:`diffrisk.validation.summary_scores` per (archetype, generator, reference).
+
+    Parameters
+    ----------
+    sets : mapping (generator, archetype) -> paths
+    references : mapping name -> (returns window, label)
+    pairs : sequence of (generator, archetype, reference name)
+    thresholds : RegimeThresholds fitted on training data.
+    """
+    rows = []
+    for gen, arch, ref_name in pairs:
+        ref, label = references[ref_name]
+        levels = _tail_levels(len(ref))
+        table = validate_scenarios(sets[(gen, arch)], ref, thresholds, tail_levels=levels or (0.5,))
+        scores = summary_scores(table).reset_index(drop=True)
+        row = {
+            "archetype": arch,
+            "generator": gen,
+            "reference": ref_name,
+            "reference_label": label,
+            "n_paths": int(sets[(gen, arch)].shape[0]),
+            "n_reference_days": int(len(ref)),
+        }
+        rows.append({**row, **scores.iloc[0].to_dict()})
+    frame = pd.DataFrame(rows)
+    for col in ("tail_dep_q05", "tail_dep_q01"):
+        if col not in frame:
+            frame[col] = np.nan
+    return frame
+
+
+def signature_table(
+    sets: Mapping[tuple[str, str], tuple[NDArray[np.floating], Mapping[str, Any]]],
+    archetypes: Sequence[Archetype],
+    tolerance: float = 0.10,
+) -> pd.DataFrame:
+    """Achieved versus requested signature per archetype, component and generator.
+
+    ``achieved_mean`` and ``achieved_median`` are over the set's paths (each measured
+    with its own date's volatility forecast); ``relative_error`` =
+    ``|achieved_mean − requested| / |requested|``; ``within_tolerance`` compares it with
+    ``tolerance`` (the issue's 10 %).
+    """
+    rows = []
+    for arch in archetypes:
+        for comp, requested in arch.signature.items():
+            for gen in GENERATORS:
+                if (gen, arch.name) not in sets:
+                    continue
+                paths_, meta = sets[(gen, arch.name)]
+                achieved = achieved_signatures(paths_, meta)[comp]
+                err = abs(float(achieved.mean()) - requested) / max(abs(requested), 1e-12)
+                rows.append(
+                    {
+                        "archetype": arch.name,
+                        "component": comp,
+                        "generator": gen,
+                        "requested": requested,
+                        "achieved_mean": float(achieved.mean()),
+                        "achieved_median": float(achieved.median()),
+                        "achieved_p05": float(achieved.quantile(0.05)),
+                        "achieved_p95": float(achieved.quantile(0.95)),
+                        "relative_error": err,
+                        "within_tolerance": bool(err <= tolerance),
+                        "guidance": meta["generation"].get("guidance", np.nan),
+                        "out_of_range": comp in meta.get("out_of_range", []),
+                    }
+                )
+    return pd.DataFrame(rows)

@@ -1,0 +1,465 @@
+"""The backtest battery as tables: one row per series, method and alpha."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from diffrisk.core.checks import check_int
+from diffrisk.evaluation.comparison import diebold_mariano
+from diffrisk.evaluation.coverage import christoffersen, kupiec_pof, logger
+from diffrisk.evaluation.es_tests import _check_null, _check_scenarios, _z_tests
+from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light, traffic_light_windows
+from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, cvar_column, var_column
+from diffrisk.risk.measures import check_alpha
+from diffrisk.risk.scoring import fz0_loss, pinball_loss, risk_inputs
+
+#: Columns of ``reports/tables/backtests.csv`` (DESIGN §5), in order.
+BACKTEST_COLUMNS: tuple[str, ...] = (
+    "series",
+    "method",
+    "alpha",
+    "n_obs",
+    "n_exceptions",
+    "exception_rate",
+    "avg_var",
+    "avg_cvar",
+    "kupiec_lr",
+    "kupiec_p",
+    "christoffersen_ind_p",
+    "christoffersen_cc_p",
+    "traffic_light",
+    "as_z2",
+    "as_z2_p",
+    "fz0_mean",
+)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One series of one method's forecast table, sorted by date; var/es are (A, T)."""
+
+    dates: pd.DatetimeIndex
+    realized: NDArray[np.float64]
+    var: NDArray[np.float64]
+    es: NDArray[np.float64]
+
+
+def _check_alphas(alphas: Sequence[float]) -> list[float]:
+    values = [check_alpha(a, "alphas") for a in alphas]
+    if not values:
+        raise ValueError("alphas is empty")
+    return values
+
+
+def _method_blocks(frame: pd.DataFrame, method: str, alphas: Sequence[float]) -> dict[str, _Block]:
+    """Split a forecast table into validated per-series blocks (series in order of first row)."""
+    columns = ["date", "series", "realized"]
+    for alpha in alphas:
+        columns += [var_column(alpha), cvar_column(alpha)]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"forecasts[{method!r}] lacks columns {missing}")
+    data = frame[columns].copy()
+    data["date"] = pd.to_datetime(data["date"])
+    if data.duplicated(["date", "series"]).any():
+        raise ValueError(f"forecasts[{method!r}] has duplicate (date, series) rows")
+    blocks: dict[str, _Block] = {}
+    for name, part in data.groupby("series", sort=False):
+        part = part.sort_values("date")
+        for col in columns[2:]:
+            values = part[col].to_numpy(dtype=np.float64)
+            if not np.all(np.isfinite(values)):
+                day = pd.Timestamp(part["date"].iloc[int(np.argmax(~np.isfinite(values)))])
+                raise ValueError(
+                    f"forecasts[{method!r}]: {col} is NaN or inf for series {name!r} on "
+                    f"{day.date()}"
+                )
+        blocks[str(name)] = _Block(
+            dates=pd.DatetimeIndex(part["date"]),
+            realized=part["realized"].to_numpy(dtype=np.float64),
+            var=np.stack([part[var_column(a)].to_numpy(dtype=np.float64) for a in alphas]),
+            es=np.stack([part[cvar_column(a)].to_numpy(dtype=np.float64) for a in alphas]),
+        )
+    return blocks
+
+
+def _all_blocks(
+    forecasts: Mapping[str, pd.DataFrame], alphas: Sequence[float]
+) -> tuple[dict[str, dict[str, _Block]], list[str]]:
+    """Blocks per method and the series in order of first appearance."""
+    if not forecasts:
+        raise ValueError("forecasts is empty")
+    blocks = {str(m): _method_blocks(f, str(m), alphas) for m, f in forecasts.items()}
+    order: list[str] = []
+    for per_series in blocks.values():
+        order += [s for s in per_series if s not in order]
+    return blocks, order
+
+
+def _aligned_scenarios(
+    scenarios: Mapping[str, ScenarioSet] | None, method: str, series: str, dates: pd.DatetimeIndex
+) -> NDArray | None:
+    """The (T, N) scenarios of (method, series) on ``dates``, or None without a set."""
+    if scenarios is None or method not in scenarios:
+        return None
+    scen_set = scenarios[method]
+    if series not in scen_set.series:
+        raise ValueError(f"scenarios[{method!r}] lacks series {series!r}")
+    positions = pd.DatetimeIndex(scen_set.dates).get_indexer(dates)
+    if np.any(positions < 0):
+        day = pd.Timestamp(dates[int(np.argmax(positions < 0))])
+        raise ValueError(
+            f"scenarios[{method!r}] lacks the forecast date {day.date()} of series {series!r}"
+        )
+    return _check_scenarios(scen_set.for_series(series)[positions], dates.size)
+
+
+def _pair_seed(seed: int, series: str, method: str) -> np.random.SeedSequence:
+    """Seed of one (series, method): independent of which other pairs are in the table."""
+    return np.random.SeedSequence(
+        [check_int(seed, "seed", 0), zlib.crc32(series.encode()), zlib.crc32(method.encode())]
+    )
+
+
+def _last_window_zone(hits: NDArray[np.bool_], alpha: float, window: int) -> str:
+    recent = hits[-window:]
+    return traffic_light(int(recent.sum()), int(recent.size), alpha).zone
+
+
+def _backtest_rows(
+    series: str,
+    method: str,
+    block: _Block,
+    alphas: Sequence[float],
+    scenarios: NDArray | None,
+    n_sim: int,
+    seed: np.random.SeedSequence,
+    distribution: str,
+    nu: float,
+    window: int,
+) -> list[dict[str, object]]:
+    r = block.realized
+    for a in range(len(alphas)):
+        risk_inputs(r, block.var[a], block.es[a])
+    _, z2 = _z_tests(r, block.var, block.es, alphas, scenarios, n_sim, seed, distribution, nu)
+    rows = []
+    for a, alpha in enumerate(alphas):
+        hits = r < block.var[a]
+        pof = kupiec_pof(hits, alpha)
+        cc = christoffersen(hits, alpha) if r.size >= 2 else None
+        rows.append(
+            {
+                "series": series,
+                "method": method,
+                "alpha": alpha,
+                "n_obs": pof.n_obs,
+                "n_exceptions": pof.n_exceptions,
+                "exception_rate": pof.exception_rate,
+                "avg_var": float(block.var[a].mean()),
+                "avg_cvar": float(block.es[a].mean()),
+                "kupiec_lr": pof.statistic,
+                "kupiec_p": pof.pvalue,
+                "christoffersen_ind_p": cc.pvalue_ind if cc else math.nan,
+                "christoffersen_cc_p": cc.pvalue_cc if cc else math.nan,
+                "traffic_light": _last_window_zone(hits, alpha, window),
+                "as_z2": z2[a].statistic,
+                "as_z2_p": z2[a].pvalue,
+                "fz0_mean": float(fz0_loss(r, block.var[a], block.es[a], alpha).mean()),
+            }
+        )
+    return rows
+
+
+def backtest_table(
+    forecasts: Mapping[str, pd.DataFrame],
+    scenarios: Mapping[str, ScenarioSet] | None = None,
+    alphas: Sequence[float] = ALPHAS,
+    n_sim: int = 1000,
+    seed: int = 0,
+    distribution: str = "normal",
+    nu: float = 5.0,
+    window: int = BASEL_WINDOW,
+) -> pd.DataFrame:
+    """The backtest battery: one row per (series, method, alpha) (``backtests.csv``).
+
+    Parameters
+    ----------
+    forecasts : mapping method -> DataFrame
+        Forecast tables in the :mod:`diffrisk.forecasts` format (``date, series,
+        var_*, cvar_*, realized``).
+    scenarios : mapping method -> ScenarioSet, optional
+        Predictive scenarios per method, used for the Acerbi–Szekely Z2 p-value; a
+        method without scenarios gets the parametric null (``distribution``, ``nu``)
+        matched to its VaR/ES forecasts (see :func:`acerbi_szekely_z2`).
+    alphas : sequence of float, default (0.05, 0.025, 0.01)
+        Tail probabilities; the tables must hold their ``var_*``/``cvar_*`` columns.
+    n_sim : int, default 1000
+        Simulations of the Z2 p-value (0: no p-value).
+    seed : int, default 0
+        Base seed; each (series, method) simulates from
+        ``SeedSequence([seed, crc32(series), crc32(method)])`` (``zlib.crc32`` of the
+        UTF-8 names), so a row does not depend on which other methods or series are in
+        the table; the Z2 draws are shared by the alphas of a pair, and ``as_z2_p`` equals
+        :func:`acerbi_szekely_z2` called with that seed and the pair's scenarios.
+    distribution : {"normal", "t"}, default "normal"
+        Parametric Z2 null for methods without scenarios.
+    nu : float, default 5.0
+        Degrees of freedom of the Student-t null.
+    window : int, default 250
+        Length of the traffic-light window.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`BACKTEST_COLUMNS` (DESIGN §5). ``traffic_light`` is the Basel zone
+        of the exceptions in the last ``window`` days at that alpha (all days if fewer;
+        boundaries from :func:`traffic_light` for that length and alpha), i.e. the zone
+        a supervisor would assign at the end of the test period;
+        :func:`traffic_light_table` gives the rolling-window counts.
+        ``christoffersen_*`` are NaN for a single day. Rows are ordered by series (first
+        appearance), method (mapping order) and alpha (as given).
+
+    Notes
+    -----
+    Sign convention: returns, VaR and CVaR are returns (negative for a loss); alpha is
+    the tail probability; an exception is ``r_t < VaR_t`` (strict).
+    """
+    alphas = _check_alphas(alphas)
+    n_sim = check_int(n_sim, "n_sim", 0)
+    nu = _check_null(distribution, nu)
+    window = check_int(window, "window", 1)
+    check_int(seed, "seed", 0)
+    blocks, order = _all_blocks(forecasts, alphas)
+    pairs = [(s, m) for s in order for m in blocks if s in blocks[m]]
+    rows: list[dict[str, object]] = []
+    for series, method in tqdm(pairs, desc="backtests", disable=None):
+        block = blocks[method][series]
+        scen = _aligned_scenarios(scenarios, method, series, block.dates)
+        rows += _backtest_rows(
+            series,
+            method,
+            block,
+            alphas,
+            scen,
+            n_sim,
+            _pair_seed(seed, series, method),
+            distribution,
+            nu,
+            window,
+        )
+    logger.info(
+        "backtest table: %d rows (%d series x methods, %d alphas)",
+        len(rows),
+        len(pairs),
+        len(alphas),
+    )
+    return pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
+
+
+def traffic_light_table(
+    forecasts: Mapping[str, pd.DataFrame], alpha: float = 0.01, window: int = BASEL_WINDOW
+) -> pd.DataFrame:
+    """Rolling traffic-light zones per (series, method).
+
+    Parameters
+    ----------
+    forecasts : mapping method -> DataFrame
+        Forecast tables (:mod:`diffrisk.forecasts` format).
+    alpha : float, default 0.01
+        Tail probability of the VaR tested (Basel: 0.01).
+    window : int, default 250
+        Window length (Basel: 250 days).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``series, method, alpha, window, n_windows, green, yellow, red,
+        yellow_from, red_from, max_exceptions, last_zone``: the number of rolling
+        windows (``T - window + 1``, step one day) in each zone.
+    """
+    alpha = check_alpha(alpha)
+    window = check_int(window, "window", 1)
+    blocks, order = _all_blocks(forecasts, [alpha])
+    rows = []
+    for series in order:
+        for method, per_series in blocks.items():
+            if series not in per_series:
+                continue
+            block = per_series[series]
+            res = traffic_light_windows(block.realized < block.var[0], window, alpha)
+            rows.append(
+                {
+                    "series": series,
+                    "method": method,
+                    "alpha": alpha,
+                    "window": window,
+                    "n_windows": res.n_windows,
+                    "green": res.green,
+                    "yellow": res.yellow,
+                    "red": res.red,
+                    "yellow_from": res.yellow_from,
+                    "red_from": res.red_from,
+                    "max_exceptions": res.max_exceptions,
+                    "last_zone": res.last_zone,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+_LOSSES = ("fz0", "pinball")
+
+
+def _block_loss(block: _Block, a: int, alpha: float, loss: str, days: NDArray) -> NDArray:
+    r, v, e = block.realized[days], block.var[a][days], block.es[a][days]
+    return fz0_loss(r, v, e, alpha) if loss == "fz0" else pinball_loss(r, v, alpha)
+
+
+def diebold_mariano_table(
+    forecasts: Mapping[str, pd.DataFrame],
+    benchmark: str = "fhs",
+    loss: str = "fz0",
+    alphas: Sequence[float] = ALPHAS,
+    lag: int | None = None,
+    hln: bool = False,
+) -> pd.DataFrame:
+    """Diebold–Mariano comparison of every method with a benchmark.
+
+    Parameters
+    ----------
+    forecasts : mapping method -> DataFrame
+        Forecast tables; must include ``benchmark``.
+    benchmark : str, default "fhs"
+        Method every other method is compared with.
+    loss : {"fz0", "pinball"}, default "fz0"
+        :func:`fz0_loss` (joint VaR/ES) or :func:`pinball_loss` (VaR only).
+    alphas : sequence of float, default (0.05, 0.025, 0.01)
+    lag : int, optional
+        Newey–West lag (default :func:`newey_west_lag` of the number of common days).
+    hln : bool, default False
+        Harvey–Leybourne–Newbold correction.
+
+    Returns
+    -------
+    DataFrame
+        One row per (series, method != benchmark, alpha) on the days both forecast:
+        ``series, method, benchmark, alpha, loss, n_obs, mean_loss,
+        mean_loss_benchmark, mean_loss_diff, dm_stat, dm_p``. ``mean_loss_diff`` is
+        method minus benchmark: negative (and a negative ``dm_stat``) means the method
+        has the lower loss.
+    """
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+    if benchmark not in forecasts:
+        raise ValueError(f"benchmark {benchmark!r} is not in forecasts {sorted(forecasts)}")
+    alphas = _check_alphas(alphas)
+    blocks, order = _all_blocks(forecasts, alphas)
+    rows = []
+    for series in order:
+        if series not in blocks[benchmark]:
+            continue
+        base = blocks[benchmark][series]
+        for method, per_series in blocks.items():
+            if method == benchmark or series not in per_series:
+                continue
+            block = per_series[series]
+            common = block.dates.intersection(base.dates)
+            if common.size < 2:
+                raise ValueError(
+                    f"{method!r} and benchmark {benchmark!r} share {common.size} forecast "
+                    f"days for series {series!r}; need at least 2"
+                )
+            mine, theirs = block.dates.get_indexer(common), base.dates.get_indexer(common)
+            if not np.allclose(block.realized[mine], base.realized[theirs], rtol=0, atol=1e-12):
+                raise ValueError(
+                    f"realized returns of {method!r} and {benchmark!r} differ for series {series!r}"
+                )
+            for a, alpha in enumerate(alphas):
+                la = _block_loss(block, a, alpha, loss, mine)
+                lb = _block_loss(base, a, alpha, loss, theirs)
+                dm = diebold_mariano(la, lb, lag=lag, hln=hln)
+                rows.append(
+                    {
+                        "series": series,
+                        "method": method,
+                        "benchmark": benchmark,
+                        "alpha": alpha,
+                        "loss": loss,
+                        "n_obs": dm.n_obs,
+                        "mean_loss": float(la.mean()),
+                        "mean_loss_benchmark": float(lb.mean()),
+                        "mean_loss_diff": dm.mean_difference,
+                        "dm_stat": dm.statistic,
+                        "dm_p": dm.pvalue,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def constituent_coverage_table(
+    forecasts: Mapping[str, pd.DataFrame],
+    alphas: Sequence[float] = ALPHAS,
+    exclude: Sequence[str] = ("portfolio", "sp500"),
+    test_level: float = 0.05,
+) -> pd.DataFrame:
+    """Kupiec coverage of every constituent, method and alpha.
+
+    Parameters
+    ----------
+    forecasts : mapping method -> DataFrame
+        Forecast tables (:mod:`diffrisk.forecasts` format).
+    alphas : sequence of float, default (0.05, 0.025, 0.01)
+    exclude : sequence of str, default ("portfolio", "sp500")
+        Series that are not constituents.
+    test_level : float, default 0.05
+        Size of the Kupiec test: ``result`` is ``"pass"`` when ``kupiec_p >= test_level``.
+
+    Returns
+    -------
+    DataFrame
+        ``series, method, alpha, n_obs, n_exceptions, exception_rate, kupiec_lr,
+        kupiec_p, result``.
+    """
+    alphas = _check_alphas(alphas)
+    test_level = check_alpha(test_level, "test_level")
+    blocks, order = _all_blocks(forecasts, alphas)
+    rows = []
+    for series in (s for s in order if s not in set(exclude)):
+        for method, per_series in blocks.items():
+            if series not in per_series:
+                continue
+            block = per_series[series]
+            for a, alpha in enumerate(alphas):
+                pof = kupiec_pof(block.realized < block.var[a], alpha)
+                rows.append(
+                    {
+                        "series": series,
+                        "method": method,
+                        "alpha": alpha,
+                        "n_obs": pof.n_obs,
+                        "n_exceptions": pof.n_exceptions,
+                        "exception_rate": pof.exception_rate,
+                        "kupiec_lr": pof.statistic,
+                        "kupiec_p": pof.pvalue,
+                        "result": "pass" if pof.pvalue >= test_level else "fail",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def headline_metrics(table: pd.DataFrame, headline: Sequence[str]) -> dict[str, Any]:
+    """Nested ``{series: {method: {alpha: {fz0, exception_rate, kupiec_p, …}}}}``."""
+    out: dict[str, Any] = {}
+    keep = ["fz0_mean", "exception_rate", "kupiec_p", "christoffersen_cc_p", "as_z2", "avg_cvar"]
+    for row in table[table["series"].isin(list(headline))].itertuples(index=False):
+        cell = out.setdefault(row.series, {}).setdefault(row.method, {})
+        cell[f"alpha_{row.alpha:g}"] = {k: getattr(row, k) for k in keep}
+    return out

@@ -1,0 +1,153 @@
+"""The forecast-file contract: risk columns, alpha tags, ScenarioSet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from diffrisk.risk.measures import cvar, var
+
+ALPHAS: tuple[float, ...] = (0.05, 0.025, 0.01)
+
+
+def alpha_tag(alpha: float) -> str:
+    """Return the column suffix of ``alpha``: 0.05 → ``"05"``, 0.025 → ``"025"``."""
+    text = f"{float(alpha):.6f}".rstrip("0")
+    if not text.startswith("0."):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    return text[2:]
+
+
+def var_column(alpha: float) -> str:
+    """Return the VaR column name for ``alpha`` (e.g. ``var_05``)."""
+    return f"var_{alpha_tag(alpha)}"
+
+
+def cvar_column(alpha: float) -> str:
+    """Return the CVaR column name for ``alpha`` (e.g. ``cvar_05``)."""
+    return f"cvar_{alpha_tag(alpha)}"
+
+
+RISK_COLUMNS: tuple[str, ...] = tuple(
+    col for a in ALPHAS for col in (var_column(a), cvar_column(a))
+)
+
+
+def risk_frame(
+    dates: Sequence[Any] | pd.DatetimeIndex,
+    series: Sequence[str],
+    var_by_alpha: Mapping[float, NDArray[np.floating]],
+    cvar_by_alpha: Mapping[float, NDArray[np.floating]],
+    realized: NDArray[np.floating],
+) -> pd.DataFrame:
+    """Assemble a long forecast table from (series × days) arrays.
+
+    Parameters
+    ----------
+    dates : sequence of dates, length D
+        Forecast dates (the day whose return is forecast).
+    series : sequence of str, length S
+        Series names.
+    var_by_alpha, cvar_by_alpha : mapping alpha → array (S, D)
+        VaR and CVaR forecasts in return space.
+    realized : array (S, D)
+        Realised log returns.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``date, series, var_05, cvar_05, ..., realized``, sorted by series, date.
+    """
+    idx = pd.DatetimeIndex(pd.to_datetime(list(dates)))
+    n_s, n_d = len(series), len(idx)
+    realized = np.asarray(realized, dtype=float)
+    if realized.shape != (n_s, n_d):
+        raise ValueError(
+            f"realized must have shape (series, days)=({n_s}, {n_d}), got {realized.shape}"
+        )
+    frame = pd.DataFrame(
+        {
+            "date": np.tile(idx.values, n_s),
+            "series": np.repeat(np.asarray(series, dtype=object), n_d),
+        }
+    )
+    for alpha in sorted(var_by_alpha, reverse=True):
+        for col, source in ((var_column(alpha), var_by_alpha), (cvar_column(alpha), cvar_by_alpha)):
+            values = np.asarray(source[alpha], dtype=float)
+            if values.shape != (n_s, n_d):
+                raise ValueError(f"{col} must have shape ({n_s}, {n_d}), got {values.shape}")
+            frame[col] = values.reshape(-1)
+    frame["realized"] = realized.reshape(-1)
+    return frame
+
+
+def risk_frame_from_scenarios(
+    scenarios: NDArray[np.floating],
+    dates: Sequence[Any] | pd.DatetimeIndex,
+    series: Sequence[str],
+    realized: NDArray[np.floating],
+    alphas: Sequence[float] = ALPHAS,
+) -> pd.DataFrame:
+    """Forecast table whose VaR/CVaR are computed from scenarios (S × D × N)."""
+    scen = np.asarray(scenarios)
+    var_by = {a: np.asarray(var(scen, a, axis=-1)) for a in alphas}
+    cvar_by = {a: np.asarray(cvar(scen, a, axis=-1)) for a in alphas}
+    return risk_frame(dates, series, var_by, cvar_by, realized)
+
+
+def validate_forecast_frame(frame: pd.DataFrame, method: str = "forecast") -> pd.DataFrame:
+    """Check a forecast table; raise ``ValueError`` naming the first problem."""
+    required = {"date", "series", "realized", *RISK_COLUMNS}
+    missing = sorted(required - set(frame.columns))
+    if missing:
+        raise ValueError(f"{method}: forecast table lacks columns {missing}")
+    for col in RISK_COLUMNS:
+        bad = ~np.isfinite(frame[col].to_numpy(dtype=float))
+        if bad.any():
+            row = frame.loc[bad].iloc[0]
+            raise ValueError(
+                f"{method}: {col} is not finite for series {row['series']!r} "
+                f"on {pd.Timestamp(row['date']).date()}"
+            )
+    for alpha in ALPHAS:
+        v, c = frame[var_column(alpha)], frame[cvar_column(alpha)]
+        bad = c > v + 1e-12
+        if bad.any():
+            row = frame.loc[bad].iloc[0]
+            raise ValueError(
+                f"{method}: {cvar_column(alpha)} > {var_column(alpha)} for series "
+                f"{row['series']!r} on {pd.Timestamp(row['date']).date()}"
+            )
+    if frame.duplicated(["date", "series"]).any():
+        raise ValueError(f"{method}: duplicate (date, series) rows")
+    return frame
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """Raw predictive scenarios of one method.
+
+    Attributes
+    ----------
+    scenarios : ndarray (S, D, N) float32
+        Scenario returns per series and forecast day.
+    dates : DatetimeIndex, length D
+    series : list of str, length S
+    """
+
+    scenarios: NDArray[np.float32]
+    dates: pd.DatetimeIndex
+    series: list[str]
+
+    def for_series(self, name: str) -> NDArray[np.float32]:
+        """Return the (D × N) scenarios of one series."""
+        try:
+            i = self.series.index(name)
+        except ValueError as exc:
+            raise KeyError(f"series {name!r} not in scenario set {self.series}") from exc
+        return self.scenarios[i]

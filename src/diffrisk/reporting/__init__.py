@@ -1,0 +1,1 @@
+"""Paper tables and figures, stress figures and the study report."""

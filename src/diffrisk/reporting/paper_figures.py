@@ -1,0 +1,534 @@
+"""The paper's Figures 1-3."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+from scipy import stats
+
+from diffrisk.forecasts.contract import ScenarioSet, cvar_column, var_column
+from diffrisk.reporting.paper_tables import _require_frame
+from diffrisk.reporting.style import (
+    _FIG_WIDTH,
+    _REALISED_COLOR,
+    _REALISED_FILL,
+    COVID_WINDOW,
+    FIGURE_STEMS,
+    _pct_text,
+    method_color,
+    method_label,
+    save_figure,
+    series_label,
+    sort_methods,
+    style_rc,
+)
+from diffrisk.risk.scoring import pit_values
+
+
+def _realized_series(realized: pd.Series | pd.DataFrame, series: str) -> pd.Series:
+    """Realised returns of ``series`` indexed by date, from any of the accepted layouts."""
+    if isinstance(realized, pd.Series):
+        out = realized
+    elif isinstance(realized, pd.DataFrame) and {"date", "series", "realized"} <= set(
+        realized.columns
+    ):
+        sub = realized.loc[realized["series"] == series, ["date", "realized"]]
+        sub = sub.drop_duplicates()
+        if sub["date"].duplicated().any():
+            raise ValueError(f"realized has conflicting returns for series {series!r}")
+        out = sub.set_index("date")["realized"]
+    elif isinstance(realized, pd.DataFrame) and series in realized.columns:
+        out = realized[series]
+    else:
+        raise ValueError(
+            "realized must be a Series indexed by date, a wide DataFrame with a column "
+            f"{series!r}, or a long table with columns date, series, realized"
+        )
+    out = out.copy()
+    out.index = pd.DatetimeIndex(pd.to_datetime(out.index))
+    return out.astype(float)
+
+
+def _realized_on(returns: pd.Series, dates: pd.DatetimeIndex, what: str) -> NDArray[np.float64]:
+    values = returns.reindex(pd.DatetimeIndex(dates))
+    missing = values.isna().to_numpy()
+    if missing.any():
+        first = pd.Timestamp(values.index[missing][0]).date()
+        raise ValueError(
+            f"realized has no return on {int(missing.sum())} of the {len(values)} dates of "
+            f"{what} (first: {first})"
+        )
+    return values.to_numpy(dtype=float)
+
+
+def _density(x: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Histogram density normalised by all points (values outside the edges count)."""
+    counts, _ = np.histogram(x, bins=edges)
+    dens = counts / (x.size * np.diff(edges))
+    return np.where(dens > 0, dens, np.nan)
+
+
+def _draw_fig1(
+    data: Mapping[str, tuple[NDArray[np.float64], NDArray[np.float64]]],
+    realized_all: NDArray[np.float64],
+    series: str,
+    bins: int,
+    pit_bins: int,
+) -> Figure:
+    methods = list(data)
+    fig = Figure(figsize=(_FIG_WIDTH, 5.4), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.25, 1.0])
+    ax_den, ax_qq = top.subplots(1, 2)
+    pooled = {m: data[m][0].reshape(-1) for m in methods}
+
+    lo = min([realized_all.min()] + [float(np.quantile(p, 1e-4)) for p in pooled.values()])
+    hi = max([realized_all.max()] + [float(np.quantile(p, 1 - 1e-4)) for p in pooled.values()])
+    pad = 0.05 * (hi - lo)
+    edges = np.linspace(lo - pad, hi + pad, bins + 1) * 100
+    realised_density = _density(realized_all * 100, edges)
+    method_density = {m: _density(pooled[m] * 100, edges) for m in methods}
+    ax_den.bar(
+        edges[:-1],
+        np.nan_to_num(realised_density),
+        width=np.diff(edges),
+        align="edge",
+        color=_REALISED_FILL,
+        linewidth=0,
+        label=f"Realised (T = {realized_all.size})",
+    )
+    for m in methods:
+        ax_den.stairs(
+            method_density[m], edges, color=method_color(m), linewidth=1.1, label=method_label(m)
+        )
+    positive = np.concatenate([realised_density, *method_density.values()])
+    positive = positive[np.isfinite(positive)]
+    ax_den.set_yscale("log", nonpositive="clip")
+    # Headroom above the peak keeps the legend off the curves.
+    ax_den.set_ylim(0.5 * positive.min(), 60 * positive.max())
+    ax_den.set_xlim(edges[0], edges[-1])
+    ax_den.set_xlabel("Daily log return (%)")
+    ax_den.set_ylabel("Density (log scale)")
+    ax_den.set_title("(a) Pooled scenarios vs realised returns")
+    ax_den.legend(loc="upper left", fontsize=6, ncols=2)
+
+    realized_sorted = np.sort(realized_all) * 100
+    probs = (np.arange(1, realized_sorted.size + 1) - 0.5) / realized_sorted.size
+    for m in methods:
+        q = np.quantile(pooled[m], probs) * 100
+        ax_qq.plot(
+            realized_sorted, q, marker=".", markersize=2.5, linewidth=0.7, color=method_color(m)
+        )
+    lim = (float(edges[0]), float(edges[-1]))
+    ax_qq.plot(lim, lim, color="black", linewidth=0.8, linestyle="--", label="45° line")
+    ax_qq.set_xlim(lim)
+    ax_qq.set_ylim(lim)
+    ax_qq.set_xlabel("Realised quantile (%)")
+    ax_qq.set_ylabel("Pooled scenario quantile (%)")
+    ax_qq.set_title("(b) QQ plot")
+    ax_qq.legend(loc="upper left", fontsize=6.5)
+
+    axes_pit = np.atleast_1d(bottom.subplots(1, len(methods), sharey=True))
+    bottom.suptitle(
+        "(c) PIT of the daily forecasts, u_t = F_t(r_t)", x=0.01, ha="left", fontsize=8.5
+    )
+    pit_edges = np.linspace(0.0, 1.0, pit_bins + 1)
+    for ax, m in zip(axes_pit, methods, strict=True):
+        scen, real = data[m]
+        u = pit_values(scen, real)
+        n = u.size
+        band = stats.binom.ppf([0.025, 0.975], n, 1.0 / pit_bins) * pit_bins / n
+        counts, _ = np.histogram(u, bins=pit_edges)
+        ax.axhspan(band[0], band[1], color="0.88", linewidth=0, label="95% band")
+        ax.stairs(counts * pit_bins / n, pit_edges, fill=True, color=method_color(m), alpha=0.8)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ks_p = float(stats.kstest(u, "uniform").pvalue)
+        ks_text = "<0.001" if ks_p < 0.001 else f"{ks_p:.3f}"
+        title = textwrap.fill(method_label(m), width=22)
+        ax.set_title(f"{title}\nKS p = {ks_text}", fontsize=7)
+        ax.set_xlabel("u")
+        ax.set_xlim(0, 1)
+    axes_pit[0].set_ylabel("Density")
+    fig.suptitle(f"{series_label(series)}: simulated versus realised returns", fontsize=9)
+    return fig
+
+
+def fig1_distribution(
+    realized: pd.Series | pd.DataFrame,
+    scenarios_by_method: Mapping[str, ScenarioSet],
+    series: str,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    stem: str = "fig1_distribution",
+    bins: int = 80,
+    pit_bins: int = 10,
+) -> tuple[Path, Path]:
+    """Figure 1: distribution of simulated versus realised returns, and PIT histograms.
+
+    Parameters
+    ----------
+    realized : Series or DataFrame
+        Realised log returns: a Series indexed by date (of ``series``), a wide frame
+        with a column ``series`` (as ``diffrisk.data.load_returns``), or a long forecast
+        table with columns ``date, series, realized``. Must cover every scenario date.
+    scenarios_by_method : mapping method → ScenarioSet
+        Predictive scenarios (S × D × N) per method (the paper: ``ddpm``, ``mc_normal``,
+        ``hs``); panels follow :data:`METHOD_ORDER`.
+    series : str
+        The series to plot.
+    out_dir, stem
+        Output folder (default ``reports/figures``) and file stem.
+    bins : int, default 80
+        Histogram bins of panel (a).
+    pit_bins : int, default 10
+        Bins of the PIT histograms.
+
+    Returns
+    -------
+    tuple of Path
+        PNG and PDF.
+
+    Notes
+    -----
+    Panels (a) and (b) *pool* all scenarios of all test days of a method into one
+    sample: that is the method's unconditional (mixture) predictive distribution over the
+    test period, compared with the unconditional distribution of the realised returns
+    on the same days (the union of the methods' dates). Pooling is done with the raw
+    returns, no standardisation. It shows whether the tails are heavy enough *on
+    average*; it does not show whether any single day's forecast is right — a method
+    can match the pooled distribution while being too wide in calm days and too narrow
+    in crashes. Panel (c) is the daily check: the PIT ``u_t = F_t(r_t)`` of each realised
+    return within that day's scenarios (:func:`pit_values`) is uniform for calibrated
+    forecasts; the grey band is the 95 % binomial range of a bin's height under
+    uniformity and the title gives the Kolmogorov–Smirnov p-value (approximate, since
+    the empirical CDF of N scenarios is discrete). Density bins are normalised by the
+    full sample (points beyond the plotted range still count) and empty bins are not
+    drawn on the log axis.
+    """
+    if not scenarios_by_method:
+        raise ValueError("scenarios_by_method is empty; expected at least one method")
+    if bins < 2 or pit_bins < 2:
+        raise ValueError(f"bins and pit_bins must be >= 2, got {bins} and {pit_bins}")
+    returns = _realized_series(realized, series)
+    data: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+    all_dates: list[pd.DatetimeIndex] = []
+    for m in sort_methods(scenarios_by_method):
+        sset = scenarios_by_method[m]
+        if series not in sset.series:
+            raise ValueError(
+                f"scenarios_by_method[{m!r}] has no series {series!r}; it has {sset.series}"
+            )
+        scen = np.asarray(sset.for_series(series), dtype=float)
+        dates = pd.DatetimeIndex(sset.dates)
+        if scen.ndim != 2 or scen.shape[0] != len(dates):
+            raise ValueError(
+                f"scenarios_by_method[{m!r}] must have (days={len(dates)}, N) scenarios "
+                f"for {series!r}, got {scen.shape}"
+            )
+        data[m] = (scen, _realized_on(returns, dates, f"the {m!r} scenarios"))
+        all_dates.append(dates)
+    union = all_dates[0]
+    for d in all_dates[1:]:
+        union = union.union(d)
+    realized_all = _realized_on(returns, union, "the scenario sets")
+    with matplotlib.rc_context(style_rc()):
+        fig = _draw_fig1(data, realized_all, series, bins, pit_bins)
+        return save_figure(fig, stem, out_dir)
+
+
+def _series_frames(
+    forecasts: Mapping[str, pd.DataFrame], series: str, columns: Sequence[str]
+) -> dict[str, pd.DataFrame]:
+    if not forecasts:
+        raise ValueError("forecasts is empty; expected at least one method")
+    frames = {}
+    for m in sort_methods(forecasts):
+        frame = _require_frame(
+            forecasts[m], ("date", "series", "realized", *columns), f"forecasts[{m!r}]"
+        )
+        sub = frame.loc[frame["series"] == series, ["date", "realized", *columns]].copy()
+        if sub.empty:
+            raise ValueError(f"forecasts[{m!r}] has no rows for series {series!r}")
+        sub["date"] = pd.to_datetime(sub["date"])
+        if sub["date"].duplicated().any():
+            raise ValueError(f"forecasts[{m!r}] has duplicate dates for series {series!r}")
+        frames[m] = sub.sort_values("date").reset_index(drop=True)
+    return frames
+
+
+def _panel_figure(n_panels: int) -> tuple[Figure, list[Any]]:
+    fig = Figure(figsize=(_FIG_WIDTH, 0.9 + 1.45 * n_panels), layout="constrained")
+    axes = fig.subplots(n_panels, 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+    for ax in axes:
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.set_ylabel("Return (%)")
+    return fig, list(axes)
+
+
+def _draw_fig2(frames: Mapping[str, pd.DataFrame], series: str, alphas: Sequence[float]):
+    fig, axes = _panel_figure(len(frames))
+    levels = sorted(alphas, reverse=True)
+    styles = ("-", "--", ":")
+    for ax, (m, f) in zip(axes, frames.items(), strict=True):
+        dates = f["date"].to_numpy()
+        r = f["realized"].to_numpy(dtype=float)
+        color = method_color(m)
+        ax.plot(dates, r * 100, color=_REALISED_COLOR, linewidth=0.5, label="Realised return")
+        hits = {a: r < f[var_column(a)].to_numpy(dtype=float) for a in levels}
+        for i, a in enumerate(levels):
+            ax.plot(
+                dates,
+                f[var_column(a)].to_numpy(dtype=float) * 100,
+                color=color,
+                linewidth=0.9,
+                linestyle=styles[i % len(styles)],
+                label=f"VaR {_pct_text(a)}",
+            )
+        for i, a in enumerate(levels):
+            deeper = hits[levels[i + 1]] if i + 1 < len(levels) else np.zeros_like(hits[a])
+            mask = hits[a] & ~deeper
+            last = i == len(levels) - 1
+            ax.scatter(
+                dates[mask],
+                r[mask] * 100,
+                marker="v",
+                s=14,
+                linewidths=0.6,
+                facecolors="black" if last else "none",
+                edgecolors="black",
+                zorder=3,
+                label=(
+                    f"Exception at {_pct_text(a)}" if last else f"Exception at {_pct_text(a)} only"
+                ),
+            )
+        n = len(r)
+        counts = ", ".join(
+            f"{_pct_text(a)}: {int(hits[a].sum())} ({100 * hits[a].mean():.1f}%)" for a in levels
+        )
+        ax.set_title(f"{method_label(m)} — exceptions {counts} of {n} days")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=7)
+    fig.suptitle(f"{series_label(series)}: predicted VaR against realised returns", fontsize=9)
+    return fig
+
+
+def fig2_var_vs_returns(
+    forecasts: Mapping[str, pd.DataFrame],
+    series: str,
+    *,
+    alphas: Sequence[float] = (0.05, 0.01),
+    out_dir: str | os.PathLike[str] | None = None,
+    stem: str = "fig2_var_vs_returns",
+) -> tuple[Path, Path]:
+    """Figure 2: predicted VaR against realised returns, one panel per method.
+
+    Parameters
+    ----------
+    forecasts : mapping method → DataFrame
+        Forecast tables (``diffrisk.forecasts`` format); uses ``date, series, realized``
+        and ``var_05``/``var_01`` (one VaR column per alpha).
+    series : str
+        The series to plot.
+    alphas : sequence of float, default (0.05, 0.01)
+        VaR levels drawn (solid, dashed, dotted from the largest alpha down).
+    out_dir, stem
+        Output folder (default ``reports/figures``) and file stem.
+
+    Returns
+    -------
+    tuple of Path
+        PNG and PDF.
+
+    Notes
+    -----
+    An exception is ``r_t < VaR_t`` (strict). Hollow triangles mark exceptions of the
+    largest alpha only, filled triangles exceptions of the smallest alpha (which are also
+    exceptions of the larger ones). The y axis (percent) is shared by all panels.
+    """
+    frames = _series_frames(forecasts, series, [var_column(a) for a in alphas])
+    with matplotlib.rc_context(style_rc()):
+        fig = _draw_fig2(frames, series, alphas)
+        return save_figure(fig, stem, out_dir)
+
+
+def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) -> Figure:
+    fig, axes = _panel_figure(len(frames))
+    start, end = COVID_WINDOW
+    v_col, c_col = var_column(alpha), cvar_column(alpha)
+    for ax, (m, f) in zip(axes, frames.items(), strict=True):
+        dates = f["date"].to_numpy()
+        r = f["realized"].to_numpy(dtype=float)
+        v = f[v_col].to_numpy(dtype=float)
+        c = f[c_col].to_numpy(dtype=float)
+        in_covid = (f["date"] >= start).to_numpy() & (f["date"] <= end).to_numpy()
+        if in_covid.any():
+            ax.axvspan(start, end, color="0.9", linewidth=0, zorder=0, label="COVID-19 window")
+        ax.plot(dates, r * 100, color=_REALISED_COLOR, linewidth=0.5, label="Realised return")
+        ax.fill_between(
+            dates,
+            v * 100,
+            c * 100,
+            color=method_color(m),
+            alpha=0.45,
+            linewidth=0,
+            label=f"VaR–CVaR band ({_pct_text(alpha)})",
+        )
+        exceed = r < v
+        beyond = r < c
+        ax.scatter(
+            dates[exceed & ~beyond],
+            r[exceed & ~beyond] * 100,
+            marker="o",
+            s=12,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=3,
+            label="Exceedance (r < VaR)",
+        )
+        ax.scatter(
+            dates[beyond],
+            r[beyond] * 100,
+            marker="D",
+            s=16,
+            color="black",
+            zorder=4,
+            label="Beyond CVaR (r < CVaR)",
+        )
+        covid_text = (
+            f"; {int((exceed & in_covid).sum())} in the COVID-19 window" if in_covid.any() else ""
+        )
+        ax.set_title(
+            f"{method_label(m)} — {int(exceed.sum())} exceedances ({100 * exceed.mean():.1f}%),"
+            f" {int(beyond.sum())} beyond CVaR{covid_text}"
+        )
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if not lab.startswith("VaR–CVaR"):
+                handles.setdefault(lab, h)
+    fig.legend(
+        list(handles.values()), list(handles), loc="outside lower center", ncols=4, fontsize=7
+    )
+    fig.suptitle(
+        f"{series_label(series)}: VaR-to-CVaR band at {_pct_text(alpha)} and exceedances",
+        fontsize=9,
+    )
+    return fig
+
+
+def fig3_cvar_exceedances(
+    forecasts: Mapping[str, pd.DataFrame],
+    series: str,
+    *,
+    alpha: float = 0.01,
+    out_dir: str | os.PathLike[str] | None = None,
+    stem: str = "fig3_cvar_exceedances",
+) -> tuple[Path, Path]:
+    """Figure 3: VaR-to-CVaR band per method, exceedances, the COVID-19 window shaded.
+
+    Parameters
+    ----------
+    forecasts : mapping method → DataFrame
+        Forecast tables; uses ``date, series, realized`` and the VaR/CVaR columns of
+        ``alpha`` (e.g. ``var_01, cvar_01``).
+    series : str
+        The series to plot.
+    alpha : float, default 0.01
+        Tail probability of the band.
+    out_dir, stem
+        Output folder (default ``reports/figures``) and file stem.
+
+    Returns
+    -------
+    tuple of Path
+        PNG and PDF.
+
+    Notes
+    -----
+    The band runs from VaR down to CVaR (both returns, CVaR <= VaR). Hollow circles are
+    exceedances ``CVaR_t <= r_t < VaR_t``; filled diamonds are returns beyond the CVaR
+    (``r_t < CVaR_t``), the losses the CVaR forecast did not cover even on average. The
+    window :data:`COVID_WINDOW` is shaded when it falls in the plotted period.
+    """
+    frames = _series_frames(forecasts, series, [var_column(alpha), cvar_column(alpha)])
+    with matplotlib.rc_context(style_rc()):
+        fig = _draw_fig3(frames, series, alpha)
+        return save_figure(fig, stem, out_dir)
+
+
+def _realized_from_forecasts(forecasts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    parts = [
+        _require_frame(f, ("date", "series", "realized"), f"forecasts[{m!r}]")[
+            ["date", "series", "realized"]
+        ]
+        for m, f in forecasts.items()
+    ]
+    long = pd.concat(parts, ignore_index=True)
+    long["date"] = pd.to_datetime(long["date"])
+    long = long.drop_duplicates()
+    if long.duplicated(["date", "series"]).any():
+        row = long.loc[long.duplicated(["date", "series"])].iloc[0]
+        raise ValueError(
+            f"forecast tables disagree on the realised return of {row['series']!r} on "
+            f"{pd.Timestamp(row['date']).date()}"
+        )
+    return long
+
+
+def write_paper_figures(
+    forecasts: Mapping[str, pd.DataFrame],
+    scenarios_by_method: Mapping[str, ScenarioSet],
+    *,
+    series: Sequence[str] = ("portfolio",),
+    fig3_alpha: float = 0.01,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, tuple[Path, Path]]:
+    """Write Figures 1–3 for each series (the ``figures`` stage's single call).
+
+    Parameters
+    ----------
+    forecasts : mapping method → DataFrame
+        Forecast tables of every method for Figures 2 and 3; their ``realized`` column
+        (which must agree across methods) is the realised series of Figure 1.
+    scenarios_by_method : mapping method → ScenarioSet
+        Scenario sets for Figure 1 (the paper: ``ddpm``, ``mc_normal``, ``hs``).
+    series : sequence of str, default ("portfolio",)
+        The first series gets the canonical file names (``fig1_distribution`` …); each
+        further series gets ``<stem>_<series>``.
+    fig3_alpha : float, default 0.01
+        Tail probability of Figure 3's band.
+    out_dir : path-like, optional
+        Default ``reports/figures``.
+
+    Returns
+    -------
+    dict
+        File stem → (PNG, PDF).
+    """
+    if not series:
+        raise ValueError("series must name at least one series")
+    realized = _realized_from_forecasts(forecasts)
+    written: dict[str, tuple[Path, Path]] = {}
+    for i, s in enumerate(series):
+        suffix = "" if i == 0 else f"_{s}"
+        stems = [f"{stem}{suffix}" for stem in FIGURE_STEMS]
+        written[stems[0]] = fig1_distribution(
+            realized, scenarios_by_method, s, out_dir=out_dir, stem=stems[0]
+        )
+        written[stems[1]] = fig2_var_vs_returns(forecasts, s, out_dir=out_dir, stem=stems[1])
+        written[stems[2]] = fig3_cvar_exceedances(
+            forecasts, s, alpha=fig3_alpha, out_dir=out_dir, stem=stems[2]
+        )
+    return written

@@ -1,0 +1,153 @@
+"""The stress section of STUDY.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from diffrisk.evaluation.paths.suite import HEADLINE_METRICS
+from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
+
+
+# --------------------------------------------------------------------------- report
+def _fmt_pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def stress_report_section(
+    validation: pd.DataFrame,
+    signatures: pd.DataFrame,
+    risk: pd.DataFrame,
+    metadata: Mapping[str, Any] | None = None,
+    headline: pd.DataFrame | None = None,
+) -> str:
+    """The stress-scenario section of ``STUDY.md``; every sentence is computed from the tables.
+
+    Parameters
+    ----------
+    validation : DataFrame
+        ``stress_validation.csv``.
+    signatures : DataFrame
+        ``stress_signatures.csv``.
+    risk : DataFrame
+        ``stress_risk.csv``.
+    metadata : mapping, optional
+        ``{"out_of_range": {archetype: [components]}, "train_end": str}``.
+    headline : DataFrame, optional
+        ``stress_headline.csv`` (:func:`diffrisk.validation.headline_bootstrap`).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    meta = dict(metadata or {})
+    lines = ["## Stress scenarios (joint multi-day paths)", ""]
+    unc = validation[(validation["archetype"] == UNCONDITIONAL)]
+    if not unc.empty:
+        ref = unc["reference"].iloc[0]
+        lines.append(
+            f"Unconditional diffusion scenarios, conditioned on each date's history across "
+            f"the held-out {ref} period, against that period (distances, lower is better):"
+        )
+        lines.append("")
+        by_gen = unc.set_index("generator")
+        wins = []
+        for metric in HEADLINE_METRICS:
+            vals = {g: float(by_gen.loc[g, metric]) for g in GENERATORS if g in by_gen.index}
+            best = min(vals, key=vals.get)
+            others = ", ".join(f"{g} {v:.3f}" for g, v in vals.items() if g != "diffusion")
+            verdict = (
+                "beats both simple generators"
+                if best == "diffusion"
+                else f"does not beat the {best} generator"
+            )
+            wins.append(best == "diffusion")
+            lines.append(
+                f"- `{metric}`: diffusion {vals['diffusion']:.3f} ({others}); the "
+                f"diffusion model {verdict}."
+            )
+        lines.append("")
+        lines.append(
+            f"The diffusion model wins {sum(wins)} of {len(wins)} headline metrics "
+            f"(correlation distance, 5 % tail dependence, volatility clustering) on "
+            f"the held-out period."
+        )
+        if headline is not None and len(headline):
+            share = headline.pivot(index="metric", columns="generator", values="share_best")
+            se = headline.pivot(index="metric", columns="generator", values="boot_se")
+            text = "; ".join(
+                f"`{m}` " + ", ".join(f"{g} {share.loc[m, g]:.0%}" for g in share.columns)
+                for m in share.index
+            )
+            lines.append(
+                f"How firm is that ranking? On block-bootstrap resamples of the test period "
+                f"(the reference is one draw of history), the share of resamples on which "
+                f"each generator has the smallest distance: {text}. The standard error of "
+                f"the diffusion distances from the reference's sampling noise alone is "
+                + ", ".join(f"{se.loc[m, 'diffusion']:.3g} (`{m}`)" for m in se.index)
+                + "."
+            )
+        lines.append("")
+    crisis = validation[validation["archetype"] != UNCONDITIONAL]
+    if not crisis.empty:
+        lines.append(
+            "Stressed archetypes against the crisis windows "
+            "(`tail_dep_q05` distance; labels say whether the window was seen in "
+            "training):"
+        )
+        lines.append("")
+        for (arch, ref, label), grp in crisis.groupby(
+            ["archetype", "reference", "reference_label"], sort=False
+        ):
+            vals = grp.set_index("generator")["tail_dep_q05"]
+            text = ", ".join(f"{g} {vals[g]:.3f}" for g in GENERATORS if g in vals.index)
+            lines.append(f"- {arch} vs {ref} ({label}): {text}.")
+        lines.append("")
+    diff = signatures[signatures["generator"] == "diffusion"] if len(signatures) else signatures
+    if len(diff):
+        ok = int(diff["within_tolerance"].sum())
+        inside = diff[~diff["out_of_range"].astype(bool)]
+        lines.append(
+            f"Achieved versus requested signature (diffusion, mean over paths): "
+            f"{ok} of {len(diff)} requested components are within 10 % "
+            f"({int(inside['within_tolerance'].sum())} of the {len(inside)} inside the "
+            f"training range); "
+            f"median relative error {_fmt_pct(float(diff['relative_error'].median()))}."
+        )
+        weights = diff.drop_duplicates("archetype").set_index("archetype")["guidance"]
+        lines.append(
+            "Guidance weights used: " + ", ".join(f"{a} {w:g}" for a, w in weights.items()) + "."
+        )
+        worst = diff.loc[diff["relative_error"].idxmax()]
+        lines.append(
+            f"The largest miss is {worst['archetype']} `{worst['component']}`: "
+            f"requested {worst['requested']:.3g}, achieved {worst['achieved_mean']:.3g} "
+            f"({_fmt_pct(float(worst['relative_error']))})"
+            + (", a request outside the training range." if worst["out_of_range"] else ".")
+        )
+        flagged = {a: c for a, c in meta.get("out_of_range", {}).items() if c}
+        if flagged:
+            text = "; ".join(f"{a}: {', '.join(c)}" for a, c in flagged.items())
+            lines.append(
+                f"Requests outside the signature range of the training windows "
+                f"(flagged in the set's metadata and by a StressRangeWarning): {text}."
+            )
+        lines.append("")
+    if len(risk):
+        ew = risk[(risk["portfolio"] == risk["portfolio"].iloc[0]) & (risk["alpha"] == 0.05)]
+        if len(ew):
+            lines.append(
+                f"Downstream risk of the {ew['portfolio'].iloc[0]} portfolio over the "
+                f"horizon (5 % ES, log return):"
+            )
+            lines.append("")
+            for row in ew.itertuples(index=False):
+                lines.append(
+                    f"- {row.source}: ES {_fmt_pct(row.es)}, VaR {_fmt_pct(row.var)}, "
+                    f"CDaR {_fmt_pct(row.cdar)} ({row.n_paths} paths)."
+                )
+            lines.append("")
+    return "\n".join(lines) + "\n"

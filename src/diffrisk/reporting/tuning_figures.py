@@ -1,0 +1,70 @@
+"""Figures of the tuning study."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _draw_tune_history(trials: pd.DataFrame, seed: int):
+    """Validation FZ0 of every complete trial and the running best."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    done = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
+    if len(done):
+        ax.plot(done["number"], done["value"], "o", label="trial")
+        ax.plot(done["number"], done["value"].cummin(), "-", label="best so far")
+        ax.legend()
+    else:
+        ax.text(
+            0.5, 0.5, "tuning disabled (tune.enabled: false)", ha="center", transform=ax.transAxes
+        )
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation FZ0 (mean of 5 % and 1 %)")
+    ax.set_title("Optuna optimisation history")
+    fig.tight_layout()
+    return fig
+
+
+def _draw_tune_importance(trials: pd.DataFrame, seed: int):
+    """Plot the fANOVA importance of each searched parameter (needs >= 3 trials)."""
+    import matplotlib.pyplot as plt
+    import optuna
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    done = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
+    params = [c for c in trials.columns if c.startswith("param_")]
+    if len(done) >= 3 and params:
+        dists = {}
+        for col in params:
+            values = done[col].tolist()
+            if all(isinstance(v, (int, float)) for v in values) and len(set(values)) > 1:
+                lo, hi = float(min(values)), float(max(values))
+                dists[col[6:]] = optuna.distributions.FloatDistribution(lo, hi)
+            else:
+                dists[col[6:]] = optuna.distributions.CategoricalDistribution(
+                    sorted(set(map(str, values)))
+                )
+        study = optuna.create_study(direction="minimize")
+        for _, row in done.iterrows():
+            p = {}
+            for name, dist in dists.items():
+                v = row[f"param_{name}"]
+                p[name] = (
+                    str(v)
+                    if isinstance(dist, optuna.distributions.CategoricalDistribution)
+                    else float(v)
+                )
+            study.add_trial(
+                optuna.trial.create_trial(params=p, distributions=dists, value=float(row["value"]))
+            )
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=int(seed))
+        importance = optuna.importance.get_param_importances(study, evaluator=evaluator)
+        names = list(importance)[::-1]
+        ax.barh(names, [importance[n] for n in names])
+        ax.set_xlabel("fANOVA importance (share of variance of validation FZ0)")
+    else:
+        ax.text(0.5, 0.5, "needs >= 3 complete trials", ha="center", transform=ax.transAxes)
+    ax.set_title("Hyper-parameter importance")
+    fig.tight_layout()
+    return fig

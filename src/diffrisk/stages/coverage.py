@@ -1,0 +1,99 @@
+"""Stage `coverage`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from diffrisk.core import io, paths
+from diffrisk.core.tables import markdown_table, parse_list
+from diffrisk.evaluation.tables import (
+    backtest_table,
+    constituent_coverage_table,
+    diebold_mariano_table,
+    headline_metrics,
+    traffic_light_table,
+)
+from diffrisk.forecasts.store import load_forecasts, load_scenarios
+from diffrisk.risk.uncertainty import mc_error_table
+
+
+def _load_method_sets(methods: Sequence[str]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+
+    frames = {m: load_forecasts(m) for m in methods}
+    scen = {m: load_scenarios(m) for m in methods}
+    return frames, scen
+
+
+def run(
+    *,
+    methods: str | Sequence[str],
+    benchmark: str = "fhs",
+    n_sim: int = 1000,
+    headline: str | Sequence[str] = "portfolio,sp500",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the ``coverage`` stage: the full backtest battery on the test period.
+
+    Parameters
+    ----------
+    methods : str or sequence of str
+        Methods whose forecasts are tested (comma-separated; files under data/forecasts).
+    benchmark : str
+        Method every other is compared with by Diebold–Mariano (FZ0 loss).
+    n_sim : int
+        Simulations of the Acerbi–Szekely Z2 p-value (under each method's own scenarios).
+    headline : str or sequence of str
+        Headline series (reported in ``reports/metrics/backtests.json``; excluded from the
+        per-constituent table).
+    seed : int
+        Study seed.
+
+    Returns
+    -------
+    dict
+        ``backtests``, ``traffic_light``, ``diebold_mariano``, ``constituents`` DataFrames.
+
+    Outputs
+    -------
+    ``reports/tables/backtests.csv`` (DESIGN §5 columns), ``traffic_light.{csv,md}``,
+    ``diebold_mariano.{csv,md}``, ``constituent_coverage.{csv,md}``,
+    ``reports/metrics/backtests.json``.
+    """
+    names = parse_list(methods)
+    heads = parse_list(headline)
+    if benchmark not in names:
+        raise ValueError(f"parameter coverage.benchmark={benchmark!r} is not among {names}")
+    frames, scen = _load_method_sets(names)
+    table = backtest_table(frames, scen, n_sim=int(n_sim), seed=int(seed))
+    traffic = traffic_light_table(frames)
+    dm = pd.concat(
+        [
+            diebold_mariano_table(frames, benchmark=benchmark, loss="fz0"),
+            diebold_mariano_table(frames, benchmark=benchmark, loss="pinball"),
+        ],
+        ignore_index=True,
+    )
+    constituents = constituent_coverage_table(frames, exclude=heads)
+    mc_error = mc_error_table(scen, heads)
+    tables = paths.tables_dir()
+    io.write_csv(tables / "backtests.csv", table, index=False, float_format="%.6g")
+    io.write_text(tables / "backtests.md", markdown_table(table))
+    for stem, frame in (
+        ("traffic_light", traffic),
+        ("diebold_mariano", dm),
+        ("constituent_coverage", constituents),
+        ("mc_error", mc_error),
+    ):
+        io.write_csv(tables / f"{stem}.csv", frame, index=False, float_format="%.6g")
+        io.write_text(tables / f"{stem}.md", markdown_table(frame))
+    io.write_json(paths.metrics_dir() / "backtests.json", headline_metrics(table, heads))
+    return {
+        "backtests": table,
+        "traffic_light": traffic,
+        "diebold_mariano": dm,
+        "constituents": constituents,
+        "mc_error": mc_error,
+    }

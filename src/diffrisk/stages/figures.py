@@ -1,0 +1,43 @@
+"""Stage `figures`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from diffrisk.core.tables import parse_list
+from diffrisk.forecasts.store import load_forecasts, load_scenarios
+from diffrisk.reporting.paper_figures import write_paper_figures
+
+
+def run(
+    *,
+    methods: str | Sequence[str],
+    distribution_methods: str | Sequence[str] = "ddpm,mc_normal,hs",
+    headline: str | Sequence[str] = "portfolio,sp500",
+    fig3_alpha: float = 0.01,
+) -> dict[str, Any]:
+    """Run the ``figures`` stage: the paper's Figures 1–3 for each headline series.
+
+    Parameters
+    ----------
+    methods : str or sequence of str
+        Methods drawn in Figures 2–3 (one panel each).
+    distribution_methods : str or sequence of str
+        Methods whose scenarios Figure 1 compares with the realised returns.
+    headline : str or sequence of str
+        Series; the first gets ``fig1_distribution.png`` etc., the others
+        ``fig1_distribution_<series>.png``.
+    fig3_alpha : float
+        Tail probability of Figure 3's VaR-to-CVaR band.
+
+    Returns
+    -------
+    dict
+        File stem → (PNG, PDF) paths.
+    """
+    frames = {m: load_forecasts(m) for m in parse_list(methods)}
+    scen = {m: load_scenarios(m) for m in parse_list(distribution_methods)}
+    return write_paper_figures(
+        frames, scen, series=parse_list(headline), fig3_alpha=float(fig3_alpha)
+    )

@@ -1,0 +1,74 @@
+"""Stage `report`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from diffrisk.core import audit, io, paths
+from diffrisk.core.tables import parse_list
+from diffrisk.data.returns import load_returns
+from diffrisk.data.splits import Splits
+from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
+from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS
+from diffrisk.stages.cvar_tables import _read_table
+
+STRESS_FIGURES: tuple[str, ...] = (
+    "stress_corr_heatmaps",
+    "stress_tail_dependence",
+    "stress_fan_charts",
+    "stress_acf",
+)
+
+
+def run(
+    *,
+    params: Mapping[str, Any],
+    splits: Splits,
+    headline: str | Sequence[str] = "portfolio,sp500",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the ``report`` stage: ``reports/STUDY.md`` and HTML renderings of the notebooks.
+
+    Parameters
+    ----------
+    params : mapping
+        The study's parameters (recorded in the provenance block).
+    splits : Splits
+        For the test period shown in the report.
+    headline : str or sequence of str
+        Series discussed.
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``path`` (STUDY.md) and ``html`` (rendered notebooks).
+    """
+    backtests = _read_table("backtests")
+    dm = _read_table("diebold_mariano")
+    html = render_notebooks_html(paths.executed_notebooks_dir(), paths.reports_dir() / "html")
+    test_dates = splits.dates(load_returns(), "test")
+    record = audit.provenance(dict(params), seed, audit.recorded_data_hash())
+    extra_figures = [f"{stem}_{name}" for name in parse_list(headline)[1:] for stem in FIGURE_STEMS]
+    path = write_study_report(
+        backtests,
+        record,
+        dm_table=dm,
+        tables=(*TABLE_STEMS, "simulation"),
+        figures=(*FIGURE_STEMS, *extra_figures),
+        notebooks_html=html,
+        test_period=(test_dates[0], test_dates[-1]),
+        series=parse_list(headline),
+    )
+    stress_section = paths.tables_dir() / "stress_section.md"
+    if stress_section.is_file():
+        text = path.read_text(encoding="utf-8").rstrip("\n")
+        figures = [
+            f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))"
+            for stem in STRESS_FIGURES
+            if (paths.figures_dir() / f"{stem}.png").is_file()
+        ]
+        section = stress_section.read_text(encoding="utf-8").rstrip("\n")
+        io.write_text(path, text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n")
+    return {"path": path, "html": html}

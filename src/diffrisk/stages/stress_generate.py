@@ -1,0 +1,204 @@
+"""Stage `stress_generate`."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+import torch
+
+from diffrisk.core import audit, io, paths
+from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
+from diffrisk.data.returns import constituent_returns, load_returns
+from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
+from diffrisk.stress.config import UNCONDITIONAL, StressRangeWarning
+from diffrisk.stress.model import load_stress_model, logger
+from diffrisk.stress.scenario_sets import (
+    _sampling_settings,
+    baseline_scenario_set,
+    generate_scenario_set,
+    write_scenario_set,
+)
+
+
+def run(
+    *,
+    archetypes: str,
+    as_of: str = "",
+    n_paths: int = 2000,
+    unconditional_every: int = 20,
+    unconditional_paths_per_date: int = 100,
+    guidance: float | str = "auto",
+    guidance_grid: str = "1.0,1.25,1.5,2.0,2.5,3.0",
+    calibration_paths: int = 200,
+    prior_neighbours: int = 50,
+    prior_guidance: float = 1.25,
+    sampler: str = "ddim",
+    n_steps: int = 40,
+    eta: float = 0.0,
+    spacing: str = "linear",
+    order: int = 1,
+    soft_bound: float = 0.0,
+    bootstrap_block: int = 5,
+    splits: Any,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the ``stress_generate`` stage: a scenario set per archetype and generator.
+
+    Parameters
+    ----------
+    archetypes : str
+        :func:`parse_archetypes` specification (``stress.generate.archetypes``).
+    as_of : str
+        Conditioning date of the archetypes without their own (first day of the paths;
+        "" = the day after the last data row).
+    n_paths : int
+        Paths per stressed archetype.
+    unconditional_every, unconditional_paths_per_date : int
+        The ``unconditional`` set is conditioned on every ``unconditional_every``-th test
+        day (from the first), with this many paths per date.
+    guidance : float or "auto"
+        Classifier-free guidance weight w, or "auto": per archetype, the weight of
+        ``guidance_grid`` whose pilot set of ``calibration_paths`` paths best hits the
+        request (:func:`calibrate_guidance`).
+    guidance_grid : str
+        Comma-separated candidate weights of ``guidance="auto"``.
+    calibration_paths : int
+        Pilot paths per weight.
+    prior_neighbours, prior_guidance : int, float
+        The ``unconditional`` set draws each path's signature from the
+        ``prior_neighbours`` training windows nearest in history features and guides
+        toward it with ``prior_guidance`` (:func:`generate_paths`); 0 neighbours = the
+        model's unconditional branch.
+    sampler, n_steps, eta, spacing, order, soft_bound
+        See :func:`generate_paths`.
+    bootstrap_block : int
+        Block length of the filtered block bootstrap baseline.
+    splits : diffrisk.data.Splits
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``index`` (DataFrame of the sets written), ``archetypes`` (resolved),
+        ``seconds`` (per set).
+
+    Outputs
+    -------
+    ``data/stress/<generator>_<archetype>.npz`` and ``.audit.json`` for generator in
+    (diffusion, normal, bootstrap), ``data/stress/index.json``.
+    """
+    model = load_stress_model(stress_checkpoint())
+    torch.set_num_threads(int(model.config.threads))
+    returns = constituent_returns(load_returns())
+    h = model.config.horizon
+    resolved = [
+        resolve_archetype(
+            a, returns, h, lam=model.config.ewma_lambda, warmup=model.config.ewma_warmup
+        )
+        for a in parse_archetypes(archetypes)
+    ]
+    test_dates = splits.dates(returns, "test")
+    if len(test_dates) == 0:
+        raise ValueError("the test period has no returns: cannot condition the unconditional set")
+    data_hash, ckpt_hash = (audit.recorded_data_hash(), audit.file_sha256(stress_checkpoint()))
+    sampling = _sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
+    params = {
+        "archetypes": archetypes,
+        "as_of": as_of,
+        "n_paths": n_paths,
+        "unconditional_every": unconditional_every,
+        "unconditional_paths_per_date": unconditional_paths_per_date,
+        "guidance": guidance,
+        "guidance_grid": guidance_grid,
+        "calibration_paths": calibration_paths,
+        "prior_neighbours": prior_neighbours,
+        "prior_guidance": prior_guidance,
+        **sampling,
+        "bootstrap_block": bootstrap_block,
+        "stress.model": model.config.to_dict(),
+    }
+    grid = [float(w) for w in str(guidance_grid).split(",") if w.strip()]
+    rows, seconds = [], {}
+    for i, arch in enumerate(resolved):
+        if arch.name == UNCONDITIONAL:
+            dates = [str(d.date()) for d in test_dates[:: int(unconditional_every)]]
+            per = int(unconditional_paths_per_date)
+        else:
+            dates, per = [arch.as_of or as_of], int(n_paths)
+        set_seed = int(seed) + 1000 * (i + 1)
+        tic = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", StressRangeWarning)
+            paths_, meta = generate_scenario_set(
+                model,
+                returns,
+                arch,
+                dates,
+                per,
+                guidance=prior_guidance if arch.name == UNCONDITIONAL else guidance,
+                guidance_grid=grid,
+                calibration_paths=int(calibration_paths),
+                prior_neighbours=int(prior_neighbours),
+                seed=set_seed,
+                **sampling,
+                checkpoint_sha256=ckpt_hash,
+                data_sha256=data_hash,
+                params=params,
+            )
+        for w in caught:
+            logger.warning("%s", w.message)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        seconds[f"diffusion_{arch.name}"] = round(time.perf_counter() - tic, 2)
+        write_scenario_set(scenario_set_file("diffusion", arch.name), paths_, meta)
+        rows.append(
+            {
+                "generator": "diffusion",
+                "archetype": arch.name,
+                "n_paths": len(paths_),
+                "n_dates": len(dates),
+                "out_of_range": meta["out_of_range"],
+                "guidance": meta["generation"]["guidance"],
+            }
+        )
+        for kind in ("normal", "bootstrap"):
+            tic = time.perf_counter()
+            b_paths, b_meta = baseline_scenario_set(
+                kind,
+                returns,
+                splits.train_end,
+                dates,
+                per,
+                h,
+                seed=set_seed,
+                block=bootstrap_block,
+                lam=model.config.ewma_lambda,
+                warmup=model.config.ewma_warmup,
+            )
+            seconds[f"{kind}_{arch.name}"] = round(time.perf_counter() - tic, 2)
+            b_meta["generation"]["archetype"] = arch.name
+            record = audit.provenance(params, set_seed, data_hash, extra=b_meta)
+            write_scenario_set(scenario_set_file(kind, arch.name), b_paths, record)
+            rows.append(
+                {
+                    "generator": kind,
+                    "archetype": arch.name,
+                    "n_paths": len(b_paths),
+                    "n_dates": len(dates),
+                    "out_of_range": [],
+                    "guidance": None,
+                }
+            )
+    index = {
+        "archetypes": [asdict(a) for a in resolved],
+        "sets": rows,
+        "checkpoint_sha256": ckpt_hash,
+        "horizon": h,
+    }
+    io.write_json(stress_dir() / "index.json", index)
+    io.write_json(paths.models_dir() / "stress_generate_timing.json", seconds)
+    logger.info("stress_generate: %d sets in %.1f s", len(rows), sum(seconds.values()))
+    return {"index": pd.DataFrame(rows), "archetypes": resolved, "seconds": seconds}

@@ -1,0 +1,90 @@
+"""Stage `stress_train`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from diffrisk.core import audit, io, paths
+from diffrisk.core.paths import stress_checkpoint
+from diffrisk.data.returns import constituent_returns, load_returns, returns_until
+from diffrisk.stress.config import StressConfig
+from diffrisk.stress.model import logger, save_stress_model, train_stress_model
+from diffrisk.stress.scenario_sets import _json_ready
+
+
+def run(
+    *, model: Mapping[str, Any], splits: Any, seed: int = 0, progress: bool | None = None
+) -> dict[str, Any]:
+    """Run the ``stress_train`` stage: fit the stress generator on training windows.
+
+    Parameters
+    ----------
+    model : mapping
+        ``params.yaml``'s ``stress.model`` (fields of :class:`StressConfig`).
+    splits : diffrisk.data.Splits
+        Training windows end on or before ``splits.train_end``; the epoch is selected on
+        windows inside ``splits.val_start .. splits.val_end``; test rows are never read.
+    seed : int
+        Study seed.
+
+    Returns
+    -------
+    dict
+        ``metrics`` (best epoch, validation loss, windows, history), ``config``.
+
+    Outputs
+    -------
+    ``models/stress.pt`` (+ ``models/stress.audit.json``), ``models/stress_train.json``
+    (per-epoch history with timings).
+    """
+    config = StressConfig.from_dict(dict(model))
+    torch.set_num_threads(int(config.threads))
+    returns = constituent_returns(returns_until(load_returns(), splits, "validation"))
+    data_hash = audit.recorded_data_hash()
+    tic = time.perf_counter()
+    fitted = train_stress_model(
+        returns,
+        splits.train_end,
+        splits.val_start,
+        splits.val_end,
+        config,
+        seed=int(seed),
+        progress=progress,
+    )
+    seconds = time.perf_counter() - tic
+    best = min(fitted.history, key=lambda h: h["val_loss"])
+    metrics = {
+        "best_epoch": int(best["epoch"]),
+        "best_val_loss": float(best["val_loss"]),
+        "epochs_run": len(fitted.history),
+        "train_end": fitted.train_end,
+        "n_parameters": int(sum(p.numel() for p in fitted.net.parameters())),
+        "signature_range": _json_ready(fitted.signature_bounds.to_dict(orient="index")),
+    }
+    path = save_stress_model(fitted, stress_checkpoint())
+    record = audit.provenance(
+        {"stress.model": config.to_dict()},
+        seed,
+        data_hash,
+        extra={"checkpoint_sha256": audit.file_sha256(path), "outputs": metrics},
+    )
+    audit.write_provenance(path.with_suffix(".audit.json"), record)
+    io.write_json(
+        paths.models_dir() / "stress_train.json",
+        {**metrics, "wall_time_s": round(seconds, 1), "history": fitted.history},
+    )
+    logger.info(
+        "stress_train: %d epochs in %.1f s, best epoch %d (val loss %.4f)",
+        len(fitted.history),
+        seconds,
+        metrics["best_epoch"],
+        metrics["best_val_loss"],
+    )
+    return {
+        "metrics": {**metrics, "wall_time_s": round(seconds, 1), "history": fitted.history},
+        "config": config,
+    }

@@ -1,0 +1,281 @@
+"""Stage `stress_validate`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from numpy.typing import NDArray
+
+from diffrisk.core import io, paths
+from diffrisk.core.paths import scenario_set_file, stress_dir
+from diffrisk.core.tables import _write_table
+from diffrisk.data.returns import constituent_returns, load_returns
+from diffrisk.evaluation.paths.common import historical_paths
+from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
+from diffrisk.evaluation.paths.suite import (
+    HEADLINE_METRICS,
+    headline_bootstrap,
+    signature_table,
+    validation_rows,
+)
+from diffrisk.reporting.stress_figures import (
+    figure_acf,
+    figure_corr_heatmaps,
+    figure_fan_charts,
+    figure_tail_dependence,
+)
+from diffrisk.reporting.stress_report import stress_report_section
+from diffrisk.reporting.style import save_figure
+from diffrisk.risk.portfolio import parse_portfolios, risk_summary
+from diffrisk.stress.archetypes import Archetype, CrisisWindow, parse_crisis_windows
+from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
+from diffrisk.stress.scenario_sets import read_scenario_set
+
+
+def _load_sets(index: Mapping[str, Any]) -> dict[tuple[str, str], tuple[NDArray, dict]]:
+    return {
+        (r["generator"], r["archetype"]): read_scenario_set(
+            scenario_set_file(r["generator"], r["archetype"])
+        )
+        for r in index["sets"]
+    }
+
+
+def run(
+    *,
+    crisis_windows: str,
+    portfolios: str,
+    alphas: str = "0.05,0.01",
+    tolerance: float = 0.10,
+    n_boot: int = 500,
+    bootstrap_block: int = 20,
+    splits: Any,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the ``stress_validate`` stage: validation, signatures, downstream risk, figures.
+
+    Parameters
+    ----------
+    crisis_windows : str
+        :func:`parse_crisis_windows` specification; references of the stressed archetypes.
+    portfolios : str
+        :func:`parse_portfolios` specification (the first is the headline portfolio).
+    alphas : str
+        Comma-separated tail probabilities of the risk table.
+    tolerance : float
+        Relative error counted as hitting a requested signature component.
+    n_boot, bootstrap_block : int
+        Block-bootstrap resamples of the test period, and their block length in days, for
+        the uncertainty of the unconditional headline distances
+        (:func:`diffrisk.validation.headline_bootstrap`).
+    splits : diffrisk.data.Splits
+        ``test`` is the held-out reference of the unconditional set; regime thresholds and
+        minimum-variance weights use training rows only.
+    seed : int
+        Study seed (recorded).
+
+    Returns
+    -------
+    dict
+        ``validation``, ``signatures``, ``risk`` DataFrames, ``metrics`` dict and
+        ``section`` (Markdown for STUDY.md).
+
+    Outputs
+    -------
+    ``reports/tables/stress_validation.{csv,md}``, ``stress_signatures.{csv,md}``,
+    ``stress_risk.{csv,md}``, ``stress_headline.{csv,md}``, ``stress_section.md``;
+    ``reports/figures/stress_corr_heatmaps``,
+    ``stress_tail_dependence``, ``stress_fan_charts``, ``stress_acf`` (png + pdf);
+    ``reports/metrics/stress.json``.
+    """
+    index_file = stress_dir() / "index.json"
+    if not index_file.is_file():
+        raise FileNotFoundError(f"{index_file} does not exist: run the stress_generate stage")
+    index = json.loads(index_file.read_text())
+    archetypes = [
+        Archetype(
+            a["name"],
+            a["signature"],
+            tuple(a["window"]) if a["window"] else None,
+            a["as_of"],
+            a["source"],
+        )
+        for a in index["archetypes"]
+    ]
+    sets = _load_sets(index)
+    returns = constituent_returns(load_returns())
+    h = int(index["horizon"])
+    train = returns.loc[returns.index <= splits.train_end]
+    thresholds = fit_regime_thresholds(train)
+    windows = parse_crisis_windows(crisis_windows, splits.train_end, splits.test_start)
+    test = returns.loc[splits.dates(returns, "test")]
+    references = {"test": (test, "held out")}
+    references |= {w.name: (returns.loc[w.first : w.last], w.label) for w in windows}
+    pairs = []
+    for arch in archetypes:
+        refs = ["test"] if arch.name == UNCONDITIONAL else [w.name for w in windows]
+        pairs += [(g, arch.name, r) for g in GENERATORS for r in refs]
+    validation = validation_rows({k: v[0] for k, v in sets.items()}, references, pairs, thresholds)
+    signatures = signature_table(sets, archetypes, tolerance)
+    unconditional = {
+        g: sets[(g, UNCONDITIONAL)][0] for g in GENERATORS if (g, UNCONDITIONAL) in sets
+    }
+    headline = (
+        headline_bootstrap(
+            unconditional, test, n_boot=int(n_boot), block=int(bootstrap_block), seed=int(seed)
+        )
+        if unconditional
+        else pd.DataFrame()
+    )
+
+    levels = [float(a) for a in str(alphas).split(",") if a.strip()]
+    weights = parse_portfolios(portfolios, list(returns.columns), train)
+    risk_parts = []
+    for (gen, arch), (paths_, _) in sets.items():
+        risk_parts.append(
+            risk_summary(paths_, weights, levels).assign(
+                source=f"{gen} / {arch}", generator=gen, archetype=arch
+            )
+        )
+    for name, (ref, label) in references.items():
+        hist = historical_paths(ref, h)
+        risk_parts.append(
+            risk_summary(hist, weights, levels).assign(
+                source=f"historical {name} ({label})", generator="historical", archetype=name
+            )
+        )
+    risk_table = pd.concat(risk_parts, ignore_index=True)
+    risk_table = risk_table[
+        [
+            "source",
+            "generator",
+            "archetype",
+            "portfolio",
+            "alpha",
+            "n_paths",
+            "mean_return",
+            "var",
+            "es",
+            "cdar",
+        ]
+    ]
+
+    out_of_range_map = {
+        r["archetype"]: r["out_of_range"] for r in index["sets"] if r["generator"] == "diffusion"
+    }
+    unc = validation[validation["archetype"] == UNCONDITIONAL].set_index("generator")
+    in_range = (signatures["generator"] == "diffusion") & ~signatures["out_of_range"].astype(bool)
+    metrics = {
+        "unconditional": {
+            g: {
+                m: float(unc.loc[g, m])
+                for m in (
+                    "ks_mean",
+                    "corr_frobenius",
+                    "tail_dep_q05",
+                    "tail_dep_q01",
+                    "acf_abs_distance",
+                    "regime_transition_distance",
+                )
+            }
+            for g in unc.index
+        },
+        "diffusion_wins_headline": int(
+            sum(unc[m].idxmin() == "diffusion" for m in HEADLINE_METRICS)
+        )
+        if len(unc)
+        else 0,
+        "signature_relative_error": {
+            f"{r.archetype}/{r.component}": float(r.relative_error)
+            for r in signatures[signatures["generator"] == "diffusion"].itertuples()
+        },
+        "signature_within_tolerance": int(
+            signatures.loc[signatures["generator"] == "diffusion", "within_tolerance"].sum()
+        ),
+        "signature_components": int((signatures["generator"] == "diffusion").sum()),
+        "signature_within_tolerance_in_range": int(
+            signatures.loc[in_range, "within_tolerance"].sum()
+        ),
+        "signature_components_in_range": int(in_range.sum()),
+        "guidance": {
+            r.archetype: float(r.guidance)
+            for r in signatures[signatures["generator"] == "diffusion"]
+            .drop_duplicates("archetype")
+            .itertuples()
+        },
+        "out_of_range": out_of_range_map,
+        "headline_share_best": {
+            r.metric: float(r.share_best)
+            for r in headline.itertuples()
+            if len(headline) and r.generator == "diffusion"
+        },
+    }
+    section = stress_report_section(
+        validation, signatures, risk_table, {"out_of_range": out_of_range_map}, headline
+    )
+    _write_table("stress_validation", validation)
+    _write_table("stress_signatures", signatures)
+    _write_table("stress_risk", risk_table)
+    _write_table("stress_headline", headline)
+    io.write_text(paths.tables_dir() / "stress_section.md", section)
+    io.write_json(paths.metrics_dir() / "stress.json", metrics)
+    _write_figures(sets, archetypes, references, windows, returns, h)
+    return {
+        "validation": validation,
+        "signatures": signatures,
+        "risk": risk_table,
+        "headline": headline,
+        "metrics": metrics,
+        "section": section,
+    }
+
+
+def _write_figures(
+    sets: Mapping[tuple[str, str], tuple[NDArray, dict]],
+    archetypes: Sequence[Archetype],
+    references: Mapping[str, tuple],
+    windows: Sequence[CrisisWindow],
+    returns: pd.DataFrame,
+    h: int,
+) -> None:
+    assets = list(returns.columns)
+    test = references["test"][0].to_numpy()
+    has_unc = ("diffusion", UNCONDITIONAL) in sets
+    panels: list[tuple[str, NDArray]] = []
+    if has_unc:
+        panels += [("historical test", test)] + [
+            (f"{g} unconditional", sets[(g, UNCONDITIONAL)][0]) for g in GENERATORS
+        ]
+    for w in windows:
+        match = [a for a in archetypes if a.window and a.window[0] <= w.first <= a.window[1]]
+        if match:
+            panels += [(f"historical {w.name}", references[w.name][0].to_numpy())] + [
+                (f"{g} {match[0].name}", sets[(g, match[0].name)][0]) for g in GENERATORS
+            ]
+    figures = {}
+    if panels:
+        figures["stress_corr_heatmaps"] = figure_corr_heatmaps(panels, assets)
+    if has_unc:
+        figures["stress_tail_dependence"] = figure_tail_dependence(
+            [(f"{g} unconditional", sets[(g, UNCONDITIONAL)][0], test) for g in GENERATORS]
+        )
+        lag = min(5, h - 1)
+        figures["stress_acf"] = figure_acf(
+            [("historical test", historical_paths(test, h))]
+            + [(f"{g} unconditional", sets[(g, UNCONDITIONAL)][0]) for g in GENERATORS],
+            lag,
+        )
+    fans = []
+    for arch in archetypes:
+        realised = None
+        if arch.window and arch.as_of:
+            start = returns.index.searchsorted(pd.Timestamp(arch.as_of))
+            block = returns.iloc[start : start + h]
+            realised = block.to_numpy()[None] if len(block) == h else None
+        fans.append((arch.name, sets[("diffusion", arch.name)][0], realised))
+    figures["stress_fan_charts"] = figure_fan_charts(fans)
+    for stem, fig in figures.items():
+        save_figure(fig, stem)

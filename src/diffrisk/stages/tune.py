@@ -1,0 +1,93 @@
+"""Stage `tune`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from diffrisk.core import audit, io, paths
+from diffrisk.data.returns import load_returns, returns_until
+from diffrisk.data.splits import Splits
+from diffrisk.ddpm.config import DDPMConfig
+from diffrisk.reporting.style import save_figure, set_style
+from diffrisk.reporting.tuning_figures import _draw_tune_history, _draw_tune_importance
+from diffrisk.study.tuning import (
+    DEFAULT_SPACE,
+    best_params_record,
+    run_study,
+    study_name_for,
+    trials_frame,
+)
+
+
+def run(
+    *,
+    enabled: bool,
+    n_trials: int,
+    timeout: float,
+    storage: str,
+    overrides: Mapping[str, Any],
+    ddpm: Mapping[str, Any],
+    splits: Splits,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the ``tune`` stage: an Optuna study on the validation period.
+
+    Parameters
+    ----------
+    enabled : bool
+        ``tune.enabled``; when off, ``models/best_params.yaml`` records ``tuned: false``
+        and the train stage uses ``params.yaml`` as is.
+    n_trials : int
+        Finished trials the study should have.
+    timeout : float
+        Seconds after which no new trial starts (0 = none).
+    storage : str
+        Optuna storage URL; "" = SQLite ``models/optuna.db`` (an interrupted study resumes).
+    overrides : mapping
+        DDPMConfig fields fixed for tuning only (e.g. fewer epochs).
+    ddpm : mapping
+        The ``ddpm`` section (the values not searched).
+    splits : Splits
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``record`` (what was written to best_params.yaml), ``trials`` (DataFrame).
+    """
+    from dataclasses import replace
+
+    import matplotlib.pyplot as plt
+    import yaml
+
+    returns = returns_until(load_returns(), splits, "validation")
+    trials = pd.DataFrame(columns=["number", "state", "value"])
+    if enabled:
+        base = replace(DDPMConfig.from_dict(dict(ddpm)), **dict(overrides))
+        url = storage or f"sqlite:///{paths.models_dir() / 'optuna.db'}"
+        paths.models_dir().mkdir(parents=True, exist_ok=True)
+        name = study_name_for(base, DEFAULT_SPACE, seed, audit.frame_sha256(returns))
+        study = run_study(
+            returns, splits, base, int(seed), int(n_trials), float(timeout) or None, url, name
+        )
+        record = best_params_record(study)
+        trials = trials_frame(study)
+    else:
+        record = {"tuned": False, "reason": "tune.enabled is false: train uses params.yaml"}
+    io.write_text(paths.best_params_file(), yaml.safe_dump(record, sort_keys=True))
+    io.write_csv(paths.tables_dir() / "tune_trials.csv", trials, index=False, float_format="%.6g")
+    io.write_json(
+        paths.metrics_dir() / "tune.json", {k: v for k, v in record.items() if k != "reason"}
+    )
+    set_style()
+    for stem, draw in (
+        ("tune_history", _draw_tune_history),
+        ("tune_importance", _draw_tune_importance),
+    ):
+        fig = draw(trials, seed)
+        save_figure(fig, stem)
+        plt.close(fig)
+    return {"record": record, "trials": trials}

@@ -1,0 +1,193 @@
+"""StressConfig: every setting of the stress-path model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from diffrisk.diffusion.training import TrainOptions
+
+GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
+
+
+UNCONDITIONAL = "unconditional"
+
+
+class StressRangeWarning(UserWarning):
+    """A requested stress signature lies outside the range seen in training."""
+
+
+# --------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class StressConfig:
+    """Model, diffusion and training settings of the stress-scenario generator.
+
+    Parameters
+    ----------
+    horizon : int
+        H, days per generated path.
+    history : int
+        k, past days of every asset fed to the history encoder.
+    width : int
+        Channels of the denoiser's temporal convolutions.
+    n_blocks : int
+        FiLM residual blocks of the denoiser (block i has dilation ``2 ** (i % 4)``).
+    history_width : int
+        Channels of the history encoder.
+    history_blocks : int
+        Residual dilated blocks of the history encoder.
+    emb_dim : int
+        Width of the time, history and signature embeddings (summed, then FiLM).
+    schedule : {"linear", "cosine"}
+        Beta schedule of :class:`diffrisk.diffusion.schedule.NoiseSchedule`: ``linear`` =
+        the DDPM betas rescaled to T steps (``1e-4 * 1000 / T`` to ``0.02 * 1000 / T``);
+        ``cosine`` = Nichol & Dhariwal with betas capped at 0.1. (With the usual cap of
+        0.999 the last step's alpha-bar falls 1000-fold, which multiplies the noise
+        prediction error by ~30 on the first reverse step; without x0 clipping the samples
+        then explode.)
+    diffusion_steps : int
+        T, training diffusion steps.
+    p_uncond : float
+        Probability that the whole signature is replaced by the null tokens.
+    p_drop_component : float
+        Probability that one signature component is replaced by its null token.
+    pacf_weight : float
+        Weight of the PACF penalty (0 disables it): squared deviation of the partial
+        autocorrelations (lags 1..``pacf_lags``) of the predicted ``x0`` of a batch from
+        those of the training targets, on low-noise steps (``t < T / 2``).
+    pacf_lags : int
+        Lags of the PACF penalty.
+    history_clip : float
+        Bound on the scaled history values fed to the encoder (targets are never clipped).
+    history_stats : bool
+        Feed the history's average pairwise correlations and recent realised volatility
+        to the history encoder (:func:`_history_scalars`); False keeps only the two
+        volatility forecasts (the ablation).
+    amplitude_embedding : bool
+        Embed the noisy sample's own amplitude in the denoiser (:func:`_amplitude`);
+        False is the ablation.
+    ewma_lambda : float
+        EWMA decay of the volatility scaling and of the portfolio volatility forecast.
+    ewma_warmup : int
+        Days initialising the EWMA.
+    lr, weight_decay, batch_size, max_epochs, patience, min_epochs, grad_clip, ema_decay
+        Optimisation (the fields of :class:`diffrisk.diffusion.training.TrainOptions`).
+    samples_per_epoch : int
+        Training windows drawn per epoch (0 = all).
+    threads : int
+        ``torch.set_num_threads`` during training and sampling.
+    """
+
+    horizon: int = 20
+    history: int = 60
+    width: int = 48
+    n_blocks: int = 4
+    history_width: int = 32
+    history_blocks: int = 3
+    emb_dim: int = 64
+    schedule: str = "linear"
+    diffusion_steps: int = 200
+    p_uncond: float = 0.5
+    p_drop_component: float = 0.3
+    pacf_weight: float = 0.0
+    pacf_lags: int = 5
+    history_clip: float = 10.0
+    history_stats: bool = True
+    amplitude_embedding: bool = True
+    ewma_lambda: float = 0.94
+    ewma_warmup: int = 30
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    max_epochs: int = 60
+    patience: int = 10
+    min_epochs: int = 5
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    samples_per_epoch: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in (
+            "horizon",
+            "history",
+            "width",
+            "n_blocks",
+            "history_width",
+            "emb_dim",
+            "diffusion_steps",
+            "pacf_lags",
+            "threads",
+        ):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"StressConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.horizon < 2:
+            raise ValueError(f"StressConfig.horizon must be >= 2, got {self.horizon}")
+        if self.pacf_lags >= self.horizon:
+            raise ValueError(
+                f"StressConfig.pacf_lags must be < horizon={self.horizon}, got {self.pacf_lags}"
+            )
+        for name in ("p_uncond", "p_drop_component"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ValueError(
+                    f"StressConfig.{name} must be in [0, 1), got {getattr(self, name)!r}"
+                )
+        if self.schedule not in ("cosine", "linear"):
+            raise ValueError(
+                f"StressConfig.schedule must be 'cosine' or 'linear', got {self.schedule!r}"
+            )
+        if self.pacf_weight < 0 or self.history_clip <= 0:
+            raise ValueError("StressConfig needs pacf_weight >= 0 and history_clip > 0")
+        TrainOptions(**self.train_options_dict())  # validates the optimisation fields
+
+    def train_options_dict(self) -> dict[str, Any]:
+        """The fields of :class:`TrainOptions` (one noise draw per window)."""
+        return {
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "batch_size": self.batch_size,
+            "noise_draws": 1,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "min_epochs": self.min_epochs,
+            "grad_clip": self.grad_clip,
+            "ema_decay": self.ema_decay,
+            "samples_per_epoch": self.samples_per_epoch,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> StressConfig:
+        """Build from a mapping (``params.yaml``'s ``stress.model``); unknown keys raise."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown stress.model parameters {unknown}; expected some of {sorted(known)}"
+            )
+        return cls(**dict(values))
+
+    @classmethod
+    def smoke(cls) -> StressConfig:
+        """A tiny configuration for end-to-end tests (a few seconds on one core)."""
+        return cls(
+            horizon=10,
+            history=20,
+            width=8,
+            n_blocks=2,
+            history_width=8,
+            history_blocks=1,
+            emb_dim=16,
+            diffusion_steps=20,
+            max_epochs=1,
+            min_epochs=1,
+            patience=1,
+            batch_size=256,
+            samples_per_epoch=512,
+            lr=2e-3,
+            ema_decay=0.0,
+        )

@@ -1,0 +1,389 @@
+"""A fitted stress model: statistics, training and checkpoints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from diffrisk.diffusion.schedule import NoiseSchedule, extract
+from diffrisk.diffusion.training import (
+    TrainOptions,
+    read_checkpoint,
+    save_checkpoint,
+    train_denoiser,
+)
+from diffrisk.stress.config import StressConfig
+from diffrisk.stress.network import StressDenoiser, StressSpec
+from diffrisk.stress.signatures import (
+    N_HISTORY_SCALARS,
+    SIGNATURE_COLUMNS,
+    _history_scalars,
+    historical_signatures,
+    signature_features,
+    signature_range,
+)
+from diffrisk.stress.windows import WindowSet, training_windows
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- fitted model
+@dataclass
+class StressModel:
+    """A trained stress generator and everything fitted with it (training data only).
+
+    Attributes
+    ----------
+    net : StressDenoiser
+        EMA weights of the selected epoch, eval mode.
+    schedule : NoiseSchedule
+    config : StressConfig
+    assets : list of str
+        Constituents, in the column order of generated paths.
+    signature_mean, signature_std : ndarray (3,)
+        Standardisation of :func:`signature_features` on training windows.
+    scalar_mean, scalar_std : ndarray (n_scalars,)
+        Standardisation of the volatility features on training windows.
+    target_scale : float
+        Standard deviation of the scaled training targets (the model sees ``x / scale``).
+    target_abs_max : ndarray (n_assets,)
+        Largest |scaled return| of each asset in training (soft plausibility bounds).
+    signature_bounds : DataFrame
+        :func:`signature_range` of the training windows' signatures (out-of-range guard).
+    train_end : str
+        Last day a training window may reach.
+    prior_features, prior_signatures : ndarray (n_windows, n_scalars), (n_windows, 3)
+        Standardised history features and standardised signatures of the training
+        windows: the signature prior of unconditional sets (:func:`draw_prior_signatures`).
+    history : list of dict
+        Per-epoch training record.
+    """
+
+    net: StressDenoiser
+    schedule: NoiseSchedule
+    config: StressConfig
+    assets: list[str]
+    signature_mean: NDArray[np.float64]
+    signature_std: NDArray[np.float64]
+    scalar_mean: NDArray[np.float64]
+    scalar_std: NDArray[np.float64]
+    target_scale: float
+    target_abs_max: NDArray[np.float64]
+    signature_bounds: pd.DataFrame
+    train_end: str
+    prior_features: NDArray[np.float64]
+    prior_signatures: NDArray[np.float64]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def scalars(
+        self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
+    ) -> NDArray:
+        """Standardised history features (n, :data:`N_HISTORY_SCALARS`)."""
+        raw = _history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]
+        return (raw - self.scalar_mean) / self.scalar_std
+
+    def signature_input(
+        self, signature: Mapping[str, float] | pd.DataFrame, portfolio_vol: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Standardised signature values and the null mask (1 where a component is absent)."""
+        feats = signature_features(signature, portfolio_vol, self.config.horizon).to_numpy()
+        mask = np.isnan(feats).astype(np.float64)
+        values = np.where(mask > 0, 0.0, (feats - self.signature_mean) / self.signature_std)
+        return values, mask
+
+
+def _make_schedule(config: StressConfig) -> NoiseSchedule:
+    if config.schedule == "linear":
+        scale = 1000.0 / config.diffusion_steps
+        return NoiseSchedule.create(
+            "linear",
+            config.diffusion_steps,
+            beta_start=1e-4 * scale,
+            beta_end=min(0.02 * scale, 0.5),
+        )
+    return NoiseSchedule.create("cosine", config.diffusion_steps, max_beta=0.1)
+
+
+def _torch(x: ArrayLike) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+def _pacf_torch(x0: torch.Tensor, lags: int) -> torch.Tensor:
+    """PACF (A, L) of a batch of paths (B, A, H), pooled moments per asset (differentiable).
+
+    Same estimator as :func:`diffrisk.validation.path_autocorrelation` followed by the
+    Durbin–Levinson recursion of :func:`diffrisk.validation.partial_autocorrelation`.
+    """
+    c = x0 - x0.mean(dim=(0, 2), keepdim=True)
+    var_ = (c**2).mean(dim=(0, 2)) + 1e-8
+    rho = torch.stack(
+        [(c[..., :-k] * c[..., k:]).mean(dim=(0, 2)) / var_ for k in range(1, lags + 1)], dim=-1
+    )
+    phi = rho[..., :1]
+    out = [rho[..., 0]]
+    for k in range(2, lags + 1):
+        prev = rho[..., : k - 1]
+        num = rho[..., k - 1] - (phi * prev.flip(-1)).sum(-1)
+        den = 1.0 - (phi * prev).sum(-1)
+        phi_kk = num / den
+        phi = torch.cat([phi - phi_kk[..., None] * phi.flip(-1), phi_kk[..., None]], -1)
+        out.append(phi_kk)
+    return torch.stack(out, dim=-1)
+
+
+class _Tensors:
+    """Torch views of a :class:`WindowSet` in the model's input scale."""
+
+    def __init__(self, windows: WindowSet, model: StressModel) -> None:
+        self.x0 = _torch(windows.targets / model.target_scale)
+        self.history = _torch(windows.history)
+        self.scalars = _torch(model.scalars(windows.sigma, windows.portfolio_vol, windows.history))
+        values, _ = model.signature_input(windows.signature, windows.portfolio_vol)
+        self.signature = _torch(values)
+
+    def __len__(self) -> int:
+        return int(self.x0.shape[0])
+
+    def take(self, index: torch.Tensor | slice) -> dict[str, torch.Tensor]:
+        """A batch (the inputs of :func:`_denoising_loss`) of rows ``index``."""
+        return {
+            "x0": self.x0[index],
+            "history": self.history[index],
+            "scalars": self.scalars[index],
+            "signature": self.signature[index],
+        }
+
+
+def _fit_statistics(
+    windows: WindowSet,
+    assets: list[str],
+    config: StressConfig,
+    train_signatures: pd.DataFrame,
+    train_end: str,
+) -> StressModel:
+    feats = signature_features(windows.signature, windows.portfolio_vol, config.horizon).to_numpy()
+    n_scalars = N_HISTORY_SCALARS if config.history_stats else 2
+    scal = _history_scalars(windows.sigma, windows.portfolio_vol, windows.history)[:, :n_scalars]
+    spec = StressSpec(
+        n_assets=len(assets),
+        horizon=config.horizon,
+        history=config.history,
+        width=config.width,
+        n_blocks=config.n_blocks,
+        history_width=config.history_width,
+        history_blocks=config.history_blocks,
+        emb_dim=config.emb_dim,
+        n_scalars=n_scalars,
+        amplitude=config.amplitude_embedding,
+    )
+    sig_mean, sig_std = np.nanmean(feats, axis=0), np.nanstd(feats, axis=0) + 1e-8
+    scal_mean, scal_std = scal.mean(axis=0), scal.std(axis=0) + 1e-8
+    complete = np.all(np.isfinite(feats), axis=1)
+    return StressModel(
+        net=StressDenoiser(spec),
+        schedule=_make_schedule(config),
+        config=config,
+        assets=list(assets),
+        signature_mean=sig_mean,
+        signature_std=sig_std,
+        scalar_mean=scal_mean,
+        scalar_std=scal_std,
+        target_scale=float(np.std(windows.targets)),
+        target_abs_max=np.abs(windows.targets).max(axis=(0, 2)).astype(np.float64),
+        signature_bounds=signature_range(train_signatures),
+        train_end=str(pd.Timestamp(train_end).date()),
+        prior_features=((scal - scal_mean) / scal_std)[complete],
+        prior_signatures=((feats - sig_mean) / sig_std)[complete],
+    )
+
+
+def _denoising_loss(
+    net: StressDenoiser,
+    schedule: NoiseSchedule,
+    batch: dict[str, torch.Tensor],
+    gen: torch.Generator,
+    config: StressConfig,
+    pacf_target: torch.Tensor | None,
+) -> torch.Tensor:
+    n = batch["x0"].shape[0]
+    t = torch.randint(0, schedule.n_steps, (n,), generator=gen)
+    noise = torch.randn(batch["x0"].shape, generator=gen)
+    drop_all = torch.rand(n, 1, generator=gen) < config.p_uncond
+    drop_one = torch.rand(n, batch["signature"].shape[1], generator=gen) < config.p_drop_component
+    mask = (drop_all | drop_one).float()
+    x_t = schedule.q_sample(batch["x0"], t, noise)
+    context = net.encode_history(batch["history"], batch["scalars"])
+    v_hat = net(x_t, t, context, net.embed_signature(batch["signature"], mask))
+    sqrt_ab = extract(schedule.sqrt_alpha_bars, t, x_t.shape)
+    sqrt_1m = extract(schedule.sqrt_one_minus_alpha_bars, t, x_t.shape)
+    loss = torch.mean((v_hat - (sqrt_ab * noise - sqrt_1m * batch["x0"])) ** 2)
+    if pacf_target is not None and config.pacf_weight > 0:
+        low = t < schedule.n_steps // 2
+        if int(low.sum()) >= 8:
+            x0_hat = sqrt_ab[low] * x_t[low] - sqrt_1m[low] * v_hat[low]
+            penalty = torch.mean((_pacf_torch(x0_hat, config.pacf_lags) - pacf_target) ** 2)
+            loss = loss + config.pacf_weight * penalty
+    return loss
+
+
+@torch.no_grad()
+def _evaluate(
+    net: StressDenoiser, schedule: NoiseSchedule, data: _Tensors, config: StressConfig, seed: int
+) -> float:
+    net.eval()
+    gen = torch.Generator().manual_seed(seed)
+    total, count = 0.0, 0
+    for s in range(0, len(data), 1024):
+        batch = data.take(slice(s, s + 1024))
+        loss = _denoising_loss(net, schedule, batch, gen, config, None)
+        total += float(loss) * batch["x0"].shape[0]
+        count += batch["x0"].shape[0]
+    return total / max(count, 1)
+
+
+def train_stress_model(
+    returns: pd.DataFrame,
+    train_end: str | pd.Timestamp,
+    val_start: str | pd.Timestamp,
+    val_end: str | pd.Timestamp,
+    config: StressConfig,
+    *,
+    seed: int,
+    progress: bool | None = None,
+) -> StressModel:
+    """Fit the stress generator on training windows, select the epoch on validation windows.
+
+    Parameters
+    ----------
+    returns : DataFrame (T, n_assets)
+        Constituent daily log returns (any later rows are dropped: only rows up to
+        ``val_end`` are read, and training windows end on or before ``train_end``).
+    train_end : date
+        Last day a training window (and every fitted statistic) may use.
+    val_start, val_end : date
+        Validation windows start on or after ``val_start`` and end on or before
+        ``val_end`` (their history may reach back into training, which is allowed).
+    config : StressConfig
+    seed : int
+        Seeds the initial weights, batch order, steps, noise and condition dropout.
+    progress : bool, optional
+        tqdm bar (None: only on a terminal).
+
+    Returns
+    -------
+    StressModel
+        The EMA weights of the epoch with the lowest validation denoising loss.
+
+    Notes
+    -----
+    Loss: mean squared error of the v-prediction (Salimans & Ho 2022; equivalent to
+    ``L_simple`` of Ho et al. 2020 weighted by ``1 / ab_t``, see :func:`eps_from_v`) on
+    ``x0 = r / (sigma * target_scale)`` with
+    one (t, eps) draw per window, plus the optional PACF penalty
+    (``config.pacf_weight``). The validation loss uses fixed (seeded) draws and the same
+    condition dropout, so it measures the conditional and the unconditional fit together.
+    """
+    if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
+        raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
+    torch.manual_seed(int(seed))
+    frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
+    train_w = training_windows(frame, None, train_end, config)
+    val_w = training_windows(frame, val_start, val_end, config)
+    train_sig = historical_signatures(
+        frame.loc[frame.index <= pd.Timestamp(train_end)],
+        config.horizon,
+        lam=config.ewma_lambda,
+        warmup=config.ewma_warmup,
+    )
+    model = _fit_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
+    train_t, val_t = _Tensors(train_w, model), _Tensors(val_w, model)
+    pacf_target = _pacf_torch(train_t.x0, config.pacf_lags) if config.pacf_weight > 0 else None
+    logger.info(
+        "stress model: %d training windows (to %s), %d validation windows",
+        len(train_w),
+        train_end,
+        len(val_w),
+    )
+    options = TrainOptions(**config.train_options_dict())
+    result = train_denoiser(
+        model.net,
+        model.schedule,
+        train_t,
+        options,
+        seed=int(seed),
+        loss_fn=lambda net, batch, gen: _denoising_loss(
+            net, model.schedule, batch, gen, config, pacf_target
+        ),
+        val_loss_fn=lambda net: _evaluate(net, model.schedule, val_t, config, int(seed) + 1),
+        progress=progress,
+        desc="train stress",
+    )
+    model.net.load_state_dict(result.state_dict)
+    model.net.eval()
+    model.history = [
+        {k: h[k] for k in ("epoch", "train_loss", "val_loss", "seconds")} for h in result.history
+    ]
+    return model
+
+
+def save_stress_model(model: StressModel, path: str | Path) -> Path:
+    """Write the model atomically (:func:`diffrisk.diffusion.training.save_checkpoint`).
+
+    The payload holds only tensors, numbers, strings and lists, so the file's SHA-256 is a
+    stable identity of the model.
+    """
+    payload = {
+        "kind": "diffrisk.stress",
+        "spec": asdict(model.net.spec),
+        "config": model.config.to_dict(),
+        "state_dict": model.net.state_dict(),
+        "assets": list(model.assets),
+        "signature_mean": model.signature_mean.tolist(),
+        "signature_std": model.signature_std.tolist(),
+        "scalar_mean": model.scalar_mean.tolist(),
+        "scalar_std": model.scalar_std.tolist(),
+        "target_scale": float(model.target_scale),
+        "target_abs_max": model.target_abs_max.tolist(),
+        "prior_features": torch.as_tensor(model.prior_features),
+        "prior_signatures": torch.as_tensor(model.prior_signatures),
+        "signature_bounds": model.signature_bounds.to_dict(orient="index"),
+        "train_end": model.train_end,
+        "history": model.history,
+    }
+    return save_checkpoint(path, payload)
+
+
+def load_stress_model(path: str | Path) -> StressModel:
+    """Read a model written by :func:`save_stress_model`."""
+    payload = read_checkpoint(path)
+    if payload.get("kind") != "diffrisk.stress":
+        raise ValueError(f"{path} is not a stress-model checkpoint (kind={payload.get('kind')!r})")
+    config = StressConfig.from_dict(payload["config"])
+    net = StressDenoiser(StressSpec(**payload["spec"]))
+    net.load_state_dict(payload["state_dict"])
+    net.eval()
+    bounds = pd.DataFrame.from_dict(payload["signature_bounds"], orient="index")
+    return StressModel(
+        net=net,
+        schedule=_make_schedule(config),
+        config=config,
+        assets=list(payload["assets"]),
+        signature_mean=np.asarray(payload["signature_mean"]),
+        signature_std=np.asarray(payload["signature_std"]),
+        scalar_mean=np.asarray(payload["scalar_mean"]),
+        scalar_std=np.asarray(payload["scalar_std"]),
+        target_scale=float(payload["target_scale"]),
+        target_abs_max=np.asarray(payload["target_abs_max"]),
+        prior_features=payload["prior_features"].numpy(),
+        prior_signatures=payload["prior_signatures"].numpy(),
+        signature_bounds=bounds.loc[["lower", "upper"], list(SIGNATURE_COLUMNS)],
+        train_end=str(payload["train_end"]),
+        history=list(payload.get("history", [])),
+    )

@@ -1,0 +1,415 @@
+"""Scenario sets with audit metadata: generate, write, read, regenerate exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import NDArray
+
+from diffrisk.core import audit, io
+from diffrisk.risk.portfolio import equal_weight_log_returns
+from diffrisk.stress.archetypes import Archetype
+from diffrisk.stress.config import StressRangeWarning
+from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
+from diffrisk.stress.model import StressModel, load_stress_model, logger
+from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.signatures import out_of_range, stress_signature
+from diffrisk.stress.windows import _position
+from diffrisk.volatility.ewma import ewma_volatility
+
+
+# --------------------------------------------------------------------------- scenario sets
+def _rows_before(returns: pd.DataFrame, as_of: Sequence[str | None]) -> pd.DataFrame:
+    """The rows any of the conditioning dates may read (strictly before the latest)."""
+    s = max(_position(returns.index, d) for d in as_of)
+    return returns.iloc[:s]
+
+
+def _json_ready(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=io._json_default))
+
+
+def _sampling_settings(
+    sampler: str, n_steps: int, eta: float, spacing: str, order: int, soft_bound: float
+) -> dict[str, Any]:
+    """The sampling keyword arguments of :func:`generate_paths`, as one mapping."""
+    return {
+        "sampler": sampler,
+        "n_steps": n_steps,
+        "eta": eta,
+        "spacing": spacing,
+        "order": order,
+        "soft_bound": soft_bound,
+    }
+
+
+DEFAULT_GUIDANCE_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+
+
+def calibrate_guidance(
+    model: StressModel,
+    returns: pd.DataFrame,
+    signature: Mapping[str, float],
+    as_of: Sequence[str | pd.Timestamp | None],
+    grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
+    *,
+    n_paths_per_date: int = 200,
+    seed: int,
+    **sampling: Any,
+) -> tuple[float, dict[str, Any]]:
+    """The guidance weight whose pilot set comes closest to the requested signature.
+
+    For each weight of ``grid`` a pilot set is drawn (same dates, ``n_paths_per_date``
+    paths, ``seed``) and scored by the largest relative error of its mean signature over
+    the requested components that lie inside the training range (all components if none
+    does); the smallest score wins, ties going to the smaller weight. Only the model and
+    the request are used: no realised returns after the conditioning dates, so choosing
+    the weight this way leaks nothing. The pilot is a separate draw from the final set.
+
+    Parameters
+    ----------
+    model, returns, signature, as_of
+        As in :func:`generate_paths` (an empty signature returns weight 0).
+    grid : sequence of float
+        Candidate weights (>= 0).
+    n_paths_per_date : int
+        Pilot paths per conditioning date.
+    seed : int
+        Seed of every pilot set.
+    **sampling
+        ``sampler``, ``n_steps``, ``eta``, ``spacing``, ``order``, ``soft_bound`` of
+        :func:`generate_paths`.
+
+    Returns
+    -------
+    weight : float
+    record : dict
+        ``grid``, ``score`` (per weight), ``components`` scored, ``n_paths_per_date``,
+        ``seed``: what the metadata keeps.
+    """
+    request = {k: float(v) for k, v in signature.items()}
+    weights = sorted(float(w) for w in grid)
+    if not weights or any(w < 0 or not math.isfinite(w) for w in weights):
+        raise ValueError(f"guidance grid must hold finite weights >= 0, got {list(grid)!r}")
+    if not request:
+        return 0.0, {"grid": weights, "score": [], "components": [], "seed": int(seed)}
+    outside = set(out_of_range(request, model.signature_bounds))
+    scored = [c for c in request if c not in outside] or list(request)
+    scores = []
+    for w in weights:
+        pilot, dates = generate_paths(
+            model, returns, as_of, n_paths_per_date, request, guidance=w, seed=seed, **sampling
+        )
+        achieved = stress_signature(
+            pilot, np.repeat(dates["portfolio_vol"].to_numpy(), n_paths_per_date)
+        ).mean()
+        scores.append(
+            max(abs(achieved[c] - request[c]) / max(abs(request[c]), 1e-12) for c in scored)
+        )
+        logger.info("guidance %.2f: largest relative error %.3f", w, scores[-1])
+    best = int(np.argmin(scores))
+    record = {
+        "grid": weights,
+        "score": [float(x) for x in scores],
+        "components": scored,
+        "n_paths_per_date": int(n_paths_per_date),
+        "seed": int(seed),
+    }
+    return weights[best], record
+
+
+def generate_scenario_set(
+    model: StressModel,
+    returns: pd.DataFrame,
+    archetype: Archetype,
+    as_of: Sequence[str | None],
+    n_paths_per_date: int,
+    *,
+    guidance: float | str,
+    seed: int,
+    sampler: str = "ddim",
+    n_steps: int = 40,
+    eta: float = 0.0,
+    spacing: str = "linear",
+    order: int = 1,
+    soft_bound: float = 0.0,
+    guidance_grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
+    calibration_paths: int = 200,
+    prior_neighbours: int = 0,
+    checkpoint_sha256: str = "",
+    data_sha256: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> tuple[NDArray[np.float32], dict[str, Any]]:
+    """Generate a diffusion scenario set and its audit metadata.
+
+    A request outside the range of the training windows' signatures
+    (:func:`diffrisk.scenario_baselines.out_of_range` on ``model.signature_bounds``) is
+    flagged in the metadata (``out_of_range``) and raises a :class:`StressRangeWarning`.
+
+    ``guidance="auto"`` chooses the weight with :func:`calibrate_guidance` (a pilot set
+    per weight of ``guidance_grid``, seed ``seed + 1``); the chosen weight and the pilot
+    errors are recorded in the metadata, so regeneration needs no calibration.
+    ``prior_neighbours`` (sets without a request only) draws each path's signature from
+    the history-nearest training windows (:func:`generate_paths`).
+
+    Returns
+    -------
+    paths : ndarray float32 (n_dates * n_paths_per_date, H, n_assets)
+    metadata : dict
+        Everything needed to regenerate the set exactly (:func:`regenerate_scenario_set`):
+        generator, archetype, signature, guidance, seed, conditioning dates, sampler
+        settings, checkpoint SHA-256, SHA-256 of the returns read, plus the provenance
+        record (:func:`diffrisk.audit.provenance`: params, data hash, package version,
+        git revision, UTC timestamp).
+    """
+    flagged = out_of_range(archetype.signature, model.signature_bounds)
+    if flagged:
+        bounds = model.signature_bounds
+        detail = ", ".join(
+            f"{c}={archetype.signature[c]:.4g} outside [{bounds.loc['lower', c]:.4g}, "
+            f"{bounds.loc['upper', c]:.4g}]"
+            for c in flagged
+        )
+        warnings.warn(
+            f"archetype {archetype.name!r} requests a signature outside the range "
+            f"seen in training ({detail}); the generator extrapolates",
+            StressRangeWarning,
+            stacklevel=2,
+        )
+    sampling = _sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
+    prior = 0 if archetype.signature else int(prior_neighbours)
+    calibration = None
+    if isinstance(guidance, str):
+        if guidance.strip().lower() != "auto":
+            raise ValueError(f"guidance must be a number >= 0 or 'auto', got {guidance!r}")
+        guidance, calibration = calibrate_guidance(
+            model,
+            returns,
+            archetype.signature,
+            as_of,
+            guidance_grid,
+            n_paths_per_date=calibration_paths,
+            seed=int(seed) + 1,
+            **sampling,
+        )
+    paths, dates = generate_paths(
+        model,
+        returns,
+        as_of,
+        n_paths_per_date,
+        archetype.signature,
+        guidance=guidance,
+        seed=seed,
+        prior_neighbours=prior,
+        **sampling,
+    )
+    generation = {
+        "generator": "diffusion",
+        "archetype": archetype.name,
+        "archetype_source": archetype.source,
+        "signature": dict(archetype.signature),
+        "guidance": float(guidance),
+        "seed": int(seed),
+        "as_of": [None if d in (None, "") else str(pd.Timestamp(d).date()) for d in as_of],
+        "n_paths_per_date": int(n_paths_per_date),
+        "sampler": sampler,
+        "n_steps": int(n_steps),
+        "eta": float(eta),
+        "spacing": spacing,
+        "order": int(order),
+        "soft_bound": float(soft_bound),
+        "guidance_calibration": None if calibration is None else _json_ready(calibration),
+        "prior_neighbours": prior,
+    }
+    extra = {
+        "generation": generation,
+        "conditioning": _json_ready(
+            dates.assign(
+                as_of=dates["as_of"].astype(str), last_history=dates["last_history"].astype(str)
+            ).to_dict(orient="list")
+        ),
+        "assets": list(model.assets),
+        "horizon": int(model.config.horizon),
+        "checkpoint_sha256": checkpoint_sha256,
+        "returns_sha256": audit.frame_sha256(_rows_before(returns, as_of)),
+        "out_of_range": flagged,
+        "out_of_range_flag": bool(flagged),
+        "training_signature_range": _json_ready(model.signature_bounds.to_dict(orient="index")),
+        "torch_version": torch.__version__,
+        "torch_threads": int(torch.get_num_threads()),
+    }
+    record = audit.provenance(params or {}, seed, data_sha256, extra=extra)
+    return paths, _json_ready(record)
+
+
+def write_scenario_set(
+    path: str | Path, paths_: NDArray[np.float32], metadata: Mapping[str, Any]
+) -> Path:
+    """Write ``paths`` and its metadata to ``path`` (npz) and ``<path stem>.audit.json``.
+
+    The npz holds ``paths`` (float32), ``assets`` and ``metadata`` (the JSON text), so the
+    set is self-describing; both files are written atomically.
+    """
+    text = json.dumps(_json_ready(dict(metadata)), sort_keys=True)
+    out = io.write_npz(
+        path,
+        paths=np.asarray(paths_, dtype=np.float32),
+        assets=np.asarray(metadata.get("assets", []), dtype=str),
+        metadata=np.asarray(text),
+    )
+    audit.write_provenance(Path(path).with_suffix(".audit.json"), json.loads(text))
+    return out
+
+
+def read_scenario_set(path: str | Path) -> tuple[NDArray[np.float32], dict[str, Any]]:
+    """Read a set written by :func:`write_scenario_set`: ``(paths, metadata)``."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"scenario set {p} does not exist: run the stress_generate stage")
+    with np.load(p, allow_pickle=False) as z:
+        return z["paths"], json.loads(str(z["metadata"]))
+
+
+def regenerate_scenario_set(
+    metadata: Mapping[str, Any], returns: pd.DataFrame, checkpoint: str | Path
+) -> NDArray[np.float32]:
+    """Regenerate a diffusion scenario set from its metadata (the audit round trip).
+
+    Parameters
+    ----------
+    metadata : mapping
+        As written by :func:`generate_scenario_set`.
+    returns : DataFrame
+        Constituent returns; the rows before the latest conditioning date must hash to the
+        recorded ``returns_sha256``.
+    checkpoint : path
+        The model file; its SHA-256 must equal the recorded ``checkpoint_sha256``.
+
+    Returns
+    -------
+    ndarray float32
+        The set, identical to the original on the same software and thread count.
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint, the data or the generator differ from the record.
+    """
+    gen = metadata.get("generation", {})
+    if gen.get("generator") != "diffusion":
+        raise ValueError(
+            f"metadata generator is {gen.get('generator')!r}; only 'diffusion' "
+            f"sets are regenerated from a checkpoint"
+        )
+    sha = audit.file_sha256(checkpoint)
+    if sha != metadata.get("checkpoint_sha256"):
+        raise ValueError(
+            f"checkpoint {checkpoint} has SHA-256 {sha[:12]}…, the set was made "
+            f"with {str(metadata.get('checkpoint_sha256'))[:12]}…"
+        )
+    used = audit.frame_sha256(_rows_before(returns, gen["as_of"]))
+    if used != metadata.get("returns_sha256"):
+        raise ValueError(
+            "returns differ from those the set was generated from (returns_sha256 mismatch)"
+        )
+    model = load_stress_model(checkpoint)
+    archetype = Archetype(gen["archetype"], dict(gen["signature"]))
+    paths_, _ = generate_paths(
+        model,
+        returns,
+        gen["as_of"],
+        gen["n_paths_per_date"],
+        archetype.signature,
+        guidance=gen["guidance"],
+        seed=gen["seed"],
+        sampler=gen["sampler"],
+        n_steps=gen["n_steps"],
+        eta=gen["eta"],
+        spacing=gen["spacing"],
+        order=gen["order"],
+        soft_bound=gen["soft_bound"],
+        prior_neighbours=gen["prior_neighbours"],
+    )
+    return paths_
+
+
+def baseline_scenario_set(
+    kind: str,
+    returns: pd.DataFrame,
+    train_end: str | pd.Timestamp,
+    as_of: Sequence[str | None],
+    n_paths_per_date: int,
+    horizon: int,
+    *,
+    seed: int,
+    block: int = 5,
+    lam: float = 0.94,
+    warmup: int = 30,
+) -> tuple[NDArray[np.float32], dict[str, Any]]:
+    """A simple generator's set from the same conditioning dates as a diffusion set.
+
+    ``kind="normal"``: :func:`diffrisk.scenario_baselines.multivariate_normal_paths` with the
+    training mean and covariance (the same law at every date). ``kind="bootstrap"``:
+    :func:`~diffrisk.scenario_baselines.filtered_block_bootstrap_paths` of training days,
+    started at each date's EWMA volatility (returns strictly before the date), seed
+    ``seed + i`` for date i. Both fit on rows up to ``train_end`` only.
+
+    Returns
+    -------
+    paths : ndarray float32 (n_dates * n_paths_per_date, horizon, n_assets)
+    metadata : dict
+        Generator settings, conditioning dates and volatilities (no provenance record;
+        the stage adds it).
+    """
+    train = returns.loc[returns.index <= pd.Timestamp(train_end)].to_numpy(dtype=float)
+    arr = returns.to_numpy(dtype=float)
+    n = int(n_paths_per_date)
+    vols = []
+    for d in as_of:
+        past = arr[: _position(returns.index, d)]
+        vols.append(
+            float(ewma_volatility(equal_weight_log_returns(past), lam=lam, warmup=warmup)[-1])
+        )
+    if kind == "normal":
+        paths_ = multivariate_normal_paths(train, n * len(as_of), horizon, seed)
+    elif kind == "bootstrap":
+        parts = []
+        for i, d in enumerate(as_of):
+            past = arr[: _position(returns.index, d)]
+            vol_now = ewma_volatility(past, lam=lam, warmup=warmup)[-1]
+            parts.append(
+                filtered_block_bootstrap_paths(
+                    train, n, horizon, block, seed + i, vol_now, lam=lam, warmup=warmup
+                )
+            )
+        paths_ = np.concatenate(parts)
+    else:
+        raise ValueError(f"kind must be 'normal' or 'bootstrap', got {kind!r}")
+    meta = {
+        "generation": {
+            "generator": kind,
+            "seed": int(seed),
+            "block": int(block),
+            "n_paths_per_date": n,
+            "as_of": [None if d in (None, "") else str(pd.Timestamp(d).date()) for d in as_of],
+        },
+        "conditioning": {"portfolio_vol": vols},
+        "assets": [str(c) for c in returns.columns],
+        "horizon": int(horizon),
+    }
+    return paths_, meta
+
+
+def achieved_signatures(paths_: NDArray[np.floating], metadata: Mapping[str, Any]) -> pd.DataFrame:
+    """Stress signature of every path of a set, with each path's own volatility forecast."""
+    vols = np.asarray(metadata["conditioning"]["portfolio_vol"], dtype=float)
+    n = int(metadata["generation"]["n_paths_per_date"])
+    return stress_signature(paths_, np.repeat(vols, n))

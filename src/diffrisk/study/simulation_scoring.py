@@ -1,0 +1,280 @@
+"""Scoring the known-truth simulation against the true model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diffrisk.baselines.garch import fhs, garch_t
+from diffrisk.baselines.historical import hs, mc_normal
+from diffrisk.core import io, paths
+from diffrisk.core.checks import check_int
+from diffrisk.evaluation.comparison import diebold_mariano
+from diffrisk.evaluation.coverage import exceptions, kupiec_pof
+from diffrisk.forecasts.contract import ALPHAS, cvar_column, var_column
+from diffrisk.risk.scoring import fz0_loss
+from diffrisk.study.simulation import (
+    SIM_SERIES,
+    SIMULATION_COLUMNS,
+    SIMULATION_TABLE,
+    TRUE_METHOD,
+    Runner,
+    simulate_forecasts,
+)
+from diffrisk.volatility.garch import GarchTParams
+
+
+def _series_block(frame: pd.DataFrame, method: str, series: str) -> pd.DataFrame:
+    """The rows of one series, indexed and sorted by date."""
+    part = frame.loc[frame["series"] == series]
+    if part.empty:
+        raise ValueError(f"forecasts[{method!r}] has no rows for series {series!r}")
+    part = part.assign(date=pd.to_datetime(part["date"])).set_index("date").sort_index()
+    if not part.index.is_unique:
+        raise ValueError(f"forecasts[{method!r}] has duplicate dates for series {series!r}")
+    return part
+
+
+def _aligned_block(
+    frame: pd.DataFrame, method: str, series: str, truth: pd.DataFrame
+) -> pd.DataFrame:
+    part = _series_block(frame, method, series)
+    missing = truth.index.difference(part.index)
+    if len(missing):
+        raise ValueError(
+            f"forecasts[{method!r}] lacks {len(missing)} forecast date(s) of the true model, "
+            f"first {missing[0].date()}"
+        )
+    extra = part.index.difference(truth.index)
+    if len(extra):
+        raise ValueError(
+            f"forecasts[{method!r}] has {len(extra)} date(s) the true model does not "
+            f"forecast, first {extra[0].date()}"
+        )
+    if not np.allclose(part["realized"], truth["realized"], rtol=0.0, atol=1e-12):
+        raise ValueError(f"forecasts[{method!r}] realized values differ from the simulated returns")
+    return part
+
+
+def _score_rows(
+    method: str,
+    part: pd.DataFrame,
+    truth: pd.DataFrame,
+    lag: int | None,
+) -> list[dict[str, Any]]:
+    realized = truth["realized"].to_numpy(dtype=float)
+    rows = []
+    for a in ALPHAS:
+        vcol, ecol = var_column(a), cvar_column(a)
+        var_m = part[vcol].to_numpy(dtype=float)
+        try:
+            loss_m = fz0_loss(realized, var_m, part[ecol].to_numpy(dtype=float), a)
+        except ValueError as exc:
+            raise ValueError(f"forecasts[{method!r}] alpha={a}: {exc}") from exc
+        loss_t = fz0_loss(realized, truth[vcol], truth[ecol], a)
+        dm = diebold_mariano(loss_m, loss_t, lag=lag)
+        hits = exceptions(realized, var_m)
+        fz0_mean, fz0_true = float(loss_m.mean()), float(loss_t.mean())
+        rows.append(
+            {
+                "method": method,
+                "alpha": a,
+                "n_obs": int(realized.size),
+                "fz0_mean": fz0_mean,
+                "fz0_true": fz0_true,
+                "excess_fz0": fz0_mean - fz0_true,
+                "excess_fz0_se": math.sqrt(dm.long_run_variance / dm.n_obs),
+                "dm_stat": dm.statistic,
+                "dm_p": dm.pvalue,
+                "exception_rate": float(hits.mean()),
+                "kupiec_p": kupiec_pof(hits, a).pvalue,
+            }
+        )
+    return rows
+
+
+def simulation_table(
+    forecasts: Mapping[str, pd.DataFrame],
+    true_method: str = TRUE_METHOD,
+    series: str = SIM_SERIES,
+    lag: int | None = None,
+) -> pd.DataFrame:
+    """Score every method's forecasts against the true model's on the same days.
+
+    Parameters
+    ----------
+    forecasts : mapping str → DataFrame
+        ``{method: forecast table}`` including the true model's under ``true_method``;
+        every table must cover exactly the true model's dates with the same realised
+        returns.
+    true_method : str, default ``"true"``
+        Key of the true model.
+    series : str, default ``"sim"``
+        Series scored.
+    lag : int, optional
+        Newey–West truncation lag of the HAC variance; default
+        :func:`diffrisk.backtest.newey_west_lag` of the number of days.
+
+    Returns
+    -------
+    DataFrame
+        One row per (method, alpha), the true model first, columns
+        :data:`SIMULATION_COLUMNS`:
+
+        ``fz0_mean``, ``fz0_true``
+            Mean daily FZ0 loss (:func:`diffrisk.backtest.fz0_loss`) of the method and of
+            the true model.
+        ``excess_fz0``
+            ``fz0_mean - fz0_true``: >= 0 in expectation (strict consistency of FZ0).
+        ``excess_fz0_se``
+            HAC (Newey–West, Bartlett) standard error of the mean daily loss difference,
+            ``sqrt(LRV / n_obs)``.
+        ``dm_stat``, ``dm_p``
+            Diebold–Mariano statistic and two-sided p-value, method vs true model
+            (:func:`diffrisk.backtest.diebold_mariano`; positive: the method's loss is
+            higher). For the true model itself the difference is 0, so 0 and 1.
+        ``exception_rate``, ``kupiec_p``
+            Share of days with ``r_t < VaR_t`` and the Kupiec POF p-value.
+    """
+    if true_method not in forecasts:
+        raise ValueError(f"forecasts lacks the true model {true_method!r}; got {sorted(forecasts)}")
+    truth = _series_block(forecasts[true_method], true_method, series)
+    rows: list[dict[str, Any]] = []
+    order = [true_method, *(m for m in forecasts if m != true_method)]
+    for method in order:
+        part = _aligned_block(forecasts[method], method, series, truth)
+        rows.extend(_score_rows(method, part, truth, lag))
+    return pd.DataFrame(rows, columns=list(SIMULATION_COLUMNS))
+
+
+def run_simulation(
+    method_runners: Mapping[str, Runner],
+    params: GarchTParams,
+    dates: Iterable[Any],
+    forecast_dates: Iterable[Any],
+    seed: int,
+    burn_in: int = 500,
+    lag: int | None = None,
+) -> pd.DataFrame:
+    """Known-truth experiment: each method's excess FZ0 loss over the true GARCH-t model.
+
+    Parameters
+    ----------
+    method_runners : mapping str → callable
+        ``{method: runner(returns_frame, forecast_dates) -> forecast table}``, e.g.
+        :func:`default_runners` plus a DDPM runner that fits on the simulated
+        train/validation days and forecasts ``forecast_dates``.
+    params : GarchTParams
+        Parameters of the simulated law.
+    dates : sequence of dates
+        Calendar of the simulated series (e.g. the real trading days).
+    forecast_dates : sequence of dates
+        Days to forecast and score (e.g. the test period), a subset of ``dates``.
+    seed : int
+        Seed of the simulation.
+    burn_in : int, default 500
+        Discarded simulated days before the first date.
+    lag : int, optional
+        Newey–West lag (see :func:`simulation_table`).
+
+    Returns
+    -------
+    DataFrame
+        The table of ``reports/tables/simulation.csv`` (:func:`simulation_table`).
+
+    Examples
+    --------
+    >>> dates = pd.bdate_range("2000-01-03", periods=400)
+    >>> table = run_simulation(
+    ...     {"hs": lambda r, d: hs(r, d, window=250)[0]},
+    ...     GarchTParams(), dates, dates[250:], seed=0)
+    >>> table["method"].unique().tolist()
+    ['true', 'hs']
+    """
+    run = simulate_forecasts(method_runners, params, dates, forecast_dates, seed, burn_in)
+    return simulation_table(run.forecasts, lag=lag)
+
+
+def default_runners(
+    window: int = 250,
+    n_scenarios: int = 500,
+    refit_every: int = 20,
+    min_obs: int = 1000,
+    fhs_residuals: int = 1000,
+    seed: int = 0,
+) -> dict[str, Runner]:
+    """Runners of the four classical baselines with explicit settings.
+
+    Parameters
+    ----------
+    window : int, default 250
+        Look-back of ``hs`` and ``mc_normal`` (``baselines.window`` in params.yaml).
+    n_scenarios : int, default 500
+        Scenarios per day of ``mc_normal`` and ``garch_t``.
+    refit_every : int, default 20
+        GARCH refit frequency of ``garch_t`` and ``fhs`` (forecast days).
+    min_obs : int, default 1000
+        Minimum history of a GARCH fit.
+    fhs_residuals : int, default 1000
+        Standardised residuals used by ``fhs``.
+    seed : int, default 0
+        Seed of ``mc_normal`` and ``garch_t`` draws.
+
+    Returns
+    -------
+    dict
+        ``{"hs", "mc_normal", "garch_t", "fhs"}`` → runner returning the forecast table of
+        :mod:`diffrisk.baselines` (the :class:`~diffrisk.forecasts.ScenarioSet` is
+        dropped).
+    """
+    window = check_int(window, "window", 2)
+    n_scenarios = check_int(n_scenarios, "n_scenarios", 1)
+    refit_every = check_int(refit_every, "refit_every", 1)
+    min_obs = check_int(min_obs, "min_obs", 100)
+    fhs_residuals = check_int(fhs_residuals, "fhs_residuals", 1)
+    seed = check_int(seed, "seed", 0)
+
+    def run_hs(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
+        return hs(r, d, window=window)[0]
+
+    def run_mc_normal(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
+        return mc_normal(r, d, window=window, n_scenarios=n_scenarios, seed=seed)[0]
+
+    def run_garch_t(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
+        return garch_t(
+            r, d, refit_every=refit_every, n_scenarios=n_scenarios, seed=seed, min_obs=min_obs
+        )[0]
+
+    def run_fhs(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
+        return fhs(r, d, refit_every=refit_every, n_scenarios=fhs_residuals, min_obs=min_obs)[0]
+
+    return {"hs": run_hs, "mc_normal": run_mc_normal, "garch_t": run_garch_t, "fhs": run_fhs}
+
+
+def save_simulation_table(table: pd.DataFrame, path: str | Path | None = None) -> Path:
+    """Write the simulation table atomically (default ``reports/tables/simulation.csv``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`run_simulation` (columns :data:`SIMULATION_COLUMNS`).
+    path : path-like, optional
+        Destination; default ``paths.tables_dir() / "simulation.csv"``.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    missing = [c for c in SIMULATION_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing} of the simulation table")
+    target = Path(path) if path is not None else paths.tables_dir() / SIMULATION_TABLE
+    return io.write_csv(
+        target, table.loc[:, list(SIMULATION_COLUMNS)], index=False, float_format="%.10g"
+    )
