@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export OMP_WAIT_POLICY := PASSIVE
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv repro test lint format smoke bench lab dag metrics clean
+.PHONY: help venv repro test lint format smoke bench lab deps dag metrics clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -31,9 +31,10 @@ repro: $(STAMP) ## Set up everything and rebuild every table and figure (dvc rep
 test: $(STAMP) ## Set up everything and run the test suite (includes an end-to-end smoke run)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## ruff check + format check of src, tests, benchmarks and notebooks
+lint: $(STAMP) ## ruff (check + format) and the layering contract (import-linter)
 	$(BIN)/ruff check src tests benchmarks notebooks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## Auto-format the code with ruff
 	$(BIN)/ruff format src tests benchmarks
@@ -47,6 +48,9 @@ bench: $(STAMP) ## Run the benchmarks (timings quoted in the README)
 
 lab: $(STAMP) ## Open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
+
+deps: $(STAMP) ## Rewrite dvc.yaml's code deps from the notebooks' imports (tests/stages/dvc_deps.py)
+	$(BIN)/python -m tests.stages.dvc_deps --write
 
 dag: $(STAMP) ## Show the pipeline graph
 	$(BIN)/dvc dag

@@ -39,7 +39,7 @@ from typing import Any
 
 from diffrisk.core import io, paths
 from diffrisk.data.returns import load_returns
-from diffrisk.data.splits import splits_from_data_params
+from diffrisk.data.splits import Splits
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -168,8 +168,8 @@ def main() -> None:
         parser.error(f"unknown configs {unknown}; choose from {sorted(CONFIGS)}")
     torch.set_num_threads(args.threads)
     params = yaml.safe_load((paths.project_root() / "params.yaml").read_text())
-    splits = splits_from_data_params(params["data"])
-    returns = stress.constituent_returns(load_returns())
+    splits = Splits.from_mapping(params["data"])
+    returns = stress.constituent_returns(load_returns(), params["data"]["index_name"])
     rows = []
     for name in args.configs:
         for seed in args.seeds:

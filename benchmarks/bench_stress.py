@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import StressModel, _fit_statistics, load_stress_model
+from diffrisk.stress.model import StressModel, fit_stress_statistics, load_stress_model
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.signatures import historical_signatures
 from diffrisk.stress.windows import training_windows
@@ -38,7 +38,7 @@ def untrained_model(returns: pd.DataFrame, config: StressConfig) -> StressModel:
     windows = training_windows(returns, None, returns.index[-1], config)
     sig = historical_signatures(returns, config.horizon)
     torch.manual_seed(0)
-    model = _fit_statistics(
+    model = fit_stress_statistics(
         windows, list(returns.columns), config, sig, str(returns.index[-1].date())
     )
     torch.nn.init.normal_(model.net.out.weight, std=0.05)  # non-zero output, like a trained net

@@ -27,7 +27,7 @@ import yaml
 from diffrisk.core import paths
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.data.returns import constituent_returns, load_returns
-from diffrisk.data.splits import splits_from_data_params
+from diffrisk.data.splits import Splits
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
 from diffrisk.evaluation.paths.suite import summary_scores, validate_scenarios
@@ -66,9 +66,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", StressRangeWarning)
     params = yaml.safe_load((paths.project_root() / "params.yaml").read_text())
-    splits = splits_from_data_params(params["data"])
+    splits = Splits.from_mapping(params["data"])
     model = load_stress_model(args.checkpoint)
-    returns = constituent_returns(load_returns())
+    returns = constituent_returns(load_returns(), params["data"]["index_name"])
     visible = returns.loc[returns.index <= splits.val_end]
     val = visible.loc[visible.index >= splits.val_start]
     h = model.config.horizon

@@ -37,3 +37,60 @@ def write_csv(path, frame, date_column="Date"):
     out.index.name = date_column
     out.to_csv(path)
     return path
+
+
+# Split dates shared by the tests of diffrisk.data and of the data stage.
+SPLITS = {
+    "train_end": "2011-12-31",
+    "val_start": "2012-01-01",
+    "val_end": "2012-12-31",
+    "test_start": "2013-01-01",
+}
+
+
+# A GARCH(1,1)-t series with known parameters, shared by the tests of diffrisk.baselines
+# and diffrisk.volatility.garch.
+TRUE = {"mu": 0.05, "omega": 0.02, "alpha": 0.08, "beta": 0.90, "nu": 6.0}  # percent units
+
+
+def simulate_garch_t(n, mu, omega, alpha, beta, nu, seed, burn=500):
+    """GARCH(1,1) with unit-variance Student-t shocks; returns (y, true sigma), percent."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_t(nu, size=n + burn) * np.sqrt((nu - 2.0) / nu)
+    sigma2 = np.empty(n + burn)
+    y = np.empty(n + burn)
+    sigma2[0] = omega / (1.0 - alpha - beta)
+    for t in range(n + burn):
+        if t:
+            sigma2[t] = omega + alpha * (y[t - 1] - mu) ** 2 + beta * sigma2[t - 1]
+        y[t] = mu + np.sqrt(sigma2[t]) * z[t]
+    return y[burn:], np.sqrt(sigma2[burn:])
+
+
+def frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A frame of the given columns on business days from 2000-01-03."""
+    n = len(next(iter(columns.values())))
+    index = pd.DatetimeIndex(pd.bdate_range("2000-01-03", periods=n), name="date")
+    return pd.DataFrame(columns, index=index)
+
+
+@pytest.fixture(scope="module")
+def long_series():
+    """3000 days of one GARCH-t series with its true conditional sigma (percent)."""
+    y, sigma = simulate_garch_t(3000, **TRUE, seed=1)
+    return frame_of({"x": y / 100}), y, sigma
+
+
+# Three correlated assets, shared by the tests of diffrisk.stress and diffrisk.volatility.ewma.
+CORR = np.array([[1.0, 0.7, 0.3], [0.7, 1.0, -0.2], [0.3, -0.2, 1.0]])
+VOLS = np.array([0.01, 0.02, 0.015])
+
+
+@pytest.fixture(scope="module")
+def train():
+    """3000 days of three correlated assets with a volatility regime change half-way."""
+    rng = np.random.default_rng(42)
+    cov = CORR * np.outer(VOLS, VOLS)
+    days = rng.multivariate_normal(np.array([0.0005, 0.0, -0.0002]), cov, size=3000)
+    days[1500:] *= 2.0
+    return days

@@ -45,3 +45,33 @@ def test_every_notebook_is_a_stage():
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}" in cmds
         assert f"reports/notebooks/{path.name}" in cmds
+
+
+def _stage_of(path: Path) -> str:
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for name, stage in spec["stages"].items():
+        if f"notebooks/{path.name}" in stage["deps"]:
+            return name
+    raise AssertionError(f"{path.name} is no stage's notebook")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_holds_exactly_the_stage_parameters(path):
+    """The parameters cell defines the keys the stage declares in dvc.yaml, nothing else.
+
+    papermill injects the same names (``python -m diffrisk.stages.params STAGE``), so no
+    "Passed unknown parameter" warning, and the notebook runs as is from its defaults.
+    """
+    from diffrisk.stages.params import stage_params
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in code_cells(nb) if "parameters" in c.metadata.get("tags", []))
+    defaults = {
+        node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body
+    }
+    declared = stage_params(_stage_of(path))
+
+    def shape(value):
+        return {k: shape(v) for k, v in value.items()} if isinstance(value, dict) else None
+
+    assert shape(defaults) == shape(declared)

@@ -22,7 +22,10 @@ logger = logging.getLogger(__name__)
 GARCH_SCALE = 100.0
 
 
-#: Default rolling GARCH fit sample (returns, about 20 years); see :func:`garch_t`.
+#: Library default of the rolling GARCH fit sample (returns, about 20 years) of
+#: :func:`garch_t`, :func:`fhs` and :func:`diffrisk.study.default_runners` (the one source
+#: of that default). The pipeline never relies on it: the ``baselines`` and ``simulate``
+#: stages pass ``baselines.max_obs`` of params.yaml explicitly.
 MAX_OBS = 5000
 
 
@@ -32,7 +35,8 @@ Result = tuple[pd.DataFrame, ScenarioSet]
 # ---------------------------------------------------------------------------------------
 # Argument checks shared by every method
 # ---------------------------------------------------------------------------------------
-def _check_returns(returns: pd.DataFrame) -> None:
+def check_returns(returns: pd.DataFrame) -> None:
+    """``ValueError`` unless ``returns`` is a DataFrame on unique, increasing dates."""
     if not isinstance(returns, pd.DataFrame):
         raise ValueError(f"returns must be a pandas DataFrame, got {type(returns).__name__}")
     if not isinstance(returns.index, pd.DatetimeIndex):
@@ -41,7 +45,8 @@ def _check_returns(returns: pd.DataFrame) -> None:
         raise ValueError("returns index must be sorted increasing without duplicate dates")
 
 
-def _check_series(returns: pd.DataFrame, series: Sequence[str] | str | None) -> list[str]:
+def check_series(returns: pd.DataFrame, series: Sequence[str] | str | None) -> list[str]:
+    """The series to forecast (all columns when None); ``ValueError`` names an unknown one."""
     if series is None:
         names = [str(c) for c in returns.columns]
     elif isinstance(series, str):
@@ -58,7 +63,7 @@ def _check_series(returns: pd.DataFrame, series: Sequence[str] | str | None) -> 
     return names
 
 
-def _forecast_positions(
+def forecast_positions(
     returns: pd.DataFrame, forecast_dates: Iterable[Any]
 ) -> tuple[pd.DatetimeIndex, NDArray[np.intp]]:
     """Return the forecast dates (as in ``returns.index``) and their row positions."""
@@ -80,7 +85,7 @@ def _forecast_positions(
     return pd.DatetimeIndex(returns.index[positions]), positions.astype(np.intp)
 
 
-def _series_rng(seed: int, name: str) -> np.random.Generator:
+def series_rng(seed: int, name: str) -> np.random.Generator:
     """Generator of one series: depends on ``seed`` and the series *name* only.
 
     A run on a subset of the series therefore draws the same scenarios for each series
@@ -90,11 +95,14 @@ def _series_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
 
 
-def _realized(returns: pd.DataFrame, positions: NDArray[np.intp], names: list[str]) -> NDArray:
+def realized_returns(
+    returns: pd.DataFrame, positions: NDArray[np.intp], names: list[str]
+) -> NDArray:
+    """The realised return of each forecast position and series, ``(days, series)``."""
     return returns[names].to_numpy(dtype=float)[positions].T
 
 
-def _rolling_windows(
+def rolling_windows(
     values: NDArray[np.float64],
     positions: NDArray[np.intp],
     window: int,
@@ -120,7 +128,7 @@ def _rolling_windows(
     return np.array(windows)
 
 
-def _frame_from_scenarios(
+def frame_from_scenarios(
     scenarios: NDArray[np.float64],
     dates: pd.DatetimeIndex,
     names: list[str],

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from arch import arch_model
-from arch.utility.exceptions import StartingValueWarning
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
@@ -20,62 +18,25 @@ from diffrisk.baselines.common import (
     GARCH_SCALE,
     MAX_OBS,
     Result,
-    _check_returns,
-    _check_series,
-    _forecast_positions,
-    _realized,
-    _series_rng,
-    logger,
+    check_returns,
+    check_series,
+    forecast_positions,
+    realized_returns,
+    series_rng,
 )
+from diffrisk.baselines.garch_fit import ARCH_T_KEYS, fit_garch_t
 from diffrisk.core.checks import check_int
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, risk_frame
 from diffrisk.risk.measures import cvar, var
-from diffrisk.risk.parametric import standardized_t_var_es
-from diffrisk.volatility.garch import arch_backcast, garch_variance_path
+from diffrisk.risk.parametric import student_t_var_es
+from diffrisk.volatility.garch import (
+    GarchParams,
+    arch_backcast,
+    arch_initial_variance,
+    garch_variance,
+)
 
-
-def _interior_start(model: Any, y_fit: NDArray[np.float64], params: NDArray) -> NDArray:
-    """Previous parameters moved just inside the new sample's bounds for a warm start.
-
-    arch rejects a starting value on or outside its bounds (``omega``'s lower bound
-    scales with the sample variance) or on the persistence boundary
-    ``alpha + beta = 1``; fits of heavy-tailed series often end there.
-    """
-    start = np.array(params, dtype=float)
-    bounds = np.array(model.volatility.bounds(y_fit - y_fit.mean()), dtype=float)
-    start[1:4] = np.clip(start[1:4], bounds[:, 0] * 1.001 + 1e-12, bounds[:, 1])
-    start[3] = min(start[3], 1.0 - 1e-4 - start[2])
-    start[4] = float(np.clip(start[4], 2.1, 499.0))
-    return start
-
-
-def _fit_garch_t(y_fit: NDArray[np.float64], start: NDArray[np.float64] | None) -> NDArray:
-    """Fit constant-mean GARCH(1,1)-t on ``y_fit`` (percent); warm start from ``start``.
-
-    Returns arch's ``(mu, omega, alpha[1], beta[1], nu)``. A warm start that converges
-    is accepted; otherwise (optimizer flag, or arch rejects the starting values) the model
-    is also fitted from arch's own starting values and the attempt with the highest
-    log-likelihood is kept.
-    """
-    model = arch_model(y_fit, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
-    attempts = (None,) if start is None else (_interior_start(model, y_fit, start), None)
-    tried = []
-    for attempt in attempts:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            res = model.fit(disp="off", starting_values=attempt, show_warning=False)
-        rejected = any(issubclass(w.category, StartingValueWarning) for w in caught)
-        if res.convergence_flag == 0 and not rejected:
-            return res.params.to_numpy(dtype=float)
-        tried.append(res)
-    best = max(tried, key=lambda r: r.loglikelihood)
-    logger.info(
-        "garch_t fit on %d returns: kept the best of %d attempts (optimizer flags %s)",
-        y_fit.shape[0],
-        len(tried),
-        [r.convergence_flag for r in tried],
-    )
-    return best.params.to_numpy(dtype=float)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,7 +88,7 @@ def _garch_history_start(
     return start
 
 
-def _garch_path(
+def garch_path(
     values: NDArray[np.float64],
     positions: NDArray[np.intp],
     refit_every: int,
@@ -144,8 +105,9 @@ def _garch_path(
     the block's first day and starting at the series' first return (expanding) or
     ``max_obs`` returns earlier (rolling), warm-started from the previous block's
     parameters. Within the block the variance is filtered forward from ``s`` with the
-    fixed parameters and the fit's backcast (:func:`garch_variance_path`), so day t's
-    forecast uses returns before t only.
+    fixed parameters from arch's starting value (:func:`diffrisk.volatility.garch_variance`
+    from :func:`~diffrisk.volatility.arch_initial_variance`), so day t's forecast uses
+    returns before t only.
     """
     y = values * GARCH_SCALE
     need = max(min_obs, n_residuals)
@@ -160,8 +122,10 @@ def _garch_path(
         first, last = positions[block.start], positions[block.stop - 1]
         fit_start = start if max_obs is None else max(start, first - max_obs)
         fit_sample = y[fit_start:first]
-        previous = params[b] = _fit_garch_t(fit_sample, previous)
-        sigma2 = garch_variance_path(y[fit_start:last], params[b], arch_backcast(fit_sample))
+        previous = params[b] = fit_garch_t(fit_sample, previous)
+        fitted = GarchParams.from_arch(dict(zip(ARCH_T_KEYS, params[b], strict=True)), scale=1.0)
+        init_var = arch_initial_variance(fitted, arch_backcast(fit_sample))
+        sigma2 = garch_variance(y[fit_start:last], fitted, init_var)
         rel = positions[block] - fit_start
         mu[block], nu[block] = params[b, 0], params[b, 4]
         sigma[block] = np.sqrt(sigma2[rel])
@@ -173,7 +137,7 @@ def _garch_path(
     return _GarchPath(params, blocks, mu, sigma, nu, residuals)
 
 
-def _garch_paths(
+def garch_paths(
     returns: pd.DataFrame,
     dates: pd.DatetimeIndex,
     positions: NDArray[np.intp],
@@ -183,13 +147,14 @@ def _garch_paths(
     n_residuals: int,
     max_obs: int | None,
 ) -> dict[str, _GarchPath]:
+    """Fit (every ``refit_every`` days) and filter the GARCH(1,1)-t variance path of each series."""
     paths: dict[str, _GarchPath] = {}
     tic = time.perf_counter()
     # One BLAS thread: the optimiser's linear algebra then gives the same bits whatever
     # OMP_NUM_THREADS says (2 threads moved fitted forecasts by ~1e-6 relative).
     with threadpool_limits(limits=1):
         for name in tqdm(names, desc="GARCH(1,1)-t fits", unit="series", disable=None):
-            paths[name] = _garch_path(
+            paths[name] = garch_path(
                 returns[name].to_numpy(dtype=float),
                 positions,
                 refit_every,
@@ -211,9 +176,10 @@ def _garch_paths(
     return paths
 
 
-def _check_garch_args(
+def check_garch_args(
     refit_every: int, min_obs: int, n_scenarios: int, max_obs: int | None, n_residuals: int
 ) -> tuple[int, int, int, int | None]:
+    """Validated ``(refit_every, min_obs, n_scenarios, max_obs)``; errors name the argument."""
     refit_every = check_int(refit_every, "refit_every", 1)
     min_obs = check_int(min_obs, "min_obs", 100)
     n_scenarios = check_int(n_scenarios, "n_scenarios", 1)
@@ -222,7 +188,7 @@ def _check_garch_args(
     return refit_every, min_obs, n_scenarios, max_obs
 
 
-def _garch_t_result(
+def garch_t_result(
     paths: Mapping[str, _GarchPath],
     dates: pd.DatetimeIndex,
     names: list[str],
@@ -230,6 +196,7 @@ def _garch_t_result(
     n_scenarios: int,
     seed: int,
 ) -> Result:
+    """GARCH(1,1)-t forecasts (closed-form Student-t VaR/ES and scenarios) from fitted paths."""
     var_by = {a: np.empty((len(names), len(dates))) for a in ALPHAS}
     cvar_by = {a: np.empty((len(names), len(dates))) for a in ALPHAS}
     scen = np.empty((len(names), len(dates), n_scenarios), dtype=np.float32)
@@ -237,10 +204,8 @@ def _garch_t_result(
         path = paths[name]
         mu, sigma = path.mu / GARCH_SCALE, path.sigma / GARCH_SCALE
         for a in ALPHAS:
-            q, es = standardized_t_var_es(a, path.nu)
-            var_by[a][i] = mu + sigma * q
-            cvar_by[a][i] = mu + sigma * es
-        rng = _series_rng(seed, name)
+            var_by[a][i], cvar_by[a][i] = student_t_var_es(mu, sigma, path.nu, a, standardized=True)
+        rng = series_rng(seed, name)
         for block in path.blocks:  # draws block by block: day t never sees later nu
             nu = float(path.nu[block.start])
             z = rng.standard_t(nu, size=(block.stop - block.start, n_scenarios))
@@ -250,12 +215,13 @@ def _garch_t_result(
     return frame, ScenarioSet(scen, dates, names)
 
 
-def _fhs_result(
+def fhs_result(
     paths: Mapping[str, _GarchPath],
     dates: pd.DatetimeIndex,
     names: list[str],
     realized: NDArray[np.float64],
 ) -> tuple[pd.DataFrame, ScenarioSet]:
+    """Filtered-HS forecasts (volatility forecast × recent residuals) from fitted paths."""
     n_res = next(iter(paths.values())).residuals.shape[1]
     var_by = {a: np.empty((len(names), len(dates))) for a in ALPHAS}
     cvar_by = {a: np.empty((len(names), len(dates))) for a in ALPHAS}
@@ -307,7 +273,8 @@ def garch_t(
     -------
     frame : DataFrame
         Forecast table with ``VaR = mu + sigma_t * q_nu(alpha)`` and
-        ``CVaR = mu + sigma_t * es_nu(alpha)`` (:func:`standardized_t_var_es`), returns
+        ``CVaR = mu + sigma_t * es_nu(alpha)`` of the unit-variance t
+        (:func:`diffrisk.risk.student_t_var_es` with ``standardized=True``), returns
         (negative for a loss); an exception is ``r_t < VaR_t``.
     scenarios : ScenarioSet
         ``(S, D, n_scenarios)`` draws ``mu + sigma_t * z``, z unit-variance Student-t.
@@ -324,7 +291,8 @@ def garch_t(
     fit degenerates to ``omega ~ 0, alpha ~ 0.43, beta ~ 0.57, nu ~ 3.8`` (11.3 % of
     exceptions at the 5 % level over the validation period 2015-2018, 6.7 % with
     ``max_obs=5000``; the other series barely change). Between refits the conditional
-    variance is filtered forward with the fixed parameters (:func:`garch_variance_path`),
+    variance is filtered forward with the fixed parameters
+    (:func:`~diffrisk.volatility.garch_variance`),
     exactly arch's one-step forecast ``omega + alpha * eps_{t-1}^2 + beta * sigma^2_{t-1}``.
 
     References
@@ -332,16 +300,16 @@ def garch_t(
     Bollerslev (1987), "A conditionally heteroskedastic time series model for speculative
     prices and rates of return", *Review of Economics and Statistics* 69(3).
     """
-    _check_returns(returns)
-    names = _check_series(returns, series)
-    refit_every, min_obs, n_scenarios, max_obs = _check_garch_args(
+    check_returns(returns)
+    names = check_series(returns, series)
+    refit_every, min_obs, n_scenarios, max_obs = check_garch_args(
         refit_every, min_obs, n_scenarios, max_obs, 0
     )
     check_int(seed, "seed", 0)
-    dates, positions = _forecast_positions(returns, forecast_dates)
-    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, 0, max_obs)
-    realized = _realized(returns, positions, names)
-    return _garch_t_result(paths, dates, names, realized, n_scenarios, seed)
+    dates, positions = forecast_positions(returns, forecast_dates)
+    paths = garch_paths(returns, dates, positions, names, refit_every, min_obs, 0, max_obs)
+    realized = realized_returns(returns, positions, names)
+    return garch_t_result(paths, dates, names, realized, n_scenarios, seed)
 
 
 def fhs(
@@ -396,13 +364,13 @@ def fhs(
     Barone-Adesi, Giannopoulos & Vosper (1999), "VaR without correlations for portfolios
     of derivative securities", *Journal of Futures Markets* 19(5).
     """
-    _check_returns(returns)
-    names = _check_series(returns, series)
-    refit_every, min_obs, n_scenarios, max_obs = _check_garch_args(
+    check_returns(returns)
+    names = check_series(returns, series)
+    refit_every, min_obs, n_scenarios, max_obs = check_garch_args(
         refit_every, min_obs, n_scenarios, max_obs, n_scenarios
     )
-    dates, positions = _forecast_positions(returns, forecast_dates)
-    paths = _garch_paths(
+    dates, positions = forecast_positions(returns, forecast_dates)
+    paths = garch_paths(
         returns, dates, positions, names, refit_every, min_obs, n_scenarios, max_obs
     )
-    return _fhs_result(paths, dates, names, _realized(returns, positions, names))
+    return fhs_result(paths, dates, names, realized_returns(returns, positions, names))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -10,16 +11,17 @@ import pandas as pd
 
 from diffrisk.baselines.common import (
     Result,
-    _check_returns,
-    _check_series,
-    _forecast_positions,
-    _frame_from_scenarios,
-    _realized,
-    _rolling_windows,
-    _series_rng,
-    logger,
+    check_returns,
+    check_series,
+    forecast_positions,
+    frame_from_scenarios,
+    realized_returns,
+    rolling_windows,
+    series_rng,
 )
 from diffrisk.core.checks import check_int
+
+logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------
@@ -66,18 +68,18 @@ def hs(
     >>> round(float(frame["var_05"].iloc[0]), 6)
     -0.03
     """
-    _check_returns(returns)
-    names = _check_series(returns, series)
+    check_returns(returns)
+    names = check_series(returns, series)
     window = check_int(window, "window", 2)
-    dates, positions = _forecast_positions(returns, forecast_dates)
+    dates, positions = forecast_positions(returns, forecast_dates)
     scen = np.stack(
         [
-            _rolling_windows(returns[n].to_numpy(dtype=float), positions, window, n, dates)
+            rolling_windows(returns[n].to_numpy(dtype=float), positions, window, n, dates)
             for n in names
         ]
     )
     logger.info("hs: %d series x %d days, window=%d", len(names), len(dates), window)
-    return _frame_from_scenarios(scen, dates, names, _realized(returns, positions, names))
+    return frame_from_scenarios(scen, dates, names, realized_returns(returns, positions, names))
 
 
 def mc_normal(
@@ -120,20 +122,20 @@ def mc_normal(
     drawn once per series (independent of the data), so a forecast never depends on
     later returns.
     """
-    _check_returns(returns)
-    names = _check_series(returns, series)
+    check_returns(returns)
+    names = check_series(returns, series)
     window = check_int(window, "window", 2)
     n_scenarios = check_int(n_scenarios, "n_scenarios", 1)
     check_int(seed, "seed", 0)
-    dates, positions = _forecast_positions(returns, forecast_dates)
+    dates, positions = forecast_positions(returns, forecast_dates)
     scen = np.empty((len(names), len(dates), n_scenarios))
     for i, name in enumerate(names):
-        windows = _rolling_windows(
+        windows = rolling_windows(
             returns[name].to_numpy(dtype=float), positions, window, name, dates
         )
         mean = windows.mean(axis=1, keepdims=True)
         std = windows.std(axis=1, ddof=1, keepdims=True)
-        z = _series_rng(seed, name).standard_normal((len(dates), n_scenarios))
+        z = series_rng(seed, name).standard_normal((len(dates), n_scenarios))
         scen[i] = mean + std * z
     logger.info(
         "mc_normal: %d series x %d days, window=%d, n_scenarios=%d, seed=%d",
@@ -143,4 +145,4 @@ def mc_normal(
         n_scenarios,
         seed,
     )
-    return _frame_from_scenarios(scen, dates, names, _realized(returns, positions, names))
+    return frame_from_scenarios(scen, dates, names, realized_returns(returns, positions, names))

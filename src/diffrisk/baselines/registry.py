@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -11,22 +12,23 @@ import pandas as pd
 
 from diffrisk.baselines.common import (
     Result,
-    _check_returns,
-    _check_series,
-    _forecast_positions,
-    _realized,
-    logger,
+    check_returns,
+    check_series,
+    forecast_positions,
+    realized_returns,
 )
 from diffrisk.baselines.garch import (
-    _check_garch_args,
-    _fhs_result,
-    _garch_paths,
-    _garch_t_result,
+    check_garch_args,
     fhs,
+    fhs_result,
+    garch_paths,
     garch_t,
+    garch_t_result,
 )
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.core.checks import check_int
+
+logger = logging.getLogger(__name__)
 
 BASELINE_METHODS: tuple[str, ...] = ("hs", "mc_normal", "garch_t", "fhs")
 
@@ -144,17 +146,17 @@ def _shared_garch(
     f = {**_keyword_defaults("fhs"), **kwargs["fhs"]}
     if any(g[k] != f[k] for k in _GARCH_SHARED):
         return {}
-    _check_returns(returns)
-    names = _check_series(returns, series)
-    refit_every, min_obs, n_res, max_obs = _check_garch_args(
+    check_returns(returns)
+    names = check_series(returns, series)
+    refit_every, min_obs, n_res, max_obs = check_garch_args(
         g["refit_every"], g["min_obs"], f["n_scenarios"], g["max_obs"], f["n_scenarios"]
     )
     n_scen = check_int(g["n_scenarios"], "n_scenarios", 1)
     check_int(seed, "seed", 0)
-    dates, positions = _forecast_positions(returns, forecast_dates)
-    paths = _garch_paths(returns, dates, positions, names, refit_every, min_obs, n_res, max_obs)
-    realized = _realized(returns, positions, names)
+    dates, positions = forecast_positions(returns, forecast_dates)
+    paths = garch_paths(returns, dates, positions, names, refit_every, min_obs, n_res, max_obs)
+    realized = realized_returns(returns, positions, names)
     return {
-        "garch_t": _garch_t_result(paths, dates, names, realized, n_scen, seed),
-        "fhs": _fhs_result(paths, dates, names, realized),
+        "garch_t": garch_t_result(paths, dates, names, realized, n_scen, seed),
+        "fhs": fhs_result(paths, dates, names, realized),
     }

@@ -58,9 +58,24 @@ def as_2d(values: NDArray[np.floating] | pd.DataFrame, name: str) -> NDArray[np.
     return arr
 
 
-def as_float_array(data: ArrayLike | pd.DataFrame, name: str) -> NDArray[np.float64]:
-    """A finite float64 array of ``data`` (a DataFrame's values); ``ValueError`` naming it."""
-    arr = np.asarray(data.to_numpy() if isinstance(data, pd.DataFrame) else data, dtype=float)
+def as_float_array(
+    data: ArrayLike | pd.DataFrame | pd.Series, name: str, ndim: int | None = None
+) -> NDArray[np.float64]:
+    """A finite float64 array of ``data`` (a DataFrame's values); ``ValueError`` naming it.
+
+    Parameters
+    ----------
+    data : array_like, DataFrame or Series
+    name : str
+        The argument's name, for the error message.
+    ndim : int, optional
+        Required number of dimensions (2 reads "(days, n_assets)", 1 "(days,)").
+    """
+    values = data.to_numpy() if isinstance(data, pd.DataFrame | pd.Series) else data
+    arr = np.asarray(values, dtype=float)
+    if ndim is not None and arr.ndim != ndim:
+        shape = {1: " (days,)", 2: " (days, n_assets)"}.get(ndim, "")
+        raise ValueError(f"{name} must be {ndim}-D{shape}, got ndim={arr.ndim}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values; drop or fill them first")
     return arr

@@ -54,7 +54,8 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return _write_with(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """JSON form of NumPy scalars and arrays, timestamps and paths (``default=`` of json.dumps)."""
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -82,7 +83,7 @@ def _clean_nonfinite(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented, key-sorted JSON atomically (NaN/inf become null)."""
-    text = json.dumps(_clean_nonfinite(obj), indent=2, sort_keys=True, default=_json_default)
+    text = json.dumps(_clean_nonfinite(obj), indent=2, sort_keys=True, default=json_default)
     return write_text(path, text + "\n")
 
 

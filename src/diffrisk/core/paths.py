@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from diffrisk.core import paths
-
 
 def _find_root() -> Path:
     env = os.environ.get("DIFFRISK_ROOT")
@@ -60,6 +58,11 @@ def scenarios_file(method: str) -> Path:
     return forecasts_dir() / f"{method}_scenarios.npz"
 
 
+def backtests_dir() -> Path:
+    """Return ``data/backtests/``: the backtest tables at full precision (stage interface)."""
+    return data_dir() / "backtests"
+
+
 def models_dir() -> Path:
     """Return ``models/`` (checkpoints, Optuna storage, best parameters)."""
     return project_root() / "models"
@@ -85,6 +88,11 @@ def metrics_dir() -> Path:
     return reports_dir() / "metrics"
 
 
+def plots_dir() -> Path:
+    """Return ``reports/plots/``: the data of the figures DVC renders (``dvc plots show``)."""
+    return reports_dir() / "plots"
+
+
 def notebooks_dir() -> Path:
     """Return ``notebooks/`` (the committed, output-stripped notebooks)."""
     return project_root() / "notebooks"
@@ -108,12 +116,12 @@ def best_params_file() -> Path:
 # --------------------------------------------------------------------------- stages
 def stress_dir() -> Path:
     """``data/stress/``: the scenario sets and their metadata."""
-    return paths.data_dir() / "stress"
+    return data_dir() / "stress"
 
 
 def stress_checkpoint() -> Path:
     """``models/stress.pt``: the trained stress generator."""
-    return paths.models_dir() / "stress.pt"
+    return models_dir() / "stress.pt"
 
 
 def scenario_set_file(generator: str, archetype: str) -> Path:

@@ -10,7 +10,7 @@ from diffrisk.data.prices import (
     validate_prices,
 )
 from diffrisk.data.returns import (
-    NON_CONSTITUENTS,
+    PORTFOLIO,
     build_returns,
     check_series,
     constituent_returns,
@@ -20,11 +20,11 @@ from diffrisk.data.returns import (
     summary_table,
 )
 from diffrisk.data.spikes import SpikeReport, detect_spikes, fix_spikes
-from diffrisk.data.splits import SPLIT_NAMES, Splits, split_from, splits_from_data_params
+from diffrisk.data.splits import SPLIT_NAMES, Splits
 
 __all__ = [
     "DataError",
-    "NON_CONSTITUENTS",
+    "PORTFOLIO",
     "SPLIT_NAMES",
     "SpikeReport",
     "Splits",
@@ -41,8 +41,6 @@ __all__ = [
     "log_returns",
     "read_price_csv",
     "returns_until",
-    "split_from",
-    "splits_from_data_params",
     "summary_table",
     "validate_prices",
 ]

@@ -151,6 +151,13 @@ def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     prices = _to_numeric_prices(frame, source)
     for col in prices.columns:
         values = prices[col]
+        infinite = np.isinf(values.to_numpy())
+        if infinite.any():
+            d = values.index[infinite][0]
+            raise DataError(
+                f"{source}: column {col!r}, date {d.date()}: price {float(values[d])} must be "
+                "a finite number > 0"
+            )
         nonpos = values <= 0
         if nonpos.any():
             d = values.index[nonpos.to_numpy()][0]

@@ -10,7 +10,10 @@ import pandas as pd
 from diffrisk.core import paths
 from diffrisk.data.prices import DataError
 from diffrisk.data.splits import SPLIT_NAMES, Splits
-from diffrisk.risk.portfolio import portfolio_returns
+from diffrisk.risk.portfolio import portfolio_log_returns
+
+#: Name of the equal-weighted portfolio column of the returns table.
+PORTFOLIO = "portfolio"
 
 
 def log_returns(prices: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
@@ -19,9 +22,14 @@ def log_returns(prices: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
 
 
 def build_returns(prices: pd.DataFrame, index: pd.Series | None = None) -> pd.DataFrame:
-    """Wide table of daily log returns: ``portfolio``, the index (if any), constituents."""
+    """Wide table of daily log returns: ``portfolio``, the index (if any), constituents.
+
+    ``portfolio`` is the equal-weighted, daily rebalanced portfolio of the constituents,
+    ``ln((1/n) Σ_i exp(r_i,t))`` (:func:`diffrisk.risk.portfolio_log_returns`).
+    """
     constituents = log_returns(prices)
-    parts = [portfolio_returns(constituents)]
+    portfolio = portfolio_log_returns(constituents, axis=1)
+    parts = [pd.Series(portfolio, index=constituents.index, name=PORTFOLIO)]
     if index is not None:
         parts.append(log_returns(index))
     out = pd.concat([*parts, constituents], axis=1)
@@ -91,23 +99,27 @@ def summary_table(returns: pd.DataFrame, splits: Splits) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-NON_CONSTITUENTS: tuple[str, ...] = ("portfolio", "sp500")
+def constituent_returns(returns: pd.DataFrame, index_name: str) -> pd.DataFrame:
+    """The constituents' columns of the study's returns frame.
 
-
-# --------------------------------------------------------------------------- data
-def constituent_returns(returns: pd.DataFrame) -> pd.DataFrame:
-    """The constituents' columns of the study's returns frame (drops ``portfolio``, ``sp500``).
+    Parameters
+    ----------
+    returns : DataFrame
+        The study's returns (``data/processed/returns.parquet``).
+    index_name : str
+        The index column (``data.index_name``); it is dropped with ``portfolio``.
 
     Raises
     ------
     ValueError
         If fewer than 2 constituents remain or a value is missing.
     """
-    frame = returns.drop(columns=[c for c in NON_CONSTITUENTS if c in returns.columns])
+    derived = (PORTFOLIO, index_name)
+    frame = returns.drop(columns=[c for c in derived if c in returns.columns])
     if frame.shape[1] < 2:
         raise ValueError(
             f"returns must hold at least 2 constituent columns besides "
-            f"{NON_CONSTITUENTS}, got {list(frame.columns)}"
+            f"{derived}, got {list(frame.columns)}"
         )
     if not np.isfinite(frame.to_numpy(dtype=float)).all():
         raise ValueError("returns has NaN or infinite constituent values")

@@ -60,6 +60,23 @@ class Splits:
         out._check_order()
         return out
 
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Splits:
+        """The splits of the ``data`` section of ``params.yaml`` (``test_end: ""`` = end of data).
+
+        Raises
+        ------
+        DataError
+            If one of ``train_end``, ``val_start``, ``val_end``, ``test_start`` is missing.
+        """
+        keys = ("train_end", "val_start", "val_end", "test_start")
+        missing = [k for k in keys if k not in data]
+        if missing:
+            raise DataError(f"parameter data.{missing[0]} missing (need {list(keys)})")
+        return cls.from_params(
+            *(str(data[k]) for k in keys), str(data.get("test_end") or "") or None
+        )
+
     def _check_order(self) -> None:
         chain = [
             ("train_end", self.train_end),
@@ -120,19 +137,3 @@ class Splits:
         for split in ("validation", "test"):
             if counts[split] == 0:
                 raise DataError(f"too few rows: the {split} period has no returns")
-
-
-def split_from(
-    train_end: str, val_start: str, val_end: str, test_start: str, test_end: str = ""
-) -> Splits:
-    """The :class:`~diffrisk.data.Splits` of the ``data.*`` split parameters."""
-    return Splits.from_params(train_end, val_start, val_end, test_start, test_end or None)
-
-
-def splits_from_data_params(data_params: Mapping[str, Any]) -> Splits:
-    """The :class:`~diffrisk.data.Splits` of the ``data`` section of ``params.yaml``."""
-    keys = ("train_end", "val_start", "val_end", "test_start", "test_end")
-    missing = [k for k in keys[:4] if k not in data_params]
-    if missing:
-        raise DataError(f"parameters data.{missing[0]} missing (need {list(keys)})")
-    return split_from(*(str(data_params.get(k) or "") for k in keys))

@@ -15,7 +15,8 @@ from diffrisk.diffusion.training import TrainOptions
 CHECKPOINT_FORMAT = "diffrisk-ddpm-1"
 
 
-_SCORE_ALPHAS = (0.05, 0.01)
+SCORE_ALPHAS: tuple[float, ...] = (0.05, 0.01)
+"""Tail levels of the validation FZ0 score (and default levels of the diagnostics)."""
 
 
 @dataclass(frozen=True)

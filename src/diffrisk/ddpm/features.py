@@ -15,6 +15,9 @@ from diffrisk.core.checks import as_2d
 from diffrisk.volatility.ewma import ewma_variance
 from diffrisk.volatility.garch import GarchParams, fit_garch, garch_variance
 
+#: Key order of one series' GARCH filter in :meth:`Scaler.to_dict` (checkpoint format).
+GARCH_KEYS: tuple[str, ...] = ("mu", "omega", "alpha", "gamma", "beta", "nu", "init_var")
+
 logger = logging.getLogger(__name__)
 
 
@@ -48,6 +51,9 @@ class Scaler:
     ewma_lambda : float
     garch : tuple of GarchParams
         Only for ``kind == "garch"``.
+    garch_init_var : tuple of float
+        Starting variance of each GARCH filter (the training variance around ``mu``);
+        only for ``kind == "garch"``.
     train_end : str
         Last training date (ISO).
     vol_floor : float
@@ -64,25 +70,57 @@ class Scaler:
     garch: tuple[GarchParams, ...] = field(default_factory=tuple)
     train_end: str = ""
     vol_floor: float = 0.2
+    garch_init_var: tuple[float, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if len(self.garch_init_var) != len(self.garch):
+            raise ValueError(
+                f"garch_init_var must have one value per GARCH filter ({len(self.garch)}), "
+                f"got {len(self.garch_init_var)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON representation (for checkpoints)."""
+        """Plain-JSON representation (for checkpoints).
+
+        Returns
+        -------
+        dict
+            The fields; ``garch`` is a list of dicts with keys :data:`GARCH_KEYS` (the
+            filter's parameters and its starting variance ``init_var``).
+        """
         d = asdict(self)
-        d["garch"] = [asdict(g) for g in self.garch]
+        del d["garch_init_var"]
+        d["garch"] = [
+            {k: (v if k == "init_var" else getattr(g, k)) for k in GARCH_KEYS}
+            for g, v in zip(self.garch, self.garch_init_var, strict=True)
+        ]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scaler:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            Output of :meth:`to_dict`.
+
+        Returns
+        -------
+        Scaler
+        """
+        garch = [dict(g) for g in d.get("garch", [])]
+        init_var = tuple(float(g.pop("init_var")) for g in garch)
         return cls(
             kind=str(d["kind"]),
             series=tuple(d["series"]),
             mean=tuple(float(x) for x in d["mean"]),
             std=tuple(float(x) for x in d["std"]),
             ewma_lambda=float(d["ewma_lambda"]),
-            garch=tuple(GarchParams(**g) for g in d.get("garch", [])),
+            garch=tuple(GarchParams(**g) for g in garch),
             train_end=str(d.get("train_end", "")),
             vol_floor=float(d.get("vol_floor", 0.2)),
+            garch_init_var=init_var,
         )
 
 
@@ -140,11 +178,13 @@ def fit_scaler(
     block = _training_block(returns, train_end, names)
     values = block.to_numpy(dtype=np.float64)
     garch: tuple[GarchParams, ...] = ()
+    init_var: tuple[float, ...] = ()
     mean = values.mean(axis=0)
     if kind == "garch":
         garch = tuple(
             fit_garch(values[:, j], o=garch_o, dist=garch_dist) for j in range(values.shape[1])
         )
+        init_var = tuple(float(np.var(values[:, j] - g.mu)) for j, g in enumerate(garch))
         mean = np.array([g.mu for g in garch])
         logger.info("fitted %d GARCH filters on data up to %s", len(garch), train_end)
     return Scaler(
@@ -156,6 +196,7 @@ def fit_scaler(
         garch=garch,
         train_end=str(pd.Timestamp(train_end).date()),
         vol_floor=float(vol_floor),
+        garch_init_var=init_var,
     )
 
 
@@ -192,10 +233,13 @@ def scale_returns(
     if scaler.kind == "global":
         sigma = np.broadcast_to(std, r.shape).copy()
     elif scaler.kind == "ewma":
-        sigma = np.sqrt(ewma_variance(r - mean, scaler.ewma_lambda, std**2))
+        sigma = np.sqrt(ewma_variance(r - mean, scaler.ewma_lambda, std**2)[:-1])
     elif scaler.kind == "garch":
         sigma = np.column_stack(
-            [np.sqrt(garch_variance(r[:, j], g)) for j, g in enumerate(scaler.garch)]
+            [
+                np.sqrt(garch_variance(r[:, j], g, v)[:-1])
+                for j, (g, v) in enumerate(zip(scaler.garch, scaler.garch_init_var, strict=True))
+            ]
         )
     else:  # pragma: no cover - guarded by fit_scaler
         raise ValueError(f"unknown scaling kind {scaler.kind!r}")
@@ -215,7 +259,7 @@ def log_volatility_feature(
     if scaler.kind == "global":
         r = returns[list(scaler.series)].to_numpy(dtype=np.float64) - np.asarray(scaler.mean)
         sigma = np.maximum(
-            np.sqrt(ewma_variance(r, scaler.ewma_lambda, std**2)), scaler.vol_floor * std
+            np.sqrt(ewma_variance(r, scaler.ewma_lambda, std**2)[:-1]), scaler.vol_floor * std
         )
     return np.log(sigma / std)
 

@@ -1,8 +1,9 @@
-"""Training the one-day model: pooled windows, checkpoint selection by validation FZ0, final refit."""
+"""Training the one-day model: pooled windows, epoch selection by validation FZ0, final refit."""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ import torch
 from numpy.typing import NDArray
 
 from diffrisk.core.audit import frame_sha256
-from diffrisk.ddpm.config import _SCORE_ALPHAS, CHECKPOINT_FORMAT, DDPMConfig
+from diffrisk.ddpm.config import CHECKPOINT_FORMAT, SCORE_ALPHAS, DDPMConfig
 from diffrisk.ddpm.features import (
     Scaler,
     fit_scaler,
@@ -23,14 +24,15 @@ from diffrisk.ddpm.features import (
 )
 from diffrisk.ddpm.forecast import fz0_mean, sample_scaled
 from diffrisk.ddpm.inputs import (
-    _columns,
-    _prepare,
-    _Prepared,
-    _rows_between,
-    _split_dates,
-    _tensors,
+    PreparedReturns,
+    condition_tensors,
+    prepare_returns,
+    rows_between,
+    series_columns,
+    split_dates,
 )
-from diffrisk.ddpm.model import DDPMModel, _config_hash, _model_from_payload
+from diffrisk.ddpm.loss import eps_loss_fn, evaluate_loss
+from diffrisk.ddpm.model import DDPMModel, config_hash, model_from_payload
 from diffrisk.ddpm.network import Denoiser
 from diffrisk.diffusion.training import (
     read_checkpoint,
@@ -44,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 def _risk_score(
     z_samples: torch.Tensor,
-    prep: _Prepared,
+    prep: PreparedReturns,
     rows: NDArray[np.int64],
     columns: Sequence[int],
     returns: NDArray[np.float64],
@@ -56,7 +58,7 @@ def _risk_score(
     for j, c in enumerate(columns):
         scen = prep.loc[rows, c, None] + prep.sigma[rows, c, None] * z[j]
         realized = returns[rows, c]
-        for alpha in _SCORE_ALPHAS:
+        for alpha in SCORE_ALPHAS:
             scores.append(fz0_mean(realized, var(scen, alpha), cvar(scen, alpha), alpha))
     return float(np.mean(scores))
 
@@ -84,11 +86,11 @@ def _train_phase(
         garch_dist=config.garch_dist,
         vol_floor=config.vol_floor,
     )
-    prep = _prepare(returns, scaler)
+    prep = prepare_returns(returns, scaler)
     index = pd.DatetimeIndex(returns.index)
-    train_cols = _columns(scaler, config.train_series, "train_series")
-    train_rows = _rows_between(index, None, train_end, config.window)
-    train = _tensors(prep, train_rows, train_cols, config)
+    train_cols = series_columns(scaler, config.train_series, "train_series")
+    train_rows = rows_between(index, None, train_end, config.window)
+    train = condition_tensors(prep, train_rows, train_cols, config)
     raw_train = returns[[scaler.series[c] for c in train_cols]].to_numpy(dtype=np.float64)
     stale = stale_rows(raw_train, train_rows, config.window, config.max_zero_frac).reshape(-1)
     if stale.any():
@@ -98,16 +100,24 @@ def _train_phase(
             100 * config.max_zero_frac,
         )
         train = train.take(torch.from_numpy(np.flatnonzero(~stale)))
+    if torch.isnan(train.targets).any():
+        raise ValueError("train targets contain NaN")
     torch.manual_seed(int(seed))
     net = Denoiser(config.denoiser_spec(len(scaler.series)))
     schedule = config.noise_schedule()
     if config.gaussian_skip:
         net.use_gaussian_skip(schedule.sqrt_one_minus_alpha_bars)
-    val_data, score_fn = None, None
+    val_loss_fn, score_fn = None, None
     if val is not None:
-        val_rows = _rows_between(index, val[0], val[1], config.window)
-        val_cols = _columns(scaler, config.val_series, "val_series")
-        val_data = _tensors(prep, val_rows, val_cols, config)
+        val_rows = rows_between(index, val[0], val[1], config.window)
+        val_cols = series_columns(scaler, config.val_series, "val_series")
+        val_data = condition_tensors(prep, val_rows, val_cols, config)
+
+        def val_loss_fn(model: torch.nn.Module) -> float:
+            if not len(val_data):
+                return math.nan
+            return evaluate_loss(model, schedule, val_data, seed=int(seed) + 1)
+
         if config.select_by == "fz0":
             raw = returns[list(scaler.series)].to_numpy(dtype=np.float64)
 
@@ -140,18 +150,20 @@ def _train_phase(
         config.scaling,
         len(train_cols),
     )
+    options = config.train_options(max_epochs)
     result = train_denoiser(
         net,
-        schedule,
         train,
-        config.train_options(max_epochs),
+        options,
         seed=seed,
-        val=val_data,
+        loss_fn=eps_loss_fn(schedule, options.noise_draws),
+        val_loss_fn=val_loss_fn,
         score_fn=score_fn,
         checkpoint_fn=checkpoint_fn,
         resume=resume_state,
         progress=progress,
         epoch_callback=epoch_callback,
+        desc="train ddpm",
     )
     net.load_state_dict(result.state_dict)
     net.eval()
@@ -207,7 +219,7 @@ def fit_ddpm(
     torch.set_num_threads(int(config.threads))
     if not isinstance(returns, pd.DataFrame) or not isinstance(returns.index, pd.DatetimeIndex):
         raise ValueError("returns must be a DataFrame with a DatetimeIndex")
-    train_end, val_start, val_end = _split_dates(splits)
+    train_end, val_start, val_end = split_dates(splits)
     data = returns.loc[returns.index <= val_end]
     data_hash = frame_sha256(data)
     header = {
@@ -215,7 +227,7 @@ def fit_ddpm(
         "config": config.to_dict(),
         "seed": int(seed),
         "data_hash": data_hash,
-        "config_hash": _config_hash(config),
+        "config_hash": config_hash(config),
     }
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     resume_state, phase_done = None, {}
@@ -232,7 +244,7 @@ def fit_ddpm(
                 "configuration, seed or data"
             )
         if payload.get("complete"):
-            model = _model_from_payload(payload, str(path))
+            model = model_from_payload(payload, str(path))
             return model, model.metrics
         resume_state = payload["training_state"]
         phase_done = payload.get("phase_done", {})

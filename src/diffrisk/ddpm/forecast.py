@@ -11,20 +11,24 @@ import torch
 from numpy.typing import NDArray
 from scipy import stats
 
-from diffrisk.ddpm.config import _SCORE_ALPHAS
-from diffrisk.ddpm.inputs import _columns, _prepare, _tensors
+from diffrisk.ddpm.config import SCORE_ALPHAS
+from diffrisk.ddpm.inputs import (
+    ConditionTensors,
+    condition_tensors,
+    prepare_returns,
+    series_columns,
+)
 from diffrisk.ddpm.model import DDPMModel
 from diffrisk.ddpm.network import Denoiser
 from diffrisk.diffusion.sampler import sample
 from diffrisk.diffusion.schedule import NoiseSchedule
-from diffrisk.diffusion.training import ConditionTensors
 from diffrisk.forecasts.contract import (
     ScenarioSet,
     cvar_column,
     risk_frame_from_scenarios,
     var_column,
 )
-from diffrisk.risk.scoring import fz0_loss
+from diffrisk.risk.scoring import fz0_loss, pit_values
 
 
 def sample_scaled(
@@ -136,11 +140,11 @@ def forecast_ddpm(
     cfg = model.config
     torch.set_num_threads(int(cfg.threads))
     names = list(series) if series is not None else model.series
-    cols = _columns(model.scaler, names, "series")
+    cols = series_columns(model.scaler, names, "series")
     dates, rows = _forecast_rows(returns, forecast_dates, cfg.window)
     history = returns.iloc[: int(rows.max()) + 1]
-    prep = _prepare(history, model.scaler)
-    data = _tensors(prep, rows, cols, cfg)
+    prep = prepare_returns(history, model.scaler)
+    data = condition_tensors(prep, rows, cols, cfg)
     z = sample_scaled(
         model.net,
         model.schedule,
@@ -169,7 +173,7 @@ def forecast_ddpm(
 def validation_diagnostics(
     frame: pd.DataFrame,
     scenarios: ScenarioSet,
-    alphas: Sequence[float] = _SCORE_ALPHAS,
+    alphas: Sequence[float] = SCORE_ALPHAS,
     n_bins: int = 10,
 ) -> pd.DataFrame:
     """Exception rates, FZ0 and the PIT of each realised return within its scenarios.
@@ -194,8 +198,10 @@ def validation_diagnostics(
 
     Notes
     -----
-    The PIT of day t is the share of scenarios ``<= r_t``; with N scenarios it lives on a
-    grid of step 1/N, which the KS test ignores (negligible for N ≥ 500).
+    The PIT of day t is :func:`diffrisk.risk.scoring.pit_values`: the share of scenarios
+    below ``r_t``, ties counted as half (the mid-rank rule, also used by Figure 1). With
+    N scenarios it lives on a grid of step 1/(2N), which the KS test ignores (negligible
+    for N ≥ 500).
     """
     rows = []
     for name in scenarios.series:
@@ -204,7 +210,7 @@ def validation_diagnostics(
             raise ValueError(f"frame lacks rows for series {name!r} on some scenario dates")
         r = sub["realized"].to_numpy(dtype=float)
         scen = np.asarray(scenarios.for_series(name), dtype=float)
-        pit = (scen <= r[:, None]).mean(axis=1)
+        pit = pit_values(scen, r)
         ks = stats.kstest(pit, "uniform")
         hist, _ = np.histogram(pit, bins=n_bins, range=(0.0, 1.0))
         row: dict[str, Any] = {"series": name, "n_obs": int(r.size)}

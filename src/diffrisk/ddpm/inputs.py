@@ -1,4 +1,9 @@
-"""TODO."""
+"""Inputs of the one-day model: scaled returns, condition tensors, rows and columns.
+
+:class:`ConditionTensors` holds the (window, features, series index, target) of n
+(day, series) pairs; the helpers build them from a returns frame and a fitted
+:class:`~diffrisk.ddpm.features.Scaler`, causally (a window holds days before its target).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,53 @@ from diffrisk.ddpm.features import (
     log_volatility_feature,
     scale_returns,
 )
-from diffrisk.diffusion.training import ConditionTensors
 
 
-def _split_dates(splits: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+@dataclass(frozen=True)
+class ConditionTensors:
+    """Conditioning inputs and targets of n (day, series) pairs.
+
+    Attributes
+    ----------
+    windows : Tensor (n, C, k)
+    features : Tensor (n, F)
+    series_index : LongTensor (n,)
+    targets : Tensor (n,)
+        Scaled returns to be modelled (NaN only when unknown, e.g. at forecast time).
+    """
+
+    windows: torch.Tensor
+    features: torch.Tensor
+    series_index: torch.Tensor
+    targets: torch.Tensor
+
+    def __post_init__(self) -> None:
+        n = self.windows.shape[0]
+        for name in ("features", "series_index", "targets"):
+            if getattr(self, name).shape[0] != n:
+                raise ValueError(f"{name} has {getattr(self, name).shape[0]} rows, windows has {n}")
+
+    def __len__(self) -> int:
+        return int(self.windows.shape[0])
+
+    def take(self, index: torch.Tensor) -> ConditionTensors:
+        """Rows ``index``."""
+        return ConditionTensors(
+            self.windows[index], self.features[index], self.series_index[index], self.targets[index]
+        )
+
+    def encode(self, model: torch.nn.Module, batch_size: int = 8192) -> torch.Tensor:
+        """Encoded conditions (n, cond_dim) in eval mode, in batches."""
+        model.eval()
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(self), batch_size):
+                sl = slice(s, s + batch_size)
+                out.append(model.encode(self.windows[sl], self.features[sl], self.series_index[sl]))
+        return torch.cat(out) if out else torch.empty(0, model.spec.cond_dim)
+
+
+def split_dates(splits: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
     """(train_end, val_start, val_end) from a :class:`diffrisk.data.Splits` or a mapping."""
     get = splits.get if isinstance(splits, Mapping) else lambda k: getattr(splits, k, None)
     values = {k: get(k) for k in ("train_end", "val_start", "val_end")}
@@ -40,21 +88,46 @@ def _split_dates(splits: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class PreparedReturns:
+    """Returns scaled by a :class:`~diffrisk.ddpm.features.Scaler`, (T, n_series) each.
+
+    Attributes
+    ----------
+    loc, sigma : ndarray
+        Location and volatility forecast of each day (known the day before).
+    z : ndarray
+        Scaled returns ``(r - loc) / sigma``.
+    log_vol : ndarray
+        The log-volatility conditioning feature.
+    """
+
     loc: NDArray[np.float64]
     sigma: NDArray[np.float64]
     z: NDArray[np.float64]
     log_vol: NDArray[np.float64]
 
 
-def _prepare(returns: pd.DataFrame, scaler: Scaler) -> _Prepared:
+def prepare_returns(returns: pd.DataFrame, scaler: Scaler) -> PreparedReturns:
+    """Scale ``returns`` with ``scaler`` and compute the volatility feature."""
     loc, sigma, z = scale_returns(returns, scaler)
-    return _Prepared(loc, sigma, z, log_volatility_feature(returns, scaler, sigma))
+    return PreparedReturns(loc, sigma, z, log_volatility_feature(returns, scaler, sigma))
 
 
-def _tensors(
-    prep: _Prepared, rows: NDArray[np.int64], columns: Sequence[int], config: DDPMConfig
+def condition_tensors(
+    prep: PreparedReturns, rows: NDArray[np.int64], columns: Sequence[int], config: DDPMConfig
 ) -> ConditionTensors:
+    """Conditions of the (row, column) pairs, column-major (all rows of a column together).
+
+    Parameters
+    ----------
+    prep : PreparedReturns
+    rows : ndarray of int
+        Target rows (each needs ``config.window`` earlier rows).
+    columns : sequence of int
+        Series positions in the scaler's order.
+    config : DDPMConfig
+        Window length and input clip.
+    """
     cols = list(columns)
     win, feats, sidx, targets = conditioning_windows(
         prep.z[:, cols], prep.log_vol[:, cols], rows, config.window, config.clip_window
@@ -68,9 +141,10 @@ def _tensors(
     )
 
 
-def _rows_between(
+def rows_between(
     index: pd.DatetimeIndex, start: pd.Timestamp | None, end: pd.Timestamp, window: int
 ) -> NDArray[np.int64]:
+    """Positions of the dates in ``[start, end]`` that have ``window`` earlier rows."""
     mask = index <= end
     if start is not None:
         mask &= index >= start
@@ -78,7 +152,11 @@ def _rows_between(
     return rows[rows >= window].astype(np.int64)
 
 
-def _columns(scaler: Scaler, names: Sequence[str] | None, what: str) -> list[int]:
+def series_columns(scaler: Scaler, names: Sequence[str] | None, what: str) -> list[int]:
+    """Positions of the series ``names`` in ``scaler.series`` (None: all of them).
+
+    ``what`` names the setting in the error raised for an unknown series.
+    """
     if names is None:
         return list(range(len(scaler.series)))
     unknown = [s for s in names if s not in scaler.series]

@@ -69,7 +69,16 @@ class DDPMModel:
         return save_checkpoint(path, self.checkpoint_payload())
 
 
-def _model_from_payload(payload: Mapping[str, Any], source: str) -> DDPMModel:
+def model_from_payload(payload: Mapping[str, Any], source: str) -> DDPMModel:
+    """Rebuild a :class:`DDPMModel` from a complete checkpoint payload.
+
+    ``source`` names the payload's origin in error messages.
+
+    Raises
+    ------
+    ValueError
+        If the payload is not a complete DDPM checkpoint.
+    """
     if payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{source}: not a DDPM checkpoint of format {CHECKPOINT_FORMAT!r} "
@@ -105,9 +114,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> DDPMModel:
     ValueError
         If the file is not a complete DDPM checkpoint.
     """
-    return _model_from_payload(read_checkpoint(path), str(path))
+    return model_from_payload(read_checkpoint(path), str(path))
 
 
-def _config_hash(config: DDPMConfig) -> str:
+def config_hash(config: DDPMConfig) -> str:
+    """First 16 hex digits of the SHA-256 of the configuration's sorted JSON."""
     text = json.dumps(config.to_dict(), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -229,6 +229,10 @@ class Denoiser(nn.Module):
     (B, M) for M noise draws per condition.
     """
 
+    prediction_type: str = "epsilon"
+    """What the network predicts (:mod:`diffrisk.diffusion.prediction`); the sampler
+    reads it through :meth:`predict_eps`."""
+
     def __init__(self, spec: DenoiserSpec) -> None:
         super().__init__()
         self.spec = spec

@@ -3,8 +3,20 @@
 Nothing here is specific to one-day forecasts or stress paths.
 """
 
+from diffrisk.diffusion.guidance import check_guidance_weight, guided_eps_fn, guided_prediction
 from diffrisk.diffusion.nn import ResidualDilatedBlock, SinusoidalTimeEmbedding
-from diffrisk.diffusion.prediction import eps_from_v
+from diffrisk.diffusion.prediction import (
+    PREDICTION_TYPES,
+    check_prediction_type,
+    eps_from_v,
+    eps_from_x0,
+    to_eps,
+    to_x0,
+    training_target,
+    v_from_eps,
+    x0_from_eps,
+    x0_from_v,
+)
 from diffrisk.diffusion.sampler import (
     SAMPLERS,
     SPACINGS,
@@ -27,14 +39,10 @@ from diffrisk.diffusion.schedule import (
 )
 from diffrisk.diffusion.training import (
     EMA,
-    ConditionTensors,
     LossFn,
     TrainingSet,
     TrainOptions,
     TrainResult,
-    denoising_loss,
-    eps_loss_fn,
-    evaluate_loss,
     options_dict,
     read_checkpoint,
     save_checkpoint,
@@ -42,10 +50,10 @@ from diffrisk.diffusion.training import (
 )
 
 __all__ = [
-    "ConditionTensors",
     "EMA",
     "LossFn",
     "NoiseSchedule",
+    "PREDICTION_TYPES",
     "ResidualDilatedBlock",
     "SAMPLERS",
     "SCHEDULES",
@@ -54,15 +62,17 @@ __all__ = [
     "TrainOptions",
     "TrainResult",
     "TrainingSet",
+    "check_guidance_weight",
+    "check_prediction_type",
     "cosine_beta_schedule",
     "ddim_step",
     "ddim_timesteps",
     "ddpm_step",
-    "denoising_loss",
     "eps_from_v",
-    "eps_loss_fn",
-    "evaluate_loss",
+    "eps_from_x0",
     "extract",
+    "guided_eps_fn",
+    "guided_prediction",
     "initial_noise",
     "linear_beta_schedule",
     "make_betas",
@@ -73,5 +83,11 @@ __all__ = [
     "reverse_steps",
     "sample",
     "save_checkpoint",
+    "to_eps",
+    "to_x0",
     "train_denoiser",
+    "training_target",
+    "v_from_eps",
+    "x0_from_eps",
+    "x0_from_v",
 ]

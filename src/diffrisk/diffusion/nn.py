@@ -37,8 +37,8 @@ class SinusoidalTimeEmbedding(nn.Module):
 class ResidualDilatedBlock(nn.Module):
     """``x + W_1x1(dropout(GELU(DilatedConv(GELU(x)))))`` with 'same' padding.
 
-    The window holds only past returns, so the convolution need not be causal inside it;
-    the leakage boundary is enforced by how the windows are built (days < t).
+    The convolution is not causal: a caller whose input must not see the future enforces
+    that when building the input (e.g. a window of past observations only).
     """
 
     def __init__(self, width: int, dilation: int, kernel_size: int, dropout: float) -> None:

@@ -1,8 +1,8 @@
 """Reverse-process samplers: ancestral DDPM and DDIM, batched, seeded, never clipped.
 
-Both samplers draw ``N`` scenarios for each of ``B`` conditions (days × series) at once.
-The network's FiLM modulation is computed once per (condition, step) and broadcast over
-the scenarios; conditions are processed in chunks only to bound memory. Randomness comes
+:func:`sample` draws ``N`` scalar scenarios for each of ``B`` conditions at once (a model
+may compute its conditioning once per (condition, step) and broadcast it over the
+scenarios); conditions are processed in chunks only to bound memory. Randomness comes
 from one seeded :class:`torch.Generator`, so a seed and a chunk size fix the output.
 
 The predicted ``x_0`` is never clipped (fat tails are the point). After every reverse step
@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from torch import nn
 from tqdm.auto import tqdm
 
+from diffrisk.diffusion.prediction import eps_from_x0, x0_from_eps
 from diffrisk.diffusion.schedule import NoiseSchedule
 
 logger = logging.getLogger(__name__)
@@ -166,12 +167,13 @@ def ddim_step(
     it replaces the one implied by ``eps`` and ``eps`` is recomputed from it, which makes
     the eta = 0 step exactly DPM-Solver++(2M) (Lu et al. 2022, Alg. 2).
     """
+    sqrt_ab, sqrt_1m = schedule.step_coefficients(t)
     ab_t = float(schedule.alpha_bars[t])
     ab_prev = float(schedule.alpha_bars[t_prev]) if t_prev >= 0 else 1.0
     if x0_hat is None:
-        x0_hat = (x_t - math.sqrt(1.0 - ab_t) * eps) / math.sqrt(ab_t)
+        x0_hat = x0_from_eps(x_t, eps, sqrt_ab, sqrt_1m)
     else:
-        eps = (x_t - math.sqrt(ab_t) * x0_hat) / math.sqrt(1.0 - ab_t)
+        eps = eps_from_x0(x_t, x0_hat, sqrt_ab, sqrt_1m)
     sigma = eta * math.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * math.sqrt(1.0 - ab_t / ab_prev)
     direction = math.sqrt(max(1.0 - ab_prev - sigma**2, 0.0))
     x_prev = math.sqrt(ab_prev) * x0_hat + direction * eps
@@ -254,10 +256,10 @@ def reverse_process(
 ) -> torch.Tensor:
     """Run the reverse chain from ``x_init`` over ``steps``, for a state of any shape.
 
-    The loop shared by every model of the package: :func:`sample` (one scalar per
-    scenario) and the stress generator (:func:`diffrisk.stress.sample_scaled_paths`,
-    whole ``(assets, horizon)`` paths with classifier-free guidance) differ only in
-    ``eps_fn`` and in the shape of the state.
+    The loop shared by every model: :func:`sample` (one scalar per scenario) and a
+    sampler of whole multivariate paths with classifier-free guidance
+    (:func:`diffrisk.diffusion.guidance.guided_eps_fn`) differ only in ``eps_fn`` and in
+    the shape of the state.
 
     Parameters
     ----------
@@ -333,17 +335,17 @@ def sample(
     chunk_elements: int = 1 << 15,
     progress: bool | None = None,
 ) -> torch.Tensor:
-    """Draw ``n_scenarios`` scaled returns for every condition.
+    """Draw ``n_scenarios`` scalar samples for every condition.
 
     Parameters
     ----------
-    model : Denoiser
-        Trained network (put in eval mode here); anything with ``eval()`` and
-        ``predict_eps(x_t, cond, t)`` works (tests use analytic oracles).
+    model : torch.nn.Module
+        Trained network (put in eval mode here); anything with ``eval()`` and an eps
+        prediction ``predict_eps(x_t, cond, t)`` works (tests use analytic oracles).
     schedule : NoiseSchedule
         The training schedule.
     cond : Tensor (B, cond_dim)
-        Encoded conditions (``model.encode``), one row per (day, series).
+        Encoded conditions, one row per condition.
     n_scenarios : int
         N, scenarios per condition.
     generator : torch.Generator
@@ -376,7 +378,7 @@ def sample(
     Returns
     -------
     Tensor (B, N) float32
-        Samples of the scaled return (x_0), unclipped.
+        Samples of x_0, unclipped.
     """
     if cond.ndim != 2:
         raise ValueError(f"cond must have shape (B, cond_dim), got {tuple(cond.shape)}")

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from diffrisk.diffusion.prediction import x0_from_eps
+
 SCHEDULES: tuple[str, ...] = ("linear", "cosine")
 
 
@@ -211,11 +213,40 @@ class NoiseSchedule:
             + extract(self.sqrt_one_minus_alpha_bars, t, x0.shape) * noise
         )
 
-    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        """Invert eq. 4 for x_0 given a noise prediction (never clipped)."""
+    def step_coefficients(self, t: int) -> tuple[float, float]:
+        """``(sqrt(ab_t), sqrt(1 - ab_t))`` of one step as Python floats.
+
+        ``ab_t`` is the float32 ``alpha_bars[t]`` promoted to float64; ``t = -1`` (the end
+        of the chain, no noise) gives ``(1, 0)``. The one-step coefficients of
+        :mod:`diffrisk.diffusion.prediction`.
+        """
+        ab = float(self.alpha_bars[t]) if t >= 0 else 1.0
+        return math.sqrt(ab), math.sqrt(1.0 - ab)
+
+    def coefficients(
+        self, t: torch.Tensor, shape: torch.Size | tuple[int, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(sqrt(ab_t), sqrt(1 - ab_t))`` (float32 buffers) broadcasting against ``shape``.
+
+        The per-row coefficients of :mod:`diffrisk.diffusion.prediction`.
+        """
         t = self._check_t(t)
-        return (x_t - extract(self.sqrt_one_minus_alpha_bars, t, x_t.shape) * eps) / extract(
-            self.sqrt_alpha_bars, t, x_t.shape
+        return (
+            extract(self.sqrt_alpha_bars, t, shape),
+            extract(self.sqrt_one_minus_alpha_bars, t, shape),
+        )
+
+    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """Invert eq. 4 for x_0 given a noise prediction (never clipped).
+
+        :func:`~diffrisk.diffusion.prediction.x0_from_eps` with the float32 buffers.
+        """
+        t = self._check_t(t)
+        return x0_from_eps(
+            x_t,
+            eps,
+            extract(self.sqrt_alpha_bars, t, x_t.shape),
+            extract(self.sqrt_one_minus_alpha_bars, t, x_t.shape),
         )
 
     def posterior_mean_variance(

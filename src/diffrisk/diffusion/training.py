@@ -1,15 +1,10 @@
-"""Training loop of the denoiser: simple eps loss, AdamW, EMA, early stopping, checkpoints.
+"""Training loop of a denoiser: AdamW, EMA, epoch selection, early stopping, checkpoints.
 
-The loop is generic: it sees tensors of conditions and targets, not dates. Checkpoint
-selection uses a *score* on the validation period supplied by the caller (for the DDPM
-risk model: the mean FZ0 loss of VaR/ES forecasts computed from sampled scenarios), or,
-without one, the validation denoising loss. Each condition is encoded once per batch and
-paired with ``noise_draws`` independent (t, eps) draws, which amortises the encoder.
-
-References
-----------
-Ho, J., Jain, A. & Abbeel, P. (2020). Denoising diffusion probabilistic models,
-``L_simple`` (eq. 14).
+The loop is generic: it sees a dataset with ``len`` and ``take`` and a loss function of
+(model, batch, generator); what a batch holds and what the network predicts (see
+:mod:`diffrisk.diffusion.prediction`) are the caller's. Checkpoint selection uses a
+*score* supplied by the caller (for the one-day risk model: the validation FZ0 loss of
+sampled VaR/ES forecasts) or, without one, a validation loss function.
 """
 
 from __future__ import annotations
@@ -25,11 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from diffrisk.core import io
-from diffrisk.diffusion.schedule import NoiseSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +40,7 @@ class TrainOptions:
     batch_size : int
         Conditions per batch.
     noise_draws : int
-        (t, eps) draws per condition in a batch.
+        (t, eps) draws per row of a batch (read by the caller's loss function).
     max_epochs : int
         Upper bound on epochs (the exact count when there is no validation data).
     patience : int
@@ -83,50 +76,6 @@ class TrainOptions:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.samples_per_epoch < 0:
             raise ValueError(f"samples_per_epoch must be >= 0, got {self.samples_per_epoch}")
-
-
-@dataclass(frozen=True)
-class ConditionTensors:
-    """Conditioning inputs and targets of n (day, series) pairs.
-
-    Attributes
-    ----------
-    windows : Tensor (n, C, k)
-    features : Tensor (n, F)
-    series_index : LongTensor (n,)
-    targets : Tensor (n,)
-        Scaled returns to be modelled (NaN only when unknown, e.g. at forecast time).
-    """
-
-    windows: torch.Tensor
-    features: torch.Tensor
-    series_index: torch.Tensor
-    targets: torch.Tensor
-
-    def __post_init__(self) -> None:
-        n = self.windows.shape[0]
-        for name in ("features", "series_index", "targets"):
-            if getattr(self, name).shape[0] != n:
-                raise ValueError(f"{name} has {getattr(self, name).shape[0]} rows, windows has {n}")
-
-    def __len__(self) -> int:
-        return int(self.windows.shape[0])
-
-    def take(self, index: torch.Tensor) -> ConditionTensors:
-        """Rows ``index``."""
-        return ConditionTensors(
-            self.windows[index], self.features[index], self.series_index[index], self.targets[index]
-        )
-
-    def encode(self, model: nn.Module, batch_size: int = 8192) -> torch.Tensor:
-        """Encoded conditions (n, cond_dim) in eval mode, in batches."""
-        model.eval()
-        out = []
-        with torch.no_grad():
-            for s in range(0, len(self), batch_size):
-                sl = slice(s, s + batch_size)
-                out.append(model.encode(self.windows[sl], self.features[sl], self.series_index[sl]))
-        return torch.cat(out) if out else torch.empty(0, model.spec.cond_dim)
 
 
 class EMA:
@@ -187,51 +136,6 @@ class TrainResult:
     stopped_early: bool = False
 
 
-def denoising_loss(
-    model: nn.Module,
-    schedule: NoiseSchedule,
-    batch: ConditionTensors,
-    t: torch.Tensor,
-    noise: torch.Tensor,
-) -> torch.Tensor:
-    """``L_simple = mean ||eps - eps_theta(sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps, t)||^2``.
-
-    ``t`` and ``noise`` have shape (B, M): M draws per condition.
-    """
-    cond = model.encode(batch.windows, batch.features, batch.series_index)
-    x0 = batch.targets.unsqueeze(1).expand_as(noise)
-    x_t = schedule.q_sample(x0, t, noise)
-    return torch.mean((model(x_t, t, cond) - noise) ** 2)
-
-
-def _draw_noise(
-    n: int, m: int, n_steps: int, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    t = torch.randint(0, n_steps, (n, m), generator=generator)
-    return t, torch.randn(n, m, generator=generator)
-
-
-@torch.no_grad()
-def evaluate_loss(
-    model: nn.Module,
-    schedule: NoiseSchedule,
-    data: ConditionTensors,
-    seed: int = 0,
-    noise_draws: int = 8,
-    batch_size: int = 4096,
-) -> float:
-    """Denoising loss on ``data`` with fixed (seeded) t and eps draws, model in eval mode."""
-    model.eval()
-    gen = torch.Generator().manual_seed(seed)
-    total, count = 0.0, 0
-    for s in range(0, len(data), batch_size):
-        batch = data.take(torch.arange(s, min(s + batch_size, len(data))))
-        t, noise = _draw_noise(len(batch), noise_draws, schedule.n_steps, gen)
-        total += float(denoising_loss(model, schedule, batch, t, noise)) * len(batch)
-        count += len(batch)
-    return total / max(count, 1)
-
-
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Write ``payload`` with :func:`torch.save` atomically (temp file + rename)."""
     with io.atomic_path(path) as tmp:
@@ -258,16 +162,6 @@ class TrainingSet(Protocol):
     def take(self, index: torch.Tensor) -> Any:
         """Rows ``index`` as a batch for the loss function."""
         ...
-
-
-def eps_loss_fn(schedule: NoiseSchedule, noise_draws: int) -> LossFn:
-    """The default loss: :func:`denoising_loss` with ``noise_draws`` (t, eps) per condition."""
-
-    def loss(model: torch.nn.Module, batch: ConditionTensors, gen: torch.Generator) -> torch.Tensor:
-        t, noise = _draw_noise(len(batch), noise_draws, schedule.n_steps, gen)
-        return denoising_loss(model, schedule, batch, t, noise)
-
-    return loss
 
 
 def _run_epoch(
@@ -304,39 +198,43 @@ def _run_epoch(
 
 
 def train_denoiser(
-    model: nn.Module,
-    schedule: NoiseSchedule,
-    train: ConditionTensors | TrainingSet,
+    model: torch.nn.Module,
+    train: TrainingSet,
     options: TrainOptions,
     *,
     seed: int,
-    val: ConditionTensors | None = None,
-    score_fn: Callable[[Any], float] | None = None,
+    loss_fn: LossFn,
+    val_loss_fn: Callable[[torch.nn.Module], float] | None = None,
+    score_fn: Callable[[torch.nn.Module], float] | None = None,
     checkpoint_fn: Callable[[dict[str, Any]], None] | None = None,
     resume: dict[str, Any] | None = None,
     progress: bool | None = None,
     epoch_callback: Callable[[int, float, float | None], None] | None = None,
-    loss_fn: LossFn | None = None,
-    val_loss_fn: Callable[[Any], float] | None = None,
-    desc: str = "train ddpm",
+    desc: str = "train",
 ) -> TrainResult:
     """Train ``model`` on ``train``; select the EMA weights by validation.
 
     Parameters
     ----------
-    model : Denoiser
+    model : torch.nn.Module
         Network to train (updated in place; the returned weights are the EMA's).
-    schedule : NoiseSchedule
-    train : ConditionTensors
+    train : TrainingSet
+        Anything with ``__len__`` and ``take(index)``; ``take`` returns the batch passed
+        to ``loss_fn``.
     options : TrainOptions
     seed : int
-        Seeds batch order, t and eps draws.
-    val : ConditionTensors, optional
-        Validation conditions. Without them (and without ``score_fn``) exactly
-        ``options.max_epochs`` epochs run and the last EMA weights are returned.
-    score_fn : callable(Denoiser) -> float, optional
+        Seeds batch order and the generator passed to ``loss_fn`` (t and noise draws).
+    loss_fn : callable(model, batch, generator) -> Tensor
+        Loss of one batch (``train.take(index)``), e.g.
+        :func:`diffrisk.ddpm.loss.eps_loss_fn` or the stress model's v-prediction loss.
+    val_loss_fn : callable(model) -> float, optional
+        Validation loss of the EMA model (NaN in the history without it); it is also the
+        selection score when ``score_fn`` is not given.
+    score_fn : callable(model) -> float, optional
         Risk score of the EMA model on the validation period (lower is better); used for
         checkpoint selection and early stopping instead of the validation loss.
+        Without ``val_loss_fn`` and ``score_fn`` exactly ``options.max_epochs`` epochs
+        run and the last EMA weights are returned.
     checkpoint_fn : callable(dict) -> None, optional
         Receives the full training state after every epoch (for atomic checkpointing).
     resume : dict, optional
@@ -345,17 +243,8 @@ def train_denoiser(
         tqdm bar (``None``: only on a terminal).
     epoch_callback : callable(epoch, val_loss, score), optional
         Called after each epoch (after checkpointing) with the 1-based epoch, the
-        validation loss (NaN without ``val``) and the score (None without ``score_fn``);
-        an exception it raises (e.g. an Optuna prune) propagates.
-    loss_fn : callable(model, batch, generator) -> Tensor, optional
-        Loss of one batch (``train.take(index)``); default :func:`eps_loss_fn`, the
-        eps-prediction loss of a :class:`Denoiser` on :class:`ConditionTensors`. Any model
-        and dataset with ``__len__`` and ``take`` train with the same loop, EMA, early
-        stopping and checkpointing (the stress generator's v-prediction loss with
-        condition dropout does).
-    val_loss_fn : callable(model) -> float, optional
-        Validation loss of the EMA model, replacing :func:`evaluate_loss` on ``val``; it
-        is also the selection score when ``score_fn`` is not given.
+        validation loss (NaN without ``val_loss_fn``) and the score (None without
+        ``score_fn``); an exception it raises (e.g. an Optuna prune) propagates.
     desc : str
         Label of the progress bar.
 
@@ -365,14 +254,10 @@ def train_denoiser(
     """
     if len(train) == 0:
         raise ValueError("train has no conditions")
-    if isinstance(train, ConditionTensors) and torch.isnan(train.targets).any():
-        raise ValueError("train targets contain NaN")
-    if loss_fn is None:
-        loss_fn = eps_loss_fn(schedule, options.noise_draws)
     opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     ema = EMA(model, options.ema_decay)
     gen = torch.Generator().manual_seed(int(seed))
-    selecting = val is not None or score_fn is not None or val_loss_fn is not None
+    selecting = score_fn is not None or val_loss_fn is not None
     state: dict[str, Any] = {
         "epoch": 0,
         "history": [],
@@ -403,12 +288,7 @@ def train_denoiser(
         tic = time.perf_counter()
         train_loss = _run_epoch(model, ema, loss_fn, train, opt, options, gen, bar)
         state["epoch"] += 1
-        if val_loss_fn is not None:
-            val_loss = float(val_loss_fn(ema.shadow))
-        elif val:
-            val_loss = evaluate_loss(ema.shadow, schedule, val, seed=int(seed) + 1)
-        else:
-            val_loss = math.nan
+        val_loss = float(val_loss_fn(ema.shadow)) if val_loss_fn is not None else math.nan
         score = float(score_fn(ema.shadow)) if score_fn is not None else val_loss
         seconds = time.perf_counter() - tic
         state["elapsed"] += seconds

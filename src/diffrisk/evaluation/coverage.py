@@ -16,7 +16,7 @@ from diffrisk.risk.scoring import risk_inputs
 logger = logging.getLogger(__name__)
 
 
-def _as_hits(hits: ArrayLike) -> NDArray[np.bool_]:
+def as_hits(hits: ArrayLike) -> NDArray[np.bool_]:
     """Boolean exception indicators from a 0/1 or bool array (``ValueError`` otherwise)."""
     arr = np.asarray(hits)
     if arr.ndim != 1:
@@ -128,7 +128,7 @@ def kupiec_pof(hits: ArrayLike, alpha: float) -> KupiecResult:
     >>> round(res.statistic, 4)
     5.0252
     """
-    h = _as_hits(hits)
+    h = as_hits(hits)
     alpha = check_alpha(alpha)
     n, x = int(h.size), int(h.sum())
     lr = _pof_lr(n, x, alpha)
@@ -247,7 +247,7 @@ def christoffersen(hits: ArrayLike, alpha: float) -> ChristoffersenResult:
     >>> (res.n00, res.n01, res.n10, res.n11)
     (6, 1, 1, 1)
     """
-    h = _as_hits(hits)
+    h = as_hits(hits)
     alpha = check_alpha(alpha)
     if h.size < 2:
         raise ValueError(f"hits needs at least 2 observations for transitions, got {h.size}")

@@ -73,7 +73,8 @@ def _exact_threshold(threshold: NDArray[np.float64], dtype: np.dtype) -> NDArray
     return np.where(above, np.nextafter(rounded, np.asarray(-np.inf, dtype=dtype)), rounded)
 
 
-def _check_scenarios(scenarios: ArrayLike, n_obs: int) -> NDArray:
+def check_scenarios(scenarios: ArrayLike, n_obs: int) -> NDArray:
+    """The scenarios as an ``(n_obs, N)`` array; ``ValueError`` on a wrong shape or NaN."""
     scen = np.asarray(scenarios)
     if scen.ndim != 2 or scen.shape[0] != n_obs or scen.shape[1] < 1:
         raise ValueError(
@@ -194,7 +195,8 @@ def _standard_var_es(alpha: float, distribution: str, nu: float) -> tuple[float,
     return q, -(nu + q * q) / (nu - 1.0) * float(stats.t.pdf(q, nu)) / alpha
 
 
-def _check_null(distribution: str, nu: float) -> float:
+def check_null(distribution: str, nu: float) -> float:
+    """Degrees of freedom of the parametric null (``inf`` = normal); ``ValueError`` otherwise."""
     if distribution not in ("normal", "t"):
         raise ValueError(f"distribution must be 'normal' or 't', got {distribution!r}")
     nu = float(nu)
@@ -269,7 +271,7 @@ def _simulate_tail_sums(
     return sums, counts, distribution
 
 
-def _z_tests(
+def z_tests(
     returns: NDArray[np.float64],
     var: NDArray[np.float64],
     es: NDArray[np.float64],
@@ -315,9 +317,9 @@ def _single_z_test(
     r, v, e = risk_inputs(returns, var, es)
     alpha = check_alpha(alpha)
     n_sim = check_int(n_sim, "n_sim", 0)
-    nu = _check_null(distribution, nu)
-    scen = None if scenarios is None else _check_scenarios(scenarios, r.size)
-    z1, z2 = _z_tests(r, v[None], e[None], [alpha], scen, n_sim, seed, distribution, nu)
+    nu = check_null(distribution, nu)
+    scen = None if scenarios is None else check_scenarios(scenarios, r.size)
+    z1, z2 = z_tests(r, v[None], e[None], [alpha], scen, n_sim, seed, distribution, nu)
     return z1[0], z2[0]
 
 

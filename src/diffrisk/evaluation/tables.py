@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -15,12 +16,14 @@ from tqdm import tqdm
 
 from diffrisk.core.checks import check_int
 from diffrisk.evaluation.comparison import diebold_mariano
-from diffrisk.evaluation.coverage import christoffersen, kupiec_pof, logger
-from diffrisk.evaluation.es_tests import _check_null, _check_scenarios, _z_tests
+from diffrisk.evaluation.coverage import christoffersen, kupiec_pof
+from diffrisk.evaluation.es_tests import check_null, check_scenarios, z_tests
 from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light, traffic_light_windows
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, cvar_column, var_column
 from diffrisk.risk.measures import check_alpha
 from diffrisk.risk.scoring import fz0_loss, pinball_loss, risk_inputs
+
+logger = logging.getLogger(__name__)
 
 #: Columns of ``reports/tables/backtests.csv`` (DESIGN §5), in order.
 BACKTEST_COLUMNS: tuple[str, ...] = (
@@ -120,7 +123,7 @@ def _aligned_scenarios(
         raise ValueError(
             f"scenarios[{method!r}] lacks the forecast date {day.date()} of series {series!r}"
         )
-    return _check_scenarios(scen_set.for_series(series)[positions], dates.size)
+    return check_scenarios(scen_set.for_series(series)[positions], dates.size)
 
 
 def _pair_seed(seed: int, series: str, method: str) -> np.random.SeedSequence:
@@ -150,7 +153,7 @@ def _backtest_rows(
     r = block.realized
     for a in range(len(alphas)):
         risk_inputs(r, block.var[a], block.es[a])
-    _, z2 = _z_tests(r, block.var, block.es, alphas, scenarios, n_sim, seed, distribution, nu)
+    _, z2 = z_tests(r, block.var, block.es, alphas, scenarios, n_sim, seed, distribution, nu)
     rows = []
     for a, alpha in enumerate(alphas):
         hits = r < block.var[a]
@@ -235,7 +238,7 @@ def backtest_table(
     """
     alphas = _check_alphas(alphas)
     n_sim = check_int(n_sim, "n_sim", 0)
-    nu = _check_null(distribution, nu)
+    nu = check_null(distribution, nu)
     window = check_int(window, "window", 1)
     check_int(seed, "seed", 0)
     blocks, order = _all_blocks(forecasts, alphas)
@@ -455,11 +458,50 @@ def constituent_coverage_table(
     return pd.DataFrame(rows)
 
 
-def headline_metrics(table: pd.DataFrame, headline: Sequence[str]) -> dict[str, Any]:
-    """Nested ``{series: {method: {alpha: {fz0, exception_rate, kupiec_p, …}}}}``."""
+def headline_metrics(
+    table: pd.DataFrame,
+    headline: Sequence[str],
+    benchmark: str,
+    method: str = "ddpm",
+    alphas: Sequence[float] = (0.05, 0.01),
+) -> dict[str, Any]:
+    """The few numbers ``dvc metrics show`` prints for the coverage stage.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`backtest_table` output.
+    headline : sequence of str
+        Series to report (``data.series``).
+    benchmark : str
+        The Diebold–Mariano reference method (``coverage.benchmark``).
+    method : str, default "ddpm"
+        The method the study puts forward.
+    alphas : sequence of float, default (0.05, 0.01)
+
+    Returns
+    -------
+    dict
+        ``{series: {"alpha_0.05": {best_method, <method>_fz0, <benchmark>_fz0,
+        <method>_kupiec_p, <method>_as_z2_p}}}``;
+        the full grid is ``reports/tables/backtests.csv``.
+    """
     out: dict[str, Any] = {}
-    keep = ["fz0_mean", "exception_rate", "kupiec_p", "christoffersen_cc_p", "as_z2", "avg_cvar"]
-    for row in table[table["series"].isin(list(headline))].itertuples(index=False):
-        cell = out.setdefault(row.series, {}).setdefault(row.method, {})
-        cell[f"alpha_{row.alpha:g}"] = {k: getattr(row, k) for k in keep}
+    for series in headline:
+        for alpha in alphas:
+            rows = table[(table["series"] == series) & np.isclose(table["alpha"], alpha)]
+            if rows.empty:
+                continue
+            by_method = rows.set_index("method")
+            cell: dict[str, Any] = {
+                "best_method": str(rows.loc[rows["fz0_mean"].idxmin(), "method"])
+            }
+            for name in (method, benchmark):
+                if name in by_method.index:
+                    cell[f"{name}_fz0"] = float(by_method.loc[name, "fz0_mean"])
+            if method in by_method.index:
+                r = by_method.loc[method]
+                cell[f"{method}_kupiec_p"] = float(r["kupiec_p"])
+                cell[f"{method}_as_z2_p"] = float(r["as_z2_p"])
+            out.setdefault(series, {})[f"alpha_{alpha:g}"] = cell
     return out

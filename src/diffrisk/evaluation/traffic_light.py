@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from diffrisk.core.checks import check_int
-from diffrisk.evaluation.coverage import _as_hits
+from diffrisk.evaluation.coverage import as_hits
 from diffrisk.risk.measures import check_alpha
 
 #: Length of the Basel backtesting window (business days).
@@ -231,7 +231,7 @@ def traffic_light_windows(
     >>> res.n_windows, res.green, res.yellow
     (6, 5, 1)
     """
-    h = _as_hits(hits)
+    h = as_hits(hits)
     window = check_int(window, "window", 1)
     alpha = check_alpha(alpha)
     yellow_from, red_from = traffic_light_thresholds(window, alpha)

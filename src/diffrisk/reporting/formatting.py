@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -12,7 +13,9 @@ from typing import Any
 import pandas as pd
 
 from diffrisk.core import io, paths
-from diffrisk.reporting.style import logger
+from diffrisk.core.tables import check_stem, write_csv_table
+
+logger = logging.getLogger(__name__)
 
 _KIND_RULES: tuple[tuple[str, str], ...] = (
     (r"^(Series|Method)$", "text"),
@@ -205,14 +208,14 @@ def write_table(
 
     Notes
     -----
-    The CSV keeps full precision (``%.10g``) and every cell (no blanking); missing
+    The CSV has four significant digits (:data:`diffrisk.core.tables.CSV_FLOAT_FORMAT`)
+    and every cell (no blanking); missing
     values are empty in the CSV, ``–`` in Markdown and ``--`` in LaTeX. Each file is
     written atomically.
     """
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    if not stem or Path(stem).name != stem or "." in stem:
-        raise ValueError(f"stem must be a bare file name without extension, got {stem!r}")
+    check_stem(stem)
     formats = dict(formats or {})
     unknown = sorted(set(formats) - set(frame.columns))
     if unknown:
@@ -220,7 +223,7 @@ def write_table(
     kinds = {c: _column_kind(frame, c, formats) for c in frame.columns}
     folder = Path(out_dir) if out_dir is not None else paths.tables_dir()
     written = {
-        "csv": io.write_csv(folder / f"{stem}.csv", frame, index=False, float_format="%.10g"),
+        "csv": write_csv_table(folder / f"{stem}.csv", frame),
         "md": io.write_text(
             folder / f"{stem}.md", f"{caption}\n\n{_markdown_table(frame, kinds)}\n"
         ),

@@ -17,16 +17,16 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from diffrisk.forecasts.contract import ScenarioSet, cvar_column, var_column
-from diffrisk.reporting.paper_tables import _require_frame
+from diffrisk.reporting.paper_tables import require_frame
 from diffrisk.reporting.style import (
-    _FIG_WIDTH,
-    _REALISED_COLOR,
-    _REALISED_FILL,
     COVID_WINDOW,
+    FIG_WIDTH,
     FIGURE_STEMS,
-    _pct_text,
+    REALISED_COLOR,
+    REALISED_FILL,
     method_color,
     method_label,
+    pct_text,
     save_figure,
     series_label,
     sort_methods,
@@ -86,7 +86,7 @@ def _draw_fig1(
     pit_bins: int,
 ) -> Figure:
     methods = list(data)
-    fig = Figure(figsize=(_FIG_WIDTH, 5.4), layout="constrained")
+    fig = Figure(figsize=(FIG_WIDTH, 5.4), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.25, 1.0])
     ax_den, ax_qq = top.subplots(1, 2)
     pooled = {m: data[m][0].reshape(-1) for m in methods}
@@ -102,7 +102,7 @@ def _draw_fig1(
         np.nan_to_num(realised_density),
         width=np.diff(edges),
         align="edge",
-        color=_REALISED_FILL,
+        color=REALISED_FILL,
         linewidth=0,
         label=f"Realised (T = {realized_all.size})",
     )
@@ -252,7 +252,7 @@ def _series_frames(
         raise ValueError("forecasts is empty; expected at least one method")
     frames = {}
     for m in sort_methods(forecasts):
-        frame = _require_frame(
+        frame = require_frame(
             forecasts[m], ("date", "series", "realized", *columns), f"forecasts[{m!r}]"
         )
         sub = frame.loc[frame["series"] == series, ["date", "realized", *columns]].copy()
@@ -266,7 +266,7 @@ def _series_frames(
 
 
 def _panel_figure(n_panels: int) -> tuple[Figure, list[Any]]:
-    fig = Figure(figsize=(_FIG_WIDTH, 0.9 + 1.45 * n_panels), layout="constrained")
+    fig = Figure(figsize=(FIG_WIDTH, 0.9 + 1.45 * n_panels), layout="constrained")
     axes = fig.subplots(n_panels, 1, sharex=True, sharey=True, squeeze=False)[:, 0]
     for ax in axes:
         locator = AutoDateLocator()
@@ -284,7 +284,7 @@ def _draw_fig2(frames: Mapping[str, pd.DataFrame], series: str, alphas: Sequence
         dates = f["date"].to_numpy()
         r = f["realized"].to_numpy(dtype=float)
         color = method_color(m)
-        ax.plot(dates, r * 100, color=_REALISED_COLOR, linewidth=0.5, label="Realised return")
+        ax.plot(dates, r * 100, color=REALISED_COLOR, linewidth=0.5, label="Realised return")
         hits = {a: r < f[var_column(a)].to_numpy(dtype=float) for a in levels}
         for i, a in enumerate(levels):
             ax.plot(
@@ -293,7 +293,7 @@ def _draw_fig2(frames: Mapping[str, pd.DataFrame], series: str, alphas: Sequence
                 color=color,
                 linewidth=0.9,
                 linestyle=styles[i % len(styles)],
-                label=f"VaR {_pct_text(a)}",
+                label=f"VaR {pct_text(a)}",
             )
         for i, a in enumerate(levels):
             deeper = hits[levels[i + 1]] if i + 1 < len(levels) else np.zeros_like(hits[a])
@@ -309,12 +309,12 @@ def _draw_fig2(frames: Mapping[str, pd.DataFrame], series: str, alphas: Sequence
                 edgecolors="black",
                 zorder=3,
                 label=(
-                    f"Exception at {_pct_text(a)}" if last else f"Exception at {_pct_text(a)} only"
+                    f"Exception at {pct_text(a)}" if last else f"Exception at {pct_text(a)} only"
                 ),
             )
         n = len(r)
         counts = ", ".join(
-            f"{_pct_text(a)}: {int(hits[a].sum())} ({100 * hits[a].mean():.1f}%)" for a in levels
+            f"{pct_text(a)}: {int(hits[a].sum())} ({100 * hits[a].mean():.1f}%)" for a in levels
         )
         ax.set_title(f"{method_label(m)} — exceptions {counts} of {n} days")
     handles, labels = axes[0].get_legend_handles_labels()
@@ -374,7 +374,7 @@ def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) ->
         in_covid = (f["date"] >= start).to_numpy() & (f["date"] <= end).to_numpy()
         if in_covid.any():
             ax.axvspan(start, end, color="0.9", linewidth=0, zorder=0, label="COVID-19 window")
-        ax.plot(dates, r * 100, color=_REALISED_COLOR, linewidth=0.5, label="Realised return")
+        ax.plot(dates, r * 100, color=REALISED_COLOR, linewidth=0.5, label="Realised return")
         ax.fill_between(
             dates,
             v * 100,
@@ -382,7 +382,7 @@ def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) ->
             color=method_color(m),
             alpha=0.45,
             linewidth=0,
-            label=f"VaR–CVaR band ({_pct_text(alpha)})",
+            label=f"VaR–CVaR band ({pct_text(alpha)})",
         )
         exceed = r < v
         beyond = r < c
@@ -422,7 +422,7 @@ def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) ->
         list(handles.values()), list(handles), loc="outside lower center", ncols=4, fontsize=7
     )
     fig.suptitle(
-        f"{series_label(series)}: VaR-to-CVaR band at {_pct_text(alpha)} and exceedances",
+        f"{series_label(series)}: VaR-to-CVaR band at {pct_text(alpha)} and exceedances",
         fontsize=9,
     )
     return fig
@@ -470,7 +470,7 @@ def fig3_cvar_exceedances(
 
 def _realized_from_forecasts(forecasts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     parts = [
-        _require_frame(f, ("date", "series", "realized"), f"forecasts[{m!r}]")[
+        require_frame(f, ("date", "series", "realized"), f"forecasts[{m!r}]")[
             ["date", "series", "realized"]
         ]
         for m, f in forecasts.items()

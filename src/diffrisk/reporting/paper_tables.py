@@ -13,19 +13,19 @@ import pandas as pd
 
 from diffrisk.reporting.formatting import write_table
 from diffrisk.reporting.style import (
-    _TABLE_CAPTIONS,
-    BENCHMARK,
     SERIES_ORDER,
-    _alpha_key,
-    _pct_text,
-    _series_rank,
+    TABLE_CAPTIONS,
+    alpha_sort_key,
     method_label,
+    pct_text,
     series_label,
+    series_rank,
     sort_methods,
 )
 
 
-def _require_frame(frame: Any, columns: Sequence[str], name: str) -> pd.DataFrame:
+def require_frame(frame: Any, columns: Sequence[str], name: str) -> pd.DataFrame:
+    """``frame`` if it is a DataFrame with ``columns``; ``ValueError`` naming ``name`` otherwise."""
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
@@ -39,7 +39,7 @@ def _keyed_rows(
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Map (series, method, alpha_key, ...) to the row as a dict; reject duplicates."""
     work = frame.copy()
-    work["alpha"] = work["alpha"].astype(float).map(_alpha_key)
+    work["alpha"] = work["alpha"].astype(float).map(alpha_sort_key)
     dup = work.duplicated(list(keys))
     if dup.any():
         first = work.loc[dup, list(keys)].iloc[0].to_dict()
@@ -47,12 +47,13 @@ def _keyed_rows(
     return {tuple(rec[k] for k in keys): rec for rec in work.to_dict("records")}
 
 
-def _select_series(frame: pd.DataFrame, series: Sequence[str] | None, name: str) -> list[str]:
+def select_series(frame: pd.DataFrame, series: Sequence[str] | None, name: str) -> list[str]:
+    """The series to show, in report order; ``ValueError`` names a series absent from ``frame``."""
     present = set(frame["series"])
     if series is None:
         chosen = [s for s in SERIES_ORDER if s in present]
         if not chosen:
-            chosen = sorted(present, key=_series_rank)
+            chosen = sorted(present, key=series_rank)
         if not chosen:
             raise ValueError(f"{name} is empty")
         return chosen
@@ -63,19 +64,22 @@ def _select_series(frame: pd.DataFrame, series: Sequence[str] | None, name: str)
     return chosen
 
 
-def _methods_of(frame: pd.DataFrame, series: str) -> list[str]:
+def methods_of(frame: pd.DataFrame, series: str) -> list[str]:
+    """The methods with rows for ``series``, in report order."""
     return sort_methods(frame.loc[frame["series"] == series, "method"])
 
 
-def _prepare_backtests(
+def prepare_backtests(
     backtests: pd.DataFrame, columns: Sequence[str], series: Sequence[str] | None
 ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], list[str]]:
-    _require_frame(backtests, ("series", "method", "alpha", *columns), "backtests")
+    """Backtest rows keyed by ``(series, method, alpha)`` and the series to show."""
+    require_frame(backtests, ("series", "method", "alpha", *columns), "backtests")
     rows = _keyed_rows(backtests, ("series", "method", "alpha"), "backtests")
-    return rows, _select_series(backtests, series, "backtests")
+    return rows, select_series(backtests, series, "backtests")
 
 
-def _value(rows: Mapping[tuple[Any, ...], Mapping[str, Any]], key: tuple[Any, ...], col: str):
+def table_value(rows: Mapping[tuple[Any, ...], Mapping[str, Any]], key: tuple[Any, ...], col: str):
+    """The value of column ``col`` in the row ``key`` (NaN when the row is missing)."""
     rec = rows.get(key)
     if rec is None:
         return math.nan
@@ -117,14 +121,14 @@ def table1_cvar(
     ValueError
         If columns are missing, rows are duplicated or a requested series is absent.
     """
-    rows, chosen = _prepare_backtests(backtests, ("avg_cvar",), series)
+    rows, chosen = prepare_backtests(backtests, ("avg_cvar",), series)
     records = []
     for s in chosen:
-        for m in _methods_of(backtests, s):
+        for m in methods_of(backtests, s):
             rec: dict[str, Any] = {"Series": series_label(s), "Method": method_label(m)}
             for a in alphas:
-                rec[f"CVaR {_pct_text(a)} (%)"] = 100 * _value(
-                    rows, (s, m, _alpha_key(a)), "avg_cvar"
+                rec[f"CVaR {pct_text(a)} (%)"] = 100 * table_value(
+                    rows, (s, m, alpha_sort_key(a)), "avg_cvar"
                 )
             records.append(rec)
     return pd.DataFrame.from_records(records)
@@ -153,13 +157,13 @@ def table2_coverage(
         ``Exc. 5% (%)`` (``100 * exception_rate``) and ``Kupiec p (5%)``.
     """
     cols = ("n_obs", "n_exceptions", "exception_rate", "kupiec_p")
-    rows, chosen = _prepare_backtests(backtests, cols, series)
+    rows, chosen = prepare_backtests(backtests, cols, series)
     records = []
     for s in chosen:
-        for m in _methods_of(backtests, s):
-            keys = [(s, m, _alpha_key(a)) for a in alphas]
+        for m in methods_of(backtests, s):
+            keys = [(s, m, alpha_sort_key(a)) for a in alphas]
             days = next(
-                (v for v in (_value(rows, k, "n_obs") for k in keys) if np.isfinite(v)),
+                (v for v in (table_value(rows, k, "n_obs") for k in keys) if np.isfinite(v)),
                 math.nan,
             )
             rec: dict[str, Any] = {
@@ -168,10 +172,10 @@ def table2_coverage(
                 "Days": days,
             }
             for a, key in zip(alphas, keys, strict=True):
-                tag = _pct_text(a)
-                rec[f"Exc. {tag} (n)"] = _value(rows, key, "n_exceptions")
-                rec[f"Exc. {tag} (%)"] = 100 * _value(rows, key, "exception_rate")
-                rec[f"Kupiec p ({tag})"] = _value(rows, key, "kupiec_p")
+                tag = pct_text(a)
+                rec[f"Exc. {tag} (n)"] = table_value(rows, key, "n_exceptions")
+                rec[f"Exc. {tag} (%)"] = 100 * table_value(rows, key, "exception_rate")
+                rec[f"Kupiec p ({tag})"] = table_value(rows, key, "kupiec_p")
             records.append(rec)
     return pd.DataFrame.from_records(records)
 
@@ -209,7 +213,7 @@ def _normalise_traffic_windows(traffic_windows: pd.DataFrame) -> pd.DataFrame:
     ``red``, e.g. ``n_green``) or a long one (a ``zone`` column and a count column named
     one of ``n_windows, windows, count, n``).
     """
-    frame = _require_frame(traffic_windows, ("series", "method"), "traffic_windows")
+    frame = require_frame(traffic_windows, ("series", "method"), "traffic_windows")
     keys = ["series", "method"] + (["alpha"] if "alpha" in frame.columns else [])
     if "zone" in frame.columns:
         count_col = next((c for c in _COUNT_COLUMNS if c in frame.columns), None)
@@ -232,14 +236,15 @@ def _normalise_traffic_windows(traffic_windows: pd.DataFrame) -> pd.DataFrame:
         picked = {_zone_column(frame, zone, keys): zone for zone in _ZONES}
         wide = frame[keys + list(picked)].rename(columns=picked)
     if "alpha" in wide.columns:
-        wide["alpha"] = wide["alpha"].astype(float).map(_alpha_key)
+        wide["alpha"] = wide["alpha"].astype(float).map(alpha_sort_key)
     if wide.duplicated(keys).any():
         raise ValueError(f"traffic_windows has duplicate rows for keys {keys}")
     return wide
 
 
-def _normalise_dm_table(dm_table: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, Any]]:
-    frame = _require_frame(
+def normalise_dm_table(dm_table: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Diebold–Mariano rows (FZ0 loss) keyed by ``(series, method, alpha, benchmark)``."""
+    frame = require_frame(
         dm_table, ("series", "method", "alpha", "benchmark", "dm_stat", "dm_p"), "dm_table"
     )
     if "loss" in frame.columns:
@@ -251,10 +256,10 @@ def _normalise_dm_table(dm_table: pd.DataFrame) -> dict[tuple[Any, ...], dict[st
 
 
 def _normalise_mc_errors(mc_errors: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, Any]]:
-    frame = _require_frame(
+    frame = require_frame(
         mc_errors, ("series", "method", "alpha", "var_se", "cvar_se"), "mc_errors"
     )
-    frame = frame.assign(alpha=frame["alpha"].astype(float).map(_alpha_key))
+    frame = frame.assign(alpha=frame["alpha"].astype(float).map(alpha_sort_key))
     agg = (
         frame.groupby(["series", "method", "alpha"], sort=False)[["var_se", "cvar_se"]]
         .mean()
@@ -271,7 +276,7 @@ def extended_table(
     *,
     series: Sequence[str] | None = None,
     alphas: Sequence[float] = (0.05, 0.01),
-    benchmark: str = BENCHMARK,
+    benchmark: str = "fhs",
 ) -> pd.DataFrame:
     """Table 3: the extended backtest battery, one block per (series, alpha).
 
@@ -310,8 +315,8 @@ def extended_table(
         benchmark's own DM cells) or "not supplied".
     """
     cols = ("christoffersen_ind_p", "christoffersen_cc_p", "as_z2", "as_z2_p", "fz0_mean")
-    rows, chosen = _prepare_backtests(backtests, cols, series)
-    dm = _normalise_dm_table(dm_table) if dm_table is not None else {}
+    rows, chosen = prepare_backtests(backtests, cols, series)
+    dm = normalise_dm_table(dm_table) if dm_table is not None else {}
     mc = _normalise_mc_errors(mc_errors) if mc_errors is not None else {}
     tl: dict[tuple[Any, ...], dict[str, Any]] = {}
     tl_has_alpha = False
@@ -323,30 +328,34 @@ def extended_table(
     records = []
     for s in chosen:
         for a in alphas:
-            ak = _alpha_key(a)
-            for m in _methods_of(backtests, s):
+            ak = alpha_sort_key(a)
+            for m in methods_of(backtests, s):
                 key = (s, m, ak)
                 rec: dict[str, Any] = {
                     "Series": series_label(s),
                     "Alpha": float(a),
                     "Method": method_label(m),
-                    "Christoffersen ind p": _value(rows, key, "christoffersen_ind_p"),
-                    "Christoffersen cc p": _value(rows, key, "christoffersen_cc_p"),
-                    "Z2": _value(rows, key, "as_z2"),
-                    "Z2 p": _value(rows, key, "as_z2_p"),
-                    "FZ0": _value(rows, key, "fz0_mean"),
+                    "Christoffersen ind p": table_value(rows, key, "christoffersen_ind_p"),
+                    "Christoffersen cc p": table_value(rows, key, "christoffersen_cc_p"),
+                    "Z2": table_value(rows, key, "as_z2"),
+                    "Z2 p": table_value(rows, key, "as_z2_p"),
+                    "FZ0": table_value(rows, key, "fz0_mean"),
                 }
                 dm_key = (s, m, ak, benchmark)
-                rec["DM vs FHS"] = _value(dm, dm_key, "dm_stat") if m != benchmark else math.nan
-                rec["DM p"] = _value(dm, dm_key, "dm_p") if m != benchmark else math.nan
+                rec[f"DM vs {benchmark.upper()}"] = (
+                    table_value(dm, dm_key, "dm_stat") if m != benchmark else math.nan
+                )
+                rec["DM p"] = table_value(dm, dm_key, "dm_p") if m != benchmark else math.nan
                 if tl_has_alpha:
                     tl_key: tuple[Any, ...] | None = (s, m, ak)
                 else:
-                    tl_key = (s, m) if ak == _alpha_key(0.01) else None
+                    tl_key = (s, m) if ak == alpha_sort_key(0.01) else None
                 for zone in _ZONES:
-                    rec[f"TL {zone}"] = _value(tl, tl_key, zone) if tl_key is not None else math.nan
-                rec["MC s.e. VaR (%)"] = 100 * _value(mc, key, "var_se")
-                rec["MC s.e. CVaR (%)"] = 100 * _value(mc, key, "cvar_se")
+                    rec[f"TL {zone}"] = (
+                        table_value(tl, tl_key, zone) if tl_key is not None else math.nan
+                    )
+                rec["MC s.e. VaR (%)"] = 100 * table_value(mc, key, "var_se")
+                rec["MC s.e. CVaR (%)"] = 100 * table_value(mc, key, "cvar_se")
                 records.append(rec)
     return pd.DataFrame.from_records(records)
 
@@ -359,6 +368,7 @@ def write_paper_tables(
     *,
     series: Sequence[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
+    benchmark: str = "fhs",
 ) -> dict[str, dict[str, Path]]:
     """Build and write Tables 1–3 (``table1_cvar``, ``table2_coverage``, ``table3_extended``).
 
@@ -374,10 +384,10 @@ def write_paper_tables(
         "table1_cvar": table1_cvar(backtests, series=series),
         "table2_coverage": table2_coverage(backtests, series=series),
         "table3_extended": extended_table(
-            backtests, dm_table, traffic_windows, mc_errors, series=series
+            backtests, dm_table, traffic_windows, mc_errors, series=series, benchmark=benchmark
         ),
     }
     return {
-        stem: write_table(frame, stem, _TABLE_CAPTIONS[stem], out_dir=out_dir)
+        stem: write_table(frame, stem, TABLE_CAPTIONS[stem], out_dir=out_dir)
         for stem, frame in frames.items()
     }

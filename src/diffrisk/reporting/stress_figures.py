@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from diffrisk.evaluation.paths.dependence import correlation_matrix, lower_tail_dependence
 from diffrisk.evaluation.paths.temporal import path_autocorrelation
 from diffrisk.reporting.style import style_rc
-from diffrisk.risk.portfolio import equal_weight_log_returns
+from diffrisk.risk.portfolio import portfolio_log_returns
 
 # --------------------------------------------------------------------------- figures
 _GEN_COLORS = {
@@ -82,7 +82,7 @@ def figure_fan_charts(
     n_cols = min(3, len(panels))
     fig, axes = _figure(math.ceil(len(panels) / n_cols), n_cols, height=2.2)
     for ax, (title, paths_, realised) in zip(axes.ravel(), panels, strict=False):
-        cum = np.cumsum(equal_weight_log_returns(paths_), axis=1) * 100
+        cum = np.cumsum(portfolio_log_returns(paths_), axis=1) * 100
         days = np.arange(1, cum.shape[1] + 1)
         q = np.percentile(cum, [5, 25, 50, 75, 95], axis=0)
         ax.fill_between(days, q[0], q[4], color=_GEN_COLORS["diffusion"], alpha=0.2, lw=0)
@@ -91,7 +91,7 @@ def figure_fan_charts(
         if realised is not None:
             ax.plot(
                 days,
-                np.cumsum(equal_weight_log_returns(realised)) * 100,
+                np.cumsum(portfolio_log_returns(realised)) * 100,
                 color="k",
                 lw=1,
                 label="realised",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -14,26 +15,26 @@ import pandas as pd
 
 from diffrisk.core import io, paths
 from diffrisk.reporting.paper_tables import (
-    _methods_of,
-    _normalise_dm_table,
-    _prepare_backtests,
-    _select_series,
-    _value,
+    methods_of,
+    normalise_dm_table,
+    prepare_backtests,
+    select_series,
+    table_value,
 )
 from diffrisk.reporting.style import (
-    _FIGURE_CAPTIONS,
-    BENCHMARK,
+    FIGURE_CAPTIONS,
     FIGURE_STEMS,
     TABLE_STEMS,
-    _alpha_key,
-    _method_rank,
-    _pct_text,
+    alpha_sort_key,
     is_ddpm,
-    logger,
     method_label,
+    method_rank,
+    pct_text,
     series_label,
     sort_methods,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _join(items: Sequence[str]) -> str:
@@ -60,38 +61,39 @@ def _fz0_paragraph(
     a: float,
     methods: Sequence[str],
     level: float,
+    benchmark: str,
 ) -> tuple[str, str | None, bool]:
     """Sentence on the lowest mean FZ0; returns (text, winner, significant vs FHS)."""
-    ak = _alpha_key(a)
-    fz = {m: _value(rows, (s, m, ak), "fz0_mean") for m in methods}
+    ak = alpha_sort_key(a)
+    fz = {m: table_value(rows, (s, m, ak), "fz0_mean") for m in methods}
     fz = {m: v for m, v in fz.items() if np.isfinite(v)}
     if not fz:
         return "No FZ0 results.", None, False
-    ranked = sorted(fz, key=lambda m: (fz[m], _method_rank(m)))
+    ranked = sorted(fz, key=lambda m: (fz[m], method_rank(m)))
     best = ranked[0]
     text = f"Lowest mean FZ0 loss: {method_label(best)} ({fz[best]:.4f})"
     if len(ranked) > 1:
         text += f"; next {method_label(ranked[1])} ({fz[ranked[1]]:.4f})"
     text += "."
     significant = False
-    bench = method_label(BENCHMARK)
-    if best == BENCHMARK:
+    bench = method_label(benchmark)
+    if best == benchmark:
         text += (
             f" {bench} is the Diebold–Mariano benchmark itself: no method has a lower mean "
             "FZ0 loss here."
         )
-    elif BENCHMARK not in fz:
+    elif benchmark not in fz:
         text += f" There are no {bench} results, so no Diebold–Mariano comparison."
     else:
-        rec = dm.get((s, best, ak, BENCHMARK))
-        p = _value(dm, (s, best, ak, BENCHMARK), "dm_p") if rec else math.nan
+        rec = dm.get((s, best, ak, benchmark))
+        p = table_value(dm, (s, best, ak, benchmark), "dm_p") if rec else math.nan
         if not np.isfinite(p):
             text += f" No Diebold–Mariano result against {bench} is available for it."
         else:
             significant = p < level
-            stat = _value(dm, (s, best, ak, BENCHMARK), "dm_stat")
+            stat = table_value(dm, (s, best, ak, benchmark), "dm_stat")
             text += (
-                f" Its advantage over {bench} (FZ0 {fz[BENCHMARK]:.4f}) is "
+                f" Its advantage over {bench} (FZ0 {fz[benchmark]:.4f}) is "
                 f"{'' if significant else 'not '}significant at the {_level_text(level)} "
                 f"level by the Diebold–Mariano test (DM = {stat:.2f}, {_p_text(p)})."
             )
@@ -106,7 +108,7 @@ def _pass_fail(
     methods: Sequence[str],
     level: float,
 ) -> str:
-    pvals = {m: _value(rows, key(m), column) for m in methods}
+    pvals = {m: table_value(rows, key(m), column) for m in methods}
     passed = [method_label(m) for m in methods if np.isfinite(pvals[m]) and pvals[m] >= level]
     failed = [method_label(m) for m in methods if np.isfinite(pvals[m]) and pvals[m] < level]
     absent = [method_label(m) for m in methods if not np.isfinite(pvals[m])]
@@ -134,15 +136,15 @@ def _coverage_paragraph(
     methods: Sequence[str],
     level: float,
 ) -> str:
-    ak = _alpha_key(a)
-    rates = {m: _value(rows, (s, m, ak), "exception_rate") for m in methods}
+    ak = alpha_sort_key(a)
+    rates = {m: table_value(rows, (s, m, ak), "exception_rate") for m in methods}
     rates = {m: v for m, v in rates.items() if np.isfinite(v)}
     parts = []
     if rates:
         listing = "; ".join(f"{method_label(m)} {100 * v:.2f}%" for m, v in rates.items())
-        closest = min(rates, key=lambda m: (abs(rates[m] - a), _method_rank(m)))
+        closest = min(rates, key=lambda m: (abs(rates[m] - a), method_rank(m)))
         parts.append(
-            f"Exception rates against the nominal {_pct_text(a)}: {listing}. Closest to "
+            f"Exception rates against the nominal {pct_text(a)}: {listing}. Closest to "
             f"nominal: {method_label(closest)} ({100 * rates[closest]:.2f}%)."
         )
 
@@ -175,15 +177,15 @@ def _cvar_claim_paragraph(
     a: float,
     methods: Sequence[str],
 ) -> str | None:
-    ak = _alpha_key(a)
+    ak = alpha_sort_key(a)
     refs = [m for m in ("hs", "mc_normal") if m in methods]
     ddpms = [m for m in methods if is_ddpm(m)]
     if not ddpms or not refs:
         return None
     sentences = []
     for d in ddpms:
-        c_d = _value(rows, (s, d, ak), "avg_cvar")
-        c_ref = {m: _value(rows, (s, m, ak), "avg_cvar") for m in refs}
+        c_d = table_value(rows, (s, d, ak), "avg_cvar")
+        c_ref = {m: table_value(rows, (s, m, ak), "avg_cvar") for m in refs}
         if not np.isfinite(c_d) or not all(np.isfinite(v) for v in c_ref.values()):
             continue
         deeper = [method_label(m) for m in refs if c_d < c_ref[m]]
@@ -202,10 +204,10 @@ def _cvar_claim_paragraph(
             f"{' but '.join(relation)}; the paper's claim of a deeper CVaR than Historical "
             f"Simulation and Monte Carlo {verdict} here."
         )
-        z2, z2_p = _value(rows, (s, d, ak), "as_z2"), _value(rows, (s, d, ak), "as_z2_p")
-        rate = _value(rows, (s, d, ak), "exception_rate")
+        z2, z2_p = table_value(rows, (s, d, ak), "as_z2"), table_value(rows, (s, d, ak), "as_z2_p")
+        rate = table_value(rows, (s, d, ak), "exception_rate")
         if np.isfinite(rate):
-            text += f" Its VaR exception rate is {100 * rate:.2f}% (nominal {_pct_text(a)})"
+            text += f" Its VaR exception rate is {100 * rate:.2f}% (nominal {pct_text(a)})"
             if np.isfinite(z2) and np.isfinite(z2_p):
                 text += f" and its Acerbi–Szekely Z2 = {z2:.2f} ({_p_text(z2_p)})"
             text += "."
@@ -220,6 +222,7 @@ def study_discussion(
     series: Sequence[str] | None = None,
     alphas: Sequence[float] = (0.05, 0.01),
     level: float = 0.05,
+    benchmark: str = "fhs",
 ) -> str:
     """The discussion section of ``STUDY.md``, every sentence computed from the tables.
 
@@ -258,14 +261,14 @@ def study_discussion(
         "as_z2_p",
         "fz0_mean",
     )
-    rows, chosen = _prepare_backtests(backtests, cols, series)
-    dm = _normalise_dm_table(dm_table) if dm_table is not None else {}
+    rows, chosen = prepare_backtests(backtests, cols, series)
+    dm = normalise_dm_table(dm_table) if dm_table is not None else {}
     sections = []
     n_cells = n_ddpm_best = n_ddpm_sig = 0
     for s in chosen:
-        methods = _methods_of(backtests, s)
+        methods = methods_of(backtests, s)
         for a in alphas:
-            fz_text, best, significant = _fz0_paragraph(rows, dm, s, a, methods, level)
+            fz_text, best, significant = _fz0_paragraph(rows, dm, s, a, methods, level, benchmark)
             n_cells += 1
             if best is not None and is_ddpm(best):
                 n_ddpm_best += 1
@@ -274,11 +277,11 @@ def study_discussion(
             claim = _cvar_claim_paragraph(rows, s, a, methods)
             if claim:
                 body.append(claim)
-            sections.append(f"### {series_label(s)}, α = {_pct_text(a)}\n\n" + "\n\n".join(body))
+            sections.append(f"### {series_label(s)}, α = {pct_text(a)}\n\n" + "\n\n".join(body))
     summary = (
         f"A diffusion-model configuration has the lowest mean FZ0 loss in {n_ddpm_best} of "
         f"the {n_cells} (series, α) cases; in {n_ddpm_sig} of them its advantage over "
-        f"{method_label(BENCHMARK)} is significant at the {_level_text(level)} level by "
+        f"{method_label(benchmark)} is significant at the {_level_text(level)} level by "
         "the Diebold–Mariano test. FZ0 is the Fissler–Ziegel joint VaR/CVaR loss (lower "
         "is better); a deeper average CVaR is only better if the tests of the CVaR and "
         "the FZ0 loss agree."
@@ -295,7 +298,8 @@ _PROVENANCE_ITEMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _provenance_block(provenance: Mapping[str, Any]) -> str:
+def provenance_block(provenance: Mapping[str, Any]) -> str:
+    """Markdown table of a provenance record; missing standard items read "not recorded"."""
     used: set[str] = set()
     lines = ["| Item | Value |", "| --- | --- |"]
     for label, aliases in _PROVENANCE_ITEMS:
@@ -341,6 +345,7 @@ def write_study_report(
     series: Sequence[str] | None = None,
     alphas: Sequence[float] = (0.05, 0.01),
     level: float = 0.05,
+    benchmark: str = "fhs",
 ) -> Path:
     """Write ``reports/STUDY.md`` from the pipeline's outputs.
 
@@ -394,7 +399,7 @@ def write_study_report(
         for p in (png, pdf):
             if not p.is_file():
                 raise FileNotFoundError(f"figure {stem!r}: {p} does not exist (write it first)")
-        caption = _FIGURE_CAPTIONS.get(stem, stem)
+        caption = FIGURE_CAPTIONS.get(stem, stem)
         figure_links.append(
             f"![{caption}]({_relative_link(png, out.parent)})\n\n"
             f"{caption} ([PDF]({_relative_link(pdf, out.parent)}))"
@@ -406,8 +411,10 @@ def write_study_report(
             raise FileNotFoundError(f"notebook rendering {nb_path} does not exist")
         notebook_links.append(f"- [{nb_path.stem}]({_relative_link(nb_path, out.parent)})")
 
-    discussion = study_discussion(backtests, dm_table, series=series, alphas=alphas, level=level)
-    chosen = _select_series(backtests, series, "backtests")
+    discussion = study_discussion(
+        backtests, dm_table, series=series, alphas=alphas, level=level, benchmark=benchmark
+    )
+    chosen = select_series(backtests, series, "backtests")
     methods = sort_methods(backtests.loc[backtests["series"].isin(chosen), "method"])
     n_obs = pd.to_numeric(backtests.loc[backtests["series"].isin(chosen), "n_obs"], errors="coerce")
     period = (
@@ -423,7 +430,7 @@ def write_study_report(
         if n_obs.notna().any()
         else "every trading day"
     )
-    levels = " and ".join(_pct_text(a) for a in alphas)
+    levels = " and ".join(pct_text(a) for a in alphas)
     what = (
         f"For each of the {days} of {period}, every method forecast the one-day-ahead "
         f"distribution of the daily log return of {_join([series_label(s) for s in chosen])} "
@@ -433,7 +440,7 @@ def write_study_report(
         "scored every method: VaR exceptions (r_t < VaR_t) with the Kupiec and "
         "Christoffersen tests and the Basel traffic light, the CVaR with the "
         "Acerbi–Szekely Z2 test, both jointly with the Fissler–Ziegel FZ0 loss, compared "
-        f"against {method_label(BENCHMARK)} with the Diebold–Mariano test.\n\n"
+        f"against {method_label(benchmark)} with the Diebold–Mariano test.\n\n"
         "Conventions: returns are log returns; VaR and CVaR are returns, so negative "
         "numbers are losses; α is the tail probability; tables are in percent."
     )
@@ -453,7 +460,7 @@ def write_study_report(
     ]
     if notebook_links:
         parts += ["## Executed notebooks", "\n".join(notebook_links)]
-    parts += ["## Provenance", _provenance_block(provenance)]
+    parts += ["## Provenance", provenance_block(provenance)]
     path = io.write_text(out, "\n\n".join(parts) + "\n")
     logger.info("wrote study report %s", path)
     return path

@@ -23,10 +23,6 @@ logger = logging.getLogger(__name__)
 METHOD_ORDER: tuple[str, ...] = ("hs", "mc_normal", "garch_t", "fhs", "ddpm")
 
 
-#: The benchmark of the Diebold–Mariano comparisons.
-BENCHMARK = "fhs"
-
-
 _METHOD_LABELS = {
     "hs": "Historical Simulation",
     "mc_normal": "Monte Carlo (normal)",
@@ -56,10 +52,10 @@ _METHOD_COLORS = {
 _EXTRA_COLORS = ("#56b4e9", "#ca9161", "#fbafe4", "#ece133")
 
 
-_REALISED_COLOR = "0.45"
+REALISED_COLOR = "0.45"
 
 
-_REALISED_FILL = "0.78"
+REALISED_FILL = "0.78"
 
 
 #: The COVID-19 crash window highlighted in Figure 3 (S&P 500 peak to end of April 2020).
@@ -80,7 +76,7 @@ FIGURE_STEMS: tuple[str, ...] = (
 )
 
 
-_TABLE_CAPTIONS = {
+TABLE_CAPTIONS = {
     "table1_cvar": (
         "Table 1. Average daily CVaR forecast over the test period, in percent of log "
         "return (negative = loss), at tail probabilities α = 5% and 1%."
@@ -101,7 +97,7 @@ _TABLE_CAPTIONS = {
 }
 
 
-_FIGURE_CAPTIONS = {
+FIGURE_CAPTIONS = {
     "fig1_distribution": (
         "Figure 1. Simulated versus realised returns: density of the scenarios pooled "
         "over all test days against the realised returns (log scale), QQ plot of the "
@@ -157,7 +153,8 @@ def method_color(method: str) -> str:
     return _EXTRA_COLORS[zlib.crc32(method.encode("utf-8")) % len(_EXTRA_COLORS)]
 
 
-def _method_rank(method: str) -> tuple[int, str]:
+def method_rank(method: str) -> tuple[int, str]:
+    """Sort key of a method: the report's order first, unknown methods after, by name."""
     if method in METHOD_ORDER:
         return METHOD_ORDER.index(method), method
     if is_ddpm(method):
@@ -167,24 +164,27 @@ def _method_rank(method: str) -> tuple[int, str]:
 
 def sort_methods(methods: Iterable[str]) -> list[str]:
     """Return the distinct methods in display order (see :data:`METHOD_ORDER`)."""
-    return sorted(set(methods), key=_method_rank)
+    return sorted(set(methods), key=method_rank)
 
 
-def _series_rank(series: str) -> tuple[int, str]:
+def series_rank(series: str) -> tuple[int, str]:
+    """Sort key of a series: the headline order first, the others after, by name."""
     if series in SERIES_ORDER:
         return SERIES_ORDER.index(series), series
     return len(SERIES_ORDER), series
 
 
-def _alpha_key(alpha: float) -> float:
+def alpha_sort_key(alpha: float) -> float:
+    """Sort / lookup key of a tail probability, robust to float noise."""
     return round(float(alpha), 6)
 
 
-def _pct_text(alpha: float) -> str:
+def pct_text(alpha: float) -> str:
+    """A tail probability as percent text (``0.05`` → ``5%``)."""
     return f"{100 * float(alpha):g}%"
 
 
-_FIG_WIDTH = 7.0  # inches: a two-column paper page
+FIG_WIDTH = 7.0  # inches: a two-column paper page
 
 
 _DPI = 150

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 
-def _draw_tune_history(trials: pd.DataFrame, seed: int):
+def draw_tune_history(trials: pd.DataFrame, seed: int):
     """Validation FZ0 of every complete trial and the running best."""
     import matplotlib.pyplot as plt
 
@@ -26,7 +26,7 @@ def _draw_tune_history(trials: pd.DataFrame, seed: int):
     return fig
 
 
-def _draw_tune_importance(trials: pd.DataFrame, seed: int):
+def draw_tune_importance(trials: pd.DataFrame, seed: int):
     """Plot the fANOVA importance of each searched parameter (needs >= 3 trials)."""
     import matplotlib.pyplot as plt
     import optuna

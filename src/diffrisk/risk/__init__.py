@@ -4,14 +4,12 @@ Sign convention: VaR and CVaR are returns (negative numbers for a loss).
 """
 
 from diffrisk.risk.measures import check_alpha, cvar, tail_count, var
-from diffrisk.risk.parametric import normal_var_es, standardized_t_var_es, student_t_var_es
+from diffrisk.risk.parametric import normal_var_es, student_t_var_es
 from diffrisk.risk.portfolio import (
     conditional_drawdown,
-    equal_weight_log_returns,
     minimum_variance_weights,
     parse_portfolios,
-    portfolio_path_returns,
-    portfolio_returns,
+    portfolio_log_returns,
     risk_summary,
 )
 from diffrisk.risk.scoring import fz0_loss, pinball_loss, pit_values, risk_inputs
@@ -27,7 +25,6 @@ __all__ = [
     "check_alpha",
     "conditional_drawdown",
     "cvar",
-    "equal_weight_log_returns",
     "fz0_loss",
     "mc_error_table",
     "minimum_variance_weights",
@@ -35,11 +32,9 @@ __all__ = [
     "parse_portfolios",
     "pinball_loss",
     "pit_values",
-    "portfolio_path_returns",
-    "portfolio_returns",
+    "portfolio_log_returns",
     "risk_inputs",
     "risk_summary",
-    "standardized_t_var_es",
     "student_t_var_es",
     "tail_count",
     "var",

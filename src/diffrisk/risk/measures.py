@@ -33,7 +33,8 @@ def tail_count(n: int, alpha: float) -> int:
     return max(1, math.ceil(round(alpha * n, 9) - _ALPHA_TOL))
 
 
-def _as_scenarios(scenarios: ArrayLike, axis: int) -> NDArray[np.float64]:
+def as_scenarios(scenarios: ArrayLike, axis: int) -> NDArray[np.float64]:
+    """Scenarios as float64 with the scenario ``axis`` moved last; empty or NaN is an error."""
     arr = np.asarray(scenarios, dtype=np.float64)
     if arr.ndim == 0:
         raise ValueError("scenarios must have at least one dimension")
@@ -70,7 +71,7 @@ def var(scenarios: ArrayLike, alpha: float, axis: int = -1) -> NDArray[np.float6
     >>> var(np.arange(1, 101) / 100 - 0.5, 0.05)
     -0.45
     """
-    arr = _as_scenarios(scenarios, axis)
+    arr = as_scenarios(scenarios, axis)
     k = tail_count(arr.shape[-1], alpha)
     out = np.partition(arr, k - 1, axis=-1)[..., k - 1]
     return float(out) if out.ndim == 0 else out
@@ -99,7 +100,7 @@ def cvar(scenarios: ArrayLike, alpha: float, axis: int = -1) -> NDArray[np.float
     ``ceil(alpha * N)`` values may enter the mean. For distinct scenarios this is the
     mean of the ``ceil(alpha * N)`` smallest values.
     """
-    arr = _as_scenarios(scenarios, axis)
+    arr = as_scenarios(scenarios, axis)
     threshold = np.asarray(var(arr, alpha, axis=-1))[..., None]
     mask = arr <= threshold
     out = np.sum(np.where(mask, arr, 0.0), axis=-1) / np.sum(mask, axis=-1)

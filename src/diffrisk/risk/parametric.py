@@ -67,29 +67,37 @@ def normal_var_es(
 
 
 def student_t_var_es(
-    mu: ArrayLike, scale: ArrayLike, nu: ArrayLike, alpha: float
+    mu: ArrayLike, scale: ArrayLike, nu: ArrayLike, alpha: float, *, standardized: bool = False
 ) -> tuple[NDArray[np.float64] | float, NDArray[np.float64] | float]:
-    """VaR and ES of a location-scale Student-t return ``mu + scale * T_nu``.
+    """VaR and ES of a Student-t return ``mu + scale * T``, in return space.
 
-    With ``q = t_nu^-1(alpha)`` and ``g_nu`` the standard t density:
-    ``VaR = mu + scale q`` and ``ES = mu - scale (nu + q^2) / (nu - 1) g_nu(q) / alpha``.
+    With ``q = t_nu^-1(alpha)``, ``g_nu`` the standard t density and
+    ``tail = (nu + q^2) / (nu - 1) g_nu(q) / alpha``:
+
+    * ``standardized=False``: ``T = T_nu`` is a standard t variable and ``scale`` the
+      scale of the t law: ``VaR = mu + scale q``, ``ES = mu - scale tail``;
+    * ``standardized=True``: ``T = T_nu sqrt((nu - 2) / nu)`` has unit variance and
+      ``scale`` is the standard deviation (e.g. a GARCH ``sigma_t``):
+      ``VaR = mu + scale (q c)``, ``ES = mu - scale (tail c)`` with ``c = sqrt((nu - 2) / nu)``.
 
     Parameters
     ----------
     mu : array_like
         Location.
     scale : array_like
-        Scale of the t distribution (> 0); the standard deviation is
-        ``scale * sqrt(nu / (nu - 2))`` for nu > 2.
+        Scale (> 0): the t scale, or the standard deviation when ``standardized``.
     nu : array_like
-        Degrees of freedom, > 1 (the ES is infinite otherwise).
+        Degrees of freedom, > 1 (the ES is infinite otherwise); > 2 when ``standardized``.
     alpha : float
         Tail probability in (0, 1).
+    standardized : bool, default False
+        Whether ``T`` is the unit-variance t (see above).
 
     Returns
     -------
     (var, es) : tuple of float or ndarray
-        Returns (negative for a loss), ``es < var``.
+        Returns (negative for a loss), ``es < var``, broadcast over ``mu``, ``scale``,
+        ``nu``.
 
     References
     ----------
@@ -101,9 +109,14 @@ def student_t_var_es(
     >>> v, e = student_t_var_es(0.0, 1.0, 4.0, 0.01)
     >>> round(v, 4), round(e, 4)
     (-3.7469, -5.2206)
+    >>> v, e = student_t_var_es(0.0, 1.0, 4.0, 0.01, standardized=True)
+    >>> round(v, 4), round(e, 4)
+    (-2.6495, -3.6915)
     """
     alpha = check_alpha(alpha)
     nu_arr = _finite(nu, "nu")
+    if standardized and np.any(nu_arr <= 2.0):
+        raise ValueError(f"nu must be > 2 for a unit-variance Student-t, got {nu!r}")
     if np.any(nu_arr <= 1.0):
         raise ValueError(f"nu must be > 1 for a finite ES, got {nu!r}")
     mu_arr, scale_arr, nu_arr = np.broadcast_arrays(
@@ -111,42 +124,7 @@ def student_t_var_es(
     )
     q = stats.t.ppf(alpha, nu_arr)
     tail = (nu_arr + q**2) / (nu_arr - 1.0) * stats.t.pdf(q, nu_arr) / alpha
+    if standardized:
+        c = np.sqrt((nu_arr - 2.0) / nu_arr)
+        q, tail = q * c, tail * c
     return _float_or_array(mu_arr + scale_arr * q), _float_or_array(mu_arr - scale_arr * tail)
-
-
-# ---------------------------------------------------------------------------------------
-# GARCH(1,1)-t machinery shared by garch_t and fhs
-# ---------------------------------------------------------------------------------------
-def standardized_t_var_es(
-    alpha: float, nu: float | NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Lower alpha-quantile and expected shortfall of the unit-variance Student-t.
-
-    Parameters
-    ----------
-    alpha : float
-        Tail probability in (0, 1).
-    nu : float or ndarray
-        Degrees of freedom (> 2).
-
-    Returns
-    -------
-    q, es : ndarray
-        ``q = t_nu^{-1}(alpha) * sqrt((nu - 2) / nu)`` and
-        ``es = E[Z | Z <= q] = -sqrt((nu - 2) / nu) * (nu + t_a^2) / (nu - 1)
-        * f_nu(t_a) / alpha`` with ``t_a = t_nu^{-1}(alpha)`` — both negative (return
-        space: VaR = mu + sigma * q, CVaR = mu + sigma * es).
-
-    References
-    ----------
-    McNeil, Frey & Embrechts (2015), *Quantitative Risk Management* (revised edition),
-    Princeton University Press: expected shortfall of the Student-t distribution.
-    """
-    alpha = check_alpha(alpha)
-    nu = np.asarray(nu, dtype=float)
-    if np.any(~(nu > 2.0)):
-        raise ValueError(f"nu must be > 2 for a unit-variance Student-t, got {nu.min()}")
-    scale = np.sqrt((nu - 2.0) / nu)
-    t_a = stats.t.ppf(alpha, nu)
-    es = -(nu + t_a**2) / (nu - 1.0) * stats.t.pdf(t_a, nu) / alpha
-    return t_a * scale, es * scale

@@ -8,47 +8,81 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import logsumexp
 
 from diffrisk.risk.measures import cvar, var
 
 
-def portfolio_returns(returns: pd.DataFrame) -> pd.Series:
-    """Equal-weighted, daily rebalanced portfolio log return.
+def portfolio_log_returns(
+    returns: ArrayLike | pd.DataFrame, weights: ArrayLike | None = None, *, axis: int = -1
+) -> NDArray[np.float64]:
+    """Log return of a daily rebalanced portfolio: ``r_p = ln(Σ_i w_i exp(r_i))``.
 
-    ``r_p,t = ln( (1/n) Σ_i exp(r_i,t) )`` — the log of the average gross return of
-    the constituents, computed stably with ``logsumexp``.
-    """
-    from scipy.special import logsumexp
-
-    values = logsumexp(returns.to_numpy(dtype=float), axis=1) - np.log(returns.shape[1])
-    return pd.Series(values, index=returns.index, name="portfolio")
-
-
-def equal_weight_log_returns(returns: ArrayLike) -> NDArray[np.float64]:
-    """Log return of the equal-weighted, daily rebalanced portfolio of the last axis.
+    The one implementation of the portfolio log return in the package (the data stage's
+    ``portfolio`` column, the stress signatures and windows, the path suite's regimes
+    and the stress risk table all call it).
 
     Parameters
     ----------
-    returns : array_like, shape (..., n_assets)
-        Daily log returns of the constituents (fractions).
+    returns : array_like or DataFrame
+        Daily log returns of the constituents (fractions); the assets lie along ``axis``.
+    weights : array_like, shape (n_assets,), optional
+        Fully invested weights (sum 1; short positions allowed). Default: equal weights
+        ``1 / n_assets``.
+    axis : int, default -1
+        The assets axis (``1`` for a (days, assets) table).
 
     Returns
     -------
-    ndarray, shape (...)
-        ``log(mean_i exp(r_i))`` along the last axis (the project's ``portfolio`` series).
+    ndarray
+        ``returns`` with ``axis`` reduced.
+
+    Raises
+    ------
+    ValueError
+        If the assets axis is empty, ``weights`` has the wrong shape or does not sum to 1,
+        or a short portfolio loses more than its value in one day (gross return <= 0).
+
+    Notes
+    -----
+    Computed stably with :func:`scipy.special.logsumexp`. With equal weights the result is
+    ``logsumexp(r) - ln(n)`` (the log of the mean gross return), bit for bit the formula
+    the data stage has always used for the ``portfolio`` column; given weights enter as
+    the ``b`` factors of ``logsumexp``.
 
     Examples
     --------
-    Gross returns 2 and 4 average to 3:
+    Gross returns 1.1 and 0.9 average to 1.0:
 
-    >>> round(float(np.exp(equal_weight_log_returns(np.log([2.0, 4.0])))), 12)
-    3.0
+    >>> float(portfolio_log_returns(np.log([1.1, 0.9])))
+    0.0
+    >>> round(float(portfolio_log_returns(np.log([2.0, 4.0]), [0.25, 0.75])), 12)
+    1.252762968495
     """
     arr = np.asarray(returns, dtype=float)
-    if arr.ndim < 1 or arr.shape[-1] < 1:
+    if arr.ndim < 1:
+        raise ValueError(f"returns must have an assets axis, got a scalar {arr!r}")
+    n_assets = arr.shape[axis]
+    if n_assets < 1:
         raise ValueError(f"returns must have an assets axis of length >= 1, got {arr.shape}")
-    peak = arr.max(axis=-1, keepdims=True)
-    return np.log(np.mean(np.exp(arr - peak), axis=-1)) + peak[..., 0]
+    if weights is None:
+        return np.asarray(logsumexp(arr, axis=axis) - np.log(n_assets), dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n_assets,):
+        raise ValueError(
+            f"weights must have shape ({n_assets},) to match returns axis {axis} of "
+            f"{arr.shape}, got {w.shape}"
+        )
+    if not math.isclose(float(w.sum()), 1.0, abs_tol=1e-9):
+        raise ValueError(f"weights must sum to 1, got {w.sum():.6g}")
+    shape = [1] * arr.ndim
+    shape[axis] = n_assets
+    out, sign = logsumexp(arr, axis=axis, b=w.reshape(shape), return_sign=True)
+    if np.any(sign <= 0):
+        raise ValueError(
+            "weights: a short portfolio lost more than its value in one day; log return undefined"
+        )
+    return np.asarray(out, dtype=float)
 
 
 # --------------------------------------------------------------------------- downstream risk
@@ -114,25 +148,6 @@ def minimum_variance_weights(train_returns: pd.DataFrame | ArrayLike) -> NDArray
     return x / x.sum()
 
 
-def portfolio_path_returns(paths_: ArrayLike, weights: ArrayLike) -> NDArray[np.float64]:
-    """Daily log returns ``(n_paths, H)`` of a daily rebalanced portfolio of the paths.
-
-    ``r_p = log(Σ_i w_i exp(r_i))`` with fully invested weights (Σ w = 1).
-    """
-    arr = np.asarray(paths_, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    if arr.ndim != 3 or w.shape != (arr.shape[2],):
-        raise ValueError(f"need paths (n, H, A) and weights (A,), got {arr.shape} and {w.shape}")
-    if not math.isclose(float(w.sum()), 1.0, abs_tol=1e-9):
-        raise ValueError(f"weights must sum to 1, got {w.sum():.6g}")
-    gross = np.exp(arr) @ w
-    if np.any(gross <= 0):
-        raise ValueError(
-            "a short portfolio lost more than its value in one day; log return undefined"
-        )
-    return np.log(gross)
-
-
 def conditional_drawdown(daily: ArrayLike) -> NDArray[np.float64]:
     """Maximum drawdown of each path (a log return <= 0): ``min_h (C_h - max_{j<=h} C_j)``.
 
@@ -149,7 +164,16 @@ def conditional_drawdown(daily: ArrayLike) -> NDArray[np.float64]:
 
 
 # --------------------------------------------------------------------------- validation
-def _tail_levels(n_reference_days: int, levels: Sequence[float] = (0.05, 0.01)) -> list[float]:
+def usable_tail_levels(
+    n_reference_days: int, levels: Sequence[float] = (0.05, 0.01)
+) -> list[float]:
+    """The tail probabilities of ``levels`` with at least one reference day in the tail.
+
+    Examples
+    --------
+    >>> usable_tail_levels(50)
+    [0.05]
+    """
     return [q for q in levels if math.floor(q * n_reference_days + 1e-9) >= 1]
 
 
@@ -173,9 +197,12 @@ def risk_summary(
         below it (:func:`diffrisk.risk.cvar`), ``cdar`` = the mean of the α worst maximum
         drawdowns (Chekhlov, Uryasev & Zabarankin 2005). All are returns (negative = loss).
     """
+    arr = np.asarray(paths_, dtype=float)
+    if arr.ndim != 3:
+        raise ValueError(f"paths_ must be 3-D (n_paths, H, n_assets), got {arr.shape}")
     rows = []
     for name, w in weights.items():
-        daily = portfolio_path_returns(paths_, w)
+        daily = portfolio_log_returns(arr, w)
         total, drawdown = daily.sum(axis=1), conditional_drawdown(daily)
         for a in alphas:
             rows.append(

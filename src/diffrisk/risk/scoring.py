@@ -88,9 +88,11 @@ def pinball_loss(returns: ArrayLike, var: ArrayLike, alpha: float) -> NDArray[np
 def pit_values(scenarios: ArrayLike, realized: ArrayLike) -> NDArray[np.float64]:
     """Probability integral transform of each realised return within its day's scenarios.
 
-    ``u_t = (#{x_ti < r_t} + 0.5 #{x_ti = r_t}) / N``: the empirical predictive CDF of day t
-    at the realised return (ties counted half). For calibrated daily forecasts the
-    ``u_t`` are uniform on [0, 1]; ``u_t < alpha`` is (up to ties) a VaR exception.
+    ``u_t = (#{x_ti < r_t} + 0.5 #{x_ti = r_t}) / N``: the empirical predictive CDF of
+    day t at the realised return with ties counted as half (the mid-rank rule). For
+    calibrated daily forecasts the ``u_t`` are uniform on [0, 1]; ``u_t < alpha`` is (up
+    to ties) a VaR exception. The one PIT of the package (the generate stage's
+    diagnostics and the PIT panels of Figure 1).
 
     Parameters
     ----------
@@ -102,6 +104,33 @@ def pit_values(scenarios: ArrayLike, realized: ArrayLike) -> NDArray[np.float64]
     Returns
     -------
     ndarray (D,)
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match or a value is NaN.
+
+    Notes
+    -----
+    The scenarios define a discrete predictive distribution ``F`` with atoms ``p(x)``,
+    for which ``F(r)`` is not uniform even when the forecast is right. The randomised
+    PIT ``F(r-) + V p(r)``, ``V ~ U(0, 1)`` independent, is exactly uniform under
+    calibration (Brockwell 2007; Czado, Gneiting & Held 2009); the mid-rank value used
+    here, ``F(r-) + p(r) / 2 = (F(r-) + F(r)) / 2``, is its conditional mean given
+    ``r`` (Parzen's mid-distribution function), so it is uniform on average
+    (``E[u] = 1/2`` exactly) without injecting randomness, and it is symmetric: reversing
+    the sign of scenarios and outcome maps ``u`` to ``1 - u``. The rule ``F(r) =
+    share of scenarios <= r`` counts a tie as a full exceedance and biases ``u`` upwards
+    by ``p(r) / 2``; without ties (continuous scenarios) both rules agree.
+
+    References
+    ----------
+    .. [1] Brockwell, A. E. (2007). Universal residuals: a multivariate transformation.
+       *Statistics & Probability Letters* 77(14), 1473–1478.
+    .. [2] Czado, C., Gneiting, T. and Held, L. (2009). Predictive model assessment for
+       count data. *Biometrics* 65(4), 1254–1261.
+    .. [3] Parzen, E. (2004). Quantile probability and statistical data modeling.
+       *Statistical Science* 19(4), 652–662 (the mid-distribution function).
 
     Examples
     --------

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from diffrisk.core.checks import check_int
-from diffrisk.risk.measures import _as_scenarios, check_alpha, tail_count
+from diffrisk.risk.measures import as_scenarios, check_alpha, tail_count
 
 #: Largest number of resampled values one bootstrap chunk materialises (memory bound).
 _CHUNK_ELEMENTS = 1 << 22
@@ -142,7 +142,7 @@ def var_cvar_bootstrap(
     alpha = check_alpha(alpha)
     level = check_alpha(level, "level")
     n_boot = check_int(n_boot, "n_boot", 2)
-    arr = _as_scenarios(scenarios, axis)
+    arr = as_scenarios(scenarios, axis)
     shape, n = arr.shape[:-1], arr.shape[-1]
     flat = arr.reshape(-1, n)
     k = tail_count(n, alpha)
@@ -262,7 +262,7 @@ def var_cvar_asymptotic_se(
     """
     alpha = check_alpha(alpha)
     level = check_alpha(level, "level")
-    arr = _as_scenarios(scenarios, axis)
+    arr = as_scenarios(scenarios, axis)
     shape, n = arr.shape[:-1], arr.shape[-1]
     if n < 2:
         raise ValueError(f"scenarios needs at least 2 scenarios along axis {axis}, got {n}")

@@ -1,1 +1,1 @@
-"""One module per DVC stage: each reads its own parameters, calls the layers below, writes its outputs."""
+"""One module per DVC stage: it reads its own parameters and calls the layers below."""

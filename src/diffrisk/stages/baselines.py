@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from diffrisk.baselines.registry import run_baselines
 from diffrisk.core import audit
-from diffrisk.core.tables import parse_list
+from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.forecasts.store import save_forecasts
-from diffrisk.stages.common import logger
+
+logger = logging.getLogger(__name__)
 
 
-def run(
+def forecast_baselines(
     *,
     methods: str | Sequence[str] = "hs,mc_normal,garch_t,fhs",
     window: int = 250,
@@ -91,3 +93,38 @@ def run(
         save_forecasts(method, frame, scen, provenance=record)
     logger.info("baselines stage: %d methods in %.1f s", len(results), elapsed)
     return {"forecasts": {m: r[0] for m, r in results.items()}, "seconds": elapsed}
+
+
+def run(
+    *, seed: int, n_scenarios: int, baselines: Mapping[str, Any], data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Entry point of the ``baselines`` stage: read its parameters, call :func:`forecast_baselines`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    n_scenarios : int
+        scenarios per forecast
+    baselines : mapping
+        the ``baselines`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`forecast_baselines` returns.
+    """
+    b = baselines
+    return forecast_baselines(
+        methods=b["methods"],
+        window=b["window"],
+        n_scenarios=n_scenarios,
+        refit_every=b["refit_every"],
+        min_obs=b["min_obs"],
+        max_obs=b["max_obs"],
+        fhs_residuals=b["fhs_residuals"],
+        splits=Splits.from_mapping(data),
+        seed=seed,
+    )

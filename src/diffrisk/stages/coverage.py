@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from diffrisk.core import io, paths
-from diffrisk.core.tables import markdown_table, parse_list
+from diffrisk.core.params import parse_list
+from diffrisk.core.tables import write_table
 from diffrisk.evaluation.tables import (
     backtest_table,
     constituent_coverage_table,
@@ -27,7 +28,7 @@ def _load_method_sets(methods: Sequence[str]) -> tuple[dict[str, pd.DataFrame], 
     return frames, scen
 
 
-def run(
+def backtest_methods(
     *,
     methods: str | Sequence[str],
     benchmark: str = "fhs",
@@ -59,7 +60,9 @@ def run(
     Outputs
     -------
     ``reports/tables/backtests.csv`` (DESIGN §5 columns), ``traffic_light.{csv,md}``,
-    ``diebold_mariano.{csv,md}``, ``constituent_coverage.{csv,md}``,
+    ``diebold_mariano.{csv,md}``, ``constituent_coverage.{csv,md}``, ``mc_error.{csv,md}``
+    (rounded for presentation), the same tables at full precision as
+    ``data/backtests/<stem>.parquet`` (what later stages read), and
     ``reports/metrics/backtests.json``.
     """
     names = parse_list(methods)
@@ -78,18 +81,18 @@ def run(
     )
     constituents = constituent_coverage_table(frames, exclude=heads)
     mc_error = mc_error_table(scen, heads)
-    tables = paths.tables_dir()
-    io.write_csv(tables / "backtests.csv", table, index=False, float_format="%.6g")
-    io.write_text(tables / "backtests.md", markdown_table(table))
     for stem, frame in (
+        ("backtests", table),
         ("traffic_light", traffic),
         ("diebold_mariano", dm),
         ("constituent_coverage", constituents),
         ("mc_error", mc_error),
     ):
-        io.write_csv(tables / f"{stem}.csv", frame, index=False, float_format="%.6g")
-        io.write_text(tables / f"{stem}.md", markdown_table(frame))
-    io.write_json(paths.metrics_dir() / "backtests.json", headline_metrics(table, heads))
+        write_table(frame, stem, paths.tables_dir())
+        io.write_parquet(paths.backtests_dir() / f"{stem}.parquet", frame)
+    io.write_json(
+        paths.metrics_dir() / "backtests.json", headline_metrics(table, heads, benchmark=benchmark)
+    )
     return {
         "backtests": table,
         "traffic_light": traffic,
@@ -97,3 +100,29 @@ def run(
         "constituents": constituents,
         "mc_error": mc_error,
     }
+
+
+def run(*, seed: int, coverage: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry point of the ``coverage`` stage: read its parameters, call :func:`backtest_methods`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    coverage : mapping
+        the ``coverage`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`backtest_methods` returns.
+    """
+    return backtest_methods(
+        methods=coverage["methods"],
+        benchmark=coverage["benchmark"],
+        n_sim=coverage["n_sim"],
+        headline=data["series"],
+        seed=seed,
+    )

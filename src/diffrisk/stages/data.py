@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.tables import markdown_table, parse_list
+from diffrisk.core.params import parse_list
+from diffrisk.core.tables import write_csv_table, write_table
 from diffrisk.data.prices import load_prices
 from diffrisk.data.returns import build_returns, check_series, summary_table
 from diffrisk.data.spikes import detect_spikes
 from diffrisk.data.spikes import fix_spikes as repair_spikes
 from diffrisk.data.splits import SPLIT_NAMES, Splits
-from diffrisk.stages.common import logger
+
+logger = logging.getLogger(__name__)
 
 
-def run(
+def prepare_data(
     *,
     source: str = "skfolio",
     csv_path: str = "",
@@ -110,9 +113,8 @@ def run(
     io.write_parquet(paths.returns_file(), returns)
     record = audit.provenance(params, seed, data_hash, extra={"outputs": metrics})
     audit.write_provenance(paths.returns_file().with_suffix(".audit.json"), record)
-    io.write_csv(paths.tables_dir() / "data_summary.csv", summary, index=False, float_format="%.6g")
-    io.write_text(paths.tables_dir() / "data_summary.md", markdown_table(summary))
-    io.write_csv(paths.tables_dir() / "data_spikes.csv", spikes, index=False, float_format="%.6g")
+    write_table(summary, "data_summary")
+    write_csv_table(paths.tables_dir() / "data_spikes.csv", spikes)
     io.write_json(paths.metrics_dir() / "data.json", metrics)
     return {
         "returns": returns,
@@ -121,3 +123,42 @@ def run(
         "metrics": metrics,
         "series": headline,
     }
+
+
+def run(*, seed: int, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry point of the ``data`` stage: read its parameters, call :func:`prepare_data`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`prepare_data` returns.
+    """
+    d = dict(data)
+    return prepare_data(
+        source=d["source"],
+        csv_path=d["csv_path"],
+        date_column=d["date_column"],
+        index_column=d["index_column"],
+        index_name=d["index_name"],
+        tickers=d["tickers"],
+        start=d["start"],
+        end=d["end"],
+        max_ffill=d["max_ffill"],
+        fix_spikes=d["fix_spikes"],
+        spike_threshold=d["spike_threshold"],
+        train_end=d["train_end"],
+        val_start=d["val_start"],
+        val_end=d["val_end"],
+        test_start=d["test_start"],
+        test_end=d["test_end"],
+        series=d["series"],
+        min_train=d["min_train"],
+        seed=seed,
+    )

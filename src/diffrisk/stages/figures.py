@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diffrisk.core.tables import parse_list
+from diffrisk.core.params import parse_list
 from diffrisk.forecasts.store import load_forecasts, load_scenarios
 from diffrisk.reporting.paper_figures import write_paper_figures
 
 
-def run(
+def draw_figures(
     *,
     methods: str | Sequence[str],
     distribution_methods: str | Sequence[str] = "ddpm,mc_normal,hs",
@@ -40,4 +40,28 @@ def run(
     scen = {m: load_scenarios(m) for m in parse_list(distribution_methods)}
     return write_paper_figures(
         frames, scen, series=parse_list(headline), fig3_alpha=float(fig3_alpha)
+    )
+
+
+def run(*, figures: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry point of the ``figures`` stage: read its parameters, call :func:`draw_figures`.
+
+    Parameters
+    ----------
+    figures : mapping
+        the ``figures`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`draw_figures` returns.
+    """
+    f = figures
+    return draw_figures(
+        methods=f["methods"],
+        distribution_methods=f["distribution_methods"],
+        headline=data["series"],
+        fig3_alpha=f["fig3_alpha"],
     )

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.tables import parse_list
+from diffrisk.core.params import parse_list
+from diffrisk.core.tables import write_csv_table
 from diffrisk.data.returns import check_series, load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.forecast import forecast_ddpm, validation_diagnostics
 from diffrisk.ddpm.model import load_checkpoint
 from diffrisk.forecasts.store import save_forecasts
-from diffrisk.stages.common import logger
+
+logger = logging.getLogger(__name__)
 
 
-def _without_timing(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop wall-clock fields so the committed metrics are identical between runs."""
-    return {k: v for k, v in summary.items() if not k.startswith("wall_time")}
-
-
-def run(
+def generate_forecasts(
     *,
     n_scenarios: int,
     sampler: str,
@@ -123,8 +121,42 @@ def run(
         diags.append(diag)
         out[method] = frame
     diagnostics = pd.concat(diags, ignore_index=True)
-    io.write_csv(
-        paths.tables_dir() / "ddpm_diagnostics.csv", diagnostics, index=False, float_format="%.6g"
-    )
+    write_csv_table(paths.tables_dir() / "ddpm_diagnostics.csv", diagnostics)
     io.write_json(paths.models_dir() / "generate_timing.json", seconds)
     return {"forecasts": out, "diagnostics": diagnostics, "seconds": seconds}
+
+
+def run(
+    *, seed: int, n_scenarios: int, generate: Mapping[str, Any], data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Entry point of the ``generate`` stage: read its parameters, call :func:`generate_forecasts`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    n_scenarios : int
+        scenarios per forecast
+    generate : mapping
+        the ``generate`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`generate_forecasts` returns.
+    """
+    g = generate
+    return generate_forecasts(
+        n_scenarios=n_scenarios,
+        sampler=g["sampler"],
+        n_steps=g["n_steps"],
+        eta=g["eta"],
+        spacing=g["spacing"],
+        noise=g["noise"],
+        large_n_scenarios=g["large_n_scenarios"],
+        headline=data["series"],
+        splits=Splits.from_mapping(data),
+        seed=seed,
+    )

@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.tables import parse_list
+from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
 from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS
-from diffrisk.stages.cvar_tables import _read_table
+from diffrisk.stages.common import read_backtest_table
 
 STRESS_FIGURES: tuple[str, ...] = (
     "stress_corr_heatmaps",
@@ -21,12 +21,13 @@ STRESS_FIGURES: tuple[str, ...] = (
 )
 
 
-def run(
+def write_report(
     *,
     params: Mapping[str, Any],
     splits: Splits,
-    headline: str | Sequence[str] = "portfolio,sp500",
-    seed: int = 0,
+    headline: str | Sequence[str],
+    benchmark: str,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``report`` stage: ``reports/STUDY.md`` and HTML renderings of the notebooks.
 
@@ -38,6 +39,8 @@ def run(
         For the test period shown in the report.
     headline : str or sequence of str
         Series discussed.
+    benchmark : str
+        The Diebold–Mariano reference method (``coverage.benchmark``).
     seed : int
 
     Returns
@@ -45,8 +48,8 @@ def run(
     dict
         ``path`` (STUDY.md) and ``html`` (rendered notebooks).
     """
-    backtests = _read_table("backtests")
-    dm = _read_table("diebold_mariano")
+    backtests = read_backtest_table("backtests")
+    dm = read_backtest_table("diebold_mariano")
     html = render_notebooks_html(paths.executed_notebooks_dir(), paths.reports_dir() / "html")
     test_dates = splits.dates(load_returns(), "test")
     record = audit.provenance(dict(params), seed, audit.recorded_data_hash())
@@ -60,6 +63,7 @@ def run(
         notebooks_html=html,
         test_period=(test_dates[0], test_dates[-1]),
         series=parse_list(headline),
+        benchmark=benchmark,
     )
     stress_section = paths.tables_dir() / "stress_section.md"
     if stress_section.is_file():
@@ -72,3 +76,26 @@ def run(
         section = stress_section.read_text(encoding="utf-8").rstrip("\n")
         io.write_text(path, text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n")
     return {"path": path, "html": html}
+
+
+def run(*, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry point of the ``report`` stage: read its parameters, call :func:`write_report`.
+
+    Parameters
+    ----------
+    params : mapping
+        every parameter of ``params.yaml`` (the report records them all)
+
+    Returns
+    -------
+    dict
+        What :func:`write_report` returns.
+    """
+    data = params["data"]
+    return write_report(
+        params=params,
+        splits=Splits.from_mapping(data),
+        headline=data["series"],
+        benchmark=params["coverage"]["benchmark"],
+        seed=params["seed"],
+    )

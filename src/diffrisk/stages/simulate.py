@@ -13,12 +13,12 @@ from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
-from diffrisk.stages.train import ddpm_config
+from diffrisk.stages.common import ddpm_config
 from diffrisk.study.simulation import DEFAULT_PARAMS
 from diffrisk.study.simulation_scoring import default_runners, run_simulation, save_simulation_table
 
 
-def run(
+def simulate_known_truth(
     *,
     ddpm: Mapping[str, Any],
     use_tuned: bool,
@@ -42,7 +42,7 @@ def run(
     ddpm, use_tuned
         As for :func:`run_train`.
     baseline_params : mapping
-        The ``baselines`` section (window, refit_every, min_obs, fhs_residuals).
+        The ``baselines`` section (window, refit_every, min_obs, max_obs, fhs_residuals).
     generate_params : mapping
         The ``generate`` section (sampler, n_steps, eta, spacing, noise).
     n_scenarios : int
@@ -66,6 +66,7 @@ def run(
         refit_every=int(baseline_params["refit_every"]),
         min_obs=int(baseline_params["min_obs"]),
         fhs_residuals=int(baseline_params["fhs_residuals"]),
+        max_obs=int(baseline_params["max_obs"]) or None,
         seed=int(seed),
     )
 
@@ -109,3 +110,48 @@ def run(
     )
     audit.write_provenance(paths.data_dir() / "simulation.audit.json", record)
     return {"table": table, "params": asdict(params)}
+
+
+def run(
+    *,
+    seed: int,
+    n_scenarios: int,
+    data: Mapping[str, Any],
+    tune: Mapping[str, Any],
+    ddpm: Mapping[str, Any],
+    baselines: Mapping[str, Any],
+    generate: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Entry point of the ``simulate`` stage: its parameters, then :func:`simulate_known_truth`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    n_scenarios : int
+        scenarios per forecast
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    tune : mapping
+        the ``tune`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    ddpm : mapping
+        the ``ddpm`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    baselines : mapping
+        the ``baselines`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    generate : mapping
+        the ``generate`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`simulate_known_truth` returns.
+    """
+    return simulate_known_truth(
+        ddpm=ddpm,
+        use_tuned=tune["enabled"],
+        baseline_params=baselines,
+        generate_params=generate,
+        n_scenarios=n_scenarios,
+        splits=Splits.from_mapping(data),
+        seed=seed,
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -13,18 +15,21 @@ import torch
 from diffrisk.core import audit, io, paths
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.data.returns import constituent_returns, load_returns
+from diffrisk.data.splits import Splits
 from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
 from diffrisk.stress.config import UNCONDITIONAL, StressRangeWarning
-from diffrisk.stress.model import load_stress_model, logger
+from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.scenario_sets import (
-    _sampling_settings,
     baseline_scenario_set,
     generate_scenario_set,
+    sampling_settings,
     write_scenario_set,
 )
 
+logger = logging.getLogger(__name__)
 
-def run(
+
+def generate_stress_sets(
     *,
     archetypes: str,
     as_of: str = "",
@@ -37,13 +42,14 @@ def run(
     prior_neighbours: int = 50,
     prior_guidance: float = 1.25,
     sampler: str = "ddim",
-    n_steps: int = 40,
+    n_steps: int = 20,
     eta: float = 0.0,
     spacing: str = "linear",
     order: int = 1,
     soft_bound: float = 0.0,
     bootstrap_block: int = 5,
     splits: Any,
+    index_name: str,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Run the ``stress_generate`` stage: a scenario set per archetype and generator.
@@ -93,7 +99,7 @@ def run(
     """
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
-    returns = constituent_returns(load_returns())
+    returns = constituent_returns(load_returns(), index_name)
     h = model.config.horizon
     resolved = [
         resolve_archetype(
@@ -105,7 +111,7 @@ def run(
     if len(test_dates) == 0:
         raise ValueError("the test period has no returns: cannot condition the unconditional set")
     data_hash, ckpt_hash = (audit.recorded_data_hash(), audit.file_sha256(stress_checkpoint()))
-    sampling = _sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
+    sampling = sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
     params = {
         "archetypes": archetypes,
         "as_of": as_of,
@@ -202,3 +208,28 @@ def run(
     io.write_json(paths.models_dir() / "stress_generate_timing.json", seconds)
     logger.info("stress_generate: %d sets in %.1f s", len(rows), sum(seconds.values()))
     return {"index": pd.DataFrame(rows), "archetypes": resolved, "seconds": seconds}
+
+
+def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage ``stress_generate``: its parameters, then :func:`generate_stress_sets`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    stress : mapping
+        the ``stress`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`generate_stress_sets` returns.
+    """
+    return generate_stress_sets(
+        **stress["generate"],
+        splits=Splits.from_mapping(data),
+        index_name=data["index_name"],
+        seed=seed,
+    )

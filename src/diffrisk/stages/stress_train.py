@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -11,13 +12,21 @@ import torch
 from diffrisk.core import audit, io, paths
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.data.returns import constituent_returns, load_returns, returns_until
+from diffrisk.data.splits import Splits
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import logger, save_stress_model, train_stress_model
-from diffrisk.stress.scenario_sets import _json_ready
+from diffrisk.stress.model import save_stress_model, train_stress_model
+from diffrisk.stress.scenario_sets import json_ready
+
+logger = logging.getLogger(__name__)
 
 
-def run(
-    *, model: Mapping[str, Any], splits: Any, seed: int = 0, progress: bool | None = None
+def train_stress(
+    *,
+    model: Mapping[str, Any],
+    splits: Any,
+    index_name: str,
+    seed: int = 0,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_train`` stage: fit the stress generator on training windows.
 
@@ -43,7 +52,7 @@ def run(
     """
     config = StressConfig.from_dict(dict(model))
     torch.set_num_threads(int(config.threads))
-    returns = constituent_returns(returns_until(load_returns(), splits, "validation"))
+    returns = constituent_returns(returns_until(load_returns(), splits, "validation"), index_name)
     data_hash = audit.recorded_data_hash()
     tic = time.perf_counter()
     fitted = train_stress_model(
@@ -63,7 +72,7 @@ def run(
         "epochs_run": len(fitted.history),
         "train_end": fitted.train_end,
         "n_parameters": int(sum(p.numel() for p in fitted.net.parameters())),
-        "signature_range": _json_ready(fitted.signature_bounds.to_dict(orient="index")),
+        "signature_range": json_ready(fitted.signature_bounds.to_dict(orient="index")),
     }
     path = save_stress_model(fitted, stress_checkpoint())
     record = audit.provenance(
@@ -88,3 +97,28 @@ def run(
         "metrics": {**metrics, "wall_time_s": round(seconds, 1), "history": fitted.history},
         "config": config,
     }
+
+
+def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry point of the ``stress_train`` stage: read its parameters, call :func:`train_stress`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    stress : mapping
+        the ``stress`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`train_stress` returns.
+    """
+    return train_stress(
+        model=stress["model"],
+        splits=Splits.from_mapping(data),
+        index_name=data["index_name"],
+        seed=seed,
+    )

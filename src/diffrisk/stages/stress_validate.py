@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,8 +12,9 @@ from numpy.typing import NDArray
 
 from diffrisk.core import io, paths
 from diffrisk.core.paths import scenario_set_file, stress_dir
-from diffrisk.core.tables import _write_table
+from diffrisk.core.tables import write_table
 from diffrisk.data.returns import constituent_returns, load_returns
+from diffrisk.data.splits import Splits
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
 from diffrisk.evaluation.paths.suite import (
@@ -44,7 +46,7 @@ def _load_sets(index: Mapping[str, Any]) -> dict[tuple[str, str], tuple[NDArray,
     }
 
 
-def run(
+def validate_stress_sets(
     *,
     crisis_windows: str,
     portfolios: str,
@@ -53,6 +55,7 @@ def run(
     n_boot: int = 500,
     bootstrap_block: int = 20,
     splits: Any,
+    index_name: str,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Run the ``stress_validate`` stage: validation, signatures, downstream risk, figures.
@@ -106,7 +109,7 @@ def run(
         for a in index["archetypes"]
     ]
     sets = _load_sets(index)
-    returns = constituent_returns(load_returns())
+    returns = constituent_returns(load_returns(), index_name)
     h = int(index["horizon"])
     train = returns.loc[returns.index <= splits.train_end]
     thresholds = fit_regime_thresholds(train)
@@ -216,19 +219,20 @@ def run(
     section = stress_report_section(
         validation, signatures, risk_table, {"out_of_range": out_of_range_map}, headline
     )
-    _write_table("stress_validation", validation)
-    _write_table("stress_signatures", signatures)
-    _write_table("stress_risk", risk_table)
-    _write_table("stress_headline", headline)
+    write_table(validation, "stress_validation")
+    write_table(signatures, "stress_signatures")
+    write_table(risk_table, "stress_risk")
+    write_table(headline, "stress_headline")
     io.write_text(paths.tables_dir() / "stress_section.md", section)
-    io.write_json(paths.metrics_dir() / "stress.json", metrics)
-    _write_figures(sets, archetypes, references, windows, returns, h)
+    io.write_json(paths.metrics_dir() / "stress.json", headline_stress_metrics(metrics))
+    figures = _write_figures(sets, archetypes, references, windows, returns, h)
     return {
         "validation": validation,
         "signatures": signatures,
         "risk": risk_table,
         "headline": headline,
         "metrics": metrics,
+        "figures": figures,
         "section": section,
     }
 
@@ -240,7 +244,7 @@ def _write_figures(
     windows: Sequence[CrisisWindow],
     returns: pd.DataFrame,
     h: int,
-) -> None:
+) -> dict[str, tuple[Path, Path]]:
     assets = list(returns.columns)
     test = references["test"][0].to_numpy()
     has_unc = ("diffusion", UNCONDITIONAL) in sets
@@ -277,5 +281,47 @@ def _write_figures(
             realised = block.to_numpy()[None] if len(block) == h else None
         fans.append((arch.name, sets[("diffusion", arch.name)][0], realised))
     figures["stress_fan_charts"] = figure_fan_charts(fans)
-    for stem, fig in figures.items():
-        save_figure(fig, stem)
+    return {stem: save_figure(fig, stem) for stem, fig in figures.items()}
+
+
+def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage ``stress_validate``: its parameters, then :func:`validate_stress_sets`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    stress : mapping
+        the ``stress`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`validate_stress_sets` returns.
+    """
+    return validate_stress_sets(
+        **stress["validate"],
+        splits=Splits.from_mapping(data),
+        index_name=data["index_name"],
+        seed=seed,
+    )
+
+
+def headline_stress_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The few numbers ``dvc metrics show`` prints for the stress stages.
+
+    The diffusion set's three headline distances (unconditional set against the held-out
+    test period), how many of them it wins, its bootstrap share of wins, and how many
+    requested signature components it hits within tolerance; the full grid is in
+    ``reports/tables/stress_*.csv``.
+    """
+    diffusion = metrics["unconditional"].get("diffusion", {})
+    return {
+        "diffusion": {m: diffusion[m] for m in HEADLINE_METRICS if m in diffusion},
+        "diffusion_wins_headline": metrics["diffusion_wins_headline"],
+        "headline_share_best": metrics["headline_share_best"],
+        "signature_within_tolerance_in_range": metrics["signature_within_tolerance_in_range"],
+        "signature_components_in_range": metrics["signature_components_in_range"],
+    }

@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from diffrisk.core import audit, io, paths
+from diffrisk.core.tables import write_csv_table
 from diffrisk.data.returns import load_returns, returns_until
 from diffrisk.data.splits import Splits
-from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
-from diffrisk.stages.common import logger
-from diffrisk.stages.generate import _without_timing
+from diffrisk.stages.common import ddpm_config, without_timing
+
+logger = logging.getLogger(__name__)
 
 
-def ddpm_config(ddpm: Mapping[str, Any], use_tuned: bool) -> tuple[Any, dict[str, Any]]:
-    """The DDPM configuration: ``params.yaml``'s ``ddpm`` section, then tuned values.
-
-    When ``use_tuned`` and ``models/best_params.yaml`` holds tuned values (the tune stage
-    ran with ``tune.enabled``), they override the section; otherwise the section is used
-    as is.
-
-    Returns
-    -------
-    config : DDPMConfig
-    tuned : dict
-        The overrides applied (empty when none).
-    """
-    import yaml
-
-    tuned: dict[str, Any] = {}
-    path = paths.best_params_file()
-    if use_tuned and path.is_file():
-        record = yaml.safe_load(path.read_text()) or {}
-        if record.get("tuned"):
-            tuned = dict(record.get("best_params", {}))
-    return DDPMConfig.from_dict({**dict(ddpm), **tuned}), tuned
-
-
-def run(
+def train_ddpm(
     *,
     ddpm: Mapping[str, Any],
     use_tuned: bool,
@@ -84,6 +64,37 @@ def run(
         {"ddpm": config.to_dict(), "tuned": tuned}, seed, audit.recorded_data_hash()
     )
     audit.write_provenance(paths.ddpm_checkpoint().with_suffix(".audit.json"), record)
-    io.write_json(paths.metrics_dir() / "train.json", _without_timing(summary))
+    io.write_json(
+        paths.metrics_dir() / "train.json",
+        without_timing({k: v for k, v in summary.items() if k not in ("history", "tuned_params")}),
+    )
+    plot = pd.DataFrame(history).drop(columns=["seconds"], errors="ignore")
+    write_csv_table(paths.plots_dir() / "train_history.csv", plot)
     io.write_json(paths.models_dir() / "train_timing.json", {"wall_time_s": summary["wall_time_s"]})
     return {"metrics": summary, "config": config, "tuned": tuned}
+
+
+def run(
+    *, seed: int, data: Mapping[str, Any], tune: Mapping[str, Any], ddpm: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Entry point of the ``train`` stage: read its parameters, call :func:`train_ddpm`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    tune : mapping
+        the ``tune`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    ddpm : mapping
+        the ``ddpm`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`train_ddpm` returns.
+    """
+    return train_ddpm(
+        ddpm=ddpm, use_tuned=tune["enabled"], splits=Splits.from_mapping(data), seed=seed
+    )

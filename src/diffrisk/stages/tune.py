@@ -8,11 +8,12 @@ from typing import Any
 import pandas as pd
 
 from diffrisk.core import audit, io, paths
+from diffrisk.core.tables import write_csv_table
 from diffrisk.data.returns import load_returns, returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.reporting.style import save_figure, set_style
-from diffrisk.reporting.tuning_figures import _draw_tune_history, _draw_tune_importance
+from diffrisk.reporting.tuning_figures import draw_tune_history, draw_tune_importance
 from diffrisk.study.tuning import (
     DEFAULT_SPACE,
     best_params_record,
@@ -22,7 +23,7 @@ from diffrisk.study.tuning import (
 )
 
 
-def run(
+def tune_ddpm(
     *,
     enabled: bool,
     n_trials: int,
@@ -78,16 +79,49 @@ def run(
     else:
         record = {"tuned": False, "reason": "tune.enabled is false: train uses params.yaml"}
     io.write_text(paths.best_params_file(), yaml.safe_dump(record, sort_keys=True))
-    io.write_csv(paths.tables_dir() / "tune_trials.csv", trials, index=False, float_format="%.6g")
+    write_csv_table(paths.tables_dir() / "tune_trials.csv", trials)
     io.write_json(
         paths.metrics_dir() / "tune.json", {k: v for k, v in record.items() if k != "reason"}
     )
     set_style()
     for stem, draw in (
-        ("tune_history", _draw_tune_history),
-        ("tune_importance", _draw_tune_importance),
+        ("tune_history", draw_tune_history),
+        ("tune_importance", draw_tune_importance),
     ):
         fig = draw(trials, seed)
         save_figure(fig, stem)
         plt.close(fig)
     return {"record": record, "trials": trials}
+
+
+def run(
+    *, seed: int, data: Mapping[str, Any], tune: Mapping[str, Any], ddpm: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Entry point of the ``tune`` stage: read its parameters, call :func:`tune_ddpm`.
+
+    Parameters
+    ----------
+    seed : int
+        the study's seed
+    data : mapping
+        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    tune : mapping
+        the ``tune`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+    ddpm : mapping
+        the ``ddpm`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
+
+    Returns
+    -------
+    dict
+        What :func:`tune_ddpm` returns.
+    """
+    return tune_ddpm(
+        enabled=tune["enabled"],
+        n_trials=tune["n_trials"],
+        timeout=tune["timeout"],
+        storage=tune["storage"],
+        overrides=tune["overrides"],
+        ddpm=ddpm,
+        splits=Splits.from_mapping(data),
+        seed=seed,
+    )

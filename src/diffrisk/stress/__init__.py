@@ -1,4 +1,8 @@
-"""Multivariate stress paths: config, windows, signatures, network, model, sampling, archetypes, scenario sets, comparison generators."""
+"""Multivariate stress paths.
+
+Config, windows, signatures, network, model, sampling, archetypes, scenario sets and the
+comparison generators.
+"""
 
 from diffrisk.stress.archetypes import (
     Archetype,

@@ -62,11 +62,11 @@ class StressConfig:
         Bound on the scaled history values fed to the encoder (targets are never clipped).
     history_stats : bool
         Feed the history's average pairwise correlations and recent realised volatility
-        to the history encoder (:func:`_history_scalars`); False keeps only the two
+        to the history encoder (:func:`history_scalars`); False keeps only the two
         volatility forecasts (the ablation).
     amplitude_embedding : bool
-        Embed the noisy sample's own amplitude in the denoiser (:func:`_amplitude`);
-        False is the ablation.
+        Embed the noisy sample's own amplitude in the denoiser
+        (:func:`~diffrisk.stress.network.amplitude_features`); False is the ablation.
     ewma_lambda : float
         EWMA decay of the volatility scaling and of the portfolio volatility forecast.
     ewma_warmup : int

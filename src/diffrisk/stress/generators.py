@@ -8,24 +8,18 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.core.checks import check_int
-from diffrisk.volatility.ewma import RISKMETRICS_LAMBDA, _check_lambda, ewma_volatility
+from diffrisk.core.checks import as_float_array, check_int
+from diffrisk.volatility.ewma import (
+    RISKMETRICS_LAMBDA,
+    check_lambda,
+    ewma_update,
+    ewma_volatility,
+)
 
 logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- inputs
-def _as_returns(returns: ArrayLike | pd.DataFrame, name: str, ndim: int = 2) -> NDArray:
-    arr = np.asarray(
-        returns.to_numpy() if isinstance(returns, pd.DataFrame | pd.Series) else returns,
-        dtype=float,
-    )
-    if arr.ndim != ndim:
-        shape = "(days, n_assets)" if ndim == 2 else "(days,)"
-        raise ValueError(f"{name} must be {ndim}-D {shape}, got ndim={arr.ndim}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values; drop or fill them first")
-    return arr
 
 
 # ---------------------------------------------------------------------- normal
@@ -51,7 +45,7 @@ def multivariate_normal_paths(
         ``r = μ + L z`` with μ the sample mean, ``Σ = L Lᵀ`` the sample covariance
         (ddof = 1; a symmetric eigen-factor when Σ is singular) and z standard normal.
     """
-    arr = _as_returns(train_returns, "train_returns")
+    arr = as_float_array(train_returns, "train_returns", ndim=2)
     n_paths = check_int(n_paths, "n_paths")
     horizon = check_int(horizon, "horizon", minimum=2)
     if arr.shape[0] < 2:
@@ -155,11 +149,11 @@ def filtered_block_bootstrap_paths(
     G. Barone-Adesi, K. Giannopoulos and L. Vosper, "VaR without correlations for
     portfolios of derivative securities", Journal of Futures Markets 19(5), 583–602, 1999.
     """
-    arr = _as_returns(train_returns, "train_returns")
+    arr = as_float_array(train_returns, "train_returns", ndim=2)
     n_paths = check_int(n_paths, "n_paths")
     horizon = check_int(horizon, "horizon", minimum=2)
     block = check_int(block, "block")
-    lam = _check_lambda(lam)
+    lam = check_lambda(lam)
     warmup = check_int(warmup, "warmup")
     if arr.shape[0] < warmup + block:
         raise ValueError(
@@ -188,5 +182,5 @@ def filtered_block_bootstrap_paths(
     variance = np.broadcast_to(scale**2, z[:, 0].shape).copy()
     for h in range(horizon):
         paths[:, h] = np.sqrt(variance) * z[:, h]
-        variance = lam * variance + (1.0 - lam) * paths[:, h] ** 2
+        variance = ewma_update(variance, paths[:, h], lam)
     return paths.astype(np.float32)

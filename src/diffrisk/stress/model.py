@@ -12,7 +12,8 @@ import pandas as pd
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.diffusion.schedule import NoiseSchedule, extract
+from diffrisk.diffusion.prediction import to_x0, training_target
+from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.training import (
     TrainOptions,
     read_checkpoint,
@@ -24,8 +25,8 @@ from diffrisk.stress.network import StressDenoiser, StressSpec
 from diffrisk.stress.signatures import (
     N_HISTORY_SCALARS,
     SIGNATURE_COLUMNS,
-    _history_scalars,
     historical_signatures,
+    history_scalars,
     signature_features,
     signature_range,
 )
@@ -86,7 +87,7 @@ class StressModel:
         self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
     ) -> NDArray:
         """Standardised history features (n, :data:`N_HISTORY_SCALARS`)."""
-        raw = _history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]
+        raw = history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]
         return (raw - self.scalar_mean) / self.scalar_std
 
     def signature_input(
@@ -111,15 +112,28 @@ def _make_schedule(config: StressConfig) -> NoiseSchedule:
     return NoiseSchedule.create("cosine", config.diffusion_steps, max_beta=0.1)
 
 
-def _torch(x: ArrayLike) -> torch.Tensor:
+def as_float_tensor(x: ArrayLike) -> torch.Tensor:
+    """``x`` as a float32 tensor (the dtype of the network's inputs)."""
     return torch.as_tensor(np.asarray(x), dtype=torch.float32)
 
 
-def _pacf_torch(x0: torch.Tensor, lags: int) -> torch.Tensor:
+def differentiable_pacf(x0: torch.Tensor, lags: int) -> torch.Tensor:
     """PACF (A, L) of a batch of paths (B, A, H), pooled moments per asset (differentiable).
 
-    Same estimator as :func:`diffrisk.validation.path_autocorrelation` followed by the
-    Durbin–Levinson recursion of :func:`diffrisk.validation.partial_autocorrelation`.
+    Same estimator as :func:`diffrisk.evaluation.paths.temporal.path_autocorrelation`
+    followed by the Durbin–Levinson recursion of
+    :func:`diffrisk.evaluation.paths.temporal.partial_autocorrelation`, in torch so that
+    the PACF penalty of the training loss has gradients.
+
+    Parameters
+    ----------
+    x0 : Tensor (B, A, H)
+    lags : int
+        L, largest lag.
+
+    Returns
+    -------
+    Tensor (A, L)
     """
     c = x0 - x0.mean(dim=(0, 2), keepdim=True)
     var_ = (c**2).mean(dim=(0, 2)) + 1e-8
@@ -142,11 +156,13 @@ class _Tensors:
     """Torch views of a :class:`WindowSet` in the model's input scale."""
 
     def __init__(self, windows: WindowSet, model: StressModel) -> None:
-        self.x0 = _torch(windows.targets / model.target_scale)
-        self.history = _torch(windows.history)
-        self.scalars = _torch(model.scalars(windows.sigma, windows.portfolio_vol, windows.history))
+        self.x0 = as_float_tensor(windows.targets / model.target_scale)
+        self.history = as_float_tensor(windows.history)
+        self.scalars = as_float_tensor(
+            model.scalars(windows.sigma, windows.portfolio_vol, windows.history)
+        )
         values, _ = model.signature_input(windows.signature, windows.portfolio_vol)
-        self.signature = _torch(values)
+        self.signature = as_float_tensor(values)
 
     def __len__(self) -> int:
         return int(self.x0.shape[0])
@@ -161,16 +177,36 @@ class _Tensors:
         }
 
 
-def _fit_statistics(
+def fit_stress_statistics(
     windows: WindowSet,
     assets: list[str],
     config: StressConfig,
     train_signatures: pd.DataFrame,
     train_end: str,
 ) -> StressModel:
+    """An untrained :class:`StressModel` with every statistic fitted on training windows.
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Training windows (:func:`~diffrisk.stress.windows.training_windows`).
+    assets : list of str
+        Constituents, in column order.
+    config : StressConfig
+    train_signatures : DataFrame
+        Historical signatures of the training period (their range guards requests).
+    train_end : str
+        Last training day.
+
+    Returns
+    -------
+    StressModel
+        Standardisations, target scale and bounds, signature prior, and a freshly
+        initialised network (drawn from torch's global generator).
+    """
     feats = signature_features(windows.signature, windows.portfolio_vol, config.horizon).to_numpy()
     n_scalars = N_HISTORY_SCALARS if config.history_stats else 2
-    scal = _history_scalars(windows.sigma, windows.portfolio_vol, windows.history)[:, :n_scalars]
+    scal = history_scalars(windows.sigma, windows.portfolio_vol, windows.history)[:, :n_scalars]
     spec = StressSpec(
         n_assets=len(assets),
         horizon=config.horizon,
@@ -220,15 +256,15 @@ def _denoising_loss(
     mask = (drop_all | drop_one).float()
     x_t = schedule.q_sample(batch["x0"], t, noise)
     context = net.encode_history(batch["history"], batch["scalars"])
-    v_hat = net(x_t, t, context, net.embed_signature(batch["signature"], mask))
-    sqrt_ab = extract(schedule.sqrt_alpha_bars, t, x_t.shape)
-    sqrt_1m = extract(schedule.sqrt_one_minus_alpha_bars, t, x_t.shape)
-    loss = torch.mean((v_hat - (sqrt_ab * noise - sqrt_1m * batch["x0"])) ** 2)
+    pred = net(x_t, t, context, net.embed_signature(batch["signature"], mask))
+    sqrt_ab, sqrt_1m = schedule.coefficients(t, x_t.shape)
+    target = training_target(batch["x0"], noise, sqrt_ab, sqrt_1m, net.prediction_type)
+    loss = torch.mean((pred - target) ** 2)
     if pacf_target is not None and config.pacf_weight > 0:
         low = t < schedule.n_steps // 2
         if int(low.sum()) >= 8:
-            x0_hat = sqrt_ab[low] * x_t[low] - sqrt_1m[low] * v_hat[low]
-            penalty = torch.mean((_pacf_torch(x0_hat, config.pacf_lags) - pacf_target) ** 2)
+            x0_hat = to_x0(pred[low], x_t[low], sqrt_ab[low], sqrt_1m[low], net.prediction_type)
+            penalty = torch.mean((differentiable_pacf(x0_hat, config.pacf_lags) - pacf_target) ** 2)
             loss = loss + config.pacf_weight * penalty
     return loss
 
@@ -284,7 +320,8 @@ def train_stress_model(
     Notes
     -----
     Loss: mean squared error of the v-prediction (Salimans & Ho 2022; equivalent to
-    ``L_simple`` of Ho et al. 2020 weighted by ``1 / ab_t``, see :func:`eps_from_v`) on
+    ``L_simple`` of Ho et al. 2020 weighted by ``1 / ab_t``, see
+    :func:`diffrisk.diffusion.prediction.training_target`) on
     ``x0 = r / (sigma * target_scale)`` with
     one (t, eps) draw per window, plus the optional PACF penalty
     (``config.pacf_weight``). The validation loss uses fixed (seeded) draws and the same
@@ -302,9 +339,11 @@ def train_stress_model(
         lam=config.ewma_lambda,
         warmup=config.ewma_warmup,
     )
-    model = _fit_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
+    model = fit_stress_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
     train_t, val_t = _Tensors(train_w, model), _Tensors(val_w, model)
-    pacf_target = _pacf_torch(train_t.x0, config.pacf_lags) if config.pacf_weight > 0 else None
+    pacf_target = (
+        differentiable_pacf(train_t.x0, config.pacf_lags) if config.pacf_weight > 0 else None
+    )
     logger.info(
         "stress model: %d training windows (to %s), %d validation windows",
         len(train_w),
@@ -314,7 +353,6 @@ def train_stress_model(
     options = TrainOptions(**config.train_options_dict())
     result = train_denoiser(
         model.net,
-        model.schedule,
         train_t,
         options,
         seed=int(seed),

@@ -52,7 +52,7 @@ class FiLMBlock(nn.Module):
         return x + self.conv2(F.silu(h * (1.0 + scale) + shift))
 
 
-def _amplitude(x: torch.Tensor) -> torch.Tensor:
+def amplitude_features(x: torch.Tensor) -> torch.Tensor:
     """Log root-mean-square of each sample (B, A, H) and of its cross-sectional mean, (B, 2).
 
     The group normalisations of the denoiser remove the overall scale of a sample from its
@@ -72,10 +72,13 @@ class StressDenoiser(nn.Module):
     channels, pooled at the last step and on average, plus two scalar volatility features),
     a signature embedding with one learned null token per component (a component whose
     mask is 1 is replaced by its token; the mask is an input too), the sinusoidal timestep
-    embedding of :mod:`diffrisk.diffusion.denoiser`, an embedding of the noisy sample's
-    own amplitude (:func:`_amplitude`), and FiLM residual blocks over the horizon. The
+    embedding of :mod:`diffrisk.diffusion.nn`, an embedding of the noisy sample's
+    own amplitude (:func:`amplitude_features`), and FiLM residual blocks over the horizon. The
     output convolution starts at zero.
     """
+
+    prediction_type: str = "v_prediction"
+    """What :meth:`forward` predicts (:mod:`diffrisk.diffusion.prediction`)."""
 
     def __init__(self, spec: StressSpec) -> None:
         super().__init__()
@@ -124,14 +127,14 @@ class StressDenoiser(nn.Module):
     ) -> torch.Tensor:
         """Predict ``v = sqrt(ab_t) eps - sqrt(1 - ab_t) x0`` for ``x_t`` (B, A, H) at steps ``t``.
 
-        Convert it to a noise prediction with :func:`eps_from_v`.
+        Convert it with :func:`diffrisk.diffusion.prediction.to_eps` (or ``to_x0``).
 
         ``context`` and ``signature`` are the (B, emb_dim) outputs of
         :meth:`encode_history` and :meth:`embed_signature`.
         """
         emb = self.time(t) + context + signature
         if self.amplitude is not None:
-            emb = emb + self.amplitude(_amplitude(x_t))
+            emb = emb + self.amplitude(amplitude_features(x_t))
         emb = F.silu(emb)
         h = self.inp(x_t)
         for block in self.blocks:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -11,11 +10,12 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
-from diffrisk.diffusion.prediction import eps_from_v
+from diffrisk.diffusion.guidance import check_guidance_weight, guided_eps_fn
+from diffrisk.diffusion.prediction import to_eps
 from diffrisk.diffusion.sampler import initial_noise, reverse_process, reverse_steps
-from diffrisk.stress.model import StressModel, _torch
+from diffrisk.stress.model import StressModel, as_float_tensor
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS
-from diffrisk.stress.windows import _position, conditioning_inputs
+from diffrisk.stress.windows import conditioning_inputs, conditioning_position
 
 
 @torch.no_grad()
@@ -28,7 +28,7 @@ def sample_scaled_paths(
     *,
     generator: torch.Generator,
     sampler: str = "ddim",
-    n_steps: int = 40,
+    n_steps: int = 20,
     eta: float = 0.0,
     spacing: str = "linear",
     order: int = 1,
@@ -38,7 +38,9 @@ def sample_scaled_paths(
     """Reverse diffusion for a batch of paths with classifier-free guidance.
 
     The chain is :func:`diffrisk.diffusion.sampler.reverse_process`; this function only
-    supplies the guided noise prediction.
+    supplies the guided noise prediction (:func:`diffrisk.diffusion.guidance.guided_eps_fn`
+    on the network's v-prediction, converted by
+    :func:`diffrisk.diffusion.prediction.to_eps`).
 
     Parameters
     ----------
@@ -68,23 +70,18 @@ def sample_scaled_paths(
     Tensor (B, A, H)
         Samples in the model's input scale (``r / (sigma * target_scale)``), unclipped.
     """
-    if guidance < 0 or not math.isfinite(guidance):
-        raise ValueError(f"guidance must be a finite number >= 0, got {guidance!r}")
+    check_guidance_weight(guidance)
     steps = reverse_steps(sampler, model.schedule, None if sampler == "ddpm" else n_steps, spacing)
     net, spec = model.net.eval(), model.net.spec
     n = context.shape[0]
 
-    def guided_eps(x: torch.Tensor, t: int) -> torch.Tensor:
-        eps = torch.empty_like(x)
-        for s in range(0, n, chunk):
-            sl = slice(s, s + chunk)
-            tt = torch.full((x[sl].shape[0],), t, dtype=torch.long)
-            v = net(x[sl], tt, context[sl], null_embedding[sl])
-            if guidance != 0.0:
-                v_cond = net(x[sl], tt, context[sl], cond_embedding[sl])
-                v = v + guidance * (v_cond - v)
-            eps[sl] = eps_from_v(model.schedule, x[sl], t, v)
-        return eps
+    def predict(x: torch.Tensor, t: torch.Tensor, rows: slice, conditional: bool) -> torch.Tensor:
+        signature = cond_embedding[rows] if conditional else null_embedding[rows]
+        return net(x, t, context[rows], signature)
+
+    def prediction_to_eps(x: torch.Tensor, t: int, prediction: torch.Tensor) -> torch.Tensor:
+        sqrt_ab, sqrt_1m = model.schedule.step_coefficients(t)
+        return to_eps(prediction, x, sqrt_ab, sqrt_1m, net.prediction_type)
 
     x = initial_noise(n, spec.n_assets * spec.horizon, generator, "iid").reshape(
         n, spec.n_assets, spec.horizon
@@ -96,7 +93,7 @@ def sample_scaled_paths(
         leave=False,
     ) as bar:
         return reverse_process(
-            guided_eps,
+            guided_eps_fn(predict, prediction_to_eps, guidance, chunk),
             model.schedule,
             x,
             steps,
@@ -161,7 +158,7 @@ def generate_paths(
     guidance: float,
     seed: int,
     sampler: str = "ddim",
-    n_steps: int = 40,
+    n_steps: int = 20,
     eta: float = 0.0,
     spacing: str = "linear",
     order: int = 1,
@@ -230,7 +227,7 @@ def generate_paths(
     arr = returns.to_numpy(dtype=float)
     rows, inputs = [], []
     for d in as_of:
-        s = _position(returns.index, d)
+        s = conditioning_position(returns.index, d)
         inp = conditioning_inputs(
             arr[:s], cfg.history, lam=cfg.ewma_lambda, warmup=cfg.ewma_warmup, clip=cfg.history_clip
         )
@@ -248,21 +245,25 @@ def generate_paths(
         )
         inputs.append(inp)
     n = int(n_paths_per_date)
-    history = _torch(np.stack([i.history for i in inputs]))
+    history = as_float_tensor(np.stack([i.history for i in inputs]))
     sigma = np.stack([i.sigma for i in inputs])
     port = np.array([i.portfolio_vol for i in inputs])
     net = model.net.eval()
     with torch.no_grad():
         features = model.scalars(sigma, port, history.numpy())
-        context = net.encode_history(history, _torch(features))
+        context = net.encode_history(history, as_float_tensor(features))
         null_vals = torch.zeros(len(inputs), len(SIGNATURE_COLUMNS))
         null = net.embed_signature(null_vals, torch.ones_like(null_vals))
         if request:
             values, mask = model.signature_input(pd.DataFrame([request] * len(inputs)), port)
-            cond = net.embed_signature(_torch(values), _torch(mask)).repeat_interleave(n, 0)
+            cond = net.embed_signature(
+                as_float_tensor(values), as_float_tensor(mask)
+            ).repeat_interleave(n, 0)
         elif prior_neighbours:
             drawn = draw_prior_signatures(model, features, n, int(prior_neighbours), int(seed))
-            cond = net.embed_signature(_torch(drawn), torch.zeros(len(drawn), drawn.shape[1]))
+            cond = net.embed_signature(
+                as_float_tensor(drawn), torch.zeros(len(drawn), drawn.shape[1])
+            )
         else:
             cond = null.repeat_interleave(n, 0)
     rep = lambda z: z.repeat_interleave(n, dim=0)  # noqa: E731

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -15,29 +16,32 @@ import torch
 from numpy.typing import NDArray
 
 from diffrisk.core import audit, io
-from diffrisk.risk.portfolio import equal_weight_log_returns
+from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
-from diffrisk.stress.model import StressModel, load_stress_model, logger
+from diffrisk.stress.model import StressModel, load_stress_model
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.signatures import out_of_range, stress_signature
-from diffrisk.stress.windows import _position
+from diffrisk.stress.windows import conditioning_position
 from diffrisk.volatility.ewma import ewma_volatility
+
+logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- scenario sets
 def _rows_before(returns: pd.DataFrame, as_of: Sequence[str | None]) -> pd.DataFrame:
     """The rows any of the conditioning dates may read (strictly before the latest)."""
-    s = max(_position(returns.index, d) for d in as_of)
+    s = max(conditioning_position(returns.index, d) for d in as_of)
     return returns.iloc[:s]
 
 
-def _json_ready(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=io._json_default))
+def json_ready(obj: Any) -> Any:
+    """``obj`` round-tripped through JSON (numpy scalars, dates and NaN made plain)."""
+    return json.loads(json.dumps(obj, default=io.json_default))
 
 
-def _sampling_settings(
+def sampling_settings(
     sampler: str, n_steps: int, eta: float, spacing: str, order: int, soft_bound: float
 ) -> dict[str, Any]:
     """The sampling keyword arguments of :func:`generate_paths`, as one mapping."""
@@ -136,7 +140,7 @@ def generate_scenario_set(
     guidance: float | str,
     seed: int,
     sampler: str = "ddim",
-    n_steps: int = 40,
+    n_steps: int = 20,
     eta: float = 0.0,
     spacing: str = "linear",
     order: int = 1,
@@ -184,7 +188,7 @@ def generate_scenario_set(
             StressRangeWarning,
             stacklevel=2,
         )
-    sampling = _sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
+    sampling = sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
     prior = 0 if archetype.signature else int(prior_neighbours)
     calibration = None
     if isinstance(guidance, str):
@@ -226,12 +230,12 @@ def generate_scenario_set(
         "spacing": spacing,
         "order": int(order),
         "soft_bound": float(soft_bound),
-        "guidance_calibration": None if calibration is None else _json_ready(calibration),
+        "guidance_calibration": None if calibration is None else json_ready(calibration),
         "prior_neighbours": prior,
     }
     extra = {
         "generation": generation,
-        "conditioning": _json_ready(
+        "conditioning": json_ready(
             dates.assign(
                 as_of=dates["as_of"].astype(str), last_history=dates["last_history"].astype(str)
             ).to_dict(orient="list")
@@ -242,12 +246,12 @@ def generate_scenario_set(
         "returns_sha256": audit.frame_sha256(_rows_before(returns, as_of)),
         "out_of_range": flagged,
         "out_of_range_flag": bool(flagged),
-        "training_signature_range": _json_ready(model.signature_bounds.to_dict(orient="index")),
+        "training_signature_range": json_ready(model.signature_bounds.to_dict(orient="index")),
         "torch_version": torch.__version__,
         "torch_threads": int(torch.get_num_threads()),
     }
     record = audit.provenance(params or {}, seed, data_sha256, extra=extra)
-    return paths, _json_ready(record)
+    return paths, json_ready(record)
 
 
 def write_scenario_set(
@@ -258,7 +262,7 @@ def write_scenario_set(
     The npz holds ``paths`` (float32), ``assets`` and ``metadata`` (the JSON text), so the
     set is self-describing; both files are written atomically.
     """
-    text = json.dumps(_json_ready(dict(metadata)), sort_keys=True)
+    text = json.dumps(json_ready(dict(metadata)), sort_keys=True)
     out = io.write_npz(
         path,
         paths=np.asarray(paths_, dtype=np.float32),
@@ -374,16 +378,14 @@ def baseline_scenario_set(
     n = int(n_paths_per_date)
     vols = []
     for d in as_of:
-        past = arr[: _position(returns.index, d)]
-        vols.append(
-            float(ewma_volatility(equal_weight_log_returns(past), lam=lam, warmup=warmup)[-1])
-        )
+        past = arr[: conditioning_position(returns.index, d)]
+        vols.append(float(ewma_volatility(portfolio_log_returns(past), lam=lam, warmup=warmup)[-1]))
     if kind == "normal":
         paths_ = multivariate_normal_paths(train, n * len(as_of), horizon, seed)
     elif kind == "bootstrap":
         parts = []
         for i, d in enumerate(as_of):
-            past = arr[: _position(returns.index, d)]
+            past = arr[: conditioning_position(returns.index, d)]
             vol_now = ewma_volatility(past, lam=lam, warmup=warmup)[-1]
             parts.append(
                 filtered_block_bootstrap_paths(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 
@@ -9,29 +10,17 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.core.checks import check_int
-from diffrisk.risk.portfolio import equal_weight_log_returns
-from diffrisk.stress.generators import _as_returns, logger
+from diffrisk.core.checks import as_float_array, check_int
+from diffrisk.risk.correlation import mean_pairwise_correlation
+from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.volatility.ewma import RISKMETRICS_LAMBDA, ewma_volatility
+
+logger = logging.getLogger(__name__)
 
 SIGNATURE_COLUMNS: tuple[str, ...] = ("vol_ratio", "cum_return", "avg_corr")
 
 
 # ------------------------------------------------------------------- signatures
-def _mean_pairwise_correlation(paths: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Average off-diagonal correlation of each path's ``(H, A)`` block of days."""
-    centered = paths - paths.mean(axis=1, keepdims=True)
-    cov = np.einsum("pti,ptj->pij", centered, centered)
-    sd = np.sqrt(np.einsum("pii->pi", cov))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = cov / (sd[:, :, None] * sd[:, None, :])
-    i, j = np.triu_indices(paths.shape[2], k=1)
-    pairs = corr[:, i, j]
-    valid = np.isfinite(pairs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(valid, pairs, 0.0).sum(axis=1) / valid.sum(axis=1)
-
-
 def stress_signature(paths: ArrayLike, vol_forecast: ArrayLike) -> pd.DataFrame:
     """Stress signature of each H-day path of the constituents.
 
@@ -72,13 +61,13 @@ def stress_signature(paths: ArrayLike, vol_forecast: ArrayLike) -> pd.DataFrame:
         )
     if not np.all(np.isfinite(forecast)) or np.any(forecast <= 0):
         raise ValueError("vol_forecast must be positive and finite")
-    portfolio = equal_weight_log_returns(arr)
+    portfolio = portfolio_log_returns(arr)
     realised = np.sqrt(np.mean(portfolio**2, axis=1))
     return pd.DataFrame(
         {
             "vol_ratio": realised / forecast,
             "cum_return": portfolio.sum(axis=1),
-            "avg_corr": _mean_pairwise_correlation(arr),
+            "avg_corr": mean_pairwise_correlation(arr),
         },
         columns=list(SIGNATURE_COLUMNS),
     )
@@ -124,7 +113,7 @@ def historical_signatures(
         lehman = sig.loc[sig.start == "2008-09-15", list(SIGNATURE_COLUMNS)]
         bounds = signature_range(sig)
     """
-    arr = _as_returns(returns, "returns")
+    arr = as_float_array(returns, "returns", ndim=2)
     horizon = check_int(horizon, "horizon", minimum=2)
     step = check_int(step, "step")
     warmup = check_int(warmup, "warmup")
@@ -132,7 +121,7 @@ def historical_signatures(
         raise ValueError(
             f"returns has {arr.shape[0]} days; need at least warmup + horizon = {warmup + horizon}"
         )
-    forecasts = ewma_volatility(equal_weight_log_returns(arr), lam=lam, warmup=warmup)
+    forecasts = ewma_volatility(portfolio_log_returns(arr), lam=lam, warmup=warmup)
     starts = np.arange(warmup, arr.shape[0] - horizon + 1, step)
     windows = np.lib.stride_tricks.sliding_window_view(arr, horizon, axis=0)[starts]
     signature = stress_signature(np.swapaxes(windows, 1, 2), forecasts[starts])
@@ -241,17 +230,7 @@ RECENT_DAYS = 20
 N_HISTORY_SCALARS = 5
 
 
-def _average_correlation(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Mean pairwise correlation of the assets over the last axis of ``x`` (n, A, days)."""
-    c = x - x.mean(axis=-1, keepdims=True)
-    sd = np.sqrt((c**2).mean(axis=-1))
-    z = c / np.where(sd > 0, sd, 1.0)[..., None]
-    corr = np.einsum("nad,nbd->nab", z, z) / x.shape[-1]
-    a = x.shape[1]
-    return (corr.sum(axis=(1, 2)) - np.trace(corr, axis1=1, axis2=2)) / (a * (a - 1))
-
-
-def _history_scalars(
+def history_scalars(
     sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
 ) -> NDArray[np.float64]:
     """Scalar summaries of the past fed to the history encoder, shape (n, 5).
@@ -263,6 +242,11 @@ def _history_scalars(
     forecast). A convolution over the assets cannot form the cross-products a correlation
     needs, so the co-movement level of the recent past is given explicitly; everything is
     computed from rows before the conditioning date.
+
+    The correlations are :func:`diffrisk.risk.correlation.mean_pairwise_correlation`, the
+    rule of the ``avg_corr`` signature (pairs with an asset that does not move are
+    skipped); a block where no pair is defined gives 0 (no co-movement information), so
+    that the network never sees a NaN.
 
     Parameters
     ----------
@@ -281,8 +265,8 @@ def _history_scalars(
         [
             np.log(np.atleast_1d(np.asarray(portfolio_vol, float))),
             np.log(s).mean(axis=1),
-            _average_correlation(hist),
-            _average_correlation(recent),
+            np.nan_to_num(mean_pairwise_correlation(hist, obs_axis=-1), nan=0.0),
+            np.nan_to_num(mean_pairwise_correlation(recent, obs_axis=-1), nan=0.0),
             0.5 * np.log((recent**2).mean(axis=(1, 2)) + 1e-12),
         ]
     )

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.risk.portfolio import equal_weight_log_returns
+from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.signatures import stress_signature
 from diffrisk.volatility.ewma import ewma_volatility
 
 
-def _position(index: pd.DatetimeIndex, as_of: str | pd.Timestamp | None) -> int:
+def conditioning_position(index: pd.DatetimeIndex, as_of: str | pd.Timestamp | None) -> int:
     """Row position of the conditioning date: rows strictly before it form the history.
 
     ``None`` or ``""`` means the day after the last row (history = all rows).
@@ -81,7 +81,7 @@ def conditioning_inputs(
             "an asset has a zero EWMA volatility at the conditioning date "
             "(its price has not moved): cannot scale it"
         )
-    port = float(ewma_volatility(equal_weight_log_returns(arr), lam=lam, warmup=warmup)[-1])
+    port = float(ewma_volatility(portfolio_log_returns(arr), lam=lam, warmup=warmup)[-1])
     history = np.clip(arr[-k:] / sigma, -clip, clip).T
     return ConditioningInputs(history=history, sigma=sigma, portfolio_vol=port)
 
@@ -151,7 +151,7 @@ def training_windows(
         )
     sigma_all = ewma_volatility(arr, lam=config.ewma_lambda, warmup=config.ewma_warmup)
     port_all = ewma_volatility(
-        equal_weight_log_returns(arr), lam=config.ewma_lambda, warmup=config.ewma_warmup
+        portfolio_log_returns(arr), lam=config.ewma_lambda, warmup=config.ewma_warmup
     )
     sigma = sigma_all[starts]
     ok = np.all(np.isfinite(sigma) & (sigma > 0), axis=1) & (port_all[starts] > 0)

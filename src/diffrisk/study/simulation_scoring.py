@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from diffrisk.baselines.common import MAX_OBS
 from diffrisk.baselines.garch import fhs, garch_t
 from diffrisk.baselines.historical import hs, mc_normal
-from diffrisk.core import io, paths
+from diffrisk.core import paths
 from diffrisk.core.checks import check_int
+from diffrisk.core.tables import write_csv_table
 from diffrisk.evaluation.comparison import diebold_mariano
 from diffrisk.evaluation.coverage import exceptions, kupiec_pof
 from diffrisk.forecasts.contract import ALPHAS, cvar_column, var_column
@@ -26,7 +28,7 @@ from diffrisk.study.simulation import (
     Runner,
     simulate_forecasts,
 )
-from diffrisk.volatility.garch import GarchTParams
+from diffrisk.volatility.garch import GarchParams
 
 
 def _series_block(frame: pd.DataFrame, method: str, series: str) -> pd.DataFrame:
@@ -154,7 +156,7 @@ def simulation_table(
 
 def run_simulation(
     method_runners: Mapping[str, Runner],
-    params: GarchTParams,
+    params: GarchParams,
     dates: Iterable[Any],
     forecast_dates: Iterable[Any],
     seed: int,
@@ -169,7 +171,7 @@ def run_simulation(
         ``{method: runner(returns_frame, forecast_dates) -> forecast table}``, e.g.
         :func:`default_runners` plus a DDPM runner that fits on the simulated
         train/validation days and forecasts ``forecast_dates``.
-    params : GarchTParams
+    params : GarchParams
         Parameters of the simulated law.
     dates : sequence of dates
         Calendar of the simulated series (e.g. the real trading days).
@@ -192,7 +194,8 @@ def run_simulation(
     >>> dates = pd.bdate_range("2000-01-03", periods=400)
     >>> table = run_simulation(
     ...     {"hs": lambda r, d: hs(r, d, window=250)[0]},
-    ...     GarchTParams(), dates, dates[250:], seed=0)
+    ...     GarchParams(mu=0.0, omega=1e-6, alpha=0.05, beta=0.9, nu=6.0),
+    ...     dates, dates[250:], seed=0)
     >>> table["method"].unique().tolist()
     ['true', 'hs']
     """
@@ -207,6 +210,7 @@ def default_runners(
     min_obs: int = 1000,
     fhs_residuals: int = 1000,
     seed: int = 0,
+    max_obs: int | None = MAX_OBS,
 ) -> dict[str, Runner]:
     """Runners of the four classical baselines with explicit settings.
 
@@ -224,6 +228,11 @@ def default_runners(
         Standardised residuals used by ``fhs``.
     seed : int, default 0
         Seed of ``mc_normal`` and ``garch_t`` draws.
+    max_obs : int or None, default :data:`diffrisk.baselines.MAX_OBS`
+        Rolling GARCH fit sample of ``garch_t`` and ``fhs`` (``baselines.max_obs`` in
+        params.yaml, which the ``simulate`` stage passes; None for an expanding sample).
+        The default is the one of :func:`~diffrisk.baselines.garch_t` and
+        :func:`~diffrisk.baselines.fhs`.
 
     Returns
     -------
@@ -238,6 +247,8 @@ def default_runners(
     min_obs = check_int(min_obs, "min_obs", 100)
     fhs_residuals = check_int(fhs_residuals, "fhs_residuals", 1)
     seed = check_int(seed, "seed", 0)
+    if max_obs is not None:
+        max_obs = check_int(max_obs, "max_obs", max(min_obs, fhs_residuals))
 
     def run_hs(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
         return hs(r, d, window=window)[0]
@@ -247,11 +258,24 @@ def default_runners(
 
     def run_garch_t(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
         return garch_t(
-            r, d, refit_every=refit_every, n_scenarios=n_scenarios, seed=seed, min_obs=min_obs
+            r,
+            d,
+            refit_every=refit_every,
+            n_scenarios=n_scenarios,
+            seed=seed,
+            min_obs=min_obs,
+            max_obs=max_obs,
         )[0]
 
     def run_fhs(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
-        return fhs(r, d, refit_every=refit_every, n_scenarios=fhs_residuals, min_obs=min_obs)[0]
+        return fhs(
+            r,
+            d,
+            refit_every=refit_every,
+            n_scenarios=fhs_residuals,
+            min_obs=min_obs,
+            max_obs=max_obs,
+        )[0]
 
     return {"hs": run_hs, "mc_normal": run_mc_normal, "garch_t": run_garch_t, "fhs": run_fhs}
 
@@ -275,6 +299,4 @@ def save_simulation_table(table: pd.DataFrame, path: str | Path | None = None) -
     if missing:
         raise ValueError(f"table lacks columns {missing} of the simulation table")
     target = Path(path) if path is not None else paths.tables_dir() / SIMULATION_TABLE
-    return io.write_csv(
-        target, table.loc[:, list(SIMULATION_COLUMNS)], index=False, float_format="%.10g"
-    )
+    return write_csv_table(target, table.loc[:, list(SIMULATION_COLUMNS)])

@@ -31,7 +31,7 @@ import pandas as pd
 
 from diffrisk.core import audit, paths
 from diffrisk.data.returns import load_returns, returns_until
-from diffrisk.data.splits import Splits, splits_from_data_params
+from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
 
@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
     params = yaml.safe_load(paths.params_file().read_text())
 
-    splits = splits_from_data_params(params["data"])
+    splits = Splits.from_mapping(params["data"])
     base = replace(
         DDPMConfig.from_dict(params.get("ddpm", {})), **params.get("tune", {}).get("overrides", {})
     )

@@ -1,23 +1,31 @@
-"""Volatility filters: EWMA and GARCH / GJR (one recursion, one parameter type)."""
+"""Volatility filters: EWMA and GARCH / GJR (one recursion, one parameter type each)."""
 
-from diffrisk.volatility.ewma import RISKMETRICS_LAMBDA, ewma_variance, ewma_volatility
+from diffrisk.volatility.ewma import (
+    RISKMETRICS_LAMBDA,
+    check_lambda,
+    ewma_update,
+    ewma_variance,
+    ewma_volatility,
+)
 from diffrisk.volatility.garch import (
     GarchParams,
-    GarchTParams,
     arch_backcast,
+    arch_initial_variance,
     fit_garch,
     garch_variance,
-    garch_variance_path,
+    simulate_garch,
 )
 
 __all__ = [
-    "GarchParams",
-    "GarchTParams",
     "RISKMETRICS_LAMBDA",
+    "GarchParams",
     "arch_backcast",
+    "arch_initial_variance",
+    "check_lambda",
+    "ewma_update",
     "ewma_variance",
     "ewma_volatility",
     "fit_garch",
     "garch_variance",
-    "garch_variance_path",
+    "simulate_garch",
 ]

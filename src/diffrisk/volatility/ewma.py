@@ -8,6 +8,53 @@ from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.checks import as_2d, check_int
 
+RISKMETRICS_LAMBDA = 0.94
+
+
+def check_lambda(lam: float) -> float:
+    """Validate an EWMA decay.
+
+    Parameters
+    ----------
+    lam : float
+        Decay factor.
+
+    Returns
+    -------
+    float
+        ``lam`` as a float.
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 < lam < 1``.
+    """
+    if not 0.0 < float(lam) < 1.0:
+        raise ValueError(f"lam must be in (0, 1), got {lam!r}")
+    return float(lam)
+
+
+def ewma_update(
+    variance: NDArray[np.floating] | float, returns: NDArray[np.floating] | float, lam: float
+) -> NDArray[np.float64]:
+    """One EWMA step: ``lam * variance + (1 - lam) * returns**2``.
+
+    Parameters
+    ----------
+    variance : float or ndarray
+        Today's variance forecast ``v_t``.
+    returns : float or ndarray
+        Today's (demeaned) return ``r_t``, broadcast with ``variance``.
+    lam : float
+        Decay in (0, 1) (not re-checked).
+
+    Returns
+    -------
+    ndarray
+        ``v_{t+1}``, exactly the step of :func:`ewma_variance`.
+    """
+    return lam * variance + (1.0 - lam) * returns**2
+
 
 def ewma_variance(
     returns: NDArray[np.floating], lam: float, init_var: NDArray[np.floating] | float
@@ -25,27 +72,18 @@ def ewma_variance(
 
     Returns
     -------
-    ndarray, same shape as ``returns`` (2-D input) or (D, 1)
-        ``v_t`` uses returns of days ``< t`` only.
+    ndarray (D + 1, S)
+        Row ``t`` is the forecast for day ``t`` made with returns of days ``< t`` only;
+        row ``D`` is the forecast for the day after the sample (1-D input gives S = 1).
     """
-    if not (0.0 < lam < 1.0):
-        raise ValueError(f"lam must be in (0, 1), got {lam}")
+    lam = check_lambda(lam)
     r = as_2d(returns, "returns")
-    v = np.empty_like(r)
+    v = np.empty((r.shape[0] + 1, r.shape[1]))
     v[0] = init_var
     sq = (1.0 - lam) * r**2
-    for t in range(1, r.shape[0]):
+    for t in range(1, r.shape[0] + 1):
         v[t] = lam * v[t - 1] + sq[t - 1]
     return v
-
-
-RISKMETRICS_LAMBDA = 0.94
-
-
-def _check_lambda(lam: float) -> float:
-    if not 0.0 < float(lam) < 1.0:
-        raise ValueError(f"lam must be in (0, 1), got {lam!r}")
-    return float(lam)
 
 
 # ------------------------------------------------------------------- volatility
@@ -74,7 +112,7 @@ def ewma_volatility(
     Notes
     -----
     Causal: changing ``r_t`` changes rows ``t + 1`` onwards only. The recursion is
-    :func:`diffrisk.features.ewma_variance`, started at the warm-up mean square.
+    :func:`ewma_variance`, started at the warm-up mean square.
 
     References
     ----------
@@ -88,7 +126,7 @@ def ewma_volatility(
         raise ValueError(f"returns must be 1-D or 2-D, got ndim={arr.ndim}")
     if not np.isfinite(arr).all():
         raise ValueError("returns contains NaN or infinite values; drop or fill them first")
-    lam = _check_lambda(lam)
+    lam = check_lambda(lam)
     warmup = check_int(warmup, "warmup")
     if arr.shape[0] < warmup:
         raise ValueError(f"returns has {arr.shape[0]} days, fewer than warmup={warmup}")
@@ -97,7 +135,6 @@ def ewma_volatility(
     variance = np.full((arr.shape[0] + 1, columns.shape[1]), np.nan)
     variance[warmup] = initial
     if arr.shape[0] > warmup:
-        # v_t for t = warmup .. T-1, then the forecast for the day after the sample
-        variance[warmup:-1] = ewma_variance(columns[warmup:], lam, initial)
-        variance[-1] = lam * variance[-2] + (1.0 - lam) * columns[-1] ** 2
+        # v_t for t = warmup .. T-1 and the forecast for the day after the sample
+        variance[warmup:] = ewma_variance(columns[warmup:], lam, initial)
     return np.sqrt(variance).reshape(arr.shape[0] + 1, *arr.shape[1:])

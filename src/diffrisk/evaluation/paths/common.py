@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- inputs
 
 
-def _as_paths(scenarios: ArrayLike, name: str = "scenarios") -> NDArray[np.float64]:
+def as_paths(scenarios: ArrayLike, name: str = "scenarios") -> NDArray[np.float64]:
     """Return ``scenarios`` as a float64 ``(n_paths, H, n_assets)`` array, checked."""
     arr = as_float_array(scenarios, name)
     if arr.ndim != 3:
@@ -31,7 +31,7 @@ def _as_paths(scenarios: ArrayLike, name: str = "scenarios") -> NDArray[np.float
     return arr
 
 
-def _as_matrix(returns: ArrayLike | pd.DataFrame, name: str) -> NDArray[np.float64]:
+def as_matrix(returns: ArrayLike | pd.DataFrame, name: str) -> NDArray[np.float64]:
     """Return ``returns`` as a float64 ``(T, n_assets)`` array, checked."""
     arr = as_float_array(returns, name)
     if arr.ndim != 2:
@@ -43,20 +43,23 @@ def _as_matrix(returns: ArrayLike | pd.DataFrame, name: str) -> NDArray[np.float
     return arr
 
 
-def _check_horizon(horizon: int) -> int:
+def check_horizon(horizon: int) -> int:
+    """Return ``horizon`` as an int; it must be an integer >= 2 (days per path)."""
     if int(horizon) != horizon or horizon < 2:
         raise ValueError(f"horizon must be an integer >= 2, got {horizon!r}")
     return int(horizon)
 
 
-def _check_q(q: float) -> float:
+def check_q(q: float) -> float:
+    """Return the tail probability ``q`` as a float; it must lie in (0, 0.5]."""
     value = float(q)
     if not (0.0 < value <= 0.5):
         raise ValueError(f"q must be in (0, 0.5], got {q!r}")
     return value
 
 
-def _check_max_lag(max_lag: int, horizon: int) -> int:
+def check_max_lag(max_lag: int, horizon: int) -> int:
+    """Return ``max_lag`` as an int; it must be an integer in [1, horizon - 1]."""
     if int(max_lag) != max_lag or not (1 <= max_lag <= horizon - 1):
         raise ValueError(
             f"max_lag must be an integer in [1, horizon - 1] = [1, {horizon - 1}], got {max_lag!r}"
@@ -64,7 +67,7 @@ def _check_max_lag(max_lag: int, horizon: int) -> int:
     return int(max_lag)
 
 
-def _pool_days(paths: NDArray[np.float64]) -> NDArray[np.float64]:
+def pool_days(paths: NDArray[np.float64]) -> NDArray[np.float64]:
     """Stack the days of all paths: ``(n_paths, H, A) -> (n_paths * H, A)``."""
     return paths.reshape(-1, paths.shape[-1])
 
@@ -90,8 +93,8 @@ def historical_paths(
         Window ``w`` holds rows ``w * step, ..., w * step + horizon - 1``; a trailing
         incomplete window is dropped.
     """
-    arr = _as_matrix(returns, "returns")
-    horizon = _check_horizon(horizon)
+    arr = as_matrix(returns, "returns")
+    horizon = check_horizon(horizon)
     if int(step) != step or step < 1:
         raise ValueError(f"step must be an integer >= 1, got {step!r}")
     if arr.shape[0] < horizon:

@@ -8,18 +8,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.checks import as_float_array
-from diffrisk.evaluation.paths.common import _as_matrix, _as_paths, _check_q, _pool_days
+from diffrisk.evaluation.paths.common import as_matrix, as_paths, check_q, pool_days
+from diffrisk.risk.correlation import correlation_from_centered
 
 
 # ------------------------------------------------------------------ dependence
-def _correlation_from_centered(centered: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Correlation matrices from centred data ``(..., n, A)`` -> ``(..., A, A)``."""
-    cov = np.einsum("...ti,...tj->...ij", centered, centered)
-    sd = np.sqrt(np.einsum("...ii->...i", cov))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return cov / (sd[..., :, None] * sd[..., None, :])
-
-
 def correlation_matrix(
     data: ArrayLike, method: Literal["pooled", "within"] = "pooled"
 ) -> NDArray[np.float64]:
@@ -42,16 +35,16 @@ def correlation_matrix(
     """
     arr = as_float_array(data, "data")
     if method == "pooled":
-        days = _pool_days(_as_paths(arr, "data")) if arr.ndim == 3 else _as_matrix(arr, "data")
-        return _correlation_from_centered(days - days.mean(axis=0))
+        days = pool_days(as_paths(arr, "data")) if arr.ndim == 3 else as_matrix(arr, "data")
+        return correlation_from_centered(days - days.mean(axis=0))
     if method == "within":
-        paths = _as_paths(arr, "data")
-        per_path = _correlation_from_centered(paths - paths.mean(axis=1, keepdims=True))
+        paths = as_paths(arr, "data")
+        per_path = correlation_from_centered(paths - paths.mean(axis=1, keepdims=True))
         return np.nanmean(per_path, axis=0)
     raise ValueError(f"method must be 'pooled' or 'within', got {method!r}")
 
 
-def _ordinal_ranks(days: NDArray[np.float64]) -> NDArray[np.int64]:
+def ordinal_ranks(days: NDArray[np.float64]) -> NDArray[np.int64]:
     """Ranks 1..n per column; ties broken by row order (stable sort)."""
     order = np.argsort(days, axis=0, kind="stable")
     ranks = np.empty_like(order)
@@ -89,13 +82,13 @@ def lower_tail_dependence(data: ArrayLike, q: float) -> NDArray[np.float64]:
     R. Schmidt and U. Stadtmüller, "Non-parametric estimation of tail dependence",
     Scandinavian Journal of Statistics 33(2), 307–335, 2006.
     """
-    q = _check_q(q)
+    q = check_q(q)
     arr = as_float_array(data, "data")
-    days = _pool_days(_as_paths(arr, "data")) if arr.ndim == 3 else _as_matrix(arr, "data")
-    return _tail_dependence_from_ranks(_ordinal_ranks(days), q)
+    days = pool_days(as_paths(arr, "data")) if arr.ndim == 3 else as_matrix(arr, "data")
+    return tail_dependence_from_ranks(ordinal_ranks(days), q)
 
 
-def _tail_dependence_from_ranks(ranks: NDArray[np.int64], q: float) -> NDArray[np.float64]:
+def tail_dependence_from_ranks(ranks: NDArray[np.int64], q: float) -> NDArray[np.float64]:
     """``λ_ij(q)`` from ordinal ranks ``(n, A)`` (see :func:`lower_tail_dependence`)."""
     k = int(np.floor(q * ranks.shape[0] + 1e-9))
     if k < 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.evaluation.paths.common import _as_matrix
+from diffrisk.evaluation.paths.common import as_matrix
 
 
 # -------------------------------------------------------------------- marginals
@@ -28,8 +28,8 @@ def marginal_distances(
         Wasserstein-1 distance ``∫ |F_n − G_m| dx`` in return units (equal to
         ``scipy.stats.wasserstein_distance``).
     """
-    gen = _as_matrix(generated_days, "generated_days")
-    ref = _as_matrix(reference_days, "reference_days")
+    gen = as_matrix(generated_days, "generated_days")
+    ref = as_matrix(reference_days, "reference_days")
     if gen.shape[1] != ref.shape[1]:
         raise ValueError(
             f"mismatched assets: generated_days has {gen.shape[1]} columns, "

@@ -10,8 +10,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.checks import as_float_array
-from diffrisk.evaluation.paths.common import _as_paths
-from diffrisk.risk.portfolio import equal_weight_log_returns
+from diffrisk.evaluation.paths.common import as_paths
+from diffrisk.risk.portfolio import portfolio_log_returns
 
 
 # ---------------------------------------------------------------------- regimes
@@ -60,7 +60,7 @@ def fit_regime_thresholds(
     ----------
     train_returns : array_like or DataFrame, shape (T,) or (T, n_assets)
         Training daily log returns: the constituents (their equal-weighted portfolio,
-        :func:`equal_weight_log_returns`, is used) or a 1-D portfolio series.
+        :func:`portfolio_log_returns`, is used) or a 1-D portfolio series.
     window : int, default 5
         Trailing window (days) of the realised volatility ``sqrt(mean r_p²)`` (root mean
         square, not demeaned, so that a steady decline also counts as turbulence).
@@ -78,7 +78,7 @@ def fit_regime_thresholds(
     """
     arr = as_float_array(train_returns, "train_returns")
     if arr.ndim == 2:
-        portfolio = equal_weight_log_returns(arr)
+        portfolio = portfolio_log_returns(arr)
     elif arr.ndim == 1:
         portfolio = arr
     else:
@@ -117,13 +117,13 @@ def regime_labels(paths: ArrayLike, thresholds: RegimeThresholds) -> NDArray[np.
         below the trailing realised volatility of the equal-weighted portfolio
         (0 = calm; a value equal to a threshold belongs to the calmer regime).
     """
-    arr = _as_paths(paths, "paths")
+    arr = as_paths(paths, "paths")
     if arr.shape[1] < thresholds.window + 1:
         raise ValueError(
             f"paths horizon {arr.shape[1]} must exceed the regime window "
             f"{thresholds.window} to observe a transition"
         )
-    vol = _rolling_rms(equal_weight_log_returns(arr), thresholds.window)
+    vol = _rolling_rms(portfolio_log_returns(arr), thresholds.window)
     return np.searchsorted(np.asarray(thresholds.levels), vol, side="left")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -11,19 +12,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.checks import as_float_array
 from diffrisk.evaluation.paths.common import (
-    _as_matrix,
-    _as_paths,
-    _check_max_lag,
-    _check_q,
-    _pool_days,
+    as_matrix,
+    as_paths,
+    check_max_lag,
+    check_q,
     historical_paths,
-    logger,
+    pool_days,
 )
 from diffrisk.evaluation.paths.dependence import (
-    _correlation_from_centered,
-    _ordinal_ranks,
-    _tail_dependence_from_ranks,
     correlation_matrix,
+    ordinal_ranks,
+    tail_dependence_from_ranks,
 )
 from diffrisk.evaluation.paths.marginals import marginal_distances
 from diffrisk.evaluation.paths.regimes import (
@@ -40,10 +39,13 @@ from diffrisk.evaluation.paths.temporal import (
     path_autocorrelation,
 )
 from diffrisk.forecasts.contract import alpha_tag
-from diffrisk.risk.portfolio import _tail_levels
+from diffrisk.risk.correlation import correlation_from_centered
+from diffrisk.risk.portfolio import usable_tail_levels
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import GENERATORS
 from diffrisk.stress.scenario_sets import achieved_signatures
+
+logger = logging.getLogger(__name__)
 
 TABLE_COLUMNS: tuple[str, ...] = (
     "metric",
@@ -148,7 +150,7 @@ def _regime_rows(
 
 def tail_metric_name(q: float) -> str:
     """Metric name of the lower-tail dependence at level ``q`` (0.05 → ``lower_tail_dep_q05``)."""
-    return f"lower_tail_dep_q{alpha_tag(_check_q(q))}"
+    return f"lower_tail_dep_q{alpha_tag(check_q(q))}"
 
 
 def _reference_views(
@@ -157,15 +159,15 @@ def _reference_views(
     """Return (reference days, reference paths) following the module's rules."""
     arr = as_float_array(reference, "reference")
     if arr.ndim == 2:
-        days = _as_matrix(arr, "reference")
+        days = as_matrix(arr, "reference")
         return days, historical_paths(days, horizon, step=step)
     if arr.ndim == 3:
-        paths = _as_paths(arr, "reference")
+        paths = as_paths(arr, "reference")
         if paths.shape[1] != horizon:
             raise ValueError(
                 f"reference paths have horizon {paths.shape[1]}, scenarios have {horizon}"
             )
-        return _pool_days(paths), paths
+        return pool_days(paths), paths
     raise ValueError(
         f"reference must be 2-D (days, n_assets) or 3-D (n_paths, horizon, n_assets), "
         f"got ndim={arr.ndim}"
@@ -236,7 +238,7 @@ def validate_scenarios(
     >>> sorted(table.metric.unique())[:3]
     ['acf_abs_returns', 'acf_returns', 'correlation']
     """
-    gen_paths = _as_paths(scenarios, "scenarios")
+    gen_paths = as_paths(scenarios, "scenarios")
     n_paths, horizon, n_assets = gen_paths.shape
     ref_days, ref_paths = _reference_views(reference, horizon, step)
     if ref_days.shape[1] != n_assets:
@@ -244,10 +246,10 @@ def validate_scenarios(
             f"mismatched assets: scenarios have {n_assets} assets, "
             f"reference has {ref_days.shape[1]}"
         )
-    max_lag = _check_max_lag(max_lag, horizon)
-    levels = [_check_q(q) for q in tail_levels]
+    max_lag = check_max_lag(max_lag, horizon)
+    levels = [check_q(q) for q in tail_levels]
     names = _asset_names(reference, asset_names, n_assets)
-    gen_days = _pool_days(gen_paths)
+    gen_days = pool_days(gen_paths)
     logger.info(
         "validating %d paths x %d days x %d assets against %d reference days / %d paths",
         n_paths,
@@ -270,14 +272,14 @@ def validate_scenarios(
             correlation_matrix(corr_ref_input, correlation),
         ),
     ]
-    gen_ranks, ref_ranks = _ordinal_ranks(gen_days), _ordinal_ranks(ref_days)
+    gen_ranks, ref_ranks = ordinal_ranks(gen_days), ordinal_ranks(ref_days)
     for q in levels:
         parts.append(
             _pair_rows(
                 tail_metric_name(q),
                 names,
-                _tail_dependence_from_ranks(gen_ranks, q),
-                _tail_dependence_from_ranks(ref_ranks, q),
+                tail_dependence_from_ranks(gen_ranks, q),
+                tail_dependence_from_ranks(ref_ranks, q),
             )
         )
     acf_gen = path_autocorrelation(gen_paths, max_lag)
@@ -379,8 +381,8 @@ def _headline_values(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Pooled correlation matrix, tail-dependence matrix at q and |r| ACF (A, L)."""
     return (
-        _correlation_from_centered(days - days.mean(axis=0)),
-        _tail_dependence_from_ranks(_ordinal_ranks(days), q),
+        correlation_from_centered(days - days.mean(axis=0)),
+        tail_dependence_from_ranks(ordinal_ranks(days), q),
         path_autocorrelation(paths, max_lag, absolute=True),
     )
 
@@ -444,19 +446,19 @@ def headline_bootstrap(
         deviation over the bootstrap references) and ``share_best`` (fraction of bootstrap
         references on which this generator has the smallest distance; ties split).
     """
-    ref_days = _as_matrix(reference, "reference")
-    sets = {name: _as_paths(paths, f"scenarios[{name!r}]") for name, paths in scenarios.items()}
+    ref_days = as_matrix(reference, "reference")
+    sets = {name: as_paths(paths, f"scenarios[{name!r}]") for name, paths in scenarios.items()}
     if not sets:
         raise ValueError("scenarios is empty")
     horizon = next(iter(sets.values())).shape[1]
     if any(p.shape[1] != horizon or p.shape[2] != ref_days.shape[1] for p in sets.values()):
         raise ValueError("every scenario set needs the same horizon and the reference's assets")
-    q, max_lag = _check_q(q), _check_max_lag(max_lag, horizon)
+    q, max_lag = check_q(q), check_max_lag(max_lag, horizon)
     if int(block) != block or not 1 <= block <= ref_days.shape[0]:
         raise ValueError(f"block must be an integer in [1, {ref_days.shape[0]}], got {block!r}")
     if int(n_boot) != n_boot or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    gen_values = {name: _headline_values(_pool_days(p), p, q, max_lag) for name, p in sets.items()}
+    gen_values = {name: _headline_values(pool_days(p), p, q, max_lag) for name, p in sets.items()}
 
     def distances(days: NDArray[np.float64]) -> NDArray[np.float64]:
         ref = _headline_values(days, historical_paths(days, horizon), q, max_lag)
@@ -507,7 +509,7 @@ def validation_rows(
     rows = []
     for gen, arch, ref_name in pairs:
         ref, label = references[ref_name]
-        levels = _tail_levels(len(ref))
+        levels = usable_tail_levels(len(ref))
         table = validate_scenarios(sets[(gen, arch)], ref, thresholds, tail_levels=levels or (0.5,))
         scores = summary_scores(table).reset_index(drop=True)
         row = {

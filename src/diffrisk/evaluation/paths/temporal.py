@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.evaluation.paths.common import _as_paths, _check_max_lag
+from diffrisk.evaluation.paths.common import as_paths, check_max_lag
 
 
 # --------------------------------------------------------------- time dependence
@@ -41,8 +41,8 @@ def path_autocorrelation(
     variance σ² of the asset over every day of every path (see the module notes). For one
     long path this is the ``adjusted`` sample ACF.
     """
-    arr = _as_paths(paths, "paths")
-    max_lag = _check_max_lag(max_lag, arr.shape[1])
+    arr = as_paths(paths, "paths")
+    max_lag = check_max_lag(max_lag, arr.shape[1])
     x = np.abs(arr) if absolute else arr
     centered = x - x.mean(axis=(0, 1))
     variance = np.mean(centered**2, axis=(0, 1))
@@ -68,8 +68,8 @@ def leverage_effect(paths: ArrayLike, max_lag: int) -> NDArray[np.float64]:
         moments per asset. Negative values mean that falls are followed by larger moves
         (the leverage effect of equities).
     """
-    arr = _as_paths(paths, "paths")
-    max_lag = _check_max_lag(max_lag, arr.shape[1])
+    arr = as_paths(paths, "paths")
+    max_lag = check_max_lag(max_lag, arr.shape[1])
     r = arr - arr.mean(axis=(0, 1))
     absolute = np.abs(arr)
     a = absolute - absolute.mean(axis=(0, 1))

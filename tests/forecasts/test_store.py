@@ -1,0 +1,32 @@
+"""Tests of diffrisk.forecasts.store: saving and loading forecasts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffrisk.forecasts.contract import (
+    ScenarioSet,
+    risk_frame_from_scenarios,
+)
+from diffrisk.forecasts.store import load_forecasts, load_scenarios, save_forecasts
+from tests.forecasts.conftest import scenario_case
+
+
+def test_save_and_load_round_trip(project_tmp):
+    dates, scen, realized = scenario_case()
+    frame = risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
+    save_forecasts("m", frame, ScenarioSet(scen, dates, ["a", "b"]), {"k": 1})
+    back = load_forecasts("m")
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    s = load_scenarios("m")
+    assert s.series == ["a", "b"] and (s.dates == dates).all()
+    np.testing.assert_array_equal(s.for_series("b"), scen[1])
+    with pytest.raises(KeyError, match="series 'c' not in scenario set"):
+        s.for_series("c")
+
+
+def test_load_missing_forecasts_names_the_stage(project_tmp):
+    with pytest.raises(FileNotFoundError, match="no forecasts for method 'nope'"):
+        load_forecasts("nope")

@@ -1,0 +1,165 @@
+"""Tests of diffrisk.reporting.study_report: the study report and notebook HTML."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import numpy as np
+import pytest
+
+from diffrisk.reporting.paper_tables import (
+    write_paper_tables,
+)
+from diffrisk.reporting.study_report import (
+    provenance_block,
+    render_notebooks_html,
+    study_discussion,
+    write_study_report,
+)
+from diffrisk.reporting.style import (
+    FIGURE_STEMS,
+    TABLE_STEMS,
+    series_label,
+)
+
+# ---- study report --------------------------------------------------------------------
+
+PROVENANCE = {
+    "data_hash": "ab12cd34",
+    "git_revision": "0123456789abcdef",
+    "package_version": "0.1.0",
+    "timestamp_utc": "2024-05-01T12:00:00Z",
+    "seed": 7,
+    "params": {"generate": {"n_scenarios": 500}, "seed": 7},
+}
+
+
+def _section(text: str, series: str, tag: str) -> str:
+    head = f"### {series_label(series)}, α = {tag}\n"
+    return text.split(head, 1)[1].split("\n### ", 1)[0]
+
+
+def test_study_report_states_computed_winners_and_provenance(study, outputs):
+    bt, root = study["backtests"], outputs["root"]
+    # The designed truths hold in the computed backtests.
+    for s, winner in (("portfolio", "ddpm"), ("sp500", "fhs")):
+        for a in (0.05, 0.01):
+            cell = bt[(bt.series == s) & np.isclose(bt.alpha, a)]
+            assert cell.loc[cell.fz0_mean.idxmin(), "method"] == winner
+    (root / "reports" / "notebooks").mkdir(parents=True, exist_ok=True)
+    nb_html = root / "reports" / "notebooks" / "01_data.html"
+    nb_html.write_text("<html></html>")
+    path = write_study_report(
+        bt,
+        PROVENANCE,
+        study["dm"],
+        notebooks_html=[nb_html],
+        test_period=("2019-12-02", study["dates"][-1]),
+    )
+    assert path == root / "reports" / "STUDY.md"
+    text = path.read_text()
+
+    # Tables inline, figures linked relative to reports/.
+    for stem in TABLE_STEMS:
+        table_md = (root / "reports" / "tables" / f"{stem}.md").read_text().strip()
+        assert table_md in text
+    for stem in FIGURE_STEMS:
+        assert f"(figures/{stem}.png)" in text and f"(figures/{stem}.pdf)" in text
+    assert "(notebooks/01_data.html)" in text
+    assert "300 trading days of the test period 2019-12-02 –" in text
+
+    # Winner sentences match the designed data.
+    port5 = _section(text, "portfolio", "5%")
+    dm = study["dm"]
+    p = dm[(dm.series == "portfolio") & (dm.method == "ddpm") & (dm.alpha == 0.05)].dm_p.iloc[0]
+    assert p < 0.05
+    assert "Lowest mean FZ0 loss: Diffusion model (DDPM) (" in port5
+    assert "Its advantage over Filtered HS (FZ0 " in port5
+    assert "is significant at the 5% level by the Diebold–Mariano test" in port5
+    sp1 = _section(text, "sp500", "1%")
+    assert "Lowest mean FZ0 loss: Filtered HS (" in sp1
+    assert "Diebold–Mariano benchmark itself: no method has a lower mean FZ0" in sp1
+    assert "A diffusion-model configuration has the lowest mean FZ0 loss in 2 of the 4" in text
+
+    # Kupiec: FHS with 0.6x the true scale on the portfolio is rejected.
+    kupiec = port5.split("Kupiec test: ", 1)[1].split(" Christoffersen independence:", 1)[0]
+    rejected = kupiec.split("rejected (p < 0.05) for ", 1)[1]
+    assert "Filtered HS" in rejected
+    assert "Diffusion model (DDPM)" not in rejected
+    # Christoffersen (designed p): HS 0.004 and MC 0.02 rejected, DDPM 0.40 and FHS 0.30 pass.
+    assert (
+        "Christoffersen independence: passed (p ≥ 0.05) by Filtered HS and Diffusion model "
+        "(DDPM); rejected (p < 0.05) for Historical Simulation and Monte Carlo (normal)."
+    ) in port5
+    rate = bt[(bt.series == "portfolio") & (bt.method == "fhs") & (bt.alpha == 0.05)]
+    assert f"Filtered HS {100 * rate.exception_rate.iloc[0]:.2f}%" in port5
+
+    # The paper's CVaR claim: holds on the portfolio, fails on sp500 (designed scales).
+    assert (
+        "the paper's claim of a deeper CVaR than Historical Simulation and Monte Carlo holds"
+        in port5
+    )
+    assert "Monte Carlo does not hold here" in _section(text, "sp500", "5%")
+
+    # Provenance block.
+    for item in (
+        "| Raw data SHA-256 | `ab12cd34` |",
+        "| Git revision | `0123456789abcdef` |",
+        "| Package version | `0.1.0` |",
+        "| Generated (UTC) | `2024-05-01T12:00:00Z` |",
+        '"n_scenarios": 500',
+    ):
+        assert item in text
+
+
+def test_discussion_not_significant_and_missing_provenance(study):
+    dm = study["dm"].copy()
+    dm.loc[(dm.series == "portfolio") & (dm.method == "ddpm"), "dm_p"] = 0.30
+    text = study_discussion(study["backtests"], dm, series=["portfolio"])
+    assert "is not significant at the 5% level by the Diebold–Mariano test" in text
+    assert "(DM = " in text and "p = 0.300)" in text
+    no_dm = study_discussion(study["backtests"], None, series=["portfolio"])
+    assert "No Diebold–Mariano result against Filtered HS is available for it." in no_dm
+    block = provenance_block({"seed": 1})
+    assert "| Git revision | not recorded |" in block
+
+
+def test_study_report_requires_tables_and_figures(study, root):
+    with pytest.raises(FileNotFoundError, match="table1_cvar.md does not exist"):
+        write_study_report(study["backtests"], PROVENANCE)
+    write_paper_tables(study["backtests"])
+    with pytest.raises(FileNotFoundError, match="fig1_distribution.png does not exist"):
+        write_study_report(study["backtests"], PROVENANCE)
+
+
+# ---- notebooks -----------------------------------------------------------------------
+
+
+def test_render_notebooks_html_offline(tmp_path):
+    src, out = tmp_path / "executed", tmp_path / "html"
+    src.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Data stage $x^2$"),
+        nbformat.v4.new_code_cell(
+            "1 + 1",
+            outputs=[
+                nbformat.v4.new_output(
+                    "execute_result", data={"text/plain": "424242"}, execution_count=1
+                )
+            ],
+        ),
+    ]
+    nbformat.write(nb, src / "01_data.ipynb")
+    written = render_notebooks_html(src, out)
+    assert written == [out / "01_data.html"]
+    html = written[0].read_text()
+    assert "Data stage" in html and "424242" in html
+    assert not re.search(r"<script[^>]+src=", html)
+    assert "cdnjs" not in html and "unpkg" not in html
+    assert render_notebooks_html(src, out)[0].read_text() == html
+    with pytest.raises(FileNotFoundError, match="no executed notebooks"):
+        render_notebooks_html(out, tmp_path / "x")
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        render_notebooks_html(tmp_path / "missing", out)

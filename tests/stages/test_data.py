@@ -1,0 +1,206 @@
+"""Tests of the data stage (diffrisk.stages.data): outputs, determinism, bad CSV input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffrisk.data.prices import DataError, UnsortedDatesWarning
+from diffrisk.data.returns import build_returns, load_returns
+from diffrisk.stages import data as data_stage
+from tests.conftest import SPLITS, write_csv
+
+
+def run_csv(project_tmp, csv, **kw):
+    args = {"source": "csv", "csv_path": str(csv), "series": "portfolio", "min_train": 100}
+    args.update(SPLITS)
+    args.update(kw)
+    return data_stage.prepare_data(**args)
+
+
+def outputs(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_split_outside_data(project_tmp, price_frame):
+    csv = write_csv(project_tmp / "p.csv", price_frame)
+    with pytest.raises(DataError, match=r"data.test_start=2030-01-01 is outside the data"):
+        run_csv(project_tmp, csv, test_start="2030-01-01")
+
+
+def test_fix_spikes_flag(project_tmp, price_frame):
+    prices = price_frame.copy()
+    prices.iloc[500, 0] *= 1.5
+    csv = write_csv(project_tmp / "p.csv", prices)
+    kept = run_csv(project_tmp, csv, fix_spikes=False)["returns"]
+    fixed = run_csv(project_tmp, csv, fix_spikes=True)["returns"]
+    assert kept["AAA"].abs().max() > 0.3
+    assert fixed["AAA"].abs().max() < 0.1
+
+
+# ------------------------------------------------------------------ happy path
+
+
+def test_run_data_writes_outputs(project_tmp, price_frame):
+    csv = write_csv(project_tmp / "p.csv", price_frame.assign(IDX=price_frame.mean(axis=1)))
+    out = run_csv(project_tmp, csv, index_column="IDX", index_name="idx", series="portfolio,idx")
+    files = outputs(project_tmp)
+    for f in [
+        "data/raw/prices.parquet",
+        "data/processed/returns.parquet",
+        "data/processed/returns.audit.json",
+        "reports/tables/data_summary.csv",
+        "reports/tables/data_summary.md",
+        "reports/metrics/data.json",
+    ]:
+        assert f in files
+    summary = pd.read_csv(project_tmp / "reports/tables/data_summary.csv")
+    row = summary.query("series == 'AAA' and split == 'train'").iloc[0]
+    r = out["returns"].loc[:"2011-12-31", "AAA"]
+    assert row["count"] == len(r)
+    assert row["mean"] == pytest.approx(r.mean(), rel=5e-4)  # CSV: 4 significant digits
+    assert row["excess_kurtosis"] == pytest.approx(r.kurt(), rel=5e-4)
+    assert out["metrics"]["n_train"] + out["metrics"]["n_validation"] + out["metrics"][
+        "n_test"
+    ] == len(out["returns"])
+    assert load_returns().shape == out["returns"].shape
+
+
+def test_run_data_is_deterministic(project_tmp, price_frame):
+    csv = write_csv(project_tmp / "p.csv", price_frame)
+    run_csv(project_tmp, csv)
+    first = (project_tmp / "reports/tables/data_summary.csv").read_bytes()
+    metrics = (project_tmp / "reports/metrics/data.json").read_bytes()
+    run_csv(project_tmp, csv)
+    assert (project_tmp / "reports/tables/data_summary.csv").read_bytes() == first
+    assert (project_tmp / "reports/metrics/data.json").read_bytes() == metrics
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def bad_csv_case(project_tmp, text, message, **kw):
+    csv = project_tmp / "bad.csv"
+    csv.write_text(text)
+    with pytest.raises(DataError, match=message):
+        run_csv(project_tmp, csv, **kw)
+    assert not (project_tmp / "data").exists()
+    assert not (project_tmp / "reports").exists()
+
+
+def test_missing_csv(project_tmp):
+    with pytest.raises(DataError, match=r"price CSV .*nope.csv does not exist"):
+        run_csv(project_tmp, project_tmp / "nope.csv")
+
+
+def test_unreadable_csv(project_tmp):
+    csv = project_tmp / "bin.csv"
+    csv.write_bytes(b"\xff\xfe\x00\x81garbage\x00\x00")
+    with pytest.raises(DataError, match=r"could not be read|no date column"):
+        run_csv(project_tmp, csv)
+
+
+def test_empty_csv(project_tmp):
+    bad_csv_case(project_tmp, "", r"bad.csv is empty")
+
+
+def test_header_only_csv(project_tmp):
+    bad_csv_case(project_tmp, "Date,AAA\n", r"has a header but no rows")
+
+
+def test_no_date_column(project_tmp):
+    bad_csv_case(project_tmp, "day,AAA\n2020-01-01,1\n", r"no date column 'Date'")
+
+
+def test_unparseable_date(project_tmp):
+    bad_csv_case(
+        project_tmp,
+        "Date,AAA\n2020-01-01,1\n2020-13-45,2\n",
+        r"column 'Date', row 3 .*cannot parse '2020-13-45'",
+    )
+
+
+def test_duplicate_dates(project_tmp):
+    bad_csv_case(project_tmp, "Date,AAA\n2020-01-01,1\n2020-01-01,2\n", r"duplicate dates")
+
+
+def test_non_numeric_price(project_tmp):
+    bad_csv_case(
+        project_tmp,
+        "Date,AAA\n2020-01-01,1\n2020-01-02,abc\n",
+        r"column 'AAA', date 2020-01-02: price 'abc' is not a number",
+    )
+
+
+@pytest.mark.parametrize(("text", "shown"), [("inf", "inf"), ("Infinity", "inf"), ("-inf", "-inf")])
+def test_infinite_price(project_tmp, text, shown):
+    bad_csv_case(
+        project_tmp,
+        f"Date,AAA\n2020-01-01,1\n2020-01-02,{text}\n",
+        rf"column 'AAA', date 2020-01-02: price {shown} must be a finite number > 0",
+    )
+
+
+def test_non_positive_price(project_tmp):
+    bad_csv_case(
+        project_tmp,
+        "Date,AAA\n2020-01-01,1\n2020-01-02,0\n",
+        r"column 'AAA', date 2020-01-02: price 0.0 must be > 0",
+    )
+
+
+def test_gap_longer_than_max_ffill(project_tmp, price_frame):
+    prices = price_frame.copy()
+    prices.iloc[300:305, 1] = np.nan
+    csv = write_csv(project_tmp / "gap.csv", prices)
+    with pytest.raises(DataError, match=r"column 'BBB' has 5 consecutive missing prices from"):
+        run_csv(project_tmp, csv, max_ffill=3)
+    assert not (project_tmp / "data").exists()
+
+
+def test_short_gap_forward_filled(project_tmp, price_frame):
+    prices = price_frame.copy()
+    prices.iloc[300:302, 1] = np.nan
+    csv = write_csv(project_tmp / "gap.csv", prices)
+    r = run_csv(project_tmp, csv, max_ffill=3)["returns"]
+    assert r["BBB"].iloc[299] == 0.0 and r["BBB"].iloc[300] == 0.0
+
+
+def test_unsorted_dates_sorted_with_warning(project_tmp, price_frame):
+    shuffled = price_frame.iloc[::-1]
+    csv = write_csv(project_tmp / "rev.csv", shuffled)
+    with pytest.warns(UnsortedDatesWarning, match="sorting"):
+        out = run_csv(project_tmp, csv)
+    expected = build_returns(price_frame)
+    np.testing.assert_allclose(out["returns"].to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_too_few_rows(project_tmp, price_frame):
+    csv = write_csv(project_tmp / "p.csv", price_frame)
+    with pytest.raises(DataError, match=r"too few rows: the training period has \d+ returns"):
+        run_csv(project_tmp, csv, min_train=5000)
+
+
+def test_unknown_series(project_tmp, price_frame):
+    csv = write_csv(project_tmp / "p.csv", price_frame)
+    with pytest.raises(DataError, match=r"data.series names unknown series \['sp500'\]"):
+        run_csv(project_tmp, csv, series="portfolio,sp500")
+
+
+def test_unknown_ticker(project_tmp, price_frame):
+    csv = write_csv(project_tmp / "p.csv", price_frame)
+    with pytest.raises(DataError, match=r"data.tickers names \['ZZZ'\]"):
+        run_csv(project_tmp, csv, tickers="AAA,ZZZ")
+
+
+def test_no_partial_output_on_late_failure(project_tmp, price_frame):
+    # Failure after loading (unknown series) must leave nothing behind.
+    csv = write_csv(project_tmp / "p.csv", price_frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError):
+            run_csv(project_tmp, csv, series="nope")
+    assert outputs(project_tmp) == ["dvc.yaml", "p.csv"]

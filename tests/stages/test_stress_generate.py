@@ -1,0 +1,117 @@
+"""End-to-end test of the stress stages (train, generate, validate) on the smoke setting."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffrisk.core import io
+from diffrisk.core.paths import scenario_set_file, stress_checkpoint
+from diffrisk.data.returns import constituent_returns
+from diffrisk.evaluation.paths.suite import HEADLINE_METRICS
+from diffrisk.risk.portfolio import (
+    portfolio_log_returns,
+)
+from diffrisk.stages import stress_generate as stress_generate_stage
+from diffrisk.stages import stress_train as stress_train_stage
+from diffrisk.stages import stress_validate as stress_validate_stage
+from diffrisk.stress.config import GENERATORS, StressConfig, StressRangeWarning
+from diffrisk.stress.scenario_sets import (
+    read_scenario_set,
+    regenerate_scenario_set,
+)
+from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
+
+
+def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
+    from diffrisk.core import paths
+    from diffrisk.data.returns import load_returns
+    from diffrisk.data.splits import Splits
+
+    cons = synthetic_returns(1300, 4, seed=7)
+    frame = pd.concat(
+        [
+            pd.Series(portfolio_log_returns(cons, axis=1), index=cons.index, name="portfolio"),
+            cons.mean(axis=1).rename("sp500"),
+            cons,
+        ],
+        axis=1,
+    )
+    io.write_parquet(paths.returns_file(), frame)
+    io.write_json(paths.metrics_dir() / "data.json", {"data_sha256": "f" * 64})
+    splits = Splits.from_params(TRAIN_END, VAL_START, VAL_END, TEST_START)
+
+    trained = stress_train_stage.train_stress(
+        model=StressConfig.smoke().to_dict(),
+        splits=splits,
+        index_name="sp500",
+        seed=1,
+        progress=False,
+    )
+    assert trained["metrics"]["epochs_run"] == 1
+    with pytest.warns(StressRangeWarning):
+        generated = stress_generate_stage.generate_stress_sets(
+            archetypes="unconditional; v2: vol_ratio=2; far: vol_ratio=40; "
+            "crash: window=2002-03-01/2002-06-28",
+            n_paths=64,
+            unconditional_every=60,
+            unconditional_paths_per_date=16,
+            guidance="auto",
+            guidance_grid="1,2",
+            calibration_paths=8,
+            n_steps=4,
+            splits=splits,
+            index_name="sp500",
+            seed=1,
+        )
+    assert len(generated["index"]) == 12
+    chosen = generated["index"].set_index(["generator", "archetype"])["guidance"]
+    assert chosen[("diffusion", "unconditional")] == 1.25  # the signature prior's weight
+    _, unc_meta = read_scenario_set(scenario_set_file("diffusion", "unconditional"))
+    assert unc_meta["generation"]["prior_neighbours"] == 50
+    assert chosen[("diffusion", "v2")] in (1.0, 2.0)
+    validated = stress_validate_stage.validate_stress_sets(
+        crisis_windows="c1=2002-03-01/2002-09-30; c2=2004-03-01/2004-09-30",
+        portfolios="ew=all; pair=A0,A1; mv=minvar",
+        splits=splits,
+        index_name="sp500",
+        seed=1,
+    )
+
+    for stem in ("stress_validation", "stress_signatures", "stress_risk"):
+        assert (paths.tables_dir() / f"{stem}.csv").is_file()
+        assert (paths.tables_dir() / f"{stem}.md").is_file()
+    for stem in (
+        "stress_corr_heatmaps",
+        "stress_tail_dependence",
+        "stress_fan_charts",
+        "stress_acf",
+    ):
+        assert (paths.figures_dir() / f"{stem}.png").is_file()
+        assert (paths.figures_dir() / f"{stem}.pdf").is_file()
+    assert validated["metrics"]["out_of_range"]["far"] == ["vol_ratio"]
+    headline = json.loads((paths.metrics_dir() / "stress.json").read_text())
+    assert set(headline) == {
+        "diffusion",
+        "diffusion_wins_headline",
+        "headline_share_best",
+        "signature_within_tolerance_in_range",
+        "signature_components_in_range",
+    }
+    assert set(headline["diffusion"]) == set(HEADLINE_METRICS)
+    val = validated["validation"]
+    assert set(val["generator"]) == set(GENERATORS)
+    assert set(val.loc[val.archetype == "unconditional", "reference"]) == {"test"}
+    assert set(val.loc[val.archetype == "v2", "reference_label"]) == {"in-sample", "held out"}
+    sig = validated["signatures"]
+    assert len(sig[(sig.archetype == "crash") & (sig.generator == "diffusion")]) == 3
+    assert "## Stress scenarios" in validated["section"]
+    assert "of 3 headline metrics" in validated["section"]
+    # every written diffusion set regenerates from its metadata
+    stored, meta = read_scenario_set(scenario_set_file("diffusion", "v2"))
+    cons_now = constituent_returns(load_returns(), "sp500")
+    again = regenerate_scenario_set(meta, cons_now, stress_checkpoint())
+    np.testing.assert_array_equal(again, stored)

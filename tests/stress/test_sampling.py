@@ -1,0 +1,126 @@
+"""Tests of diffrisk.stress.sampling: guided path generation and the signature prior."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffrisk.stress.sampling import draw_prior_signatures, generate_paths
+from diffrisk.stress.windows import conditioning_inputs
+
+
+def test_generate_shapes_and_determinism(model, returns):
+    kwargs = {"guidance": 2.0, "n_steps": 5}
+    a, info = generate_paths(
+        model, returns, ["2004-03-01", "2004-06-01"], 7, {"vol_ratio": 2.0}, seed=11, **kwargs
+    )
+    b, _ = generate_paths(
+        model, returns, ["2004-03-01", "2004-06-01"], 7, {"vol_ratio": 2.0}, seed=11, **kwargs
+    )
+    c, _ = generate_paths(
+        model, returns, ["2004-03-01", "2004-06-01"], 7, {"vol_ratio": 2.0}, seed=12, **kwargs
+    )
+    assert a.shape == (14, model.config.horizon, returns.shape[1]) and a.dtype == np.float32
+    assert np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # the conditioning dates are the first day of the paths; history ends the day before
+    assert list(info["as_of"]) == [pd.Timestamp("2004-03-01"), pd.Timestamp("2004-06-01")]
+    assert info["last_history"].iloc[0] == pd.Timestamp("2004-02-27")
+
+
+def test_ancestral_sampler_and_chunking_do_not_change_shape_or_seed_result(model, returns):
+    a, _ = generate_paths(
+        model, returns, ["2004-03-01"], 5, None, guidance=0.0, seed=1, sampler="ddpm"
+    )
+    b, _ = generate_paths(
+        model, returns, ["2004-03-01"], 5, None, guidance=0.0, seed=1, n_steps=5, chunk=2
+    )
+    c, _ = generate_paths(
+        model, returns, ["2004-03-01"], 5, None, guidance=0.0, seed=1, n_steps=5, chunk=64
+    )
+    assert a.shape == b.shape == (5, model.config.horizon, 4)
+    np.testing.assert_allclose(b, c, rtol=1e-5, atol=1e-7)
+
+
+def test_guidance_weight_zero_equals_the_unconditional_model(model, returns):
+    request = {"vol_ratio": 2.5, "cum_return": -0.1, "avg_corr": 0.6}
+    unconditional, _ = generate_paths(
+        model, returns, ["2004-05-03"], 16, None, guidance=3.0, seed=5, n_steps=5
+    )
+    zero, _ = generate_paths(
+        model, returns, ["2004-05-03"], 16, request, guidance=0.0, seed=5, n_steps=5
+    )
+    guided, _ = generate_paths(
+        model, returns, ["2004-05-03"], 16, request, guidance=1.0, seed=5, n_steps=5
+    )
+    np.testing.assert_array_equal(zero, unconditional)
+    assert not np.allclose(guided, unconditional)
+
+
+def test_soft_bound_limits_scaled_moves(model, returns):
+    paths, info = generate_paths(
+        model, returns, ["2004-03-01"], 32, None, guidance=0.0, seed=2, n_steps=5, soft_bound=0.5
+    )
+    past = returns.loc[returns.index < "2004-03-01"].to_numpy()
+    sigma = conditioning_inputs(past, model.config.history).sigma
+    assert np.all(np.abs(paths) / sigma <= 0.5 * model.target_abs_max * (1 + 1e-5))
+
+
+def test_perturbing_returns_from_the_conditioning_date_on_leaves_the_set_unchanged(model, returns):
+    as_of = "2004-04-01"
+    base, _ = generate_paths(
+        model, returns, [as_of], 8, {"vol_ratio": 2.0}, guidance=2.0, seed=4, n_steps=5
+    )
+    shocked = returns.copy()
+    shocked.loc[shocked.index >= as_of] = -0.2
+    again, _ = generate_paths(
+        model, shocked, [as_of], 8, {"vol_ratio": 2.0}, guidance=2.0, seed=4, n_steps=5
+    )
+    np.testing.assert_array_equal(base, again)
+    # the day before does matter (the history ends there)
+    moved = returns.copy()
+    moved.loc[moved.index[moved.index < as_of][-1]] = -0.2
+    changed, _ = generate_paths(
+        model, moved, [as_of], 8, {"vol_ratio": 2.0}, guidance=2.0, seed=4, n_steps=5
+    )
+    assert not np.array_equal(base, changed)
+
+
+def test_signature_prior_draws_from_the_nearest_training_windows(model):
+    bank, sigs = model.prior_features, model.prior_signatures
+    assert bank.shape[0] == sigs.shape[0] > 100 and np.isfinite(sigs).all()
+    # the prior is standardised on training windows: mean 0, std 1 per column
+    assert sigs.mean(axis=0) == pytest.approx(np.zeros(3), abs=0.05)
+    row = bank[[7, 300]]
+    one = draw_prior_signatures(model, row, 4, 1, seed=0)
+    assert one.shape == (8, 3)
+    np.testing.assert_array_equal(one[:4], np.repeat(sigs[[7]], 4, axis=0))
+    np.testing.assert_array_equal(one[4:], np.repeat(sigs[[300]], 4, axis=0))
+    # k = 5: every draw is the signature of one of the 5 windows nearest in features
+    nearest = np.argsort(((bank - bank[7]) ** 2).sum(axis=1), kind="stable")[:5]
+    five = draw_prior_signatures(model, bank[[7]], 50, 5, seed=1)
+    allowed = {tuple(s) for s in sigs[nearest]}
+    assert {tuple(s) for s in five} <= allowed and len({tuple(s) for s in five}) > 1
+    np.testing.assert_array_equal(five, draw_prior_signatures(model, bank[[7]], 50, 5, 1))
+    empty = dataclasses.replace(model, prior_features=np.empty((0, 0)))
+    with pytest.raises(ValueError, match="no signature prior"):
+        draw_prior_signatures(empty, bank[[7]], 2, 5, seed=0)
+
+
+def test_generate_paths_errors(model, returns):
+    with pytest.raises(ValueError, match="differ from the model's assets"):
+        generate_paths(model, returns.iloc[:, ::-1], [""], 2, None, guidance=0, seed=0)
+    with pytest.raises(ValueError, match="guidance must be a finite number >= 0"):
+        generate_paths(model, returns, [""], 2, {"vol_ratio": 2}, guidance=-1, seed=0)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        generate_paths(model, returns, [""], 2, None, guidance=0, seed=0, sampler="euler")
+    with pytest.raises(ValueError, match="unknown signature components"):
+        generate_paths(model, returns, [""], 2, {"vol": 2}, guidance=1, seed=0)
+    with pytest.raises(ValueError, match="n_paths_per_date must be a positive integer"):
+        generate_paths(model, returns, [""], 0, None, guidance=0, seed=0)
+    with pytest.raises(ValueError, match="need at least max"):
+        generate_paths(model, returns, ["2000-01-10"], 2, None, guidance=0, seed=0)
