@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def params_section(*keys: str) -> dict:
+    """A section of the project's ``params.yaml`` (the one source of parameter defaults)."""
+    node = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for key in keys:
+        node = node[key]
+    return dict(node)
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """The shared training loop on a model and dataset of any shape (custom loss)."""
 
 import math
+from dataclasses import asdict
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from diffrisk.diffusion.training import TrainOptions, train_denoiser
+from diffrisk.diffusion.training import TrainOptions, check_positive_fields, train_denoiser
 
 
 class Rows:
@@ -73,3 +75,21 @@ def test_non_finite_loss_raises_before_the_step():
             loss_fn=lambda m, b, g: mean_loss(m, b, g) * math.nan,
         )
     assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+
+
+def test_check_positive_fields_names_the_first_bad_field_with_its_owner():
+    opts = TrainOptions()
+    check_positive_fields(opts, ("batch_size", "max_epochs"))
+    with pytest.raises(ValueError, match=r"^Cfg\.patience must be >= 1, got 0$"):
+        check_positive_fields(SimpleNamespace(a=2, patience=0, b=0), ("a", "patience", "b"), "Cfg")
+    with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):
+        TrainOptions(batch_size=0)
+
+
+def test_train_options_from_fields_reads_same_named_attributes():
+    source = SimpleNamespace(**{k: v for k, v in asdict(TrainOptions(lr=0.5)).items()})
+    del source.noise_draws
+    opts = TrainOptions.from_fields(source, noise_draws=3, max_epochs=7)
+    assert opts == TrainOptions(lr=0.5, noise_draws=3, max_epochs=7)
+    with pytest.raises(AttributeError):
+        TrainOptions.from_fields(source)

@@ -11,11 +11,13 @@ import pytest
 from diffrisk.data.prices import DataError, UnsortedDatesWarning
 from diffrisk.data.returns import build_returns, load_returns
 from diffrisk.stages import data as data_stage
-from tests.conftest import SPLITS, write_csv
+from tests.conftest import SPLITS, params_section, write_csv
 
 
 def run_csv(project_tmp, csv, **kw):
-    args = {"source": "csv", "csv_path": str(csv), "series": "portfolio", "min_train": 100}
+    args = params_section("data")
+    args.update({"source": "csv", "csv_path": str(csv), "series": "portfolio", "min_train": 100})
+    args["seed"] = 0
     args.update(SPLITS)
     args.update(kw)
     return data_stage.prepare_data(**args)

@@ -23,6 +23,7 @@ from diffrisk.stress.scenario_sets import (
     read_scenario_set,
     regenerate_scenario_set,
 )
+from tests.conftest import params_section
 from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
 
 
@@ -54,15 +55,18 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     assert trained["metrics"]["epochs_run"] == 1
     with pytest.warns(StressRangeWarning):
         generated = stress_generate_stage.generate_stress_sets(
-            archetypes="unconditional; v2: vol_ratio=2; far: vol_ratio=40; "
-            "crash: window=2002-03-01/2002-06-28",
-            n_paths=64,
-            unconditional_every=60,
-            unconditional_paths_per_date=16,
-            guidance="auto",
-            guidance_grid="1,2",
-            calibration_paths=8,
-            n_steps=4,
+            **{
+                **params_section("stress", "generate"),
+                "archetypes": "unconditional; v2: vol_ratio=2; far: vol_ratio=40; "
+                "crash: window=2002-03-01/2002-06-28",
+                "n_paths": 64,
+                "unconditional_every": 60,
+                "unconditional_paths_per_date": 16,
+                "guidance": "auto",
+                "guidance_grid": "1,2",
+                "calibration_paths": 8,
+                "n_steps": 4,
+            },
             splits=splits,
             index_name="sp500",
             seed=1,
@@ -74,8 +78,11 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     assert unc_meta["generation"]["prior_neighbours"] == 50
     assert chosen[("diffusion", "v2")] in (1.0, 2.0)
     validated = stress_validate_stage.validate_stress_sets(
-        crisis_windows="c1=2002-03-01/2002-09-30; c2=2004-03-01/2004-09-30",
-        portfolios="ew=all; pair=A0,A1; mv=minvar",
+        **{
+            **params_section("stress", "validate"),
+            "crisis_windows": "c1=2002-03-01/2002-09-30; c2=2004-03-01/2004-09-30",
+            "portfolios": "ew=all; pair=A0,A1; mv=minvar",
+        },
         splits=splits,
         index_name="sp500",
         seed=1,

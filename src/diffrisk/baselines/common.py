@@ -12,7 +12,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core.checks import check_int
-from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, risk_frame
+from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, forecast_date_positions, risk_frame
 from diffrisk.risk.measures import cvar, var
 
 logger = logging.getLogger(__name__)
@@ -67,21 +67,7 @@ def forecast_positions(
     returns: pd.DataFrame, forecast_dates: Iterable[Any]
 ) -> tuple[pd.DatetimeIndex, NDArray[np.intp]]:
     """Return the forecast dates (as in ``returns.index``) and their row positions."""
-    try:
-        dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"forecast_dates must be dates: {exc}") from exc
-    if len(dates) == 0:
-        raise ValueError("forecast_dates is empty")
-    if not dates.is_unique or not dates.is_monotonic_increasing:
-        raise ValueError("forecast_dates must be sorted increasing without duplicates")
-    positions = returns.index.get_indexer(dates)
-    missing = dates[positions < 0]
-    if len(missing):
-        raise ValueError(
-            f"forecast_dates {missing[0].date()} not in the returns index "
-            f"({len(missing)} forecast date(s) missing)"
-        )
+    _, positions = forecast_date_positions(returns.index, forecast_dates)
     return pd.DatetimeIndex(returns.index[positions]), positions.astype(np.intp)
 
 

@@ -10,7 +10,7 @@ from diffrisk.ddpm.features import FEATURE_NAMES, SCALINGS, WINDOW_CHANNELS
 from diffrisk.ddpm.network import DenoiserSpec
 from diffrisk.diffusion.sampler import SAMPLERS, SPACINGS
 from diffrisk.diffusion.schedule import SCHEDULES, NoiseSchedule
-from diffrisk.diffusion.training import TrainOptions
+from diffrisk.diffusion.training import TrainOptions, check_positive_fields
 
 CHECKPOINT_FORMAT = "diffrisk-ddpm-1"
 
@@ -128,16 +128,11 @@ class DDPMConfig:
                 )
         if self.garch_o not in (0, 1):
             raise ValueError(f"DDPMConfig.garch_o must be 0 or 1, got {self.garch_o!r}")
-        for name in (
-            "window",
-            "diffusion_steps",
-            "n_steps",
-            "val_scenarios",
-            "val_steps",
-            "threads",
-        ):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"DDPMConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        check_positive_fields(
+            self,
+            ("window", "diffusion_steps", "n_steps", "val_scenarios", "val_steps", "threads"),
+            "DDPMConfig",
+        )
         if self.n_steps > self.diffusion_steps or self.val_steps > self.diffusion_steps:
             raise ValueError(
                 f"DDPMConfig.n_steps ({self.n_steps}) and val_steps "
@@ -189,17 +184,10 @@ class DDPMConfig:
 
     def train_options(self, max_epochs: int | None = None) -> TrainOptions:
         """Optimisation settings (``max_epochs`` overrides the configured bound)."""
-        return TrainOptions(
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            noise_draws=self.noise_draws,
+        return TrainOptions.from_fields(
+            self,
             max_epochs=max_epochs or self.max_epochs,
-            patience=self.patience,
             min_epochs=min(self.min_epochs, max_epochs or self.max_epochs),
-            grad_clip=self.grad_clip,
-            ema_decay=self.ema_decay,
-            samples_per_epoch=self.samples_per_epoch,
         )
 
     def noise_schedule(self) -> NoiseSchedule:

@@ -25,6 +25,7 @@ from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.forecasts.contract import (
     ScenarioSet,
     cvar_column,
+    forecast_date_positions,
     risk_frame_from_scenarios,
     var_column,
 )
@@ -74,17 +75,7 @@ def sample_scaled(
 def _forecast_rows(
     returns: pd.DataFrame, forecast_dates: Iterable[Any], window: int
 ) -> tuple[pd.DatetimeIndex, NDArray[np.int64]]:
-    try:
-        dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"forecast_dates must be dates: {exc}") from exc
-    if len(dates) == 0:
-        raise ValueError("forecast_dates is empty")
-    if not dates.is_unique or not dates.is_monotonic_increasing:
-        raise ValueError("forecast_dates must be sorted increasing without duplicates")
-    rows = pd.DatetimeIndex(returns.index).get_indexer(dates)
-    if (rows < 0).any():
-        raise ValueError(f"forecast_dates {dates[rows < 0][0].date()} not in the returns index")
+    dates, rows = forecast_date_positions(returns.index, forecast_dates)
     if rows.min() < window:
         raise ValueError(
             f"forecast date {dates[0].date()} has fewer than window={window} earlier returns"

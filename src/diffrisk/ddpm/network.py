@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from diffrisk.diffusion.nn import ResidualDilatedBlock, SinusoidalTimeEmbedding
+from diffrisk.diffusion.training import check_positive_fields
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,7 @@ class DenoiserSpec:
             "hidden",
             "kernel_size",
         )
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        check_positive_fields(self, positive)
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
         if min(self.n_blocks, self.n_features, self.n_series, self.diffusion_steps) < 0:

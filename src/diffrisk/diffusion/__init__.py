@@ -17,6 +17,7 @@ from diffrisk.diffusion.prediction import (
     x0_from_eps,
     x0_from_v,
 )
+from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.sampler import (
     SAMPLERS,
     SPACINGS,
@@ -43,6 +44,7 @@ from diffrisk.diffusion.training import (
     TrainingSet,
     TrainOptions,
     TrainResult,
+    check_positive_fields,
     options_dict,
     read_checkpoint,
     save_checkpoint,
@@ -63,6 +65,7 @@ __all__ = [
     "TrainResult",
     "TrainingSet",
     "check_guidance_weight",
+    "check_positive_fields",
     "check_prediction_type",
     "cosine_beta_schedule",
     "ddim_step",
@@ -78,6 +81,7 @@ __all__ = [
     "make_betas",
     "multistep_x0",
     "options_dict",
+    "progress_bar",
     "read_checkpoint",
     "reverse_process",
     "reverse_steps",

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import nn
-from tqdm.auto import tqdm
 
 from diffrisk.diffusion.prediction import eps_from_x0, x0_from_eps
+from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.schedule import NoiseSchedule
 
 logger = logging.getLogger(__name__)
@@ -390,12 +390,7 @@ def sample(
     per_chunk = max(1, int(chunk_elements) // int(n_scenarios))
     out = torch.empty(n_cond, n_scenarios)
     n_chunks = math.ceil(n_cond / per_chunk) if n_cond else 0
-    bar = tqdm(
-        total=n_chunks * len(steps),
-        desc=f"{method} sampling",
-        disable=(not progress) if progress is not None else None,
-        leave=False,
-    )
+    bar = progress_bar(n_chunks * len(steps), f"{method} sampling", progress, leave=False)
     for start in range(0, n_cond, per_chunk):
         c = cond[start : start + per_chunk]
         x = initial_noise(c.shape[0], n_scenarios, generator, noise)

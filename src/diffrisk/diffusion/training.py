@@ -14,17 +14,49 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from tqdm.auto import tqdm
 
 from diffrisk.core import io
+from diffrisk.diffusion.progress import progress_bar
 
 logger = logging.getLogger(__name__)
+
+
+def check_positive_fields(obj: Any, names: Iterable[str], owner: str = "") -> None:
+    """Raise ``ValueError`` unless every attribute ``names`` of ``obj`` is ``>= 1``.
+
+    The shared range check of the settings dataclasses (:class:`TrainOptions`,
+    :class:`~diffrisk.ddpm.config.DDPMConfig`, :class:`~diffrisk.stress.config.StressConfig`,
+    :class:`~diffrisk.ddpm.network.DenoiserSpec`).
+
+    Parameters
+    ----------
+    obj : object
+        The settings object whose attributes are checked (compared as ``int``).
+    names : iterable of str
+        Attribute names, checked in order; the first failing one is named.
+    owner : str
+        Prefix of the name in the message (e.g. ``"DDPMConfig"`` gives
+        ``"DDPMConfig.window must be >= 1, got 0"``); empty for the bare name.
+
+    Raises
+    ------
+    ValueError
+        Naming the first attribute below 1.
+
+    Examples
+    --------
+    >>> check_positive_fields(TrainOptions(), ("batch_size", "max_epochs"))
+    """
+    prefix = f"{owner}." if owner else ""
+    for name in names:
+        if int(getattr(obj, name)) < 1:
+            raise ValueError(f"{prefix}{name} must be >= 1, got {getattr(obj, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -67,15 +99,35 @@ class TrainOptions:
     samples_per_epoch: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "noise_draws", "max_epochs", "patience", "min_epochs"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        check_positive_fields(
+            self, ("batch_size", "noise_draws", "max_epochs", "patience", "min_epochs")
+        )
         if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise ValueError("need lr > 0, weight_decay >= 0 and grad_clip >= 0")
         if not (0.0 <= self.ema_decay < 1.0):
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.samples_per_epoch < 0:
             raise ValueError(f"samples_per_epoch must be >= 0, got {self.samples_per_epoch}")
+
+    @classmethod
+    def from_fields(cls, source: Any, **overrides: Any) -> TrainOptions:
+        """Options read from the same-named attributes of ``source`` (a model's config).
+
+        Parameters
+        ----------
+        source : object
+            Has an attribute for every field of :class:`TrainOptions` not in ``overrides``
+            (e.g. :class:`~diffrisk.ddpm.config.DDPMConfig`).
+        **overrides
+            Field values that replace (or stand in for missing) attributes of ``source``.
+
+        Returns
+        -------
+        TrainOptions
+            Validated by :meth:`__post_init__`.
+        """
+        values = {f.name: getattr(source, f.name) for f in fields(cls) if f.name not in overrides}
+        return cls(**values, **overrides)
 
 
 class EMA:
@@ -277,11 +329,8 @@ def train_denoiser(
         state.update({k: resume[k] for k in state})
         logger.info("resuming training at epoch %d", state["epoch"] + 1)
     n_batches = math.ceil((options.samples_per_epoch or len(train)) / options.batch_size)
-    bar = tqdm(
-        total=n_batches * options.max_epochs,
-        initial=n_batches * state["epoch"],
-        desc=desc,
-        disable=(not progress) if progress is not None else None,
+    bar = progress_bar(
+        n_batches * options.max_epochs, desc, progress, initial=n_batches * state["epoch"]
     )
     stopped_early = False
     while state["epoch"] < options.max_epochs:

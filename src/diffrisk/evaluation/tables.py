@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from diffrisk.core.checks import check_int
 from diffrisk.evaluation.comparison import diebold_mariano
-from diffrisk.evaluation.coverage import christoffersen, kupiec_pof
+from diffrisk.evaluation.coverage import KupiecResult, christoffersen, kupiec_pof
 from diffrisk.evaluation.es_tests import check_null, check_scenarios, z_tests
 from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light, traffic_light_windows
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, cvar_column, var_column
@@ -133,6 +133,27 @@ def _pair_seed(seed: int, series: str, method: str) -> np.random.SeedSequence:
     )
 
 
+def _pair_blocks(
+    blocks: Mapping[str, Mapping[str, _Block]], order: Sequence[str]
+) -> list[tuple[str, str, _Block]]:
+    """``(series, method, block)`` of every pair: series in ``order``, then methods in order."""
+    return [
+        (s, m, per_series[s]) for s in order for m, per_series in blocks.items() if s in per_series
+    ]
+
+
+def _coverage_cells(series: str, method: str, alpha: float, pof: KupiecResult) -> dict[str, object]:
+    """The leading cells of a coverage row: the pair, alpha and the Kupiec exception counts."""
+    return {
+        "series": series,
+        "method": method,
+        "alpha": alpha,
+        "n_obs": pof.n_obs,
+        "n_exceptions": pof.n_exceptions,
+        "exception_rate": pof.exception_rate,
+    }
+
+
 def _last_window_zone(hits: NDArray[np.bool_], alpha: float, window: int) -> str:
     recent = hits[-window:]
     return traffic_light(int(recent.sum()), int(recent.size), alpha).zone
@@ -161,12 +182,7 @@ def _backtest_rows(
         cc = christoffersen(hits, alpha) if r.size >= 2 else None
         rows.append(
             {
-                "series": series,
-                "method": method,
-                "alpha": alpha,
-                "n_obs": pof.n_obs,
-                "n_exceptions": pof.n_exceptions,
-                "exception_rate": pof.exception_rate,
+                **_coverage_cells(series, method, alpha, pof),
                 "avg_var": float(block.var[a].mean()),
                 "avg_cvar": float(block.es[a].mean()),
                 "kupiec_lr": pof.statistic,
@@ -242,10 +258,9 @@ def backtest_table(
     window = check_int(window, "window", 1)
     check_int(seed, "seed", 0)
     blocks, order = _all_blocks(forecasts, alphas)
-    pairs = [(s, m) for s in order for m in blocks if s in blocks[m]]
+    pairs = _pair_blocks(blocks, order)
     rows: list[dict[str, object]] = []
-    for series, method in tqdm(pairs, desc="backtests", disable=None):
-        block = blocks[method][series]
+    for series, method, block in tqdm(pairs, desc="backtests", disable=None):
         scen = _aligned_scenarios(scenarios, method, series, block.dates)
         rows += _backtest_rows(
             series,
@@ -293,28 +308,24 @@ def traffic_light_table(
     window = check_int(window, "window", 1)
     blocks, order = _all_blocks(forecasts, [alpha])
     rows = []
-    for series in order:
-        for method, per_series in blocks.items():
-            if series not in per_series:
-                continue
-            block = per_series[series]
-            res = traffic_light_windows(block.realized < block.var[0], window, alpha)
-            rows.append(
-                {
-                    "series": series,
-                    "method": method,
-                    "alpha": alpha,
-                    "window": window,
-                    "n_windows": res.n_windows,
-                    "green": res.green,
-                    "yellow": res.yellow,
-                    "red": res.red,
-                    "yellow_from": res.yellow_from,
-                    "red_from": res.red_from,
-                    "max_exceptions": res.max_exceptions,
-                    "last_zone": res.last_zone,
-                }
-            )
+    for series, method, block in _pair_blocks(blocks, order):
+        res = traffic_light_windows(block.realized < block.var[0], window, alpha)
+        rows.append(
+            {
+                "series": series,
+                "method": method,
+                "alpha": alpha,
+                "window": window,
+                "n_windows": res.n_windows,
+                "green": res.green,
+                "yellow": res.yellow,
+                "red": res.red,
+                "yellow_from": res.yellow_from,
+                "red_from": res.red_from,
+                "max_exceptions": res.max_exceptions,
+                "last_zone": res.last_zone,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -435,26 +446,18 @@ def constituent_coverage_table(
     test_level = check_alpha(test_level, "test_level")
     blocks, order = _all_blocks(forecasts, alphas)
     rows = []
-    for series in (s for s in order if s not in set(exclude)):
-        for method, per_series in blocks.items():
-            if series not in per_series:
-                continue
-            block = per_series[series]
-            for a, alpha in enumerate(alphas):
-                pof = kupiec_pof(block.realized < block.var[a], alpha)
-                rows.append(
-                    {
-                        "series": series,
-                        "method": method,
-                        "alpha": alpha,
-                        "n_obs": pof.n_obs,
-                        "n_exceptions": pof.n_exceptions,
-                        "exception_rate": pof.exception_rate,
-                        "kupiec_lr": pof.statistic,
-                        "kupiec_p": pof.pvalue,
-                        "result": "pass" if pof.pvalue >= test_level else "fail",
-                    }
-                )
+    constituents = [s for s in order if s not in set(exclude)]
+    for series, method, block in _pair_blocks(blocks, constituents):
+        for a, alpha in enumerate(alphas):
+            pof = kupiec_pof(block.realized < block.var[a], alpha)
+            rows.append(
+                {
+                    **_coverage_cells(series, method, alpha, pof),
+                    "kupiec_lr": pof.statistic,
+                    "kupiec_p": pof.pvalue,
+                    "result": "pass" if pof.pvalue >= test_level else "fail",
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,3 +151,46 @@ class ScenarioSet:
         except ValueError as exc:
             raise KeyError(f"series {name!r} not in scenario set {self.series}") from exc
         return self.scenarios[i]
+
+
+def forecast_date_positions(
+    index: pd.DatetimeIndex, forecast_dates: Iterable[Any]
+) -> tuple[pd.DatetimeIndex, NDArray[np.intp]]:
+    """Parse forecast dates and find their rows in a returns index.
+
+    Parameters
+    ----------
+    index : DatetimeIndex
+        The returns' dates.
+    forecast_dates : iterable of date-like
+        Days to forecast; non-empty, sorted increasing, no duplicates, all in ``index``.
+
+    Returns
+    -------
+    dates : DatetimeIndex
+        The parsed forecast dates.
+    positions : ndarray of intp
+        Their row positions in ``index``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``forecast_dates`` and what is wrong (not dates, empty, unsorted or
+        duplicated, or the first date missing from ``index``).
+    """
+    try:
+        dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"forecast_dates must be dates: {exc}") from exc
+    if len(dates) == 0:
+        raise ValueError("forecast_dates is empty")
+    if not dates.is_unique or not dates.is_monotonic_increasing:
+        raise ValueError("forecast_dates must be sorted increasing without duplicates")
+    positions = pd.DatetimeIndex(index).get_indexer(dates)
+    missing = dates[positions < 0]
+    if len(missing):
+        raise ValueError(
+            f"forecast_dates {missing[0].date()} not in the returns index "
+            f"({len(missing)} forecast date(s) missing)"
+        )
+    return dates, positions.astype(np.intp)

@@ -18,15 +18,15 @@ logger = logging.getLogger(__name__)
 
 def forecast_baselines(
     *,
-    methods: str | Sequence[str] = "hs,mc_normal,garch_t,fhs",
-    window: int = 250,
-    n_scenarios: int = 500,
-    refit_every: int = 20,
-    min_obs: int = 1000,
-    max_obs: int = 5000,
-    fhs_residuals: int = 1000,
+    methods: str | Sequence[str],
+    window: int,
+    n_scenarios: int,
+    refit_every: int,
+    min_obs: int,
+    max_obs: int,
+    fhs_residuals: int,
     splits: Splits,
-    seed: int = 0,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``baselines`` stage: classical forecasts for every series and test day.
 
@@ -98,33 +98,7 @@ def forecast_baselines(
 def run(
     *, seed: int, n_scenarios: int, baselines: Mapping[str, Any], data: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Entry point of the ``baselines`` stage: read its parameters, call :func:`forecast_baselines`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    n_scenarios : int
-        scenarios per forecast
-    baselines : mapping
-        the ``baselines`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`forecast_baselines` returns.
-    """
-    b = baselines
+    """Stage ``baselines``: :func:`forecast_baselines` with its ``dvc.yaml`` parameters."""
     return forecast_baselines(
-        methods=b["methods"],
-        window=b["window"],
-        n_scenarios=n_scenarios,
-        refit_every=b["refit_every"],
-        min_obs=b["min_obs"],
-        max_obs=b["max_obs"],
-        fhs_residuals=b["fhs_residuals"],
-        splits=Splits.from_mapping(data),
-        seed=seed,
+        **baselines, n_scenarios=n_scenarios, splits=Splits.from_mapping(data), seed=seed
     )

@@ -31,10 +31,10 @@ def _load_method_sets(methods: Sequence[str]) -> tuple[dict[str, pd.DataFrame], 
 def backtest_methods(
     *,
     methods: str | Sequence[str],
-    benchmark: str = "fhs",
-    n_sim: int = 1000,
-    headline: str | Sequence[str] = "portfolio,sp500",
-    seed: int = 0,
+    benchmark: str,
+    n_sim: int,
+    headline: str | Sequence[str],
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``coverage`` stage: the full backtest battery on the test period.
 
@@ -103,26 +103,5 @@ def backtest_methods(
 
 
 def run(*, seed: int, coverage: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry point of the ``coverage`` stage: read its parameters, call :func:`backtest_methods`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    coverage : mapping
-        the ``coverage`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`backtest_methods` returns.
-    """
-    return backtest_methods(
-        methods=coverage["methods"],
-        benchmark=coverage["benchmark"],
-        n_sim=coverage["n_sim"],
-        headline=data["series"],
-        seed=seed,
-    )
+    """Stage ``coverage``: :func:`backtest_methods` with its ``dvc.yaml`` parameters."""
+    return backtest_methods(**coverage, headline=data["series"], seed=seed)

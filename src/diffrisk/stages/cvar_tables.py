@@ -48,16 +48,5 @@ def write_tables(benchmark: str) -> dict[str, pd.DataFrame]:
 
 
 def run(*, coverage: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry point of the ``cvar_tables`` stage: read its parameters, call :func:`write_tables`.
-
-    Parameters
-    ----------
-    coverage : mapping
-        the ``coverage`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`write_tables` returns.
-    """
+    """Stage ``cvar_tables``: :func:`write_tables` with its ``dvc.yaml`` parameters."""
     return write_tables(benchmark=coverage["benchmark"])

@@ -20,25 +20,25 @@ logger = logging.getLogger(__name__)
 
 def prepare_data(
     *,
-    source: str = "skfolio",
-    csv_path: str = "",
-    date_column: str = "Date",
-    index_column: str = "",
-    index_name: str = "sp500",
-    tickers: str | Sequence[str] = "",
-    start: str = "",
-    end: str = "",
-    max_ffill: int = 3,
-    fix_spikes: bool = False,
-    spike_threshold: float = 8.0,
-    train_end: str = "2014-12-31",
-    val_start: str = "2015-01-01",
-    val_end: str = "2018-12-31",
-    test_start: str = "2019-01-01",
-    test_end: str = "",
-    series: str | Sequence[str] = "portfolio,sp500",
-    min_train: int = 500,
-    seed: int = 0,
+    source: str,
+    csv_path: str,
+    date_column: str,
+    index_column: str,
+    index_name: str,
+    tickers: str | Sequence[str],
+    start: str,
+    end: str,
+    max_ffill: int,
+    fix_spikes: bool,
+    spike_threshold: float,
+    train_end: str,
+    val_start: str,
+    val_end: str,
+    test_start: str,
+    test_end: str,
+    series: str | Sequence[str],
+    min_train: int,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``data`` stage: load, validate, build returns, summarise, write.
 
@@ -126,39 +126,5 @@ def prepare_data(
 
 
 def run(*, seed: int, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry point of the ``data`` stage: read its parameters, call :func:`prepare_data`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`prepare_data` returns.
-    """
-    d = dict(data)
-    return prepare_data(
-        source=d["source"],
-        csv_path=d["csv_path"],
-        date_column=d["date_column"],
-        index_column=d["index_column"],
-        index_name=d["index_name"],
-        tickers=d["tickers"],
-        start=d["start"],
-        end=d["end"],
-        max_ffill=d["max_ffill"],
-        fix_spikes=d["fix_spikes"],
-        spike_threshold=d["spike_threshold"],
-        train_end=d["train_end"],
-        val_start=d["val_start"],
-        val_end=d["val_end"],
-        test_start=d["test_start"],
-        test_end=d["test_end"],
-        series=d["series"],
-        min_train=d["min_train"],
-        seed=seed,
-    )
+    """Stage ``data``: :func:`prepare_data` with its ``dvc.yaml`` parameters."""
+    return prepare_data(**data, seed=seed)

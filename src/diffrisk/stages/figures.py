@@ -13,9 +13,9 @@ from diffrisk.reporting.paper_figures import write_paper_figures
 def draw_figures(
     *,
     methods: str | Sequence[str],
-    distribution_methods: str | Sequence[str] = "ddpm,mc_normal,hs",
-    headline: str | Sequence[str] = "portfolio,sp500",
-    fig3_alpha: float = 0.01,
+    distribution_methods: str | Sequence[str],
+    headline: str | Sequence[str],
+    fig3_alpha: float,
 ) -> dict[str, Any]:
     """Run the ``figures`` stage: the paper's Figures 1–3 for each headline series.
 
@@ -44,24 +44,5 @@ def draw_figures(
 
 
 def run(*, figures: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry point of the ``figures`` stage: read its parameters, call :func:`draw_figures`.
-
-    Parameters
-    ----------
-    figures : mapping
-        the ``figures`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`draw_figures` returns.
-    """
-    f = figures
-    return draw_figures(
-        methods=f["methods"],
-        distribution_methods=f["distribution_methods"],
-        headline=data["series"],
-        fig3_alpha=f["fig3_alpha"],
-    )
+    """Stage ``figures``: :func:`draw_figures` with its ``dvc.yaml`` parameters."""
+    return draw_figures(**figures, headline=data["series"])

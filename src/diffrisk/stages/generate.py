@@ -31,7 +31,7 @@ def generate_forecasts(
     large_n_scenarios: int,
     headline: str | Sequence[str],
     splits: Splits,
-    seed: int = 0,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``generate`` stage: DDPM scenarios for every test day and series.
 
@@ -129,33 +129,10 @@ def generate_forecasts(
 def run(
     *, seed: int, n_scenarios: int, generate: Mapping[str, Any], data: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Entry point of the ``generate`` stage: read its parameters, call :func:`generate_forecasts`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    n_scenarios : int
-        scenarios per forecast
-    generate : mapping
-        the ``generate`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`generate_forecasts` returns.
-    """
-    g = generate
+    """Stage ``generate``: :func:`generate_forecasts` with its ``dvc.yaml`` parameters."""
     return generate_forecasts(
+        **generate,
         n_scenarios=n_scenarios,
-        sampler=g["sampler"],
-        n_steps=g["n_steps"],
-        eta=g["eta"],
-        spacing=g["spacing"],
-        noise=g["noise"],
-        large_n_scenarios=g["large_n_scenarios"],
         headline=data["series"],
         splits=Splits.from_mapping(data),
         seed=seed,

@@ -79,18 +79,7 @@ def write_report(
 
 
 def run(*, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry point of the ``report`` stage: read its parameters, call :func:`write_report`.
-
-    Parameters
-    ----------
-    params : mapping
-        every parameter of ``params.yaml`` (the report records them all)
-
-    Returns
-    -------
-    dict
-        What :func:`write_report` returns.
-    """
+    """Stage ``report``: :func:`write_report` with its ``dvc.yaml`` parameters."""
     data = params["data"]
     return write_report(
         params=params,

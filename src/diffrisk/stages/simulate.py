@@ -26,7 +26,7 @@ def simulate_known_truth(
     generate_params: Mapping[str, Any],
     n_scenarios: int,
     splits: Splits,
-    seed: int = 0,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``simulate`` stage: every method on a GARCH-t series with known truth.
 
@@ -122,30 +122,7 @@ def run(
     baselines: Mapping[str, Any],
     generate: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Entry point of the ``simulate`` stage: its parameters, then :func:`simulate_known_truth`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    n_scenarios : int
-        scenarios per forecast
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    tune : mapping
-        the ``tune`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    ddpm : mapping
-        the ``ddpm`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    baselines : mapping
-        the ``baselines`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    generate : mapping
-        the ``generate`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`simulate_known_truth` returns.
-    """
+    """Stage ``simulate``: :func:`simulate_known_truth` with its ``dvc.yaml`` parameters."""
     return simulate_known_truth(
         ddpm=ddpm,
         use_tuned=tune["enabled"],

@@ -32,25 +32,25 @@ logger = logging.getLogger(__name__)
 def generate_stress_sets(
     *,
     archetypes: str,
-    as_of: str = "",
-    n_paths: int = 2000,
-    unconditional_every: int = 20,
-    unconditional_paths_per_date: int = 100,
-    guidance: float | str = "auto",
-    guidance_grid: str = "1.0,1.25,1.5,2.0,2.5,3.0",
-    calibration_paths: int = 200,
-    prior_neighbours: int = 50,
-    prior_guidance: float = 1.25,
-    sampler: str = "ddim",
-    n_steps: int = 20,
-    eta: float = 0.0,
-    spacing: str = "linear",
-    order: int = 1,
-    soft_bound: float = 0.0,
-    bootstrap_block: int = 5,
+    as_of: str,
+    n_paths: int,
+    unconditional_every: int,
+    unconditional_paths_per_date: int,
+    guidance: float | str,
+    guidance_grid: str,
+    calibration_paths: int,
+    prior_neighbours: int,
+    prior_guidance: float,
+    sampler: str,
+    n_steps: int,
+    eta: float,
+    spacing: str,
+    order: int,
+    soft_bound: float,
+    bootstrap_block: int,
     splits: Any,
     index_name: str,
-    seed: int = 0,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``stress_generate`` stage: a scenario set per archetype and generator.
 
@@ -211,22 +211,7 @@ def generate_stress_sets(
 
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
-    """Stage ``stress_generate``: its parameters, then :func:`generate_stress_sets`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    stress : mapping
-        the ``stress`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`generate_stress_sets` returns.
-    """
+    """Stage ``stress_generate``: :func:`generate_stress_sets` with its ``dvc.yaml`` parameters."""
     return generate_stress_sets(
         **stress["generate"],
         splits=Splits.from_mapping(data),

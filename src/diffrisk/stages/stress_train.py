@@ -25,7 +25,7 @@ def train_stress(
     model: Mapping[str, Any],
     splits: Any,
     index_name: str,
-    seed: int = 0,
+    seed: int,
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_train`` stage: fit the stress generator on training windows.
@@ -100,22 +100,7 @@ def train_stress(
 
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry point of the ``stress_train`` stage: read its parameters, call :func:`train_stress`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    stress : mapping
-        the ``stress`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`train_stress` returns.
-    """
+    """Stage ``stress_train``: :func:`train_stress` with its ``dvc.yaml`` parameters."""
     return train_stress(
         model=stress["model"],
         splits=Splits.from_mapping(data),

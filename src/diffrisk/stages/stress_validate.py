@@ -50,13 +50,13 @@ def validate_stress_sets(
     *,
     crisis_windows: str,
     portfolios: str,
-    alphas: str = "0.05,0.01",
-    tolerance: float = 0.10,
-    n_boot: int = 500,
-    bootstrap_block: int = 20,
+    alphas: str,
+    tolerance: float,
+    n_boot: int,
+    bootstrap_block: int,
     splits: Any,
     index_name: str,
-    seed: int = 0,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``stress_validate`` stage: validation, signatures, downstream risk, figures.
 
@@ -285,22 +285,7 @@ def _write_figures(
 
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
-    """Stage ``stress_validate``: its parameters, then :func:`validate_stress_sets`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    stress : mapping
-        the ``stress`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`validate_stress_sets` returns.
-    """
+    """Stage ``stress_validate``: :func:`validate_stress_sets` with its ``dvc.yaml`` parameters."""
     return validate_stress_sets(
         **stress["validate"],
         splits=Splits.from_mapping(data),

@@ -23,7 +23,7 @@ def train_ddpm(
     ddpm: Mapping[str, Any],
     use_tuned: bool,
     splits: Splits,
-    seed: int = 0,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``train`` stage: fit the DDPM on train, select on validation, save.
 
@@ -77,24 +77,7 @@ def train_ddpm(
 def run(
     *, seed: int, data: Mapping[str, Any], tune: Mapping[str, Any], ddpm: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Entry point of the ``train`` stage: read its parameters, call :func:`train_ddpm`.
-
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    tune : mapping
-        the ``tune`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    ddpm : mapping
-        the ``ddpm`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-
-    Returns
-    -------
-    dict
-        What :func:`train_ddpm` returns.
-    """
+    """Stage ``train``: :func:`train_ddpm` with its ``dvc.yaml`` parameters."""
     return train_ddpm(
         ddpm=ddpm, use_tuned=tune["enabled"], splits=Splits.from_mapping(data), seed=seed
     )

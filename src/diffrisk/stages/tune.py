@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -32,7 +35,7 @@ def tune_ddpm(
     overrides: Mapping[str, Any],
     ddpm: Mapping[str, Any],
     splits: Splits,
-    seed: int = 0,
+    seed: int,
 ) -> dict[str, Any]:
     """Run the ``tune`` stage: an Optuna study on the validation period.
 
@@ -97,31 +100,39 @@ def tune_ddpm(
 def run(
     *, seed: int, data: Mapping[str, Any], tune: Mapping[str, Any], ddpm: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Entry point of the ``tune`` stage: read its parameters, call :func:`tune_ddpm`.
+    """Stage ``tune``: :func:`tune_ddpm` with its ``dvc.yaml`` parameters."""
+    return tune_ddpm(**tune, ddpm=ddpm, splits=Splits.from_mapping(data), seed=seed)
 
-    Parameters
-    ----------
-    seed : int
-        the study's seed
-    data : mapping
-        the ``data`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    tune : mapping
-        the ``tune`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
-    ddpm : mapping
-        the ``ddpm`` section of ``params.yaml`` (the keys ``dvc.yaml`` declares)
 
-    Returns
-    -------
-    dict
-        What :func:`tune_ddpm` returns.
-    """
-    return tune_ddpm(
-        enabled=tune["enabled"],
-        n_trials=tune["n_trials"],
-        timeout=tune["timeout"],
-        storage=tune["storage"],
-        overrides=tune["overrides"],
-        ddpm=ddpm,
-        splits=Splits.from_mapping(data),
-        seed=seed,
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Add trials to a shared DDPM Optuna study.")
+    parser.add_argument("--storage", required=True, help="Optuna storage URL")
+    parser.add_argument("--study-name", default="", help="default: derived from the settings")
+    parser.add_argument("--n-trials", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: add trials to a (shared) study using this checkout's params.yaml."""
+    import yaml
+
+    args = _parse_args(argv)
+    params = yaml.safe_load(paths.params_file().read_text())
+
+    splits = Splits.from_mapping(params["data"])
+    base = replace(
+        DDPMConfig.from_dict(params.get("ddpm", {})), **params.get("tune", {}).get("overrides", {})
     )
+    returns = returns_until(load_returns(), splits, "validation")
+    name = args.study_name or study_name_for(
+        base, DEFAULT_SPACE, params["seed"], audit.frame_sha256(returns)
+    )
+    study = run_study(
+        returns, splits, base, params["seed"], args.n_trials, args.timeout, args.storage, name
+    )
+    print(json.dumps(best_params_record(study), indent=2))
+
+
+if __name__ == "__main__":
+    main()

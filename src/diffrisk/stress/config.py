@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from diffrisk.diffusion.training import TrainOptions
+from diffrisk.diffusion.training import TrainOptions, check_positive_fields
 
 GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
 
@@ -109,19 +109,21 @@ class StressConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        for name in (
-            "horizon",
-            "history",
-            "width",
-            "n_blocks",
-            "history_width",
-            "emb_dim",
-            "diffusion_steps",
-            "pacf_lags",
-            "threads",
-        ):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"StressConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        check_positive_fields(
+            self,
+            (
+                "horizon",
+                "history",
+                "width",
+                "n_blocks",
+                "history_width",
+                "emb_dim",
+                "diffusion_steps",
+                "pacf_lags",
+                "threads",
+            ),
+            "StressConfig",
+        )
         if self.horizon < 2:
             raise ValueError(f"StressConfig.horizon must be >= 2, got {self.horizon}")
         if self.pacf_lags >= self.horizon:
@@ -139,22 +141,11 @@ class StressConfig:
             )
         if self.pacf_weight < 0 or self.history_clip <= 0:
             raise ValueError("StressConfig needs pacf_weight >= 0 and history_clip > 0")
-        TrainOptions(**self.train_options_dict())  # validates the optimisation fields
+        self.train_options()  # validates the optimisation fields
 
-    def train_options_dict(self) -> dict[str, Any]:
-        """The fields of :class:`TrainOptions` (one noise draw per window)."""
-        return {
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "batch_size": self.batch_size,
-            "noise_draws": 1,
-            "max_epochs": self.max_epochs,
-            "patience": self.patience,
-            "min_epochs": self.min_epochs,
-            "grad_clip": self.grad_clip,
-            "ema_decay": self.ema_decay,
-            "samples_per_epoch": self.samples_per_epoch,
-        }
+    def train_options(self) -> TrainOptions:
+        """Optimisation settings (one noise draw per window)."""
+        return TrainOptions.from_fields(self, noise_draws=1)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""

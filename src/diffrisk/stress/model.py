@@ -14,12 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.diffusion.prediction import to_x0, training_target
 from diffrisk.diffusion.schedule import NoiseSchedule
-from diffrisk.diffusion.training import (
-    TrainOptions,
-    read_checkpoint,
-    save_checkpoint,
-    train_denoiser,
-)
+from diffrisk.diffusion.training import read_checkpoint, save_checkpoint, train_denoiser
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.network import StressDenoiser, StressSpec
 from diffrisk.stress.signatures import (
@@ -350,7 +345,7 @@ def train_stress_model(
         train_end,
         len(val_w),
     )
-    options = TrainOptions(**config.train_options_dict())
+    options = config.train_options()
     result = train_denoiser(
         model.net,
         train_t,

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import torch
 from numpy.typing import ArrayLike, NDArray
-from tqdm.auto import tqdm
 
 from diffrisk.diffusion.guidance import check_guidance_weight, guided_eps_fn
 from diffrisk.diffusion.prediction import to_eps
+from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.sampler import initial_noise, reverse_process, reverse_steps
 from diffrisk.stress.model import StressModel, as_float_tensor
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS
@@ -86,12 +86,7 @@ def sample_scaled_paths(
     x = initial_noise(n, spec.n_assets * spec.horizon, generator, "iid").reshape(
         n, spec.n_assets, spec.horizon
     )
-    with tqdm(
-        total=len(steps),
-        desc=f"{sampler} stress sampling",
-        disable=(not progress) if progress is not None else None,
-        leave=False,
-    ) as bar:
+    with progress_bar(len(steps), f"{sampler} stress sampling", progress, leave=False) as bar:
         return reverse_process(
             guided_eps_fn(predict, prediction_to_eps, guidance, chunk),
             model.schedule,

@@ -9,19 +9,18 @@ worse than the median of earlier trials at that epoch.
 Storage is a parameter: SQLite under ``models/`` by default, so an interrupted study
 resumes; a PostgreSQL URL lets many workers on many machines share one study::
 
-    python -m diffrisk.tuning --storage postgresql://user:pw@host/db --n-trials 20
+    python -m diffrisk.stages.tune --storage postgresql://user:pw@host/db --n-trials 20
 
 (run the same command on every worker; each adds trials to the one study).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -29,8 +28,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from diffrisk.core import audit, paths
-from diffrisk.data.returns import load_returns, returns_until
+from diffrisk.data.returns import returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
@@ -256,33 +254,3 @@ def best_params_record(study: optuna.Study) -> dict[str, Any]:
         "n_complete": len(complete),
         "n_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
     }
-
-
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Add trials to a shared DDPM Optuna study.")
-    parser.add_argument("--storage", required=True, help="Optuna storage URL")
-    parser.add_argument("--study-name", default="", help="default: derived from the settings")
-    parser.add_argument("--n-trials", type=int, default=10)
-    parser.add_argument("--timeout", type=float, default=None)
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: add trials to a (shared) study using this checkout's params.yaml."""
-    import yaml
-
-    args = _parse_args(argv)
-    params = yaml.safe_load(paths.params_file().read_text())
-
-    splits = Splits.from_mapping(params["data"])
-    base = replace(
-        DDPMConfig.from_dict(params.get("ddpm", {})), **params.get("tune", {}).get("overrides", {})
-    )
-    returns = returns_until(load_returns(), splits, "validation")
-    name = args.study_name or study_name_for(
-        base, DEFAULT_SPACE, params["seed"], audit.frame_sha256(returns)
-    )
-    study = run_study(
-        returns, splits, base, params["seed"], args.n_trials, args.timeout, args.storage, name
-    )
-    print(json.dumps(best_params_record(study), indent=2))
