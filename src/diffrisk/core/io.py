@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,8 +81,34 @@ def _clean_nonfinite(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` as indented, key-sorted JSON atomically (NaN/inf become null)."""
+def round_significant(obj: Any, digits: int) -> Any:
+    """``obj`` with every finite float rounded to ``digits`` significant digits.
+
+    Nested dicts, lists and tuples are walked; other values are unchanged.
+
+    Examples
+    --------
+    >>> round_significant({"a": [3.14159, 2], "b": -0.000123456}, 3)
+    {'a': [3.14, 2], 'b': -0.000123}
+    """
+    if isinstance(obj, Mapping):
+        return {k: round_significant(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [round_significant(v, digits) for v in obj]
+    if isinstance(obj, float | np.floating) and np.isfinite(obj):
+        return float(f"{float(obj):.{digits}g}")
+    return obj
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, digits: int | None = None) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON atomically (NaN/inf become null).
+
+    ``digits`` rounds every float to that many significant digits (the committed metrics
+    use 4, like the committed tables, so they do not change in the last bits from one CPU
+    to another).
+    """
+    if digits is not None:
+        obj = round_significant(obj, digits)
     text = json.dumps(_clean_nonfinite(obj), indent=2, sort_keys=True, default=json_default)
     return write_text(path, text + "\n")
 

@@ -91,7 +91,9 @@ def backtest_methods(
         write_table(frame, stem, paths.tables_dir())
         io.write_parquet(paths.backtests_dir() / f"{stem}.parquet", frame)
     io.write_json(
-        paths.metrics_dir() / "backtests.json", headline_metrics(table, heads, benchmark=benchmark)
+        paths.metrics_dir() / "backtests.json",
+        headline_metrics(table, heads, benchmark=benchmark),
+        digits=4,
     )
     return {
         "backtests": table,

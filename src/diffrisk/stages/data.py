@@ -115,7 +115,7 @@ def prepare_data(
     audit.write_provenance(paths.returns_file().with_suffix(".audit.json"), record)
     write_table(summary, "data_summary")
     write_csv_table(paths.tables_dir() / "data_spikes.csv", spikes)
-    io.write_json(paths.metrics_dir() / "data.json", metrics)
+    io.write_json(paths.metrics_dir() / "data.json", metrics, digits=4)
     return {
         "returns": returns,
         "summary": summary,

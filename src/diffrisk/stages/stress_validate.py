@@ -224,7 +224,7 @@ def validate_stress_sets(
     write_table(risk_table, "stress_risk")
     write_table(headline, "stress_headline")
     io.write_text(paths.tables_dir() / "stress_section.md", section)
-    io.write_json(paths.metrics_dir() / "stress.json", headline_stress_metrics(metrics))
+    io.write_json(paths.metrics_dir() / "stress.json", headline_stress_metrics(metrics), digits=4)
     figures = _write_figures(sets, archetypes, references, windows, returns, h)
     return {
         "validation": validation,

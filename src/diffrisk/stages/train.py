@@ -67,6 +67,7 @@ def train_ddpm(
     io.write_json(
         paths.metrics_dir() / "train.json",
         without_timing({k: v for k, v in summary.items() if k not in ("history", "tuned_params")}),
+        digits=4,
     )
     plot = pd.DataFrame(history).drop(columns=["seconds"], errors="ignore")
     write_csv_table(paths.plots_dir() / "train_history.csv", plot)

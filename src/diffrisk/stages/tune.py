@@ -84,7 +84,9 @@ def tune_ddpm(
     io.write_text(paths.best_params_file(), yaml.safe_dump(record, sort_keys=True))
     write_csv_table(paths.tables_dir() / "tune_trials.csv", trials)
     io.write_json(
-        paths.metrics_dir() / "tune.json", {k: v for k, v in record.items() if k != "reason"}
+        paths.metrics_dir() / "tune.json",
+        {k: v for k, v in record.items() if k != "reason"},
+        digits=4,
     )
     set_style()
     for stem, draw in (
