@@ -38,8 +38,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from diffrisk import paths  # noqa: E402
 from diffrisk.baselines.garch import fhs, garch_t
+from diffrisk.core import paths  # noqa: E402
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
@@ -131,8 +131,7 @@ def static_filter_rows(returns, splits, split, series, garch_o: int) -> list[dic
     """Reference without diffusion: the GARCH (``garch_o=0``) or GJR (``1``) filter fitted
     <= train_end times the empirical standardised training residuals of the same series (a
     static-parameter FHS) — what the diffusion model adds is measured against this."""
-    from diffrisk.features import fit_scaler, scale_returns
-
+    from diffrisk.ddpm.features import fit_scaler, scale_returns
     from diffrisk.forecasts import risk_frame_from_scenarios
 
     cfg = DDPMConfig()

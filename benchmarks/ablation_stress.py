@@ -49,9 +49,11 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from diffrisk import stress  # noqa: E402
+from diffrisk.data.returns import constituent_returns  # noqa: E402
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
 from diffrisk.evaluation.paths.suite import summary_scores, validate_scenarios
+from diffrisk.risk.portfolio import risk_summary  # noqa: E402
 
 logger = logging.getLogger("ablation_stress")
 
@@ -80,7 +82,7 @@ HEADLINE = ("corr_frobenius", "tail_dep_q05", "tail_dep_q01", "acf_abs_distance"
 def horizon_risk(paths_: np.ndarray) -> dict[str, float]:
     """5 % VaR and ES (returns) of the equal-weighted portfolio's H-day log return."""
     n_assets = paths_.shape[2]
-    row = stress.risk_summary(paths_, {"ew": np.full(n_assets, 1.0 / n_assets)}, [0.05]).iloc[0]
+    row = risk_summary(paths_, {"ew": np.full(n_assets, 1.0 / n_assets)}, [0.05]).iloc[0]
     return {"port_var05": float(row["var"]), "port_es05": float(row["es"])}
 
 
@@ -169,7 +171,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     params = yaml.safe_load((paths.project_root() / "params.yaml").read_text())
     splits = Splits.from_mapping(params["data"])
-    returns = stress.constituent_returns(load_returns(), params["data"]["index_name"])
+    returns = constituent_returns(load_returns(), params["data"]["index_name"])
     rows = []
     for name in args.configs:
         for seed in args.seeds:

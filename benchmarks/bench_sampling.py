@@ -134,7 +134,7 @@ def main() -> None:
             flush=True,
         )
     if args.out:
-        from diffrisk import io
+        from diffrisk.core import io
 
         io.write_json(args.out, {"days": args.days, "series": args.series, "results": results})
 
