@@ -1,6 +1,6 @@
 """Ablation of the DDPM risk model against FHS and GARCH-t.
 
-Every configuration is fitted with :func:`diffrisk.ddpm.fit_ddpm` (training <= train_end,
+Every configuration is fitted with :func:`diffrisk.ddpm.fit.fit_ddpm` (training <= train_end,
 checkpoint selection on the validation period), then forecasts the validation period and,
 with ``--splits validation test``, the test period. The FHS and GARCH-t baselines
 (:mod:`diffrisk.baselines`, default arguments) are scored on the same days. Choices are

@@ -1,14 +1,15 @@
 """Ablation of the stress-scenario generator on the VALIDATION period (test never read).
 
 Every configuration (``stress.model`` of ``params.yaml`` with overrides) is trained with
-:func:`diffrisk.stress.train_stress_model` on windows ending by ``data.train_end`` (epoch
+:func:`diffrisk.stress.model.train_stress_model` on windows ending by ``data.train_end`` (epoch
 selected on validation windows), for each seed. Two things are then measured on the
 validation period only, so that choosing a configuration here leaks nothing about the
 held-out test period:
 
 1. **Unconditional sets**: 100 paths conditioned on every 20th validation day, compared
-   with the validation days by :func:`diffrisk.validation.validate_scenarios`, next to the
-   multivariate normal and the filtered block bootstrap generators run from the same dates
+   with the validation days by
+   :func:`diffrisk.evaluation.paths.suite.validate_scenarios`, next to the multivariate
+   normal and the filtered block bootstrap generators run from the same dates
    (the headline distances of issue 6: ``corr_frobenius``, ``tail_dep_q05``,
    ``acf_abs_distance``; lower is better), plus the 5 % VaR and ES of the equal-weighted
    portfolio's H-day log return (``port_var05``, ``port_es05``; the ``realised`` rows hold
@@ -16,8 +17,8 @@ held-out test period:
 2. **Steering**: four requests (volatility x2, a -15 % decline, a 2008-like and a COVID-like
    signature with its volatility capped inside the training range) from the last
    conditioning date of the validation period, with guidance w = 1 and with the calibrated
-   weight (:func:`diffrisk.stress.calibrate_guidance`); reported as the median relative
-   error of the achieved mean signature and the number of components within 10 %.
+   weight (:func:`diffrisk.stress.scenario_sets.calibrate_guidance`); reported as the median
+   relative error of the achieved mean signature and the number of components within 10 %.
 
 Writes ``reports/tables/stress_ablation.csv`` and ``.md`` (one row per configuration, seed
 and generator).

@@ -4,7 +4,7 @@ Loads ``models/stress.pt`` (trained on windows ending by ``data.train_end``, epo
 validation windows) and draws the unconditional set (100 paths from every 20th validation
 day) with each setting: DDIM steps and order, with and without the signature prior
 (``prior_neighbours`` and its guidance weight). Prints the headline distances to the
-validation days (:func:`diffrisk.validation.summary_scores`), the standard deviation of
+validation days (:func:`diffrisk.evaluation.paths.suite.summary_scores`), the standard deviation of
 the standardised H-day portfolio return ``cum_return / (portfolio_vol sqrt(H))`` (1 for a
 calibrated set) and the 5 % VaR / ES of the equal-weighted portfolio's H-day log return
 next to the realised ones. The test period is never read.

@@ -1,8 +1,35 @@
-"""The one-day backtest API of DESIGN.md §4, re-exported from :mod:`diffrisk.evaluation`.
+"""Backtests of VaR and ES forecasts (DESIGN.md §4), re-exported from where they live.
 
-``diffrisk.backtest.kupiec_pof`` and friends keep working; the code lives in
-:mod:`diffrisk.evaluation.coverage`, ``traffic_light``, ``es_tests``, ``comparison`` and
-``tables``, and the FZ0 / pinball losses in :mod:`diffrisk.risk.scoring`.
+The code is in :mod:`diffrisk.evaluation` (``coverage``, ``traffic_light``, ``es_tests``,
+``comparison``, ``tables``) and the losses in :mod:`diffrisk.risk.scoring`; this module
+keeps the public names ``diffrisk.backtest.kupiec_pof`` etc. working.
+
+Sign convention
+---------------
+Everything is in *return space*: returns are log returns as fractions (0.01 = 1 %),
+VaR and ES (CVaR) forecasts are returns, so negative numbers for a loss, with
+``ES <= VaR``. ``alpha`` is the tail probability (0.01 for 99 % VaR). An exception
+(a "hit") on day t is ``r_t < VaR_t`` (strict).
+
+Contents
+--------
+VaR coverage
+    :func:`exceptions`, :func:`kupiec_pof`, :func:`christoffersen`,
+    :func:`traffic_light`, :func:`traffic_light_thresholds`,
+    :func:`traffic_light_windows`.
+ES tests
+    :func:`acerbi_szekely_z1`, :func:`acerbi_szekely_z2` (Monte-Carlo p-values under the
+    method's own scenarios, or under a parametric null matched to the forecasts).
+Scoring
+    :func:`fz0_loss` (joint VaR/ES), :func:`pinball_loss` (VaR), :func:`diebold_mariano`.
+Tables (the ``coverage`` stage)
+    :func:`backtest_table`, :func:`traffic_light_table`, :func:`diebold_mariano_table`,
+    :func:`constituent_coverage_table`.
+
+Every test returns a small frozen dataclass with ``statistic`` and ``pvalue`` fields plus
+what the test reports. Likelihoods are evaluated in log space with
+:func:`scipy.special.xlogy` (``0 log 0 = 0``), so every statistic is finite and exact for
+any sample size, including zero exceptions and all exceptions.
 """
 
 from diffrisk.evaluation.comparison import DieboldMarianoResult, diebold_mariano, newey_west_lag

@@ -274,7 +274,7 @@ def garch_t(
     frame : DataFrame
         Forecast table with ``VaR = mu + sigma_t * q_nu(alpha)`` and
         ``CVaR = mu + sigma_t * es_nu(alpha)`` of the unit-variance t
-        (:func:`diffrisk.risk.student_t_var_es` with ``standardized=True``), returns
+        (:func:`diffrisk.risk.parametric.student_t_var_es` with ``standardized=True``), returns
         (negative for a loss); an exception is ``r_t < VaR_t``.
     scenarios : ScenarioSet
         ``(S, D, n_scenarios)`` draws ``mu + sigma_t * z``, z unit-variance Student-t.
@@ -344,7 +344,8 @@ def fhs(
     Returns
     -------
     frame : DataFrame
-        Forecast table; VaR/CVaR are :func:`diffrisk.risk.var`/:func:`~diffrisk.risk.cvar`
+        Forecast table; VaR/CVaR are :func:`~diffrisk.risk.measures.var` /
+        :func:`~diffrisk.risk.measures.cvar`
         of the scenarios (returns, negative for a loss; exception ``r_t < VaR_t``).
     scenarios : ScenarioSet
         ``(S, D, M)``: ``mu + sigma_t * z_s`` for the last M residuals ``z_s``, s < t.

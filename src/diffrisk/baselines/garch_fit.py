@@ -43,7 +43,7 @@ def fit_garch_t(y_fit: NDArray[np.float64], start: NDArray[np.float64] | None) -
     Parameters
     ----------
     y_fit : ndarray (n,)
-        Fit sample, returns times :data:`~diffrisk.baselines.GARCH_SCALE`.
+        Fit sample, returns times :data:`~diffrisk.baselines.common.GARCH_SCALE`.
     start : ndarray (5,) or None
         Previous parameters (warm start), in the order of :data:`ARCH_T_KEYS`.
 

@@ -50,14 +50,15 @@ def hs(
     Returns
     -------
     frame : DataFrame
-        Forecast table (:func:`diffrisk.forecasts.risk_frame`).
+        Forecast table (:func:`diffrisk.forecasts.contract.risk_frame`).
     scenarios : ScenarioSet
         ``(S, D, window)``: for day d the ``window`` returns strictly before d.
 
     Notes
     -----
     VaR is the ``ceil(alpha * window)``-th smallest past return and CVaR the mean of the
-    returns at or below it (:func:`diffrisk.risk.var`, :func:`diffrisk.risk.cvar`); both
+    returns at or below it (:func:`~diffrisk.risk.measures.var`,
+    :func:`~diffrisk.risk.measures.cvar`); both
     are returns (negative for a loss); an exception is ``r_t < VaR_t``.
 
     Examples
@@ -110,7 +111,8 @@ def mc_normal(
     Returns
     -------
     frame : DataFrame
-        Forecast table; VaR/CVaR are :func:`diffrisk.risk.var`/:func:`~diffrisk.risk.cvar`
+        Forecast table; VaR/CVaR are :func:`~diffrisk.risk.measures.var` /
+        :func:`~diffrisk.risk.measures.cvar`
         of the simulated scenarios (returns, negative for a loss).
     scenarios : ScenarioSet
         ``(S, D, n_scenarios)`` draws ``mu_d + s_d * z``.

@@ -25,7 +25,7 @@ def build_returns(prices: pd.DataFrame, index: pd.Series | None = None) -> pd.Da
     """Wide table of daily log returns: ``portfolio``, the index (if any), constituents.
 
     ``portfolio`` is the equal-weighted, daily rebalanced portfolio of the constituents,
-    ``ln((1/n) Σ_i exp(r_i,t))`` (:func:`diffrisk.risk.portfolio_log_returns`).
+    ``ln((1/n) Σ_i exp(r_i,t))`` (:func:`diffrisk.risk.portfolio.portfolio_log_returns`).
     """
     constituents = log_returns(prices)
     portfolio = portfolio_log_returns(constituents, axis=1)

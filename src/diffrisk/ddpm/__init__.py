@@ -1,4 +1,21 @@
-"""The one-day conditional DDPM: config, features, network, fit, forecast."""
+"""Conditional DDPM for one-day return scenarios.
+
+Modules: ``config``, ``features``, ``inputs``, ``network``, ``loss``, ``model``, ``fit``,
+``forecast``.
+
+The model learns the law of the *scaled* return ``z_t = (r_t - m_t) / sigma_t`` given the
+last k scaled returns and a few conditioning features (:mod:`diffrisk.ddpm.features`), pooled
+over series. With the default ``garch`` scaling, ``sigma_t`` is a GARCH filter fitted on
+training data, so the network learns the conditional law of GARCH-standardised residuals
+(a learned Filtered Historical Simulation); scenarios map back as ``r = m_t + sigma_t z``.
+
+Sign conventions: returns are log returns as fractions; VaR and CVaR are returns
+(negative numbers); alpha is the tail probability (0.01 = 99 % VaR); an exception on day t
+is ``r_t < VaR_t`` (strict). A forecast for day t uses returns of days ``< t`` only.
+
+Hyper-parameters and checkpoints are selected on the validation period; the test period
+is never seen by :func:`fit_ddpm` (it only reads returns up to ``val_end``).
+"""
 
 from diffrisk.ddpm.config import CHECKPOINT_FORMAT, DDPMConfig
 from diffrisk.ddpm.features import (

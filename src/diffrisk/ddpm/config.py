@@ -35,7 +35,7 @@ class DDPMConfig:
         clip_window : clip of the encoder's input window (targets are never clipped).
         train_series : series whose windows train the model (None: pooled, all series).
         series_embedding : add a learned per-series embedding to the condition.
-    Network (see :class:`~diffrisk.diffusion.denoiser.DenoiserSpec`)
+    Network (see :class:`~diffrisk.ddpm.network.DenoiserSpec`)
         conv_width, n_blocks, kernel_size, cond_dim, time_dim, hidden, dropout;
         gaussian_skip : predict ``sqrt(1 - ab_t) x_t + head`` so that the network learns
         the departure of the scaled return from N(0, 1) (an untrained net samples N(0, 1)).

@@ -1,4 +1,23 @@
-"""Scaling and conditioning windows of the one-day model."""
+"""Causal volatility scaling and conditioning windows for the diffusion model.
+
+Every quantity here obeys the no-leakage rule: the volatility forecast ``sigma_t`` for day
+t and the conditioning window of day t use returns of days ``< t`` only, and every fitted
+statistic (means, variances, GARCH parameters) comes from returns up to ``train_end``.
+
+Scalings (``Scaler.kind``):
+
+* ``"global"`` — ``z_t = (r_t - m) / s`` with the training mean and standard deviation.
+* ``"ewma"`` — ``z_t = (r_t - m) / sigma_t``, ``sigma_t^2 = lam sigma_{t-1}^2 +
+  (1 - lam) (r_{t-1} - m)^2`` (RiskMetrics, lam = 0.94), started at the training variance.
+* ``"garch"`` — ``z_t = (r_t - mu) / sigma_t`` with a GARCH(1,1) or GJR-GARCH(1,1,1)
+  filter whose parameters are fitted by :mod:`arch` on training data only:
+  ``sigma_t^2 = omega + (alpha + gamma 1{e_{t-1} < 0}) e_{t-1}^2 + beta sigma_{t-1}^2``,
+  ``e_t = r_t - mu``. The diffusion model then learns the conditional law of the
+  standardised residuals (a learned Filtered Historical Simulation).
+
+Sign convention: returns are log returns as fractions; scenarios map back as
+``r = m_t + sigma_t z``.
+"""
 
 from __future__ import annotations
 

@@ -187,7 +187,7 @@ def fit_ddpm(
     returns : DataFrame (dates × series)
         Daily log returns (fractions). Rows after ``val_end`` are dropped before anything
         is computed, so the test period can never influence the fit.
-    splits : diffrisk.data.Splits or mapping
+    splits : diffrisk.data.splits.Splits or mapping
         Needs ``train_end``, ``val_start`` and ``val_end``.
     config : DDPMConfig, optional
         Hyper-parameters (default: :class:`DDPMConfig` defaults).

@@ -123,7 +123,7 @@ def forecast_ddpm(
     Returns
     -------
     frame : DataFrame
-        The forecast table (:func:`diffrisk.forecasts.risk_frame_from_scenarios`): VaR and
+        The forecast table (:func:`diffrisk.forecasts.contract.risk_frame_from_scenarios`): VaR and
         CVaR are returns (negative numbers), an exception is ``r_t < VaR_t``.
     scenarios : ScenarioSet
         (S, D, N) float32 return scenarios ``m_t + sigma_t z``.

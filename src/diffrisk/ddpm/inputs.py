@@ -70,13 +70,13 @@ class ConditionTensors:
 
 
 def split_dates(splits: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
-    """(train_end, val_start, val_end) from a :class:`diffrisk.data.Splits` or a mapping."""
+    """(train_end, val_start, val_end) from a :class:`diffrisk.data.splits.Splits` or a mapping."""
     get = splits.get if isinstance(splits, Mapping) else lambda k: getattr(splits, k, None)
     values = {k: get(k) for k in ("train_end", "val_start", "val_end")}
     missing = [k for k, v in values.items() if v is None]
     if missing:
         raise ValueError(
-            f"splits lacks {missing}: pass a diffrisk.data.Splits or a mapping "
+            f"splits lacks {missing}: pass a diffrisk.data.splits.Splits or a mapping "
             "with train_end, val_start and val_end"
         )
     te, vs, ve = (pd.Timestamp(values[k]) for k in ("train_end", "val_start", "val_end"))

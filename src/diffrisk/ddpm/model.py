@@ -30,7 +30,7 @@ class DDPMModel:
         Causal scaling fitted on data up to ``fit_end``'s training part.
     schedule : NoiseSchedule
     data_hash : str
-        SHA-256 (:func:`diffrisk.audit.frame_sha256`) of the returns used for fitting.
+        SHA-256 (:func:`diffrisk.core.audit.frame_sha256`) of the returns used for fitting.
     fit_end : str
         Last date of the data the network was trained on (ISO).
     metrics : dict

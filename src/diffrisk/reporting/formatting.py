@@ -193,7 +193,7 @@ def write_table(
     caption : str
         Caption: the first paragraph of the Markdown file and the LaTeX caption.
     out_dir : path-like, optional
-        Folder; default :func:`diffrisk.paths.tables_dir`.
+        Folder; default :func:`diffrisk.core.paths.tables_dir`.
     formats : mapping column → kind, optional
         Override the number format of a column; kinds are ``text, pct2, pct3, pvalue,
         int, loss, stat, alpha``. By default the kind follows the column name: ``(%)`` →

@@ -178,7 +178,7 @@ def fig1_distribution(
     ----------
     realized : Series or DataFrame
         Realised log returns: a Series indexed by date (of ``series``), a wide frame
-        with a column ``series`` (as ``diffrisk.data.load_returns``), or a long forecast
+        with a column ``series`` (as ``diffrisk.data.returns.load_returns``), or a long forecast
         table with columns ``date, series, realized``. Must cover every scenario date.
     scenarios_by_method : mapping method → ScenarioSet
         Predictive scenarios (S × D × N) per method (the paper: ``ddpm``, ``mc_normal``,

@@ -36,7 +36,7 @@ def stress_report_section(
     metadata : mapping, optional
         ``{"out_of_range": {archetype: [components]}, "train_end": str}``.
     headline : DataFrame, optional
-        ``stress_headline.csv`` (:func:`diffrisk.validation.headline_bootstrap`).
+        ``stress_headline.csv`` (:func:`diffrisk.evaluation.paths.suite.headline_bootstrap`).
 
     Returns
     -------

@@ -242,7 +242,7 @@ def save_figure(
     stem : str
         File name without extension.
     out_dir : path-like, optional
-        Folder; default :func:`diffrisk.paths.figures_dir`.
+        Folder; default :func:`diffrisk.core.paths.figures_dir`.
     dpi : int, default 150
 
     Returns

@@ -193,8 +193,8 @@ def risk_summary(
     -------
     DataFrame
         ``portfolio, alpha, n_paths, mean_return, var, es, cdar``: ``var`` = the α-quantile
-        of the horizon log return (:func:`diffrisk.risk.var`), ``es`` = the mean at or
-        below it (:func:`diffrisk.risk.cvar`), ``cdar`` = the mean of the α worst maximum
+        of the horizon log return (:func:`diffrisk.risk.measures.var`), ``es`` = the mean at or
+        below it (:func:`diffrisk.risk.measures.cvar`), ``cdar`` = the mean of the α worst maximum
         drawdowns (Chekhlov, Uryasev & Zabarankin 2005). All are returns (negative = loss).
     """
     arr = np.asarray(paths_, dtype=float)

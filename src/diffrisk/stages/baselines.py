@@ -1,4 +1,11 @@
-"""Stage `baselines`."""
+"""Stage ``baselines``.
+
+HS, Monte-Carlo normal, GARCH(1,1)-t and FHS forecasts for every series and test day. Writes
+``data/forecasts/<method>.parquet`` and ``<method>_scenarios.npz`` (+ audit).
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,13 @@
-"""Stage `coverage`."""
+"""Stage ``coverage``.
+
+The backtest battery of every method. Writes ``reports/tables/backtests``,
+``traffic_light``, ``diebold_mariano``, ``constituent_coverage``, ``mc_error`` (``.csv``,
+``.md``), their full-precision copies ``data/backtests/*.parquet`` and
+``reports/metrics/backtests.json``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 

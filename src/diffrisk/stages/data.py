@@ -1,4 +1,13 @@
-"""Stage `data`: raw prices to validated returns and splits."""
+"""Stage ``data``.
+
+Raw prices (skfolio or a CSV) to validated log returns, portfolio, splits and the spike
+report. Writes ``data/raw/prices.parquet``, ``data/processed/returns.parquet`` (+ audit),
+``reports/tables/data_summary.{csv,md}``, ``data_spikes.csv``,
+``reports/metrics/data.json``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +54,7 @@ def prepare_data(
     Parameters
     ----------
     source, csv_path, date_column, index_column, index_name, tickers, start, end, max_ffill
-        See :func:`diffrisk.data.load_prices` (``data.*`` parameters); ``tickers`` is
+        See :func:`diffrisk.data.prices.load_prices` (``data.*`` parameters); ``tickers`` is
         comma-separated ("" = all).
     fix_spikes : bool
         Adjust detected isolated spikes (they are always reported).

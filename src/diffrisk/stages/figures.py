@@ -1,4 +1,11 @@
-"""Stage `figures`."""
+"""Stage ``figures``.
+
+The paper's Figures 1-3 per headline series. Writes
+``reports/figures/fig{1,2,3}_*.{png,pdf}``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Stage `generate`."""
+"""Stage ``generate``.
+
+DDPM scenarios for every test day and series (and the sampler ablation sets). Writes
+``data/forecasts/ddpm*.parquet`` / ``_scenarios.npz`` and
+``reports/tables/ddpm_diagnostics.csv``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 

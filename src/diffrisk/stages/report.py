@@ -1,4 +1,10 @@
-"""Stage `report`."""
+"""Stage ``report``.
+
+``reports/STUDY.md`` from the tables, and HTML of every executed notebook.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Stage `simulate`."""
+"""Stage ``simulate``.
+
+The known-truth check on a simulated GARCH(1,1)-t series. Writes
+``reports/tables/simulation.{csv,md}``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ def simulate_known_truth(
     """Run the ``simulate`` stage: every method on a GARCH-t series with known truth.
 
     A GARCH(1,1)-t series with the parameters of
-    :data:`diffrisk.simulation.DEFAULT_PARAMS` is simulated on the study's calendar; the
+    :data:`diffrisk.study.simulation.DEFAULT_PARAMS` is simulated on the study's calendar; the
     baselines (with the ``baselines`` parameters) and the DDPM (the same configuration
     as the main run, fitted on the simulated training period and selected on its
     validation period) forecast its test period; each method's FZ0 is compared with the

@@ -1,4 +1,11 @@
-"""Stage `stress_generate`."""
+"""Stage ``stress_generate``.
+
+A scenario set per archetype and generator, each with audit metadata. Writes
+``data/stress/*.npz`` and the set index.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +90,7 @@ def generate_stress_sets(
         See :func:`generate_paths`.
     bootstrap_block : int
         Block length of the filtered block bootstrap baseline.
-    splits : diffrisk.data.Splits
+    splits : diffrisk.data.splits.Splits
     seed : int
 
     Returns

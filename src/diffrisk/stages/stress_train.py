@@ -1,4 +1,10 @@
-"""Stage `stress_train`."""
+"""Stage ``stress_train``.
+
+Fit the multivariate stress-path model. Writes ``models/stress.pt`` (+ audit).
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ def train_stress(
     ----------
     model : mapping
         ``params.yaml``'s ``stress.model`` (fields of :class:`StressConfig`).
-    splits : diffrisk.data.Splits
+    splits : diffrisk.data.splits.Splits
         Training windows end on or before ``splits.train_end``; the epoch is selected on
         windows inside ``splits.val_start .. splits.val_end``; test rows are never read.
     seed : int

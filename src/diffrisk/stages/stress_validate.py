@@ -1,4 +1,12 @@
-"""Stage `stress_validate`."""
+"""Stage ``stress_validate``.
+
+The validation suite, signatures and downstream risk of the stress sets. Writes
+``reports/tables/stress_*.{csv,md}``, ``stress_section.md``, the stress figures and
+``reports/metrics/stress.json``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 
@@ -73,8 +81,8 @@ def validate_stress_sets(
     n_boot, bootstrap_block : int
         Block-bootstrap resamples of the test period, and their block length in days, for
         the uncertainty of the unconditional headline distances
-        (:func:`diffrisk.validation.headline_bootstrap`).
-    splits : diffrisk.data.Splits
+        (:func:`diffrisk.evaluation.paths.suite.headline_bootstrap`).
+    splits : diffrisk.data.splits.Splits
         ``test`` is the held-out reference of the unconditional set; regime thresholds and
         minimum-variance weights use training rows only.
     seed : int

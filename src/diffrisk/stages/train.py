@@ -1,4 +1,11 @@
-"""Stage `train`."""
+"""Stage ``train``.
+
+Fit the one-day DDPM on train, select the epoch on validation. Writes ``models/ddpm.pt`` (+
+audit), ``reports/metrics/train.json``, ``reports/plots/train_history.csv``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +37,8 @@ def train_ddpm(
     Parameters
     ----------
     ddpm : mapping
-        The ``ddpm`` section of ``params.yaml`` (fields of :class:`~diffrisk.ddpm.DDPMConfig`).
+        The ``ddpm`` section of ``params.yaml`` (fields of
+        :class:`~diffrisk.ddpm.config.DDPMConfig`).
     use_tuned : bool
         Apply the tune stage's best parameters (``tune.enabled``).
     splits : Splits

@@ -1,4 +1,12 @@
-"""Stage `tune`."""
+"""Stage ``tune``.
+
+The Optuna study of the DDPM on the validation period. Writes ``models/best_params.yaml``,
+``reports/tables/tune_trials.csv``, the tuning figures and ``reports/metrics/tune.json``.
+``python -m diffrisk.stages.tune`` adds trials to a shared study from another worker.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ def resolve_archetype(
 
     The worst window is the H-day window starting in ``archetype.window`` with the lowest
     cumulative return of the equal-weighted portfolio; its signature is measured by
-    :func:`diffrisk.scenario_baselines.historical_signatures` (the volatility forecast
+    :func:`diffrisk.stress.signatures.historical_signatures` (the volatility forecast
     uses only days before the window). Its first day becomes ``as_of`` unless one is set.
     Other archetypes are returned unchanged.
     """

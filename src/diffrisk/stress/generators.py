@@ -1,4 +1,17 @@
-"""Comparison generators: multivariate normal and filtered block bootstrap paths."""
+"""Simple multi-day scenario generators, the comparison baselines of the stress model.
+
+Two baselines, run through the same validation code as the diffusion model
+(:mod:`diffrisk.evaluation.paths`):
+
+- :func:`multivariate_normal_paths` — i.i.d. Gaussian days with the training mean vector and
+  covariance matrix (no fat tails, no tail dependence, no volatility clustering);
+- :func:`filtered_block_bootstrap_paths` — filtered historical simulation with blocks:
+  training days standardised by a causal EWMA volatility, resampled in blocks of
+  consecutive days jointly across assets, and rescaled to the current volatility.
+
+All returns are daily log returns as fractions (0.01 = 1 %); every output path array is
+``(n_paths, H, n_assets)`` float32.
+"""
 
 from __future__ import annotations
 

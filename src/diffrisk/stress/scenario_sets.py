@@ -155,7 +155,7 @@ def generate_scenario_set(
     """Generate a diffusion scenario set and its audit metadata.
 
     A request outside the range of the training windows' signatures
-    (:func:`diffrisk.scenario_baselines.out_of_range` on ``model.signature_bounds``) is
+    (:func:`diffrisk.stress.signatures.out_of_range` on ``model.signature_bounds``) is
     flagged in the metadata (``out_of_range``) and raises a :class:`StressRangeWarning`.
 
     ``guidance="auto"`` chooses the weight with :func:`calibrate_guidance` (a pilot set
@@ -171,7 +171,7 @@ def generate_scenario_set(
         Everything needed to regenerate the set exactly (:func:`regenerate_scenario_set`):
         generator, archetype, signature, guidance, seed, conditioning dates, sampler
         settings, checkpoint SHA-256, SHA-256 of the returns read, plus the provenance
-        record (:func:`diffrisk.audit.provenance`: params, data hash, package version,
+        record (:func:`diffrisk.core.audit.provenance`: params, data hash, package version,
         git revision, UTC timestamp).
     """
     flagged = out_of_range(archetype.signature, model.signature_bounds)
@@ -360,9 +360,9 @@ def baseline_scenario_set(
 ) -> tuple[NDArray[np.float32], dict[str, Any]]:
     """A simple generator's set from the same conditioning dates as a diffusion set.
 
-    ``kind="normal"``: :func:`diffrisk.scenario_baselines.multivariate_normal_paths` with the
+    ``kind="normal"``: :func:`diffrisk.stress.generators.multivariate_normal_paths` with the
     training mean and covariance (the same law at every date). ``kind="bootstrap"``:
-    :func:`~diffrisk.scenario_baselines.filtered_block_bootstrap_paths` of training days,
+    :func:`~diffrisk.stress.generators.filtered_block_bootstrap_paths` of training days,
     started at each date's EWMA volatility (returns strictly before the date), seed
     ``seed + i`` for date i. Both fit on rows up to ``train_end`` only.
 

@@ -1,4 +1,15 @@
-"""Stress signatures of paths and the history features they are conditioned on."""
+"""Stress signatures of paths and the history features they are conditioned on.
+
+The *stress signature of an H-day path of the constituents summarises how stressed it is
+(:data:`SIGNATURE_COLUMNS`): the realised volatility of the equal-weighted portfolio
+relative to a causal forecast, the portfolio's cumulative log return, and the average
+pairwise correlation of the constituents over the horizon. :func:`historical_signatures`
+computes it for every historical window, to define crisis archetypes ("2008-like",
+"COVID-like") from real windows and to know the range seen in training.
+
+All returns are daily log returns as fractions (0.01 = 1 %); every output path array is
+``(n_paths, H, n_assets)`` float32.
+"""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ def conditioning_inputs(
     k : int
         History length.
     lam, warmup : float, int
-        EWMA decay and warm-up (:func:`diffrisk.scenario_baselines.ewma_volatility`).
+        EWMA decay and warm-up (:func:`diffrisk.volatility.ewma.ewma_volatility`).
     clip : float
         Bound on the scaled history.
 

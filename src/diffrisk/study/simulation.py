@@ -1,4 +1,36 @@
-"""Known-truth check: GARCH(1,1)-t series with known parameters, and the true forecasts."""
+"""Known-truth simulation: every method against a GARCH(1,1)-t whose law is known exactly.
+
+On real data nobody knows the true predictive distribution, so a backtest can rank methods
+but cannot say how far each one is from the best possible forecast. Here a GARCH(1,1)
+series with standardised Student-t innovations is simulated on the real calendar with
+fixed, known parameters; its one-day-ahead law is then known for every day, and so are
+its exact VaR and ES. Every method is run through the same forecast contract on the
+simulated series and scored by the Fissler–Ziegel FZ0 loss; the true model's loss is the
+floor no method can beat in expectation (FZ0 is strictly consistent for (VaR, ES)), so a
+method's *excess* FZ0 over the truth measures its distance from the ideal forecast.
+
+Model (all in return fractions, 0.01 = 1 %)::
+
+    r_t       = mu + sigma_t * z_t,         z_t i.i.d. t_nu * sqrt((nu - 2) / nu)
+    sigma_t^2 = omega + alpha * (r_{t-1} - mu)^2 + beta * sigma_{t-1}^2
+
+so ``z_t`` has mean 0 and variance 1, and ``sigma_t`` is a function of the returns up to
+t-1 (and of the state at the start of the series, carried over from a discarded burn-in).
+
+Sign convention
+---------------
+Returns are log returns as fractions; VaR and ES (CVaR) are returns, so negative numbers
+for a loss; the tail probability is called ``alpha`` in the forecast and backtest
+functions (0.01 for 99 % VaR) — not to be confused with the GARCH coefficient
+:attr:`GarchParams.alpha`. An exception on day t is ``r_t < VaR_t`` (strict).
+
+Outputs
+-------
+:func:`diffrisk.study.simulation_scoring.run_simulation` returns the table written to
+``reports/tables/simulation.csv``
+(:func:`diffrisk.study.simulation_scoring.save_simulation_table`): one row per
+(method, alpha) with the columns of :data:`SIMULATION_COLUMNS`.
+"""
 
 from __future__ import annotations
 
@@ -203,8 +235,8 @@ def true_forecasts(
     Returns
     -------
     DataFrame
-        Forecast table (:func:`diffrisk.forecasts.risk_frame`) with, for each tail
-        probability alpha of :data:`diffrisk.forecasts.ALPHAS`,
+        Forecast table (:func:`diffrisk.forecasts.contract.risk_frame`) with, for each tail
+        probability alpha of :data:`diffrisk.forecasts.contract.ALPHAS`,
         ``VaR_t = mu + sigma_t q`` and ``ES_t = mu + sigma_t es`` where ``q`` and ``es`` are
         the alpha-quantile and lower-tail mean of the unit-variance Student-t; returns
         (negative for a loss), exception ``r_t < VaR_t``.
@@ -217,7 +249,7 @@ def true_forecasts(
         q  = t_q sqrt((nu - 2) / nu)
         es = -(nu + t_q^2) / (nu - 1) f_nu(t_q) / alpha * sqrt((nu - 2) / nu)
 
-    computed by :func:`diffrisk.risk.student_t_var_es` with scale
+    computed by :func:`diffrisk.risk.parametric.student_t_var_es` with scale
     ``sigma_t sqrt((nu - 2) / nu)``. ``sigma_t`` depends on returns before t only, so
     this is the true one-day-ahead forecast.
     """

@@ -228,17 +228,17 @@ def default_runners(
         Standardised residuals used by ``fhs``.
     seed : int, default 0
         Seed of ``mc_normal`` and ``garch_t`` draws.
-    max_obs : int or None, default :data:`diffrisk.baselines.MAX_OBS`
+    max_obs : int or None, default :data:`diffrisk.baselines.common.MAX_OBS`
         Rolling GARCH fit sample of ``garch_t`` and ``fhs`` (``baselines.max_obs`` in
         params.yaml, which the ``simulate`` stage passes; None for an expanding sample).
-        The default is the one of :func:`~diffrisk.baselines.garch_t` and
-        :func:`~diffrisk.baselines.fhs`.
+        The default is the one of :func:`~diffrisk.baselines.garch.garch_t` and
+        :func:`~diffrisk.baselines.garch.fhs`.
 
     Returns
     -------
     dict
         ``{"hs", "mc_normal", "garch_t", "fhs"}`` → runner returning the forecast table of
-        :mod:`diffrisk.baselines` (the :class:`~diffrisk.forecasts.ScenarioSet` is
+        :mod:`diffrisk.baselines` (the :class:`~diffrisk.forecasts.contract.ScenarioSet` is
         dropped).
     """
     window = check_int(window, "window", 2)

@@ -497,7 +497,7 @@ def validation_rows(
     pairs: Sequence[tuple[str, str, str]],
     thresholds: Any,
 ) -> pd.DataFrame:
-    """One row of :func:`diffrisk.validation.summary_scores` per (archetype, generator, reference).
+    """One row of :func:`summary_scores` per (archetype, generator, reference).
 
     Parameters
     ----------
