@@ -75,3 +75,20 @@ def test_parameters_cell_holds_exactly_the_stage_parameters(path):
         return {k: shape(v) for k, v in value.items()} if isinstance(value, dict) else None
 
     assert shape(defaults) == shape(declared)
+
+
+def test_report_notebook_records_every_parameter():
+    """The report declares the whole params.yaml; its notebook must pass every section on."""
+    path = ROOT / "notebooks" / "10_report.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cells = code_cells(nb)
+    declared = {
+        node.targets[0].id
+        for node in ast.parse(cells[0].source).body  # the parameters cell
+    }
+    passed = None
+    for cell in cells[1:]:
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "params":
+                passed = {k.value for k in node.value.keys}
+    assert passed == declared == set(yaml.safe_load((ROOT / "params.yaml").read_text()))

@@ -64,7 +64,8 @@ def backtest_methods(
     Returns
     -------
     dict
-        ``backtests``, ``traffic_light``, ``diebold_mariano``, ``constituents`` DataFrames.
+        ``backtests``, ``traffic_light``, ``diebold_mariano``, ``constituents`` and
+        ``mc_error`` DataFrames.
 
     Outputs
     -------
@@ -77,7 +78,10 @@ def backtest_methods(
     names = parse_list(methods)
     heads = parse_list(headline)
     if benchmark not in names:
-        raise ValueError(f"parameter coverage.benchmark={benchmark!r} is not among {names}")
+        raise ValueError(
+            f"benchmark={benchmark!r} (parameter coverage.benchmark) is not among the "
+            f"methods {names} (coverage.methods)"
+        )
     frames, scen = _load_method_sets(names)
     table = backtest_table(frames, scen, n_sim=int(n_sim), seed=int(seed))
     traffic = traffic_light_table(frames)

@@ -26,8 +26,8 @@ from diffrisk.stages.common import read_backtest_table
 def write_tables(benchmark: str) -> dict[str, pd.DataFrame]:
     """Run the ``cvar_tables`` stage: the paper's Tables 1–2 and the extended Table 3.
 
-    Reads ``backtests.csv``, ``diebold_mariano.csv``, ``traffic_light.csv`` and
-    ``mc_error.csv`` (written by ``coverage``) and writes
+    Reads the full-precision ``data/backtests/{backtests,diebold_mariano,traffic_light,
+    mc_error}.parquet`` (written by ``coverage``; the committed CSVs are rounded) and writes
     ``reports/tables/table{1_cvar,2_coverage,3_extended}.{csv,md,tex}``.
 
     Parameters

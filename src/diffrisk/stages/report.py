@@ -72,15 +72,16 @@ def write_report(
         benchmark=benchmark,
     )
     stress_section = paths.tables_dir() / "stress_section.md"
-    if stress_section.is_file():
-        text = path.read_text(encoding="utf-8").rstrip("\n")
-        figures = [
-            f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))"
-            for stem in STRESS_FIGURES
-            if (paths.figures_dir() / f"{stem}.png").is_file()
-        ]
-        section = stress_section.read_text(encoding="utf-8").rstrip("\n")
-        io.write_text(path, text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n")
+    needed = [stress_section] + [paths.figures_dir() / f"{stem}.png" for stem in STRESS_FIGURES]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing} do not exist: run the stress_validate stage first")
+    text = path.read_text(encoding="utf-8").rstrip("\n")
+    figures = [
+        f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))" for stem in STRESS_FIGURES
+    ]
+    section = stress_section.read_text(encoding="utf-8").rstrip("\n")
+    io.write_text(path, text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n")
     return {"path": path, "html": html}
 
 
