@@ -20,7 +20,7 @@ from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
-from diffrisk.stages.common import ddpm_config
+from diffrisk.stages.ddpm_settings import ddpm_config
 from diffrisk.study.simulation import DEFAULT_PARAMS
 from diffrisk.study.simulation_scoring import default_runners, run_simulation, save_simulation_table
 

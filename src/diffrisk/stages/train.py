@@ -20,9 +20,15 @@ from diffrisk.core.tables import write_csv_table
 from diffrisk.data.returns import load_returns, returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.fit import fit_ddpm
-from diffrisk.stages.common import ddpm_config, without_timing
+from diffrisk.stages.ddpm_settings import ddpm_config
 
 logger = logging.getLogger(__name__)
+
+
+#: What ``reports/metrics/train.json`` holds: no wall-clock time (it would change on every
+#: run), no per-epoch history (``reports/plots/train_history.csv``), no tuned values
+#: (``reports/metrics/tune.json``).
+HEADLINE_KEYS = ("best_epoch", "best_val_score", "epochs_run", "stopped_early", "final_refit")
 
 
 def train_ddpm(
@@ -74,7 +80,7 @@ def train_ddpm(
     audit.write_provenance(paths.ddpm_checkpoint().with_suffix(".audit.json"), record)
     io.write_json(
         paths.metrics_dir() / "train.json",
-        without_timing({k: v for k, v in summary.items() if k not in ("history", "tuned_params")}),
+        {k: summary[k] for k in HEADLINE_KEYS},
         digits=4,
     )
     plot = pd.DataFrame(history).drop(columns=["seconds"], errors="ignore")
