@@ -58,6 +58,7 @@ SPLITS = {
     "val_start": "2012-01-01",
     "val_end": "2012-12-31",
     "test_start": "2013-01-01",
+    "select_end": "2012-06-30",
 }
 
 

@@ -25,6 +25,11 @@ class Splits:
         Period boundaries (``data.train_end`` etc.).
     test_end : str or Timestamp, optional
         Last test date (the end of the data when None).
+    select_end : str or Timestamp, optional
+        End of the inner validation period (``data.select_end``) of the nested
+        validation: hyper-parameters and epochs are selected on ``val_start …
+        select_end``; refit, sampler and primary-method decisions are scored on the rest of
+        validation (:meth:`rehearsal`). ``None``: no nested validation.
     """
 
     train_end: pd.Timestamp
@@ -32,6 +37,7 @@ class Splits:
     val_end: pd.Timestamp
     test_start: pd.Timestamp
     test_end: pd.Timestamp | None = None
+    select_end: pd.Timestamp | None = None
 
     @classmethod
     def from_params(
@@ -41,6 +47,7 @@ class Splits:
         val_end: str,
         test_start: str,
         test_end: str | None = None,
+        select_end: str | None = None,
     ) -> Splits:
         """Build from parameter strings, checking their order."""
 
@@ -56,6 +63,7 @@ class Splits:
             ts("val_end", val_end),
             ts("test_start", test_start),
             ts("test_end", test_end) if test_end not in (None, "", "null") else None,
+            ts("select_end", select_end) if select_end not in (None, "", "null") else None,
         )
         out._check_order()
         return out
@@ -74,7 +82,9 @@ class Splits:
         if missing:
             raise DataError(f"parameter data.{missing[0]} missing (need {list(keys)})")
         return cls.from_params(
-            *(str(data[k]) for k in keys), str(data.get("test_end") or "") or None
+            *(str(data[k]) for k in keys),
+            str(data.get("test_end") or "") or None,
+            str(data.get("select_end") or "") or None,
         )
 
     def _check_order(self) -> None:
@@ -94,6 +104,34 @@ class Splits:
                     f"split dates out of order: data.{n1}={d1.date()} must be {rel} "
                     f"data.{n2}={d2.date()}"
                 )
+        if self.select_end is not None and not (self.val_start <= self.select_end < self.val_end):
+            raise DataError(
+                f"data.select_end={self.select_end.date()} must lie in the validation period "
+                f"[{self.val_start.date()}, {self.val_end.date()}) (before data.val_end)"
+            )
+
+    def rehearsal(self) -> Splits:
+        """The nested-validation split: the study's protocol replayed inside validation.
+
+        Train is unchanged, validation becomes ``val_start … select_end`` and the
+        "test" period ``select_end + 1 day … val_end``. Every decision scored on the
+        rehearsal's test period (refit, sampler, primary method) therefore never sees the
+        real test period, and its selection step never sees the rows it is scored on.
+
+        Raises
+        ------
+        DataError
+            If ``select_end`` is not set.
+        """
+        if self.select_end is None:
+            raise DataError("data.select_end is empty: nested validation needs it")
+        return Splits(
+            train_end=self.train_end,
+            val_start=self.val_start,
+            val_end=self.select_end,
+            test_start=self.select_end + pd.Timedelta(days=1),
+            test_end=self.val_end,
+        )
 
     def labels(self, dates: pd.DatetimeIndex) -> NDArray[np.str_]:
         """Label each date ``train``, ``validation``, ``test`` or ``""`` (in no split)."""

@@ -45,6 +45,7 @@ def prepare_data(
     val_end: str,
     test_start: str,
     test_end: str,
+    select_end: str,
     series: str | Sequence[str],
     min_train: int,
     seed: int,
@@ -60,8 +61,9 @@ def prepare_data(
         Adjust detected isolated spikes (they are always reported).
     spike_threshold : float
         Spike size in robust standard deviations.
-    train_end, val_start, val_end, test_start, test_end : str
-        Split boundaries (``test_end`` empty = end of data).
+    train_end, val_start, val_end, test_start, test_end, select_end : str
+        Split boundaries (``test_end`` empty = end of data; ``select_end`` ends the inner
+        validation period of the nested validation, "" = none).
     series : str or sequence of str
         Headline series of the study's tables (comma-separated); each must exist.
     min_train : int
@@ -82,7 +84,9 @@ def prepare_data(
     ``reports/metrics/data.json``.
     """
     params = {k: v for k, v in locals().items() if k != "seed"}
-    splits = Splits.from_params(train_end, val_start, val_end, test_start, test_end or None)
+    splits = Splits.from_params(
+        train_end, val_start, val_end, test_start, test_end or None, select_end or None
+    )
     prices, index = load_prices(
         source=source,
         csv_path=csv_path or None,
