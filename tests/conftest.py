@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -108,3 +109,30 @@ def train():
     days = rng.multivariate_normal(np.array([0.0005, 0.0, -0.0002]), cov, size=3000)
     days[1500:] *= 2.0
     return days
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away PostgreSQL server for the session (see tests/support/postgres.py).
+
+    Skips only when the server binaries are not installed; always stopped and deleted.
+    """
+    from tests.support import postgres
+
+    if postgres.postgres_bindir() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, postgres) are not installed")
+    with postgres.postgres_server() as server:
+        yield server
+
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """SQLAlchemy URL of a new, empty database on the session's PostgreSQL server."""
+    name = (
+        "t_"
+        + "".join(c if c.isascii() and c.isalnum() else "_" for c in request.node.name.lower())[:40]
+    )
+    return postgres_server.create_database(f"{name}_{next(_DATABASES)}")

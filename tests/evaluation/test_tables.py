@@ -1,4 +1,4 @@
-"""Tests of diffrisk.evaluation.tables: backtest, traffic-light, DM and headline tables."""
+"""Tests of diffrisk.evaluation.tables: backtest, traffic-light, DM and constituent tables."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from diffrisk.evaluation.tables import (
     backtest_table,
     constituent_coverage_table,
     diebold_mariano_table,
-    headline_metrics,
     traffic_light_table,
 )
 from diffrisk.evaluation.traffic_light import (
@@ -158,36 +157,3 @@ def test_constituent_coverage_table(methods):
     part = frame[frame.series == row.series].sort_values("date")
     pof = kupiec_pof(part.realized.to_numpy() < part[var_column(row.alpha)].to_numpy(), row.alpha)
     assert row.kupiec_p == pytest.approx(pof.pvalue) and row.n_exceptions == pof.n_exceptions
-
-
-def test_headline_metrics_are_the_few_numbers_per_series_and_alpha():
-    rows = []
-    for series in ("portfolio", "x"):
-        for method, fz0, kp, zp in (("ddpm", -3.2, 0.5, 0.30), ("fhs", -3.1, 0.2, 0.04)):
-            for alpha in (0.05, 0.025, 0.01):
-                rows.append(
-                    {
-                        "series": series,
-                        "method": method,
-                        "alpha": alpha,
-                        "fz0_mean": fz0,
-                        "kupiec_p": kp,
-                        "as_z2_p": zp,
-                    }
-                )
-    table = pd.DataFrame(rows)
-    table.loc[
-        (table.series == "portfolio") & (table.method == "fhs") & (table.alpha == 0.01), "fz0_mean"
-    ] = -3.3
-    out = headline_metrics(table, ["portfolio"], benchmark="fhs")
-    assert list(out) == ["portfolio"]
-    assert list(out["portfolio"]) == ["alpha_0.05", "alpha_0.01"]  # 2.5 % stays in the tables
-    cell = out["portfolio"]["alpha_0.05"]
-    assert cell == {
-        "best_method": "ddpm",
-        "ddpm_fz0": -3.2,
-        "fhs_fz0": -3.1,
-        "ddpm_kupiec_p": 0.5,
-        "ddpm_as_z2_p": 0.30,
-    }
-    assert out["portfolio"]["alpha_0.01"]["best_method"] == "fhs"

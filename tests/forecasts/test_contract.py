@@ -7,11 +7,13 @@ import pytest
 
 from diffrisk.forecasts.contract import (
     RISK_COLUMNS,
+    ScenarioSet,
     alpha_tag,
     risk_frame_from_scenarios,
     validate_forecast_frame,
     var_column,
 )
+from diffrisk.risk.measures import cvar, var
 from tests.forecasts.conftest import scenario_case
 
 
@@ -55,3 +57,32 @@ def test_validate_forecast_frame_errors():
         validate_forecast_frame(bad, "m")
     with pytest.raises(ValueError, match=r"lacks columns \['realized'\]"):
         validate_forecast_frame(frame.drop(columns="realized"), "m")
+
+
+@pytest.mark.parametrize("design", ["iid", "stratified"])
+def test_risk_frame_from_scenarios_uses_the_design(design):
+    dates, scen, realized = scenario_case()
+    frame = risk_frame_from_scenarios(scen, dates, ["a", "b"], realized, design=design)
+    validate_forecast_frame(frame, design)
+    row = frame[(frame.series == "b") & (frame.date == dates[3])].iloc[0]
+    x = np.sort(scen[1, 3].astype(float))
+    # N = 200, alpha = 1 %: position 2.01 (iid) or 2.5 (stratified) between X_(2), X_(3)
+    weight = 0.01 if design == "iid" else 0.5
+    assert row["var_01"] == pytest.approx(x[1] + weight * (x[2] - x[1]), rel=1e-12)
+    assert row["cvar_01"] == pytest.approx(x[:2].mean(), rel=1e-12)  # alpha N = 2
+    np.testing.assert_allclose(
+        frame["var_025"], var(scen, 0.025, design=design).reshape(-1), rtol=1e-15
+    )
+    np.testing.assert_allclose(
+        frame["cvar_05"], cvar(scen, 0.05, design=design).reshape(-1), rtol=1e-15
+    )
+    default = risk_frame_from_scenarios(scen, dates, ["a", "b"], realized)
+    assert not np.allclose(default["var_01"], frame["var_01"])  # empirical: X_(2)
+
+
+def test_scenario_set_design():
+    dates, scen, _ = scenario_case()
+    assert ScenarioSet(scen, dates, ["a", "b"]).design == "empirical"
+    assert ScenarioSet(scen, dates, ["a", "b"], design="stratified").design == "stratified"
+    with pytest.raises(ValueError, match=r"ScenarioSet.design must be one of \('empirical'"):
+        ScenarioSet(scen, dates, ["a", "b"], design="sobol")

@@ -26,6 +26,7 @@ import pytest
 from scipy import stats
 
 from diffrisk.core import paths
+from diffrisk.evaluation.headline import HEADLINE_COLUMNS
 from diffrisk.evaluation.tables import BACKTEST_COLUMNS
 from diffrisk.forecasts.contract import (
     ScenarioSet,
@@ -244,3 +245,36 @@ def root(tmp_path, monkeypatch):
 def markdown_rows(text: str) -> list[list[str]]:
     lines = [ln for ln in text.splitlines() if ln.startswith("|")]
     return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+
+
+# ---- a designed headline table ---------------------------------------------------------
+
+GOOD = {
+    "n_obs": 1000,
+    "n_exceptions": 10,
+    "expected_exceptions": 10.0,
+    "kupiec_p": 0.5,
+    "christoffersen_cc_p": 0.5,
+    "as_z2_p": 0.5,
+    "tl_red": 0,
+    "pit_ks_p": 0.5,
+    "fz0_mean": -3.3,
+    "fz0_diff": -0.01,
+    "dm_p": 0.4,
+    "crash_days": 61,
+    "crash_exceptions": 2.0,
+}
+
+
+def designed_headline(changes: dict | None = None) -> pd.DataFrame:
+    """Two series x two alphas x (ddpm_ens primary, fhs benchmark); ddpm_ens meets the goal."""
+    rows = []
+    for s in ("portfolio", "sp500"):
+        for a in (0.05, 0.01):
+            for m in ("ddpm_ens", "fhs"):
+                row = {**GOOD, "series": s, "alpha": a, "method": m, "primary": m == "ddpm_ens"}
+                if m == "fhs":
+                    row.update(fz0_diff=math.nan, dm_p=math.nan, kupiec_p=0.01)
+                row.update((changes or {}).get((s, a, m), {}))
+                rows.append(row)
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))

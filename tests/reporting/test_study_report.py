@@ -8,6 +8,8 @@ import nbformat
 import numpy as np
 import pytest
 
+from diffrisk.reporting.formatting import headline_markdown
+from diffrisk.reporting.headline_text import goal_paragraph, methods_paragraph
 from diffrisk.reporting.paper_tables import (
     write_paper_tables,
 )
@@ -22,6 +24,7 @@ from diffrisk.reporting.style import (
     TABLE_STEMS,
     series_label,
 )
+from tests.reporting.conftest import designed_headline
 
 # ---- study report --------------------------------------------------------------------
 
@@ -163,3 +166,39 @@ def test_render_notebooks_html_offline(tmp_path):
         render_notebooks_html(out, tmp_path / "x")
     with pytest.raises(FileNotFoundError, match="is not a folder"):
         render_notebooks_html(tmp_path / "missing", out)
+
+
+# ---- headline section ----------------------------------------------------------------
+
+
+def test_study_report_opens_with_the_headline_and_its_verdict(study, outputs):
+    root = outputs["root"]
+    frame = designed_headline({("sp500", 0.01, "ddpm_ens"): {"kupiec_p": 0.0055, "tl_red": 76}})
+    table_md = headline_markdown(frame, "fhs", "**Headline.** Caption.")
+    (root / "reports" / "tables" / "headline.md").write_text(table_md)
+    path = write_study_report(
+        study["backtests"],
+        PROVENANCE,
+        study["dm"],
+        headline=frame,
+        extra_sections=[("Seed ensemble", "Ensemble text.\n")],
+    )
+    text = path.read_text()
+    order = [text.index(h) for h in ("## What was done", "## Headline", "## Results")]
+    assert order == sorted(order)
+    head = text.split("## Headline\n\n", 1)[1].split("\n## Results", 1)[0]
+    assert head.startswith(table_md.strip())
+    assert goal_paragraph(frame, "ddpm_ens", "fhs") in head
+    assert "does **not** meet it" in head and "76 red traffic-light windows" in head
+    assert methods_paragraph(frame, "fhs") in head
+    assert "Uniformity of the PIT (Kolmogorov–Smirnov" in head
+    results = text.split("## Results", 1)[1].split("## Figures", 1)[0]
+    assert results.rstrip().endswith("### Seed ensemble\n\nEnsemble text.")
+    # the headline needs its table file and exactly one primary method
+    with pytest.raises(ValueError, match="exactly one primary method"):
+        write_study_report(
+            study["backtests"], PROVENANCE, study["dm"], headline=frame.assign(primary=False)
+        )
+    (root / "reports" / "tables" / "headline.md").unlink()
+    with pytest.raises(FileNotFoundError, match="table 'headline'"):
+        write_study_report(study["backtests"], PROVENANCE, study["dm"], headline=frame)

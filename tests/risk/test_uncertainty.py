@@ -5,13 +5,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
-from diffrisk.risk.measures import cvar, var
+from diffrisk.forecasts.contract import ScenarioSet
+from diffrisk.risk.measures import cvar, var, var_cvar
 from diffrisk.risk.parametric import normal_var_es
-from diffrisk.risk.uncertainty import var_cvar_asymptotic_se, var_cvar_bootstrap
-from tests.risk.conftest import normal_asymptotic_se
+from diffrisk.risk.uncertainty import (
+    MC_ERROR_COLUMNS,
+    mc_error_table,
+    var_cvar_asymptotic_se,
+    var_cvar_bootstrap,
+)
+from tests.risk.conftest import normal_asymptotic_se, stratified_normal
 
 # --------------------------------------------------------------------------- MC error
 
@@ -92,10 +99,75 @@ def test_mc_error_axis_and_scalar_shapes():
     assert var_cvar_bootstrap(days, 0.05, n_boot=20, seed=0).cvar_se.shape == (3, 2)
 
 
+@pytest.mark.parametrize("design", ["iid", "stratified"])
+def test_mc_error_uses_the_design_estimator(design):
+    x = np.random.default_rng(4).standard_normal((40, 1000))
+    asym = var_cvar_asymptotic_se(x, 0.01, design=design)
+    boot = var_cvar_bootstrap(x, 0.01, n_boot=100, seed=1, design=design)
+    v, e = var_cvar(x, 0.01, design=design)
+    np.testing.assert_allclose(asym.var, v, rtol=1e-15)
+    np.testing.assert_allclose(asym.cvar, e, rtol=1e-13)
+    np.testing.assert_array_equal(boot.var, v)
+    assert asym.design == boot.design == design
+    # the standard errors are those of an order statistic next to the empirical one
+    empirical = var_cvar_asymptotic_se(x, 0.01)
+    assert empirical.design == "empirical"
+    assert asym.var_se.mean() == pytest.approx(empirical.var_se.mean(), rel=0.1)
+    assert asym.cvar_se.mean() == pytest.approx(empirical.cvar_se.mean(), rel=0.1)
+    v_se, e_se = normal_asymptotic_se(0.01, 1000)
+    assert boot.var_se.mean() == pytest.approx(v_se, rel=0.15)
+    assert boot.cvar_se.mean() == pytest.approx(e_se, rel=0.15)
+
+
+def _ddpm_like_sets(design, n_days=100):
+    """ddpm (500) and ddpm_5000 stratified N(0, sigma_t^2) sets, plus two other methods."""
+    rng = np.random.default_rng(11)
+    dates = pd.bdate_range("2022-01-03", periods=n_days)
+    sigma = 0.01 * np.exp(0.4 * rng.standard_normal(n_days))
+    small = (sigma[:, None] * stratified_normal(rng, (n_days,), 500)).astype(np.float32)
+    large = (sigma[:, None] * stratified_normal(rng, (n_days,), 5000)).astype(np.float32)
+    iid = (sigma[:, None] * rng.standard_normal((n_days, 400))).astype(np.float32)
+    return {
+        "hs": ScenarioSet(iid[None], dates, ["spx"]),  # not simulation-based: skipped
+        "mc_normal": ScenarioSet(iid[None], dates, ["spx"], design="iid"),
+        "ddpm": ScenarioSet(small[None], dates, ["spx"], design=design),
+        "ddpm_5000": ScenarioSet(large[None, 10:], dates[10:], ["spx"], design=design),
+    }
+
+
+def test_mc_error_table_reports_the_scenario_size_check():
+    sets = _ddpm_like_sets("stratified")
+    table = mc_error_table(sets, ["spx", "other"])
+    assert list(table.columns) == list(MC_ERROR_COLUMNS)
+    assert list(table["method"].unique()) == ["mc_normal", "ddpm", "ddpm_5000"]
+    assert table.set_index(["method", "alpha"])["design"].to_dict() == {
+        (m, a): d
+        for m, d in (("mc_normal", "iid"), ("ddpm", "stratified"), ("ddpm_5000", "stratified"))
+        for a in (0.05, 0.01)
+    }
+    row = table[(table["method"] == "ddpm") & (table["alpha"] == 0.01)].iloc[0]
+    err = var_cvar_asymptotic_se(sets["ddpm"].for_series("spx"), 0.01, design="stratified")
+    assert row["var_se"] == pytest.approx(err.var_se.mean())
+    assert row["size_ref"] == "" and np.isnan(row["var_size_p"])
+    large = table[table["method"] == "ddpm_5000"].set_index("alpha")
+    assert (large["size_ref"] == "ddpm").all()
+    # design-matched estimators: 500 and 5000 scenarios agree on the 90 common days
+    assert (large[["var_size_p", "cvar_size_p"]] > 0.01).all().all()
+    # the same sets read with the old estimator: the 1 % VaR of 500 is deeper
+    old = mc_error_table(_ddpm_like_sets("empirical"), ["spx"])
+    old_large = old[old["method"] == "ddpm_5000"].set_index("alpha")
+    assert old_large.loc[0.01, "var_size_p"] < 0.01
+    assert old_large.loc[0.01, "var_size_diff"] < 0 and old_large.loc[0.01, "var_size_rel"] < 0
+    # explicit pairs override the naming rule
+    none = mc_error_table(sets, ["spx"], pairs={})
+    assert (none["size_ref"] == "").all()
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
         (lambda: var_cvar_bootstrap(np.zeros(10), 0.0, n_boot=10), "alpha must be in"),
+        (lambda: var_cvar_bootstrap(np.zeros(10), 0.05, n_boot=10, design="x"), "design must"),
         (lambda: var_cvar_bootstrap(np.zeros(10), 0.05, n_boot=1), "n_boot must be an integer"),
         (lambda: var_cvar_bootstrap(np.zeros(10), 0.05, level=1.0), "level must be in"),
         (lambda: var_cvar_bootstrap([0.0, np.nan], 0.05, n_boot=5), "scenarios contains NaN"),

@@ -15,7 +15,9 @@ from diffrisk.forecasts.contract import cvar_column, var_column
 from diffrisk.risk.parametric import student_t_var_es
 from diffrisk.study.simulation import (
     DEFAULT_PARAMS,
+    path_names,
     simulate_garch_t,
+    simulate_panel,
     true_forecasts,
 )
 from diffrisk.volatility.garch import GarchParams
@@ -220,3 +222,21 @@ def test_true_forecasts_argument_errors():
         true_forecasts(r, s, DEFAULT_PARAMS, [pd.Timestamp("2030-01-01")])
     with pytest.raises(ValueError, match="sigma must be finite and > 0"):
         true_forecasts(r, s * 0.0, DEFAULT_PARAMS, dates)
+
+
+# ---------------------------------------------------------------------------------------
+# A panel of independent paths
+# ---------------------------------------------------------------------------------------
+def test_panel_paths_are_the_single_paths_of_consecutive_seeds():
+    dates = _dates(300)
+    returns, sigma = simulate_panel(DEFAULT_PARAMS, dates, seed=7, n_paths=3)
+    assert path_names(3) == ["sim_0", "sim_1", "sim_2"] == list(returns.columns)
+    assert list(sigma.columns) == list(returns.columns) and returns.index.equals(dates)
+    for k in range(3):
+        r, s = simulate_garch_t(DEFAULT_PARAMS, dates, seed=7 + k)
+        np.testing.assert_array_equal(returns[f"sim_{k}"], r)
+        np.testing.assert_array_equal(sigma[f"sim_{k}"], s)
+    # independent draws: the paths are not copies of each other
+    assert abs(np.corrcoef(returns["sim_0"], returns["sim_1"])[0, 1]) < 0.2
+    with pytest.raises(ValueError, match="n_paths must be an integer >= 1"):
+        simulate_panel(DEFAULT_PARAMS, dates, seed=7, n_paths=0)

@@ -23,9 +23,13 @@ from diffrisk.study.simulation import (
     simulate_garch_t,
 )
 from diffrisk.study.simulation_scoring import (
+    PATH_COLUMNS,
+    SUMMARY_COLUMNS,
     default_runners,
+    path_table,
     run_simulation,
     save_simulation_table,
+    simulation_summary,
     simulation_table,
 )
 from tests.study.conftest import _dates
@@ -99,15 +103,71 @@ def test_true_fz0_matches_its_expectation_log_minus_es(long_run):
 def test_run_simulation_is_deterministic_and_equals_its_parts():
     dates = _dates(700)
     runners = _fast_runners()
-    t1 = run_simulation(runners, DEFAULT_PARAMS, dates, dates[300:], seed=1)
-    t2 = run_simulation(runners, DEFAULT_PARAMS, dates, dates[300:], seed=1)
+    t1 = run_simulation(runners, DEFAULT_PARAMS, dates, dates[300:], seed=1, n_paths=2)
+    t2 = run_simulation(runners, DEFAULT_PARAMS, dates, dates[300:], seed=1, n_paths=2)
     pd.testing.assert_frame_equal(t1, t2)
-    # the runners saw the simulated frame: their realized column is the simulated series
-    run = simulate_forecasts(runners, DEFAULT_PARAMS, dates, dates[300:], seed=1)
-    assert list(run.returns.columns) == ["sim"] and run.returns.index.equals(dates)
-    r, _ = simulate_garch_t(DEFAULT_PARAMS, dates, seed=1)
-    np.testing.assert_array_equal(run.forecasts["hs"]["realized"], r.to_numpy()[300:])
-    pd.testing.assert_frame_equal(simulation_table(run.forecasts, lag=None), t1)
+    assert tuple(t1.columns) == PATH_COLUMNS
+    assert t1["path"].unique().tolist() == ["sim_0", "sim_1"]
+    # the runners saw the simulated panel: path k is the single path of seed 1 + k
+    run = simulate_forecasts(runners, DEFAULT_PARAMS, dates, dates[300:], seed=1, n_paths=2)
+    assert list(run.returns.columns) == ["sim_0", "sim_1"] and run.returns.index.equals(dates)
+    for k in range(2):
+        r, _ = simulate_garch_t(DEFAULT_PARAMS, dates, seed=1 + k)
+        hs_k = run.forecasts["hs"][run.forecasts["hs"]["series"] == f"sim_{k}"]
+        np.testing.assert_array_equal(hs_k["realized"], r.to_numpy()[300:])
+        one = simulation_table(run.forecasts, series=f"sim_{k}")
+        got = t1[t1["path"] == f"sim_{k}"].drop(columns="path").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, one)
+    pd.testing.assert_frame_equal(path_table(run.forecasts), t1)
+    # one path: simulation_table finds the only series itself
+    single = simulate_forecasts(runners, DEFAULT_PARAMS, dates, dates[300:], seed=1)
+    pd.testing.assert_frame_equal(
+        simulation_table(single.forecasts),
+        t1[t1["path"] == "sim_0"].drop(columns="path").reset_index(drop=True),
+    )
+    with pytest.raises(ValueError, match="the true model forecasts 2 series"):
+        simulation_table(run.forecasts)
+
+
+def test_simulation_summary_spreads_over_paths():
+    rows = []
+    for k, (excess, dm_p, kupiec_p) in enumerate(
+        [(0.01, 0.50, 0.30), (0.03, 0.01, 0.04), (-0.02, 0.90, 0.60), (0.02, 0.20, 0.05)]
+    ):
+        for method in (TRUE_METHOD, "ddpm"):
+            rows.append(
+                {
+                    "path": f"sim_{k}",
+                    "method": method,
+                    "alpha": 0.01,
+                    "n_obs": 1006,
+                    "fz0_mean": -3.5 + (excess if method == "ddpm" else 0.0),
+                    "fz0_true": -3.5,
+                    "excess_fz0": excess if method == "ddpm" else 0.0,
+                    "excess_fz0_se": 0.01,
+                    "dm_stat": 0.0,
+                    "dm_p": dm_p if method == "ddpm" else 1.0,
+                    "exception_rate": 0.012,
+                    "kupiec_p": kupiec_p,
+                }
+            )
+    summary = simulation_summary(pd.DataFrame(rows))
+    assert tuple(summary.columns) == SUMMARY_COLUMNS
+    assert summary["method"].tolist() == [TRUE_METHOD, "ddpm"]
+    row = summary.set_index("method").loc["ddpm"]
+    excess = np.array([0.01, 0.03, -0.02, 0.02])
+    assert row.n_paths == 4 and row.n_obs == 1006
+    assert row.excess_fz0_mean == pytest.approx(excess.mean())
+    assert row.excess_fz0_sd == pytest.approx(excess.std(ddof=1))
+    assert (row.excess_fz0_min, row.excess_fz0_max) == (-0.02, 0.03)
+    # dm_p >= 0.05 on 3 paths; Kupiec p >= 0.05 on 3 paths (0.05 itself passes)
+    assert row.n_within_noise == 3 and row.n_kupiec_pass == 3
+    assert row.exception_rate_mean == pytest.approx(0.012)
+    assert summary.set_index("method").loc[TRUE_METHOD, "n_within_noise"] == 4
+    one = simulation_summary(pd.DataFrame(rows[:2]))
+    assert one["excess_fz0_sd"].isna().all()
+    with pytest.raises(ValueError, match=r"paths_table lacks columns \['path'\]"):
+        simulation_summary(pd.DataFrame(rows).drop(columns="path"))
 
 
 def test_default_runners_wire_the_baselines_explicitly():
@@ -202,11 +262,13 @@ def test_simulation_table_errors():
 
 def test_save_simulation_table(project_tmp):
     dates = _dates(120)
-    table = run_simulation({"hs": _hs}, DEFAULT_PARAMS, dates, dates[60:], seed=0)
+    table = simulation_summary(
+        run_simulation({"hs": _hs}, DEFAULT_PARAMS, dates, dates[60:], seed=0, n_paths=2)
+    )
     path = save_simulation_table(table)
     assert path == project_tmp / "reports" / "tables" / "simulation.csv"
     back = pd.read_csv(path)
-    assert tuple(back.columns) == SIMULATION_COLUMNS
+    assert tuple(back.columns) == SUMMARY_COLUMNS
     pd.testing.assert_frame_equal(back, table, check_exact=False, rtol=5e-4)  # 4 significant digits
-    with pytest.raises(ValueError, match=r"table lacks columns \['kupiec_p'\]"):
-        save_simulation_table(table.drop(columns="kupiec_p"))
+    with pytest.raises(ValueError, match=r"table lacks columns \['n_kupiec_pass'\]"):
+        save_simulation_table(table.drop(columns="n_kupiec_pass"))

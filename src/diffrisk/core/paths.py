@@ -108,6 +108,30 @@ def ddpm_checkpoint() -> Path:
     return models_dir() / "ddpm.pt"
 
 
+def ensemble_checkpoint(member: int) -> Path:
+    """Return ``models/ddpm_ens/member_<k>.pt`` (member 0 is ``models/ddpm.pt``)."""
+    if int(member) == 0:
+        return ddpm_checkpoint()
+    return models_dir() / "ddpm_ens" / f"member_{int(member)}.pt"
+
+
+def walk_forward_checkpoint(version: int) -> Path:
+    """Return ``models/ddpm_wf/version_<k>.pt`` (version 0 is ``models/ddpm.pt``)."""
+    if int(version) == 0:
+        return ddpm_checkpoint()
+    return models_dir() / "ddpm_wf" / f"version_{int(version)}.pt"
+
+
+def rehearsal_dir() -> Path:
+    """Return ``models/rehearsal/``: the nested-validation stage's member checkpoints."""
+    return models_dir() / "rehearsal"
+
+
+def selection_file() -> Path:
+    """Return ``reports/metrics/selection.json`` (the nested-validation decisions)."""
+    return metrics_dir() / "selection.json"
+
+
 def best_params_file() -> Path:
     """Return ``models/best_params.yaml`` (written by the tune stage, read by train)."""
     return models_dir() / "best_params.yaml"

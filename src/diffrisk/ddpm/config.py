@@ -126,6 +126,11 @@ class DDPMConfig:
                 raise ValueError(
                     f"DDPMConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
                 )
+        for name in ("final_refit", "gaussian_skip", "series_embedding"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"DDPMConfig.{name} must be true or false, got {getattr(self, name)!r}"
+                )
         if self.garch_o not in (0, 1):
             raise ValueError(f"DDPMConfig.garch_o must be 0 or 1, got {self.garch_o!r}")
         check_positive_fields(

@@ -371,12 +371,16 @@ def acerbi_szekely_z2(
     The Monte-Carlo null. With ``scenarios`` (shape (T, N), the method's own predictive
     draws), every simulation draws one scenario per day uniformly and recomputes the
     statistic with the same VaR/ES forecasts. A simulated return counts as an exception
-    when it is ``<=`` VaR (plus one float32 ulp for float32 scenarios): the VaR of N
-    scenarios is itself one of them (the ``k = ceil(alpha N)``-th smallest), and for a
-    continuous predictive distribution approximated by N draws
+    when it is ``<=`` VaR (plus one float32 ulp for float32 scenarios), so a day's hit
+    probability is m/N, m the number of scenarios at or below the VaR. The
+    ``"empirical"`` VaR of N scenarios is itself one of them (the ``k = ceil(alpha N)``-th
+    smallest), and for a continuous predictive distribution approximated by N draws
     ``P(r < X_(k)) ~ k / (N + 1)``, which ``<=`` reproduces (k/N) while ``<`` misses one
-    atom ((k-1)/N, a relative error of 1/k: 10 % at N = 1000, alpha = 1 %). The ulp keeps
-    the VaR atom when the forecast was computed in float64 and the scenarios stored in
+    atom ((k-1)/N, a relative error of 1/k: 10 % at N = 1000, alpha = 1 %). The
+    design-matched VaR of an ``"iid"`` or ``"stratified"`` set
+    (:func:`diffrisk.risk.measures.var`) lies between two scenarios, or on one, and
+    m/N is alpha to within 1/N (exactly alpha when alpha N is an integer). The ulp keeps
+    a VaR atom when the forecast was computed in float64 and the scenarios stored in
     float32. Observed exceptions stay strict (``r_t < VaR_t``). Without scenarios the
     null is parametric: each day's return is ``mu_t + s_t eps`` with eps standard normal
     (``distribution="normal"``) or Student-t(``nu``), (mu_t, s_t) chosen so that its VaR

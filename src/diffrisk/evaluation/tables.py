@@ -6,8 +6,6 @@ import logging
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,11 +13,18 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from diffrisk.core.checks import check_int
+from diffrisk.evaluation.blocks import (
+    Block,
+    aligned_scenarios,
+    all_blocks,
+    check_alphas,
+    pair_blocks,
+)
 from diffrisk.evaluation.comparison import diebold_mariano
 from diffrisk.evaluation.coverage import KupiecResult, christoffersen, kupiec_pof
-from diffrisk.evaluation.es_tests import check_null, check_scenarios, z_tests
+from diffrisk.evaluation.es_tests import check_null, z_tests
 from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light, traffic_light_windows
-from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, cvar_column, var_column
+from diffrisk.forecasts.contract import ALPHAS, ScenarioSet
 from diffrisk.risk.measures import check_alpha
 from diffrisk.risk.scoring import fz0_loss, pinball_loss, risk_inputs
 
@@ -46,100 +51,11 @@ BACKTEST_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class _Block:
-    """One series of one method's forecast table, sorted by date; var/es are (A, T)."""
-
-    dates: pd.DatetimeIndex
-    realized: NDArray[np.float64]
-    var: NDArray[np.float64]
-    es: NDArray[np.float64]
-
-
-def _check_alphas(alphas: Sequence[float]) -> list[float]:
-    values = [check_alpha(a, "alphas") for a in alphas]
-    if not values:
-        raise ValueError("alphas is empty")
-    return values
-
-
-def _method_blocks(frame: pd.DataFrame, method: str, alphas: Sequence[float]) -> dict[str, _Block]:
-    """Split a forecast table into validated per-series blocks (series in order of first row)."""
-    columns = ["date", "series", "realized"]
-    for alpha in alphas:
-        columns += [var_column(alpha), cvar_column(alpha)]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"forecasts[{method!r}] lacks columns {missing}")
-    data = frame[columns].copy()
-    data["date"] = pd.to_datetime(data["date"])
-    if data.duplicated(["date", "series"]).any():
-        raise ValueError(f"forecasts[{method!r}] has duplicate (date, series) rows")
-    blocks: dict[str, _Block] = {}
-    for name, part in data.groupby("series", sort=False):
-        part = part.sort_values("date")
-        for col in columns[2:]:
-            values = part[col].to_numpy(dtype=np.float64)
-            if not np.all(np.isfinite(values)):
-                day = pd.Timestamp(part["date"].iloc[int(np.argmax(~np.isfinite(values)))])
-                raise ValueError(
-                    f"forecasts[{method!r}]: {col} is NaN or inf for series {name!r} on "
-                    f"{day.date()}"
-                )
-        blocks[str(name)] = _Block(
-            dates=pd.DatetimeIndex(part["date"]),
-            realized=part["realized"].to_numpy(dtype=np.float64),
-            var=np.stack([part[var_column(a)].to_numpy(dtype=np.float64) for a in alphas]),
-            es=np.stack([part[cvar_column(a)].to_numpy(dtype=np.float64) for a in alphas]),
-        )
-    return blocks
-
-
-def _all_blocks(
-    forecasts: Mapping[str, pd.DataFrame], alphas: Sequence[float]
-) -> tuple[dict[str, dict[str, _Block]], list[str]]:
-    """Blocks per method and the series in order of first appearance."""
-    if not forecasts:
-        raise ValueError("forecasts is empty")
-    blocks = {str(m): _method_blocks(f, str(m), alphas) for m, f in forecasts.items()}
-    order: list[str] = []
-    for per_series in blocks.values():
-        order += [s for s in per_series if s not in order]
-    return blocks, order
-
-
-def _aligned_scenarios(
-    scenarios: Mapping[str, ScenarioSet] | None, method: str, series: str, dates: pd.DatetimeIndex
-) -> NDArray | None:
-    """The (T, N) scenarios of (method, series) on ``dates``, or None without a set."""
-    if scenarios is None or method not in scenarios:
-        return None
-    scen_set = scenarios[method]
-    if series not in scen_set.series:
-        raise ValueError(f"scenarios[{method!r}] lacks series {series!r}")
-    positions = pd.DatetimeIndex(scen_set.dates).get_indexer(dates)
-    if np.any(positions < 0):
-        day = pd.Timestamp(dates[int(np.argmax(positions < 0))])
-        raise ValueError(
-            f"scenarios[{method!r}] lacks the forecast date {day.date()} of series {series!r}"
-        )
-    return check_scenarios(scen_set.for_series(series)[positions], dates.size)
-
-
 def _pair_seed(seed: int, series: str, method: str) -> np.random.SeedSequence:
     """Seed of one (series, method): independent of which other pairs are in the table."""
     return np.random.SeedSequence(
         [check_int(seed, "seed", 0), zlib.crc32(series.encode()), zlib.crc32(method.encode())]
     )
-
-
-def _pair_blocks(
-    blocks: Mapping[str, Mapping[str, _Block]], order: Sequence[str]
-) -> list[tuple[str, str, _Block]]:
-    """``(series, method, block)`` of every pair: series in ``order``, then methods in order."""
-    return [
-        (s, m, per_series[s]) for s in order for m, per_series in blocks.items() if s in per_series
-    ]
 
 
 def _coverage_cells(series: str, method: str, alpha: float, pof: KupiecResult) -> dict[str, object]:
@@ -162,7 +78,7 @@ def _last_window_zone(hits: NDArray[np.bool_], alpha: float, window: int) -> str
 def _backtest_rows(
     series: str,
     method: str,
-    block: _Block,
+    block: Block,
     alphas: Sequence[float],
     scenarios: NDArray | None,
     n_sim: int,
@@ -252,16 +168,16 @@ def backtest_table(
     Sign convention: returns, VaR and CVaR are returns (negative for a loss); alpha is
     the tail probability; an exception is ``r_t < VaR_t`` (strict).
     """
-    alphas = _check_alphas(alphas)
+    alphas = check_alphas(alphas)
     n_sim = check_int(n_sim, "n_sim", 0)
     nu = check_null(distribution, nu)
     window = check_int(window, "window", 1)
     check_int(seed, "seed", 0)
-    blocks, order = _all_blocks(forecasts, alphas)
-    pairs = _pair_blocks(blocks, order)
+    blocks, order = all_blocks(forecasts, alphas)
+    pairs = pair_blocks(blocks, order)
     rows: list[dict[str, object]] = []
     for series, method, block in tqdm(pairs, desc="backtests", disable=None):
-        scen = _aligned_scenarios(scenarios, method, series, block.dates)
+        scen = aligned_scenarios(scenarios, method, series, block.dates)
         rows += _backtest_rows(
             series,
             method,
@@ -306,9 +222,9 @@ def traffic_light_table(
     """
     alpha = check_alpha(alpha)
     window = check_int(window, "window", 1)
-    blocks, order = _all_blocks(forecasts, [alpha])
+    blocks, order = all_blocks(forecasts, [alpha])
     rows = []
-    for series, method, block in _pair_blocks(blocks, order):
+    for series, method, block in pair_blocks(blocks, order):
         res = traffic_light_windows(block.realized < block.var[0], window, alpha)
         rows.append(
             {
@@ -332,7 +248,7 @@ def traffic_light_table(
 _LOSSES = ("fz0", "pinball")
 
 
-def _block_loss(block: _Block, a: int, alpha: float, loss: str, days: NDArray) -> NDArray:
+def _block_loss(block: Block, a: int, alpha: float, loss: str, days: NDArray) -> NDArray:
     r, v, e = block.realized[days], block.var[a][days], block.es[a][days]
     return fz0_loss(r, v, e, alpha) if loss == "fz0" else pinball_loss(r, v, alpha)
 
@@ -374,8 +290,8 @@ def diebold_mariano_table(
         raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
     if benchmark not in forecasts:
         raise ValueError(f"benchmark {benchmark!r} is not in forecasts {sorted(forecasts)}")
-    alphas = _check_alphas(alphas)
-    blocks, order = _all_blocks(forecasts, alphas)
+    alphas = check_alphas(alphas)
+    blocks, order = all_blocks(forecasts, alphas)
     rows = []
     for series in order:
         if series not in blocks[benchmark]:
@@ -442,12 +358,12 @@ def constituent_coverage_table(
         ``series, method, alpha, n_obs, n_exceptions, exception_rate, kupiec_lr,
         kupiec_p, result``.
     """
-    alphas = _check_alphas(alphas)
+    alphas = check_alphas(alphas)
     test_level = check_alpha(test_level, "test_level")
-    blocks, order = _all_blocks(forecasts, alphas)
+    blocks, order = all_blocks(forecasts, alphas)
     rows = []
     constituents = [s for s in order if s not in set(exclude)]
-    for series, method, block in _pair_blocks(blocks, constituents):
+    for series, method, block in pair_blocks(blocks, constituents):
         for a, alpha in enumerate(alphas):
             pof = kupiec_pof(block.realized < block.var[a], alpha)
             rows.append(
@@ -459,52 +375,3 @@ def constituent_coverage_table(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def headline_metrics(
-    table: pd.DataFrame,
-    headline: Sequence[str],
-    benchmark: str,
-    method: str = "ddpm",
-    alphas: Sequence[float] = (0.05, 0.01),
-) -> dict[str, Any]:
-    """The few numbers ``dvc metrics show`` prints for the coverage stage.
-
-    Parameters
-    ----------
-    table : DataFrame
-        :func:`backtest_table` output.
-    headline : sequence of str
-        Series to report (``data.series``).
-    benchmark : str
-        The Diebold–Mariano reference method (``coverage.benchmark``).
-    method : str, default "ddpm"
-        The method the study puts forward.
-    alphas : sequence of float, default (0.05, 0.01)
-
-    Returns
-    -------
-    dict
-        ``{series: {"alpha_0.05": {best_method, <method>_fz0, <benchmark>_fz0,
-        <method>_kupiec_p, <method>_as_z2_p}}}``;
-        the full grid is ``reports/tables/backtests.csv``.
-    """
-    out: dict[str, Any] = {}
-    for series in headline:
-        for alpha in alphas:
-            rows = table[(table["series"] == series) & np.isclose(table["alpha"], alpha)]
-            if rows.empty:
-                continue
-            by_method = rows.set_index("method")
-            cell: dict[str, Any] = {
-                "best_method": str(rows.loc[rows["fz0_mean"].idxmin(), "method"])
-            }
-            for name in (method, benchmark):
-                if name in by_method.index:
-                    cell[f"{name}_fz0"] = float(by_method.loc[name, "fz0_mean"])
-            if method in by_method.index:
-                r = by_method.loc[method]
-                cell[f"{method}_kupiec_p"] = float(r["kupiec_p"])
-                cell[f"{method}_as_z2_p"] = float(r["as_z2_p"])
-            out.setdefault(series, {})[f"alpha_{alpha:g}"] = cell
-    return out

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from diffrisk.risk.measures import cvar, var
+from diffrisk.risk.measures import check_design, var_cvar
 
 ALPHAS: tuple[float, ...] = (0.05, 0.025, 0.01)
 
@@ -92,11 +92,32 @@ def risk_frame_from_scenarios(
     series: Sequence[str],
     realized: NDArray[np.floating],
     alphas: Sequence[float] = ALPHAS,
+    design: str = "empirical",
 ) -> pd.DataFrame:
-    """Forecast table whose VaR/CVaR are computed from scenarios (S × D × N)."""
+    """Forecast table whose VaR/CVaR are computed from scenarios (S × D × N).
+
+    Parameters
+    ----------
+    scenarios : ndarray (S, D, N)
+        Scenario returns (float32 is not copied to float64).
+    dates, series, realized
+        As for :func:`risk_frame`.
+    alphas : sequence of float, default :data:`ALPHAS`
+        Tail probabilities.
+    design : {"empirical", "iid", "stratified"}, default "empirical"
+        Sampling design of the scenarios (a :class:`ScenarioSet`'s ``design``), which
+        picks the VaR/CVaR estimator (:func:`diffrisk.risk.measures.var`).
+
+    Returns
+    -------
+    DataFrame
+        The forecast table of :func:`risk_frame`.
+    """
     scen = np.asarray(scenarios)
-    var_by = {a: np.asarray(var(scen, a, axis=-1)) for a in alphas}
-    cvar_by = {a: np.asarray(cvar(scen, a, axis=-1)) for a in alphas}
+    var_by, cvar_by = {}, {}
+    for a in alphas:
+        v, e = var_cvar(scen, a, axis=-1, design=design)
+        var_by[a], cvar_by[a] = np.asarray(v), np.asarray(e)
     return risk_frame(dates, series, var_by, cvar_by, realized)
 
 
@@ -138,11 +159,21 @@ class ScenarioSet:
         Scenario returns per series and forecast day.
     dates : DatetimeIndex, length D
     series : list of str, length S
+    design : str, default "empirical"
+        How the scenarios were sampled (one of
+        :data:`diffrisk.risk.measures.QUANTILE_DESIGNS`): ``"iid"`` draws,
+        ``"stratified"`` (one draw per probability stratum of width 1/N) or
+        ``"empirical"`` (no design assumed). Every VaR/CVaR recomputed from the set uses
+        the estimator of its design.
     """
 
     scenarios: NDArray[np.float32]
     dates: pd.DatetimeIndex
     series: list[str]
+    design: str = "empirical"
+
+    def __post_init__(self) -> None:
+        check_design(self.design, "ScenarioSet.design")
 
     def for_series(self, name: str) -> NDArray[np.float32]:
         """Return the (D × N) scenarios of one series."""

@@ -27,6 +27,7 @@ def save_forecasts(
             scenarios=np.asarray(scenarios.scenarios, dtype=np.float32),
             dates=np.asarray(scenarios.dates.values.astype("datetime64[ns]").astype(np.int64)),
             series=np.asarray(scenarios.series, dtype=str),
+            design=np.asarray(scenarios.design, dtype=str),
         )
     if provenance is not None:
         io.write_json(paths.forecasts_dir() / f"{method}.audit.json", dict(provenance))
@@ -46,7 +47,11 @@ def load_forecasts(method: str) -> pd.DataFrame:
 
 
 def load_scenarios(method: str) -> ScenarioSet:
-    """Read ``data/forecasts/<method>_scenarios.npz``."""
+    """Read ``data/forecasts/<method>_scenarios.npz``.
+
+    A file written before scenario sets recorded their sampling design loads with
+    ``design="empirical"``.
+    """
     path = paths.scenarios_file(method)
     if not path.is_file():
         raise FileNotFoundError(f"no scenarios for method {method!r}: {path} does not exist")
@@ -55,4 +60,5 @@ def load_scenarios(method: str) -> ScenarioSet:
             scenarios=npz["scenarios"],
             dates=pd.DatetimeIndex(npz["dates"].astype("datetime64[ns]")),
             series=[str(s) for s in npz["series"]],
+            design=str(npz["design"]) if "design" in npz.files else "empirical",
         )

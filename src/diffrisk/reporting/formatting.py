@@ -231,3 +231,115 @@ def write_table(
     }
     logger.info("wrote table %s (%d rows) to %s", stem, len(frame), folder)
     return written
+
+
+def markdown_text(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
+    """The GitHub Markdown of a table with the number formats of :func:`write_table`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table; ``Series`` and ``Alpha`` columns (when present) are shown only where
+        their value changes.
+    formats : mapping column → kind, optional
+        As in :func:`write_table`.
+
+    Returns
+    -------
+    str
+        The table, without a caption and without a final newline.
+    """
+    formats = dict(formats or {})
+    return _markdown_table(frame, {c: _column_kind(frame, c, formats) for c in frame.columns})
+
+
+def headline_display(
+    headline: pd.DataFrame, benchmark: str, crash_label: str = "Feb–Apr 2020"
+) -> pd.DataFrame:
+    """The headline table as shown: labelled columns, the primary method in bold.
+
+    Parameters
+    ----------
+    headline : DataFrame
+        :func:`diffrisk.evaluation.headline.headline_table` output.
+    benchmark : str
+        The Diebold–Mariano reference method (named in two column headers).
+    crash_label : str, default "Feb–Apr 2020"
+        Name of the crash window in the column header.
+
+    Returns
+    -------
+    DataFrame
+        ``Series, Alpha, Method, Exc. (expected), Kupiec p, CC p, AS Z2 p, Red TL (n),
+        PIT KS p, FZ0, FZ0 vs <benchmark>, DM p, Exc. <crash_label> (n)``; methods keep
+        their parameter names (``ddpm_ens``), the primary one is ``**name** (primary)``.
+    """
+    records = []
+    for rec in headline.to_dict("records"):
+        name = f"**{rec['method']}** (primary)" if rec["primary"] else str(rec["method"])
+        exc, expected = float(rec["n_exceptions"]), float(rec["expected_exceptions"])
+        records.append(
+            {
+                "Series": rec["series"],
+                "Alpha": rec["alpha"],
+                "Method": name,
+                "Exc. (expected)": "–" if math.isnan(exc) else f"{exc:.0f} ({expected:.1f})",
+                "Kupiec p": rec["kupiec_p"],
+                "CC p": rec["christoffersen_cc_p"],
+                "AS Z2 p": rec["as_z2_p"],
+                "Red TL (n)": rec["tl_red"],
+                "PIT KS p": rec["pit_ks_p"],
+                "FZ0": rec["fz0_mean"],
+                f"FZ0 vs {benchmark}": rec["fz0_diff"],
+                "DM p": rec["dm_p"],
+                f"Exc. {crash_label} (n)": rec["crash_exceptions"],
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def headline_markdown(
+    headline: pd.DataFrame, benchmark: str, caption: str, crash_label: str = "Feb–Apr 2020"
+) -> str:
+    """The headline table's Markdown file text: the caption, then the table.
+
+    The coverage stage writes it to ``reports/tables/headline.md``; the study report and
+    the README show that file as is.
+
+    Parameters
+    ----------
+    headline : DataFrame
+        :func:`diffrisk.evaluation.headline.headline_table` output.
+    benchmark : str
+        The Diebold–Mariano reference method.
+    caption : str
+        The first paragraph.
+    crash_label : str, default "Feb–Apr 2020"
+
+    Returns
+    -------
+    str
+        Caption, blank line, table (columns of :func:`headline_display`; p-values with
+        three decimals or ``<0.001``, FZ0 with four, counts as integers, ``–`` for a
+        missing value), final newline.
+    """
+    frame = headline_display(headline, benchmark, crash_label)
+    kinds = {"Method": "text", "Exc. (expected)": "text", f"FZ0 vs {benchmark}": "loss"}
+    return f"{caption}\n\n{markdown_text(frame, kinds)}\n"
+
+
+def window_label(start: Any, end: Any) -> str:
+    """Short name of a date window: ``Feb–Apr 2020`` for whole months, else the two dates.
+
+    Examples
+    --------
+    >>> window_label("2020-02-01", "2020-04-30")
+    'Feb–Apr 2020'
+    >>> window_label("2020-02-19", "2020-04-30")
+    '2020-02-19–2020-04-30'
+    """
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    if first.year == last.year and first.is_month_start and last.is_month_end:
+        months = f"{first:%b}" if first.month == last.month else f"{first:%b}–{last:%b}"
+        return f"{months} {first.year}"
+    return f"{first.date()}–{last.date()}"

@@ -2,32 +2,72 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw_tune_history(trials: pd.DataFrame, seed: int):
-    """Validation FZ0 of every complete trial and the running best."""
+
+def draw_tune_history(trials: pd.DataFrame, seed: int) -> Figure:
+    """Validation FZ0 of every trial: complete ones, pruned ones and the running best.
+
+    Parameters
+    ----------
+    trials : DataFrame
+        :func:`diffrisk.study.tuning.trials_frame` (``number``, ``state``, ``value`` and,
+        for pruned trials, ``last_score`` and ``epochs``).
+    seed : int
+        Unused (the figures share one signature).
+
+    Returns
+    -------
+    Figure
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     done = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
     if len(done):
-        ax.plot(done["number"], done["value"], "o", label="trial")
-        ax.plot(done["number"], done["value"].cummin(), "-", label="best so far")
-        ax.legend()
+        ax.plot(done["number"], done["value"], "o", label="complete")
+        if "last_score" in trials:
+            pruned = trials[trials["state"] == "PRUNED"]
+            ax.plot(
+                pruned["number"],
+                pruned["last_score"],
+                "x",
+                color="0.5",
+                label="pruned (best FZ0 at pruning, fewer epochs)",
+            )
+        best = done.set_index("number")["value"].cummin()
+        ax.step(best.index, best.to_numpy(), "-", where="post", label="best complete so far")
+        ax.legend(fontsize="small")
     else:
         ax.text(
             0.5, 0.5, "tuning disabled (tune.enabled: false)", ha="center", transform=ax.transAxes
         )
     ax.set_xlabel("trial")
-    ax.set_ylabel("validation FZ0 (mean of 5 % and 1 %)")
+    ax.set_ylabel("inner-validation FZ0 (mean of 5 % and 1 %)")
     ax.set_title("Optuna optimisation history")
     fig.tight_layout()
     return fig
 
 
-def draw_tune_importance(trials: pd.DataFrame, seed: int):
-    """Plot the fANOVA importance of each searched parameter (needs >= 3 trials)."""
+def draw_tune_importance(trials: pd.DataFrame, seed: int) -> Figure:
+    """Plot the fANOVA importance of each searched parameter (needs >= 3 complete trials).
+
+    Parameters
+    ----------
+    trials : DataFrame
+        :func:`diffrisk.study.tuning.trials_frame`; only complete trials are used.
+    seed : int
+        Seed of the fANOVA forest.
+
+    Returns
+    -------
+    Figure
+    """
     import matplotlib.pyplot as plt
     import optuna
 

@@ -12,7 +12,14 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from diffrisk.core.checks import check_int
-from diffrisk.risk.measures import as_scenarios, check_alpha, tail_count
+from diffrisk.risk.measures import (
+    as_scenarios,
+    check_alpha,
+    check_design,
+    quantile_position,
+    var_cvar,
+)
+from diffrisk.risk.size_check import scenario_size_columns, scenario_size_pairs
 
 #: Largest number of resampled values one bootstrap chunk materialises (memory bound).
 _CHUNK_ELEMENTS = 1 << 22
@@ -46,6 +53,9 @@ class RiskEstimateError:
         ``"bootstrap"`` or ``"asymptotic"``.
     n_boot : int
         Number of bootstrap resamples (0 for the asymptotic method).
+    design : str
+        Sampling design whose VaR/CVaR estimator was used
+        (:data:`diffrisk.risk.measures.QUANTILE_DESIGNS`).
     """
 
     var: NDArray[np.float64] | float
@@ -61,25 +71,13 @@ class RiskEstimateError:
     n_scenarios: int
     method: str
     n_boot: int
+    design: str = "empirical"
 
 
 def _squeeze(values: NDArray[np.float64], shape: tuple[int, ...]) -> NDArray[np.float64] | float:
     """Reshape flat per-set values to ``shape``; a float when ``shape`` is empty."""
     out = np.asarray(values, dtype=np.float64).reshape(shape)
     return float(out) if out.ndim == 0 else out
-
-
-def _var_cvar_last_axis(
-    arr: NDArray[np.float64], k: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """VaR (k-th smallest) and CVaR (mean of the values <= VaR) along the last axis.
-
-    Same definitions as :func:`var` and :func:`cvar`, computed from one partition.
-    """
-    threshold = np.partition(arr, k - 1, axis=-1)[..., k - 1]
-    mask = arr <= threshold[..., None]
-    tail_mean = np.sum(np.where(mask, arr, 0.0), axis=-1) / np.sum(mask, axis=-1)
-    return threshold, tail_mean
 
 
 def var_cvar_bootstrap(
@@ -89,12 +87,13 @@ def var_cvar_bootstrap(
     seed: int = 0,
     axis: int = -1,
     level: float = 0.95,
+    design: str = "empirical",
 ) -> RiskEstimateError:
     """Bootstrap standard errors and percentile intervals of the scenario VaR and CVaR.
 
     Each set of N scenarios (e.g. one forecast day) is resampled with replacement
-    ``n_boot`` times, independently across sets; :func:`var` and :func:`cvar` are
-    recomputed on every resample.
+    ``n_boot`` times, independently across sets; the VaR and CVaR estimator of ``design``
+    (:func:`diffrisk.risk.measures.var_cvar`) is recomputed on every resample.
 
     Parameters
     ----------
@@ -111,6 +110,8 @@ def var_cvar_bootstrap(
         Axis holding the scenarios.
     level : float, default 0.95
         Confidence level of the percentile intervals.
+    design : {"empirical", "iid", "stratified"}, default "empirical"
+        Sampling design of the scenarios, which picks the VaR/CVaR estimator.
 
     Returns
     -------
@@ -125,7 +126,8 @@ def var_cvar_bootstrap(
     the tail probability. The bootstrap of an extreme order statistic is discrete (the
     resampled VaR can only take the observed scenario values), so for small ``alpha * N``
     prefer :func:`var_cvar_asymptotic_se` for the VaR interval. Memory is bounded by
-    resampling in chunks of replicates.
+    resampling in chunks of replicates. The resampling is i.i.d.: for a stratified set
+    the standard errors overstate its Monte-Carlo error (they are conservative).
 
     References
     ----------
@@ -142,10 +144,10 @@ def var_cvar_bootstrap(
     alpha = check_alpha(alpha)
     level = check_alpha(level, "level")
     n_boot = check_int(n_boot, "n_boot", 2)
+    design = check_design(design)
     arr = as_scenarios(scenarios, axis)
     shape, n = arr.shape[:-1], arr.shape[-1]
     flat = arr.reshape(-1, n)
-    k = tail_count(n, alpha)
     rng = np.random.default_rng(seed)
     boot_var = np.empty((n_boot, flat.shape[0]))
     boot_cvar = np.empty((n_boot, flat.shape[0]))
@@ -154,11 +156,11 @@ def var_cvar_bootstrap(
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
         idx = rng.integers(0, n, size=(stop - start, flat.shape[0], n))
-        boot_var[start:stop], boot_cvar[start:stop] = _var_cvar_last_axis(flat[rows, idx], k)
+        boot_var[start:stop], boot_cvar[start:stop] = var_cvar(flat[rows, idx], alpha, -1, design)
     tails = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     var_low, var_high = np.quantile(boot_var, tails, axis=0)
     cvar_low, cvar_high = np.quantile(boot_cvar, tails, axis=0)
-    point_var, point_cvar = _var_cvar_last_axis(flat, k)
+    point_var, point_cvar = var_cvar(flat, alpha, -1, design)
     return RiskEstimateError(
         var=_squeeze(point_var, shape),
         cvar=_squeeze(point_cvar, shape),
@@ -173,6 +175,7 @@ def var_cvar_bootstrap(
         n_scenarios=n,
         method="bootstrap",
         n_boot=n_boot,
+        design=design,
     )
 
 
@@ -198,7 +201,11 @@ def _order_statistic_interval_ranks(n: int, alpha: float, level: float) -> tuple
 
 
 def var_cvar_asymptotic_se(
-    scenarios: ArrayLike, alpha: float, axis: int = -1, level: float = 0.95
+    scenarios: ArrayLike,
+    alpha: float,
+    axis: int = -1,
+    level: float = 0.95,
+    design: str = "empirical",
 ) -> RiskEstimateError:
     """Order-statistic standard errors and intervals of the scenario VaR and CVaR.
 
@@ -228,6 +235,9 @@ def var_cvar_asymptotic_se(
         Axis holding the scenarios.
     level : float, default 0.95
         Confidence level of the intervals.
+    design : {"empirical", "iid", "stratified"}, default "empirical"
+        Sampling design of the scenarios, which picks the VaR/CVaR point estimates
+        (:func:`diffrisk.risk.measures.var_cvar`).
 
     Returns
     -------
@@ -239,7 +249,11 @@ def var_cvar_asymptotic_se(
     Sign convention: scenarios, VaR and CVaR are returns (negative for a loss). With few
     tail scenarios (``alpha N`` below ~10) both standard errors are rough (the VaR one
     is then biased upwards by a few percent, the CVaR one downwards) and the normal
-    CVaR interval is too short on the loss side for heavy tails.
+    CVaR interval is too short on the loss side for heavy tails. For the interpolated
+    VaR of the ``"iid"`` and ``"stratified"`` designs, ``k`` is the rank nearest to
+    :func:`~diffrisk.risk.measures.quantile_position` (neighbouring order statistics have
+    standard errors within O(1/k) of each other). All standard errors assume i.i.d.
+    scenarios: for a stratified set they overstate its Monte-Carlo error (conservative).
 
     References
     ----------
@@ -266,12 +280,12 @@ def var_cvar_asymptotic_se(
     shape, n = arr.shape[:-1], arr.shape[-1]
     if n < 2:
         raise ValueError(f"scenarios needs at least 2 scenarios along axis {axis}, got {n}")
+    design = check_design(design)
     srt = np.sort(arr.reshape(-1, n), axis=-1)
-    k = tail_count(n, alpha)
-    point_var = srt[:, k - 1]
+    k = min(n, int(np.floor(quantile_position(n, alpha, design) + 0.5)))
+    point_var, point_cvar = var_cvar(srt, alpha, -1, design)
     mask = srt <= point_var[:, None]
     count = mask.sum(axis=-1)
-    point_cvar = np.sum(np.where(mask, srt, 0.0), axis=-1) / count
     squares = np.sum(np.where(mask, (srt - point_cvar[:, None]) ** 2, 0.0), axis=-1)
     tail_variance = squares / np.maximum(count - 1, 1)
     cvar_se = np.sqrt((tail_variance + (1.0 - alpha) * (point_cvar - point_var) ** 2) / (alpha * n))
@@ -294,51 +308,99 @@ def var_cvar_asymptotic_se(
         n_scenarios=n,
         method="asymptotic",
         n_boot=0,
+        design=design,
     )
 
 
-def mc_error_table(
-    scenarios: Mapping[str, Any], headline: Sequence[str], alphas: Sequence[float] = (0.05, 0.01)
-) -> pd.DataFrame:
-    """Monte-Carlo error of scenario-based VaR/CVaR: mean daily asymptotic standard error.
+#: Columns of :func:`mc_error_table`.
+MC_ERROR_COLUMNS: tuple[str, ...] = (
+    "series",
+    "method",
+    "alpha",
+    "n_scenarios",
+    "design",
+    "var_se",
+    "cvar_se",
+    "var_se_rel",
+    "cvar_se_rel",
+    "size_ref",
+    *(f"{m}_size_{s}" for m in ("var", "cvar") for s in ("diff", "rel", "se", "z", "p")),
+)
 
-    One row per (series, method, alpha) for the simulation-based methods (``mc_normal``
-    and every ``ddpm*`` run) on the headline series: ``n_scenarios``, ``var_se`` and
-    ``cvar_se`` (averaged over test days, in return units), and their ratio to the mean
-    absolute VaR/CVaR (how much of a forecast is sampling noise).
+
+def mc_error_table(
+    scenarios: Mapping[str, Any],
+    headline: Sequence[str],
+    alphas: Sequence[float] = (0.05, 0.01),
+    pairs: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Monte-Carlo error of scenario-based VaR/CVaR and the agreement of scenario counts.
+
+    Parameters
+    ----------
+    scenarios : mapping method -> ScenarioSet
+        Scenario sets (``series``, ``dates``, ``for_series`` and ``design``; a set
+        without ``design`` is ``"empirical"``). Only the simulation-based methods
+        (``mc_normal`` and every ``ddpm*`` run) are reported.
+    headline : sequence of str
+        Series to report (series a set lacks are skipped).
+    alphas : sequence of float, default (0.05, 0.01)
+        Tail probabilities.
+    pairs : mapping large-N method -> method, optional
+        Runs to compare by :func:`~diffrisk.risk.size_check.scenario_size_check`;
+        default :func:`~diffrisk.risk.size_check.scenario_size_pairs` (``ddpm_5000`` vs
+        ``ddpm``).
+
+    Returns
+    -------
+    DataFrame
+        One row per (series, method, alpha), columns :data:`MC_ERROR_COLUMNS`:
+        ``n_scenarios``, ``design``, ``var_se`` and ``cvar_se`` (mean daily asymptotic
+        standard error, :func:`var_cvar_asymptotic_se` with the set's design, in return
+        units) and their ratio to the mean absolute VaR/CVaR (how much of a forecast is
+        sampling noise). On the row of a large-N run, ``size_ref`` names the run it is
+        compared with and ``{var,cvar}_size_{diff,rel,se,z,p}`` are the paired test on
+        their common days (``diff`` = mean of the reference minus this run's, ``rel``
+        relative to this run's mean); elsewhere ``size_ref`` is ``""`` and they are NaN.
+
+    Notes
+    -----
+    The standard errors assume i.i.d. scenarios and overstate the Monte-Carlo error of a
+    stratified set; the paired test needs no such model (it uses the spread of the daily
+    differences).
     """
-    rows = []
+    pairs = scenario_size_pairs(scenarios) if pairs is None else dict(pairs)
+    rows, estimates = [], {}
     for method, scen in scenarios.items():
         if not (method.startswith("ddpm") or method == "mc_normal"):
             continue
+        design = getattr(scen, "design", "empirical")
         for series in headline:
             if series not in scen.series:
                 continue
             draws = np.asarray(scen.for_series(series), dtype=np.float64)
             for alpha in alphas:
-                err = var_cvar_asymptotic_se(draws, alpha)
+                err = var_cvar_asymptotic_se(draws, alpha, design=design)
+                estimates[method, series, alpha] = (scen.dates, err.var, err.cvar)
                 rows.append(
                     {
                         "series": series,
                         "method": method,
                         "alpha": alpha,
                         "n_scenarios": draws.shape[-1],
+                        "design": design,
                         "var_se": float(np.mean(err.var_se)),
                         "cvar_se": float(np.mean(err.cvar_se)),
                         "var_se_rel": float(np.mean(err.var_se) / np.mean(np.abs(err.var))),
                         "cvar_se_rel": float(np.mean(err.cvar_se) / np.mean(np.abs(err.cvar))),
+                        "size_ref": "",
                     }
                 )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "series",
-            "method",
-            "alpha",
-            "n_scenarios",
-            "var_se",
-            "cvar_se",
-            "var_se_rel",
-            "cvar_se_rel",
-        ],
-    )
+    for row in rows:
+        ref = pairs.get(row["method"])
+        key = (row["method"], row["series"], row["alpha"])
+        if ref is not None and (ref, *key[1:]) in estimates:
+            row["size_ref"] = ref
+            what = f"{key[0]} vs {ref} on series {key[1]!r}"
+            row.update(scenario_size_columns(estimates[(ref, *key[1:])], estimates[key], what))
+    return pd.DataFrame(rows, columns=list(MC_ERROR_COLUMNS))

@@ -1,8 +1,10 @@
-"""What the stage modules share: reading the coverage stage's full-precision tables."""
+"""What the stage modules share: the select stage's decisions and the coverage stage's tables."""
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 import pandas as pd
 
@@ -21,3 +23,42 @@ def read_backtest_table(stem: str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run the coverage stage first")
     return pd.read_parquet(path)
+
+
+def load_selection() -> dict[str, Any]:
+    """The select stage's decisions (``reports/metrics/selection.json``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the select stage has not written the file (names the stage to run).
+    """
+    path = paths.selection_file()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: it holds the nested-validation decisions "
+            "(primary method, final refit, sampler); run the select stage first "
+            "(dvc repro select)"
+        )
+    decisions = json.loads(path.read_text())
+    if not isinstance(decisions, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(decisions).__name__}")
+    return decisions
+
+
+def primary_method() -> str:
+    """The study's primary method: ``primary_method`` of ``reports/metrics/selection.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the select stage has not written the file.
+    ValueError
+        If the file has no ``primary_method``.
+    """
+    decisions = load_selection()
+    if not decisions.get("primary_method"):
+        raise ValueError(
+            f"{paths.selection_file()} has no 'primary_method' (written by the select stage)"
+        )
+    return str(decisions["primary_method"])

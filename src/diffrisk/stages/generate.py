@@ -1,7 +1,9 @@
 """Stage ``generate``.
 
-DDPM scenarios for every test day and series (and the sampler ablation sets). Writes
-``data/forecasts/ddpm*.parquet`` / ``_scenarios.npz`` and
+DDPM scenarios for every test day and series (and the sampler ablation sets), the
+walk-forward refits (``ddpm_wf``) and the seed ensemble (``ddpm_ens``). Writes
+``data/forecasts/ddpm*.parquet`` / ``_scenarios.npz`` / ``.audit.json``,
+``data/forecasts/ddpm_ens_members.parquet``, ``models/ddpm_wf/version_<k>.pt`` and
 ``reports/tables/ddpm_diagnostics.csv``.
 
 :func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
@@ -21,11 +23,39 @@ from diffrisk.core.params import parse_list
 from diffrisk.core.tables import write_csv_table
 from diffrisk.data.returns import check_series, load_returns
 from diffrisk.data.splits import Splits
+from diffrisk.ddpm.ensemble import forecast_members
 from diffrisk.ddpm.forecast import forecast_ddpm, validation_diagnostics
-from diffrisk.ddpm.model import load_checkpoint
+from diffrisk.ddpm.model import DDPMModel, load_checkpoint
+from diffrisk.ddpm.walk_forward import forecast_walk_forward, walk_forward_versions
+from diffrisk.forecasts.contract import ScenarioSet
 from diffrisk.forecasts.store import save_forecasts
+from diffrisk.stages.ddpm_settings import sampler_settings
 
 logger = logging.getLogger(__name__)
+
+
+def _record(
+    method: str,
+    run: Mapping[str, Any],
+    model: DDPMModel,
+    scen: ScenarioSet,
+    seed: int,
+    data_hash: str,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The provenance record of one forecast set."""
+    return audit.provenance(
+        {
+            "method": method,
+            **{k: v for k, v in run.items() if k != "series"},
+            "series": scen.series,
+            "design": getattr(scen, "design", None),
+            "ddpm": model.config.to_dict(),
+        },
+        seed,
+        data_hash,
+        extra=dict(extra),
+    )
 
 
 def generate_forecasts(
@@ -33,24 +63,36 @@ def generate_forecasts(
     n_scenarios: int,
     sampler: str,
     n_steps: int,
+    order: int,
     eta: float,
     spacing: str,
     noise: str,
     large_n_scenarios: int,
+    members: int,
+    frequency: str,
+    wf_epochs: int,
     headline: str | Sequence[str],
     splits: Splits,
     seed: int,
 ) -> dict[str, Any]:
     """Run the ``generate`` stage: DDPM scenarios for every test day and series.
 
-    Writes three forecast sets (DESIGN §5 format, with scenarios and provenance):
+    Writes five forecast sets (DESIGN §5 format, with scenarios and provenance):
 
-    * ``ddpm`` — the configured sampler (``sampler``, ``n_steps``, ``eta``) with
-      ``n_scenarios`` scenarios, every series;
+    * ``ddpm`` — the static model (``models/ddpm.pt``) with the configured sampler
+      (``sampler``, ``n_steps``, ``order``, ``eta``) and ``n_scenarios`` scenarios, every
+      series;
     * ``ddpm_ancestral`` — the ancestral DDPM sampler over all diffusion steps, headline
       series (the reference the fast sampler is compared with);
     * ``ddpm_5000`` — ``large_n_scenarios`` scenarios with the configured sampler,
-      headline series (how much of the tail noise is Monte-Carlo error).
+      headline series (how much of the tail noise is Monte-Carlo error);
+    * ``ddpm_wf`` — walk-forward: ``models/ddpm.pt`` for the first ``frequency`` period,
+      then a refit before each later period on every return up to the day before it,
+      warm-started from the previous version for ``wf_epochs`` epochs; every series; the
+      frame's ``model_version`` column and the provenance name each forecast's version;
+    * ``ddpm_ens`` — the ``members`` seed members pooled (``members × n_scenarios``
+      scenarios), headline series; every member's own table goes to
+      ``data/forecasts/ddpm_ens_members.parquet``.
 
     Returns
     -------
@@ -63,29 +105,30 @@ def generate_forecasts(
     returns = load_returns()
     dates = splits.dates(returns, "test")
     heads = check_series(parse_list(headline), returns, "data.series")
+    sampling = {"eta": float(eta), "spacing": spacing, "noise": noise, "order": int(order)}
+    configured = {"sampler": sampler, "n_steps": int(n_steps)}
     runs = {
-        "ddpm": {
-            "sampler": sampler,
-            "n_steps": int(n_steps),
-            "n_scenarios": int(n_scenarios),
-            "series": None,
-        },
+        "ddpm": {**configured, "n_scenarios": int(n_scenarios), "series": None},
         "ddpm_ancestral": {
             "sampler": "ddpm",
             "n_steps": None,
             "n_scenarios": int(n_scenarios),
             "series": heads,
         },
-        "ddpm_5000": {
-            "sampler": sampler,
-            "n_steps": int(n_steps),
-            "n_scenarios": int(large_n_scenarios),
-            "series": heads,
-        },
+        "ddpm_5000": {**configured, "n_scenarios": int(large_n_scenarios), "series": heads},
     }
     data_hash = audit.recorded_data_hash()
-    ckpt_hash = audit.file_sha256(paths.ddpm_checkpoint())
+    ckpt = {"checkpoint_sha256": audit.file_sha256(paths.ddpm_checkpoint())}
     out, seconds, diags = {}, {}, []
+
+    def save(method: str, frame: pd.DataFrame, scen: ScenarioSet, record: dict) -> None:
+        save_forecasts(method, frame, scen, provenance=record)
+        diag = validation_diagnostics(frame, scen)
+        diag.insert(0, "method", method)
+        diags.append(diag)
+        out[method] = frame
+        logger.info("%s: %d days × %d series", method, len(dates), len(scen.series))
+
     for method, run in runs.items():
         tic = time.perf_counter()
         frame, scen = forecast_ddpm(
@@ -95,39 +138,91 @@ def generate_forecasts(
             n_scenarios=run["n_scenarios"],
             sampler=run["sampler"],
             n_steps=run["n_steps"],
-            eta=float(eta),
-            spacing=spacing,
-            noise=noise,
             seed=int(seed),
             series=run["series"],
+            **sampling,
         )
         seconds[method] = round(time.perf_counter() - tic, 1)
-        logger.info(
-            "%s: %d days × %d series in %.1f s",
+        save(
             method,
-            len(dates),
-            len(scen.series),
-            seconds[method],
+            frame,
+            scen,
+            _record(method, {**run, **sampling}, model, scen, seed, data_hash, ckpt),
         )
-        record = audit.provenance(
+
+    tic = time.perf_counter()
+    versions = walk_forward_versions(
+        model, returns, dates, frequency=frequency, epochs=int(wf_epochs), seed=int(seed)
+    )
+    for v in versions[1:]:
+        v.model.save(paths.walk_forward_checkpoint(v.version))
+    frame, scen = forecast_walk_forward(
+        versions, returns, n_scenarios=int(n_scenarios), seed=int(seed), **configured, **sampling
+    )
+    seconds["ddpm_wf"] = round(time.perf_counter() - tic, 1)
+    run = {**configured, **sampling, "n_scenarios": int(n_scenarios), "frequency": frequency}
+    versions_record = {
+        "versions": [
             {
-                "method": method,
-                **{k: v for k, v in run.items() if k != "series"},
-                "eta": eta,
-                "spacing": spacing,
-                "noise": noise,
-                "series": scen.series,
-                "ddpm": model.config.to_dict(),
-            },
+                **v.record(),
+                "checkpoint": str(
+                    paths.walk_forward_checkpoint(v.version).relative_to(paths.project_root())
+                ),
+                "checkpoint_sha256": audit.file_sha256(paths.walk_forward_checkpoint(v.version)),
+            }
+            for v in versions
+        ]
+    }
+    save(
+        "ddpm_wf",
+        frame,
+        scen,
+        _record(
+            "ddpm_wf",
+            {**run, "wf_epochs": int(wf_epochs)},
+            model,
+            scen,
             seed,
             data_hash,
-            extra={"checkpoint_sha256": ckpt_hash},
-        )
-        save_forecasts(method, frame, scen, provenance=record)
-        diag = validation_diagnostics(frame, scen)
-        diag.insert(0, "method", method)
-        diags.append(diag)
-        out[method] = frame
+            versions_record,
+        ),
+    )
+
+    tic = time.perf_counter()
+    models = [load_checkpoint(paths.ensemble_checkpoint(k)) for k in range(int(members))]
+    frame, scen, member_frames = forecast_members(
+        models,
+        returns,
+        dates,
+        n_scenarios=int(n_scenarios),
+        seed=int(seed),
+        series=heads,
+        **configured,
+        **sampling,
+    )
+    seconds["ddpm_ens"] = round(time.perf_counter() - tic, 1)
+    io.write_parquet(paths.forecast_file("ddpm_ens_members"), member_frames)
+    members_record = {
+        "members": [
+            {"member": k, "checkpoint_sha256": audit.file_sha256(paths.ensemble_checkpoint(k))}
+            for k in range(int(members))
+        ]
+    }
+    save(
+        "ddpm_ens",
+        frame,
+        scen,
+        _record(
+            "ddpm_ens",
+            {**run, "members": int(members)},
+            model,
+            scen,
+            seed,
+            data_hash,
+            members_record,
+        ),
+    )
+
     diagnostics = pd.concat(diags, ignore_index=True)
     write_csv_table(paths.tables_dir() / "ddpm_diagnostics.csv", diagnostics)
     io.write_json(paths.models_dir() / "generate_timing.json", seconds)
@@ -135,12 +230,20 @@ def generate_forecasts(
 
 
 def run(
-    *, seed: int, n_scenarios: int, generate: Mapping[str, Any], data: Mapping[str, Any]
+    *,
+    seed: int,
+    n_scenarios: int,
+    generate: Mapping[str, Any],
+    data: Mapping[str, Any],
+    select: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Stage ``generate``: :func:`generate_forecasts` with its ``dvc.yaml`` parameters."""
     return generate_forecasts(
-        **generate,
+        **sampler_settings(generate),
         n_scenarios=n_scenarios,
+        members=select["members"],
+        frequency=select["frequency"],
+        wf_epochs=select["wf_epochs"],
         headline=data["series"],
         splits=Splits.from_mapping(data),
         seed=seed,

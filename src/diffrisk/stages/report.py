@@ -1,6 +1,7 @@
 """Stage ``report``.
 
-``reports/STUDY.md`` from the tables, and HTML of every executed notebook.
+``reports/STUDY.md`` from the tables (the headline first, failures included; the seed
+ensemble; the known-truth simulation), and HTML of every executed notebook.
 
 :func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
 the worker with explicit arguments.
@@ -11,10 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 from diffrisk.core import audit, io, paths
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
+from diffrisk.reporting.formatting import window_label
+from diffrisk.reporting.headline_text import ensemble_paragraph, simulation_paragraph
 from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
 from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS
 from diffrisk.stages.common import read_backtest_table
@@ -27,12 +32,30 @@ STRESS_FIGURES: tuple[str, ...] = (
 )
 
 
+def _table_text(stem: str, stage: str) -> str:
+    """``reports/tables/<stem>.md`` (``FileNotFoundError`` naming the stage that writes it)."""
+    path = paths.tables_dir() / f"{stem}.md"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run the {stage} stage first")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _simulation_summary() -> pd.DataFrame:
+    """The known-truth summary at full precision (``data/simulation.parquet``)."""
+    path = paths.data_dir() / "simulation.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run the simulate stage first")
+    return pd.read_parquet(path)
+
+
 def write_report(
     *,
     params: Mapping[str, Any],
     splits: Splits,
     headline: str | Sequence[str],
     benchmark: str,
+    crash_start: str,
+    crash_end: str,
     seed: int,
 ) -> dict[str, Any]:
     """Run the ``report`` stage: ``reports/STUDY.md`` and HTML renderings of the notebooks.
@@ -47,6 +70,8 @@ def write_report(
         Series discussed.
     benchmark : str
         The Diebold–Mariano reference method (``coverage.benchmark``).
+    crash_start, crash_end : str
+        The headline's crash window (``coverage.crash_start``, ``coverage.crash_end``).
     seed : int
 
     Returns
@@ -56,6 +81,20 @@ def write_report(
     """
     backtests = read_backtest_table("backtests")
     dm = read_backtest_table("diebold_mariano")
+    head = read_backtest_table("headline")
+    ensemble = read_backtest_table("ensemble")
+    ensemble_text = ensemble_paragraph(ensemble)
+    if not ensemble.empty:
+        ensemble_text = _table_text("ensemble", "coverage") + "\n\n" + ensemble_text
+    sections = [
+        ("Seed ensemble", ensemble_text),
+        (
+            "Known truth",
+            _table_text("simulation", "simulate")
+            + "\n\n"
+            + simulation_paragraph(_simulation_summary()),
+        ),
+    ]
     html = render_notebooks_html(paths.executed_notebooks_dir(), paths.reports_dir() / "html")
     test_dates = splits.dates(load_returns(), "test")
     record = audit.provenance(dict(params), seed, audit.recorded_data_hash())
@@ -64,12 +103,15 @@ def write_report(
         backtests,
         record,
         dm_table=dm,
-        tables=(*TABLE_STEMS, "simulation"),
+        tables=TABLE_STEMS,
         figures=(*FIGURE_STEMS, *extra_figures),
         notebooks_html=html,
         test_period=(test_dates[0], test_dates[-1]),
         series=parse_list(headline),
         benchmark=benchmark,
+        headline=head,
+        crash_label=window_label(crash_start, crash_end),
+        extra_sections=sections,
     )
     stress_section = paths.tables_dir() / "stress_section.md"
     needed = [stress_section] + [paths.figures_dir() / f"{stem}.png" for stem in STRESS_FIGURES]
@@ -93,5 +135,7 @@ def run(*, params: Mapping[str, Any]) -> dict[str, Any]:
         splits=Splits.from_mapping(data),
         headline=data["series"],
         benchmark=params["coverage"]["benchmark"],
+        crash_start=params["coverage"]["crash_start"],
+        crash_end=params["coverage"]["crash_end"],
         seed=params["seed"],
     )

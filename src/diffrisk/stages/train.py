@@ -1,7 +1,9 @@
 """Stage ``train``.
 
-Fit the one-day DDPM on train, select the epoch on validation. Writes ``models/ddpm.pt`` (+
-audit), ``reports/metrics/train.json``, ``reports/plots/train_history.csv``.
+Fit the one-day DDPM on train, select the epoch on validation (and refit if the select
+stage decided so): K seed members, member 0 being the study's model. Writes
+``models/ddpm.pt`` (+ audit), ``models/ddpm_ens/member_<k>.pt`` (k ≥ 1, + audit),
+``reports/metrics/train.json``, ``reports/plots/train_history.csv``.
 
 :func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
 the worker with explicit arguments.
@@ -19,7 +21,7 @@ from diffrisk.core import audit, io, paths
 from diffrisk.core.tables import write_csv_table
 from diffrisk.data.returns import load_returns, returns_until
 from diffrisk.data.splits import Splits
-from diffrisk.ddpm.fit import fit_ddpm
+from diffrisk.ddpm.ensemble import fit_members, member_seeds
 from diffrisk.stages.ddpm_settings import ddpm_config
 
 logger = logging.getLogger(__name__)
@@ -35,10 +37,12 @@ def train_ddpm(
     *,
     ddpm: Mapping[str, Any],
     use_tuned: bool,
+    members: int,
+    workers: int,
     splits: Splits,
     seed: int,
 ) -> dict[str, Any]:
-    """Run the ``train`` stage: fit the DDPM on train, select on validation, save.
+    """Run the ``train`` stage: fit the DDPM members on train, select on validation, save.
 
     Parameters
     ----------
@@ -47,6 +51,11 @@ def train_ddpm(
         :class:`~diffrisk.ddpm.config.DDPMConfig`).
     use_tuned : bool
         Apply the tune stage's best parameters (``tune.enabled``).
+    members : int
+        K, seed members (``select.members``): member k trains with ``seed + k``; member 0
+        is ``models/ddpm.pt``, the static model ``ddpm``.
+    workers : int
+        Processes fitting members at the same time (``select.workers``).
     splits : Splits
         Training / validation periods (the test period is dropped before fitting).
     seed : int
@@ -59,10 +68,11 @@ def train_ddpm(
     """
     config, tuned = ddpm_config(ddpm, use_tuned)
     returns = returns_until(load_returns(), splits, "validation")
-    logger.info("training the DDPM on %d days × %d series", *returns.shape)
-    model, metrics = fit_ddpm(
-        returns, splits, config, seed=int(seed), checkpoint_path=paths.ddpm_checkpoint()
-    )
+    logger.info("training %d DDPM member(s) on %d days × %d series", int(members), *returns.shape)
+    seeds = member_seeds(int(seed), int(members))
+    checkpoints = [paths.ensemble_checkpoint(k) for k in range(len(seeds))]
+    models = fit_members(returns, splits, config, seeds, checkpoints, int(workers))
+    metrics = models[0].metrics
     history = metrics.get("history", {})
     summary = {
         "best_epoch": metrics.get("best_epoch"),
@@ -74,10 +84,15 @@ def train_ddpm(
         "history": history,
         "tuned_params": tuned,
     }
-    record = audit.provenance(
-        {"ddpm": config.to_dict(), "tuned": tuned}, seed, audit.recorded_data_hash()
-    )
-    audit.write_provenance(paths.ddpm_checkpoint().with_suffix(".audit.json"), record)
+    data_hash = audit.recorded_data_hash()
+    for k, (member_seed, path) in enumerate(zip(seeds, checkpoints, strict=True)):
+        record = audit.provenance(
+            {"ddpm": config.to_dict(), "tuned": tuned, "member": k, "member_seed": member_seed},
+            seed,
+            data_hash,
+            extra={"checkpoint_sha256": audit.file_sha256(path)},
+        )
+        audit.write_provenance(path.with_suffix(".audit.json"), record)
     io.write_json(
         paths.metrics_dir() / "train.json",
         {k: summary[k] for k in HEADLINE_KEYS},
@@ -86,13 +101,23 @@ def train_ddpm(
     plot = pd.DataFrame(history).drop(columns=["seconds"], errors="ignore")
     write_csv_table(paths.plots_dir() / "train_history.csv", plot)
     io.write_json(paths.models_dir() / "train_timing.json", {"wall_time_s": summary["wall_time_s"]})
-    return {"metrics": summary, "config": config, "tuned": tuned}
+    return {"metrics": summary, "config": config, "tuned": tuned, "models": models}
 
 
 def run(
-    *, seed: int, data: Mapping[str, Any], tune: Mapping[str, Any], ddpm: Mapping[str, Any]
+    *,
+    seed: int,
+    data: Mapping[str, Any],
+    tune: Mapping[str, Any],
+    ddpm: Mapping[str, Any],
+    select: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Stage ``train``: :func:`train_ddpm` with its ``dvc.yaml`` parameters."""
     return train_ddpm(
-        ddpm=ddpm, use_tuned=tune["enabled"], splits=Splits.from_mapping(data), seed=seed
+        ddpm=ddpm,
+        use_tuned=tune["enabled"],
+        members=select["members"],
+        workers=select["workers"],
+        splits=Splits.from_mapping(data),
+        seed=seed,
     )

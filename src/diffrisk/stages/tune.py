@@ -1,43 +1,109 @@
 """Stage ``tune``.
 
-The Optuna study of the DDPM on the validation period. Writes ``models/best_params.yaml``,
+The Optuna study of the DDPM on the inner validation period (``data.val_start …
+data.select_end``, nested validation). Writes ``models/best_params.yaml``,
 ``reports/tables/tune_trials.csv``, the tuning figures and ``reports/metrics/tune.json``.
-``python -m diffrisk.stages.tune`` adds trials to a shared study from another worker.
 
 :func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
+the worker with explicit arguments. ``python -m diffrisk.stages.tune --storage URL`` is a
+worker of a shared study: it adds trials to the study the stage would run with this
+checkout's ``params.yaml`` (same study name), so several of them, on one or many machines,
+share the work; the stage run afterwards with ``tune.storage`` set to the same URL reads
+the best trial back.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from diffrisk.core import audit, io, paths
 from diffrisk.core.tables import write_csv_table
-from diffrisk.data.returns import load_returns, returns_until
+from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.reporting.style import save_figure, set_style
 from diffrisk.reporting.tuning_figures import draw_tune_history, draw_tune_importance
 from diffrisk.study.tuning import (
     DEFAULT_SPACE,
+    TuneSettings,
     best_params_record,
+    finished_trials,
     run_study,
+    selection_data,
     study_name_for,
     trials_frame,
+    worker_id,
 )
+
+
+@dataclass(frozen=True)
+class StudySetup:
+    """Everything a study run needs, derived from the stage's parameters.
+
+    Attributes
+    ----------
+    returns : DataFrame
+        The returns tuning may see (cut at ``data.select_end``).
+    base : DDPMConfig
+        The ``ddpm`` section with the tuning ``overrides`` (the reduced fidelity).
+    settings : TuneSettings
+    study_name : str
+        Derived from ``base``, the search space, the seed, ``returns`` and the search
+        settings: the stage and every worker of the same checkout agree on it.
+    """
+
+    returns: pd.DataFrame
+    base: DDPMConfig
+    settings: TuneSettings
+    study_name: str
+
+
+def study_setup(
+    *,
+    n_trials: int,
+    n_startup_trials: int,
+    min_resource: int,
+    reduction_factor: int,
+    timeout: float,
+    overrides: Mapping[str, Any],
+    ddpm: Mapping[str, Any],
+    splits: Splits,
+    seed: int,
+) -> StudySetup:
+    """Validate the tuning parameters and derive the study (see :class:`StudySetup`).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, for a bad ``tune.*`` value or an unknown override key.
+    """
+    settings = TuneSettings(
+        n_trials=n_trials,
+        n_startup_trials=n_startup_trials,
+        min_resource=min_resource,
+        reduction_factor=reduction_factor,
+        timeout=float(timeout) or None,
+    )
+    base = DDPMConfig.from_dict({**dict(ddpm), **dict(overrides)})
+    returns, _ = selection_data(load_returns(), splits)
+    name = study_name_for(base, DEFAULT_SPACE, seed, audit.frame_sha256(returns), settings)
+    return StudySetup(returns=returns, base=base, settings=settings, study_name=name)
 
 
 def tune_ddpm(
     *,
     enabled: bool,
     n_trials: int,
+    n_startup_trials: int,
+    min_resource: int,
+    reduction_factor: int,
     timeout: float,
     storage: str,
     overrides: Mapping[str, Any],
@@ -45,7 +111,7 @@ def tune_ddpm(
     splits: Splits,
     seed: int,
 ) -> dict[str, Any]:
-    """Run the ``tune`` stage: an Optuna study on the validation period.
+    """Run the ``tune`` stage: an Optuna study on the inner validation period.
 
     Parameters
     ----------
@@ -53,16 +119,23 @@ def tune_ddpm(
         ``tune.enabled``; when off, ``models/best_params.yaml`` records ``tuned: false``
         and the train stage uses ``params.yaml`` as is.
     n_trials : int
-        Finished trials the study should have.
+        Configurations the study should have considered (finished trials, >= 1).
+    n_startup_trials : int
+        Random trials before TPE proposes.
+    min_resource, reduction_factor : int
+        Successive halving: first rung after ``min_resource`` epochs; each rung keeps the
+        best ``1 / reduction_factor`` (>= 2) of the trials.
     timeout : float
         Seconds after which no new trial starts (0 = none).
     storage : str
-        Optuna storage URL; "" = SQLite ``models/optuna.db`` (an interrupted study resumes).
+        Optuna storage URL; "" = SQLite ``models/optuna.db`` (an interrupted study resumes;
+        a finished one, e.g. filled by workers, is read back without new trials).
     overrides : mapping
-        DDPMConfig fields fixed for tuning only (e.g. fewer epochs).
+        DDPMConfig fields fixed for tuning only (the reduced fidelity).
     ddpm : mapping
         The ``ddpm`` section (the values not searched).
     splits : Splits
+        Needs ``select_end``: trials fit and score on ``splits.rehearsal()``.
     seed : int
 
     Returns
@@ -70,22 +143,37 @@ def tune_ddpm(
     dict
         ``record`` (what was written to best_params.yaml), ``trials`` (DataFrame).
     """
-    from dataclasses import replace
-
     import matplotlib.pyplot as plt
     import yaml
 
-    returns = returns_until(load_returns(), splits, "validation")
     trials = pd.DataFrame(columns=["number", "state", "value"])
     if enabled:
-        base = replace(DDPMConfig.from_dict(dict(ddpm)), **dict(overrides))
-        url = storage or f"sqlite:///{paths.models_dir() / 'optuna.db'}"
-        paths.models_dir().mkdir(parents=True, exist_ok=True)
-        name = study_name_for(base, DEFAULT_SPACE, seed, audit.frame_sha256(returns))
-        study = run_study(
-            returns, splits, base, int(seed), int(n_trials), float(timeout) or None, url, name
+        setup = study_setup(
+            n_trials=n_trials,
+            n_startup_trials=n_startup_trials,
+            min_resource=min_resource,
+            reduction_factor=reduction_factor,
+            timeout=timeout,
+            overrides=overrides,
+            ddpm=ddpm,
+            splits=splits,
+            seed=seed,
         )
-        record = best_params_record(study)
+        paths.models_dir().mkdir(parents=True, exist_ok=True)
+        url = storage or f"sqlite:///{paths.models_dir() / 'optuna.db'}"
+        study = run_study(
+            setup.returns,
+            splits,
+            setup.base,
+            int(seed),
+            setup.settings,
+            url,
+            setup.study_name,
+        )
+        record = {
+            **best_params_record(study),
+            "selected_on": f"{splits.val_start.date()}..{splits.rehearsal().val_end.date()}",
+        }
         trials = trials_frame(study)
     else:
         record = {"tuned": False, "reason": "tune.enabled is false: train uses params.yaml"}
@@ -114,34 +202,65 @@ def run(
     return tune_ddpm(**tune, ddpm=ddpm, splits=Splits.from_mapping(data), seed=seed)
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Add trials to a shared DDPM Optuna study.")
-    parser.add_argument("--storage", required=True, help="Optuna storage URL")
-    parser.add_argument("--study-name", default="", help="default: derived from the settings")
-    parser.add_argument("--n-trials", type=int, default=10)
-    parser.add_argument("--timeout", type=float, default=None)
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The worker's command line (see :func:`main`)."""
+    parser = argparse.ArgumentParser(
+        description="Add trials to a shared DDPM Optuna study (one process per worker)."
+    )
+    parser.add_argument("--storage", required=True, help="Optuna storage URL (e.g. PostgreSQL)")
+    parser.add_argument("--study-name", default="", help="default: derived from params.yaml")
+    parser.add_argument(
+        "--n-trials", type=int, default=None, help="trials this worker adds (tune.n_trials)"
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds (tune.timeout)")
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: add trials to a (shared) study using this checkout's params.yaml."""
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Command line: add trials to a (shared) study using this checkout's params.yaml.
+
+    Every worker adds ``--n-trials`` trials (default ``tune.n_trials``) to the study the
+    ``tune`` stage would run, records ``host:pid`` on each trial and prints the study's
+    counts (and best trial, once one is complete) as JSON. Each worker seeds its sampler
+    from the seed and its ``host:pid``, so workers do not repeat each other's random
+    start-up trials; the result of a multi-worker study is not deterministic.
+    """
     import yaml
 
-    args = _parse_args(argv)
+    args = parse_args(argv)
     params = yaml.safe_load(paths.params_file().read_text())
-
+    tune = dict(params.get("tune", {}))
+    seed = int(params["seed"])
     splits = Splits.from_mapping(params["data"])
-    base = replace(
-        DDPMConfig.from_dict(params.get("ddpm", {})), **params.get("tune", {}).get("overrides", {})
-    )
-    returns = returns_until(load_returns(), splits, "validation")
-    name = args.study_name or study_name_for(
-        base, DEFAULT_SPACE, params["seed"], audit.frame_sha256(returns)
+    setup = study_setup(
+        n_trials=int(tune["n_trials"] if args.n_trials is None else args.n_trials),
+        n_startup_trials=tune["n_startup_trials"],
+        min_resource=tune["min_resource"],
+        reduction_factor=tune["reduction_factor"],
+        timeout=tune.get("timeout", 0) if args.timeout is None else args.timeout,
+        overrides=tune.get("overrides", {}),
+        ddpm=params.get("ddpm", {}),
+        splits=splits,
+        seed=seed,
     )
     study = run_study(
-        returns, splits, base, params["seed"], args.n_trials, args.timeout, args.storage, name
+        setup.returns,
+        splits,
+        setup.base,
+        seed,
+        setup.settings,
+        args.storage,
+        args.study_name or setup.study_name,
+        add=True,
+        sampler_seed=seed + zlib.crc32(worker_id().encode()),
     )
-    print(json.dumps(best_params_record(study), indent=2))
+    try:
+        out = best_params_record(study)
+    except RuntimeError:
+        out = {"tuned": False, "study_name": study.study_name}
+    out["n_finished"] = finished_trials(study)
+    print(json.dumps(out, indent=2))
+    return out
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ simulated series and scored by the Fissler–Ziegel FZ0 loss; the true model's l
 floor no method can beat in expectation (FZ0 is strictly consistent for (VaR, ES)), so a
 method's *excess* FZ0 over the truth measures its distance from the ideal forecast.
 
+One path is one draw: a method can look better or worse than it is by luck. So several
+independent paths are simulated as the series of one panel (:func:`simulate_panel`), every
+method forecasts the whole panel at once (the DDPM, which trains on pooled series, is
+fitted once on all paths) and the scores are summarised across paths.
+
 Model (all in return fractions, 0.01 = 1 %)::
 
     r_t       = mu + sigma_t * z_t,         z_t i.i.d. t_nu * sqrt((nu - 2) / nu)
@@ -26,10 +31,10 @@ functions (0.01 for 99 % VaR) — not to be confused with the GARCH coefficient
 
 Outputs
 -------
-:func:`diffrisk.study.simulation_scoring.run_simulation` returns the table written to
-``reports/tables/simulation.csv``
-(:func:`diffrisk.study.simulation_scoring.save_simulation_table`): one row per
-(method, alpha) with the columns of :data:`SIMULATION_COLUMNS`.
+:func:`diffrisk.study.simulation_scoring.run_simulation` returns one row per (path, method,
+alpha) with the columns of :data:`SIMULATION_COLUMNS` after ``path``;
+:func:`diffrisk.study.simulation_scoring.simulation_summary` summarises them across paths
+(``reports/tables/simulation.csv``).
 """
 
 from __future__ import annotations
@@ -274,6 +279,48 @@ def true_forecasts(
     return risk_frame(fdates, [name], var_by, cvar_by, realized[None, :])
 
 
+def path_names(n_paths: int) -> list[str]:
+    """Series names of a panel of simulated paths: ``sim_0``, ``sim_1``, ...
+
+    Examples
+    --------
+    >>> path_names(3)
+    ['sim_0', 'sim_1', 'sim_2']
+    """
+    n_paths = check_int(n_paths, "n_paths", 1)
+    return [f"{SIM_SERIES}_{k}" for k in range(n_paths)]
+
+
+def simulate_panel(
+    params: GarchParams, dates: Iterable[Any], seed: int, n_paths: int = 1, burn_in: int = 500
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate ``n_paths`` independent GARCH(1,1)-t paths as the columns of one panel.
+
+    Parameters
+    ----------
+    params : GarchParams
+    dates : sequence of dates
+        Calendar shared by the paths.
+    seed : int
+        Path k is :func:`simulate_garch_t` with seed ``seed + k`` (so path 0 is the
+        single path of ``seed``).
+    n_paths : int, default 1
+    burn_in : int, default 500
+
+    Returns
+    -------
+    returns, sigma : DataFrame
+        Returns and true conditional standard deviations, one column per path named by
+        :func:`path_names`, index ``date``.
+    """
+    names = path_names(n_paths)
+    seed = check_int(seed, "seed", 0)
+    paths = [simulate_garch_t(params, dates, seed + k, burn_in) for k in range(len(names))]
+    returns = pd.concat([r for r, _ in paths], axis=1, keys=names)
+    sigma = pd.concat([s for _, s in paths], axis=1, keys=names)
+    return returns, sigma
+
+
 # ---------------------------------------------------------------------------------------
 # Running the methods and scoring them against the truth
 # ---------------------------------------------------------------------------------------
@@ -284,10 +331,10 @@ class SimulationRun:
     Attributes
     ----------
     returns : DataFrame
-        The wide returns frame given to the runners: one column ``"sim"``, index
-        ``date``.
-    sigma : Series
-        The true conditional standard deviation of each day.
+        The wide returns frame given to the runners: one column per path
+        (:func:`path_names`), index ``date``.
+    sigma : DataFrame
+        The true conditional standard deviation of each day and path (same shape).
     forecasts : dict
         ``{method: forecast table}``, the true model (:data:`TRUE_METHOD`) first.
     params : GarchParams
@@ -295,7 +342,7 @@ class SimulationRun:
     """
 
     returns: pd.DataFrame
-    sigma: pd.Series
+    sigma: pd.DataFrame
     forecasts: dict[str, pd.DataFrame] = field(repr=False)
     params: GarchParams
     seed: int
@@ -341,16 +388,18 @@ def simulate_forecasts(
     forecast_dates: Iterable[Any],
     seed: int,
     burn_in: int = 500,
+    n_paths: int = 1,
 ) -> SimulationRun:
-    """Simulate the known-truth series and run every method and the true model on it.
+    """Simulate the known-truth panel and run every method and the true model on it.
 
     Parameters
     ----------
     method_runners : mapping str → callable
         ``{method: runner}``; ``runner(returns, forecast_dates)`` takes the wide returns
-        frame (one column ``"sim"``, all dates) and the forecast dates and returns a
-        forecast table (:mod:`diffrisk.forecasts` format) for series ``"sim"``. The runner
-        must use, for day d, rows strictly before d only (the method-forecast contract).
+        frame (one column per path, all dates) and the forecast dates and returns a
+        forecast table (:mod:`diffrisk.forecasts` format) of every path. The runner must
+        use, for day d, rows strictly before d only (the method-forecast contract); it
+        sees all paths at once (a model that pools series is fitted once).
     params : GarchParams
         Parameters of the simulated law.
     dates : sequence of dates
@@ -358,9 +407,11 @@ def simulate_forecasts(
     forecast_dates : sequence of dates
         Days to forecast, a subset of ``dates``.
     seed : int
-        Seed of the simulation (:func:`simulate_garch_t`).
+        Seed of the simulation (:func:`simulate_panel`).
     burn_in : int, default 500
         Discarded simulated days before the first date.
+    n_paths : int, default 1
+        Independent paths (series ``sim_0``, ``sim_1``, ...).
 
     Returns
     -------
@@ -368,10 +419,10 @@ def simulate_forecasts(
     """
     params = _check_params(params)
     runners = _check_runners(method_runners)
-    returns, sigma = simulate_garch_t(params, dates, seed, burn_in)
-    fdates = _forecast_dates(forecast_dates, pd.DatetimeIndex(returns.index))
-    frame = returns.to_frame()
-    forecasts = {TRUE_METHOD: true_forecasts(returns, sigma, params, fdates)}
+    frame, sigma = simulate_panel(params, dates, seed, n_paths, burn_in)
+    fdates = _forecast_dates(forecast_dates, pd.DatetimeIndex(frame.index))
+    truth = [true_forecasts(frame[n], sigma[n], params, fdates) for n in frame.columns]
+    forecasts = {TRUE_METHOD: pd.concat(truth, ignore_index=True)}
     for name, runner in tqdm(runners.items(), desc="simulation methods", disable=None):
         forecasts[name] = _run_one(name, runner, frame, fdates)
     return SimulationRun(frame, sigma, forecasts, params, int(seed))

@@ -1,4 +1,4 @@
-"""Scoring the known-truth simulation against the true model."""
+"""Scoring the known-truth simulation against the true model, path by path and across paths."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from diffrisk.evaluation.coverage import exceptions, kupiec_pof
 from diffrisk.forecasts.contract import ALPHAS, cvar_column, var_column
 from diffrisk.risk.scoring import fz0_loss
 from diffrisk.study.simulation import (
-    SIM_SERIES,
     SIMULATION_COLUMNS,
     SIMULATION_TABLE,
     TRUE_METHOD,
@@ -29,6 +28,26 @@ from diffrisk.study.simulation import (
     simulate_forecasts,
 )
 from diffrisk.volatility.garch import GarchParams
+
+#: Columns of the per-path table (:func:`path_table`, ``reports/tables/simulation_paths.csv``).
+PATH_COLUMNS: tuple[str, ...] = ("path", *SIMULATION_COLUMNS)
+
+
+#: Columns of the summary across paths (:func:`simulation_summary`,
+#: ``reports/tables/simulation.csv``).
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "method",
+    "alpha",
+    "n_paths",
+    "n_obs",
+    "excess_fz0_mean",
+    "excess_fz0_sd",
+    "excess_fz0_min",
+    "excess_fz0_max",
+    "n_within_noise",
+    "n_kupiec_pass",
+    "exception_rate_mean",
+)
 
 
 def _series_block(frame: pd.DataFrame, method: str, series: str) -> pd.DataFrame:
@@ -103,10 +122,10 @@ def _score_rows(
 def simulation_table(
     forecasts: Mapping[str, pd.DataFrame],
     true_method: str = TRUE_METHOD,
-    series: str = SIM_SERIES,
+    series: str | None = None,
     lag: int | None = None,
 ) -> pd.DataFrame:
-    """Score every method's forecasts against the true model's on the same days.
+    """Score every method's forecasts of one path against the true model's on the same days.
 
     Parameters
     ----------
@@ -116,8 +135,9 @@ def simulation_table(
         returns.
     true_method : str, default ``"true"``
         Key of the true model.
-    series : str, default ``"sim"``
-        Series scored.
+    series : str, optional
+        Series (path) scored; default: the true model's only series (``ValueError`` if
+        it has several).
     lag : int, optional
         Newey–West truncation lag of the HAC variance; default
         :func:`diffrisk.backtest.newey_west_lag` of the number of days.
@@ -145,6 +165,11 @@ def simulation_table(
     """
     if true_method not in forecasts:
         raise ValueError(f"forecasts lacks the true model {true_method!r}; got {sorted(forecasts)}")
+    if series is None:
+        names = list(dict.fromkeys(forecasts[true_method]["series"]))
+        if len(names) != 1:
+            raise ValueError(f"the true model forecasts {len(names)} series {names}; name one")
+        series = str(names[0])
     truth = _series_block(forecasts[true_method], true_method, series)
     rows: list[dict[str, Any]] = []
     order = [true_method, *(m for m in forecasts if m != true_method)]
@@ -152,6 +177,79 @@ def simulation_table(
         part = _aligned_block(forecasts[method], method, series, truth)
         rows.extend(_score_rows(method, part, truth, lag))
     return pd.DataFrame(rows, columns=list(SIMULATION_COLUMNS))
+
+
+def path_table(
+    forecasts: Mapping[str, pd.DataFrame], true_method: str = TRUE_METHOD, lag: int | None = None
+) -> pd.DataFrame:
+    """:func:`simulation_table` of every path (series) of the true model, stacked.
+
+    Parameters
+    ----------
+    forecasts : mapping str → DataFrame
+        ``{method: forecast table}`` of every path, the true model's under
+        ``true_method``.
+    true_method : str, default ``"true"``
+    lag : int, optional
+        Newey–West lag (see :func:`simulation_table`).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`PATH_COLUMNS`: ``path`` (the series) then the columns of
+        :func:`simulation_table`; paths in the true model's order.
+    """
+    if true_method not in forecasts:
+        raise ValueError(f"forecasts lacks the true model {true_method!r}; got {sorted(forecasts)}")
+    names = [str(n) for n in dict.fromkeys(forecasts[true_method]["series"])]
+    parts = [
+        simulation_table(forecasts, true_method, name, lag).assign(path=name) for name in names
+    ]
+    return pd.concat(parts, ignore_index=True).loc[:, list(PATH_COLUMNS)]
+
+
+def simulation_summary(paths_table: pd.DataFrame, level: float = 0.05) -> pd.DataFrame:
+    """Each method's scores summarised across the simulated paths.
+
+    Parameters
+    ----------
+    paths_table : DataFrame
+        :func:`path_table` output (columns :data:`PATH_COLUMNS`).
+    level : float, default 0.05
+        Size of the Diebold–Mariano and Kupiec tests.
+
+    Returns
+    -------
+    DataFrame
+        One row per (method, alpha) in the order of ``paths_table``, columns
+        :data:`SUMMARY_COLUMNS`: the number of paths, days per path, the mean, sample
+        standard deviation (``ddof=1``; NaN for one path), minimum and maximum over paths
+        of the excess FZ0 over the true model, ``n_within_noise`` the paths where the
+        excess is not significant (Diebold–Mariano ``dm_p >= level``), ``n_kupiec_pass``
+        the paths where ``kupiec_p >= level``, and the mean exception rate.
+    """
+    missing = [c for c in PATH_COLUMNS if c not in paths_table.columns]
+    if missing:
+        raise ValueError(f"paths_table lacks columns {missing}")
+    rows = []
+    for (method, alpha), part in paths_table.groupby(["method", "alpha"], sort=False):
+        excess = part["excess_fz0"].to_numpy(dtype=float)
+        rows.append(
+            {
+                "method": method,
+                "alpha": float(alpha),
+                "n_paths": int(part["path"].nunique()),
+                "n_obs": int(part["n_obs"].iloc[0]),
+                "excess_fz0_mean": float(excess.mean()),
+                "excess_fz0_sd": float(excess.std(ddof=1)) if excess.size > 1 else math.nan,
+                "excess_fz0_min": float(excess.min()),
+                "excess_fz0_max": float(excess.max()),
+                "n_within_noise": int((part["dm_p"] >= level).sum()),
+                "n_kupiec_pass": int((part["kupiec_p"] >= level).sum()),
+                "exception_rate_mean": float(part["exception_rate"].mean()),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
 def run_simulation(
@@ -162,6 +260,7 @@ def run_simulation(
     seed: int,
     burn_in: int = 500,
     lag: int | None = None,
+    n_paths: int = 1,
 ) -> pd.DataFrame:
     """Known-truth experiment: each method's excess FZ0 loss over the true GARCH-t model.
 
@@ -183,11 +282,15 @@ def run_simulation(
         Discarded simulated days before the first date.
     lag : int, optional
         Newey–West lag (see :func:`simulation_table`).
+    n_paths : int, default 1
+        Independent simulated paths, forecast as the series of one panel
+        (:func:`~diffrisk.study.simulation.simulate_forecasts`).
 
     Returns
     -------
     DataFrame
-        The table of ``reports/tables/simulation.csv`` (:func:`simulation_table`).
+        One row per (path, method, alpha) (:func:`path_table`); summarise it with
+        :func:`simulation_summary`.
 
     Examples
     --------
@@ -195,12 +298,14 @@ def run_simulation(
     >>> table = run_simulation(
     ...     {"hs": lambda r, d: hs(r, d, window=250)[0]},
     ...     GarchParams(mu=0.0, omega=1e-6, alpha=0.05, beta=0.9, nu=6.0),
-    ...     dates, dates[250:], seed=0)
-    >>> table["method"].unique().tolist()
-    ['true', 'hs']
+    ...     dates, dates[250:], seed=0, n_paths=2)
+    >>> table["path"].unique().tolist(), table["method"].unique().tolist()
+    (['sim_0', 'sim_1'], ['true', 'hs'])
     """
-    run = simulate_forecasts(method_runners, params, dates, forecast_dates, seed, burn_in)
-    return simulation_table(run.forecasts, lag=lag)
+    run = simulate_forecasts(
+        method_runners, params, dates, forecast_dates, seed, burn_in, n_paths=n_paths
+    )
+    return path_table(run.forecasts, lag=lag)
 
 
 def default_runners(
@@ -281,12 +386,12 @@ def default_runners(
 
 
 def save_simulation_table(table: pd.DataFrame, path: str | Path | None = None) -> Path:
-    """Write the simulation table atomically (default ``reports/tables/simulation.csv``).
+    """Write the simulation summary atomically (default ``reports/tables/simulation.csv``).
 
     Parameters
     ----------
     table : DataFrame
-        Output of :func:`run_simulation` (columns :data:`SIMULATION_COLUMNS`).
+        Output of :func:`simulation_summary` (columns :data:`SUMMARY_COLUMNS`).
     path : path-like, optional
         Destination; default ``paths.tables_dir() / "simulation.csv"``.
 
@@ -295,8 +400,8 @@ def save_simulation_table(table: pd.DataFrame, path: str | Path | None = None) -
     Path
         The file written.
     """
-    missing = [c for c in SIMULATION_COLUMNS if c not in table.columns]
+    missing = [c for c in SUMMARY_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"table lacks columns {missing} of the simulation table")
+        raise ValueError(f"table lacks columns {missing} of the simulation summary")
     target = Path(path) if path is not None else paths.tables_dir() / SIMULATION_TABLE
-    return write_csv_table(target, table.loc[:, list(SIMULATION_COLUMNS)])
+    return write_csv_table(target, table.loc[:, list(SUMMARY_COLUMNS)])

@@ -1,0 +1,219 @@
+"""Walk-forward refits of the one-day model (``ddpm_wf``).
+
+The static DDPM is fitted once and used for years, while the GARCH baselines refit every
+few weeks. The walk-forward variant splits the forecast dates into periods (calendar
+years by default); the first period is forecast by the fitted model (version 0), and
+before each later period the model is refitted on an expanding window that ends on the
+last trading day before the period's first forecast, warm-started from the previous
+version. No forecast can therefore use a return on or after its own date, and no version
+sees a return after its ``fit_end``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diffrisk.ddpm.fit import refit_ddpm
+from diffrisk.ddpm.forecast import forecast_ddpm
+from diffrisk.ddpm.model import DDPMModel
+from diffrisk.forecasts.contract import ScenarioSet, forecast_date_positions
+
+logger = logging.getLogger(__name__)
+
+#: Refit frequencies and the pandas period each stands for.
+FREQUENCIES: dict[str, str] = {"year": "Y", "quarter": "Q", "month": "M"}
+
+
+@dataclass
+class ModelVersion:
+    """One walk-forward version: the model and the forecast dates it serves.
+
+    Attributes
+    ----------
+    version : int
+        0 for the initially fitted model, then 1, 2, … per refit.
+    model : DDPMModel
+    first_date, last_date : Timestamp
+        First and last forecast date served by this version.
+    """
+
+    version: int
+    model: DDPMModel
+    first_date: pd.Timestamp
+    last_date: pd.Timestamp
+
+    def record(self) -> dict[str, Any]:
+        """Provenance entry: version, fit_end, served dates, refit details."""
+        return {
+            "version": self.version,
+            "fit_end": self.model.fit_end,
+            "first_forecast": str(self.first_date.date()),
+            "last_forecast": str(self.last_date.date()),
+            "data_hash": self.model.data_hash,
+            "warm_start": bool(self.model.metrics.get("warm_start", False)),
+            "refit_epochs": int(self.model.metrics.get("refit_epochs", 0)),
+        }
+
+
+def refit_periods(dates: Iterable[Any], frequency: str) -> list[pd.DatetimeIndex]:
+    """Split sorted forecast dates into consecutive periods of ``frequency``.
+
+    Parameters
+    ----------
+    dates : sequence of dates
+        Sorted, unique forecast dates.
+    frequency : {"year", "quarter", "month"}
+        Calendar period of one model version.
+
+    Returns
+    -------
+    list of DatetimeIndex
+        The dates of each period, in order (empty periods are skipped).
+    """
+    if frequency not in FREQUENCIES:
+        raise ValueError(
+            f"walk_forward.frequency must be one of {sorted(FREQUENCIES)}, got {frequency!r}"
+        )
+    index = pd.DatetimeIndex(dates)
+    if index.empty:
+        raise ValueError("no forecast dates to split into walk-forward periods")
+    if not index.is_monotonic_increasing or index.has_duplicates:
+        raise ValueError("forecast dates must be sorted and unique")
+    labels = index.to_period(FREQUENCIES[frequency])
+    return [index[labels == p] for p in pd.unique(labels)]
+
+
+def walk_forward_versions(
+    model: DDPMModel,
+    returns: pd.DataFrame,
+    forecast_dates: Iterable[Any],
+    *,
+    frequency: str,
+    epochs: int,
+    seed: int,
+    warm_start: bool = True,
+    progress: bool | None = None,
+) -> list[ModelVersion]:
+    """Fit the model versions of a walk-forward run.
+
+    Parameters
+    ----------
+    model : DDPMModel
+        Version 0; it serves the first period and must not have seen its dates.
+    returns : DataFrame (dates × series)
+        All returns; each refit drops every row on or after its period's first date.
+    forecast_dates : sequence of dates
+        The dates to forecast (all in ``returns.index``).
+    frequency : {"year", "quarter", "month"}
+        One version per calendar period.
+    epochs : int
+        Training epochs of each refit.
+    seed : int
+        Refit k uses ``seed + k``.
+    warm_start : bool, default True
+        Start each refit from the previous version's weights.
+    progress : bool, optional
+        tqdm progress of each refit.
+
+    Returns
+    -------
+    list of ModelVersion
+
+    Raises
+    ------
+    ValueError
+        If version 0 was fitted on data on or after the first forecast date, or a period
+        has no earlier returns.
+    """
+    dates, _ = forecast_date_positions(returns.index, forecast_dates)
+    periods = refit_periods(dates, frequency)
+    if pd.Timestamp(model.fit_end) >= periods[0][0]:
+        raise ValueError(
+            f"version 0 was fitted through {model.fit_end}, on or after the first "
+            f"forecast date {periods[0][0].date()}"
+        )
+    index = pd.DatetimeIndex(returns.index)
+    versions = [ModelVersion(0, model, periods[0][0], periods[0][-1])]
+    for k, period in enumerate(periods[1:], start=1):
+        before = index[index < period[0]]
+        fit_end = before[-1]
+        logger.info(
+            "walk-forward version %d: refit through %s for %s … %s",
+            k,
+            fit_end.date(),
+            period[0].date(),
+            period[-1].date(),
+        )
+        refitted = refit_ddpm(
+            versions[-1].model,
+            returns,
+            fit_end,
+            epochs,
+            int(seed) + k,
+            warm_start=warm_start,
+            progress=progress,
+        )
+        versions.append(ModelVersion(k, refitted, period[0], period[-1]))
+    return versions
+
+
+def forecast_walk_forward(
+    versions: Sequence[ModelVersion],
+    returns: pd.DataFrame,
+    *,
+    n_scenarios: int,
+    seed: int,
+    series: Sequence[str] | None = None,
+    **sampling: Any,
+) -> tuple[pd.DataFrame, ScenarioSet]:
+    """Forecast every version's period with that version; concatenate in date order.
+
+    Parameters
+    ----------
+    versions : sequence of ModelVersion
+        From :func:`walk_forward_versions`.
+    returns : DataFrame
+        All returns (each forecast uses rows before its date only).
+    n_scenarios, seed, series, **sampling
+        As for :func:`diffrisk.ddpm.forecast.forecast_ddpm` (the same sampling seed for
+        every period).
+
+    Returns
+    -------
+    frame : DataFrame
+        The forecast table, with a ``model_version`` column.
+    scenarios : ScenarioSet
+        (S, D, N) scenarios over all periods.
+    """
+    frames, sets = [], []
+    for v in versions:
+        dates = returns.index[(returns.index >= v.first_date) & (returns.index <= v.last_date)]
+        frame, scen = forecast_ddpm(
+            v.model, returns, dates, n_scenarios=n_scenarios, seed=seed, series=series, **sampling
+        )
+        frames.append(frame.assign(model_version=v.version))
+        sets.append(scen)
+    frame = pd.concat(frames, ignore_index=True)
+    order = {name: i for i, name in enumerate(sets[0].series)}
+    frame = frame.sort_values(
+        ["series", "date"], key=lambda c: c.map(order) if c.name == "series" else c, kind="stable"
+    ).reset_index(drop=True)
+    scenarios = ScenarioSet(
+        scenarios=np.concatenate([s.scenarios for s in sets], axis=1),
+        dates=pd.DatetimeIndex(np.concatenate([s.dates.to_numpy() for s in sets])),
+        series=sets[0].series,
+        **_design_of(sets[0]),
+    )
+    return frame, scenarios
+
+
+def _design_of(scen: ScenarioSet) -> dict[str, Any]:
+    """The sampling-design field of a scenario set, if the set records one."""
+    design = getattr(scen, "design", None)
+    return {} if design is None else {"design": design}

@@ -1,0 +1,99 @@
+"""Tests of the report stage (diffrisk.stages.report): STUDY.md opens with the headline."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from diffrisk.core import paths
+from diffrisk.reporting.style import FIGURE_STEMS
+from diffrisk.stages import coverage, cvar_tables, report
+from diffrisk.study.simulation_scoring import SUMMARY_COLUMNS
+from tests.stages.test_coverage import COVERAGE, HEADS, N_DAYS, SEED, write_coverage_inputs
+
+DATA = {
+    "train_end": "2018-12-31",
+    "val_start": "2019-01-01",
+    "val_end": "2019-10-31",
+    "test_start": "2019-11-01",
+    "test_end": "",
+    "series": HEADS,
+}
+
+
+def simulation_summary() -> pd.DataFrame:
+    rows = []
+    for m, within in (("true", 5), ("fhs", 5), ("ddpm", 2)):
+        for a in (0.05, 0.025, 0.01):
+            rows.append(
+                {
+                    "method": m,
+                    "alpha": a,
+                    "n_paths": 5,
+                    "n_obs": 1006,
+                    "excess_fz0_mean": 0.0 if m == "true" else 0.02,
+                    "excess_fz0_sd": 0.01,
+                    "excess_fz0_min": 0.0,
+                    "excess_fz0_max": 0.04,
+                    "n_within_noise": within,
+                    "n_kupiec_pass": 4,
+                    "exception_rate_mean": a,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+@pytest.fixture
+def project(project_tmp):
+    """Every input of the report stage: the coverage and cvar_tables outputs, figures,
+    notebooks, the stress section and the known-truth summary."""
+    write_coverage_inputs()
+    coverage.run(seed=SEED, coverage=COVERAGE, data={"series": HEADS})
+    cvar_tables.run(coverage=COVERAGE)
+    dates = pd.bdate_range("2019-11-01", periods=N_DAYS)
+    returns = pd.DataFrame({"portfolio": 0.0, "sp500": 0.0}, index=dates.rename("date"))
+    paths.returns_file().parent.mkdir(parents=True, exist_ok=True)
+    returns.to_parquet(paths.returns_file())
+    (paths.metrics_dir() / "data.json").write_text(json.dumps({"data_sha256": "abc"}))
+    paths.figures_dir().mkdir(parents=True, exist_ok=True)
+    stems = [*FIGURE_STEMS, *(f"{s}_sp500" for s in FIGURE_STEMS), *report.STRESS_FIGURES]
+    for stem in stems:
+        for ext in ("png", "pdf"):
+            (paths.figures_dir() / f"{stem}.{ext}").write_bytes(b"figure")
+    (paths.tables_dir() / "stress_section.md").write_text("## Stress scenarios\n\nStress text.")
+    summary = simulation_summary()
+    summary.to_parquet(paths.data_dir() / "simulation.parquet")
+    (paths.tables_dir() / "simulation.md").write_text("**Table S1. Known-truth simulation.**")
+    paths.executed_notebooks_dir().mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(), paths.executed_notebooks_dir() / "06_coverage.ipynb")
+    return project_tmp
+
+
+def test_study_opens_with_the_headline_and_names_the_failures(project):
+    params = {"seed": SEED, "data": DATA, "coverage": COVERAGE}
+    out = report.run(params=params)
+    text = out["path"].read_text()
+    headline_md = (paths.tables_dir() / "headline.md").read_text().strip()
+    head = text.split("## Headline\n\n", 1)[1].split("\n## Results", 1)[0]
+    assert head.startswith(headline_md)
+    assert "The primary method, `ddpm_ens` (chosen on the validation period" in head
+    assert "at most 3 exceptions at 1% in Feb–Apr 2020" in head
+    assert "Unmet criteria of the goal, by method" in head
+    results = text.split("## Results", 1)[1].split("## Figures", 1)[0]
+    ensemble_md = (paths.tables_dir() / "ensemble.md").read_text().strip()
+    assert f"### Seed ensemble\n\n{ensemble_md}\n\nSeed ensemble. portfolio at α = 5%" in results
+    assert "### Known truth\n\n**Table S1. Known-truth simulation.**" in results
+    # 2 of 5 paths within noise: the report must not claim "within noise on most paths"
+    assert "So `ddpm` is not within noise of the true law on most paths" in results
+    assert text.rstrip().endswith("([PDF](figures/stress_acf.pdf))")
+    assert "## Stress scenarios\n\nStress text." in text
+    assert [p.name for p in out["html"]] == ["06_coverage.html"]
+
+
+def test_report_needs_the_simulation_summary(project):
+    (paths.data_dir() / "simulation.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match="run the simulate stage first"):
+        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE})
