@@ -165,3 +165,42 @@ def test_simulation_verdict_needs_most_paths(within, kupiec, verdict, kupiec_tex
     assert "`true`" not in text
     assert f"So `ddpm` {verdict} of the true law on most paths at 5% and 1%" in text
     assert text.endswith(f"it {kupiec_text} Kupiec on most paths.")
+
+
+def test_selection_paragraph_reports_every_candidate_and_the_decisions():
+    from diffrisk.reporting.headline_text import selection_paragraph
+
+    rows = []
+    for decision, candidate, fz0 in (
+        ("final_refit", "false", -3.9),
+        ("final_refit", "true", float("inf")),
+        ("primary", "ddpm", -3.8),
+    ):
+        for series in ("portfolio", "sp500"):
+            for alpha, exc in ((0.05, 26), (0.01, 6)):
+                rows.append(
+                    {
+                        "decision": decision,
+                        "candidate": candidate,
+                        "series": series,
+                        "alpha": alpha,
+                        "n_obs": 500,
+                        "n_exceptions": exc,
+                        "fz0_mean": fz0,
+                    }
+                )
+    decisions = {
+        "rule": "lowest wins",
+        "rehearsal": {"fit": "... 2014-12-31", "select": "a ... b", "score": "c ... d"},
+        "final_refit": False,
+        "n_steps": 20,
+        "order": 2,
+        "primary_method": "ddpm",
+        "members": 2,
+    }
+    text = selection_paragraph(decisions, pd.DataFrame(rows))
+    assert "Rule, fixed before any result: lowest wins" in text
+    assert "final refit **false**" in text and "**`ddpm`**" in text
+    assert "| final_refit | false | -3.9000 | 52 / 12 of 1000 (expected 50.0 / 10.0) |" in text
+    assert "∞ (ES ≥ 0 on some day)" in text
+    assert text.count("\n| ") == 5  # header, rule and three candidates

@@ -64,6 +64,27 @@ def project(project_tmp):
         for ext in ("png", "pdf"):
             (paths.figures_dir() / f"{stem}.{ext}").write_bytes(b"figure")
     (paths.tables_dir() / "stress_section.md").write_text("## Stress scenarios\n\nStress text.")
+    decisions = json.loads(paths.selection_file().read_text())
+    decisions.update(
+        rule="lowest mean FZ0 wins",
+        rehearsal={"fit": "... 2014-12-31", "select": "a ... b", "score": "c ... d"},
+        final_refit=False,
+        n_steps=20,
+        order=2,
+        members=2,
+    )
+    paths.selection_file().write_text(json.dumps(decisions))
+    pd.DataFrame(
+        {
+            "decision": "primary",
+            "candidate": decisions["primary_method"],
+            "series": ["portfolio", "portfolio"],
+            "alpha": [0.05, 0.01],
+            "n_obs": 100,
+            "n_exceptions": [5, 1],
+            "fz0_mean": [-3.5, -3.1],
+        }
+    ).to_csv(paths.tables_dir() / "selection.csv", index=False)
     summary = simulation_summary()
     summary.to_parquet(paths.data_dir() / "simulation.parquet")
     (paths.tables_dir() / "simulation.md").write_text("**Table S1. Known-truth simulation.**")
@@ -83,6 +104,7 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     assert "at most 3 exceptions at 1% in Feb–Apr 2020" in head
     assert "Unmet criteria of the goal, by method" in head
     results = text.split("## Results", 1)[1].split("## Figures", 1)[0]
+    assert "### Nested validation (select stage)\n\nRule, fixed before any result" in results
     ensemble_md = (paths.tables_dir() / "ensemble.md").read_text().strip()
     assert f"### Seed ensemble\n\n{ensemble_md}\n\nSeed ensemble. portfolio at α = 5%" in results
     assert "### Known truth\n\n**Table S1. Known-truth simulation.**" in results

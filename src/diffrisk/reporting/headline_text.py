@@ -295,3 +295,42 @@ def simulation_paragraph(
         kupiec = bool((target["n_kupiec_pass"] > target["n_paths"] / 2).all())
         text += f", and it {'passes' if kupiec else 'does not pass'} Kupiec on most paths."
     return text
+
+
+def selection_paragraph(decisions: dict, scores: pd.DataFrame) -> str:
+    """The nested-validation decisions and every candidate's score, as Markdown.
+
+    Parameters
+    ----------
+    decisions : dict
+        ``reports/metrics/selection.json`` (the select stage's decisions, rule and scores).
+    scores : DataFrame
+        ``reports/tables/selection.csv``: decision, candidate, series, alpha, n_obs,
+        n_exceptions, fz0_mean.
+    """
+    rehearsal = decisions.get("rehearsal", {})
+    lines = [
+        f"Rule, fixed before any result: {decisions['rule']}",
+        "",
+        f"Rehearsal: fit on train (through {rehearsal.get('fit', '?').strip('. ')}), "
+        f"select epochs on {rehearsal.get('select', '?')}, score {rehearsal.get('score', '?')}. "
+        f"Decisions: final refit **{str(decisions['final_refit']).lower()}**, DDIM "
+        f"**{decisions['n_steps']} steps, order {decisions['order']}**, primary method "
+        f"**`{decisions['primary_method']}`** ({decisions['members']} ensemble members).",
+        "",
+        "| decision | candidate | mean FZ0 (rehearsal) | exceptions 5% / 1% (headline series) |",
+        "| --- | --- | ---: | --- |",
+    ]
+    for (decision, candidate), rows in scores.groupby(["decision", "candidate"], sort=False):
+        exc = {
+            a: int(rows.loc[np.isclose(rows["alpha"], a), "n_exceptions"].sum())
+            for a in (0.05, 0.01)
+        }
+        n_obs = int(rows.loc[np.isclose(rows["alpha"], 0.05), "n_obs"].sum())
+        mean = float(rows["fz0_mean"].mean())
+        value = f"{mean:.4f}" if math.isfinite(mean) else "∞ (ES ≥ 0 on some day)"
+        lines.append(
+            f"| {decision} | {candidate} | {value} | {exc[0.05]} / {exc[0.01]} "
+            f"of {n_obs} (expected {0.05 * n_obs:.1f} / {0.01 * n_obs:.1f}) |"
+        )
+    return "\n".join(lines)

@@ -19,10 +19,14 @@ from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.reporting.formatting import window_label
-from diffrisk.reporting.headline_text import ensemble_paragraph, simulation_paragraph
+from diffrisk.reporting.headline_text import (
+    ensemble_paragraph,
+    selection_paragraph,
+    simulation_paragraph,
+)
 from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
 from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS
-from diffrisk.stages.common import read_backtest_table
+from diffrisk.stages.common import load_selection, read_backtest_table
 
 STRESS_FIGURES: tuple[str, ...] = (
     "stress_corr_heatmaps",
@@ -86,7 +90,9 @@ def write_report(
     ensemble_text = ensemble_paragraph(ensemble)
     if not ensemble.empty:
         ensemble_text = _table_text("ensemble", "coverage") + "\n\n" + ensemble_text
+    selection = pd.read_csv(paths.tables_dir() / "selection.csv")
     sections = [
+        ("Nested validation (select stage)", selection_paragraph(load_selection(), selection)),
         ("Seed ensemble", ensemble_text),
         (
             "Known truth",
