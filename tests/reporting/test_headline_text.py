@@ -191,7 +191,7 @@ def test_selection_paragraph_reports_every_candidate_and_the_decisions():
                 )
     decisions = {
         "rule": "lowest wins",
-        "rehearsal": {"fit": "... 2014-12-31", "select": "a ... b", "score": "c ... d"},
+        "rehearsal": {"train_end": "2014-12-31", "select": "a ... b", "score": "c ... d"},
         "final_refit": False,
         "n_steps": 20,
         "order": 2,

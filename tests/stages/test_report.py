@@ -67,7 +67,7 @@ def project(project_tmp):
     decisions = json.loads(paths.selection_file().read_text())
     decisions.update(
         rule="lowest mean FZ0 wins",
-        rehearsal={"fit": "... 2014-12-31", "select": "a ... b", "score": "c ... d"},
+        rehearsal={"train_end": "2014-12-31", "select": "a ... b", "score": "c ... d"},
         final_refit=False,
         n_steps=20,
         order=2,

@@ -143,10 +143,9 @@ def forecast_members(
         frames.append(frame.assign(member=k))
         sets.append(scen)
     pooled_scen = np.concatenate([s.scenarios for s in sets], axis=-1)
-    design = getattr(sets[0], "design", None)
-    extra = {} if design is None else {"design": design}
+    design = sets[0].design
     scenarios = ScenarioSet(
-        scenarios=pooled_scen, dates=sets[0].dates, series=sets[0].series, **extra
+        scenarios=pooled_scen, dates=sets[0].dates, series=sets[0].series, design=design
     )
     realized = np.stack(
         [
@@ -155,6 +154,6 @@ def forecast_members(
         ]
     )
     pooled = risk_frame_from_scenarios(
-        pooled_scen, scenarios.dates, scenarios.series, realized, **extra
+        pooled_scen, scenarios.dates, scenarios.series, realized, design=design
     )
     return pooled, scenarios, pd.concat(frames, ignore_index=True)

@@ -208,12 +208,6 @@ def forecast_walk_forward(
         scenarios=np.concatenate([s.scenarios for s in sets], axis=1),
         dates=pd.DatetimeIndex(np.concatenate([s.dates.to_numpy() for s in sets])),
         series=sets[0].series,
-        **_design_of(sets[0]),
+        design=sets[0].design,
     )
     return frame, scenarios
-
-
-def _design_of(scen: ScenarioSet) -> dict[str, Any]:
-    """The sampling-design field of a scenario set, if the set records one."""
-    design = getattr(scen, "design", None)
-    return {} if design is None else {"design": design}

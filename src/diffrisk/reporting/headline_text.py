@@ -308,12 +308,12 @@ def selection_paragraph(decisions: dict, scores: pd.DataFrame) -> str:
         ``reports/tables/selection.csv``: decision, candidate, series, alpha, n_obs,
         n_exceptions, fz0_mean.
     """
-    rehearsal = decisions.get("rehearsal", {})
+    rehearsal = decisions["rehearsal"]
     lines = [
         f"Rule, fixed before any result: {decisions['rule']}",
         "",
-        f"Rehearsal: fit on train (through {rehearsal.get('fit', '?').strip('. ')}), "
-        f"select epochs on {rehearsal.get('select', '?')}, score {rehearsal.get('score', '?')}. "
+        f"Rehearsal: fit on train (through {rehearsal['train_end']}), "
+        f"select epochs on {rehearsal['select']}, score {rehearsal['score']}. "
         f"Decisions: final refit **{str(decisions['final_refit']).lower()}**, DDIM "
         f"**{decisions['n_steps']} steps, order {decisions['order']}**, primary method "
         f"**`{decisions['primary_method']}`** ({decisions['members']} ensemble members).",

@@ -374,7 +374,7 @@ def mc_error_table(
     for method, scen in scenarios.items():
         if not (method.startswith("ddpm") or method == "mc_normal"):
             continue
-        design = getattr(scen, "design", "empirical")
+        design = scen.design
         for series in headline:
             if series not in scen.series:
                 continue

@@ -49,13 +49,67 @@ def _record(
             "method": method,
             **{k: v for k, v in run.items() if k != "series"},
             "series": scen.series,
-            "design": getattr(scen, "design", None),
+            "design": scen.design,
             "ddpm": model.config.to_dict(),
         },
         seed,
         data_hash,
         extra=dict(extra),
     )
+
+
+def _walk_forward(
+    model: DDPMModel,
+    returns: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    frequency: str,
+    wf_epochs: int,
+    sampling: Mapping[str, Any],
+) -> tuple[pd.DataFrame, ScenarioSet, dict[str, Any]]:
+    """``ddpm_wf``: refit the versions, save their checkpoints, forecast every series.
+
+    Returns the frame, the scenarios and the provenance entry listing every version.
+    """
+    versions = walk_forward_versions(
+        model, returns, dates, frequency=frequency, epochs=wf_epochs, seed=sampling["seed"]
+    )
+    for v in versions[1:]:
+        v.model.save(paths.walk_forward_checkpoint(v.version))
+    frame, scen = forecast_walk_forward(versions, returns, **sampling)
+    records = []
+    for v in versions:
+        path = paths.walk_forward_checkpoint(v.version)
+        records.append(
+            {
+                **v.record(),
+                "checkpoint": str(path.relative_to(paths.project_root())),
+                "checkpoint_sha256": audit.file_sha256(path),
+            }
+        )
+    return frame, scen, {"versions": records}
+
+
+def _ensemble(
+    members: int,
+    returns: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    heads: Sequence[str],
+    sampling: Mapping[str, Any],
+) -> tuple[pd.DataFrame, ScenarioSet, dict[str, Any]]:
+    """``ddpm_ens``: pool the members' scenarios on the headline series.
+
+    Writes every member's table to ``data/forecasts/ddpm_ens_members.parquet`` and returns
+    the pooled frame, the pooled scenarios and the provenance entry listing the members.
+    """
+    checkpoints = [paths.ensemble_checkpoint(k) for k in range(members)]
+    models = [load_checkpoint(path) for path in checkpoints]
+    frame, scen, member_frames = forecast_members(models, returns, dates, series=heads, **sampling)
+    io.write_parquet(paths.forecast_file("ddpm_ens_members"), member_frames)
+    records = [
+        {"member": k, "checkpoint_sha256": audit.file_sha256(path)}
+        for k, path in enumerate(checkpoints)
+    ]
+    return frame, scen, {"members": records}
 
 
 def generate_forecasts(
@@ -150,78 +204,19 @@ def generate_forecasts(
             _record(method, {**run, **sampling}, model, scen, seed, data_hash, ckpt),
         )
 
+    common = {"n_scenarios": int(n_scenarios), "seed": int(seed), **configured, **sampling}
     tic = time.perf_counter()
-    versions = walk_forward_versions(
-        model, returns, dates, frequency=frequency, epochs=int(wf_epochs), seed=int(seed)
-    )
-    for v in versions[1:]:
-        v.model.save(paths.walk_forward_checkpoint(v.version))
-    frame, scen = forecast_walk_forward(
-        versions, returns, n_scenarios=int(n_scenarios), seed=int(seed), **configured, **sampling
-    )
+    frame, scen, extra = _walk_forward(model, returns, dates, frequency, int(wf_epochs), common)
     seconds["ddpm_wf"] = round(time.perf_counter() - tic, 1)
-    run = {**configured, **sampling, "n_scenarios": int(n_scenarios), "frequency": frequency}
-    versions_record = {
-        "versions": [
-            {
-                **v.record(),
-                "checkpoint": str(
-                    paths.walk_forward_checkpoint(v.version).relative_to(paths.project_root())
-                ),
-                "checkpoint_sha256": audit.file_sha256(paths.walk_forward_checkpoint(v.version)),
-            }
-            for v in versions
-        ]
-    }
-    save(
-        "ddpm_wf",
-        frame,
-        scen,
-        _record(
-            "ddpm_wf",
-            {**run, "wf_epochs": int(wf_epochs)},
-            model,
-            scen,
-            seed,
-            data_hash,
-            versions_record,
-        ),
-    )
+    run = {**configured, **sampling, "n_scenarios": int(n_scenarios)}
+    wf_run = {**run, "frequency": frequency, "wf_epochs": int(wf_epochs)}
+    save("ddpm_wf", frame, scen, _record("ddpm_wf", wf_run, model, scen, seed, data_hash, extra))
 
     tic = time.perf_counter()
-    models = [load_checkpoint(paths.ensemble_checkpoint(k)) for k in range(int(members))]
-    frame, scen, member_frames = forecast_members(
-        models,
-        returns,
-        dates,
-        n_scenarios=int(n_scenarios),
-        seed=int(seed),
-        series=heads,
-        **configured,
-        **sampling,
-    )
+    frame, scen, extra = _ensemble(int(members), returns, dates, heads, common)
     seconds["ddpm_ens"] = round(time.perf_counter() - tic, 1)
-    io.write_parquet(paths.forecast_file("ddpm_ens_members"), member_frames)
-    members_record = {
-        "members": [
-            {"member": k, "checkpoint_sha256": audit.file_sha256(paths.ensemble_checkpoint(k))}
-            for k in range(int(members))
-        ]
-    }
-    save(
-        "ddpm_ens",
-        frame,
-        scen,
-        _record(
-            "ddpm_ens",
-            {**run, "members": int(members)},
-            model,
-            scen,
-            seed,
-            data_hash,
-            members_record,
-        ),
-    )
+    ens_run = {**run, "members": int(members)}
+    save("ddpm_ens", frame, scen, _record("ddpm_ens", ens_run, model, scen, seed, data_hash, extra))
 
     diagnostics = pd.concat(diags, ignore_index=True)
     write_csv_table(paths.tables_dir() / "ddpm_diagnostics.csv", diagnostics)

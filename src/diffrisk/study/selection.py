@@ -268,7 +268,7 @@ def nested_validation(
     decisions = {
         "rule": SELECTION_RULE,
         "rehearsal": {
-            "fit": f"... {rehearsal.train_end.date()}",
+            "train_end": str(rehearsal.train_end.date()),
             "select": f"{rehearsal.val_start.date()} ... {rehearsal.val_end.date()}",
             "score": f"{dates[0].date()} ... {dates[-1].date()}",
         },
