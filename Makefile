@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export OMP_WAIT_POLICY := PASSIVE
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv repro test lint format smoke bench lab deps dag metrics clean
+.PHONY: help venv repro test lint format smoke bench lab deps dag metrics clean serve chromium
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -28,8 +28,15 @@ venv: $(STAMP) ## Create .venv and install the pinned requirements (and diffrisk
 repro: $(STAMP) ## Set up everything and rebuild every table and figure (dvc repro)
 	$(BIN)/dvc repro
 
-test: $(STAMP) ## Set up everything and run the test suite (includes an end-to-end smoke run)
+test: $(STAMP) chromium ## Set up everything and run the test suite (includes an end-to-end smoke run)
 	$(BIN)/python -m pytest
+
+chromium: ## Install Debian's chromium (the service page's browser test) if it is missing
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+serve: $(STAMP) ## Start the scenario service on 127.0.0.1:8000 (needs `make repro` first; ARGS=...)
+	$(BIN)/python -m diffrisk.service $(ARGS)
 
 lint: $(STAMP) ## ruff (check + format) and the layering contract (import-linter)
 	$(BIN)/ruff check src tests benchmarks notebooks

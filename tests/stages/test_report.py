@@ -12,6 +12,7 @@ from diffrisk.core import paths
 from diffrisk.reporting.style import FIGURE_STEMS
 from diffrisk.stages import coverage, cvar_tables, report
 from diffrisk.study.simulation_scoring import SUMMARY_COLUMNS
+from tests.reporting.test_stress_extensions import ADVERSARIAL, DIVERSITY, DRIFT, SEGMENTS
 from tests.stages.test_coverage import COVERAGE, HEADS, N_DAYS, SEED, write_coverage_inputs
 
 DATA = {
@@ -59,11 +60,25 @@ def project(project_tmp):
     returns.to_parquet(paths.returns_file())
     (paths.metrics_dir() / "data.json").write_text(json.dumps({"data_sha256": "abc"}))
     paths.figures_dir().mkdir(parents=True, exist_ok=True)
-    stems = [*FIGURE_STEMS, *(f"{s}_sp500" for s in FIGURE_STEMS), *report.STRESS_FIGURES]
+    stems = [
+        *FIGURE_STEMS,
+        *(f"{s}_sp500" for s in FIGURE_STEMS),
+        *report.STRESS_FIGURES,
+        *report.STRESS_EXTENSION_FIGURES,
+    ]
     for stem in stems:
         for ext in ("png", "pdf"):
             (paths.figures_dir() / f"{stem}.{ext}").write_bytes(b"figure")
     (paths.tables_dir() / "stress_section.md").write_text("## Stress scenarios\n\nStress text.")
+    DIVERSITY.to_csv(paths.tables_dir() / "stress_diversity.csv", index=False)
+    for stem in report.STRESS_EXTENSION_TABLES:
+        (paths.tables_dir() / f"{stem}.md").write_text(f"| {stem} |")
+    for stem, metrics in (
+        ("stress_adversarial", ADVERSARIAL),
+        ("stress_drift", DRIFT),
+        ("stress_segments", SEGMENTS),
+    ):
+        (paths.metrics_dir() / f"{stem}.json").write_text(json.dumps(metrics))
     decisions = json.loads(paths.selection_file().read_text())
     decisions.update(
         rule="lowest mean FZ0 wins",
@@ -110,12 +125,21 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     assert "### Known truth\n\n**Table S1. Known-truth simulation.**" in results
     # 2 of 5 paths within noise: the report must not claim "within noise on most paths"
     assert "So `ddpm` is not within noise of the true law on most paths" in results
-    assert text.rstrip().endswith("([PDF](figures/stress_acf.pdf))")
+    assert "([PDF](figures/stress_acf.pdf))\n\n### Mode collapse (every generator)" in text
+    assert text.rstrip().endswith("([PDF](figures/stress_segments.pdf))")
     assert "## Stress scenarios\n\nStress text." in text
+    assert "### Adversarial-request audit (capital-relief attack)\n\nMean relief" in text
+    assert "| stress_drift |" in text and "worst-covered segment is LLY" in text
     assert [p.name for p in out["html"]] == ["06_coverage.html"]
 
 
 def test_report_needs_the_simulation_summary(project):
     (paths.data_dir() / "simulation.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="run the simulate stage first"):
+        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE})
+
+
+def test_report_names_the_stage_of_a_missing_stress_metric(project):
+    (paths.metrics_dir() / "stress_drift.json").unlink()
+    with pytest.raises(FileNotFoundError, match="run the stress_walk_forward stage first"):
         report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE})

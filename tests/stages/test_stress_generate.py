@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from diffrisk.core import io
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
@@ -17,7 +18,14 @@ from diffrisk.risk.portfolio import (
 )
 from diffrisk.stages import stress_generate as stress_generate_stage
 from diffrisk.stages import stress_train as stress_train_stage
+from diffrisk.stages import stress_train_comparison as stress_train_comparison_stage
 from diffrisk.stages import stress_validate as stress_validate_stage
+from diffrisk.stress.comparison import (
+    COMPARISON_GENERATORS,
+    ComparisonConfig,
+    load_comparison_model,
+)
+from diffrisk.stress.comparison_sets import regenerate_comparison_set
 from diffrisk.stress.config import GENERATORS, StressConfig, StressRangeWarning
 from diffrisk.stress.scenario_sets import (
     read_scenario_set,
@@ -53,6 +61,34 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         progress=False,
     )
     assert trained["metrics"]["epochs_run"] == 1
+    compared = stress_train_comparison_stage.train_comparison(
+        model=StressConfig.smoke().to_dict(),
+        comparison=ComparisonConfig.smoke().to_dict(),
+        splits=splits,
+        index_name="sp500",
+        seed=1,
+        progress=False,
+    )
+    assert set(compared["metrics"]) == set(COMPARISON_GENERATORS)
+    assert compared["metrics"]["gan"]["epochs_run"] == 2
+    serial = {
+        k: load_comparison_model(paths.models_dir() / f"stress_{k}.pt").net.state_dict()
+        for k in COMPARISON_GENERATORS
+    }
+    stress_train_comparison_stage.train_comparison(  # both fits at once, in spawned processes
+        model=StressConfig.smoke().to_dict(),
+        comparison={**ComparisonConfig.smoke().to_dict(), "workers": 2},
+        splits=splits,
+        index_name="sp500",
+        seed=1,
+        progress=False,
+    )
+    for kind, weights in serial.items():  # the same weights (the records hold wall times)
+        again = load_comparison_model(paths.models_dir() / f"stress_{kind}.pt").net.state_dict()
+        assert list(again) == list(weights)
+        for name, tensor in weights.items():
+            assert torch.equal(again[name], tensor), (kind, name)
+    assert (paths.models_dir() / "stress_train_comparison.json").is_file()
     with pytest.warns(StressRangeWarning):
         generated = stress_generate_stage.generate_stress_sets(
             **{
@@ -71,7 +107,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
             index_name="sp500",
             seed=1,
         )
-    assert len(generated["index"]) == 12
+    assert len(generated["index"]) == 20
     chosen = generated["index"].set_index(["generator", "archetype"])["guidance"]
     assert chosen[("diffusion", "unconditional")] == 1.25  # the signature prior's weight
     _, unc_meta = read_scenario_set(scenario_set_file("diffusion", "unconditional"))
@@ -88,7 +124,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         seed=1,
     )
 
-    for stem in ("stress_validation", "stress_signatures", "stress_risk"):
+    for stem in ("stress_validation", "stress_signatures", "stress_risk", "stress_diversity"):
         assert (paths.tables_dir() / f"{stem}.csv").is_file()
         assert (paths.tables_dir() / f"{stem}.md").is_file()
     for stem in (
@@ -110,7 +146,11 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     }
     assert set(headline["diffusion"]) == set(HEADLINE_METRICS)
     val = validated["validation"]
-    assert set(val["generator"]) == set(GENERATORS)
+    assert set(val["generator"]) == set(GENERATORS) | set(COMPARISON_GENERATORS)
+    diversity = validated["diversity"]
+    assert len(diversity) == len(val)
+    assert diversity["coverage_share"].between(0, 1).all()
+    assert set(validated["headline"]["generator"]) == set(val["generator"])
     assert set(val.loc[val.archetype == "unconditional", "reference"]) == {"test"}
     assert set(val.loc[val.archetype == "v2", "reference_label"]) == {"in-sample", "held out"}
     sig = validated["signatures"]
@@ -121,4 +161,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     stored, meta = read_scenario_set(scenario_set_file("diffusion", "v2"))
     cons_now = constituent_returns(load_returns(), "sp500")
     again = regenerate_scenario_set(meta, cons_now, stress_checkpoint())
+    np.testing.assert_array_equal(again, stored)
+    stored, meta = read_scenario_set(scenario_set_file("gan", "unconditional"))
+    again = regenerate_comparison_set(meta, cons_now, paths.comparison_checkpoint("gan"))
     np.testing.assert_array_equal(again, stored)

@@ -14,6 +14,8 @@ from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import (
     differentiable_pacf,
     load_stress_model,
+    model_version,
+    refit_stress_model,
     save_stress_model,
     train_stress_model,
 )
@@ -66,3 +68,70 @@ def test_model_errors(returns, tmp_path):
         load_stress_model(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="val_start=.* must be after train_end"):
         train_stress_model(returns, VAL_START, TRAIN_END, VAL_END, StressConfig.smoke(), seed=0)
+
+
+def test_model_version_strings():
+    sha = "ab12" * 16
+    assert model_version("stress", "2019-12-31", sha) == "stress@fit_end=2019-12-31#ab12ab12ab12"
+    assert model_version("stress", pd.Timestamp("2014-12-31 00:00")) == "stress@fit_end=2014-12-31"
+    assert model_version("normal", "2014-12-31") == "normal@fit_end=2014-12-31"
+    with pytest.raises(ValueError, match="generator must be a non-empty name"):
+        model_version(" ", "2014-12-31")
+
+
+def _same_weights(a, b) -> bool:
+    return all(
+        torch.equal(x, y)
+        for x, y in zip(a.net.state_dict().values(), b.net.state_dict().values(), strict=True)
+    )
+
+
+def test_refit_ignores_returns_after_fit_end(model, returns):
+    fit_end = "2003-06-30"
+    a = refit_stress_model(model, returns, fit_end, 1, seed=5, progress=False)
+    shocked = returns.copy()
+    shocked.loc[shocked.index > fit_end] *= 9.0
+    b = refit_stress_model(model, shocked, fit_end, 1, seed=5, progress=False)
+    assert _same_weights(a, b)
+    assert a.target_scale == b.target_scale
+    assert a.train_end == "2003-06-30" and len(a.history) == 1
+    assert np.isnan(a.history[0]["val_loss"])
+    # the refit sees more windows than the original fit and moves the weights
+    assert a.prior_features.shape[0] > model.prior_features.shape[0]
+    assert not _same_weights(a, model)
+
+
+def test_refit_warm_start_starts_from_the_previous_weights(model, returns):
+    warm = refit_stress_model(model, returns, "2003-06-30", 1, seed=5, progress=False)
+    cold = refit_stress_model(
+        model, returns, "2003-06-30", 1, seed=5, warm_start=False, progress=False
+    )
+    assert not _same_weights(warm, cold)
+    # one short epoch from the previous weights stays nearer to them than a fresh start
+    dist = lambda m: sum(  # noqa: E731
+        float((x - y).pow(2).sum())
+        for x, y in zip(m.net.state_dict().values(), model.net.state_dict().values(), strict=True)
+        if x.dtype.is_floating_point
+    )
+    assert dist(warm) < dist(cold)
+
+
+def test_refit_errors(model, returns):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        refit_stress_model(model, returns, "2003-06-30", 0, seed=0)
+    with pytest.raises(ValueError, match="differ from the model's assets"):
+        refit_stress_model(model, returns.iloc[:, ::-1], "2003-06-30", 1, seed=0)
+    with pytest.raises(ValueError, match="no returns on or before"):
+        refit_stress_model(model, returns, "1990-01-01", 1, seed=0)
+
+
+def test_stratified_training_is_leakage_safe_and_differs_from_uniform(model, returns, tmp_path):
+    cfg = dataclasses.replace(StressConfig.smoke(), stratify="segment", segments="x=A0,A1")
+    a = train_stress_model(returns, TRAIN_END, VAL_START, VAL_END, cfg, seed=3, progress=False)
+    shocked = returns.copy()
+    shocked.loc[shocked.index > VAL_END] *= -4.0
+    b = train_stress_model(shocked, TRAIN_END, VAL_START, VAL_END, cfg, seed=3, progress=False)
+    assert _same_weights(a, b)
+    assert not _same_weights(a, model)  # same seed, uniform batches
+    assert np.isfinite(a.history[0]["val_loss"])
+    assert load_stress_model(save_stress_model(a, tmp_path / "m.pt")).config == cfg

@@ -36,6 +36,23 @@ def test_baseline_sets_are_leakage_safe(returns):
     np.testing.assert_array_equal(a, b)
     assert a.shape == (10, 8, 4)
     assert meta["generation"]["generator"] == "bootstrap"
+    assert meta["model_version"] == f"bootstrap@fit_end={TRAIN_END}"
+
+
+def test_every_set_records_its_model_version(model, returns):
+    _, meta = baseline_scenario_set("normal", returns, TRAIN_END, ["2004-04-01"], 4, 8, seed=0)
+    assert meta["model_version"] == "normal@fit_end=2002-12-31"
+    _, meta = generate_scenario_set(
+        model,
+        returns,
+        Archetype(UNCONDITIONAL, {}),
+        ["2004-04-01"],
+        2,
+        guidance=0,
+        seed=0,
+        n_steps=2,
+    )
+    assert meta["model_version"] == f"stress@fit_end={model.train_end}"  # no checkpoint hash
 
 
 def test_audit_round_trip_regenerates_the_set_exactly(model, returns, checkpoint, tmp_path):
@@ -71,6 +88,7 @@ def test_audit_round_trip_regenerates_the_set_exactly(model, returns, checkpoint
         assert key in record
     assert record["generation"]["signature"] == {"vol_ratio": 2.0}
     assert record["generation"]["guidance"] == 1.5 and record["generation"]["seed"] == 9
+    assert record["model_version"] == f"stress@fit_end={TRAIN_END}#{sha[:12]}"
     assert json.loads((tmp_path / "diffusion_vol2.audit.json").read_text()) == record
     again = regenerate_scenario_set(record, returns, checkpoint)
     np.testing.assert_array_equal(again, stored)

@@ -151,3 +151,39 @@ def stress_checkpoint() -> Path:
 def scenario_set_file(generator: str, archetype: str) -> Path:
     """``data/stress/<generator>_<archetype>.npz``."""
     return stress_dir() / f"{generator}_{archetype}.npz"
+
+
+def stress_walk_forward_dir() -> Path:
+    """``models/stress_wf/``: the stress model's walk-forward versions."""
+    return models_dir() / "stress_wf"
+
+
+def stress_walk_forward_checkpoint(version: int) -> Path:
+    """``models/stress_wf/version_<k>.pt`` (version 0 is ``models/stress.pt``)."""
+    if int(version) == 0:
+        return stress_checkpoint()
+    return stress_walk_forward_dir() / f"version_{int(version)}.pt"
+
+
+def stress_stratified_checkpoint() -> Path:
+    """``models/stress_stratified.pt``: the stress model trained with stratified windows."""
+    return models_dir() / "stress_stratified.pt"
+
+
+def stress_members_dir() -> Path:
+    """``models/stress_members/``: the independent stress diffusion members of the audit."""
+    return models_dir() / "stress_members"
+
+
+def stress_member_checkpoint(member: int) -> Path:
+    """``models/stress_members/member_<k>.pt`` (k >= 1; member 0 is ``models/stress.pt``)."""
+    if int(member) < 1:
+        raise ValueError(f"member must be >= 1 (member 0 is models/stress.pt), got {member!r}")
+    return stress_members_dir() / f"member_{int(member)}.pt"
+
+
+def comparison_checkpoint(kind: str) -> Path:
+    """``models/stress_<kind>.pt``: a comparison generator of the stress model (gan, vae)."""
+    if kind not in ("gan", "vae"):
+        raise ValueError(f"kind must be 'gan' or 'vae', got {kind!r}")
+    return models_dir() / f"stress_{kind}.pt"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,9 @@ from numpy.typing import NDArray
 from diffrisk.data.prices import DataError
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+
+#: Refit frequencies of the walk-forward models and the pandas period each stands for.
+FREQUENCIES: dict[str, str] = {"year": "Y", "quarter": "Q", "month": "M"}
 
 
 @dataclass(frozen=True)
@@ -175,3 +178,34 @@ class Splits:
         for split in ("validation", "test"):
             if counts[split] == 0:
                 raise DataError(f"too few rows: the {split} period has no returns")
+
+
+def refit_periods(dates: Iterable[Any], frequency: str) -> list[pd.DatetimeIndex]:
+    """Split sorted dates into consecutive calendar periods (one walk-forward version each).
+
+    Used by both walk-forward refits (the one-day model's ``ddpm_wf`` and the stress
+    model's yearly versions).
+
+    Parameters
+    ----------
+    dates : sequence of dates
+        Sorted, unique dates.
+    frequency : {"year", "quarter", "month"}
+        Calendar period of one model version.
+
+    Returns
+    -------
+    list of DatetimeIndex
+        The dates of each period, in order (empty periods are skipped).
+    """
+    if frequency not in FREQUENCIES:
+        raise ValueError(
+            f"walk_forward.frequency must be one of {sorted(FREQUENCIES)}, got {frequency!r}"
+        )
+    index = pd.DatetimeIndex(dates)
+    if index.empty:
+        raise ValueError("no forecast dates to split into walk-forward periods")
+    if not index.is_monotonic_increasing or index.has_duplicates:
+        raise ValueError("forecast dates must be sorted and unique")
+    labels = index.to_period(FREQUENCIES[frequency])
+    return [index[labels == p] for p in pd.unique(labels)]

@@ -19,15 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from diffrisk.data.splits import refit_periods
 from diffrisk.ddpm.fit import refit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import DDPMModel
 from diffrisk.forecasts.contract import ScenarioSet, forecast_date_positions
 
 logger = logging.getLogger(__name__)
-
-#: Refit frequencies and the pandas period each stands for.
-FREQUENCIES: dict[str, str] = {"year": "Y", "quarter": "Q", "month": "M"}
 
 
 @dataclass
@@ -59,34 +57,6 @@ class ModelVersion:
             "warm_start": bool(self.model.metrics.get("warm_start", False)),
             "refit_epochs": int(self.model.metrics.get("refit_epochs", 0)),
         }
-
-
-def refit_periods(dates: Iterable[Any], frequency: str) -> list[pd.DatetimeIndex]:
-    """Split sorted forecast dates into consecutive periods of ``frequency``.
-
-    Parameters
-    ----------
-    dates : sequence of dates
-        Sorted, unique forecast dates.
-    frequency : {"year", "quarter", "month"}
-        Calendar period of one model version.
-
-    Returns
-    -------
-    list of DatetimeIndex
-        The dates of each period, in order (empty periods are skipped).
-    """
-    if frequency not in FREQUENCIES:
-        raise ValueError(
-            f"walk_forward.frequency must be one of {sorted(FREQUENCIES)}, got {frequency!r}"
-        )
-    index = pd.DatetimeIndex(dates)
-    if index.empty:
-        raise ValueError("no forecast dates to split into walk-forward periods")
-    if not index.is_monotonic_increasing or index.has_duplicates:
-        raise ValueError("forecast dates must be sorted and unique")
-    labels = index.to_period(FREQUENCIES[frequency])
-    return [index[labels == p] for p in pd.unique(labels)]
 
 
 def walk_forward_versions(

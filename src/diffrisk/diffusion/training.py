@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -189,9 +190,16 @@ class TrainResult:
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
-    """Write ``payload`` with :func:`torch.save` atomically (temp file + rename)."""
+    """Write ``payload`` with :func:`torch.save` atomically (temp file + rename).
+
+    Serialised to memory first: :func:`torch.save` names the records inside the file after
+    the file it writes, and the temporary name is random, so saving to the file directly
+    would give the same payload a different SHA-256 on every run.
+    """
+    buffer = BytesIO()
+    torch.save(payload, buffer)
     with io.atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getvalue())
     return Path(path)
 
 

@@ -9,6 +9,7 @@ the worker with explicit arguments.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from diffrisk.reporting.headline_text import (
     selection_paragraph,
     simulation_paragraph,
 )
+from diffrisk.reporting.stress_extensions import stress_extensions_section
 from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
 from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS
 from diffrisk.stages.common import load_selection, read_backtest_table
@@ -34,6 +36,41 @@ STRESS_FIGURES: tuple[str, ...] = (
     "stress_fan_charts",
     "stress_acf",
 )
+#: Figures of the audit and segment stages, shown under their section.
+STRESS_EXTENSION_FIGURES: tuple[str, ...] = ("stress_adversarial", "stress_segments")
+#: Tables pasted into that section, and the stage that writes each.
+STRESS_EXTENSION_TABLES: dict[str, str] = {
+    "stress_diversity": "stress_validate",
+    "stress_adversarial": "stress_audit",
+    "stress_drift": "stress_walk_forward",
+    "stress_segments_summary": "stress_segments",
+}
+
+
+def _stress_extensions() -> str:
+    """The section on mode collapse, the audit, retraining and segments, with its figures."""
+    metrics = {}
+    for stem, stage in (
+        ("stress_adversarial", "stress_audit"),
+        ("stress_drift", "stress_walk_forward"),
+        ("stress_segments", "stress_segments"),
+    ):
+        path = paths.metrics_dir() / f"{stem}.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run the {stage} stage first")
+        metrics[stem] = json.loads(path.read_text(encoding="utf-8"))
+    section = stress_extensions_section(
+        diversity=pd.read_csv(paths.tables_dir() / "stress_diversity.csv"),
+        adversarial=metrics["stress_adversarial"],
+        drift=metrics["stress_drift"],
+        segments=metrics["stress_segments"],
+        tables={stem: _table_text(stem, stage) for stem, stage in STRESS_EXTENSION_TABLES.items()},
+    )
+    figures = [
+        f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))"
+        for stem in STRESS_EXTENSION_FIGURES
+    ]
+    return section + "\n" + "\n\n".join(figures)
 
 
 def _table_text(stem: str, stage: str) -> str:
@@ -129,7 +166,11 @@ def write_report(
         f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))" for stem in STRESS_FIGURES
     ]
     section = stress_section.read_text(encoding="utf-8").rstrip("\n")
-    io.write_text(path, text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n")
+    extensions = _stress_extensions()
+    io.write_text(
+        path,
+        text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n\n" + extensions + "\n",
+    )
     return {"path": path, "html": html}
 
 

@@ -20,10 +20,17 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
+from diffrisk.core.paths import (
+    comparison_checkpoint,
+    scenario_set_file,
+    stress_checkpoint,
+    stress_dir,
+)
 from diffrisk.data.returns import constituent_returns, load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
+from diffrisk.stress.comparison import COMPARISON_GENERATORS, load_comparison_model
+from diffrisk.stress.comparison_sets import comparison_scenario_set
 from diffrisk.stress.config import UNCONDITIONAL, StressRangeWarning
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.scenario_sets import (
@@ -102,7 +109,10 @@ def generate_stress_sets(
     Outputs
     -------
     ``data/stress/<generator>_<archetype>.npz`` and ``.audit.json`` for generator in
-    (diffusion, normal, bootstrap), ``data/stress/index.json``.
+    (diffusion, gan, vae, normal, bootstrap), ``data/stress/index.json``. The GAN and VAE
+    sets (``models/stress_gan.pt``, ``models/stress_vae.pt``) use the diffusion set's
+    dates and seed, condition on the requested signature directly (no guidance) and, for
+    the unconditional set, draw signatures from the same ``prior_neighbours`` prior.
     """
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
@@ -118,6 +128,13 @@ def generate_stress_sets(
     if len(test_dates) == 0:
         raise ValueError("the test period has no returns: cannot condition the unconditional set")
     data_hash, ckpt_hash = (audit.recorded_data_hash(), audit.file_sha256(stress_checkpoint()))
+    comparison = {
+        kind: (
+            load_comparison_model(comparison_checkpoint(kind), kind),
+            audit.file_sha256(comparison_checkpoint(kind)),
+        )
+        for kind in COMPARISON_GENERATORS
+    }
     sampling = sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
     params = {
         "archetypes": archetypes,
@@ -177,6 +194,34 @@ def generate_stress_sets(
                 "guidance": meta["generation"]["guidance"],
             }
         )
+        for kind, (c_model, c_hash) in comparison.items():
+            tic = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StressRangeWarning)  # reported for diffusion
+                c_paths, c_meta = comparison_scenario_set(
+                    c_model,
+                    returns,
+                    arch,
+                    dates,
+                    per,
+                    seed=set_seed,
+                    prior_neighbours=int(prior_neighbours),
+                    checkpoint_sha256=c_hash,
+                    data_sha256=data_hash,
+                    params=params,
+                )
+            seconds[f"{kind}_{arch.name}"] = round(time.perf_counter() - tic, 2)
+            write_scenario_set(scenario_set_file(kind, arch.name), c_paths, c_meta)
+            rows.append(
+                {
+                    "generator": kind,
+                    "archetype": arch.name,
+                    "n_paths": len(c_paths),
+                    "n_dates": len(dates),
+                    "out_of_range": c_meta["out_of_range"],
+                    "guidance": None,
+                }
+            )
         for kind in ("normal", "bootstrap"):
             tic = time.perf_counter()
             b_paths, b_meta = baseline_scenario_set(

@@ -24,6 +24,11 @@ from diffrisk.core.tables import write_table
 from diffrisk.data.returns import constituent_returns, load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.evaluation.paths.common import historical_paths
+from diffrisk.evaluation.paths.diversity import (
+    coverage_threshold,
+    diversity_table,
+    training_scale,
+)
 from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
 from diffrisk.evaluation.paths.suite import (
     HEADLINE_METRICS,
@@ -41,6 +46,7 @@ from diffrisk.reporting.stress_report import stress_report_section
 from diffrisk.reporting.style import save_figure
 from diffrisk.risk.portfolio import parse_portfolios, risk_summary
 from diffrisk.stress.archetypes import Archetype, CrisisWindow, parse_crisis_windows
+from diffrisk.stress.comparison import COMPARISON_GENERATORS
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 from diffrisk.stress.scenario_sets import read_scenario_set
 
@@ -97,7 +103,10 @@ def validate_stress_sets(
     Outputs
     -------
     ``reports/tables/stress_validation.{csv,md}``, ``stress_signatures.{csv,md}``,
-    ``stress_risk.{csv,md}``, ``stress_headline.{csv,md}``, ``stress_section.md``;
+    ``stress_risk.{csv,md}``, ``stress_headline.{csv,md}``, ``stress_diversity.{csv,md}``
+    (mode-collapse diagnostics of every set, :mod:`diffrisk.evaluation.paths.diversity`:
+    units and coverage threshold fitted on training and validation windows only),
+    ``stress_section.md``;
     ``reports/figures/stress_corr_heatmaps``,
     ``stress_tail_dependence``, ``stress_fan_charts``, ``stress_acf`` (png + pdf);
     ``reports/metrics/stress.json``.
@@ -125,15 +134,32 @@ def validate_stress_sets(
     test = returns.loc[splits.dates(returns, "test")]
     references = {"test": (test, "held out")}
     references |= {w.name: (returns.loc[w.first : w.last], w.label) for w in windows}
+    present = {g for g, _ in sets}
+    generators = [g for g in (*GENERATORS, *COMPARISON_GENERATORS) if g in present]
     pairs = []
     for arch in archetypes:
         refs = ["test"] if arch.name == UNCONDITIONAL else [w.name for w in windows]
-        pairs += [(g, arch.name, r) for g in GENERATORS for r in refs]
+        pairs += [(g, arch.name, r) for g in generators for r in refs if (g, arch.name) in sets]
     validation = validation_rows({k: v[0] for k, v in sets.items()}, references, pairs, thresholds)
-    signatures = signature_table(sets, archetypes, tolerance)
+    signatures = signature_table(sets, archetypes, tolerance, generators)
     unconditional = {
-        g: sets[(g, UNCONDITIONAL)][0] for g in GENERATORS if (g, UNCONDITIONAL) in sets
+        g: sets[(g, UNCONDITIONAL)][0] for g in generators if (g, UNCONDITIONAL) in sets
     }
+    scale = training_scale(train)
+    threshold = coverage_threshold(
+        historical_paths(train, h),
+        historical_paths(returns.loc[splits.dates(returns, "validation")], h),
+        scale,
+        seed=int(seed),
+    )
+    diversity = diversity_table(
+        {k: v[0] for k, v in sets.items()},
+        {name: historical_paths(ref, h) for name, (ref, _) in references.items()},
+        pairs,
+        scale,
+        threshold,
+        seed=int(seed),
+    )
     headline = (
         headline_bootstrap(
             unconditional, test, n_boot=int(n_boot), block=int(bootstrap_block), seed=int(seed)
@@ -231,6 +257,7 @@ def validate_stress_sets(
     write_table(signatures, "stress_signatures")
     write_table(risk_table, "stress_risk")
     write_table(headline, "stress_headline")
+    write_table(diversity, "stress_diversity")
     io.write_text(paths.tables_dir() / "stress_section.md", section)
     io.write_json(paths.metrics_dir() / "stress.json", headline_stress_metrics(metrics), digits=4)
     figures = _write_figures(sets, archetypes, references, windows, returns, h)
@@ -239,6 +266,7 @@ def validate_stress_sets(
         "signatures": signatures,
         "risk": risk_table,
         "headline": headline,
+        "diversity": diversity,
         "metrics": metrics,
         "figures": figures,
         "section": section,

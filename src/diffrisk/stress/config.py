@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from diffrisk.diffusion.training import TrainOptions, check_positive_fields
 
 GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
+
+#: Values of :attr:`StressConfig.stratify`.
+STRATIFY_OPTIONS: tuple[str, ...] = ("none", "segment")
 
 
 UNCONDITIONAL = "unconditional"
@@ -77,6 +80,16 @@ class StressConfig:
         Training windows drawn per epoch (0 = all).
     threads : int
         ``torch.set_num_threads`` during training and sampling.
+    stratify : {"none", "segment"}
+        ``none`` (default): every epoch draws the training windows uniformly.
+        ``segment``: each training window is labelled by the segment that led its worst
+        move (:func:`~diffrisk.stress.windows.segment_labels`) and the batches are drawn
+        from a multiset in which every label has the same share
+        (:func:`~diffrisk.stress.windows.balanced_index`); an epoch still draws
+        ``samples_per_epoch`` windows (0 = as many as there are windows).
+    segments : str
+        Segment map of ``stratify="segment"``: ``"name=TICKER,TICKER; ..."``
+        (:func:`parse_segments`); ``""`` = one segment per constituent.
     """
 
     horizon: int = 20
@@ -107,6 +120,8 @@ class StressConfig:
     ema_decay: float = 0.995
     samples_per_epoch: int = 0
     threads: int = 1
+    stratify: str = "none"
+    segments: str = ""
 
     def __post_init__(self) -> None:
         check_positive_fields(
@@ -138,6 +153,10 @@ class StressConfig:
         if self.schedule not in ("cosine", "linear"):
             raise ValueError(
                 f"StressConfig.schedule must be 'cosine' or 'linear', got {self.schedule!r}"
+            )
+        if self.stratify not in STRATIFY_OPTIONS:
+            raise ValueError(
+                f"StressConfig.stratify must be one of {STRATIFY_OPTIONS}, got {self.stratify!r}"
             )
         if self.pacf_weight < 0 or self.history_clip <= 0:
             raise ValueError("StressConfig needs pacf_weight >= 0 and history_clip > 0")
@@ -182,3 +201,69 @@ class StressConfig:
             lr=2e-3,
             ema_decay=0.0,
         )
+
+
+# --------------------------------------------------------------------------- segments
+def parse_segments(spec: str, assets: Sequence[str]) -> dict[str, list[str]]:
+    """Segments (e.g. sector groups) of the constituents from ``"name=A,B; name=C"``.
+
+    Parameters
+    ----------
+    spec : str
+        ``;``-separated ``name=tickers`` entries (``stress.segments.sectors``); tickers are
+        comma-separated. ``""`` gives one segment per constituent (named by its ticker).
+    assets : sequence of str
+        The constituents, in column order.
+
+    Returns
+    -------
+    dict of str to list of str
+        Segment name -> its tickers, in the order of ``assets``. Constituents that no
+        entry names form a last segment ``"other"``.
+
+    Raises
+    ------
+    ValueError
+        Naming an entry without ``=``, a ticker that is not a constituent, a ticker listed
+        in two segments, or a repeated segment name.
+
+    Examples
+    --------
+    >>> parse_segments("tech=AAPL,MSFT; banks=JPM", ["AAPL", "JPM", "MSFT", "XOM"])
+    {'tech': ['AAPL', 'MSFT'], 'banks': ['JPM'], 'other': ['XOM']}
+    """
+    names = [str(a) for a in assets]
+    if not str(spec).strip():
+        return {a: [a] for a in names}
+    out: dict[str, list[str]] = {}
+    owner: dict[str, str] = {}
+    for chunk in (c.strip() for c in str(spec).split(";") if c.strip()):
+        name, eq, members = (x.strip() for x in chunk.partition("="))
+        tickers = [m.strip() for m in members.split(",") if m.strip()]
+        if not eq or not name or not tickers:
+            raise ValueError(f"segments entry {chunk!r}: expected name=TICKER,TICKER")
+        if name in out:
+            raise ValueError(f"segments: segment {name!r} is defined twice")
+        unknown = [t for t in tickers if t not in names]
+        if unknown:
+            raise ValueError(
+                f"segments: segment {name!r} names tickers {unknown} that are not among "
+                f"the constituents {names}"
+            )
+        twice = [t for t in tickers if t in owner]
+        if twice:
+            raise ValueError(
+                f"segments: tickers {twice} of segment {name!r} already belong to "
+                f"segment {owner[twice[0]]!r}"
+            )
+        owner.update(dict.fromkeys(tickers, name))
+        out[name] = [a for a in names if a in tickers]
+    rest = [a for a in names if a not in owner]
+    if rest:
+        if "other" in out:
+            raise ValueError(
+                f"segments: constituents {rest} belong to no segment, and the name 'other' "
+                "for them is taken"
+            )
+        out["other"] = rest
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.diffusion.prediction import to_x0, training_target
 from diffrisk.diffusion.schedule import NoiseSchedule
-from diffrisk.diffusion.training import read_checkpoint, save_checkpoint, train_denoiser
-from diffrisk.stress.config import StressConfig
+from diffrisk.diffusion.training import (
+    TrainingSet,
+    TrainOptions,
+    read_checkpoint,
+    save_checkpoint,
+    train_denoiser,
+)
+from diffrisk.stress.config import StressConfig, parse_segments
 from diffrisk.stress.network import StressDenoiser, StressSpec
 from diffrisk.stress.signatures import (
     N_HISTORY_SCALARS,
@@ -25,7 +31,12 @@ from diffrisk.stress.signatures import (
     signature_features,
     signature_range,
 )
-from diffrisk.stress.windows import WindowSet, training_windows
+from diffrisk.stress.windows import (
+    WindowSet,
+    balanced_index,
+    segment_labels,
+    training_windows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +104,32 @@ class StressModel:
         mask = np.isnan(feats).astype(np.float64)
         values = np.where(mask > 0, 0.0, (feats - self.signature_mean) / self.signature_std)
         return values, mask
+
+
+def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "") -> str:
+    """The version string of a fitted generator, recorded in every scenario set's metadata.
+
+    Parameters
+    ----------
+    generator : str
+        ``"stress"`` for the diffusion model, else the comparison generator's name.
+    fit_end : date
+        Last day of the data the generator was fitted on.
+    sha256 : str
+        SHA-256 of the checkpoint file (the first 12 hex digits are kept); empty for a
+        generator without one (then the string names the fit only).
+
+    Examples
+    --------
+    >>> model_version("stress", "2019-12-31", "0123456789abcdef" * 4)
+    'stress@fit_end=2019-12-31#0123456789ab'
+    >>> model_version("normal", "2014-12-31")
+    'normal@fit_end=2014-12-31'
+    """
+    if not str(generator).strip():
+        raise ValueError("generator must be a non-empty name")
+    text = f"{generator}@fit_end={pd.Timestamp(fit_end).date()}"
+    return f"{text}#{sha256[:12]}" if sha256 else text
 
 
 def _make_schedule(config: StressConfig) -> NoiseSchedule:
@@ -170,6 +207,37 @@ class _Tensors:
             "scalars": self.scalars[index],
             "signature": self.signature[index],
         }
+
+
+class _Reindexed:
+    """A :class:`_Tensors` seen through a fixed index (the stratified multiset)."""
+
+    def __init__(self, base: _Tensors, index: NDArray[np.int64]) -> None:
+        self.base, self.index = base, torch.as_tensor(index, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def take(self, index: torch.Tensor | slice) -> dict[str, torch.Tensor]:
+        """Rows ``self.index[index]`` of the base tensors."""
+        return self.base.take(self.index[index])
+
+
+def _training_set(
+    windows: WindowSet, model: StressModel, seed: int
+) -> tuple[_Tensors, TrainingSet, TrainOptions]:
+    """The tensors, what the loop draws from, and the options (``config.stratify`` applied)."""
+    config = model.config
+    data, options = _Tensors(windows, model), config.train_options()
+    if config.stratify != "segment":
+        return data, data, options
+    segments = parse_segments(config.segments, model.assets)
+    labels = segment_labels(windows, model.assets, segments)
+    counts = dict(zip(segments, np.bincount(labels, minlength=len(segments)).tolist(), strict=True))
+    logger.info("stratified sampling: windows per leading segment %s", counts)
+    draw = _Reindexed(data, balanced_index(labels, seed))
+    per_epoch = config.samples_per_epoch or len(windows)
+    return data, draw, replace(options, samples_per_epoch=per_epoch)
 
 
 def fit_stress_statistics(
@@ -321,6 +389,9 @@ def train_stress_model(
     one (t, eps) draw per window, plus the optional PACF penalty
     (``config.pacf_weight``). The validation loss uses fixed (seeded) draws and the same
     condition dropout, so it measures the conditional and the unconditional fit together.
+    With ``config.stratify="segment"`` the batches are drawn from the label-balanced
+    multiset of :func:`~diffrisk.stress.windows.balanced_index` (labels and multiset from
+    the training windows only).
     """
     if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
         raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
@@ -335,28 +406,47 @@ def train_stress_model(
         warmup=config.ewma_warmup,
     )
     model = fit_stress_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
-    train_t, val_t = _Tensors(train_w, model), _Tensors(val_w, model)
-    pacf_target = (
-        differentiable_pacf(train_t.x0, config.pacf_lags) if config.pacf_weight > 0 else None
-    )
     logger.info(
         "stress model: %d training windows (to %s), %d validation windows",
         len(train_w),
         train_end,
         len(val_w),
     )
-    options = config.train_options()
+    return _fit_network(model, train_w, int(seed), val_w, None, progress, "train stress")
+
+
+def _fit_network(
+    model: StressModel,
+    windows: WindowSet,
+    seed: int,
+    val_windows: WindowSet | None,
+    epochs: int | None,
+    progress: bool | None,
+    desc: str,
+) -> StressModel:
+    """Train ``model.net`` in place (selection on ``val_windows``, or exactly ``epochs``)."""
+    config = model.config
+    train_t, draw, options = _training_set(windows, model, seed)
+    if epochs is not None:
+        options = replace(options, max_epochs=int(epochs), min_epochs=1)
+    pacf_target = (
+        differentiable_pacf(train_t.x0, config.pacf_lags) if config.pacf_weight > 0 else None
+    )
+    val_fn = None
+    if val_windows is not None:
+        val_t = _Tensors(val_windows, model)
+        val_fn = lambda net: _evaluate(net, model.schedule, val_t, config, seed + 1)  # noqa: E731
     result = train_denoiser(
         model.net,
-        train_t,
+        draw,
         options,
-        seed=int(seed),
+        seed=seed,
         loss_fn=lambda net, batch, gen: _denoising_loss(
             net, model.schedule, batch, gen, config, pacf_target
         ),
-        val_loss_fn=lambda net: _evaluate(net, model.schedule, val_t, config, int(seed) + 1),
+        val_loss_fn=val_fn,
         progress=progress,
-        desc="train stress",
+        desc=desc,
     )
     model.net.load_state_dict(result.state_dict)
     model.net.eval()
@@ -364,6 +454,77 @@ def train_stress_model(
         {k: h[k] for k in ("epoch", "train_loss", "val_loss", "seconds")} for h in result.history
     ]
     return model
+
+
+def refit_stress_model(
+    previous: StressModel,
+    returns: pd.DataFrame,
+    fit_end: str | pd.Timestamp,
+    epochs: int,
+    *,
+    seed: int,
+    warm_start: bool = True,
+    progress: bool | None = None,
+) -> StressModel:
+    """Refit ``previous``'s configuration on every window ending on or before ``fit_end``.
+
+    The walk-forward update (:mod:`diffrisk.stress.walk_forward`): rows after ``fit_end``
+    are dropped first, every statistic (standardisations, target scale, signature range
+    and prior) is refitted on the expanded window, and the network trains for exactly
+    ``epochs`` epochs, starting from ``previous``'s weights (``warm_start``) or from a
+    fresh seeded initialisation. There is no epoch selection (no validation data after
+    ``fit_end`` exists to select on): the last EMA weights are kept.
+
+    Parameters
+    ----------
+    previous : StressModel
+        The previous version (configuration, assets and, with ``warm_start``, weights).
+    returns : DataFrame (T, n_assets)
+        Constituent returns with ``previous.assets`` as columns.
+    fit_end : date
+        Last day a training window may reach.
+    epochs : int
+        Training epochs (>= 1).
+    seed : int
+        Seeds the batch order, the steps and noise (and the weights without warm start).
+    warm_start : bool, default True
+    progress : bool, optional
+        tqdm bar (None: only on a terminal).
+
+    Returns
+    -------
+    StressModel
+        ``train_end`` = the last row on or before ``fit_end``; ``history`` holds the refit's
+        epochs (``val_loss`` NaN).
+    """
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1 for a refit, got {epochs!r}")
+    if list(returns.columns) != list(previous.assets):
+        raise ValueError(
+            f"returns columns {list(returns.columns)} differ from the model's assets "
+            f"{previous.assets}"
+        )
+    frame = returns.loc[returns.index <= pd.Timestamp(fit_end)]
+    if frame.empty:
+        raise ValueError(f"no returns on or before fit_end={fit_end}")
+    config = previous.config
+    torch.manual_seed(int(seed))
+    windows = training_windows(frame, None, frame.index[-1], config)
+    signatures = historical_signatures(
+        frame, config.horizon, lam=config.ewma_lambda, warmup=config.ewma_warmup
+    )
+    end = str(pd.Timestamp(frame.index[-1]).date())
+    model = fit_stress_statistics(windows, list(frame.columns), config, signatures, end)
+    if warm_start:
+        model.net.load_state_dict(previous.net.state_dict())
+    logger.info(
+        "stress refit through %s: %d windows, %d epochs (warm start: %s)",
+        end,
+        len(windows),
+        epochs,
+        warm_start,
+    )
+    return _fit_network(model, windows, int(seed), None, int(epochs), progress, f"refit to {end}")
 
 
 def save_stress_model(model: StressModel, path: str | Path) -> Path:

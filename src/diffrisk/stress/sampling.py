@@ -15,7 +15,7 @@ from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.sampler import initial_noise, reverse_process, reverse_steps
 from diffrisk.stress.model import StressModel, as_float_tensor
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS
-from diffrisk.stress.windows import conditioning_inputs, conditioning_position
+from diffrisk.stress.windows import conditioning_batch
 
 
 @torch.no_grad()
@@ -219,26 +219,7 @@ def generate_paths(
     if unknown:
         raise ValueError(f"unknown signature components {unknown}; expected {SIGNATURE_COLUMNS}")
     cfg = model.config
-    arr = returns.to_numpy(dtype=float)
-    rows, inputs = [], []
-    for d in as_of:
-        s = conditioning_position(returns.index, d)
-        inp = conditioning_inputs(
-            arr[:s], cfg.history, lam=cfg.ewma_lambda, warmup=cfg.ewma_warmup, clip=cfg.history_clip
-        )
-        first = (
-            returns.index[s]
-            if s < len(returns.index)
-            else (pd.Timestamp(d) if d not in (None, "") else pd.NaT)
-        )
-        rows.append(
-            {
-                "as_of": first,
-                "last_history": returns.index[s - 1],
-                "portfolio_vol": inp.portfolio_vol,
-            }
-        )
-        inputs.append(inp)
+    inputs, dates_frame = conditioning_batch(returns, as_of, cfg)
     n = int(n_paths_per_date)
     history = as_float_tensor(np.stack([i.history for i in inputs]))
     sigma = np.stack([i.sigma for i in inputs])
@@ -287,4 +268,4 @@ def generate_paths(
         bound = (soft_bound * model.target_abs_max)[None, :, None]
         scaled = bound * np.tanh(scaled / bound)
     paths = np.swapaxes(scaled * np.repeat(sigma, n, axis=0)[:, :, None], 1, 2)
-    return paths.astype(np.float32), pd.DataFrame(rows)
+    return paths.astype(np.float32), dates_frame

@@ -20,7 +20,7 @@ from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
-from diffrisk.stress.model import StressModel, load_stress_model
+from diffrisk.stress.model import StressModel, load_stress_model, model_version
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.signatures import out_of_range, stress_signature
 from diffrisk.stress.windows import conditioning_position
@@ -170,7 +170,9 @@ def generate_scenario_set(
     metadata : dict
         Everything needed to regenerate the set exactly (:func:`regenerate_scenario_set`):
         generator, archetype, signature, guidance, seed, conditioning dates, sampler
-        settings, checkpoint SHA-256, SHA-256 of the returns read, plus the provenance
+        settings, checkpoint SHA-256, ``model_version``
+        (:func:`~diffrisk.stress.model.model_version`: ``stress@fit_end=<train_end>#<sha[:12]>``),
+        SHA-256 of the returns read, plus the provenance
         record (:func:`diffrisk.core.audit.provenance`: params, data hash, package version,
         git revision, UTC timestamp).
     """
@@ -243,6 +245,7 @@ def generate_scenario_set(
         "assets": list(model.assets),
         "horizon": int(model.config.horizon),
         "checkpoint_sha256": checkpoint_sha256,
+        "model_version": model_version("stress", model.train_end, checkpoint_sha256),
         "returns_sha256": audit.frame_sha256(_rows_before(returns, as_of)),
         "out_of_range": flagged,
         "out_of_range_flag": bool(flagged),
@@ -370,8 +373,8 @@ def baseline_scenario_set(
     -------
     paths : ndarray float32 (n_dates * n_paths_per_date, horizon, n_assets)
     metadata : dict
-        Generator settings, conditioning dates and volatilities (no provenance record;
-        the stage adds it).
+        Generator settings, conditioning dates and volatilities, ``model_version``
+        (``<kind>@fit_end=<train_end>``; no provenance record: the stage adds it).
     """
     train = returns.loc[returns.index <= pd.Timestamp(train_end)].to_numpy(dtype=float)
     arr = returns.to_numpy(dtype=float)
@@ -406,6 +409,7 @@ def baseline_scenario_set(
         "conditioning": {"portfolio_vol": vols},
         "assets": [str(c) for c in returns.columns],
         "horizon": int(horizon),
+        "model_version": model_version(kind, train_end),
     }
     return paths_, meta
 

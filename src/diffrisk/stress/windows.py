@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,52 @@ def conditioning_inputs(
     return ConditioningInputs(history=history, sigma=sigma, portfolio_vol=port)
 
 
+def conditioning_batch(
+    returns: pd.DataFrame,
+    as_of: Sequence[str | pd.Timestamp | None],
+    config: StressConfig,
+) -> tuple[list[ConditioningInputs], pd.DataFrame]:
+    """The conditioning inputs of several conditioning dates (rows strictly before each).
+
+    Parameters
+    ----------
+    returns : DataFrame (T, n_assets)
+        Constituent returns.
+    as_of : sequence of date or None
+        First day of the paths; None/"" = the day after the last row.
+    config : StressConfig
+        History length, EWMA decay and warm-up, history clip.
+
+    Returns
+    -------
+    inputs : list of ConditioningInputs
+        One per date, in order.
+    dates : DataFrame
+        Per date: ``as_of`` (first day of the paths), ``last_history`` (last row read),
+        ``portfolio_vol`` (EWMA forecast of the equal-weighted portfolio).
+    """
+    arr = returns.to_numpy(dtype=float)
+    rows, inputs = [], []
+    for d in as_of:
+        s = conditioning_position(returns.index, d)
+        inp = conditioning_inputs(
+            arr[:s],
+            config.history,
+            lam=config.ewma_lambda,
+            warmup=config.ewma_warmup,
+            clip=config.history_clip,
+        )
+        first = (
+            returns.index[s]
+            if s < len(returns.index)
+            else (pd.Timestamp(d) if d not in (None, "") else pd.NaT)
+        )
+        last = returns.index[s - 1]
+        rows.append({"as_of": first, "last_history": last, "portfolio_vol": inp.portfolio_vol})
+        inputs.append(inp)
+    return inputs, pd.DataFrame(rows)
+
+
 @dataclass
 class WindowSet:
     """Training windows as arrays (n windows).
@@ -168,3 +215,84 @@ def training_windows(
         signature=signature,
         starts=pd.DatetimeIndex(frame.index[starts]),
     )
+
+
+# --------------------------------------------------------------------------- stratified sampling
+def segment_labels(
+    windows: WindowSet, assets: Sequence[str], segments: Mapping[str, Sequence[str]]
+) -> NDArray[np.int64]:
+    """Label each window by the segment that led its worst move.
+
+    The move of an asset over a window is its cumulative volatility-scaled return
+    (``targets.sum`` over the horizon: the path divided by the asset's EWMA volatility at
+    the start, so a calm sector falling 3 sigma counts as much as a volatile one falling
+    3 sigma); a segment's move is the mean over its assets; the label is the segment with
+    the most negative move (the first one on ties).
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Training windows (nothing after their last day is read).
+    assets : sequence of str
+        Column order of ``windows.targets``.
+    segments : mapping of str to sequence of str
+        Segment name -> tickers (:func:`~diffrisk.stress.config.parse_segments`).
+
+    Returns
+    -------
+    ndarray int64 (n_windows,)
+        Position of each window's label in ``list(segments)``.
+    """
+    names = [str(a) for a in assets]
+    if windows.targets.shape[1] != len(names):
+        raise ValueError(
+            f"assets has {len(names)} names, the windows have {windows.targets.shape[1]} assets"
+        )
+    if not segments:
+        raise ValueError("segments is empty")
+    move = windows.targets.astype(np.float64).sum(axis=2)  # (n, A)
+    columns = []
+    for name, members in segments.items():
+        pos = [names.index(m) for m in members if m in names]
+        if len(pos) != len(members) or not pos:
+            raise ValueError(f"segment {name!r} has tickers {list(members)} not among {names}")
+        columns.append(move[:, pos].mean(axis=1))
+    return np.argmin(np.stack(columns, axis=1), axis=1).astype(np.int64)
+
+
+def balanced_index(labels: ArrayLike, seed: int) -> NDArray[np.int64]:
+    """Window positions in which every label present has the same count.
+
+    Each label gets ``M`` entries, ``M`` = the count of the most frequent label: its
+    windows repeated ``M // c`` times plus ``M % c`` of them drawn without replacement
+    (seeded), so within a label the windows stay (nearly) equally weighted. Drawing an
+    epoch's windows uniformly from this multiset draws every label with the same
+    probability.
+
+    Parameters
+    ----------
+    labels : array_like of int (n_windows,)
+    seed : int
+        Seed of the partial repetition.
+
+    Returns
+    -------
+    ndarray int64 (n_labels_present * M,)
+        Positions into the windows, grouped by label (shuffle before use).
+
+    Examples
+    --------
+    >>> np.bincount(np.array([0, 0, 0, 1])[balanced_index([0, 0, 0, 1], seed=0)]).tolist()
+    [3, 3]
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or lab.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {lab.shape}")
+    rng = np.random.default_rng(int(seed))
+    groups = [np.flatnonzero(lab == v) for v in np.unique(lab)]
+    m = max(len(g) for g in groups)
+    parts = []
+    for g in groups:
+        parts.append(np.tile(g, m // len(g)))
+        parts.append(np.sort(rng.choice(g, size=m % len(g), replace=False)))
+    return np.concatenate(parts).astype(np.int64)

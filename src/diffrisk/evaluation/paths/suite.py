@@ -532,8 +532,11 @@ def signature_table(
     sets: Mapping[tuple[str, str], tuple[NDArray[np.floating], Mapping[str, Any]]],
     archetypes: Sequence[Archetype],
     tolerance: float = 0.10,
+    generators: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Achieved versus requested signature per archetype, component and generator.
+
+    ``generators`` orders and selects the generators (default :data:`GENERATORS`).
 
     ``achieved_mean`` and ``achieved_median`` are over the set's paths (each measured
     with its own date's volatility forecast); ``relative_error`` =
@@ -543,7 +546,7 @@ def signature_table(
     rows = []
     for arch in archetypes:
         for comp, requested in arch.signature.items():
-            for gen in GENERATORS:
+            for gen in GENERATORS if generators is None else generators:
                 if (gen, arch.name) not in sets:
                     continue
                 paths_, meta = sets[(gen, arch.name)]
@@ -561,7 +564,9 @@ def signature_table(
                         "achieved_p95": float(achieved.quantile(0.95)),
                         "relative_error": err,
                         "within_tolerance": bool(err <= tolerance),
-                        "guidance": meta["generation"].get("guidance", np.nan),
+                        "guidance": np.nan
+                        if meta["generation"].get("guidance") is None
+                        else meta["generation"]["guidance"],
                         "out_of_range": comp in meta.get("out_of_range", []),
                     }
                 )

@@ -1,0 +1,71 @@
+"""Command line of the service: ``python -m diffrisk.service [--host ...] [--port ...]``.
+
+Options override the ``DIFFRISK_*`` environment variables, which override the defaults
+(:class:`~diffrisk.service.settings.ServiceSettings`). The service refuses to start
+(exit status 2) on a bad setting, e.g. a non-loopback host without a token, and when the
+pipeline's outputs are missing (exit status 3: run ``make repro`` first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from diffrisk.service.generators import PipelineOutputsMissing
+from diffrisk.service.settings import ServiceSettings, SettingsError
+
+logger = logging.getLogger(__name__)
+
+EXIT_BAD_SETTINGS, EXIT_NO_CHECKPOINTS = 2, 3
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (every option defaults to None: environment or default)."""
+    p = argparse.ArgumentParser(
+        prog="python -m diffrisk.service",
+        description="Scenario query service over the pipeline's trained generators.",
+    )
+    p.add_argument("--host", help="bind address (default 127.0.0.1; DIFFRISK_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8000; DIFFRISK_PORT)")
+    p.add_argument("--db-url", dest="db_url", help="SQLAlchemy URL of the audit log")
+    p.add_argument("--store-dir", dest="store_dir", help="scenario-set store folder")
+    p.add_argument("--token", help="bearer token (required off loopback; DIFFRISK_TOKEN)")
+    p.add_argument("--models-dir", dest="models_dir", help="checkpoint folder (models/)")
+    p.add_argument("--returns-file", dest="returns_file", help="data/processed/returns.parquet")
+    p.add_argument("--stress-dir", dest="stress_dir", help="stress_generate outputs (data/stress)")
+    p.add_argument("--max-paths", dest="max_paths", type=int, help="largest n_paths")
+    p.add_argument("--torch-threads", dest="torch_threads", type=int, help="model threads")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the service; return the exit status (0 after a clean shutdown)."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
+    )
+    overrides = {k: v for k, v in vars(args).items() if k != "log_level"}
+    try:
+        settings = ServiceSettings.from_env(**overrides)
+    except SettingsError as exc:
+        print(f"diffrisk.service: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    try:
+        from diffrisk.service.app import build_asgi
+
+        app = build_asgi(settings)
+    except PipelineOutputsMissing as exc:
+        print(f"diffrisk.service: {exc}", file=sys.stderr)
+        return EXIT_NO_CHECKPOINTS
+    import uvicorn
+
+    logger.info(
+        "serving on http://%s:%d (store %s)", settings.host, settings.port, settings.store_dir
+    )
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
+    )
+    return 0

@@ -1,0 +1,452 @@
+"""The servable generators: the pipeline's checkpoints and settings behind one interface.
+
+A :class:`Generator` draws paths for a :class:`Draw` (signature, conditioning date, number
+of paths, seed, guidance). :func:`load_registry` builds every generator the pipeline's
+outputs allow: the diffusion stress model (``models/stress.pt``), the GAN and VAE
+comparison generators (``models/stress_gan.pt``, ``models/stress_vae.pt``, when the
+``stress_train_comparison`` stage has written them) and the two simple baselines
+(multivariate normal, filtered block bootstrap), fitted on the model's training period
+only, exactly as the ``stress_generate`` stage does. Nothing is trained here: the sampler
+settings, the archetypes and the calibrated guidance weight of each archetype are read
+from the ``stress_generate`` audit sidecars.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from diffrisk.core import audit
+from diffrisk.stress.comparison import (
+    COMPARISON_GENERATORS,
+    ComparisonModel,
+    load_comparison_model,
+)
+from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.config import UNCONDITIONAL
+from diffrisk.stress.model import StressModel, load_stress_model, model_version
+from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.scenario_sets import baseline_scenario_set
+
+logger = logging.getLogger(__name__)
+
+#: Sampler settings of :func:`generate_paths` recorded by the ``stress_generate`` stage.
+SAMPLER_KEYS = ("sampler", "n_steps", "eta", "spacing", "order", "soft_bound")
+
+
+class PipelineOutputsMissing(FileNotFoundError):
+    """The pipeline's checkpoints or scenario-set records are missing (run ``make repro``)."""
+
+
+@dataclass(frozen=True)
+class ArchetypeRecord:
+    """A named request as the pipeline resolved and calibrated it."""
+
+    name: str
+    signature: dict[str, float]
+    as_of: str | None
+    guidance: float
+    prior_neighbours: int
+    source: str
+
+    def public(self) -> dict[str, Any]:
+        """JSON form for ``GET /models``."""
+        return {
+            "name": self.name,
+            "signature": self.signature,
+            "as_of": self.as_of,
+            "guidance": self.guidance,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One resolved request to a generator."""
+
+    signature: dict[str, float]
+    as_of: str | None
+    n_paths: int
+    seed: int
+    guidance: float | None
+    prior_neighbours: int = 0
+
+
+@dataclass
+class Generator:
+    """A servable generator version.
+
+    Attributes
+    ----------
+    name : str
+    version : str
+        12 hex digits: the checkpoint's SHA-256 prefix, or for a baseline the hash of its
+        training rows and settings.
+    kind : str
+        ``diffusion``, ``baseline`` or ``checkpoint``.
+    guided : bool
+        Whether it takes a classifier-free guidance weight (diffusion).
+    conditioned : bool
+        Whether it takes a stress signature (diffusion, GAN, VAE).
+    horizon : int
+    assets : list of str
+    info : dict
+        ``data_sha256``, ``config``, ``training_period``, ``validation``, ... for
+        ``GET /models``.
+    sample : callable
+        ``sample(draw) -> (paths (n, H, A) float32, conditioning record)``.
+    """
+
+    name: str
+    version: str
+    kind: str
+    guided: bool
+    conditioned: bool
+    horizon: int
+    assets: list[str]
+    info: dict[str, Any]
+    sample: Callable[[Draw], tuple[NDArray[np.float32], dict[str, Any]]] = field(repr=False)
+
+    def public(self) -> dict[str, Any]:
+        """JSON form for ``GET /models``."""
+        return {
+            "generator": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            "guided": self.guided,
+            "conditioned": self.conditioned,
+            "horizon": self.horizon,
+            "assets": self.assets,
+            **self.info,
+        }
+
+
+@dataclass
+class Registry:
+    """Generators by name (each a list of versions, latest last) and the archetypes."""
+
+    generators: dict[str, list[Generator]]
+    archetypes: dict[str, ArchetypeRecord]
+    returns: pd.DataFrame
+    data_sha256: str
+    min_history: int = 1
+
+    def as_of_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last allowed conditioning date (enough history; at most the next day)."""
+        index = self.returns.index
+        first = index[min(self.min_history, len(index) - 1)]
+        return first, index[-1] + pd.offsets.BDay(1)
+
+    def get(self, name: str, version: str = "latest") -> Generator:
+        """The generator ``name`` at ``version`` (KeyError naming what exists)."""
+        if name not in self.generators:
+            raise KeyError(f"unknown generator {name!r}; available: {sorted(self.generators)}")
+        versions = self.generators[name]
+        if version == "latest":
+            return versions[-1]
+        for g in versions:
+            if g.version == version or (len(version) >= 12 and g.version.startswith(version[:12])):
+                return g
+        raise KeyError(
+            f"unknown model version {version!r} of {name!r}; available: "
+            f"{[g.version for g in versions]}"
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PipelineOutputsMissing(
+            f"{path} does not exist: run `make repro` (the service serves the pipeline's "
+            "checkpoints; it never trains)"
+        )
+    return json.loads(path.read_text())
+
+
+def read_returns(path: Path, assets: list[str]) -> pd.DataFrame:
+    """The constituents' daily log returns (the model's columns) from the data stage's file."""
+    if not path.is_file():
+        raise PipelineOutputsMissing(f"{path} does not exist: run `make repro` (data stage)")
+    frame = pd.read_parquet(path)
+    frame.index = pd.DatetimeIndex(frame.index).rename("date")
+    missing = [a for a in assets if a not in frame.columns]
+    if missing:
+        raise ValueError(f"returns file {path} lacks the model's assets {missing}")
+    return frame.loc[:, assets].astype(float)
+
+
+def read_archetypes(
+    stress_dir: Path, checkpoint_sha256: str, default_guidance: float
+) -> tuple[dict[str, ArchetypeRecord], dict[str, Any], dict[str, Any]]:
+    """Archetypes, sampler settings and generate-stage params from ``stress_generate``'s records.
+
+    Each archetype takes the guidance weight and prior settings of its diffusion set's
+    sidecar (``diffusion_<name>.audit.json``). If a sidecar was made with another
+    checkpoint, its calibrated weight does not apply: ``default_guidance`` is used and
+    the archetype's ``source`` says so.
+
+    Returns
+    -------
+    archetypes : dict name -> ArchetypeRecord
+    sampling : dict
+        :data:`SAMPLER_KEYS` of the sets.
+    params : dict
+        The stage's parameters (``bootstrap_block``, ...).
+    """
+    index = _read_json(stress_dir / "index.json")
+    out: dict[str, ArchetypeRecord] = {}
+    sampling: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    for arch in index.get("archetypes", []):
+        side = _read_json(stress_dir / f"diffusion_{arch['name']}.audit.json")
+        gen = side["generation"]
+        sampling = {k: gen[k] for k in SAMPLER_KEYS}
+        params = dict(side.get("params", {}))
+        same_model = side.get("checkpoint_sha256") == checkpoint_sha256
+        if not same_model:
+            logger.warning(
+                "archetype %s was calibrated with another checkpoint: guidance %.2f used",
+                arch["name"],
+                default_guidance,
+            )
+        out[arch["name"]] = ArchetypeRecord(
+            name=arch["name"],
+            signature={k: float(v) for k, v in (arch.get("signature") or {}).items()},
+            as_of=arch.get("as_of"),
+            guidance=float(gen["guidance"]) if same_model else float(default_guidance),
+            prior_neighbours=int(gen.get("prior_neighbours", 0)),
+            source=str(arch.get("source", "requested"))
+            + ("" if same_model else "; guidance: service default (other checkpoint)"),
+        )
+    if not out:
+        raise PipelineOutputsMissing(f"{stress_dir / 'index.json'} lists no archetypes")
+    return out, sampling, params
+
+
+def _conditioning_record(dates: pd.DataFrame, draw: Draw, settings: Mapping[str, Any]) -> dict:
+    """What a checkpoint generator conditioned on (recorded in the set's metadata)."""
+    row = dates.iloc[0]
+    return {
+        "as_of": str(pd.Timestamp(row["as_of"]).date()) if pd.notna(row["as_of"]) else None,
+        "last_history": str(pd.Timestamp(row["last_history"]).date()),
+        "portfolio_vol": float(row["portfolio_vol"]),
+        "sampling": dict(settings),
+        "prior_neighbours": 0 if draw.signature else int(draw.prior_neighbours),
+    }
+
+
+def _checkpoint_info(
+    model: StressModel | ComparisonModel,
+    returns: pd.DataFrame,
+    checkpoint_sha256: str,
+    checkpoint_audit: Mapping[str, Any],
+    validation_keys: tuple[str, ...],
+    settings: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``GET /models`` facts of a trained generator, from its checkpoint and audit record."""
+    outputs = dict(checkpoint_audit.get("outputs", {}))
+    return {
+        "checkpoint_sha256": checkpoint_sha256,
+        "model_version": model_version(
+            getattr(model, "kind", "stress"), model.train_end, checkpoint_sha256
+        ),
+        "data_sha256": checkpoint_audit.get("data_sha256", ""),
+        "config": model.config.to_dict(),
+        "training_period": {"first": str(returns.index[0].date()), "last": model.train_end},
+        "validation": {k: outputs[k] for k in validation_keys if k in outputs},
+        "signature_range": model.signature_bounds.to_dict(orient="index"),
+        "trained_at": checkpoint_audit.get("utc_timestamp"),
+        "sampling": dict(settings),
+    }
+
+
+def diffusion_generator(
+    model: StressModel,
+    returns: pd.DataFrame,
+    checkpoint_sha256: str,
+    checkpoint_audit: Mapping[str, Any],
+    sampling: Mapping[str, Any],
+) -> Generator:
+    """The diffusion stress model as a :class:`Generator` (pipeline sampler settings)."""
+
+    def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        paths_, dates = generate_paths(
+            model,
+            returns,
+            [draw.as_of],
+            draw.n_paths,
+            draw.signature,
+            guidance=float(draw.guidance or 0.0),
+            seed=draw.seed,
+            prior_neighbours=0 if draw.signature else draw.prior_neighbours,
+            progress=False,
+            **sampling,
+        )
+        return paths_, _conditioning_record(dates, draw, sampling)
+
+    keys = ("best_val_loss", "best_epoch", "epochs_run")
+    return Generator(
+        name="diffusion",
+        version=checkpoint_sha256[:12],
+        kind="diffusion",
+        guided=True,
+        conditioned=True,
+        horizon=int(model.config.horizon),
+        assets=list(model.assets),
+        info=_checkpoint_info(model, returns, checkpoint_sha256, checkpoint_audit, keys, sampling),
+        sample=sample,
+    )
+
+
+def comparison_generator(
+    model: ComparisonModel,
+    returns: pd.DataFrame,
+    checkpoint_sha256: str,
+    checkpoint_audit: Mapping[str, Any],
+) -> Generator:
+    """A GAN or VAE comparison generator (conditioned on the signature, no guidance)."""
+
+    def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        paths_, dates = comparison_paths(
+            model,
+            returns,
+            [draw.as_of],
+            draw.n_paths,
+            draw.signature,
+            seed=draw.seed,
+            prior_neighbours=0 if draw.signature else draw.prior_neighbours,
+            progress=False,
+        )
+        return paths_, _conditioning_record(dates, draw, {})
+
+    keys = ("best_epoch", "best_score", "epochs_run", "selection")
+    return Generator(
+        name=model.kind,
+        version=checkpoint_sha256[:12],
+        kind="checkpoint",
+        guided=False,
+        conditioned=True,
+        horizon=int(model.config.horizon),
+        assets=list(model.assets),
+        info=_checkpoint_info(model, returns, checkpoint_sha256, checkpoint_audit, keys, {}),
+        sample=sample,
+    )
+
+
+def baseline_generator(
+    kind: str,
+    returns: pd.DataFrame,
+    train_end: str,
+    horizon: int,
+    *,
+    block: int,
+    lam: float,
+    warmup: int,
+    data_sha256: str,
+) -> Generator:
+    """A comparison baseline (``normal`` or ``bootstrap``) fitted on rows up to ``train_end``."""
+    train = returns.loc[returns.index <= pd.Timestamp(train_end)]
+    settings = {"block": int(block), "lam": float(lam), "warmup": int(warmup)}
+    fingerprint = json.dumps(
+        {"kind": kind, "train": audit.frame_sha256(train), **settings}, sort_keys=True
+    )
+    version = hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+
+    def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        paths_, meta = baseline_scenario_set(
+            kind,
+            returns,
+            train_end,
+            [draw.as_of],
+            draw.n_paths,
+            horizon,
+            seed=draw.seed,
+            **settings,
+        )
+        return paths_, {
+            "as_of": meta["generation"]["as_of"][0],
+            "portfolio_vol": float(meta["conditioning"]["portfolio_vol"][0]),
+            "settings": settings,
+        }
+
+    return Generator(
+        name=kind,
+        version=version,
+        kind="baseline",
+        guided=False,
+        conditioned=False,
+        horizon=int(horizon),
+        assets=[str(c) for c in returns.columns],
+        info={
+            "data_sha256": data_sha256,
+            "config": settings,
+            "training_period": {"first": str(train.index[0].date()), "last": str(train_end)},
+            "validation": {},
+            "fitted_rows_sha256": audit.frame_sha256(train),
+        },
+        sample=sample,
+    )
+
+
+def load_registry(
+    models_dir: Path, returns_file: Path, stress_dir: Path, default_guidance: float
+) -> Registry:
+    """Every servable generator from the pipeline's outputs.
+
+    Raises
+    ------
+    PipelineOutputsMissing
+        If ``models_dir/stress.pt``, its audit record, the returns file or the
+        ``stress_generate`` records are missing.
+    """
+    checkpoint = models_dir / "stress.pt"
+    if not checkpoint.is_file():
+        raise PipelineOutputsMissing(
+            f"{checkpoint} does not exist: run `make repro` first (the service serves the "
+            "pipeline's checkpoints; it never trains)"
+        )
+    ckpt_audit = _read_json(models_dir / "stress.audit.json")
+    ckpt_sha = audit.file_sha256(checkpoint)
+    model = load_stress_model(checkpoint)
+    returns = read_returns(returns_file, list(model.assets))
+    archetypes, sampling, params = read_archetypes(stress_dir, ckpt_sha, default_guidance)
+    data_sha = str(ckpt_audit.get("data_sha256", ""))
+    diffusion = diffusion_generator(model, returns, ckpt_sha, ckpt_audit, sampling)
+    generators = {"diffusion": [diffusion]}
+    for kind in ("normal", "bootstrap"):
+        generators[kind] = [
+            baseline_generator(
+                kind,
+                returns,
+                model.train_end,
+                diffusion.horizon,
+                block=int(params.get("bootstrap_block", 5)),
+                lam=model.config.ewma_lambda,
+                warmup=model.config.ewma_warmup,
+                data_sha256=data_sha,
+            )
+        ]
+    for kind in COMPARISON_GENERATORS:
+        path = models_dir / f"stress_{kind}.pt"
+        if path.is_file():
+            generators[kind] = [
+                comparison_generator(
+                    load_comparison_model(path, kind),
+                    returns,
+                    audit.file_sha256(path),
+                    _read_json(models_dir / f"stress_{kind}.audit.json"),
+                )
+            ]
+    if UNCONDITIONAL not in archetypes:
+        logger.warning("the pipeline made no unconditional set: requests need an archetype")
+    cfg = model.config
+    min_history = max(int(cfg.history), int(cfg.ewma_warmup))
+    return Registry(generators, archetypes, returns, data_sha, min_history)

@@ -1,0 +1,486 @@
+"""Stage ``stress_audit``.
+
+The adversarial-request audit of the stress generator: capital-relief attacks within a
+budget ε (:mod:`diffrisk.stress.adversarial`) and the defences that should catch them
+(:mod:`diffrisk.evaluation.stress_audit`), thresholds set on validation dates, detection
+and false flags measured on test dates. Writes ``reports/tables/stress_adversarial.{csv,md}``
+(and ``stress_adversarial_relief``, ``stress_adversarial_items``), the figure
+``reports/figures/stress_adversarial.{png,pdf}`` and ``reports/metrics/stress_adversarial.json``;
+trains (or reloads) the independent diffusion members ``models/stress_members/member_<k>.pt``.
+
+Cost on the default parameters: 249 generator calls of 128 paths plus two 6-epoch members;
+230 s measured on the shared machine (load average ~5 on 2 cores; members 47 s of it).
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from diffrisk.core import audit, io, paths
+from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
+from diffrisk.core.tables import markdown_table, write_csv_table, write_table
+from diffrisk.data.returns import constituent_returns, load_returns, returns_until
+from diffrisk.data.splits import Splits
+from diffrisk.evaluation.stress_audit import (
+    DEFENCES,
+    detection_table,
+    fit_thresholds,
+    plausibility_reference,
+    relief_table,
+    score_request,
+)
+from diffrisk.reporting.stress_adversarial import figure_stress_adversarial
+from diffrisk.reporting.style import save_figure
+from diffrisk.risk.portfolio import parse_portfolios
+from diffrisk.stress.adversarial import (
+    PathGenerator,
+    attack_request,
+    attack_space,
+    history_sigma,
+    path_generator,
+    validate_request,
+)
+from diffrisk.stress.comparison import load_comparison_model
+from diffrisk.stress.gan import gan_paths
+from diffrisk.stress.model import StressModel, load_stress_model, save_stress_model
+from diffrisk.stress.model import train_stress_model as _train
+from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.vae import vae_paths
+
+logger = logging.getLogger(__name__)
+
+_SAMPLING_KEYS = ("sampler", "n_steps", "eta", "spacing", "order", "soft_bound")
+
+
+def _spread(dates: pd.DatetimeIndex, n: int) -> list[pd.Timestamp]:
+    """``n`` dates evenly spaced over ``dates`` (first and last included)."""
+    if len(dates) == 0 or n < 1:
+        raise ValueError(f"cannot pick {n} dates from a period of {len(dates)} days")
+    pos = np.unique(np.linspace(0, len(dates) - 1, int(n)).round().astype(int))
+    return [pd.Timestamp(dates[i]) for i in pos]
+
+
+def member_model(
+    k: int, primary: StressModel, returns: pd.DataFrame, splits: Any, epochs: int, seed: int
+) -> StressModel:
+    """Independent diffusion member k: the primary's config, ``epochs`` epochs, seed ``seed + k``.
+
+    Reloaded from ``models/stress_members/member_<k>.pt`` when its audit record matches the
+    config, seed and data; trained (training and validation rows only) otherwise.
+    """
+    config = replace(
+        primary.config,
+        max_epochs=int(epochs),
+        min_epochs=min(primary.config.min_epochs, int(epochs)),
+    )
+    path = paths.stress_member_checkpoint(k)
+    key = {"config": config.to_dict(), "seed": int(seed) + k, "data": audit.recorded_data_hash()}
+    record = path.with_suffix(".audit.json")
+    if path.is_file() and record.is_file() and json.loads(record.read_text()).get("member") == key:
+        logger.info("stress_audit: reusing member %d from %s", k, path)
+        return load_stress_model(path)
+    frame = returns_until(returns, splits, "validation")
+    model = _train(
+        frame, splits.train_end, splits.val_start, splits.val_end, config, seed=key["seed"]
+    )
+    save_stress_model(model, path)
+    prov = audit.provenance({"stress.model": config.to_dict()}, key["seed"], key["data"])
+    audit.write_provenance(record, {**prov, "member": key})
+    return model
+
+
+def comparison_generator(kind: str) -> PathGenerator:
+    """The GAN or VAE comparison generator (``models/stress_<kind>.pt``) as a path generator.
+
+    Its checkpoint is written by the ``stress_train_comparison`` stage; list it in this
+    stage's ``deps`` in ``dvc.yaml`` before naming ``gan`` or ``vae`` in ``others``.
+    """
+    sample = {"gan": gan_paths, "vae": vae_paths}[kind]
+    model = load_comparison_model(paths.comparison_checkpoint(kind), kind)
+    return path_generator(sample, model, progress=False)
+
+
+def _generators(
+    others: Sequence[str],
+    primary: StressModel,
+    members: Mapping[str, StressModel],
+    guidance: float,
+    sampling: Mapping[str, Any],
+) -> dict[str, PathGenerator]:
+    """The primary diffusion generator (key ``diffusion``) and the independent ones."""
+    options = {"guidance": guidance, "progress": False, **sampling}
+    out = {"diffusion": path_generator(generate_paths, primary, **options)}
+    for name in others:
+        if name in members:
+            out[name] = path_generator(generate_paths, members[name], **options)
+        else:
+            out[name] = comparison_generator(name)
+    return out
+
+
+def _audit_archetype(
+    i: int,
+    name: str,
+    nominal: Mapping[str, float],
+    gens: Mapping[str, PathGenerator],
+    dates: Mapping[str, Sequence[pd.Timestamp]],
+    returns: pd.DataFrame,
+    score: Any,
+    attack: Any,
+    n_attack_dates: int,
+    eps_grid: Sequence[float],
+    n_paths: int,
+    seed: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Untouched requests on every date and attacks on archetype i's test dates."""
+    rows: list[dict[str, Any]] = []
+    calls = 0
+
+    def run_others(frame: pd.DataFrame, d: pd.Timestamp, sig: Mapping, s: int) -> list:
+        return [g(frame, d, n_paths, sig, s) for k, g in gens.items() if k != "diffusion"]
+
+    for split, split_dates in dates.items():
+        n = len(split_dates)
+        for j, d in enumerate(tqdm(split_dates, desc=f"audit {name} {split}", leave=False)):
+            req_seed = int(seed) + 7919 * (i + 1) + j
+            past = returns.iloc[: returns.index.searchsorted(d)]
+            clean = gens["diffusion"](past, d, n_paths, nominal, req_seed)
+            scored = score(clean, run_others(past, d, nominal, req_seed), past)
+            calls += len(gens)
+            base = {"split": split, "archetype": name, "as_of": d}
+            for r in scored.to_dict(orient="records"):
+                rows.append(
+                    {
+                        **base,
+                        **r,
+                        "kind": "untouched",
+                        "attacked": False,
+                        "epsilon": 0.0,
+                        "relief": 0.0,
+                        "es_clean": r["es"],
+                        "es_attacked": r["es"],
+                        "theta": "",
+                    }
+                )
+            if split != "test" or (j - i) % n >= int(n_attack_dates):
+                continue
+            for eps in eps_grid:
+                outcome = attack(d, eps, gens["diffusion"], clean, req_seed)
+                calls += next(iter(outcome.results.values())).n_evaluations
+                for key in sorted({r.theta for r in outcome.results.values()}):
+                    frame, sig = outcome.space.request(np.asarray(key))
+                    sc = score(outcome.paths[key], run_others(frame, d, sig, req_seed), frame)
+                    calls += len(gens) - 1
+                    sc = sc.set_index("portfolio")
+                    for r in outcome.results.values():
+                        if r.theta != key:
+                            continue
+                        rows.append(
+                            {
+                                **base,
+                                **sc.loc[r.portfolio].to_dict(),
+                                "portfolio": r.portfolio,
+                                "kind": "attack",
+                                "attacked": eps > 0,
+                                "epsilon": eps,
+                                "relief": r.relief,
+                                "es_clean": r.es_clean,
+                                "es_attacked": r.es_attacked,
+                                "theta": ",".join(f"{t:g}" for t in key),
+                            }
+                        )
+        logger.info("stress_audit: %s %s done (%d generator calls)", name, split, calls)
+    return rows, calls
+
+
+def audit_stress_requests(
+    *,
+    archetypes: str,
+    portfolios: str,
+    epsilons: str,
+    alpha: float,
+    n_paths: int,
+    n_validation_dates: int,
+    n_test_dates: int,
+    n_attack_dates: int,
+    members: int,
+    member_epochs: int,
+    others: str,
+    n_random: int,
+    min_relief: float,
+    false_flag_target: float,
+    reference_step: int,
+    tolerance: float,
+    splits: Any,
+    index_name: str,
+    seed: int,
+) -> dict[str, Any]:
+    """Run the ``stress_audit`` stage.
+
+    Parameters
+    ----------
+    archetypes : str
+        Comma-separated names of the audited archetypes (registered in
+        ``stress.generate.archetypes`` and resolved in ``data/stress/index.json``; each
+        must lie inside the training range).
+    portfolios : str
+        :func:`~diffrisk.risk.portfolio.parse_portfolios` specification.
+    epsilons : str
+        Comma-separated budgets ε >= 0 (ε = 0 is the clean request: relief exactly 0).
+    alpha : float
+        Tail probability of the horizon ES.
+    n_paths : int
+        Paths per generator call.
+    n_validation_dates, n_test_dates : int
+        Conditioning dates of the untouched requests, evenly spread over each period.
+    n_attack_dates : int
+        Test dates attacked per archetype (archetype i takes test dates i, i + 1, ...).
+    members, member_epochs : int
+        Independent diffusion members (seeds ``seed + k``) and their training epochs.
+    others : str
+        Comma-separated independent generators of the disagreement defence:
+        ``member_<k>`` (k <= members), ``gan``, ``vae``.
+    n_random : int
+        Random candidates added to the coordinate search.
+    min_relief : float
+        Relief above which an attack "moves ES" (the headline detection group).
+    false_flag_target : float
+        α of the threshold rule (:func:`~diffrisk.evaluation.stress_audit.fit_thresholds`).
+    reference_step : int
+        Days between the training windows of the plausibility reference.
+    tolerance : float
+        Steering tolerance τ (``stress.validate.tolerance``).
+    splits : Splits
+        Thresholds from validation dates; detection and false flags on test dates;
+        members and the plausibility reference from training (and validation) rows.
+    index_name : str
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``items`` (every scored item), ``detection``, ``relief``, ``thresholds``,
+        ``metrics``, ``figure``.
+    """
+    tic = time.perf_counter()
+    primary = load_stress_model(stress_checkpoint())
+    cfg = primary.config
+    torch.set_num_threads(int(cfg.threads))
+    returns = constituent_returns(load_returns(), index_name)
+    index = json.loads((stress_dir() / "index.json").read_text())
+    registered = {a["name"]: a["signature"] for a in index["archetypes"]}
+    eps_grid = sorted({float(e) for e in str(epsilons).split(",") if e.strip()})
+    if not eps_grid:
+        raise ValueError("epsilons is empty: give budgets such as '0,0.5,1'")
+    names = [a.strip() for a in str(archetypes).split(",") if a.strip()]
+    nominal = {
+        n: validate_request(
+            n,
+            registered,
+            epsilon=min(eps_grid),
+            horizon=cfg.horizon,
+            model_horizon=cfg.horizon,
+            bounds=primary.signature_bounds,
+        )
+        for n in names
+    }
+    train = returns.loc[returns.index <= splits.train_end]
+    weights = parse_portfolios(portfolios, list(returns.columns), train)
+    ewma = {"lam": cfg.ewma_lambda, "warmup": cfg.ewma_warmup}
+    reference = plausibility_reference(
+        train.to_numpy(), cfg.history, step=int(reference_step), **ewma
+    )
+    member_names = [f"member_{k}" for k in range(1, int(members) + 1)]
+    other_names = [o.strip() for o in str(others).split(",") if o.strip()]
+    unknown = [o for o in other_names if o not in member_names and o not in ("gan", "vae")]
+    if unknown or not other_names:
+        raise ValueError(f"others={others!r}: each must be one of {member_names + ['gan', 'vae']}")
+    trained = {
+        name: member_model(k, primary, returns, splits, member_epochs, seed)
+        for k, name in enumerate(member_names, start=1)
+    }
+    member_seconds = time.perf_counter() - tic
+    dates = {
+        "validation": _spread(splits.dates(returns, "validation"), n_validation_dates),
+        "test": _spread(splits.dates(returns, "test"), n_test_dates),
+    }
+    rows, calls = [], 0
+    for i, name in enumerate(names):
+        meta = json.loads(
+            scenario_set_file("diffusion", name).with_suffix(".audit.json").read_text()
+        )["generation"]
+        gens = _generators(
+            other_names,
+            primary,
+            trained,
+            float(meta["guidance"]),
+            {k: meta[k] for k in _SAMPLING_KEYS},
+        )
+
+        def score(paths_, others_, frame, sig=nominal[name]):
+            sigma = history_sigma(frame.to_numpy(dtype=float), **ewma)
+            return score_request(
+                paths_,
+                others_,
+                frame,
+                sig,
+                weights,
+                reference,
+                alpha=alpha,
+                tolerance=tolerance,
+                history=cfg.history,
+                recorded=returns,
+                sigma=sigma,
+                **ewma,
+            )
+
+        def attack(d, eps, generator, clean, req_seed, sig=nominal[name]):
+            space = attack_space(
+                returns,
+                d,
+                sig,
+                epsilon=eps,
+                tolerance=tolerance,
+                bounds=primary.signature_bounds,
+                history=cfg.history,
+                **ewma,
+            )
+            return attack_request(
+                generator,
+                space,
+                weights,
+                alpha=alpha,
+                n_paths=n_paths,
+                seed=req_seed,
+                n_random=n_random,
+                clean_paths=clean,
+            )
+
+        got, n_calls = _audit_archetype(
+            i,
+            name,
+            nominal[name],
+            gens,
+            dates,
+            returns,
+            score,
+            attack,
+            n_attack_dates,
+            eps_grid,
+            n_paths,
+            seed,
+        )
+        rows += got
+        calls += n_calls
+    items = pd.DataFrame(rows)
+    validation = items[(items["split"] == "validation") & ~items["attacked"]]
+    thresholds = fit_thresholds(validation, false_flag_target)
+    scored = items[(items["kind"] == "untouched") | items["attacked"]]
+    detection = detection_table(scored, thresholds, min_relief)
+    relief = relief_table(items[items["kind"] == "attack"])
+    seconds = time.perf_counter() - tic
+    metrics = _metrics(detection, relief, thresholds, min_relief, false_flag_target)
+    metrics |= {
+        "generator_calls": calls,
+        "n_items": len(items),
+        "wall_time_s": round(seconds, 1),
+        "member_time_s": round(member_seconds, 1),
+    }
+    _write(items, detection, relief, thresholds, metrics)
+    figure = save_figure(
+        figure_stress_adversarial(relief, items, thresholds, min_relief), "stress_adversarial"
+    )
+    logger.info("stress_audit: %d items, %d generator calls, %.1f s", len(items), calls, seconds)
+    return {
+        "items": items,
+        "detection": detection,
+        "relief": relief,
+        "thresholds": thresholds,
+        "metrics": metrics,
+        "figure": figure,
+    }
+
+
+def _metrics(
+    detection: pd.DataFrame,
+    relief: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    min_relief: float,
+    target: float,
+) -> dict[str, Any]:
+    """The headline numbers: relief by ε, detection and false flags, goal met or not."""
+    overall = detection[detection["epsilon"].isna()].set_index("group")
+    columns = [*DEFENCES, "combined"] + (["recorded_data"] if "recorded_data" in detection else [])
+    moved = f"attacked test, relief > {min_relief:.0%}"
+    by_eps = relief.groupby("epsilon")["relief_mean"].mean()
+    rates = {
+        g: {c: float(overall.loc[g, c]) for c in columns} | {"n": int(overall.loc[g, "n"])}
+        for g in overall.index
+    }
+    detected = rates[moved]["combined"] if rates[moved]["n"] else float("nan")
+    false_test = rates["untouched test (false flags)"]["combined"]
+    return {
+        "thresholds": dict(thresholds),
+        "relief_mean_by_epsilon": {f"{e:g}": float(v) for e, v in by_eps.items()},
+        "rates": rates,
+        "goal": {
+            "detection_moved_es": detected,
+            "false_flags_test": false_test,
+            "false_flags_validation": rates["untouched validation (false flags)"]["combined"],
+            "met": bool(detected >= 0.95 and false_test <= target),
+        },
+    }
+
+
+def _write(
+    items: pd.DataFrame,
+    detection: pd.DataFrame,
+    relief: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    metrics: Mapping[str, Any],
+) -> None:
+    write_csv_table(paths.tables_dir() / "stress_adversarial.csv", detection)
+    write_table(relief, "stress_adversarial_relief")
+    write_table(
+        items.assign(as_of=items["as_of"].dt.strftime("%Y-%m-%d")), "stress_adversarial_items"
+    )
+    goal = metrics["goal"]
+    text = "\n\n".join(
+        [
+            "## Detection of attacked requests and false flags (share of items flagged)",
+            markdown_table(detection),
+            "Thresholds (set on untouched validation requests): "
+            + ", ".join(f"{k} > {v:.4g}" for k, v in thresholds.items()),
+            f"Goal (>= 95 % of attacks moving ES detected at <= 5 % false flags): "
+            f"{'met' if goal['met'] else 'NOT met'} (detection {goal['detection_moved_es']:.1%}, "
+            f"test false flags {goal['false_flags_test']:.1%}).",
+            "## Relief against the budget epsilon",
+            markdown_table(relief),
+        ]
+    )
+    io.write_text(paths.tables_dir() / "stress_adversarial.md", text + "\n")
+    io.write_json(paths.metrics_dir() / "stress_adversarial.json", metrics, digits=4)
+
+
+def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage ``stress_audit``: :func:`audit_stress_requests` with its ``dvc.yaml`` parameters."""
+    return audit_stress_requests(
+        **stress["audit"],
+        tolerance=stress["validate"]["tolerance"],
+        splits=Splits.from_mapping(data),
+        index_name=data["index_name"],
+        seed=seed,
+    )

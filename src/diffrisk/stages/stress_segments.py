@@ -1,0 +1,218 @@
+"""Stage ``stress_segments``.
+
+Segment coverage of the unconditional scenario sets: generated versus held-out 5 % VaR
+and ES of every constituent and sector group, the worst-covered segment, and whether a
+stress model trained with stratified windows (``StressConfig.stratify="segment"``)
+narrows the gap. Writes ``reports/tables/stress_segments.{csv,md}``,
+``reports/tables/stress_segments_summary.{csv,md}``, ``reports/metrics/stress_segments.json``,
+``reports/figures/stress_segments.{png,pdf}``, ``models/stress_stratified.pt`` and
+``models/stress_segments_timing.json``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+import torch
+
+from diffrisk.core import audit, io, paths
+from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
+from diffrisk.core.tables import write_table
+from diffrisk.data.returns import constituent_returns, load_returns, returns_until
+from diffrisk.data.splits import Splits
+from diffrisk.evaluation.paths.segments import GOAL_RATIO, segment_summary, variant_tables
+from diffrisk.reporting.stress_segments import figure_segment_errors
+from diffrisk.reporting.style import save_figure
+from diffrisk.stress.config import UNCONDITIONAL
+from diffrisk.stress.model import (
+    load_stress_model,
+    model_version,
+    save_stress_model,
+    train_stress_model,
+)
+from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.scenario_sets import read_scenario_set
+
+logger = logging.getLogger(__name__)
+
+STRATIFIED = "diffusion_stratified"
+
+
+def stress_segments(
+    *,
+    sectors: str,
+    alpha: float,
+    daily: bool,
+    stratified: bool,
+    stratified_max_epochs: int,
+    splits: Any,
+    index_name: str,
+    seed: int,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Run the ``stress_segments`` stage.
+
+    Parameters
+    ----------
+    sectors : str
+        Sector map ``"name=TICKER,...; ..."`` of the constituents (an unknown ticker
+        raises naming it; constituents left out form the sector ``other``).
+    alpha : float
+        Tail probability of VaR and ES.
+    daily : bool
+        Add the one-day rows.
+    stratified : bool
+        Train the stratified variant (labels = the sector that led each training window's
+        worst move; batches balanced across labels), with the pipeline model's settings
+        and seed, and score its unconditional set (same conditioning dates, paths per
+        date, sampler settings and seed as the pipeline's).
+    stratified_max_epochs : int
+        Cap on the variant's epochs (the epoch is still selected on validation).
+    splits : diffrisk.data.splits.Splits
+        Training and validation for the variant; the test period is the held-out
+        reference (scored, never used for a choice).
+    index_name : str
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``segments`` (per variant, segment, horizon), ``summary`` (per variant and
+        horizon), ``metrics``, ``figure`` paths.
+    """
+    tic = time.perf_counter()
+    index_file = stress_dir() / "index.json"
+    if not index_file.is_file():
+        raise FileNotFoundError(f"{index_file} does not exist: run the stress_generate stage")
+    index = json.loads(index_file.read_text())
+    returns = constituent_returns(load_returns(), index_name)
+    assets = [str(c) for c in returns.columns]
+    test = returns.loc[splits.dates(returns, "test")]
+    sets = {
+        r["generator"]: read_scenario_set(scenario_set_file(r["generator"], UNCONDITIONAL))
+        for r in index["sets"]
+        if r["archetype"] == UNCONDITIONAL
+    }
+    if "diffusion" not in sets:
+        raise FileNotFoundError("no diffusion unconditional set: run the stress_generate stage")
+    variant_paths = {g: p for g, (p, _) in sets.items()}
+    training: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    if stratified:
+        frozen = load_stress_model(stress_checkpoint())
+        config = replace(
+            frozen.config,
+            stratify="segment",
+            segments=sectors,
+            max_epochs=min(frozen.config.max_epochs, int(stratified_max_epochs)),
+        )
+        torch.set_num_threads(int(config.threads))
+        t0 = time.perf_counter()
+        model = train_stress_model(
+            constituent_returns(returns_until(load_returns(), splits, "validation"), index_name),
+            splits.train_end,
+            splits.val_start,
+            splits.val_end,
+            config,
+            seed=int(seed),
+            progress=progress,
+        )
+        seconds["stratified_training"] = round(time.perf_counter() - t0, 1)
+        # no wall times in the checkpoint: its hash is the same on every rerun
+        model.history = [{k: v for k, v in h.items() if k != "seconds"} for h in model.history]
+        ckpt = save_stress_model(model, paths.stress_stratified_checkpoint())
+        best = min(model.history, key=lambda h: h["val_loss"])
+        training = {
+            "epochs_run": len(model.history),
+            "best_epoch": int(best["epoch"]),
+            "best_val_loss": float(best["val_loss"]),
+            "max_epochs": int(config.max_epochs),
+            "model_version": model_version("stress", model.train_end, audit.file_sha256(ckpt)),
+        }
+        gen = sets["diffusion"][1]["generation"]
+        variant_paths[STRATIFIED], _ = generate_paths(
+            model,
+            returns,
+            gen["as_of"],
+            int(gen["n_paths_per_date"]),
+            None,
+            guidance=gen["guidance"],
+            seed=int(gen["seed"]),
+            sampler=gen["sampler"],
+            n_steps=gen["n_steps"],
+            eta=gen["eta"],
+            spacing=gen["spacing"],
+            order=gen["order"],
+            soft_bound=gen["soft_bound"],
+            prior_neighbours=gen["prior_neighbours"],
+        )
+    table = variant_tables(variant_paths, test, assets, sectors, alpha=alpha, daily=daily)
+    summary = segment_summary(table)
+    metrics = _metrics(summary, training, sets)
+    seconds["total"] = round(time.perf_counter() - tic, 1)
+    io.write_json(paths.models_dir() / "stress_segments_timing.json", seconds)
+    write_table(table, "stress_segments")
+    write_table(summary, "stress_segments_summary")
+    io.write_json(paths.metrics_dir() / "stress_segments.json", metrics, digits=4)
+    horizon = int(table["horizon"].max())
+    figure = save_figure(figure_segment_errors(table, horizon), "stress_segments")
+    logger.info("stress_segments: %s", metrics["headline"])
+    return {
+        "segments": table,
+        "summary": summary,
+        "metrics": metrics,
+        "figure": figure,
+        "seconds": seconds,
+    }
+
+
+def _metrics(
+    summary: pd.DataFrame, training: Mapping[str, Any], sets: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The H-day summary per variant, the goal, and whether stratification narrows the gap."""
+    horizon = int(summary["horizon"].max())
+    rows = summary[summary["horizon"] == horizon].set_index("variant")
+    kinds = {"median_es_error": float, "max_es_error": float, "max_over_median": float}
+    kinds |= {"worst_segment": str, "goal_met": bool}
+    out: dict[str, Any] = {
+        "horizon": horizon,
+        "goal": f"max ES error <= {GOAL_RATIO:g} x median segment's",
+        "variants": {v: {k: f(rows.loc[v, k]) for k, f in kinds.items()} for v in rows.index},
+        "model_versions": {g: meta.get("model_version") for g, (_, meta) in sets.items()},
+    }
+    base = rows.loc["diffusion"]
+    headline = {
+        "worst_segment": str(base["worst_segment"]),
+        "max_over_median": float(base["max_over_median"]),
+        "goal_met": bool(base["goal_met"]),
+    }
+    if STRATIFIED in rows.index:
+        strat = rows.loc[STRATIFIED]
+        headline |= {
+            "stratified_max_over_median": float(strat["max_over_median"]),
+            "stratified_worst_segment": str(strat["worst_segment"]),
+            "stratified_narrows_gap": bool(strat["max_over_median"] < base["max_over_median"]),
+            "stratified_lowers_max_error": bool(strat["max_es_error"] < base["max_es_error"]),
+        }
+        out["stratified_training"] = dict(training)
+    out["headline"] = headline
+    return out
+
+
+def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage ``stress_segments``: :func:`stress_segments` with its ``dvc.yaml`` parameters."""
+    return stress_segments(
+        **stress["segments"],
+        splits=Splits.from_mapping(data),
+        index_name=data["index_name"],
+        seed=seed,
+    )

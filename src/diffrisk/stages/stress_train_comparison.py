@@ -1,0 +1,135 @@
+"""Stage ``stress_train_comparison``.
+
+Fit the two comparison generators of the stress model, a conditional WGAN-GP and a
+conditional VAE, on the diffusion model's windows. Writes ``models/stress_gan.pt``,
+``models/stress_vae.pt`` (+ audit records) and ``models/stress_train_comparison.json``.
+
+:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
+the worker with explicit arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from diffrisk.core import audit, io, paths
+from diffrisk.core.parallel import parallel_map
+from diffrisk.core.paths import comparison_checkpoint
+from diffrisk.data.returns import constituent_returns, load_returns, returns_until
+from diffrisk.data.splits import Splits
+from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
+from diffrisk.stress.config import StressConfig
+from diffrisk.stress.gan import train_gan
+from diffrisk.stress.vae import train_vae
+
+logger = logging.getLogger(__name__)
+
+#: The comparison generators and their training functions, in stage order.
+FITTERS = {"gan": train_gan, "vae": train_vae}
+
+
+def _fit_generator(job: tuple[Any, ...]) -> tuple[ComparisonModel, float]:
+    """Fit one comparison generator (module level: runs in a spawned worker process)."""
+    kind, returns, dates, config, settings, seed, progress = job
+    torch.set_num_threads(int(settings.threads))
+    tic = time.perf_counter()
+    fitted = FITTERS[kind](returns, *dates, config, settings, seed=seed, progress=progress)
+    return fitted, time.perf_counter() - tic
+
+
+def train_comparison(
+    *,
+    model: Mapping[str, Any],
+    comparison: Mapping[str, Any],
+    splits: Any,
+    index_name: str,
+    seed: int,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Run the ``stress_train_comparison`` stage: fit the GAN and the VAE.
+
+    Parameters
+    ----------
+    model : mapping
+        ``params.yaml``'s ``stress.model`` (:class:`StressConfig`): the windows, history
+        length and scaling shared with the diffusion model.
+    comparison : mapping
+        ``stress.comparison`` (:class:`ComparisonConfig`); ``workers: 2`` fits both at once
+        in spawned processes (each with ``threads`` threads), with the same weights as a
+        serial run (each fit is seeded on its own).
+    splits : diffrisk.data.splits.Splits
+        Training windows end on or before ``train_end``; epochs are selected on
+        validation windows; test rows are never read.
+    seed : int
+        Study seed (GAN ``seed``, VAE ``seed + 1``).
+
+    Returns
+    -------
+    dict
+        ``metrics`` per generator (best epoch, selection score, epochs run, seconds,
+        parameters, history).
+
+    Outputs
+    -------
+    ``models/stress_gan.pt``, ``models/stress_vae.pt`` (+ ``.audit.json``),
+    ``models/stress_train_comparison.json``.
+    """
+    config = StressConfig.from_dict(dict(model))
+    settings = ComparisonConfig.from_dict(dict(comparison))
+    torch.set_num_threads(int(settings.threads))
+    returns = constituent_returns(returns_until(load_returns(), splits, "validation"), index_name)
+    data_hash = audit.recorded_data_hash()
+    record: dict[str, Any] = {}
+    dates = (splits.train_end, splits.val_start, splits.val_end)
+    jobs = [
+        (kind, returns, dates, config, settings, int(seed) + offset, progress)
+        for offset, kind in enumerate(FITTERS)
+    ]
+    fits = parallel_map(_fit_generator, jobs, int(settings.workers))
+    for offset, (kind, (fitted, seconds)) in enumerate(zip(FITTERS, fits, strict=True)):
+        key = "score" if kind == "gan" else "val_loss"
+        best = min(fitted.history, key=lambda h, k=key: h[k])
+        metrics = {
+            "selection": "validation energy distance" if kind == "gan" else "validation -ELBO",
+            "best_epoch": int(best["epoch"]),
+            "best_score": float(best[key]),
+            "epochs_run": len(fitted.history),
+            "n_parameters": int(sum(p.numel() for p in fitted.net.parameters())),
+            "train_end": fitted.train_end,
+            "wall_time_s": round(seconds, 1),
+        }
+        path = save_comparison_model(fitted, comparison_checkpoint(kind))
+        provenance = audit.provenance(
+            {"stress.model": config.to_dict(), "stress.comparison": settings.to_dict()},
+            int(seed) + offset,
+            data_hash,
+            extra={"checkpoint_sha256": audit.file_sha256(path), "outputs": metrics},
+        )
+        audit.write_provenance(path.with_suffix(".audit.json"), provenance)
+        record[kind] = {**metrics, "history": fitted.history}
+        logger.info(
+            "stress_train_comparison: %s %d epochs in %.1f s, best epoch %d (%.4f)",
+            kind,
+            metrics["epochs_run"],
+            seconds,
+            metrics["best_epoch"],
+            metrics["best_score"],
+        )
+    io.write_json(paths.models_dir() / "stress_train_comparison.json", record)
+    return {"metrics": record, "config": settings}
+
+
+def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage ``stress_train_comparison``: :func:`train_comparison` with its parameters."""
+    return train_comparison(
+        model=stress["model"],
+        comparison=stress["comparison"],
+        splits=Splits.from_mapping(data),
+        index_name=data["index_name"],
+        seed=seed,
+    )

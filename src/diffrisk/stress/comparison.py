@@ -1,0 +1,532 @@
+"""Shared parts of the GAN and VAE comparison generators of the stress model.
+
+The two comparison generators (:mod:`diffrisk.stress.gan`, :mod:`diffrisk.stress.vae`)
+see exactly what the diffusion model sees:
+
+* the same training and validation windows (:func:`~diffrisk.stress.windows.training_windows`
+  with the diffusion model's :class:`~diffrisk.stress.config.StressConfig`: horizon,
+  history, EWMA scaling);
+* the same statistics, fitted on training windows only
+  (:func:`~diffrisk.stress.model.fit_stress_statistics`: signature and history-feature
+  standardisation, target scale, training signature range, signature prior);
+* the same conditioning: the history encoder and the signature embedding with one learned
+  null token per component (:class:`ConditionEncoder` shares the forward code of
+  :class:`~diffrisk.stress.network.StressDenoiser`), trained with the same component and
+  whole-signature dropout, so partial requests (only ``vol_ratio``) and unconditional
+  requests work; the signature enters the network directly (no guidance).
+
+Both generate a scaled path ``x = r / (sigma * target_scale)`` (n, A, H) from a temporal
+latent ``z`` (n, latent_channels, H) with a temporal-convolution network whose residual
+blocks are FiLM-conditioned (:class:`~diffrisk.stress.network.FiLMBlock`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import ArrayLike, NDArray
+from torch import nn
+from torch.nn import functional as F
+
+from diffrisk.diffusion.nn import ResidualDilatedBlock
+from diffrisk.diffusion.training import check_positive_fields, read_checkpoint, save_checkpoint
+from diffrisk.stress.config import StressConfig
+from diffrisk.stress.model import as_float_tensor, fit_stress_statistics
+from diffrisk.stress.network import FiLMBlock, StressDenoiser
+from diffrisk.stress.signatures import (
+    N_HISTORY_SCALARS,
+    SIGNATURE_COLUMNS,
+    historical_signatures,
+    history_scalars,
+    signature_features,
+)
+from diffrisk.stress.windows import WindowSet, training_windows
+
+COMPARISON_GENERATORS: tuple[str, ...] = ("gan", "vae")
+"""Names of the comparison generators (scenario-set files ``<name>_<archetype>.npz``)."""
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class ComparisonConfig:
+    """Architecture and training settings of the GAN and VAE comparison generators.
+
+    Parameters
+    ----------
+    width : int
+        Channels of the temporal convolutions (generator, critic, encoder, decoder).
+    n_blocks : int
+        FiLM residual blocks per network (block i has dilation ``2 ** (i % 4)``).
+    latent_channels : int
+        Channels of the temporal latent ``z`` (n, latent_channels, H).
+    history_width, history_blocks : int
+        Channels and residual dilated blocks of the history encoder.
+    emb_dim : int
+        Width of the condition embedding (history context + signature embedding).
+    p_uncond, p_drop_component : float
+        Condition dropout in training, as for the diffusion model: the whole signature,
+        or each component, is replaced by its null token with these probabilities.
+    batch_size : int
+        Windows per batch.
+    samples_per_epoch : int
+        Training windows drawn per epoch (0 = all).
+    ema_decay : float
+        Decay of the EMA of the generator's (GAN) or the VAE's weights (0 = off).
+    gan_epochs, gan_patience : int
+        Epoch budget of the GAN and early-stopping patience on the validation score.
+    gan_lr : float
+        Adam learning rate of generator and critic (betas (0.0, 0.9), Gulrajani et al.).
+    gan_n_critic : int
+        Critic updates per generator update.
+    gan_gp_weight : float
+        Gradient-penalty weight lambda (10 in Gulrajani et al. 2017).
+    gan_val_windows : int
+        Validation windows (a fixed, seeded draw) of the GAN's energy-distance score.
+    vae_epochs, vae_patience : int
+        Epoch budget of the VAE and early-stopping patience on the validation loss.
+    vae_lr : float
+        Adam learning rate of the VAE.
+    vae_beta : float
+        Final weight of the KL term (1 = the ELBO).
+    vae_kl_warmup_epochs : int
+        Epochs over which the KL weight rises linearly from 0 to ``vae_beta``.
+    threads : int
+        ``torch.set_num_threads`` during training and sampling.
+    workers : int
+        Processes of the ``stress_train_comparison`` stage (2: the GAN and the VAE train
+        at once); the weights do not depend on it.
+    """
+
+    width: int = 32
+    n_blocks: int = 3
+    latent_channels: int = 4
+    history_width: int = 16
+    history_blocks: int = 2
+    emb_dim: int = 32
+    p_uncond: float = 0.2
+    p_drop_component: float = 0.3
+    batch_size: int = 128
+    samples_per_epoch: int = 0
+    ema_decay: float = 0.99
+    gan_epochs: int = 24
+    gan_patience: int = 10
+    gan_lr: float = 1e-3
+    gan_n_critic: int = 5
+    gan_gp_weight: float = 10.0
+    gan_val_windows: int = 256
+    vae_epochs: int = 30
+    vae_patience: int = 8
+    vae_lr: float = 1e-3
+    vae_beta: float = 1.0
+    vae_kl_warmup_epochs: int = 5
+    threads: int = 1
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive_fields(
+            self,
+            (
+                "width",
+                "n_blocks",
+                "latent_channels",
+                "history_width",
+                "emb_dim",
+                "batch_size",
+                "gan_epochs",
+                "gan_patience",
+                "gan_n_critic",
+                "gan_val_windows",
+                "vae_epochs",
+                "vae_patience",
+                "vae_kl_warmup_epochs",
+                "threads",
+                "workers",
+            ),
+            "ComparisonConfig",
+        )
+        for name in ("p_uncond", "p_drop_component", "ema_decay"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ValueError(
+                    f"ComparisonConfig.{name} must be in [0, 1), got {getattr(self, name)!r}"
+                )
+        for name in ("gan_lr", "vae_lr"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(
+                    f"ComparisonConfig.{name} must be > 0, got {getattr(self, name)!r}"
+                )
+        for name in ("gan_gp_weight", "vae_beta", "samples_per_epoch", "history_blocks"):
+            if float(getattr(self, name)) < 0:
+                raise ValueError(
+                    f"ComparisonConfig.{name} must be >= 0, got {getattr(self, name)!r}"
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ComparisonConfig:
+        """Build from ``params.yaml``'s ``stress.comparison``; unknown keys raise."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown stress.comparison parameters {unknown}; expected some of {sorted(known)}"
+            )
+        return cls(**dict(values))
+
+    @classmethod
+    def smoke(cls) -> ComparisonConfig:
+        """A tiny configuration for tests (a second or two on one core)."""
+        return cls(
+            width=8,
+            n_blocks=1,
+            latent_channels=2,
+            history_width=8,
+            history_blocks=1,
+            emb_dim=16,
+            batch_size=64,
+            samples_per_epoch=256,
+            gan_epochs=2,
+            gan_patience=2,
+            gan_val_windows=32,
+            vae_epochs=2,
+            vae_patience=2,
+            vae_kl_warmup_epochs=1,
+        )
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    """Shape of the comparison networks (plain numbers, serialisable)."""
+
+    n_assets: int
+    horizon: int
+    history: int
+    width: int = 32
+    n_blocks: int = 3
+    latent_channels: int = 4
+    history_width: int = 16
+    history_blocks: int = 2
+    emb_dim: int = 32
+    n_scalars: int = N_HISTORY_SCALARS
+    n_signature: int = len(SIGNATURE_COLUMNS)
+
+
+# --------------------------------------------------------------------------- networks
+class ConditionEncoder(nn.Module):
+    """Condition embedding ``SiLU(history context + signature embedding)`` (B, emb_dim).
+
+    The same modules as the diffusion denoiser's history encoder and signature embedding,
+    and the same forward code: :meth:`encode_history` and :meth:`embed_signature` *are*
+    :meth:`StressDenoiser.encode_history` and :meth:`StressDenoiser.embed_signature`.
+    """
+
+    encode_history = StressDenoiser.encode_history
+    embed_signature = StressDenoiser.embed_signature
+
+    def __init__(self, spec: ComparisonSpec) -> None:
+        super().__init__()
+        a, hw, d = spec.n_assets, spec.history_width, spec.emb_dim
+        self.history_proj = nn.Conv1d(a, hw, 1)
+        self.history_blocks = nn.ModuleList(
+            ResidualDilatedBlock(hw, 2**i, 3, 0.0) for i in range(spec.history_blocks)
+        )
+        self.history_out = nn.Sequential(
+            nn.Linear(2 * hw + spec.n_scalars, d), nn.SiLU(), nn.Linear(d, d)
+        )
+        self.null_token = nn.Parameter(torch.zeros(spec.n_signature))
+        self.signature_mlp = nn.Sequential(
+            nn.Linear(2 * spec.n_signature, d), nn.SiLU(), nn.Linear(d, d)
+        )
+
+    def forward(self, cond: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Embedding of ``cond`` (``history``, ``scalars``, ``signature``, ``mask``)."""
+        context = self.encode_history(cond["history"], cond["scalars"])
+        return F.silu(context + self.embed_signature(cond["signature"], cond["mask"]))
+
+
+class TemporalConvNet(nn.Module):
+    """``(B, in, H) -> (B, out, H)``: 1x1 conv, FiLM residual blocks, norm, 1x1 conv."""
+
+    def __init__(self, in_ch: int, out_ch: int, width: int, n_blocks: int, emb_dim: int) -> None:
+        super().__init__()
+        self.inp = nn.Conv1d(in_ch, width, 1)
+        self.blocks = nn.ModuleList(
+            FiLMBlock(width, emb_dim, 2 ** (i % 4)) for i in range(n_blocks)
+        )
+        self.out_norm = nn.GroupNorm(min(8, width), width)
+        self.out = nn.Conv1d(width, out_ch, 1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """Apply to ``x`` with the condition embedding ``emb`` (B, emb_dim)."""
+        h = self.inp(x)
+        for block in self.blocks:
+            h = block(h, emb)
+        return self.out(F.silu(self.out_norm(h)))
+
+
+class PathGenerator(nn.Module):
+    """Latent ``z`` (B, latent, H) + condition -> scaled path (B, A, H).
+
+    The GAN's generator and the VAE's decoder. With ``output_noise`` (the VAE) the path
+    is the decoder mean plus ``exp(log_scale) * eps``, the Gaussian observation model of
+    the likelihood, with one learned scale per asset.
+    """
+
+    def __init__(self, spec: ComparisonSpec, output_noise: bool = False) -> None:
+        super().__init__()
+        self.spec = spec
+        self.condition = ConditionEncoder(spec)
+        self.decoder = TemporalConvNet(
+            spec.latent_channels, spec.n_assets, spec.width, spec.n_blocks, spec.emb_dim
+        )
+        self.log_scale = nn.Parameter(torch.zeros(spec.n_assets)) if output_noise else None
+
+    def mean(self, z: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """Decoder output for latent ``z`` and condition embedding ``emb``."""
+        return self.decoder(z, emb)
+
+    def forward(
+        self, z: torch.Tensor, emb: torch.Tensor, eps: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """A scaled path; ``eps`` (B, A, H) is the observation noise (VAE only)."""
+        out = self.mean(z, emb)
+        if self.log_scale is not None and eps is not None:
+            out = out + torch.exp(self.log_scale)[None, :, None] * eps
+        return out
+
+
+# --------------------------------------------------------------------------- fitted model
+@dataclass
+class ComparisonModel:
+    """A trained GAN or VAE with the statistics fitted with it (training data only).
+
+    Attributes
+    ----------
+    kind : {"gan", "vae"}
+    net : PathGenerator
+        Selected (EMA) generator / decoder weights, eval mode.
+    aux : nn.Module or None
+        The critic (GAN) or the encoder (VAE); not needed for sampling, not saved.
+    config : StressConfig
+        The diffusion model's window and scaling settings (horizon, history, EWMA).
+    settings : ComparisonConfig
+    assets, signature_mean, signature_std, scalar_mean, scalar_std, target_scale,
+    target_abs_max, signature_bounds, train_end, prior_features, prior_signatures
+        As in :class:`~diffrisk.stress.model.StressModel` (from
+        :func:`~diffrisk.stress.model.fit_stress_statistics`).
+    history : list of dict
+        Per-epoch training record.
+    """
+
+    kind: str
+    net: PathGenerator
+    config: StressConfig
+    settings: ComparisonConfig
+    assets: list[str]
+    signature_mean: NDArray[np.float64]
+    signature_std: NDArray[np.float64]
+    scalar_mean: NDArray[np.float64]
+    scalar_std: NDArray[np.float64]
+    target_scale: float
+    target_abs_max: NDArray[np.float64]
+    signature_bounds: pd.DataFrame
+    train_end: str
+    prior_features: NDArray[np.float64]
+    prior_signatures: NDArray[np.float64]
+    history: list[dict[str, float]] = field(default_factory=list)
+    aux: nn.Module | None = None
+
+    def scalars(
+        self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
+    ) -> NDArray:
+        """Standardised history features (n, n_scalars)."""
+        raw = history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]
+        return (raw - self.scalar_mean) / self.scalar_std
+
+    def signature_input(
+        self, signature: Mapping[str, float] | pd.DataFrame, portfolio_vol: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Standardised signature values and the null mask (1 where a component is absent)."""
+        feats = signature_features(signature, portfolio_vol, self.config.horizon).to_numpy()
+        mask = np.isnan(feats).astype(np.float64)
+        values = np.where(mask > 0, 0.0, (feats - self.signature_mean) / self.signature_std)
+        return values, mask
+
+
+class WindowTensors:
+    """Torch views of a :class:`WindowSet` in the model's input scale (a training set)."""
+
+    def __init__(self, windows: WindowSet, model: ComparisonModel) -> None:
+        self.x0 = as_float_tensor(windows.targets / model.target_scale)
+        self.history = as_float_tensor(windows.history)
+        self.scalars = as_float_tensor(
+            model.scalars(windows.sigma, windows.portfolio_vol, windows.history)
+        )
+        values, mask = model.signature_input(windows.signature, windows.portfolio_vol)
+        self.signature, self.mask = as_float_tensor(values), as_float_tensor(mask)
+
+    def __len__(self) -> int:
+        return int(self.x0.shape[0])
+
+    def take(self, index: torch.Tensor | slice) -> dict[str, torch.Tensor]:
+        """Rows ``index``: ``x0``, ``history``, ``scalars``, ``signature``, ``mask``."""
+        return {
+            "x0": self.x0[index],
+            "history": self.history[index],
+            "scalars": self.scalars[index],
+            "signature": self.signature[index],
+            "mask": self.mask[index],
+        }
+
+
+def drop_condition(
+    batch: Mapping[str, torch.Tensor], settings: ComparisonConfig, gen: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """``batch`` with signature components dropped to their null token (training only)."""
+    n, c = batch["signature"].shape
+    drop_all = torch.rand(n, 1, generator=gen) < settings.p_uncond
+    drop_one = torch.rand(n, c, generator=gen) < settings.p_drop_component
+    mask = torch.clamp(batch["mask"] + (drop_all | drop_one).float(), max=1.0)
+    return {**batch, "mask": mask}
+
+
+def prepare_training(
+    returns: pd.DataFrame,
+    train_end: str | pd.Timestamp,
+    val_start: str | pd.Timestamp,
+    val_end: str | pd.Timestamp,
+    config: StressConfig,
+    settings: ComparisonConfig,
+    kind: str,
+) -> tuple[ComparisonModel, WindowTensors, WindowTensors]:
+    """An untrained model (statistics fitted on training windows) and the window tensors.
+
+    Only rows up to ``val_end`` are read; training windows end on or before
+    ``train_end``; validation windows lie in ``[val_start, val_end]`` (the windows and
+    statistics of :func:`~diffrisk.stress.model.train_stress_model`). The network is
+    initialised from torch's global generator (seed it first).
+    """
+    if kind not in COMPARISON_GENERATORS:
+        raise ValueError(f"kind must be one of {COMPARISON_GENERATORS}, got {kind!r}")
+    if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
+        raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
+    frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
+    train_w = training_windows(frame, None, train_end, config)
+    val_w = training_windows(frame, val_start, val_end, config)
+    train_sig = historical_signatures(
+        frame.loc[frame.index <= pd.Timestamp(train_end)],
+        config.horizon,
+        lam=config.ewma_lambda,
+        warmup=config.ewma_warmup,
+    )
+    stats = fit_stress_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
+    spec = ComparisonSpec(
+        n_assets=len(stats.assets),
+        horizon=config.horizon,
+        history=config.history,
+        width=settings.width,
+        n_blocks=settings.n_blocks,
+        latent_channels=settings.latent_channels,
+        history_width=settings.history_width,
+        history_blocks=settings.history_blocks,
+        emb_dim=settings.emb_dim,
+        n_scalars=stats.net.spec.n_scalars,
+    )
+    model = ComparisonModel(
+        kind=kind,
+        net=PathGenerator(spec, output_noise=kind == "vae"),
+        config=config,
+        settings=settings,
+        **{name: getattr(stats, name) for name in _STAT_FIELDS},
+    )
+    return model, WindowTensors(train_w, model), WindowTensors(val_w, model)
+
+
+_STAT_FIELDS: tuple[str, ...] = (
+    "assets",
+    "signature_mean",
+    "signature_std",
+    "scalar_mean",
+    "scalar_std",
+    "target_scale",
+    "target_abs_max",
+    "signature_bounds",
+    "train_end",
+    "prior_features",
+    "prior_signatures",
+)
+
+
+def select_epoch(history: list[dict[str, float]], patience: int, min_epochs: int = 1) -> bool:
+    """True when the last ``patience`` epochs did not improve the best score (stop)."""
+    if len(history) < max(min_epochs, patience + 1):
+        return False
+    best = int(np.nanargmin([h["score"] for h in history]))
+    return len(history) - 1 - best >= patience
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_comparison_model(model: ComparisonModel, path: str | Path) -> Path:
+    """Write the generator and its statistics atomically (tensors, numbers, strings only)."""
+    payload = {
+        "kind": f"diffrisk.stress.{model.kind}",
+        "spec": asdict(model.net.spec),
+        "config": model.config.to_dict(),
+        "settings": model.settings.to_dict(),
+        "state_dict": model.net.state_dict(),
+        "assets": list(model.assets),
+        "signature_mean": model.signature_mean.tolist(),
+        "signature_std": model.signature_std.tolist(),
+        "scalar_mean": model.scalar_mean.tolist(),
+        "scalar_std": model.scalar_std.tolist(),
+        "target_scale": float(model.target_scale),
+        "target_abs_max": model.target_abs_max.tolist(),
+        "prior_features": torch.as_tensor(model.prior_features),
+        "prior_signatures": torch.as_tensor(model.prior_signatures),
+        "signature_bounds": model.signature_bounds.to_dict(orient="index"),
+        "train_end": model.train_end,
+        "history": model.history,
+    }
+    return save_checkpoint(path, payload)
+
+
+def load_comparison_model(path: str | Path, kind: str | None = None) -> ComparisonModel:
+    """Read a model written by :func:`save_comparison_model` (``kind`` checks its type)."""
+    payload = read_checkpoint(path)
+    found = str(payload.get("kind", "")).rpartition(".")[2]
+    if not str(payload.get("kind", "")).startswith("diffrisk.stress.") or (
+        found not in COMPARISON_GENERATORS
+    ):
+        raise ValueError(f"{path} is not a GAN/VAE checkpoint (kind={payload.get('kind')!r})")
+    if kind is not None and found != kind:
+        raise ValueError(f"{path} holds a {found!r} model, expected kind={kind!r}")
+    net = PathGenerator(ComparisonSpec(**payload["spec"]), output_noise=found == "vae")
+    net.load_state_dict(payload["state_dict"])
+    net.eval()
+    bounds = pd.DataFrame.from_dict(payload["signature_bounds"], orient="index")
+    return ComparisonModel(
+        kind=found,
+        net=net,
+        config=StressConfig.from_dict(payload["config"]),
+        settings=ComparisonConfig.from_dict(payload["settings"]),
+        assets=list(payload["assets"]),
+        signature_mean=np.asarray(payload["signature_mean"]),
+        signature_std=np.asarray(payload["signature_std"]),
+        scalar_mean=np.asarray(payload["scalar_mean"]),
+        scalar_std=np.asarray(payload["scalar_std"]),
+        target_scale=float(payload["target_scale"]),
+        target_abs_max=np.asarray(payload["target_abs_max"]),
+        signature_bounds=bounds.loc[["lower", "upper"], list(SIGNATURE_COLUMNS)],
+        train_end=str(payload["train_end"]),
+        prior_features=payload["prior_features"].numpy(),
+        prior_signatures=payload["prior_signatures"].numpy(),
+        history=list(payload.get("history", [])),
+    )

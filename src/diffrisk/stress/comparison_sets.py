@@ -1,0 +1,241 @@
+"""Sampling front-end and scenario sets of the GAN and VAE comparison generators.
+
+:func:`comparison_paths` has the call shape of :func:`diffrisk.stress.sampling.generate_paths`
+(``model, returns, as_of, n_paths_per_date, signature, *, seed``), so code that consumes
+paths (the adversarial audit, the HTTP service, the validation stage) can swap
+generators; :func:`comparison_scenario_set` returns ``(paths, metadata)`` with the audit
+metadata of :func:`diffrisk.stress.scenario_sets.generate_scenario_set`.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import NDArray
+
+from diffrisk.core import audit
+from diffrisk.diffusion.progress import progress_bar
+from diffrisk.stress.archetypes import Archetype
+from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
+from diffrisk.stress.config import StressRangeWarning
+from diffrisk.stress.model import as_float_tensor, model_version
+from diffrisk.stress.sampling import draw_prior_signatures
+from diffrisk.stress.scenario_sets import json_ready
+from diffrisk.stress.signatures import SIGNATURE_COLUMNS, out_of_range
+from diffrisk.stress.windows import conditioning_batch, conditioning_position
+
+logger = logging.getLogger(__name__)
+
+
+def _check_request(
+    model: ComparisonModel, returns: pd.DataFrame, n_paths_per_date: int, prior_neighbours: int
+) -> None:
+    if list(returns.columns) != list(model.assets):
+        raise ValueError(
+            f"returns columns {list(returns.columns)} differ from the model's assets {model.assets}"
+        )
+    if int(n_paths_per_date) != n_paths_per_date or n_paths_per_date < 1:
+        raise ValueError(f"n_paths_per_date must be a positive integer, got {n_paths_per_date!r}")
+    if int(prior_neighbours) != prior_neighbours or prior_neighbours < 0:
+        raise ValueError(f"prior_neighbours must be an integer >= 0, got {prior_neighbours!r}")
+
+
+@torch.no_grad()
+def comparison_paths(
+    model: ComparisonModel,
+    returns: pd.DataFrame,
+    as_of: Sequence[str | pd.Timestamp | None],
+    n_paths_per_date: int,
+    signature: Mapping[str, float] | None,
+    *,
+    seed: int,
+    prior_neighbours: int = 0,
+    chunk: int = 4096,
+    progress: bool | None = None,
+) -> tuple[NDArray[np.float32], pd.DataFrame]:
+    """Generate joint H-day paths from a GAN or VAE for one or several conditioning dates.
+
+    Parameters
+    ----------
+    model : ComparisonModel
+    returns : DataFrame (T, n_assets)
+        Constituent returns with the model's columns; for conditioning date ``d`` only the
+        rows strictly before ``d`` are read.
+    as_of : sequence of date or None
+        First day of the paths; None/"" = the day after the last row.
+    n_paths_per_date : int
+    signature : mapping or None
+        Requested (partial) signature in raw units (e.g. ``{"vol_ratio": 2.0}``); the
+        absent components get their null token. None or empty = unconditional.
+    seed : int
+        Seed of the :class:`torch.Generator` of the latents (and of the prior draws); all
+        latents are drawn at once, so the paths do not depend on ``chunk``.
+    prior_neighbours : int
+        Only without a request: 0 = the null signature (the model's unconditional
+        branch); K > 0 = each path's signature drawn from the K training windows nearest
+        in history features (:func:`~diffrisk.stress.sampling.draw_prior_signatures`, the
+        diffusion model's two-stage sampler).
+    chunk : int
+        Paths per network call (memory only).
+    progress : bool, optional
+
+    Returns
+    -------
+    paths : ndarray float32 (n_dates * n_paths_per_date, H, n_assets)
+        Daily log returns; the paths of date i at rows ``i*n .. (i+1)*n - 1``.
+    dates : DataFrame
+        ``as_of``, ``last_history``, ``portfolio_vol`` per conditioning date.
+    """
+    _check_request(model, returns, n_paths_per_date, prior_neighbours)
+    request = {k: float(v) for k, v in (signature or {}).items()}
+    unknown = sorted(set(request) - set(SIGNATURE_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown signature components {unknown}; expected {SIGNATURE_COLUMNS}")
+    cfg, n = model.config, int(n_paths_per_date)
+    inputs, dates_frame = conditioning_batch(returns, as_of, cfg)
+    history = np.stack([i.history for i in inputs])
+    sigma = np.stack([i.sigma for i in inputs])
+    port = np.array([i.portfolio_vol for i in inputs])
+    features = model.scalars(sigma, port, history)
+    n_sig = len(SIGNATURE_COLUMNS)
+    if request:
+        values, mask = model.signature_input(pd.DataFrame([request] * len(inputs)), port)
+        values, mask = np.repeat(values, n, 0), np.repeat(mask, n, 0)
+    elif prior_neighbours:
+        values = draw_prior_signatures(model, features, n, int(prior_neighbours), int(seed))  # type: ignore[arg-type]
+        mask = np.zeros_like(values)
+    else:
+        values, mask = np.zeros((len(inputs) * n, n_sig)), np.ones((len(inputs) * n, n_sig))
+    total, spec = len(inputs) * n, model.net.spec
+    gen = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(total, spec.latent_channels, spec.horizon, generator=gen)
+    eps = (
+        torch.randn(total, spec.n_assets, spec.horizon, generator=gen)
+        if model.kind == "vae"
+        else None
+    )
+    net = model.net.eval()
+    cond = {
+        "history": as_float_tensor(np.repeat(history, n, 0)),
+        "scalars": as_float_tensor(np.repeat(features, n, 0)),
+        "signature": as_float_tensor(values),
+        "mask": as_float_tensor(mask),
+    }
+    parts = []
+    with progress_bar(-(-total // chunk), f"{model.kind} sampling", progress, leave=False) as bar:
+        for s in range(0, total, int(chunk)):
+            rows_ = slice(s, s + int(chunk))
+            emb = net.condition({k: v[rows_] for k, v in cond.items()})
+            parts.append(net(z[rows_], emb, None if eps is None else eps[rows_]))
+            bar.update(1)
+    scaled = torch.cat(parts).numpy().astype(np.float64) * model.target_scale
+    paths = np.swapaxes(scaled * np.repeat(sigma, n, axis=0)[:, :, None], 1, 2)
+    return paths.astype(np.float32), dates_frame
+
+
+def comparison_scenario_set(
+    model: ComparisonModel,
+    returns: pd.DataFrame,
+    archetype: Archetype,
+    as_of: Sequence[str | None],
+    n_paths_per_date: int,
+    *,
+    seed: int,
+    prior_neighbours: int = 0,
+    checkpoint_sha256: str = "",
+    data_sha256: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> tuple[NDArray[np.float32], dict[str, Any]]:
+    """A GAN or VAE scenario set and its audit metadata.
+
+    The metadata has the layout of :func:`~diffrisk.stress.scenario_sets.generate_scenario_set`
+    (``generation``, ``conditioning``, ``assets``, ``horizon``, ``checkpoint_sha256``,
+    ``returns_sha256``, ``out_of_range``, library versions, provenance), with
+    ``generation.generator`` the model's kind and ``guidance`` None (the signature is an
+    input of the network). A request outside the training signature range is flagged and
+    raises a :class:`StressRangeWarning`. ``prior_neighbours`` applies to sets without a
+    request only.
+    """
+    flagged = out_of_range(archetype.signature, model.signature_bounds)
+    if flagged:
+        warnings.warn(
+            f"archetype {archetype.name!r} requests {flagged} outside the range seen in "
+            f"training; the {model.kind} extrapolates",
+            StressRangeWarning,
+            stacklevel=2,
+        )
+    prior = 0 if archetype.signature else int(prior_neighbours)
+    paths_, dates = comparison_paths(
+        model,
+        returns,
+        as_of,
+        n_paths_per_date,
+        archetype.signature,
+        seed=seed,
+        prior_neighbours=prior,
+    )
+    s = max(conditioning_position(returns.index, d) for d in as_of)
+    generation = {
+        "generator": model.kind,
+        "archetype": archetype.name,
+        "archetype_source": archetype.source,
+        "signature": dict(archetype.signature),
+        "guidance": None,
+        "seed": int(seed),
+        "as_of": [None if d in (None, "") else str(pd.Timestamp(d).date()) for d in as_of],
+        "n_paths_per_date": int(n_paths_per_date),
+        "prior_neighbours": prior,
+    }
+    extra = {
+        "generation": generation,
+        "conditioning": json_ready(
+            dates.assign(
+                as_of=dates["as_of"].astype(str), last_history=dates["last_history"].astype(str)
+            ).to_dict(orient="list")
+        ),
+        "assets": list(model.assets),
+        "horizon": int(model.config.horizon),
+        "checkpoint_sha256": checkpoint_sha256,
+        "model_version": model_version(model.kind, model.train_end, checkpoint_sha256),
+        "returns_sha256": audit.frame_sha256(returns.iloc[:s]),
+        "out_of_range": flagged,
+        "out_of_range_flag": bool(flagged),
+        "training_signature_range": json_ready(model.signature_bounds.to_dict(orient="index")),
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "pandas_version": pd.__version__,
+        "torch_threads": int(torch.get_num_threads()),
+    }
+    record = audit.provenance(params or {}, seed, data_sha256, extra=extra)
+    return paths_, json_ready(record)
+
+
+def regenerate_comparison_set(
+    metadata: Mapping[str, Any], returns: pd.DataFrame, checkpoint: str | Path
+) -> NDArray[np.float32]:
+    """Regenerate a GAN or VAE set from its metadata (checkpoint and data hashes checked)."""
+    gen = metadata.get("generation", {})
+    sha = audit.file_sha256(checkpoint)
+    if sha != metadata.get("checkpoint_sha256"):
+        raise ValueError(f"checkpoint {checkpoint} differs from the one the set was made with")
+    s = max(conditioning_position(returns.index, d) for d in gen["as_of"])
+    if audit.frame_sha256(returns.iloc[:s]) != metadata.get("returns_sha256"):
+        raise ValueError("returns differ from those the set was generated from (returns_sha256)")
+    model = load_comparison_model(checkpoint, gen.get("generator"))
+    paths_, _ = comparison_paths(
+        model,
+        returns,
+        gen["as_of"],
+        gen["n_paths_per_date"],
+        gen["signature"],
+        seed=gen["seed"],
+        prior_neighbours=gen["prior_neighbours"],
+    )
+    return paths_

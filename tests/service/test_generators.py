@@ -1,0 +1,119 @@
+"""The generator registry over the pipeline's outputs."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from diffrisk.service.generators import Draw, PipelineOutputsMissing, load_registry
+from tests.service.conftest import GUIDANCE
+
+
+def registry(pipeline, **kw):
+    return load_registry(
+        kw.get("models", pipeline["models"]),
+        pipeline["returns"],
+        kw.get("stress", pipeline["stress"]),
+        1.25,
+    )
+
+
+def test_registry_serves_the_checkpoint_and_the_baselines(pipeline):
+    reg = registry(pipeline)
+    diff = reg.get("diffusion")
+    assert reg.get("diffusion", diff.version) is diff and len(diff.version) == 12
+    assert diff.info["checkpoint_sha256"].startswith(diff.version)
+    assert list(reg.returns.columns) == ["A0", "A1", "A2", "A3"]  # 'portfolio' dropped
+    assert {a: r.guidance for a, r in reg.archetypes.items()} == GUIDANCE
+    assert reg.archetypes["unconditional"].prior_neighbours == 20
+    assert reg.get("normal").version == registry(pipeline).get("normal").version
+    with pytest.raises(KeyError, match="unknown model version"):
+        reg.get("diffusion", "f" * 12)
+    with pytest.raises(KeyError, match="unknown generator"):
+        reg.get("gan")
+
+
+def test_samples_are_seeded(pipeline):
+    reg = registry(pipeline)
+    for name in ("diffusion", "normal", "bootstrap"):
+        g = reg.get(name)
+        draw = Draw(
+            {"vol_ratio": 2.0} if g.conditioned else {},
+            "2004-03-01",
+            6,
+            4,
+            1.5 if g.guided else None,
+        )
+        a, cond = g.sample(draw)
+        b, _ = g.sample(draw)
+        assert a.shape == (6, 10, 4) and a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+        assert cond["portfolio_vol"] > 0
+
+
+def test_missing_pipeline_outputs_are_reported(pipeline, tmp_path):
+    with pytest.raises(PipelineOutputsMissing, match="stress.pt does not exist"):
+        registry(pipeline, models=tmp_path)
+    stress = tmp_path / "stress"
+    shutil.copytree(pipeline["stress"], stress)
+    (stress / "index.json").unlink()
+    with pytest.raises(PipelineOutputsMissing, match="index.json does not exist"):
+        registry(pipeline, stress=stress)
+
+
+def test_sidecars_of_another_checkpoint_fall_back_to_the_default_guidance(pipeline, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(pipeline["models"], models)
+    with open(models / "stress.pt", "ab") as fh:  # same weights, different file hash
+        fh.write(b"\0")
+    try:
+        reg = registry(pipeline, models=models)
+    except Exception:  # an appended byte may make the checkpoint unreadable
+        pytest.skip("checkpoint format does not tolerate a trailing byte")
+    assert {r.guidance for r in reg.archetypes.values()} == {1.25}
+    assert "service default" in reg.archetypes["crash"].source
+
+
+def test_a_gan_checkpoint_joins_the_registry_and_draws_what_the_stress_layer_draws(
+    pipeline, tmp_path
+):
+    """GAN/VAE are served when their checkpoints exist: same paths as comparison_paths."""
+    import torch
+
+    from diffrisk.core import audit, io
+    from diffrisk.stress.comparison import ComparisonConfig, save_comparison_model
+    from diffrisk.stress.comparison_sets import comparison_paths
+    from diffrisk.stress.config import StressConfig
+    from diffrisk.stress.gan import train_gan
+    from tests.service.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns
+
+    torch.set_num_threads(1)
+    models = tmp_path / "models"
+    shutil.copytree(pipeline["models"], models)
+    returns = synthetic_returns()
+    gan = train_gan(
+        returns,
+        TRAIN_END,
+        VAL_START,
+        VAL_END,
+        StressConfig.smoke(),
+        ComparisonConfig.smoke(),
+        seed=5,
+        progress=False,
+    )
+    ckpt = save_comparison_model(gan, models / "stress_gan.pt")
+    io.write_json(models / "stress_gan.audit.json", {"outputs": {"best_epoch": 1}})
+    reg = registry(pipeline, models=models)
+    g = reg.get("gan")
+    assert g.conditioned and not g.guided and g.version == audit.file_sha256(ckpt)[:12]
+    assert g.info["model_version"].startswith(f"gan@fit_end={TRAIN_END}#")
+    assert g.info["validation"] == {"best_epoch": 1}
+    draw = Draw({"vol_ratio": 2.0}, "2004-03-01", 6, 4, None)
+    served, cond = g.sample(draw)
+    direct, _ = comparison_paths(gan, returns, ["2004-03-01"], 6, {"vol_ratio": 2.0}, seed=4)
+    np.testing.assert_array_equal(served, direct)
+    assert cond["as_of"] == "2004-03-01"
+    with pytest.raises(KeyError, match="unknown generator"):
+        reg.get("vae")

@@ -1,0 +1,145 @@
+"""End-to-end test of the stress_audit stage on synthetic data and a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from diffrisk.core import io, paths
+from diffrisk.data.splits import Splits
+from diffrisk.risk.portfolio import portfolio_log_returns
+from diffrisk.stages import stress_audit as stage
+from diffrisk.stress.config import StressConfig
+from diffrisk.stress.model import save_stress_model, train_stress_model
+from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
+
+GENERATION = {
+    "guidance": 1.0,
+    "sampler": "ddim",
+    "n_steps": 4,
+    "eta": 0.0,
+    "spacing": "linear",
+    "order": 1,
+    "soft_bound": 0.0,
+}
+
+
+@pytest.fixture
+def project(project_tmp):
+    torch.set_num_threads(1)
+    cons = synthetic_returns(1300, 4, seed=7)
+    frame = pd.concat(
+        [
+            pd.Series(portfolio_log_returns(cons, axis=1), index=cons.index, name="portfolio"),
+            cons.mean(axis=1).rename("sp500"),
+            cons,
+        ],
+        axis=1,
+    )
+    io.write_parquet(paths.returns_file(), frame)
+    io.write_json(paths.metrics_dir() / "data.json", {"data_sha256": "f" * 64})
+    model = train_stress_model(
+        cons, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), seed=3, progress=False
+    )
+    save_stress_model(model, paths.stress_checkpoint())
+    archetypes = [
+        {"name": "v2", "signature": {"vol_ratio": 1.5}},
+        {"name": "far", "signature": {"vol_ratio": 40.0}},
+    ]
+    io.write_json(paths.stress_dir() / "index.json", {"archetypes": archetypes})
+    io.write_json(
+        paths.scenario_set_file("diffusion", "v2").with_suffix(".audit.json"),
+        {"generation": GENERATION},
+    )
+    return project_tmp
+
+
+def _run(**overrides):
+    args = {
+        "archetypes": "v2",
+        "portfolios": "ew=all; two=A0,A1",
+        "epsilons": "0,0.5",
+        "alpha": 0.1,
+        "n_paths": 16,
+        "n_validation_dates": 3,
+        "n_test_dates": 3,
+        "n_attack_dates": 1,
+        "members": 1,
+        "member_epochs": 1,
+        "others": "member_1",
+        "n_random": 0,
+        "min_relief": 0.1,
+        "false_flag_target": 0.05,
+        "reference_step": 10,
+        "tolerance": 0.1,
+        "splits": Splits.from_params(TRAIN_END, VAL_START, VAL_END, TEST_START),
+        "index_name": "sp500",
+        "seed": 1,
+    }
+    return stage.audit_stress_requests(**(args | overrides))
+
+
+def test_stage_writes_the_audit_and_is_deterministic(project):
+    first = _run()
+    items = first["items"]
+    assert set(items["split"]) == {"validation", "test"}
+    untouched = items[items["kind"] == "untouched"]
+    assert len(untouched) == 2 * 3 * 2  # splits x dates x portfolios
+    assert untouched.loc[untouched["split"] == "validation", "as_of"].max() <= pd.Timestamp(VAL_END)
+    zero = items[(items["kind"] == "attack") & (items["epsilon"] == 0)]
+    assert len(zero) == 2 and (zero["relief"] == 0.0).all()
+    attacked = items[items["attacked"]]
+    assert (attacked["relief"] >= 0).all() and (attacked["recorded"] >= 0).all()
+    assert (untouched["recorded"] == 0).all()  # real dates: the supplied rows are the recorded
+    # thresholds come from the untouched validation items only (the written rule)
+    null = untouched[untouched["split"] == "validation"]
+    assert first["thresholds"]["plausibility"] == null["plausibility"].max()
+    for name in (
+        "stress_adversarial.csv",
+        "stress_adversarial.md",
+        "stress_adversarial_relief.csv",
+    ):
+        assert (paths.tables_dir() / name).is_file()
+    assert (paths.figures_dir() / "stress_adversarial.png").is_file()
+    metrics = json.loads((paths.metrics_dir() / "stress_adversarial.json").read_text())
+    assert set(metrics["goal"]) == {
+        "detection_moved_es",
+        "false_flags_test",
+        "false_flags_validation",
+        "met",
+    }
+    assert paths.stress_member_checkpoint(1).is_file()
+    again = _run()  # the member is reloaded from its checkpoint
+    cols = ["es", "relief", "signature", "disagreement", "plausibility"]
+    pd.testing.assert_frame_equal(again["items"][cols], items[cols])
+
+
+def test_thresholds_ignore_the_test_period(project):
+    base = _run(epsilons="0")
+    frame = pd.read_parquet(paths.returns_file())
+    late = frame.index >= pd.Timestamp(TEST_START)
+    frame.loc[late, ["A0", "A1", "A2", "A3"]] *= 2.5
+    io.write_parquet(paths.returns_file(), frame)
+    moved = _run(epsilons="0")
+    assert moved["thresholds"] == base["thresholds"]
+    test_before = base["items"].query("split == 'test'")["plausibility"].to_numpy()
+    test_after = moved["items"].query("split == 'test'")["plausibility"].to_numpy()
+    assert not np.allclose(test_before, test_after)  # the test items did see the change
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"archetypes": "nope"}, r"archetype 'nope' is unknown; allowed: \['far', 'v2'\]"),
+        ({"archetypes": "far"}, r"signature.vol_ratio=40 outside"),
+        ({"epsilons": "-0.5,1"}, r"epsilon must be a finite number >= 0"),
+        ({"others": "member_7"}, r"others='member_7': each must be one of"),
+    ],
+)
+def test_bad_requests_raise_naming_the_field(project, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _run(**overrides)

@@ -1,0 +1,114 @@
+"""Tests of diffrisk.stress.comparison and comparison_sets: shared parts of GAN and VAE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from diffrisk.core import audit
+from diffrisk.stress.archetypes import Archetype
+from diffrisk.stress.comparison import (
+    ComparisonConfig,
+    ConditionEncoder,
+    load_comparison_model,
+    prepare_training,
+    save_comparison_model,
+)
+from diffrisk.stress.comparison_sets import (
+    comparison_paths,
+    comparison_scenario_set,
+    regenerate_comparison_set,
+)
+from diffrisk.stress.config import StressConfig, StressRangeWarning
+from diffrisk.stress.network import StressDenoiser
+from diffrisk.stress.scenario_sets import achieved_signatures
+from diffrisk.stress.vae import train_vae
+from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
+
+
+@pytest.fixture(scope="module")
+def vae(returns):
+    torch.set_num_threads(1)
+    return train_vae(
+        returns,
+        TRAIN_END,
+        VAL_START,
+        VAL_END,
+        StressConfig.smoke(),
+        ComparisonConfig.smoke(),
+        seed=0,
+        progress=False,
+    )
+
+
+def test_condition_encoder_shares_the_diffusion_code():
+    assert ConditionEncoder.encode_history is StressDenoiser.encode_history
+    assert ConditionEncoder.embed_signature is StressDenoiser.embed_signature
+
+
+def test_config_round_trip_and_unknown_keys():
+    cfg = ComparisonConfig.smoke()
+    assert ComparisonConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match=r"unknown stress.comparison parameters \['widht'\]"):
+        ComparisonConfig.from_dict({"widht": 3})
+    with pytest.raises(ValueError, match="p_uncond"):
+        ComparisonConfig(p_uncond=1.0)
+
+
+def test_checkpoint_round_trip(vae, returns, tmp_path):
+    path = save_comparison_model(vae, tmp_path / "vae.pt")
+    loaded = load_comparison_model(path, "vae")
+    a, _ = comparison_paths(vae, returns, ["2003-06-02"], 8, {"vol_ratio": 2.0}, seed=3)
+    b, _ = comparison_paths(loaded, returns, ["2003-06-02"], 8, {"vol_ratio": 2.0}, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert loaded.history == vae.history and loaded.settings == vae.settings
+    with pytest.raises(ValueError, match="expected kind='gan'"):
+        load_comparison_model(path, "gan")
+
+
+def test_paths_do_not_depend_on_chunk_and_partial_requests_work(vae, returns):
+    a, _ = comparison_paths(vae, returns, ["2003-06-02", ""], 7, {"avg_corr": 0.5}, seed=1)
+    b, _ = comparison_paths(vae, returns, ["2003-06-02", ""], 7, {"avg_corr": 0.5}, seed=1, chunk=3)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert a.shape == (14, 10, 4)
+
+
+def test_scenario_set_metadata_and_regeneration(vae, returns, tmp_path):
+    path = save_comparison_model(vae, tmp_path / "vae.pt")
+    arch = Archetype("far", {"vol_ratio": 40.0})
+    with pytest.warns(StressRangeWarning, match="far"):
+        paths_, meta = comparison_scenario_set(
+            vae,
+            returns,
+            arch,
+            ["2003-06-02", "2003-09-01"],
+            6,
+            seed=11,
+            checkpoint_sha256=audit.file_sha256(path),
+            data_sha256="d" * 64,
+        )
+    assert paths_.shape == (12, 10, 4)
+    gen = meta["generation"]
+    assert gen["generator"] == "vae" and gen["guidance"] is None and gen["seed"] == 11
+    assert meta["out_of_range"] == ["vol_ratio"] and meta["out_of_range_flag"]
+    assert {"torch_version", "numpy_version", "returns_sha256", "utc_timestamp"} <= set(meta)
+    assert len(achieved_signatures(paths_, meta)) == 12
+    np.testing.assert_array_equal(regenerate_comparison_set(meta, returns, path), paths_)
+    with pytest.raises(ValueError, match="returns_sha256"):
+        regenerate_comparison_set(meta, returns * 2.0, path)
+
+
+def test_bad_request_names_the_argument(vae, returns):
+    with pytest.raises(ValueError, match="prior_neighbours"):
+        comparison_paths(vae, returns, [""], 2, None, seed=0, prior_neighbours=-1)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        prepare_training(
+            returns,
+            TRAIN_END,
+            VAL_START,
+            VAL_END,
+            StressConfig.smoke(),
+            ComparisonConfig.smoke(),
+            "flow",
+        )
