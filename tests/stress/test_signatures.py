@@ -160,3 +160,14 @@ def test_history_features_measure_correlation_and_recent_volatility():
     diff = history_scalars(np.ones(4), 1.0, loud) - history_scalars(np.ones(4), 1.0, calm)
     assert diff[0, 4] == pytest.approx(np.log(2.0))
     assert diff[0, 3] == pytest.approx(0.0, abs=1e-12)  # correlation is scale-free
+
+
+def test_every_stress_generator_scales_its_inputs_with_one_implementation():
+    """The diffusion model and the GAN/VAE share ConditioningScales (no second copy)."""
+    from diffrisk.stress.comparison import ComparisonModel
+    from diffrisk.stress.model import StressModel
+    from diffrisk.stress.signatures import ConditioningScales
+
+    for method in ("scalars", "signature_input"):
+        assert getattr(StressModel, method) is getattr(ConditioningScales, method)
+        assert getattr(ComparisonModel, method) is getattr(ConditioningScales, method)

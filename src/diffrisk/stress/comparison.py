@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from torch import nn
 from torch.nn import functional as F
 
@@ -42,9 +42,8 @@ from diffrisk.stress.network import FiLMBlock, StressDenoiser
 from diffrisk.stress.signatures import (
     N_HISTORY_SCALARS,
     SIGNATURE_COLUMNS,
+    ConditioningScales,
     historical_signatures,
-    history_scalars,
-    signature_features,
 )
 from diffrisk.stress.windows import WindowSet, training_windows
 
@@ -305,7 +304,7 @@ class PathGenerator(nn.Module):
 
 # --------------------------------------------------------------------------- fitted model
 @dataclass
-class ComparisonModel:
+class ComparisonModel(ConditioningScales):
     """A trained GAN or VAE with the statistics fitted with it (training data only).
 
     Attributes
@@ -343,22 +342,6 @@ class ComparisonModel:
     prior_signatures: NDArray[np.float64]
     history: list[dict[str, float]] = field(default_factory=list)
     aux: nn.Module | None = None
-
-    def scalars(
-        self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
-    ) -> NDArray:
-        """Standardised history features (n, n_scalars)."""
-        raw = history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]
-        return (raw - self.scalar_mean) / self.scalar_std
-
-    def signature_input(
-        self, signature: Mapping[str, float] | pd.DataFrame, portfolio_vol: ArrayLike
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Standardised signature values and the null mask (1 where a component is absent)."""
-        feats = signature_features(signature, portfolio_vol, self.config.horizon).to_numpy()
-        mask = np.isnan(feats).astype(np.float64)
-        values = np.where(mask > 0, 0.0, (feats - self.signature_mean) / self.signature_std)
-        return values, mask
 
 
 class WindowTensors:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from diffrisk.stress.network import StressDenoiser, StressSpec
 from diffrisk.stress.signatures import (
     N_HISTORY_SCALARS,
     SIGNATURE_COLUMNS,
+    ConditioningScales,
     historical_signatures,
     history_scalars,
     signature_features,
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- fitted model
 @dataclass
-class StressModel:
+class StressModel(ConditioningScales):
     """A trained stress generator and everything fitted with it (training data only).
 
     Attributes
@@ -88,22 +88,6 @@ class StressModel:
     prior_features: NDArray[np.float64]
     prior_signatures: NDArray[np.float64]
     history: list[dict[str, float]] = field(default_factory=list)
-
-    def scalars(
-        self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
-    ) -> NDArray:
-        """Standardised history features (n, :data:`N_HISTORY_SCALARS`)."""
-        raw = history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]
-        return (raw - self.scalar_mean) / self.scalar_std
-
-    def signature_input(
-        self, signature: Mapping[str, float] | pd.DataFrame, portfolio_vol: ArrayLike
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Standardised signature values and the null mask (1 where a component is absent)."""
-        feats = signature_features(signature, portfolio_vol, self.config.horizon).to_numpy()
-        mask = np.isnan(feats).astype(np.float64)
-        values = np.where(mask > 0, 0.0, (feats - self.signature_mean) / self.signature_std)
-        return values, mask
 
 
 def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "") -> str:

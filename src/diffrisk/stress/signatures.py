@@ -281,3 +281,32 @@ def history_scalars(
             0.5 * np.log((recent**2).mean(axis=(1, 2)) + 1e-12),
         ]
     )
+
+
+class ConditioningScales:
+    """The model inputs from raw conditioning values, with statistics fitted on training.
+
+    Shared by every stress generator (:class:`~diffrisk.stress.model.StressModel`, the GAN/VAE
+    :class:`~diffrisk.stress.comparison.ComparisonModel`): the class using it has the
+    fields ``net`` (with ``spec.n_scalars``), ``config`` (``horizon``), ``scalar_mean``,
+    ``scalar_std``, ``signature_mean`` and ``signature_std``
+    (:func:`~diffrisk.stress.model.fit_stress_statistics`).
+    """
+
+    def scalars(
+        self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
+    ) -> NDArray:
+        """Standardised history features (n, :data:`N_HISTORY_SCALARS`)."""
+        raw = history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]  # type: ignore[attr-defined]
+        return (raw - self.scalar_mean) / self.scalar_std  # type: ignore[attr-defined]
+
+    def signature_input(
+        self, signature: Mapping[str, float] | pd.DataFrame, portfolio_vol: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Standardised signature values and the null mask (1 where a component is absent)."""
+        horizon = self.config.horizon  # type: ignore[attr-defined]
+        feats = signature_features(signature, portfolio_vol, horizon).to_numpy()
+        mask = np.isnan(feats).astype(np.float64)
+        mean, std = self.signature_mean, self.signature_std  # type: ignore[attr-defined]
+        values = np.where(mask > 0, 0.0, (feats - mean) / std)
+        return values, mask
