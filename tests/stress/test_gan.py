@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from diffrisk.stress.comparison import ComparisonConfig
+from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.gan import energy_distance, gan_paths, gradient_penalty, train_gan
+from diffrisk.stress.gan import energy_distance, gradient_penalty, train_gan
 from diffrisk.stress.windows import training_windows
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
 
@@ -59,7 +60,7 @@ def test_energy_distance_known_values():
 
 
 def test_shapes_and_learning(gan, returns):
-    paths, dates = gan_paths(gan, returns, ["2003-03-03", ""], 50, None, seed=1)
+    paths, dates = comparison_paths(gan, returns, ["2003-03-03", ""], 50, None, seed=1)
     assert paths.shape == (100, 10, 4) and paths.dtype == np.float32
     assert list(dates.columns) == ["as_of", "last_history", "portfolio_vol"]
     assert np.isfinite(paths).all()
@@ -75,10 +76,10 @@ def test_same_seed_same_weights_and_paths(gan, returns):
     again = _fit(returns)
     for a, b in zip(gan.net.state_dict().values(), again.net.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    p1, _ = gan_paths(gan, returns, ["2003-06-02"], 20, {"vol_ratio": 2.0}, seed=4)
-    p2, _ = gan_paths(again, returns, ["2003-06-02"], 20, {"vol_ratio": 2.0}, seed=4)
+    p1, _ = comparison_paths(gan, returns, ["2003-06-02"], 20, {"vol_ratio": 2.0}, seed=4)
+    p2, _ = comparison_paths(again, returns, ["2003-06-02"], 20, {"vol_ratio": 2.0}, seed=4)
     np.testing.assert_array_equal(p1, p2)
-    p3, _ = gan_paths(gan, returns, ["2003-06-02"], 20, {"vol_ratio": 2.0}, seed=5)
+    p3, _ = comparison_paths(gan, returns, ["2003-06-02"], 20, {"vol_ratio": 2.0}, seed=5)
     assert not np.array_equal(p1, p3)
 
 
@@ -90,8 +91,8 @@ def test_no_leakage_from_after_val_end_or_after_as_of(gan, returns):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     later = returns.copy()
     later.loc[later.index >= "2003-06-02"] *= -5.0
-    p1, _ = gan_paths(gan, returns, ["2003-06-02"], 10, None, seed=2, prior_neighbours=5)
-    p2, _ = gan_paths(gan, later, ["2003-06-02"], 10, None, seed=2, prior_neighbours=5)
+    p1, _ = comparison_paths(gan, returns, ["2003-06-02"], 10, None, seed=2, prior_neighbours=5)
+    p2, _ = comparison_paths(gan, later, ["2003-06-02"], 10, None, seed=2, prior_neighbours=5)
     np.testing.assert_array_equal(p1, p2)
 
 
@@ -101,8 +102,8 @@ def test_bad_input_names_the_field(gan, returns):
     with pytest.raises(ValueError, match="gan_lr"):
         ComparisonConfig(gan_lr=0.0)
     with pytest.raises(ValueError, match="n_paths_per_date"):
-        gan_paths(gan, returns, [""], 0, None, seed=0)
+        comparison_paths(gan, returns, [""], 0, None, seed=0)
     with pytest.raises(ValueError, match="unknown signature components"):
-        gan_paths(gan, returns, [""], 2, {"volratio": 2.0}, seed=0)
+        comparison_paths(gan, returns, [""], 2, {"volratio": 2.0}, seed=0)
     with pytest.raises(ValueError, match="val_start"):
         train_gan(returns, VAL_START, TRAIN_END, VAL_END, StressConfig.smoke(), SETTINGS, seed=0)

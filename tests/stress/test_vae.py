@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from diffrisk.stress.comparison import ComparisonConfig, ComparisonSpec, PathGenerator
+from diffrisk.stress.comparison import (
+    ComparisonConfig,
+    ComparisonSpec,
+    PathGenerator,
+    load_comparison_model,
+    save_comparison_model,
+)
+from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.vae import ConditionalVAE, kl_weight, train_vae, vae_paths
+from diffrisk.stress.vae import ConditionalVAE, kl_weight, train_vae
 from diffrisk.stress.windows import training_windows
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
 
@@ -67,7 +74,9 @@ def test_loss_known_answer_at_a_zero_network():
 
 
 def test_shapes_and_learning(vae, returns):
-    paths, dates = vae_paths(vae, returns, ["2003-03-03", ""], 50, {"vol_ratio": 1.5}, seed=1)
+    paths, dates = comparison_paths(
+        vae, returns, ["2003-03-03", ""], 50, {"vol_ratio": 1.5}, seed=1
+    )
     assert paths.shape == (100, 10, 4) and len(dates) == 2 and np.isfinite(paths).all()
     val = [h["val_loss"] for h in vae.history]
     assert min(val[1:]) < val[0]
@@ -81,8 +90,8 @@ def test_same_seed_same_weights_and_paths(vae, returns):
     again = _fit(returns)
     for a, b in zip(vae.net.state_dict().values(), again.net.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    p1, _ = vae_paths(vae, returns, ["2003-06-02"], 20, None, seed=4, prior_neighbours=5)
-    p2, _ = vae_paths(again, returns, ["2003-06-02"], 20, None, seed=4, prior_neighbours=5)
+    p1, _ = comparison_paths(vae, returns, ["2003-06-02"], 20, None, seed=4, prior_neighbours=5)
+    p2, _ = comparison_paths(again, returns, ["2003-06-02"], 20, None, seed=4, prior_neighbours=5)
     np.testing.assert_array_equal(p1, p2)
 
 
@@ -94,17 +103,18 @@ def test_no_leakage_from_after_val_end_or_after_as_of(vae, returns):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     later = returns.copy()
     later.loc[later.index >= "2003-06-02"] *= -5.0
-    p1, _ = vae_paths(vae, returns, ["2003-06-02"], 10, {"cum_return": -0.1}, seed=2)
-    p2, _ = vae_paths(vae, later, ["2003-06-02"], 10, {"cum_return": -0.1}, seed=2)
+    p1, _ = comparison_paths(vae, returns, ["2003-06-02"], 10, {"cum_return": -0.1}, seed=2)
+    p2, _ = comparison_paths(vae, later, ["2003-06-02"], 10, {"cum_return": -0.1}, seed=2)
     np.testing.assert_array_equal(p1, p2)
 
 
-def test_bad_input_names_the_field(vae, returns):
+def test_bad_input_names_the_field(vae, returns, tmp_path):
     with pytest.raises(ValueError, match="vae_kl_warmup_epochs"):
         ComparisonConfig(vae_kl_warmup_epochs=0)
     with pytest.raises(ValueError, match="vae_beta"):
         ComparisonConfig(vae_beta=-1.0)
-    with pytest.raises(ValueError, match="model.kind must be 'vae'"):
-        vae_paths(dataclasses.replace(vae, kind="gan"), returns, [""], 2, None, seed=0)
+    path = save_comparison_model(dataclasses.replace(vae, kind="gan"), tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="holds a 'gan' model, expected kind='vae'"):
+        load_comparison_model(path, "vae")
     with pytest.raises(ValueError, match="differ from the model's assets"):
-        vae_paths(vae, returns.iloc[:, ::-1], [""], 2, None, seed=0)
+        comparison_paths(vae, returns.iloc[:, ::-1], [""], 2, None, seed=0)

@@ -35,12 +35,9 @@ from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import StressModel, load_stress_model, model_version
 from diffrisk.stress.sampling import generate_paths
-from diffrisk.stress.scenario_sets import baseline_scenario_set
+from diffrisk.stress.scenario_sets import baseline_scenario_set, recorded_sampling
 
 logger = logging.getLogger(__name__)
-
-#: Sampler settings of :func:`generate_paths` recorded by the ``stress_generate`` stage.
-SAMPLER_KEYS = ("sampler", "n_steps", "eta", "spacing", "order", "soft_bound")
 
 
 class PipelineOutputsMissing(FileNotFoundError):
@@ -197,7 +194,7 @@ def read_archetypes(
     -------
     archetypes : dict name -> ArchetypeRecord
     sampling : dict
-        :data:`SAMPLER_KEYS` of the sets.
+        The sets' sampler settings (:func:`~diffrisk.stress.scenario_sets.recorded_sampling`).
     params : dict
         The stage's parameters (``bootstrap_block``, ...).
     """
@@ -208,7 +205,7 @@ def read_archetypes(
     for arch in index.get("archetypes", []):
         side = _read_json(stress_dir / f"diffusion_{arch['name']}.audit.json")
         gen = side["generation"]
-        sampling = {k: gen[k] for k in SAMPLER_KEYS}
+        sampling = recorded_sampling(gen)
         params = dict(side.get("params", {}))
         same_model = side.get("checkpoint_sha256") == checkpoint_sha256
         if not same_model:

@@ -54,15 +54,13 @@ from diffrisk.stress.adversarial import (
     validate_request,
 )
 from diffrisk.stress.comparison import load_comparison_model
-from diffrisk.stress.gan import gan_paths
+from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.model import StressModel, load_stress_model, save_stress_model
 from diffrisk.stress.model import train_stress_model as _train
 from diffrisk.stress.sampling import generate_paths
-from diffrisk.stress.vae import vae_paths
+from diffrisk.stress.scenario_sets import recorded_sampling
 
 logger = logging.getLogger(__name__)
-
-_SAMPLING_KEYS = ("sampler", "n_steps", "eta", "spacing", "order", "soft_bound")
 
 
 def _spread(dates: pd.DatetimeIndex, n: int) -> list[pd.Timestamp]:
@@ -108,9 +106,8 @@ def comparison_generator(kind: str) -> PathGenerator:
     Its checkpoint is written by the ``stress_train_comparison`` stage; list it in this
     stage's ``deps`` in ``dvc.yaml`` before naming ``gan`` or ``vae`` in ``others``.
     """
-    sample = {"gan": gan_paths, "vae": vae_paths}[kind]
     model = load_comparison_model(paths.comparison_checkpoint(kind), kind)
-    return path_generator(sample, model, progress=False)
+    return path_generator(comparison_paths, model, progress=False)
 
 
 def _generators(
@@ -327,7 +324,7 @@ def audit_stress_requests(
             primary,
             trained,
             float(meta["guidance"]),
-            {k: meta[k] for k in _SAMPLING_KEYS},
+            recorded_sampling(meta),
         )
 
         def score(paths_, others_, frame, sig=nominal[name]):

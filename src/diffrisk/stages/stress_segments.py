@@ -40,7 +40,7 @@ from diffrisk.stress.model import (
     train_stress_model,
 )
 from diffrisk.stress.sampling import generate_paths
-from diffrisk.stress.scenario_sets import read_scenario_set
+from diffrisk.stress.scenario_sets import read_scenario_set, recorded_sampling
 
 logger = logging.getLogger(__name__)
 
@@ -147,13 +147,8 @@ def stress_segments(
             None,
             guidance=gen["guidance"],
             seed=int(gen["seed"]),
-            sampler=gen["sampler"],
-            n_steps=gen["n_steps"],
-            eta=gen["eta"],
-            spacing=gen["spacing"],
-            order=gen["order"],
-            soft_bound=gen["soft_bound"],
             prior_neighbours=gen["prior_neighbours"],
+            **recorded_sampling(gen),
         )
     table = variant_tables(variant_paths, test, assets, sectors, alpha=alpha, daily=daily)
     summary = segment_summary(table)

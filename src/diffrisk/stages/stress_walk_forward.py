@@ -27,22 +27,13 @@ from diffrisk.data.splits import Splits
 from diffrisk.evaluation.paths.drift import drift_summary, drift_table
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import load_stress_model
-from diffrisk.stress.scenario_sets import read_scenario_set
+from diffrisk.stress.scenario_sets import SAMPLER_KEYS, read_scenario_set
 from diffrisk.stress.walk_forward import version_period_sets, walk_forward_stress
 
 logger = logging.getLogger(__name__)
 
 #: Sampling settings of the pipeline's unconditional set that the walk-forward sets reuse.
-GENERATION_KEYS: tuple[str, ...] = (
-    "guidance",
-    "prior_neighbours",
-    "sampler",
-    "n_steps",
-    "eta",
-    "spacing",
-    "order",
-    "soft_bound",
-)
+GENERATION_KEYS: tuple[str, ...] = ("guidance", "prior_neighbours", *SAMPLER_KEYS)
 
 
 def stress_walk_forward(

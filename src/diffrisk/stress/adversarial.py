@@ -413,7 +413,7 @@ def path_generator(sample: Callable[..., Any], model: Any, **options: Any) -> Pa
 
     ``sample(model, returns, [as_of], n_paths, signature, seed=seed, **options)`` must
     return ``(paths, dates)`` (:func:`diffrisk.stress.sampling.generate_paths`, and the
-    comparison generators' ``gan_paths`` / ``vae_paths``).
+    comparison generators' :func:`~diffrisk.stress.comparison_sets.comparison_paths`).
     """
 
     def generate(

@@ -32,12 +32,11 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
 from diffrisk.diffusion.progress import progress_bar
@@ -53,7 +52,6 @@ from diffrisk.stress.comparison import (
     prepare_training,
     select_epoch,
 )
-from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.network import amplitude_features
 
@@ -264,35 +262,3 @@ def train_gan(
     net.eval()
     model.history, model.aux = history, critic
     return model
-
-
-def gan_paths(
-    model: ComparisonModel,
-    returns: pd.DataFrame,
-    as_of: Sequence[str | pd.Timestamp | None],
-    n_paths_per_date: int,
-    signature: Mapping[str, float] | None,
-    *,
-    seed: int,
-    prior_neighbours: int = 0,
-    chunk: int = 4096,
-    progress: bool | None = None,
-) -> tuple[NDArray[np.float32], pd.DataFrame]:
-    """GAN paths, the call shape of :func:`diffrisk.stress.sampling.generate_paths`.
-
-    See :func:`diffrisk.stress.comparison_sets.comparison_paths` (history up to the day
-    before each ``as_of``, signature in raw units, no guidance).
-    """
-    if model.kind != "gan":
-        raise ValueError(f"model.kind must be 'gan', got {model.kind!r}")
-    return comparison_paths(
-        model,
-        returns,
-        as_of,
-        n_paths_per_date,
-        signature,
-        seed=seed,
-        prior_neighbours=prior_neighbours,
-        chunk=chunk,
-        progress=progress,
-    )

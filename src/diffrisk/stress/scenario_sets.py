@@ -41,18 +41,21 @@ def json_ready(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=io.json_default))
 
 
+#: The sampler keyword arguments of :func:`generate_paths`, recorded in every set's
+#: ``generation`` metadata.
+SAMPLER_KEYS: tuple[str, ...] = ("sampler", "n_steps", "eta", "spacing", "order", "soft_bound")
+
+
 def sampling_settings(
     sampler: str, n_steps: int, eta: float, spacing: str, order: int, soft_bound: float
 ) -> dict[str, Any]:
     """The sampling keyword arguments of :func:`generate_paths`, as one mapping."""
-    return {
-        "sampler": sampler,
-        "n_steps": n_steps,
-        "eta": eta,
-        "spacing": spacing,
-        "order": order,
-        "soft_bound": soft_bound,
-    }
+    return dict(zip(SAMPLER_KEYS, (sampler, n_steps, eta, spacing, order, soft_bound), strict=True))
+
+
+def recorded_sampling(generation: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampler settings a diffusion set was drawn with (its ``generation`` metadata)."""
+    return {k: generation[k] for k in SAMPLER_KEYS}
 
 
 DEFAULT_GUIDANCE_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
@@ -337,13 +340,8 @@ def regenerate_scenario_set(
         archetype.signature,
         guidance=gen["guidance"],
         seed=gen["seed"],
-        sampler=gen["sampler"],
-        n_steps=gen["n_steps"],
-        eta=gen["eta"],
-        spacing=gen["spacing"],
-        order=gen["order"],
-        soft_bound=gen["soft_bound"],
         prior_neighbours=gen["prior_neighbours"],
+        **recorded_sampling(gen),
     )
     return paths_
 

@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
 from diffrisk.diffusion.training import TrainOptions, train_denoiser
@@ -48,7 +46,6 @@ from diffrisk.stress.comparison import (
     drop_condition,
     prepare_training,
 )
-from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.config import StressConfig
 
 logger = logging.getLogger(__name__)
@@ -192,35 +189,3 @@ def train_vae(
     ]
     model.aux = vae
     return model
-
-
-def vae_paths(
-    model: ComparisonModel,
-    returns: pd.DataFrame,
-    as_of: Sequence[str | pd.Timestamp | None],
-    n_paths_per_date: int,
-    signature: Mapping[str, float] | None,
-    *,
-    seed: int,
-    prior_neighbours: int = 0,
-    chunk: int = 4096,
-    progress: bool | None = None,
-) -> tuple[NDArray[np.float32], pd.DataFrame]:
-    """VAE paths, the call shape of :func:`diffrisk.stress.sampling.generate_paths`.
-
-    Latent ``z ~ N(0, I)`` and observation noise drawn from one seeded generator; see
-    :func:`diffrisk.stress.comparison_sets.comparison_paths`.
-    """
-    if model.kind != "vae":
-        raise ValueError(f"model.kind must be 'vae', got {model.kind!r}")
-    return comparison_paths(
-        model,
-        returns,
-        as_of,
-        n_paths_per_date,
-        signature,
-        seed=seed,
-        prior_neighbours=prior_neighbours,
-        chunk=chunk,
-        progress=progress,
-    )
