@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export OMP_WAIT_POLICY := PASSIVE
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv repro test lint format smoke bench lab deps dag metrics clean serve chromium
+.PHONY: help venv repro test lint format smoke bench lab deps dag metrics clean serve chromium docs
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -28,10 +28,10 @@ venv: $(STAMP) ## Create .venv and install the pinned requirements (and diffrisk
 repro: $(STAMP) ## Set up everything and rebuild every table and figure (dvc repro)
 	$(BIN)/dvc repro
 
-test: $(STAMP) chromium ## Set up everything and run the test suite (includes an end-to-end smoke run)
+test: $(STAMP) ## Set up everything and run the test suite (includes an end-to-end smoke run)
 	$(BIN)/python -m pytest
 
-chromium: ## Install Debian's chromium (the service page's browser test) if it is missing
+chromium: ## Install Debian's chromium for the page's browser test (root, Debian; .ci/run does it)
 	@test -x /usr/bin/chromium || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
@@ -46,6 +46,9 @@ lint: $(STAMP) ## ruff (check + format) and the layering contract (import-linter
 format: $(STAMP) ## Auto-format the code with ruff
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
+
+docs: $(STAMP) ## Build the documentation site into site/ (mkdocs, warnings as errors)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 smoke: $(STAMP) ## Run only the end-to-end smoke pipeline test
 	$(BIN)/python -m pytest tests/test_pipeline_smoke.py -v

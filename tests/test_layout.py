@@ -27,6 +27,10 @@ ROOT_TEST_FILES = frozenset(
         "test_notebooks.py",
         "test_layout.py",
         "test_architecture.py",
+        "test_docs.py",  # the documentation site and the README
+        "test_api.py",  # the front door: diffrisk/__init__.py and diffrisk/api.py
+        "test_readme_example.py",  # the README's library example (examples/)
+        "test_own_data_smoke.py",  # the pipeline on a user's CSV (examples/)
     }
 )
 

@@ -92,3 +92,15 @@ def test_report_notebook_records_every_parameter():
             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "params":
                 passed = {k.value for k in node.value.keys}
     assert passed == declared == set(yaml.safe_load((ROOT / "params.yaml").read_text()))
+
+
+def test_parameters_cell_defaults_equal_params_yaml():
+    """Opened to explore, a notebook runs with the study's values (not stale ones)."""
+    from tests.support.notebook_params import stale
+
+    found = stale()
+    assert not found, (
+        "notebook parameters cells differ from params.yaml: "
+        + "; ".join(f"{stage}: {', '.join(keys)}" for stage, keys in found.items())
+        + " — run `python -m tests.support.notebook_params --write`"
+    )

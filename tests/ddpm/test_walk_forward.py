@@ -70,8 +70,9 @@ def test_versions_refit_before_each_period_and_forecast_has_versions(base):
     versions = walk_forward_versions(
         model, returns, dates, frequency="quarter", epochs=1, seed=1, progress=False
     )
-    assert [v.version for v in versions] == list(range(len(versions)))
-    for v in versions[1:]:
+    first = versions[0].version
+    assert [v.version for v in versions] == list(range(first, first + len(versions)))
+    for v in versions:
         fit_end = pd.Timestamp(v.model.fit_end)
         assert fit_end < v.first_date
         # the last trading day before the period: nothing between fit_end and first_date
@@ -110,3 +111,61 @@ def test_perturbing_returns_after_a_refit_date_changes_no_earlier_forecast(base)
     np.testing.assert_array_equal(before1[cols].to_numpy(), before2[cols].to_numpy())
     later1, later2 = f1[f1["date"] >= cut], f2[f2["date"] >= cut]
     assert not np.allclose(later1[cols].to_numpy(), later2[cols].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def stale(base):
+    """The base model is fitted through train only (index 799): the first period needs a refit."""
+    returns, model = base
+    assert pd.Timestamp(model.fit_end) == returns.index[799]
+    return returns, model
+
+
+def test_every_period_is_served_by_a_model_fitted_through_the_day_before(stale):
+    """A model fitted through train does not serve the first year: a refit through the
+    last validation day does, and each later year a refit through the previous year."""
+    returns, model = stale
+    assert pd.Timestamp(model.fit_end) == returns.index[799]
+    dates = returns.index[1000:1300]
+    versions = walk_forward_versions(
+        model, returns, dates, frequency="year", epochs=1, seed=1, progress=False
+    )
+    assert [v.version for v in versions] == list(range(1, len(versions) + 1))
+    assert pd.Timestamp(versions[0].model.fit_end) == returns.index[999]
+    for v in versions:
+        before = returns.index[returns.index < v.first_date]
+        assert pd.Timestamp(v.model.fit_end) == before[-1]
+        assert v.model.metrics["warm_start"]
+    # a model fitted through the day before the first forecast serves it as version 0
+    fresh = versions[0].model
+    again = walk_forward_versions(
+        fresh, returns, dates, frequency="year", epochs=1, seed=1, progress=False
+    )
+    assert again[0].version == 0 and again[0].model is fresh
+    assert [v.version for v in again] == list(range(len(versions)))
+
+
+def test_first_refit_ignores_every_return_after_its_fit_end(stale):
+    """Leakage: moving every return after the first refit's fit_end leaves its weights
+    unchanged, and moving those after its last served day leaves its forecasts unchanged."""
+    returns, model = stale
+    dates = returns.index[1000:1300]
+    kw = dict(frequency="year", epochs=1, seed=1, progress=False)
+    first = walk_forward_versions(model, returns, dates, **kw)[0]
+
+    def shocked_after(day):
+        out = returns.copy()
+        after = out.index > day
+        out.loc[after] = out.loc[after] * 3.0 + 0.01
+        return out
+
+    moved = shocked_after(pd.Timestamp(first.model.fit_end))
+    again = walk_forward_versions(model, moved, dates, **kw)[0]
+    a, b = first.model.net.state_dict(), again.model.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    moved = shocked_after(first.last_date)
+    again = walk_forward_versions(model, moved, dates, **kw)[0]
+    f1, _ = forecast_walk_forward([first], returns, n_scenarios=64, seed=0)
+    f2, _ = forecast_walk_forward([again], moved, n_scenarios=64, seed=0)
+    cols = [c for c in f1.columns if c.startswith(("var_", "cvar_"))]
+    np.testing.assert_array_equal(f1[cols].to_numpy(), f2[cols].to_numpy())

@@ -222,6 +222,15 @@ def test_headline_metrics_are_compact_and_name_the_primary(headline):
     block = table[(table.series == "sp500") & (table.alpha == 0.01)]
     assert cell["best_method"] == block.loc[block.fz0_mean.idxmin(), "method"]
     assert cell["fhs_fz0"] == block.set_index("method").loc["fhs", "fz0_mean"]
+    # the primary's battery: 3 tests per series and alpha plus one PIT test per series
+    family = out["family_wise"]
+    assert family["n_tests"] == 2 * 2 * 3 + 2
+    assert family["expected_by_chance"] == pytest.approx(0.05 * family["n_tests"])
+    mine = table[table.method == "narrow"]
+    raw = (mine[["kupiec_p", "christoffersen_cc_p", "as_z2_p"]] < 0.05).to_numpy().sum()
+    raw += int((mine.drop_duplicates("series")["pit_ks_p"] < 0.05).sum())
+    assert family["n_rejected_raw"] == raw
+    assert family["n_rejected_holm"] <= family["n_rejected_raw"]
     # NaN values are left out (JSON has none)
     nan_table = table.assign(crash_exceptions=math.nan)
     cell = headline_metrics(nan_table, primary="narrow", benchmark="fhs")["sp500"]["alpha_0.01"]

@@ -11,6 +11,7 @@ import pytest
 from diffrisk.evaluation.stress_audit import (
     DEFENCES,
     apply_thresholds,
+    cross_validated_false_flags,
     detection_table,
     disagreement,
     fit_thresholds,
@@ -172,6 +173,39 @@ def test_combined_false_flags_on_validation_stay_below_target():
     null = pd.DataFrame(rng.standard_normal((237, 3)), columns=list(DEFENCES))
     t = fit_thresholds(null, 0.05)
     assert apply_thresholds(null, t)["combined"].mean() <= 0.05
+
+
+def test_cross_validated_false_flags_match_the_order_statistic_law():
+    # exchangeable, independent defences: a new item exceeds the (n - a)-th smallest of n
+    # null scores with probability (a + 1) / (n + 1); the union of three independent ones
+    # with 1 - (1 - p)^3. With n_train = 600 (2 folds of 1200), a = floor(0.05 * 600 / 3) = 10.
+    rng = np.random.default_rng(6)
+    rates = []
+    for _ in range(40):
+        null = pd.DataFrame(rng.standard_normal((1200, 3)), columns=list(DEFENCES))
+        out = cross_validated_false_flags(null, np.arange(1200), 0.05)
+        rates.append(out["combined"])
+        assert out["n"] == 1200 and out["n_folds"] == 2
+    p = 11 / 601
+    assert np.mean(rates) == pytest.approx(1 - (1 - p) ** 3, abs=0.004)
+
+
+def test_cross_validated_false_flags_exceed_the_in_sample_rate_on_few_requests():
+    # 18 requests x 3 portfolios (the stage's old size): in sample 0 %, out of sample not
+    rng = np.random.default_rng(7)
+    per_request = rng.standard_normal((18, 3))
+    null = pd.DataFrame(np.repeat(per_request, 3, axis=0), columns=list(DEFENCES))
+    groups = np.repeat(np.arange(18), 3)
+    assert apply_thresholds(null, fit_thresholds(null))["combined"].mean() == 0.0
+    out = cross_validated_false_flags(null, groups)
+    assert out["combined"] > 0.05
+    # a request's portfolios share a fold: with 18 identical groups of 3 the rate is a
+    # multiple of 3 / 54
+    assert (out["combined"] * 54) % 3 == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="n_folds must be an integer"):
+        cross_validated_false_flags(null, groups, n_folds=19)
+    with pytest.raises(ValueError, match="groups has 3 entries"):
+        cross_validated_false_flags(null, groups[:3])
 
 
 def _items(rng, n_val=60, n_test=60, n_att=30):

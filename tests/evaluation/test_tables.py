@@ -157,3 +157,7 @@ def test_constituent_coverage_table(methods):
     part = frame[frame.series == row.series].sort_values("date")
     pof = kupiec_pof(part.realized.to_numpy() < part[var_column(row.alpha)].to_numpy(), row.alpha)
     assert row.kupiec_p == pytest.approx(pof.pvalue) and row.n_exceptions == pof.n_exceptions
+    # a one-column study has no constituent besides its headline series: an empty table
+    # with the same columns (the coverage notebook filters on "result")
+    empty = constituent_coverage_table(forecasts, exclude=["portfolio", "sp500", "AAA", "BBB"])
+    assert empty.empty and list(empty.columns) == list(table.columns)

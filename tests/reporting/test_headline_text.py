@@ -10,6 +10,7 @@ import pytest
 from diffrisk.evaluation.ensemble import ENSEMBLE_COLUMNS
 from diffrisk.reporting.headline_text import (
     ensemble_paragraph,
+    family_sentence,
     goal_paragraph,
     goal_statement,
     methods_paragraph,
@@ -65,7 +66,21 @@ def test_methods_paragraph_counts_unmet_criteria():
     text = methods_paragraph(headline(), "fhs")
     # fhs: Kupiec fails in all 4 cells; its FZ0 criterion does not apply (4 cells)
     assert "`ddpm_ens` 0 of 22; `fhs` 4 of 18." in text
-    assert text.endswith("Methods that meet every criterion: `ddpm_ens`.")
+    assert "Methods that meet every criterion: `ddpm_ens`. Family-wise:" in text
+
+
+def test_family_sentence_counts_chance_failures_and_holm():
+    # fhs: Kupiec p = 0.01 in 4 cells of 14 tests (2 series x 2 alphas x 3 + 2 PIT)
+    text = methods_paragraph(headline(), "fhs")
+    assert "`fhs` 4 of 14 rejected (a correct model: 0.7 expected, 0–3), after Holm none" in text
+    assert "`ddpm_ens` 0 of 14 rejected" in text
+    # 0.001 x 14 = 0.014 < 0.05: Holm still rejects that one test, and only it
+    frame = headline({("sp500", 0.05, "fhs"): {"kupiec_p": 0.001}})
+    text = family_sentence(frame)
+    assert (
+        "`fhs` 4 of 14 rejected (a correct model: 0.7 expected, 0–3), after Holm kupiec (sp500 5%)."
+        in text
+    )
 
 
 def test_pit_sentence_splits_rejected_and_not():
@@ -204,3 +219,15 @@ def test_selection_paragraph_reports_every_candidate_and_the_decisions():
     assert "| final_refit | false | -3.9000 | 52 / 12 of 1000 (expected 50.0 / 10.0) |" in text
     assert "∞ (ES ≥ 0 on some day)" in text
     assert text.count("\n| ") == 5  # header, rule and three candidates
+    assert "noise margin" not in text  # an older selection.json without the record
+    decisions["margin_se"] = 1.0
+    decisions["primary_margin"] = {
+        "ddpm_wf": {"against": "ddpm", "gain": 0.004, "se": 0.006, "dm_p": 0.5, "switch": False},
+        "ddpm_ens": {"against": "ddpm", "gain": 0.02, "se": 0.006, "dm_p": 0.01, "switch": True},
+    }
+    text = selection_paragraph(decisions, pd.DataFrame(rows))
+    assert (
+        "(a candidate must gain more than 1 HAC standard error): `ddpm_wf` against `ddpm`: "
+        "gain +0.0040, se 0.0060 — does not replace it; `ddpm_ens` against `ddpm`: gain "
+        "+0.0200, se 0.0060 — replaces it."
+    ) in text

@@ -21,7 +21,7 @@ from tests.reporting.conftest import (
 
 
 def test_figures_png_pdf_nontrivial_and_byte_identical(study, outputs):
-    fig_dir = outputs["root"] / "reports" / "figures"
+    fig_dir = outputs["root"] / "reports" / "figures" / "paper"  # paths.paper_figures_dir()
     first = [outputs["figures"][stem] for stem in FIGURE_STEMS]
     assert first == [(fig_dir / f"{s}.png", fig_dir / f"{s}.pdf") for s in FIGURE_STEMS]
     blobs = {p: p.read_bytes() for pair in first for p in pair}

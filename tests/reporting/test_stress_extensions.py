@@ -103,3 +103,10 @@ def test_section_pastes_each_table_under_its_paragraph():
     order = [text.index(f"| {s} |") for s in tables]
     assert order == sorted(order)
     assert text.index("### Segment coverage") < text.index("| stress_segments_summary |")
+
+
+def test_adversarial_quotes_the_out_of_sample_false_flags_when_present():
+    goal = {**ADVERSARIAL["goal"], "false_flags_validation_cv": 0.125}
+    text = adversarial_paragraph({**ADVERSARIAL, "goal": goal, "n_validation_requests": 18})
+    assert "both ways): 12.5 %; 18 distinct validation requests set the thresholds." in text
+    assert "out of sample" not in adversarial_paragraph(ADVERSARIAL)

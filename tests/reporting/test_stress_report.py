@@ -21,3 +21,47 @@ def test_goal_met_only_when_diffusion_reaches_the_share_on_every_metric():
     text = headline_goal_sentence(share([0.9, 0.3], [0.1, 0.7]))
     assert "not met on 1 of 2 metrics" in text
     assert "`tail_dep_q05` (diffusion 30%, best gan 70%)" in text
+
+
+def test_difference_lines_read_the_bootstrap_table():
+    from diffrisk.reporting.stress_report import difference_lines
+
+    table = pd.DataFrame(
+        {
+            "generator": ["diffusion", "gan"],
+            "metric": ["corr_frobenius"] * 2,
+            "baseline": ["diffusion"] * 2,
+            "baseline_minus": [float("nan"), 0.575],
+            "baseline_minus_lo": [float("nan"), -0.2],
+            "baseline_minus_hi": [float("nan"), 1.3],
+            "baseline_better_share": [float("nan"), 0.27],
+        }
+    )
+    lines = difference_lines(table)
+    assert lines[0].startswith("Differences of distance, diffusion minus each other")
+    assert "- `corr_frobenius`: vs gan +0.575 [-0.2, +1.3], closer on 27%." in lines
+    assert difference_lines(table.drop(columns="baseline_minus")) == []
+
+
+def test_proper_score_lines_rank_and_quote_the_dm_tests():
+    from diffrisk.reporting.stress_report import proper_score_lines
+
+    table = pd.DataFrame(
+        {
+            "score": ["energy_score"] * 3,
+            "generator": ["diffusion", "gan", "normal"],
+            "n_dates": [60] * 3,
+            "mean": [0.31, 0.30, 0.35],
+            "rank": [2, 1, 3],
+            "baseline": ["diffusion"] * 3,
+            "baseline_minus": [float("nan"), 0.01, -0.04],
+            "dm_statistic": [float("nan"), 1.0, -3.0],
+            "dm_pvalue": [float("nan"), 0.32, 0.004],
+        }
+    )
+    lines = proper_score_lines(table)
+    assert "each of 60 test dates" in lines[0]
+    assert lines[2] == (
+        "- energy score: mean gan 0.3, diffusion 0.31, normal 0.35; best gan; "
+        "diffusion − gan +0.01 (p = 0.320); diffusion − normal -0.04 (p = 0.004)."
+    )

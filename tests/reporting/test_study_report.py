@@ -13,13 +13,16 @@ from diffrisk.reporting.headline_text import goal_paragraph, methods_paragraph
 from diffrisk.reporting.paper_tables import (
     write_paper_tables,
 )
+from diffrisk.reporting.references import REFERENCES
 from diffrisk.reporting.study_report import (
+    figure_caption,
     provenance_block,
     render_notebooks_html,
     study_discussion,
     write_study_report,
 )
 from diffrisk.reporting.style import (
+    FIGURE_CAPTIONS,
     FIGURE_STEMS,
     TABLE_STEMS,
     series_label,
@@ -50,27 +53,44 @@ def test_study_report_states_computed_winners_and_provenance(study, outputs):
         for a in (0.05, 0.01):
             cell = bt[(bt.series == s) & np.isclose(bt.alpha, a)]
             assert cell.loc[cell.fz0_mean.idxmin(), "method"] == winner
-    (root / "reports" / "notebooks").mkdir(parents=True, exist_ok=True)
-    nb_html = root / "reports" / "notebooks" / "01_data.html"
-    nb_html.write_text("<html></html>")
+    (root / "notebooks").mkdir(parents=True, exist_ok=True)
+    notebook = root / "notebooks" / "01_data.ipynb"
+    notebook.write_text("{}")
     path = write_study_report(
         bt,
         PROVENANCE,
         study["dm"],
-        notebooks_html=[nb_html],
+        notebooks=[notebook],
         test_period=("2019-12-02", study["dates"][-1]),
     )
     assert path == root / "reports" / "STUDY.md"
     text = path.read_text()
 
-    # Tables inline, figures linked relative to reports/.
+    # Tables inline; figures numbered, captioned and linked relative to reports/ (the
+    # paper figures are in reports/figures/paper, the figures stage's directory output).
     for stem in TABLE_STEMS:
         table_md = (root / "reports" / "tables" / f"{stem}.md").read_text().strip()
         assert table_md in text
-    for stem in FIGURE_STEMS:
-        assert f"(figures/{stem}.png)" in text and f"(figures/{stem}.pdf)" in text
-    assert "(notebooks/01_data.html)" in text
+    for number, stem in enumerate(FIGURE_STEMS, start=1):
+        assert f"![Figure {number}: {stem}](figures/paper/{stem}.png)" in text
+        assert f"**Figure {number}.** {FIGURE_CAPTIONS[stem]}" in text
+        assert f"([PDF](figures/paper/{stem}.pdf))" in text
+    # The committed stage notebooks are linked; nothing under the git-ignored reports/html/.
+    assert "- [01_data](../notebooks/01_data.ipynb)" in text
+    assert "](html/" not in text and "reports/notebooks/" in text
     assert "300 trading days of the test period 2019-12-02 –" in text
+    what = text.split("## What was done", 1)[1].split("\n## ", 1)[0]
+    assert "Kupiec (1995)" in what and "Diebold–Mariano (1995)" in what
+
+    # Order: discussion, notebooks, references, then the appendix with every parameter.
+    heads = ["## Discussion", "## Stage notebooks", "## References", "## Appendix"]
+    assert [text.index(h) for h in heads] == sorted(text.index(h) for h in heads)
+    appendix = text.split("## Appendix: provenance and parameters", 1)[1]
+    assert '"n_scenarios": 500' in appendix and '"n_scenarios"' not in text.split("## Appendix")[0]
+    references = text.split("## References\n\n", 1)[1].split("\n\n## ", 1)[0]
+    assert references.count("\n- ") + 1 == len(REFERENCES)
+    for short in ("Kupiec", "Christoffersen", "Acerbi", "Diebold", "Ho, J., Jain"):
+        assert short in references
 
     # Winner sentences match the designed data.
     port5 = _section(text, "portfolio", "5%")
@@ -108,12 +128,87 @@ def test_study_report_states_computed_winners_and_provenance(study, outputs):
     # Provenance block.
     for item in (
         "| Raw data SHA-256 | `ab12cd34` |",
-        "| Git revision | `0123456789abcdef` |",
         "| Package version | `0.1.0` |",
-        "| Generated (UTC) | `2024-05-01T12:00:00Z` |",
         '"n_scenarios": 500',
     ):
         assert item in text
+    # run-dependent provenance stays out of the committed report (reruns leave it unchanged)
+    assert "0123456789abcdef" not in text and "2024-05-01T12:00:00Z" not in text
+
+
+def test_study_report_links_only_to_files_that_exist(study, outputs):
+    """Every relative link of the report resolves to a file next to it."""
+    root = outputs["root"]
+    path = write_study_report(study["backtests"], PROVENANCE, study["dm"])
+    targets = re.findall(r"\]\(([^)#]+)\)", path.read_text())
+    assert len(targets) == 2 * len(FIGURE_STEMS)
+    missing = [t for t in targets if not (path.parent / t).is_file()]
+    assert not missing and not any(t.startswith(("http:", "https:", "/")) for t in targets)
+    assert path.parent == root / "reports"
+
+
+def test_closing_sections_and_further_series_figures(study, outputs):
+    root = outputs["root"]
+    fdir = root / "reports" / "figures"
+    # paper figures in reports/figures/paper, the closing sections' figures in reports/figures
+    for folder, stem in ((fdir / "paper", "fig1_distribution_sp500"), (fdir, "stress_acf")):
+        for ext in ("png", "pdf"):
+            (folder / f"{stem}.{ext}").write_bytes(b"figure")
+    path = write_study_report(
+        study["backtests"],
+        PROVENANCE,
+        study["dm"],
+        figures=(*FIGURE_STEMS, "fig1_distribution_sp500"),
+        series=["portfolio", "sp500"],
+        closing_sections=[("## Stress scenarios\n\nStress text.\n", ["stress_acf"])],
+    )
+    text = path.read_text()
+    # the further series' figure takes its stem's caption and names its series
+    assert "![Figure 4: fig1_distribution_sp500](figures/paper/fig1_distribution_sp500.png)" in text
+    assert f"**Figure 4.** {FIGURE_CAPTIONS['fig1_distribution']} Series: S&P 500 index." in text
+    assert f"**Figure 1.** {FIGURE_CAPTIONS['fig1_distribution']} Series: Portfolio" in text
+    # closing sections follow the discussion, their figures numbered on
+    stress = text.split("## Stress scenarios\n\nStress text.\n\n", 1)[1]
+    assert stress.startswith("![Figure 5: stress_acf](figures/stress_acf.png)")
+    assert f"**Figure 5.** {FIGURE_CAPTIONS['stress_acf']}" in stress
+    assert text.index("## Discussion") < text.index("## Stress scenarios")
+    assert text.index("## Stress scenarios") < text.index("## References")
+    (fdir / "stress_acf.pdf").unlink()
+    with pytest.raises(FileNotFoundError, match="stress_acf.pdf does not exist"):
+        write_study_report(
+            study["backtests"], PROVENANCE, closing_sections=[("## S\n", ["stress_acf"])]
+        )
+
+
+def test_paper_figures_dir_argument(study, outputs, tmp_path):
+    """The paper figures are read from ``paper_figures_dir``; links stay relative."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for png, pdf in outputs["figures"].values():
+        for p in (png, pdf):
+            (elsewhere / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "out" / "STUDY.md"
+    path = write_study_report(
+        study["backtests"], PROVENANCE, out_path=out, paper_figures_dir=elsewhere
+    )
+    text = path.read_text()
+    for number, stem in enumerate(FIGURE_STEMS, start=1):
+        assert f"![Figure {number}: {stem}](../elsewhere/{stem}.png)" in text
+    (elsewhere / "fig2_var_vs_returns.pdf").unlink()
+    with pytest.raises(FileNotFoundError, match="elsewhere/fig2_var_vs_returns.pdf does not"):
+        write_study_report(
+            study["backtests"], PROVENANCE, out_path=out, paper_figures_dir=elsewhere
+        )
+
+
+def test_figure_caption():
+    assert figure_caption("fig2_var_vs_returns") == FIGURE_CAPTIONS["fig2_var_vs_returns"]
+    assert figure_caption("fig2_var_vs_returns", ["sp500"]).endswith("Series: S&P 500 index.")
+    assert figure_caption("fig3_cvar_exceedances_portfolio").endswith(
+        "Series: Portfolio (equal-weighted)."
+    )
+    assert figure_caption("stress_segments", ["portfolio"]) == FIGURE_CAPTIONS["stress_segments"]
+    assert figure_caption("unknown_figure") == "unknown_figure"
 
 
 def test_discussion_not_significant_and_missing_provenance(study):
@@ -125,14 +220,15 @@ def test_discussion_not_significant_and_missing_provenance(study):
     no_dm = study_discussion(study["backtests"], None, series=["portfolio"])
     assert "No Diebold–Mariano result against Filtered HS is available for it." in no_dm
     block = provenance_block({"seed": 1})
-    assert "| Git revision | not recorded |" in block
+    assert "| Raw data SHA-256 | not recorded |" in block
+    assert "Git" not in provenance_block({"seed": 1, "git_revision": "abc+dirty"}).split("\n\n")[0]
 
 
 def test_study_report_requires_tables_and_figures(study, root):
     with pytest.raises(FileNotFoundError, match="table1_cvar.md does not exist"):
         write_study_report(study["backtests"], PROVENANCE)
     write_paper_tables(study["backtests"])
-    with pytest.raises(FileNotFoundError, match="fig1_distribution.png does not exist"):
+    with pytest.raises(FileNotFoundError, match="paper/fig1_distribution.png does not exist"):
         write_study_report(study["backtests"], PROVENANCE)
 
 

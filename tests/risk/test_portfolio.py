@@ -135,3 +135,13 @@ def test_portfolio_errors():
         parse_portfolios("x=ZZZ", ["A0"], returns)
     with pytest.raises(ValueError, match="weights must sum to 1"):
         portfolio_log_returns(np.zeros((2, 3, 2)), [0.5, 0.6])
+
+
+def test_weights_matrix_equals_one_portfolio_at_a_time():
+    x = np.random.default_rng(0).normal(0, 0.02, (5, 7, 4))
+    w = np.random.default_rng(1).dirichlet(np.ones(4), 3)
+    many = portfolio_log_returns(x, w)
+    for k in range(3):
+        np.testing.assert_allclose(many[..., k], portfolio_log_returns(x, w[k]), atol=1e-15)
+    with pytest.raises(ValueError, match="row 1 sums to"):
+        portfolio_log_returns(x, np.array([[0.5, 0.5, 0, 0], [0.5, 0.6, 0, 0]]))

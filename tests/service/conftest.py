@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 import torch
 
-from diffrisk.core import audit, io
+from diffrisk.core import io
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.service.settings import ServiceSettings
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressConfig
@@ -71,7 +72,7 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
         returns, TRAIN_END, VAL_START, VAL_END, config, seed=3, progress=False
     )
     ckpt = save_stress_model(model, root / "models" / "stress.pt")
-    sha = audit.file_sha256(ckpt)
+    sha = weights_sha256(ckpt)
     io.write_json(
         root / "models" / "stress.audit.json",
         {
@@ -114,6 +115,7 @@ def make_settings(pipeline: dict[str, Path], store: Path, db_url: str, **kw) -> 
         store_dir=store,
         db_url=db_url,
         max_paths=kw.pop("max_paths", 5000),
+        allowed_hosts=kw.pop("allowed_hosts", "localhost,127.0.0.1,::1,testserver"),
         **kw,
     )
 
@@ -153,10 +155,10 @@ def server_command(pipeline: dict[str, Path], store: Path, db_url: str, port: in
 class Server:
     """A service process on 127.0.0.1 (started by :func:`start_server`)."""
 
-    def __init__(self, cmd: list[str], port: int, log: Path) -> None:
+    def __init__(self, cmd: list[str], port: int, log: Path, env: dict | None = None) -> None:
         self.cmd, self.port, self.log = cmd, port, log
         self.url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "DIFFRISK_ROOT": str(ROOT)}
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "DIFFRISK_ROOT": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen(
             cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env, cwd=ROOT
         )
@@ -179,10 +181,10 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def start_server(pipeline, store, db_url, log: Path, *extra: str) -> Server:
+def start_server(pipeline, store, db_url, log: Path, *extra: str, env=None) -> Server:
     """Start a real uvicorn service process over the toy pipeline on a free port."""
     port = free_port()
-    return Server(server_command(pipeline, store, db_url, port, *extra), port, log)
+    return Server(server_command(pipeline, store, db_url, port, *extra), port, log, env)
 
 
 def rows_of(db: str) -> list[dict]:

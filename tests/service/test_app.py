@@ -143,7 +143,10 @@ def test_bad_requests_name_the_field_and_change_nothing(client, body, status, fi
     assert r.status_code == status, r.text
     item = r.json()["detail"][0]
     assert item["field"] == field and allowed in str(item["allowed"])
-    assert rows_of(client.db_url) == []
+    client.app.state.service.rejections.flush()
+    (row,) = rows_of(client.db_url)  # recorded as refused, nothing drawn
+    assert row["status"] == "rejected" and row["request"]["http_status"] == status
+    assert row["requester"] == "alice" and field in row["error"] and row["set_id"] == ""
     assert not any((client.store / "sets").iterdir())
 
 
@@ -156,6 +159,9 @@ def test_bad_requests_name_the_field_and_change_nothing(client, body, status, fi
         ({"signature": {"avg_corr": 1.5}}, "body.signature.avg_corr", "le"),
         ({"archetype": "../x"}, "body.archetype", "pattern"),
         ({"colour": "red"}, "body.colour", None),
+        ({"n_paths": True}, "body.n_paths", None),  # strict: a bool is not a count
+        ({"seed": "5"}, "body.seed", None),
+        ({"weights": {"A0": True}}, "body.weights.A0", None),
     ],
 )
 def test_malformed_fields_get_422_naming_them(client, body, field, bound):
@@ -210,3 +216,36 @@ def test_token_is_required_when_configured(pipeline, tmp_path):
         ok = c.get("/models", headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
         assert "token" in c.get("/").text
+
+
+def test_a_damaged_set_is_never_served_and_is_drawn_again(client):
+    out = post(client, generator="normal", n_paths=32, seed=4).json()
+    folder = client.store / "sets" / out["id"]
+    npz = (folder / "paths.npz").read_bytes()
+    (folder / "paths.npz").write_bytes(npz[: len(npz) // 2])  # truncated on disk
+    assert client.get(f"/scenarios/{out['id']}/paths").status_code == 404
+    assert client.get(f"/scenarios/{out['id']}").status_code == 404
+    again = post(client, generator="normal", n_paths=32, seed=4).json()
+    assert again["id"] == out["id"] and again["cached"] is False  # regenerated
+    assert client.get(f"/scenarios/{out['id']}/paths").content == npz
+    (folder / "metadata.json").unlink()
+    r = post(client, generator="normal", n_paths=32, seed=4)
+    assert r.status_code == 200 and r.json()["cached"] is False
+    assert len(list((client.store / "quarantine").iterdir())) == 2
+
+
+def test_a_long_short_loss_beyond_the_portfolio_value_is_a_422(client):
+    r = post(client, generator="normal", n_paths=64, weights={"A0": 500.0, "A1": -499.0})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == "body.weights"
+    (row,) = rows_of(client.db_url)
+    assert row["status"] == "failed" and "body.weights" in row["error"]
+
+
+def test_ready_and_models_ranges(client):
+    ready = client.get("/ready").json()
+    assert ready["status"] == "ready" and ready["queue"]["max_queue"] == 8
+    m = client.get("/models").json()
+    for g in m["generators"]:
+        first, last = g["as_of_range"]
+        assert m["as_of_range"][0] >= first and m["as_of_range"][1] == last

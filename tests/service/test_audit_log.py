@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 
 import pytest
@@ -77,3 +78,70 @@ def test_concurrent_threads_lose_no_rows(log):
     for t in threads:
         t.join()
     assert log.count() == 40 and log.count("completed") == 40
+
+
+def test_rejected_rows_and_cached_set_at_finish(log):
+    rid = log.reject(
+        http_status=401,
+        method="GET",
+        path="/audit",
+        requester="mallory",
+        client="127.0.0.1",
+        error="header.authorization: missing",
+    )
+    (row,) = log.query(status="rejected")
+    assert row["request_id"] == rid and row["request"]["http_status"] == 401
+    assert row["finished_at"] and row["error"].startswith("HTTP 401")
+    other = start(log)
+    log.finish(other, "completed", cached=True)  # drawn meanwhile by a concurrent request
+    assert log.query(status="completed")[0]["cached"] is True
+
+
+def test_a_read_only_database_gives_a_clear_error_then_recovers(tmp_path):
+    db = tmp_path / "ro.db"
+    log = AuditLog(f"sqlite:///{db}", timeout=0.5)
+    try:
+        start(log)
+        log.engine.dispose()
+        db.chmod(0o444)
+        tmp_path.chmod(0o555)  # no journal either
+        try:
+            from diffrisk.service.audit_log import DatabaseUnavailable
+
+            if os.geteuid() == 0:
+                pytest.skip("root writes read-only files")
+            with pytest.raises(DatabaseUnavailable, match="try again later"):
+                log.check_writable()
+            with pytest.raises(DatabaseUnavailable):
+                start(log)
+        finally:
+            tmp_path.chmod(0o755)
+            db.chmod(0o644)
+        log.check_writable()  # writable again: the next request works
+        start(log)
+        assert log.count() == 2
+    finally:
+        log.close()
+
+
+def test_a_locked_database_is_retried_for_a_bounded_time(tmp_path):
+    import sqlite3
+    import time
+
+    from diffrisk.service.audit_log import DatabaseUnavailable
+
+    db = tmp_path / "locked.db"
+    log = AuditLog(f"sqlite:///{db}", timeout=1.0)
+    holder = sqlite3.connect(db, timeout=0)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        tic = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            start(log)
+        assert 0.9 < time.monotonic() - tic < 4.0
+        holder.rollback()
+        start(log)
+        assert log.count() == 1
+    finally:
+        holder.close()
+        log.close()

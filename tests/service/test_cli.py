@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from diffrisk.service.cli import EXIT_BAD_SETTINGS, EXIT_NO_CHECKPOINTS, main
+from diffrisk.service.cli import EXIT_BAD_SETTINGS, EXIT_BUSY, EXIT_NO_CHECKPOINTS, main
 from diffrisk.service.store import ScenarioStore
 from tests.service.conftest import rows_of, start_server
 
@@ -90,3 +94,88 @@ def test_concurrent_clients_then_sigkill_mid_request(pipeline, tmp_path, db_url)
         assert again.status_code == 200
     finally:
         restarted.stop()
+
+
+@pytest.mark.parametrize("with_token", [False, True])
+def test_openapi_contract_holds_under_schemathesis(pipeline, tmp_path, with_token):
+    """Schemathesis (every check, bounded examples) against a real uvicorn process."""
+    cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    if cli is None:
+        pytest.fail("schemathesis is not installed (requirements.txt pins it)")
+    token = "contract-token-0123456789"
+    extra = ["--max-paths", "64"]
+    env_token = {"DIFFRISK_TOKEN": token} if with_token else {}
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    server = start_server(
+        pipeline, tmp_path / "store", db, tmp_path / "s.log", *extra, env=env_token
+    )
+    cmd = [cli, "run", server.url + "/openapi.json", "--checks", "all", "--max-examples", "12"]
+    cmd += ["--seed", "1", "--generation-database", "none", "--request-timeout", "30"]
+    # schema-valid requests the served model refuses (horizon, weights sum, dates) are 422
+    cmd += ["--exclude-checks", "positive_data_acceptance"]
+    # POST /reverse-stress (another router) answers 503 until it is configured
+    cmd += ["--exclude-path", "/reverse-stress"]
+    if with_token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+
+
+def test_a_burst_gets_results_or_503_and_the_log_stays_exact(pipeline, tmp_path, capsys):
+    """Clients that give up while waiting never run; 6 concurrent repeats are drawn once;
+    14 concurrent fresh sets against a queue of 3 each get a set or a 503 with Retry-After;
+    audit rows equal requests; a second process over the same store refuses to start."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    extra = ("--max-queue", "3", "--max-paths", "20000")
+    server = start_server(pipeline, tmp_path / "store", db, tmp_path / "s.log", *extra)
+    fresh = [{"generator": "diffusion", "n_paths": 100, "seed": i} for i in range(14)]
+    same = [{"generator": "bootstrap", "n_paths": 50, "seed": 99}] * 6
+    try:
+        with cf.ThreadPoolExecutor(20) as pool, httpx.Client(timeout=60) as client:
+            # clients that give up while the model is busy leave the queue without running
+            busy = {"generator": "diffusion", "n_paths": 20_000, "seed": 1}
+            big = pool.submit(client.post, server.url + "/scenarios", json=busy)
+            _wait_for_started_row(db)
+            for seed in (101, 102):
+                with pytest.raises(httpx.TimeoutException):
+                    httpx.post(server.url + "/scenarios", json={"seed": seed}, timeout=0.3)
+            assert big.result().status_code == 200
+            answers = [
+                a
+                for batch in (same, fresh)  # identical requests first, then the burst
+                for a in pool.map(lambda b: client.post(server.url + "/scenarios", json=b), batch)
+            ]
+            health = client.get(server.url + "/health")
+        second = ["--store-dir", str(tmp_path / "store"), "--db-url", db]
+        second += ["--models-dir", str(pipeline["models"]), "--stress-dir", str(pipeline["stress"])]
+        second += ["--returns-file", str(pipeline["returns"])]
+        assert main(second) == EXIT_BUSY
+        assert "owned by another service process" in capsys.readouterr().err
+    finally:
+        server.stop()
+    assert health.status_code == 200
+    codes = [a.status_code for a in answers]
+    assert set(codes) <= {200, 503} and codes.count(200) >= 8 and 503 in codes
+    for a in answers:
+        if a.status_code == 503:
+            assert int(a.headers["retry-after"]) >= 1
+            assert a.json()["detail"][0]["field"] == "server.queue"
+    repeats = [a.json() for a in answers[:6]]
+    assert [a.status_code for a in answers[:6]] == [200] * 6  # waiters take no queue slot
+    assert len({r["id"] for r in repeats}) == 1
+    assert sum(not r["cached"] for r in repeats) == 1  # drawn once
+    rows = rows_of(db)
+    gone = [r for r in rows if r["request"].get("seed") in (101, 102)]
+    assert [r["status"] for r in gone] == ["failed"] * 2
+    assert all("disconnected" in r["error"] for r in gone)
+    rows = [r for r in rows if r not in gone and r["request"].get("n_paths") != 20_000]
+    assert len(rows) == len(answers)  # one row per request, refused ones included
+    by_id = {r["request_id"]: r for r in rows}
+    for a in answers:
+        if a.status_code == 200:
+            row = by_id[a.json()["request_id"]]
+            assert row["status"] == "completed" and row["cached"] == a.json()["cached"]
+    assert sum(r["status"] == "failed" for r in rows) == codes.count(503)

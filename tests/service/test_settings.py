@@ -53,3 +53,22 @@ def test_non_loopback_with_token_is_allowed():
 )
 def test_is_loopback(host, loop):
     assert is_loopback(host) is loop
+
+
+def test_token_from_a_file_and_allowed_hosts(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("t" * 24 + "\n", encoding="utf-8")
+    s = ServiceSettings.from_env({"DIFFRISK_TOKEN_FILE": str(token_file)}, host="0.0.0.0")
+    assert s.token == "t" * 24
+    assert s.host_names() == frozenset({"localhost", "127.0.0.1", "::1"})  # wildcard bind
+    s = ServiceSettings.from_env({}, host="127.0.0.2", allowed_hosts="risk.example, [::1]")
+    assert s.host_names() == frozenset({"risk.example", "::1"})
+    assert ServiceSettings.from_env({}, allowed_hosts="*").host_names() is None
+    assert "127.0.0.2" in ServiceSettings.from_env({}, host="127.0.0.2").host_names()
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="is empty"):
+        ServiceSettings.from_env({}, token_file=str(tmp_path / "empty"))
+    with pytest.raises(SettingsError, match="cannot be read"):
+        ServiceSettings.from_env({}, token_file=str(tmp_path / "missing"))
+    with pytest.raises(SettingsError, match="max_queue"):
+        ServiceSettings.from_env({}, max_queue=0)

@@ -87,3 +87,29 @@ def test_clean_removes_leftovers_of_a_killed_writer(tmp_path):
     (store.tmp / "abc.123").mkdir()
     (store.tmp / "abc.123" / "paths.npy").write_bytes(b"half")
     assert store.clean() == 1 and list(store.tmp.iterdir()) == [] and store.ids() == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda f: f.joinpath("metadata.json").write_text("{", encoding="utf-8"),  # truncated
+        lambda f: f.joinpath("metadata.json").unlink(),  # deleted
+        lambda f: f.joinpath("paths.npz").write_bytes(f.joinpath("paths.npz").read_bytes()[:-7]),
+        lambda f: f.joinpath("paths.npy").write_bytes(  # same size, one byte flipped
+            f.joinpath("paths.npy").read_bytes()[:-1] + b"\x00"
+        ),
+        lambda f: f.joinpath("checksums.json").unlink(),
+    ],
+)
+def test_a_damaged_set_is_quarantined_never_served_and_can_be_written_again(tmp_path, damage):
+    store, sid = ScenarioStore(tmp_path), "ab" * 32
+    store.write(sid, paths(), ASSETS, {"id": sid})
+    assert store.exists(sid)
+    damage(store.folder(sid))
+    with pytest.raises(FileNotFoundError):
+        store.download(sid, "npz")
+    assert not store.exists(sid) and store.ids() == []
+    (quarantined,) = store.quarantine.iterdir()
+    assert quarantined.name.startswith(sid)
+    assert store.write(sid, paths(), ASSETS, {"id": sid}) is True  # regenerated
+    np.testing.assert_array_equal(store.paths(sid), paths())

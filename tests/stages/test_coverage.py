@@ -76,7 +76,7 @@ def declared_outputs() -> list[str]:
 
 def test_stage_writes_every_declared_output_and_the_headline(project):
     out = stage.run(seed=SEED, coverage=COVERAGE, data={"series": HEADS})
-    missing = [n for n in declared_outputs() if not (project / n).is_file()]
+    missing = [n for n in declared_outputs() if not (project / n).exists()]
     assert not missing
     head = out["headline"]
     assert tuple(head.columns) == HEADLINE_COLUMNS
@@ -101,10 +101,16 @@ def test_stage_writes_every_declared_output_and_the_headline(project):
     assert sorted(out["traffic_light"]["alpha"].unique()) == [0.01, 0.05]
     metrics = json.loads((paths.metrics_dir() / "backtests.json").read_text())
     assert metrics["primary_method"] == "ddpm_ens" and metrics["benchmark"] == "fhs"
-    assert set(metrics) == {"primary_method", "benchmark", "portfolio", "sp500"}
+    assert set(metrics) == {"primary_method", "benchmark", "portfolio", "sp500", "family_wise"}
     cell = metrics["sp500"]["alpha_0.01"]
     assert cell["primary_kupiec_p"] == pytest.approx(src["kupiec_p"].iloc[0], rel=1e-3)
     assert "fhs_fz0" in cell and "primary_tl_red" in cell
+    # the DVC metrics: one small file per headline series, the primary method's numbers
+    head_dir = paths.metrics_dir() / "headline"
+    assert sorted(p.name for p in head_dir.glob("*.json")) == ["portfolio.json", "sp500.json"]
+    one = json.loads((head_dir / "sp500.json").read_text())["1%"]
+    assert one["kupiec"] == pytest.approx(src["kupiec_p"].iloc[0], rel=1e-3)
+    assert one["vs_fhs"] == pytest.approx(cell["primary_fz0"] - cell["fhs_fz0"], abs=2e-3)
 
 
 def test_stage_writes_the_ensemble_tables(project):

@@ -59,16 +59,16 @@ def project(project_tmp):
     paths.returns_file().parent.mkdir(parents=True, exist_ok=True)
     returns.to_parquet(paths.returns_file())
     (paths.metrics_dir() / "data.json").write_text(json.dumps({"data_sha256": "abc"}))
-    paths.figures_dir().mkdir(parents=True, exist_ok=True)
-    stems = [
-        *FIGURE_STEMS,
-        *(f"{s}_sp500" for s in FIGURE_STEMS),
-        *report.STRESS_FIGURES,
-        *report.STRESS_EXTENSION_FIGURES,
+    paths.paper_figures_dir().mkdir(parents=True, exist_ok=True)
+    figures = [
+        *((paths.paper_figures_dir(), stem) for stem in FIGURE_STEMS),
+        *((paths.paper_figures_dir(), f"{stem}_sp500") for stem in FIGURE_STEMS),
+        *((paths.figures_dir(), stem) for stem in report.STRESS_FIGURES),
+        *((paths.figures_dir(), stem) for stem in report.STRESS_EXTENSION_FIGURES),
     ]
-    for stem in stems:
+    for folder, stem in figures:
         for ext in ("png", "pdf"):
-            (paths.figures_dir() / f"{stem}.{ext}").write_bytes(b"figure")
+            (folder / f"{stem}.{ext}").write_bytes(b"figure")
     (paths.tables_dir() / "stress_section.md").write_text("## Stress scenarios\n\nStress text.")
     DIVERSITY.to_csv(paths.tables_dir() / "stress_diversity.csv", index=False)
     for stem in report.STRESS_EXTENSION_TABLES:
@@ -126,7 +126,16 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     # 2 of 5 paths within noise: the report must not claim "within noise on most paths"
     assert "So `ddpm` is not within noise of the true law on most paths" in results
     assert "([PDF](figures/stress_acf.pdf))\n\n### Mode collapse (every generator)" in text
-    assert text.rstrip().endswith("([PDF](figures/stress_segments.pdf))")
+    stress = text.split("## Stress scenarios", 1)[1].split("\n## References", 1)[0]
+    assert stress.rstrip().endswith("([PDF](figures/stress_segments.pdf))")
+    # the paper figures from the figures stage's directory output, the first series first
+    for number, stem in enumerate((*FIGURE_STEMS, *(f"{s}_sp500" for s in FIGURE_STEMS)), 1):
+        assert f"![Figure {number}: {stem}](figures/paper/{stem}.png)" in text
+    # 3 paper figures per series, then the 4 stress and 2 extension figures, numbered on
+    assert "**Figure 7.** Correlation matrices" in stress and "**Figure 12.**" in stress
+    appendix = text.split("## Appendix: provenance and parameters", 1)[1]
+    assert '"benchmark": "fhs"' in appendix and "## " not in appendix
+    assert "](html/" not in text
     assert "## Stress scenarios\n\nStress text." in text
     assert "### Adversarial-request audit (capital-relief attack)\n\nMean relief" in text
     assert "| stress_drift |" in text and "worst-covered segment is LLY" in text
@@ -143,3 +152,16 @@ def test_report_names_the_stage_of_a_missing_stress_metric(project):
     (paths.metrics_dir() / "stress_drift.json").unlink()
     with pytest.raises(FileNotFoundError, match="run the stress_walk_forward stage first"):
         report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE})
+
+
+def test_report_shows_the_paper_figures_of_the_configured_series_only(project):
+    """One headline series: only its three paper figures are needed and shown."""
+    for stem in FIGURE_STEMS:
+        for ext in ("png", "pdf"):
+            (paths.paper_figures_dir() / f"{stem}_sp500.{ext}").unlink()
+    data = {**DATA, "series": "portfolio"}
+    text = report.run(params={"seed": SEED, "data": data, "coverage": COVERAGE})["path"].read_text()
+    figures = text.split("## Figures", 1)[1].split("## Discussion", 1)[0]
+    assert figures.count("](figures/paper/") == 2 * len(FIGURE_STEMS)
+    assert "_sp500" not in figures
+    assert "**Figure 4.** Correlation matrices" in text

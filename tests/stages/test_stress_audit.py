@@ -110,8 +110,15 @@ def test_stage_writes_the_audit_and_is_deterministic(project):
         "detection_moved_es",
         "false_flags_test",
         "false_flags_validation",
+        "false_flags_validation_cv",
         "met",
     }
+    cv = metrics["false_flags_validation_cv"]
+    assert cv["n"] == len(null) and cv["n_folds"] == 2
+    assert 0.0 <= cv["combined"] <= 1.0
+    assert (
+        metrics["n_validation_requests"] == null[["archetype", "as_of"]].drop_duplicates().shape[0]
+    )
     assert paths.stress_member_checkpoint(1).is_file()
     again = _run()  # the member is reloaded from its checkpoint
     cols = ["es", "relief", "signature", "disagreement", "plausibility"]

@@ -12,7 +12,8 @@ import torch
 from diffrisk.core import io
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.data.returns import constituent_returns
-from diffrisk.evaluation.paths.suite import HEADLINE_METRICS
+from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
+from diffrisk.evaluation.paths.suite import IN_SAMPLE_REQUEST
 from diffrisk.risk.portfolio import (
     portfolio_log_returns,
 )
@@ -124,7 +125,14 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         seed=1,
     )
 
-    for stem in ("stress_validation", "stress_signatures", "stress_risk", "stress_diversity"):
+    for stem in (
+        "stress_validation",
+        "stress_signatures",
+        "stress_risk",
+        "stress_diversity",
+        "stress_scores",
+        "stress_scores_summary",
+    ):
         assert (paths.tables_dir() / f"{stem}.csv").is_file()
         assert (paths.tables_dir() / f"{stem}.md").is_file()
     for stem in (
@@ -141,6 +149,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         "diffusion",
         "diffusion_wins_headline",
         "headline_share_best",
+        "proper_scores",
         "signature_within_tolerance_in_range",
         "signature_components_in_range",
     }
@@ -153,6 +162,17 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     assert set(validated["headline"]["generator"]) == set(val["generator"])
     assert set(val.loc[val.archetype == "unconditional", "reference"]) == {"test"}
     assert set(val.loc[val.archetype == "v2", "reference_label"]) == {"in-sample", "held out"}
+    # the crash request was measured on c1: scored against c1 it is in-sample
+    crash = val[val.archetype == "crash"].set_index("reference")["reference_label"]
+    assert set(crash.loc["c1"]) == {IN_SAMPLE_REQUEST} and set(crash.loc["c2"]) == {"held out"}
+    # proper scores: every generator on every test date with a complete realised path
+    scores = validated["scores"]
+    assert set(scores["generator"]) == set(val["generator"])
+    assert scores.groupby("generator")["date"].nunique().nunique() == 1
+    assert (scores[["energy_score", "variogram_score"]] > 0).all().all()
+    summary = validated["score_summary"]
+    assert summary.loc[summary.generator != "diffusion", "dm_pvalue"].between(0, 1).all()
+    assert set(headline["proper_scores"]) == {"energy_score", "variogram_score"}
     sig = validated["signatures"]
     assert len(sig[(sig.archetype == "crash") & (sig.generator == "diffusion")]) == 3
     assert "## Stress scenarios" in validated["section"]

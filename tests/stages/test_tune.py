@@ -173,3 +173,25 @@ def test_two_workers_share_one_postgres_study(project, postgres_url):
     assert record["study_name"] == name and record["best_params"] == study.best_params
     assert len(optuna.load_study(study_name=name, storage=postgres_url).trials) == 4
     assert time.perf_counter() - tic < 60
+
+
+def test_val_series_follows_data_series_on_a_one_column_file(project):
+    """A one-column file: ``overrides.val_series: null`` scores data.series; no hard-coding."""
+    write_returns(tiny_returns()[["sp500"]].rename(columns={"sp500": "MYINDEX"}))
+    setup = study_setup(
+        **{k: v for k, v in TUNE.items() if k not in ("enabled", "storage", "overrides")},
+        overrides={**TUNE["overrides"], "val_series": None},
+        ddpm=DDPM,
+        splits=SPLITS,
+        seed=SEED,
+        headline="MYINDEX",
+    )
+    assert setup.base.val_series == ("MYINDEX",)
+
+
+def test_unknown_val_series_stops_before_any_trial(project):
+    write_returns(tiny_returns()[["sp500"]].rename(columns={"sp500": "MYINDEX"}))
+    tune = {**TUNE, "overrides": {**TUNE["overrides"], "val_series": ["portfolio", "sp500"]}}
+    with pytest.raises(ValueError, match=r"tune.overrides.val_series names unknown series"):
+        run(seed=SEED, data={**DATA, "series": "MYINDEX"}, tune=tune, ddpm=DDPM)
+    assert not paths.best_params_file().exists()

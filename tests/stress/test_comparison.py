@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffrisk.core import audit
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.comparison import (
     ComparisonConfig,
@@ -85,7 +85,7 @@ def test_scenario_set_metadata_and_regeneration(vae, returns, tmp_path):
             ["2003-06-02", "2003-09-01"],
             6,
             seed=11,
-            checkpoint_sha256=audit.file_sha256(path),
+            checkpoint_sha256=weights_sha256(path),
             data_sha256="d" * 64,
         )
     assert paths_.shape == (12, 10, 4)

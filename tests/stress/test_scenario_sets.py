@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from diffrisk.core import audit
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.archetypes import (
     Archetype,
 )
@@ -57,7 +57,7 @@ def test_every_set_records_its_model_version(model, returns):
 
 def test_audit_round_trip_regenerates_the_set_exactly(model, returns, checkpoint, tmp_path):
     arch = Archetype("vol2", {"vol_ratio": 2.0})
-    sha = audit.file_sha256(checkpoint)
+    sha = weights_sha256(checkpoint)
     paths, meta = generate_scenario_set(
         model,
         returns,
@@ -109,7 +109,7 @@ def test_regeneration_refuses_a_different_checkpoint_or_data(model, returns, che
     )
     with pytest.raises(ValueError, match="SHA-256"):
         regenerate_scenario_set(meta, returns, checkpoint)
-    meta["checkpoint_sha256"] = audit.file_sha256(checkpoint)
+    meta["checkpoint_sha256"] = weights_sha256(checkpoint)
     changed = returns.copy()
     changed.iloc[100, 0] += 0.01
     with pytest.raises(ValueError, match="returns_sha256"):
@@ -180,7 +180,7 @@ def test_auto_guidance_is_recorded_and_regenerates_exactly(model, returns, check
         calibration_paths=8,
         seed=9,
         n_steps=4,
-        checkpoint_sha256=audit.file_sha256(checkpoint),
+        checkpoint_sha256=weights_sha256(checkpoint),
     )
     gen = meta["generation"]
     w, record = calibrate_guidance(
@@ -223,7 +223,7 @@ def test_prior_sets_are_leakage_safe_deterministic_and_regenerate(
         seed=3,
         n_steps=4,
         prior_neighbours=10,
-        checkpoint_sha256=audit.file_sha256(checkpoint),
+        checkpoint_sha256=weights_sha256(checkpoint),
     )
     assert meta["generation"]["prior_neighbours"] == 10
     np.testing.assert_array_equal(regenerate_scenario_set(meta, returns, checkpoint), paths_)

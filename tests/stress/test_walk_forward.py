@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from diffrisk.core.audit import file_sha256
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.walk_forward import version_period_sets, walk_forward_stress
 from tests.stress.conftest import TEST_START
 
@@ -71,7 +71,7 @@ def test_checkpoint_hash_is_the_file_hash(model, returns, tmp_path):
         checkpoint=lambda k: tmp_path / f"v{k}.pt",
         progress=False,
     )
-    assert out[1].sha256 == file_sha256(tmp_path / "v1.pt")
+    assert out[1].sha256 == weights_sha256(tmp_path / "v1.pt")
     assert out[0].name == "stress@fit_end=2002-12-31"  # no hash given for version 0
     again = walk_forward_stress(
         model,

@@ -9,7 +9,9 @@ from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.study.selection import (
     PRIMARY_CANDIDATES,
     SelectionSettings,
+    daily_fz0,
     nested_validation,
+    primary_choice,
     score_cells,
 )
 from tests.ddpm.test_fit import simulate_garch_t
@@ -58,15 +60,22 @@ def selection(panel, tmp_path_factory):
 def test_decisions_follow_the_stated_rule(selection):
     decisions, scores = selection
     assert decisions["primary_method"] in PRIMARY_CANDIDATES
-    for decision, key in (("final_refit", None), ("primary", "primary_method")):
+    for decision in ("final_refit", "primary"):
         sub = scores[scores["decision"] == decision]
         means = sub.groupby("candidate", sort=False)["fz0_mean"].mean()
         assert np.allclose(sorted(means), sorted(decisions["scores"][decision].values()))
-        winner = means.idxmin()
-        if key is None:
-            assert decisions["final_refit"] == (winner == "true")
-        else:
-            assert decisions[key] == winner
+        if decision == "final_refit":
+            assert decisions["final_refit"] == (means.idxmin() == "true")
+    # primary: the noise-margin chain, each gain the difference of the rehearsal scores
+    primary, chain = "ddpm", decisions["primary_margin"]
+    assert list(chain) == list(PRIMARY_CANDIDATES[1:])
+    for cand, rec in chain.items():
+        assert rec["against"] == primary
+        score = decisions["scores"]["primary"]
+        assert rec["gain"] == pytest.approx(score[primary] - score[cand], abs=1e-9)
+        assert rec["switch"] == (rec["gain"] > decisions["margin_se"] * rec["se"])
+        primary = cand if rec["switch"] else primary
+    assert decisions["primary_method"] == primary
     sampler = decisions["scores"]["sampler"]
     assert min(sampler, key=sampler.get) == (
         f"n_steps={decisions['n_steps']},order={decisions['order']}"
@@ -131,3 +140,78 @@ def test_rehearsal_needs_select_end(panel):
 
     with pytest.raises(Exception, match="select_end"):
         replace(splits, select_end=None).rehearsal()
+
+
+def _losses(gain: float, n: int = 500, seed: int = 3) -> dict[str, pd.Series]:
+    """AR(1) daily losses of a simple method; a candidate = simple - gain + own noise."""
+    rng = np.random.default_rng(seed)
+    eps = rng.standard_normal(n)
+    base = np.empty(n)
+    base[0] = eps[0]
+    for t in range(1, n):
+        base[t] = 0.5 * base[t - 1] + eps[t]
+    days = pd.bdate_range("2017-01-02", periods=n)
+    noise = rng.standard_normal(n)
+    noise -= noise.mean()  # the realised mean gain is exactly ``gain``
+    return {
+        "simple": pd.Series(base - 3.0, index=days),
+        "complex": pd.Series(base - 3.0 - gain + noise, index=days),
+    }
+
+
+def test_gain_within_its_standard_error_keeps_the_simpler_method():
+    from diffrisk.evaluation.comparison import diebold_mariano
+
+    d = -_losses(0.0)["complex"] + _losses(0.0)["simple"]
+    res = diebold_mariano(d.to_numpy(), np.zeros(d.size))
+    se = np.sqrt(res.long_run_variance / res.n_obs)  # HAC se of the mean daily difference
+    assert 0.02 < se < 0.1
+    choice, rec = primary_choice(_losses(0.5 * se), ["simple", "complex"])
+    assert choice == "simple" and rec["complex"]["switch"] is False
+    assert rec["complex"]["gain"] == pytest.approx(0.5 * se)
+    assert rec["complex"]["se"] == pytest.approx(se)
+    choice, rec = primary_choice(_losses(2.0 * se), ["simple", "complex"])
+    assert choice == "complex" and rec["complex"]["switch"] is True
+    # the margin is a parameter: 3 se keeps the simpler one at a 2-se gain; 0 takes any gain
+    assert primary_choice(_losses(2.0 * se), ["simple", "complex"], margin_se=3.0)[0] == "simple"
+    assert primary_choice(_losses(0.5 * se), ["simple", "complex"], margin_se=0.0)[0] == "complex"
+
+
+def test_an_infinite_loss_never_wins():
+    losses = _losses(1.0)
+    losses["complex"].iloc[3] = np.inf
+    assert primary_choice(losses, ["simple", "complex"])[0] == "simple"
+    losses = _losses(-1.0)
+    losses["simple"].iloc[3] = np.inf
+    assert primary_choice(losses, ["simple", "complex"])[0] == "complex"
+
+
+def test_daily_fz0_averages_to_the_rehearsal_score():
+    rng = np.random.default_rng(0)
+    days = pd.bdate_range("2017-01-02", periods=50)
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "series": name,
+                    "date": days,
+                    "realized": rng.normal(0, 0.01, 50),
+                    "var_05": -0.016,
+                    "cvar_05": -0.021,
+                    "var_01": -0.023,
+                    "cvar_01": -0.027,
+                }
+            )
+            for name in ("a", "b")
+        ]
+    )
+    daily = daily_fz0(frame, ["a", "b"])
+    cells = score_cells(frame, ["a", "b"])
+    assert daily.mean() == pytest.approx(np.mean([c["fz0_mean"] for c in cells]))
+    frame.loc[3, "cvar_01"] = 0.001  # ES >= 0 on one day of each series: that day is +inf
+    assert np.isinf(daily_fz0(frame, ["a", "b"]).iloc[3])
+
+
+def test_bad_margin():
+    with pytest.raises(ValueError, match="select.margin_se must be a number >= 0"):
+        settings(margin_se=-1.0)

@@ -1,6 +1,7 @@
-"""Classical VaR/CVaR baselines: HS, Monte-Carlo normal, GARCH(1,1)-t and FHS.
+"""VaR/CVaR baselines: HS, Monte-Carlo normal, GARCH(1,1)-t, FHS and two FZ0 peers.
 
-Modules: ``historical``, ``garch``, ``garch_fit``, ``registry``, ``common``.
+Modules: ``historical``, ``garch``, ``garch_fit``, ``gas``, ``caviar``, ``fz_refit``,
+``registry``, ``common``.
 
 Every method follows the method-forecast contract of the project::
 
@@ -34,20 +35,32 @@ Methods
 ``fhs``
     Filtered Historical Simulation: the GARCH volatility forecast times the last
     ``n_scenarios`` standardised residuals of the same GARCH fits.
+``gas``
+    The one-factor GAS model of Patton, Ziegel & Chen (2019), one per alpha, fitted by
+    minimising the FZ0 loss on the same refit cadence and window as ``garch_t``. VaR/ES
+    only: its scenario set is None (:data:`~diffrisk.baselines.registry.SCENARIO_FREE_METHODS`).
+``es_caviar``
+    Taylor's (2019) ES-CAViaR (asymmetric-slope CAViaR, ES a multiple of VaR), fitted
+    and refit as ``gas``; VaR/ES only.
 """
 
+from diffrisk.baselines.caviar import es_caviar
 from diffrisk.baselines.common import GARCH_SCALE, MAX_OBS, Result
 from diffrisk.baselines.garch import fhs, garch_t
+from diffrisk.baselines.gas import gas
 from diffrisk.baselines.historical import hs, mc_normal
-from diffrisk.baselines.registry import BASELINE_METHODS, run_baselines
+from diffrisk.baselines.registry import BASELINE_METHODS, SCENARIO_FREE_METHODS, run_baselines
 
 __all__ = [
     "BASELINE_METHODS",
     "GARCH_SCALE",
     "MAX_OBS",
+    "SCENARIO_FREE_METHODS",
     "Result",
+    "es_caviar",
     "fhs",
     "garch_t",
+    "gas",
     "hs",
     "mc_normal",
     "run_baselines",

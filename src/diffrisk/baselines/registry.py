@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from diffrisk.baselines.caviar import es_caviar
 from diffrisk.baselines.common import (
     Result,
     check_returns,
@@ -25,22 +26,34 @@ from diffrisk.baselines.garch import (
     garch_t,
     garch_t_result,
 )
+from diffrisk.baselines.gas import gas
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.core.checks import check_int
+from diffrisk.forecasts.contract import ScenarioSet
 
 logger = logging.getLogger(__name__)
 
-BASELINE_METHODS: tuple[str, ...] = ("hs", "mc_normal", "garch_t", "fhs")
+BASELINE_METHODS: tuple[str, ...] = ("hs", "mc_normal", "garch_t", "fhs", "gas", "es_caviar")
+
+#: Semiparametric peers: they forecast VaR and ES only, no scenario set (their forecast
+#: files have no ``<method>_scenarios.npz``; the backtests give them the parametric
+#: Acerbi–Szekely null and no PIT).
+SCENARIO_FREE_METHODS: frozenset[str] = frozenset({"gas", "es_caviar"})
+
+#: A baseline's forecast table and scenario set (None for :data:`SCENARIO_FREE_METHODS`).
+BaselineResult = tuple[pd.DataFrame, ScenarioSet | None]
 
 
 # ---------------------------------------------------------------------------------------
 # Orchestration
 # ---------------------------------------------------------------------------------------
-_METHODS: dict[str, Callable[..., Result]] = {
+_METHODS: dict[str, Callable[..., BaselineResult]] = {
     "hs": hs,
     "mc_normal": mc_normal,
     "garch_t": garch_t,
     "fhs": fhs,
+    "gas": gas,
+    "es_caviar": es_caviar,
 }
 
 
@@ -75,7 +88,7 @@ def run_baselines(
     config: Mapping[str, Mapping[str, Any]] | None = None,
     seed: int = 0,
     series: Sequence[str] | None = None,
-) -> dict[str, Result]:
+) -> dict[str, BaselineResult]:
     """Run several baselines on the same data; GARCH fits are shared by garch_t and fhs.
 
     Parameters
@@ -97,7 +110,8 @@ def run_baselines(
     Returns
     -------
     dict
-        ``{method: (frame, ScenarioSet)}`` in the order of ``methods``.
+        ``{method: (frame, ScenarioSet)}`` in the order of ``methods``; the scenario set
+        is None for :data:`SCENARIO_FREE_METHODS` (``gas``, ``es_caviar``).
 
     Notes
     -----
@@ -117,7 +131,7 @@ def run_baselines(
     shared = _shared_garch(returns, forecast_dates, methods, kwargs, seed, series)
     if shared:
         logger.info("baselines garch_t + fhs (shared fits) in %.1f s", time.perf_counter() - tic)
-    results: dict[str, Result] = {}
+    results: dict[str, BaselineResult] = {}
     for method in methods:
         if method in shared:
             results[method] = shared[method]

@@ -83,6 +83,11 @@ def figures_dir() -> Path:
     return reports_dir() / "figures"
 
 
+def paper_figures_dir() -> Path:
+    """Return ``reports/figures/paper/``: the paper's Figures 1-3 of every headline series."""
+    return figures_dir() / "paper"
+
+
 def metrics_dir() -> Path:
     """Return ``reports/metrics/``."""
     return reports_dir() / "metrics"

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from diffrisk.data.dates import DateFormatError, parse_dates
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,7 +43,9 @@ def load_skfolio_prices(index_name: str = "sp500") -> tuple[pd.DataFrame, pd.Ser
     return prices.astype(float), index.astype(float)
 
 
-def read_price_csv(path: str | Path, date_column: str) -> pd.DataFrame:
+def read_price_csv(
+    path: str | Path, date_column: str, date_format: str | None = None
+) -> pd.DataFrame:
     """Read a wide price CSV: one date column, one column of prices per ticker.
 
     Parameters
@@ -50,6 +54,9 @@ def read_price_csv(path: str | Path, date_column: str) -> pd.DataFrame:
         The CSV file.
     date_column : str
         Name of the column holding the dates.
+    date_format : str, optional
+        strftime format of the dates (``data.date_format``, e.g. ``"%d/%m/%Y"``); None
+        infers it where no guess is needed (:func:`diffrisk.data.dates.parse_dates`).
 
     Returns
     -------
@@ -60,7 +67,8 @@ def read_price_csv(path: str | Path, date_column: str) -> pd.DataFrame:
     ------
     DataError
         If the file is missing, unreadable or empty, or lacks ``date_column``, or a date
-        cannot be parsed.
+        cannot be parsed, is ambiguous (day or month first) or falls on a weekend without
+        an explicit ``date_format`` (naming the row and value).
     """
     path = Path(path)
     if not str(path) or not path.is_file():
@@ -78,16 +86,14 @@ def read_price_csv(path: str | Path, date_column: str) -> pd.DataFrame:
             f"price CSV {path} has no date column {date_column!r} (parameter "
             f"data.date_column); columns are {list(raw.columns)}"
         )
-    dates = pd.to_datetime(raw[date_column], errors="coerce", format="mixed")
-    bad = dates.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"price CSV {path}, column {date_column!r}, row {row + 2} (line in file): "
-            f"cannot parse {raw[date_column].iloc[row]!r} as a date"
+    try:
+        dates = parse_dates(
+            raw[date_column], f"price CSV {path}, column {date_column!r}", date_format or None
         )
+    except DateFormatError as exc:
+        raise DataError(str(exc)) from exc
     frame = raw.drop(columns=[date_column])
-    frame.index = pd.DatetimeIndex(dates.to_numpy()).astype("datetime64[ns]").rename("date")
+    frame.index = dates.rename("date")
     if frame.shape[1] == 0:
         raise DataError(f"price CSV {path} has no price columns besides {date_column!r}")
     return frame
@@ -207,6 +213,7 @@ def load_prices(
     source: str = "skfolio",
     csv_path: str | Path | None = None,
     date_column: str = "Date",
+    date_format: str | None = None,
     index_column: str | None = None,
     index_name: str = "sp500",
     tickers: Sequence[str] | None = None,
@@ -224,6 +231,9 @@ def load_prices(
         The user CSV (``data.csv_path``), required when ``source == "csv"``.
     date_column : str
         Date column of the CSV (``data.date_column``).
+    date_format : str, optional
+        strftime format of its dates (``data.date_format``; None = inferred, ambiguous or
+        weekend dates refused).
     index_column : str, optional
         Column of the CSV holding an index level; it becomes the series ``index_name``
         and is not part of the equal-weighted portfolio.
@@ -250,7 +260,7 @@ def load_prices(
         if not csv_path:
             raise DataError("parameter data.csv_path is empty but data.source is 'csv'")
         where = f"price CSV {csv_path}"
-        raw = validate_prices(read_price_csv(csv_path, date_column), where)
+        raw = validate_prices(read_price_csv(csv_path, date_column, date_format), where)
         index = None
         if index_column:
             if index_column not in raw.columns:

@@ -9,9 +9,10 @@ distributions. With stratified noise the pooled set holds K draws per stratum of
 1/N, for which the stratified quantile rule at position ``α·K·N + ½`` is the matching one,
 so the pooled set keeps the members' sampling design.
 
-Members train in separate processes (``spawn``), one torch thread each, so a K-member
-ensemble on a 2-core machine takes about K/2 single fits; each member's result does not
-depend on the number of workers.
+Members train as Dask tasks (:func:`diffrisk.core.compute.compute_map`: an embedded
+cluster of worker processes, or a running scheduler), one torch thread each, so a
+K-member ensemble on a 2-core machine takes about K/2 single fits; each member's result
+does not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diffrisk.core.parallel import parallel_map
+from diffrisk.core.compute import compute_map
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
@@ -92,7 +93,7 @@ def fit_members(
         for s, p in zip(seeds, checkpoint_paths, strict=True)
     ]
     logger.info("fitting %d ensemble members on %d worker(s)", len(jobs), workers)
-    done = parallel_map(_fit_member, jobs, workers)
+    done = compute_map(_fit_member, jobs, workers, desc="ensemble members")
     return [load_checkpoint(p) for p in done]
 
 

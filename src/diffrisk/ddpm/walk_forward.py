@@ -2,11 +2,15 @@
 
 The static DDPM is fitted once and used for years, while the GARCH baselines refit every
 few weeks. The walk-forward variant splits the forecast dates into periods (calendar
-years by default); the first period is forecast by the fitted model (version 0), and
-before each later period the model is refitted on an expanding window that ends on the
-last trading day before the period's first forecast, warm-started from the previous
-version. No forecast can therefore use a return on or after its own date, and no version
-sees a return after its ``fit_end``.
+years by default) and serves every period from a model fitted through the last trading
+day before it: the fitted model (version 0) serves the first period only if it was fitted
+through the day before that period's first forecast (e.g. refitted on train +
+validation); otherwise the first period, like every later one, is served by a refit on
+the expanding window that ends on that day, warm-started from the previous version. So
+the first test year is forecast by a model fitted through the end of validation and
+each later year by one fitted through the end of the previous year. No forecast can
+therefore use a return on or after its own date, and no version sees a return after its
+``fit_end``.
 """
 
 from __future__ import annotations
@@ -75,7 +79,9 @@ def walk_forward_versions(
     Parameters
     ----------
     model : DDPMModel
-        Version 0; it serves the first period and must not have seen its dates.
+        Version 0; it must not have seen the forecast dates. It serves the first period
+        only if fitted through the last trading day before it; otherwise version 1, its
+        warm-started refit through that day, does.
     returns : DataFrame (dates × series)
         All returns; each refit drops every row on or after its period's first date.
     forecast_dates : sequence of dates
@@ -94,6 +100,9 @@ def walk_forward_versions(
     Returns
     -------
     list of ModelVersion
+        One per period, in date order; ``version`` counts the refits (0: the given
+        model), so the list starts at 1 when the given model was refitted for the first
+        period.
 
     Raises
     ------
@@ -109,27 +118,32 @@ def walk_forward_versions(
             f"forecast date {periods[0][0].date()}"
         )
     index = pd.DatetimeIndex(returns.index)
-    versions = [ModelVersion(0, model, periods[0][0], periods[0][-1])]
-    for k, period in enumerate(periods[1:], start=1):
+    versions: list[ModelVersion] = []
+    current, k = model, 0
+    for period in periods:
         before = index[index < period[0]]
+        if before.empty:
+            raise ValueError(f"no returns before the forecast date {period[0].date()}")
         fit_end = before[-1]
-        logger.info(
-            "walk-forward version %d: refit through %s for %s … %s",
-            k,
-            fit_end.date(),
-            period[0].date(),
-            period[-1].date(),
-        )
-        refitted = refit_ddpm(
-            versions[-1].model,
-            returns,
-            fit_end,
-            epochs,
-            int(seed) + k,
-            warm_start=warm_start,
-            progress=progress,
-        )
-        versions.append(ModelVersion(k, refitted, period[0], period[-1]))
+        if pd.Timestamp(current.fit_end) < fit_end:
+            k += 1
+            logger.info(
+                "walk-forward version %d: refit through %s for %s … %s",
+                k,
+                fit_end.date(),
+                period[0].date(),
+                period[-1].date(),
+            )
+            current = refit_ddpm(
+                current,
+                returns,
+                fit_end,
+                epochs,
+                int(seed) + k,
+                warm_start=warm_start,
+                progress=progress,
+            )
+        versions.append(ModelVersion(k, current, period[0], period[-1]))
     return versions
 
 

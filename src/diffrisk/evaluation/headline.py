@@ -11,7 +11,9 @@ read from the coverage stage's tables (:func:`diffrisk.evaluation.tables.backtes
 :func:`crash_exceptions_table` add what they lack.
 
 :func:`goal_table` checks a method against the study's stated goal, criterion by
-criterion; :func:`headline_metrics` is the compact summary of ``backtests.json``.
+criterion; :func:`headline_metrics` is the compact summary of ``backtests.json``, with
+the family-wise count of :mod:`diffrisk.evaluation.multiplicity` (how many of the
+battery's tests a correct model fails by chance, and the Holm-adjusted verdict).
 
 Sign convention: returns, VaR and CVaR are returns (negative for a loss); an exception is
 ``r_t < VaR_t`` (strict).
@@ -28,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from diffrisk.evaluation.blocks import aligned_scenarios, all_blocks, check_alphas, pair_blocks
+from diffrisk.evaluation.multiplicity import family_summary
 from diffrisk.forecasts.contract import ScenarioSet
 from diffrisk.risk.scoring import pit_values
 
@@ -402,9 +405,12 @@ def headline_metrics(headline: pd.DataFrame, *, primary: str, benchmark: str) ->
         ``{"primary_method": primary, "benchmark": benchmark, <series>: {"alpha_0.05":
         {best_method, <benchmark>_fz0, primary_fz0, primary_dm_p, primary_n_exceptions,
         primary_kupiec_p, primary_cc_p, primary_as_z2_p, primary_tl_red,
-        primary_pit_ks_p, primary_crash_exceptions}}}``; ``best_method`` has the lowest
-        mean FZ0 of the series and alpha. NaN values are dropped (JSON has none). The
-        full grid is ``reports/tables/headline.csv``.
+        primary_pit_ks_p, primary_crash_exceptions}}, "family_wise": {n_tests,
+        n_rejected_raw, expected_by_chance, chance_low, chance_high, n_rejected_holm}}``
+        (the primary method's battery,
+        :func:`~diffrisk.evaluation.multiplicity.family_summary`); ``best_method`` has the
+        lowest mean FZ0 of the series and alpha. NaN values are dropped (JSON has none).
+        The full grid is ``reports/tables/headline.csv``.
     """
     out: dict[str, Any] = {"primary_method": primary, "benchmark": benchmark}
     for (name, alpha), rows in headline.groupby(["series", "alpha"], sort=False):
@@ -419,4 +425,18 @@ def headline_metrics(headline: pd.DataFrame, *, primary: str, benchmark: str) ->
                 if not math.isnan(value):
                     cell[f"primary_{key}"] = int(value) if key in _COUNT_KEYS else value
         out.setdefault(str(name), {})[f"alpha_{float(alpha):g}"] = cell
+    family = family_summary(headline.loc[headline["method"] == primary])
+    if not family.empty:
+        rec = family.iloc[0]
+        out["family_wise"] = {
+            key: (int(rec[key]) if key.startswith("n_") else float(rec[key]))
+            for key in (
+                "n_tests",
+                "n_rejected_raw",
+                "expected_by_chance",
+                "chance_low",
+                "chance_high",
+                "n_rejected_holm",
+            )
+        }
     return out

@@ -374,4 +374,8 @@ def constituent_coverage_table(
                     "result": "pass" if pof.pvalue >= test_level else "fail",
                 }
             )
-    return pd.DataFrame(rows)
+    columns = [
+        *("series", "method", "alpha", "n_obs", "n_exceptions", "exception_rate"),
+        *("kupiec_lr", "kupiec_p", "result"),
+    ]
+    return pd.DataFrame(rows, columns=columns)  # the columns even without constituents

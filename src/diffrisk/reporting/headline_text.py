@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from diffrisk.evaluation.headline import GOAL, goal_table
+from diffrisk.evaluation.multiplicity import family_summary
 from diffrisk.reporting.discussion import join_words, p_text
 
 _CRITERIA_TEXT = {
@@ -144,8 +145,48 @@ def methods_paragraph(headline: pd.DataFrame, benchmark: str) -> str:
         "Unmet criteria of the goal, by method (out of those that apply; the FZ0 "
         f"criterion does not apply to {benchmark} itself): " + "; ".join(parts) + ". "
     )
-    text += f"Methods that meet every criterion: {join_words(winners)}."
-    return text
+    text += f"Methods that meet every criterion: {join_words(winners)}. "
+    return text + family_sentence(headline)
+
+
+def family_sentence(headline: pd.DataFrame, level: float = GOAL["level"]) -> str:
+    """How many of the battery's tests a correct model fails by chance; Holm verdicts.
+
+    Parameters
+    ----------
+    headline : DataFrame
+        :func:`diffrisk.evaluation.headline.headline_table` output (any methods).
+    level : float, default 0.05
+        Size of each test and the family-wise error rate of Holm's procedure.
+
+    Returns
+    -------
+    str
+        Per method (:func:`diffrisk.evaluation.multiplicity.family_summary`): tests
+        counted, raw rejections against the ``level * n`` expected by chance (and the
+        95 % binomial range), and the tests still rejected after Holm's adjustment over
+        the method's whole battery.
+    """
+    summary = family_summary(headline, level)
+    if summary.empty:
+        return "No backtest p-value is available for a family-wise count."
+    parts = []
+    for rec in summary.to_dict("records"):
+        holm = rec["rejected_holm"] or "none"
+        parts.append(
+            f"`{rec['method']}` {rec['n_rejected_raw']} of {rec['n_tests']} rejected "
+            f"(a correct model: {rec['expected_by_chance']:.1f} expected, "
+            f"{rec['chance_low']:.0f}–{rec['chance_high']:.0f}), after Holm {holm}"
+        )
+    return (
+        f"Family-wise: each method's battery (Kupiec, Christoffersen conditional coverage "
+        f"and Acerbi–Szekely per series and α, the PIT KS test per series) has many tests, "
+        f"and a correct model fails each at the {_pct(level)} level with probability "
+        f"{level:g}, so it fails {level:g} × n of n by chance on average (the 95% range "
+        f"is binomial, i.e. as if the tests were independent). Raw "
+        f"rejections and the tests Holm's step-down adjustment still rejects at a "
+        f"family-wise {_pct(level)}: " + "; ".join(parts) + "."
+    )
 
 
 def pit_sentence(headline: pd.DataFrame, level: float = GOAL["level"]) -> str:
@@ -333,4 +374,22 @@ def selection_paragraph(decisions: dict, scores: pd.DataFrame) -> str:
             f"| {decision} | {candidate} | {value} | {exc[0.05]} / {exc[0.01]} "
             f"of {n_obs} (expected {0.05 * n_obs:.1f} / {0.01 * n_obs:.1f}) |"
         )
+    margin = decisions.get("primary_margin") or {}
+    if margin:
+        k = float(decisions.get("margin_se", 1.0))
+        steps = []
+        for cand, rec in margin.items():
+            gain, se = float(rec["gain"]), float(rec["se"])
+            numbers = (
+                f"gain {gain:+.4f}, se {se:.4f}"
+                if math.isfinite(gain)
+                else "a non-finite loss on some day"
+            )
+            verdict = "replaces it" if rec["switch"] else "does not replace it"
+            steps.append(f"`{cand}` against `{rec['against']}`: {numbers} — {verdict}")
+        lines += [
+            "",
+            f"Primary-method noise margin (a candidate must gain more than {k:g} HAC "
+            f"standard error{'s' if k != 1 else ''}): " + "; ".join(steps) + ".",
+        ]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from scipy import stats
 
+from diffrisk.core import paths
 from diffrisk.forecasts.contract import ScenarioSet, cvar_column, var_column
 from diffrisk.reporting.paper_tables import require_frame
 from diffrisk.reporting.style import (
@@ -33,6 +34,11 @@ from diffrisk.reporting.style import (
     style_rc,
 )
 from diffrisk.risk.scoring import pit_values
+
+
+def _folder(out_dir: str | os.PathLike[str] | None) -> Path:
+    """``out_dir``, default :func:`diffrisk.core.paths.paper_figures_dir`."""
+    return Path(out_dir) if out_dir is not None else paths.paper_figures_dir()
 
 
 def _realized_series(realized: pd.Series | pd.DataFrame, series: str) -> pd.Series:
@@ -186,7 +192,7 @@ def fig1_distribution(
     series : str
         The series to plot.
     out_dir, stem
-        Output folder (default ``reports/figures``) and file stem.
+        Output folder (default :func:`diffrisk.core.paths.paper_figures_dir`) and file stem.
     bins : int, default 80
         Histogram bins of panel (a).
     pit_bins : int, default 10
@@ -242,7 +248,7 @@ def fig1_distribution(
     realized_all = _realized_on(returns, union, "the scenario sets")
     with matplotlib.rc_context(style_rc()):
         fig = _draw_fig1(data, realized_all, series, bins, pit_bins)
-        return save_figure(fig, stem, out_dir)
+        return save_figure(fig, stem, _folder(out_dir))
 
 
 def _series_frames(
@@ -343,7 +349,7 @@ def fig2_var_vs_returns(
     alphas : sequence of float, default (0.05, 0.01)
         VaR levels drawn (solid, dashed, dotted from the largest alpha down).
     out_dir, stem
-        Output folder (default ``reports/figures``) and file stem.
+        Output folder (default :func:`diffrisk.core.paths.paper_figures_dir`) and file stem.
 
     Returns
     -------
@@ -359,7 +365,7 @@ def fig2_var_vs_returns(
     frames = _series_frames(forecasts, series, [var_column(a) for a in alphas])
     with matplotlib.rc_context(style_rc()):
         fig = _draw_fig2(frames, series, alphas)
-        return save_figure(fig, stem, out_dir)
+        return save_figure(fig, stem, _folder(out_dir))
 
 
 def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) -> Figure:
@@ -448,7 +454,7 @@ def fig3_cvar_exceedances(
     alpha : float, default 0.01
         Tail probability of the band.
     out_dir, stem
-        Output folder (default ``reports/figures``) and file stem.
+        Output folder (default :func:`diffrisk.core.paths.paper_figures_dir`) and file stem.
 
     Returns
     -------
@@ -465,7 +471,7 @@ def fig3_cvar_exceedances(
     frames = _series_frames(forecasts, series, [var_column(alpha), cvar_column(alpha)])
     with matplotlib.rc_context(style_rc()):
         fig = _draw_fig3(frames, series, alpha)
-        return save_figure(fig, stem, out_dir)
+        return save_figure(fig, stem, _folder(out_dir))
 
 
 def _realized_from_forecasts(forecasts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -510,7 +516,8 @@ def write_paper_figures(
     fig3_alpha : float, default 0.01
         Tail probability of Figure 3's band.
     out_dir : path-like, optional
-        Default ``reports/figures``.
+        Default :func:`diffrisk.core.paths.paper_figures_dir` (``reports/figures/paper``,
+        the ``figures`` stage's directory output).
 
     Returns
     -------

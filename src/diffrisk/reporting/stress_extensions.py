@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from diffrisk.evaluation.paths.suite import HEADLINE_METRICS
+from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
 
 
 def _pct(x: float) -> str:
@@ -79,7 +79,20 @@ def adversarial_paragraph(metrics: Mapping[str, Any]) -> str:
         + f" (the check against recorded market data, possible only for a real date: "
         f"{_pct(attacked['recorded_data'])}).",
         f"False flags on untouched requests: {_pct(goal['false_flags_test'])} on test, "
-        f"{_pct(goal['false_flags_validation'])} on validation (thresholds set there).",
+        f"{_pct(goal['false_flags_validation'])} on validation (thresholds set there, so "
+        f"at most the target by construction)"
+        + (
+            f"; out of sample on validation (thresholds fitted on half of the validation "
+            f"dates, applied to the other half, both ways): "
+            f"{_pct(goal['false_flags_validation_cv'])}"
+            if "false_flags_validation_cv" in goal
+            else ""
+        )
+        + (
+            f"; {metrics['n_validation_requests']} distinct validation requests set the thresholds."
+            if "n_validation_requests" in metrics
+            else "."
+        ),
         "Goal (≥ 95 % detected at ≤ 5 % false flags): "
         + ("met." if goal["met"] else "**not met**."),
     ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from diffrisk.evaluation.paths.suite import HEADLINE_METRICS
+from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
 from diffrisk.stress.comparison import COMPARISON_GENERATORS
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 
@@ -45,12 +45,65 @@ def headline_goal_sentence(share: pd.DataFrame) -> str:
     )
 
 
+def difference_lines(headline: pd.DataFrame) -> list[str]:
+    """Sentences on the bootstrap intervals of diffusion-minus-other distances."""
+    if "baseline_minus" not in headline or headline["baseline_minus"].isna().all():
+        return []
+    rows = headline.dropna(subset=["baseline_minus"])
+    base = str(rows["baseline"].iloc[0])
+    lines = [
+        f"Differences of distance, {base} minus each other generator (negative: {base} is "
+        f"closer to the test period), with 95 % intervals over the resamples and the share "
+        f"of resamples on which {base} is closer:",
+        "",
+    ]
+    for metric, grp in rows.groupby("metric", sort=False):
+        text = "; ".join(
+            f"vs {r.generator} {r.baseline_minus:+.3g} [{r.baseline_minus_lo:+.3g}, "
+            f"{r.baseline_minus_hi:+.3g}], closer on {r.baseline_better_share:.0%}"
+            for r in grp.itertuples()
+        )
+        lines.append(f"- `{metric}`: {text}.")
+    lines.append("")
+    return lines
+
+
+def proper_score_lines(scores: pd.DataFrame) -> list[str]:
+    """Sentences on the energy and variogram scores against the realised paths."""
+    names = {"energy_score": "energy score", "variogram_score": "variogram score (p = 0.5)"}
+    n_dates = int(scores["n_dates"].max())
+    lines = [
+        f"Proper scores against what happened: on each of {n_dates} test dates every "
+        f"generator's unconditional set is scored against the realised path of the next "
+        f"horizon days of all constituents (daily log returns, flattened; lower is better); "
+        f"Diebold–Mariano tests (HLN-corrected) of the per-date differences:",
+        "",
+    ]
+    for score, grp in scores.groupby("score", sort=False):
+        grp = grp.sort_values("rank")
+        means = ", ".join(f"{r.generator} {r.mean:.4g}" for r in grp.itertuples())
+        base = str(grp["baseline"].iloc[0])
+        tests = "; ".join(
+            f"{base} − {r.generator} {r.baseline_minus:+.3g} (p = {r.dm_pvalue:.3f})"
+            for r in grp.itertuples()
+            if pd.notna(r.dm_pvalue)
+        )
+        best = grp["generator"].iloc[0]
+        lines.append(
+            f"- {names.get(str(score), score)}: mean {means}; best {best}"
+            + (f"; {tests}." if tests else ".")
+        )
+    lines.append("")
+    return lines
+
+
 def stress_report_section(
     validation: pd.DataFrame,
     signatures: pd.DataFrame,
     risk: pd.DataFrame,
     metadata: Mapping[str, Any] | None = None,
     headline: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None,
 ) -> str:
     """The stress-scenario section of ``STUDY.md``; every sentence is computed from the tables.
 
@@ -65,7 +118,9 @@ def stress_report_section(
     metadata : mapping, optional
         ``{"out_of_range": {archetype: [components]}, "train_end": str}``.
     headline : DataFrame, optional
-        ``stress_headline.csv`` (:func:`diffrisk.evaluation.paths.suite.headline_bootstrap`).
+        ``stress_headline.csv`` (:func:`diffrisk.evaluation.paths.bootstrap.headline_bootstrap`).
+    scores : DataFrame, optional
+        ``stress_scores_summary.csv`` (:func:`diffrisk.evaluation.paths.scores.score_comparison`).
 
     Returns
     -------
@@ -112,22 +167,29 @@ def stress_report_section(
                 for m in share.index
             )
             lines.append(
-                f"How firm is that ranking? On block-bootstrap resamples of the test period "
-                f"(the reference is one draw of history), the share of resamples on which "
-                f"each generator has the smallest distance: {text}. The standard error of "
-                f"the diffusion distances from the reference's sampling noise alone is "
+                "How firm is that ranking? On resamples of the "
+                "test period made of whole horizon-long windows (the reference is one draw "
+                "of history; autocorrelation pairs never cross two windows), the share of "
+                f"resamples on which each generator has the smallest distance: {text}. The "
+                f"standard error of the diffusion distances from the reference's sampling "
+                f"noise alone is "
                 + ", ".join(f"{se.loc[m, 'diffusion']:.3g} (`{m}`)" for m in se.index)
                 + "."
             )
             lines.append("")
+            lines += difference_lines(headline)
+            lines.append("")
             lines.append(headline_goal_sentence(share))
         lines.append("")
+    if scores is not None and len(scores):
+        lines += proper_score_lines(scores)
     crisis = validation[validation["archetype"] != UNCONDITIONAL]
     if not crisis.empty:
         lines.append(
             "Stressed archetypes against the crisis windows "
             "(`tail_dep_q05` distance; labels say whether the window was seen in "
-            "training):"
+            "training, or whether the request itself was measured on the window, which "
+            "makes that row in-sample whatever the model saw):"
         )
         lines.append("")
         for (arch, ref, label), grp in crisis.groupby(

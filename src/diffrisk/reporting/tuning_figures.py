@@ -10,6 +10,35 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def tune_plot_data(trials: pd.DataFrame) -> pd.DataFrame:
+    """What ``dvc plots show`` draws of the tuning study: the complete trials only.
+
+    A pruned trial has no objective value; a plot of the ``value`` column of
+    ``tune_trials.csv`` draws the empty cell at FZ0 = 0, far above every real loss. The
+    plot data therefore leaves pruned (and failed) trials out; ``tune_trials.csv`` keeps
+    them, with the score they had when pruned.
+
+    Parameters
+    ----------
+    trials : DataFrame
+        :func:`diffrisk.study.tuning.trials_frame` (``number``, ``state``, ``value``).
+
+    Returns
+    -------
+    DataFrame
+        ``number``, ``value`` (validation FZ0) and ``best_so_far`` (running minimum over
+        the complete trials), one row per complete trial in trial order; empty (with
+        these columns) without complete trials.
+    """
+    columns = ["number", "value", "best_so_far"]
+    if not len(trials):
+        return pd.DataFrame(columns=columns)
+    done = trials.loc[trials["state"] == "COMPLETE", ["number", "value"]]
+    done = done.dropna(subset=["value"]).sort_values("number")
+    done = done.astype({"number": int, "value": float})
+    return done.assign(best_so_far=done["value"].cummin()).reset_index(drop=True)[columns]
+
+
 def draw_tune_history(trials: pd.DataFrame, seed: int) -> Figure:
     """Validation FZ0 of every trial: complete ones, pruned ones and the running best.
 

@@ -26,16 +26,18 @@ def portfolio_log_returns(
     ----------
     returns : array_like or DataFrame
         Daily log returns of the constituents (fractions); the assets lie along ``axis``.
-    weights : array_like, shape (n_assets,), optional
+    weights : array_like, shape (n_assets,) or (P, n_assets), optional
         Fully invested weights (sum 1; short positions allowed). Default: equal weights
-        ``1 / n_assets``.
+        ``1 / n_assets``. A (P, n_assets) matrix gives P portfolios at once: the assets
+        axis is replaced by a trailing portfolio axis of length P.
     axis : int, default -1
         The assets axis (``1`` for a (days, assets) table).
 
     Returns
     -------
     ndarray
-        ``returns`` with ``axis`` reduced.
+        ``returns`` with ``axis`` reduced (and a trailing axis of length P for a
+        weights matrix).
 
     Raises
     ------
@@ -68,6 +70,8 @@ def portfolio_log_returns(
     if weights is None:
         return np.asarray(logsumexp(arr, axis=axis) - np.log(n_assets), dtype=float)
     w = np.asarray(weights, dtype=float)
+    if w.ndim == 2 and w.shape[1] == n_assets:
+        return _many_portfolio_log_returns(np.moveaxis(arr, axis, -1), w)
     if w.shape != (n_assets,):
         raise ValueError(
             f"weights must have shape ({n_assets},) to match returns axis {axis} of "
@@ -83,6 +87,27 @@ def portfolio_log_returns(
             "weights: a short portfolio lost more than its value in one day; log return undefined"
         )
     return np.asarray(out, dtype=float)
+
+
+def _many_portfolio_log_returns(arr: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray:
+    """``ln(Σ_i w_pi exp(r_i))`` for every row p of ``w``, assets on the last axis of ``arr``.
+
+    The same log-sum-exp as the one-portfolio case (shifted by the per-row maximum, so
+    ``exp`` never overflows), with the sum over assets done as one matrix product.
+    """
+    sums = w.sum(axis=1)
+    bad = np.flatnonzero(~np.isclose(sums, 1.0, rtol=0.0, atol=1e-9))
+    if bad.size:
+        raise ValueError(
+            f"weights rows must sum to 1; row {int(bad[0])} sums to {sums[bad[0]]:.6g}"
+        )
+    shift = arr.max(axis=-1, keepdims=True)
+    gross = np.exp(arr - shift) @ w.T
+    if np.any(gross <= 0):
+        raise ValueError(
+            "weights: a short portfolio lost more than its value in one day; log return undefined"
+        )
+    return np.log(gross) + shift
 
 
 # --------------------------------------------------------------------------- downstream risk
@@ -148,10 +173,11 @@ def minimum_variance_weights(train_returns: pd.DataFrame | ArrayLike) -> NDArray
     return x / x.sum()
 
 
-def conditional_drawdown(daily: ArrayLike) -> NDArray[np.float64]:
+def conditional_drawdown(daily: ArrayLike, axis: int = -1) -> NDArray[np.float64]:
     """Maximum drawdown of each path (a log return <= 0): ``min_h (C_h - max_{j<=h} C_j)``.
 
-    ``C`` is the cumulative log return with ``C_0 = 0`` (the start counts as a peak).
+    ``C`` is the cumulative log return with ``C_0 = 0`` (the start counts as a peak). The
+    days run along ``axis`` (default the last); the other axes index paths and are kept.
 
     Examples
     --------
@@ -159,8 +185,12 @@ def conditional_drawdown(daily: ArrayLike) -> NDArray[np.float64]:
     [-0.3]
     """
     arr = np.atleast_2d(np.asarray(daily, dtype=float))
-    cum = np.concatenate([np.zeros((arr.shape[0], 1)), np.cumsum(arr, axis=1)], axis=1)
-    return np.min(cum - np.maximum.accumulate(cum, axis=1), axis=1)
+    if arr.shape[axis] == 1:  # one day: the drawdown is the loss, if any
+        return np.minimum(np.take(arr, 0, axis=axis), 0.0)
+    shape = list(arr.shape)
+    shape[axis] = 1
+    cum = np.concatenate([np.zeros(shape), np.cumsum(arr, axis=axis)], axis=axis)
+    return np.min(cum - np.maximum.accumulate(cum, axis=axis), axis=axis)
 
 
 # --------------------------------------------------------------------------- validation

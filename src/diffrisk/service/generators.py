@@ -26,6 +26,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core import audit
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.comparison import (
     COMPARISON_GENERATORS,
     ComparisonModel,
@@ -411,7 +412,7 @@ def load_registry(
             "pipeline's checkpoints; it never trains)"
         )
     ckpt_audit = _read_json(models_dir / "stress.audit.json")
-    ckpt_sha = audit.file_sha256(checkpoint)
+    ckpt_sha = weights_sha256(checkpoint)
     model = load_stress_model(checkpoint)
     returns = read_returns(returns_file, list(model.assets))
     archetypes, sampling, params = read_archetypes(stress_dir, ckpt_sha, default_guidance)
@@ -438,7 +439,7 @@ def load_registry(
                 comparison_generator(
                     load_comparison_model(path, kind),
                     returns,
-                    audit.file_sha256(path),
+                    weights_sha256(path),
                     _read_json(models_dir / f"stress_{kind}.audit.json"),
                 )
             ]

@@ -61,12 +61,18 @@ function headers(json) {
 }
 async function api(path, options) {
   const r = await fetch(path, options || {headers: headers(false)});
-  const body = await r.json();
+  const text = await r.text();
+  let body = null;
+  try { body = JSON.parse(text); } catch (e) { body = null; }
   if (!r.ok) {
-    const d = (body.detail || []).map(e => e.field + ": " + e.msg +
+    const items = (body && Array.isArray(body.detail)) ? body.detail : [];
+    const d = items.map(e => e.field + ": " + e.msg +
       (e.allowed ? " (allowed: " + JSON.stringify(e.allowed) + ")" : "")).join("\\n");
-    throw new Error(r.status + " " + d);
+    const retry = r.headers.get("Retry-After");
+    throw new Error(r.status + " " + (r.statusText || "") + (d ? "\\n" + d :
+      (text ? "\\n" + text.slice(0, 300) : "")) + (retry ? "\\nretry after " + retry + " s" : ""));
   }
+  if (body === null) throw new Error(r.status + ": the answer is not JSON");
   return body;
 }
 function cell(row, text) {

@@ -100,6 +100,16 @@ def _as_of(req_date: Any, default: str | None, registry: Registry) -> str:
     return str(stamp.date())
 
 
+def _history_sha256(registry: Registry, position: int) -> str:
+    """SHA-256 of the conditioning history (rows before ``position``), memoised per registry."""
+    cache: dict[int, str] = registry.__dict__.setdefault("_history_sha256", {})
+    if position not in cache:
+        if len(cache) > 4096:
+            cache.clear()
+        cache[position] = audit.frame_sha256(registry.returns.iloc[:position])
+    return cache[position]
+
+
 def resolve_request(
     req: ScenarioRequest, registry: Registry, max_paths: int, default_guidance: float
 ) -> Resolved:
@@ -176,7 +186,7 @@ def resolve_request(
             guidance, source = float(default_guidance), "service default for explicit signatures"
     bounds = gen.info.get("signature_range")
     flagged = out_of_range(signature, pd.DataFrame(bounds).T) if signature and bounds else []
-    history = registry.returns.iloc[: conditioning_position(registry.returns.index, as_of)]
+    position = conditioning_position(registry.returns.index, as_of)
     canonical = {
         "generator": gen.name,
         "model_version": gen.version,
@@ -189,7 +199,7 @@ def resolve_request(
         "weights": {a: float(x) for a, x in zip(gen.assets, weights, strict=True)},
         "guidance": guidance,
         "prior_neighbours": prior,
-        "history_sha256": audit.frame_sha256(history),
+        "history_sha256": _history_sha256(registry, position),
     }
     draw = Draw(signature, as_of, int(req.n_paths), int(req.seed), guidance, prior)
     return Resolved(

@@ -9,9 +9,13 @@ the application turns into the same 422 shape.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+
+#: Strict numbers: ``true`` or ``"5"`` is refused (422), not read as 1 or 5.
+StrictInt = Annotated[int, Strict()]
+StrictNumber = Annotated[float, Strict()]
 
 #: Identifier pattern of generator and archetype names.
 NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -40,6 +44,7 @@ class RequestError(Exception):
     def __init__(self, status: int, field: str, message: str, allowed: str | None = None):
         super().__init__(message)
         self.status, self.field, self.message, self.allowed = status, field, message, allowed
+        self.headers: dict[str, str] | None = None
 
     def body(self) -> dict[str, Any]:
         """The JSON error body: ``{"detail": [{"field", "loc", "msg", "allowed"}]}``."""
@@ -58,13 +63,13 @@ class Signature(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    vol_ratio: float | None = Field(
+    vol_ratio: StrictNumber | None = Field(
         None, gt=0.0, le=50.0, description="realised / forecast portfolio volatility"
     )
-    cum_return: float | None = Field(
+    cum_return: StrictNumber | None = Field(
         None, ge=-3.0, le=3.0, description="horizon log return of the equal-weighted portfolio"
     )
-    avg_corr: float | None = Field(
+    avg_corr: StrictNumber | None = Field(
         None, ge=-1.0, le=1.0, description="average pairwise correlation over the horizon"
     )
 
@@ -89,13 +94,15 @@ class ScenarioRequest(BaseModel):
     as_of: dt.date | None = Field(
         None, description="conditioning date: the paths start on it; history up to the day before"
     )
-    horizon: int | None = Field(None, ge=2, description="days per path (default: the model's)")
-    n_paths: int = Field(1000, ge=1)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    weights: dict[str, float] | None = Field(
+    horizon: StrictInt | None = Field(
+        None, ge=2, description="days per path (default: the model's)"
+    )
+    n_paths: StrictInt = Field(1000, ge=1)
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1)
+    weights: dict[str, StrictNumber] | None = Field(
         None, description="portfolio weights by asset (sum 1); default equal weights"
     )
-    guidance: float | None = Field(
+    guidance: StrictNumber | None = Field(
         None, ge=0.0, le=10.0, description="guidance weight override (diffusion only)"
     )
 

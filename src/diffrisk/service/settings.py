@@ -25,7 +25,14 @@ ENV_FIELDS: dict[str, str] = {
     "max_body_bytes": "DIFFRISK_MAX_BODY_BYTES",
     "default_guidance": "DIFFRISK_DEFAULT_GUIDANCE",
     "torch_threads": "DIFFRISK_TORCH_THREADS",
+    "token_file": "DIFFRISK_TOKEN_FILE",
+    "allowed_hosts": "DIFFRISK_ALLOWED_HOSTS",
+    "max_queue": "DIFFRISK_MAX_QUEUE",
+    "queue_timeout": "DIFFRISK_QUEUE_TIMEOUT",
+    "db_timeout": "DIFFRISK_DB_TIMEOUT",
 }
+#: Host names accepted in the ``Host`` header by default (DNS-rebinding protection).
+LOOPBACK_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
 
 class SettingsError(ValueError):
@@ -80,6 +87,19 @@ class ServiceSettings:
     torch_threads : int
         Threads of the model calls (1: measured faster than 2 on the shared 2-core
         machine, where a second thread competes with other work).
+    token_file : Path or None
+        File holding the token (first line); keeps it out of ``ps`` and the environment.
+    allowed_hosts : str or None
+        Comma-separated names accepted in the ``Host`` header (DNS-rebinding protection);
+        default: the loopback names plus ``host`` when it is not a wildcard address.
+        ``*`` accepts any host (only sensible behind a proxy that checks it).
+    max_queue : int
+        Largest number of generation requests admitted at once (running or waiting for
+        the model); beyond it the service answers 503 with ``Retry-After``.
+    queue_timeout : float
+        Seconds a request may wait for the model before it gets 503.
+    db_timeout : float
+        Seconds of retries on a locked or unavailable audit database before 503.
     """
 
     models_dir: Path
@@ -94,6 +114,11 @@ class ServiceSettings:
     max_body_bytes: int = 65_536
     default_guidance: float = 1.25
     torch_threads: int = 1
+    token_file: Path | None = None
+    allowed_hosts: str | None = None
+    max_queue: int = 8
+    queue_timeout: float = 20.0
+    db_timeout: float = 5.0
 
     @classmethod
     def defaults(cls) -> ServiceSettings:
@@ -130,17 +155,31 @@ class ServiceSettings:
                 )
             current = getattr(self, name)
             try:
-                if name in ("models_dir", "returns_file", "stress_dir", "store_dir"):
+                if name in ("models_dir", "returns_file", "stress_dir", "store_dir", "token_file"):
                     converted[name] = Path(value)
-                elif name in ("port", "max_paths", "max_body_bytes", "torch_threads"):
+                elif name in ("port", "max_paths", "max_body_bytes", "torch_threads", "max_queue"):
                     converted[name] = int(value)
-                elif name == "default_guidance":
+                elif name in ("default_guidance", "queue_timeout", "db_timeout"):
                     converted[name] = float(value)
                 else:
                     converted[name] = None if value is None and current is None else str(value)
             except (TypeError, ValueError) as exc:
                 raise SettingsError(f"setting {name}={value!r} is not a valid value") from exc
-        return replace(self, **converted).validated()
+        out = replace(self, **converted)
+        if out.token_file is not None and "token" not in converted:
+            out = replace(out, token=read_token_file(out.token_file))
+        return out.validated()
+
+    def host_names(self) -> frozenset[str] | None:
+        """Names accepted in the ``Host`` header (None: any; see ``allowed_hosts``)."""
+        if self.allowed_hosts is not None:
+            names = {h.strip().lower().strip("[]") for h in self.allowed_hosts.split(",")}
+            names.discard("")
+            return None if "*" in names else frozenset(names)
+        names = set(LOOPBACK_NAMES)
+        if self.host not in ("0.0.0.0", "::", ""):
+            names.add(self.host.lower().strip("[]"))
+        return frozenset(names)
 
     def validated(self) -> ServiceSettings:
         """Check ranges and the token rule; return ``self``.
@@ -153,16 +192,34 @@ class ServiceSettings:
         """
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be in 0..65535, got {self.port}")
-        for name in ("max_paths", "max_body_bytes", "torch_threads"):
+        for name in ("max_paths", "max_body_bytes", "torch_threads", "max_queue"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.default_guidance <= 10.0:
             raise SettingsError(f"default_guidance must be in [0, 10], got {self.default_guidance}")
+        for name in ("queue_timeout", "db_timeout"):
+            if not 0.0 < getattr(self, name) <= 600.0:
+                raise SettingsError(
+                    f"{name} must be in (0, 600] seconds, got {getattr(self, name)}"
+                )
         if self.token is not None and len(self.token) < 16:
             raise SettingsError("token must have at least 16 characters")
         if not is_loopback(self.host) and not self.token:
             raise SettingsError(
                 f"host {self.host!r} is not a loopback address: a bearer token is required "
-                "(--token or DIFFRISK_TOKEN) before the service may listen on it"
+                "(--token-file, DIFFRISK_TOKEN_FILE or DIFFRISK_TOKEN) before the service may "
+                "listen on it"
             )
         return self
+
+
+def read_token_file(path: Path) -> str:
+    """The token in ``path`` (first line, stripped); SettingsError if unreadable or empty."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"token file {path} cannot be read: {exc.strerror}") from None
+    token = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not token:
+        raise SettingsError(f"token file {path} is empty")
+    return token

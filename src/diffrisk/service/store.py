@@ -10,6 +10,13 @@ Atomicity: a set is written into a fresh folder under ``<root>/tmp/`` and rename
 ``sets/<id>`` in one ``os.replace``; a reader sees either no set or a whole one. Two
 writers of the same id race harmlessly (the loser's folder is removed: the content is
 the same). Leftover temporary folders of a killed writer are removed by :meth:`clean`.
+
+Self-check: ``checksums.json`` (written last) records the SHA-256 and size of every other
+file of the set. Every read verifies them (:meth:`ScenarioStore.verify`; a file's check
+is remembered while its size and modification time stay the same). A set whose files are
+missing, truncated or altered is *damaged*: it is logged, moved to ``<root>/quarantine/``
+and treated as absent, so it is never served and the next request for it draws it again
+(the id is the content address of the request).
 """
 
 from __future__ import annotations
@@ -17,10 +24,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,6 +50,20 @@ FORMATS: dict[str, tuple[str, str]] = {
     "parquet": ("paths.parquet", "application/vnd.apache.parquet"),
 }
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+CHECKSUMS = "checksums.json"
+logger = logging.getLogger(__name__)
+
+
+class DamagedSet(FileNotFoundError):
+    """A stored set failed its checksum check (it has been quarantined)."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def canonical_json(obj: Any) -> str:
@@ -105,16 +129,74 @@ class ScenarioStore:
         self.root = Path(root)
         self.sets = self.root / "sets"
         self.tmp = self.root / "tmp"
+        self.quarantine = self.root / "quarantine"
         self.sets.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self._verified: dict[Path, tuple[int, int]] = {}
+        self._mutex = threading.Lock()
 
     def folder(self, set_id_: str) -> Path:
         """Folder of set ``set_id_`` (validated: no path traversal)."""
         return self.sets / check_id(set_id_)
 
     def exists(self, set_id_: str) -> bool:
-        """Whether the set is complete in the store."""
-        return (self.folder(set_id_) / "metadata.json").is_file()
+        """Whether the set is complete and intact in the store (a damaged one is quarantined)."""
+        try:
+            self.verify(set_id_)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def verify(self, set_id_: str) -> None:
+        """Check every file of the set against ``checksums.json``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the set is not in the store.
+        DamagedSet
+            If it is damaged (it has then been moved to the quarantine).
+        """
+        folder = self.folder(set_id_)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"scenario set {set_id_} is not in the store")
+        try:
+            expected = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+            files = dict(expected["files"])
+            for name, info in files.items():
+                path = folder / name
+                stat = path.stat()
+                if stat.st_size != int(info["size"]):
+                    raise ValueError(f"{name} has {stat.st_size} bytes, expected {info['size']}")
+                key = (stat.st_size, stat.st_mtime_ns)
+                if self._verified.get(path) == key:
+                    continue
+                if _sha256(path) != info["sha256"]:
+                    raise ValueError(f"{name} fails its SHA-256 check")
+                self._verified[path] = key
+            present = {p.name for p in folder.iterdir()} - {CHECKSUMS}
+            if present != set(files):
+                raise ValueError(f"files {sorted(present ^ set(files))} missing or unexpected")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not folder.is_dir():  # removed meanwhile (quarantined by another reader)
+                raise FileNotFoundError(f"scenario set {set_id_} is not in the store") from None
+            reason = str(exc).replace(str(folder), "<set>")
+            self._quarantine(set_id_, reason)
+            raise DamagedSet(f"scenario set {set_id_} was damaged ({reason})") from None
+
+    def _quarantine(self, set_id_: str, reason: str) -> None:
+        folder = self.folder(set_id_)
+        self.quarantine.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine / f"{set_id_}.{time.time_ns()}"
+        with self._mutex:
+            for path in list(self._verified):
+                if path.parent == folder:
+                    del self._verified[path]
+            try:
+                os.replace(folder, target)
+            except OSError:
+                return
+        logger.error("scenario set %s is damaged (%s): moved to the quarantine", set_id_, reason)
 
     def write(
         self,
@@ -125,7 +207,7 @@ class ScenarioStore:
     ) -> bool:
         """Write a set atomically; False if it was already there (nothing changed)."""
         final = self.folder(set_id_)
-        if final.exists():
+        if self.exists(set_id_):
             return False
         work = Path(tempfile.mkdtemp(prefix=f"{set_id_[:16]}.", dir=self.tmp))
         try:
@@ -135,6 +217,11 @@ class ScenarioStore:
             pq.write_table(parquet_table(arr, assets), work / FORMATS["parquet"][0])
             text = json.dumps(dict(metadata), sort_keys=True, indent=1, default=json_default)
             (work / "metadata.json").write_text(text, encoding="utf-8")
+            sums = {
+                p.name: {"sha256": _sha256(p), "size": p.stat().st_size}
+                for p in sorted(work.iterdir())
+            }
+            (work / CHECKSUMS).write_text(json.dumps({"files": sums}, indent=1), encoding="utf-8")
             for f in work.iterdir():
                 f.chmod(0o644)
             work.chmod(0o755)
@@ -150,27 +237,21 @@ class ScenarioStore:
                 shutil.rmtree(work, ignore_errors=True)
 
     def metadata(self, set_id_: str) -> dict[str, Any]:
-        """The set's metadata (FileNotFoundError if it is not in the store)."""
-        path = self.folder(set_id_) / "metadata.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"scenario set {set_id_} is not in the store")
-        return json.loads(path.read_text(encoding="utf-8"))
+        """The set's verified metadata (FileNotFoundError if it is absent or damaged)."""
+        self.verify(set_id_)
+        return json.loads((self.folder(set_id_) / "metadata.json").read_text(encoding="utf-8"))
 
     def paths(self, set_id_: str) -> NDArray[np.float32]:
-        """The set's paths (n_paths, H, n_assets)."""
-        path = self.folder(set_id_) / "paths.npy"
-        if not path.is_file():
-            raise FileNotFoundError(f"scenario set {set_id_} is not in the store")
-        return np.load(path, allow_pickle=False)
+        """The set's verified paths (n_paths, H, n_assets)."""
+        self.verify(set_id_)
+        return np.load(self.folder(set_id_) / "paths.npy", allow_pickle=False)
 
     def download(self, set_id_: str, fmt: str) -> Path:
         """The file of format ``fmt`` (``npz`` or ``parquet``) of a stored set."""
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
-        path = self.folder(set_id_) / FORMATS[fmt][0]
-        if not path.is_file():
-            raise FileNotFoundError(f"scenario set {set_id_} is not in the store")
-        return path
+        self.verify(set_id_)
+        return self.folder(set_id_) / FORMATS[fmt][0]
 
     def ids(self) -> list[str]:
         """Ids of the complete sets."""

@@ -1,7 +1,8 @@
 """Stage ``baselines``.
 
-HS, Monte-Carlo normal, GARCH(1,1)-t and FHS forecasts for every series and test day. Writes
-``data/forecasts/<method>.parquet`` and ``<method>_scenarios.npz`` (+ audit).
+HS, Monte-Carlo normal, GARCH(1,1)-t, FHS and the FZ0-fitted peers (GAS-1F, ES-CAViaR)
+forecasts for every series and test day. Writes ``data/forecasts/<method>.parquet`` and
+``<method>_scenarios.npz`` (+ audit); the peers forecast VaR/ES only and write no scenarios.
 
 :func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
 the worker with explicit arguments.
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diffrisk.baselines.registry import run_baselines
+from diffrisk.baselines.registry import SCENARIO_FREE_METHODS, run_baselines
 from diffrisk.core import audit
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
@@ -40,14 +41,16 @@ def forecast_baselines(
     Parameters
     ----------
     methods : str or sequence of str
-        Baselines to run (comma-separated), among ``hs, mc_normal, garch_t, fhs``.
+        Baselines to run (comma-separated), among ``hs, mc_normal, garch_t, fhs, gas,
+        es_caviar``.
     window : int
         Look-back of ``hs`` and ``mc_normal`` (days).
     n_scenarios : int
         Scenarios of ``mc_normal`` and ``garch_t`` (as many as the DDPM draws).
     refit_every, min_obs, max_obs : int
-        GARCH refit frequency (forecast days), minimum history and longest (rolling) fit
-        window for ``garch_t``/``fhs`` (0 = expanding window).
+        Refit frequency (forecast days), minimum history and longest (rolling) fit
+        window of ``garch_t``/``fhs`` and of the peers ``gas``/``es_caviar`` (0 =
+        expanding window).
     fhs_residuals : int
         Number of most recent standardised residuals used by ``fhs``.
     splits : Splits
@@ -62,28 +65,26 @@ def forecast_baselines(
 
     Outputs
     -------
-    ``data/forecasts/<method>.parquet``, ``<method>_scenarios.npz``, ``<method>.audit.json``.
+    ``data/forecasts/<method>.parquet``, ``<method>_scenarios.npz`` (not for ``gas`` and
+    ``es_caviar``), ``<method>.audit.json``.
     """
     import time
 
     names = parse_list(methods)
     returns = load_returns()
     dates = splits.dates(returns, "test")
+    refits = {
+        "refit_every": int(refit_every),
+        "min_obs": int(min_obs),
+        "max_obs": int(max_obs) or None,
+    }
     config = {
         "hs": {"window": int(window)},
         "mc_normal": {"window": int(window), "n_scenarios": int(n_scenarios)},
-        "garch_t": {
-            "refit_every": int(refit_every),
-            "min_obs": int(min_obs),
-            "max_obs": int(max_obs) or None,
-            "n_scenarios": int(n_scenarios),
-        },
-        "fhs": {
-            "refit_every": int(refit_every),
-            "min_obs": int(min_obs),
-            "max_obs": int(max_obs) or None,
-            "n_scenarios": int(fhs_residuals),
-        },
+        "garch_t": {**refits, "n_scenarios": int(n_scenarios)},
+        "fhs": {**refits, "n_scenarios": int(fhs_residuals)},
+        # the FZ0 peers: same refit cadence and rolling window as garch_t / fhs
+        **{m: dict(refits) for m in sorted(SCENARIO_FREE_METHODS)},
     }
     config = {m: c for m, c in config.items() if m in names}
     tic = time.perf_counter()

@@ -43,6 +43,7 @@ from diffrisk.evaluation.tables import (
 )
 from diffrisk.forecasts.store import load_forecasts, load_scenarios
 from diffrisk.reporting.formatting import headline_markdown, window_label
+from diffrisk.reporting.headline_metrics import backtest_rows, write_rows
 from diffrisk.risk.uncertainty import mc_error_table
 from diffrisk.stages.common import primary_method
 
@@ -144,7 +145,9 @@ def backtest_methods(
             f"the methods {names} (coverage.methods)"
         )
     frames = {m: load_forecasts(m) for m in names}
-    scen = {m: load_scenarios(m) for m in names}
+    # methods without a scenario file (adaptively calibrated, combined) get NaN PIT and
+    # the parametric Acerbi–Szekely null
+    scen = {m: load_scenarios(m) for m in names if paths.scenarios_file(m).is_file()}
     table = backtest_table(frames, scen, n_sim=int(n_sim), seed=int(seed))
     traffic = pd.concat(
         [traffic_light_table(frames, alpha=a) for a in HEADLINE_ALPHAS], ignore_index=True
@@ -199,11 +202,9 @@ def backtest_methods(
     io.write_text(
         paths.tables_dir() / "headline.md", headline_markdown(head, benchmark, caption, label)
     )
-    io.write_json(
-        paths.metrics_dir() / "backtests.json",
-        headline_metrics(head, primary=primary, benchmark=benchmark),
-        digits=4,
-    )
+    metrics = headline_metrics(head, primary=primary, benchmark=benchmark)
+    io.write_json(paths.metrics_dir() / "backtests.json", metrics, digits=4)
+    write_rows(paths.metrics_dir() / "headline", backtest_rows(metrics))
     return {
         "backtests": table,
         "traffic_light": traffic,

@@ -23,6 +23,7 @@ from diffrisk.data.returns import build_returns, check_series, summary_table
 from diffrisk.data.spikes import detect_spikes
 from diffrisk.data.spikes import fix_spikes as repair_spikes
 from diffrisk.data.splits import SPLIT_NAMES, Splits
+from diffrisk.stages.param_checks import check_data_params
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def prepare_data(
     source: str,
     csv_path: str,
     date_column: str,
+    date_format: str,
     index_column: str,
     index_name: str,
     tickers: str | Sequence[str],
@@ -49,14 +51,17 @@ def prepare_data(
     series: str | Sequence[str],
     min_train: int,
     seed: int,
+    named: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the ``data`` stage: load, validate, build returns, summarise, write.
 
     Parameters
     ----------
-    source, csv_path, date_column, index_column, index_name, tickers, start, end, max_ffill
+    source, csv_path, date_column, date_format, index_column, index_name, tickers, start, end,
+    max_ffill
         See :func:`diffrisk.data.prices.load_prices` (``data.*`` parameters); ``tickers`` is
-        comma-separated ("" = all).
+        comma-separated ("" = all); ``date_format`` "" = inferred (ambiguous or weekend dates
+        refused).
     fix_spikes : bool
         Adjust detected isolated spikes (they are always reported).
     spike_threshold : float
@@ -70,6 +75,11 @@ def prepare_data(
         Minimum number of training returns.
     seed : int
         Study seed (recorded in the provenance).
+    named : mapping, optional
+        The other stages' parameters that name tickers, series or date windows
+        (``stress``, ``coverage``, ``tune``, ``ddpm`` sections), checked against the data
+        before anything is written (:func:`diffrisk.stages.param_checks.check_data_params`);
+        not recorded, they change no output.
 
     Returns
     -------
@@ -83,7 +93,7 @@ def prepare_data(
     ``reports/tables/data_summary.{csv,md}``, ``reports/tables/data_spikes.csv``,
     ``reports/metrics/data.json``.
     """
-    params = {k: v for k, v in locals().items() if k != "seed"}
+    params = {k: v for k, v in locals().items() if k not in ("seed", "named")}
     splits = Splits.from_params(
         train_end, val_start, val_end, test_start, test_end or None, select_end or None
     )
@@ -91,6 +101,7 @@ def prepare_data(
         source=source,
         csv_path=csv_path or None,
         date_column=date_column,
+        date_format=date_format or None,
         index_column=index_column or None,
         index_name=index_name,
         tickers=parse_list(tickers) or None,
@@ -104,6 +115,7 @@ def prepare_data(
     returns = build_returns(cleaned, index)
     headline = check_series(parse_list(series), returns, "data.series")
     splits.check_against(returns, min_train=int(min_train))
+    check_data_params(named or {}, list(prices.columns), returns.index, splits, returns.columns)
     summary = summary_table(returns, splits)
 
     snapshot = prices.copy()
@@ -138,6 +150,25 @@ def prepare_data(
     }
 
 
-def run(*, seed: int, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Stage ``data``: :func:`prepare_data` with its ``dvc.yaml`` parameters."""
-    return prepare_data(**data, seed=seed)
+def run(
+    *,
+    seed: int,
+    data: Mapping[str, Any],
+    coverage: Mapping[str, Any] | None = None,
+    stress: Mapping[str, Any] | None = None,
+    tune: Mapping[str, Any] | None = None,
+    ddpm: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Stage ``data``: :func:`prepare_data` with its ``dvc.yaml`` parameters.
+
+    ``coverage``, ``stress``, ``tune`` and ``ddpm`` hold only the keys that name tickers,
+    series or date windows; they are checked against the data up front (every bad key
+    listed at once).
+    """
+    named = {
+        "coverage": dict(coverage or {}),
+        "stress": dict(stress or {}),
+        "tune": dict(tune or {}),
+        "ddpm": dict(ddpm or {}),
+    }
+    return prepare_data(**data, seed=seed, named=named)

@@ -1,7 +1,8 @@
 """Stage ``figures``.
 
 The paper's Figures 1-3 per headline series. Writes
-``reports/figures/fig{1,2,3}_*.{png,pdf}``.
+``reports/figures/paper/fig{1,2,3}_*.{png,pdf}`` (:func:`diffrisk.core.paths.paper_figures_dir`,
+a directory output in ``dvc.yaml``: its files follow ``data.series``).
 
 :func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
 the worker with explicit arguments.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from diffrisk.core import paths
 from diffrisk.core.params import parse_list
 from diffrisk.forecasts.store import load_forecasts, load_scenarios
 from diffrisk.reporting.paper_figures import write_paper_figures
@@ -34,7 +36,7 @@ def draw_figures(
         Methods whose scenarios Figure 1 compares with the realised returns.
     headline : str or sequence of str
         Series; the first gets ``fig1_distribution.png`` etc., the others
-        ``fig1_distribution_<series>.png``.
+        ``fig1_distribution_<series>.png``, all in ``reports/figures/paper``.
     fig3_alpha : float
         Tail probability of Figure 3's VaR-to-CVaR band.
 
@@ -46,7 +48,11 @@ def draw_figures(
     frames = {m: load_forecasts(m) for m in parse_list(methods)}
     scen = {m: load_scenarios(m) for m in parse_list(distribution_methods)}
     return write_paper_figures(
-        frames, scen, series=parse_list(headline), fig3_alpha=float(fig3_alpha)
+        frames,
+        scen,
+        series=parse_list(headline),
+        fig3_alpha=float(fig3_alpha),
+        out_dir=paths.paper_figures_dir(),
     )
 
 

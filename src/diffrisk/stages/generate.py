@@ -73,8 +73,9 @@ def _walk_forward(
     versions = walk_forward_versions(
         model, returns, dates, frequency=frequency, epochs=wf_epochs, seed=sampling["seed"]
     )
-    for v in versions[1:]:
-        v.model.save(paths.walk_forward_checkpoint(v.version))
+    for v in versions:
+        if v.version > 0:  # version 0 is models/ddpm.pt, saved by the train stage
+            v.model.save(paths.walk_forward_checkpoint(v.version))
     frame, scen = forecast_walk_forward(versions, returns, **sampling)
     records = []
     for v in versions:
@@ -140,8 +141,9 @@ def generate_forecasts(
       series (the reference the fast sampler is compared with);
     * ``ddpm_5000`` — ``large_n_scenarios`` scenarios with the configured sampler,
       headline series (how much of the tail noise is Monte-Carlo error);
-    * ``ddpm_wf`` — walk-forward: ``models/ddpm.pt`` for the first ``frequency`` period,
-      then a refit before each later period on every return up to the day before it,
+    * ``ddpm_wf`` — walk-forward: every ``frequency`` period served by a model fitted
+      through the day before it (``models/ddpm.pt`` for the first period only if it was
+      fitted through the end of validation), each refit on every return up to that day,
       warm-started from the previous version for ``wf_epochs`` epochs; every series; the
       frame's ``model_version`` column and the provenance name each forecast's version;
     * ``ddpm_ens`` — the ``members`` seed members pooled (``members × n_scenarios``

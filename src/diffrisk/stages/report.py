@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from diffrisk.core import audit, io, paths
+from diffrisk.core import audit, paths
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
@@ -48,7 +48,7 @@ STRESS_EXTENSION_TABLES: dict[str, str] = {
 
 
 def _stress_extensions() -> str:
-    """The section on mode collapse, the audit, retraining and segments, with its figures."""
+    """The section on mode collapse, the audit, retraining and segments."""
     metrics = {}
     for stem, stage in (
         ("stress_adversarial", "stress_audit"),
@@ -59,18 +59,13 @@ def _stress_extensions() -> str:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: run the {stage} stage first")
         metrics[stem] = json.loads(path.read_text(encoding="utf-8"))
-    section = stress_extensions_section(
+    return stress_extensions_section(
         diversity=pd.read_csv(paths.tables_dir() / "stress_diversity.csv"),
         adversarial=metrics["stress_adversarial"],
         drift=metrics["stress_drift"],
         segments=metrics["stress_segments"],
         tables={stem: _table_text(stem, stage) for stem, stage in STRESS_EXTENSION_TABLES.items()},
     )
-    figures = [
-        f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))"
-        for stem in STRESS_EXTENSION_FIGURES
-    ]
-    return section + "\n" + "\n\n".join(figures)
 
 
 def _table_text(stem: str, stage: str) -> str:
@@ -139,6 +134,15 @@ def write_report(
         ),
     ]
     html = render_notebooks_html(paths.executed_notebooks_dir(), paths.reports_dir() / "html")
+    stress_section = paths.tables_dir() / "stress_section.md"
+    needed = [stress_section] + [paths.figures_dir() / f"{stem}.png" for stem in STRESS_FIGURES]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing} do not exist: run the stress_validate stage first")
+    closing = [
+        (stress_section.read_text(encoding="utf-8"), STRESS_FIGURES),
+        (_stress_extensions(), STRESS_EXTENSION_FIGURES),
+    ]
     test_dates = splits.dates(load_returns(), "test")
     record = audit.provenance(dict(params), seed, audit.recorded_data_hash())
     extra_figures = [f"{stem}_{name}" for name in parse_list(headline)[1:] for stem in FIGURE_STEMS]
@@ -148,28 +152,15 @@ def write_report(
         dm_table=dm,
         tables=TABLE_STEMS,
         figures=(*FIGURE_STEMS, *extra_figures),
-        notebooks_html=html,
+        paper_figures_dir=paths.paper_figures_dir(),
+        notebooks=sorted(paths.notebooks_dir().glob("*.ipynb")),
         test_period=(test_dates[0], test_dates[-1]),
         series=parse_list(headline),
         benchmark=benchmark,
         headline=head,
         crash_label=window_label(crash_start, crash_end),
         extra_sections=sections,
-    )
-    stress_section = paths.tables_dir() / "stress_section.md"
-    needed = [stress_section] + [paths.figures_dir() / f"{stem}.png" for stem in STRESS_FIGURES]
-    missing = [str(p) for p in needed if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"{missing} do not exist: run the stress_validate stage first")
-    text = path.read_text(encoding="utf-8").rstrip("\n")
-    figures = [
-        f"![{stem}](figures/{stem}.png) ([PDF](figures/{stem}.pdf))" for stem in STRESS_FIGURES
-    ]
-    section = stress_section.read_text(encoding="utf-8").rstrip("\n")
-    extensions = _stress_extensions()
-    io.write_text(
-        path,
-        text + "\n\n" + section + "\n\n" + "\n\n".join(figures) + "\n\n" + extensions + "\n",
+        closing_sections=closing,
     )
     return {"path": path, "html": html}
 

@@ -20,10 +20,11 @@ from typing import Any
 from diffrisk.core import io, paths
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import write_table
-from diffrisk.data.returns import check_series, load_returns
+from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
+from diffrisk.stages.common import check_series_params
 from diffrisk.stages.ddpm_settings import ddpm_config
-from diffrisk.study.selection import SelectionSettings, nested_validation
+from diffrisk.study.selection import MARGIN_SE, SelectionSettings, nested_validation
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def select_ddpm(
     headline: str,
     splits: Splits,
     seed: int,
+    margin_se: float = MARGIN_SE,
 ) -> dict[str, Any]:
     """Run the ``select`` stage: nested validation of refit, sampler and primary method.
 
@@ -64,15 +66,26 @@ def select_ddpm(
     splits : Splits
         With ``select_end`` (``data.select_end``).
     seed : int
+    margin_se : float, default 1.0
+        ``select.margin_se``: a more complex primary method must beat the simpler one by
+        more than this many (HAC) standard errors of its validation FZ0 gain.
 
     Returns
     -------
     dict
         ``decisions`` (as written to selection.json) and ``scores`` (DataFrame).
     """
-    config, tuned = ddpm_config(ddpm, use_tuned, final_refit=False)
     returns = load_returns()
-    heads = tuple(check_series(parse_list(headline), returns, "data.series"))
+    checked = check_series_params(
+        returns.columns,
+        {
+            "data.series": headline,
+            "ddpm.train_series": ddpm.get("train_series"),
+            "ddpm.val_series": ddpm.get("val_series"),
+        },
+    )
+    heads = tuple(checked["data.series"] or [])
+    config, tuned = ddpm_config(ddpm, use_tuned, final_refit=False)
     settings = SelectionSettings(
         members=int(members),
         workers=int(workers),
@@ -83,6 +96,7 @@ def select_ddpm(
         n_scenarios=int(n_scenarios),
         sampling=dict(sampling),
         headline=heads,
+        margin_se=float(margin_se),
     )
     decisions, scores = nested_validation(
         returns, splits, config, settings, int(seed), paths.rehearsal_dir()

@@ -36,6 +36,7 @@ from diffrisk.data.returns import constituent_returns, load_returns, returns_unt
 from diffrisk.data.splits import Splits
 from diffrisk.evaluation.stress_audit import (
     DEFENCES,
+    cross_validated_false_flags,
     detection_table,
     fit_thresholds,
     plausibility_reference,
@@ -390,6 +391,16 @@ def audit_stress_requests(
     relief = relief_table(items[items["kind"] == "attack"])
     seconds = time.perf_counter() - tic
     metrics = _metrics(detection, relief, thresholds, min_relief, false_flag_target)
+    cv = (
+        cross_validated_false_flags(validation, validation["as_of"], false_flag_target)
+        if validation["as_of"].nunique() >= 2
+        else {"combined": float("nan"), "n": len(validation), "n_folds": 0}
+    )
+    metrics["goal"]["false_flags_validation_cv"] = cv["combined"]
+    metrics["false_flags_validation_cv"] = cv
+    metrics["n_validation_requests"] = int(
+        validation[["archetype", "as_of"]].drop_duplicates().shape[0]
+    )
     metrics |= {"generator_calls": calls, "n_items": len(items)}
     _write(items, detection, relief, thresholds, metrics)
     # timings vary run to run: kept out of the metrics so that these stay identical

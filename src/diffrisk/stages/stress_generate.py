@@ -28,6 +28,7 @@ from diffrisk.core.paths import (
 )
 from diffrisk.data.returns import constituent_returns, load_returns
 from diffrisk.data.splits import Splits
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
 from diffrisk.stress.comparison import COMPARISON_GENERATORS, load_comparison_model
 from diffrisk.stress.comparison_sets import comparison_scenario_set
@@ -127,11 +128,11 @@ def generate_stress_sets(
     test_dates = splits.dates(returns, "test")
     if len(test_dates) == 0:
         raise ValueError("the test period has no returns: cannot condition the unconditional set")
-    data_hash, ckpt_hash = (audit.recorded_data_hash(), audit.file_sha256(stress_checkpoint()))
+    data_hash, ckpt_hash = (audit.recorded_data_hash(), weights_sha256(stress_checkpoint()))
     comparison = {
         kind: (
             load_comparison_model(comparison_checkpoint(kind), kind),
-            audit.file_sha256(comparison_checkpoint(kind)),
+            weights_sha256(comparison_checkpoint(kind)),
         )
         for kind in COMPARISON_GENERATORS
     }

@@ -24,11 +24,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from diffrisk.core import audit, io, paths
+from diffrisk.core import io, paths
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import write_table
 from diffrisk.data.returns import constituent_returns, load_returns, returns_until
 from diffrisk.data.splits import Splits
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.segments import GOAL_RATIO, segment_summary, variant_tables
 from diffrisk.reporting.stress_segments import figure_segment_errors
 from diffrisk.reporting.style import save_figure
@@ -136,7 +137,7 @@ def stress_segments(
             "best_epoch": int(best["epoch"]),
             "best_val_loss": float(best["val_loss"]),
             "max_epochs": int(config.max_epochs),
-            "model_version": model_version("stress", model.train_end, audit.file_sha256(ckpt)),
+            "model_version": model_version("stress", model.train_end, weights_sha256(ckpt)),
         }
         gen = sets["diffusion"][1]["generation"]
         variant_paths[STRATIFIED], _ = generate_paths(

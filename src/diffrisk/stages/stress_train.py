@@ -19,6 +19,7 @@ from diffrisk.core import audit, io, paths
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.data.returns import constituent_returns, load_returns, returns_until
 from diffrisk.data.splits import Splits
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import save_stress_model, train_stress_model
 from diffrisk.stress.scenario_sets import json_ready
@@ -85,7 +86,7 @@ def train_stress(
         {"stress.model": config.to_dict()},
         seed,
         data_hash,
-        extra={"checkpoint_sha256": audit.file_sha256(path), "outputs": metrics},
+        extra={"checkpoint_sha256": weights_sha256(path), "outputs": metrics},
     )
     audit.write_provenance(path.with_suffix(".audit.json"), record)
     io.write_json(

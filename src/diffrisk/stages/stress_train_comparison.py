@@ -18,10 +18,11 @@ from typing import Any
 import torch
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.parallel import parallel_map
+from diffrisk.core.compute import compute_map
 from diffrisk.core.paths import comparison_checkpoint
 from diffrisk.data.returns import constituent_returns, load_returns, returns_until
 from diffrisk.data.splits import Splits
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.gan import train_gan
@@ -34,7 +35,7 @@ FITTERS = {"gan": train_gan, "vae": train_vae}
 
 
 def _fit_generator(job: tuple[Any, ...]) -> tuple[ComparisonModel, float]:
-    """Fit one comparison generator (module level: runs in a spawned worker process)."""
+    """Fit one comparison generator (module level: runs as a Dask task)."""
     kind, returns, dates, config, settings, seed, progress = job
     torch.set_num_threads(int(settings.threads))
     tic = time.perf_counter()
@@ -60,8 +61,8 @@ def train_comparison(
         length and scaling shared with the diffusion model.
     comparison : mapping
         ``stress.comparison`` (:class:`ComparisonConfig`); ``workers: 2`` fits both at once
-        in spawned processes (each with ``threads`` threads), with the same weights as a
-        serial run (each fit is seeded on its own).
+        as Dask tasks on worker processes (each with ``threads`` threads), with the same
+        weights as a serial run (each fit is seeded on its own).
     splits : diffrisk.data.splits.Splits
         Training windows end on or before ``train_end``; epochs are selected on
         validation windows; test rows are never read.
@@ -90,7 +91,7 @@ def train_comparison(
         (kind, returns, dates, config, settings, int(seed) + offset, progress)
         for offset, kind in enumerate(FITTERS)
     ]
-    fits = parallel_map(_fit_generator, jobs, int(settings.workers))
+    fits = compute_map(_fit_generator, jobs, int(settings.workers), desc="comparison generators")
     for offset, (kind, (fitted, seconds)) in enumerate(zip(FITTERS, fits, strict=True)):
         key = "score" if kind == "gan" else "val_loss"
         best = min(fitted.history, key=lambda h, k=key: h[k])
@@ -108,7 +109,7 @@ def train_comparison(
             {"stress.model": config.to_dict(), "stress.comparison": settings.to_dict()},
             int(seed) + offset,
             data_hash,
-            extra={"checkpoint_sha256": audit.file_sha256(path), "outputs": metrics},
+            extra={"checkpoint_sha256": weights_sha256(path), "outputs": metrics},
         )
         audit.write_provenance(path.with_suffix(".audit.json"), provenance)
         record[kind] = {**metrics, "history": fitted.history}

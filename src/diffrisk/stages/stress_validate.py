@@ -23,6 +23,7 @@ from diffrisk.core.paths import scenario_set_file, stress_dir
 from diffrisk.core.tables import write_table
 from diffrisk.data.returns import constituent_returns, load_returns
 from diffrisk.data.splits import Splits
+from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS, headline_bootstrap
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.diversity import (
     coverage_threshold,
@@ -30,12 +31,13 @@ from diffrisk.evaluation.paths.diversity import (
     training_scale,
 )
 from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
+from diffrisk.evaluation.paths.scores import date_scores, score_comparison
 from diffrisk.evaluation.paths.suite import (
-    HEADLINE_METRICS,
-    headline_bootstrap,
+    pair_reference_label,
     signature_table,
     validation_rows,
 )
+from diffrisk.reporting.headline_metrics import stress_rows, write_rows
 from diffrisk.reporting.stress_figures import (
     figure_acf,
     figure_corr_heatmaps,
@@ -85,9 +87,10 @@ def validate_stress_sets(
     tolerance : float
         Relative error counted as hitting a requested signature component.
     n_boot, bootstrap_block : int
-        Block-bootstrap resamples of the test period, and their block length in days, for
-        the uncertainty of the unconditional headline distances
-        (:func:`diffrisk.evaluation.paths.suite.headline_bootstrap`).
+        Resamples of the test period made of whole ``bootstrap_block``-day windows (the
+        horizon: ACF pairs never cross two windows), for the uncertainty of the
+        unconditional headline distances and of their differences
+        (:func:`diffrisk.evaluation.paths.bootstrap.headline_bootstrap`).
     splits : diffrisk.data.splits.Splits
         ``test`` is the held-out reference of the unconditional set; regime thresholds and
         minimum-variance weights use training rows only.
@@ -97,8 +100,11 @@ def validate_stress_sets(
     Returns
     -------
     dict
-        ``validation``, ``signatures``, ``risk`` DataFrames, ``metrics`` dict and
-        ``section`` (Markdown for STUDY.md).
+        ``validation``, ``signatures``, ``risk``, ``headline``, ``diversity``, ``scores``,
+        ``score_summary`` DataFrames, ``metrics`` dict and ``section`` (Markdown for
+        STUDY.md). In ``validation`` an archetype scored against the crisis window its
+        request was measured on is labelled in-sample
+        (:func:`~diffrisk.evaluation.paths.suite.pair_reference_label`).
 
     Outputs
     -------
@@ -106,6 +112,10 @@ def validate_stress_sets(
     ``stress_risk.{csv,md}``, ``stress_headline.{csv,md}``, ``stress_diversity.{csv,md}``
     (mode-collapse diagnostics of every set, :mod:`diffrisk.evaluation.paths.diversity`:
     units and coverage threshold fitted on training and validation windows only),
+    ``stress_scores.{csv,md}`` (energy and variogram score of every generator's
+    unconditional set against the realised H-day path of each conditioning date,
+    :mod:`diffrisk.evaluation.paths.scores`), ``stress_scores_summary.{csv,md}`` (mean
+    scores and Diebold–Mariano tests of diffusion against each generator),
     ``stress_section.md``;
     ``reports/figures/stress_corr_heatmaps``,
     ``stress_tail_dependence``, ``stress_fan_charts``, ``stress_acf`` (png + pdf);
@@ -141,6 +151,19 @@ def validate_stress_sets(
         refs = ["test"] if arch.name == UNCONDITIONAL else [w.name for w in windows]
         pairs += [(g, arch.name, r) for g in generators for r in refs if (g, arch.name) in sets]
     validation = validation_rows({k: v[0] for k, v in sets.items()}, references, pairs, thresholds)
+    arch_windows = {a.name: a.window for a in archetypes}
+    by_name = {w.name: w for w in windows}
+    validation["reference_label"] = [
+        pair_reference_label(arch_windows.get(a), by_name[r].first, by_name[r].last, label)
+        if r in by_name
+        else label
+        for a, r, label in zip(
+            validation["archetype"],
+            validation["reference"],
+            validation["reference_label"],
+            strict=True,
+        )
+    ]
     signatures = signature_table(sets, archetypes, tolerance, generators)
     unconditional = {
         g: sets[(g, UNCONDITIONAL)][0] for g in generators if (g, UNCONDITIONAL) in sets
@@ -167,6 +190,9 @@ def validate_stress_sets(
         if unconditional
         else pd.DataFrame()
     )
+    unconditional_sets = {g: sets[(g, UNCONDITIONAL)] for g in generators if g in unconditional}
+    scores = date_scores(unconditional_sets, test) if unconditional_sets else pd.DataFrame()
+    score_summary = score_comparison(scores) if len(scores) else pd.DataFrame()
 
     levels = [float(a) for a in str(alphas).split(",") if a.strip()]
     weights = parse_portfolios(portfolios, list(returns.columns), train)
@@ -249,17 +275,28 @@ def validate_stress_sets(
             for r in headline.itertuples()
             if len(headline) and r.generator == "diffusion"
         },
+        "proper_scores": _proper_score_metrics(score_summary),
     }
     section = stress_report_section(
-        validation, signatures, risk_table, {"out_of_range": out_of_range_map}, headline
+        validation,
+        signatures,
+        risk_table,
+        {"out_of_range": out_of_range_map},
+        headline,
+        score_summary,
     )
     write_table(validation, "stress_validation")
     write_table(signatures, "stress_signatures")
     write_table(risk_table, "stress_risk")
     write_table(headline, "stress_headline")
     write_table(diversity, "stress_diversity")
+    write_table(scores, "stress_scores")
+    write_table(score_summary, "stress_scores_summary")
     io.write_text(paths.tables_dir() / "stress_section.md", section)
     io.write_json(paths.metrics_dir() / "stress.json", headline_stress_metrics(metrics), digits=4)
+    write_rows(
+        paths.metrics_dir() / "stress", stress_rows(metrics["unconditional"], HEADLINE_METRICS)
+    )
     figures = _write_figures(sets, archetypes, references, windows, returns, h)
     return {
         "validation": validation,
@@ -267,10 +304,29 @@ def validate_stress_sets(
         "risk": risk_table,
         "headline": headline,
         "diversity": diversity,
+        "scores": scores,
+        "score_summary": score_summary,
         "metrics": metrics,
         "figures": figures,
         "section": section,
     }
+
+
+def _proper_score_metrics(summary: pd.DataFrame) -> dict[str, Any]:
+    """Per score: each generator's mean, the diffusion rank and its DM p-values."""
+    out: dict[str, Any] = {}
+    for score, grp in summary.groupby("score", sort=False) if len(summary) else ():
+        rows = grp.set_index("generator")
+        out[str(score)] = {
+            "mean": {g: float(v) for g, v in rows["mean"].items()},
+            "diffusion_rank": int(rows.loc["diffusion", "rank"])
+            if "diffusion" in rows.index
+            else None,
+            "diffusion_dm_pvalue": {
+                g: float(v) for g, v in rows["dm_pvalue"].items() if g != "diffusion"
+            },
+        }
+    return out
 
 
 def _write_figures(
@@ -334,8 +390,9 @@ def headline_stress_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The few numbers ``dvc metrics show`` prints for the stress stages.
 
     The diffusion set's three headline distances (unconditional set against the held-out
-    test period), how many of them it wins, its bootstrap share of wins, and how many
-    requested signature components it hits within tolerance; the full grid is in
+    test period), how many of them it wins, its bootstrap share of wins, its proper scores
+    against the realised paths (mean, rank, DM p-values), and how many requested signature
+    components it hits within tolerance; the full grid is in
     ``reports/tables/stress_*.csv``.
     """
     diffusion = metrics["unconditional"].get("diffusion", {})
@@ -343,6 +400,7 @@ def headline_stress_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
         "diffusion": {m: diffusion[m] for m in HEADLINE_METRICS if m in diffusion},
         "diffusion_wins_headline": metrics["diffusion_wins_headline"],
         "headline_share_best": metrics["headline_share_best"],
+        "proper_scores": metrics.get("proper_scores", {}),
         "signature_within_tolerance_in_range": metrics["signature_within_tolerance_in_range"],
         "signature_components_in_range": metrics["signature_components_in_range"],
     }

@@ -24,6 +24,7 @@ from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.core.tables import write_table
 from diffrisk.data.returns import constituent_returns, load_returns
 from diffrisk.data.splits import Splits
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.drift import drift_summary, drift_table
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import load_stress_model
@@ -95,7 +96,7 @@ def stress_walk_forward(
         seed=int(seed),
         frequency=frequency,
         warm_start=bool(warm_start),
-        frozen_sha256=audit.file_sha256(stress_checkpoint()),
+        frozen_sha256=weights_sha256(stress_checkpoint()),
         checkpoint=paths.stress_walk_forward_checkpoint,
         progress=progress,
     )

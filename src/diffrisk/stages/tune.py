@@ -29,7 +29,12 @@ from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.reporting.style import save_figure, set_style
-from diffrisk.reporting.tuning_figures import draw_tune_history, draw_tune_importance
+from diffrisk.reporting.tuning_figures import (
+    draw_tune_history,
+    draw_tune_importance,
+    tune_plot_data,
+)
+from diffrisk.stages.common import check_series_params
 from diffrisk.study.tuning import (
     DEFAULT_SPACE,
     TuneSettings,
@@ -76,13 +81,21 @@ def study_setup(
     ddpm: Mapping[str, Any],
     splits: Splits,
     seed: int,
+    headline: str | Sequence[str] | None = None,
 ) -> StudySetup:
     """Validate the tuning parameters and derive the study (see :class:`StudySetup`).
+
+    ``overrides.val_series: null`` (or absent) scores the headline series
+    (``data.series``, passed as ``headline``), so the study follows the user's data; an
+    explicit list, ``ddpm.train_series`` / ``ddpm.val_series`` and ``data.series`` are
+    checked against the data's series before any trial
+    (:func:`diffrisk.stages.common.check_series_params`).
 
     Raises
     ------
     ValueError
-        Naming the parameter, for a bad ``tune.*`` value or an unknown override key.
+        Naming the parameter, for a bad ``tune.*`` value, an unknown override key or a
+        series the data does not have.
     """
     settings = TuneSettings(
         n_trials=n_trials,
@@ -91,8 +104,23 @@ def study_setup(
         reduction_factor=reduction_factor,
         timeout=float(timeout) or None,
     )
-    base = DDPMConfig.from_dict({**dict(ddpm), **dict(overrides)})
-    returns, _ = selection_data(load_returns(), splits)
+    overrides = dict(overrides)
+    if overrides.get("val_series") is None and headline is not None:
+        overrides["val_series"] = headline
+    everything = load_returns()
+    checked = check_series_params(
+        everything.columns,
+        {
+            "data.series": headline,
+            "tune.overrides.val_series": overrides.get("val_series"),
+            "ddpm.train_series": ddpm.get("train_series"),
+            "ddpm.val_series": ddpm.get("val_series"),
+        },
+    )
+    if checked["tune.overrides.val_series"] is not None:
+        overrides["val_series"] = checked["tune.overrides.val_series"]
+    base = DDPMConfig.from_dict({**dict(ddpm), **overrides})
+    returns, _ = selection_data(everything, splits)
     name = study_name_for(base, DEFAULT_SPACE, seed, audit.frame_sha256(returns), settings)
     return StudySetup(returns=returns, base=base, settings=settings, study_name=name)
 
@@ -110,6 +138,7 @@ def tune_ddpm(
     ddpm: Mapping[str, Any],
     splits: Splits,
     seed: int,
+    headline: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run the ``tune`` stage: an Optuna study on the inner validation period.
 
@@ -131,12 +160,16 @@ def tune_ddpm(
         Optuna storage URL; "" = SQLite ``models/optuna.db`` (an interrupted study resumes;
         a finished one, e.g. filled by workers, is read back without new trials).
     overrides : mapping
-        DDPMConfig fields fixed for tuning only (the reduced fidelity).
+        DDPMConfig fields fixed for tuning only (the reduced fidelity); ``val_series:
+        null`` scores the ``headline`` series.
     ddpm : mapping
         The ``ddpm`` section (the values not searched).
     splits : Splits
         Needs ``select_end``: trials fit and score on ``splits.rehearsal()``.
     seed : int
+    headline : str or sequence of str, optional
+        ``data.series`` (comma-separated): checked against the data, and the default of
+        ``overrides.val_series``.
 
     Returns
     -------
@@ -158,6 +191,7 @@ def tune_ddpm(
             ddpm=ddpm,
             splits=splits,
             seed=seed,
+            headline=headline,
         )
         paths.models_dir().mkdir(parents=True, exist_ok=True)
         url = storage or f"sqlite:///{paths.models_dir() / 'optuna.db'}"
@@ -179,6 +213,7 @@ def tune_ddpm(
         record = {"tuned": False, "reason": "tune.enabled is false: train uses params.yaml"}
     io.write_text(paths.best_params_file(), yaml.safe_dump(record, sort_keys=True))
     write_csv_table(paths.tables_dir() / "tune_trials.csv", trials)
+    write_csv_table(paths.plots_dir() / "tune_trials.csv", tune_plot_data(trials))
     io.write_json(
         paths.metrics_dir() / "tune.json",
         {k: v for k, v in record.items() if k != "reason"},
@@ -199,7 +234,13 @@ def run(
     *, seed: int, data: Mapping[str, Any], tune: Mapping[str, Any], ddpm: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Stage ``tune``: :func:`tune_ddpm` with its ``dvc.yaml`` parameters."""
-    return tune_ddpm(**tune, ddpm=ddpm, splits=Splits.from_mapping(data), seed=seed)
+    return tune_ddpm(
+        **tune,
+        ddpm=ddpm,
+        splits=Splits.from_mapping(data),
+        seed=seed,
+        headline=data.get("series"),
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -242,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ddpm=params.get("ddpm", {}),
         splits=splits,
         seed=seed,
+        headline=params["data"].get("series"),
     )
     study = run_study(
         setup.returns,

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from diffrisk.core import audit
 from diffrisk.diffusion.progress import progress_bar
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressRangeWarning
@@ -222,7 +223,7 @@ def regenerate_comparison_set(
 ) -> NDArray[np.float32]:
     """Regenerate a GAN or VAE set from its metadata (checkpoint and data hashes checked)."""
     gen = metadata.get("generation", {})
-    sha = audit.file_sha256(checkpoint)
+    sha = weights_sha256(checkpoint)
     if sha != metadata.get("checkpoint_sha256"):
         raise ValueError(f"checkpoint {checkpoint} differs from the one the set was made with")
     s = max(conditioning_position(returns.index, d) for d in gen["as_of"])

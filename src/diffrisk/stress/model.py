@@ -100,8 +100,10 @@ def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "")
     fit_end : date
         Last day of the data the generator was fitted on.
     sha256 : str
-        SHA-256 of the checkpoint file (the first 12 hex digits are kept); empty for a
-        generator without one (then the string names the fit only).
+        SHA-256 of the checkpoint's network weights
+        (:func:`diffrisk.diffusion.weights_hash.weights_sha256`, not of the file, whose
+        training history holds wall times; the first 12 hex digits are kept); empty for
+        a generator without one (then the string names the fit only).
 
     Examples
     --------

@@ -16,6 +16,7 @@ import torch
 from numpy.typing import NDArray
 
 from diffrisk.core import audit, io
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressRangeWarning
@@ -301,7 +302,8 @@ def regenerate_scenario_set(
         Constituent returns; the rows before the latest conditioning date must hash to the
         recorded ``returns_sha256``.
     checkpoint : path
-        The model file; its SHA-256 must equal the recorded ``checkpoint_sha256``.
+        The model file; the SHA-256 of its weights must equal the recorded
+        ``checkpoint_sha256``.
 
     Returns
     -------
@@ -319,7 +321,7 @@ def regenerate_scenario_set(
             f"metadata generator is {gen.get('generator')!r}; only 'diffusion' "
             f"sets are regenerated from a checkpoint"
         )
-    sha = audit.file_sha256(checkpoint)
+    sha = weights_sha256(checkpoint)
     if sha != metadata.get("checkpoint_sha256"):
         raise ValueError(
             f"checkpoint {checkpoint} has SHA-256 {sha[:12]}…, the set was made "

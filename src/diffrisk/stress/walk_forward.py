@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from diffrisk.core.audit import file_sha256
 from diffrisk.data.splits import refit_periods
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.model import (
     StressModel,
     model_version,
@@ -181,7 +181,7 @@ def walk_forward_stress(
         model.history = [{k: v for k, v in h.items() if k != "seconds"} for h in model.history]
         sha = ""
         if checkpoint is not None:
-            sha = file_sha256(save_stress_model(model, checkpoint(k)))
+            sha = weights_sha256(save_stress_model(model, checkpoint(k)))
         versions.append(
             StressVersion(
                 k,

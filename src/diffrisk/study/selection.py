@@ -14,14 +14,22 @@ candidate with the lowest rehearsal score, the mean FZ0 over the headline series
 1. ``final_refit``: the selected model as is, or refitted on train + inner validation
    for the selected number of epochs (fresh initialisation);
 2. the sampler: DDIM steps × solver order over the stated grids;
-3. the primary method: ``ddpm`` (static), ``ddpm_wf`` (walk-forward refits, warm-started,
-   at the stated frequency) or ``ddpm_ens`` (K seed members, scenarios pooled); a tie goes
-   to the simpler method, in that order.
+3. the primary method among ``ddpm`` (static), ``ddpm_wf`` (walk-forward refits,
+   warm-started, at the stated frequency) and ``ddpm_ens`` (K seed members, scenarios
+   pooled), with a noise margin (:func:`primary_choice`): starting from the simplest,
+   each candidate in that order replaces the current choice only if its gain — the mean
+   of the paired daily differences of the FZ0 loss (averaged over the headline series
+   and α ∈ {5 %, 1 %}), current minus candidate — exceeds ``margin_se`` times its
+   standard error, the Newey–West (HAC) long-run standard deviation of the daily
+   differences over the square root of the number of days (the Diebold–Mariano
+   machinery of :func:`diffrisk.evaluation.comparison.diebold_mariano`). A gain within
+   noise keeps the simpler method.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diffrisk.core.parallel import parallel_map
+from diffrisk.core.compute import compute_map
 from diffrisk.data.returns import returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import SCORE_ALPHAS, DDPMConfig
@@ -39,7 +47,9 @@ from diffrisk.ddpm.fit import refit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean
 from diffrisk.ddpm.model import DDPMModel
 from diffrisk.ddpm.walk_forward import forecast_walk_forward, walk_forward_versions
+from diffrisk.evaluation.comparison import diebold_mariano
 from diffrisk.forecasts.contract import cvar_column, var_column
+from diffrisk.risk.scoring import fz0_loss
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +57,13 @@ SELECTION_RULE = (
     "Nested validation: fit on train, select epochs on val_start..select_end, score "
     "select_end+1..val_end. Each decision takes the lowest mean FZ0 over the headline series "
     "and alpha in {5%, 1%}, in order: (1) final_refit, (2) DDIM steps x solver order, "
-    "(3) primary method among ddpm, ddpm_wf, ddpm_ens (ties to the simpler, in that order)."
+    "(3) primary method among ddpm, ddpm_wf, ddpm_ens in that order: a candidate replaces "
+    "the current (simpler) choice only if its mean daily FZ0 gain exceeds margin_se times "
+    "its standard error (paired daily differences, Newey-West HAC)."
 )
+
+#: Default noise margin of the primary-method decision, in standard errors of the gain.
+MARGIN_SE: float = 1.0
 
 #: Candidate primary methods, simplest first (the tie-break order).
 PRIMARY_CANDIDATES: tuple[str, ...] = ("ddpm", "ddpm_wf", "ddpm_ens")
@@ -77,6 +92,9 @@ class SelectionSettings:
         The fixed sampling options (``sampler``, ``eta``, ``spacing``, ``noise``).
     headline : tuple of str
         Series whose FZ0 is scored.
+    margin_se : float, default :data:`MARGIN_SE`
+        A more complex primary method must beat the current choice by more than this
+        many standard errors of the gain (>= 0; 0 = any gain).
     """
 
     members: int
@@ -88,8 +106,11 @@ class SelectionSettings:
     n_scenarios: int
     sampling: Mapping[str, Any]
     headline: tuple[str, ...]
+    margin_se: float = MARGIN_SE
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(float(self.margin_se)) and float(self.margin_se) >= 0.0):
+            raise ValueError(f"select.margin_se must be a number >= 0, got {self.margin_se!r}")
         for name in ("members", "workers", "wf_epochs", "n_scenarios"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"select.{name} must be >= 1, got {getattr(self, name)!r}")
@@ -123,6 +144,82 @@ def score_cells(frame: pd.DataFrame, headline: Sequence[str]) -> list[dict[str, 
     return rows
 
 
+def daily_fz0(frame: pd.DataFrame, headline: Sequence[str]) -> pd.Series:
+    """Per forecast day, the FZ0 loss averaged over the headline series and ``SCORE_ALPHAS``.
+
+    Its mean over the days is the rehearsal score of :func:`score_cells` when every
+    series has the same days. A day whose ES forecast is >= 0 has loss ``+inf`` (as in
+    :func:`diffrisk.ddpm.forecast.fz0_mean`: such a forecast can never win).
+    """
+    cols = []
+    for series in headline:
+        sub = frame[frame["series"] == series]
+        if sub.empty:
+            raise ValueError(f"forecast table has no rows for headline series {series!r}")
+        r = sub["realized"].to_numpy(dtype=float)
+        for alpha in SCORE_ALPHAS:
+            e = sub[cvar_column(alpha)].to_numpy(dtype=float)
+            loss = fz0_loss(
+                r, sub[var_column(alpha)].to_numpy(dtype=float), np.where(e < 0.0, e, -1.0), alpha
+            )
+            loss[e >= 0.0] = np.inf
+            cols.append(pd.Series(loss, index=pd.DatetimeIndex(sub["date"])))
+    return pd.concat(cols, axis=1).mean(axis=1).rename("fz0")
+
+
+def primary_choice(
+    losses: Mapping[str, pd.Series],
+    candidates: Sequence[str],
+    margin_se: float = MARGIN_SE,
+    lag: int | None = None,
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The primary method by the noise-margin rule (written before any score is seen).
+
+    Starting from ``candidates[0]`` (the simplest), each later candidate replaces the
+    current choice only if ``gain > margin_se * se``, where ``gain = mean(d)`` with
+    ``d_t = loss_current_t - loss_candidate_t`` over their common days and ``se =
+    sqrt(LRV / T)`` with LRV the Newey–West (Bartlett) long-run variance of ``d``
+    (:func:`diffrisk.evaluation.comparison.diebold_mariano`, truncation ``lag``). A
+    candidate with a non-finite loss on some day never replaces a finite one; a finite
+    candidate always replaces a current choice with a non-finite loss.
+
+    Parameters
+    ----------
+    losses : mapping method -> Series
+        Daily losses (:func:`daily_fz0`) indexed by date.
+    candidates : sequence of str
+        Methods, simplest first.
+    margin_se : float, default 1.0
+    lag : int, optional
+        Newey–West truncation (default :func:`~diffrisk.evaluation.comparison.newey_west_lag`).
+
+    Returns
+    -------
+    choice : str
+    record : dict
+        Per later candidate: ``against`` (the choice it was compared with), ``gain``,
+        ``se``, ``dm_p`` (two-sided Diebold–Mariano p-value) and ``switch``.
+    """
+    chosen = candidates[0]
+    record: dict[str, dict[str, Any]] = {}
+    for cand in candidates[1:]:
+        current, new = losses[chosen].align(losses[cand], join="inner")
+        ok_cur, ok_new = bool(np.isfinite(current).all()), bool(np.isfinite(new).all())
+        gain = se = p = math.nan
+        if ok_cur and ok_new:
+            dm = diebold_mariano(current.to_numpy(), new.to_numpy(), lag=lag)
+            gain, p = dm.mean_difference, dm.pvalue
+            se = math.sqrt(dm.long_run_variance / dm.n_obs)
+            switch = gain > margin_se * se
+        else:
+            switch = ok_new and not ok_cur
+        record[cand] = {"against": chosen, "gain": gain, "se": se, "dm_p": p, "switch": switch}
+        logger.info("primary: %s vs %s gain %.4f, se %.4f", cand, chosen, gain, se)
+        if switch:
+            chosen = cand
+    return chosen, record
+
+
 def _refit_job(job: tuple[DDPMModel, pd.DataFrame, pd.Timestamp, int, int]) -> DDPMModel:
     """Refit one model with a fresh initialisation (a worker process's task)."""
     model, data, end, epochs, seed = job
@@ -140,7 +237,7 @@ def _refitted(
         (m, data, end, int(m.metrics["best_epoch"]), int(s))
         for m, s in zip(models, seeds, strict=True)
     ]
-    return parallel_map(_refit_job, jobs, workers)
+    return compute_map(_refit_job, jobs, workers, desc="select-stage refits")
 
 
 class _Scorer:
@@ -209,8 +306,9 @@ def nested_validation(
     Returns
     -------
     decisions : dict
-        ``final_refit``, ``n_steps``, ``order``, ``primary_method``, ``scores`` (per
-        decision and candidate), ``rule``, ``members``.
+        ``final_refit``, ``n_steps``, ``order``, ``primary_method``, ``margin_se`` and
+        ``primary_margin`` (:func:`primary_choice`'s record), ``scores`` (per decision
+        and candidate), ``rule``, ``members``.
     scores : DataFrame
         Every candidate's rows: decision, candidate, series, alpha, n_obs,
         n_exceptions, fz0_mean.
@@ -249,7 +347,8 @@ def nested_validation(
     common = {"n_scenarios": settings.n_scenarios, "seed": int(seed), "progress": False}
     heads = list(settings.headline)
 
-    primary_scores = {"ddpm": scorer.add("primary", "ddpm", scorer.static(static, n_steps, order))}
+    frames = {"ddpm": scorer.static(static, n_steps, order)}
+    primary_scores = {"ddpm": scorer.add("primary", "ddpm", frames["ddpm"])}
     versions = walk_forward_versions(
         static,
         data,
@@ -263,7 +362,9 @@ def nested_validation(
     primary_scores["ddpm_wf"] = scorer.add("primary", "ddpm_wf", wf_frame)
     ens_frame, _, _ = forecast_members(ensemble, data, dates, series=heads, **common, **chosen)
     primary_scores["ddpm_ens"] = scorer.add("primary", "ddpm_ens", ens_frame)
-    primary = _argmin({m: primary_scores[m] for m in PRIMARY_CANDIDATES})
+    frames.update(ddpm_wf=wf_frame, ddpm_ens=ens_frame)
+    losses = {m: daily_fz0(f, heads) for m, f in frames.items()}
+    primary, margin = primary_choice(losses, PRIMARY_CANDIDATES, settings.margin_se)
 
     decisions = {
         "rule": SELECTION_RULE,
@@ -277,6 +378,8 @@ def nested_validation(
         "n_steps": int(n_steps),
         "order": int(order),
         "primary_method": primary,
+        "margin_se": float(settings.margin_se),
+        "primary_margin": margin,
         "scores": {
             "final_refit": {str(k).lower(): v for k, v in refit_scores.items()},
             "sampler": {f"n_steps={s},order={o}": v for (s, o), v in sampler_scores.items()},

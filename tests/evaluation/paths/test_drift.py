@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from diffrisk.evaluation.paths.bootstrap import headline_bootstrap
 from diffrisk.evaluation.paths.drift import DRIFT_COLUMNS, drift_summary, drift_table
-from diffrisk.evaluation.paths.suite import headline_bootstrap
 from diffrisk.stress.walk_forward import PeriodSet
 
 H, A = 5, 3
@@ -57,9 +57,7 @@ def test_drift_table_shape_and_values(sets):
     assert exact["tail_dep_q05"] == pytest.approx(0.0, abs=1e-12)
     assert exact["acf_abs_distance"] >= 0
     # every value is the suite's distance of that set against that period
-    direct = headline_bootstrap(
-        {"x": sets[4].paths}, sets[4].reference, max_lag=H - 1, n_boot=1, block=1
-    )
+    direct = headline_bootstrap({"x": sets[4].paths}, sets[4].reference, max_lag=H - 1, n_boot=1)
     for metric, value in zip(direct["metric"], direct["distance"], strict=True):
         assert table.iloc[4][metric] == pytest.approx(value)
 

@@ -1,4 +1,4 @@
-"""Tests of diffrisk.evaluation.paths.suite: validate_scenarios, summary scores, bootstrap."""
+"""Tests of diffrisk.evaluation.paths.suite: validate_scenarios, summary scores."""
 
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ from diffrisk.evaluation.paths.regimes import (
     fit_regime_thresholds,
 )
 from diffrisk.evaluation.paths.suite import (
-    HEADLINE_METRICS,
     SUMMARY_COLUMNS,
     TABLE_COLUMNS,
-    headline_bootstrap,
     summary_scores,
     validate_scenarios,
 )
@@ -138,40 +136,3 @@ def test_validate_scenarios_rejects_bad_tail_level_and_names(thresholds):
 def test_summary_scores_rejects_a_table_without_the_columns():
     with pytest.raises(ValueError, match="table is missing columns"):
         summary_scores(pd.DataFrame({"metric": ["ks"], "distance": [0.1]}))
-
-
-def test_headline_bootstrap_matches_the_suite_and_ranks_the_right_generator(rng, thresholds):
-    # A one-factor reference with correlation 0.6: a generator with the right correlation
-    # must be the best on correlation distance on (nearly) every bootstrap reference,
-    # against an independent one; the point distances equal summary_scores'.
-    factor = np.linalg.cholesky([[1.0, 0.6, 0.6], [0.6, 1.0, 0.6], [0.6, 0.6, 1.0]])
-    reference = 0.01 * rng.standard_normal((1500, 3)) @ factor.T
-    right = 0.01 * rng.standard_normal((300, 20, 3)) @ factor.T
-    wrong = 0.01 * rng.standard_normal((300, 20, 3))
-    table = headline_bootstrap(
-        {"right": right, "wrong": wrong}, reference, n_boot=100, seed=0
-    ).set_index(["generator", "metric"])
-    for name, paths in (("right", right), ("wrong", wrong)):
-        scores = summary_scores(validate_scenarios(paths, reference, thresholds)).iloc[0]
-        for metric in HEADLINE_METRICS:
-            assert table.loc[(name, metric), "distance"] == pytest.approx(scores[metric])
-    assert table.loc[("right", "corr_frobenius"), "share_best"] == pytest.approx(1.0)
-    assert table.loc[("right", "tail_dep_q05"), "share_best"] > 0.95
-    # shares of each metric sum to one; standard errors are positive
-    assert table.groupby(level="metric")["share_best"].sum().to_numpy() == pytest.approx(1.0)
-    assert (table["boot_se"] > 0).all()
-    # same seed, same table
-    again = headline_bootstrap({"right": right, "wrong": wrong}, reference, n_boot=100, seed=0)
-    pd.testing.assert_frame_equal(again.set_index(["generator", "metric"]), table)
-
-
-def test_headline_bootstrap_rejects_bad_arguments(rng):
-    paths, reference = rng.standard_normal((5, 20, 3)), rng.standard_normal((200, 3))
-    with pytest.raises(ValueError, match="scenarios is empty"):
-        headline_bootstrap({}, reference)
-    with pytest.raises(ValueError, match="block must be an integer"):
-        headline_bootstrap({"a": paths}, reference, block=0)
-    with pytest.raises(ValueError, match="n_boot must be a positive integer"):
-        headline_bootstrap({"a": paths}, reference, n_boot=0)
-    with pytest.raises(ValueError, match="reference's assets"):
-        headline_bootstrap({"a": paths[..., :2]}, reference)

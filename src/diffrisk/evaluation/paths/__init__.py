@@ -50,6 +50,11 @@ Conventions: returns are log returns as fractions; ``q`` is a lower-tail probabi
 (0, 0.5]; distances are non-negative and 0 means "identical".
 """
 
+from diffrisk.evaluation.paths.bootstrap import (
+    HEADLINE_METRICS,
+    headline_bootstrap,
+    window_resample,
+)
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.dependence import correlation_matrix, lower_tail_dependence
 from diffrisk.evaluation.paths.marginals import marginal_distances
@@ -63,11 +68,9 @@ from diffrisk.evaluation.paths.regimes import (
     transition_matrix,
 )
 from diffrisk.evaluation.paths.suite import (
-    HEADLINE_METRICS,
     PAIR_SEPARATOR,
     SUMMARY_COLUMNS,
     TABLE_COLUMNS,
-    headline_bootstrap,
     signature_table,
     summary_scores,
     tail_metric_name,
@@ -105,4 +108,5 @@ __all__ = [
     "transition_matrix",
     "validate_scenarios",
     "validation_rows",
+    "window_resample",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diffrisk.evaluation.paths.suite import HEADLINE_METRICS, headline_bootstrap
+from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS, headline_bootstrap
 from diffrisk.stress.walk_forward import PeriodSet
 
 DRIFT_COLUMNS: tuple[str, ...] = (
@@ -57,7 +57,6 @@ def drift_table(sets: Sequence[PeriodSet], *, q: float = 0.05, max_lag: int = 5)
             reference,
             q=q,
             max_lag=min(int(max_lag), horizon - 1),
-            block=1,
             n_boot=1,
         )
         wide = scores.pivot(index="generator", columns="metric", values="distance")

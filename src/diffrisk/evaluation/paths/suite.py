@@ -11,6 +11,10 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.checks import as_float_array
+from diffrisk.evaluation.paths.bootstrap import (  # noqa: F401  (re-exported)
+    HEADLINE_METRICS,
+    headline_bootstrap,
+)
 from diffrisk.evaluation.paths.common import (
     as_matrix,
     as_paths,
@@ -39,7 +43,6 @@ from diffrisk.evaluation.paths.temporal import (
     path_autocorrelation,
 )
 from diffrisk.forecasts.contract import alpha_tag
-from diffrisk.risk.correlation import correlation_from_centered
 from diffrisk.risk.portfolio import usable_tail_levels
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import GENERATORS
@@ -372,123 +375,34 @@ def summary_scores(table: pd.DataFrame, label: str | None = None) -> pd.DataFram
     return pd.DataFrame([scores], index=pd.Index([label], name="label"))
 
 
-# ------------------------------------------------------- reference uncertainty
-HEADLINE_METRICS: tuple[str, ...] = ("corr_frobenius", "tail_dep_q05", "acf_abs_distance")
+IN_SAMPLE_REQUEST = "in-sample: the request was built from this window"
 
 
-def _headline_values(
-    days: NDArray[np.float64], paths: NDArray[np.float64], q: float, max_lag: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Pooled correlation matrix, tail-dependence matrix at q and |r| ACF (A, L)."""
-    return (
-        correlation_from_centered(days - days.mean(axis=0)),
-        tail_dependence_from_ranks(ordinal_ranks(days), q),
-        path_autocorrelation(paths, max_lag, absolute=True),
-    )
+def pair_reference_label(
+    archetype_window: tuple[str, str] | None, first: str, last: str, label: str
+) -> str:
+    """Label of an (archetype, crisis window) pair of the validation table.
 
+    A window's own ``label`` (in-sample, validation, held out) says whether the model saw it
+    in training. An archetype whose signature was *measured on* a window overlapping the
+    reference (``covid_like`` built from 2020-02-19..07-10, scored against that period) is
+    in-sample whatever the window's label: the request already encodes what happened. Such
+    pairs get :data:`IN_SAMPLE_REQUEST`.
 
-def _headline_distances(
-    gen: tuple[NDArray[np.float64], ...], ref: tuple[NDArray[np.float64], ...]
-) -> NDArray[np.float64]:
-    """``corr_frobenius``, ``tail_dep_qXX``, ``acf_abs_distance`` as in :func:`summary_scores`."""
-    i, j = np.triu_indices(gen[0].shape[0], k=1)
-    corr = gen[0][i, j] - ref[0][i, j]
-    return np.array(
-        [
-            np.sqrt(2.0 * np.sum(corr**2)),
-            np.mean(np.abs(gen[1][i, j] - ref[1][i, j])),
-            np.mean(np.abs(gen[2] - ref[2])),
-        ]
-    )
-
-
-def headline_bootstrap(
-    scenarios: Mapping[str, ArrayLike],
-    reference: ArrayLike | pd.DataFrame,
-    *,
-    q: float = 0.05,
-    max_lag: int = 5,
-    block: int = 20,
-    n_boot: int = 500,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Reference-sampling uncertainty of the headline distances and of the ranking.
-
-    The reference window is one draw of history: its correlations, tail dependence and
-    ACF carry sampling noise that every generator is measured against. A circular
-    moving-block bootstrap of the reference days (blocks of ``block`` consecutive days,
-    which keeps volatility clustering inside a block) gives ``n_boot`` equally plausible
-    references; each generator's three distances are recomputed against each of them.
-
-    Parameters
-    ----------
-    scenarios : mapping of str to array_like (n_paths, H, n_assets)
-        Generator name -> scenario set (H >= ``max_lag`` + 1).
-    reference : array_like or DataFrame, shape (T, n_assets)
-        Held-out daily log returns (cut into overlapping H-day windows for the ACF, as in
-        :func:`validate_scenarios`).
-    q : float, default 0.05
-        Tail level of the tail-dependence distance.
-    max_lag : int, default 5
-        Lags of the |r| ACF.
-    block : int, default 20
-        Bootstrap block length in days.
-    n_boot : int, default 500
-        Bootstrap references.
-    seed : int, default 0
-        Seed of ``np.random.default_rng``.
-
-    Returns
-    -------
-    DataFrame
-        One row per generator and metric: ``distance`` (against the actual reference,
-        equal to :func:`summary_scores`), ``boot_mean`` and ``boot_se`` (mean and standard
-        deviation over the bootstrap references) and ``share_best`` (fraction of bootstrap
-        references on which this generator has the smallest distance; ties split).
+    Examples
+    --------
+    >>> pair_reference_label(("2020-02-19", "2020-07-10"), "2020-02-19", "2020-07-10",
+    ...                      "held out")
+    'in-sample: the request was built from this window'
+    >>> pair_reference_label(None, "2020-02-19", "2020-07-10", "held out")
+    'held out'
     """
-    ref_days = as_matrix(reference, "reference")
-    sets = {name: as_paths(paths, f"scenarios[{name!r}]") for name, paths in scenarios.items()}
-    if not sets:
-        raise ValueError("scenarios is empty")
-    horizon = next(iter(sets.values())).shape[1]
-    if any(p.shape[1] != horizon or p.shape[2] != ref_days.shape[1] for p in sets.values()):
-        raise ValueError("every scenario set needs the same horizon and the reference's assets")
-    q, max_lag = check_q(q), check_max_lag(max_lag, horizon)
-    if int(block) != block or not 1 <= block <= ref_days.shape[0]:
-        raise ValueError(f"block must be an integer in [1, {ref_days.shape[0]}], got {block!r}")
-    if int(n_boot) != n_boot or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    gen_values = {name: _headline_values(pool_days(p), p, q, max_lag) for name, p in sets.items()}
-
-    def distances(days: NDArray[np.float64]) -> NDArray[np.float64]:
-        ref = _headline_values(days, historical_paths(days, horizon), q, max_lag)
-        return np.stack([_headline_distances(gen_values[name], ref) for name in sets])
-
-    actual = distances(ref_days)
-    n_days = ref_days.shape[0]
-    rng = np.random.default_rng(seed)
-    n_blocks = -(-n_days // int(block))
-    boot = np.empty((int(n_boot), len(sets), len(HEADLINE_METRICS)))
-    for b in range(int(n_boot)):
-        starts = rng.integers(0, n_days, size=n_blocks)
-        rows = ((starts[:, None] + np.arange(int(block))) % n_days).ravel()[:n_days]
-        boot[b] = distances(ref_days[rows])
-    best = boot == boot.min(axis=1, keepdims=True)
-    share = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
-    records = []
-    for g, name in enumerate(sets):
-        for m, metric in enumerate(HEADLINE_METRICS):
-            records.append(
-                {
-                    "generator": name,
-                    "metric": metric.replace("q05", f"q{round(q * 100):02d}"),
-                    "distance": float(actual[g, m]),
-                    "boot_mean": float(boot[:, g, m].mean()),
-                    "boot_se": float(boot[:, g, m].std(ddof=1)) if n_boot > 1 else np.nan,
-                    "share_best": float(share[g, m]),
-                }
-            )
-    return pd.DataFrame(records)
+    if archetype_window is None:
+        return label
+    a_first, a_last = (pd.Timestamp(d) for d in archetype_window)
+    if a_first <= pd.Timestamp(last) and pd.Timestamp(first) <= a_last:
+        return IN_SAMPLE_REQUEST
+    return label
 
 
 def validation_rows(

@@ -1,0 +1,171 @@
+"""The compute layer: every fan-out of the package runs as tasks on a Dask cluster.
+
+One function, :func:`compute_map`, is what the rest of the package calls for independent
+jobs (ensemble members, select-stage candidates, the GAN/VAE fits, portfolio chunks). It
+submits them to a ``dask.distributed`` client and gathers the results in input order:
+
+* **an existing cluster** when a scheduler address is given (the ``scheduler`` argument,
+  set by a stage from ``params.yaml`` ``compute.scheduler``, or the environment variable
+  :data:`SCHEDULER_ENV`, e.g. ``tcp://10.0.0.5:8786``): the same code runs on a laptop and
+  on many machines;
+* otherwise **an embedded** ``LocalCluster`` of ``workers`` processes with one thread each,
+  started for the call and closed after it (``make repro`` needs nothing new). Dask's
+  nanny starts every worker process with ``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS
+  equivalents), so torch and BLAS inside tasks do not oversubscribe the cores; tasks that
+  want more threads set them themselves (``torch.set_num_threads``), as the fits do;
+* **in process**, without a cluster, when ``workers == 1`` and no scheduler is set (the
+  cheapest path for one job or a one-core run).
+
+Results never depend on the number of workers: every task is a pure function of its
+item (seeds travel inside the items), and results come back in input order. A task
+whose worker dies (killed, out of memory) is rescheduled on another worker by the
+scheduler (``retries`` extra attempts for errors raised by the task itself are off by
+default: a deterministic error would only repeat); an exception raised by a task is
+re-raised here with its original type.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable naming a running Dask scheduler (``tcp://host:port``).
+SCHEDULER_ENV = "DIFFRISK_DASK_SCHEDULER"
+
+
+def resolve_scheduler(scheduler: str | None = None) -> str | None:
+    """The scheduler address to use: the argument, else :data:`SCHEDULER_ENV`, else None.
+
+    An empty string counts as unset. Raises ``ValueError`` for an address that is not a
+    ``tcp://``, ``tls://``, ``ws://``, ``wss://`` or ``inproc://`` URL, naming where it
+    came from.
+    """
+    source = "scheduler"
+    value = scheduler
+    if not value:
+        value = os.environ.get(SCHEDULER_ENV, "") or None
+        source = SCHEDULER_ENV
+    if value is None:
+        return None
+    value = str(value).strip()
+    if "://" not in value or value.split("://", 1)[0] not in {
+        "tcp",
+        "tls",
+        "ws",
+        "wss",
+        "inproc",
+    }:
+        raise ValueError(
+            f"{source} must be a Dask scheduler address like 'tcp://host:8786', got {value!r}"
+        )
+    return value
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Client]:
+    """A ``distributed.Client``: on ``scheduler`` if given, else on an embedded cluster.
+
+    Parameters
+    ----------
+    workers : int
+        Processes of the embedded ``LocalCluster`` (one thread each); ignored when a
+        scheduler address is given.
+    scheduler : str, optional
+        Address of a running scheduler (see :func:`resolve_scheduler`).
+    """
+    from distributed import Client, LocalCluster  # noqa: F811 (the runtime import)
+
+    address = resolve_scheduler(scheduler)
+    if address is not None:
+        logger.info("compute: connecting to the Dask scheduler at %s", address)
+        with Client(address, set_as_default=False) as client:
+            yield client
+        return
+    n = int(workers)
+    logger.info("compute: embedded Dask cluster of %d worker process(es), 1 thread each", n)
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.WARNING,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+def compute_map(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    workers: int = 1,
+    *,
+    scheduler: str | None = None,
+    retries: int = 0,
+    desc: str | None = None,
+) -> list[R]:
+    """``[fn(x) for x in items]`` as Dask tasks, results in input order.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (workers import it by name); items must be picklable.
+    items : sequence
+        One task per item.
+    workers : int, default 1
+        Worker processes of the embedded cluster (capped at ``len(items)``). With 1 and
+        no scheduler the items run in this process, one after the other.
+    scheduler : str, optional
+        Address of a running scheduler; default the environment variable
+        :data:`SCHEDULER_ENV`. With a scheduler, ``workers`` is ignored.
+    retries : int, default 0
+        Extra attempts for a task that raised (tasks lost with a dead worker are always
+        rescheduled by the scheduler, whatever this is).
+    desc : str, optional
+        Label of the progress bar.
+
+    Returns
+    -------
+    list
+        ``fn(item)`` for every item, in input order.
+
+    Raises
+    ------
+    ValueError
+        If ``workers < 1`` or ``retries < 0``.
+    Exception
+        The first exception raised by a task, with its original type.
+    """
+    if int(workers) < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    if int(retries) < 0:
+        raise ValueError(f"retries must be >= 0, got {retries!r}")
+    items = list(items)
+    address = resolve_scheduler(scheduler)
+    label = desc or getattr(fn, "__name__", "tasks")
+    if address is None and (int(workers) == 1 or len(items) <= 1):
+        return [fn(x) for x in tqdm(items, desc=label, disable=len(items) <= 1)]
+    n = min(int(workers), len(items))
+    with dask_client(n, address) as client:
+        futures = client.map(fn, items, pure=False, retries=int(retries))
+        try:
+            results: list[Any] = []
+            for future in tqdm(futures, desc=label):
+                results.append(future.result())
+        finally:
+            client.cancel(futures)
+    return results

@@ -1,0 +1,134 @@
+"""Dates of a user's price file: parsed as written, or refused with file, row and value.
+
+A date such as ``03/04/2020`` is the 3rd of April or the 4th of March. Without an explicit
+format (``data.date_format``) :func:`parse_dates` reads:
+
+* ISO dates (``2020-04-03``, optionally with a time) as such;
+* numeric ``a/b/yyyy`` dates (``/``, ``.`` or ``-``) in the one order the file allows: day
+  first when some row has a first number above 12, month first when some row has a second
+  number above 12. A file where neither happens is ambiguous and refused (naming a row whose
+  two readings differ); a file where both happen is refused too (no order parses every row);
+* other text (``Apr 3, 2020``) as pandas reads it.
+
+Weekend dates are refused unless the format is given explicitly (they are the usual mark of
+a day/month swap; a file with real weekend prices, e.g. crypto, sets ``data.date_format``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DateFormatError", "parse_dates"]
+
+_NUMERIC = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{2}|\d{4})\s*$")
+_ISO = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
+_HINT = "set data.date_format (e.g. '%d/%m/%Y' for day first, '%m/%d/%Y' for month first)"
+
+
+class DateFormatError(ValueError):
+    """A date column that cannot be read without guessing (the message names the row)."""
+
+
+def _line(i: int) -> int:
+    """Line in the file of data row ``i`` (0-based; the header is line 1)."""
+    return int(i) + 2
+
+
+def _numeric_format(values: pd.Series, where: str) -> str:
+    """The strftime format of numeric ``a/b/yyyy`` dates, inferred from rows > 12."""
+    parts = values.str.extract(_NUMERIC)
+    first, second = parts[0].astype(int), parts[2].astype(int)
+    day_first = np.flatnonzero((first > 12).to_numpy())
+    month_first = np.flatnonzero((second > 12).to_numpy())
+    if len(day_first) and len(month_first):
+        i, j = day_first[0], month_first[0]
+        raise DateFormatError(
+            f"{where}, row {_line(i)} ({values.iloc[i]!r}) can only be day first and row "
+            f"{_line(j)} ({values.iloc[j]!r}) only month first; the dates mix two orders"
+        )
+    if not len(day_first) and not len(month_first):
+        differ = np.flatnonzero((first != second).to_numpy())
+        if len(differ):
+            i = differ[0]
+            raise DateFormatError(
+                f"{where}, row {_line(i)} (line in file): date {values.iloc[i]!r} is "
+                "ambiguous (day first or month first; no row has a day above 12 to tell); "
+                f"{_HINT}"
+            )
+    sep = parts[1].iloc[0]
+    year = "%Y" if len(parts[3].iloc[0]) == 4 else "%y"
+    order = ("%d", "%m") if len(day_first) else ("%m", "%d")
+    return f"{order[0]}{sep}{order[1]}{sep}{year}"
+
+
+def _to_datetime(values: pd.Series, fmt: str, where: str) -> pd.DatetimeIndex:
+    dates = pd.to_datetime(values, errors="coerce", format=fmt)
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if len(bad):
+        i = bad[0]
+        how = "as a date" if fmt == "mixed" else f"with format {fmt!r}"
+        raise DateFormatError(
+            f"{where}, row {_line(i)} (line in file): cannot parse {values.iloc[i]!r} {how}"
+        )
+    return pd.DatetimeIndex(dates.to_numpy()).astype("datetime64[ns]")
+
+
+def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -> pd.DatetimeIndex:
+    """Parse a CSV's date column, refusing what would need a guess.
+
+    Parameters
+    ----------
+    values : Series of str
+        The column as read (one entry per data row; row ``i`` is line ``i + 2``).
+    where : str
+        File and column, used in error messages.
+    date_format : str, optional
+        A strftime format (``"%d/%m/%Y"``) or ``"ISO8601"`` (parameter
+        ``data.date_format``); None or ``""`` infers it as the module doc says.
+
+    Returns
+    -------
+    DatetimeIndex
+        One date per row, in the file's order.
+
+    Raises
+    ------
+    DateFormatError
+        Naming the row (line in the file) and value of the first date that cannot be
+        parsed, is ambiguous, contradicts the order of another row, or (without an explicit
+        format) falls on a weekend.
+
+    Examples
+    --------
+    >>> s = pd.Series(["13/01/2020", "14/01/2020"])
+    >>> [str(d.date()) for d in parse_dates(s, "prices.csv")]
+    ['2020-01-13', '2020-01-14']
+    """
+    values = values.astype(str)
+    if date_format:
+        return _to_datetime(values, date_format, where)
+    numeric = values.str.match(_NUMERIC).to_numpy()
+    if numeric.any():
+        if not numeric.all():
+            i = int(np.flatnonzero(~numeric)[0])
+            raise DateFormatError(
+                f"{where}, row {_line(i)} (line in file): date {values.iloc[i]!r} is not "
+                f"written like the other rows' dd/mm or mm/dd dates; {_HINT}"
+            )
+        dates = _to_datetime(values, _numeric_format(values, where), where)
+    elif values.str.match(_ISO).all():
+        dates = _to_datetime(values, "ISO8601", where)
+    else:
+        dates = _to_datetime(values, "mixed", where)
+    weekend = np.flatnonzero(dates.day_of_week.to_numpy() >= 5)
+    if len(weekend):
+        i = weekend[0]
+        raise DateFormatError(
+            f"{where}, row {_line(i)} (line in file): date {values.iloc[i]!r} reads as "
+            f"{dates[i].day_name()} {dates[i].date()} ({len(weekend)} weekend dates in all): "
+            f"a sign of a day/month swap; {_HINT} (an explicit format also admits weekends)"
+        )
+    return dates

@@ -1,0 +1,134 @@
+"""compute_map: order, in-process path, errors, and real Dask processes (scheduler + workers)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from diffrisk.core.compute import SCHEDULER_ENV, compute_map, resolve_scheduler
+from tests.support.compute_tasks import fail_on_negative, slow_logged_square, square
+
+ROOT = Path(__file__).resolve().parents[2]
+DASK = Path(sys.executable).with_name("dask")
+
+
+def test_compute_map_keeps_order_on_an_embedded_cluster():
+    assert compute_map(square, [5, 3, 4, 1], workers=2) == [25, 9, 16, 1]
+
+
+def test_compute_map_in_process_and_empty():
+    assert compute_map(abs, [-1, 2], workers=1) == [1, 2]
+    assert compute_map(abs, [], workers=2) == []
+
+
+def test_compute_map_reraises_task_errors_with_their_type():
+    with pytest.raises(ArithmeticError, match="negative item -1"):
+        compute_map(fail_on_negative, [4, -1, 2], workers=2)
+
+
+def test_compute_map_rejects_bad_arguments(monkeypatch):
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        compute_map(abs, [1], workers=0)
+    with pytest.raises(ValueError, match="retries must be >= 0"):
+        compute_map(abs, [1], retries=-1)
+    monkeypatch.setenv(SCHEDULER_ENV, "localhost:8786")
+    with pytest.raises(ValueError, match=SCHEDULER_ENV):
+        resolve_scheduler()
+    monkeypatch.setenv(SCHEDULER_ENV, "")
+    assert resolve_scheduler() is None
+    assert resolve_scheduler("tcp://127.0.0.1:1") == "tcp://127.0.0.1:1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_workers(address: str, n: int, timeout: float = 60.0) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=timeout, set_as_default=False) as client:
+        client.wait_for_workers(n, timeout=timeout)
+
+
+@pytest.fixture
+def dask_processes():
+    """A real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1 (no nanny)."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    common = {"env": env, "cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        **common,
+    )
+    workers = [
+        subprocess.Popen(
+            [
+                str(DASK),
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--name",
+                f"w{i}",
+            ],
+            **common,
+        )
+        for i in range(2)
+    ]
+    try:
+        _wait_for_workers(address, 2)
+        yield address, workers
+    finally:
+        for proc in [*workers, scheduler]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [*workers, scheduler]:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.mark.slow
+def test_real_scheduler_and_workers_match_the_embedded_cluster(dask_processes, monkeypatch):
+    address, _ = dask_processes
+    items = list(range(12))
+    embedded = compute_map(square, items, workers=2)
+    assert compute_map(square, items, scheduler=address) == embedded
+    monkeypatch.setenv(SCHEDULER_ENV, address)  # the same code pointed by the environment
+    assert compute_map(square, items, workers=1) == embedded
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_loses_and_duplicates_no_result(dask_processes, tmp_path):
+    address, workers = dask_processes
+    items = [(x, 0.4, str(tmp_path)) for x in range(10)]
+
+    def kill_first_worker_when_work_started() -> None:
+        deadline = time.monotonic() + 30
+        while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(workers[0].pid, signal.SIGKILL)
+
+    import threading
+
+    killer = threading.Thread(target=kill_first_worker_when_work_started)
+    killer.start()
+    results = compute_map(slow_logged_square, items, scheduler=address)
+    killer.join()
+    assert workers[0].poll() is not None  # the worker really died
+    assert results == [x * x for x in range(10)]  # every result once, in order
+    done = {int(p.name.split("-")[0]) for p in tmp_path.iterdir()}
+    assert done == set(range(10))

@@ -1,0 +1,111 @@
+"""Parameters naming tickers or windows are checked against the data up front."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from diffrisk.data.prices import DataError
+from diffrisk.data.splits import Splits
+from diffrisk.stages import data as data_stage
+from diffrisk.stages.param_checks import check_data_params, param_problems
+from diffrisk.stages.params import stage_params
+from tests.conftest import ROOT
+
+DATES = pd.bdate_range("2012-01-03", "2018-06-29")
+SPLITS = Splits.from_params("2016-12-31", "2017-01-01", "2017-12-31", "2018-01-01", None, None)
+TICKERS = ["AAPL", "JPM", "XOM"]
+
+
+def defaults() -> dict:
+    """The data stage's declared parameters from the project's params.yaml."""
+    return stage_params("data", ROOT / "params.yaml", ROOT / "dvc.yaml")
+
+
+def test_default_sp500_keys_all_listed_on_a_three_ticker_file():
+    problems = param_problems(defaults(), TICKERS, DATES, SPLITS)
+    keys = [p.split(":")[0].split(" (")[0] for p in problems]
+    assert set(keys) == {
+        "stress.validate.portfolios",  # BAC, CVX, RRC
+        "stress.audit.portfolios",
+        "stress.segments.sectors",
+        "stress.validate.crisis_windows",  # 2008 and 2020 outside 2012-2018
+        "stress.generate.archetypes",
+        "coverage.crash_start/crash_end",  # 2020 outside the test period
+    }
+    assert sum(k == "stress.validate.crisis_windows" for k in keys) == 2
+    sectors = next(p for p in problems if p.startswith("stress.segments.sectors"))
+    for ticker in ("AMD", "BAC", "LLY", "MSFT"):
+        assert ticker in sectors
+
+
+def test_keys_set_for_the_data_pass():
+    smoke = yaml.safe_load((ROOT / "tests" / "smoke_params.yaml").read_text())
+    params = {"stress": smoke["stress"], "coverage": smoke["coverage"]}
+    assert param_problems(params, TICKERS, DATES, SPLITS) == []
+    check_data_params(params, TICKERS, DATES, SPLITS)  # no error
+
+
+def test_audit_archetype_must_be_generated_and_dates_in_data():
+    params = {
+        "stress": {
+            "generate": {"archetypes": "unconditional; x2: vol_ratio=2", "as_of": "2030-01-02"},
+            "audit": {"archetypes": "x2, gfc_2008_like"},
+        }
+    }
+    problems = param_problems(params, TICKERS, DATES, SPLITS)
+    assert problems[0].startswith("stress.generate.as_of: 2030-01-02 is outside the data")
+    assert "['gfc_2008_like'] are not archetypes" in problems[1]
+    assert len(problems) == 2
+
+
+def test_the_error_lists_every_key_at_once():
+    with pytest.raises(DataError, match=r"^8 problem\(s\) with parameters") as err:
+        check_data_params(defaults(), TICKERS, DATES, SPLITS)
+    # one line per problem: six keys, two windows each for crisis_windows and archetypes
+    assert str(err.value).count("\n  ") == 8
+
+
+def test_data_stage_refuses_sp500_keys_on_own_csv_before_writing(project_tmp):
+    params = defaults()
+    params["data"].update(
+        source="csv",
+        csv_path=str(ROOT / "examples" / "prices_3tickers_dayfirst.csv"),
+        index_column="SPX",
+        index_name="spx",
+        series="portfolio,spx",
+        train_end="2016-12-31",
+        val_start="2017-01-01",
+        val_end="2017-12-31",
+        select_end="2017-06-30",
+        test_start="2018-01-01",
+    )
+    with pytest.raises(DataError, match=r"stress.validate.portfolios: portfolio 'financials'"):
+        data_stage.run(**params)
+    assert not (project_tmp / "data").exists()
+
+
+def test_default_keys_fit_the_default_data():
+    from diffrisk.data.prices import load_skfolio_prices
+
+    params = defaults()
+    d = params["data"]
+    splits = Splits.from_params(
+        d["train_end"], d["val_start"], d["val_end"], d["test_start"], None, d["select_end"]
+    )
+    prices, _ = load_skfolio_prices()
+    assert param_problems(params, list(prices.columns), prices.index[1:], splits) == []
+
+
+def test_series_keys_checked_against_the_returns():
+    params = {"tune": {"overrides": {"val_series": ["portfolio", "sp500"]}}, "ddpm": {}}
+    params["ddpm"] = {"val_series": None, "train_series": "portfolio,AAPL,MSFT"}
+    series = ["portfolio", "spx", *TICKERS]
+    problems = param_problems(params, TICKERS, DATES, SPLITS, series)
+    assert problems == [
+        f"tune.overrides.val_series: parameter tune.overrides.val_series names unknown "
+        f"series ['sp500']; available: {series}",
+        f"ddpm.train_series: parameter ddpm.train_series names unknown series ['MSFT']; "
+        f"available: {series}",
+    ]

@@ -1,0 +1,83 @@
+"""End-to-end test of the reverse_stress stage on synthetic data and a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from diffrisk.core import io, paths
+from diffrisk.risk.portfolio import portfolio_log_returns
+from diffrisk.stages import reverse_stress as stage
+from diffrisk.stress.config import StressConfig
+from diffrisk.stress.model import save_stress_model, train_stress_model
+from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
+
+REVERSE = {
+    "es_alpha": 0.05,
+    "n_paths": 64,
+    "strength": 1.0,
+    "defensive": 0.2,
+    "n_steps": 5,
+    "n_random": 1,
+    "periods": "q1=2004-01-01/2004-03-31; q2=2004-04-01/2004-06-30; later=2030-01-01/2030-12-31",
+    "methods": "diffusion, normal, student_t, historical",
+}
+
+
+@pytest.fixture
+def project(project_tmp):
+    torch.set_num_threads(1)
+    cons = synthetic_returns(1300, 4, seed=7)
+    frame = pd.concat(
+        [
+            pd.Series(portfolio_log_returns(cons, axis=1), index=cons.index, name="portfolio"),
+            cons.mean(axis=1).rename("sp500"),
+            cons,
+        ],
+        axis=1,
+    )
+    io.write_parquet(paths.returns_file(), frame)
+    model = train_stress_model(
+        cons, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), seed=3, progress=False
+    )
+    save_stress_model(model, paths.stress_checkpoint())
+    return project_tmp
+
+
+def test_stage_writes_tables_figure_and_metrics(project):
+    data = {
+        "train_end": TRAIN_END,
+        "val_start": VAL_START,
+        "val_end": VAL_END,
+        "test_start": TEST_START,
+        "test_end": "",
+        "index_name": "sp500",
+    }
+    stress = {"reverse": REVERSE, "segments": {"sectors": "g1=A0,A1; g2=A2"}}
+    out = stage.run(seed=1, data=data, stress=stress)
+    summary, validation = out["summary"], out["validation"]
+    assert list(summary["method"]) == ["diffusion", "normal", "student_t", "historical"]
+    assert (summary["share_reaching"].dropna() >= 0.95).all()
+    # 2 portfolios x 2 usable periods x 4 methods; the period outside the data is skipped
+    assert len(validation) == 16
+    metrics = json.loads((paths.metrics_dir() / "reverse_stress.json").read_text())
+    assert metrics["skipped_periods"] == ["later"]
+    assert set(metrics["headline"]["rank_1_share"]) == set(summary["method"])
+    for stem in ("reverse_stress", "reverse_stress_validation", "reverse_stress_scores"):
+        assert (paths.tables_dir() / f"{stem}.csv").is_file()
+        assert (paths.tables_dir() / f"{stem}.md").is_file()
+    assert all(p.is_file() for p in out["figure"])
+    # the realised windows lie in the test period and the segments come from the argument
+    assert (pd.to_datetime(validation["window_start"]) >= TEST_START).all()
+    assert set(validation["realised_leading_segment"]) <= {"g1", "g2", "other"}
+    assert np.isfinite(out["scores"]["rank_1_share"]).all()
+
+
+def test_bad_periods_name_the_entry():
+    with pytest.raises(ValueError, match="'oops'"):
+        stage.parse_periods("oops")
+    assert stage.parse_periods("a=2020-01-01/2020-12-31") == {"a": ("2020-01-01", "2020-12-31")}

@@ -1,0 +1,25 @@
+"""Module-level tasks for the compute-layer tests (workers import them by name)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_on_negative(x: int) -> int:
+    if x < 0:
+        raise ArithmeticError(f"negative item {x}")
+    return x
+
+
+def slow_logged_square(job: tuple[int, float, str]) -> int:
+    """Sleep, record (item, pid) in a log folder, return the square."""
+    x, seconds, log_dir = job
+    time.sleep(seconds)
+    Path(log_dir, f"{x}-{os.getpid()}-{time.monotonic_ns()}").touch()
+    return x * x
