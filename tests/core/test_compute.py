@@ -96,9 +96,10 @@ def dask_processes():
                 proc.terminate()
         for proc in [*workers, scheduler]:
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(timeout=5)
 
 
 @pytest.mark.slow
