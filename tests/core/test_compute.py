@@ -133,3 +133,11 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_result(dask_processes, 
     assert results == [x * x for x in range(10)]  # every result once, in order
     done = {int(p.name.split("-")[0]) for p in tmp_path.iterdir()}
     assert done == set(range(10))
+
+
+def test_worker_environment_keeps_thread_limits_and_drops_malloc_trim():
+    from diffrisk.core.compute import worker_environment
+
+    env = worker_environment()
+    assert "MALLOC_TRIM_THRESHOLD_" not in env
+    assert str(env["OMP_NUM_THREADS"]) == "1"
