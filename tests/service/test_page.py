@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -92,3 +93,68 @@ def test_request_a_set_in_a_real_browser(pipeline, tmp_path):
     finally:
         server.stop()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _browser_page(pipeline, tmp_path):
+    """A headless Chromium page on the index of a real service over the toy pipeline."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None or not CHROMIUM.is_file():
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium-family browser found (`make chromium` on Debian)")
+        pytest.skip("no Chromium-family browser found (`make chromium` on Debian)")
+    server = start_server(
+        pipeline, tmp_path / "store", f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "s.log"
+    )
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch_persistent_context(
+                profile, executable_path=str(CHROMIUM), headless=True, args=ARGS
+            )
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.wait_for_function("document.getElementById('rs-weights').value.length > 0")
+            yield page
+            browser.close()
+    finally:
+        server.stop()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_reverse_stress_in_a_real_browser(pipeline, tmp_path):
+    with _browser_page(pipeline, tmp_path) as page:
+        weights = [float(w) for w in page.input_value("#rs-weights").split(",")]
+        assert weights == pytest.approx([0.25] * 4)  # equal weights over the model's 4 assets
+        page.select_option("#rs-kind", "loss")
+        page.fill("#rs-level", "0.03")  # reached by every method on the toy model
+        page.fill("#rs-n_paths", "64")
+        page.fill("#rs-seed", "1")
+        page.click("#rs-submit")
+        page.wait_for_selector("#rs-methods")
+        rows = page.locator("#rs-methods tr")
+        assert rows.count() == 5  # header + diffusion, normal, student_t, historical
+        methods = [rows.nth(i).locator("td").nth(0).text_content() for i in range(1, 5)]
+        assert sorted(methods) == ["diffusion", "historical", "normal", "student_t"]
+        for i in range(1, 5):
+            cells = rows.nth(i).locator("td")
+            p = float(cells.nth(1).text_content())
+            lo, hi = (float(x) for x in cells.nth(2).text_content().strip("[]").split(","))
+            assert 0 <= lo <= p <= hi <= 1
+            assert cells.nth(4).text_content() in {"A0", "A1", "A2", "A3"}
+        best = page.locator("#rs-scenarios tr")
+        assert best.count() == 5
+        for i in range(1, 5):
+            assert float(best.nth(i).locator("td").nth(1).text_content()) >= 0.03 - 1e-4
+        assert page.text_content("#rs-error") == ""
+
+
+def test_reverse_stress_bad_request_shows_the_field(pipeline, tmp_path):
+    with _browser_page(pipeline, tmp_path) as page:
+        page.fill("#rs-weights", "0.5, 0.5")
+        page.fill("#rs-level", "0.03")
+        page.click("#rs-submit")
+        page.wait_for_function("document.getElementById('rs-error').textContent.length > 0")
+        error = page.text_content("#rs-error")
+        assert error.startswith("422") and "body.weights: expected 4 weights, got 2" in error
+        assert page.locator("#rs-methods").count() == 0

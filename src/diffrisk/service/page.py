@@ -1,8 +1,10 @@
 """The service's HTML page: models, recent sets, a request form, a fan chart (no build step).
 
 One static page of plain HTML and JavaScript: it calls the JSON API (``/models``,
-``/audit``, ``/scenarios``) and draws the fan chart of a set (quantile bands of the
-cumulative portfolio log return per day) as inline SVG.
+``/audit``, ``/scenarios``, ``/reverse-stress``), draws the fan chart of a set (quantile
+bands of the cumulative portfolio log return per day) as inline SVG, and shows a reverse
+stress answer: ``P(loss >= L)`` with its interval per method and the leading assets of
+each method's most plausible scenario.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ _PAGE = """<!doctype html>
  table { border-collapse: collapse; font-size: 0.85rem; }
  td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
  form label { display: inline-block; margin: 0.2rem 0.8rem 0.2rem 0; }
- #error { color: #b00020; white-space: pre-wrap; }
+ #error, #rs-error { color: #b00020; white-space: pre-wrap; }
  #meta { font-size: 0.75rem; max-height: 20rem; overflow: auto; background: #f6f6f6; }
  .band { fill: #1f77b4; }
  a.set { font-family: monospace; cursor: pointer; }
@@ -49,6 +51,25 @@ Every set is stored by content and every request is logged.</p>
 <details><summary>metadata</summary><pre id="meta"></pre></details>
 <h2>Recent sets</h2>
 <ul id="recent"></ul>
+<h2>Reverse stress</h2>
+<p>The scenarios that make the portfolio lose at least L over the horizon, and how likely
+that loss is, per method (<code>POST /reverse-stress</code>).</p>
+<form id="reverse-form">
+ <label>weights <input id="rs-weights" name="weights" size="40"
+   title="comma-separated, one per asset in the model's order"></label>
+ <label>level <select id="rs-kind" name="kind"><option value="loss">loss L</option>
+   <option value="es_alpha">ES level alpha</option></select></label>
+ <label>value <input id="rs-level" name="level" type="number" step="any" value="0.05"
+   min="0"></label>
+ <label>paths <input id="rs-n_paths" name="n_paths" type="number" value="300" min="16"
+   max="5000"></label>
+ <label>seed <input id="rs-seed" name="seed" type="number" value="0" min="0"></label>
+ <button id="rs-submit" type="submit">Find scenarios</button>
+</form>
+<p id="rs-assets"></p>
+<p id="rs-status"></p>
+<p id="rs-error"></p>
+<div id="rs-result"></div>
 <script>
 const TOKEN_REQUIRED = __TOKEN_REQUIRED__;
 const $ = (id) => document.getElementById(id);
@@ -100,6 +121,12 @@ async function loadModels() {
     $("archetype").appendChild(o);
   }
   $("as_of").min = m.as_of_range[0]; $("as_of").max = m.as_of_range[1];
+  const withAssets = m.generators.find(g => Array.isArray(g.assets) && g.assets.length);
+  if (withAssets && !$("rs-weights").value) {
+    const n = withAssets.assets.length;
+    $("rs-weights").value = withAssets.assets.map(() => +(1 / n).toFixed(6)).join(", ");
+    $("rs-assets").textContent = "assets, in order: " + withAssets.assets.join(", ");
+  }
 }
 async function loadRecent() {
   const a = await api("/audit?status=completed&limit=50");
@@ -170,6 +197,54 @@ $("request-form").addEventListener("submit", async (ev) => {
     $("status").textContent = (set.cached ? "served from the store: " : "generated: ") + set.id;
     await loadRecent();
   } catch (e) { fail(e); } finally { $("submit").disabled = false; }
+});
+const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v)) ? "–" : v.toFixed(d);
+function table(id, head, rows) {
+  const t = document.createElement("table"); t.id = id;
+  const hr = document.createElement("tr");
+  for (const h of head) { const th = document.createElement("th"); th.textContent = h;
+                          hr.appendChild(th); }
+  t.appendChild(hr);
+  for (const r of rows) { const tr = document.createElement("tr");
+                          r.forEach(v => cell(tr, v)); t.appendChild(tr); }
+  return t;
+}
+function showReverse(out) {
+  const box = $("rs-result"); box.innerHTML = "";
+  const cap = document.createElement("p");
+  cap.textContent = "loss level L = " + fmt(out.loss_level, 4) + " over " + out.horizon +
+    " days";
+  box.appendChild(cap);
+  box.appendChild(table("rs-methods",
+    ["method", "P(loss ≥ L)", "interval", "scenarios", "leading asset", "leading segment"],
+    out.methods.map(r => [r.method, fmt(r.p, 4),
+      "[" + fmt(r.p_lower, 4) + ", " + fmt(r.p_upper, 4) + "]", r.n_scenarios,
+      r.leading_asset || "–", r.leading_segment || "–"])));
+  const h = document.createElement("h3"); h.textContent = "most plausible scenario";
+  box.appendChild(h);
+  box.appendChild(table("rs-scenarios",
+    ["method", "loss", "plausibility", "leading contributions"],
+    Object.entries(out.most_plausible).map(([name, s]) => [name, fmt(s.loss, 4),
+      fmt(s.plausibility, 3), Object.entries(s.contributions).sort((a, b) => b[1] - a[1])
+        .slice(0, 3).map(([a, c]) => a + " " + fmt(c, 4)).join(", ")])));
+}
+$("reverse-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("rs-error").textContent = "";
+  const weights = $("rs-weights").value.split(",").map(s => s.trim()).filter(s => s)
+    .map(Number);
+  const body = {weights: weights, n_paths: Number($("rs-n_paths").value),
+                seed: Number($("rs-seed").value)};
+  body[$("rs-kind").value] = Number($("rs-level").value);
+  $("rs-status").textContent = "searching…"; $("rs-submit").disabled = true;
+  try {
+    const out = await api("/reverse-stress", {method: "POST", headers: headers(true),
+                                              body: JSON.stringify(body)});
+    showReverse(out);
+    $("rs-status").textContent = "done: " + out.audit.model_version;
+  } catch (e) {
+    $("rs-error").textContent = String(e.message || e); $("rs-status").textContent = "";
+  } finally { $("rs-submit").disabled = false; }
 });
 if (TOKEN_REQUIRED) $("auth").hidden = false;
 loadModels().then(loadRecent).catch(fail);
