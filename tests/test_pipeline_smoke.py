@@ -8,6 +8,7 @@ a no-op, and changing one parameter reruns only the stages that depend on it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -80,6 +81,22 @@ def declared_outputs(root: Path) -> list[Path]:
 def test_every_output_exists(smoke_project):
     missing = [p for p in declared_outputs(smoke_project) if not p.exists()]
     assert not missing, f"missing outputs: {missing}"
+
+
+def test_model_versions_are_weight_hashes(smoke_project):
+    """Every checkpoint's audit record names the hash of its weights, not of its bytes."""
+    from diffrisk.diffusion.weights_hash import weights_sha256
+
+    records = sorted((smoke_project / "models").rglob("*.audit.json"))
+    checked = 0
+    for record in records:
+        recorded = json.loads(record.read_text()).get("checkpoint_sha256")
+        checkpoint = record.with_name(record.name.replace(".audit.json", ".pt"))
+        if recorded is None or not checkpoint.exists():
+            continue
+        assert recorded == weights_sha256(checkpoint), record.name
+        checked += 1
+    assert checked >= 2, f"expected the DDPM and stress audit records, found {records}"
 
 
 def test_second_repro_is_noop(smoke_project):

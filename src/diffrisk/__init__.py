@@ -20,7 +20,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 # The public names of diffrisk.api, loaded lazily by __getattr__ (by name, not by an
 # import statement, so a stage importing a submodule does not depend on the whole API).
 _API = "diffrisk.api"
-_PUBLIC = (
+PUBLIC_NAMES = (
     "ALPHAS",
     "BASELINE_METHODS",
     "DDPMConfig",
@@ -47,12 +47,12 @@ _PUBLIC = (
     "var",
 )
 
-__all__ = ["__version__", *_PUBLIC]
+__all__ = ["__version__", *PUBLIC_NAMES]
 
 
 def __getattr__(name: str) -> Any:
     """Load a public name of :mod:`diffrisk.api` on first access (PEP 562)."""
-    if name in _PUBLIC:
+    if name in PUBLIC_NAMES:
         value = getattr(import_module(_API), name)
         globals()[name] = value
         return value

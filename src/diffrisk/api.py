@@ -26,43 +26,21 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.baselines import BASELINE_METHODS, es_caviar, fhs, garch_t, gas, hs, mc_normal
+from diffrisk import PUBLIC_NAMES
+from diffrisk.baselines import BASELINE_METHODS, es_caviar, fhs, garch_t, gas, hs, mc_normal  # noqa: F401
 from diffrisk.baselines.registry import run_baselines
-from diffrisk.data.prices import DataError, load_prices, read_price_csv
-from diffrisk.data.returns import build_returns
-from diffrisk.data.splits import Splits
-from diffrisk.ddpm import DDPMConfig, DDPMModel, fit_ddpm, forecast_ddpm, load_checkpoint
+from diffrisk.data.prices import DataError, load_prices, read_price_csv  # noqa: F401
+from diffrisk.data.returns import build_returns  # noqa: F401
+from diffrisk.data.splits import Splits  # noqa: F401
+from diffrisk.ddpm import DDPMConfig, DDPMModel, fit_ddpm, forecast_ddpm, load_checkpoint  # noqa: F401
 from diffrisk.evaluation.tables import backtest_table
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet
 from diffrisk.risk import measures
-from diffrisk.risk.scoring import fz0_loss
+from diffrisk.risk.scoring import fz0_loss  # noqa: F401
 
-__all__ = [
-    "ALPHAS",
-    "BASELINE_METHODS",
-    "DDPMConfig",
-    "DDPMModel",
-    "DataError",
-    "ScenarioSet",
-    "Splits",
-    "build_returns",
-    "cvar",
-    "es_caviar",
-    "fhs",
-    "fit_ddpm",
-    "forecast_ddpm",
-    "forecast_next_day",
-    "fz0_loss",
-    "garch_t",
-    "gas",
-    "hs",
-    "load_model",
-    "load_prices",
-    "mc_normal",
-    "read_price_csv",
-    "run_backtests",
-    "var",
-]
+# The public names are listed once, in diffrisk/__init__.py (which loads them lazily);
+# the imports marked F401 above are these re-exports (tests/test_api.py checks each one).
+__all__ = list(PUBLIC_NAMES)
 
 
 def _tail_alpha(alpha: float) -> float:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from diffrisk.baselines.common import history_start
 from diffrisk.baselines.garch import fhs, garch_t
 from diffrisk.baselines.historical import hs, mc_normal
 
@@ -56,3 +57,20 @@ def test_bad_returns_frame_is_rejected(small):
         hs(small.reset_index(drop=True), small.index[-3:])
     with pytest.raises(ValueError, match="sorted increasing without duplicate dates"):
         hs(small.iloc[::-1], small.index[-3:])
+
+
+def test_history_start_is_the_first_return_or_the_rolling_window_start():
+    y = np.r_[np.full(5, np.nan), np.zeros(20)]
+    idx = pd.bdate_range("2020-01-01", periods=25)
+    positions = np.array([20, 22, 24], dtype=np.intp)
+    args = ("x", idx[positions], idx)
+    labels = {"requirement": "min_obs needs", "forecasts": "test"}
+    assert history_start(y, positions, 10, None, *args, **labels) == 5  # first finite return
+    assert history_start(y, positions, 10, 12, *args, **labels) == 8  # 20 - max_obs
+    with pytest.raises(
+        ValueError, match="only 15 returns of series 'x'.*min_obs needs at least 16"
+    ):
+        history_start(y, positions, 16, None, *args, **labels)
+    y[21] = np.nan  # inside the history of the last forecast day
+    with pytest.raises(ValueError, match=rf"has NaN on {idx[21].date()}.*by the test forecasts"):
+        history_start(y, positions, 10, None, *args, **labels)

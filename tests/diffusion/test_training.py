@@ -7,7 +7,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from diffrisk.diffusion.training import TrainOptions, check_positive_fields, train_denoiser
+from diffrisk.diffusion.training import (
+    TrainOptions,
+    check_field_range,
+    check_positive_fields,
+    restore_weights,
+    train_denoiser,
+)
 
 
 class Rows:
@@ -84,6 +90,28 @@ def test_check_positive_fields_names_the_first_bad_field_with_its_owner():
         check_positive_fields(SimpleNamespace(a=2, patience=0, b=0), ("a", "patience", "b"), "Cfg")
     with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):
         TrainOptions(batch_size=0)
+
+
+def test_check_field_range_names_the_first_field_outside_its_range():
+    cfg = SimpleNamespace(a=0.0, b=0.999, c=1.0, d=-0.5, e=float("nan"))
+    check_field_range(cfg, ("a", "b"), "in [0, 1)", "Cfg")
+    with pytest.raises(ValueError, match=r"^Cfg\.c must be in \[0, 1\), got 1\.0$"):
+        check_field_range(cfg, ("a", "c", "d"), "in [0, 1)", "Cfg")
+    with pytest.raises(ValueError, match=r"^Cfg\.a must be > 0, got 0\.0$"):
+        check_field_range(cfg, ("b", "a"), "> 0", "Cfg")
+    check_field_range(cfg, ("a", "e"), ">= 0", "Cfg")  # NaN is not < 0
+    with pytest.raises(ValueError, match=r"^Cfg\.d must be >= 0, got -0\.5$"):
+        check_field_range(cfg, ("a", "d"), ">= 0", "Cfg")
+
+
+def test_restore_weights_loads_the_state_dict_and_sets_eval_mode():
+    torch.manual_seed(0)
+    source = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout(0.5))
+    target = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout(0.5)).train()
+    out = restore_weights(target, {"state_dict": source.state_dict()})
+    assert out is target and not target.training
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value)
 
 
 def test_train_options_from_fields_reads_same_named_attributes():

@@ -13,6 +13,7 @@ from diffrisk.core import io, paths
 from diffrisk.data.splits import Splits
 from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stages import stress_audit as stage
+from diffrisk.stages.common import StressInputs
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import save_stress_model, train_stress_model
 from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
@@ -76,9 +77,11 @@ def _run(**overrides):
         "false_flag_target": 0.05,
         "reference_step": 10,
         "tolerance": 0.1,
-        "splits": Splits.from_params(TRAIN_END, VAL_START, VAL_END, TEST_START),
-        "index_name": "sp500",
-        "seed": 1,
+        "inputs": StressInputs(
+            splits=Splits.from_params(TRAIN_END, VAL_START, VAL_END, TEST_START),
+            index_name="sp500",
+            seed=1,
+        ),
     }
     return stage.audit_stress_requests(**(args | overrides))
 

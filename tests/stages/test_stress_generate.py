@@ -21,6 +21,7 @@ from diffrisk.stages import stress_generate as stress_generate_stage
 from diffrisk.stages import stress_train as stress_train_stage
 from diffrisk.stages import stress_train_comparison as stress_train_comparison_stage
 from diffrisk.stages import stress_validate as stress_validate_stage
+from diffrisk.stages.common import StressInputs
 from diffrisk.stress.comparison import (
     COMPARISON_GENERATORS,
     ComparisonConfig,
@@ -53,21 +54,18 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     io.write_parquet(paths.returns_file(), frame)
     io.write_json(paths.metrics_dir() / "data.json", {"data_sha256": "f" * 64})
     splits = Splits.from_params(TRAIN_END, VAL_START, VAL_END, TEST_START)
+    inputs = StressInputs(splits, index_name="sp500", seed=1)
 
     trained = stress_train_stage.train_stress(
         model=StressConfig.smoke().to_dict(),
-        splits=splits,
-        index_name="sp500",
-        seed=1,
+        inputs=inputs,
         progress=False,
     )
     assert trained["metrics"]["epochs_run"] == 1
     compared = stress_train_comparison_stage.train_comparison(
         model=StressConfig.smoke().to_dict(),
         comparison=ComparisonConfig.smoke().to_dict(),
-        splits=splits,
-        index_name="sp500",
-        seed=1,
+        inputs=inputs,
         progress=False,
     )
     assert set(compared["metrics"]) == set(COMPARISON_GENERATORS)
@@ -79,9 +77,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     stress_train_comparison_stage.train_comparison(  # both fits at once, in spawned processes
         model=StressConfig.smoke().to_dict(),
         comparison={**ComparisonConfig.smoke().to_dict(), "workers": 2},
-        splits=splits,
-        index_name="sp500",
-        seed=1,
+        inputs=inputs,
         progress=False,
     )
     for kind, weights in serial.items():  # the same weights (the records hold wall times)
@@ -104,9 +100,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
                 "calibration_paths": 8,
                 "n_steps": 4,
             },
-            splits=splits,
-            index_name="sp500",
-            seed=1,
+            inputs=inputs,
         )
     assert len(generated["index"]) == 20
     chosen = generated["index"].set_index(["generator", "archetype"])["guidance"]
@@ -120,9 +114,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
             "crisis_windows": "c1=2002-03-01/2002-09-30; c2=2004-03-01/2004-09-30",
             "portfolios": "ew=all; pair=A0,A1; mv=minvar",
         },
-        splits=splits,
-        index_name="sp500",
-        seed=1,
+        inputs=inputs,
     )
 
     for stem in (

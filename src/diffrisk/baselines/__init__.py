@@ -21,6 +21,20 @@ Returns are log returns as fractions (0.01 = 1 %). VaR and CVaR are returns, so 
 numbers for a loss; ``alpha`` is the tail probability (0.01 for 99 % VaR); an exception on
 day t is ``r_t < VaR_t`` (strict).
 
+Common parameters
+-----------------
+Documented once here; the methods, :func:`~diffrisk.baselines.registry.run_baselines` and
+:func:`~diffrisk.baselines.fz_refit.fz0_forecasts` refer to this list.
+
+``returns`` (DataFrame)
+    Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
+``forecast_dates`` (sequence of dates)
+    Days to forecast; each must be a date of ``returns.index`` with the history the method
+    needs before it (``window`` returns for ``hs`` and ``mc_normal``, ``min_obs`` for the
+    refitted models).
+``series`` (sequence of str, optional)
+    Columns to forecast (default: all).
+
 Methods
 -------
 ``hs``

@@ -114,6 +114,65 @@ def rolling_windows(
     return np.array(windows)
 
 
+def history_start(
+    y: NDArray[np.float64],
+    positions: NDArray[np.intp],
+    need: int,
+    max_obs: int | None,
+    name: str,
+    dates: pd.DatetimeIndex,
+    index: pd.DatetimeIndex,
+    *,
+    requirement: str,
+    forecasts: str,
+) -> int:
+    """First row of the first fit sample of a refitted model; checks history length and NaN.
+
+    The first non-missing return of the series (expanding samples), or the start of the
+    first ``max_obs`` window when that is later.
+
+    Parameters
+    ----------
+    y : ndarray (rows,)
+        One series' returns on ``index``.
+    positions : ndarray of int
+        Rows of the forecast dates (sorted).
+    need : int
+        Returns needed before the first forecast date.
+    max_obs : int or None
+        Rolling fit sample (None: expanding).
+    name : str
+        Series name, for the errors.
+    dates, index : DatetimeIndex
+        Forecast dates and the rows' dates, for the errors.
+    requirement : str
+        The arguments behind ``need``, as the error says them (``"min_obs needs"``).
+    forecasts : str
+        The forecasts that need the history, for the NaN error (``"GARCH"``).
+
+    Returns
+    -------
+    int
+        Row of the first return of the first fit sample.
+    """
+    finite = np.flatnonzero(~np.isnan(y[: positions[0]]))
+    start = int(finite[0]) if finite.size else int(positions[0])
+    if max_obs is not None:
+        start = max(start, int(positions[0]) - max_obs)
+    if positions[0] - start < need:
+        raise ValueError(
+            f"forecast_dates {dates[0].date()} has only {positions[0] - start} returns of "
+            f"series {name!r} before it; {requirement} at least {need}"
+        )
+    gaps = np.flatnonzero(np.isnan(y[start : positions[-1]]))
+    if gaps.size:
+        raise ValueError(
+            f"returns[{name!r}] has NaN on {index[start + gaps[0]].date()}, inside the "
+            f"history needed by the {forecasts} forecasts"
+        )
+    return start
+
+
 def frame_from_scenarios(
     scenarios: NDArray[np.float64],
     dates: pd.DatetimeIndex,

@@ -26,6 +26,7 @@ from diffrisk.baselines.common import (
     check_returns,
     check_series,
     forecast_positions,
+    history_start,
     realized_returns,
 )
 from diffrisk.core.checks import check_int
@@ -170,34 +171,6 @@ def fit_fz0(
     return best_theta
 
 
-def _history_start(
-    y: NDArray[np.float64],
-    positions: NDArray[np.intp],
-    min_obs: int,
-    max_obs: int | None,
-    name: str,
-    dates: pd.DatetimeIndex,
-    index: pd.DatetimeIndex,
-) -> int:
-    """First row of the first fit sample; checks history length and NaN."""
-    finite = np.flatnonzero(~np.isnan(y[: positions[0]]))
-    start = int(finite[0]) if finite.size else int(positions[0])
-    if max_obs is not None:
-        start = max(start, int(positions[0]) - max_obs)
-    if positions[0] - start < min_obs:
-        raise ValueError(
-            f"forecast_dates {dates[0].date()} has only {positions[0] - start} returns of "
-            f"series {name!r} before it; min_obs needs at least {min_obs}"
-        )
-    gaps = np.flatnonzero(np.isnan(y[start : positions[-1]]))
-    if gaps.size:
-        raise ValueError(
-            f"returns[{name!r}] has NaN on {index[start + gaps[0]].date()}, inside the "
-            "history needed by the FZ0-fitted forecasts"
-        )
-    return start
-
-
 def fz0_path(
     model: FZ0Model,
     y: NDArray[np.float64],
@@ -260,18 +233,9 @@ def fz0_forecasts(
     Parameters
     ----------
     model : FZ0Model
-    returns : DataFrame
-        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
-    forecast_dates : sequence of dates
-        Days to forecast.
-    refit_every : int
-        Refit every ``refit_every`` forecast days.
-    min_obs : int
-        Minimum returns before the first forecast date (>= 100).
-    max_obs : int or None
-        Rolling fit sample (None: expanding from the series' first return).
-    series : sequence of str, optional
-        Columns to forecast (default: all).
+    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
+    refit_every, min_obs, max_obs : int or None
+        As for the FZ0-fitted peers (:func:`~diffrisk.baselines.gas.gas`; no defaults here).
     alphas : sequence of float, default :data:`~diffrisk.forecasts.contract.ALPHAS`
         Each alpha is a separate model (as in PZC).
 
@@ -297,7 +261,17 @@ def fz0_forecasts(
     with threadpool_limits(limits=1):
         for i, name in enumerate(names):
             y = returns[name].to_numpy(dtype=float)
-            start = _history_start(y, positions, min_obs, max_obs, name, dates, returns.index)
+            start = history_start(
+                y,
+                positions,
+                min_obs,
+                max_obs,
+                name,
+                dates,
+                returns.index,
+                requirement="min_obs needs",
+                forecasts="FZ0-fitted",
+            )
             params[name] = {}
             for a in alphas:
                 try:

@@ -21,6 +21,7 @@ from diffrisk.baselines.common import (
     check_returns,
     check_series,
     forecast_positions,
+    history_start,
     realized_returns,
     series_rng,
 )
@@ -56,38 +57,6 @@ class _GarchPath:
     residuals: NDArray[np.float64]
 
 
-def _garch_history_start(
-    y: NDArray[np.float64],
-    positions: NDArray[np.intp],
-    need: int,
-    max_obs: int | None,
-    name: str,
-    dates: pd.DatetimeIndex,
-    index: pd.DatetimeIndex,
-) -> int:
-    """First row of the first fit sample; checks history length and NaN.
-
-    The first non-missing return of the series (expanding samples), or the start of the
-    first ``max_obs`` window when that is later.
-    """
-    finite = np.flatnonzero(~np.isnan(y[: positions[0]]))
-    start = int(finite[0]) if finite.size else int(positions[0])
-    if max_obs is not None:
-        start = max(start, int(positions[0]) - max_obs)
-    if positions[0] - start < need:
-        raise ValueError(
-            f"forecast_dates {dates[0].date()} has only {positions[0] - start} returns of "
-            f"series {name!r} before it; min_obs/n_scenarios need at least {need}"
-        )
-    gaps = np.flatnonzero(np.isnan(y[start : positions[-1]]))
-    if gaps.size:
-        raise ValueError(
-            f"returns[{name!r}] has NaN on {index[start + gaps[0]].date()}, inside the "
-            "history needed by the GARCH forecasts"
-        )
-    return start
-
-
 def garch_path(
     values: NDArray[np.float64],
     positions: NDArray[np.intp],
@@ -111,7 +80,17 @@ def garch_path(
     """
     y = values * GARCH_SCALE
     need = max(min_obs, n_residuals)
-    start = _garch_history_start(y, positions, need, max_obs, name, dates, index)
+    start = history_start(
+        y,
+        positions,
+        need,
+        max_obs,
+        name,
+        dates,
+        index,
+        requirement="min_obs/n_scenarios need",
+        forecasts="GARCH",
+    )
     n_days = positions.shape[0]
     blocks = [slice(k, min(k + refit_every, n_days)) for k in range(0, n_days, refit_every)]
     params = np.empty((len(blocks), 5))
@@ -251,10 +230,8 @@ def garch_t(
 
     Parameters
     ----------
-    returns : DataFrame
-        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
-    forecast_dates : sequence of dates
-        Days to forecast.
+    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
+        The common parameters (returns frame, days to forecast, columns).
     refit_every : int, default 20
         Refit the model every ``refit_every`` forecast days (1 = refit daily).
     n_scenarios : int, default 500
@@ -266,8 +243,6 @@ def garch_t(
     max_obs : int or None, default 5000
         Rolling fit sample: the last ``max_obs`` returns before each refit (about 20
         years by default); None for an expanding sample from the series' first return.
-    series : sequence of str, optional
-        Columns to forecast (default: all).
 
     Returns
     -------
@@ -325,21 +300,13 @@ def fhs(
 
     Parameters
     ----------
-    returns : DataFrame
-        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
-    forecast_dates : sequence of dates
-        Days to forecast.
-    refit_every : int, default 20
-        Refit the GARCH(1,1)-t every ``refit_every`` forecast days.
+    returns, forecast_dates, series, refit_every, min_obs : as for :func:`garch_t`
+        The GARCH(1,1)-t fits are those of :func:`garch_t`.
     n_scenarios : int, default 1000
         M, the number of most recent standardised residuals used (and of scenarios).
-    min_obs : int, default 1000
-        Minimum number of returns before the first forecast date, >= 100.
     max_obs : int or None, default 5000
         Rolling GARCH fit sample (see :func:`garch_t`); None for an expanding sample.
         At least ``n_scenarios``.
-    series : sequence of str, optional
-        Columns to forecast (default: all).
 
     Returns
     -------

@@ -191,19 +191,10 @@ def gas(
 
     Parameters
     ----------
-    returns : DataFrame
-        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
-    forecast_dates : sequence of dates
-        Days to forecast.
-    refit_every : int, default 20
-        Refit every ``refit_every`` forecast days (the GARCH baselines' cadence).
-    min_obs : int, default 1000
-        Minimum number of returns before the first forecast date, >= 100.
-    max_obs : int or None, default 5000
-        Rolling fit sample (as :func:`~diffrisk.baselines.garch.garch_t`); None for an
-        expanding sample.
-    series : sequence of str, optional
-        Columns to forecast (default: all).
+    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
+    refit_every, min_obs, max_obs : int or None
+        The GARCH baselines' refit cadence and fit sample
+        (:func:`~diffrisk.baselines.garch.garch_t`).
 
     Returns
     -------

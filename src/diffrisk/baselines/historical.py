@@ -37,15 +37,10 @@ def hs(
 
     Parameters
     ----------
-    returns : DataFrame
-        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
-    forecast_dates : sequence of dates
-        Days to forecast; each must be in ``returns.index`` with ``window`` returns
-        before it.
+    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
+        The common parameters (returns frame, days to forecast, columns).
     window : int, default 250
         Number of past returns (about one trading year); at least 2.
-    series : sequence of str, optional
-        Columns to forecast (default: all).
 
     Returns
     -------
@@ -95,18 +90,14 @@ def mc_normal(
 
     Parameters
     ----------
-    returns : DataFrame
-        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
-    forecast_dates : sequence of dates
-        Days to forecast; each needs ``window`` returns before it.
+    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
+        The common parameters (returns frame, days to forecast, columns).
     window : int, default 250
         Estimation window for the sample mean and variance (``ddof=1``); at least 2.
     n_scenarios : int, default 500
         Normal draws per day.
     seed : int, default 0
         Seed; the draws of a series depend on ``seed`` and the series name only.
-    series : sequence of str, optional
-        Columns to forecast (default: all).
 
     Returns
     -------

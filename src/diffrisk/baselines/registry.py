@@ -93,10 +93,8 @@ def run_baselines(
 
     Parameters
     ----------
-    returns : DataFrame
-        Wide daily log returns (fractions), sorted :class:`~pandas.DatetimeIndex`.
-    forecast_dates : sequence of dates
-        Days to forecast.
+    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
+        The common parameters (returns frame, days to forecast, columns).
     methods : sequence of str, default all of :data:`BASELINE_METHODS`
         Which baselines to run.
     config : mapping method → keyword arguments, optional
@@ -104,8 +102,6 @@ def run_baselines(
         arguments take the function defaults.
     seed : int, default 0
         Passed to the seeded methods (``mc_normal``, ``garch_t``).
-    series : sequence of str, optional
-        Columns to forecast (default: all).
 
     Returns
     -------

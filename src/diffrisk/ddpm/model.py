@@ -14,7 +14,7 @@ from diffrisk.ddpm.config import CHECKPOINT_FORMAT, DDPMConfig
 from diffrisk.ddpm.features import Scaler
 from diffrisk.ddpm.network import Denoiser, DenoiserSpec
 from diffrisk.diffusion.schedule import NoiseSchedule
-from diffrisk.diffusion.training import read_checkpoint, save_checkpoint
+from diffrisk.diffusion.training import read_checkpoint, restore_weights, save_checkpoint
 
 
 @dataclass
@@ -90,9 +90,7 @@ def model_from_payload(payload: Mapping[str, Any], source: str) -> DDPMModel:
             "call fit_ddpm(..., resume=True) to finish it"
         )
     config = DDPMConfig.from_dict(payload["config"])
-    net = Denoiser(DenoiserSpec(**payload["spec"]))
-    net.load_state_dict(payload["state_dict"])
-    net.eval()
+    net = restore_weights(Denoiser(DenoiserSpec(**payload["spec"])), payload)
     return DDPMModel(
         config=config,
         net=net,

@@ -74,38 +74,29 @@ def v_from_eps(x0: torch.Tensor, eps: torch.Tensor, sqrt_ab: Coef, sqrt_1m: Coef
 
 
 # --------------------------------------------------------------------------- by prediction type
+def _unchanged(
+    x_t: torch.Tensor, prediction: torch.Tensor, sqrt_ab: Coef, sqrt_1m: Coef
+) -> torch.Tensor:
+    """The prediction itself (it already is the wanted quantity)."""
+    return prediction
+
+
+_TO_EPS = {"epsilon": _unchanged, "v_prediction": eps_from_v, "sample": eps_from_x0}
+_TO_X0 = {"epsilon": x0_from_eps, "v_prediction": x0_from_v, "sample": _unchanged}
+
+
 def to_eps(
-    prediction: torch.Tensor,
-    x_t: torch.Tensor,
-    sqrt_ab: Coef,
-    sqrt_1m: Coef,
-    prediction_type: str,
+    prediction: torch.Tensor, x_t: torch.Tensor, sqrt_ab: Coef, sqrt_1m: Coef, prediction_type: str
 ) -> torch.Tensor:
     """The noise implied by a network output of type ``prediction_type``."""
-    if prediction_type == "epsilon":
-        return prediction
-    if prediction_type == "v_prediction":
-        return eps_from_v(x_t, prediction, sqrt_ab, sqrt_1m)
-    if prediction_type == "sample":
-        return eps_from_x0(x_t, prediction, sqrt_ab, sqrt_1m)
-    raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
+    return _TO_EPS[check_prediction_type(prediction_type)](x_t, prediction, sqrt_ab, sqrt_1m)
 
 
 def to_x0(
-    prediction: torch.Tensor,
-    x_t: torch.Tensor,
-    sqrt_ab: Coef,
-    sqrt_1m: Coef,
-    prediction_type: str,
+    prediction: torch.Tensor, x_t: torch.Tensor, sqrt_ab: Coef, sqrt_1m: Coef, prediction_type: str
 ) -> torch.Tensor:
     """The clean sample implied by a network output of type ``prediction_type``."""
-    if prediction_type == "epsilon":
-        return x0_from_eps(x_t, prediction, sqrt_ab, sqrt_1m)
-    if prediction_type == "v_prediction":
-        return x0_from_v(x_t, prediction, sqrt_ab, sqrt_1m)
-    if prediction_type == "sample":
-        return prediction
-    raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
+    return _TO_X0[check_prediction_type(prediction_type)](x_t, prediction, sqrt_ab, sqrt_1m)
 
 
 def training_target(

@@ -14,11 +14,11 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 
@@ -58,6 +58,43 @@ def check_positive_fields(obj: Any, names: Iterable[str], owner: str = "") -> No
     for name in names:
         if int(getattr(obj, name)) < 1:
             raise ValueError(f"{prefix}{name} must be >= 1, got {getattr(obj, name)!r}")
+
+
+_FIELD_RULES: dict[str, Callable[[float], bool]] = {
+    "in [0, 1)": lambda v: 0.0 <= v < 1.0,
+    "> 0": lambda v: v > 0,
+    ">= 0": lambda v: not v < 0,
+}
+
+
+def check_field_range(obj: Any, names: Iterable[str], rule: str, owner: str) -> None:
+    """Raise ``ValueError`` unless every attribute ``names`` of ``obj`` satisfies ``rule``.
+
+    The range checks of the settings dataclasses beside :func:`check_positive_fields`.
+
+    Parameters
+    ----------
+    obj, names
+        As in :func:`check_positive_fields`, but the values are compared as ``float``.
+    rule : {"in [0, 1)", "> 0", ">= 0"}
+        The allowed range (``">= 0"`` lets NaN through, as ``value < 0`` is false).
+    owner : str
+        Prefix of the name in the message (``"StressConfig.p_uncond must be in [0, 1),
+        got 1.0"``).
+
+    Raises
+    ------
+    ValueError
+        Naming the first attribute outside the range.
+
+    Examples
+    --------
+    >>> check_field_range(TrainOptions(), ("lr", "grad_clip"), "> 0", "TrainOptions")
+    """
+    ok = _FIELD_RULES[rule]
+    for name in names:
+        if not ok(float(getattr(obj, name))):
+            raise ValueError(f"{owner}.{name} must be {rule}, got {getattr(obj, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -209,6 +246,19 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint {p} does not exist")
     return torch.load(p, map_location="cpu", weights_only=False)
+
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
+
+def restore_weights(net: ModuleT, payload: Mapping[str, Any]) -> ModuleT:
+    """``net`` with a checkpoint payload's ``state_dict`` loaded, in eval mode (returned).
+
+    The last step of every model loader (:func:`read_checkpoint` gives the payload).
+    """
+    net.load_state_dict(payload["state_dict"])
+    net.eval()
+    return net
 
 
 LossFn = Callable[[torch.nn.Module, Any, torch.Generator], torch.Tensor]

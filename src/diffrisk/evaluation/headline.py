@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from diffrisk.evaluation.blocks import aligned_scenarios, all_blocks, check_alphas, pair_blocks
-from diffrisk.evaluation.multiplicity import family_summary
+from diffrisk.evaluation.multiplicity import FAMILY_COLUMNS, family_summary
 from diffrisk.forecasts.contract import ScenarioSet
 from diffrisk.risk.scoring import pit_values
 
@@ -430,13 +430,6 @@ def headline_metrics(headline: pd.DataFrame, *, primary: str, benchmark: str) ->
         rec = family.iloc[0]
         out["family_wise"] = {
             key: (int(rec[key]) if key.startswith("n_") else float(rec[key]))
-            for key in (
-                "n_tests",
-                "n_rejected_raw",
-                "expected_by_chance",
-                "chance_low",
-                "chance_high",
-                "n_rejected_holm",
-            )
+            for key in FAMILY_COLUMNS[1:-1]  # the numbers (not method, rejected_holm)
         }
     return out

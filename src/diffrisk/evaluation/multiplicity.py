@@ -199,13 +199,10 @@ def family_summary(
 
     Parameters
     ----------
-    headline : DataFrame
-        :func:`diffrisk.evaluation.headline.headline_table` output.
-    level : float, default 0.05
+    headline, level, tests
+        As for :func:`holm_table`.
     coverage : float, default 0.95
         Of the chance range (:func:`chance_failures`).
-    tests : mapping, optional
-        As for :func:`battery_pvalues`.
 
     Returns
     -------

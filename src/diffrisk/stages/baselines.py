@@ -3,9 +3,6 @@
 HS, Monte-Carlo normal, GARCH(1,1)-t, FHS and the FZ0-fitted peers (GAS-1F, ES-CAViaR)
 forecasts for every series and test day. Writes ``data/forecasts/<method>.parquet`` and
 ``<method>_scenarios.npz`` (+ audit); the peers forecast VaR/ES only and write no scenarios.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -14,12 +11,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diffrisk.baselines.registry import SCENARIO_FREE_METHODS, run_baselines
+from diffrisk.baselines.registry import run_baselines
 from diffrisk.core import audit
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.forecasts.store import save_forecasts
+from diffrisk.stages.baseline_settings import baseline_config
 
 logger = logging.getLogger(__name__)
 
@@ -73,20 +71,14 @@ def forecast_baselines(
     names = parse_list(methods)
     returns = load_returns()
     dates = splits.dates(returns, "test")
-    refits = {
-        "refit_every": int(refit_every),
-        "min_obs": int(min_obs),
-        "max_obs": int(max_obs) or None,
+    section = {
+        "window": window,
+        "refit_every": refit_every,
+        "min_obs": min_obs,
+        "max_obs": max_obs,
+        "fhs_residuals": fhs_residuals,
     }
-    config = {
-        "hs": {"window": int(window)},
-        "mc_normal": {"window": int(window), "n_scenarios": int(n_scenarios)},
-        "garch_t": {**refits, "n_scenarios": int(n_scenarios)},
-        "fhs": {**refits, "n_scenarios": int(fhs_residuals)},
-        # the FZ0 peers: same refit cadence and rolling window as garch_t / fhs
-        **{m: dict(refits) for m in sorted(SCENARIO_FREE_METHODS)},
-    }
-    config = {m: c for m, c in config.items() if m in names}
+    config = baseline_config(names, section, n_scenarios)
     tic = time.perf_counter()
     results = run_baselines(returns, dates, names, config, seed=int(seed))
     elapsed = time.perf_counter() - tic

@@ -20,9 +20,6 @@ Writes ``data/forecasts/<name>.parquet`` (+ ``.audit.json``) per output method,
 ``reports/tables/calibration.{csv,md}`` (every candidate γ and w with its validation
 scores and whether it was chosen; method ``all_aci`` holds the γ shared by every
 ``*_aci``) and ``data/backtests/calibration.parquet`` (full precision).
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ import pandas as pd
 
 from diffrisk.baselines.calibration import aci_wrap, select_gamma
 from diffrisk.baselines.combination import combination_name, combine_forecasts, select_weight
-from diffrisk.baselines.registry import BASELINE_METHODS, SCENARIO_FREE_METHODS, run_baselines
+from diffrisk.baselines.registry import BASELINE_METHODS, run_baselines
 from diffrisk.core import audit, io, paths
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import write_table
@@ -43,6 +40,7 @@ from diffrisk.data.returns import check_series, load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.forecasts.contract import ALPHAS
 from diffrisk.forecasts.store import load_forecasts, save_forecasts
+from diffrisk.stages.baseline_settings import baseline_config
 
 logger = logging.getLogger(__name__)
 
@@ -89,20 +87,7 @@ def validation_forecasts(
         )
     returns = load_returns()
     dates = splits.dates(returns, "validation")
-    max_obs = int(baselines["max_obs"]) or None
-    garch = {
-        "refit_every": int(baselines["refit_every"]),
-        "min_obs": int(baselines["min_obs"]),
-        "max_obs": max_obs,
-    }
-    config = {
-        "hs": {"window": int(baselines["window"])},
-        "mc_normal": {"window": int(baselines["window"]), "n_scenarios": int(n_scenarios)},
-        "garch_t": {**garch, "n_scenarios": int(n_scenarios)},
-        "fhs": {**garch, "n_scenarios": int(baselines["fhs_residuals"])},
-        **{m: dict(garch) for m in SCENARIO_FREE_METHODS},
-    }
-    config = {m: c for m, c in config.items() if m in val_methods}
+    config = baseline_config(val_methods, baselines, n_scenarios)
     results = run_baselines(returns, dates, list(val_methods), config, seed=seed, series=heads)
     return {m: frame for m, (frame, _) in results.items()}
 

@@ -1,6 +1,8 @@
 """What the stage modules share.
 
-The select stage's decisions, the coverage stage's tables, and the up-front check of the
+The study's returns as the stages read them (:func:`stage_returns`,
+:func:`checked_returns`) and the stress stages' common arguments (:class:`StressInputs`),
+the select stage's decisions, the coverage stage's tables, and the up-front check of the
 parameters that name series (:func:`check_series_params`).
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -16,8 +19,106 @@ import pandas as pd
 from diffrisk.core import paths
 from diffrisk.core.params import parse_list
 from diffrisk.data.prices import DataError
+from diffrisk.data.returns import constituent_returns, load_returns, returns_until
+from diffrisk.data.splits import Splits
 
 logger = logging.getLogger(__name__)
+
+
+def stage_returns(
+    *, index_name: str | None = None, until_val_end: Splits | None = None
+) -> pd.DataFrame:
+    """The study's returns as a stage reads them (``data/processed/returns.parquet``).
+
+    Parameters
+    ----------
+    index_name : str, optional
+        Keep the constituents' columns only: the index column (``data.index_name``) and
+        the portfolio are dropped (:func:`~diffrisk.data.returns.constituent_returns`).
+    until_val_end : Splits, optional
+        Keep the rows up to ``until_val_end.val_end`` only, so no test-period row is read
+        (:func:`~diffrisk.data.returns.returns_until` with ``"validation"``); applied
+        before the constituents are taken.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the data stage has not written the returns.
+    ValueError
+        From :func:`~diffrisk.data.returns.constituent_returns` (fewer than 2
+        constituents, a missing value).
+    """
+    returns = load_returns()
+    if until_val_end is not None:
+        returns = returns_until(returns, until_val_end, "validation")
+    if index_name is not None:
+        returns = constituent_returns(returns, index_name)
+    return returns
+
+
+def checked_returns(
+    headline: str | Iterable[str] | None,
+    ddpm: Mapping[str, Any],
+    others: Mapping[str, Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, list[str] | None]]:
+    """The study's returns, after checking the series-naming parameters of a DDPM stage.
+
+    ``data.series`` (``headline``), then ``others`` (parameter name -> value, in order),
+    then ``ddpm.train_series`` and ``ddpm.val_series`` are checked against the columns
+    with :func:`check_series_params`.
+
+    Returns
+    -------
+    returns : DataFrame
+        Every series of ``data/processed/returns.parquet``.
+    checked : dict
+        :func:`check_series_params`'s answer (parameter name -> list of names or None).
+    """
+    returns = load_returns()
+    checked = check_series_params(
+        returns.columns,
+        {
+            "data.series": headline,
+            **(others or {}),
+            "ddpm.train_series": ddpm.get("train_series"),
+            "ddpm.val_series": ddpm.get("val_series"),
+        },
+    )
+    return returns, checked
+
+
+@dataclass(frozen=True)
+class StressInputs:
+    """What every stress stage's worker takes besides its own parameter section.
+
+    Built from ``params.yaml`` by :func:`stress_inputs`; a worker's ``inputs`` argument.
+
+    Attributes
+    ----------
+    splits : diffrisk.data.splits.Splits
+        The study's periods (``data.train_end`` .. ``data.test_end``): a stress model
+        trains on windows ending on or before ``splits.train_end`` and selects its epoch
+        on ``splits.val_start .. splits.val_end``; the test period is the held-out
+        reference, scored and never used for a choice.
+    index_name : str
+        ``data.index_name``: the index column, dropped with the portfolio so that the
+        stages see the constituents only (:func:`stage_returns`).
+    seed : int
+        The study seed; each worker says which seeds it derives from it.
+    """
+
+    splits: Splits
+    index_name: str
+    seed: int
+
+
+def stress_inputs(seed: int, data: Mapping[str, Any]) -> StressInputs:
+    """The :class:`StressInputs` of ``params.yaml``'s ``seed`` and ``data`` section.
+
+    ``splits`` is :meth:`Splits.from_mapping` of ``data``, ``index_name`` is
+    ``data.index_name``.
+    """
+    return StressInputs(splits=Splits.from_mapping(data), index_name=data["index_name"], seed=seed)
 
 
 def read_backtest_table(stem: str) -> pd.DataFrame:

@@ -7,9 +7,6 @@ full-precision copies ``data/backtests/*.parquet`` and ``reports/metrics/backtes
 
 The study's primary method is the select stage's decision
 (``reports/metrics/selection.json``, key ``primary_method``).
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations

@@ -2,9 +2,6 @@
 
 The paper's Tables 1-2 and the extended Table 3 from the backtest tables. Writes
 ``reports/tables/table{1_cvar,2_coverage,3_extended}.{csv,md,tex}``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations

@@ -4,9 +4,6 @@ Raw prices (skfolio or a CSV) to validated log returns, portfolio, splits and th
 report. Writes ``data/raw/prices.parquet``, ``data/processed/returns.parquet`` (+ audit),
 ``reports/tables/data_summary.{csv,md}``, ``data_spikes.csv``,
 ``reports/metrics/data.json``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations

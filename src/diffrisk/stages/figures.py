@@ -3,9 +3,6 @@
 The paper's Figures 1-3 per headline series. Writes
 ``reports/figures/paper/fig{1,2,3}_*.{png,pdf}`` (:func:`diffrisk.core.paths.paper_figures_dir`,
 a directory output in ``dvc.yaml``: its files follow ``data.series``).
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations

@@ -5,9 +5,6 @@ walk-forward refits (``ddpm_wf``) and the seed ensemble (``ddpm_ens``). Writes
 ``data/forecasts/ddpm*.parquet`` / ``_scenarios.npz`` / ``.audit.json``,
 ``data/forecasts/ddpm_ens_members.parquet``, ``models/ddpm_wf/version_<k>.pt`` and
 ``reports/tables/ddpm_diagnostics.csv``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -27,6 +24,7 @@ from diffrisk.ddpm.ensemble import forecast_members
 from diffrisk.ddpm.forecast import forecast_ddpm, validation_diagnostics
 from diffrisk.ddpm.model import DDPMModel, load_checkpoint
 from diffrisk.ddpm.walk_forward import forecast_walk_forward, walk_forward_versions
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.forecasts.contract import ScenarioSet
 from diffrisk.forecasts.store import save_forecasts
 from diffrisk.stages.ddpm_settings import sampler_settings
@@ -84,7 +82,7 @@ def _walk_forward(
             {
                 **v.record(),
                 "checkpoint": str(path.relative_to(paths.project_root())),
-                "checkpoint_sha256": audit.file_sha256(path),
+                "checkpoint_sha256": weights_sha256(path),
             }
         )
     return frame, scen, {"versions": records}
@@ -107,7 +105,7 @@ def _ensemble(
     frame, scen, member_frames = forecast_members(models, returns, dates, series=heads, **sampling)
     io.write_parquet(paths.forecast_file("ddpm_ens_members"), member_frames)
     records = [
-        {"member": k, "checkpoint_sha256": audit.file_sha256(path)}
+        {"member": k, "checkpoint_sha256": weights_sha256(path)}
         for k, path in enumerate(checkpoints)
     ]
     return frame, scen, {"members": records}
@@ -174,7 +172,7 @@ def generate_forecasts(
         "ddpm_5000": {**configured, "n_scenarios": int(large_n_scenarios), "series": heads},
     }
     data_hash = audit.recorded_data_hash()
-    ckpt = {"checkpoint_sha256": audit.file_sha256(paths.ddpm_checkpoint())}
+    ckpt = {"checkpoint_sha256": weights_sha256(paths.ddpm_checkpoint())}
     out, seconds, diags = {}, {}, []
 
     def save(method: str, frame: pd.DataFrame, scen: ScenarioSet, record: dict) -> None:

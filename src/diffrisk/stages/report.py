@@ -2,9 +2,6 @@
 
 ``reports/STUDY.md`` from the tables (the headline first, failures included; the seed
 ensemble; the known-truth simulation), and HTML of every executed notebook.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations

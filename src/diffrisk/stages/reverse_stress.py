@@ -26,10 +26,9 @@ import torch
 from diffrisk.core import io, paths
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
-from diffrisk.data.returns import constituent_returns, load_returns
-from diffrisk.data.splits import Splits
 from diffrisk.reporting.reverse_stress import figure_reverse_stress
 from diffrisk.reporting.style import save_figure
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.config import parse_segments
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.reverse import check_request, loss_contributions, segment_contributions
@@ -62,13 +61,12 @@ def reverse_stress(
     periods: str,
     methods: str,
     sectors: str,
-    splits: Splits,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
 ) -> dict[str, Any]:
     """Run the ``reverse_stress`` stage (arguments: ``stress.reverse`` and the sectors)."""
     tic = time.perf_counter()
-    returns = constituent_returns(load_returns(), index_name)
+    splits, seed = inputs.splits, inputs.seed
+    returns = stage_returns(index_name=inputs.index_name)
     assets = [str(c) for c in returns.columns]
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
@@ -78,8 +76,16 @@ def reverse_stress(
     h = int(model.config.horizon)
     train = returns.loc[returns.index <= splits.train_end].to_numpy(dtype=float)
     reference = fit_path_reference(train, h)
-    chosen = tuple(m.strip() for m in str(methods).split(",") if m.strip())
     options = {"strength": strength, "defensive": defensive, "n_steps": n_steps}
+    # what the reverse stress test and its validation on the test periods share
+    shared = {
+        "reference": reference,
+        "segments": segments,
+        "n_paths": n_paths,
+        "diffusion_options": options,
+        "methods": tuple(m.strip() for m in str(methods).split(",") if m.strip()),
+        "seed": seed,
+    }
     test_rows = returns.index[returns.index >= splits.test_start]
     as_of = test_rows[0]
     request = check_request(
@@ -90,12 +96,7 @@ def reverse_stress(
         returns,
         request,
         as_of=as_of,
-        reference=reference,
-        segments=segments,
-        n_paths=n_paths,
-        diffusion_options=options,
-        methods=chosen,
-        seed=seed,
+        **shared,
     )
     contrib = pd.DataFrame(
         {
@@ -126,12 +127,7 @@ def reverse_stress(
         portfolios,
         usable,
         horizon=h,
-        reference=reference,
-        segments=segments,
-        n_paths=n_paths,
-        diffusion_options=options,
-        methods=chosen,
-        seed=seed,
+        **shared,
     )
     scores = _scores(validation)
     metrics = _metrics(summary, scores, results, skipped, h, es_alpha)
@@ -213,7 +209,5 @@ def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dic
     return reverse_stress(
         **stress["reverse"],
         sectors=stress["segments"]["sectors"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
+        inputs=stress_inputs(seed, data),
     )

@@ -6,9 +6,6 @@ refit, the sampler (DDIM steps × solver order) and the primary method (``ddpm``
 on ``val_start … select_end``. Writes ``reports/metrics/selection.json`` (read by the
 ``train``, ``generate``, ``simulate`` and ``coverage`` stages), ``reports/tables/selection.csv``
 / ``.md`` and the rehearsal checkpoints under ``models/rehearsal/``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -20,9 +17,8 @@ from typing import Any
 from diffrisk.core import io, paths
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import write_table
-from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
-from diffrisk.stages.common import check_series_params
+from diffrisk.stages.common import checked_returns
 from diffrisk.stages.ddpm_settings import ddpm_config
 from diffrisk.study.selection import MARGIN_SE, SelectionSettings, nested_validation
 
@@ -75,15 +71,7 @@ def select_ddpm(
     dict
         ``decisions`` (as written to selection.json) and ``scores`` (DataFrame).
     """
-    returns = load_returns()
-    checked = check_series_params(
-        returns.columns,
-        {
-            "data.series": headline,
-            "ddpm.train_series": ddpm.get("train_series"),
-            "ddpm.val_series": ddpm.get("val_series"),
-        },
-    )
+    returns, checked = checked_returns(headline, ddpm)
     heads = tuple(checked["data.series"] or [])
     config, tuned = ddpm_config(ddpm, use_tuned, final_refit=False)
     settings = SelectionSettings(

@@ -4,9 +4,6 @@ The known-truth check on several simulated GARCH(1,1)-t paths. Writes
 ``reports/tables/simulation.{csv,md}`` (the summary across paths),
 ``reports/tables/simulation_paths.csv`` (every path), ``data/simulation.parquet`` (the
 summary at full precision, read by the report stage) and ``data/simulation.audit.json``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations

@@ -10,9 +10,6 @@ trains (or reloads) the independent diffusion members ``models/stress_members/me
 
 Cost on the default parameters: 249 generator calls of 128 paths plus two 6-epoch members;
 230 s measured on the shared machine (load average ~5 on 2 cores; members 47 s of it).
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ from tqdm.auto import tqdm
 from diffrisk.core import audit, io, paths
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import markdown_table, write_csv_table, write_table
-from diffrisk.data.returns import constituent_returns, load_returns, returns_until
+from diffrisk.data.returns import returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.evaluation.stress_audit import (
     DEFENCES,
@@ -46,6 +43,7 @@ from diffrisk.evaluation.stress_audit import (
 from diffrisk.reporting.stress_adversarial import figure_stress_adversarial
 from diffrisk.reporting.style import save_figure
 from diffrisk.risk.portfolio import parse_portfolios
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.adversarial import (
     PathGenerator,
     attack_request,
@@ -73,7 +71,7 @@ def _spread(dates: pd.DatetimeIndex, n: int) -> list[pd.Timestamp]:
 
 
 def member_model(
-    k: int, primary: StressModel, returns: pd.DataFrame, splits: Any, epochs: int, seed: int
+    k: int, primary: StressModel, returns: pd.DataFrame, splits: Splits, epochs: int, seed: int
 ) -> StressModel:
     """Independent diffusion member k: the primary's config, ``epochs`` epochs, seed ``seed + k``.
 
@@ -222,9 +220,7 @@ def audit_stress_requests(
     false_flag_target: float,
     reference_step: int,
     tolerance: float,
-    splits: Any,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
 ) -> dict[str, Any]:
     """Run the ``stress_audit`` stage.
 
@@ -261,11 +257,9 @@ def audit_stress_requests(
         Days between the training windows of the plausibility reference.
     tolerance : float
         Steering tolerance τ (``stress.validate.tolerance``).
-    splits : Splits
+    inputs : StressInputs
         Thresholds from validation dates; detection and false flags on test dates;
         members and the plausibility reference from training (and validation) rows.
-    index_name : str
-    seed : int
 
     Returns
     -------
@@ -277,7 +271,8 @@ def audit_stress_requests(
     primary = load_stress_model(stress_checkpoint())
     cfg = primary.config
     torch.set_num_threads(int(cfg.threads))
-    returns = constituent_returns(load_returns(), index_name)
+    splits, seed = inputs.splits, inputs.seed
+    returns = stage_returns(index_name=inputs.index_name)
     index = json.loads((stress_dir() / "index.json").read_text())
     registered = {a["name"]: a["signature"] for a in index["archetypes"]}
     eps_grid = sorted({float(e) for e in str(epsilons).split(",") if e.strip()})
@@ -488,7 +483,5 @@ def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dic
     return audit_stress_requests(
         **stress["audit"],
         tolerance=stress["validate"]["tolerance"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
+        inputs=stress_inputs(seed, data),
     )

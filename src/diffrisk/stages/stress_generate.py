@@ -2,9 +2,6 @@
 
 A scenario set per archetype and generator, each with audit metadata. Writes
 ``data/stress/*.npz`` and the set index.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -26,9 +23,8 @@ from diffrisk.core.paths import (
     stress_checkpoint,
     stress_dir,
 )
-from diffrisk.data.returns import constituent_returns, load_returns
-from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
 from diffrisk.stress.comparison import COMPARISON_GENERATORS, load_comparison_model
 from diffrisk.stress.comparison_sets import comparison_scenario_set
@@ -63,9 +59,7 @@ def generate_stress_sets(
     order: int,
     soft_bound: float,
     bootstrap_block: int,
-    splits: Any,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
 ) -> dict[str, Any]:
     """Run the ``stress_generate`` stage: a scenario set per archetype and generator.
 
@@ -98,8 +92,9 @@ def generate_stress_sets(
         See :func:`generate_paths`.
     bootstrap_block : int
         Block length of the filtered block bootstrap baseline.
-    splits : diffrisk.data.splits.Splits
-    seed : int
+    inputs : StressInputs
+        The unconditional set's dates are test days; the baselines fit on rows up to
+        ``splits.train_end``; archetype i's sets use the seed ``seed + 1000 * (i + 1)``.
 
     Returns
     -------
@@ -117,7 +112,7 @@ def generate_stress_sets(
     """
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
-    returns = constituent_returns(load_returns(), index_name)
+    returns = stage_returns(index_name=inputs.index_name)
     h = model.config.horizon
     resolved = [
         resolve_archetype(
@@ -125,7 +120,7 @@ def generate_stress_sets(
         )
         for a in parse_archetypes(archetypes)
     ]
-    test_dates = splits.dates(returns, "test")
+    test_dates = inputs.splits.dates(returns, "test")
     if len(test_dates) == 0:
         raise ValueError("the test period has no returns: cannot condition the unconditional set")
     data_hash, ckpt_hash = (audit.recorded_data_hash(), weights_sha256(stress_checkpoint()))
@@ -160,7 +155,7 @@ def generate_stress_sets(
             per = int(unconditional_paths_per_date)
         else:
             dates, per = [arch.as_of or as_of], int(n_paths)
-        set_seed = int(seed) + 1000 * (i + 1)
+        set_seed = int(inputs.seed) + 1000 * (i + 1)
         tic = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", StressRangeWarning)
@@ -228,7 +223,7 @@ def generate_stress_sets(
             b_paths, b_meta = baseline_scenario_set(
                 kind,
                 returns,
-                splits.train_end,
+                inputs.splits.train_end,
                 dates,
                 per,
                 h,
@@ -265,9 +260,4 @@ def generate_stress_sets(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_generate``: :func:`generate_stress_sets` with its ``dvc.yaml`` parameters."""
-    return generate_stress_sets(
-        **stress["generate"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
-    )
+    return generate_stress_sets(**stress["generate"], inputs=stress_inputs(seed, data))

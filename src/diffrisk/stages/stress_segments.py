@@ -7,9 +7,6 @@ narrows the gap. Writes ``reports/tables/stress_segments.{csv,md}``,
 ``reports/tables/stress_segments_summary.{csv,md}``, ``reports/metrics/stress_segments.json``,
 ``reports/figures/stress_segments.{png,pdf}``, ``models/stress_stratified.pt`` and
 ``models/stress_segments_timing.json``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -27,12 +24,11 @@ import torch
 from diffrisk.core import io, paths
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import write_table
-from diffrisk.data.returns import constituent_returns, load_returns, returns_until
-from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.segments import GOAL_RATIO, segment_summary, variant_tables
 from diffrisk.reporting.stress_segments import figure_segment_errors
 from diffrisk.reporting.style import save_figure
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import (
     load_stress_model,
@@ -55,9 +51,7 @@ def stress_segments(
     daily: bool,
     stratified: bool,
     stratified_max_epochs: int,
-    splits: Any,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_segments`` stage.
@@ -78,11 +72,9 @@ def stress_segments(
         date, sampler settings and seed as the pipeline's).
     stratified_max_epochs : int
         Cap on the variant's epochs (the epoch is still selected on validation).
-    splits : diffrisk.data.splits.Splits
-        Training and validation for the variant; the test period is the held-out
-        reference (scored, never used for a choice).
-    index_name : str
-    seed : int
+    inputs : StressInputs
+        Training and validation for the variant (fitted with the study seed); the test
+        period is the held-out reference (scored, never used for a choice).
 
     Returns
     -------
@@ -95,7 +87,8 @@ def stress_segments(
     if not index_file.is_file():
         raise FileNotFoundError(f"{index_file} does not exist: run the stress_generate stage")
     index = json.loads(index_file.read_text())
-    returns = constituent_returns(load_returns(), index_name)
+    splits = inputs.splits
+    returns = stage_returns(index_name=inputs.index_name)
     assets = [str(c) for c in returns.columns]
     test = returns.loc[splits.dates(returns, "test")]
     sets = {
@@ -119,12 +112,12 @@ def stress_segments(
         torch.set_num_threads(int(config.threads))
         t0 = time.perf_counter()
         model = train_stress_model(
-            constituent_returns(returns_until(load_returns(), splits, "validation"), index_name),
+            stage_returns(index_name=inputs.index_name, until_val_end=splits),
             splits.train_end,
             splits.val_start,
             splits.val_end,
             config,
-            seed=int(seed),
+            seed=int(inputs.seed),
             progress=progress,
         )
         seconds["stratified_training"] = round(time.perf_counter() - t0, 1)
@@ -206,9 +199,4 @@ def _metrics(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_segments``: :func:`stress_segments` with its ``dvc.yaml`` parameters."""
-    return stress_segments(
-        **stress["segments"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
-    )
+    return stress_segments(**stress["segments"], inputs=stress_inputs(seed, data))

@@ -1,9 +1,6 @@
 """Stage ``stress_train``.
 
 Fit the multivariate stress-path model. Writes ``models/stress.pt`` (+ audit).
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -17,9 +14,8 @@ import torch
 
 from diffrisk.core import audit, io, paths
 from diffrisk.core.paths import stress_checkpoint
-from diffrisk.data.returns import constituent_returns, load_returns, returns_until
-from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import save_stress_model, train_stress_model
 from diffrisk.stress.scenario_sets import json_ready
@@ -30,9 +26,7 @@ logger = logging.getLogger(__name__)
 def train_stress(
     *,
     model: Mapping[str, Any],
-    splits: Any,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_train`` stage: fit the stress generator on training windows.
@@ -41,11 +35,10 @@ def train_stress(
     ----------
     model : mapping
         ``params.yaml``'s ``stress.model`` (fields of :class:`StressConfig`).
-    splits : diffrisk.data.splits.Splits
+    inputs : StressInputs
         Training windows end on or before ``splits.train_end``; the epoch is selected on
         windows inside ``splits.val_start .. splits.val_end``; test rows are never read.
-    seed : int
-        Study seed.
+        The model is fitted with the study seed.
 
     Returns
     -------
@@ -59,7 +52,8 @@ def train_stress(
     """
     config = StressConfig.from_dict(dict(model))
     torch.set_num_threads(int(config.threads))
-    returns = constituent_returns(returns_until(load_returns(), splits, "validation"), index_name)
+    splits = inputs.splits
+    returns = stage_returns(index_name=inputs.index_name, until_val_end=splits)
     data_hash = audit.recorded_data_hash()
     tic = time.perf_counter()
     fitted = train_stress_model(
@@ -68,7 +62,7 @@ def train_stress(
         splits.val_start,
         splits.val_end,
         config,
-        seed=int(seed),
+        seed=int(inputs.seed),
         progress=progress,
     )
     seconds = time.perf_counter() - tic
@@ -84,7 +78,7 @@ def train_stress(
     path = save_stress_model(fitted, stress_checkpoint())
     record = audit.provenance(
         {"stress.model": config.to_dict()},
-        seed,
+        inputs.seed,
         data_hash,
         extra={"checkpoint_sha256": weights_sha256(path), "outputs": metrics},
     )
@@ -108,9 +102,4 @@ def train_stress(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_train``: :func:`train_stress` with its ``dvc.yaml`` parameters."""
-    return train_stress(
-        model=stress["model"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
-    )
+    return train_stress(model=stress["model"], inputs=stress_inputs(seed, data))

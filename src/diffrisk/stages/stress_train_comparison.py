@@ -3,9 +3,6 @@
 Fit the two comparison generators of the stress model, a conditional WGAN-GP and a
 conditional VAE, on the diffusion model's windows. Writes ``models/stress_gan.pt``,
 ``models/stress_vae.pt`` (+ audit records) and ``models/stress_train_comparison.json``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -20,9 +17,8 @@ import torch
 from diffrisk.core import audit, io, paths
 from diffrisk.core.compute import compute_map
 from diffrisk.core.paths import comparison_checkpoint
-from diffrisk.data.returns import constituent_returns, load_returns, returns_until
-from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.gan import train_gan
@@ -47,9 +43,7 @@ def train_comparison(
     *,
     model: Mapping[str, Any],
     comparison: Mapping[str, Any],
-    splits: Any,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_train_comparison`` stage: fit the GAN and the VAE.
@@ -63,11 +57,10 @@ def train_comparison(
         ``stress.comparison`` (:class:`ComparisonConfig`); ``workers: 2`` fits both at once
         as Dask tasks on worker processes (each with ``threads`` threads), with the same
         weights as a serial run (each fit is seeded on its own).
-    splits : diffrisk.data.splits.Splits
-        Training windows end on or before ``train_end``; epochs are selected on
-        validation windows; test rows are never read.
-    seed : int
-        Study seed (GAN ``seed``, VAE ``seed + 1``).
+    inputs : StressInputs
+        Training windows end on or before ``splits.train_end``; epochs are selected on
+        validation windows; test rows are never read. The GAN is seeded with ``seed``,
+        the VAE with ``seed + 1``.
 
     Returns
     -------
@@ -83,7 +76,8 @@ def train_comparison(
     config = StressConfig.from_dict(dict(model))
     settings = ComparisonConfig.from_dict(dict(comparison))
     torch.set_num_threads(int(settings.threads))
-    returns = constituent_returns(returns_until(load_returns(), splits, "validation"), index_name)
+    splits, seed = inputs.splits, inputs.seed
+    returns = stage_returns(index_name=inputs.index_name, until_val_end=splits)
     data_hash = audit.recorded_data_hash()
     record: dict[str, Any] = {}
     dates = (splits.train_end, splits.val_start, splits.val_end)
@@ -128,9 +122,5 @@ def train_comparison(
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_train_comparison``: :func:`train_comparison` with its parameters."""
     return train_comparison(
-        model=stress["model"],
-        comparison=stress["comparison"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
+        model=stress["model"], comparison=stress["comparison"], inputs=stress_inputs(seed, data)
     )

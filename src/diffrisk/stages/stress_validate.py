@@ -3,9 +3,6 @@
 The validation suite, signatures and downstream risk of the stress sets. Writes
 ``reports/tables/stress_*.{csv,md}``, ``stress_section.md``, the stress figures and
 ``reports/metrics/stress.json``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -21,8 +18,6 @@ from numpy.typing import NDArray
 from diffrisk.core import io, paths
 from diffrisk.core.paths import scenario_set_file, stress_dir
 from diffrisk.core.tables import write_table
-from diffrisk.data.returns import constituent_returns, load_returns
-from diffrisk.data.splits import Splits
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS, headline_bootstrap
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.diversity import (
@@ -47,6 +42,7 @@ from diffrisk.reporting.stress_figures import (
 from diffrisk.reporting.stress_report import stress_report_section
 from diffrisk.reporting.style import save_figure
 from diffrisk.risk.portfolio import parse_portfolios, risk_summary
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.archetypes import Archetype, CrisisWindow, parse_crisis_windows
 from diffrisk.stress.comparison import COMPARISON_GENERATORS
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
@@ -70,9 +66,7 @@ def validate_stress_sets(
     tolerance: float,
     n_boot: int,
     bootstrap_block: int,
-    splits: Any,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
 ) -> dict[str, Any]:
     """Run the ``stress_validate`` stage: validation, signatures, downstream risk, figures.
 
@@ -91,11 +85,10 @@ def validate_stress_sets(
         horizon: ACF pairs never cross two windows), for the uncertainty of the
         unconditional headline distances and of their differences
         (:func:`diffrisk.evaluation.paths.bootstrap.headline_bootstrap`).
-    splits : diffrisk.data.splits.Splits
+    inputs : StressInputs
         ``test`` is the held-out reference of the unconditional set; regime thresholds and
-        minimum-variance weights use training rows only.
-    seed : int
-        Study seed (recorded).
+        minimum-variance weights use training rows only. The seed drives the coverage
+        threshold, the diversity table and the bootstrap.
 
     Returns
     -------
@@ -136,7 +129,8 @@ def validate_stress_sets(
         for a in index["archetypes"]
     ]
     sets = _load_sets(index)
-    returns = constituent_returns(load_returns(), index_name)
+    splits, seed = inputs.splits, inputs.seed
+    returns = stage_returns(index_name=inputs.index_name)
     h = int(index["horizon"])
     train = returns.loc[returns.index <= splits.train_end]
     thresholds = fit_regime_thresholds(train)
@@ -378,12 +372,7 @@ def _write_figures(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_validate``: :func:`validate_stress_sets` with its ``dvc.yaml`` parameters."""
-    return validate_stress_sets(
-        **stress["validate"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
-    )
+    return validate_stress_sets(**stress["validate"], inputs=stress_inputs(seed, data))
 
 
 def headline_stress_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:

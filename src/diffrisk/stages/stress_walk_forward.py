@@ -5,9 +5,6 @@ refitted on expanding windows (warm start, a fixed number of epochs), each score
 year it serves (and on later years), the frozen pipeline model on the same years. Writes
 ``models/stress_wf/``, ``reports/tables/stress_drift.{csv,md}`` and
 ``reports/metrics/stress_drift.json``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -22,10 +19,9 @@ import torch
 from diffrisk.core import audit, io, paths
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.core.tables import write_table
-from diffrisk.data.returns import constituent_returns, load_returns
-from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.drift import drift_summary, drift_table
+from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.scenario_sets import SAMPLER_KEYS, read_scenario_set
@@ -43,9 +39,7 @@ def stress_walk_forward(
     frequency: str,
     scope: str,
     warm_start: bool,
-    splits: Any,
-    index_name: str,
-    seed: int,
+    inputs: StressInputs,
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_walk_forward`` stage.
@@ -61,12 +55,9 @@ def stress_walk_forward(
         frozen model); :func:`~diffrisk.stress.walk_forward.version_period_sets`.
     warm_start : bool
         Start each refit from the previous version.
-    splits : diffrisk.data.splits.Splits
-        The test period is split into the periods.
-    index_name : str
-    seed : int
-        Study seed: refit k uses ``seed + k``; period p's sets use the pipeline
-        unconditional set's seed + p.
+    inputs : StressInputs
+        The test period is split into the periods. Refit k uses the seed ``seed + k``;
+        period p's sets use the pipeline unconditional set's seed + p.
 
     Returns
     -------
@@ -82,8 +73,8 @@ def stress_walk_forward(
     tic = time.perf_counter()
     frozen = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(frozen.config.threads))
-    returns = constituent_returns(load_returns(), index_name)
-    test_dates = splits.dates(returns, "test")
+    returns = stage_returns(index_name=inputs.index_name)
+    test_dates = inputs.splits.dates(returns, "test")
     if len(test_dates) == 0:
         raise ValueError("the test period has no returns: nothing to walk forward through")
     _, meta = read_scenario_set(scenario_set_file("diffusion", UNCONDITIONAL))
@@ -93,7 +84,7 @@ def stress_walk_forward(
         returns,
         test_dates,
         epochs=int(epochs),
-        seed=int(seed),
+        seed=int(inputs.seed),
         frequency=frequency,
         warm_start=bool(warm_start),
         frozen_sha256=weights_sha256(stress_checkpoint()),
@@ -119,7 +110,7 @@ def stress_walk_forward(
     params = {"epochs": epochs, "frequency": frequency, "scope": scope, "warm_start": warm_start}
     record = audit.provenance(
         {"stress.walk_forward": params, "stress.model": frozen.config.to_dict()},
-        seed,
+        inputs.seed,
         audit.recorded_data_hash(),
         extra={"versions": records, "generation": generation, "seconds": seconds},
     )
@@ -147,9 +138,4 @@ def stress_walk_forward(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_walk_forward``: :func:`stress_walk_forward` with its parameters."""
-    return stress_walk_forward(
-        **stress["walk_forward"],
-        splits=Splits.from_mapping(data),
-        index_name=data["index_name"],
-        seed=seed,
-    )
+    return stress_walk_forward(**stress["walk_forward"], inputs=stress_inputs(seed, data))

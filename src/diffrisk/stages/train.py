@@ -4,9 +4,6 @@ Fit the one-day DDPM on train, select the epoch on validation (and refit if the 
 stage decided so): K seed members, member 0 being the study's model. Writes
 ``models/ddpm.pt`` (+ audit), ``models/ddpm_ens/member_<k>.pt`` (k ≥ 1, + audit),
 ``reports/metrics/train.json``, ``reports/plots/train_history.csv``.
-
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments.
 """
 
 from __future__ import annotations
@@ -19,9 +16,10 @@ import pandas as pd
 
 from diffrisk.core import audit, io, paths
 from diffrisk.core.tables import write_csv_table
-from diffrisk.data.returns import load_returns, returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.ensemble import fit_members, member_seeds
+from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.stages.common import stage_returns
 from diffrisk.stages.ddpm_settings import ddpm_config
 
 logger = logging.getLogger(__name__)
@@ -67,7 +65,7 @@ def train_ddpm(
         ``metrics`` (as written to ``reports/metrics/train.json``), ``config``, ``tuned``.
     """
     config, tuned = ddpm_config(ddpm, use_tuned)
-    returns = returns_until(load_returns(), splits, "validation")
+    returns = stage_returns(until_val_end=splits)
     logger.info("training %d DDPM member(s) on %d days × %d series", int(members), *returns.shape)
     seeds = member_seeds(int(seed), int(members))
     checkpoints = [paths.ensemble_checkpoint(k) for k in range(len(seeds))]
@@ -90,7 +88,7 @@ def train_ddpm(
             {"ddpm": config.to_dict(), "tuned": tuned, "member": k, "member_seed": member_seed},
             seed,
             data_hash,
-            extra={"checkpoint_sha256": audit.file_sha256(path)},
+            extra={"checkpoint_sha256": weights_sha256(path)},
         )
         audit.write_provenance(path.with_suffix(".audit.json"), record)
     io.write_json(

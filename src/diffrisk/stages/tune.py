@@ -4,12 +4,10 @@ The Optuna study of the DDPM on the inner validation period (``data.val_start â€
 data.select_end``, nested validation). Writes ``models/best_params.yaml``,
 ``reports/tables/tune_trials.csv``, the tuning figures and ``reports/metrics/tune.json``.
 
-:func:`run` takes the stage's parameter sections (as ``dvc.yaml`` declares them) and calls
-the worker with explicit arguments. ``python -m diffrisk.stages.tune --storage URL`` is a
-worker of a shared study: it adds trials to the study the stage would run with this
-checkout's ``params.yaml`` (same study name), so several of them, on one or many machines,
-share the work; the stage run afterwards with ``tune.storage`` set to the same URL reads
-the best trial back.
+``python -m diffrisk.stages.tune --storage URL`` is a worker of a shared study: it adds
+trials to the study the stage would run with this checkout's ``params.yaml`` (same study
+name), so several of them, on one or many machines, share the work; the stage run
+afterwards with ``tune.storage`` set to the same URL reads the best trial back.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import pandas as pd
 
 from diffrisk.core import audit, io, paths
 from diffrisk.core.tables import write_csv_table
-from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.reporting.style import save_figure, set_style
@@ -34,7 +31,7 @@ from diffrisk.reporting.tuning_figures import (
     draw_tune_importance,
     tune_plot_data,
 )
-from diffrisk.stages.common import check_series_params
+from diffrisk.stages.common import checked_returns
 from diffrisk.study.tuning import (
     DEFAULT_SPACE,
     TuneSettings,
@@ -107,15 +104,8 @@ def study_setup(
     overrides = dict(overrides)
     if overrides.get("val_series") is None and headline is not None:
         overrides["val_series"] = headline
-    everything = load_returns()
-    checked = check_series_params(
-        everything.columns,
-        {
-            "data.series": headline,
-            "tune.overrides.val_series": overrides.get("val_series"),
-            "ddpm.train_series": ddpm.get("train_series"),
-            "ddpm.val_series": ddpm.get("val_series"),
-        },
+    everything, checked = checked_returns(
+        headline, ddpm, {"tune.overrides.val_series": overrides.get("val_series")}
     )
     if checked["tune.overrides.val_series"] is not None:
         overrides["val_series"] = checked["tune.overrides.val_series"]

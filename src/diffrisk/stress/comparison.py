@@ -23,29 +23,36 @@ blocks are FiLM-conditioned (:class:`~diffrisk.stress.network.FiLMBlock`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
-from numpy.typing import NDArray
 from torch import nn
 from torch.nn import functional as F
 
-from diffrisk.diffusion.nn import ResidualDilatedBlock
-from diffrisk.diffusion.training import check_positive_fields, read_checkpoint, save_checkpoint
-from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import as_float_tensor, fit_stress_statistics
-from diffrisk.stress.network import FiLMBlock, StressDenoiser
+from diffrisk.diffusion.training import (
+    check_field_range,
+    check_positive_fields,
+    read_checkpoint,
+    restore_weights,
+    save_checkpoint,
+)
+from diffrisk.stress.config import ParamsSection, StressConfig
+from diffrisk.stress.model import (
+    WindowTensors,
+    fit_training_statistics,
+    statistics_from_payload,
+    statistics_payload,
+)
+from diffrisk.stress.network import ConditionModules, FiLMBlock
 from diffrisk.stress.signatures import (
     N_HISTORY_SCALARS,
     SIGNATURE_COLUMNS,
     ConditioningScales,
-    historical_signatures,
 )
-from diffrisk.stress.windows import WindowSet, training_windows
 
 COMPARISON_GENERATORS: tuple[str, ...] = ("gan", "vae")
 """Names of the comparison generators (scenario-set files ``<name>_<archetype>.npz``)."""
@@ -53,7 +60,7 @@ COMPARISON_GENERATORS: tuple[str, ...] = ("gan", "vae")
 
 # --------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
-class ComparisonConfig:
+class ComparisonConfig(ParamsSection):
     """Architecture and training settings of the GAN and VAE comparison generators.
 
     Parameters
@@ -127,6 +134,8 @@ class ComparisonConfig:
     threads: int = 1
     workers: int = 1
 
+    section: ClassVar[str] = "stress.comparison"
+
     def __post_init__(self) -> None:
         check_positive_fields(
             self,
@@ -149,36 +158,16 @@ class ComparisonConfig:
             ),
             "ComparisonConfig",
         )
-        for name in ("p_uncond", "p_drop_component", "ema_decay"):
-            if not 0.0 <= float(getattr(self, name)) < 1.0:
-                raise ValueError(
-                    f"ComparisonConfig.{name} must be in [0, 1), got {getattr(self, name)!r}"
-                )
-        for name in ("gan_lr", "vae_lr"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(
-                    f"ComparisonConfig.{name} must be > 0, got {getattr(self, name)!r}"
-                )
-        for name in ("gan_gp_weight", "vae_beta", "samples_per_epoch", "history_blocks"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(
-                    f"ComparisonConfig.{name} must be >= 0, got {getattr(self, name)!r}"
-                )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> ComparisonConfig:
-        """Build from ``params.yaml``'s ``stress.comparison``; unknown keys raise."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown stress.comparison parameters {unknown}; expected some of {sorted(known)}"
-            )
-        return cls(**dict(values))
+        check_field_range(
+            self, ("p_uncond", "p_drop_component", "ema_decay"), "in [0, 1)", "ComparisonConfig"
+        )
+        check_field_range(self, ("gan_lr", "vae_lr"), "> 0", "ComparisonConfig")
+        check_field_range(
+            self,
+            ("gan_gp_weight", "vae_beta", "samples_per_epoch", "history_blocks"),
+            ">= 0",
+            "ComparisonConfig",
+        )
 
     @classmethod
     def smoke(cls) -> ComparisonConfig:
@@ -219,31 +208,14 @@ class ComparisonSpec:
 
 
 # --------------------------------------------------------------------------- networks
-class ConditionEncoder(nn.Module):
+class ConditionEncoder(ConditionModules):
     """Condition embedding ``SiLU(history context + signature embedding)`` (B, emb_dim).
 
     The same modules as the diffusion denoiser's history encoder and signature embedding,
-    and the same forward code: :meth:`encode_history` and :meth:`embed_signature` *are*
+    and the same forward code (both are :class:`~diffrisk.stress.network.ConditionModules`):
+    :meth:`encode_history` and :meth:`embed_signature` *are*
     :meth:`StressDenoiser.encode_history` and :meth:`StressDenoiser.embed_signature`.
     """
-
-    encode_history = StressDenoiser.encode_history
-    embed_signature = StressDenoiser.embed_signature
-
-    def __init__(self, spec: ComparisonSpec) -> None:
-        super().__init__()
-        a, hw, d = spec.n_assets, spec.history_width, spec.emb_dim
-        self.history_proj = nn.Conv1d(a, hw, 1)
-        self.history_blocks = nn.ModuleList(
-            ResidualDilatedBlock(hw, 2**i, 3, 0.0) for i in range(spec.history_blocks)
-        )
-        self.history_out = nn.Sequential(
-            nn.Linear(2 * hw + spec.n_scalars, d), nn.SiLU(), nn.Linear(d, d)
-        )
-        self.null_token = nn.Parameter(torch.zeros(spec.n_signature))
-        self.signature_mlp = nn.Sequential(
-            nn.Linear(2 * spec.n_signature, d), nn.SiLU(), nn.Linear(d, d)
-        )
 
     def forward(self, cond: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Embedding of ``cond`` (``history``, ``scalars``, ``signature``, ``mask``)."""
@@ -319,8 +291,8 @@ class ComparisonModel(ConditioningScales):
     settings : ComparisonConfig
     assets, signature_mean, signature_std, scalar_mean, scalar_std, target_scale,
     target_abs_max, signature_bounds, train_end, prior_features, prior_signatures
-        As in :class:`~diffrisk.stress.model.StressModel` (from
-        :func:`~diffrisk.stress.model.fit_stress_statistics`).
+        The fitted statistics (:class:`~diffrisk.stress.signatures.ConditioningScales`,
+        from :func:`~diffrisk.stress.model.fit_stress_statistics`).
     history : list of dict
         Per-epoch training record.
     """
@@ -329,45 +301,8 @@ class ComparisonModel(ConditioningScales):
     net: PathGenerator
     config: StressConfig
     settings: ComparisonConfig
-    assets: list[str]
-    signature_mean: NDArray[np.float64]
-    signature_std: NDArray[np.float64]
-    scalar_mean: NDArray[np.float64]
-    scalar_std: NDArray[np.float64]
-    target_scale: float
-    target_abs_max: NDArray[np.float64]
-    signature_bounds: pd.DataFrame
-    train_end: str
-    prior_features: NDArray[np.float64]
-    prior_signatures: NDArray[np.float64]
     history: list[dict[str, float]] = field(default_factory=list)
     aux: nn.Module | None = None
-
-
-class WindowTensors:
-    """Torch views of a :class:`WindowSet` in the model's input scale (a training set)."""
-
-    def __init__(self, windows: WindowSet, model: ComparisonModel) -> None:
-        self.x0 = as_float_tensor(windows.targets / model.target_scale)
-        self.history = as_float_tensor(windows.history)
-        self.scalars = as_float_tensor(
-            model.scalars(windows.sigma, windows.portfolio_vol, windows.history)
-        )
-        values, mask = model.signature_input(windows.signature, windows.portfolio_vol)
-        self.signature, self.mask = as_float_tensor(values), as_float_tensor(mask)
-
-    def __len__(self) -> int:
-        return int(self.x0.shape[0])
-
-    def take(self, index: torch.Tensor | slice) -> dict[str, torch.Tensor]:
-        """Rows ``index``: ``x0``, ``history``, ``scalars``, ``signature``, ``mask``."""
-        return {
-            "x0": self.x0[index],
-            "history": self.history[index],
-            "scalars": self.scalars[index],
-            "signature": self.signature[index],
-            "mask": self.mask[index],
-        }
 
 
 def drop_condition(
@@ -392,25 +327,27 @@ def prepare_training(
 ) -> tuple[ComparisonModel, WindowTensors, WindowTensors]:
     """An untrained model (statistics fitted on training windows) and the window tensors.
 
-    Only rows up to ``val_end`` are read; training windows end on or before
-    ``train_end``; validation windows lie in ``[val_start, val_end]`` (the windows and
-    statistics of :func:`~diffrisk.stress.model.train_stress_model`). The network is
-    initialised from torch's global generator (seed it first).
+    The windows and statistics are those of
+    :func:`~diffrisk.stress.model.train_stress_model`. The network is initialised from
+    torch's global generator (seed it first). :func:`~diffrisk.stress.gan.train_gan` and
+    :func:`~diffrisk.stress.vae.train_vae` take the same data parameters.
+
+    Parameters
+    ----------
+    returns : DataFrame (T, n_assets)
+        Constituent returns; only rows up to ``val_end`` are read.
+    train_end, val_start, val_end : date
+        Training windows end on or before ``train_end``; validation windows (epoch
+        selection) lie inside ``[val_start, val_end]``.
+    config : StressConfig
+        Window settings (horizon, history, EWMA) shared with the diffusion model.
+    settings : ComparisonConfig
+    kind : {"gan", "vae"}
+        The generator (a VAE decoder also outputs a noise scale).
     """
     if kind not in COMPARISON_GENERATORS:
         raise ValueError(f"kind must be one of {COMPARISON_GENERATORS}, got {kind!r}")
-    if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
-        raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
-    frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
-    train_w = training_windows(frame, None, train_end, config)
-    val_w = training_windows(frame, val_start, val_end, config)
-    train_sig = historical_signatures(
-        frame.loc[frame.index <= pd.Timestamp(train_end)],
-        config.horizon,
-        lam=config.ewma_lambda,
-        warmup=config.ewma_warmup,
-    )
-    stats = fit_stress_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
+    stats, train_w, val_w = fit_training_statistics(returns, train_end, val_start, val_end, config)
     spec = ComparisonSpec(
         n_assets=len(stats.assets),
         horizon=config.horizon,
@@ -428,24 +365,9 @@ def prepare_training(
         net=PathGenerator(spec, output_noise=kind == "vae"),
         config=config,
         settings=settings,
-        **{name: getattr(stats, name) for name in _STAT_FIELDS},
+        **stats.statistics(),
     )
     return model, WindowTensors(train_w, model), WindowTensors(val_w, model)
-
-
-_STAT_FIELDS: tuple[str, ...] = (
-    "assets",
-    "signature_mean",
-    "signature_std",
-    "scalar_mean",
-    "scalar_std",
-    "target_scale",
-    "target_abs_max",
-    "signature_bounds",
-    "train_end",
-    "prior_features",
-    "prior_signatures",
-)
 
 
 def select_epoch(history: list[dict[str, float]], patience: int, min_epochs: int = 1) -> bool:
@@ -465,17 +387,7 @@ def save_comparison_model(model: ComparisonModel, path: str | Path) -> Path:
         "config": model.config.to_dict(),
         "settings": model.settings.to_dict(),
         "state_dict": model.net.state_dict(),
-        "assets": list(model.assets),
-        "signature_mean": model.signature_mean.tolist(),
-        "signature_std": model.signature_std.tolist(),
-        "scalar_mean": model.scalar_mean.tolist(),
-        "scalar_std": model.scalar_std.tolist(),
-        "target_scale": float(model.target_scale),
-        "target_abs_max": model.target_abs_max.tolist(),
-        "prior_features": torch.as_tensor(model.prior_features),
-        "prior_signatures": torch.as_tensor(model.prior_signatures),
-        "signature_bounds": model.signature_bounds.to_dict(orient="index"),
-        "train_end": model.train_end,
+        **statistics_payload(model),
         "history": model.history,
     }
     return save_checkpoint(path, payload)
@@ -491,25 +403,14 @@ def load_comparison_model(path: str | Path, kind: str | None = None) -> Comparis
         raise ValueError(f"{path} is not a GAN/VAE checkpoint (kind={payload.get('kind')!r})")
     if kind is not None and found != kind:
         raise ValueError(f"{path} holds a {found!r} model, expected kind={kind!r}")
-    net = PathGenerator(ComparisonSpec(**payload["spec"]), output_noise=found == "vae")
-    net.load_state_dict(payload["state_dict"])
-    net.eval()
-    bounds = pd.DataFrame.from_dict(payload["signature_bounds"], orient="index")
+    net = restore_weights(
+        PathGenerator(ComparisonSpec(**payload["spec"]), output_noise=found == "vae"), payload
+    )
     return ComparisonModel(
         kind=found,
         net=net,
         config=StressConfig.from_dict(payload["config"]),
         settings=ComparisonConfig.from_dict(payload["settings"]),
-        assets=list(payload["assets"]),
-        signature_mean=np.asarray(payload["signature_mean"]),
-        signature_std=np.asarray(payload["signature_std"]),
-        scalar_mean=np.asarray(payload["scalar_mean"]),
-        scalar_std=np.asarray(payload["scalar_std"]),
-        target_scale=float(payload["target_scale"]),
-        target_abs_max=np.asarray(payload["target_abs_max"]),
-        signature_bounds=bounds.loc[["lower", "upper"], list(SIGNATURE_COLUMNS)],
-        train_end=str(payload["train_end"]),
-        prior_features=payload["prior_features"].numpy(),
-        prior_signatures=payload["prior_signatures"].numpy(),
+        **statistics_from_payload(payload),
         history=list(payload.get("history", [])),
     )

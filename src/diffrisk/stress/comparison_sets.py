@@ -26,11 +26,11 @@ from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressRangeWarning
-from diffrisk.stress.model import as_float_tensor, model_version
+from diffrisk.stress.model import as_float_tensor
 from diffrisk.stress.sampling import draw_prior_signatures
-from diffrisk.stress.scenario_sets import json_ready
+from diffrisk.stress.set_records import generation_record, rows_before, scenario_set_metadata
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS, out_of_range
-from diffrisk.stress.windows import conditioning_batch, conditioning_position
+from diffrisk.stress.windows import conditioning_batch
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +66,7 @@ def comparison_paths(
     Parameters
     ----------
     model : ComparisonModel
-    returns : DataFrame (T, n_assets)
-        Constituent returns with the model's columns; for conditioning date ``d`` only the
-        rows strictly before ``d`` are read.
-    as_of : sequence of date or None
-        First day of the paths; None/"" = the day after the last row.
-    n_paths_per_date : int
+    returns, as_of, n_paths_per_date : see :func:`~diffrisk.stress.sampling.generate_paths`.
     signature : mapping or None
         Requested (partial) signature in raw units (e.g. ``{"vol_ratio": 2.0}``); the
         absent components get their null token. None or empty = unconditional.
@@ -182,40 +177,25 @@ def comparison_scenario_set(
         seed=seed,
         prior_neighbours=prior,
     )
-    s = max(conditioning_position(returns.index, d) for d in as_of)
     generation = {
-        "generator": model.kind,
-        "archetype": archetype.name,
-        "archetype_source": archetype.source,
-        "signature": dict(archetype.signature),
-        "guidance": None,
-        "seed": int(seed),
-        "as_of": [None if d in (None, "") else str(pd.Timestamp(d).date()) for d in as_of],
-        "n_paths_per_date": int(n_paths_per_date),
+        **generation_record(model.kind, archetype, None, seed, as_of, n_paths_per_date),
         "prior_neighbours": prior,
     }
-    extra = {
-        "generation": generation,
-        "conditioning": json_ready(
-            dates.assign(
-                as_of=dates["as_of"].astype(str), last_history=dates["last_history"].astype(str)
-            ).to_dict(orient="list")
-        ),
-        "assets": list(model.assets),
-        "horizon": int(model.config.horizon),
-        "checkpoint_sha256": checkpoint_sha256,
-        "model_version": model_version(model.kind, model.train_end, checkpoint_sha256),
-        "returns_sha256": audit.frame_sha256(returns.iloc[:s]),
-        "out_of_range": flagged,
-        "out_of_range_flag": bool(flagged),
-        "training_signature_range": json_ready(model.signature_bounds.to_dict(orient="index")),
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "pandas_version": pd.__version__,
-        "torch_threads": int(torch.get_num_threads()),
-    }
-    record = audit.provenance(params or {}, seed, data_sha256, extra=extra)
-    return paths_, json_ready(record)
+    record = scenario_set_metadata(
+        model,
+        model.kind,
+        generation,
+        dates,
+        returns,
+        as_of,
+        flagged,
+        seed=seed,
+        checkpoint_sha256=checkpoint_sha256,
+        data_sha256=data_sha256,
+        params=params,
+        versions={"numpy_version": np.__version__, "pandas_version": pd.__version__},
+    )
+    return paths_, record
 
 
 def regenerate_comparison_set(
@@ -226,8 +206,7 @@ def regenerate_comparison_set(
     sha = weights_sha256(checkpoint)
     if sha != metadata.get("checkpoint_sha256"):
         raise ValueError(f"checkpoint {checkpoint} differs from the one the set was made with")
-    s = max(conditioning_position(returns.index, d) for d in gen["as_of"])
-    if audit.frame_sha256(returns.iloc[:s]) != metadata.get("returns_sha256"):
+    if audit.frame_sha256(rows_before(returns, gen["as_of"])) != metadata.get("returns_sha256"):
         raise ValueError("returns differ from those the set was generated from (returns_sha256)")
     model = load_comparison_model(checkpoint, gen.get("generator"))
     paths_, _ = comparison_paths(

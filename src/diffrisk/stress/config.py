@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from diffrisk.diffusion.training import TrainOptions, check_positive_fields
+from diffrisk.diffusion.training import TrainOptions, check_field_range, check_positive_fields
 
 GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
 
@@ -22,8 +22,34 @@ class StressRangeWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- config
+class ParamsSection:
+    """``to_dict`` / ``from_dict`` of a settings dataclass read from one ``params.yaml`` section.
+
+    Shared by :class:`StressConfig` (``stress.model``) and
+    :class:`~diffrisk.stress.comparison.ComparisonConfig` (``stress.comparison``); the
+    subclass names its section in :attr:`section`.
+    """
+
+    section: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Self:
+        """Build from a mapping (``params.yaml``'s :attr:`section`); unknown keys raise."""
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.section} parameters {unknown}; expected some of {sorted(known)}"
+            )
+        return cls(**dict(values))
+
+
 @dataclass(frozen=True)
-class StressConfig:
+class StressConfig(ParamsSection):
     """Model, diffusion and training settings of the stress-scenario generator.
 
     Parameters
@@ -123,6 +149,8 @@ class StressConfig:
     stratify: str = "none"
     segments: str = ""
 
+    section: ClassVar[str] = "stress.model"
+
     def __post_init__(self) -> None:
         check_positive_fields(
             self,
@@ -145,11 +173,7 @@ class StressConfig:
             raise ValueError(
                 f"StressConfig.pacf_lags must be < horizon={self.horizon}, got {self.pacf_lags}"
             )
-        for name in ("p_uncond", "p_drop_component"):
-            if not 0.0 <= float(getattr(self, name)) < 1.0:
-                raise ValueError(
-                    f"StressConfig.{name} must be in [0, 1), got {getattr(self, name)!r}"
-                )
+        check_field_range(self, ("p_uncond", "p_drop_component"), "in [0, 1)", "StressConfig")
         if self.schedule not in ("cosine", "linear"):
             raise ValueError(
                 f"StressConfig.schedule must be 'cosine' or 'linear', got {self.schedule!r}"
@@ -165,21 +189,6 @@ class StressConfig:
     def train_options(self) -> TrainOptions:
         """Optimisation settings (one noise draw per window)."""
         return TrainOptions.from_fields(self, noise_draws=1)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> StressConfig:
-        """Build from a mapping (``params.yaml``'s ``stress.model``); unknown keys raise."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown stress.model parameters {unknown}; expected some of {sorted(known)}"
-            )
-        return cls(**dict(values))
 
     @classmethod
     def smoke(cls) -> StressConfig:

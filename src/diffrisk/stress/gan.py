@@ -153,14 +153,8 @@ def train_gan(
 
     Parameters
     ----------
-    returns : DataFrame (T, n_assets)
-        Constituent returns; only rows up to ``val_end`` are read.
-    train_end, val_start, val_end : date
-        Training windows end on or before ``train_end``; the epoch is selected on windows
-        inside ``[val_start, val_end]`` (module docstring).
-    config : StressConfig
-        Window settings (horizon, history, EWMA) shared with the diffusion model.
-    settings : ComparisonConfig
+    returns, train_end, val_start, val_end, config, settings
+        As for :func:`~diffrisk.stress.comparison.prepare_training`.
     seed : int
         Seeds the initial weights, batch order, latents, interpolation weights and
         condition dropout.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from diffrisk.diffusion.training import (
     TrainingSet,
     TrainOptions,
     read_checkpoint,
+    restore_weights,
     save_checkpoint,
     train_denoiser,
 )
@@ -52,23 +55,9 @@ class StressModel(ConditioningScales):
         EMA weights of the selected epoch, eval mode.
     schedule : NoiseSchedule
     config : StressConfig
-    assets : list of str
-        Constituents, in the column order of generated paths.
-    signature_mean, signature_std : ndarray (3,)
-        Standardisation of :func:`signature_features` on training windows.
-    scalar_mean, scalar_std : ndarray (n_scalars,)
-        Standardisation of the volatility features on training windows.
-    target_scale : float
-        Standard deviation of the scaled training targets (the model sees ``x / scale``).
-    target_abs_max : ndarray (n_assets,)
-        Largest |scaled return| of each asset in training (soft plausibility bounds).
-    signature_bounds : DataFrame
-        :func:`signature_range` of the training windows' signatures (out-of-range guard).
-    train_end : str
-        Last day a training window may reach.
-    prior_features, prior_signatures : ndarray (n_windows, n_scalars), (n_windows, 3)
-        Standardised history features and standardised signatures of the training
-        windows: the signature prior of unconditional sets (:func:`draw_prior_signatures`).
+    assets, signature_mean, signature_std, scalar_mean, scalar_std, target_scale,
+    target_abs_max, signature_bounds, train_end, prior_features, prior_signatures
+        The fitted statistics (:class:`~diffrisk.stress.signatures.ConditioningScales`).
     history : list of dict
         Per-epoch training record.
     """
@@ -76,17 +65,6 @@ class StressModel(ConditioningScales):
     net: StressDenoiser
     schedule: NoiseSchedule
     config: StressConfig
-    assets: list[str]
-    signature_mean: NDArray[np.float64]
-    signature_std: NDArray[np.float64]
-    scalar_mean: NDArray[np.float64]
-    scalar_std: NDArray[np.float64]
-    target_scale: float
-    target_abs_max: NDArray[np.float64]
-    signature_bounds: pd.DataFrame
-    train_end: str
-    prior_features: NDArray[np.float64]
-    prior_signatures: NDArray[np.float64]
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -170,35 +148,40 @@ def differentiable_pacf(x0: torch.Tensor, lags: int) -> torch.Tensor:
     return torch.stack(out, dim=-1)
 
 
-class _Tensors:
-    """Torch views of a :class:`WindowSet` in the model's input scale."""
+class WindowTensors:
+    """Torch views of a :class:`WindowSet` in a stress generator's input scale.
 
-    def __init__(self, windows: WindowSet, model: StressModel) -> None:
+    What every stress generator trains on (the diffusion model here, the GAN and VAE of
+    :mod:`diffrisk.stress.comparison`).
+    """
+
+    def __init__(self, windows: WindowSet, model: ConditioningScales) -> None:
         self.x0 = as_float_tensor(windows.targets / model.target_scale)
         self.history = as_float_tensor(windows.history)
         self.scalars = as_float_tensor(
             model.scalars(windows.sigma, windows.portfolio_vol, windows.history)
         )
-        values, _ = model.signature_input(windows.signature, windows.portfolio_vol)
-        self.signature = as_float_tensor(values)
+        values, mask = model.signature_input(windows.signature, windows.portfolio_vol)
+        self.signature, self.mask = as_float_tensor(values), as_float_tensor(mask)
 
     def __len__(self) -> int:
         return int(self.x0.shape[0])
 
     def take(self, index: torch.Tensor | slice) -> dict[str, torch.Tensor]:
-        """A batch (the inputs of :func:`_denoising_loss`) of rows ``index``."""
+        """Rows ``index``: ``x0``, ``history``, ``scalars``, ``signature``, ``mask``."""
         return {
             "x0": self.x0[index],
             "history": self.history[index],
             "scalars": self.scalars[index],
             "signature": self.signature[index],
+            "mask": self.mask[index],
         }
 
 
 class _Reindexed:
-    """A :class:`_Tensors` seen through a fixed index (the stratified multiset)."""
+    """A :class:`WindowTensors` seen through a fixed index (the stratified multiset)."""
 
-    def __init__(self, base: _Tensors, index: NDArray[np.int64]) -> None:
+    def __init__(self, base: WindowTensors, index: NDArray[np.int64]) -> None:
         self.base, self.index = base, torch.as_tensor(index, dtype=torch.long)
 
     def __len__(self) -> int:
@@ -211,10 +194,10 @@ class _Reindexed:
 
 def _training_set(
     windows: WindowSet, model: StressModel, seed: int
-) -> tuple[_Tensors, TrainingSet, TrainOptions]:
+) -> tuple[WindowTensors, TrainingSet, TrainOptions]:
     """The tensors, what the loop draws from, and the options (``config.stratify`` applied)."""
     config = model.config
-    data, options = _Tensors(windows, model), config.train_options()
+    data, options = WindowTensors(windows, model), config.train_options()
     if config.stratify != "segment":
         return data, data, options
     segments = parse_segments(config.segments, model.assets)
@@ -289,6 +272,42 @@ def fit_stress_statistics(
     )
 
 
+def fit_training_statistics(
+    returns: pd.DataFrame,
+    train_end: str | pd.Timestamp,
+    val_start: str | pd.Timestamp,
+    val_end: str | pd.Timestamp,
+    config: StressConfig,
+) -> tuple[StressModel, WindowSet, WindowSet]:
+    """The training and validation windows and the statistics fitted on training windows.
+
+    The common start of every stress generator's training (:func:`train_stress_model`,
+    :func:`diffrisk.stress.comparison.prepare_training`): only rows up to ``val_end`` are
+    read; training windows end on or before ``train_end``; validation windows lie in
+    ``[val_start, val_end]``.
+
+    Returns
+    -------
+    model : StressModel
+        :func:`fit_stress_statistics` of the training windows (its network is drawn from
+        torch's global generator: seed it first).
+    train_windows, val_windows : WindowSet
+    """
+    if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
+        raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
+    frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
+    train_w = training_windows(frame, None, train_end, config)
+    val_w = training_windows(frame, val_start, val_end, config)
+    train_sig = historical_signatures(
+        frame.loc[frame.index <= pd.Timestamp(train_end)],
+        config.horizon,
+        lam=config.ewma_lambda,
+        warmup=config.ewma_warmup,
+    )
+    model = fit_stress_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
+    return model, train_w, val_w
+
+
 def _denoising_loss(
     net: StressDenoiser,
     schedule: NoiseSchedule,
@@ -320,7 +339,11 @@ def _denoising_loss(
 
 @torch.no_grad()
 def _evaluate(
-    net: StressDenoiser, schedule: NoiseSchedule, data: _Tensors, config: StressConfig, seed: int
+    net: StressDenoiser,
+    schedule: NoiseSchedule,
+    data: WindowTensors,
+    config: StressConfig,
+    seed: int,
 ) -> float:
     net.eval()
     gen = torch.Generator().manual_seed(seed)
@@ -379,19 +402,8 @@ def train_stress_model(
     multiset of :func:`~diffrisk.stress.windows.balanced_index` (labels and multiset from
     the training windows only).
     """
-    if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
-        raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
     torch.manual_seed(int(seed))
-    frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
-    train_w = training_windows(frame, None, train_end, config)
-    val_w = training_windows(frame, val_start, val_end, config)
-    train_sig = historical_signatures(
-        frame.loc[frame.index <= pd.Timestamp(train_end)],
-        config.horizon,
-        lam=config.ewma_lambda,
-        warmup=config.ewma_warmup,
-    )
-    model = fit_stress_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
+    model, train_w, val_w = fit_training_statistics(returns, train_end, val_start, val_end, config)
     logger.info(
         "stress model: %d training windows (to %s), %d validation windows",
         len(train_w),
@@ -420,7 +432,7 @@ def _fit_network(
     )
     val_fn = None
     if val_windows is not None:
-        val_t = _Tensors(val_windows, model)
+        val_t = WindowTensors(val_windows, model)
         val_fn = lambda net: _evaluate(net, model.schedule, val_t, config, seed + 1)  # noqa: E731
     result = train_denoiser(
         model.net,
@@ -524,20 +536,45 @@ def save_stress_model(model: StressModel, path: str | Path) -> Path:
         "spec": asdict(model.net.spec),
         "config": model.config.to_dict(),
         "state_dict": model.net.state_dict(),
-        "assets": list(model.assets),
-        "signature_mean": model.signature_mean.tolist(),
-        "signature_std": model.signature_std.tolist(),
-        "scalar_mean": model.scalar_mean.tolist(),
-        "scalar_std": model.scalar_std.tolist(),
-        "target_scale": float(model.target_scale),
-        "target_abs_max": model.target_abs_max.tolist(),
-        "prior_features": torch.as_tensor(model.prior_features),
-        "prior_signatures": torch.as_tensor(model.prior_signatures),
-        "signature_bounds": model.signature_bounds.to_dict(orient="index"),
-        "train_end": model.train_end,
+        **statistics_payload(model),
         "history": model.history,
     }
     return save_checkpoint(path, payload)
+
+
+def statistics_payload(stats: ConditioningScales) -> dict[str, Any]:
+    """The fitted statistics as checkpoint entries (tensors, numbers, strings, lists)."""
+    return {
+        "assets": list(stats.assets),
+        "signature_mean": stats.signature_mean.tolist(),
+        "signature_std": stats.signature_std.tolist(),
+        "scalar_mean": stats.scalar_mean.tolist(),
+        "scalar_std": stats.scalar_std.tolist(),
+        "target_scale": float(stats.target_scale),
+        "target_abs_max": stats.target_abs_max.tolist(),
+        "prior_features": torch.as_tensor(stats.prior_features),
+        "prior_signatures": torch.as_tensor(stats.prior_signatures),
+        "signature_bounds": stats.signature_bounds.to_dict(orient="index"),
+        "train_end": stats.train_end,
+    }
+
+
+def statistics_from_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of :class:`ConditioningScales` from :func:`statistics_payload`'s entries."""
+    bounds = pd.DataFrame.from_dict(payload["signature_bounds"], orient="index")
+    return {
+        "assets": list(payload["assets"]),
+        "signature_mean": np.asarray(payload["signature_mean"]),
+        "signature_std": np.asarray(payload["signature_std"]),
+        "scalar_mean": np.asarray(payload["scalar_mean"]),
+        "scalar_std": np.asarray(payload["scalar_std"]),
+        "target_scale": float(payload["target_scale"]),
+        "target_abs_max": np.asarray(payload["target_abs_max"]),
+        "prior_features": payload["prior_features"].numpy(),
+        "prior_signatures": payload["prior_signatures"].numpy(),
+        "signature_bounds": bounds.loc[["lower", "upper"], list(SIGNATURE_COLUMNS)],
+        "train_end": str(payload["train_end"]),
+    }
 
 
 def load_stress_model(path: str | Path) -> StressModel:
@@ -546,24 +583,11 @@ def load_stress_model(path: str | Path) -> StressModel:
     if payload.get("kind") != "diffrisk.stress":
         raise ValueError(f"{path} is not a stress-model checkpoint (kind={payload.get('kind')!r})")
     config = StressConfig.from_dict(payload["config"])
-    net = StressDenoiser(StressSpec(**payload["spec"]))
-    net.load_state_dict(payload["state_dict"])
-    net.eval()
-    bounds = pd.DataFrame.from_dict(payload["signature_bounds"], orient="index")
+    net = restore_weights(StressDenoiser(StressSpec(**payload["spec"])), payload)
     return StressModel(
         net=net,
         schedule=_make_schedule(config),
         config=config,
-        assets=list(payload["assets"]),
-        signature_mean=np.asarray(payload["signature_mean"]),
-        signature_std=np.asarray(payload["signature_std"]),
-        scalar_mean=np.asarray(payload["scalar_mean"]),
-        scalar_std=np.asarray(payload["scalar_std"]),
-        target_scale=float(payload["target_scale"]),
-        target_abs_max=np.asarray(payload["target_abs_max"]),
-        prior_features=payload["prior_features"].numpy(),
-        prior_signatures=payload["prior_signatures"].numpy(),
-        signature_bounds=bounds.loc[["lower", "upper"], list(SIGNATURE_COLUMNS)],
-        train_end=str(payload["train_end"]),
+        **statistics_from_payload(payload),
         history=list(payload.get("history", [])),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -65,25 +66,36 @@ def amplitude_features(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([total, market], dim=-1)
 
 
-class StressDenoiser(nn.Module):
-    """``v = f(x_t, t, history, signature)`` for scaled paths ``x`` of shape (B, A, H).
+class ConditionSpec(Protocol):
+    """The shape numbers :class:`ConditionModules` reads from a network spec."""
 
-    Parts: a history encoder (residual dilated convolutions over the k past days, assets as
-    channels, pooled at the last step and on average, plus two scalar volatility features),
-    a signature embedding with one learned null token per component (a component whose
-    mask is 1 is replaced by its token; the mask is an input too), the sinusoidal timestep
-    embedding of :mod:`diffrisk.diffusion.nn`, an embedding of the noisy sample's
-    own amplitude (:func:`amplitude_features`), and FiLM residual blocks over the horizon. The
-    output convolution starts at zero.
+    n_assets: int
+    history_width: int
+    history_blocks: int
+    emb_dim: int
+    n_scalars: int
+    n_signature: int
+
+
+class ConditionModules(nn.Module):
+    """History encoder and signature embedding of every stress generator.
+
+    The history encoder: residual dilated convolutions over the k past days (assets as
+    channels), pooled at the last step and on average, plus the scalar volatility
+    features. The signature embedding: one learned null token per component (a component
+    whose mask is 1 is replaced by its token; the mask is an input too). Shared by
+    :class:`StressDenoiser` and the GAN/VAE's
+    :class:`~diffrisk.stress.comparison.ConditionEncoder` (same modules, same forward code).
+
+    Parameters
+    ----------
+    spec : ConditionSpec
+        A :class:`StressSpec` or a :class:`~diffrisk.stress.comparison.ComparisonSpec`.
     """
 
-    prediction_type: str = "v_prediction"
-    """What :meth:`forward` predicts (:mod:`diffrisk.diffusion.prediction`)."""
-
-    def __init__(self, spec: StressSpec) -> None:
+    def __init__(self, spec: ConditionSpec) -> None:
         super().__init__()
-        self.spec = spec
-        a, w, hw, d = spec.n_assets, spec.width, spec.history_width, spec.emb_dim
+        a, hw, d = spec.n_assets, spec.history_width, spec.emb_dim
         self.history_proj = nn.Conv1d(a, hw, 1)
         self.history_blocks = nn.ModuleList(
             ResidualDilatedBlock(hw, 2**i, 3, 0.0) for i in range(spec.history_blocks)
@@ -95,16 +107,6 @@ class StressDenoiser(nn.Module):
         self.signature_mlp = nn.Sequential(
             nn.Linear(2 * spec.n_signature, d), nn.SiLU(), nn.Linear(d, d)
         )
-        self.time = SinusoidalTimeEmbedding(d)
-        self.amplitude = (
-            nn.Sequential(nn.Linear(2, d), nn.SiLU(), nn.Linear(d, d)) if spec.amplitude else None
-        )
-        self.inp = nn.Conv1d(a, w, 1)
-        self.blocks = nn.ModuleList(FiLMBlock(w, d, 2 ** (i % 4)) for i in range(spec.n_blocks))
-        self.out_norm = nn.GroupNorm(min(8, w), w)
-        self.out = nn.Conv1d(w, a, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
 
     def encode_history(self, history: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
         """History context (B, emb_dim) from scaled history (B, A, k) and scalars (B, n_scalars)."""
@@ -121,6 +123,34 @@ class StressDenoiser(nn.Module):
         m = mask.to(values.dtype)
         filled = torch.where(m > 0, self.null_token.expand_as(values), values)
         return self.signature_mlp(torch.cat([filled, m], dim=-1))
+
+
+class StressDenoiser(ConditionModules):
+    """``v = f(x_t, t, history, signature)`` for scaled paths ``x`` of shape (B, A, H).
+
+    Parts: the history encoder and signature embedding of :class:`ConditionModules`, the
+    sinusoidal timestep embedding of :mod:`diffrisk.diffusion.nn`, an embedding of the noisy
+    sample's own amplitude (:func:`amplitude_features`), and FiLM residual blocks over the
+    horizon. The output convolution starts at zero.
+    """
+
+    prediction_type: str = "v_prediction"
+    """What :meth:`forward` predicts (:mod:`diffrisk.diffusion.prediction`)."""
+
+    def __init__(self, spec: StressSpec) -> None:
+        super().__init__(spec)
+        self.spec = spec
+        a, w, d = spec.n_assets, spec.width, spec.emb_dim
+        self.time = SinusoidalTimeEmbedding(d)
+        self.amplitude = (
+            nn.Sequential(nn.Linear(2, d), nn.SiLU(), nn.Linear(d, d)) if spec.amplitude else None
+        )
+        self.inp = nn.Conv1d(a, w, 1)
+        self.blocks = nn.ModuleList(FiLMBlock(w, d, 2 ** (i % 4)) for i in range(spec.n_blocks))
+        self.out_norm = nn.GroupNorm(min(8, w), w)
+        self.out = nn.Conv1d(w, a, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(
         self, x_t: torch.Tensor, t: torch.Tensor, context: torch.Tensor, signature: torch.Tensor

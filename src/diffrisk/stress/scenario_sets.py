@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from numpy.typing import NDArray
 
 from diffrisk.core import audit, io
@@ -23,6 +22,12 @@ from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
 from diffrisk.stress.model import StressModel, load_stress_model, model_version
 from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.set_records import (
+    generation_record,
+    json_ready,
+    rows_before,
+    scenario_set_metadata,
+)
 from diffrisk.stress.signatures import out_of_range, stress_signature
 from diffrisk.stress.windows import conditioning_position
 from diffrisk.volatility.ewma import ewma_volatility
@@ -31,17 +36,6 @@ logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- scenario sets
-def _rows_before(returns: pd.DataFrame, as_of: Sequence[str | None]) -> pd.DataFrame:
-    """The rows any of the conditioning dates may read (strictly before the latest)."""
-    s = max(conditioning_position(returns.index, d) for d in as_of)
-    return returns.iloc[:s]
-
-
-def json_ready(obj: Any) -> Any:
-    """``obj`` round-tripped through JSON (numpy scalars, dates and NaN made plain)."""
-    return json.loads(json.dumps(obj, default=io.json_default))
-
-
 #: The sampler keyword arguments of :func:`generate_paths`, recorded in every set's
 #: ``generation`` metadata.
 SAMPLER_KEYS: tuple[str, ...] = ("sampler", "n_steps", "eta", "spacing", "order", "soft_bound")
@@ -222,14 +216,7 @@ def generate_scenario_set(
         **sampling,
     )
     generation = {
-        "generator": "diffusion",
-        "archetype": archetype.name,
-        "archetype_source": archetype.source,
-        "signature": dict(archetype.signature),
-        "guidance": float(guidance),
-        "seed": int(seed),
-        "as_of": [None if d in (None, "") else str(pd.Timestamp(d).date()) for d in as_of],
-        "n_paths_per_date": int(n_paths_per_date),
+        **generation_record("diffusion", archetype, float(guidance), seed, as_of, n_paths_per_date),
         "sampler": sampler,
         "n_steps": int(n_steps),
         "eta": float(eta),
@@ -239,26 +226,20 @@ def generate_scenario_set(
         "guidance_calibration": None if calibration is None else json_ready(calibration),
         "prior_neighbours": prior,
     }
-    extra = {
-        "generation": generation,
-        "conditioning": json_ready(
-            dates.assign(
-                as_of=dates["as_of"].astype(str), last_history=dates["last_history"].astype(str)
-            ).to_dict(orient="list")
-        ),
-        "assets": list(model.assets),
-        "horizon": int(model.config.horizon),
-        "checkpoint_sha256": checkpoint_sha256,
-        "model_version": model_version("stress", model.train_end, checkpoint_sha256),
-        "returns_sha256": audit.frame_sha256(_rows_before(returns, as_of)),
-        "out_of_range": flagged,
-        "out_of_range_flag": bool(flagged),
-        "training_signature_range": json_ready(model.signature_bounds.to_dict(orient="index")),
-        "torch_version": torch.__version__,
-        "torch_threads": int(torch.get_num_threads()),
-    }
-    record = audit.provenance(params or {}, seed, data_sha256, extra=extra)
-    return paths, json_ready(record)
+    record = scenario_set_metadata(
+        model,
+        "stress",
+        generation,
+        dates,
+        returns,
+        as_of,
+        flagged,
+        seed=seed,
+        checkpoint_sha256=checkpoint_sha256,
+        data_sha256=data_sha256,
+        params=params,
+    )
+    return paths, record
 
 
 def write_scenario_set(
@@ -327,7 +308,7 @@ def regenerate_scenario_set(
             f"checkpoint {checkpoint} has SHA-256 {sha[:12]}…, the set was made "
             f"with {str(metadata.get('checkpoint_sha256'))[:12]}…"
         )
-    used = audit.frame_sha256(_rows_before(returns, gen["as_of"]))
+    used = audit.frame_sha256(rows_before(returns, gen["as_of"]))
     if used != metadata.get("returns_sha256"):
         raise ValueError(
             "returns differ from those the set was generated from (returns_sha256 mismatch)"

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -283,22 +285,60 @@ def history_scalars(
     )
 
 
+@dataclass
 class ConditioningScales:
-    """The model inputs from raw conditioning values, with statistics fitted on training.
+    """The statistics every stress generator fits on training windows, and the model inputs.
 
-    Shared by every stress generator (:class:`~diffrisk.stress.model.StressModel`, the GAN/VAE
-    :class:`~diffrisk.stress.comparison.ComparisonModel`): the class using it has the
-    fields ``net`` (with ``spec.n_scalars``), ``config`` (``horizon``), ``scalar_mean``,
-    ``scalar_std``, ``signature_mean`` and ``signature_std``
-    (:func:`~diffrisk.stress.model.fit_stress_statistics`).
+    The one fitted-statistics type of the stress generators
+    (:class:`~diffrisk.stress.model.StressModel`, the GAN/VAE
+    :class:`~diffrisk.stress.comparison.ComparisonModel`), fitted by
+    :func:`~diffrisk.stress.model.fit_stress_statistics`. The class using it has the
+    fields ``net`` (with ``spec.n_scalars``) and ``config`` (``horizon``).
+
+    Attributes
+    ----------
+    assets : list of str
+        Constituents, in the column order of generated paths.
+    signature_mean, signature_std : ndarray (3,)
+        Standardisation of :func:`signature_features` on training windows.
+    scalar_mean, scalar_std : ndarray (n_scalars,)
+        Standardisation of the volatility features on training windows.
+    target_scale : float
+        Standard deviation of the scaled training targets (the model sees ``x / scale``).
+    target_abs_max : ndarray (n_assets,)
+        Largest |scaled return| of each asset in training (soft plausibility bounds).
+    signature_bounds : DataFrame
+        :func:`signature_range` of the training windows' signatures (out-of-range guard).
+    train_end : str
+        Last day a training window may reach.
+    prior_features, prior_signatures : ndarray (n_windows, n_scalars), (n_windows, 3)
+        Standardised history features and standardised signatures of the training
+        windows: the signature prior of unconditional sets
+        (:func:`~diffrisk.stress.sampling.draw_prior_signatures`).
     """
+
+    assets: list[str]
+    signature_mean: NDArray[np.float64]
+    signature_std: NDArray[np.float64]
+    scalar_mean: NDArray[np.float64]
+    scalar_std: NDArray[np.float64]
+    target_scale: float
+    target_abs_max: NDArray[np.float64]
+    signature_bounds: pd.DataFrame
+    train_end: str
+    prior_features: NDArray[np.float64]
+    prior_signatures: NDArray[np.float64]
+
+    def statistics(self) -> dict[str, Any]:
+        """The fitted statistics alone (the fields of :class:`ConditioningScales`)."""
+        return {f.name: getattr(self, f.name) for f in fields(ConditioningScales)}
 
     def scalars(
         self, sigma: NDArray[np.float64], portfolio_vol: ArrayLike, history: ArrayLike
     ) -> NDArray:
         """Standardised history features (n, :data:`N_HISTORY_SCALARS`)."""
         raw = history_scalars(sigma, portfolio_vol, history)[:, : self.net.spec.n_scalars]  # type: ignore[attr-defined]
-        return (raw - self.scalar_mean) / self.scalar_std  # type: ignore[attr-defined]
+        return (raw - self.scalar_mean) / self.scalar_std
 
     def signature_input(
         self, signature: Mapping[str, float] | pd.DataFrame, portfolio_vol: ArrayLike
@@ -307,6 +347,6 @@ class ConditioningScales:
         horizon = self.config.horizon  # type: ignore[attr-defined]
         feats = signature_features(signature, portfolio_vol, horizon).to_numpy()
         mask = np.isnan(feats).astype(np.float64)
-        mean, std = self.signature_mean, self.signature_std  # type: ignore[attr-defined]
+        mean, std = self.signature_mean, self.signature_std
         values = np.where(mask > 0, 0.0, (feats - mean) / std)
         return values, mask

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from diffrisk.core.compute import compute_map
 from diffrisk.data.returns import returns_until
@@ -121,9 +122,13 @@ class SelectionSettings:
             raise ValueError(f"select.order_grid must hold 1 or 2, got {self.order_grid}")
 
 
-def score_cells(frame: pd.DataFrame, headline: Sequence[str]) -> list[dict[str, Any]]:
-    """Per headline series and α ∈ ``SCORE_ALPHAS``: observations, exceptions, mean FZ0."""
-    rows = []
+_Cell = tuple[
+    str, float, pd.DataFrame, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+]
+
+
+def _headline_cells(frame: pd.DataFrame, headline: Sequence[str]) -> Iterator[_Cell]:
+    """Per headline series and α ∈ ``SCORE_ALPHAS``: ``(series, alpha, rows, r, VaR, ES)``."""
     for series in headline:
         sub = frame[frame["series"] == series]
         if sub.empty:
@@ -132,16 +137,21 @@ def score_cells(frame: pd.DataFrame, headline: Sequence[str]) -> list[dict[str, 
         for alpha in SCORE_ALPHAS:
             v = sub[var_column(alpha)].to_numpy(dtype=float)
             e = sub[cvar_column(alpha)].to_numpy(dtype=float)
-            rows.append(
-                {
-                    "series": series,
-                    "alpha": alpha,
-                    "n_obs": int(r.size),
-                    "n_exceptions": int(np.sum(r < v)),
-                    "fz0_mean": fz0_mean(r, v, e, alpha),
-                }
-            )
-    return rows
+            yield series, alpha, sub, r, v, e
+
+
+def score_cells(frame: pd.DataFrame, headline: Sequence[str]) -> list[dict[str, Any]]:
+    """Per headline series and α ∈ ``SCORE_ALPHAS``: observations, exceptions, mean FZ0."""
+    return [
+        {
+            "series": series,
+            "alpha": alpha,
+            "n_obs": int(r.size),
+            "n_exceptions": int(np.sum(r < v)),
+            "fz0_mean": fz0_mean(r, v, e, alpha),
+        }
+        for series, alpha, _, r, v, e in _headline_cells(frame, headline)
+    ]
 
 
 def daily_fz0(frame: pd.DataFrame, headline: Sequence[str]) -> pd.Series:
@@ -152,18 +162,10 @@ def daily_fz0(frame: pd.DataFrame, headline: Sequence[str]) -> pd.Series:
     :func:`diffrisk.ddpm.forecast.fz0_mean`: such a forecast can never win).
     """
     cols = []
-    for series in headline:
-        sub = frame[frame["series"] == series]
-        if sub.empty:
-            raise ValueError(f"forecast table has no rows for headline series {series!r}")
-        r = sub["realized"].to_numpy(dtype=float)
-        for alpha in SCORE_ALPHAS:
-            e = sub[cvar_column(alpha)].to_numpy(dtype=float)
-            loss = fz0_loss(
-                r, sub[var_column(alpha)].to_numpy(dtype=float), np.where(e < 0.0, e, -1.0), alpha
-            )
-            loss[e >= 0.0] = np.inf
-            cols.append(pd.Series(loss, index=pd.DatetimeIndex(sub["date"])))
+    for _, alpha, sub, r, v, e in _headline_cells(frame, headline):
+        loss = fz0_loss(r, v, np.where(e < 0.0, e, -1.0), alpha)
+        loss[e >= 0.0] = np.inf
+        cols.append(pd.Series(loss, index=pd.DatetimeIndex(sub["date"])))
     return pd.concat(cols, axis=1).mean(axis=1).rename("fz0")
 
 

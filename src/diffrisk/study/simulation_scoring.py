@@ -361,26 +361,13 @@ def default_runners(
     def run_mc_normal(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
         return mc_normal(r, d, window=window, n_scenarios=n_scenarios, seed=seed)[0]
 
+    fit = {"refit_every": refit_every, "min_obs": min_obs, "max_obs": max_obs}  # both GARCHs
+
     def run_garch_t(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
-        return garch_t(
-            r,
-            d,
-            refit_every=refit_every,
-            n_scenarios=n_scenarios,
-            seed=seed,
-            min_obs=min_obs,
-            max_obs=max_obs,
-        )[0]
+        return garch_t(r, d, n_scenarios=n_scenarios, seed=seed, **fit)[0]
 
     def run_fhs(r: pd.DataFrame, d: pd.DatetimeIndex) -> pd.DataFrame:
-        return fhs(
-            r,
-            d,
-            refit_every=refit_every,
-            n_scenarios=fhs_residuals,
-            min_obs=min_obs,
-            max_obs=max_obs,
-        )[0]
+        return fhs(r, d, n_scenarios=fhs_residuals, **fit)[0]
 
     return {"hs": run_hs, "mc_normal": run_mc_normal, "garch_t": run_garch_t, "fhs": run_fhs}
 

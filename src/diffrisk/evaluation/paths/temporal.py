@@ -56,10 +56,8 @@ def leverage_effect(paths: ArrayLike, max_lag: int) -> NDArray[np.float64]:
 
     Parameters
     ----------
-    paths : array_like, shape (n_paths, H, n_assets)
-        Paths of daily log returns.
-    max_lag : int
-        Largest lag L, 1 <= L <= H − 1.
+    paths, max_lag
+        As in :func:`path_autocorrelation`.
 
     Returns
     -------
