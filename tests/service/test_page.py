@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -95,17 +94,20 @@ def test_request_a_set_in_a_real_browser(pipeline, tmp_path):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _browser_page(pipeline, tmp_path):
-    """A headless Chromium page on the index of a real service over the toy pipeline."""
+@pytest.fixture(scope="module")
+def reverse_page(pipeline, tmp_path_factory):
+    """A headless Chromium page on a real service over the toy pipeline (one per module).
+
+    Each test reloads the index (a fresh form) and waits until the reverse stress form is
+    built from ``GET /reverse-stress``.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None or not CHROMIUM.is_file():
         if os.environ.get("CI"):
             pytest.fail("no Chromium-family browser found (`make chromium` on Debian)")
         pytest.skip("no Chromium-family browser found (`make chromium` on Debian)")
-    server = start_server(
-        pipeline, tmp_path / "store", f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "s.log"
-    )
+    tmp = tmp_path_factory.mktemp("page")
+    server = start_server(pipeline, tmp / "store", f"sqlite:///{tmp / 'a.db'}", tmp / "s.log")
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     try:
         with sync_api.sync_playwright() as p:
@@ -113,48 +115,124 @@ def _browser_page(pipeline, tmp_path):
                 profile, executable_path=str(CHROMIUM), headless=True, args=ARGS
             )
             page = browser.new_page()
-            page.goto(server.url + "/")
-            page.wait_for_function("document.getElementById('rs-weights').value.length > 0")
-            yield page
+
+            def fresh():
+                page.goto(server.url + "/")
+                page.wait_for_selector("#rs-method-diffusion")
+                return page
+
+            yield fresh
             browser.close()
     finally:
         server.stop()
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_reverse_stress_in_a_real_browser(pipeline, tmp_path):
-    with _browser_page(pipeline, tmp_path) as page:
-        weights = [float(w) for w in page.input_value("#rs-weights").split(",")]
-        assert weights == pytest.approx([0.25] * 4)  # equal weights over the model's 4 assets
-        page.select_option("#rs-kind", "loss")
-        page.fill("#rs-level", "0.03")  # reached by every method on the toy model
-        page.fill("#rs-n_paths", "64")
-        page.fill("#rs-seed", "1")
+def _submit(page) -> dict:
+    """Click "Find scenarios"; the JSON body the page sent."""
+    with page.expect_request("**/reverse-stress") as sent:
         page.click("#rs-submit")
-        page.wait_for_selector("#rs-methods")
-        rows = page.locator("#rs-methods tr")
-        assert rows.count() == 5  # header + diffusion, normal, student_t, historical
-        methods = [rows.nth(i).locator("td").nth(0).text_content() for i in range(1, 5)]
-        assert sorted(methods) == ["diffusion", "historical", "normal", "student_t"]
-        for i in range(1, 5):
-            cells = rows.nth(i).locator("td")
-            p = float(cells.nth(1).text_content())
-            lo, hi = (float(x) for x in cells.nth(2).text_content().strip("[]").split(","))
-            assert 0 <= lo <= p <= hi <= 1
-            assert cells.nth(4).text_content() in {"A0", "A1", "A2", "A3"}
-        best = page.locator("#rs-scenarios tr")
-        assert best.count() == 5
-        for i in range(1, 5):
-            assert float(best.nth(i).locator("td").nth(1).text_content()) >= 0.03 - 1e-4
-        assert page.text_content("#rs-error") == ""
+    return sent.value.post_data_json
 
 
-def test_reverse_stress_bad_request_shows_the_field(pipeline, tmp_path):
-    with _browser_page(pipeline, tmp_path) as page:
-        page.fill("#rs-weights", "0.5, 0.5")
-        page.fill("#rs-level", "0.03")
-        page.click("#rs-submit")
-        page.wait_for_function("document.getElementById('rs-error').textContent.length > 0")
-        error = page.text_content("#rs-error")
-        assert error.startswith("422") and "body.weights: expected 4 weights, got 2" in error
-        assert page.locator("#rs-methods").count() == 0
+def _field_errors(page) -> dict[str, str]:
+    spans = page.locator("#reverse-form .field-error")
+    return {
+        spans.nth(i).get_attribute("id"): spans.nth(i).text_content() for i in range(spans.count())
+    }
+
+
+def test_reverse_stress_in_a_real_browser(reverse_page):
+    page = reverse_page()
+    weights = [float(w) for w in page.input_value("#rs-weights").split(",")]
+    assert weights == pytest.approx([0.25] * 4)  # equal weights over the model's 4 assets
+    # the form is the service's: served dates, the model's horizon, every method checked
+    assert page.get_attribute("#rs-as_of", "min") < page.get_attribute("#rs-as_of", "max")
+    assert page.input_value("#rs-horizon") == page.get_attribute("#rs-horizon", "max") == "10"
+    boxes = page.locator("#rs-methods-field input[type=checkbox]")
+    assert [boxes.nth(i).is_checked() for i in range(boxes.count())] == [True] * 4
+    page.select_option("#rs-kind", "loss")
+    page.fill("#rs-level", "0.03")  # reached by every method on the toy model
+    page.fill("#rs-n_paths", "64")
+    page.fill("#rs-seed", "1")
+    body = _submit(page)
+    assert set(body) == {"weights", "loss", "n_paths", "seed"}  # defaults are not sent
+    page.wait_for_selector("#rs-methods")
+    rows = page.locator("#rs-methods tr")
+    assert rows.count() == 5  # header + diffusion, normal, student_t, historical
+    methods = [rows.nth(i).locator("td").nth(0).text_content() for i in range(1, 5)]
+    assert sorted(methods) == ["diffusion", "historical", "normal", "student_t"]
+    for i in range(1, 5):
+        cells = rows.nth(i).locator("td")
+        p = float(cells.nth(1).text_content())
+        lo, hi = (float(x) for x in cells.nth(2).text_content().strip("[]").split(","))
+        assert 0 <= lo <= p <= hi <= 1
+        assert cells.nth(4).text_content() in {"A0", "A1", "A2", "A3"}
+    best = page.locator("#rs-scenarios tr")
+    assert best.count() == 5
+    for i in range(1, 5):
+        assert float(best.nth(i).locator("td").nth(1).text_content()) >= 0.03 - 1e-4
+    assert page.text_content("#rs-used-horizon") == "10"
+    assert page.text_content("#rs-used-as_of") == page.get_attribute("#rs-as_of", "max")
+    assert page.text_content("#rs-error") == ""
+
+
+def test_reverse_stress_chosen_date_horizon_and_methods(reverse_page):
+    page = reverse_page()
+    page.fill("#rs-level", "0.03")
+    page.fill("#rs-n_paths", "64")
+    page.fill("#rs-as_of", "2004-03-01")  # not the default (the day after the data)
+    page.fill("#rs-horizon", "5")
+    page.uncheck("#rs-method-diffusion")
+    page.uncheck("#rs-method-student_t")
+    body = _submit(page)
+    assert (body["as_of"], body["horizon"], body["methods"]) == (
+        "2004-03-01",
+        5,
+        ["normal", "historical"],
+    )
+    page.wait_for_selector("#rs-used")
+    assert page.text_content("#rs-used-methods") == "normal, historical"
+    assert page.text_content("#rs-used-as_of") == "2004-03-01"
+    assert page.text_content("#rs-used-horizon") == "5"
+    rows = page.locator("#rs-methods tr")
+    assert [rows.nth(i).locator("td").nth(0).text_content() for i in (1, 2)] == [
+        "normal",
+        "historical",
+    ]
+    assert rows.count() == 3 and page.text_content("#rs-error") == ""
+
+
+def test_reverse_stress_bad_request_shows_the_field(reverse_page):
+    page = reverse_page()
+    page.fill("#rs-weights", "0.5, 0.5")
+    page.fill("#rs-level", "0.03")
+    page.click("#rs-submit")
+    page.wait_for_function("document.getElementById('rs-error').textContent.length > 0")
+    error = page.text_content("#rs-error")
+    assert error.startswith("422") and "body.weights: expected 4 weights, got 2" in error
+    assert _field_errors(page)["rs-weights-error"] == "expected 4 weights, got 2"
+    assert page.locator("#rs-methods").count() == 0
+
+
+def test_reverse_stress_out_of_range_fields_show_the_server_error(reverse_page):
+    page = reverse_page()
+    page.fill("#rs-level", "0.03")
+    page.fill("#rs-horizon", "99")  # beyond the model's 10 days: the browser lets it through
+    assert _submit(page)["horizon"] == 99
+    page.wait_for_function("document.getElementById('rs-horizon-error').textContent !== ''")
+    errors = _field_errors(page)
+    assert "horizon must be an integer in [1, 10]" in errors.pop("rs-horizon-error")
+    assert set(errors.values()) == {""}  # only next to the horizon
+    assert page.get_attribute("#rs-horizon", "aria-invalid") == "true"
+    assert page.text_content("#rs-error").startswith("422")
+    assert page.locator("#rs-methods").count() == 0
+    page.fill("#rs-horizon", "10")
+    page.fill("#rs-as_of", "1999-12-31")  # before the served dates
+    _submit(page)
+    page.wait_for_function("document.getElementById('rs-as_of-error').textContent !== ''")
+    errors = _field_errors(page)
+    first, last = page.get_attribute("#rs-as_of", "min"), page.get_attribute("#rs-as_of", "max")
+    assert f"(allowed: {first} .. {last})" in errors.pop("rs-as_of-error")
+    assert set(errors.values()) == {""}  # the horizon's error is gone
+    assert page.get_attribute("#rs-horizon", "aria-invalid") is None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from diffrisk.core import io
 from diffrisk.service.reverse_stress import configure, router
+from diffrisk.stress.model import load_stress_model
+from diffrisk.stress.reverse_study import METHODS
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +53,9 @@ def test_answer_reaches_the_loss_and_carries_audit_metadata(client):
         ({"loss": 2.0, "es_alpha": None}, "loss"),
         ({"methods": ["oracle"]}, "methods"),
         ({"as_of": "not a date"}, "as_of"),
+        ({"as_of": "2000-02-01"}, "as_of"),  # fewer rows before it than the model reads
+        ({"as_of": "2005-01-03"}, "as_of"),  # past the day after the last row (2004-12-24)
+        ({"methods": []}, "methods"),
     ],
 )
 def test_bad_requests_are_422_naming_the_field(client, change, field):
@@ -63,3 +70,71 @@ def test_unconfigured_app_is_503():
     app.include_router(router)
     r = TestClient(app).post("/reverse-stress", json={"weights": [1.0], "loss": 0.1})
     assert r.status_code == 503
+
+
+def _app(pipeline, returns_file) -> TestClient:
+    app = FastAPI()
+    configure(app, pipeline["models"] / "stress.pt", returns_file)
+    app.include_router(router)
+    return TestClient(app)
+
+
+def test_options_state_what_a_request_may_ask(client, pipeline):
+    out = client.get("/reverse-stress").json()
+    model = load_stress_model(pipeline["models"] / "stress.pt")
+    index = pd.read_parquet(pipeline["returns"]).index
+    reads = max(model.config.history, model.config.ewma_warmup)
+    first, last = out["as_of_range"]
+    assert out["assets"] == ["A0", "A1", "A2", "A3"] and out["horizon"] == 10
+    assert out["methods"] == out["default_methods"] == list(METHODS)
+    assert int(index.searchsorted(pd.Timestamp(first))) == reads  # rows strictly before it
+    assert pd.Timestamp(last) == index[-1] + pd.offsets.BDay(1)
+    assert out["n_paths"] == {"min": 16, "max": 5000, "default": 300}
+    body = {"weights": [0.25] * 4, "es_alpha": 0.05, "n_paths": 16, "methods": ["diffusion"]}
+    for day in (first, last):  # both ends serve the diffusion model
+        r = client.post("/reverse-stress", json=body | {"as_of": day})
+        assert r.status_code == 200, r.text
+        assert r.json()["as_of"] == day
+    before = str(index[reads - 1].date())
+    r = client.post("/reverse-stress", json=body | {"as_of": before})
+    assert r.status_code == 422 and r.json()["detail"][0]["allowed"] == f"{first} .. {last}"
+
+
+def test_answer_states_the_methods_date_and_horizon_used(client):
+    body = {"weights": [0.25] * 4, "loss": 0.03, "n_paths": 64, "seed": 1}
+    chosen = {"as_of": "2004-03-01", "horizon": 5, "methods": ["historical", "normal"]}
+    out = client.post("/reverse-stress", json=body | chosen).json()
+    assert (out["as_of"], out["last_history"], out["horizon"]) == ("2004-03-01", "2004-02-27", 5)
+    assert [row["method"] for row in out["methods"]] == ["normal", "historical"]
+    assert set(out["most_plausible"]) == {"normal", "historical"}
+    for best in out["most_plausible"].values():  # scored against 5-day reference windows
+        assert len(best["returns"]) == 5 and 0 < best["plausibility"] <= 1
+    guided = {"weights": [0.25] * 4, "es_alpha": 0.05, "n_paths": 16, "horizon": 3}
+    short = client.post("/reverse-stress", json=guided | {"methods": ["diffusion"]}).json()
+    assert short["horizon"] == 3 and len(short["most_plausible"]["diffusion"]["returns"]) == 3
+    weekend = client.post("/reverse-stress", json=body | chosen | {"as_of": "2004-03-06"}).json()
+    assert (weekend["as_of"], weekend["last_history"]) == ("2004-03-08", "2004-03-05")
+    default = client.post("/reverse-stress", json=body).json()
+    assert (default["as_of"], default["last_history"]) == ("2004-12-27", "2004-12-24")
+    assert default["horizon"] == 10 and [r["method"] for r in default["methods"]] == list(METHODS)
+
+
+def test_as_of_hides_the_rows_from_it_on(pipeline, tmp_path):
+    """Peers fitted on the rows before ``as_of``: changing those from it on changes nothing."""
+    frame = pd.read_parquet(pipeline["returns"])
+    frame.loc[frame.index >= "2004-03-01"] *= 3.0
+    io.write_parquet(tmp_path / "returns.parquet", frame)
+    body = {"weights": [0.25] * 4, "loss": 0.03, "n_paths": 32, "methods": ["normal", "historical"]}
+    answers = {}
+    for name, file in (
+        ("original", pipeline["returns"]),
+        ("changed", tmp_path / "returns.parquet"),
+    ):
+        app = _app(pipeline, file)
+        answers[name] = [
+            app.post("/reverse-stress", json=body | extra).json()
+            for extra in ({"as_of": "2004-03-01"}, {})
+        ]
+    for key in ("methods", "most_plausible", "as_of", "last_history"):
+        assert answers["original"][0][key] == answers["changed"][0][key]
+    assert answers["original"][1]["methods"] != answers["changed"][1]["methods"]

@@ -140,9 +140,7 @@ class Registry:
 
     def as_of_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last allowed conditioning date (enough history; at most the next day)."""
-        index = self.returns.index
-        first = index[min(self.min_history, len(index) - 1)]
-        return first, index[-1] + pd.offsets.BDay(1)
+        return as_of_bounds(self.returns.index, self.min_history)
 
     def get(self, name: str, version: str = "latest") -> Generator:
         """The generator ``name`` at ``version`` (KeyError naming what exists)."""
@@ -158,6 +156,16 @@ class Registry:
             f"unknown model version {version!r} of {name!r}; available: "
             f"{[g.version for g in versions]}"
         )
+
+
+def as_of_bounds(index: pd.DatetimeIndex, min_history: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last conditioning date of a model that reads ``min_history`` rows.
+
+    The first date has ``min_history`` rows strictly before it; the last is the business
+    day after the last row (history = every row).
+    """
+    first = index[min(min_history, len(index) - 1)]
+    return first, index[-1] + pd.offsets.BDay(1)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -5,6 +5,15 @@ One static page of plain HTML and JavaScript: it calls the JSON API (``/models``
 bands of the cumulative portfolio log return per day) as inline SVG, and shows a reverse
 stress answer: ``P(loss >= L)`` with its interval per method and the leading assets of
 each method's most plausible scenario.
+
+The reverse stress form is built from ``GET /reverse-stress``: equal weights over the
+model's assets, the conditioning date limited to the served dates, the horizon bounded
+by (and defaulting to) the model's, a checkbox per method (the defaults checked). The
+body carries ``as_of`` only when a date is chosen, ``horizon`` and ``methods`` only when
+they differ from the defaults. The browser does not validate the form (``novalidate``):
+the server judges it, and each field error of a 4xx answer is shown next to its field
+(and in full under the form). The answer shows the methods, the conditioning date and
+the horizon the server used.
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ _PAGE = """<!doctype html>
  table { border-collapse: collapse; font-size: 0.85rem; }
  td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
  form label { display: inline-block; margin: 0.2rem 0.8rem 0.2rem 0; }
- #error, #rs-error { color: #b00020; white-space: pre-wrap; }
+ #error, #rs-error, .field-error { color: #b00020; white-space: pre-wrap; }
+ .field-error { font-size: 0.85rem; margin-left: 0.3rem; }
+ #rs-methods-field { display: inline-block; border: 1px solid #ccc; padding: 0.1rem 0.5rem; }
  #meta { font-size: 0.75rem; max-height: 20rem; overflow: auto; background: #f6f6f6; }
  .band { fill: #1f77b4; }
  a.set { font-family: monospace; cursor: pointer; }
@@ -54,16 +65,27 @@ Every set is stored by content and every request is logged.</p>
 <h2>Reverse stress</h2>
 <p>The scenarios that make the portfolio lose at least L over the horizon, and how likely
 that loss is, per method (<code>POST /reverse-stress</code>).</p>
-<form id="reverse-form">
+<form id="reverse-form" novalidate>
  <label>weights <input id="rs-weights" name="weights" size="40"
-   title="comma-separated, one per asset in the model's order"></label>
+   title="comma-separated, one per asset in the model's order"></label><span
+   class="field-error" id="rs-weights-error"></span>
  <label>level <select id="rs-kind" name="kind"><option value="loss">loss L</option>
    <option value="es_alpha">ES level alpha</option></select></label>
  <label>value <input id="rs-level" name="level" type="number" step="any" value="0.05"
-   min="0"></label>
+   min="0"></label><span class="field-error" id="rs-level-error"></span>
  <label>paths <input id="rs-n_paths" name="n_paths" type="number" value="300" min="16"
-   max="5000"></label>
- <label>seed <input id="rs-seed" name="seed" type="number" value="0" min="0"></label>
+   max="5000"></label><span class="field-error" id="rs-n_paths-error"></span>
+ <label>seed <input id="rs-seed" name="seed" type="number" value="0" min="0"></label><span
+   class="field-error" id="rs-seed-error"></span>
+ <br>
+ <label>as of <input id="rs-as_of" name="as_of" type="date"
+   title="first day of the scenarios (empty: the day after the data)"></label><span
+   class="field-error" id="rs-as_of-error"></span>
+ <label>horizon <input id="rs-horizon" name="horizon" type="number" min="1" step="1"
+   title="days (at most the model's)"></label><span class="field-error"
+   id="rs-horizon-error"></span>
+ <fieldset id="rs-methods-field"><legend>methods</legend></fieldset><span
+   class="field-error" id="rs-methods-error"></span>
  <button id="rs-submit" type="submit">Find scenarios</button>
 </form>
 <p id="rs-assets"></p>
@@ -90,8 +112,10 @@ async function api(path, options) {
     const d = items.map(e => e.field + ": " + e.msg +
       (e.allowed ? " (allowed: " + JSON.stringify(e.allowed) + ")" : "")).join("\\n");
     const retry = r.headers.get("Retry-After");
-    throw new Error(r.status + " " + (r.statusText || "") + (d ? "\\n" + d :
+    const err = new Error(r.status + " " + (r.statusText || "") + (d ? "\\n" + d :
       (text ? "\\n" + text.slice(0, 300) : "")) + (retry ? "\\nretry after " + retry + " s" : ""));
+    err.detail = items;
+    throw err;
   }
   if (body === null) throw new Error(r.status + ": the answer is not JSON");
   return body;
@@ -121,12 +145,30 @@ async function loadModels() {
     $("archetype").appendChild(o);
   }
   $("as_of").min = m.as_of_range[0]; $("as_of").max = m.as_of_range[1];
-  const withAssets = m.generators.find(g => Array.isArray(g.assets) && g.assets.length);
-  if (withAssets && !$("rs-weights").value) {
-    const n = withAssets.assets.length;
-    $("rs-weights").value = withAssets.assets.map(() => +(1 / n).toFixed(6)).join(", ");
-    $("rs-assets").textContent = "assets, in order: " + withAssets.assets.join(", ");
+}
+let RS = null;  // what a reverse stress request may ask (GET /reverse-stress)
+async function loadReverse() {
+  const o = await api("/reverse-stress");
+  const n = o.assets.length;
+  if (!$("rs-weights").value)
+    $("rs-weights").value = o.assets.map(() => +(1 / n).toFixed(6)).join(", ");
+  $("rs-assets").textContent = "assets, in order: " + o.assets.join(", ") + " (model " +
+    o.model_version + ")";
+  $("rs-as_of").min = o.as_of_range[0]; $("rs-as_of").max = o.as_of_range[1];
+  $("rs-as_of").title = "first day of the scenarios, " + o.as_of_range[0] + " .. " +
+    o.as_of_range[1] + " (empty: the day after the data)";
+  $("rs-horizon").max = o.horizon; $("rs-horizon").value = o.horizon;
+  $("rs-n_paths").min = o.n_paths.min; $("rs-n_paths").max = o.n_paths.max;
+  const box = $("rs-methods-field");
+  box.querySelectorAll("label").forEach(l => l.remove());
+  for (const name of o.methods) {
+    const label = document.createElement("label");
+    const c = document.createElement("input"); c.type = "checkbox"; c.name = "methods";
+    c.id = "rs-method-" + name; c.value = name; c.checked = o.default_methods.includes(name);
+    label.appendChild(c); label.appendChild(document.createTextNode(" " + name));
+    box.appendChild(label);
   }
+  RS = o;
 }
 async function loadRecent() {
   const a = await api("/audit?status=completed&limit=50");
@@ -211,9 +253,15 @@ function table(id, head, rows) {
 }
 function showReverse(out) {
   const box = $("rs-result"); box.innerHTML = "";
-  const cap = document.createElement("p");
-  cap.textContent = "loss level L = " + fmt(out.loss_level, 4) + " over " + out.horizon +
-    " days";
+  const cap = document.createElement("p"); cap.id = "rs-used";
+  const part = (id, text) => { const s = document.createElement("b"); s.id = id;
+                               s.textContent = text; cap.appendChild(s); };
+  cap.append("loss level L = " + fmt(out.loss_level, 4) + " over ");
+  part("rs-used-horizon", String(out.horizon));
+  cap.append(" days from ");
+  part("rs-used-as_of", out.as_of);
+  cap.append(" (history to " + out.last_history + "); methods: ");
+  part("rs-used-methods", out.methods.map(r => r.method).join(", "));
   box.appendChild(cap);
   box.appendChild(table("rs-methods",
     ["method", "P(loss ≥ L)", "interval", "scenarios", "leading asset", "leading segment"],
@@ -228,26 +276,55 @@ function showReverse(out) {
       fmt(s.plausibility, 3), Object.entries(s.contributions).sort((a, b) => b[1] - a[1])
         .slice(0, 3).map(([a, c]) => a + " " + fmt(c, 4)).join(", ")])));
 }
+// request field -> the form element its error is shown next to
+const RS_FIELDS = {weights: "rs-weights", total: "rs-weights", loss: "rs-level",
+                   es_alpha: "rs-level", n_paths: "rs-n_paths", seed: "rs-seed",
+                   as_of: "rs-as_of", horizon: "rs-horizon", methods: "rs-methods"};
+function reverseFieldErrors(items) {
+  document.querySelectorAll("#reverse-form .field-error").forEach(s => s.textContent = "");
+  document.querySelectorAll("#reverse-form [aria-invalid]")
+    .forEach(el => el.removeAttribute("aria-invalid"));
+  for (const e of items || []) {
+    const loc = Array.isArray(e.loc) ? e.loc : String(e.field || "").split(".");
+    const target = loc[0] === "body" ? RS_FIELDS[loc[1]] : undefined;
+    if (!target) continue;
+    const span = $(target + "-error");
+    span.textContent = (span.textContent ? span.textContent + "; " : "") + e.msg +
+      (e.allowed ? " (allowed: " + (typeof e.allowed === "string" ? e.allowed :
+        JSON.stringify(e.allowed)) + ")" : "");
+    const input = $(target === "rs-methods" ? "rs-methods-field" : target);
+    input.setAttribute("aria-invalid", "true");
+  }
+}
 $("reverse-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  $("rs-error").textContent = "";
-  const weights = $("rs-weights").value.split(",").map(s => s.trim()).filter(s => s)
-    .map(Number);
-  const body = {weights: weights, n_paths: Number($("rs-n_paths").value),
-                seed: Number($("rs-seed").value)};
-  body[$("rs-kind").value] = Number($("rs-level").value);
+  $("rs-error").textContent = ""; reverseFieldErrors([]);
   $("rs-status").textContent = "searching…"; $("rs-submit").disabled = true;
   try {
+    if (!RS) await loadReverse();
+    const weights = $("rs-weights").value.split(",").map(s => s.trim()).filter(s => s)
+      .map(Number);
+    const body = {weights: weights, n_paths: Number($("rs-n_paths").value),
+                  seed: Number($("rs-seed").value)};
+    body[$("rs-kind").value] = Number($("rs-level").value);
+    if ($("rs-as_of").value) body.as_of = $("rs-as_of").value;
+    const h = $("rs-horizon").value.trim();
+    if (h !== "" && Number(h) !== RS.horizon) body.horizon = Number(h);
+    const chosen = RS.methods.filter(m => $("rs-method-" + m).checked);
+    if (chosen.join() !== RS.methods.filter(m => RS.default_methods.includes(m)).join())
+      body.methods = chosen;
     const out = await api("/reverse-stress", {method: "POST", headers: headers(true),
                                               body: JSON.stringify(body)});
     showReverse(out);
     $("rs-status").textContent = "done: " + out.audit.model_version;
   } catch (e) {
     $("rs-error").textContent = String(e.message || e); $("rs-status").textContent = "";
+    reverseFieldErrors(e.detail);
   } finally { $("rs-submit").disabled = false; }
 });
 if (TOKEN_REQUIRED) $("auth").hidden = false;
 loadModels().then(loadRecent).catch(fail);
+loadReverse().catch(e => { $("rs-error").textContent = String(e.message || e); });
 </script>
 </body>
 </html>

@@ -1,47 +1,70 @@
 """``POST /reverse-stress``: the scenarios that break a portfolio (issue 21).
 
-The router reads its model from ``app.state.reverse_stress`` (a :class:`ReverseContext`,
-set once by :func:`configure`), answers a request with every method of
-:func:`diffrisk.stress.reverse_study.reverse_stress_methods`, and returns the summary,
-the most plausible scenario of each method with its loss attribution, and the audit
-metadata of the answer (:func:`diffrisk.core.audit.provenance`: request, seed, data and
-checkpoint hashes, model version, package version, git revision, UTC time). A bad request
-(unreachable L, wrong number of weights, weights not summing to the stated total, horizon
-beyond the model's, an unknown method) is a 422 whose ``detail[0].field`` names the field.
+``GET /reverse-stress`` states what a request may ask (the model's assets and horizon,
+the methods and the default ones, the conditioning dates that work, the paths' bounds):
+the page builds its form from it. The router reads its model from
+``app.state.reverse_stress`` (a :class:`ReverseContext`, set once by :func:`configure`),
+answers a request with the chosen methods of
+:func:`diffrisk.stress.reverse_study.reverse_stress_methods` (default: every one), and
+returns the summary, the most plausible scenario of each method with its loss
+attribution, and the audit metadata of the answer (:func:`diffrisk.core.audit.provenance`:
+request, seed, data and checkpoint hashes, model version, package version, git revision,
+UTC time). A bad request (unreachable L, wrong number of weights, weights not summing to
+the stated total, horizon beyond the model's, an unknown method, an ``as_of`` outside the
+served dates) is a 422 whose ``detail[0].field`` names the field. The answer states the
+horizon and the conditioning date it used (``as_of``: the first day of the scenarios;
+``last_history``: the last data row read) and has a row per method used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, FastAPI, HTTPException, Request
+from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
 from diffrisk.core import audit
 from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.service.generators import as_of_bounds
 from diffrisk.stress.config import parse_segments
 from diffrisk.stress.model import StressModel, load_stress_model, model_version
 from diffrisk.stress.reverse import ReverseStressError, check_request, loss_contributions
 from diffrisk.stress.reverse_score import PathReference, fit_path_reference
 from diffrisk.stress.reverse_study import METHODS, reverse_stress_methods
+from diffrisk.stress.windows import conditioning_position
 
 router = APIRouter(tags=["reverse stress"])
+#: Bounds and default of the number of guided chains / peer draws of a request.
+N_PATHS_MIN, N_PATHS_MAX, N_PATHS_DEFAULT = 16, 5000, 300
 
 
 @dataclass
 class ReverseContext:
-    """What the endpoint needs: the model, the returns, the reference and the sectors."""
+    """What the endpoint needs: the model, the returns, the reference and the sectors.
+
+    ``references`` holds the plausibility reference of each horizon asked so far (the
+    windows of ``train``, the training rows; :meth:`reference_for`).
+    """
 
     model: StressModel
     returns: pd.DataFrame
-    reference: PathReference
+    train: NDArray[np.float64]
     segments: dict[str, list[str]]
     checkpoint_sha256: str
     data_sha256: str
+    as_of_range: tuple[pd.Timestamp, pd.Timestamp]
+    references: dict[int, PathReference] = field(default_factory=dict)
+
+    def reference_for(self, horizon: int) -> PathReference:
+        """The reference of ``horizon``-day paths (fitted on the training rows once)."""
+        if horizon not in self.references:
+            self.references[horizon] = fit_path_reference(self.train, horizon)
+        return self.references[horizon]
 
 
 def configure(
@@ -65,15 +88,19 @@ def configure(
     if missing:
         raise ValueError(f"{returns_file} lacks the model's assets {missing}")
     returns = frame[model.assets].dropna()
+    cfg = model.config
+    min_history = max(int(cfg.history), int(cfg.ewma_warmup))
     train = returns.loc[returns.index <= pd.Timestamp(model.train_end)].to_numpy(dtype=float)
     context = ReverseContext(
         model=model,
         returns=returns,
-        reference=fit_path_reference(train, model.config.horizon),
+        train=train,
         segments=parse_segments(sectors, model.assets),
         checkpoint_sha256=weights_sha256(checkpoint),
         data_sha256=audit.frame_sha256(returns),
+        as_of_range=as_of_bounds(returns.index, min_history),
     )
+    context.reference_for(int(model.config.horizon))  # the default horizon's, at start-up
     app.state.reverse_stress = context
     return context
 
@@ -87,26 +114,82 @@ class ReverseStressRequest(BaseModel):
     es_alpha: float | None = Field(None, description="or L = the model's ES at this level")
     total: float | None = Field(None, description="stated sum of the weights (checked)")
     as_of: str | None = Field(None, description="first day of the scenarios (default: next)")
-    n_paths: int = Field(300, ge=16, le=5000)
+    n_paths: int = Field(N_PATHS_DEFAULT, ge=N_PATHS_MIN, le=N_PATHS_MAX)
     seed: int = Field(0, ge=0)
-    methods: list[str] = Field(default_factory=lambda: list(METHODS))
+    methods: list[str] = Field(
+        default_factory=lambda: list(METHODS), description="a subset of the offered methods"
+    )
 
 
-def _bad(field: str, message: str) -> HTTPException:
+def _bad(field: str, message: str, allowed: str | None = None) -> HTTPException:
     loc = ["body", field]
-    return HTTPException(422, detail=[{"field": ".".join(loc), "loc": loc, "msg": message}])
+    item: dict[str, Any] = {"field": ".".join(loc), "loc": loc, "msg": message}
+    if allowed is not None:
+        item["allowed"] = allowed
+    return HTTPException(422, detail=[item])
+
+
+def _context(request: Request) -> ReverseContext:
+    context: ReverseContext | None = getattr(request.app.state, "reverse_stress", None)
+    if context is None:
+        raise HTTPException(503, detail="reverse stress is not configured on this server")
+    return context
+
+
+def _resolve_as_of(context: ReverseContext, as_of: str | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first day of the scenarios and the last row read, for a requested ``as_of``.
+
+    Raises
+    ------
+    ReverseStressError
+        ``as_of`` is not a date or lies outside :attr:`ReverseContext.as_of_range`.
+    """
+    index = context.returns.index
+    first, last = context.as_of_range
+    if not as_of:
+        return last, index[-1]
+    try:
+        stamp = pd.Timestamp(as_of)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if pd.isna(stamp) or stamp.tzinfo is not None:
+        raise ReverseStressError("as_of", f"{as_of!r} is not a date (YYYY-MM-DD)")
+    if not first <= stamp <= last:
+        raise ReverseStressError(
+            "as_of",
+            f"as_of {stamp.date()} is outside the served dates (the model needs its history "
+            "before the date; the latest date is the day after the last data row)",
+        )
+    s = conditioning_position(index, stamp)
+    return (index[s] if s < len(index) else stamp), index[s - 1]
+
+
+@router.get("/reverse-stress")
+def reverse_stress_options(request: Request) -> dict[str, Any]:
+    """What a request may ask: assets, horizon, methods, conditioning dates, paths."""
+    context = _context(request)
+    model = context.model
+    methods = ReverseStressRequest.model_fields["methods"]
+    return {
+        "assets": list(model.assets),
+        "horizon": int(model.config.horizon),
+        "methods": list(METHODS),
+        "default_methods": methods.get_default(call_default_factory=True),
+        "as_of_range": [str(d.date()) for d in context.as_of_range],
+        "n_paths": {"min": N_PATHS_MIN, "max": N_PATHS_MAX, "default": N_PATHS_DEFAULT},
+        "model_version": model_version("stress", model.train_end, context.checkpoint_sha256),
+    }
 
 
 @router.post("/reverse-stress")
 def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dict[str, Any]:
     """Scenarios reaching the loss, their plausibility and ``P(loss >= L)``, per method."""
-    context: ReverseContext | None = getattr(request.app.state, "reverse_stress", None)
-    if context is None:
-        raise HTTPException(503, detail="reverse stress is not configured on this server")
+    context = _context(request)
     model = context.model
     unknown = sorted(set(body.methods) - set(METHODS))
     if unknown or not body.methods:
-        raise _bad("methods", f"unknown methods {unknown}; expected a subset of {list(METHODS)}")
+        what = f"unknown methods {unknown}" if unknown else "no method chosen"
+        raise _bad("methods", f"{what}; expected a subset of {list(METHODS)}", ", ".join(METHODS))
     h_max = int(model.config.horizon)
     try:
         checked = check_request(
@@ -120,26 +203,22 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
         )
         if checked.loss is None and "diffusion" not in body.methods:
             raise ReverseStressError("es_alpha", "es_alpha needs the diffusion method; give loss")
-        if body.as_of:
-            try:
-                as_of: pd.Timestamp | None = pd.Timestamp(body.as_of)
-            except ValueError:
-                raise ReverseStressError("as_of", f"{body.as_of!r} is not a date") from None
-        else:
-            as_of = None
+        first_day, last_history = _resolve_as_of(context, body.as_of)
+        as_of = pd.Timestamp(body.as_of) if body.as_of else None
         results, summary = reverse_stress_methods(
             model,
             context.returns,
             checked,
             as_of=as_of,
-            reference=context.reference,
+            reference=context.reference_for(checked.horizon),
             segments=context.segments,
             n_paths=body.n_paths,
             methods=body.methods,
             seed=body.seed,
         )
     except ReverseStressError as exc:
-        raise _bad(exc.field, exc.message) from None
+        allowed = " .. ".join(str(d.date()) for d in context.as_of_range)
+        raise _bad(exc.field, exc.message, allowed if exc.field == "as_of" else None) from None
     if "diffusion" in results and len(results["diffusion"].loss) == 0:
         raise _bad("loss", f"no guided path of {body.n_paths} reached the loss: unreachable")
     scenarios = {}
@@ -177,6 +256,8 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
     return {
         "loss_level": float(summary["loss_level"].iloc[0]),
         "horizon": checked.horizon,
+        "as_of": str(first_day.date()),
+        "last_history": str(last_history.date()),
         "assets": list(model.assets),
         "methods": table.to_dict(orient="records"),
         "most_plausible": scenarios,
