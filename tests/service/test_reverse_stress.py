@@ -40,6 +40,20 @@ def test_answer_reaches_the_loss_and_carries_audit_metadata(client):
     assert again["methods"] == out["methods"]  # deterministic given the seed
 
 
+def test_vine_copula_is_answered_on_request(client):
+    body = {"weights": [0.25] * 4, "loss": 0.03, "n_paths": 64, "seed": 1}
+    body["methods"] = ["normal", "vine_copula"]
+    r = client.post("/reverse-stress", json=body)
+    assert r.status_code == 200, r.text
+    rows = {row["method"]: row for row in r.json()["methods"]}
+    assert set(rows) == {"normal", "vine_copula"}
+    vine = rows["vine_copula"]
+    assert vine["n_scenarios"] > 0 and vine["share_reaching"] >= 0.95
+    assert 0 < vine["p_lower"] <= vine["p"] <= vine["p_upper"] < 1
+    best = r.json()["most_plausible"]["vine_copula"]
+    assert best["loss"] >= 0.03 * (1 - 1e-9)
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
