@@ -119,7 +119,7 @@ def fit_vine(
 
 
 def _draw(fit: VineFit, n: int, low: float, high: float, seed: int) -> NDArray[np.float64]:
-    """``n`` draws of the asset columns given ``low < R_p <= high`` (skfolio's bounds)."""
+    """``n`` draws of the asset columns given ``low < R_p <= high`` (sets ``random_state``)."""
     col = fit.vine.n_features_in_ - 1
     fit.vine.set_params(random_state=int(seed))
     return fit.vine.sample(n, conditioning={col: (low, high)})[:, :col]
@@ -186,14 +186,13 @@ def vine_reverse_stress(
     loss = portfolio_loss(paths, request.weights, h)
     keep = loss >= level
 
+    # P(loss >= L): strata R_p <= -L (probability p_region) and R_p > -L, half the draws each
     n_a = int(n_probability) // 2
     n_b = int(n_probability) - n_a
-    hits_a = int(
-        (-(np.expm1(_draw(fit, n_a, -np.inf, -level, seeds[2])) @ fit.weights) >= level).sum()
-    )
-    hits_b = int(
-        (-(np.expm1(_draw(fit, n_b, -level, np.inf, seeds[3])) @ fit.weights) >= level).sum()
-    )
+    x_a = _draw(fit, n_a, -np.inf, -level, seeds[2])[:, None, :]
+    x_b = _draw(fit, n_b, -level, np.inf, seeds[3])[:, None, :]
+    hits_a = int((portfolio_loss(x_a, fit.weights, 1) >= level).sum())
+    hits_b = int((portfolio_loss(x_b, fit.weights, 1) >= level).sum())
     share_a = wilson_estimate(hits_a, n_a, level=0.975)
     share_b = wilson_estimate(hits_b, n_b, level=0.975)
     prob = {k: p_region * share_a[k] + (1 - p_region) * share_b[k] for k in ("p", "lower", "upper")}
