@@ -6,7 +6,8 @@ Usage::
         --checkpoint models/stress.pt --returns data/processed/returns.parquet \
         --sectors "tech=AAPL,AMD,MSFT; financials=BAC,JPM" --n 20 --n-paths 300
 
-Each request: equal weights, L = the model's 1 % ES (pilot + guided chains, every peer).
+Each request: equal weights, L = the model's 1 % ES (pilot + guided chains, the default
+peers: every method but vine_copula).
 Prints the median and p95 wall time in seconds.
 """
 

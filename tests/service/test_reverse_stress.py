@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from diffrisk.core import io
-from diffrisk.service.reverse_stress import configure, router
+from diffrisk.service.reverse_stress import DEFAULT_METHODS, configure, router
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.reverse_study import METHODS
 
@@ -42,6 +42,20 @@ def test_answer_reaches_the_loss_and_carries_audit_metadata(client):
         assert key in meta
     again = client.post("/reverse-stress", json=body).json()
     assert again["methods"] == out["methods"]  # deterministic given the seed
+
+
+def test_vine_copula_is_answered_on_request(client):
+    body = {"weights": [0.25] * 4, "loss": 0.03, "n_paths": 64, "seed": 1}
+    body["methods"] = ["normal", "vine_copula"]
+    r = client.post("/reverse-stress", json=body)
+    assert r.status_code == 200, r.text
+    rows = {row["method"]: row for row in r.json()["methods"]}
+    assert set(rows) == {"normal", "vine_copula"}
+    vine = rows["vine_copula"]
+    assert vine["n_scenarios"] > 0 and vine["share_reaching"] >= 0.95
+    assert 0 < vine["p_lower"] <= vine["p"] <= vine["p_upper"] < 1
+    best = r.json()["most_plausible"]["vine_copula"]
+    assert best["loss"] >= 0.03 * (1 - 1e-9)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +100,8 @@ def test_options_state_what_a_request_may_ask(client, pipeline):
     reads = max(model.config.history, model.config.ewma_warmup)
     first, last = out["as_of_range"]
     assert out["assets"] == ["A0", "A1", "A2", "A3"] and out["horizon"] == 10
-    assert out["methods"] == out["default_methods"] == list(METHODS)
+    assert out["methods"] == list(METHODS)
+    assert out["default_methods"] == list(DEFAULT_METHODS)  # vine_copula only on request
     assert int(index.searchsorted(pd.Timestamp(first))) == reads  # rows strictly before it
     assert pd.Timestamp(last) == index[-1] + pd.offsets.BDay(1)
     assert out["n_paths"] == {"min": 16, "max": 5000, "default": 300}
@@ -116,7 +131,9 @@ def test_answer_states_the_methods_date_and_horizon_used(client):
     assert (weekend["as_of"], weekend["last_history"]) == ("2004-03-08", "2004-03-05")
     default = client.post("/reverse-stress", json=body).json()
     assert (default["as_of"], default["last_history"]) == ("2004-12-27", "2004-12-24")
-    assert default["horizon"] == 10 and [r["method"] for r in default["methods"]] == list(METHODS)
+    assert default["horizon"] == 10 and [r["method"] for r in default["methods"]] == list(
+        DEFAULT_METHODS
+    )
 
 
 def test_as_of_hides_the_rows_from_it_on(pipeline, tmp_path):

@@ -3,10 +3,10 @@
 Reverse stress testing (issue 21). The headline request: the equal-weighted portfolio,
 the stress model's horizon, L = the model's ``es_alpha`` ES of the loss at the first test
 day; every method (loss-guided diffusion, normal and Student-t Mahalanobis sets,
-historical windows) answers it with scenarios reaching L, a plausibility score and
-``P(loss >= L)``. The held-out validation replays the worst ``h``-day loss of the
-equal-weighted and ``n_random`` random long-only portfolios in each named period of the
-test period (scored once, never used for a choice). Writes
+historical windows, conditional vine-copula draws) answers it with scenarios reaching
+L, a plausibility score and ``P(loss >= L)``. The held-out validation replays the worst
+``h``-day loss of the equal-weighted and ``n_random`` random long-only portfolios in each
+named period of the test period (scored once, never used for a choice). Writes
 ``reports/tables/reverse_stress.{csv,md}``, ``reverse_stress_validation.{csv,md}``,
 ``reverse_stress_scores.{csv,md}``, ``reports/figures/reverse_stress.{png,pdf}`` and
 ``reports/metrics/reverse_stress.json``.

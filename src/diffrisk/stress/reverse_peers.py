@@ -145,8 +145,17 @@ def mahalanobis_worst_case(
     return x, float(math.sqrt(c @ np.linalg.solve(sig, c)))
 
 
-def _bridge(x: NDArray[np.float64], daily_cov: NDArray[np.float64], scale: NDArray, h: int, rng):
-    """Daily paths (n, h, A) summing to ``x``: i.i.d. N(0, daily_cov) steps, centred."""
+def bridge_paths(
+    x: NDArray[np.float64],
+    daily_cov: NDArray[np.float64],
+    scale: NDArray[np.float64],
+    h: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Daily paths (n, h, A) summing to ``x``: i.i.d. N(0, daily_cov) steps, centred.
+
+    Each path's steps are multiplied by its ``scale`` (1, or the t's mixing variable).
+    """
     z = rng.multivariate_normal(np.zeros(x.shape[1]), daily_cov, size=(x.shape[0], h))
     z = z * scale[:, None, None]
     return x[:, None, :] / h + z - z.mean(axis=1, keepdims=True)
@@ -204,7 +213,7 @@ def elliptical_reverse_stress(
     x_star, dist = mahalanobis_worst_case(fit, request.weights, level)
     # scenarios: truncated where the most likely scenario's linearised loss lies (>= L)
     x, g = _conditional_draws(fit, a, max(level, float(a @ x_star)), n_paths, n_mixture, rng)
-    paths = _bridge(x, fit.scatter / h, 1 / np.sqrt(g), h, rng)
+    paths = bridge_paths(x, fit.scatter / h, 1 / np.sqrt(g), h, rng)
     loss = portfolio_loss(paths, request.weights, h)
     keep = loss >= level
     zscore = (level - m_y) / s_y

@@ -1,7 +1,8 @@
 """Every reverse-stress method on the same request, and the held-out validation.
 
 :func:`reverse_stress_methods` answers one request with the loss-guided diffusion model
-and the classic peers (normal and Student-t Mahalanobis sets, historical windows), each
+and the classic peers (normal and Student-t Mahalanobis sets, historical windows,
+conditional vine-copula draws), each
 scored by the same plausibility (:mod:`diffrisk.stress.reverse_score`) and attributed to
 assets and segments. :func:`validate_reverse_stress` replays losses that happened: for
 each portfolio and period, the worst ``h``-day window is the request (its loss is L, its
@@ -34,8 +35,9 @@ from diffrisk.stress.reverse_peers import (
     historical_reverse_stress,
 )
 from diffrisk.stress.reverse_score import PathReference, plausibility, set_coverage
+from diffrisk.stress.reverse_vine import fit_vine, vine_reverse_stress
 
-METHODS: tuple[str, ...] = ("diffusion", "normal", "student_t", "historical")
+METHODS: tuple[str, ...] = ("diffusion", "normal", "student_t", "historical", "vine_copula")
 
 
 def rank_by_plausibility(result: ReverseResult, reference: PathReference) -> pd.DataFrame:
@@ -130,6 +132,11 @@ def reverse_stress_methods(
         )
     if "historical" in methods:
         results["historical"] = historical_reverse_stress(arr, request, level)
+    if "vine_copula" in methods:
+        vine = fit_vine(arr, request.weights, request.horizon, seed=seed)
+        results["vine_copula"] = vine_reverse_stress(
+            vine, request, level, n_paths=n_paths, seed=seed
+        )
     rows = []
     for name, res in results.items():
         scores = rank_by_plausibility(res, reference)
