@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist processes for `make test` (a test file stays on one worker)
+TEST_WORKERS ?= 2
 export DVC_NO_ANALYTICS := 1
 export OMP_WAIT_POLICY := PASSIVE
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -29,7 +31,7 @@ repro: $(STAMP) ## Set up everything and rebuild every table and figure (dvc rep
 	$(BIN)/dvc repro
 
 test: $(STAMP) ## Set up everything and run the test suite (includes an end-to-end smoke run)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 chromium: ## Install Debian's chromium for the page's browser test (root, Debian; .ci/run does it)
 	@test -x /usr/bin/chromium || { apt-get update -qq && \

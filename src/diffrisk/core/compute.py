@@ -123,7 +123,7 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Client]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # a free local port: no clash with 8787
             silence_logs=logging.WARNING,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
