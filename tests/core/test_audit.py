@@ -38,3 +38,34 @@ def test_recorded_data_hash_reads_the_data_stage_record(project_tmp):
         audit.recorded_data_hash()
     io.write_json(project_tmp / "reports" / "metrics" / "data.json", {"data_sha256": "ab12"})
     assert audit.recorded_data_hash() == "ab12"
+
+
+def test_source_hash_covers_exactly_the_named_code():
+    tuning = audit.source_sha256(["diffrisk.study.tuning"])
+    assert len(tuning) == 64 and tuning == audit.source_sha256(("diffrisk.study.tuning",))
+    # a package counts with its modules: adding one changes the hash, order does not
+    both = audit.source_sha256(["diffrisk.study.tuning", "diffrisk.risk"])
+    assert both != tuning
+    assert both == audit.source_sha256(["diffrisk.risk", "diffrisk.study.tuning"])
+    assert both == audit.source_sha256(["diffrisk.risk", "diffrisk.study.tuning", "diffrisk.risk"])
+
+
+def test_source_hash_changes_with_the_code(tmp_path, monkeypatch):
+    package = tmp_path / "diffrisk"
+    (package / "core").mkdir(parents=True)
+    (package / "core" / "audit.py").write_text(audit.Path(audit.__file__).read_text())
+    (package / "sub").mkdir()
+    module = package / "sub" / "m.py"
+    module.write_text("x = 1\n")
+    monkeypatch.setattr(audit, "__file__", str(package / "core" / "audit.py"))
+    before = audit.source_sha256(["diffrisk.sub"])
+    module.write_text("x = 2\n")
+    assert audit.source_sha256(["diffrisk.sub"]) != before
+    module.write_text("x = 1\n")
+    assert audit.source_sha256(["diffrisk.sub"]) == before
+
+
+@pytest.mark.parametrize("name", ["numpy", "diffrisk.no_such_module"])
+def test_source_hash_refuses_what_is_not_diffrisk_code(name):
+    with pytest.raises(ValueError, match=name.replace(".", r"\.")):
+        audit.source_sha256([name])

@@ -150,6 +150,8 @@ def test_study_name_changes_with_the_search_not_the_budget():
     assert name != study_name_for(tiny_base(lr=1e-3), SPACE, 1, "abc", SETTINGS)
     assert name != study_name_for(base, SPACE, 1, "abc", replace(SETTINGS, reduction_factor=3))
     assert name != study_name_for(base, SPACE, 1, "abc", replace(SETTINGS, min_resource=2))
+    # a code change starts a new study (stored trials of old code are never resumed)
+    assert name != study_name_for(base, SPACE, 1, "abc", SETTINGS, code_hash="c0de")
 
 
 # ----------------------------------------------------------- pruning on FZ0 (fake fits)

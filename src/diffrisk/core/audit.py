@@ -55,6 +55,43 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def source_sha256(modules: tuple[str, ...] | list[str]) -> str:
+    """SHA-256 of the Python source of ``modules`` (a package counts with all its modules).
+
+    Each ``.py`` file enters with its path relative to the ``diffrisk`` package and its
+    bytes, in sorted order, so the hash changes exactly when the code changes (not when
+    the checkout moves).
+
+    Parameters
+    ----------
+    modules : sequence of str
+        Dotted names under ``diffrisk`` (e.g. ``"diffrisk.ddpm"``, ``"diffrisk.study.tuning"``).
+
+    Raises
+    ------
+    ValueError
+        If a name is not a module or package of ``diffrisk``.
+    """
+    base = Path(__file__).resolve().parents[1]  # src/diffrisk
+    files: set[Path] = set()
+    for name in modules:
+        parts = name.split(".")
+        if parts[0] != "diffrisk":
+            raise ValueError(f"source_sha256: {name!r} is not a module of diffrisk")
+        target = base.joinpath(*parts[1:])
+        if target.is_dir():
+            files.update(target.rglob("*.py"))
+        elif target.with_suffix(".py").is_file():
+            files.add(target.with_suffix(".py"))
+        else:
+            raise ValueError(f"source_sha256: no module or package {name!r} under {base}")
+    h = hashlib.sha256()
+    for file in sorted(files):
+        h.update(file.relative_to(base).as_posix().encode() + b"\0")
+        h.update(file.read_bytes())
+    return h.hexdigest()
+
+
 def git_revision(root: Path | None = None) -> str:
     """Current git commit of the project (``+dirty`` if tracked files changed).
 

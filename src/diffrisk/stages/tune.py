@@ -34,6 +34,7 @@ from diffrisk.reporting.tuning_figures import (
 from diffrisk.stages.common import checked_returns
 from diffrisk.study.tuning import (
     DEFAULT_SPACE,
+    TRIAL_CODE,
     TuneSettings,
     best_params_record,
     finished_trials,
@@ -111,7 +112,8 @@ def study_setup(
         overrides["val_series"] = checked["tune.overrides.val_series"]
     base = DDPMConfig.from_dict({**dict(ddpm), **overrides})
     returns, _ = selection_data(everything, splits)
-    name = study_name_for(base, DEFAULT_SPACE, seed, audit.frame_sha256(returns), settings)
+    code = audit.source_sha256(TRIAL_CODE)
+    name = study_name_for(base, DEFAULT_SPACE, seed, audit.frame_sha256(returns), settings, code)
     return StudySetup(returns=returns, base=base, settings=settings, study_name=name)
 
 

@@ -224,19 +224,36 @@ def make_objective(
     return objective
 
 
+#: The code a trial runs (packages count with all their modules): its source hash enters
+#: the study name, so a code change starts a new study instead of resuming stored trials.
+TRIAL_CODE: tuple[str, ...] = (
+    "diffrisk.core",
+    "diffrisk.data",
+    "diffrisk.risk",
+    "diffrisk.volatility",
+    "diffrisk.forecasts",
+    "diffrisk.diffusion",
+    "diffrisk.ddpm",
+    "diffrisk.study.tuning",
+)
+
+
 def study_name_for(
     base: DDPMConfig,
     space: Mapping[str, Any],
     seed: int,
     data_hash: str,
     settings: TuneSettings | None = None,
+    code_hash: str = "",
 ) -> str:
     """A study name that changes whenever the set-up of the search changes.
 
-    The fixed config, space, seed, data and the search settings (startup trials, pruner)
-    enter; the budget (``n_trials``, ``timeout``) does not, so a study can grow.
-    Re-running with the same settings resumes the same study; anything else starts a new
-    one, so trials of different set-ups are never mixed.
+    The fixed config, space, seed, data, the search settings (startup trials, pruner) and
+    ``code_hash`` (the source of the code a trial runs,
+    :func:`diffrisk.core.audit.source_sha256`) enter; the budget (``n_trials``,
+    ``timeout``) does not, so a study can grow. Re-running with the same set-up resumes
+    the same study (an interrupted run); anything else, a code change included, starts a
+    new one, so trials of different set-ups are never mixed.
     """
     key = json.dumps(
         {
@@ -245,6 +262,7 @@ def study_name_for(
             "seed": int(seed),
             "data": data_hash,
             "search": (settings or TuneSettings()).identity(),
+            "code": code_hash,
         },
         sort_keys=True,
     )
