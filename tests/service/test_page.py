@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,14 +39,12 @@ ARGS = [
 ]
 
 
-def test_page_html_is_self_contained():
-    html = page_html()
-    assert '<form id="request-form"' in html and 'src="http' not in html
-    assert "const TOKEN_REQUIRED = false" in html
-    assert "const TOKEN_REQUIRED = true" in page_html(token_required=True)
+@contextlib.contextmanager
+def browser_page(pipeline, tmp: Path) -> Iterator[tuple[Any, Any]]:
+    """A headless Chromium page and a real service over the toy pipeline; both stopped after.
 
-
-def test_request_a_set_in_a_real_browser(pipeline, tmp_path):
+    Skips on a machine without a Chromium-family browser, fails under ``CI`` (it must run).
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None or not CHROMIUM.is_file():
         message = (
@@ -53,47 +54,56 @@ def test_request_a_set_in_a_real_browser(pipeline, tmp_path):
         if os.environ.get("CI"):  # CI must run it: .ci/run installs Debian's chromium
             pytest.fail(message)
         pytest.skip(message)
-    server = start_server(
-        pipeline, tmp_path / "store", f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "s.log"
-    )
+    server = start_server(pipeline, tmp / "store", f"sqlite:///{tmp / 'a.db'}", tmp / "s.log")
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     try:
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch_persistent_context(
                 profile, executable_path=str(CHROMIUM), headless=True, args=ARGS
             )
-            page = browser.new_page()
-            page.goto(server.url + "/")
-            page.wait_for_selector("#models tbody tr")
-            assert page.locator("#models tbody tr").count() == 3
-            page.select_option("#generator", "diffusion")
-            page.select_option("#archetype", "crash")
-            page.fill("#n_paths", "50")
-            page.fill("#seed", "5")
-            page.click("#submit")
-            page.wait_for_function("document.getElementById('set-id').textContent.length == 64")
-            set_id = page.text_content("#set-id")
-            assert page.locator("#fan polygon.band").count() == 3
-            assert page.locator("#fan polyline#median").count() == 1
-            assert page.locator("#risk tr").count() == 3  # header + alpha 0.05, 0.01
-            assert '"archetype": "crash"' in page.text_content("#meta")
-            assert "generated: " + set_id in page.text_content("#status")
-            page.wait_for_selector(f"#recent a[data-id='{set_id}']")
-            # a bad request shows the field and range, and no new set
-            page.fill("#horizon", "99")
-            page.click("#submit")
-            page.wait_for_function("document.getElementById('error').textContent.length > 0")
-            assert "body.horizon" in page.text_content("#error")
-            assert page.text_content("#set-id") == set_id
-            # error bodies are shown whatever they are: JSON detail, or not JSON at all
-            missing = "api('/scenarios/' + '0'.repeat(64)).then(() => 'ok', e => e.message)"
-            msg = page.evaluate(missing)
-            assert msg.startswith("404") and "path.set_id: no scenario set" in msg
-            assert "not JSON" in page.evaluate("api('/').then(() => 'ok', e => e.message)")
+            yield browser.new_page(), server
             browser.close()
     finally:
         server.stop()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_page_html_is_self_contained():
+    html = page_html()
+    assert '<form id="request-form"' in html and 'src="http' not in html
+    assert "const TOKEN_REQUIRED = false" in html
+    assert "const TOKEN_REQUIRED = true" in page_html(token_required=True)
+
+
+def test_request_a_set_in_a_real_browser(pipeline, tmp_path):
+    with browser_page(pipeline, tmp_path) as (page, server):
+        page.goto(server.url + "/")
+        page.wait_for_selector("#models tbody tr")
+        assert page.locator("#models tbody tr").count() == 3
+        page.select_option("#generator", "diffusion")
+        page.select_option("#archetype", "crash")
+        page.fill("#n_paths", "50")
+        page.fill("#seed", "5")
+        page.click("#submit")
+        page.wait_for_function("document.getElementById('set-id').textContent.length == 64")
+        set_id = page.text_content("#set-id")
+        assert page.locator("#fan polygon.band").count() == 3
+        assert page.locator("#fan polyline#median").count() == 1
+        assert page.locator("#risk tr").count() == 3  # header + alpha 0.05, 0.01
+        assert '"archetype": "crash"' in page.text_content("#meta")
+        assert "generated: " + set_id in page.text_content("#status")
+        page.wait_for_selector(f"#recent a[data-id='{set_id}']")
+        # a bad request shows the field and range, and no new set
+        page.fill("#horizon", "99")
+        page.click("#submit")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        assert "body.horizon" in page.text_content("#error")
+        assert page.text_content("#set-id") == set_id
+        # error bodies are shown whatever they are: JSON detail, or not JSON at all
+        missing = "api('/scenarios/' + '0'.repeat(64)).then(() => 'ok', e => e.message)"
+        msg = page.evaluate(missing)
+        assert msg.startswith("404") and "path.set_id: no scenario set" in msg
+        assert "not JSON" in page.evaluate("api('/').then(() => 'ok', e => e.message)")
 
 
 @pytest.fixture(scope="module")
@@ -103,31 +113,14 @@ def reverse_page(pipeline, tmp_path_factory):
     Each test reloads the index (a fresh form) and waits until the reverse stress form is
     built from ``GET /reverse-stress``.
     """
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if CHROMIUM is None or not CHROMIUM.is_file():
-        if os.environ.get("CI"):
-            pytest.fail("no Chromium-family browser found (`make chromium` on Debian)")
-        pytest.skip("no Chromium-family browser found (`make chromium` on Debian)")
-    tmp = tmp_path_factory.mktemp("page")
-    server = start_server(pipeline, tmp / "store", f"sqlite:///{tmp / 'a.db'}", tmp / "s.log")
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch_persistent_context(
-                profile, executable_path=str(CHROMIUM), headless=True, args=ARGS
-            )
-            page = browser.new_page()
+    with browser_page(pipeline, tmp_path_factory.mktemp("page")) as (page, server):
 
-            def fresh():
-                page.goto(server.url + "/")
-                page.wait_for_selector("#rs-method-diffusion")
-                return page
+        def fresh():
+            page.goto(server.url + "/")
+            page.wait_for_selector("#rs-method-diffusion")
+            return page
 
-            yield fresh
-            browser.close()
-    finally:
-        server.stop()
-        shutil.rmtree(profile, ignore_errors=True)
+        yield fresh
 
 
 def _submit(page) -> dict:

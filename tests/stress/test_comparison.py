@@ -56,6 +56,39 @@ def test_config_round_trip_and_unknown_keys():
         ComparisonConfig(p_uncond=1.0)
 
 
+POSITIVE_COUNTS = (
+    "width",
+    "n_blocks",
+    "latent_channels",
+    "history_width",
+    "emb_dim",
+    "batch_size",
+    "gan_epochs",
+    "gan_patience",
+    "gan_n_critic",
+    "gan_val_windows",
+    "vae_epochs",
+    "vae_patience",
+    "vae_kl_warmup_epochs",
+    "threads",
+    "workers",
+)
+
+
+@pytest.mark.parametrize("name", POSITIVE_COUNTS)
+def test_config_counts_must_be_positive(name):
+    with pytest.raises(ValueError, match=rf"^ComparisonConfig\.{name} must be >= 1, got 0$"):
+        ComparisonConfig(**{name: 0})
+
+
+def test_config_history_blocks_and_samples_per_epoch_may_be_zero():
+    cfg = ComparisonConfig(history_blocks=0, samples_per_epoch=0)
+    assert cfg.history_blocks == 0 and cfg.samples_per_epoch == 0
+    for name in ("history_blocks", "samples_per_epoch"):
+        with pytest.raises(ValueError, match=rf"^ComparisonConfig\.{name} must be >= 0, got -1$"):
+            ComparisonConfig(**{name: -1})
+
+
 def test_checkpoint_round_trip(vae, returns, tmp_path):
     path = save_comparison_model(vae, tmp_path / "vae.pt")
     loaded = load_comparison_model(path, "vae")

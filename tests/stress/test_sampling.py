@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffrisk.stress.sampling import draw_prior_signatures, generate_paths
+from diffrisk.stress.sampling import check_paths_request, draw_prior_signatures, generate_paths
 from diffrisk.stress.windows import conditioning_inputs
 
 
@@ -124,3 +124,16 @@ def test_generate_paths_errors(model, returns):
         generate_paths(model, returns, [""], 0, None, guidance=0, seed=0)
     with pytest.raises(ValueError, match="need at least max"):
         generate_paths(model, returns, ["2000-01-10"], 2, None, guidance=0, seed=0)
+
+
+def test_check_paths_request_returns_the_request_and_names_the_bad_argument(model, returns):
+    assert check_paths_request(model, returns, 3, 0, {"vol_ratio": 2}) == {"vol_ratio": 2.0}
+    assert check_paths_request(model, returns, 1, 5, None) == {}
+    with pytest.raises(ValueError, match="differ from the model's assets"):
+        check_paths_request(model, returns.iloc[:, ::-1], 1, 0, None)
+    with pytest.raises(ValueError, match="n_paths_per_date must be a positive integer"):
+        check_paths_request(model, returns, 1.5, 0, None)
+    with pytest.raises(ValueError, match="prior_neighbours must be an integer >= 0"):
+        check_paths_request(model, returns, 1, -1, None)
+    with pytest.raises(ValueError, match="unknown signature components"):
+        check_paths_request(model, returns, 1, 0, {"vol": 2})

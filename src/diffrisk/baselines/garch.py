@@ -231,7 +231,6 @@ def garch_t(
     Parameters
     ----------
     returns, forecast_dates, series : see :mod:`diffrisk.baselines`
-        The common parameters (returns frame, days to forecast, columns).
     refit_every : int, default 20
         Refit the model every ``refit_every`` forecast days (1 = refit daily).
     n_scenarios : int, default 500

@@ -88,12 +88,11 @@ def mc_normal(
 ) -> Result:
     """Monte-Carlo normal VaR/CVaR with the mean and variance of the last ``window`` returns.
 
+    Parameters as for :func:`hs` (``window`` is here the estimation window of the
+    sample mean and variance, ``ddof=1``), plus:
+
     Parameters
     ----------
-    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
-        The common parameters (returns frame, days to forecast, columns).
-    window : int, default 250
-        Estimation window for the sample mean and variance (``ddof=1``); at least 2.
     n_scenarios : int, default 500
         Normal draws per day.
     seed : int, default 0

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.ddpm.features import FEATURE_NAMES, SCALINGS, WINDOW_CHANNELS
 from diffrisk.ddpm.network import DenoiserSpec
 from diffrisk.diffusion.sampler import SAMPLERS, SPACINGS
@@ -172,19 +173,14 @@ class DDPMConfig:
 
     def denoiser_spec(self, n_series: int) -> DenoiserSpec:
         """The network shape for ``n_series`` series (embedding only if enabled)."""
-        return DenoiserSpec(
+        return fields_from(
+            DenoiserSpec,
+            self,
+            keep_defaults=("series_embedding_dim",),
             window_channels=len(WINDOW_CHANNELS),
             window_length=self.window,
             n_features=len(FEATURE_NAMES),
             n_series=n_series if self.series_embedding else 0,
-            conv_width=self.conv_width,
-            n_blocks=self.n_blocks,
-            kernel_size=self.kernel_size,
-            cond_dim=self.cond_dim,
-            time_dim=self.time_dim,
-            hidden=self.hidden,
-            dropout=self.dropout,
-            diffusion_steps=self.diffusion_steps,
         )
 
     def train_options(self, max_epochs: int | None = None) -> TrainOptions:

@@ -15,7 +15,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 import torch
 
 from diffrisk.core import io
+from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.diffusion.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -164,8 +165,7 @@ class TrainOptions:
         TrainOptions
             Validated by :meth:`__post_init__`.
         """
-        values = {f.name: getattr(source, f.name) for f in fields(cls) if f.name not in overrides}
-        return cls(**values, **overrides)
+        return fields_from(cls, source, **overrides)
 
 
 class EMA:

@@ -426,24 +426,7 @@ def acerbi_szekely_z1(
     p-value is the fraction of simulated Z1, among simulations with at least one
     exception, at or below the observed one.
 
-    Parameters
-    ----------
-    returns, var, es : array_like, shape (T,)
-        Realised log returns and the VaR and ES forecasts (returns, ES < 0, ES <= VaR).
-    alpha : float
-        Tail probability of the forecasts.
-    scenarios : array_like, shape (T, N), optional
-        The method's predictive scenarios for each day.
-    n_sim : int, default 1000
-        Number of simulations (0: statistic only).
-    seed : int or numpy.random.SeedSequence, default 0
-    distribution : {"normal", "t"}, default "normal"
-        Parametric null used when ``scenarios`` is None.
-    nu : float, default 5.0
-
-    Returns
-    -------
-    AcerbiSzekelyResult
+    Parameters and return type as for :func:`acerbi_szekely_z2`.
 
     Notes
     -----

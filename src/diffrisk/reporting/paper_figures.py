@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,14 @@ from diffrisk.risk.scoring import pit_values
 def _folder(out_dir: str | os.PathLike[str] | None) -> Path:
     """``out_dir``, default :func:`diffrisk.core.paths.paper_figures_dir`."""
     return Path(out_dir) if out_dir is not None else paths.paper_figures_dir()
+
+
+def _render(
+    draw: Callable[[], Figure], stem: str, out_dir: str | os.PathLike[str] | None
+) -> tuple[Path, Path]:
+    """Draw a figure under the paper style and save it as ``stem`` (PNG and PDF)."""
+    with matplotlib.rc_context(style_rc()):
+        return save_figure(draw(), stem, _folder(out_dir))
 
 
 def _realized_series(realized: pd.Series | pd.DataFrame, series: str) -> pd.Series:
@@ -246,9 +254,7 @@ def fig1_distribution(
     for d in all_dates[1:]:
         union = union.union(d)
     realized_all = _realized_on(returns, union, "the scenario sets")
-    with matplotlib.rc_context(style_rc()):
-        fig = _draw_fig1(data, realized_all, series, bins, pit_bins)
-        return save_figure(fig, stem, _folder(out_dir))
+    return _render(lambda: _draw_fig1(data, realized_all, series, bins, pit_bins), stem, out_dir)
 
 
 def _series_frames(
@@ -344,17 +350,10 @@ def fig2_var_vs_returns(
     forecasts : mapping method → DataFrame
         Forecast tables (``diffrisk.forecasts`` format); uses ``date, series, realized``
         and ``var_05``/``var_01`` (one VaR column per alpha).
-    series : str
-        The series to plot.
+    series, out_dir, stem
+        As for :func:`fig1_distribution` (which also documents the return value).
     alphas : sequence of float, default (0.05, 0.01)
         VaR levels drawn (solid, dashed, dotted from the largest alpha down).
-    out_dir, stem
-        Output folder (default :func:`diffrisk.core.paths.paper_figures_dir`) and file stem.
-
-    Returns
-    -------
-    tuple of Path
-        PNG and PDF.
 
     Notes
     -----
@@ -363,9 +362,7 @@ def fig2_var_vs_returns(
     exceptions of the larger ones). The y axis (percent) is shared by all panels.
     """
     frames = _series_frames(forecasts, series, [var_column(a) for a in alphas])
-    with matplotlib.rc_context(style_rc()):
-        fig = _draw_fig2(frames, series, alphas)
-        return save_figure(fig, stem, _folder(out_dir))
+    return _render(lambda: _draw_fig2(frames, series, alphas), stem, out_dir)
 
 
 def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) -> Figure:
@@ -449,17 +446,10 @@ def fig3_cvar_exceedances(
     forecasts : mapping method → DataFrame
         Forecast tables; uses ``date, series, realized`` and the VaR/CVaR columns of
         ``alpha`` (e.g. ``var_01, cvar_01``).
-    series : str
-        The series to plot.
+    series, out_dir, stem
+        As for :func:`fig1_distribution` (which also documents the return value).
     alpha : float, default 0.01
         Tail probability of the band.
-    out_dir, stem
-        Output folder (default :func:`diffrisk.core.paths.paper_figures_dir`) and file stem.
-
-    Returns
-    -------
-    tuple of Path
-        PNG and PDF.
 
     Notes
     -----
@@ -469,9 +459,7 @@ def fig3_cvar_exceedances(
     window :data:`COVID_WINDOW` is shaded when it falls in the plotted period.
     """
     frames = _series_frames(forecasts, series, [var_column(alpha), cvar_column(alpha)])
-    with matplotlib.rc_context(style_rc()):
-        fig = _draw_fig3(frames, series, alpha)
-        return save_figure(fig, stem, _folder(out_dir))
+    return _render(lambda: _draw_fig3(frames, series, alpha), stem, out_dir)
 
 
 def _realized_from_forecasts(forecasts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

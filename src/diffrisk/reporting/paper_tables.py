@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,22 @@ def table_value(rows: Mapping[tuple[Any, ...], Mapping[str, Any]], key: tuple[An
         return math.nan
 
 
+def _method_table(
+    backtests: pd.DataFrame,
+    cols: Sequence[str],
+    series: Sequence[str] | None,
+    cells: Callable[[Mapping[tuple[Any, ...], Mapping[str, Any]], str, str], dict[str, Any]],
+) -> pd.DataFrame:
+    """One row per (series block, method): ``Series``, ``Method``, then ``cells(rows, s, m)``."""
+    rows, chosen = prepare_backtests(backtests, cols, series)
+    records = [
+        {"Series": series_label(s), "Method": method_label(m), **cells(rows, s, m)}
+        for s in chosen
+        for m in methods_of(backtests, s)
+    ]
+    return pd.DataFrame.from_records(records)
+
+
 def table1_cvar(
     backtests: pd.DataFrame,
     *,
@@ -121,17 +137,15 @@ def table1_cvar(
     ValueError
         If columns are missing, rows are duplicated or a requested series is absent.
     """
-    rows, chosen = prepare_backtests(backtests, ("avg_cvar",), series)
-    records = []
-    for s in chosen:
-        for m in methods_of(backtests, s):
-            rec: dict[str, Any] = {"Series": series_label(s), "Method": method_label(m)}
-            for a in alphas:
-                rec[f"CVaR {pct_text(a)} (%)"] = 100 * table_value(
-                    rows, (s, m, alpha_sort_key(a)), "avg_cvar"
-                )
-            records.append(rec)
-    return pd.DataFrame.from_records(records)
+
+    def cells(rows: Mapping[tuple[Any, ...], Mapping[str, Any]], s: str, m: str) -> dict[str, Any]:
+        return {
+            f"CVaR {pct_text(a)} (%)": 100
+            * table_value(rows, (s, m, alpha_sort_key(a)), "avg_cvar")
+            for a in alphas
+        }
+
+    return _method_table(backtests, ("avg_cvar",), series, cells)
 
 
 def table2_coverage(
@@ -156,28 +170,24 @@ def table2_coverage(
         Columns ``Series, Method, Days`` then, per alpha, ``Exc. 5% (n)``,
         ``Exc. 5% (%)`` (``100 * exception_rate``) and ``Kupiec p (5%)``.
     """
-    cols = ("n_obs", "n_exceptions", "exception_rate", "kupiec_p")
-    rows, chosen = prepare_backtests(backtests, cols, series)
-    records = []
-    for s in chosen:
-        for m in methods_of(backtests, s):
-            keys = [(s, m, alpha_sort_key(a)) for a in alphas]
-            days = next(
+
+    def cells(rows: Mapping[tuple[Any, ...], Mapping[str, Any]], s: str, m: str) -> dict[str, Any]:
+        keys = [(s, m, alpha_sort_key(a)) for a in alphas]
+        rec: dict[str, Any] = {
+            "Days": next(
                 (v for v in (table_value(rows, k, "n_obs") for k in keys) if np.isfinite(v)),
                 math.nan,
             )
-            rec: dict[str, Any] = {
-                "Series": series_label(s),
-                "Method": method_label(m),
-                "Days": days,
-            }
-            for a, key in zip(alphas, keys, strict=True):
-                tag = pct_text(a)
-                rec[f"Exc. {tag} (n)"] = table_value(rows, key, "n_exceptions")
-                rec[f"Exc. {tag} (%)"] = 100 * table_value(rows, key, "exception_rate")
-                rec[f"Kupiec p ({tag})"] = table_value(rows, key, "kupiec_p")
-            records.append(rec)
-    return pd.DataFrame.from_records(records)
+        }
+        for a, key in zip(alphas, keys, strict=True):
+            tag = pct_text(a)
+            rec[f"Exc. {tag} (n)"] = table_value(rows, key, "n_exceptions")
+            rec[f"Exc. {tag} (%)"] = 100 * table_value(rows, key, "exception_rate")
+            rec[f"Kupiec p ({tag})"] = table_value(rows, key, "kupiec_p")
+        return rec
+
+    cols = ("n_obs", "n_exceptions", "exception_rate", "kupiec_p")
+    return _method_table(backtests, cols, series, cells)
 
 
 _ZONES = ("green", "yellow", "red")

@@ -59,16 +59,8 @@ def pinball_loss(returns: ArrayLike, var: ArrayLike, alpha: float) -> NDArray[np
     ``L(r, v) = (alpha - 1{r < v}) (r - v)``: non-negative, strictly consistent for the
     alpha-quantile. Lower is better.
 
-    Parameters
-    ----------
-    returns, var : array_like, shape (T,)
-        Realised log returns and VaR forecasts (returns).
-    alpha : float
-        Tail probability.
-
-    Returns
-    -------
-    ndarray, shape (T,)
+    Parameters ``returns``, ``var`` and ``alpha`` as for :func:`fz0_loss`; returns the
+    per-day losses, an ndarray of shape (T,).
 
     References
     ----------

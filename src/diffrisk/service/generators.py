@@ -274,6 +274,64 @@ def _checkpoint_info(
     }
 
 
+@dataclass(frozen=True)
+class _CheckpointKind:
+    """How a trained checkpoint draws and what ``GET /models`` reports of it."""
+
+    name: str
+    kind: str
+    draw_paths: Callable[..., tuple[NDArray[np.float32], pd.DataFrame]]
+    validation_keys: tuple[str, ...]
+
+
+def _checkpoint_generator(
+    source: _CheckpointKind,
+    model: StressModel | ComparisonModel,
+    returns: pd.DataFrame,
+    checkpoint_sha256: str,
+    checkpoint_audit: Mapping[str, Any],
+    sampling: Mapping[str, Any] | None = None,
+) -> Generator:
+    """A trained checkpoint as a :class:`Generator`, drawing with ``source.draw_paths``.
+
+    ``sampling`` (the pipeline's sampler settings) makes the generator guided: each draw
+    passes its guidance weight and these settings to ``source.draw_paths``.
+    """
+    guided = sampling is not None
+    settings = dict(sampling or {})
+
+    def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        guidance = {"guidance": float(draw.guidance or 0.0)} if guided else {}
+        paths_, dates = source.draw_paths(
+            model,
+            returns,
+            [draw.as_of],
+            draw.n_paths,
+            draw.signature,
+            **guidance,
+            seed=draw.seed,
+            prior_neighbours=0 if draw.signature else draw.prior_neighbours,
+            progress=False,
+            **settings,
+        )
+        return paths_, _conditioning_record(dates, draw, settings)
+
+    info = _checkpoint_info(
+        model, returns, checkpoint_sha256, checkpoint_audit, source.validation_keys, settings
+    )
+    return Generator(
+        name=source.name,
+        version=checkpoint_sha256[:12],
+        kind=source.kind,
+        guided=guided,
+        conditioned=True,
+        horizon=int(model.config.horizon),
+        assets=list(model.assets),
+        info=info,
+        sample=sample,
+    )
+
+
 def diffusion_generator(
     model: StressModel,
     returns: pd.DataFrame,
@@ -282,33 +340,10 @@ def diffusion_generator(
     sampling: Mapping[str, Any],
 ) -> Generator:
     """The diffusion stress model as a :class:`Generator` (pipeline sampler settings)."""
-
-    def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        paths_, dates = generate_paths(
-            model,
-            returns,
-            [draw.as_of],
-            draw.n_paths,
-            draw.signature,
-            guidance=float(draw.guidance or 0.0),
-            seed=draw.seed,
-            prior_neighbours=0 if draw.signature else draw.prior_neighbours,
-            progress=False,
-            **sampling,
-        )
-        return paths_, _conditioning_record(dates, draw, sampling)
-
     keys = ("best_val_loss", "best_epoch", "epochs_run")
-    return Generator(
-        name="diffusion",
-        version=checkpoint_sha256[:12],
-        kind="diffusion",
-        guided=True,
-        conditioned=True,
-        horizon=int(model.config.horizon),
-        assets=list(model.assets),
-        info=_checkpoint_info(model, returns, checkpoint_sha256, checkpoint_audit, keys, sampling),
-        sample=sample,
+    source = _CheckpointKind("diffusion", "diffusion", generate_paths, keys)
+    return _checkpoint_generator(
+        source, model, returns, checkpoint_sha256, checkpoint_audit, sampling
     )
 
 
@@ -319,32 +354,9 @@ def comparison_generator(
     checkpoint_audit: Mapping[str, Any],
 ) -> Generator:
     """A GAN or VAE comparison generator (conditioned on the signature, no guidance)."""
-
-    def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        paths_, dates = comparison_paths(
-            model,
-            returns,
-            [draw.as_of],
-            draw.n_paths,
-            draw.signature,
-            seed=draw.seed,
-            prior_neighbours=0 if draw.signature else draw.prior_neighbours,
-            progress=False,
-        )
-        return paths_, _conditioning_record(dates, draw, {})
-
     keys = ("best_epoch", "best_score", "epochs_run", "selection")
-    return Generator(
-        name=model.kind,
-        version=checkpoint_sha256[:12],
-        kind="checkpoint",
-        guided=False,
-        conditioned=True,
-        horizon=int(model.config.horizon),
-        assets=list(model.assets),
-        info=_checkpoint_info(model, returns, checkpoint_sha256, checkpoint_audit, keys, {}),
-        sample=sample,
-    )
+    source = _CheckpointKind(model.kind, "checkpoint", comparison_paths, keys)
+    return _checkpoint_generator(source, model, returns, checkpoint_sha256, checkpoint_audit)
 
 
 def baseline_generator(

@@ -31,14 +31,18 @@ def train_stress(
 ) -> dict[str, Any]:
     """Run the ``stress_train`` stage: fit the stress generator on training windows.
 
+    ``inputs`` (:class:`~diffrisk.stages.common.StressInputs`) sets the training and
+    validation windows as that class describes (no test row is read); the model is fitted
+    with the study seed.
+
     Parameters
     ----------
     model : mapping
         ``params.yaml``'s ``stress.model`` (fields of :class:`StressConfig`).
     inputs : StressInputs
-        Training windows end on or before ``splits.train_end``; the epoch is selected on
-        windows inside ``splits.val_start .. splits.val_end``; test rows are never read.
-        The model is fitted with the study seed.
+        The study's periods, index column and seed.
+    progress : bool, optional
+        tqdm bar of the epochs (None: only on a terminal).
 
     Returns
     -------

@@ -23,7 +23,7 @@ blocks are FiLM-conditioned (:class:`~diffrisk.stress.network.FiLMBlock`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.diffusion.training import (
     check_field_range,
     check_positive_fields,
@@ -137,25 +138,11 @@ class ComparisonConfig(ParamsSection):
     section: ClassVar[str] = "stress.comparison"
 
     def __post_init__(self) -> None:
+        # every count is >= 1 except these, which may be 0 (checked below with the floats)
+        may_be_zero = ("samples_per_epoch", "history_blocks")
         check_positive_fields(
             self,
-            (
-                "width",
-                "n_blocks",
-                "latent_channels",
-                "history_width",
-                "emb_dim",
-                "batch_size",
-                "gan_epochs",
-                "gan_patience",
-                "gan_n_critic",
-                "gan_val_windows",
-                "vae_epochs",
-                "vae_patience",
-                "vae_kl_warmup_epochs",
-                "threads",
-                "workers",
-            ),
+            [f.name for f in fields(self) if f.type == "int" and f.name not in may_be_zero],
             "ComparisonConfig",
         )
         check_field_range(
@@ -163,10 +150,7 @@ class ComparisonConfig(ParamsSection):
         )
         check_field_range(self, ("gan_lr", "vae_lr"), "> 0", "ComparisonConfig")
         check_field_range(
-            self,
-            ("gan_gp_weight", "vae_beta", "samples_per_epoch", "history_blocks"),
-            ">= 0",
-            "ComparisonConfig",
+            self, ("gan_gp_weight", "vae_beta", *may_be_zero), ">= 0", "ComparisonConfig"
         )
 
     @classmethod
@@ -348,16 +332,13 @@ def prepare_training(
     if kind not in COMPARISON_GENERATORS:
         raise ValueError(f"kind must be one of {COMPARISON_GENERATORS}, got {kind!r}")
     stats, train_w, val_w = fit_training_statistics(returns, train_end, val_start, val_end, config)
-    spec = ComparisonSpec(
+    spec = fields_from(
+        ComparisonSpec,
+        settings,
+        keep_defaults=("n_signature",),
         n_assets=len(stats.assets),
         horizon=config.horizon,
         history=config.history,
-        width=settings.width,
-        n_blocks=settings.n_blocks,
-        latent_channels=settings.latent_channels,
-        history_width=settings.history_width,
-        history_blocks=settings.history_blocks,
-        emb_dim=settings.emb_dim,
         n_scalars=stats.net.spec.n_scalars,
     )
     model = ComparisonModel(

@@ -27,25 +27,12 @@ from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.model import as_float_tensor
-from diffrisk.stress.sampling import draw_prior_signatures
+from diffrisk.stress.sampling import check_paths_request, draw_prior_signatures
 from diffrisk.stress.set_records import generation_record, rows_before, scenario_set_metadata
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS, out_of_range
 from diffrisk.stress.windows import conditioning_batch
 
 logger = logging.getLogger(__name__)
-
-
-def _check_request(
-    model: ComparisonModel, returns: pd.DataFrame, n_paths_per_date: int, prior_neighbours: int
-) -> None:
-    if list(returns.columns) != list(model.assets):
-        raise ValueError(
-            f"returns columns {list(returns.columns)} differ from the model's assets {model.assets}"
-        )
-    if int(n_paths_per_date) != n_paths_per_date or n_paths_per_date < 1:
-        raise ValueError(f"n_paths_per_date must be a positive integer, got {n_paths_per_date!r}")
-    if int(prior_neighbours) != prior_neighbours or prior_neighbours < 0:
-        raise ValueError(f"prior_neighbours must be an integer >= 0, got {prior_neighbours!r}")
 
 
 @torch.no_grad()
@@ -89,11 +76,7 @@ def comparison_paths(
     dates : DataFrame
         ``as_of``, ``last_history``, ``portfolio_vol`` per conditioning date.
     """
-    _check_request(model, returns, n_paths_per_date, prior_neighbours)
-    request = {k: float(v) for k, v in (signature or {}).items()}
-    unknown = sorted(set(request) - set(SIGNATURE_COLUMNS))
-    if unknown:
-        raise ValueError(f"unknown signature components {unknown}; expected {SIGNATURE_COLUMNS}")
+    request = check_paths_request(model, returns, n_paths_per_date, prior_neighbours, signature)
     cfg, n = model.config, int(n_paths_per_date)
     inputs, dates_frame = conditioning_batch(returns, as_of, cfg)
     history = np.stack([i.history for i in inputs])

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.diffusion.prediction import to_x0, training_target
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.training import (
@@ -239,15 +240,11 @@ def fit_stress_statistics(
     feats = signature_features(windows.signature, windows.portfolio_vol, config.horizon).to_numpy()
     n_scalars = N_HISTORY_SCALARS if config.history_stats else 2
     scal = history_scalars(windows.sigma, windows.portfolio_vol, windows.history)[:, :n_scalars]
-    spec = StressSpec(
+    spec = fields_from(
+        StressSpec,
+        config,
+        keep_defaults=("n_signature",),
         n_assets=len(assets),
-        horizon=config.horizon,
-        history=config.history,
-        width=config.width,
-        n_blocks=config.n_blocks,
-        history_width=config.history_width,
-        history_blocks=config.history_blocks,
-        emb_dim=config.emb_dim,
         n_scalars=n_scalars,
         amplitude=config.amplitude_embedding,
     )

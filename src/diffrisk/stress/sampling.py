@@ -14,8 +14,42 @@ from diffrisk.diffusion.prediction import to_eps
 from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.sampler import initial_noise, reverse_process, reverse_steps
 from diffrisk.stress.model import StressModel, as_float_tensor
-from diffrisk.stress.signatures import SIGNATURE_COLUMNS
+from diffrisk.stress.signatures import SIGNATURE_COLUMNS, ConditioningScales
 from diffrisk.stress.windows import conditioning_batch
+
+
+def check_paths_request(
+    model: ConditioningScales,
+    returns: pd.DataFrame,
+    n_paths_per_date: int,
+    prior_neighbours: int,
+    signature: Mapping[str, float] | None,
+) -> dict[str, float]:
+    """Check the arguments every path generator shares; the requested signature as floats.
+
+    The one check of :func:`generate_paths` and
+    :func:`diffrisk.stress.comparison_sets.comparison_paths`: ``returns`` must have the
+    model's columns, ``n_paths_per_date`` be an integer >= 1, ``prior_neighbours`` an
+    integer >= 0 and ``signature`` (None = empty) name only :data:`SIGNATURE_COLUMNS`.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad argument.
+    """
+    if list(returns.columns) != list(model.assets):
+        raise ValueError(
+            f"returns columns {list(returns.columns)} differ from the model's assets {model.assets}"
+        )
+    if int(n_paths_per_date) != n_paths_per_date or n_paths_per_date < 1:
+        raise ValueError(f"n_paths_per_date must be a positive integer, got {n_paths_per_date!r}")
+    if int(prior_neighbours) != prior_neighbours or prior_neighbours < 0:
+        raise ValueError(f"prior_neighbours must be an integer >= 0, got {prior_neighbours!r}")
+    request = {k: float(v) for k, v in (signature or {}).items()}
+    unknown = sorted(set(request) - set(SIGNATURE_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown signature components {unknown}; expected {SIGNATURE_COLUMNS}")
+    return request
 
 
 @torch.no_grad()
@@ -204,20 +238,9 @@ def generate_paths(
         Per conditioning date: ``as_of`` (first day of the paths), ``last_history`` (last
         row read), ``portfolio_vol`` (EWMA forecast of the equal-weighted portfolio).
     """
-    if list(returns.columns) != list(model.assets):
-        raise ValueError(
-            f"returns columns {list(returns.columns)} differ from the model's assets {model.assets}"
-        )
-    if int(n_paths_per_date) != n_paths_per_date or n_paths_per_date < 1:
-        raise ValueError(f"n_paths_per_date must be a positive integer, got {n_paths_per_date!r}")
+    request = check_paths_request(model, returns, n_paths_per_date, prior_neighbours, signature)
     if soft_bound < 0:
         raise ValueError(f"soft_bound must be >= 0, got {soft_bound}")
-    if int(prior_neighbours) != prior_neighbours or prior_neighbours < 0:
-        raise ValueError(f"prior_neighbours must be an integer >= 0, got {prior_neighbours!r}")
-    request = {k: float(v) for k, v in (signature or {}).items()}
-    unknown = sorted(set(request) - set(SIGNATURE_COLUMNS))
-    if unknown:
-        raise ValueError(f"unknown signature components {unknown}; expected {SIGNATURE_COLUMNS}")
     cfg = model.config
     inputs, dates_frame = conditioning_batch(returns, as_of, cfg)
     n = int(n_paths_per_date)

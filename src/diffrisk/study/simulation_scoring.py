@@ -266,20 +266,12 @@ def run_simulation(
 
     Parameters
     ----------
-    method_runners : mapping str → callable
-        ``{method: runner(returns_frame, forecast_dates) -> forecast table}``, e.g.
+    method_runners, params, dates, seed, burn_in
+        As for :func:`~diffrisk.study.simulation.simulate_forecasts`; e.g.
         :func:`default_runners` plus a DDPM runner that fits on the simulated
         train/validation days and forecasts ``forecast_dates``.
-    params : GarchParams
-        Parameters of the simulated law.
-    dates : sequence of dates
-        Calendar of the simulated series (e.g. the real trading days).
     forecast_dates : sequence of dates
         Days to forecast and score (e.g. the test period), a subset of ``dates``.
-    seed : int
-        Seed of the simulation.
-    burn_in : int, default 500
-        Discarded simulated days before the first date.
     lag : int, optional
         Newey–West lag (see :func:`simulation_table`).
     n_paths : int, default 1
