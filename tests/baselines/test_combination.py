@@ -10,6 +10,7 @@ from scipy import stats
 from diffrisk.baselines.combination import (
     combination_name,
     combine_forecasts,
+    parse_pairs,
     select_weight,
     weight_scores,
 )
@@ -84,3 +85,12 @@ def test_ties_go_to_the_half_weight_and_fallback_without_validation(pair):
 
 def test_combination_name_is_a_plain_file_stem():
     assert combination_name("ddpm", "fhs") == "ddpm_mix_fhs"
+
+
+def test_pairs_are_parsed_and_bad_pairs_are_named():
+    assert parse_pairs("ddpm:fhs, ddpm:gas") == [("ddpm", "fhs"), ("ddpm", "gas")]
+    assert parse_pairs("") == []
+    with pytest.raises(ValueError, match="calibrate.combine"):
+        parse_pairs("ddpm-fhs")
+    with pytest.raises(ValueError, match="calibrate.combine"):
+        parse_pairs("ddpm:ddpm")

@@ -141,3 +141,18 @@ def test_worker_environment_keeps_thread_limits_and_drops_malloc_trim():
     env = worker_environment()
     assert "MALLOC_TRIM_THRESHOLD_" not in env
     assert str(env["OMP_NUM_THREADS"]) == "1"
+
+
+def test_single_threaded_blas_limits_every_loaded_blas_and_restores_it():
+    import scipy.linalg  # noqa: F401  (scipy's own BLAS is loaded too)
+    from threadpoolctl import threadpool_info
+
+    from diffrisk.core.compute import single_threaded_blas
+
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert before
+    with single_threaded_blas():
+        inside = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        assert inside and set(inside) == {1}
+    after = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert after == before

@@ -197,6 +197,12 @@ def test_reverse_stress_chosen_date_horizon_and_methods(reverse_page):
         "historical",
     ]
     assert rows.count() == 3 and page.text_content("#rs-error") == ""
+    # a refused request on the same page clears that answer: no stale result under an error
+    page.fill("#rs-weights", "0.5, 0.5")
+    page.click("#rs-submit")
+    page.wait_for_function("document.getElementById('rs-error').textContent.length > 0")
+    assert page.locator("#rs-methods").count() == 0
+    assert page.locator("#rs-used").count() == 0
 
 
 def test_reverse_stress_bad_request_shows_the_field(reverse_page):

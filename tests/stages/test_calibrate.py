@@ -160,13 +160,6 @@ def test_coverage_tests_the_new_methods_like_any_other(result, monkeypatch):
     assert {"fhs_aci", "ddpm_mix_fhs"} <= set(dm["method"])
 
 
-def test_bad_pairs_are_named():
-    with pytest.raises(ValueError, match="calibrate.combine"):
-        stage.parse_pairs("ddpm-fhs")
-    with pytest.raises(ValueError, match="calibrate.combine"):
-        stage.parse_pairs("ddpm:ddpm")
-
-
 def test_unknown_validation_method_is_named(result):
     with pytest.raises(ValueError, match="calibrate.val_methods names \\['ddpm'\\]"):
         stage.validation_forecasts(

@@ -58,3 +58,30 @@ def test_series_parameters_are_checked_up_front(one_column, headline, ddpm, mess
         )
     assert "available: ['MYINDEX']" in str(err.value)
     assert not paths.selection_file().exists()
+
+
+def test_a_combination_with_a_peer_that_is_not_a_baseline_is_refused(project_tmp):
+    dates = pd.bdate_range("2011-01-03", "2013-09-30", name="date")
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"A": rng.normal(0, 0.01, len(dates))}, dates)
+    paths.returns_file().parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(paths.returns_file())
+    with pytest.raises(ValueError, match=r"calibrate.combine pairs a DDPM candidate with \['x'\]"):
+        select_ddpm(
+            ddpm=DDPMConfig.smoke().to_dict(),
+            use_tuned=False,
+            members=1,
+            workers=1,
+            n_steps_grid="5",
+            order_grid="2",
+            frequency="year",
+            wf_epochs=1,
+            n_scenarios=16,
+            sampling={"sampler": "ddim", "eta": 0.0, "spacing": "logsnr", "noise": "stratified"},
+            headline="A",
+            splits=SPLITS,
+            seed=0,
+            combinations=True,
+            combine="ddpm:x,fhs:gas",
+        )
+    assert not paths.selection_file().exists()

@@ -4,15 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from diffrisk.baselines.registry import run_baselines
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
+from diffrisk.study.primary_rule import score_cells
 from diffrisk.study.selection import (
     PRIMARY_CANDIDATES,
     SelectionSettings,
-    daily_fz0,
     nested_validation,
-    primary_choice,
-    score_cells,
+    rehearsal_period,
 )
 from tests.ddpm.test_fit import simulate_garch_t
 
@@ -104,23 +104,6 @@ def test_the_test_period_is_never_read(panel, tmp_path):
     pd.testing.assert_frame_equal(s1, s2)
 
 
-def test_score_cells_counts_exceptions():
-    frame = pd.DataFrame(
-        {
-            "series": ["a"] * 4,
-            "realized": [-0.05, 0.0, -0.01, 0.01],
-            "var_05": [-0.02] * 4,
-            "cvar_05": [-0.03] * 4,
-            "var_01": [-0.04] * 4,
-            "cvar_01": [-0.05] * 4,
-        }
-    )
-    cells = score_cells(frame, ["a"])
-    assert [c["n_exceptions"] for c in cells] == [1, 1]
-    with pytest.raises(ValueError, match="no rows for headline series 'b'"):
-        score_cells(frame, ["b"])
-
-
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -142,76 +125,57 @@ def test_rehearsal_needs_select_end(panel):
         replace(splits, select_end=None).rehearsal()
 
 
-def _losses(gain: float, n: int = 500, seed: int = 3) -> dict[str, pd.Series]:
-    """AR(1) daily losses of a simple method; a candidate = simple - gain + own noise."""
-    rng = np.random.default_rng(seed)
-    eps = rng.standard_normal(n)
-    base = np.empty(n)
-    base[0] = eps[0]
-    for t in range(1, n):
-        base[t] = 0.5 * base[t - 1] + eps[t]
-    days = pd.bdate_range("2017-01-02", periods=n)
-    noise = rng.standard_normal(n)
-    noise -= noise.mean()  # the realised mean gain is exactly ``gain``
-    return {
-        "simple": pd.Series(base - 3.0, index=days),
-        "complex": pd.Series(base - 3.0 - gain + noise, index=days),
-    }
-
-
-def test_gain_within_its_standard_error_keeps_the_simpler_method():
-    from diffrisk.evaluation.comparison import diebold_mariano
-
-    d = -_losses(0.0)["complex"] + _losses(0.0)["simple"]
-    res = diebold_mariano(d.to_numpy(), np.zeros(d.size))
-    se = np.sqrt(res.long_run_variance / res.n_obs)  # HAC se of the mean daily difference
-    assert 0.02 < se < 0.1
-    choice, rec = primary_choice(_losses(0.5 * se), ["simple", "complex"])
-    assert choice == "simple" and rec["complex"]["switch"] is False
-    assert rec["complex"]["gain"] == pytest.approx(0.5 * se)
-    assert rec["complex"]["se"] == pytest.approx(se)
-    choice, rec = primary_choice(_losses(2.0 * se), ["simple", "complex"])
-    assert choice == "complex" and rec["complex"]["switch"] is True
-    # the margin is a parameter: 3 se keeps the simpler one at a 2-se gain; 0 takes any gain
-    assert primary_choice(_losses(2.0 * se), ["simple", "complex"], margin_se=3.0)[0] == "simple"
-    assert primary_choice(_losses(0.5 * se), ["simple", "complex"], margin_se=0.0)[0] == "complex"
-
-
-def test_an_infinite_loss_never_wins():
-    losses = _losses(1.0)
-    losses["complex"].iloc[3] = np.inf
-    assert primary_choice(losses, ["simple", "complex"])[0] == "simple"
-    losses = _losses(-1.0)
-    losses["simple"].iloc[3] = np.inf
-    assert primary_choice(losses, ["simple", "complex"])[0] == "complex"
-
-
-def test_daily_fz0_averages_to_the_rehearsal_score():
-    rng = np.random.default_rng(0)
-    days = pd.bdate_range("2017-01-02", periods=50)
-    frame = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "series": name,
-                    "date": days,
-                    "realized": rng.normal(0, 0.01, 50),
-                    "var_05": -0.016,
-                    "cvar_05": -0.021,
-                    "var_01": -0.023,
-                    "cvar_01": -0.027,
-                }
-            )
-            for name in ("a", "b")
-        ]
-    )
-    daily = daily_fz0(frame, ["a", "b"])
-    cells = score_cells(frame, ["a", "b"])
-    assert daily.mean() == pytest.approx(np.mean([c["fz0_mean"] for c in cells]))
-    frame.loc[3, "cvar_01"] = 0.001  # ES >= 0 on one day of each series: that day is +inf
-    assert np.isinf(daily_fz0(frame, ["a", "b"]).iloc[3])
-
-
 def test_bad_margin():
     with pytest.raises(ValueError, match="select.margin_se must be a number >= 0"):
         settings(margin_se=-1.0)
+
+
+def _peer(returns, splits):
+    """Historical-simulation forecasts of the rehearsal's scored days (data <= t - 1)."""
+    data, dates = rehearsal_period(returns, splits)
+    (frame, _) = run_baselines(data, dates, ["hs"], {"hs": {"window": 250}})["hs"]
+    return frame
+
+
+def test_combinations_join_the_primary_chain_after_the_ddpm_candidates(panel, tmp_path):
+    returns, splits = panel
+    peer = _peer(returns, splits)
+    # weight 0: the combination IS the peer, so its rehearsal score is the peer's own
+    small = settings(
+        members=1, n_steps_grid=(5,), combinations=(("ddpm", "hs"),), combination_weight=0.0
+    )
+    decisions, scores = nested_validation(
+        returns, splits, CONFIG, small, seed=0, workdir=tmp_path, peers={"hs": peer}
+    )
+    chain = decisions["primary_margin"]
+    assert list(chain) == [*PRIMARY_CANDIDATES[1:], "ddpm_mix_hs"]
+    own = np.mean([c["fz0_mean"] for c in score_cells(peer, ("s0", "s1"))])
+    assert decisions["scores"]["primary"]["ddpm_mix_hs"] == pytest.approx(own, rel=1e-12)
+    rec = chain["ddpm_mix_hs"]
+    score = decisions["scores"]["primary"]
+    assert rec["gain"] == pytest.approx(score[rec["against"]] - own, abs=1e-9)
+    assert rec["switch"] == (rec["gain"] > decisions["margin_se"] * rec["se"])
+    rows = scores[scores["candidate"] == "ddpm_mix_hs"]
+    assert len(rows) == 4 and set(rows["n_obs"]) == {1199 - 1049}
+    assert decisions["combination_weight"] == 0.0
+
+
+def test_the_peers_of_the_rehearsal_never_see_the_test_period(panel):
+    returns, splits = panel
+    shocked = returns.copy()
+    after = shocked.index > splits.val_end
+    shocked.loc[after] = shocked.loc[after] * 5.0 - 0.02
+    pd.testing.assert_frame_equal(_peer(returns, splits), _peer(shocked, splits))
+    data, dates = rehearsal_period(returns, splits)
+    assert data.index.max() == splits.val_end and dates.min() > splits.select_end
+
+
+def test_bad_combinations_are_named(panel, tmp_path):
+    with pytest.raises(ValueError, match=r"calibrate.combine: .* first members \['fhs'\]"):
+        settings(combinations=(("fhs", "gas"),))
+    with pytest.raises(ValueError, match="calibrate.fallback_weight must be in"):
+        settings(combinations=(("ddpm", "fhs"),), combination_weight=1.5)
+    returns, splits = panel
+    small = settings(members=1, n_steps_grid=(5,), combinations=(("ddpm", "fhs"),))
+    with pytest.raises(ValueError, match="no rehearsal forecasts of 'fhs'"):
+        nested_validation(returns, splits, CONFIG, small, seed=0, workdir=tmp_path, peers={})

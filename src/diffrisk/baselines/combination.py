@@ -31,15 +31,42 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from diffrisk.core.params import parse_list
 from diffrisk.forecasts.contract import ALPHAS, RISK_COLUMNS, cvar_column, var_column
 from diffrisk.risk.scoring import fz0_loss
 
-__all__ = ["combination_name", "combine_forecasts", "select_weight", "weight_scores"]
+__all__ = [
+    "combination_name",
+    "combine_forecasts",
+    "parse_pairs",
+    "select_weight",
+    "weight_scores",
+]
 
 
 def combination_name(first: str, second: str) -> str:
     """The method name of a combination, e.g. ``ddpm_mix_fhs`` (a valid file stem)."""
     return f"{first}_mix_{second}"
+
+
+def parse_pairs(text: str | Sequence[str]) -> list[tuple[str, str]]:
+    """Parse ``"ddpm:fhs,ddpm:gas"`` into ``[("ddpm", "fhs"), ("ddpm", "gas")]``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``calibrate.combine`` if an item is not two different method names
+        joined by ``:``.
+    """
+    pairs = []
+    for item in parse_list(text):
+        parts = [p.strip() for p in item.split(":")]
+        if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+            raise ValueError(
+                f"calibrate.combine: {item!r} is not 'first:second' with two different methods"
+            )
+        pairs.append((parts[0], parts[1]))
+    return pairs
 
 
 def _check_weight(w: float, name: str) -> float:

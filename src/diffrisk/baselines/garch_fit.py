@@ -11,6 +11,8 @@ from arch import arch_model
 from arch.utility.exceptions import StartingValueWarning
 from numpy.typing import NDArray
 
+from diffrisk.core.compute import single_threaded_blas
+
 logger = logging.getLogger(__name__)
 
 
@@ -56,7 +58,7 @@ def fit_garch_t(y_fit: NDArray[np.float64], start: NDArray[np.float64] | None) -
     attempts = (None,) if start is None else (_interior_start(model, y_fit, start), None)
     tried = []
     for attempt in attempts:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
             warnings.simplefilter("always")
             res = model.fit(disp="off", starting_values=attempt, show_warning=False)
         rejected = any(issubclass(w.category, StartingValueWarning) for w in caught)

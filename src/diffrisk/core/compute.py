@@ -48,6 +48,26 @@ logger = logging.getLogger(__name__)
 SCHEDULER_ENV = "DIFFRISK_DASK_SCHEDULER"
 
 
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the block with one thread in every loaded BLAS library (numpy's and scipy's).
+
+    A multi-threaded BLAS splits long dot products and matrix products across threads and
+    adds the pieces in another order, so an optimiser that iterates on them can land on
+    slightly different optima: arch's GJR-GARCH-t fit of a 6,500-day series gave
+    parameters that differ in the sixth digit between ``OPENBLAS_NUM_THREADS=1`` and 2,
+    enough to move a walk-forward DDPM's FZ0 in the third decimal. Fits whose results
+    must not depend on the shell's thread settings run inside this block (the libraries
+    must already be loaded: threadpoolctl limits the loaded ones). Dask workers already
+    run with one BLAS thread (:func:`worker_environment`), so the same fit gives the same
+    numbers in a worker and in the calling process.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def resolve_scheduler(scheduler: str | None = None) -> str | None:
     """The scheduler address to use: the argument, else :data:`SCHEDULER_ENV`, else None.
 

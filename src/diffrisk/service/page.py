@@ -299,6 +299,7 @@ function reverseFieldErrors(items) {
 $("reverse-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("rs-error").textContent = ""; reverseFieldErrors([]);
+  $("rs-result").innerHTML = "";  // a refused request must not leave the last answer shown
   $("rs-status").textContent = "searching…"; $("rs-submit").disabled = true;
   try {
     if (!RS) await loadReverse();

@@ -31,7 +31,12 @@ from typing import Any
 import pandas as pd
 
 from diffrisk.baselines.calibration import aci_wrap, select_gamma
-from diffrisk.baselines.combination import combination_name, combine_forecasts, select_weight
+from diffrisk.baselines.combination import (
+    combination_name,
+    combine_forecasts,
+    parse_pairs,
+    select_weight,
+)
 from diffrisk.baselines.registry import BASELINE_METHODS, run_baselines
 from diffrisk.core import audit, io, paths
 from diffrisk.core.params import parse_list
@@ -46,19 +51,6 @@ logger = logging.getLogger(__name__)
 
 #: Suffix of an adaptively calibrated method's name.
 ACI_SUFFIX = "_aci"
-
-
-def parse_pairs(text: str | Sequence[str]) -> list[tuple[str, str]]:
-    """Parse ``"ddpm:fhs,ddpm:gas"`` into ``[("ddpm", "fhs"), ("ddpm", "gas")]``."""
-    pairs = []
-    for item in parse_list(text):
-        parts = [p.strip() for p in item.split(":")]
-        if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
-            raise ValueError(
-                f"calibrate.combine: {item!r} is not 'first:second' with two different methods"
-            )
-        pairs.append((parts[0], parts[1]))
-    return pairs
 
 
 def output_methods(methods: str | Sequence[str], combine: str | Sequence[str]) -> list[str]:

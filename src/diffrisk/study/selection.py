@@ -23,34 +23,38 @@ candidate with the lowest rehearsal score, the mean FZ0 over the headline series
    standard error, the Newey–West (HAC) long-run standard deviation of the daily
    differences over the square root of the number of days (the Diebold–Mariano
    machinery of :func:`diffrisk.evaluation.comparison.diebold_mariano`). A gain within
-   noise keeps the simpler method.
+   noise keeps the simpler method. After these three, the forecast combinations of a
+   DDPM candidate with a classical peer (``<ddpm>_mix_<peer>``, the pairs of
+   ``calibrate.combine`` whose first member is a DDPM candidate; the equal weight
+   ``calibrate.fallback_weight`` that the ``calibrate`` stage gives a DDPM pair, since
+   it has no DDPM validation forecasts) are candidates too, in their listed order, by
+   the same noise-margin rule (``select.combinations``). The peers' rehearsal forecasts
+   come from the ``baselines`` settings with data up to ``val_end``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
+from diffrisk.baselines.combination import combination_name, combine_forecasts
 from diffrisk.core.compute import compute_map
 from diffrisk.data.returns import returns_until
 from diffrisk.data.splits import Splits
-from diffrisk.ddpm.config import SCORE_ALPHAS, DDPMConfig
+from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.ensemble import fit_members, forecast_members, member_seeds
 from diffrisk.ddpm.fit import refit_ddpm
-from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean
+from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import DDPMModel
 from diffrisk.ddpm.walk_forward import forecast_walk_forward, walk_forward_versions
-from diffrisk.evaluation.comparison import diebold_mariano
-from diffrisk.forecasts.contract import cvar_column, var_column
-from diffrisk.risk.scoring import fz0_loss
+from diffrisk.study.primary_rule import MARGIN_SE, daily_fz0, primary_choice, score_cells
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +64,9 @@ SELECTION_RULE = (
     "and alpha in {5%, 1%}, in order: (1) final_refit, (2) DDIM steps x solver order, "
     "(3) primary method among ddpm, ddpm_wf, ddpm_ens in that order: a candidate replaces "
     "the current (simpler) choice only if its mean daily FZ0 gain exceeds margin_se times "
-    "its standard error (paired daily differences, Newey-West HAC)."
+    "its standard error (paired daily differences, Newey-West HAC); then, by the same rule, "
+    "the listed combinations of a DDPM candidate with a classical peer (fixed weight)."
 )
-
-#: Default noise margin of the primary-method decision, in standard errors of the gain.
-MARGIN_SE: float = 1.0
 
 #: Candidate primary methods, simplest first (the tie-break order).
 PRIMARY_CANDIDATES: tuple[str, ...] = ("ddpm", "ddpm_wf", "ddpm_ens")
@@ -96,6 +98,12 @@ class SelectionSettings:
     margin_se : float, default :data:`MARGIN_SE`
         A more complex primary method must beat the current choice by more than this
         many standard errors of the gain (>= 0; 0 = any gain).
+    combinations : tuple of (str, str), default ()
+        ``(first, peer)`` pairs: ``first`` one of :data:`PRIMARY_CANDIDATES`, ``peer`` a
+        method whose rehearsal forecasts :func:`nested_validation` receives; each
+        ``<first>_mix_<peer>`` is a primary candidate after the three DDPM ones.
+    combination_weight : float, default 0.5
+        Weight of ``first`` in every combination (in [0, 1]).
     """
 
     members: int
@@ -108,8 +116,20 @@ class SelectionSettings:
     sampling: Mapping[str, Any]
     headline: tuple[str, ...]
     margin_se: float = MARGIN_SE
+    combinations: tuple[tuple[str, str], ...] = ()
+    combination_weight: float = 0.5
 
     def __post_init__(self) -> None:
+        firsts = sorted({first for first, _ in self.combinations} - set(PRIMARY_CANDIDATES))
+        if firsts:
+            raise ValueError(
+                f"calibrate.combine: a primary candidate combines one of "
+                f"{list(PRIMARY_CANDIDATES)} with a peer, got first members {firsts}"
+            )
+        if not 0.0 <= float(self.combination_weight) <= 1.0:
+            raise ValueError(
+                f"calibrate.fallback_weight must be in [0, 1], got {self.combination_weight!r}"
+            )
         if not (math.isfinite(float(self.margin_se)) and float(self.margin_se) >= 0.0):
             raise ValueError(f"select.margin_se must be a number >= 0, got {self.margin_se!r}")
         for name in ("members", "workers", "wf_epochs", "n_scenarios"):
@@ -120,106 +140,6 @@ class SelectionSettings:
                 raise ValueError(f"select.{name} must not be empty")
         if any(o not in (1, 2) for o in self.order_grid):
             raise ValueError(f"select.order_grid must hold 1 or 2, got {self.order_grid}")
-
-
-_Cell = tuple[
-    str, float, pd.DataFrame, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
-]
-
-
-def _headline_cells(frame: pd.DataFrame, headline: Sequence[str]) -> Iterator[_Cell]:
-    """Per headline series and α ∈ ``SCORE_ALPHAS``: ``(series, alpha, rows, r, VaR, ES)``."""
-    for series in headline:
-        sub = frame[frame["series"] == series]
-        if sub.empty:
-            raise ValueError(f"forecast table has no rows for headline series {series!r}")
-        r = sub["realized"].to_numpy(dtype=float)
-        for alpha in SCORE_ALPHAS:
-            v = sub[var_column(alpha)].to_numpy(dtype=float)
-            e = sub[cvar_column(alpha)].to_numpy(dtype=float)
-            yield series, alpha, sub, r, v, e
-
-
-def score_cells(frame: pd.DataFrame, headline: Sequence[str]) -> list[dict[str, Any]]:
-    """Per headline series and α ∈ ``SCORE_ALPHAS``: observations, exceptions, mean FZ0."""
-    return [
-        {
-            "series": series,
-            "alpha": alpha,
-            "n_obs": int(r.size),
-            "n_exceptions": int(np.sum(r < v)),
-            "fz0_mean": fz0_mean(r, v, e, alpha),
-        }
-        for series, alpha, _, r, v, e in _headline_cells(frame, headline)
-    ]
-
-
-def daily_fz0(frame: pd.DataFrame, headline: Sequence[str]) -> pd.Series:
-    """Per forecast day, the FZ0 loss averaged over the headline series and ``SCORE_ALPHAS``.
-
-    Its mean over the days is the rehearsal score of :func:`score_cells` when every
-    series has the same days. A day whose ES forecast is >= 0 has loss ``+inf`` (as in
-    :func:`diffrisk.ddpm.forecast.fz0_mean`: such a forecast can never win).
-    """
-    cols = []
-    for _, alpha, sub, r, v, e in _headline_cells(frame, headline):
-        loss = fz0_loss(r, v, np.where(e < 0.0, e, -1.0), alpha)
-        loss[e >= 0.0] = np.inf
-        cols.append(pd.Series(loss, index=pd.DatetimeIndex(sub["date"])))
-    return pd.concat(cols, axis=1).mean(axis=1).rename("fz0")
-
-
-def primary_choice(
-    losses: Mapping[str, pd.Series],
-    candidates: Sequence[str],
-    margin_se: float = MARGIN_SE,
-    lag: int | None = None,
-) -> tuple[str, dict[str, dict[str, Any]]]:
-    """The primary method by the noise-margin rule (written before any score is seen).
-
-    Starting from ``candidates[0]`` (the simplest), each later candidate replaces the
-    current choice only if ``gain > margin_se * se``, where ``gain = mean(d)`` with
-    ``d_t = loss_current_t - loss_candidate_t`` over their common days and ``se =
-    sqrt(LRV / T)`` with LRV the Newey–West (Bartlett) long-run variance of ``d``
-    (:func:`diffrisk.evaluation.comparison.diebold_mariano`, truncation ``lag``). A
-    candidate with a non-finite loss on some day never replaces a finite one; a finite
-    candidate always replaces a current choice with a non-finite loss.
-
-    Parameters
-    ----------
-    losses : mapping method -> Series
-        Daily losses (:func:`daily_fz0`) indexed by date.
-    candidates : sequence of str
-        Methods, simplest first.
-    margin_se : float, default 1.0
-    lag : int, optional
-        Newey–West truncation (default :func:`~diffrisk.evaluation.comparison.newey_west_lag`).
-
-    Returns
-    -------
-    choice : str
-    record : dict
-        Per later candidate: ``against`` (the choice it was compared with), ``gain``,
-        ``se``, ``dm_p`` (two-sided Diebold–Mariano p-value) and ``switch``.
-    """
-    chosen = candidates[0]
-    record: dict[str, dict[str, Any]] = {}
-    for cand in candidates[1:]:
-        current, new = losses[chosen].align(losses[cand], join="inner")
-        ok_cur, ok_new = bool(np.isfinite(current).all()), bool(np.isfinite(new).all())
-        gain = se = p = math.nan
-        if ok_cur and ok_new:
-            dm = diebold_mariano(current.to_numpy(), new.to_numpy(), lag=lag)
-            gain, p = dm.mean_difference, dm.pvalue
-            se = math.sqrt(dm.long_run_variance / dm.n_obs)
-            switch = gain > margin_se * se
-        else:
-            switch = ok_new and not ok_cur
-        record[cand] = {"against": chosen, "gain": gain, "se": se, "dm_p": p, "switch": switch}
-        logger.info("primary: %s vs %s gain %.4f, se %.4f", cand, chosen, gain, se)
-        if switch:
-            chosen = cand
-    return chosen, record
 
 
 def _refit_job(job: tuple[DDPMModel, pd.DataFrame, pd.Timestamp, int, int]) -> DDPMModel:
@@ -281,6 +201,48 @@ def _argmin(scores: Mapping[Any, float]) -> Any:
     return next(k for k, v in scores.items() if v == best)
 
 
+def rehearsal_period(
+    returns: pd.DataFrame, splits: Splits
+) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """The rehearsal's data (rows up to ``val_end``) and its scored days.
+
+    The scored days are ``select_end + 1 … val_end``; a forecast of one of them may use
+    the returned rows before it (nothing after ``val_end`` is returned).
+    """
+    data = returns_until(returns, splits, "validation")
+    return data, splits.rehearsal().dates(data, "test")
+
+
+def _check_peers(settings: SelectionSettings, peers: Mapping[str, pd.DataFrame]) -> None:
+    for first, peer in settings.combinations:
+        if peer not in peers:
+            raise ValueError(
+                f"calibrate.combine: no rehearsal forecasts of {peer!r} for the primary "
+                f"candidate {combination_name(first, peer)!r}; have {sorted(peers)}"
+            )
+
+
+def combination_frames(
+    frames: Mapping[str, pd.DataFrame],
+    peers: Mapping[str, pd.DataFrame],
+    settings: SelectionSettings,
+) -> dict[str, pd.DataFrame]:
+    """Each ``<first>_mix_<peer>`` of ``settings.combinations`` on the rehearsal's days.
+
+    Raises
+    ------
+    ValueError
+        If a pair's peer has no rehearsal forecasts in ``peers``.
+    """
+    _check_peers(settings, peers)
+    out = {}
+    for first, peer in settings.combinations:
+        out[combination_name(first, peer)] = combine_forecasts(
+            frames[first], peers[peer], float(settings.combination_weight), names=(first, peer)
+        )
+    return out
+
+
 def nested_validation(
     returns: pd.DataFrame,
     splits: Splits,
@@ -288,6 +250,7 @@ def nested_validation(
     settings: SelectionSettings,
     seed: int,
     workdir: str | Path,
+    peers: Mapping[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Take the refit, sampler and primary-method decisions by nested validation.
 
@@ -304,6 +267,10 @@ def nested_validation(
         Study seed (member k trains with ``seed + k``; sampling uses ``seed``).
     workdir : path-like
         Where the rehearsal members' checkpoints are written.
+    peers : mapping method -> DataFrame, optional
+        Forecasts of the headline series on the rehearsal's scored days
+        (:func:`rehearsal_period`, data up to the day before each) of every peer in
+        ``settings.combinations``.
 
     Returns
     -------
@@ -315,9 +282,10 @@ def nested_validation(
         Every candidate's rows: decision, candidate, series, alpha, n_obs,
         n_exceptions, fz0_mean.
     """
+    peers = dict(peers or {})
+    _check_peers(settings, peers)  # before any fit
     rehearsal = splits.rehearsal()
-    data = returns_until(returns, splits, "validation")
-    dates = rehearsal.dates(data, "test")
+    data, dates = rehearsal_period(returns, splits)
     scorer = _Scorer(data, dates, settings, seed)
     seeds = member_seeds(seed, settings.members)
     base = replace(config, final_refit=False)
@@ -365,8 +333,11 @@ def nested_validation(
     ens_frame, _, _ = forecast_members(ensemble, data, dates, series=heads, **common, **chosen)
     primary_scores["ddpm_ens"] = scorer.add("primary", "ddpm_ens", ens_frame)
     frames.update(ddpm_wf=wf_frame, ddpm_ens=ens_frame)
+    for name, frame in combination_frames(frames, peers, settings).items():
+        primary_scores[name] = scorer.add("primary", name, frame)
+        frames[name] = frame
     losses = {m: daily_fz0(f, heads) for m, f in frames.items()}
-    primary, margin = primary_choice(losses, PRIMARY_CANDIDATES, settings.margin_se)
+    primary, margin = primary_choice(losses, list(frames), settings.margin_se)
 
     decisions = {
         "rule": SELECTION_RULE,
@@ -382,6 +353,7 @@ def nested_validation(
         "primary_method": primary,
         "margin_se": float(settings.margin_se),
         "primary_margin": margin,
+        "combination_weight": float(settings.combination_weight),
         "scores": {
             "final_refit": {str(k).lower(): v for k, v in refit_scores.items()},
             "sampler": {f"n_steps={s},order={o}": v for (s, o), v in sampler_scores.items()},

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from scipy import signal
 
 from diffrisk.core.checks import finite_float
+from diffrisk.core.compute import single_threaded_blas
 
 #: Keys of an ``arch`` GARCH(1,o,1) result that :meth:`GarchParams.from_arch` requires.
 ARCH_KEYS: tuple[str, ...] = ("mu", "omega", "alpha[1]", "beta[1]")
@@ -293,7 +294,7 @@ def fit_garch(returns: NDArray[np.floating], o: int = 0, dist: str = "t") -> Gar
     model = arch_model(
         100.0 * r, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist, rescale=False
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded_blas():
         warnings.simplefilter("ignore")
         res = model.fit(disp="off", show_warning=False)
     return GarchParams.from_arch(res.params, scale=100.0)
