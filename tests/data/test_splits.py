@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from diffrisk.data.prices import DataError
-from diffrisk.data.splits import SPLIT_NAMES, Splits
+from diffrisk.data.splits import SPLIT_NAMES, Splits, periods_after_fit
 from tests.conftest import SPLITS
 
 # ------------------------------------------------------------------ splits
@@ -38,3 +38,25 @@ def test_split_boundaries_disjoint_and_inclusive():
 def test_split_order_errors(override, message):
     with pytest.raises(DataError, match=message):
         Splits.from_params(**{**SPLITS, **override})
+
+
+def test_fit_dates_are_train_end_and_the_validation_period():
+    s = Splits.from_params(**SPLITS)
+    assert s.fit_dates == (
+        pd.Timestamp("2011-12-31"),
+        pd.Timestamp("2012-01-01"),
+        pd.Timestamp("2012-12-31"),
+    )
+
+
+def test_periods_after_fit_checks_version_zero_and_splits_by_calendar():
+    dates = pd.bdate_range("2013-01-02", "2014-12-31")
+    periods = periods_after_fit(dates, "year", "2012-12-31", "forecast date")
+    assert [p[0] for p in periods] == [pd.Timestamp("2013-01-02"), pd.Timestamp("2014-01-01")]
+    assert sum(map(len, periods)) == len(dates)
+    with pytest.raises(
+        ValueError,
+        match=r"version 0 was fitted through 2013-01-02, on or after the first "
+        r"walk-forward day 2013-01-02$",
+    ):
+        periods_after_fit(dates, "year", "2013-01-02", "walk-forward day")

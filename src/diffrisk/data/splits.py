@@ -136,6 +136,16 @@ class Splits:
             test_end=self.val_end,
         )
 
+    @property
+    def fit_dates(self) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+        """``(train_end, val_start, val_end)``: the dates a generator's fit takes.
+
+        Training windows end on or before ``train_end``; the epoch is selected on
+        ``val_start … val_end`` (e.g.
+        ``train_stress_model(returns, *splits.fit_dates, config, seed=seed)``).
+        """
+        return self.train_end, self.val_start, self.val_end
+
     def labels(self, dates: pd.DatetimeIndex) -> NDArray[np.str_]:
         """Label each date ``train``, ``validation``, ``test`` or ``""`` (in no split)."""
         d = pd.DatetimeIndex(dates)
@@ -209,3 +219,32 @@ def refit_periods(dates: Iterable[Any], frequency: str) -> list[pd.DatetimeIndex
         raise ValueError("forecast dates must be sorted and unique")
     labels = index.to_period(FREQUENCIES[frequency])
     return [index[labels == p] for p in pd.unique(labels)]
+
+
+def periods_after_fit(
+    dates: Iterable[Any], frequency: str, fit_end: Any, first_day: str
+) -> list[pd.DatetimeIndex]:
+    """:func:`refit_periods`, after checking that version 0 was fitted before them.
+
+    Parameters
+    ----------
+    dates, frequency
+        As for :func:`refit_periods`.
+    fit_end : date
+        Last day of version 0's fit data.
+    first_day : str
+        What the first date is called in the error ("forecast date", "walk-forward day").
+
+    Raises
+    ------
+    ValueError
+        If ``fit_end`` is on or after the first period's first day, or from
+        :func:`refit_periods`.
+    """
+    periods = refit_periods(dates, frequency)
+    if pd.Timestamp(fit_end) >= periods[0][0]:
+        raise ValueError(
+            f"version 0 was fitted through {fit_end}, on or after the first "
+            f"{first_day} {periods[0][0].date()}"
+        )
+    return periods

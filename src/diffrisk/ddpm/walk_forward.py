@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diffrisk.data.splits import refit_periods
+from diffrisk.data.splits import (  # noqa: F401  (refit_periods re-exported)
+    periods_after_fit,
+    refit_periods,
+)
 from diffrisk.ddpm.fit import refit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import DDPMModel
@@ -111,12 +114,7 @@ def walk_forward_versions(
         has no earlier returns.
     """
     dates, _ = forecast_date_positions(returns.index, forecast_dates)
-    periods = refit_periods(dates, frequency)
-    if pd.Timestamp(model.fit_end) >= periods[0][0]:
-        raise ValueError(
-            f"version 0 was fitted through {model.fit_end}, on or after the first "
-            f"forecast date {periods[0][0].date()}"
-        )
+    periods = periods_after_fit(dates, frequency, model.fit_end, "forecast date")
     index = pd.DatetimeIndex(returns.index)
     versions: list[ModelVersion] = []
     current, k = model, 0

@@ -167,11 +167,8 @@ class Guard:
         if self.hosts is not None:
             host = host_name(headers.get("host", b"").decode("latin-1"))
             if host not in self.hosts:
-                return RequestError(
-                    400,
-                    "header.host",
-                    f"host {host[:64]!r} is not served here",
-                    ", ".join(sorted(self.hosts)),
+                return RequestError.not_one_of(
+                    400, "header.host", f"host {host[:64]!r} is not served here", self.hosts
                 )
         if self.token and scope.get("path") not in PUBLIC_PATHS:
             given = headers.get("authorization", b"")

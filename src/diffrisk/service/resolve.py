@@ -126,11 +126,11 @@ def resolve_request(
         field = (
             "body.generator" if req.generator not in registry.generators else "body.model_version"
         )
-        allowed = (
-            ", ".join(sorted(registry.generators))
-            if field == "body.generator"
-            else ", ".join(["latest", *(g.version for g in registry.generators[req.generator])])
-        )
+        if field == "body.generator":
+            raise RequestError.not_one_of(
+                404, field, str(exc.args[0]), registry.generators
+            ) from None
+        allowed = ", ".join(["latest", *(g.version for g in registry.generators[req.generator])])
         raise RequestError(404, field, str(exc.args[0]), allowed) from None
     horizon = gen.horizon if req.horizon is None else int(req.horizon)
     if horizon > gen.horizon:
@@ -151,11 +151,8 @@ def resolve_request(
     record = None
     if archetype is not None:
         if archetype not in registry.archetypes:
-            raise RequestError(
-                404,
-                "body.archetype",
-                f"unknown archetype {archetype!r}",
-                ", ".join(sorted(registry.archetypes)),
+            raise RequestError.not_one_of(
+                404, "body.archetype", f"unknown archetype {archetype!r}", registry.archetypes
             )
         record = registry.archetypes[archetype]
     if req.signature is not None and not gen.conditioned:

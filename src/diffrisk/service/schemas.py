@@ -9,6 +9,7 @@ the application turns into the same 422 shape.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
@@ -45,6 +46,13 @@ class RequestError(Exception):
         super().__init__(message)
         self.status, self.field, self.message, self.allowed = status, field, message, allowed
         self.headers: dict[str, str] | None = None
+
+    @classmethod
+    def not_one_of(
+        cls, status: int, field: str, message: str, choices: Iterable[str]
+    ) -> RequestError:
+        """The error for a value outside ``choices`` (``allowed``: the choices, sorted)."""
+        return cls(status, field, message, ", ".join(sorted(choices)))
 
     def body(self) -> dict[str, Any]:
         """The JSON error body: ``{"detail": [{"field", "loc", "msg", "allowed"}]}``."""

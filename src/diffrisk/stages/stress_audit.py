@@ -90,9 +90,7 @@ def member_model(
         logger.info("stress_audit: reusing member %d from %s", k, path)
         return load_stress_model(path)
     frame = returns_until(returns, splits, "validation")
-    model = _train(
-        frame, splits.train_end, splits.val_start, splits.val_end, config, seed=key["seed"]
-    )
+    model = _train(frame, *splits.fit_dates, config, seed=key["seed"])
     save_stress_model(model, path)
     prov = audit.provenance({"stress.model": config.to_dict()}, key["seed"], key["data"])
     audit.write_provenance(record, {**prov, "member": key})

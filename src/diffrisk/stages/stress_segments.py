@@ -113,9 +113,7 @@ def stress_segments(
         t0 = time.perf_counter()
         model = train_stress_model(
             stage_returns(index_name=inputs.index_name, until_val_end=splits),
-            splits.train_end,
-            splits.val_start,
-            splits.val_end,
+            *splits.fit_dates,
             config,
             seed=int(inputs.seed),
             progress=progress,

@@ -61,13 +61,7 @@ def train_stress(
     data_hash = audit.recorded_data_hash()
     tic = time.perf_counter()
     fitted = train_stress_model(
-        returns,
-        splits.train_end,
-        splits.val_start,
-        splits.val_end,
-        config,
-        seed=int(inputs.seed),
-        progress=progress,
+        returns, *splits.fit_dates, config, seed=int(inputs.seed), progress=progress
     )
     seconds = time.perf_counter() - tic
     best = min(fitted.history, key=lambda h: h["val_loss"])

@@ -80,9 +80,8 @@ def train_comparison(
     returns = stage_returns(index_name=inputs.index_name, until_val_end=splits)
     data_hash = audit.recorded_data_hash()
     record: dict[str, Any] = {}
-    dates = (splits.train_end, splits.val_start, splits.val_end)
     jobs = [
-        (kind, returns, dates, config, settings, int(seed) + offset, progress)
+        (kind, returns, splits.fit_dates, config, settings, int(seed) + offset, progress)
         for offset, kind in enumerate(FITTERS)
     ]
     fits = compute_map(_fit_generator, jobs, int(settings.workers), desc="comparison generators")

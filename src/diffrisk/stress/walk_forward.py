@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from diffrisk.data.splits import refit_periods
+from diffrisk.data.splits import periods_after_fit, refit_periods
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.model import (
     StressModel,
@@ -154,12 +154,7 @@ def walk_forward_stress(
         If version 0 was fitted on or after the first period's first day, or a period has
         no earlier returns.
     """
-    periods = refit_periods(dates, frequency)
-    if pd.Timestamp(frozen.train_end) >= periods[0][0]:
-        raise ValueError(
-            f"version 0 was fitted through {frozen.train_end}, on or after the first "
-            f"walk-forward day {periods[0][0].date()}"
-        )
+    periods = periods_after_fit(dates, frequency, frozen.train_end, "walk-forward day")
     index = pd.DatetimeIndex(returns.index)
     versions = [StressVersion(0, frozen, frozen_sha256)]
     for k, period in enumerate(periods, start=1):
