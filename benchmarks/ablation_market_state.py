@@ -67,7 +67,8 @@ def quarter_exceptions(frame: pd.DataFrame, start: pd.Timestamp) -> dict[str, in
     """1 %-exceptions per series on the days from ``start`` on."""
     sub = frame[frame["date"] >= start]
     return {
-        str(s): int((g["realized"] < g["var_01"]).sum()) for s, g in sub.groupby("series", sort=False)
+        str(s): int((g["realized"] < g["var_01"]).sum())
+        for s, g in sub.groupby("series", sort=False)
     }
 
 
