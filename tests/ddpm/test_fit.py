@@ -13,9 +13,10 @@ from scipy import stats
 
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.features import FEATURE_NAMES, conditioning_windows
-from diffrisk.ddpm.fit import fit_ddpm
+from diffrisk.ddpm.fit import fit_ddpm, refit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean, validation_diagnostics
 from diffrisk.ddpm.inputs import condition_tensors, prepare_returns
+from diffrisk.ddpm.market_state import fit_market_state
 from diffrisk.ddpm.model import MARKET_FIELDS, config_hash, load_checkpoint, model_from_payload
 from diffrisk.diffusion.training import read_checkpoint
 from diffrisk.forecasts.contract import ScenarioSet, validate_forecast_frame
@@ -365,3 +366,13 @@ def test_market_state_off_by_default_leaves_the_inputs_as_before(smoke, panel):
     win, feats, _, _ = conditioning_windows(prep.z, prep.log_vol, rows, cfg.window, cfg.clip_window)
     assert np.array_equal(cond.windows.numpy(), win)
     assert np.array_equal(cond.features.numpy(), feats)
+
+
+def test_market_state_is_refitted_with_the_scaler(market_smoke, panel):
+    model, _ = market_smoke
+    returns, _, _ = panel
+    end = returns.index[1299]
+    refit = refit_ddpm(model, returns, end, epochs=1, seed=0, progress=False)
+    expected = fit_market_state(returns, end, MARKET, "all", "", window=10)
+    assert refit.market == expected and refit.market.train_end == str(end.date())
+    assert refit.market.mean != model.market.mean  # statistics of the longer sample
