@@ -1,6 +1,9 @@
 """High-level DDPM API: config, fit/forecast contract, leakage, checkpoints, learning."""
 
+import hashlib
+import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -9,9 +12,13 @@ import torch
 from scipy import stats
 
 from diffrisk.ddpm.config import DDPMConfig
-from diffrisk.ddpm.fit import fit_ddpm
+from diffrisk.ddpm.features import FEATURE_NAMES, conditioning_windows
+from diffrisk.ddpm.fit import fit_ddpm, refit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean, validation_diagnostics
-from diffrisk.ddpm.model import load_checkpoint
+from diffrisk.ddpm.inputs import condition_tensors, prepare_returns
+from diffrisk.ddpm.market_state import fit_market_state
+from diffrisk.ddpm.model import MARKET_FIELDS, config_hash, load_checkpoint, model_from_payload
+from diffrisk.diffusion.training import read_checkpoint
 from diffrisk.forecasts.contract import ScenarioSet, validate_forecast_frame
 
 OMEGA, ALPHA, BETA, NU = 5e-6, 0.10, 0.85, 5.0
@@ -283,3 +290,89 @@ def test_fit_and_forecast_errors(smoke, panel):
         forecast_ddpm(model, returns, returns.index[1400:1401], series=["zz"])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_checkpoint("/nonexistent/ddpm.pt")
+
+
+# ------------------------------------------------------------------ market-state features
+MARKET = "xs_vol,avg_corr,index_vol,drawdown"
+
+
+@pytest.fixture(scope="module")
+def market_smoke(panel, tmp_path_factory):
+    returns, _, splits = panel
+    path = tmp_path_factory.mktemp("ckpt") / "ddpm_market.pt"
+    cfg = DDPMConfig.smoke(market_features=MARKET, market_columns="all", market_window=10)
+    model, _ = fit_ddpm(returns, splits, cfg, seed=0, checkpoint_path=path, progress=False)
+    return model, path
+
+
+def test_market_features_train_save_load_and_forecast_identically(market_smoke, panel):
+    model, path = market_smoke
+    returns, _, splits = panel
+    assert model.market is not None and model.market.columns == ("s0", "s1", "s2")
+    assert model.market.train_end == str(splits["train_end"].date())
+    assert model.net.spec.n_features == len(FEATURE_NAMES) + 4
+    loaded = load_checkpoint(path)
+    assert loaded.market == model.market and loaded.config == model.config
+    dates = returns.index[1500:1510]
+    a, sa = forecast_ddpm(model, returns, dates, n_scenarios=64, seed=2)
+    b, sb = forecast_ddpm(loaded, returns, dates, n_scenarios=64, seed=2)
+    pd.testing.assert_frame_equal(a, b)
+    assert np.array_equal(sa.scenarios, sb.scenarios)
+    # the features reach the network: other market inputs, other scenarios
+    prep = prepare_returns(returns, model.scaler, model.market)
+    rows = np.arange(1500, 1510)
+    cond = condition_tensors(prep, rows, [0, 1, 2], model.config)
+    assert cond.features.shape == (30, len(FEATURE_NAMES) + 4)
+    expected = np.tile(prep.market[rows], (3, 1)).astype(np.float32)
+    assert np.array_equal(cond.features[:, len(FEATURE_NAMES) :].numpy(), expected)
+    off = replace(prep, market=np.zeros_like(prep.market))
+    moved = condition_tensors(off, rows, [0, 1, 2], model.config).encode(model.net)
+    assert not torch.equal(moved, cond.encode(model.net))
+    payload = read_checkpoint(path)
+    del payload["market_state"]
+    with pytest.raises(ValueError, match="uses market_features .* no market_state"):
+        model_from_payload(payload, "ckpt")
+
+
+def test_market_forecasts_do_not_move_when_later_returns_change(market_smoke, panel):
+    model, _ = market_smoke
+    returns, _, _ = panel
+    dates = returns.index[1400:1420]
+    t = 1410
+    changed = returns.copy()
+    changed.iloc[t:] = changed.iloc[t:] * 5.0 - 0.02
+    _, sa = forecast_ddpm(model, returns, dates, n_scenarios=100, seed=9)
+    _, sb = forecast_ddpm(model, changed, dates, n_scenarios=100, seed=9)
+    n = t - 1400 + 1
+    assert np.array_equal(sa.scenarios[:, :n], sb.scenarios[:, :n])
+    assert not np.array_equal(sa.scenarios[:, n:], sb.scenarios[:, n:])
+
+
+def test_market_state_off_by_default_leaves_the_inputs_as_before(smoke, panel):
+    model, _, path = smoke
+    returns, _, _ = panel
+    assert DDPMConfig().market_features == "" and model.market is None
+    assert model.net.spec.n_features == len(FEATURE_NAMES)
+    assert "market_state" not in read_checkpoint(path)
+    plain = {k: v for k, v in model.config.to_dict().items() if k not in MARKET_FIELDS}
+    text = json.dumps(plain, sort_keys=True, default=str)
+    assert config_hash(model.config) == hashlib.sha256(text.encode()).hexdigest()[:16]
+    # the condition tensors are exactly the windows and features of conditioning_windows
+    prep = prepare_returns(returns, model.scaler)
+    assert prep.market is None
+    rows = np.arange(1400, 1420)
+    cond = condition_tensors(prep, rows, [0, 1, 2], model.config)
+    cfg = model.config
+    win, feats, _, _ = conditioning_windows(prep.z, prep.log_vol, rows, cfg.window, cfg.clip_window)
+    assert np.array_equal(cond.windows.numpy(), win)
+    assert np.array_equal(cond.features.numpy(), feats)
+
+
+def test_market_state_is_refitted_with_the_scaler(market_smoke, panel):
+    model, _ = market_smoke
+    returns, _, _ = panel
+    end = returns.index[1299]
+    refit = refit_ddpm(model, returns, end, epochs=1, seed=0, progress=False)
+    expected = fit_market_state(returns, end, MARKET, "all", "", window=10)
+    assert refit.market == expected and refit.market.train_end == str(end.date())
+    assert refit.market.mean != model.market.mean  # statistics of the longer sample

@@ -1,13 +1,16 @@
 """Conditional DDPM for one-day return scenarios.
 
-Modules: ``config``, ``features``, ``inputs``, ``network``, ``loss``, ``model``, ``fit``,
-``forecast``.
+Modules: ``config``, ``features``, ``market_state``, ``inputs``, ``network``, ``loss``,
+``model``, ``fit``, ``forecast``.
 
 The model learns the law of the *scaled* return ``z_t = (r_t - m_t) / sigma_t`` given the
 last k scaled returns and a few conditioning features (:mod:`diffrisk.ddpm.features`), pooled
-over series. With the default ``garch`` scaling, ``sigma_t`` is a GARCH filter fitted on
-training data, so the network learns the conditional law of GARCH-standardised residuals
-(a learned Filtered Historical Simulation); scenarios map back as ``r = m_t + sigma_t z``.
+over series; optionally also on common market-state features of each day (cross-sectional
+volatility and correlation, the index's volatility and drawdown:
+:mod:`diffrisk.ddpm.market_state`, off by default). With the default ``garch`` scaling,
+``sigma_t`` is a GARCH filter fitted on training data, so the network learns the
+conditional law of GARCH-standardised residuals (a learned Filtered Historical Simulation);
+scenarios map back as ``r = m_t + sigma_t z``.
 
 Sign conventions: returns are log returns as fractions; VaR and CVaR are returns
 (negative numbers); alpha is the tail probability (0.01 = 99 % VaR); an exception on day t
@@ -31,6 +34,7 @@ from diffrisk.ddpm.features import (
 )
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean, sample_scaled, validation_diagnostics
+from diffrisk.ddpm.market_state import MARKET_FEATURES, MarketState, fit_market_state
 from diffrisk.ddpm.model import DDPMModel, load_checkpoint
 from diffrisk.ddpm.network import ConditionEncoder, Denoiser, DenoiserSpec, FiLMHead
 
@@ -43,11 +47,14 @@ __all__ = [
     "DenoiserSpec",
     "FEATURE_NAMES",
     "FiLMHead",
+    "MARKET_FEATURES",
+    "MarketState",
     "SCALINGS",
     "Scaler",
     "WINDOW_CHANNELS",
     "conditioning_windows",
     "fit_ddpm",
+    "fit_market_state",
     "fit_scaler",
     "forecast_ddpm",
     "fz0_mean",

@@ -8,6 +8,7 @@ from typing import Any
 
 from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.ddpm.features import FEATURE_NAMES, SCALINGS, WINDOW_CHANNELS
+from diffrisk.ddpm.market_state import parse_market_features
 from diffrisk.ddpm.network import DenoiserSpec
 from diffrisk.diffusion.sampler import SAMPLERS, SPACINGS
 from diffrisk.diffusion.schedule import SCHEDULES, NoiseSchedule
@@ -36,6 +37,14 @@ class DDPMConfig:
         clip_window : clip of the encoder's input window (targets are never clipped).
         train_series : series whose windows train the model (None: pooled, all series).
         series_embedding : add a learned per-series embedding to the condition.
+    Market state (see :mod:`diffrisk.ddpm.market_state`; off by default)
+        market_features : comma-separated common features of each day added to every
+        condition (``"xs_vol,avg_corr,index_vol,drawdown"``); ``""`` = none.
+        market_columns : the cross-section (comma-separated columns, or ``"all"``: every
+        column but ``portfolio`` and ``market_index``).
+        market_index : the index column of ``index_vol``/``drawdown``; ``""`` = the
+        equal-weighted portfolio of the cross-section.
+        market_window : days of the cross-sectional features (2 <= w <= ``window``).
     Network (see :class:`~diffrisk.ddpm.network.DenoiserSpec`)
         conv_width, n_blocks, kernel_size, cond_dim, time_dim, hidden, dropout;
         gaussian_skip : predict ``sqrt(1 - ab_t) x_t + head`` so that the network learns
@@ -74,6 +83,10 @@ class DDPMConfig:
     clip_window: float = 10.0
     train_series: tuple[str, ...] | None = None
     series_embedding: bool = False
+    market_features: str = ""
+    market_columns: str = "all"
+    market_index: str = ""
+    market_window: int = 20
     conv_width: int = DenoiserSpec.conv_width
     n_blocks: int = DenoiserSpec.n_blocks
     kernel_size: int = DenoiserSpec.kernel_size
@@ -151,6 +164,15 @@ class DDPMConfig:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, tuple(str(s) for s in value))
+        parse_market_features(self.market_features)
+        for name in ("market_columns", "market_index"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"DDPMConfig.{name} must be a string, got {getattr(self, name)!r}")
+        if not (2 <= int(self.market_window) <= self.window):
+            raise ValueError(
+                f"DDPMConfig.market_window must be in [2, window={self.window}], "
+                f"got {self.market_window!r}"
+            )
         self.denoiser_spec(n_series=0)  # validates the network fields
         self.train_options()  # validates the optimisation fields
 
@@ -171,6 +193,11 @@ class DDPMConfig:
         """Plain dict (tuples as lists) for JSON and checkpoints."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
+    @property
+    def market_feature_names(self) -> tuple[str, ...]:
+        """The market-state features in use (empty when off)."""
+        return parse_market_features(self.market_features)
+
     def denoiser_spec(self, n_series: int) -> DenoiserSpec:
         """The network shape for ``n_series`` series (embedding only if enabled)."""
         return fields_from(
@@ -179,7 +206,7 @@ class DDPMConfig:
             keep_defaults=("series_embedding_dim",),
             window_channels=len(WINDOW_CHANNELS),
             window_length=self.window,
-            n_features=len(FEATURE_NAMES),
+            n_features=len(FEATURE_NAMES) + len(self.market_feature_names),
             n_series=n_series if self.series_embedding else 0,
         )
 

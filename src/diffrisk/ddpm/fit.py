@@ -19,19 +19,19 @@ from diffrisk.core.audit import frame_sha256
 from diffrisk.ddpm.config import CHECKPOINT_FORMAT, SCORE_ALPHAS, DDPMConfig
 from diffrisk.ddpm.features import (
     Scaler,
-    fit_scaler,
     stale_rows,
 )
 from diffrisk.ddpm.forecast import fz0_mean, sample_scaled
 from diffrisk.ddpm.inputs import (
     PreparedReturns,
     condition_tensors,
-    prepare_returns,
+    fit_inputs,
     rows_between,
     series_columns,
     split_dates,
 )
 from diffrisk.ddpm.loss import eps_loss_fn, evaluate_loss
+from diffrisk.ddpm.market_state import MarketState
 from diffrisk.ddpm.model import DDPMModel, config_hash, model_from_payload
 from diffrisk.ddpm.network import Denoiser
 from diffrisk.diffusion.training import (
@@ -81,21 +81,12 @@ def _train_phase(
     progress: bool | None,
     epoch_callback: Callable[[int, float, float | None], None] | None = None,
     init_state: Mapping[str, torch.Tensor] | None = None,
-) -> tuple[Denoiser, Scaler, Any]:
-    """Fit the scaler on data up to ``train_end`` and train; select on ``val`` if given.
+) -> tuple[Denoiser, Scaler, MarketState | None, Any]:
+    """Fit the inputs on data up to ``train_end`` and train; select on ``val`` if given.
 
     ``init_state`` (a warm start) replaces the seeded initial weights of the network.
     """
-    scaler = fit_scaler(
-        returns,
-        train_end,
-        kind=config.scaling,
-        ewma_lambda=config.ewma_lambda,
-        garch_o=config.garch_o,
-        garch_dist=config.garch_dist,
-        vol_floor=config.vol_floor,
-    )
-    prep = prepare_returns(returns, scaler)
+    scaler, market, prep = fit_inputs(returns, config, train_end)
     index = pd.DatetimeIndex(returns.index)
     train_cols = series_columns(scaler, config.train_series, "train_series")
     train_rows = rows_between(index, None, train_end, config.window)
@@ -178,7 +169,7 @@ def _train_phase(
     )
     net.load_state_dict(result.state_dict)
     net.eval()
-    return net, scaler, result
+    return net, scaler, market, result
 
 
 def fit_ddpm(
@@ -265,7 +256,7 @@ def fit_ddpm(
         best_epoch = int(phase_done["best_epoch"])
         sel_metrics = phase_done["metrics"]
     else:
-        net, scaler, res = _train_phase(
+        net, scaler, market, res = _train_phase(
             data,
             config,
             seed,
@@ -291,7 +282,7 @@ def fit_ddpm(
     if config.final_refit:
         done = {"best_epoch": best_epoch, "metrics": sel_metrics}
         ckpt = (path, {**header, "phase": "refit", "phase_done": done}) if path else None
-        net, scaler, res = _train_phase(
+        net, scaler, market, res = _train_phase(
             data, config, seed, val_end, None, best_epoch, ckpt, resume_state, progress
         )
         fit_end = str(val_end.date())
@@ -312,6 +303,7 @@ def fit_ddpm(
         data_hash=data_hash,
         fit_end=fit_end,
         metrics=metrics,
+        market=market,
     )
     if path is not None:
         save_checkpoint(
@@ -371,7 +363,7 @@ def refit_ddpm(
     torch.set_num_threads(int(model.config.threads))
     init = model.net.state_dict() if warm_start else None
     tic = time.perf_counter()
-    net, scaler, res = _train_phase(
+    net, scaler, market, res = _train_phase(
         data,
         model.config,
         int(seed),
@@ -400,4 +392,5 @@ def refit_ddpm(
         data_hash=frame_sha256(data),
         fit_end=fit_end_text,
         metrics=metrics,
+        market=market,
     )

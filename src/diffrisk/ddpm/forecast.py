@@ -158,7 +158,7 @@ def forecast_ddpm(
     cols = series_columns(model.scaler, names, "series")
     dates, rows = _forecast_rows(returns, forecast_dates, cfg.window)
     history = returns.iloc[: int(rows.max()) + 1]
-    prep = prepare_returns(history, model.scaler)
+    prep = prepare_returns(history, model.scaler, model.market)
     data = condition_tensors(prep, rows, cols, cfg)
     sampler, noise = sampler or cfg.sampler, noise or cfg.noise
     eta = cfg.eta if eta is None else eta

@@ -20,9 +20,11 @@ from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.features import (
     Scaler,
     conditioning_windows,
+    fit_scaler,
     log_volatility_feature,
     scale_returns,
 )
+from diffrisk.ddpm.market_state import MarketState, fit_market_state, market_features
 
 
 @dataclass(frozen=True)
@@ -99,18 +101,59 @@ class PreparedReturns:
         Scaled returns ``(r - loc) / sigma``.
     log_vol : ndarray
         The log-volatility conditioning feature.
+    market : ndarray (T, F) or None
+        Scaled market-state features of each day (None when off).
     """
 
     loc: NDArray[np.float64]
     sigma: NDArray[np.float64]
     z: NDArray[np.float64]
     log_vol: NDArray[np.float64]
+    market: NDArray[np.float64] | None = None
 
 
-def prepare_returns(returns: pd.DataFrame, scaler: Scaler) -> PreparedReturns:
-    """Scale ``returns`` with ``scaler`` and compute the volatility feature."""
+def prepare_returns(
+    returns: pd.DataFrame, scaler: Scaler, market: MarketState | None = None
+) -> PreparedReturns:
+    """Scale ``returns`` with ``scaler``; compute the volatility and market-state features."""
     loc, sigma, z = scale_returns(returns, scaler)
-    return PreparedReturns(loc, sigma, z, log_volatility_feature(returns, scaler, sigma))
+    log_vol = log_volatility_feature(returns, scaler, sigma)
+    states = None if market is None else market_features(returns, market)
+    return PreparedReturns(loc, sigma, z, log_vol, states)
+
+
+def fit_inputs(
+    returns: pd.DataFrame, config: DDPMConfig, train_end: Any
+) -> tuple[Scaler, MarketState | None, PreparedReturns]:
+    """Fit the scaler and the market state on days up to ``train_end``; prepare ``returns``.
+
+    Returns
+    -------
+    scaler : Scaler
+    market : MarketState or None
+        None unless ``config.market_features`` is set.
+    prep : PreparedReturns
+        Every day of ``returns``, scaled causally.
+    """
+    scaler = fit_scaler(
+        returns,
+        train_end,
+        kind=config.scaling,
+        ewma_lambda=config.ewma_lambda,
+        garch_o=config.garch_o,
+        garch_dist=config.garch_dist,
+        vol_floor=config.vol_floor,
+    )
+    market = fit_market_state(
+        returns,
+        train_end,
+        config.market_features,
+        columns=config.market_columns,
+        index=config.market_index,
+        window=config.market_window,
+        ewma_lambda=config.ewma_lambda,
+    )
+    return scaler, market, prepare_returns(returns, scaler, market)
 
 
 def condition_tensors(
@@ -133,6 +176,9 @@ def condition_tensors(
         prep.z[:, cols], prep.log_vol[:, cols], rows, config.window, config.clip_window
     )
     sidx = np.asarray(cols, dtype=np.int64)[sidx]
+    if prep.market is not None:  # common to every series of a day; series-major like feats
+        common = np.tile(prep.market[rows].astype(np.float32), (len(cols), 1))
+        feats = np.concatenate([feats, common], axis=1)
     return ConditionTensors(
         torch.from_numpy(win),
         torch.from_numpy(feats),

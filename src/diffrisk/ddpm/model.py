@@ -12,6 +12,7 @@ from typing import Any
 
 from diffrisk.ddpm.config import CHECKPOINT_FORMAT, DDPMConfig
 from diffrisk.ddpm.features import Scaler
+from diffrisk.ddpm.market_state import MarketState
 from diffrisk.ddpm.network import Denoiser, DenoiserSpec
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.training import read_checkpoint, restore_weights, save_checkpoint
@@ -35,6 +36,8 @@ class DDPMModel:
         Last date of the data the network was trained on (ISO).
     metrics : dict
         The metrics returned by :func:`fit_ddpm`.
+    market : MarketState or None
+        Fitted market-state features (None when ``config.market_features`` is off).
     """
 
     config: DDPMConfig
@@ -44,6 +47,7 @@ class DDPMModel:
     data_hash: str
     fit_end: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    market: MarketState | None = None
 
     @property
     def series(self) -> list[str]:
@@ -51,8 +55,11 @@ class DDPMModel:
         return list(self.scaler.series)
 
     def checkpoint_payload(self) -> dict[str, Any]:
-        """Everything needed to rebuild the model (plain types plus a state dict)."""
-        return {
+        """Everything needed to rebuild the model (plain types plus a state dict).
+
+        ``market_state`` is present only when the model uses market-state features.
+        """
+        payload = {
             "format": CHECKPOINT_FORMAT,
             "complete": True,
             "config": self.config.to_dict(),
@@ -63,6 +70,9 @@ class DDPMModel:
             "fit_end": self.fit_end,
             "metrics": self.metrics,
         }
+        if self.market is not None:
+            payload["market_state"] = self.market.to_dict()
+        return payload
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a complete checkpoint atomically."""
@@ -90,6 +100,12 @@ def model_from_payload(payload: Mapping[str, Any], source: str) -> DDPMModel:
             "call fit_ddpm(..., resume=True) to finish it"
         )
     config = DDPMConfig.from_dict(payload["config"])
+    market = "market_state" in payload
+    if config.market_feature_names and not market:
+        raise ValueError(
+            f"{source}: the configuration uses market_features "
+            f"{config.market_features!r} but the checkpoint has no market_state"
+        )
     net = restore_weights(Denoiser(DenoiserSpec(**payload["spec"])), payload)
     return DDPMModel(
         config=config,
@@ -99,6 +115,7 @@ def model_from_payload(payload: Mapping[str, Any], source: str) -> DDPMModel:
         data_hash=str(payload["data_hash"]),
         fit_end=str(payload["fit_end"]),
         metrics=dict(payload.get("metrics", {})),
+        market=MarketState.from_dict(payload["market_state"]) if market else None,
     )
 
 
@@ -115,7 +132,23 @@ def load_checkpoint(path: str | os.PathLike[str]) -> DDPMModel:
     return model_from_payload(read_checkpoint(path), str(path))
 
 
+#: Fields left out of :func:`config_hash` while the market state is off, so that the hash
+#: of a configuration without it is the one it had before these fields existed.
+MARKET_FIELDS: tuple[str, ...] = (
+    "market_features",
+    "market_columns",
+    "market_index",
+    "market_window",
+)
+
+
 def config_hash(config: DDPMConfig) -> str:
-    """First 16 hex digits of the SHA-256 of the configuration's sorted JSON."""
-    text = json.dumps(config.to_dict(), sort_keys=True, default=str)
+    """First 16 hex digits of the SHA-256 of the configuration's sorted JSON.
+
+    The :data:`MARKET_FIELDS` count only when ``config.market_features`` is set.
+    """
+    values = config.to_dict()
+    if not config.market_feature_names:
+        values = {k: v for k, v in values.items() if k not in MARKET_FIELDS}
+    text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
