@@ -6,23 +6,24 @@ import logging
 import math
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from tqdm import tqdm
 
 from diffrisk.core.checks import check_int
+from diffrisk.core.compute import compute_map
 from diffrisk.evaluation.blocks import (
     Block,
-    aligned_scenarios,
     all_blocks,
     check_alphas,
     pair_blocks,
+    scenario_positions,
 )
 from diffrisk.evaluation.comparison import diebold_mariano
 from diffrisk.evaluation.coverage import KupiecResult, christoffersen, kupiec_pof
-from diffrisk.evaluation.es_tests import check_null, z_tests
+from diffrisk.evaluation.es_tests import check_null, check_scenarios, z_tests
 from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light, traffic_light_windows
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet
 from diffrisk.risk.measures import check_alpha
@@ -114,6 +115,50 @@ def _backtest_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class PairJob:
+    """One task of :func:`backtest_table`: the battery of one (series, method).
+
+    Everything the task needs travels in it (it runs in this process or on a Dask
+    worker): the block, the method's scenarios of the series (a view of the set: only
+    that series is pickled) with the rows of the block's days, and the settings. Its
+    random draws come from :func:`_pair_seed` of the study seed and the pair, never from
+    a shared generator, so a row does not depend on where, in which order or next to
+    which other pairs it runs.
+    """
+
+    series: str
+    method: str
+    block: Block
+    scenarios: NDArray | None
+    positions: NDArray[np.intp] | None
+    alphas: tuple[float, ...]
+    n_sim: int
+    seed: int
+    distribution: str
+    nu: float
+    window: int
+
+
+def pair_rows(job: PairJob) -> list[dict[str, object]]:
+    """The rows of one (series, method) of the backtest table (a :class:`PairJob` task)."""
+    scen = None
+    if job.scenarios is not None and job.positions is not None:
+        scen = check_scenarios(job.scenarios[job.positions], job.block.dates.size)
+    return _backtest_rows(
+        job.series,
+        job.method,
+        job.block,
+        job.alphas,
+        scen,
+        job.n_sim,
+        _pair_seed(job.seed, job.series, job.method),
+        job.distribution,
+        job.nu,
+        job.window,
+    )
+
+
 def backtest_table(
     forecasts: Mapping[str, pd.DataFrame],
     scenarios: Mapping[str, ScenarioSet] | None = None,
@@ -123,6 +168,9 @@ def backtest_table(
     distribution: str = "normal",
     nu: float = 5.0,
     window: int = BASEL_WINDOW,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """The backtest battery: one row per (series, method, alpha) (``backtests.csv``).
 
@@ -151,6 +199,14 @@ def backtest_table(
         Degrees of freedom of the Student-t null.
     window : int, default 250
         Length of the traffic-light window.
+    workers : int, default 1
+        Dask worker processes: every (series, method) is one task of
+        :func:`diffrisk.core.compute.compute_map` (:class:`PairJob`, :func:`pair_rows`);
+        1 runs them in this process. The table is byte-identical whatever the number
+        of workers (every pair draws from its own seed).
+    scheduler : str, optional
+        Address of a running Dask scheduler (default: the environment variable
+        :data:`diffrisk.core.compute.SCHEDULER_ENV`, else the embedded cluster).
 
     Returns
     -------
@@ -175,21 +231,29 @@ def backtest_table(
     check_int(seed, "seed", 0)
     blocks, order = all_blocks(forecasts, alphas)
     pairs = pair_blocks(blocks, order)
-    rows: list[dict[str, object]] = []
-    for series, method, block in tqdm(pairs, desc="backtests", disable=None):
-        scen = aligned_scenarios(scenarios, method, series, block.dates)
-        rows += _backtest_rows(
-            series,
-            method,
-            block,
-            alphas,
-            scen,
-            n_sim,
-            _pair_seed(seed, series, method),
-            distribution,
-            nu,
-            window,
+    jobs = []
+    for series, method, block in pairs:
+        found = scenario_positions(scenarios, method, series, block.dates)
+        jobs.append(
+            PairJob(
+                series=series,
+                method=method,
+                block=block,
+                scenarios=None if found is None else found[0],
+                positions=None if found is None else found[1],
+                alphas=tuple(alphas),
+                n_sim=n_sim,
+                seed=int(seed),
+                distribution=distribution,
+                nu=nu,
+                window=window,
+            )
         )
+    rows = [
+        row
+        for part in compute_map(pair_rows, jobs, workers, scheduler=scheduler, desc="backtests")
+        for row in part
+    ]
     logger.info(
         "backtest table: %d rows (%d series x methods, %d alphas)",
         len(rows),
