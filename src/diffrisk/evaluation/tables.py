@@ -159,6 +159,44 @@ def pair_rows(job: PairJob) -> list[dict[str, object]]:
     )
 
 
+def pair_jobs(
+    forecasts: Mapping[str, pd.DataFrame],
+    scenarios: Mapping[str, ScenarioSet] | None,
+    alphas: Sequence[float],
+    n_sim: int,
+    seed: int,
+    distribution: str,
+    nu: float,
+    window: int,
+) -> list[PairJob]:
+    """The tasks of :func:`backtest_table` (arguments already checked), in row order.
+
+    Series in order of first appearance, then methods in mapping order; a pair's
+    scenarios are checked here (missing series or day: ``ValueError``) and travel as a
+    view of the series with the rows of the block's days.
+    """
+    blocks, order = all_blocks(forecasts, alphas)
+    jobs = []
+    for series, method, block in pair_blocks(blocks, order):
+        found = scenario_positions(scenarios, method, series, block.dates)
+        jobs.append(
+            PairJob(
+                series=series,
+                method=method,
+                block=block,
+                scenarios=None if found is None else found[0],
+                positions=None if found is None else found[1],
+                alphas=tuple(alphas),
+                n_sim=n_sim,
+                seed=int(seed),
+                distribution=distribution,
+                nu=nu,
+                window=window,
+            )
+        )
+    return jobs
+
+
 def backtest_table(
     forecasts: Mapping[str, pd.DataFrame],
     scenarios: Mapping[str, ScenarioSet] | None = None,
@@ -229,26 +267,7 @@ def backtest_table(
     nu = check_null(distribution, nu)
     window = check_int(window, "window", 1)
     check_int(seed, "seed", 0)
-    blocks, order = all_blocks(forecasts, alphas)
-    pairs = pair_blocks(blocks, order)
-    jobs = []
-    for series, method, block in pairs:
-        found = scenario_positions(scenarios, method, series, block.dates)
-        jobs.append(
-            PairJob(
-                series=series,
-                method=method,
-                block=block,
-                scenarios=None if found is None else found[0],
-                positions=None if found is None else found[1],
-                alphas=tuple(alphas),
-                n_sim=n_sim,
-                seed=int(seed),
-                distribution=distribution,
-                nu=nu,
-                window=window,
-            )
-        )
+    jobs = pair_jobs(forecasts, scenarios, alphas, n_sim, seed, distribution, nu, window)
     rows = [
         row
         for part in compute_map(pair_rows, jobs, workers, scheduler=scheduler, desc="backtests")
@@ -257,7 +276,7 @@ def backtest_table(
     logger.info(
         "backtest table: %d rows (%d series x methods, %d alphas)",
         len(rows),
-        len(pairs),
+        len(jobs),
         len(alphas),
     )
     return pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
