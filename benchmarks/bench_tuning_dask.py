@@ -7,7 +7,8 @@ parameters), and for each worker count in ``--workers`` runs ``--n-trials`` tria
 (``journal:<tmp>/study.journal``). Prints wall time, trials per minute, the mean time per
 task-trial (wall x workers / trials: the per-task cost, cluster start-up included) and the
 epochs run (pruned trials stop early, so the count differs between runs: a multi-worker
-study is not deterministic).
+study is not deterministic), and the CPU time of this process and its worker processes
+per epoch (the cost that does not depend on what else runs on the machine).
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_tuning_dask.py --n-trials 8``
 """
@@ -15,6 +16,7 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_tuning_dask.py --n-tr
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +28,17 @@ from diffrisk.data.splits import Splits
 from diffrisk.stages.tune import study_setup
 from diffrisk.study.tuning import trials_frame
 from diffrisk.study.tuning_dask import run_study_on_dask
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished children (the Dask workers)."""
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
 
 
 def main() -> None:
@@ -53,7 +66,7 @@ def main() -> None:
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"journal:{Path(tmp) / 'study.journal'}"
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             study = run_study_on_dask(
                 setup.returns,
                 splits,
@@ -64,14 +77,15 @@ def main() -> None:
                 setup.study_name,
                 workers=workers,
             )
-            wall = time.perf_counter() - start
-        frame = trials_frame(study)
+            wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+            frame = trials_frame(study)
         n, epochs = len(frame), int(frame["epochs"].sum())
         print(
             f"workers {workers}: wall {wall:.1f} s, {n} trials "
             f"({(frame['state'] == 'COMPLETE').sum()} complete), {epochs} epochs, "
             f"{60 * n / wall:.1f} trials/min, {wall * workers / n:.1f} s per task-trial, "
-            f"{wall * workers / max(epochs, 1):.2f} s per task-epoch"
+            f"{wall * workers / max(epochs, 1):.2f} s per task-epoch; CPU {cpu:.0f} s, "
+            f"{cpu / max(epochs, 1):.2f} CPU s per epoch"
         )
 
 
