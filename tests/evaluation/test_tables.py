@@ -177,3 +177,13 @@ def test_constituent_coverage_table(methods):
     # with the same columns (the coverage notebook filters on "result")
     empty = constituent_coverage_table(forecasts, exclude=["portfolio", "sp500", "AAA", "BBB"])
     assert empty.empty and list(empty.columns) == list(table.columns)
+
+
+@pytest.mark.slow
+def test_backtest_table_on_a_real_scheduler_equals_in_process(methods, dask_processes):
+    """`dask scheduler` + two `dask worker` processes give the in-process table, bit for bit."""
+    forecasts, scenarios = methods
+    address, _ = dask_processes
+    here = backtest_table(forecasts, scenarios, n_sim=100, seed=2)
+    there = backtest_table(forecasts, scenarios, n_sim=100, seed=2, scheduler=address)
+    pd.testing.assert_frame_equal(here, there, check_exact=True)

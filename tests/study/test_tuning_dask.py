@@ -68,3 +68,18 @@ def test_sqlite_is_refused_for_several_workers(returns, tmp_path):  # noqa: F811
         )
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         run_study_on_dask(returns, SPLITS, BASE, 0, SETTINGS, "journal:x", "s", SPACE, workers=0)
+
+
+@pytest.mark.slow
+def test_a_real_scheduler_and_two_workers_share_one_study(returns, tmp_path, dask_processes):  # noqa: F811
+    """`dask scheduler` + two `dask worker` processes: the same study shape as embedded."""
+    address, _ = dask_processes
+    url = f"journal:{tmp_path / 'cluster.journal'}"
+    settings = replace(SETTINGS, n_trials=4)
+    study = run_study_on_dask(
+        returns, SPLITS, BASE, 0, settings, url, "s", SPACE, workers=2, scheduler=address
+    )
+    trials = study.get_trials(deepcopy=False)
+    assert finished_trials(study) == 4 and sorted(t.number for t in trials) == [0, 1, 2, 3]
+    ran_by = [t.user_attrs[WORKER_ATTR] for t in trials]
+    assert worker_id() not in ran_by and len(set(ran_by)) == 2
