@@ -12,7 +12,7 @@ For each worker count in ``--workers``:
 1. :func:`diffrisk.evaluation.tables.backtest_table` with ``--n-sim`` simulations: wall
    time and speed-up (the embedded cluster's start-up and the transfer of every pair's
    scenarios included, as a user sees them); the tables must be byte-identical;
-2. the per-task cost: the same tasks (:func:`~diffrisk.evaluation.tables.pair_jobs`) run
+2. the per-task cost: the same tasks (:func:`~diffrisk.evaluation.backtest_pairs.pair_jobs`) run
    through :func:`diffrisk.core.compute.compute_map` with a wrapper that measures, inside
    the task, its wall and CPU time; and the mean pickled size of a task (what travels to
    a worker).
@@ -37,7 +37,8 @@ import yaml
 from diffrisk.core import paths
 from diffrisk.core.compute import compute_map
 from diffrisk.core.params import parse_list
-from diffrisk.evaluation.tables import PairJob, backtest_table, pair_jobs, pair_rows
+from diffrisk.evaluation.backtest_pairs import PairJob, pair_jobs, pair_rows
+from diffrisk.evaluation.tables import backtest_table
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet, risk_frame_from_scenarios
 from diffrisk.forecasts.store import load_forecasts, load_scenarios
 

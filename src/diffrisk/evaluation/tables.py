@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import math
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,20 +11,15 @@ from numpy.typing import NDArray
 
 from diffrisk.core.checks import check_int
 from diffrisk.core.compute import compute_map
-from diffrisk.evaluation.blocks import (
-    Block,
-    all_blocks,
-    check_alphas,
-    pair_blocks,
-    scenario_positions,
-)
+from diffrisk.evaluation.backtest_pairs import coverage_cells, pair_jobs, pair_rows
+from diffrisk.evaluation.blocks import Block, all_blocks, check_alphas, pair_blocks
 from diffrisk.evaluation.comparison import diebold_mariano
-from diffrisk.evaluation.coverage import KupiecResult, christoffersen, kupiec_pof
-from diffrisk.evaluation.es_tests import check_null, check_scenarios, z_tests
-from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light, traffic_light_windows
+from diffrisk.evaluation.coverage import kupiec_pof
+from diffrisk.evaluation.es_tests import check_null
+from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light_windows
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet
 from diffrisk.risk.measures import check_alpha
-from diffrisk.risk.scoring import fz0_loss, pinball_loss, risk_inputs
+from diffrisk.risk.scoring import fz0_loss, pinball_loss
 
 logger = logging.getLogger(__name__)
 
@@ -50,151 +42,6 @@ BACKTEST_COLUMNS: tuple[str, ...] = (
     "as_z2_p",
     "fz0_mean",
 )
-
-
-def _pair_seed(seed: int, series: str, method: str) -> np.random.SeedSequence:
-    """Seed of one (series, method): independent of which other pairs are in the table."""
-    return np.random.SeedSequence(
-        [check_int(seed, "seed", 0), zlib.crc32(series.encode()), zlib.crc32(method.encode())]
-    )
-
-
-def _coverage_cells(series: str, method: str, alpha: float, pof: KupiecResult) -> dict[str, object]:
-    """The leading cells of a coverage row: the pair, alpha and the Kupiec exception counts."""
-    return {
-        "series": series,
-        "method": method,
-        "alpha": alpha,
-        "n_obs": pof.n_obs,
-        "n_exceptions": pof.n_exceptions,
-        "exception_rate": pof.exception_rate,
-    }
-
-
-def _last_window_zone(hits: NDArray[np.bool_], alpha: float, window: int) -> str:
-    recent = hits[-window:]
-    return traffic_light(int(recent.sum()), int(recent.size), alpha).zone
-
-
-def _backtest_rows(
-    series: str,
-    method: str,
-    block: Block,
-    alphas: Sequence[float],
-    scenarios: NDArray | None,
-    n_sim: int,
-    seed: np.random.SeedSequence,
-    distribution: str,
-    nu: float,
-    window: int,
-) -> list[dict[str, object]]:
-    r = block.realized
-    for a in range(len(alphas)):
-        risk_inputs(r, block.var[a], block.es[a])
-    _, z2 = z_tests(r, block.var, block.es, alphas, scenarios, n_sim, seed, distribution, nu)
-    rows = []
-    for a, alpha in enumerate(alphas):
-        hits = r < block.var[a]
-        pof = kupiec_pof(hits, alpha)
-        cc = christoffersen(hits, alpha) if r.size >= 2 else None
-        rows.append(
-            {
-                **_coverage_cells(series, method, alpha, pof),
-                "avg_var": float(block.var[a].mean()),
-                "avg_cvar": float(block.es[a].mean()),
-                "kupiec_lr": pof.statistic,
-                "kupiec_p": pof.pvalue,
-                "christoffersen_ind_p": cc.pvalue_ind if cc else math.nan,
-                "christoffersen_cc_p": cc.pvalue_cc if cc else math.nan,
-                "traffic_light": _last_window_zone(hits, alpha, window),
-                "as_z2": z2[a].statistic,
-                "as_z2_p": z2[a].pvalue,
-                "fz0_mean": float(fz0_loss(r, block.var[a], block.es[a], alpha).mean()),
-            }
-        )
-    return rows
-
-
-@dataclass(frozen=True)
-class PairJob:
-    """One task of :func:`backtest_table`: the battery of one (series, method).
-
-    Everything the task needs travels in it (it runs in this process or on a Dask
-    worker): the block, the method's scenarios of the series (a view of the set: only
-    that series is pickled) with the rows of the block's days, and the settings. Its
-    random draws come from :func:`_pair_seed` of the study seed and the pair, never from
-    a shared generator, so a row does not depend on where, in which order or next to
-    which other pairs it runs.
-    """
-
-    series: str
-    method: str
-    block: Block
-    scenarios: NDArray | None
-    positions: NDArray[np.intp] | None
-    alphas: tuple[float, ...]
-    n_sim: int
-    seed: int
-    distribution: str
-    nu: float
-    window: int
-
-
-def pair_rows(job: PairJob) -> list[dict[str, object]]:
-    """The rows of one (series, method) of the backtest table (a :class:`PairJob` task)."""
-    scen = None
-    if job.scenarios is not None and job.positions is not None:
-        scen = check_scenarios(job.scenarios[job.positions], job.block.dates.size)
-    return _backtest_rows(
-        job.series,
-        job.method,
-        job.block,
-        job.alphas,
-        scen,
-        job.n_sim,
-        _pair_seed(job.seed, job.series, job.method),
-        job.distribution,
-        job.nu,
-        job.window,
-    )
-
-
-def pair_jobs(
-    forecasts: Mapping[str, pd.DataFrame],
-    scenarios: Mapping[str, ScenarioSet] | None,
-    alphas: Sequence[float],
-    n_sim: int,
-    seed: int,
-    distribution: str,
-    nu: float,
-    window: int,
-) -> list[PairJob]:
-    """The tasks of :func:`backtest_table` (arguments already checked), in row order.
-
-    Series in order of first appearance, then methods in mapping order; a pair's
-    scenarios are checked here (missing series or day: ``ValueError``) and travel as a
-    view of the series with the rows of the block's days.
-    """
-    blocks, order = all_blocks(forecasts, alphas)
-    jobs = []
-    for series, method, block in pair_blocks(blocks, order):
-        found = scenario_positions(scenarios, method, series, block.dates)
-        jobs.append(
-            PairJob(
-                series=series,
-                method=method,
-                block=block,
-                scenarios=None if found is None else found[0],
-                positions=None if found is None else found[1],
-                alphas=tuple(alphas),
-                n_sim=n_sim,
-                seed=int(seed),
-                distribution=distribution,
-                nu=nu,
-                window=window,
-            )
-        )
-    return jobs
 
 
 def backtest_table(
@@ -239,7 +86,7 @@ def backtest_table(
         Length of the traffic-light window.
     workers : int, default 1
         Dask worker processes: every (series, method) is one task of
-        :func:`diffrisk.core.compute.compute_map` (:class:`PairJob`, :func:`pair_rows`);
+        :func:`diffrisk.core.compute.compute_map` (:mod:`diffrisk.evaluation.backtest_pairs`);
         1 runs them in this process. The table is byte-identical whatever the number
         of workers (every pair draws from its own seed).
     scheduler : str, optional
@@ -451,7 +298,7 @@ def constituent_coverage_table(
             pof = kupiec_pof(block.realized < block.var[a], alpha)
             rows.append(
                 {
-                    **_coverage_cells(series, method, alpha, pof),
+                    **coverage_cells(series, method, alpha, pof),
                     "kupiec_lr": pof.statistic,
                     "kupiec_p": pof.pvalue,
                     "result": "pass" if pof.pvalue >= test_level else "fail",
