@@ -243,7 +243,7 @@ def tune_generator(
     returns: pd.DataFrame,
     dates: tuple[Any, Any, Any],
     config: StressConfig,
-    settings: ComparisonConfig,
+    settings: ComparisonConfig | None,
     tuning: TuningConfig,
     space: Mapping[str, tuple] | None = None,
 ) -> TuningResult:
@@ -258,8 +258,9 @@ def tune_generator(
     config : StressConfig
         The diffusion model's settings (windows, history, scaling for every generator;
         the diffusion model's defaults).
-    settings : ComparisonConfig
-        The GAN's and VAE's defaults.
+    settings : ComparisonConfig or None
+        The GAN's and VAE's defaults (None: :class:`ComparisonConfig` defaults; not read
+        for the diffusion model).
     tuning : TuningConfig
     space : mapping, optional
         ``{"width": choices, "lr": (low, high), "epochs": (low, high)}``; default
@@ -271,6 +272,7 @@ def tune_generator(
     """
     if generator not in TUNED_GENERATORS:
         raise ValueError(f"generator must be one of {TUNED_GENERATORS}, got {generator!r}")
+    settings = ComparisonConfig() if settings is None else settings
     space = check_space(SEARCH_SPACE[generator] if space is None else space)
     train_end, val_start, val_end = dates
     returns = returns.loc[returns.index <= pd.Timestamp(val_end)]
