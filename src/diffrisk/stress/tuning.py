@@ -44,6 +44,7 @@ from diffrisk.stress.model import (
 )
 from diffrisk.stress.sampling import sample_scaled_paths
 from diffrisk.stress.vae import train_vae
+from diffrisk.stress.windows import WindowSet
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +239,34 @@ def validation_score(
     return energy_distance(fake, batch["x0"])
 
 
+def validation_windows(
+    returns: pd.DataFrame, dates: tuple[Any, Any, Any], config: StressConfig, tuning: TuningConfig
+) -> tuple[WindowSet, torch.Tensor]:
+    """The validation windows and the seeded rows the score uses (rows after val_end dropped).
+
+    Parameters
+    ----------
+    returns : DataFrame (T, n_assets)
+    dates : (train_end, val_start, val_end)
+    config : StressConfig
+        Window settings (horizon, history, EWMA).
+    tuning : TuningConfig
+        ``val_windows`` rows drawn with ``seed`` (all windows if fewer).
+
+    Returns
+    -------
+    (WindowSet, Tensor)
+        Pass ``WindowTensors(windows, model).take(rows)`` to :func:`validation_score`.
+    """
+    train_end, val_start, val_end = dates
+    visible = returns.loc[returns.index <= pd.Timestamp(val_end)]
+    _, _, val_w = fit_training_statistics(visible, train_end, val_start, val_end, config)
+    n_val = len(val_w)
+    rng = np.random.default_rng(int(tuning.seed))
+    rows = np.sort(rng.choice(n_val, min(int(tuning.val_windows), n_val), replace=False))
+    return val_w, torch.as_tensor(rows)
+
+
 def tune_generator(
     generator: str,
     returns: pd.DataFrame,
@@ -274,14 +303,8 @@ def tune_generator(
         raise ValueError(f"generator must be one of {TUNED_GENERATORS}, got {generator!r}")
     settings = ComparisonConfig() if settings is None else settings
     space = check_space(SEARCH_SPACE[generator] if space is None else space)
-    train_end, val_start, val_end = dates
-    returns = returns.loc[returns.index <= pd.Timestamp(val_end)]
-    _, _, val_w = fit_training_statistics(returns, train_end, val_start, val_end, config)
-    n_val = len(val_w.targets)
-    rng = np.random.default_rng(int(tuning.seed))
-    rows = torch.as_tensor(
-        np.sort(rng.choice(n_val, min(tuning.val_windows, n_val), replace=False))
-    )
+    returns = returns.loc[returns.index <= pd.Timestamp(dates[2])]
+    val_w, rows = validation_windows(returns, dates, config, tuning)
     base = config if generator == "diffusion" else settings
     best: dict[str, Any] = {"score": math.inf, "model": None}
     records: list[dict[str, Any]] = []
