@@ -46,6 +46,7 @@ def test_tuning_switch_replaces_the_defaults_and_records_the_trials(project_tmp)
     for kind, lr_field in (("gan", "gan_lr"), ("vae", "vae_lr")):
         tuning = record[kind]["tuning"]
         assert tuning["n_trials"] == 2 and len(tuning["trials"]) == 2
+        assert tuning["trial_seconds"] == 1.0
         saved = load_comparison_model(comparison_checkpoint(kind), kind).settings
         assert saved.width == tuning["best_params"]["width"]
         assert saved.to_dict()[lr_field] == tuning["best_params"][lr_field]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -78,7 +79,7 @@ def test_calibration_read_from_the_set_metadata():
 def test_budget_table_reads_the_recorded_values(model, comparison):
     records = {
         "diffusion": {"wall_time_s": 12.5},
-        "gan": {"wall_time_s": 7.0, "tuning": {"n_trials": 4}},
+        "gan": {"wall_time_s": 7.0, "tuning": {"n_trials": 4, "trial_seconds": 60.0}},
     }
     table = budget_table({"diffusion": model, **comparison}, records, {}, n_assets=4)
     assert list(table.columns) == list(BUDGET_COLUMNS)
@@ -103,6 +104,8 @@ def test_budget_table_reads_the_recorded_values(model, comparison):
     assert rows.loc["diffusion", "stage_seconds"] == 12.5
     assert rows.loc["gan", "stage_seconds"] == 7.0
     assert rows.loc["gan", "tuning_trials"] == 4 and rows.loc["vae", "tuning_trials"] == 0
+    assert rows.loc["gan", "tuning_trial_seconds"] == 60.0
+    assert pd.isna(rows.loc["vae", "tuning_trial_seconds"])
     assert rows.loc["normal", "parameters_trained"] == 4 + 4 * 5 // 2  # mean + covariance
     assert "guidance" in rows.loc["diffusion", "conditioning"]
     assert rows.loc["vae", "calibration"] == "none"

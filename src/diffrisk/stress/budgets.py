@@ -47,6 +47,7 @@ BUDGET_COLUMNS: tuple[str, ...] = (
     "conditioning",
     "calibration",
     "tuning_trials",
+    "tuning_trial_seconds",
 )
 
 
@@ -167,6 +168,7 @@ def _trained_row(
         "conditioning": _conditioning(model, guided=generator == "diffusion"),
         "calibration": calibration,
         "tuning_trials": int(tuning.get("n_trials", 0)),
+        "tuning_trial_seconds": tuning.get("trial_seconds") if tuning.get("n_trials") else None,
     }
 
 
@@ -186,7 +188,8 @@ def budget_table(
     records : mapping
         ``{generator: record}``: ``stress_train.json`` for the diffusion model and the
         generator's entry of ``stress_train_comparison.json`` (``wall_time_s``, optional
-        ``tuning`` with ``n_trials``); a missing record leaves ``stage_seconds`` empty.
+        ``tuning`` with ``n_trials`` and ``trial_seconds``, the per-trial time cap); a
+        missing record leaves ``stage_seconds`` empty.
     set_metadata : mapping
         ``{(generator, archetype): metadata}`` of the generated sets (the calibration
         actually run, :func:`calibration_by_generator`).

@@ -122,6 +122,8 @@ class TuningResult:
         ``train_seconds``, ``capped`` (the time cap bound).
     model : StressModel or ComparisonModel
         The best trial's fitted model.
+    trial_seconds : float
+        The per-trial training-time cap of the study.
     """
 
     generator: str
@@ -129,11 +131,13 @@ class TuningResult:
     best_score: float
     trials: pd.DataFrame
     model: StressModel | ComparisonModel = field(repr=False)
+    trial_seconds: float = math.nan
 
     def record(self) -> dict[str, Any]:
         """JSON-ready summary (for the training records and the budget table)."""
         return {
             "n_trials": len(self.trials),
+            "trial_seconds": self.trial_seconds,
             "best_params": self.best_params,
             "best_score": self.best_score,
             "trials": self.trials.to_dict(orient="records"),
@@ -357,4 +361,5 @@ def tune_generator(
         best_score=float(best["score"]),
         trials=pd.DataFrame(records),
         model=best["model"],
+        trial_seconds=float(tuning.trial_seconds),
     )
