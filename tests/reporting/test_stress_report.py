@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from diffrisk.core.tables import markdown_table
 from diffrisk.reporting.stress_report import (
     ALL_GENERATORS,
     headline_goal_sentence,
     stress_report_section,
 )
+from diffrisk.stress.budgets import budget_markdown
 
 
 def share(diffusion: list[float], gan: list[float]) -> pd.DataFrame:
@@ -83,5 +83,5 @@ def test_section_renders_the_budget_table_with_its_caption():
     empty = pd.DataFrame(columns=["archetype"])
     text = stress_report_section(empty, pd.DataFrame(), pd.DataFrame(), budgets=budgets)
     assert "relative to the diffusion model: gan 0.25×." in text
-    assert markdown_table(budgets) in text
+    assert budget_markdown(budgets) in text
     assert "Budgets" not in stress_report_section(empty, pd.DataFrame(), pd.DataFrame())

@@ -10,6 +10,7 @@ from torch import nn
 from diffrisk.stress.budgets import (
     BUDGET_COLUMNS,
     budget_caption,
+    budget_markdown,
     budget_table,
     calibration_by_generator,
     count_parameters,
@@ -119,3 +120,13 @@ def test_budget_table_refuses_a_checkpoint_without_history(model):
     empty = dataclasses.replace(model, history=[])
     with pytest.raises(ValueError, match="diffusion checkpoint has no training history"):
         budget_table({"diffusion": empty}, {}, {}, n_assets=4)
+
+
+def test_markdown_marks_what_does_not_apply():
+    table = pd.DataFrame({"generator": ["a", "b"], "epochs_run": pd.array([3, None], "Int64")})
+    table["train_seconds"] = [1.5, None]
+    text = budget_markdown(table)
+    rows = text.splitlines()
+    assert [c.strip() for c in rows[2].split("|")[1:4]] == ["a", "3", "1.5"]
+    assert [c.strip() for c in rows[3].split("|")[1:4]] == ["b", "–", "–"]
+    assert "nan" not in text and "<NA>" not in text

@@ -7,9 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from diffrisk.core.tables import markdown_table
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
-from diffrisk.stress.budgets import budget_caption
+from diffrisk.stress.budgets import budget_caption, budget_markdown
 from diffrisk.stress.comparison import COMPARISON_GENERATORS
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 
@@ -190,7 +189,7 @@ def stress_report_section(
     if scores is not None and len(scores):
         lines += proper_score_lines(scores)
     if budgets is not None and len(budgets):
-        lines += [budget_caption(budgets), "", markdown_table(budgets), ""]
+        lines += [budget_caption(budgets), "", budget_markdown(budgets), ""]
     crisis = validation[validation["archetype"] != UNCONDITIONAL]
     if not crisis.empty:
         lines.append(

@@ -22,7 +22,7 @@ from diffrisk.core.paths import (
     stress_checkpoint,
     stress_dir,
 )
-from diffrisk.core.tables import write_table
+from diffrisk.core.tables import write_csv_table, write_table
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS, headline_bootstrap
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.diversity import (
@@ -49,7 +49,7 @@ from diffrisk.reporting.style import save_figure
 from diffrisk.risk.portfolio import parse_portfolios, risk_summary
 from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.archetypes import Archetype, CrisisWindow, parse_crisis_windows
-from diffrisk.stress.budgets import budget_table
+from diffrisk.stress.budgets import budget_markdown, budget_table
 from diffrisk.stress.comparison import COMPARISON_GENERATORS, load_comparison_model
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 from diffrisk.stress.model import load_stress_model
@@ -310,7 +310,8 @@ def validate_stress_sets(
     write_table(diversity, "stress_diversity")
     write_table(scores, "stress_scores")
     write_table(score_summary, "stress_scores_summary")
-    write_table(budgets, "stress_budgets")
+    write_csv_table(paths.tables_dir() / "stress_budgets.csv", budgets)
+    io.write_text(paths.tables_dir() / "stress_budgets.md", budget_markdown(budgets))
     io.write_text(paths.tables_dir() / "stress_section.md", section)
     io.write_json(paths.metrics_dir() / "stress.json", headline_stress_metrics(metrics), digits=4)
     write_rows(

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
+from diffrisk.core.tables import markdown_table
 from diffrisk.stress.comparison import ComparisonModel, PathGenerator
 from diffrisk.stress.gan import Critic
 from diffrisk.stress.model import StressModel
@@ -238,6 +239,11 @@ def budget_table(
     table = pd.DataFrame(rows).reindex(columns=list(BUDGET_COLUMNS))
     counts = ["epoch_budget", "patience", "epochs_run", "epoch_selected"]
     return table.astype({c: "Int64" for c in counts})
+
+
+def budget_markdown(table: pd.DataFrame) -> str:
+    """The budget table as Markdown, with "–" where a column does not apply."""
+    return markdown_table(table.astype(object).where(table.notna(), "–"))
 
 
 def budget_caption(table: pd.DataFrame) -> str:
