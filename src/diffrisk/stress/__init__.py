@@ -44,7 +44,12 @@ Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
   specific to paths: the network, the v-prediction loss with condition dropout
   (:mod:`diffrisk.stress.model`) and the guided noise prediction
   (:func:`diffrisk.stress.sampling.sample_scaled_paths`, with
-  :mod:`diffrisk.diffusion.guidance`).
+  :mod:`diffrisk.diffusion.guidance`; both branches in one batched pass by default).
+* **Few-step students** (issue 20). :mod:`diffrisk.stress.distill` distils the guided
+  model into a student with the guidance weight as an input (one pass per step, Meng et
+  al. 2023) and progressively halves its DDIM steps (Salimans & Ho 2022), on the
+  teacher's training windows; ``generate_paths(..., scaled_sampler=student_sampler(s))``
+  samples it. Nothing in the pipeline uses a student unless switched explicitly.
 
 Leakage rules: every statistic (signature scaler, feature scaler, target scale, training
 signature range, regime thresholds, minimum-variance weights) is fitted on training data
@@ -65,6 +70,14 @@ from diffrisk.stress.archetypes import (
     resolve_archetype,
 )
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL, StressConfig, StressRangeWarning
+from diffrisk.stress.distill import (
+    DistillConfig,
+    StressStudent,
+    distill_stress_model,
+    load_student,
+    save_student,
+    student_sampler,
+)
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
 from diffrisk.stress.model import (
     StressModel,
@@ -106,6 +119,7 @@ __all__ = [
     "ConditioningInputs",
     "CrisisWindow",
     "DEFAULT_GUIDANCE_GRID",
+    "DistillConfig",
     "FiLMBlock",
     "GENERATORS",
     "N_HISTORY_SCALARS",
@@ -116,18 +130,21 @@ __all__ = [
     "StressModel",
     "StressRangeWarning",
     "StressSpec",
+    "StressStudent",
     "UNCONDITIONAL",
     "WindowSet",
     "achieved_signatures",
     "baseline_scenario_set",
     "calibrate_guidance",
     "conditioning_inputs",
+    "distill_stress_model",
     "draw_prior_signatures",
     "filtered_block_bootstrap_paths",
     "generate_paths",
     "generate_scenario_set",
     "historical_signatures",
     "load_stress_model",
+    "load_student",
     "multivariate_normal_paths",
     "out_of_range",
     "parse_archetypes",
@@ -137,9 +154,11 @@ __all__ = [
     "resolve_archetype",
     "sample_scaled_paths",
     "save_stress_model",
+    "save_student",
     "signature_features",
     "signature_range",
     "stress_signature",
+    "student_sampler",
     "train_stress_model",
     "training_windows",
     "write_scenario_set",
