@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--paths-per-date", type=int, default=200)
     parser.add_argument("--speed-paths", type=int, default=10_000)
     parser.add_argument("--boot", type=int, default=200, help="resamples (VaR/ES, vol ratio)")
-    parser.add_argument("--boot-scores", type=int, default=30, help="resamples (scores)")
+    parser.add_argument("--boot-scores", type=int, default=10, help="resamples (scores)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="", help="write the results as JSON here")
     args = parser.parse_args()
@@ -193,7 +193,7 @@ def main() -> None:
                 }
             )
     table = pd.DataFrame(rows)
-    print(f"{len(as_of)} validation dates x {n} paths; student steps {list(student.steps)}")
+    print(f"{len(as_of)} validation dates x {n} paths; student steps {[int(s) for s in student.steps]}")
     print(table.to_markdown(index=False, floatfmt=".4g"))
 
     # ---------------------------------------------------------------- speed, one date

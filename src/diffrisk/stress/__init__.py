@@ -49,7 +49,8 @@ Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
   model into a student with the guidance weight as an input (one pass per step, Meng et
   al. 2023) and progressively halves its DDIM steps (Salimans & Ho 2022), on the
   teacher's training windows; ``generate_paths(..., scaled_sampler=student_sampler(s))``
-  samples it. Nothing in the pipeline uses a student unless switched explicitly.
+  samples it. Nothing in the pipeline uses a student unless switched explicitly (the
+  module is not imported here, so only the ``stress_distill`` stage depends on it).
 
 Leakage rules: every statistic (signature scaler, feature scaler, target scale, training
 signature range, regime thresholds, minimum-variance weights) is fitted on training data
@@ -70,14 +71,6 @@ from diffrisk.stress.archetypes import (
     resolve_archetype,
 )
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL, StressConfig, StressRangeWarning
-from diffrisk.stress.distill import (
-    DistillConfig,
-    StressStudent,
-    distill_stress_model,
-    load_student,
-    save_student,
-    student_sampler,
-)
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
 from diffrisk.stress.model import (
     StressModel,
@@ -119,7 +112,6 @@ __all__ = [
     "ConditioningInputs",
     "CrisisWindow",
     "DEFAULT_GUIDANCE_GRID",
-    "DistillConfig",
     "FiLMBlock",
     "GENERATORS",
     "N_HISTORY_SCALARS",
@@ -130,21 +122,18 @@ __all__ = [
     "StressModel",
     "StressRangeWarning",
     "StressSpec",
-    "StressStudent",
     "UNCONDITIONAL",
     "WindowSet",
     "achieved_signatures",
     "baseline_scenario_set",
     "calibrate_guidance",
     "conditioning_inputs",
-    "distill_stress_model",
     "draw_prior_signatures",
     "filtered_block_bootstrap_paths",
     "generate_paths",
     "generate_scenario_set",
     "historical_signatures",
     "load_stress_model",
-    "load_student",
     "multivariate_normal_paths",
     "out_of_range",
     "parse_archetypes",
@@ -154,11 +143,9 @@ __all__ = [
     "resolve_archetype",
     "sample_scaled_paths",
     "save_stress_model",
-    "save_student",
     "signature_features",
     "signature_range",
     "stress_signature",
-    "student_sampler",
     "train_stress_model",
     "training_windows",
     "write_scenario_set",
