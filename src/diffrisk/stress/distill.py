@@ -9,13 +9,18 @@ Two stages, as in Meng et al. (2023), both trained on the teacher's TRAINING win
    and learns the guided prediction ``v_null + w (v_cond - v_null)`` of the teacher at
    every diffusion step, for ``w`` drawn uniformly from ``[guidance_min, guidance_max]``
    (the pipeline's per-archetype weights, ``stress.generate.guidance_grid``, and the
-   prior's weight lie inside). One network pass per step instead of two, for any ``w``.
+   prior's weight lie inside). One network pass per step instead of two, for any ``w``:
+   one student serves every archetype's calibrated weight and any weight a service
+   request asks for (a student per fixed weight would need one per grid value).
 2. **Progressive distillation** (Salimans & Ho 2022, Alg. 2). On a nested grid of DDIM
    steps (``start_steps`` linear steps and the clean end), each round trains a student,
    initialised from its teacher (the previous student), so that ONE DDIM step from grid
    point ``t_i`` to ``t_{i+2}`` lands where the teacher's TWO steps land: the target
    ``x~ = (z'' - (s''/s) z) / (a'' - (s''/s) a)`` is matched in v space (an x0 loss
    weighted by ``1 + SNR``); each round halves the steps, down to ``final_steps``.
+   The teacher's steps are the eta = 0 DDIM step of
+   :func:`~diffrisk.diffusion.sampler.ddim_step` with per-row coefficients (rows start
+   at different grid points), written with :mod:`diffrisk.diffusion.prediction`.
 
 The student is a :class:`StressStudent`: a :class:`~diffrisk.stress.model.StressModel`
 whose network is the student's (so :func:`~diffrisk.stress.sampling.generate_paths`
