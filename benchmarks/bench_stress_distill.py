@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--boot-scores", type=int, default=10, help="resamples (scores)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="", help="write the results as JSON here")
+    parser.add_argument("--no-speed", action="store_true", help="quality only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
@@ -193,9 +194,17 @@ def main() -> None:
                 }
             )
     table = pd.DataFrame(rows)
-    print(f"{len(as_of)} validation dates x {n} paths; student steps {[int(s) for s in student.steps]}")
+    steps = [int(s) for s in student.steps]
+    print(f"{len(as_of)} validation dates x {n} paths; student steps {steps}")
     print(table.to_markdown(index=False, floatfmt=".4g"))
 
+    if args.no_speed:
+        print(f"RULE (quality part): all figures within 2 SE: {verdict}")
+        if args.out:
+            Path(args.out).write_text(
+                json.dumps({"quality": rows, "sets": results}, indent=1, default=float)
+            )
+        return
     # ---------------------------------------------------------------- speed, one date
     speed_date, m = [as_of[-1]], int(args.speed_paths)
     comparison = {
