@@ -35,6 +35,18 @@ def project_tmp(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def dask_processes():
+    """A real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1 (no nanny).
+
+    Yields ``(address, worker processes)``; see :mod:`tests.support.dask_processes`.
+    """
+    from tests.support.dask_processes import local_dask_processes
+
+    with local_dask_processes(2) as running:
+        yield running
+
+
+@pytest.fixture
 def price_frame():
     """Three tickers of geometric random-walk prices on business days."""
     rng = np.random.default_rng(0)

@@ -108,7 +108,8 @@ def run_backtests(
         Tail probabilities (each <= 0.5).
     **options
         Passed to :func:`diffrisk.evaluation.tables.backtest_table` (``n_sim``, ``seed``,
-        ``window``, ``distribution``, ``nu``).
+        ``window``, ``distribution``, ``nu``; ``workers``/``scheduler``: one Dask task per
+        (series, method), same table whatever the number of workers).
 
     Returns
     -------

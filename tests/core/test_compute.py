@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from diffrisk.core.compute import SCHEDULER_ENV, compute_map, resolve_scheduler
 from tests.support.compute_tasks import fail_on_negative, slow_logged_square, square
-
-ROOT = Path(__file__).resolve().parents[2]
-DASK = Path(sys.executable).with_name("dask")
 
 
 def test_compute_map_keeps_order_on_an_embedded_cluster():
@@ -44,62 +37,6 @@ def test_compute_map_rejects_bad_arguments(monkeypatch):
     monkeypatch.setenv(SCHEDULER_ENV, "")
     assert resolve_scheduler() is None
     assert resolve_scheduler("tcp://127.0.0.1:1") == "tcp://127.0.0.1:1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_workers(address: str, n: int, timeout: float = 60.0) -> None:
-    from distributed import Client
-
-    with Client(address, timeout=timeout, set_as_default=False) as client:
-        client.wait_for_workers(n, timeout=timeout)
-
-
-@pytest.fixture
-def dask_processes():
-    """A real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1 (no nanny)."""
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    common = {"env": env, "cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen(
-        [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        **common,
-    )
-    workers = [
-        subprocess.Popen(
-            [
-                str(DASK),
-                "worker",
-                address,
-                "--nthreads",
-                "1",
-                "--no-nanny",
-                "--no-dashboard",
-                "--name",
-                f"w{i}",
-            ],
-            **common,
-        )
-        for i in range(2)
-    ]
-    try:
-        _wait_for_workers(address, 2)
-        yield address, workers
-    finally:
-        for proc in [*workers, scheduler]:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in [*workers, scheduler]:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
 
 
 @pytest.mark.slow

@@ -43,3 +43,22 @@ def test_negative_or_infinite_weight_raises():
     for w in (-1.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="guidance must be a finite number >= 0"):
             check_guidance_weight(w)
+
+
+def test_predict_pair_replaces_the_two_passes_and_gives_the_same_mixture():
+    x = torch.arange(12.0).reshape(6, 2)
+    calls, pair_calls = [], []
+
+    def pair(x_, t, rows):
+        pair_calls.append(rows)
+        return x_, x_ + 1.0  # unconditional, conditional
+
+    two = guided_eps_fn(predictor(calls), lambda x_, t, p: p, 2.5, 4)(x, 7)
+    one = guided_eps_fn(predictor(calls.clear() or calls), lambda x_, t, p: p, 2.5, 4, pair)(x, 7)
+    torch.testing.assert_close(one, two)
+    torch.testing.assert_close(one, x + 2.5)
+    assert not calls and pair_calls == [slice(0, 4), slice(4, 8)]
+    # w = 0: the unconditional pass only, the pair is never called
+    pair_calls.clear()
+    guided_eps_fn(predictor(calls), lambda x_, t, p: p, 0.0, 4, pair)(x, 7)
+    assert not pair_calls and len(calls) == 2

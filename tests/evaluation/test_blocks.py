@@ -12,6 +12,7 @@ from diffrisk.evaluation.blocks import (
     check_alphas,
     method_blocks,
     pair_blocks,
+    scenario_positions,
 )
 from diffrisk.forecasts.contract import ScenarioSet, risk_frame_from_scenarios
 
@@ -68,3 +69,14 @@ def test_aligned_scenarios_picks_the_days(frame_and_set):
         aligned_scenarios({"m": scen}, "m", "c", days)
     with pytest.raises(ValueError, match="lacks the forecast date 2021-01-04"):
         aligned_scenarios({"m": scen}, "m", "a", pd.DatetimeIndex(["2021-01-04"]))
+
+
+def test_scenario_positions_is_a_view_and_the_rows(frame_and_set):
+    _, scen, _ = frame_and_set
+    days = pd.DatetimeIndex(scen.dates[[1, 4]])
+    rows, positions = scenario_positions({"m": scen}, "m", "a", days)
+    assert np.shares_memory(rows, scen.scenarios)
+    np.testing.assert_array_equal(positions, [1, 4])
+    assert scenario_positions({"m": scen}, "other", "a", days) is None
+    with pytest.raises(ValueError, match="lacks the forecast date 2021-01-04"):
+        scenario_positions({"m": scen}, "m", "a", pd.DatetimeIndex(["2021-01-04"]))

@@ -94,6 +94,22 @@ def test_backtest_table_rows_agree_with_the_tests(methods):
     assert worst["ddpm"] < worst["fhs"]
 
 
+def test_backtest_table_is_byte_identical_on_one_and_two_dask_workers(methods):
+    """Every (series, method) is a Dask task drawing from its own seed: the number of
+    workers (and the order tasks finish in) cannot change a single bit of the table."""
+    forecasts, scenarios = methods
+    scen = {m: s for m, s in scenarios.items() if m != "hs"}  # hs: the parametric null
+    one = backtest_table(forecasts, scen, n_sim=200, seed=4, workers=1)
+    two = backtest_table(forecasts, scen, n_sim=200, seed=4, workers=2)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert len(one) == 4 * 3 * 3 and one["as_z2_p"].notna().all()
+    # a pair's rows do not depend on its neighbours: one method alone gives its rows
+    alone = backtest_table({"ddpm": forecasts["ddpm"]}, scen, n_sim=200, seed=4, workers=2)
+    pd.testing.assert_frame_equal(
+        alone, one[one.method == "ddpm"].reset_index(drop=True), check_exact=True
+    )
+
+
 def test_backtest_table_input_errors(methods):
     forecasts, scenarios = methods
     bad = forecasts["fhs"].copy()
@@ -161,3 +177,13 @@ def test_constituent_coverage_table(methods):
     # with the same columns (the coverage notebook filters on "result")
     empty = constituent_coverage_table(forecasts, exclude=["portfolio", "sp500", "AAA", "BBB"])
     assert empty.empty and list(empty.columns) == list(table.columns)
+
+
+@pytest.mark.slow
+def test_backtest_table_on_a_real_scheduler_equals_in_process(methods, dask_processes):
+    """`dask scheduler` + two `dask worker` processes give the in-process table, bit for bit."""
+    forecasts, scenarios = methods
+    address, _ = dask_processes
+    here = backtest_table(forecasts, scenarios, n_sim=100, seed=2)
+    there = backtest_table(forecasts, scenarios, n_sim=100, seed=2, scheduler=address)
+    pd.testing.assert_frame_equal(here, there, check_exact=True)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from diffrisk.reporting.stress_report import ALL_GENERATORS, headline_goal_sentence
+from diffrisk.reporting.stress_report import (
+    ALL_GENERATORS,
+    headline_goal_sentence,
+    stress_report_section,
+)
+from diffrisk.stress.budgets import budget_markdown
 
 
 def share(diffusion: list[float], gan: list[float]) -> pd.DataFrame:
@@ -65,3 +70,18 @@ def test_proper_score_lines_rank_and_quote_the_dm_tests():
         "- energy score: mean gan 0.3, diffusion 0.31, normal 0.35; best gan; "
         "diffusion − gan +0.01 (p = 0.320); diffusion − normal -0.04 (p = 0.004)."
     )
+
+
+def test_section_renders_the_budget_table_with_its_caption():
+    budgets = pd.DataFrame(
+        {
+            "generator": ["diffusion", "gan"],
+            "parameters_sampling": [1000, 250],
+            "tuning_trials": [0, 0],
+        }
+    )
+    empty = pd.DataFrame(columns=["archetype"])
+    text = stress_report_section(empty, pd.DataFrame(), pd.DataFrame(), budgets=budgets)
+    assert "relative to the diffusion model: gan 0.25×." in text
+    assert budget_markdown(budgets) in text
+    assert "Budgets" not in stress_report_section(empty, pd.DataFrame(), pd.DataFrame())

@@ -156,3 +156,16 @@ def test_primary_method_comes_from_the_selection(project):
         stage.backtest_methods(
             **{**COVERAGE, "benchmark": "x"}, headline=HEADS, primary="ddpm", seed=SEED
         )
+
+
+def test_battery_on_two_dask_workers_writes_the_same_tables(project):
+    one = stage.run(seed=SEED, coverage=COVERAGE, data={"series": HEADS})
+    first = pd.read_parquet(paths.backtests_dir() / "backtests.parquet")
+    two = stage.run(seed=SEED, coverage={**COVERAGE, "workers": 2}, data={"series": HEADS})
+    pd.testing.assert_frame_equal(one["backtests"], two["backtests"], check_exact=True)
+    pd.testing.assert_frame_equal(
+        first, pd.read_parquet(paths.backtests_dir() / "backtests.parquet"), check_exact=True
+    )
+    pd.testing.assert_frame_equal(one["headline"], two["headline"], check_exact=True)
+    with pytest.raises(ValueError, match="coverage.workers must be an integer >= 1, got 0"):
+        stage.run(seed=SEED, coverage={**COVERAGE, "workers": 0}, data={"series": HEADS})

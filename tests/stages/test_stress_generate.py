@@ -124,6 +124,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         "stress_diversity",
         "stress_scores",
         "stress_scores_summary",
+        "stress_budgets",
     ):
         assert (paths.tables_dir() / f"{stem}.csv").is_file()
         assert (paths.tables_dir() / f"{stem}.md").is_file()
@@ -136,6 +137,15 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         assert (paths.figures_dir() / f"{stem}.png").is_file()
         assert (paths.figures_dir() / f"{stem}.pdf").is_file()
     assert validated["metrics"]["out_of_range"]["far"] == ["vol_ratio"]
+    # the budget table reads the recorded training and the calibration the sets ran
+    budgets = validated["budgets"].set_index("generator")
+    record = json.loads((paths.models_dir() / "stress_train_comparison.json").read_text())
+    assert budgets.loc["gan", "stage_seconds"] == record["gan"]["wall_time_s"]
+    assert budgets.loc["gan", "epochs_run"] == record["gan"]["epochs_run"] == 2
+    assert budgets.loc["diffusion", "epochs_run"] == 1
+    assert "grid of 2 (3 requests, 8 pilot paths each)" in budgets.loc["diffusion", "calibration"]
+    assert budgets.loc["vae", "calibration"] == "none"
+    assert "Budgets of the stress generators" in validated["section"]
     headline = json.loads((paths.metrics_dir() / "stress.json").read_text())
     assert set(headline) == {
         "diffusion",

@@ -195,3 +195,22 @@ def test_unknown_val_series_stops_before_any_trial(project):
     with pytest.raises(ValueError, match=r"tune.overrides.val_series names unknown series"):
         run(seed=SEED, data={**DATA, "series": "MYINDEX"}, tune=tune, ddpm=DDPM)
     assert not paths.best_params_file().exists()
+
+
+def test_stage_on_two_dask_workers_fills_one_journal_study(project):
+    out = run(seed=SEED, data=DATA, tune={**TUNE, "n_trials": 4, "workers": 2}, ddpm=DDPM)
+    journal = paths.models_dir() / "optuna.journal"
+    assert journal.is_file() and not (paths.models_dir() / "optuna.db").exists()
+    study = optuna.load_study(
+        study_name=out["record"]["study_name"],
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(journal))
+        ),
+    )
+    assert finished_trials(study) == 4
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    assert len({t.user_attrs[WORKER_ATTR] for t in study.trials}) == 2
+    assert out["record"]["best_params"] == study.best_params
+    assert list(pd.read_csv(paths.tables_dir() / "tune_trials.csv")["number"]) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="tune.workers must be an integer >= 1, got 0"):
+        run(seed=SEED, data=DATA, tune={**TUNE, "workers": 0}, ddpm=DDPM)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from diffrisk.stress.sampling import check_paths_request, draw_prior_signatures, generate_paths
 from diffrisk.stress.windows import conditioning_inputs
@@ -137,3 +139,46 @@ def test_check_paths_request_returns_the_request_and_names_the_bad_argument(mode
         check_paths_request(model, returns, 1, -1, None)
     with pytest.raises(ValueError, match="unknown signature components"):
         check_paths_request(model, returns, 1, 0, {"vol": 2})
+
+
+def test_batched_guidance_equals_the_two_pass_guidance(model, returns):
+    net = copy.deepcopy(model.net)  # a seeded, clearly condition-dependent network
+    with torch.no_grad():
+        net.out.weight.copy_(
+            0.5 * torch.randn(net.out.weight.shape, generator=torch.Generator().manual_seed(0))
+        )
+        net.signature_mlp[-1].weight.mul_(4.0)
+    model = dataclasses.replace(model, net=net.eval())
+    kwargs = {"guidance": 2.0, "n_steps": 5, "seed": 4, "chunk": 8}
+    request = {"vol_ratio": 2.0, "cum_return": -0.05}
+    one, _ = generate_paths(
+        model, returns, ["2004-03-01"], 20, request, batched_guidance=True, **kwargs
+    )
+    two, _ = generate_paths(model, returns, ["2004-03-01"], 20, request, **kwargs)
+    scale = float(np.abs(two).max())
+    assert scale > 0
+    np.testing.assert_allclose(one, two, rtol=0, atol=1e-5 * scale)
+    # the guided result differs from the unguided one, so the comparison is not vacuous
+    plain, _ = generate_paths(model, returns, ["2004-03-01"], 20, None, **kwargs)
+    assert np.abs(plain - two).max() > 100 * 1e-5 * scale
+
+
+def test_a_scaled_sampler_replaces_the_diffusion_sampler(model, returns):
+    seen = {}
+
+    def sampler(context, cond, null, guidance, generator):
+        seen.update(rows=context.shape[0], guidance=guidance)
+        return torch.ones(context.shape[0], model.net.spec.n_assets, model.net.spec.horizon)
+
+    paths, info = generate_paths(
+        model, returns, ["2004-03-01"], 3, {"vol_ratio": 2.0}, guidance=1.5, seed=0,
+        scaled_sampler=sampler,
+    )  # fmt: skip
+    assert seen == {"rows": 3, "guidance": 1.5}
+    sigma = conditioning_inputs(
+        returns.loc[returns.index < "2004-03-01"].to_numpy(),
+        model.config.history,
+        lam=model.config.ewma_lambda,
+        warmup=model.config.ewma_warmup,
+    ).sigma
+    np.testing.assert_allclose(paths[0, 0], model.target_scale * sigma, rtol=1e-5)

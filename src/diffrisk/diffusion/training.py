@@ -25,6 +25,7 @@ import torch
 from diffrisk.core import io
 from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.diffusion.progress import progress_bar
+from diffrisk.diffusion.time_cap import stop_for_time
 
 logger = logging.getLogger(__name__)
 
@@ -361,6 +362,11 @@ def train_denoiser(
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    Inside a :func:`diffrisk.diffusion.time_cap.time_cap` scope the loop stops before an
+    epoch that would end past the cap (``stopped_early``).
     """
     if len(train) == 0:
         raise ValueError("train has no conditions")
@@ -443,6 +449,10 @@ def train_denoiser(
             and state["bad_epochs"] >= options.patience
             and state["epoch"] >= options.min_epochs
         ):
+            stopped_early = True
+            break
+        if state["epoch"] < options.max_epochs and stop_for_time(state["elapsed"], seconds):
+            logger.info("stopping after epoch %d: training-time cap", state["epoch"])
             stopped_early = True
             break
     bar.close()

@@ -109,10 +109,13 @@ def pair_blocks(
     ]
 
 
-def aligned_scenarios(
+def scenario_positions(
     scenarios: Mapping[str, ScenarioSet] | None, method: str, series: str, dates: pd.DatetimeIndex
-) -> NDArray | None:
-    """The (T, N) scenarios of (method, series) on ``dates``, or None without a set.
+) -> tuple[NDArray, NDArray[np.intp]] | None:
+    """The (D, N) scenarios of (method, series) (a view) and the rows of ``dates`` in them.
+
+    What :func:`aligned_scenarios` indexes, without copying: a backtest task receives the
+    view and the positions and builds the (T, N) array itself. None without a set.
 
     Raises
     ------
@@ -130,4 +133,21 @@ def aligned_scenarios(
         raise ValueError(
             f"scenarios[{method!r}] lacks the forecast date {day.date()} of series {series!r}"
         )
-    return check_scenarios(scen_set.for_series(series)[positions], dates.size)
+    return scen_set.for_series(series), positions
+
+
+def aligned_scenarios(
+    scenarios: Mapping[str, ScenarioSet] | None, method: str, series: str, dates: pd.DatetimeIndex
+) -> NDArray | None:
+    """The (T, N) scenarios of (method, series) on ``dates``, or None without a set.
+
+    Raises
+    ------
+    ValueError
+        If the method's set lacks the series or one of the dates.
+    """
+    found = scenario_positions(scenarios, method, series, dates)
+    if found is None:
+        return None
+    rows, positions = found
+    return check_scenarios(rows[positions], dates.size)

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import logging
-import math
-import zlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from tqdm import tqdm
 
 from diffrisk.core.checks import check_int
-from diffrisk.evaluation.blocks import (
-    Block,
-    aligned_scenarios,
-    all_blocks,
-    check_alphas,
-    pair_blocks,
-)
+from diffrisk.core.compute import compute_map
+from diffrisk.evaluation.backtest_pairs import coverage_cells, pair_jobs, pair_rows
+from diffrisk.evaluation.blocks import Block, all_blocks, check_alphas, pair_blocks
 from diffrisk.evaluation.comparison import diebold_mariano
-from diffrisk.evaluation.coverage import KupiecResult, christoffersen, kupiec_pof
-from diffrisk.evaluation.es_tests import check_null, z_tests
-from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light, traffic_light_windows
+from diffrisk.evaluation.coverage import kupiec_pof
+from diffrisk.evaluation.es_tests import check_null
+from diffrisk.evaluation.traffic_light import BASEL_WINDOW, traffic_light_windows
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet
 from diffrisk.risk.measures import check_alpha
-from diffrisk.risk.scoring import fz0_loss, pinball_loss, risk_inputs
+from diffrisk.risk.scoring import fz0_loss, pinball_loss
 
 logger = logging.getLogger(__name__)
 
@@ -51,69 +44,6 @@ BACKTEST_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _pair_seed(seed: int, series: str, method: str) -> np.random.SeedSequence:
-    """Seed of one (series, method): independent of which other pairs are in the table."""
-    return np.random.SeedSequence(
-        [check_int(seed, "seed", 0), zlib.crc32(series.encode()), zlib.crc32(method.encode())]
-    )
-
-
-def _coverage_cells(series: str, method: str, alpha: float, pof: KupiecResult) -> dict[str, object]:
-    """The leading cells of a coverage row: the pair, alpha and the Kupiec exception counts."""
-    return {
-        "series": series,
-        "method": method,
-        "alpha": alpha,
-        "n_obs": pof.n_obs,
-        "n_exceptions": pof.n_exceptions,
-        "exception_rate": pof.exception_rate,
-    }
-
-
-def _last_window_zone(hits: NDArray[np.bool_], alpha: float, window: int) -> str:
-    recent = hits[-window:]
-    return traffic_light(int(recent.sum()), int(recent.size), alpha).zone
-
-
-def _backtest_rows(
-    series: str,
-    method: str,
-    block: Block,
-    alphas: Sequence[float],
-    scenarios: NDArray | None,
-    n_sim: int,
-    seed: np.random.SeedSequence,
-    distribution: str,
-    nu: float,
-    window: int,
-) -> list[dict[str, object]]:
-    r = block.realized
-    for a in range(len(alphas)):
-        risk_inputs(r, block.var[a], block.es[a])
-    _, z2 = z_tests(r, block.var, block.es, alphas, scenarios, n_sim, seed, distribution, nu)
-    rows = []
-    for a, alpha in enumerate(alphas):
-        hits = r < block.var[a]
-        pof = kupiec_pof(hits, alpha)
-        cc = christoffersen(hits, alpha) if r.size >= 2 else None
-        rows.append(
-            {
-                **_coverage_cells(series, method, alpha, pof),
-                "avg_var": float(block.var[a].mean()),
-                "avg_cvar": float(block.es[a].mean()),
-                "kupiec_lr": pof.statistic,
-                "kupiec_p": pof.pvalue,
-                "christoffersen_ind_p": cc.pvalue_ind if cc else math.nan,
-                "christoffersen_cc_p": cc.pvalue_cc if cc else math.nan,
-                "traffic_light": _last_window_zone(hits, alpha, window),
-                "as_z2": z2[a].statistic,
-                "as_z2_p": z2[a].pvalue,
-                "fz0_mean": float(fz0_loss(r, block.var[a], block.es[a], alpha).mean()),
-            }
-        )
-    return rows
-
-
 def backtest_table(
     forecasts: Mapping[str, pd.DataFrame],
     scenarios: Mapping[str, ScenarioSet] | None = None,
@@ -123,6 +53,9 @@ def backtest_table(
     distribution: str = "normal",
     nu: float = 5.0,
     window: int = BASEL_WINDOW,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """The backtest battery: one row per (series, method, alpha) (``backtests.csv``).
 
@@ -151,6 +84,14 @@ def backtest_table(
         Degrees of freedom of the Student-t null.
     window : int, default 250
         Length of the traffic-light window.
+    workers : int, default 1
+        Dask worker processes: every (series, method) is one task of
+        :func:`diffrisk.core.compute.compute_map` (:mod:`diffrisk.evaluation.backtest_pairs`);
+        1 runs them in this process. The table is byte-identical whatever the number
+        of workers (every pair draws from its own seed).
+    scheduler : str, optional
+        Address of a running Dask scheduler (default: the environment variable
+        :data:`diffrisk.core.compute.SCHEDULER_ENV`, else the embedded cluster).
 
     Returns
     -------
@@ -173,27 +114,16 @@ def backtest_table(
     nu = check_null(distribution, nu)
     window = check_int(window, "window", 1)
     check_int(seed, "seed", 0)
-    blocks, order = all_blocks(forecasts, alphas)
-    pairs = pair_blocks(blocks, order)
-    rows: list[dict[str, object]] = []
-    for series, method, block in tqdm(pairs, desc="backtests", disable=None):
-        scen = aligned_scenarios(scenarios, method, series, block.dates)
-        rows += _backtest_rows(
-            series,
-            method,
-            block,
-            alphas,
-            scen,
-            n_sim,
-            _pair_seed(seed, series, method),
-            distribution,
-            nu,
-            window,
-        )
+    jobs = pair_jobs(forecasts, scenarios, alphas, n_sim, seed, distribution, nu, window)
+    rows = [
+        row
+        for part in compute_map(pair_rows, jobs, workers, scheduler=scheduler, desc="backtests")
+        for row in part
+    ]
     logger.info(
         "backtest table: %d rows (%d series x methods, %d alphas)",
         len(rows),
-        len(pairs),
+        len(jobs),
         len(alphas),
     )
     return pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
@@ -368,7 +298,7 @@ def constituent_coverage_table(
             pof = kupiec_pof(block.realized < block.var[a], alpha)
             rows.append(
                 {
-                    **_coverage_cells(series, method, alpha, pof),
+                    **coverage_cells(series, method, alpha, pof),
                     "kupiec_lr": pof.statistic,
                     "kupiec_p": pof.pvalue,
                     "result": "pass" if pof.pvalue >= test_level else "fail",

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
+from diffrisk.stress.budgets import budget_caption, budget_markdown
 from diffrisk.stress.comparison import COMPARISON_GENERATORS
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 
@@ -104,6 +105,7 @@ def stress_report_section(
     metadata: Mapping[str, Any] | None = None,
     headline: pd.DataFrame | None = None,
     scores: pd.DataFrame | None = None,
+    budgets: pd.DataFrame | None = None,
 ) -> str:
     """The stress-scenario section of ``STUDY.md``; every sentence is computed from the tables.
 
@@ -121,6 +123,9 @@ def stress_report_section(
         ``stress_headline.csv`` (:func:`diffrisk.evaluation.paths.bootstrap.headline_bootstrap`).
     scores : DataFrame, optional
         ``stress_scores_summary.csv`` (:func:`diffrisk.evaluation.paths.scores.score_comparison`).
+    budgets : DataFrame, optional
+        ``stress_budgets.csv`` (:func:`diffrisk.stress.budgets.budget_table`), rendered
+        with its caption (:func:`diffrisk.stress.budgets.budget_caption`).
 
     Returns
     -------
@@ -183,6 +188,8 @@ def stress_report_section(
         lines.append("")
     if scores is not None and len(scores):
         lines += proper_score_lines(scores)
+    if budgets is not None and len(budgets):
+        lines += [budget_caption(budgets), "", budget_markdown(budgets), ""]
     crisis = validation[validation["archetype"] != UNCONDITIONAL]
     if not crisis.empty:
         lines.append(

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from diffrisk.core import io, paths
+from diffrisk.core.checks import check_int
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import markdown_table, write_csv_table, write_table
 from diffrisk.evaluation.ensemble import (
@@ -90,6 +91,7 @@ def backtest_methods(
     headline: str | Sequence[str],
     primary: str,
     seed: int,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run the ``coverage`` stage: the full backtest battery on the test period.
 
@@ -110,6 +112,12 @@ def backtest_methods(
         The study's primary method (first in the headline table).
     seed : int
         Study seed.
+    workers : int, default 1
+        ``coverage.workers``: Dask worker processes of the backtest battery, one task per
+        (series, method) (:func:`diffrisk.evaluation.tables.backtest_table`); the tables
+        are byte-identical whatever it is. 1 (the default) runs the pairs in this
+        process: on one machine that is the fastest, because every pair's scenarios
+        travel to the worker with its task (see ``docs/scaling.md``).
 
     Returns
     -------
@@ -131,6 +139,7 @@ def backtest_methods(
     """
     names = parse_list(methods)
     heads = parse_list(headline)
+    workers = check_int(workers, "coverage.workers", 1)
     if benchmark not in names:
         raise ValueError(
             f"benchmark={benchmark!r} (parameter coverage.benchmark) is not among the "
@@ -145,7 +154,7 @@ def backtest_methods(
     # methods without a scenario file (adaptively calibrated, combined) get NaN PIT and
     # the parametric Acerbi–Szekely null
     scen = {m: load_scenarios(m) for m in names if paths.scenarios_file(m).is_file()}
-    table = backtest_table(frames, scen, n_sim=int(n_sim), seed=int(seed))
+    table = backtest_table(frames, scen, n_sim=int(n_sim), seed=int(seed), workers=workers)
     traffic = pd.concat(
         [traffic_light_table(frames, alpha=a) for a in HEADLINE_ALPHAS], ignore_index=True
     )

@@ -19,6 +19,7 @@ from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import save_stress_model, train_stress_model
 from diffrisk.stress.scenario_sets import json_ready
+from diffrisk.stress.tuning import TuningConfig, tune_generator
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def train_stress(
     *,
     model: Mapping[str, Any],
     inputs: StressInputs,
+    tuning: Mapping[str, Any] | None = None,
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_train`` stage: fit the stress generator on training windows.
@@ -41,6 +43,11 @@ def train_stress(
         ``params.yaml``'s ``stress.model`` (fields of :class:`StressConfig`).
     inputs : StressInputs
         The study's periods, index column and seed.
+    tuning : mapping, optional
+        ``stress.tuning`` (:class:`~diffrisk.stress.tuning.TuningConfig`); when enabled
+        the model is the best trial of the diffusion model's study
+        (:func:`~diffrisk.stress.tuning.tune_generator`, scored on validation), its tuned
+        settings replace ``model``'s, and the record holds the trials.
     progress : bool, optional
         tqdm bar of the epochs (None: only on a terminal).
 
@@ -52,17 +59,24 @@ def train_stress(
     Outputs
     -------
     ``models/stress.pt`` (+ ``models/stress.audit.json``), ``models/stress_train.json``
-    (per-epoch history with timings).
+    (per-epoch history with timings; ``tuning``: the trials, ``n_trials`` 0 untuned).
     """
     config = StressConfig.from_dict(dict(model))
     torch.set_num_threads(int(config.threads))
     splits = inputs.splits
     returns = stage_returns(index_name=inputs.index_name, until_val_end=splits)
     data_hash = audit.recorded_data_hash()
+    tune = TuningConfig.from_dict(dict(tuning or {}))
     tic = time.perf_counter()
-    fitted = train_stress_model(
-        returns, *splits.fit_dates, config, seed=int(inputs.seed), progress=progress
-    )
+    tuning_record: dict[str, Any] = {"n_trials": 0}
+    if tune.enabled:
+        study = tune_generator("diffusion", returns, splits.fit_dates, config, None, tune)
+        fitted, tuning_record = study.model, study.record()
+        config = fitted.config  # the tuned settings replace the defaults
+    else:
+        fitted = train_stress_model(
+            returns, *splits.fit_dates, config, seed=int(inputs.seed), progress=progress
+        )
     seconds = time.perf_counter() - tic
     best = min(fitted.history, key=lambda h: h["val_loss"])
     metrics = {
@@ -75,7 +89,7 @@ def train_stress(
     }
     path = save_stress_model(fitted, stress_checkpoint())
     record = audit.provenance(
-        {"stress.model": config.to_dict()},
+        {"stress.model": config.to_dict(), "stress.tuning": tune.to_dict()},
         inputs.seed,
         data_hash,
         extra={"checkpoint_sha256": weights_sha256(path), "outputs": metrics},
@@ -83,7 +97,12 @@ def train_stress(
     audit.write_provenance(path.with_suffix(".audit.json"), record)
     io.write_json(
         paths.models_dir() / "stress_train.json",
-        {**metrics, "wall_time_s": round(seconds, 1), "history": fitted.history},
+        {
+            **metrics,
+            "wall_time_s": round(seconds, 1),
+            "tuning": tuning_record,
+            "history": fitted.history,
+        },
     )
     logger.info(
         "stress_train: %d epochs in %.1f s, best epoch %d (val loss %.4f)",
@@ -93,11 +112,18 @@ def train_stress(
         metrics["best_val_loss"],
     )
     return {
-        "metrics": {**metrics, "wall_time_s": round(seconds, 1), "history": fitted.history},
+        "metrics": {
+            **metrics,
+            "wall_time_s": round(seconds, 1),
+            "tuning": tuning_record,
+            "history": fitted.history,
+        },
         "config": config,
     }
 
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_train``: :func:`train_stress` with its ``dvc.yaml`` parameters."""
-    return train_stress(model=stress["model"], inputs=stress_inputs(seed, data))
+    return train_stress(
+        model=stress["model"], inputs=stress_inputs(seed, data), tuning=stress["tuning"]
+    )

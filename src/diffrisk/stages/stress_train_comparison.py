@@ -22,6 +22,7 @@ from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.gan import train_gan
+from diffrisk.stress.tuning import TuningConfig, tune_generator
 from diffrisk.stress.vae import train_vae
 
 logger = logging.getLogger(__name__)
@@ -30,13 +31,19 @@ logger = logging.getLogger(__name__)
 FITTERS = {"gan": train_gan, "vae": train_vae}
 
 
-def _fit_generator(job: tuple[Any, ...]) -> tuple[ComparisonModel, float]:
-    """Fit one comparison generator (module level: runs as a Dask task)."""
-    kind, returns, dates, config, settings, seed, progress = job
+def _fit_generator(job: tuple[Any, ...]) -> tuple[ComparisonModel, float, dict[str, Any]]:
+    """Fit one comparison generator, or tune it (module level: runs as a Dask task).
+
+    Returns the fitted model, the seconds and the tuning record (``n_trials`` 0 untuned).
+    """
+    kind, returns, dates, config, settings, seed, progress, tune = job
     torch.set_num_threads(int(settings.threads))
     tic = time.perf_counter()
+    if tune.enabled:
+        study = tune_generator(kind, returns, dates, config, settings, tune)
+        return study.model, time.perf_counter() - tic, study.record()
     fitted = FITTERS[kind](returns, *dates, config, settings, seed=seed, progress=progress)
-    return fitted, time.perf_counter() - tic
+    return fitted, time.perf_counter() - tic, {"n_trials": 0}
 
 
 def train_comparison(
@@ -44,6 +51,7 @@ def train_comparison(
     model: Mapping[str, Any],
     comparison: Mapping[str, Any],
     inputs: StressInputs,
+    tuning: Mapping[str, Any] | None = None,
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_train_comparison`` stage: fit the GAN and the VAE.
@@ -61,12 +69,17 @@ def train_comparison(
         Training windows end on or before ``splits.train_end``; epochs are selected on
         validation windows; test rows are never read. The GAN is seeded with ``seed``,
         the VAE with ``seed + 1``.
+    tuning : mapping, optional
+        ``stress.tuning`` (:class:`~diffrisk.stress.tuning.TuningConfig`); when enabled
+        each generator is the best trial of its own study (the same trials, time cap and
+        seed as the diffusion model's, scored on validation), its tuned settings are
+        saved with it, and the record holds the trials.
 
     Returns
     -------
     dict
         ``metrics`` per generator (best epoch, selection score, epochs run, seconds,
-        parameters, history).
+        parameters, tuning record, history).
 
     Outputs
     -------
@@ -75,17 +88,18 @@ def train_comparison(
     """
     config = StressConfig.from_dict(dict(model))
     settings = ComparisonConfig.from_dict(dict(comparison))
+    tune = TuningConfig.from_dict(dict(tuning or {}))
     torch.set_num_threads(int(settings.threads))
     splits, seed = inputs.splits, inputs.seed
     returns = stage_returns(index_name=inputs.index_name, until_val_end=splits)
     data_hash = audit.recorded_data_hash()
     record: dict[str, Any] = {}
     jobs = [
-        (kind, returns, splits.fit_dates, config, settings, int(seed) + offset, progress)
+        (kind, returns, splits.fit_dates, config, settings, int(seed) + offset, progress, tune)
         for offset, kind in enumerate(FITTERS)
     ]
     fits = compute_map(_fit_generator, jobs, int(settings.workers), desc="comparison generators")
-    for offset, (kind, (fitted, seconds)) in enumerate(zip(FITTERS, fits, strict=True)):
+    for offset, (kind, (fitted, seconds, tuned)) in enumerate(zip(FITTERS, fits, strict=True)):
         key = "score" if kind == "gan" else "val_loss"
         best = min(fitted.history, key=lambda h, k=key: h[k])
         metrics = {
@@ -99,13 +113,17 @@ def train_comparison(
         }
         path = save_comparison_model(fitted, comparison_checkpoint(kind))
         provenance = audit.provenance(
-            {"stress.model": config.to_dict(), "stress.comparison": settings.to_dict()},
+            {
+                "stress.model": config.to_dict(),
+                "stress.comparison": fitted.settings.to_dict(),
+                "stress.tuning": tune.to_dict(),
+            },
             int(seed) + offset,
             data_hash,
             extra={"checkpoint_sha256": weights_sha256(path), "outputs": metrics},
         )
         audit.write_provenance(path.with_suffix(".audit.json"), provenance)
-        record[kind] = {**metrics, "history": fitted.history}
+        record[kind] = {**metrics, "tuning": tuned, "history": fitted.history}
         logger.info(
             "stress_train_comparison: %s %d epochs in %.1f s, best epoch %d (%.4f)",
             kind,
@@ -121,5 +139,8 @@ def train_comparison(
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_train_comparison``: :func:`train_comparison` with its parameters."""
     return train_comparison(
-        model=stress["model"], comparison=stress["comparison"], inputs=stress_inputs(seed, data)
+        model=stress["model"],
+        comparison=stress["comparison"],
+        inputs=stress_inputs(seed, data),
+        tuning=stress["tuning"],
     )

@@ -16,8 +16,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core import io, paths
-from diffrisk.core.paths import scenario_set_file, stress_dir
-from diffrisk.core.tables import write_table
+from diffrisk.core.paths import (
+    comparison_checkpoint,
+    scenario_set_file,
+    stress_checkpoint,
+    stress_dir,
+)
+from diffrisk.core.tables import write_csv_table, write_table
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS, headline_bootstrap
 from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.diversity import (
@@ -44,8 +49,10 @@ from diffrisk.reporting.style import save_figure
 from diffrisk.risk.portfolio import parse_portfolios, risk_summary
 from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.archetypes import Archetype, CrisisWindow, parse_crisis_windows
-from diffrisk.stress.comparison import COMPARISON_GENERATORS
+from diffrisk.stress.budgets import budget_markdown, budget_table
+from diffrisk.stress.comparison import COMPARISON_GENERATORS, load_comparison_model
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
+from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.scenario_sets import read_scenario_set
 
 
@@ -56,6 +63,17 @@ def _load_sets(index: Mapping[str, Any]) -> dict[tuple[str, str], tuple[NDArray,
         )
         for r in index["sets"]
     }
+
+
+def _budgets(sets: Mapping[tuple[str, str], tuple[NDArray, dict]], n_assets: int) -> pd.DataFrame:
+    """The budget table from the checkpoints, the training records and the sets' metadata."""
+    trained: dict[str, Any] = {"diffusion": load_stress_model(stress_checkpoint())}
+    trained |= {
+        k: load_comparison_model(comparison_checkpoint(k), k) for k in COMPARISON_GENERATORS
+    }
+    records = {"diffusion": json.loads((paths.models_dir() / "stress_train.json").read_text())}
+    records |= json.loads((paths.models_dir() / "stress_train_comparison.json").read_text())
+    return budget_table(trained, records, {k: v[1] for k, v in sets.items()}, n_assets)
 
 
 def validate_stress_sets(
@@ -94,7 +112,7 @@ def validate_stress_sets(
     -------
     dict
         ``validation``, ``signatures``, ``risk``, ``headline``, ``diversity``, ``scores``,
-        ``score_summary`` DataFrames, ``metrics`` dict and ``section`` (Markdown for
+        ``score_summary``, ``budgets`` DataFrames, ``metrics`` dict and ``section`` (Markdown for
         STUDY.md). In ``validation`` an archetype scored against the crisis window its
         request was measured on is labelled in-sample
         (:func:`~diffrisk.evaluation.paths.suite.pair_reference_label`).
@@ -109,6 +127,10 @@ def validate_stress_sets(
     unconditional set against the realised H-day path of each conditioning date,
     :mod:`diffrisk.evaluation.paths.scores`), ``stress_scores_summary.{csv,md}`` (mean
     scores and Diebold–Mariano tests of diffusion against each generator),
+    ``stress_budgets.{csv,md}`` (what each generator was given: parameters per network,
+    epochs, training time, conditioning, per-request calibration, tuning trials;
+    :func:`~diffrisk.stress.budgets.budget_table`, from ``models/stress*.pt``, the training
+    records ``models/stress_train*.json`` and the sets' metadata),
     ``stress_section.md``;
     ``reports/figures/stress_corr_heatmaps``,
     ``stress_tail_dependence``, ``stress_fan_charts``, ``stress_acf`` (png + pdf);
@@ -271,6 +293,7 @@ def validate_stress_sets(
         },
         "proper_scores": _proper_score_metrics(score_summary),
     }
+    budgets = _budgets(sets, len(returns.columns))
     section = stress_report_section(
         validation,
         signatures,
@@ -278,6 +301,7 @@ def validate_stress_sets(
         {"out_of_range": out_of_range_map},
         headline,
         score_summary,
+        budgets,
     )
     write_table(validation, "stress_validation")
     write_table(signatures, "stress_signatures")
@@ -286,6 +310,8 @@ def validate_stress_sets(
     write_table(diversity, "stress_diversity")
     write_table(scores, "stress_scores")
     write_table(score_summary, "stress_scores_summary")
+    write_csv_table(paths.tables_dir() / "stress_budgets.csv", budgets)
+    io.write_text(paths.tables_dir() / "stress_budgets.md", budget_markdown(budgets))
     io.write_text(paths.tables_dir() / "stress_section.md", section)
     io.write_json(paths.metrics_dir() / "stress.json", headline_stress_metrics(metrics), digits=4)
     write_rows(
@@ -300,6 +326,7 @@ def validate_stress_sets(
         "diversity": diversity,
         "scores": scores,
         "score_summary": score_summary,
+        "budgets": budgets,
         "metrics": metrics,
         "figures": figures,
         "section": section,

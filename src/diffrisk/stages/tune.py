@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from diffrisk.core import audit, io, paths
+from diffrisk.core.checks import check_int
 from diffrisk.core.tables import write_csv_table
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
@@ -44,6 +45,7 @@ from diffrisk.study.tuning import (
     trials_frame,
     worker_id,
 )
+from diffrisk.study.tuning_dask import open_storage, run_study_on_dask
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def tune_ddpm(
     splits: Splits,
     seed: int,
     headline: str | Sequence[str] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run the ``tune`` stage: an Optuna study on the inner validation period.
 
@@ -149,8 +152,10 @@ def tune_ddpm(
     timeout : float
         Seconds after which no new trial starts (0 = none).
     storage : str
-        Optuna storage URL; "" = SQLite ``models/optuna.db`` (an interrupted study resumes;
-        a finished one, e.g. filled by workers, is read back without new trials).
+        Optuna storage URL, or ``journal:<path>`` (a journal file,
+        :func:`diffrisk.study.tuning_dask.open_storage`); "" = SQLite
+        ``models/optuna.db`` (an interrupted study resumes; a finished one, e.g. filled by
+        workers, is read back without new trials).
     overrides : mapping
         DDPMConfig fields fixed for tuning only (the reduced fidelity); ``val_series:
         null`` scores the ``headline`` series.
@@ -162,6 +167,12 @@ def tune_ddpm(
     headline : str or sequence of str, optional
         ``data.series`` (comma-separated): checked against the data, and the default of
         ``overrides.val_series``.
+    workers : int, default 1
+        ``tune.workers``: 1 runs the trials in this process (deterministic given the
+        seed). N > 1 runs them as N Dask tasks sharing one study
+        (:func:`diffrisk.study.tuning_dask.run_study_on_dask`; not deterministic: trials
+        interleave by timing); the storage is then ``storage``, or with "" the journal
+        file ``models/optuna.journal`` (SQLite takes one writer at a time).
 
     Returns
     -------
@@ -172,6 +183,7 @@ def tune_ddpm(
     import yaml
 
     trials = pd.DataFrame(columns=["number", "state", "value"])
+    workers = check_int(workers, "tune.workers", 1)
     if enabled:
         setup = study_setup(
             n_trials=n_trials,
@@ -186,16 +198,28 @@ def tune_ddpm(
             headline=headline,
         )
         paths.models_dir().mkdir(parents=True, exist_ok=True)
-        url = storage or f"sqlite:///{paths.models_dir() / 'optuna.db'}"
-        study = run_study(
-            setup.returns,
-            splits,
-            setup.base,
-            int(seed),
-            setup.settings,
-            url,
-            setup.study_name,
-        )
+        if workers == 1:
+            url = storage or f"sqlite:///{paths.models_dir() / 'optuna.db'}"
+            study = run_study(
+                setup.returns,
+                splits,
+                setup.base,
+                int(seed),
+                setup.settings,
+                open_storage(url),  # the URL itself unless it is journal:<path>
+                setup.study_name,
+            )
+        else:
+            study = run_study_on_dask(
+                setup.returns,
+                splits,
+                setup.base,
+                int(seed),
+                setup.settings,
+                storage or f"journal:{paths.models_dir() / 'optuna.journal'}",
+                setup.study_name,
+                workers=workers,
+            )
         record = {
             **best_params_record(study),
             "selected_on": f"{splits.val_start.date()}..{splits.rehearsal().val_end.date()}",
@@ -240,7 +264,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Add trials to a shared DDPM Optuna study (one process per worker)."
     )
-    parser.add_argument("--storage", required=True, help="Optuna storage URL (e.g. PostgreSQL)")
+    parser.add_argument(
+        "--storage", required=True, help="Optuna storage URL (PostgreSQL) or journal:<path>"
+    )
     parser.add_argument("--study-name", default="", help="default: derived from params.yaml")
     parser.add_argument(
         "--n-trials", type=int, default=None, help="trials this worker adds (tune.n_trials)"
@@ -283,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         setup.base,
         seed,
         setup.settings,
-        args.storage,
+        open_storage(args.storage),
         args.study_name or setup.study_name,
         add=True,
         sampler_seed=seed + zlib.crc32(worker_id().encode()),

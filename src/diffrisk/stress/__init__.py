@@ -44,7 +44,15 @@ Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
   specific to paths: the network, the v-prediction loss with condition dropout
   (:mod:`diffrisk.stress.model`) and the guided noise prediction
   (:func:`diffrisk.stress.sampling.sample_scaled_paths`, with
-  :mod:`diffrisk.diffusion.guidance`).
+  :mod:`diffrisk.diffusion.guidance`; both branches in one batched pass by default).
+* **Few-step students** (issue 20). :mod:`diffrisk.stress.distill` distils the guided
+  model into a student with the guidance weight as an input (one pass per step, Meng et
+  al. 2023) and progressively halves its DDIM steps (Salimans & Ho 2022), on the
+  teacher's training windows; ``generate_paths(..., scaled_sampler=student_sampler(s))``
+  samples it. The validation rule written before the measurement rejected the student
+  (``benchmarks/bench_stress_distill.py``: 10× faster, but its 5 % VaR/ES are milder and
+  it under-steers), so no stage and not the service uses one; the module is not imported
+  here.
 
 Leakage rules: every statistic (signature scaler, feature scaler, target scale, training
 signature range, regime thresholds, minimum-variance weights) is fitted on training data

@@ -16,7 +16,9 @@ one path for each of ``gan_val_windows`` validation windows (a fixed seeded subs
 path conditioned on its window's history and full signature; fixed latents) and the
 epoch's score is the energy distance (:func:`energy_distance`) between these paths and
 the real validation windows, both flattened in the model's scale. The epoch with the
-smallest score is kept; training stops after ``gan_patience`` epochs without improvement.
+smallest score is kept; training stops after ``gan_patience`` epochs without improvement
+(or, inside a :func:`~diffrisk.diffusion.time_cap.time_cap` scope, before an epoch that
+would end past the cap).
 Test data are never read.
 
 References
@@ -40,6 +42,7 @@ import torch
 from torch import nn
 
 from diffrisk.diffusion.progress import progress_bar
+from diffrisk.diffusion.time_cap import stop_for_time
 from diffrisk.diffusion.training import EMA
 from diffrisk.stress.comparison import (
     ComparisonConfig,
@@ -248,6 +251,11 @@ def train_gan(
         if math.isfinite(score) and score < best_score:
             best_score, best_state = score, copy.deepcopy(ema.shadow.state_dict())
         if select_epoch(history, settings.gan_patience):
+            break
+        if epoch < settings.gan_epochs and stop_for_time(
+            sum(h["seconds"] for h in history), history[-1]["seconds"]
+        ):
+            logger.info("gan: stopping after epoch %d: training-time cap", epoch)
             break
     bar.close()
     if best_state is None:

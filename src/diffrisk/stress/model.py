@@ -97,7 +97,8 @@ def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "")
     return f"{text}#{sha256[:12]}" if sha256 else text
 
 
-def _make_schedule(config: StressConfig) -> NoiseSchedule:
+def make_schedule(config: StressConfig) -> NoiseSchedule:
+    """The noise schedule of ``config`` (``schedule``, ``diffusion_steps``)."""
     if config.schedule == "linear":
         scale = 1000.0 / config.diffusion_steps
         return NoiseSchedule.create(
@@ -253,7 +254,7 @@ def fit_stress_statistics(
     complete = np.all(np.isfinite(feats), axis=1)
     return StressModel(
         net=StressDenoiser(spec),
-        schedule=_make_schedule(config),
+        schedule=make_schedule(config),
         config=config,
         assets=list(assets),
         signature_mean=sig_mean,
@@ -583,7 +584,7 @@ def load_stress_model(path: str | Path) -> StressModel:
     net = restore_weights(StressDenoiser(StressSpec(**payload["spec"])), payload)
     return StressModel(
         net=net,
-        schedule=_make_schedule(config),
+        schedule=make_schedule(config),
         config=config,
         **statistics_from_payload(payload),
         history=list(payload.get("history", [])),

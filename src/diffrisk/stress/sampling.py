@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,11 @@ from diffrisk.diffusion.sampler import initial_noise, reverse_process, reverse_s
 from diffrisk.stress.model import StressModel, as_float_tensor
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS, ConditioningScales
 from diffrisk.stress.windows import conditioning_batch
+
+ScaledSampler = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, float, torch.Generator], torch.Tensor
+]
+"""``(context, cond_embedding, null_embedding, guidance, generator) -> scaled paths``."""
 
 
 def check_paths_request(
@@ -67,7 +72,9 @@ def sample_scaled_paths(
     spacing: str = "linear",
     order: int = 1,
     chunk: int = 2048,
+    batched_guidance: bool = False,
     progress: bool | None = None,
+    steps: NDArray[np.int64] | None = None,
 ) -> torch.Tensor:
     """Reverse diffusion for a batch of paths with classifier-free guidance.
 
@@ -98,6 +105,15 @@ def sample_scaled_paths(
         validation suite), 2 = DPM-Solver++(2M) (:func:`~diffrisk.diffusion.sampler.sample`).
     chunk : int
         Paths per network call (memory and cache only).
+    batched_guidance : bool, default False
+        True: one network pass per guided step, the conditional and the null branch of a
+        chunk stacked into one batch (:func:`~diffrisk.diffusion.guidance.guided_eps_fn`'s
+        ``predict_pair``); equal to the two passes up to float rounding and 8 % faster on
+        one CPU thread (the same arithmetic: 85.2 s against 92.6 s for 10,000 paths on a
+        loaded machine). Off by default so that committed scenario sets stay bit-identical.
+    steps : ndarray of int, optional
+        Explicit descending diffusion steps to visit (overrides ``n_steps`` and
+        ``spacing``; e.g. the nested grid of a distillation round).
 
     Returns
     -------
@@ -105,13 +121,28 @@ def sample_scaled_paths(
         Samples in the model's input scale (``r / (sigma * target_scale)``), unclipped.
     """
     check_guidance_weight(guidance)
-    steps = reverse_steps(sampler, model.schedule, None if sampler == "ddpm" else n_steps, spacing)
+    if steps is None:
+        steps = reverse_steps(
+            sampler, model.schedule, None if sampler == "ddpm" else n_steps, spacing
+        )
     net, spec = model.net.eval(), model.net.spec
     n = context.shape[0]
 
     def predict(x: torch.Tensor, t: torch.Tensor, rows: slice, conditional: bool) -> torch.Tensor:
         signature = cond_embedding[rows] if conditional else null_embedding[rows]
         return net(x, t, context[rows], signature)
+
+    def predict_pair(
+        x: torch.Tensor, t: torch.Tensor, rows: slice
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        ctx = context[rows]
+        both = net(
+            torch.cat([x, x]),
+            torch.cat([t, t]),
+            torch.cat([ctx, ctx]),
+            torch.cat([null_embedding[rows], cond_embedding[rows]]),
+        )
+        return both[: x.shape[0]], both[x.shape[0] :]
 
     def prediction_to_eps(x: torch.Tensor, t: int, prediction: torch.Tensor) -> torch.Tensor:
         sqrt_ab, sqrt_1m = model.schedule.step_coefficients(t)
@@ -122,7 +153,13 @@ def sample_scaled_paths(
     )
     with progress_bar(len(steps), f"{sampler} stress sampling", progress, leave=False) as bar:
         return reverse_process(
-            guided_eps_fn(predict, prediction_to_eps, guidance, chunk),
+            guided_eps_fn(
+                predict,
+                prediction_to_eps,
+                guidance,
+                chunk,
+                predict_pair if batched_guidance else None,
+            ),
             model.schedule,
             x,
             steps,
@@ -195,6 +232,8 @@ def generate_paths(
     prior_neighbours: int = 0,
     chunk: int = 2048,
     progress: bool | None = None,
+    batched_guidance: bool = False,
+    scaled_sampler: ScaledSampler | None = None,
 ) -> tuple[NDArray[np.float32], pd.DataFrame]:
     """Generate joint H-day paths of the constituents from one or several conditioning dates.
 
@@ -229,6 +268,12 @@ def generate_paths(
         signature first (a two-stage sampler) fixes most of that.
     chunk : int
     progress : bool, optional
+    batched_guidance : bool, default False
+        See :func:`sample_scaled_paths`.
+    scaled_sampler : callable(context, cond, null, guidance, generator) -> Tensor, optional
+        Replaces :func:`sample_scaled_paths` (and its ``sampler`` ... ``chunk`` settings):
+        another sampler of scaled paths from the same conditioning, e.g. a distilled
+        student's (:func:`diffrisk.stress.distill.student_sampler`).
 
     Returns
     -------
@@ -267,13 +312,14 @@ def generate_paths(
             cond = null.repeat_interleave(n, 0)
     rep = lambda z: z.repeat_interleave(n, dim=0)  # noqa: E731
     gen = torch.Generator().manual_seed(int(seed))
-    scaled = (
-        sample_scaled_paths(
+    weight = float(guidance) if (request or prior_neighbours) else 0.0
+    if scaled_sampler is None:
+        sampled = sample_scaled_paths(
             model,
             rep(context),
             cond,
             rep(null),
-            float(guidance) if (request or prior_neighbours) else 0.0,
+            weight,
             generator=gen,
             sampler=sampler,
             n_steps=n_steps,
@@ -281,12 +327,12 @@ def generate_paths(
             spacing=spacing,
             order=order,
             chunk=chunk,
+            batched_guidance=batched_guidance,
             progress=progress,
         )
-        .numpy()
-        .astype(np.float64)
-        * model.target_scale
-    )
+    else:
+        sampled = scaled_sampler(rep(context), cond, rep(null), weight, gen)
+    scaled = sampled.numpy().astype(np.float64) * model.target_scale
     if soft_bound > 0:
         bound = (soft_bound * model.target_abs_max)[None, :, None]
         scaled = bound * np.tanh(scaled / bound)

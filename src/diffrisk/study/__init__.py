@@ -1,4 +1,4 @@
-"""Study-level experiments: Optuna tuning and the known-truth simulation."""
+"""Study-level experiments: Optuna tuning (in process or on Dask) and the known-truth simulation."""
 
 from diffrisk.study.simulation import (
     DEFAULT_PARAMS,
@@ -28,6 +28,7 @@ from diffrisk.study.tuning import (
     suggest_config,
     trials_frame,
 )
+from diffrisk.study.tuning_dask import open_storage, run_study_on_dask
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -42,8 +43,10 @@ __all__ = [
     "best_params_record",
     "default_runners",
     "make_objective",
+    "open_storage",
     "run_simulation",
     "run_study",
+    "run_study_on_dask",
     "save_simulation_table",
     "simulate_forecasts",
     "simulate_garch_t",

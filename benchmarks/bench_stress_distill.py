@@ -1,0 +1,260 @@
+"""Distilled stress student vs its guided teacher: validation quality and sampling speed.
+
+Everything is measured on VALIDATION only: the returns are cut at ``data.val_end`` before
+anything is read; conditioning dates are every 20th business day of
+``[data.val_start, data.val_end]`` whose realised 20-day path ends by ``data.val_end``.
+
+Quality (per sampler, the pipeline's settings; teacher = DDIM 20 steps, linear, order 1):
+
+* set (a), the pipeline's "unconditional" set (signature prior, 50 neighbours, guidance
+  1.25): pooled 1 %/5 % VaR and ES of the equal-weight portfolio's 20-day log return,
+  mean energy and variogram scores against the realised paths;
+* set (b), the request ``vol_ratio = 2`` (guidance 1.5): the steering error
+  ``|mean vol_ratio - 2|`` and the same VaR/ES.
+
+Each figure gets a Monte-Carlo standard error (bootstrap of the paths within each date);
+teacher seed B is an independent second teacher run (the yardstick's sanity check). The
+rule (``/work/notes/helper-distill.md``, written first): the student replaces the teacher
+iff every figure satisfies ``|student - teacher| <= 2 sqrt(SE_s^2 + SE_t^2)`` and it samples
+10,000 paths at least 4x faster on one thread.
+
+Speed: 10,000 paths of one date (the last validation date), request ``vol_ratio = 2``,
+guidance 1.5, on ``--threads`` threads: teacher two-pass, teacher batched (one pass per
+guided step), the student, the GAN and the VAE, in the same run.
+
+Run (``--student`` loads a distilled student; without it the student is distilled first,
+with ``--distill key=value`` overrides of :class:`~diffrisk.stress.distill.DistillConfig`,
+and saved to ``--save``)::
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/bench_stress_distill.py \\
+        --teacher models/stress.pt --student models/stress_student.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from diffrisk.data.returns import constituent_returns
+from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.evaluation.paths.scores import energy_score, path_vectors, variogram_score
+from diffrisk.risk.measures import var_cvar
+from diffrisk.stress.comparison import load_comparison_model
+from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.distill import (
+    DistillConfig,
+    distill_stress_model,
+    load_student,
+    save_student,
+    student_sampler,
+)
+from diffrisk.stress.model import load_stress_model
+from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.signatures import stress_signature
+
+REQUEST = {"vol_ratio": 2.0}
+
+
+def figures(paths: np.ndarray, dates: pd.DataFrame, n: int, realised: np.ndarray | None):
+    """Quality figures of one set (paths date-major, ``n`` per date)."""
+    sig = stress_signature(paths, np.repeat(dates["portfolio_vol"].to_numpy(), n))
+    out = {}
+    for a in (0.01, 0.05):
+        v, es = var_cvar(sig["cum_return"].to_numpy(), a)
+        out[f"var_{a:g}"], out[f"es_{a:g}"] = float(v), float(es)
+    out["mean_vol_ratio"] = float(sig["vol_ratio"].mean())
+    if realised is not None:
+        vec = path_vectors(paths).reshape(len(dates), n, -1)
+        obs = path_vectors(realised)
+        out["energy"] = float(np.mean([energy_score(e, o) for e, o in zip(vec, obs, strict=True)]))
+        out["variogram"] = float(
+            np.mean([variogram_score(e, o) for e, o in zip(vec, obs, strict=True)])
+        )
+    return out
+
+
+def bootstrap_se(paths, dates, n, realised, reps: tuple[int, int], seed: int) -> dict:
+    """Monte-Carlo SE of every figure: resample the paths within each date.
+
+    ``reps`` = (resamples of the VaR/ES/vol-ratio figures, of the two scores: costlier).
+    """
+    rng = np.random.default_rng(seed)
+    n_dates = len(dates)
+    draws: list[dict[str, float]] = []
+    for i in range(max(reps)):
+        idx = (np.arange(n_dates)[:, None] * n + rng.integers(0, n, (n_dates, n))).ravel()
+        draws.append(figures(paths[idx], dates, n, realised if i < reps[1] else None))
+    return {k: float(np.std([d[k] for d in draws if k in d], ddof=1)) for k in draws[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", default="models/stress.pt")
+    parser.add_argument("--student", default="", help="load this student (else distil one)")
+    parser.add_argument("--save", default="models/stress_student.pt")
+    parser.add_argument("--distill", nargs="*", default=[], help="DistillConfig key=value")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--returns", default="data/processed/returns.parquet")
+    parser.add_argument("--models", default="models", help="folder of stress_gan/vae.pt")
+    parser.add_argument("--paths-per-date", type=int, default=200)
+    parser.add_argument("--speed-paths", type=int, default=10_000)
+    parser.add_argument("--boot", type=int, default=200, help="resamples (VaR/ES, vol ratio)")
+    parser.add_argument("--boot-scores", type=int, default=10, help="resamples (scores)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default="", help="write the results as JSON here")
+    parser.add_argument("--no-speed", action="store_true", help="quality only")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING)
+    params = yaml.safe_load(Path(args.params).read_text())
+    data, gen = params["data"], params["stress"]["generate"]
+    seed = int(params["seed"])
+    returns = constituent_returns(pd.read_parquet(args.returns), data["index_name"])
+    returns = returns.loc[returns.index <= pd.Timestamp(data["val_end"])]  # no test row
+    teacher = load_stress_model(args.teacher)
+    if args.student:
+        student = load_student(args.student)
+    else:
+        overrides = dict(a.split("=", 1) for a in args.distill)
+        base = DistillConfig()
+        config = DistillConfig(**{k: type(getattr(base, k))(v) for k, v in overrides.items()})
+        tic = time.perf_counter()
+        student = distill_stress_model(
+            teacher,
+            returns,
+            data["val_start"],
+            data["val_end"],
+            config,
+            seed=seed,
+            teacher_sha256=weights_sha256(args.teacher),
+        )
+        print(f"distilled in {time.perf_counter() - tic:.0f} s: {student.history}")
+        save_student(student, args.save)
+    horizon = teacher.config.horizon
+    days = returns.loc[returns.index >= pd.Timestamp(data["val_start"])].index
+    as_of = [str(d.date()) for d in days[: len(days) - horizon + 1 : horizon]]
+    realised = np.stack([returns.loc[returns.index >= d].iloc[:horizon].to_numpy() for d in as_of])
+    n = int(args.paths_per_date)
+    common = {"n_steps": int(gen["n_steps"]), "spacing": gen["spacing"], "progress": False}
+    samplers = {
+        "teacher_A": (teacher, {**common}, seed),
+        "teacher_B": (teacher, {**common}, seed + 1),
+        "student_A": (student.model, {"scaled_sampler": student_sampler(student)}, seed),
+    }
+    sets = {
+        "prior": ({}, float(gen["prior_guidance"]), int(gen["prior_neighbours"]), realised),
+        "vol_ratio_2": (REQUEST, 1.5, 0, None),
+    }
+    results: dict[str, dict] = {}
+    for set_name, (request, weight, neighbours, real) in sets.items():
+        for name, (model, kwargs, s) in samplers.items():
+            tic = time.perf_counter()
+            paths, dates = generate_paths(
+                model, returns, as_of, n, request, guidance=weight, seed=s,
+                prior_neighbours=neighbours, **kwargs,
+            )  # fmt: skip
+            seconds = time.perf_counter() - tic
+            fig = figures(paths, dates, n, real)
+            se = bootstrap_se(paths, dates, n, real, (args.boot, args.boot_scores), seed)
+            results[f"{set_name}/{name}"] = {"figures": fig, "se": se, "seconds": seconds}
+            print(set_name, name, f"{seconds:.1f}s", json.dumps(fig))
+    rows, verdict = [], True
+    for set_name in sets:
+        t_a, t_b = results[f"{set_name}/teacher_A"], results[f"{set_name}/teacher_B"]
+        s_a = results[f"{set_name}/student_A"]
+        for k, tv in t_a["figures"].items():
+            if k == "mean_vol_ratio" and set_name == "prior":
+                continue
+            value = (lambda x: abs(x - REQUEST["vol_ratio"])) if k == "mean_vol_ratio" else float
+            name = "steering_error" if k == "mean_vol_ratio" else k
+            bound = 2 * np.hypot(t_a["se"][k], s_a["se"][k])
+            diff = s_a["figures"][k] - tv
+            ok = abs(diff) <= bound
+            verdict &= bool(ok)
+            rows.append(
+                {
+                    "set": set_name,
+                    "figure": name,
+                    "teacher_A": value(tv),
+                    "teacher_B": value(t_b["figures"][k]),
+                    "student": value(s_a["figures"][k]),
+                    "se_teacher": t_a["se"][k],
+                    "student_minus_teacher": diff,
+                    "teacherB_minus_A": t_b["figures"][k] - tv,
+                    "bound_2se": bound,
+                    "within": bool(ok),
+                }
+            )
+    table = pd.DataFrame(rows)
+    steps = [int(s) for s in student.steps]
+    print(f"{len(as_of)} validation dates x {n} paths; student steps {steps}")
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+
+    if args.no_speed:
+        print(f"RULE (quality part): all figures within 2 SE: {verdict}")
+        if args.out:
+            Path(args.out).write_text(
+                json.dumps({"quality": rows, "sets": results}, indent=1, default=float)
+            )
+        return
+    # ---------------------------------------------------------------- speed, one date
+    speed_date, m = [as_of[-1]], int(args.speed_paths)
+    comparison = {
+        k: load_comparison_model(Path(args.models) / f"stress_{k}.pt", k) for k in ("gan", "vae")
+    }
+    runs = {
+        "teacher 2-pass": lambda: generate_paths(
+            teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
+            batched_guidance=False, **common,
+        ),  # fmt: skip
+        "teacher batched": lambda: generate_paths(
+            teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
+            batched_guidance=True, **common,
+        ),  # fmt: skip
+        f"student {len(student.steps)} steps": lambda: generate_paths(
+            student.model, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
+            scaled_sampler=student_sampler(student),
+        ),  # fmt: skip
+        **{
+            k: (lambda k=k: comparison_paths(comparison[k], returns, speed_date, m, REQUEST,
+                                             seed=seed))
+            for k in comparison
+        },
+    }  # fmt: skip
+    speed = []
+    for name, fn in runs.items():
+        times = []
+        for _ in range(2):
+            tic = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - tic)
+        speed.append({"sampler": name, "seconds": min(times), "paths_per_s": m / min(times)})
+    speed_table = pd.DataFrame(speed)
+    speed_table["vs_gan"] = speed_table["seconds"] / float(
+        speed_table.loc[speed_table["sampler"] == "gan", "seconds"].iloc[0]
+    )
+    print(f"threads={args.threads}, {m} paths of one date (best of 2)")
+    print(speed_table.to_markdown(index=False, floatfmt=".3g"))
+    faster = float(speed_table["seconds"].iloc[0]) / float(speed_table["seconds"].iloc[2])
+    replaces = verdict and faster >= 4.0
+    print(f"RULE: all figures within 2 SE: {verdict}; speed-up {faster:.1f}x; replaces: {replaces}")
+    if args.out:
+        Path(args.out).write_text(
+            json.dumps(
+                {"quality": rows, "speed": speed, "replaces": replaces, "sets": results},
+                indent=1,
+                default=float,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,499 @@
+"""Few-step students of the guided stress model: guidance and progressive distillation.
+
+Two stages, as in Meng et al. (2023), both trained on the teacher's TRAINING windows only
+(validation windows select the epoch of each stage, nothing else):
+
+1. **Guidance distillation.** A copy of the teacher's network gets one more input, the
+   guidance weight ``w`` (a sinusoidal embedding added to the signature embedding, its
+   last layer started at zero so the student starts as the teacher's conditional branch),
+   and learns the guided prediction ``v_null + w (v_cond - v_null)`` of the teacher at
+   every diffusion step, for ``w`` drawn uniformly from ``[guidance_min, guidance_max]``
+   (the pipeline's per-archetype weights, ``stress.generate.guidance_grid``, and the
+   prior's weight lie inside). One network pass per step instead of two, for any ``w``:
+   one student serves every archetype's calibrated weight and any weight a service
+   request asks for (a student per fixed weight would need one per grid value).
+2. **Progressive distillation** (Salimans & Ho 2022, Alg. 2). On a nested grid of DDIM
+   steps (``start_steps`` linear steps and the clean end), each round trains a student,
+   initialised from its teacher (the previous student), so that ONE DDIM step from grid
+   point ``t_i`` to ``t_{i+2}`` lands where the teacher's TWO steps land: the target
+   ``x~ = (z'' - (s''/s) z) / (a'' - (s''/s) a)`` is matched in v space (an x0 loss
+   weighted by ``1 + SNR``); each round halves the steps, down to ``final_steps``.
+   The teacher's steps are the eta = 0 DDIM step of
+   :func:`~diffrisk.diffusion.sampler.ddim_step` with per-row coefficients (rows start
+   at different grid points), written with :mod:`diffrisk.diffusion.prediction`.
+
+The student is a :class:`StressStudent`: a :class:`~diffrisk.stress.model.StressModel`
+whose network is the student's (so :func:`~diffrisk.stress.sampling.generate_paths`
+conditions it as usual) plus the guidance embedding and the student's step grid;
+:func:`student_sampler` plugs it into ``generate_paths(..., scaled_sampler=...)``.
+
+References
+----------
+Salimans, T. & Ho, J. (2022). Progressive distillation for fast sampling of diffusion
+models. ICLR.
+Meng, C. et al. (2023). On distillation of guided diffusion models. CVPR.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from diffrisk.diffusion.guidance import check_guidance_weight, guided_prediction
+from diffrisk.diffusion.nn import SinusoidalTimeEmbedding
+from diffrisk.diffusion.prediction import eps_from_x0, to_eps, to_x0, v_from_eps
+from diffrisk.diffusion.progress import progress_bar
+from diffrisk.diffusion.sampler import ddim_timesteps, initial_noise, reverse_process
+from diffrisk.diffusion.schedule import NoiseSchedule
+from diffrisk.diffusion.training import (
+    TrainOptions,
+    check_positive_fields,
+    read_checkpoint,
+    save_checkpoint,
+    train_denoiser,
+)
+from diffrisk.stress.config import ParamsSection, StressConfig
+from diffrisk.stress.model import (
+    StressModel,
+    WindowTensors,
+    make_schedule,
+    model_version,
+    statistics_from_payload,
+    statistics_payload,
+)
+from diffrisk.stress.network import StressDenoiser, StressSpec
+from diffrisk.stress.sampling import ScaledSampler
+from diffrisk.stress.windows import training_windows
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistillConfig(ParamsSection):
+    """Settings of :func:`distill_stress_model` (``params.yaml``: ``stress.distill``).
+
+    Parameters
+    ----------
+    start_steps : int
+        DDIM steps of the guided teacher that the first round halves (linear spacing).
+    final_steps : int
+        Steps of the final student; ``start_steps = final_steps * 2**k``.
+    guidance_min, guidance_max : float
+        Range of the guidance weights the student learns (uniform draws).
+    lr, batch_size, ema_decay, grad_clip : optimisation of every stage (AdamW).
+    guidance_epochs, round_epochs : int
+        Epoch budget of the guidance stage and of each halving round (the epoch with the
+        lowest validation loss is kept; ``patience`` epochs without improvement stop).
+    samples_per_epoch : int
+        Training windows drawn per epoch (0 = all).
+    patience : int
+    threads : int
+        torch threads (read by the stage).
+    """
+
+    section = "stress.distill"
+
+    start_steps: int = 16
+    final_steps: int = 4
+    guidance_min: float = 0.0
+    guidance_max: float = 3.0
+    lr: float = 2e-4
+    batch_size: int = 256
+    ema_decay: float = 0.99
+    grad_clip: float = 1.0
+    guidance_epochs: int = 4
+    round_epochs: int = 4
+    samples_per_epoch: int = 0
+    patience: int = 2
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        names = ("start_steps", "final_steps", "guidance_epochs", "round_epochs", "batch_size")
+        check_positive_fields(self, names, "DistillConfig")
+        ratio = self.start_steps / self.final_steps
+        if ratio < 1 or ratio != 2 ** round(np.log2(ratio)):
+            raise ValueError(
+                f"DistillConfig.start_steps ({self.start_steps}) must be final_steps "
+                f"({self.final_steps}) times a power of 2"
+            )
+        check_guidance_weight(self.guidance_min)
+        if not self.guidance_max >= self.guidance_min:
+            raise ValueError(
+                f"DistillConfig.guidance_max must be >= guidance_min, got {self.guidance_max}"
+            )
+
+    def options(self, epochs: int) -> TrainOptions:
+        """Optimisation settings of one stage with ``epochs`` epochs."""
+        return TrainOptions(
+            lr=self.lr,
+            weight_decay=0.0,
+            batch_size=self.batch_size,
+            noise_draws=1,
+            max_epochs=int(epochs),
+            patience=self.patience,
+            min_epochs=1,
+            grad_clip=self.grad_clip,
+            ema_decay=self.ema_decay,
+            samples_per_epoch=self.samples_per_epoch,
+        )
+
+
+class GuidedStudentNet(nn.Module):
+    """``v = f(x_t, t, context, signature, w)``: the stress denoiser with a guidance input.
+
+    Parameters
+    ----------
+    net : StressDenoiser
+        The denoiser (its history encoder and signature embedding condition the paths).
+    """
+
+    prediction_type: str = StressDenoiser.prediction_type
+
+    def __init__(self, net: StressDenoiser) -> None:
+        super().__init__()
+        self.net = net
+        # w enters the sinusoidal embedding as is (periods >= 2 pi: smooth in w)
+        self.guidance = SinusoidalTimeEmbedding(net.spec.emb_dim)
+        last = self.guidance.mlp[-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def forward(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        context: torch.Tensor,
+        signature: torch.Tensor,
+        weight: torch.Tensor,
+    ) -> torch.Tensor:
+        """The guided v-prediction for weights ``weight`` (B,)."""
+        return self.net(x_t, t, context, signature + self.guidance(weight))
+
+
+@dataclass
+class StressStudent:
+    """A distilled few-step guided sampler and its provenance.
+
+    Attributes
+    ----------
+    model : StressModel
+        The teacher's statistics with the student's network (``model.net`` is
+        ``net.net``).
+    net : GuidedStudentNet
+    steps : ndarray of int
+        Descending diffusion steps the student visits (the last step goes to x0).
+    teacher : dict
+        ``version`` and ``weights_sha256`` of the teacher.
+    config : DistillConfig
+    history : list of dict
+        Per stage: ``stage``, ``steps``, ``best_epoch``, ``val_loss``, ``epochs_run``.
+    """
+
+    model: StressModel
+    net: GuidedStudentNet
+    steps: NDArray[np.int64]
+    teacher: dict[str, str]
+    config: DistillConfig
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- losses
+def _coefficients(schedule: NoiseSchedule, grid: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``sqrt(ab)``, ``sqrt(1 - ab)`` at grid points, ``(1, 0)`` at the end point -1."""
+    end = grid < 0
+    t = grid.clamp(min=0)
+    a = torch.where(end, 1.0, schedule.sqrt_alpha_bars[t])
+    b = torch.where(end, 0.0, schedule.sqrt_one_minus_alpha_bars[t])
+    return a[:, None, None], b[:, None, None]
+
+
+def _ddim(x: torch.Tensor, x0: torch.Tensor, coef: tuple, coef_next: tuple) -> torch.Tensor:
+    """Deterministic DDIM step (eta = 0) with per-row coefficients."""
+    return coef_next[0] * x0 + coef_next[1] * eps_from_x0(x, x0, *coef)
+
+
+def _draws(
+    batch: dict[str, torch.Tensor], gen: torch.Generator, cfg: StressConfig, w_range: tuple
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Noise, condition dropout mask (as in training) and guidance weights of a batch."""
+    n, k = batch["x0"].shape[0], batch["signature"].shape[1]
+    noise = torch.randn(batch["x0"].shape, generator=gen)
+    mask = (torch.rand(n, 1, generator=gen) < cfg.p_uncond) | (
+        torch.rand(n, k, generator=gen) < cfg.p_drop_component
+    )
+    w = w_range[0] + (w_range[1] - w_range[0]) * torch.rand(n, generator=gen)
+    return noise, mask.float(), w
+
+
+def _conditioning(
+    net: StressDenoiser, batch: dict[str, torch.Tensor], mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """History context, signature embedding and null embedding of a batch."""
+    context = net.encode_history(batch["history"], batch["scalars"])
+    signature = net.embed_signature(batch["signature"], mask)
+    ones = torch.ones_like(mask)
+    return context, signature, net.embed_signature(batch["signature"], ones)
+
+
+def guidance_loss_fn(teacher: StressModel, w_range: tuple[float, float]) -> Callable:
+    """Loss (student, batch, gen) of stage 1: the guided teacher's v at a random step."""
+    tnet, schedule, cfg = teacher.net.eval(), teacher.schedule, teacher.config
+
+    def loss(student: GuidedStudentNet, batch: dict, gen: torch.Generator) -> torch.Tensor:
+        noise, mask, w = _draws(batch, gen, cfg, w_range)
+        t = torch.randint(0, schedule.n_steps, (noise.shape[0],), generator=gen)
+        z = schedule.q_sample(batch["x0"], t, noise)
+        with torch.no_grad():
+            ctx, sig, null = _conditioning(tnet, batch, mask)
+            both = tnet(torch.cat([z, z]), torch.cat([t, t]), torch.cat([ctx, ctx]),
+                        torch.cat([null, sig]))  # fmt: skip
+            target = guided_prediction(*both.chunk(2), w[:, None, None])
+        ctx_s, sig_s, _ = _conditioning(student.net, batch, mask)
+        return torch.mean((student(z, t, ctx_s, sig_s, w) - target) ** 2)
+
+    return loss
+
+
+def halving_loss_fn(
+    teacher: GuidedStudentNet,
+    schedule: NoiseSchedule,
+    grid: NDArray[np.int64],
+    cfg: StressConfig,
+    w_range: tuple[float, float],
+) -> Callable:
+    """Loss (student, batch, gen) of a halving round on ``grid`` (teacher's steps + end -1).
+
+    Row ``i`` starts at an even grid point ``t_j`` (uniform); the teacher's two DDIM steps
+    ``t_j -> t_{j+1} -> t_{j+2}`` give ``z''``; the student's one step must reach it.
+    """
+    g = torch.as_tensor(np.asarray(grid), dtype=torch.long)
+    n_pairs = (len(g) - 1) // 2
+    teacher = teacher.eval()
+
+    def loss(student: GuidedStudentNet, batch: dict, gen: torch.Generator) -> torch.Tensor:
+        noise, mask, w = _draws(batch, gen, cfg, w_range)
+        j = 2 * torch.randint(0, n_pairs, (noise.shape[0],), generator=gen)
+        t0, t1, t2 = g[j], g[j + 1], g[j + 2]
+        c0, c1, c2 = (_coefficients(schedule, s) for s in (t0, t1, t2))
+        z = c0[0] * batch["x0"] + c0[1] * noise
+        with torch.no_grad():
+            ctx, sig, _ = _conditioning(teacher.net, batch, mask)
+            x0a = to_x0(teacher(z, t0, ctx, sig, w), z, *c0, teacher.prediction_type)
+            z1 = _ddim(z, x0a, c0, c1)
+            x0b = to_x0(teacher(z1, t1, ctx, sig, w), z1, *c1, teacher.prediction_type)
+            z2 = _ddim(z1, x0b, c1, c2)
+            ratio = c2[1] / c0[1]
+            x0_target = (z2 - ratio * z) / (c2[0] - ratio * c0[0])
+            v_target = v_from_eps(x0_target, eps_from_x0(z, x0_target, *c0), *c0)
+        ctx_s, sig_s, _ = _conditioning(student.net, batch, mask)
+        return torch.mean((student(z, t0, ctx_s, sig_s, w) - v_target) ** 2)
+
+    return loss
+
+
+@torch.no_grad()
+def _mean_loss(loss: Callable, net: nn.Module, data: WindowTensors, seed: int) -> float:
+    """Loss of ``net`` on every row of ``data`` with fixed (seeded) draws."""
+    gen = torch.Generator().manual_seed(int(seed))
+    total, count = 0.0, 0
+    for s in range(0, len(data), 1024):
+        batch = data.take(slice(s, s + 1024))
+        total += float(loss(net, batch, gen)) * batch["x0"].shape[0]
+        count += batch["x0"].shape[0]
+    return total / max(count, 1)
+
+
+# --------------------------------------------------------------------------- distillation
+def distill_stress_model(
+    teacher: StressModel,
+    returns: pd.DataFrame,
+    val_start: str | pd.Timestamp,
+    val_end: str | pd.Timestamp,
+    config: DistillConfig,
+    *,
+    seed: int,
+    teacher_sha256: str = "",
+    progress: bool | None = None,
+) -> StressStudent:
+    """Distil ``teacher`` into a guided student with ``config.final_steps`` DDIM steps.
+
+    Parameters
+    ----------
+    teacher : StressModel
+        The trained guided teacher (not modified).
+    returns : DataFrame (T, n_assets)
+        Constituent returns with the teacher's columns; rows after ``val_end`` are dropped.
+        Training windows end on or before ``teacher.train_end`` (the teacher's own
+        training windows); validation windows lie in ``[val_start, val_end]`` and only
+        select each stage's epoch.
+    val_start, val_end : date
+    config : DistillConfig
+    seed : int
+        Seeds every draw (batch order, steps, noise, dropout, weights).
+    teacher_sha256 : str
+        :func:`~diffrisk.diffusion.weights_hash.weights_sha256` of the teacher's
+        checkpoint (recorded as its version in the student's provenance).
+    progress : bool, optional
+        tqdm bars (None: only on a terminal).
+
+    Returns
+    -------
+    StressStudent
+    """
+    if list(returns.columns) != list(teacher.assets):
+        raise ValueError(
+            f"returns columns {list(returns.columns)} differ from the teacher's assets "
+            f"{teacher.assets}"
+        )
+    if pd.Timestamp(val_start) <= pd.Timestamp(teacher.train_end):
+        raise ValueError(f"val_start={val_start} must be after train_end={teacher.train_end}")
+    torch.manual_seed(int(seed))
+    frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
+    cfg, schedule = teacher.config, teacher.schedule
+    data = WindowTensors(training_windows(frame, None, teacher.train_end, cfg), teacher)
+    val = WindowTensors(training_windows(frame, val_start, val_end, cfg), teacher)
+    w_range = (float(config.guidance_min), float(config.guidance_max))
+    student = GuidedStudentNet(copy.deepcopy(teacher.net)).train()
+    grid = np.append(ddim_timesteps(schedule, config.start_steps, "linear"), -1)
+
+    def stage(name: str, loss: Callable, epochs: int) -> None:
+        result = train_denoiser(
+            student,
+            data,
+            config.options(epochs),
+            seed=int(seed) + len(history),
+            loss_fn=loss,
+            val_loss_fn=lambda net: _mean_loss(loss, net, val, int(seed) + 1000),
+            progress=progress,
+            desc=f"distill {name}",
+        )
+        student.load_state_dict(result.state_dict)
+        history.append(
+            {"stage": name, "steps": len(grid) - 1, "best_epoch": result.best_epoch,
+             "val_loss": result.best_score, "epochs_run": result.epochs_run}
+        )  # fmt: skip
+        logger.info("distillation stage %s", history[-1])
+
+    history: list[dict[str, Any]] = []
+    stage("guidance", guidance_loss_fn(teacher, w_range), config.guidance_epochs)
+    while len(grid) - 1 > config.final_steps:
+        frozen = copy.deepcopy(student).eval().requires_grad_(False)
+        loss = halving_loss_fn(frozen, schedule, grid, cfg, w_range)
+        grid = grid[::2]
+        stage(f"halve to {len(grid) - 1} steps", loss, config.round_epochs)
+    student.eval()
+    version = model_version("stress", teacher.train_end, teacher_sha256)
+    return StressStudent(
+        model=replace(teacher, net=student.net, history=[]),
+        net=student,
+        steps=grid[:-1].astype(np.int64),
+        teacher={"version": version, "weights_sha256": teacher_sha256},
+        config=config,
+        history=history,
+    )
+
+
+# --------------------------------------------------------------------------- sampling
+def student_sampler(
+    student: StressStudent, *, chunk: int = 2048, progress: bool | None = None
+) -> ScaledSampler:
+    """The student's sampler of scaled paths for ``generate_paths(..., scaled_sampler=)``.
+
+    Deterministic DDIM (eta = 0, first order) over ``student.steps`` with ONE network pass
+    per step: the guidance weight is an input. Guidance 0 (the unconditional branch) uses
+    the null signature with ``w = 0``.
+    """
+    net, schedule = student.net.eval(), student.model.schedule
+    spec = net.net.spec
+
+    @torch.no_grad()
+    def sample(
+        context: torch.Tensor,
+        cond: torch.Tensor,
+        null: torch.Tensor,
+        guidance: float,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        check_guidance_weight(guidance)
+        n = context.shape[0]
+        signature = cond if guidance > 0 else null
+        weights = torch.full((n,), float(guidance))
+
+        def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
+            eps = torch.empty_like(x)
+            sqrt_ab, sqrt_1m = schedule.step_coefficients(t)
+            for s in range(0, n, chunk):
+                r = slice(s, s + chunk)
+                tt = torch.full((x[r].shape[0],), t, dtype=torch.long)
+                v = net(x[r], tt, context[r], signature[r], weights[r])
+                eps[r] = to_eps(v, x[r], sqrt_ab, sqrt_1m, net.prediction_type)
+            return eps
+
+        x = initial_noise(n, spec.n_assets * spec.horizon, generator, "iid")
+        x = x.reshape(n, spec.n_assets, spec.horizon)
+        with progress_bar(len(student.steps), "student sampling", progress, leave=False) as bar:
+            return reverse_process(
+                eps_fn, schedule, x, student.steps, generator=generator, order=1, bar=bar
+            )
+
+    return sample
+
+
+# --------------------------------------------------------------------------- checkpoints
+def student_version(student: StressStudent, sha256: str = "") -> str:
+    """Version string of a student (:func:`~diffrisk.stress.model.model_version`)."""
+    return model_version(f"stress_student{len(student.steps)}", student.model.train_end, sha256)
+
+
+def save_student(student: StressStudent, path: str | Path) -> Path:
+    """Write the student atomically (teacher's statistics, weights, steps, provenance)."""
+    model = student.model
+    payload = {
+        "kind": "diffrisk.stress_student",
+        "spec": asdict(model.net.spec),
+        "config": model.config.to_dict(),
+        "distill": student.config.to_dict(),
+        "state_dict": student.net.state_dict(),
+        **statistics_payload(model),
+        "steps": [int(s) for s in student.steps],
+        "teacher": dict(student.teacher),
+        "history": student.history,
+    }
+    return save_checkpoint(path, payload)
+
+
+def load_student(path: str | Path) -> StressStudent:
+    """Read a student written by :func:`save_student`."""
+    payload = read_checkpoint(path)
+    if payload.get("kind") != "diffrisk.stress_student":
+        raise ValueError(
+            f"{path} is not a stress-student checkpoint (kind={payload.get('kind')!r})"
+        )
+    config = StressConfig.from_dict(payload["config"])
+    net = GuidedStudentNet(StressDenoiser(StressSpec(**payload["spec"])))
+    net.load_state_dict(payload["state_dict"])
+    net.eval()
+    model = StressModel(
+        net=net.net,
+        schedule=make_schedule(config),
+        config=config,
+        **statistics_from_payload(payload),
+    )
+    return StressStudent(
+        model=model,
+        net=net,
+        steps=np.asarray(payload["steps"], dtype=np.int64),
+        teacher=dict(payload["teacher"]),
+        config=DistillConfig.from_dict(payload["distill"]),
+        history=list(payload["history"]),
+    )
