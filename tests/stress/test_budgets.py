@@ -9,6 +9,7 @@ from torch import nn
 
 from diffrisk.stress.budgets import (
     BUDGET_COLUMNS,
+    WALL_TIME_COLUMNS,
     budget_caption,
     budget_markdown,
     budget_table,
@@ -130,3 +131,13 @@ def test_markdown_marks_what_does_not_apply():
     assert [c.strip() for c in rows[2].split("|")[1:4]] == ["a", "3", "1.5"]
     assert [c.strip() for c in rows[3].split("|")[1:4]] == ["b", "–", "–"]
     assert "nan" not in text and "<NA>" not in text
+
+
+def test_without_wall_times_every_column_is_a_function_of_the_fits(model, comparison):
+    trained, records = {"diffusion": model, **comparison}, {"gan": {"wall_time_s": 7.0}}
+    full = budget_table(trained, records, {}, n_assets=4)
+    lean = budget_table(trained, records, {}, n_assets=4, wall_times=False)
+    assert set(full.columns) - set(lean.columns) == set(WALL_TIME_COLUMNS)
+    pd.testing.assert_frame_equal(full.drop(columns=list(WALL_TIME_COLUMNS)), lean)
+    assert "training time" in budget_caption(full)
+    assert "training time" not in budget_caption(lean)

@@ -66,14 +66,18 @@ def _load_sets(index: Mapping[str, Any]) -> dict[tuple[str, str], tuple[NDArray,
 
 
 def _budgets(sets: Mapping[tuple[str, str], tuple[NDArray, dict]], n_assets: int) -> pd.DataFrame:
-    """The budget table from the checkpoints, the training records and the sets' metadata."""
+    """The budget table from the checkpoints, the training records and the sets' metadata.
+
+    Without wall-clock columns: the committed table changes only when a number does.
+    """
     trained: dict[str, Any] = {"diffusion": load_stress_model(stress_checkpoint())}
     trained |= {
         k: load_comparison_model(comparison_checkpoint(k), k) for k in COMPARISON_GENERATORS
     }
     records = {"diffusion": json.loads((paths.models_dir() / "stress_train.json").read_text())}
     records |= json.loads((paths.models_dir() / "stress_train_comparison.json").read_text())
-    return budget_table(trained, records, {k: v[1] for k, v in sets.items()}, n_assets)
+    metadata = {k: v[1] for k, v in sets.items()}
+    return budget_table(trained, records, metadata, n_assets, wall_times=False)
 
 
 def validate_stress_sets(

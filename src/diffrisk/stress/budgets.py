@@ -51,6 +51,11 @@ BUDGET_COLUMNS: tuple[str, ...] = (
     "tuning_trial_seconds",
 )
 
+#: Wall-clock columns of :func:`budget_table`: measured, so they differ on every rerun; the
+#: pipeline's committed table leaves them out (``wall_times=False``) so that a rerun that
+#: moves no number leaves it unchanged (the times stay in ``models/stress_train*.json``).
+WALL_TIME_COLUMNS: tuple[str, ...] = ("train_seconds", "stage_seconds")
+
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) scalar parameters of ``module``.
@@ -178,6 +183,7 @@ def budget_table(
     records: Mapping[str, Mapping[str, Any]],
     set_metadata: Mapping[tuple[str, str], Mapping[str, Any]],
     n_assets: int,
+    wall_times: bool = True,
 ) -> pd.DataFrame:
     """One row per generator: what it was given to fit and to answer requests.
 
@@ -196,6 +202,9 @@ def budget_table(
         actually run, :func:`calibration_by_generator`).
     n_assets : int
         Assets of the fitted statistics of the multivariate normal row.
+    wall_times : bool, default True
+        Include the measured :data:`WALL_TIME_COLUMNS` (False: every column is a
+        deterministic function of the recorded fits).
 
     Returns
     -------
@@ -236,7 +245,8 @@ def budget_table(
                 "tuning_trials": 0,
             }
         )
-    table = pd.DataFrame(rows).reindex(columns=list(BUDGET_COLUMNS))
+    columns = [c for c in BUDGET_COLUMNS if wall_times or c not in WALL_TIME_COLUMNS]
+    table = pd.DataFrame(rows).reindex(columns=columns)
     counts = ["epoch_budget", "patience", "epochs_run", "epoch_selected"]
     return table.astype({c: "Int64" for c in counts})
 
@@ -257,8 +267,9 @@ def budget_caption(table: pd.DataFrame) -> str:
     )
     text = (
         "Budgets of the stress generators, read from the checkpoints, training records and "
-        "the sets' metadata (parameters per network; epochs; training time; conditioning; "
-        "per-request calibration; tuning trials)"
+        "the sets' metadata (parameters per network; epochs"
+        + ("; training time" if "train_seconds" in table.columns else "")
+        + "; conditioning; per-request calibration; tuning trials)"
     )
     return text + (
         f"; generating-network size relative to the diffusion model: {ratios}." if ratios else "."
