@@ -31,6 +31,26 @@ def one_column(project_tmp):
     return project_tmp
 
 
+def _select(**overrides):
+    """The select stage on a tiny setting (``overrides`` replace its arguments)."""
+    kwargs = {
+        "ddpm": DDPMConfig.smoke().to_dict(),
+        "use_tuned": False,
+        "members": 1,
+        "workers": 1,
+        "n_steps_grid": "5",
+        "order_grid": "2",
+        "frequency": "year",
+        "wf_epochs": 1,
+        "n_scenarios": 16,
+        "sampling": {"sampler": "ddim", "eta": 0.0, "spacing": "logsnr", "noise": "stratified"},
+        "headline": "MYINDEX",
+        "splits": SPLITS,
+        "seed": 0,
+    }
+    return select_ddpm(**{**kwargs, **overrides})
+
+
 @pytest.mark.parametrize(
     ("headline", "ddpm", "message"),
     [
@@ -41,47 +61,12 @@ def one_column(project_tmp):
 )
 def test_series_parameters_are_checked_up_front(one_column, headline, ddpm, message):
     with pytest.raises(DataError, match=message) as err:
-        select_ddpm(
-            ddpm={**DDPMConfig.smoke().to_dict(), **ddpm},
-            use_tuned=False,
-            members=1,
-            workers=1,
-            n_steps_grid="5",
-            order_grid="2",
-            frequency="year",
-            wf_epochs=1,
-            n_scenarios=16,
-            sampling={"sampler": "ddim", "eta": 0.0, "spacing": "logsnr", "noise": "stratified"},
-            headline=headline,
-            splits=SPLITS,
-            seed=0,
-        )
+        _select(ddpm={**DDPMConfig.smoke().to_dict(), **ddpm}, headline=headline)
     assert "available: ['MYINDEX']" in str(err.value)
     assert not paths.selection_file().exists()
 
 
-def test_a_combination_with_a_peer_that_is_not_a_baseline_is_refused(project_tmp):
-    dates = pd.bdate_range("2011-01-03", "2013-09-30", name="date")
-    rng = np.random.default_rng(1)
-    frame = pd.DataFrame({"A": rng.normal(0, 0.01, len(dates))}, dates)
-    paths.returns_file().parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(paths.returns_file())
+def test_a_combination_with_a_peer_that_is_not_a_baseline_is_refused(one_column):
     with pytest.raises(ValueError, match=r"calibrate.combine pairs a DDPM candidate with \['x'\]"):
-        select_ddpm(
-            ddpm=DDPMConfig.smoke().to_dict(),
-            use_tuned=False,
-            members=1,
-            workers=1,
-            n_steps_grid="5",
-            order_grid="2",
-            frequency="year",
-            wf_epochs=1,
-            n_scenarios=16,
-            sampling={"sampler": "ddim", "eta": 0.0, "spacing": "logsnr", "noise": "stratified"},
-            headline="A",
-            splits=SPLITS,
-            seed=0,
-            combinations=True,
-            combine="ddpm:x,fhs:gas",
-        )
+        _select(combinations=True, combine="ddpm:x,fhs:gas")
     assert not paths.selection_file().exists()
