@@ -198,28 +198,23 @@ def tune_ddpm(
             headline=headline,
         )
         paths.models_dir().mkdir(parents=True, exist_ok=True)
-        if workers == 1:
-            url = storage or f"sqlite:///{paths.models_dir() / 'optuna.db'}"
-            study = run_study(
-                setup.returns,
-                splits,
-                setup.base,
-                int(seed),
-                setup.settings,
-                open_storage(url),  # the URL itself unless it is journal:<path>
-                setup.study_name,
-            )
-        else:
-            study = run_study_on_dask(
-                setup.returns,
-                splits,
-                setup.base,
-                int(seed),
-                setup.settings,
-                storage or f"journal:{paths.models_dir() / 'optuna.journal'}",
-                setup.study_name,
-                workers=workers,
-            )
+        # one worker: the SQLite file of models/ (in this process); several: a journal file
+        models = paths.models_dir()
+        default = (
+            f"sqlite:///{models / 'optuna.db'}"
+            if workers == 1
+            else f"journal:{models / 'optuna.journal'}"
+        )
+        study = run_study_on_dask(
+            setup.returns,
+            splits,
+            setup.base,
+            int(seed),
+            setup.settings,
+            storage or default,
+            setup.study_name,
+            workers=workers,
+        )
         record = {
             **best_params_record(study),
             "selected_on": f"{splits.val_start.date()}..{splits.rehearsal().val_end.date()}",

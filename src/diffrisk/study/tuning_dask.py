@@ -185,7 +185,7 @@ def run_study_on_dask(
         return run_study(
             returns, splits, base, seed, settings, open_storage(storage), study_name, space
         )
-    if storage.startswith("sqlite"):
+    if storage.startswith("sqlite") and workers > 1:
         raise ValueError(
             f"storage {storage!r}: SQLite cannot be shared by {workers} workers (concurrent "
             "writers fail with 'database is locked'); use 'journal:<path>' or PostgreSQL"
