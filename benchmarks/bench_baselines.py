@@ -12,6 +12,10 @@ period 2015-2018 (never on the test period), how far the refit-every-k forecasts
 from daily refits (the accuracy side of the trade-off; daily refits cost about 1000 fits
 per series).
 
+``--workers 1 2`` runs the ``baselines`` stage's own configuration (every method of
+``params.yaml``'s ``baselines`` section) through ``run_baselines_by_series`` with each
+number of Dask workers, and checks that the forecasts are identical.
+
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_baselines.py``
 """
 
@@ -24,10 +28,14 @@ import time
 import numpy as np
 import pandas as pd
 
+from diffrisk.baselines.by_series import run_baselines_by_series
 from diffrisk.baselines.garch import fhs, garch_t
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.baselines.registry import run_baselines
 from diffrisk.core import paths
+from diffrisk.core.params import parse_list
+from diffrisk.stages.baseline_settings import baseline_config
+from diffrisk.stages.params import stage_params
 
 TEST_START = "2019-01-01"
 VALIDATION = ("2015-01-01", "2018-12-31")
@@ -83,12 +91,40 @@ def compare_daily(returns, dates, series, refit_every) -> None:
             )
 
 
+def compare_workers(returns, dates, workers) -> None:
+    """The stage's configuration with each number of workers; results must be identical."""
+    params = stage_params("baselines")
+    section = params["baselines"]
+    methods = parse_list(section["methods"])
+    config = baseline_config(methods, section, int(params["n_scenarios"]))
+    first = None
+    for n in workers:
+        out = timed(
+            f"stage config, {len(methods)} methods, workers={n}",
+            run_baselines_by_series,
+            returns,
+            dates,
+            methods,
+            config,
+            seed=int(params["seed"]),
+            workers=n,
+        )
+        if first is None:
+            first = out
+            continue
+        for m, (frame, scen) in first.items():
+            pd.testing.assert_frame_equal(out[m][0], frame, check_exact=True)
+            assert scen is None or np.array_equal(out[m][1].scenarios, scen.scenarios), m
+        print(f"  workers={n}: forecasts and scenarios identical to workers={workers[0]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refit-every", type=int, nargs="*", default=[])
     parser.add_argument("--compare-daily", nargs="*", default=[], metavar="SERIES")
     parser.add_argument("--compare-k", type=int, nargs="*", default=[5, 20, 60])
     parser.add_argument("--skip-default", action="store_true", help="only the options")
+    parser.add_argument("--workers", type=int, nargs="*", default=[], help="e.g. 1 2")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -118,6 +154,8 @@ def main() -> None:
             dates,
             seed=0,
         )
+    if args.workers:
+        compare_workers(returns, dates, args.workers)
     for k in args.refit_every:
         timed(f"garch_t (refit_every={k})", garch_t, returns, dates, refit_every=k)
     if args.compare_daily:

@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--chunk", type=int, default=500, help="portfolios per task")
     parser.add_argument("--days", type=int, default=250, help="first days of the set used")
+    parser.add_argument("--day-chunk", type=int, default=None, help="days per step in a task")
     parser.add_argument("--startup", action="store_true", help="time an empty cluster too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,6 +124,7 @@ def main() -> None:
                         book,
                         realized=realized,
                         portfolio_chunk=args.chunk,
+                        **({} if args.day_chunk is None else {"day_chunk": args.day_chunk}),
                         workers=workers,
                         out_dir=work / f"out-{n_port}-{workers}",
                     )
