@@ -20,6 +20,7 @@ from diffrisk.risk.measures import (
     tail_count,
     var,
     var_cvar,
+    var_cvar_levels,
 )
 from diffrisk.risk.parametric import normal_var_es
 from tests.risk.conftest import (
@@ -207,6 +208,33 @@ def test_design_axis_shapes_and_float32(design):
     assert v32.dtype == e32.dtype == np.float64
     np.testing.assert_allclose(v32, v64, rtol=1e-15)
     np.testing.assert_allclose(e32, e64, rtol=1e-12)
+
+
+@pytest.mark.parametrize("design", QUANTILE_DESIGNS)
+def test_var_cvar_levels_equal_var_cvar_at_every_level(design):
+    rng = np.random.default_rng(12)
+    # float32 scenarios with ties (rounded to a grid), scenarios along the middle axis
+    x = np.round(rng.standard_t(3, size=(5, 500, 7)) * 20).astype(np.float32) / 20
+    alphas = [0.05, 0.025, 0.01, 0.001]
+    pairs = var_cvar_levels(x, alphas, axis=1, design=design)
+    assert len(pairs) == len(alphas)
+    for alpha, (v, e) in zip(alphas, pairs, strict=True):
+        ref_v, ref_e = var_cvar(x, alpha, axis=1, design=design)
+        assert v.shape == (5, 7) and v.dtype == e.dtype == np.float64
+        np.testing.assert_array_equal(v, ref_v)  # order statistics: exact
+        if design == "empirical":  # the same tail mask: to the bit
+            np.testing.assert_array_equal(e, ref_e)
+        else:  # one float64 sum of the same values, possibly in another order
+            np.testing.assert_allclose(e, ref_e, rtol=1e-13)
+    # one-dimensional scenarios give floats, and a hand-computed case
+    assert var_cvar_levels(np.arange(1.0, 101.0), [0.05, 0.01]) == [(5.0, 3.0), (1.0, 1.0)]
+
+
+def test_var_cvar_levels_refuses_bad_levels():
+    with pytest.raises(ValueError, match="at least one tail probability"):
+        var_cvar_levels(np.zeros(10), [])
+    with pytest.raises(ValueError, match="alpha must be in"):
+        var_cvar_levels(np.zeros(10), [0.05, 0.95 + 0.1])
 
 
 def test_unknown_design_and_bad_input_errors():

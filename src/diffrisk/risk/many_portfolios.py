@@ -37,7 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.compute import compute_map
 from diffrisk.core.io import write_parquet
-from diffrisk.risk.measures import check_alpha, check_design, cvar, var_cvar
+from diffrisk.risk.measures import check_alpha, check_design, var_cvar_levels
 from diffrisk.risk.portfolio import conditional_drawdown, portfolio_log_returns
 from diffrisk.risk.scoring import fz0_loss
 
@@ -129,12 +129,14 @@ def _block_risk(block: _Block) -> pd.DataFrame | int:
         if block.realized is not None:
             real = portfolio_log_returns(block.realized[d0 : d0 + block.day_chunk], w)
             realized = real.sum(axis=1)  # (d, P)
-        for a in block.alphas:
-            v, e = var_cvar(total, a, axis=-1, design=block.design)  # (d, P) each
-            s = stats[a]
+        # one partition of the scenarios serves every level
+        levels = var_cvar_levels(total, block.alphas, axis=-1, design=block.design)
+        cdar_levels = var_cvar_levels(drawdown, block.alphas, axis=-1, design=block.design)
+        for a, (v, e), (_, cdar) in zip(block.alphas, levels, cdar_levels, strict=True):
+            s = stats[a]  # v, e, cdar: (d, P) each
             s["var"] += v.sum(axis=0)
             s["es"] += e.sum(axis=0)
-            s["cdar"] += np.asarray(cvar(drawdown, a, axis=-1, design=block.design)).sum(axis=0)
+            s["cdar"] += np.asarray(cdar).sum(axis=0)
             if realized is not None:
                 s["exceptions"] += (realized < v).sum(axis=0)
                 s["fz0"] += (

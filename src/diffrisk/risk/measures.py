@@ -19,6 +19,7 @@ The estimator is chosen by the *sampling design* of the scenarios (:data:`QUANTI
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -101,12 +102,20 @@ def as_scenarios(
     return np.moveaxis(arr, axis, -1)
 
 
+def _empirical_kth(n: int, alpha: float) -> set[int]:
+    """Positions (0-based) a partition must place for the empirical VaR/CVaR."""
+    return {tail_count(n, alpha) - 1}
+
+
 def _empirical(
-    arr: NDArray[np.floating], alpha: float
+    part: NDArray[np.floating], arr: NDArray[np.floating], alpha: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """VaR = ``ceil(alpha N)``-th smallest; CVaR = mean of the values <= VaR (last axis)."""
+    """VaR = ``ceil(alpha N)``-th smallest; CVaR = mean of the values <= VaR (last axis).
+
+    ``part`` is ``arr`` partitioned at (at least) :func:`_empirical_kth`.
+    """
     k = tail_count(arr.shape[-1], alpha)
-    threshold = np.partition(arr, k - 1, axis=-1)[..., k - 1]
+    threshold = part[..., k - 1]
     mask = arr <= threshold[..., None]
     tail = np.sum(np.where(mask, arr, 0.0), axis=-1, dtype=np.float64) / np.sum(mask, axis=-1)
     threshold = threshold.astype(np.float64)
@@ -114,25 +123,34 @@ def _empirical(
     return threshold, np.minimum(tail, threshold)
 
 
-def _interpolated(
-    arr: NDArray[np.floating], alpha: float, design: str
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """VaR at :func:`quantile_position`, CVaR with a fractional last weight (last axis).
-
-    One partition in the input's dtype; only the few order statistics used (and the sum
-    of the ``floor(alpha N)`` smallest) are taken to float64.
-    """
-    n = arr.shape[-1]
+def _interpolated_plan(n: int, alpha: float, design: str) -> tuple[float, int, float, int, float]:
+    """``(size, j, frac_h, m, frac_m)`` of :func:`_interpolated` for N scenarios."""
     h = quantile_position(n, alpha, design)
     j = int(math.floor(h))
     frac_h = h - j if j < n else 0.0
     size = round(alpha * n, 9)  # alpha N, the tail "size" in scenarios
     m = int(math.floor(size))
     frac_m = size - m if m < n else 0.0
-    # positions whose order statistic is needed; m - 1 (or m) also makes part[..., :m]
-    # the m smallest values
-    kth = {j - 1, max(m - 1, 0)} | ({j} if frac_h > 0 else set()) | ({m} if frac_m > 0 else set())
-    part = np.partition(arr, sorted(kth), axis=-1)
+    return size, j, frac_h, m, frac_m
+
+
+def _interpolated_kth(n: int, alpha: float, design: str) -> set[int]:
+    """Positions (0-based) a partition must place for :func:`_interpolated`."""
+    _, j, frac_h, m, frac_m = _interpolated_plan(n, alpha, design)
+    # m - 1 (or m) also makes part[..., :m] the m smallest values
+    return {j - 1, max(m - 1, 0)} | ({j} if frac_h > 0 else set()) | ({m} if frac_m > 0 else set())
+
+
+def _interpolated(
+    part: NDArray[np.floating], alpha: float, design: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """VaR at :func:`quantile_position`, CVaR with a fractional last weight (last axis).
+
+    ``part`` is the scenarios partitioned (in their dtype) at :func:`_interpolated_kth`;
+    only the few order statistics used (and the sum of the ``floor(alpha N)`` smallest)
+    are taken to float64.
+    """
+    size, j, frac_h, m, frac_m = _interpolated_plan(part.shape[-1], alpha, design)
     low = part[..., j - 1].astype(np.float64)
     value = low + frac_h * (part[..., j] - low) if frac_h > 0 else low
     total = np.sum(part[..., :m], axis=-1, dtype=np.float64)
@@ -143,6 +161,21 @@ def _interpolated(
     # CVaR <= VaR holds exactly for these weights; the minimum only absorbs rounding
     # (e.g. every tail value equal).
     return value, np.minimum(tail, value)
+
+
+def _levels(
+    arr: NDArray[np.floating], alphas: Sequence[float], design: str
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """VaR and CVaR (last axis) at every alpha from ONE partition of ``arr``."""
+    n = arr.shape[-1]
+    if design == "empirical":
+        kth = set().union(*(_empirical_kth(n, a) for a in alphas))
+    else:
+        kth = set().union(*(_interpolated_kth(n, a, design) for a in alphas))
+    part = np.partition(arr, sorted(kth), axis=-1)
+    if design == "empirical":
+        return [_empirical(part, arr, a) for a in alphas]
+    return [_interpolated(part, a, design) for a in alphas]
 
 
 def var_cvar(
@@ -170,13 +203,50 @@ def var_cvar(
     alpha = check_alpha(alpha)
     design = check_design(design)
     arr = as_scenarios(scenarios, axis, dtype=None)
-    if design == "empirical":
-        value, tail = _empirical(arr, alpha)
-    else:
-        value, tail = _interpolated(arr, alpha, design)
+    ((value, tail),) = _levels(arr, [alpha], design)
     if value.ndim == 0:
         return float(value), float(tail)
     return value, tail
+
+
+def var_cvar_levels(
+    scenarios: ArrayLike, alphas: Sequence[float], axis: int = -1, design: str = "empirical"
+) -> list[tuple[NDArray[np.float64] | float, NDArray[np.float64] | float]]:
+    """VaR and CVaR at several tail probabilities from one partition of the scenarios.
+
+    Parameters
+    ----------
+    scenarios : array_like
+        As for :func:`var_cvar`.
+    alphas : sequence of float
+        Tail probabilities in (0, 1).
+    axis : int, default -1
+        Axis holding the scenarios.
+    design : {"empirical", "iid", "stratified"}, default "empirical"
+        As for :func:`var_cvar`.
+
+    Returns
+    -------
+    list of (var, cvar)
+        One pair per alpha, in the order of ``alphas``, each equal to
+        ``var_cvar(scenarios, alpha, axis, design)``: to the bit for ``"empirical"``, up
+        to the order of one float64 sum (rounding) for the other designs.
+
+    Examples
+    --------
+    >>> x = np.arange(1.0, 101.0)
+    >>> [(float(v), float(c)) for v, c in var_cvar_levels(x, [0.05, 0.01])]
+    [(5.0, 3.0), (1.0, 1.0)]
+    """
+    alphas = [check_alpha(a) for a in alphas]
+    if not alphas:
+        raise ValueError("alphas must hold at least one tail probability")
+    design = check_design(design)
+    arr = as_scenarios(scenarios, axis, dtype=None)
+    pairs = _levels(arr, alphas, design)
+    if arr.ndim == 1:
+        return [(float(v), float(c)) for v, c in pairs]
+    return list(pairs)
 
 
 def var(
