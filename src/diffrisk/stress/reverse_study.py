@@ -194,12 +194,24 @@ def validate_reverse_stress(
     horizon: int,
     reference: PathReference,
     segments: Mapping[str, Sequence[str]],
-    n_paths: int = 500,
-    diffusion_options: Mapping[str, Any] | None = None,
-    methods: Sequence[str] = METHODS,
-    seed: int = 0,
+    **options: Any,
 ) -> pd.DataFrame:
     """Replay the worst realised ``horizon``-day loss of each portfolio in each period.
+
+    Parameters
+    ----------
+    model, returns, reference, segments
+        As for :func:`reverse_stress_methods`.
+    portfolios : mapping of str to ndarray
+        Portfolio weights by name.
+    periods : mapping of str to (start, end)
+        The periods searched for the worst window, by name.
+    horizon : int
+        Days of the window (the request's horizon).
+    **options
+        ``n_paths``, ``diffusion_options``, ``methods``, ``seed`` of
+        :func:`reverse_stress_methods` (its defaults when absent), passed on for every
+        request.
 
     Returns
     -------
@@ -226,10 +238,7 @@ def validate_reverse_stress(
                 as_of=first,
                 reference=reference,
                 segments=segments,
-                n_paths=n_paths,
-                diffusion_options=diffusion_options,
-                methods=methods,
-                seed=seed,
+                **options,
             )
             realised_score = float(plausibility(path[None], reference)["plausibility"].iloc[0])
             for _, srow in summary.iterrows():
