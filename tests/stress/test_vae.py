@@ -16,8 +16,9 @@ from diffrisk.stress.comparison import (
     save_comparison_model,
 )
 from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.vae import ConditionalVAE, kl_weight, train_vae
+from diffrisk.stress.vae import ConditionalVAE, kl_weight
 from diffrisk.stress.windows import training_windows
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
 
@@ -28,7 +29,8 @@ SETTINGS = dataclasses.replace(
 
 def _fit(returns, seed=0):
     torch.set_num_threads(1)
-    return train_vae(
+    return train_comparison_generator(
+        "vae",
         returns,
         TRAIN_END,
         VAL_START,
