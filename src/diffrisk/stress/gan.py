@@ -138,8 +138,9 @@ def _validation_score(
 
 
 def fit_gan(run: TrainingRun) -> tuple[list[dict[str, float]], Critic]:
-    """The WGAN-GP loop of :func:`~diffrisk.stress.comparison_training.train_comparison_generator`.
+    """The WGAN-GP training loop of one :class:`~diffrisk.stress.comparison.TrainingRun`.
 
+    Run by :func:`~diffrisk.stress.comparison_training.train_comparison_generator`.
     ``run.seed`` seeds the critic's initial weights (through torch's global generator,
     after the generator's), the batch order, latents, interpolation weights, condition
     dropout and the validation subset. Leaves the EMA generator of the selected epoch in

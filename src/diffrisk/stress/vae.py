@@ -106,8 +106,9 @@ def _validation_loss(
 
 
 def fit_vae(run: TrainingRun) -> tuple[list[dict[str, float]], ConditionalVAE]:
-    """The VAE loop of :func:`~diffrisk.stress.comparison_training.train_comparison_generator`.
+    """The VAE training loop of one :class:`~diffrisk.stress.comparison.TrainingRun`.
 
+    Run by :func:`~diffrisk.stress.comparison_training.train_comparison_generator`.
     ``run.seed`` seeds the encoder's initial weights (through torch's global generator,
     after the decoder's), the batch order, latents and condition dropout. Leaves the
     decoder of the selected epoch (EMA weights) in ``run.model.net``.
