@@ -57,7 +57,17 @@ def test_kl_annealing_schedule_values():
 
 
 def test_loss_known_answer_at_a_zero_network():
-    spec = ComparisonSpec(n_assets=3, horizon=6, history=8, width=8, n_blocks=1, emb_dim=8)
+    spec = ComparisonSpec(
+        n_assets=3,
+        horizon=6,
+        history=8,
+        width=8,
+        n_blocks=1,
+        latent_channels=4,
+        history_width=16,
+        history_blocks=2,
+        emb_dim=8,
+    )
     model = ConditionalVAE(PathGenerator(spec, output_noise=True))
     for layer in (model.encoder.out, model.generator.decoder.out):
         torch.nn.init.zeros_(layer.weight)

@@ -173,17 +173,21 @@ class ComparisonConfig(ParamsSection):
 
 @dataclass(frozen=True)
 class ComparisonSpec:
-    """Shape of the comparison networks (plain numbers, serialisable)."""
+    """Shape of the comparison networks (plain numbers, serialisable).
+
+    The network fields (``width`` ... ``emb_dim``) are read from :class:`ComparisonConfig`
+    (which holds their defaults), the others from the data.
+    """
 
     n_assets: int
     horizon: int
     history: int
-    width: int = 32
-    n_blocks: int = 3
-    latent_channels: int = 4
-    history_width: int = 16
-    history_blocks: int = 2
-    emb_dim: int = 32
+    width: int
+    n_blocks: int
+    latent_channels: int
+    history_width: int
+    history_blocks: int
+    emb_dim: int
     n_scalars: int = N_HISTORY_SCALARS
     n_signature: int = len(SIGNATURE_COLUMNS)
 
