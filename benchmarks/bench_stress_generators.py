@@ -27,12 +27,11 @@ from diffrisk.data.returns import constituent_returns, load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.stress.comparison import ComparisonConfig, load_comparison_model
 from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.gan import train_gan
 from diffrisk.stress.model import load_stress_model, train_stress_model
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.scenario_sets import baseline_scenario_set
-from diffrisk.stress.vae import train_vae
 
 
 def main() -> None:
@@ -70,10 +69,10 @@ def main() -> None:
         models["diffusion"], train_s["diffusion"] = timed(
             lambda: train_stress_model(fit_rows, *split_args, config, seed=seed, progress=False)
         )
-        for kind, fit in (("gan", train_gan), ("vae", train_vae)):
+        for kind in ("gan", "vae"):
             models[kind], train_s[kind] = timed(
-                lambda fit=fit: fit(
-                    fit_rows, *split_args, config, settings, seed=seed, progress=False
+                lambda kind=kind: train_comparison_generator(
+                    kind, fit_rows, *split_args, config, settings, seed=seed, progress=False
                 )
             )
     as_of, n, request = [str(splits.test_start.date())], int(args.paths), {"vol_ratio": 2.0}

@@ -97,15 +97,16 @@ def test_a_gan_checkpoint_joins_the_registry_and_draws_what_the_stress_layer_dra
     from diffrisk.core import io
     from diffrisk.stress.comparison import ComparisonConfig, save_comparison_model
     from diffrisk.stress.comparison_sets import comparison_paths
+    from diffrisk.stress.comparison_training import train_comparison_generator
     from diffrisk.stress.config import StressConfig
-    from diffrisk.stress.gan import train_gan
     from tests.service.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns
 
     torch.set_num_threads(1)
     models = tmp_path / "models"
     shutil.copytree(pipeline["models"], models)
     returns = synthetic_returns()
-    gan = train_gan(
+    gan = train_comparison_generator(
+        "gan",
         returns,
         TRAIN_END,
         VAL_START,

@@ -18,9 +18,8 @@ from diffrisk.stress.budgets import (
     network_counts,
 )
 from diffrisk.stress.comparison import ComparisonConfig, TemporalConvNet
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.gan import train_gan
-from diffrisk.stress.vae import train_vae
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
 
 
@@ -36,8 +35,8 @@ def comparison(returns):
     settings = ComparisonConfig.smoke()
     args = (returns, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), settings)
     return {
-        "gan": train_gan(*args, seed=0, progress=False),
-        "vae": train_vae(*args, seed=1, progress=False),
+        "gan": train_comparison_generator("gan", *args, seed=0, progress=False),
+        "vae": train_comparison_generator("vae", *args, seed=1, progress=False),
     }
 
 

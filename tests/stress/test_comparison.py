@@ -12,7 +12,6 @@ from diffrisk.stress.comparison import (
     ComparisonConfig,
     ConditionEncoder,
     load_comparison_model,
-    prepare_training,
     save_comparison_model,
 )
 from diffrisk.stress.comparison_sets import (
@@ -20,17 +19,18 @@ from diffrisk.stress.comparison_sets import (
     comparison_scenario_set,
     regenerate_comparison_set,
 )
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig, StressRangeWarning
 from diffrisk.stress.network import StressDenoiser
 from diffrisk.stress.scenario_sets import achieved_signatures
-from diffrisk.stress.vae import train_vae
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
 
 
 @pytest.fixture(scope="module")
 def vae(returns):
     torch.set_num_threads(1)
-    return train_vae(
+    return train_comparison_generator(
+        "vae",
         returns,
         TRAIN_END,
         VAL_START,
@@ -135,13 +135,3 @@ def test_scenario_set_metadata_and_regeneration(vae, returns, tmp_path):
 def test_bad_request_names_the_argument(vae, returns):
     with pytest.raises(ValueError, match="prior_neighbours"):
         comparison_paths(vae, returns, [""], 2, None, seed=0, prior_neighbours=-1)
-    with pytest.raises(ValueError, match="kind must be one of"):
-        prepare_training(
-            returns,
-            TRAIN_END,
-            VAL_START,
-            VAL_END,
-            StressConfig.smoke(),
-            ComparisonConfig.smoke(),
-            "flow",
-        )

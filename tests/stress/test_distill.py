@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from diffrisk.diffusion.training import TrainOptions
 from diffrisk.diffusion.weights_hash import state_dict_sha256, weights_sha256
 from diffrisk.stress.distill import (
     DistillConfig,
@@ -159,6 +160,21 @@ def test_the_student_checkpoint_round_trips_with_its_teacher_provenance(student,
         loaded.model, returns, DATE, 6, REQUEST, scaled_sampler=student_sampler(loaded), **kwargs
     )
     np.testing.assert_array_equal(a, b)
+
+
+def test_stage_options_read_the_configured_optimisation_fields():
+    assert SMALL.options(7) == TrainOptions(
+        lr=2e-3,
+        weight_decay=0.0,
+        batch_size=64,
+        noise_draws=1,
+        max_epochs=7,
+        patience=10,
+        min_epochs=1,
+        grad_clip=1.0,
+        ema_decay=0.99,
+        samples_per_epoch=0,
+    )
 
 
 def test_errors_name_the_bad_argument(teacher, returns, checkpoint):

@@ -10,8 +10,9 @@ import torch
 
 from diffrisk.stress.comparison import ComparisonConfig
 from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.gan import energy_distance, gradient_penalty, train_gan
+from diffrisk.stress.gan import energy_distance, gradient_penalty
 from diffrisk.stress.windows import training_windows
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
 
@@ -22,7 +23,8 @@ SETTINGS = dataclasses.replace(
 
 def _fit(returns, seed=0, settings=SETTINGS):
     torch.set_num_threads(1)
-    return train_gan(
+    return train_comparison_generator(
+        "gan",
         returns,
         TRAIN_END,
         VAL_START,
@@ -106,4 +108,6 @@ def test_bad_input_names_the_field(gan, returns):
     with pytest.raises(ValueError, match="unknown signature components"):
         comparison_paths(gan, returns, [""], 2, {"volratio": 2.0}, seed=0)
     with pytest.raises(ValueError, match="val_start"):
-        train_gan(returns, VAL_START, TRAIN_END, VAL_END, StressConfig.smoke(), SETTINGS, seed=0)
+        train_comparison_generator(
+            "gan", returns, VAL_START, TRAIN_END, VAL_END, StressConfig.smoke(), SETTINGS, seed=0
+        )

@@ -16,8 +16,9 @@ from diffrisk.stress.comparison import (
     save_comparison_model,
 )
 from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.vae import ConditionalVAE, kl_weight, train_vae
+from diffrisk.stress.vae import ConditionalVAE, kl_weight
 from diffrisk.stress.windows import training_windows
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
 
@@ -28,7 +29,8 @@ SETTINGS = dataclasses.replace(
 
 def _fit(returns, seed=0):
     torch.set_num_threads(1)
-    return train_vae(
+    return train_comparison_generator(
+        "vae",
         returns,
         TRAIN_END,
         VAL_START,
@@ -55,7 +57,17 @@ def test_kl_annealing_schedule_values():
 
 
 def test_loss_known_answer_at_a_zero_network():
-    spec = ComparisonSpec(n_assets=3, horizon=6, history=8, width=8, n_blocks=1, emb_dim=8)
+    spec = ComparisonSpec(
+        n_assets=3,
+        horizon=6,
+        history=8,
+        width=8,
+        n_blocks=1,
+        latent_channels=4,
+        history_width=16,
+        history_blocks=2,
+        emb_dim=8,
+    )
     model = ConditionalVAE(PathGenerator(spec, output_noise=True))
     for layer in (model.encoder.out, model.generator.decoder.out):
         torch.nn.init.zeros_(layer.weight)

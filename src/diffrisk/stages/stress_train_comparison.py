@@ -20,15 +20,11 @@ from diffrisk.core.paths import comparison_checkpoint
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
+from diffrisk.stress.comparison_training import FITTERS, train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.gan import train_gan
 from diffrisk.stress.tuning import TuningConfig, tune_generator
-from diffrisk.stress.vae import train_vae
 
 logger = logging.getLogger(__name__)
-
-#: The comparison generators and their training functions, in stage order.
-FITTERS = {"gan": train_gan, "vae": train_vae}
 
 
 def _fit_generator(job: tuple[Any, ...]) -> tuple[ComparisonModel, float, dict[str, Any]]:
@@ -42,7 +38,9 @@ def _fit_generator(job: tuple[Any, ...]) -> tuple[ComparisonModel, float, dict[s
     if tune.enabled:
         study = tune_generator(kind, returns, dates, config, settings, tune)
         return study.model, time.perf_counter() - tic, study.record()
-    fitted = FITTERS[kind](returns, *dates, config, settings, seed=seed, progress=progress)
+    fitted = train_comparison_generator(
+        kind, returns, *dates, config, settings, seed=seed, progress=progress
+    )
     return fitted, time.perf_counter() - tic, {"n_trials": 0}
 
 

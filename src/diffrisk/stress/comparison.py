@@ -28,12 +28,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.diffusion.training import (
     check_field_range,
     check_positive_fields,
@@ -44,7 +42,6 @@ from diffrisk.diffusion.training import (
 from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.model import (
     WindowTensors,
-    fit_training_statistics,
     statistics_from_payload,
     statistics_payload,
 )
@@ -176,17 +173,21 @@ class ComparisonConfig(ParamsSection):
 
 @dataclass(frozen=True)
 class ComparisonSpec:
-    """Shape of the comparison networks (plain numbers, serialisable)."""
+    """Shape of the comparison networks (plain numbers, serialisable).
+
+    The network fields (``width`` ... ``emb_dim``) are read from :class:`ComparisonConfig`
+    (which holds their defaults), the others from the data.
+    """
 
     n_assets: int
     horizon: int
     history: int
-    width: int = 32
-    n_blocks: int = 3
-    latent_channels: int = 4
-    history_width: int = 16
-    history_blocks: int = 2
-    emb_dim: int = 32
+    width: int
+    n_blocks: int
+    latent_channels: int
+    history_width: int
+    history_blocks: int
+    emb_dim: int
     n_scalars: int = N_HISTORY_SCALARS
     n_signature: int = len(SIGNATURE_COLUMNS)
 
@@ -300,55 +301,30 @@ def drop_condition(
     return {**batch, "mask": mask}
 
 
-def prepare_training(
-    returns: pd.DataFrame,
-    train_end: str | pd.Timestamp,
-    val_start: str | pd.Timestamp,
-    val_end: str | pd.Timestamp,
-    config: StressConfig,
-    settings: ComparisonConfig,
-    kind: str,
-) -> tuple[ComparisonModel, WindowTensors, WindowTensors]:
-    """An untrained model (statistics fitted on training windows) and the window tensors.
+@dataclass
+class TrainingRun:
+    """One generator's training data, handed to its training loop.
 
-    The windows and statistics are those of
-    :func:`~diffrisk.stress.model.train_stress_model`. The network is initialised from
-    torch's global generator (seed it first). :func:`~diffrisk.stress.gan.train_gan` and
-    :func:`~diffrisk.stress.vae.train_vae` take the same data parameters.
+    :func:`~diffrisk.stress.comparison_training.train_comparison_generator` builds it;
+    :func:`~diffrisk.stress.gan.fit_gan` and :func:`~diffrisk.stress.vae.fit_vae` run on it.
 
-    Parameters
+    Attributes
     ----------
-    returns : DataFrame (T, n_assets)
-        Constituent returns; only rows up to ``val_end`` are read.
-    train_end, val_start, val_end : date
-        Training windows end on or before ``train_end``; validation windows (epoch
-        selection) lie inside ``[val_start, val_end]``.
-    config : StressConfig
-        Window settings (horizon, history, EWMA) shared with the diffusion model.
-    settings : ComparisonConfig
-    kind : {"gan", "vae"}
-        The generator (a VAE decoder also outputs a noise scale).
+    model : ComparisonModel
+        The untrained model: statistics fitted on training windows, network initialised.
+        The loop leaves the selected weights in ``model.net``.
+    train, val : WindowTensors
+        Training windows and the validation windows of the epoch selection.
+    seed : int
+    progress : bool or None
+        tqdm bar (None: only on a terminal).
     """
-    if kind not in COMPARISON_GENERATORS:
-        raise ValueError(f"kind must be one of {COMPARISON_GENERATORS}, got {kind!r}")
-    stats, train_w, val_w = fit_training_statistics(returns, train_end, val_start, val_end, config)
-    spec = fields_from(
-        ComparisonSpec,
-        settings,
-        keep_defaults=("n_signature",),
-        n_assets=len(stats.assets),
-        horizon=config.horizon,
-        history=config.history,
-        n_scalars=stats.net.spec.n_scalars,
-    )
-    model = ComparisonModel(
-        kind=kind,
-        net=PathGenerator(spec, output_noise=kind == "vae"),
-        config=config,
-        settings=settings,
-        **stats.statistics(),
-    )
-    return model, WindowTensors(train_w, model), WindowTensors(val_w, model)
+
+    model: ComparisonModel
+    train: WindowTensors
+    val: WindowTensors
+    seed: int
+    progress: bool | None = None
 
 
 def select_epoch(history: list[dict[str, float]], patience: int, min_epochs: int = 1) -> bool:

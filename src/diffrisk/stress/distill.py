@@ -133,18 +133,13 @@ class DistillConfig(ParamsSection):
             )
 
     def options(self, epochs: int) -> TrainOptions:
-        """Optimisation settings of one stage with ``epochs`` epochs."""
-        return TrainOptions(
-            lr=self.lr,
-            weight_decay=0.0,
-            batch_size=self.batch_size,
-            noise_draws=1,
-            max_epochs=int(epochs),
-            patience=self.patience,
-            min_epochs=1,
-            grad_clip=self.grad_clip,
-            ema_decay=self.ema_decay,
-            samples_per_epoch=self.samples_per_epoch,
+        """Optimisation settings of one stage with ``epochs`` epochs.
+
+        The other fields as configured; no weight decay, one noise draw per window, no
+        minimum epoch count.
+        """
+        return TrainOptions.from_fields(
+            self, weight_decay=0.0, noise_draws=1, max_epochs=int(epochs), min_epochs=1
         )
 
 

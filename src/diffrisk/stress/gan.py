@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -45,17 +44,14 @@ from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.time_cap import stop_for_time
 from diffrisk.diffusion.training import EMA
 from diffrisk.stress.comparison import (
-    ComparisonConfig,
-    ComparisonModel,
     ComparisonSpec,
     ConditionEncoder,
     PathGenerator,
     TemporalConvNet,
+    TrainingRun,
     drop_condition,
-    prepare_training,
     select_epoch,
 )
-from diffrisk.stress.config import StressConfig
 from diffrisk.stress.network import amplitude_features
 
 logger = logging.getLogger(__name__)
@@ -141,60 +137,43 @@ def _validation_score(
     return energy_distance(fake, batch["x0"])
 
 
-def train_gan(
-    returns: pd.DataFrame,
-    train_end: str | pd.Timestamp,
-    val_start: str | pd.Timestamp,
-    val_end: str | pd.Timestamp,
-    config: StressConfig,
-    settings: ComparisonConfig,
-    *,
-    seed: int,
-    progress: bool | None = None,
-) -> ComparisonModel:
-    """Fit the conditional WGAN-GP on the diffusion model's training windows.
+def fit_gan(run: TrainingRun) -> tuple[list[dict[str, float]], Critic]:
+    """The WGAN-GP training loop of one :class:`~diffrisk.stress.comparison.TrainingRun`.
 
-    Parameters
-    ----------
-    returns, train_end, val_start, val_end, config, settings
-        As for :func:`~diffrisk.stress.comparison.prepare_training`.
-    seed : int
-        Seeds the initial weights, batch order, latents, interpolation weights and
-        condition dropout.
-    progress : bool, optional
-        tqdm bar (None: only on a terminal).
+    Run by :func:`~diffrisk.stress.comparison_training.train_comparison_generator`.
+    ``run.seed`` seeds the critic's initial weights (through torch's global generator,
+    after the generator's), the batch order, latents, interpolation weights, condition
+    dropout and the validation subset. Leaves the EMA generator of the selected epoch in
+    ``run.model.net`` (eval mode).
 
     Returns
     -------
-    ComparisonModel
-        ``kind="gan"``, the EMA generator of the selected epoch; ``aux`` is the critic.
+    history : list of dict
+        Per epoch: ``critic_loss``, ``gp``, ``generator_loss``, ``score``, ``seconds``.
+    critic : Critic
     """
-    torch.manual_seed(int(seed))
-    model, train, val = prepare_training(
-        returns, train_end, val_start, val_end, config, settings, "gan"
-    )
+    model, train, val, settings = run.model, run.train, run.val, run.model.settings
     net, critic = model.net, Critic(model.net.spec)
     opt_g = torch.optim.Adam(net.parameters(), lr=settings.gan_lr, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(critic.parameters(), lr=settings.gan_lr, betas=(0.0, 0.9))
     ema = EMA(net, settings.ema_decay)
-    gen = torch.Generator().manual_seed(int(seed))
-    rng = np.random.default_rng(int(seed) + 1)
+    gen = torch.Generator().manual_seed(run.seed)
+    rng = np.random.default_rng(run.seed + 1)
     rows = np.sort(rng.choice(len(val), min(settings.gan_val_windows, len(val)), replace=False))
     val_batch = val.take(torch.as_tensor(rows))
     val_z = torch.randn(
         len(rows),
         model.net.spec.latent_channels,
         model.net.spec.horizon,
-        generator=torch.Generator().manual_seed(int(seed) + 2),
+        generator=torch.Generator().manual_seed(run.seed + 2),
     )
     spec = model.net.spec
     n_use = settings.samples_per_epoch or len(train)
     n_batches = math.ceil(min(n_use, len(train)) / settings.batch_size)
-    logger.info("gan: %d training windows, %d validation windows", len(train), len(val))
     history: list[dict[str, float]] = []
     critic_steps = 0
     best_state, best_score = None, math.inf
-    bar = progress_bar(n_batches * settings.gan_epochs, "train gan", progress)
+    bar = progress_bar(n_batches * settings.gan_epochs, "train gan", run.progress)
     for epoch in range(1, settings.gan_epochs + 1):
         tic = time.perf_counter()
         net.train()
@@ -262,5 +241,4 @@ def train_gan(
         raise RuntimeError("no finite validation score in any epoch; nothing to select")
     net.load_state_dict(best_state)
     net.eval()
-    model.history, model.aux = history, critic
-    return model
+    return history, critic

@@ -280,9 +280,9 @@ def fit_training_statistics(
     """The training and validation windows and the statistics fitted on training windows.
 
     The common start of every stress generator's training (:func:`train_stress_model`,
-    :func:`diffrisk.stress.comparison.prepare_training`): only rows up to ``val_end`` are
-    read; training windows end on or before ``train_end``; validation windows lie in
-    ``[val_start, val_end]``.
+    :func:`diffrisk.stress.comparison_training.train_comparison_generator`): only rows up to
+    ``val_end`` are read; training windows end on or before ``train_end``; validation
+    windows lie in ``[val_start, val_end]``.
 
     Returns
     -------

@@ -34,8 +34,9 @@ import torch
 
 from diffrisk.diffusion.time_cap import time_cap
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import ParamsSection, StressConfig
-from diffrisk.stress.gan import energy_distance, train_gan
+from diffrisk.stress.gan import energy_distance
 from diffrisk.stress.model import (
     StressModel,
     WindowTensors,
@@ -43,7 +44,6 @@ from diffrisk.stress.model import (
     train_stress_model,
 )
 from diffrisk.stress.sampling import sample_scaled_paths
-from diffrisk.stress.vae import train_vae
 from diffrisk.stress.windows import WindowSet
 
 logger = logging.getLogger(__name__)
@@ -197,8 +197,9 @@ def _train(
 ) -> StressModel | ComparisonModel:
     if generator == "diffusion":
         return train_stress_model(returns, *dates, config, seed=seed, progress=False)
-    fit = train_gan if generator == "gan" else train_vae
-    return fit(returns, *dates, config, settings, seed=seed, progress=False)
+    return train_comparison_generator(
+        generator, returns, *dates, config, settings, seed=seed, progress=False
+    )
 
 
 @torch.no_grad()

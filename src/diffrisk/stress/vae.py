@@ -28,27 +28,21 @@ S. R. Bowman et al., "Generating Sentences from a Continuous Space", CoNLL 2016 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 
-import pandas as pd
 import torch
 from torch import nn
 
 from diffrisk.diffusion.training import TrainOptions, train_denoiser
 from diffrisk.stress.comparison import (
     ComparisonConfig,
-    ComparisonModel,
     PathGenerator,
     TemporalConvNet,
+    TrainingRun,
     WindowTensors,
     drop_condition,
-    prepare_training,
 )
-from diffrisk.stress.config import StressConfig
-
-logger = logging.getLogger(__name__)
 
 
 def kl_weight(step: int, warmup_steps: int, beta: float) -> float:
@@ -111,39 +105,23 @@ def _validation_loss(
     return total / max(count, 1)
 
 
-def train_vae(
-    returns: pd.DataFrame,
-    train_end: str | pd.Timestamp,
-    val_start: str | pd.Timestamp,
-    val_end: str | pd.Timestamp,
-    config: StressConfig,
-    settings: ComparisonConfig,
-    *,
-    seed: int,
-    progress: bool | None = None,
-) -> ComparisonModel:
-    """Fit the conditional VAE on the diffusion model's training windows.
+def fit_vae(run: TrainingRun) -> tuple[list[dict[str, float]], ConditionalVAE]:
+    """The VAE training loop of one :class:`~diffrisk.stress.comparison.TrainingRun`.
 
-    Parameters
-    ----------
-    returns, train_end, val_start, val_end, config, settings
-        As for :func:`~diffrisk.stress.comparison.prepare_training`.
-    seed : int
-        Seeds the initial weights, batch order, latents and condition dropout.
-    progress : bool, optional
-        tqdm bar (None: only on a terminal).
+    Run by :func:`~diffrisk.stress.comparison_training.train_comparison_generator`.
+    ``run.seed`` seeds the encoder's initial weights (through torch's global generator,
+    after the decoder's), the batch order, latents and condition dropout. Leaves the
+    decoder of the selected epoch (EMA weights) in ``run.model.net``.
 
     Returns
     -------
-    ComparisonModel
-        ``kind="vae"``: the decoder of the selected epoch (EMA weights); ``aux`` is the
-        whole VAE (encoder included).
+    history : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``seconds``.
+    vae : ConditionalVAE
+        The whole VAE (encoder included), eval mode.
     """
-    torch.manual_seed(int(seed))
-    model, train, val = prepare_training(
-        returns, train_end, val_start, val_end, config, settings, "vae"
-    )
-    vae = ConditionalVAE(model.net)
+    train, val, settings = run.train, run.val, run.model.settings
+    vae = ConditionalVAE(run.model.net)
     n_use = min(settings.samples_per_epoch or len(train), len(train))
     warmup = settings.vae_kl_warmup_epochs * math.ceil(n_use / settings.batch_size)
     step = {"n": 0}
@@ -166,21 +144,19 @@ def train_vae(
         ema_decay=settings.ema_decay,
         samples_per_epoch=settings.samples_per_epoch,
     )
-    logger.info("vae: %d training windows, %d validation windows", len(train), len(val))
     result = train_denoiser(
         vae,
         train,
         options,
-        seed=int(seed),
+        seed=run.seed,
         loss_fn=loss_fn,
-        val_loss_fn=lambda net: _validation_loss(net, val, settings, int(seed) + 1),  # type: ignore[arg-type]
-        progress=progress,
+        val_loss_fn=lambda net: _validation_loss(net, val, settings, run.seed + 1),  # type: ignore[arg-type]
+        progress=run.progress,
         desc="train vae",
     )
     vae.load_state_dict(result.state_dict)
     vae.eval()
-    model.history = [
+    history = [
         {k: h[k] for k in ("epoch", "train_loss", "val_loss", "seconds")} for h in result.history
     ]
-    model.aux = vae
-    return model
+    return history, vae
