@@ -224,13 +224,15 @@ def _garch_fits(
     min_obs: int,
     n_scenarios: int,
     max_obs: int | None,
+    *,
+    residuals: bool,
     seed: int | None = None,
 ) -> tuple[dict[str, _GarchPath], pd.DatetimeIndex, list[str], NDArray[np.float64], int]:
-    """Checked arguments and GARCH fits of :func:`garch_t` (``seed`` given) or :func:`fhs`.
+    """Checked arguments and GARCH fits of :func:`garch_t` and :func:`fhs`.
 
-    :func:`garch_t` draws ``n_scenarios`` from the fitted law and checks its ``seed``;
-    :func:`fhs` (``seed=None``) takes its ``n_scenarios`` scenarios from the last
-    standardised residuals, so its paths keep them and ``max_obs`` must cover them.
+    :func:`garch_t` draws ``n_scenarios`` from the fitted law (and has a ``seed`` to
+    check); :func:`fhs` (``residuals=True``) takes its ``n_scenarios`` scenarios from the
+    last standardised residuals, so its paths keep them and ``max_obs`` must cover them.
 
     Returns
     -------
@@ -238,13 +240,12 @@ def _garch_fits(
         The fitted paths by series, the forecast dates, the series, the realised returns
         ``(series, days)`` and the checked ``n_scenarios``.
     """
-    residuals = seed is None
     check_returns(returns)
     names = check_series(returns, series)
     refit_every, min_obs, n_checked, max_obs = check_garch_args(
         refit_every, min_obs, n_scenarios, max_obs, n_scenarios if residuals else 0
     )
-    if not residuals:
+    if seed is not None:
         check_int(seed, "seed", 0)
     dates, positions = forecast_positions(returns, forecast_dates)
     n_residuals = n_checked if residuals else 0
@@ -313,7 +314,15 @@ def garch_t(
     prices and rates of return", *Review of Economics and Statistics* 69(3).
     """
     paths, dates, names, realized, n_scenarios = _garch_fits(
-        returns, forecast_dates, series, refit_every, min_obs, n_scenarios, max_obs, seed=seed
+        returns,
+        forecast_dates,
+        series,
+        refit_every,
+        min_obs,
+        n_scenarios,
+        max_obs,
+        residuals=False,
+        seed=seed,
     )
     return garch_t_result(paths, dates, names, realized, n_scenarios, seed)
 
@@ -364,6 +373,6 @@ def fhs(
     of derivative securities", *Journal of Futures Markets* 19(5).
     """
     paths, dates, names, realized, _ = _garch_fits(
-        returns, forecast_dates, series, refit_every, min_obs, n_scenarios, max_obs
+        returns, forecast_dates, series, refit_every, min_obs, n_scenarios, max_obs, residuals=True
     )
     return fhs_result(paths, dates, names, realized)
