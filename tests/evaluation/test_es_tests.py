@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from diffrisk.evaluation.coverage import exceptions, kupiec_pof
-from diffrisk.evaluation.es_tests import acerbi_szekely_z1, acerbi_szekely_z2
+from diffrisk.evaluation.es_tests import acerbi_szekely, acerbi_szekely_z1, acerbi_szekely_z2
 from diffrisk.evaluation.traffic_light import (
     traffic_light,
 )
@@ -187,6 +187,21 @@ def test_z_tests_seeded():
     c = acerbi_szekely_z2(*args, n_sim=500, seed=4)
     np.testing.assert_array_equal(a.simulated, b.simulated)
     assert not np.array_equal(a.simulated, c.simulated)
+
+
+@pytest.mark.parametrize("scenarios", [None, "scenarios"])
+def test_the_pair_is_z1_and_z2_from_the_same_draws(scenarios):
+    rng = np.random.default_rng(2)
+    r = rng.standard_normal(150) * 0.01
+    v, e = normal_var_es(0.0, 0.009, 0.05)
+    scen = rng.standard_normal((150, 40)) * 0.009 if scenarios else None
+    args = (r, np.full(150, v), np.full(150, e), 0.05)
+    z1, z2 = acerbi_szekely(*args, scen, 300, 7)
+    for pair, single in ((z1, acerbi_szekely_z1), (z2, acerbi_szekely_z2)):
+        alone = single(*args, scenarios=scen, n_sim=300, seed=7)
+        assert pair == alone and pair.null == ("scenarios" if scenarios else "normal")
+        np.testing.assert_array_equal(pair.simulated, alone.simulated)
+    assert z1.n_exceptions == z2.n_exceptions == int(np.sum(r < v)) > 0
 
 
 # =========================================================================== validation

@@ -216,6 +216,45 @@ def fhs_result(
     return frame, ScenarioSet(scen, dates, names)
 
 
+def _garch_fits(
+    returns: pd.DataFrame,
+    forecast_dates: Iterable[Any],
+    series: Sequence[str] | None,
+    refit_every: int,
+    min_obs: int,
+    n_scenarios: int,
+    max_obs: int | None,
+    *,
+    residuals: bool,
+    seed: int | None = None,
+) -> tuple[dict[str, _GarchPath], pd.DatetimeIndex, list[str], NDArray[np.float64], int]:
+    """Checked arguments and GARCH fits of :func:`garch_t` and :func:`fhs`.
+
+    :func:`garch_t` draws ``n_scenarios`` from the fitted law (and has a ``seed`` to
+    check); :func:`fhs` (``residuals=True``) takes its ``n_scenarios`` scenarios from the
+    last standardised residuals, so its paths keep them and ``max_obs`` must cover them.
+
+    Returns
+    -------
+    paths, dates, names, realized, n_scenarios
+        The fitted paths by series, the forecast dates, the series, the realised returns
+        ``(series, days)`` and the checked ``n_scenarios``.
+    """
+    check_returns(returns)
+    names = check_series(returns, series)
+    refit_every, min_obs, n_checked, max_obs = check_garch_args(
+        refit_every, min_obs, n_scenarios, max_obs, n_scenarios if residuals else 0
+    )
+    if seed is not None:
+        check_int(seed, "seed", 0)
+    dates, positions = forecast_positions(returns, forecast_dates)
+    n_residuals = n_checked if residuals else 0
+    paths = garch_paths(
+        returns, dates, positions, names, refit_every, min_obs, n_residuals, max_obs
+    )
+    return paths, dates, names, realized_returns(returns, positions, names), n_checked
+
+
 def garch_t(
     returns: pd.DataFrame,
     forecast_dates: Iterable[Any],
@@ -274,15 +313,17 @@ def garch_t(
     Bollerslev (1987), "A conditionally heteroskedastic time series model for speculative
     prices and rates of return", *Review of Economics and Statistics* 69(3).
     """
-    check_returns(returns)
-    names = check_series(returns, series)
-    refit_every, min_obs, n_scenarios, max_obs = check_garch_args(
-        refit_every, min_obs, n_scenarios, max_obs, 0
+    paths, dates, names, realized, n_scenarios = _garch_fits(
+        returns,
+        forecast_dates,
+        series,
+        refit_every,
+        min_obs,
+        n_scenarios,
+        max_obs,
+        residuals=False,
+        seed=seed,
     )
-    check_int(seed, "seed", 0)
-    dates, positions = forecast_positions(returns, forecast_dates)
-    paths = garch_paths(returns, dates, positions, names, refit_every, min_obs, 0, max_obs)
-    realized = realized_returns(returns, positions, names)
     return garch_t_result(paths, dates, names, realized, n_scenarios, seed)
 
 
@@ -331,13 +372,7 @@ def fhs(
     Barone-Adesi, Giannopoulos & Vosper (1999), "VaR without correlations for portfolios
     of derivative securities", *Journal of Futures Markets* 19(5).
     """
-    check_returns(returns)
-    names = check_series(returns, series)
-    refit_every, min_obs, n_scenarios, max_obs = check_garch_args(
-        refit_every, min_obs, n_scenarios, max_obs, n_scenarios
+    paths, dates, names, realized, _ = _garch_fits(
+        returns, forecast_dates, series, refit_every, min_obs, n_scenarios, max_obs, residuals=True
     )
-    dates, positions = forecast_positions(returns, forecast_dates)
-    paths = garch_paths(
-        returns, dates, positions, names, refit_every, min_obs, n_scenarios, max_obs
-    )
-    return fhs_result(paths, dates, names, realized_returns(returns, positions, names))
+    return fhs_result(paths, dates, names, realized)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -250,27 +251,6 @@ def _simulate_parametric(
     return sums, counts
 
 
-def _simulate_tail_sums(
-    var: NDArray[np.float64],
-    es: NDArray[np.float64],
-    alphas: Sequence[float],
-    scenarios: NDArray | None,
-    n_sim: int,
-    seed: int | np.random.SeedSequence,
-    distribution: str,
-    nu: float,
-) -> tuple[NDArray[np.float64], NDArray[np.int64], str]:
-    rng = np.random.default_rng(seed)
-    if n_sim == 0:
-        empty = np.zeros((var.shape[0], 0))
-        return empty, empty.astype(np.int64), "scenarios" if scenarios is not None else distribution
-    if scenarios is not None:
-        sums, counts = _simulate_from_scenarios(scenarios, var, es, n_sim, rng)
-        return sums, counts, "scenarios"
-    sums, counts = _simulate_parametric(var, es, alphas, n_sim, rng, distribution, nu)
-    return sums, counts, distribution
-
-
 def z_tests(
     returns: NDArray[np.float64],
     var: NDArray[np.float64],
@@ -284,9 +264,15 @@ def z_tests(
 ) -> tuple[list[AcerbiSzekelyResult], list[AcerbiSzekelyResult]]:
     """Z1 and Z2 for every alpha (var, es shaped (A, T)), sharing the simulated draws."""
     n_obs = returns.size
-    sims, sim_counts, null = _simulate_tail_sums(
-        var, es, alphas, scenarios, n_sim, seed, distribution, nu
-    )
+    rng = np.random.default_rng(seed)
+    null = "scenarios" if scenarios is not None else distribution
+    if n_sim == 0:
+        sims = np.zeros((var.shape[0], 0))
+        sim_counts = sims.astype(np.int64)
+    elif scenarios is not None:
+        sims, sim_counts = _simulate_from_scenarios(scenarios, var, es, n_sim, rng)
+    else:
+        sims, sim_counts = _simulate_parametric(var, es, alphas, n_sim, rng, distribution, nu)
     z1_results, z2_results = [], []
     for a, alpha in enumerate(alphas):
         tail, n_hits = _tail_sum(returns, var[a], es[a])
@@ -303,27 +289,7 @@ def z_tests(
     return z1_results, z2_results
 
 
-def _single_z_test(
-    returns: ArrayLike,
-    var: ArrayLike,
-    es: ArrayLike,
-    alpha: float,
-    scenarios: ArrayLike | None,
-    n_sim: int,
-    seed: int | np.random.SeedSequence,
-    distribution: str,
-    nu: float,
-) -> tuple[AcerbiSzekelyResult, AcerbiSzekelyResult]:
-    r, v, e = risk_inputs(returns, var, es)
-    alpha = check_alpha(alpha)
-    n_sim = check_int(n_sim, "n_sim", 0)
-    nu = check_null(distribution, nu)
-    scen = None if scenarios is None else check_scenarios(scenarios, r.size)
-    z1, z2 = z_tests(r, v[None], e[None], [alpha], scen, n_sim, seed, distribution, nu)
-    return z1[0], z2[0]
-
-
-def acerbi_szekely_z2(
+def acerbi_szekely(
     returns: ArrayLike,
     var: ArrayLike,
     es: ArrayLike,
@@ -333,17 +299,11 @@ def acerbi_szekely_z2(
     seed: int | np.random.SeedSequence = 0,
     distribution: str = "normal",
     nu: float = 5.0,
-) -> AcerbiSzekelyResult:
-    """Acerbi–Szekely (2014) unconditional ES test Z2 with a Monte-Carlo p-value.
+) -> tuple[AcerbiSzekelyResult, AcerbiSzekelyResult]:
+    """Acerbi–Szekely (2014) ES tests Z1 and Z2 of one forecast series, one simulated null.
 
-    In return space (ES_t < 0)::
-
-        Z2 = 1 - sum_t r_t 1{r_t < VaR_t} / (T alpha ES_t)
-           = 1 + sum_t r_t 1{r_t < VaR_t} / (T alpha |ES_t|).
-
-    Under a correct model ``E[r_t 1{r_t < VaR_t}] = alpha ES_t``, so ``E[Z2] = 0``; more
-    or deeper exceptions than forecast (risk underestimated) make Z2 negative. The
-    p-value is the fraction of simulated Z2 at or below the observed one.
+    The statistics are defined in :func:`acerbi_szekely_z1` and :func:`acerbi_szekely_z2`
+    (each returns its half of this pair); both p-values come from the same simulations.
 
     Parameters
     ----------
@@ -364,7 +324,7 @@ def acerbi_szekely_z2(
 
     Returns
     -------
-    AcerbiSzekelyResult
+    z1, z2 : AcerbiSzekelyResult
 
     Notes
     -----
@@ -392,6 +352,37 @@ def acerbi_szekely_z2(
     ----------
     .. [1] Acerbi, C. and Szekely, B. (2014). Back-testing expected shortfall. *Risk*
        27(11), 76–81.
+    """
+    r, v, e = risk_inputs(returns, var, es)
+    alpha = check_alpha(alpha)
+    n_sim = check_int(n_sim, "n_sim", 0)
+    nu = check_null(distribution, nu)
+    scen = None if scenarios is None else check_scenarios(scenarios, r.size)
+    z1, z2 = z_tests(r, v[None], e[None], [alpha], scen, n_sim, seed, distribution, nu)
+    return z1[0], z2[0]
+
+
+def acerbi_szekely_z2(
+    returns: ArrayLike, var: ArrayLike, es: ArrayLike, alpha: float, **options: Any
+) -> AcerbiSzekelyResult:
+    """Acerbi–Szekely (2014) unconditional ES test Z2 with a Monte-Carlo p-value.
+
+    In return space (ES_t < 0)::
+
+        Z2 = 1 - sum_t r_t 1{r_t < VaR_t} / (T alpha ES_t)
+           = 1 + sum_t r_t 1{r_t < VaR_t} / (T alpha |ES_t|).
+
+    Under a correct model ``E[r_t 1{r_t < VaR_t}] = alpha ES_t``, so ``E[Z2] = 0``; more
+    or deeper exceptions than forecast (risk underestimated) make Z2 negative. The
+    p-value is the fraction of simulated Z2 at or below the observed one.
+
+    Parameters as for :func:`acerbi_szekely`: ``returns, var, es, alpha``, and by
+    keyword ``scenarios, n_sim, seed, distribution, nu`` (the simulated null, described
+    there).
+
+    Returns
+    -------
+    AcerbiSzekelyResult
 
     Examples
     --------
@@ -401,19 +392,11 @@ def acerbi_szekely_z2(
     >>> round(res.statistic, 4)
     0.4867
     """
-    return _single_z_test(returns, var, es, alpha, scenarios, n_sim, seed, distribution, nu)[1]
+    return acerbi_szekely(returns, var, es, alpha, **options)[1]
 
 
 def acerbi_szekely_z1(
-    returns: ArrayLike,
-    var: ArrayLike,
-    es: ArrayLike,
-    alpha: float,
-    scenarios: ArrayLike | None = None,
-    n_sim: int = 1000,
-    seed: int | np.random.SeedSequence = 0,
-    distribution: str = "normal",
-    nu: float = 5.0,
+    returns: ArrayLike, var: ArrayLike, es: ArrayLike, alpha: float, **options: Any
 ) -> AcerbiSzekelyResult:
     """Acerbi–Szekely (2014) conditional ES test Z1 with a Monte-Carlo p-value.
 
@@ -426,16 +409,11 @@ def acerbi_szekely_z1(
     p-value is the fraction of simulated Z1, among simulations with at least one
     exception, at or below the observed one.
 
-    Parameters and return type as for :func:`acerbi_szekely_z2`.
+    Parameters as for :func:`acerbi_szekely_z2`; returns an :class:`AcerbiSzekelyResult`.
 
     Notes
     -----
-    The null is simulated exactly as in :func:`acerbi_szekely_z2` (same draws for the
+    The null is simulated exactly as for :func:`acerbi_szekely_z2` (same draws for the
     same seed); simulations without an exception, where Z1 is undefined, are left out.
-
-    References
-    ----------
-    .. [1] Acerbi, C. and Szekely, B. (2014). Back-testing expected shortfall. *Risk*
-       27(11), 76–81.
     """
-    return _single_z_test(returns, var, es, alpha, scenarios, n_sim, seed, distribution, nu)[0]
+    return acerbi_szekely(returns, var, es, alpha, **options)[0]

@@ -156,13 +156,9 @@ def table2_coverage(
 ) -> pd.DataFrame:
     """Table 2: VaR exceptions (count, rate in percent) and Kupiec p-values.
 
-    Parameters
-    ----------
-    backtests : DataFrame
-        Uses columns ``series, method, alpha, n_obs, n_exceptions, exception_rate,
-        kupiec_p``. An exception on day t is ``r_t < VaR_t``.
-    series, alphas
-        As in :func:`table1_cvar`.
+    Parameters as for :func:`table1_cvar`; ``backtests`` needs the columns ``series,
+    method, alpha, n_obs, n_exceptions, exception_rate, kupiec_p``. An exception on day t
+    is ``r_t < VaR_t``.
 
     Returns
     -------

@@ -258,15 +258,15 @@ def run_simulation(
     dates: Iterable[Any],
     forecast_dates: Iterable[Any],
     seed: int,
-    burn_in: int = 500,
+    *,
     lag: int | None = None,
-    n_paths: int = 1,
+    **simulation: int,
 ) -> pd.DataFrame:
     """Known-truth experiment: each method's excess FZ0 loss over the true GARCH-t model.
 
     Parameters
     ----------
-    method_runners, params, dates, seed, burn_in
+    method_runners, params, dates, seed
         As for :func:`~diffrisk.study.simulation.simulate_forecasts`; e.g.
         :func:`default_runners` plus a DDPM runner that fits on the simulated
         train/validation days and forecasts ``forecast_dates``.
@@ -274,9 +274,10 @@ def run_simulation(
         Days to forecast and score (e.g. the test period), a subset of ``dates``.
     lag : int, optional
         Newey–West lag (see :func:`simulation_table`).
-    n_paths : int, default 1
-        Independent simulated paths, forecast as the series of one panel
-        (:func:`~diffrisk.study.simulation.simulate_forecasts`).
+    **simulation
+        ``burn_in`` and ``n_paths`` (independent simulated paths, forecast as the series
+        of one panel) of :func:`~diffrisk.study.simulation.simulate_forecasts`, with its
+        defaults.
 
     Returns
     -------
@@ -294,9 +295,7 @@ def run_simulation(
     >>> table["path"].unique().tolist(), table["method"].unique().tolist()
     (['sim_0', 'sim_1'], ['true', 'hs'])
     """
-    run = simulate_forecasts(
-        method_runners, params, dates, forecast_dates, seed, burn_in, n_paths=n_paths
-    )
+    run = simulate_forecasts(method_runners, params, dates, forecast_dates, seed, **simulation)
     return path_table(run.forecasts, lag=lag)
 
 

@@ -301,6 +301,29 @@ def create_study(
     raise ValueError(f"attempts must be >= 1, got {attempts}")
 
 
+def open_study(
+    storage: str,
+    study_name: str,
+    settings: TuneSettings,
+    sampler_seed: int,
+    base: DDPMConfig,
+    space: Mapping[str, Any],
+) -> optuna.Study:
+    """:func:`create_study`, with the hand-set configuration enqueued as trial 0 of a new study.
+
+    The trial of ``base``'s values of the ``space`` keys (:func:`base_trial_params`; none
+    when a value lies outside the space) comes first, so tuning can only improve on it
+    (by the validation score); ``skip_if_exists`` limits duplicates when workers start
+    together.
+    """
+    study = create_study(storage, study_name, settings, sampler_seed)
+    if not study.get_trials(deepcopy=False):
+        base_values = base_trial_params(base, space)
+        if base_values:
+            study.enqueue_trial(base_values, skip_if_exists=True)
+    return study
+
+
 def finished_trials(study: optuna.Study) -> int:
     """Trials that finished: complete, pruned or failed (the configurations considered)."""
     return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
@@ -354,15 +377,9 @@ def run_study(
             f"tune.min_resource ({settings.min_resource}) must be <= the tuning max_epochs "
             f"({base.max_epochs})"
         )
-    study = create_study(
-        storage, study_name, settings, seed if sampler_seed is None else sampler_seed
+    study = open_study(
+        storage, study_name, settings, seed if sampler_seed is None else sampler_seed, base, space
     )
-    if not study.get_trials(deepcopy=False):
-        # The hand-set configuration is trial 0, so tuning can only improve on it (by the
-        # validation score); skip_if_exists limits duplicates when workers start together.
-        base_values = base_trial_params(base, space)
-        if base_values:
-            study.enqueue_trial(base_values, skip_if_exists=True)
     done = finished_trials(study)
     # A trial left RUNNING by an interrupted run is not counted, so it is redone; it is
     # not marked failed here because, with a shared storage, it may be another worker's.

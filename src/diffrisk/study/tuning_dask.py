@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,8 @@ from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.study.tuning import (
     DEFAULT_SPACE,
     TuneSettings,
-    base_trial_params,
-    create_study,
     finished_trials,
+    open_study,
     run_study,
     worker_id,
 )
@@ -86,18 +85,19 @@ def open_storage(storage: str) -> str | optuna.storages.BaseStorage:
 
 @dataclass(frozen=True)
 class TrialsJob:
-    """One Dask task of :func:`run_study_on_dask`: ``n_trials`` trials of a shared study.
+    """The arguments of one :func:`~diffrisk.study.tuning.run_study` call (all but ``add``).
+
+    :func:`run_study_on_dask` binds its study arguments to one, and each of its Dask tasks
+    is one, with ``settings.n_trials`` = the task's share of the trials and
+    ``sampler_seed`` = ``seed + k`` for task k.
 
     Attributes
     ----------
-    returns, splits, base, seed, space
-        As for :func:`~diffrisk.study.tuning.run_study`.
-    settings : TuneSettings
-        With ``n_trials`` = this task's share.
-    storage, study_name : str
-        The shared study (``journal:<path>`` or an RDB URL).
-    sampler_seed : int
-        ``seed + k`` for task k.
+    returns, splits, base, seed, settings, study_name, space, sampler_seed
+        As for :func:`~diffrisk.study.tuning.run_study` (``space`` defaults to a copy of
+        :data:`~diffrisk.study.tuning.DEFAULT_SPACE`).
+    storage : str
+        The study's storage: ``journal:<path>`` or an RDB URL (:func:`open_storage`).
     """
 
     returns: pd.DataFrame
@@ -107,24 +107,28 @@ class TrialsJob:
     settings: TuneSettings
     storage: str
     study_name: str
-    space: Mapping[str, Any]
-    sampler_seed: int
+    space: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_SPACE))
+    sampler_seed: int | None = None
+
+    def run(self, *, add: bool) -> optuna.Study:
+        """:func:`~diffrisk.study.tuning.run_study` with these arguments (storage opened)."""
+        return run_study(
+            self.returns,
+            self.splits,
+            self.base,
+            self.seed,
+            self.settings,
+            open_storage(self.storage),  # an Optuna storage object for journal:<path>
+            self.study_name,
+            self.space,
+            add=add,
+            sampler_seed=self.sampler_seed,
+        )
 
 
 def run_trials(job: TrialsJob) -> dict[str, Any]:
     """Run one task's trials (in a Dask worker); returns ``worker`` and ``n_trials``."""
-    run_study(
-        job.returns,
-        job.splits,
-        job.base,
-        job.seed,
-        job.settings,
-        open_storage(job.storage),  # an Optuna storage object for journal:<path>
-        job.study_name,
-        job.space,
-        add=True,
-        sampler_seed=job.sampler_seed,
-    )
+    job.run(add=True)
     return {"worker": worker_id(), "n_trials": int(job.settings.n_trials)}
 
 
@@ -139,28 +143,20 @@ def trial_shares(remaining: int, workers: int) -> list[int]:
 
 
 def run_study_on_dask(
-    returns: pd.DataFrame,
-    splits: Splits,
-    base: DDPMConfig,
-    seed: int,
-    settings: TuneSettings,
-    storage: str,
-    study_name: str,
-    space: Mapping[str, Any] = DEFAULT_SPACE,
-    *,
-    workers: int,
-    scheduler: str | None = None,
+    *study: Any, workers: int, scheduler: str | None = None, **options: Any
 ) -> optuna.Study:
     """Run a study's missing trials as ``workers`` Dask tasks sharing one storage.
 
     Parameters
     ----------
-    returns, splits, base, seed, settings, study_name, space
-        As for :func:`~diffrisk.study.tuning.run_study`: the study ends with
-        ``settings.n_trials`` finished trials (an interrupted study resumes; a finished
-        one gets no new trial).
-    storage : str
-        ``journal:<path>`` or an RDB URL every worker reaches (see the module notes).
+    *study, **options
+        The arguments of :func:`~diffrisk.study.tuning.run_study` but ``add``:
+        ``returns, splits, base, seed, settings, storage, study_name``, optionally
+        ``space`` and ``sampler_seed`` (bound as a :class:`TrialsJob`). The study ends
+        with ``settings.n_trials`` finished trials (an interrupted study resumes; a
+        finished one gets no new trial). ``storage`` is ``journal:<path>`` or an RDB URL
+        every worker reaches (see the module notes); task k's sampler is seeded with
+        ``sampler_seed + k`` (default ``seed + k``).
     workers : int
         Tasks (each a worker process running its share of the trials one after the
         other); with 1 and no scheduler, :func:`~diffrisk.study.tuning.run_study` runs
@@ -179,46 +175,41 @@ def run_study_on_dask(
     ValueError
         For ``workers < 1``, or a SQLite storage with more than one worker.
     """
+    job = TrialsJob(*study, **options)
     workers = check_int(workers, "workers", 1)
     address = resolve_scheduler(scheduler)
     if workers == 1 and address is None:
-        return run_study(
-            returns, splits, base, seed, settings, open_storage(storage), study_name, space
-        )
-    if storage.startswith("sqlite") and workers > 1:
+        return job.run(add=False)
+    if job.storage.startswith("sqlite") and workers > 1:
         raise ValueError(
-            f"storage {storage!r}: SQLite cannot be shared by {workers} workers (concurrent "
-            "writers fail with 'database is locked'); use 'journal:<path>' or PostgreSQL"
+            f"storage {job.storage!r}: SQLite cannot be shared by {workers} workers "
+            "(concurrent writers fail with 'database is locked'); use 'journal:<path>' or "
+            "PostgreSQL"
         )
-    study = create_study(open_storage(storage), study_name, settings, seed)
-    if not study.get_trials(deepcopy=False):
-        base_values = base_trial_params(base, space)
-        if base_values:
-            study.enqueue_trial(base_values, skip_if_exists=True)
-    done = finished_trials(study)
-    shares = trial_shares(max(0, int(settings.n_trials) - done), workers)
+    seed = int(job.seed if job.sampler_seed is None else job.sampler_seed)
+    shared = open_study(
+        open_storage(job.storage), job.study_name, job.settings, seed, job.base, job.space
+    )
+    done = finished_trials(shared)
+    shares = trial_shares(max(0, int(job.settings.n_trials) - done), workers)
     logger.info(
         "study %s: %d finished trials, %d more on %d Dask task(s)",
-        study_name,
+        job.study_name,
         done,
         sum(shares),
         len(shares),
     )
     jobs = [
-        TrialsJob(
-            returns=returns,
-            splits=splits,
-            base=base,
-            seed=int(seed),
-            settings=replace(settings, n_trials=share),
-            storage=storage,
-            study_name=study_name,
-            space=dict(space),
-            sampler_seed=int(seed) + k,
+        replace(
+            job,
+            seed=int(job.seed),
+            settings=replace(job.settings, n_trials=share),
+            space=dict(job.space),
+            sampler_seed=seed + k,
         )
         for k, share in enumerate(shares)
     ]
     ran = compute_map(run_trials, jobs, len(jobs) or 1, scheduler=address, desc="tuning tasks")
     for out in ran:
         logger.info("tuning task on %s ran %d trial(s)", out["worker"], out["n_trials"])
-    return optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    return optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))

@@ -101,3 +101,42 @@ def historical_paths(
         raise ValueError(f"returns has {arr.shape[0]} days, fewer than horizon={horizon}")
     windows = np.lib.stride_tricks.sliding_window_view(arr, horizon, axis=0)[:: int(step)]
     return np.ascontiguousarray(np.swapaxes(windows, 1, 2))
+
+
+def reference_views(
+    reference: ArrayLike | pd.DataFrame, horizon: int, step: int = 1
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The historical reference as days and as H-day paths (the suite's two views).
+
+    Parameters
+    ----------
+    reference : array_like or DataFrame, shape (T, n_assets) or (n_paths, H, n_assets)
+        Held-out daily log returns, or historical paths already cut.
+    horizon : int
+        Days per path H of the scenario set the reference is compared with.
+    step : int, default 1
+        Window step cutting a 2-D reference into paths (:func:`historical_paths`).
+
+    Returns
+    -------
+    days : ndarray (n_days, n_assets)
+        A 2-D reference as given (each day once), or the pooled days of 3-D paths.
+    paths : ndarray (n_paths, H, n_assets)
+        The H-day windows of a 2-D reference, or 3-D paths as given (their horizon must
+        be ``horizon``).
+    """
+    arr = as_float_array(reference, "reference")
+    if arr.ndim == 2:
+        days = as_matrix(arr, "reference")
+        return days, historical_paths(days, horizon, step=step)
+    if arr.ndim == 3:
+        paths = as_paths(arr, "reference")
+        if paths.shape[1] != horizon:
+            raise ValueError(
+                f"reference paths have horizon {paths.shape[1]}, scenarios have {horizon}"
+            )
+        return pool_days(paths), paths
+    raise ValueError(
+        f"reference must be 2-D (days, n_assets) or 3-D (n_paths, horizon, n_assets), "
+        f"got ndim={arr.ndim}"
+    )

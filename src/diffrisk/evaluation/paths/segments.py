@@ -227,17 +227,18 @@ def variant_tables(
     reference: ArrayLike | pd.DataFrame,
     assets: Sequence[str],
     sectors: str,
-    *,
-    alpha: float = 0.05,
-    daily: bool = True,
+    **options: Any,
 ) -> pd.DataFrame:
-    """:func:`segment_tail_table` of several sets, stacked with a ``variant`` column first."""
+    """:func:`segment_tail_table` of several sets, stacked with a ``variant`` column first.
+
+    ``sets`` maps a variant name to its scenarios; the other arguments, ``options``
+    (``alpha``, ``daily``) included, are those of :func:`segment_tail_table`, the same for
+    every set.
+    """
     if not sets:
         raise ValueError("sets is empty")
     parts = [
-        segment_tail_table(paths, reference, assets, sectors, alpha=alpha, daily=daily).assign(
-            variant=name
-        )
+        segment_tail_table(paths, reference, assets, sectors, **options).assign(variant=name)
         for name, paths in sets.items()
     ]
     table = pd.concat(parts, ignore_index=True)

@@ -10,18 +10,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from diffrisk.core.checks import as_float_array
 from diffrisk.evaluation.paths.bootstrap import (  # noqa: F401  (re-exported)
     HEADLINE_METRICS,
     headline_bootstrap,
 )
 from diffrisk.evaluation.paths.common import (
-    as_matrix,
     as_paths,
     check_max_lag,
     check_q,
-    historical_paths,
     pool_days,
+    reference_views,
 )
 from diffrisk.evaluation.paths.dependence import (
     correlation_matrix,
@@ -156,27 +154,6 @@ def tail_metric_name(q: float) -> str:
     return f"lower_tail_dep_q{alpha_tag(check_q(q))}"
 
 
-def _reference_views(
-    reference: ArrayLike | pd.DataFrame, horizon: int, step: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Return (reference days, reference paths) following the module's rules."""
-    arr = as_float_array(reference, "reference")
-    if arr.ndim == 2:
-        days = as_matrix(arr, "reference")
-        return days, historical_paths(days, horizon, step=step)
-    if arr.ndim == 3:
-        paths = as_paths(arr, "reference")
-        if paths.shape[1] != horizon:
-            raise ValueError(
-                f"reference paths have horizon {paths.shape[1]}, scenarios have {horizon}"
-            )
-        return pool_days(paths), paths
-    raise ValueError(
-        f"reference must be 2-D (days, n_assets) or 3-D (n_paths, horizon, n_assets), "
-        f"got ndim={arr.ndim}"
-    )
-
-
 def _asset_names(
     reference: ArrayLike | pd.DataFrame, asset_names: Sequence[str] | None, n_assets: int
 ) -> list[str]:
@@ -243,7 +220,7 @@ def validate_scenarios(
     """
     gen_paths = as_paths(scenarios, "scenarios")
     n_paths, horizon, n_assets = gen_paths.shape
-    ref_days, ref_paths = _reference_views(reference, horizon, step)
+    ref_days, ref_paths = reference_views(reference, horizon, step)
     if ref_days.shape[1] != n_assets:
         raise ValueError(
             f"mismatched assets: scenarios have {n_assets} assets, "
