@@ -56,7 +56,7 @@ def portfolio_log_returns(
     --------
     Gross returns 1.1 and 0.9 average to 1.0:
 
-    >>> float(portfolio_log_returns(np.log([1.1, 0.9])))
+    >>> round(float(portfolio_log_returns(np.log([1.1, 0.9]))), 12)
     0.0
     >>> round(float(portfolio_log_returns(np.log([2.0, 4.0]), [0.25, 0.75])), 12)
     1.252762968495

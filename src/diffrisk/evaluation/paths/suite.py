@@ -211,6 +211,7 @@ def validate_scenarios(
 
     Examples
     --------
+    >>> from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
     >>> rng = np.random.default_rng(0)
     >>> train, test = rng.normal(0, 0.01, (500, 3)), rng.normal(0, 0.01, (300, 3))
     >>> table = validate_scenarios(rng.normal(0, 0.01, (200, 20, 3)), test,
