@@ -31,6 +31,7 @@ ROOT_TEST_FILES = frozenset(
         "test_api.py",  # the front door: diffrisk/__init__.py and diffrisk/api.py
         "test_readme_example.py",  # the README's library example (examples/)
         "test_own_data_smoke.py",  # the pipeline on a user's CSV (examples/)
+        "test_doctests.py",  # every docstring example of the package
     }
 )
 
