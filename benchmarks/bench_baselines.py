@@ -13,7 +13,7 @@ from daily refits (the accuracy side of the trade-off; daily refits cost about 1
 per series).
 
 ``--workers 1 2`` runs the ``baselines`` stage's own configuration (every method of
-``params.yaml``'s ``baselines`` section) through ``run_baselines_by_series`` with each
+``params.yaml``'s ``baselines`` section) through ``run_baselines`` with each
 number of Dask workers, and checks that the forecasts are identical.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_baselines.py``
@@ -28,7 +28,6 @@ import time
 import numpy as np
 import pandas as pd
 
-from diffrisk.baselines.by_series import run_baselines_by_series
 from diffrisk.baselines.garch import fhs, garch_t
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.baselines.registry import run_baselines
@@ -101,7 +100,7 @@ def compare_workers(returns, dates, workers) -> None:
     for n in workers:
         out = timed(
             f"stage config, {len(methods)} methods, workers={n}",
-            run_baselines_by_series,
+            run_baselines,
             returns,
             dates,
             methods,

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diffrisk.baselines.by_series import run_baselines_by_series
+from diffrisk.baselines.registry import run_baselines
 from diffrisk.core import audit
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
@@ -57,7 +57,7 @@ def forecast_baselines(
     seed : int
         Study seed.
     workers : int, default 1
-        Dask worker processes, one task per series (:mod:`diffrisk.baselines.by_series`);
+        Dask worker processes, one task per series (:func:`run_baselines`);
         the forecasts are byte-identical whatever it is; 1 = in process.
 
     Returns
@@ -84,9 +84,7 @@ def forecast_baselines(
     }
     config = baseline_config(names, section, n_scenarios)
     tic = time.perf_counter()
-    results = run_baselines_by_series(
-        returns, dates, names, config, seed=int(seed), workers=int(workers)
-    )
+    results = run_baselines(returns, dates, names, config, seed=int(seed), workers=int(workers))
     elapsed = time.perf_counter() - tic
     data_hash = audit.recorded_data_hash()
     for method, (frame, scen) in results.items():
