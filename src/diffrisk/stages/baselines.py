@@ -11,13 +11,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diffrisk.baselines.registry import run_baselines
 from diffrisk.core import audit
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.forecasts.store import save_forecasts
-from diffrisk.stages.baseline_settings import baseline_config
+from diffrisk.stages.baseline_settings import baseline_config, period_baselines
 
 logger = logging.getLogger(__name__)
 
@@ -42,23 +41,18 @@ def forecast_baselines(
     methods : str or sequence of str
         Baselines to run (comma-separated), among ``hs, mc_normal, garch_t, fhs, gas,
         es_caviar``.
-    window : int
-        Look-back of ``hs`` and ``mc_normal`` (days).
+    window, refit_every, min_obs, max_obs, fhs_residuals : int
+        The baselines' settings (``params.yaml``'s ``baselines`` section), as documented
+        in :func:`~diffrisk.stages.baseline_settings.baseline_config`.
     n_scenarios : int
         Scenarios of ``mc_normal`` and ``garch_t`` (as many as the DDPM draws).
-    refit_every, min_obs, max_obs : int
-        Refit frequency (forecast days), minimum history and longest (rolling) fit
-        window of ``garch_t``/``fhs`` and of the peers ``gas``/``es_caviar`` (0 =
-        expanding window).
-    fhs_residuals : int
-        Number of most recent standardised residuals used by ``fhs``.
     splits : Splits
         The study's periods; forecasts are made for every test day.
     seed : int
         Study seed.
     workers : int, default 1
-        Dask worker processes, one task per series (:func:`run_baselines`);
-        the forecasts are byte-identical whatever it is; 1 = in process.
+        Dask worker processes, one task per series, as documented in
+        :func:`~diffrisk.stages.baseline_settings.period_baselines`.
 
     Returns
     -------
@@ -81,10 +75,11 @@ def forecast_baselines(
         "min_obs": min_obs,
         "max_obs": max_obs,
         "fhs_residuals": fhs_residuals,
+        "workers": workers,
     }
-    config = baseline_config(names, section, n_scenarios)
+    config = baseline_config(names, section, n_scenarios)  # recorded in the audit files
     tic = time.perf_counter()
-    results = run_baselines(returns, dates, names, config, seed=int(seed), workers=int(workers))
+    results = period_baselines(returns, dates, names, section, n_scenarios, seed)
     elapsed = time.perf_counter() - tic
     data_hash = audit.recorded_data_hash()
     for method, (frame, scen) in results.items():

@@ -37,7 +37,7 @@ from diffrisk.baselines.combination import (
     parse_pairs,
     select_weight,
 )
-from diffrisk.baselines.registry import BASELINE_METHODS, run_baselines
+from diffrisk.baselines.registry import BASELINE_METHODS
 from diffrisk.core import audit, io, paths
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import write_table
@@ -45,7 +45,7 @@ from diffrisk.data.returns import check_series, load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.forecasts.contract import ALPHAS
 from diffrisk.forecasts.store import load_forecasts, save_forecasts
-from diffrisk.stages.baseline_settings import baseline_config
+from diffrisk.stages.baseline_settings import period_baselines
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ def validation_forecasts(
         )
     returns = load_returns()
     dates = splits.dates(returns, "validation")
-    config = baseline_config(val_methods, baselines, n_scenarios)
-    results = run_baselines(returns, dates, list(val_methods), config, seed=seed, series=heads)
+    results = period_baselines(returns, dates, val_methods, baselines, n_scenarios, seed, heads)
     return {m: frame for m, (frame, _) in results.items()}
 
 
@@ -115,7 +114,8 @@ def calibrate_methods(
     fallback_gamma, fallback_weight : float
         The values fixed in advance, used without validation forecasts.
     baselines : mapping
-        The ``baselines`` section (settings of the validation baseline forecasts).
+        The ``baselines`` section (settings and ``workers`` of the validation baseline
+        forecasts, :func:`~diffrisk.stages.baseline_settings.period_baselines`).
     n_scenarios : int
         Scenarios of ``mc_normal``/``garch_t`` validation forecasts.
     headline : str or sequence of str

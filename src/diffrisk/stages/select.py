@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from diffrisk.baselines.combination import parse_pairs
-from diffrisk.baselines.registry import BASELINE_METHODS, run_baselines
+from diffrisk.baselines.registry import BASELINE_METHODS
 from diffrisk.core import io, paths
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import write_table
 from diffrisk.data.splits import Splits
-from diffrisk.stages.baseline_settings import baseline_config
+from diffrisk.stages.baseline_settings import period_baselines
 from diffrisk.stages.common import checked_returns
 from diffrisk.stages.ddpm_settings import ddpm_config
 from diffrisk.study.selection import (
@@ -127,9 +127,8 @@ def select_ddpm(
     if peer_methods:
         data, dates = rehearsal_period(returns, splits)
         logger.info("select: rehearsal forecasts of the peers %s", peer_methods)
-        peer_config = baseline_config(peer_methods, baselines or {}, int(n_scenarios))
-        results = run_baselines(
-            data, dates, peer_methods, peer_config, seed=int(seed), series=list(heads)
+        results = period_baselines(
+            data, dates, peer_methods, baselines or {}, int(n_scenarios), int(seed), heads
         )
         peers = {m: frame for m, (frame, _) in results.items()}
     decisions, scores = nested_validation(

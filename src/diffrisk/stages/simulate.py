@@ -20,6 +20,7 @@ from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
+from diffrisk.stages.baseline_settings import baseline_settings
 from diffrisk.stages.ddpm_settings import ddpm_config, sampler_settings
 from diffrisk.study.simulation import DEFAULT_PARAMS
 from diffrisk.study.simulation_scoring import (
@@ -61,7 +62,8 @@ def simulate_known_truth(
         The ``ddpm`` section and ``tune.enabled`` (as for the train stage;
         ``final_refit: auto`` takes the select stage's decision).
     baseline_params : mapping
-        The ``baselines`` section (window, refit_every, min_obs, max_obs, fhs_residuals).
+        The ``baselines`` section (window, refit_every, min_obs, max_obs, fhs_residuals;
+        read by :func:`~diffrisk.stages.baseline_settings.baseline_settings`).
     sampling : mapping
         ``sampler, n_steps, order, eta, spacing, noise`` of the ``generate`` section
         (``auto`` values resolved).
@@ -81,15 +83,8 @@ def simulate_known_truth(
     config, tuned = ddpm_config(ddpm, use_tuned)
     calendar = load_returns().index
     test_dates = splits.dates(pd.DataFrame(index=calendar), "test")
-    runners = default_runners(
-        window=int(baseline_params["window"]),
-        n_scenarios=int(n_scenarios),
-        refit_every=int(baseline_params["refit_every"]),
-        min_obs=int(baseline_params["min_obs"]),
-        fhs_residuals=int(baseline_params["fhs_residuals"]),
-        max_obs=int(baseline_params["max_obs"]) or None,
-        seed=int(seed),
-    )
+    settings = baseline_settings(baseline_params)
+    runners = default_runners(**settings, n_scenarios=int(n_scenarios), seed=int(seed))
 
     def ddpm_runner(returns: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
         model, _ = fit_ddpm(returns, splits, config, seed=int(seed), progress=False)
