@@ -137,9 +137,14 @@ def run_baselines(
         raise ValueError(f"methods has duplicates: {methods}")
     kwargs = {m: _method_kwargs(m, config) for m in methods}
     if check_int(workers, "workers", 1) > 1 or resolve_scheduler(scheduler) is not None:
-        return _by_series(
-            returns, forecast_dates, methods, config, seed, series, workers, scheduler
-        )
+        # one Dask task per series, joined in the series' order: the same bytes (tested)
+        check_returns(returns)
+        names = check_series(returns, series)
+        dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
+        jobs = [_SeriesJob(returns, dates, tuple(methods), config, int(seed), n) for n in names]
+        logger.info("baselines: %d series as Dask tasks", len(jobs))
+        parts = compute_map(_run_series, jobs, int(workers), scheduler=scheduler, desc="baselines")
+        return {m: _join([part[m] for part in parts], names) for m in parts[0]}
     tic = time.perf_counter()
     shared = _shared_garch(returns, forecast_dates, methods, kwargs, seed, series)
     if shared:
@@ -219,27 +224,3 @@ def _join(parts: Sequence[BaselineResult], names: list[str]) -> BaselineResult:
         return frame, None
     scenarios = np.concatenate([scen.scenarios for _, scen in parts], axis=0)  # type: ignore[union-attr]
     return frame, ScenarioSet(scenarios, first.dates, list(names), first.design)
-
-
-def _by_series(
-    returns: pd.DataFrame,
-    forecast_dates: Iterable[Any],
-    methods: list[str],
-    config: Mapping[str, Mapping[str, Any]],
-    seed: int,
-    series: Sequence[str] | None,
-    workers: int,
-    scheduler: str | None,
-) -> dict[str, BaselineResult]:
-    """:func:`run_baselines` as one :func:`~diffrisk.core.compute.compute_map` task per series.
-
-    The tables and scenario sets are joined in the series' order: the same, to the byte,
-    as one in-process run (tested).
-    """
-    check_returns(returns)
-    names = check_series(returns, series)
-    dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
-    jobs = [_SeriesJob(returns, dates, tuple(methods), config, int(seed), n) for n in names]
-    logger.info("baselines: %d series as Dask tasks", len(jobs))
-    parts = compute_map(_run_series, jobs, int(workers), scheduler=scheduler, desc="baselines")
-    return {m: _join([part[m] for part in parts], names) for m in parts[0]}
