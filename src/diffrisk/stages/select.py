@@ -90,7 +90,8 @@ def select_ddpm(
         ``calibrate.fallback_weight``: the weight of the DDPM member (the one the
         ``calibrate`` stage gives a DDPM pair).
     baselines : mapping, optional
-        The ``baselines`` section: the peers' settings (needed with combinations).
+        The ``baselines`` section: the peers' settings (needed with combinations),
+        ``workers`` included.
 
     Returns
     -------
