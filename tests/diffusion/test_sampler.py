@@ -313,7 +313,10 @@ def test_chunk_states_replay_the_draws_of_sample(schedule, method, eta, noise):
     full_gen = torch.Generator().manual_seed(5)
     full = sample(oracle, schedule, cond, 10, generator=full_gen, progress=False, **kw)
     replay_gen = torch.Generator().manual_seed(5)
-    states = chunk_states(schedule, 7, 10, generator=replay_gen, **kw)
+    steps = reverse_steps(method, schedule, kw["n_steps"], "logsnr")
+    states = chunk_states(
+        7, 10, steps, generator=replay_gen, method=method, eta=eta, noise=noise, chunk_elements=30
+    )
     assert chunk_rows(10, 30) == 3 and len(states) == 3
     assert torch.equal(states[0], torch.Generator().manual_seed(5).get_state())
     # the generator ends where sample leaves it
@@ -332,5 +335,5 @@ def test_step_noise_follows_the_sampler():
     assert step_noise("ddpm", 5, 0.0) and not step_noise("ddpm", 0, 0.0)
     assert step_noise("ddim", 0, 0.3) and not step_noise("ddim", 5, 0.0)
     assert chunk_rows(500) == 65 and chunk_rows(5000) == 6 and chunk_rows(10**6) == 1
-    no_chunks = chunk_states(NoiseSchedule.create("linear", 10), 0, 5, generator=torch.Generator())
+    no_chunks = chunk_states(0, 5, np.arange(9, -1, -1), generator=torch.Generator())
     assert no_chunks == []

@@ -21,11 +21,37 @@ import torch
 from torch import nn
 
 from diffrisk.core.compute import compute_map
-from diffrisk.diffusion.sampler import CHUNK_ELEMENTS, chunk_rows, chunk_states, sample
+from diffrisk.diffusion.sampler import (
+    CHUNK_ELEMENTS,
+    chunk_rows,
+    chunk_states,
+    reverse_steps,
+    sample,
+)
 from diffrisk.diffusion.schedule import NoiseSchedule
 
-#: Options of :func:`diffrisk.diffusion.sampler.chunk_states` among the sampling options.
-_REPLAY_KEYS = ("method", "n_steps", "eta", "spacing", "noise")
+
+def chunk_ranges(n_chunks: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous, non-empty ranges ``[a, b)`` covering ``range(n_chunks)``.
+
+    Sizes differ by at most one (the first ranges are the longer ones); fewer ranges when
+    there are fewer chunks than ``parts``.
+
+    Examples
+    --------
+    >>> chunk_ranges(7, 3)
+    [(0, 3), (3, 5), (5, 7)]
+    """
+    if int(parts) < 1:
+        raise ValueError(f"parts must be >= 1, got {parts!r}")
+    n = int(n_chunks)
+    k = min(int(parts), n)
+    ranges, start = [], 0
+    for i in range(k):
+        stop = start + n // k + (i < n % k)
+        ranges.append((start, stop))
+        start = stop
+    return ranges
 
 
 @dataclass(frozen=True)
@@ -57,29 +83,6 @@ class ChunkTask:
     state: torch.Tensor
     options: Mapping[str, Any]
     threads: int
-
-
-def chunk_ranges(n_chunks: int, parts: int) -> list[tuple[int, int]]:
-    """``parts`` contiguous, non-empty ranges ``[a, b)`` covering ``range(n_chunks)``.
-
-    Sizes differ by at most one (the first ranges are the longer ones); fewer ranges when
-    there are fewer chunks than ``parts``.
-
-    Examples
-    --------
-    >>> chunk_ranges(7, 3)
-    [(0, 3), (3, 5), (5, 7)]
-    """
-    if int(parts) < 1:
-        raise ValueError(f"parts must be >= 1, got {parts!r}")
-    n = int(n_chunks)
-    k = min(int(parts), n)
-    ranges, start = [], 0
-    for i in range(k):
-        stop = start + n // k + (i < n % k)
-        ranges.append((start, stop))
-        start = stop
-    return ranges
 
 
 def run_chunk_task(task: ChunkTask) -> torch.Tensor:
@@ -130,9 +133,14 @@ def sample_on_dask(
         Byte-identical to ``sample(net, schedule, cond, n_scenarios, generator=generator,
         **options)``; ``generator`` is left where that call would leave it.
     """
-    n_cond = int(cond.shape[0])
-    replay = {k: options[k] for k in _REPLAY_KEYS if k in options}
-    states = chunk_states(schedule, n_cond, n_scenarios, generator=generator, **replay)
+    method = options.get("method", "ddim")
+    steps = reverse_steps(
+        method, schedule, options.get("n_steps"), options.get("spacing", "logsnr")
+    )
+    replay = {k: options[k] for k in ("eta", "noise") if k in options}
+    states = chunk_states(
+        int(cond.shape[0]), n_scenarios, steps, generator=generator, method=method, **replay
+    )
     rows = chunk_rows(n_scenarios, CHUNK_ELEMENTS)
     threads = torch.get_num_threads()
     tasks = [

@@ -345,15 +345,13 @@ def sample(
 
 
 def chunk_states(
-    schedule: NoiseSchedule,
     n_conditions: int,
     n_scenarios: int,
+    steps: NDArray[np.int64],
     *,
     generator: torch.Generator,
     method: str = "ddim",
-    n_steps: int | None = None,
     eta: float = 0.0,
-    spacing: str = "logsnr",
     noise: str = "iid",
     chunk_elements: int = CHUNK_ELEMENTS,
 ) -> list[torch.Tensor]:
@@ -365,18 +363,22 @@ def chunk_states(
 
     Parameters
     ----------
-    schedule, n_scenarios, generator, method, n_steps, eta, spacing, noise, chunk_elements
-        As in :func:`sample`; ``generator`` is advanced exactly as :func:`sample` would
-        advance it.
     n_conditions : int
         B, the number of conditions :func:`sample` would be given.
+    n_scenarios : int
+        N, scenarios per condition.
+    steps : ndarray of int
+        The reverse steps :func:`sample` visits: :func:`reverse_steps` of its ``method``,
+        ``schedule``, ``n_steps`` and ``spacing``.
+    generator, method, eta, noise, chunk_elements
+        As in :func:`sample`; ``generator`` is advanced exactly as :func:`sample` would
+        advance it.
 
     Returns
     -------
     list of ByteTensor
         ``generator.get_state()`` before each chunk's first draw, one per chunk.
     """
-    steps = reverse_steps(method, schedule, n_steps, spacing)
     per_chunk = chunk_rows(n_scenarios, chunk_elements)
     n_noisy = sum(step_noise(method, int(t), eta) for t in steps)
     states = []
