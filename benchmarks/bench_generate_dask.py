@@ -7,12 +7,17 @@ Runs :func:`diffrisk.ddpm.forecast.forecast_ddpm` on the pipeline's trained mode
 resolved from ``reports/metrics/selection.json``), for the first ``--days`` test days and
 ``--series`` (default every series of the model), once per ``--workers`` count. Prints the
 wall time of each run and whether its scenarios (and forecast table) are byte-identical to
-the first run's. Reads only; writes nothing unless ``--out``.
+the first run's, and with ``--against METHOD`` (only with ``--days 0``, the stage's
+conditions: one generator runs through all of them, so a subset of days draws other noise)
+to the pipeline's stored set (``data/forecasts/<METHOD>_scenarios.npz``: ``ddpm`` for the
+configured sampler, ``ddpm_ancestral`` with ``--sampler ddpm --series portfolio,sp500``).
+Reads only; writes nothing unless ``--out``.
 
 Usage::
 
     OMP_NUM_THREADS=1 DIFFRISK_ROOT=/path/to/checkout python benchmarks/bench_generate_dask.py \\
-        --days 250 --workers 1 2 [--sampler ddpm] [--series portfolio,sp500] [--out r.json]
+        --days 250 --workers 1 2 [--sampler ddpm] [--series portfolio,sp500] [--against ddpm] \
+        [--out r.json]
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import load_checkpoint
+from diffrisk.forecasts.contract import ScenarioSet
+from diffrisk.forecasts.store import load_scenarios
 from diffrisk.stages.ddpm_settings import sampler_settings
 
 SAMPLING_KEYS = ("sampler", "n_steps", "order", "eta", "spacing", "noise")
@@ -44,6 +51,16 @@ def digest(array: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def stored_subset(method: str, scen: ScenarioSet) -> np.ndarray:
+    """The stored set ``method``'s scenarios on the days and series of ``scen``."""
+    stored = load_scenarios(method)
+    rows = [list(stored.series).index(name) for name in scen.series]
+    days = stored.dates.get_indexer(scen.dates)
+    if (days < 0).any():
+        raise ValueError(f"{method}: the stored set lacks some of the benchmark's dates")
+    return stored.scenarios[rows][:, days]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=None, help="project root (default: DIFFRISK_ROOT / cwd)")
@@ -52,8 +69,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--n-scenarios", type=int, default=None, help="default params.yaml's")
     ap.add_argument("--sampler", default=None, help="override generate.sampler (ddim | ddpm)")
+    ap.add_argument("--against", default=None, help="stored set to compare with (e.g. ddpm)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
+    if args.against and args.days:
+        ap.error("--against compares the whole test period: use it with --days 0")
     if args.root:
         os.environ["DIFFRISK_ROOT"] = args.root
     params = yaml.safe_load(paths.params_file().read_text())
@@ -96,6 +116,12 @@ def main() -> None:
             "frame_sha256": hashlib.sha256(frame.to_csv().encode()).hexdigest(),
             "load_average": round(os.getloadavg()[0], 1),
         }
+        if args.against:
+            expected = stored_subset(args.against, scen)
+            row[f"identical_to_stored_{args.against}"] = (
+                expected.dtype == scen.scenarios.dtype
+                and expected.tobytes() == scen.scenarios.tobytes()
+            )
         if first is None:
             first = row
         row["identical_to_first"] = (
