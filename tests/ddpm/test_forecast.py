@@ -1,6 +1,7 @@
 """Tests of diffrisk.ddpm.forecast: the sampling design of DDPM scenario sets."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import special
@@ -8,9 +9,10 @@ from scipy import special
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm, scenario_design
+from diffrisk.ddpm.inputs import condition_tensors, prepare_returns, series_columns
 from diffrisk.diffusion.sampler import sample
 from diffrisk.diffusion.schedule import NoiseSchedule
-from diffrisk.forecasts.contract import validate_forecast_frame
+from diffrisk.forecasts.contract import forecast_date_positions, validate_forecast_frame
 from diffrisk.risk.measures import cvar, var
 from tests.ddpm.test_fit import simulate_garch_t
 from tests.diffusion.test_sampler import GaussianOracle
@@ -83,6 +85,66 @@ def test_forecast_records_its_design():
     _, iid = forecast_ddpm(model, returns, dates[:3], n_scenarios=50, seed=1, noise="iid")
     _, anc = forecast_ddpm(model, returns, dates[:3], n_scenarios=20, seed=1, sampler="ddpm")
     assert iid.design == "iid" and anc.design == "iid"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A smoke-size model on two simulated series and 20 forecast days."""
+    returns, _ = simulate_garch_t(1100, 2, seed=9)
+    splits = {
+        "train_end": returns.index[799],
+        "val_start": returns.index[800],
+        "val_end": returns.index[999],
+    }
+    config = DDPMConfig.smoke(samples_per_epoch=1024, max_epochs=1)
+    model, _ = fit_ddpm(returns, splits, config, seed=0, progress=False)
+    return model, returns, returns.index[1000:1020]
+
+
+@pytest.mark.parametrize(
+    ("sampler", "noise"), [("ddpm", "iid"), ("ddim", "stratified")], ids=["ancestral", "ddim"]
+)
+def test_forecast_on_two_workers_equals_one_worker(tiny, sampler, noise):
+    # 2000 scenarios: chunks of 16 conditions over 2 series x 20 days (16, 16, 8 rows);
+    # chunk 1 straddles the two series and worker 1's range ends mid-series (row 32).
+    model, returns, dates = tiny
+    kw = {"n_scenarios": 2000, "seed": 3, "sampler": sampler, "noise": noise, "progress": False}
+    frame1, scen1 = forecast_ddpm(model, returns, dates, workers=1, **kw)
+    frame2, scen2 = forecast_ddpm(model, returns, dates, workers=2, **kw)
+    assert scen2.scenarios.tobytes() == scen1.scenarios.tobytes()
+    pd.testing.assert_frame_equal(frame2, frame1, check_exact=True)
+    # workers=1 is the one-generator sampler itself: the scaled draws of sample()
+    cfg = model.config
+    cols = series_columns(model.scaler, model.series, "series")
+    _, rows = forecast_date_positions(returns.index, dates)
+    prep = prepare_returns(returns.iloc[: int(rows.max()) + 1], model.scaler, model.market)
+    data = condition_tensors(prep, rows, cols, cfg)
+    z = sample(
+        model.net,
+        model.schedule,
+        data.encode(model.net),
+        2000,
+        generator=torch.Generator().manual_seed(3),
+        method=sampler,
+        n_steps=cfg.n_steps if sampler == "ddim" else None,
+        eta=cfg.eta,
+        spacing=cfg.spacing,
+        noise=noise,
+        order=cfg.order,
+        variance=cfg.variance,
+    ).numpy()
+    scale = prep.sigma[rows][:, cols].T.astype(np.float32)
+    expected = z.reshape(2, 20, 2000) * scale[:, :, None] + prep.loc[rows][:, cols].T[
+        :, :, None
+    ].astype(np.float32)
+    assert scen1.scenarios.tobytes() == expected.astype(np.float32).tobytes()
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
+def test_forecast_refuses_bad_workers(tiny, workers):
+    model, returns, dates = tiny
+    with pytest.raises(ValueError, match=r"workers must be an integer >= 1, got"):
+        forecast_ddpm(model, returns, dates[:2], n_scenarios=10, workers=workers)
 
 
 def test_fz0_mean_scores_a_non_negative_es_as_the_worst():

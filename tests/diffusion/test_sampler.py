@@ -9,12 +9,15 @@ from scipy import stats
 
 from diffrisk.ddpm.network import Denoiser, DenoiserSpec
 from diffrisk.diffusion.sampler import (
+    chunk_rows,
+    chunk_states,
     ddim_step,
     ddim_timesteps,
     initial_noise,
     reverse_process,
     reverse_steps,
     sample,
+    step_noise,
 )
 from diffrisk.diffusion.schedule import NoiseSchedule
 
@@ -295,3 +298,42 @@ def test_reverse_steps_and_reverse_process_errors(schedule):
         reverse_process(lambda x, t: x, schedule, x, steps, generator=gen, order=3)
     with pytest.raises(FloatingPointError, match="reverse step 0"):
         reverse_process(lambda x, t: x * math.nan, schedule, x, steps, generator=gen)
+
+
+@pytest.mark.parametrize(
+    ("method", "eta", "noise"),
+    [("ddim", 0.0, "stratified"), ("ddim", 0.5, "iid"), ("ddpm", 0.0, "iid")],
+)
+def test_chunk_states_replay_the_draws_of_sample(schedule, method, eta, noise):
+    # 7 conditions x 10 scenarios in chunks of 30 elements: chunks of 3, 3 and 1 rows.
+    cond = torch.stack([torch.linspace(-1.0, 1.0, 7), torch.linspace(0.5, 2.0, 7)], dim=1)
+    kw = {"method": method, "n_steps": 8 if method == "ddim" else None, "eta": eta}
+    kw |= {"noise": noise, "chunk_elements": 30}
+    oracle = GaussianOracle(schedule)
+    full_gen = torch.Generator().manual_seed(5)
+    full = sample(oracle, schedule, cond, 10, generator=full_gen, progress=False, **kw)
+    replay_gen = torch.Generator().manual_seed(5)
+    steps = reverse_steps(method, schedule, kw["n_steps"], "logsnr")
+    states = chunk_states(
+        7, 10, steps, generator=replay_gen, method=method, eta=eta, noise=noise, chunk_elements=30
+    )
+    assert chunk_rows(10, 30) == 3 and len(states) == 3
+    assert torch.equal(states[0], torch.Generator().manual_seed(5).get_state())
+    # the generator ends where sample leaves it
+    assert torch.equal(replay_gen.get_state(), full_gen.get_state())
+    # every chunk, and a range of two chunks, from its state alone: the same bytes
+    for first, stop in [(0, 1), (1, 2), (2, 3), (1, 3)]:
+        gen = torch.Generator()
+        gen.set_state(states[first])
+        part = sample(oracle, schedule, cond[3 * first : 3 * stop], 10, generator=gen, **kw)
+        assert torch.equal(part, full[3 * first : 3 * stop])
+    # the replay is not vacuous: the chunks start from different states
+    assert not torch.equal(states[1], states[2])
+
+
+def test_step_noise_follows_the_sampler():
+    assert step_noise("ddpm", 5, 0.0) and not step_noise("ddpm", 0, 0.0)
+    assert step_noise("ddim", 0, 0.3) and not step_noise("ddim", 5, 0.0)
+    assert chunk_rows(500) == 65 and chunk_rows(5000) == 6 and chunk_rows(10**6) == 1
+    no_chunks = chunk_states(0, 5, np.arange(9, -1, -1), generator=torch.Generator())
+    assert no_chunks == []

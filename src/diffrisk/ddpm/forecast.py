@@ -12,7 +12,10 @@ import torch
 from numpy.typing import NDArray
 from scipy import stats
 
+from diffrisk.core.checks import check_int
+from diffrisk.core.compute import resolve_scheduler
 from diffrisk.ddpm.config import SCORE_ALPHAS
+from diffrisk.ddpm.forecast_tasks import sample_on_dask
 from diffrisk.ddpm.inputs import (
     ConditionTensors,
     condition_tensors,
@@ -48,27 +51,38 @@ def sample_scaled(
     order: int = 2,
     variance: str = "beta",
     progress: bool | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> torch.Tensor:
     """Encode every condition once and draw ``n_scenarios`` scaled returns for each, (n, N).
 
-    See :func:`diffrisk.diffusion.sampler.sample` for the sampling options.
+    See :func:`diffrisk.diffusion.sampler.sample` for the sampling options. With
+    ``workers > 1`` (or a Dask scheduler, see :func:`diffrisk.core.compute.compute_map`)
+    the sampler's chunks run as ``workers`` Dask tasks of whole chunks
+    (:func:`diffrisk.ddpm.forecast_tasks.sample_on_dask`): the result is byte-identical.
     """
     cond = data.encode(net)
     gen = torch.Generator().manual_seed(int(seed))
-    return sample(
+    options = {
+        "method": sampler,
+        "n_steps": n_steps if sampler == "ddim" else None,
+        "eta": eta,
+        "spacing": spacing,
+        "noise": noise,
+        "order": order,
+        "variance": variance,
+    }
+    if int(workers) == 1 and resolve_scheduler(scheduler) is None:
+        return sample(net, schedule, cond, n_scenarios, generator=gen, progress=progress, **options)
+    return sample_on_dask(
         net,
         schedule,
         cond,
         n_scenarios,
         generator=gen,
-        method=sampler,
-        n_steps=n_steps if sampler == "ddim" else None,
-        eta=eta,
-        spacing=spacing,
-        noise=noise,
-        order=order,
-        variance=variance,
-        progress=progress,
+        workers=int(workers),
+        scheduler=scheduler,
+        **options,
     )
 
 
@@ -119,6 +133,8 @@ def forecast_ddpm(
     noise: str | None = None,
     order: int | None = None,
     progress: bool | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> tuple[pd.DataFrame, ScenarioSet]:
     """One-day VaR/CVaR forecasts and scenarios for every date and series.
 
@@ -141,6 +157,14 @@ def forecast_ddpm(
         Series to forecast (default: every series of the model).
     progress : bool, optional
         tqdm progress (``None``: only on a terminal).
+    workers : int, default 1
+        1 samples in this process; N > 1 runs the sampler's chunks as N Dask tasks of
+        whole chunks on an embedded cluster of N processes
+        (:func:`diffrisk.ddpm.forecast_tasks.sample_on_dask`). The scenarios are
+        byte-identical for every ``workers``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (default: the ``DIFFRISK_DASK_SCHEDULER``
+        environment variable; see :func:`diffrisk.core.compute.compute_map`).
 
     Returns
     -------
@@ -153,6 +177,7 @@ def forecast_ddpm(
         frame's VaR/CVaR estimator.
     """
     cfg = model.config
+    workers = check_int(workers, "workers", 1)
     torch.set_num_threads(int(cfg.threads))
     names = list(series) if series is not None else model.series
     cols = series_columns(model.scaler, names, "series")
@@ -177,6 +202,8 @@ def forecast_ddpm(
         order=cfg.order if order is None else order,
         variance=cfg.variance,
         progress=progress,
+        workers=workers,
+        scheduler=scheduler,
     )
     # float32 throughout: (S, D, N) can be large (22 x 1006 x 5000 = 442 MB)
     scen = z.numpy().reshape(len(cols), rows.size, n_scenarios)

@@ -21,11 +21,8 @@ from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.sampler import (
     SAMPLERS,
     SPACINGS,
-    ddim_step,
     ddim_timesteps,
-    ddpm_step,
     initial_noise,
-    multistep_x0,
     reverse_process,
     reverse_steps,
     sample,
@@ -38,6 +35,7 @@ from diffrisk.diffusion.schedule import (
     linear_beta_schedule,
     make_betas,
 )
+from diffrisk.diffusion.steps import ddim_step, ddpm_step, multistep_x0
 from diffrisk.diffusion.training import (
     EMA,
     LossFn,

@@ -26,9 +26,9 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from diffrisk.diffusion.prediction import eps_from_x0, x0_from_eps
 from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.schedule import NoiseSchedule
+from diffrisk.diffusion.steps import ddim_step, ddpm_step, multistep_x0
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
 
 
 _NOISE_KINDS = ("iid", "stratified")
+
+#: Default bound on ``conditions x scenarios`` that :func:`sample` processes at once.
+CHUNK_ELEMENTS = 1 << 15
 
 
 def ddim_timesteps(
@@ -117,99 +120,6 @@ def initial_noise(
     raise ValueError(f"initial noise kind must be one of {_NOISE_KINDS}, got {kind!r}")
 
 
-def ddpm_step(
-    schedule: NoiseSchedule,
-    x_t: torch.Tensor,
-    t: int,
-    eps: torch.Tensor,
-    noise: torch.Tensor | None,
-    variance: str = "posterior",
-) -> torch.Tensor:
-    """One ancestral step ``x_t -> x_{t-1}`` (DDPM Alg. 2).
-
-    ``x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t)`` (eq. 4 inverted, not clipped);
-    the mean is the posterior mean ``c1 x0_hat + c2 x_t`` (eq. 7), which equals eq. 11's
-    ``(x_t - beta_t / sqrt(1 - ab_t) eps) / sqrt(alpha_t)``; the variance is
-    ``beta_tilde_t`` (``variance="posterior"``) or ``beta_t`` (``"beta"``), no noise at t = 0.
-    """
-    tt = torch.full((x_t.shape[0],), t, dtype=torch.long)
-    x0_hat = schedule.predict_x0(x_t, tt, eps)
-    mean, post_var, _ = schedule.posterior_mean_variance(x0_hat, x_t, tt)
-    if t == 0 or noise is None:
-        return mean
-    if variance == "posterior":
-        std = post_var.sqrt()
-    elif variance == "beta":
-        std = schedule.betas[t].sqrt()
-    else:
-        raise ValueError(f"variance must be 'posterior' or 'beta', got {variance!r}")
-    return mean + std * noise
-
-
-def ddim_step(
-    schedule: NoiseSchedule,
-    x_t: torch.Tensor,
-    t: int,
-    t_prev: int,
-    eps: torch.Tensor,
-    eta: float,
-    noise: torch.Tensor | None,
-    x0_hat: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """One DDIM step ``x_t -> x_{t_prev}`` (Song et al. 2021, eq. 12 and 16).
-
-    ``x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t)`` (never clipped);
-    ``sigma = eta * sqrt((1 - ab_prev) / (1 - ab_t)) * sqrt(1 - ab_t / ab_prev)``;
-    ``x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z``, with
-    ``ab_prev = 1`` for ``t_prev = -1`` (the final step returns ``x0_hat``).
-
-    If ``x0_hat`` is given (the second-order multistep estimate of :func:`multistep_x0`),
-    it replaces the one implied by ``eps`` and ``eps`` is recomputed from it, which makes
-    the eta = 0 step exactly DPM-Solver++(2M) (Lu et al. 2022, Alg. 2).
-    """
-    sqrt_ab, sqrt_1m = schedule.step_coefficients(t)
-    ab_t = float(schedule.alpha_bars[t])
-    ab_prev = float(schedule.alpha_bars[t_prev]) if t_prev >= 0 else 1.0
-    if x0_hat is None:
-        x0_hat = x0_from_eps(x_t, eps, sqrt_ab, sqrt_1m)
-    else:
-        eps = eps_from_x0(x_t, x0_hat, sqrt_ab, sqrt_1m)
-    sigma = eta * math.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * math.sqrt(1.0 - ab_t / ab_prev)
-    direction = math.sqrt(max(1.0 - ab_prev - sigma**2, 0.0))
-    x_prev = math.sqrt(ab_prev) * x0_hat + direction * eps
-    if sigma > 0.0 and noise is not None:
-        x_prev = x_prev + sigma * noise
-    return x_prev
-
-
-def _half_log_snr(schedule: NoiseSchedule, t: int) -> float:
-    ab = float(schedule.alpha_bars[t])
-    return 0.5 * (math.log(ab) - math.log1p(-ab))
-
-
-def multistep_x0(
-    schedule: NoiseSchedule,
-    x0_hat: torch.Tensor,
-    x0_prev: torch.Tensor,
-    t_before: int,
-    t: int,
-    t_prev: int,
-) -> torch.Tensor:
-    """Second-order multistep estimate of x_0 for the step ``t -> t_prev`` (DPM-Solver++(2M)).
-
-    With ``lambda = log(sqrt(ab) / sqrt(1 - ab))``, ``h = lambda(t_prev) - lambda(t)`` and
-    ``h_0 = lambda(t) - lambda(t_before)``, ``r = h_0 / h``:
-    ``D = (1 + 1 / (2 r)) x0_hat(t) - 1 / (2 r) x0_hat(t_before)`` (Lu et al. 2022, Alg. 2).
-    First-order DDIM shrinks the spread by ``O(1 / S)`` with S steps even with an exact
-    denoiser (for unit-Gaussian data every step multiplies x by ``cos`` of the angle
-    step); the multistep estimate cuts this to ``O(1 / S^2)``.
-    """
-    lam_before, lam_t = _half_log_snr(schedule, t_before), _half_log_snr(schedule, t)
-    lam_prev = _half_log_snr(schedule, t_prev)
-    r = (lam_t - lam_before) / (lam_prev - lam_t)
-    return (1.0 + 0.5 / r) * x0_hat - (0.5 / r) * x0_prev
-
-
 def _check_finite(x: torch.Tensor, step: int, t: int, method: str) -> None:
     if not torch.isfinite(x).all():
         n_bad = int((~torch.isfinite(x)).sum())
@@ -239,6 +149,20 @@ def reverse_steps(
     if method == "ddim":
         return ddim_timesteps(schedule, n_steps or schedule.n_steps, spacing)
     raise ValueError(f"sampler must be one of {SAMPLERS}, got {method!r}")
+
+
+def step_noise(method: str, t: int, eta: float) -> bool:
+    """Whether the reverse step at diffusion step ``t`` draws fresh noise ``randn(x.shape)``.
+
+    The ancestral sampler draws on every step but the last (``t > 0``); DDIM only when
+    stochastic (``eta > 0``), on every step.
+    """
+    return t > 0 if method == "ddpm" else eta > 0
+
+
+def chunk_rows(n_scenarios: int, chunk_elements: int = CHUNK_ELEMENTS) -> int:
+    """Conditions per chunk of :func:`sample`: ``max(1, chunk_elements // n_scenarios)``."""
+    return max(1, int(chunk_elements) // int(n_scenarios))
 
 
 def reverse_process(
@@ -299,12 +223,11 @@ def reverse_process(
     x0_prev: torch.Tensor | None = None
     for i, t in enumerate(int(s) for s in steps):
         eps = eps_fn(x, t)
+        z = torch.randn(x.shape, generator=generator) if step_noise(method, t, eta) else None
         if method == "ddpm":
-            z = torch.randn(x.shape, generator=generator) if t > 0 else None
             x = ddpm_step(schedule, x, t, eps, z, variance)
         else:
             t_prev = int(steps[i + 1]) if i + 1 < len(steps) else -1
-            z = torch.randn(x.shape, generator=generator) if eta > 0 else None
             x0_hat = schedule.predict_x0(x, torch.tensor(t), eps)
             x0_used = x0_hat
             if order == 2 and x0_prev is not None and t_prev >= 0:
@@ -332,7 +255,7 @@ def sample(
     noise: str = "iid",
     variance: str = "beta",
     order: int = 2,
-    chunk_elements: int = 1 << 15,
+    chunk_elements: int = CHUNK_ELEMENTS,
     progress: bool | None = None,
 ) -> torch.Tensor:
     """Draw ``n_scenarios`` scalar samples for every condition.
@@ -379,6 +302,14 @@ def sample(
     -------
     Tensor (B, N) float32
         Samples of x_0, unclipped.
+
+    Notes
+    -----
+    Chunks are consecutive blocks of :func:`chunk_rows` conditions, each drawing its
+    initial noise and then its step noise (:func:`step_noise`) from ``generator``. So
+    chunks ``a..b-1`` alone are reproduced exactly by passing the conditions
+    ``cond[a * rows : b * rows]`` with a generator set to the state at the start of chunk
+    ``a`` (:func:`chunk_states`): the network sees the same batches and the same noise.
     """
     if cond.ndim != 2:
         raise ValueError(f"cond must have shape (B, cond_dim), got {tuple(cond.shape)}")
@@ -387,7 +318,7 @@ def sample(
     steps = reverse_steps(method, schedule, n_steps, spacing)
     model.eval()
     n_cond = cond.shape[0]
-    per_chunk = max(1, int(chunk_elements) // int(n_scenarios))
+    per_chunk = chunk_rows(n_scenarios, chunk_elements)
     out = torch.empty(n_cond, n_scenarios)
     n_chunks = math.ceil(n_cond / per_chunk) if n_cond else 0
     bar = progress_bar(n_chunks * len(steps), f"{method} sampling", progress, leave=False)
@@ -411,3 +342,50 @@ def sample(
         "sampled %d x %d scenarios with %s (%d steps)", n_cond, n_scenarios, method, len(steps)
     )
     return out
+
+
+def chunk_states(
+    n_conditions: int,
+    n_scenarios: int,
+    steps: NDArray[np.int64],
+    *,
+    generator: torch.Generator,
+    method: str = "ddim",
+    eta: float = 0.0,
+    noise: str = "iid",
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> list[torch.Tensor]:
+    """Generator state at the start of every chunk of :func:`sample`, without the network.
+
+    Replays only the random draws of :func:`sample` with the same arguments: each chunk's
+    initial noise and, when the sampler is stochastic (ancestral, or DDIM with
+    ``eta > 0``), its step noise. Drawing costs a small fraction of a network evaluation.
+
+    Parameters
+    ----------
+    n_conditions : int
+        B, the number of conditions :func:`sample` would be given.
+    n_scenarios : int
+        N, scenarios per condition.
+    steps : ndarray of int
+        The reverse steps :func:`sample` visits: :func:`reverse_steps` of its ``method``,
+        ``schedule``, ``n_steps`` and ``spacing``.
+    generator, method, eta, noise, chunk_elements
+        As in :func:`sample`; ``generator`` is advanced exactly as :func:`sample` would
+        advance it.
+
+    Returns
+    -------
+    list of ByteTensor
+        ``generator.get_state()`` before each chunk's first draw, one per chunk.
+    """
+    per_chunk = chunk_rows(n_scenarios, chunk_elements)
+    n_noisy = sum(step_noise(method, int(t), eta) for t in steps)
+    states = []
+    for start in range(0, int(n_conditions), per_chunk):
+        states.append(generator.get_state())
+        rows = min(per_chunk, int(n_conditions) - start)
+        initial_noise(rows, n_scenarios, generator, noise)
+        for _ in range(n_noisy):
+            torch.randn((rows, n_scenarios), generator=generator)
+    return states

@@ -29,8 +29,9 @@ import torch
 from numpy.typing import NDArray
 from scipy.stats import binomtest, norm
 
-from diffrisk.diffusion.sampler import ddim_step, reverse_steps
+from diffrisk.diffusion.sampler import reverse_steps
 from diffrisk.diffusion.schedule import NoiseSchedule
+from diffrisk.diffusion.steps import ddim_step
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
