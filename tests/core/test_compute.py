@@ -131,9 +131,3 @@ def test_warm_allocator_spares_a_fresh_process_the_page_faults_of_large_temporar
     # a fresh process maps the first large blocks afresh (glibc's mmap threshold starts at
     # 128 kiB); after the warm-up they come from the heap, which keeps its pages
     assert warm < 0.75 * cold, (cold, warm)
-
-
-def test_warm_call_returns_the_task_result():
-    from diffrisk.core.compute import _warm_call
-
-    assert _warm_call(square, 7) == 49
