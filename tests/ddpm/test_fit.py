@@ -112,16 +112,25 @@ def test_smoke_fit_and_forecast_contract(smoke, panel):
     assert ddpm_scen.scenarios.shape == (3, 3, 20) and np.isfinite(ddpm_scen.scenarios).all()
 
 
-def test_forecast_does_not_move_when_later_returns_change(smoke, panel):
-    model, _, _ = smoke
-    returns, _, _ = panel
+def _forecasts_before_and_after_a_change(model, returns):
+    """Forecasts of 20 days, with and without every return from the 11th day on moved.
+
+    Returns ``(a, sa), (b, sb), upto``: the forecasts on the original and the changed
+    returns, and the days whose forecasts use only returns before the change.
+    """
     dates = returns.index[1400:1420]
     t = 1410
     changed = returns.copy()
     changed.iloc[t:] = changed.iloc[t:] * 5.0 - 0.02
-    a, sa = forecast_ddpm(model, returns, dates, n_scenarios=100, seed=9)
-    b, sb = forecast_ddpm(model, changed, dates, n_scenarios=100, seed=9)
-    upto = dates[: t - 1400 + 1]  # forecasts for days <= t use returns < t only
+    original = forecast_ddpm(model, returns, dates, n_scenarios=100, seed=9)
+    moved = forecast_ddpm(model, changed, dates, n_scenarios=100, seed=9)
+    return original, moved, dates[: t - 1400 + 1]  # days <= t use returns < t only
+
+
+def test_forecast_does_not_move_when_later_returns_change(smoke, panel):
+    model, _, _ = smoke
+    returns, _, _ = panel
+    (a, sa), (b, sb), upto = _forecasts_before_and_after_a_change(model, returns)
     cols = [c for c in a.columns if c.startswith(("var_", "cvar_"))]
     keep_a = a[a["date"].isin(upto)][cols].to_numpy()
     keep_b = b[b["date"].isin(upto)][cols].to_numpy()
@@ -337,13 +346,8 @@ def test_market_features_train_save_load_and_forecast_identically(market_smoke, 
 def test_market_forecasts_do_not_move_when_later_returns_change(market_smoke, panel):
     model, _ = market_smoke
     returns, _, _ = panel
-    dates = returns.index[1400:1420]
-    t = 1410
-    changed = returns.copy()
-    changed.iloc[t:] = changed.iloc[t:] * 5.0 - 0.02
-    _, sa = forecast_ddpm(model, returns, dates, n_scenarios=100, seed=9)
-    _, sb = forecast_ddpm(model, changed, dates, n_scenarios=100, seed=9)
-    n = t - 1400 + 1
+    (_, sa), (_, sb), upto = _forecasts_before_and_after_a_change(model, returns)
+    n = len(upto)
     assert np.array_equal(sa.scenarios[:, :n], sb.scenarios[:, :n])
     assert not np.array_equal(sa.scenarios[:, n:], sb.scenarios[:, n:])
 

@@ -65,16 +65,8 @@ def test_design_matches_the_sampler_on_an_exact_denoiser():
     assert over > 1.05
 
 
-def test_forecast_records_its_design():
-    returns, _ = simulate_garch_t(1100, 2, seed=9)
-    splits = {
-        "train_end": returns.index[799],
-        "val_start": returns.index[800],
-        "val_end": returns.index[999],
-    }
-    config = DDPMConfig.smoke(samples_per_epoch=1024, max_epochs=1)
-    model, _ = fit_ddpm(returns, splits, config, seed=0, progress=False)
-    dates = returns.index[1000:1020]
+def test_forecast_records_its_design(tiny):
+    model, returns, dates = tiny
     frame, scen = forecast_ddpm(model, returns, dates, n_scenarios=200, seed=1)
     assert scen.design == "stratified"  # the config's default: stratified noise, DDIM eta 0
     validate_forecast_frame(frame, "ddpm")

@@ -17,8 +17,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import httpx
-import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -29,9 +27,9 @@ from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import save_stress_model, train_stress_model
 from diffrisk.stress.scenario_sets import generate_scenario_set, write_scenario_set
+from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns
 from tests.support.postgres import free_port
 
-TRAIN_END, VAL_START, VAL_END = "2002-12-31", "2003-01-01", "2003-12-31"
 DATA_SHA = "d" * 64
 ROOT = Path(__file__).resolve().parents[2]
 ARCHETYPES = [
@@ -40,22 +38,6 @@ ARCHETYPES = [
     Archetype("crash", {"vol_ratio": 2.5, "cum_return": -0.08}, as_of="2004-03-01"),
 ]
 GUIDANCE = {"unconditional": 1.25, "volatility_x2": 2.0, "crash": 1.5}
-
-
-def synthetic_returns(n_days: int = 1300, n_assets: int = 4, seed: int = 0) -> pd.DataFrame:
-    """One-factor log returns with slowly varying volatility."""
-    rng = np.random.default_rng(seed)
-    dates = pd.bdate_range("2000-01-03", periods=n_days, name="date")
-    log_vol = np.zeros(n_days)
-    for t in range(1, n_days):
-        log_vol[t] = 0.97 * log_vol[t - 1] + 0.15 * rng.standard_normal()
-    factor = rng.standard_normal(n_days)
-    r = (
-        0.01
-        * np.exp(log_vol)[:, None]
-        * (0.6 * factor[:, None] + 0.8 * rng.standard_normal((n_days, n_assets)))
-    )
-    return pd.DataFrame(r, index=dates, columns=[f"A{i}" for i in range(n_assets)])
 
 
 @pytest.fixture(scope="package")

@@ -95,27 +95,15 @@ def test_a_gan_checkpoint_joins_the_registry_and_draws_what_the_stress_layer_dra
     import torch
 
     from diffrisk.core import io
-    from diffrisk.stress.comparison import ComparisonConfig, save_comparison_model
+    from diffrisk.stress.comparison import save_comparison_model
     from diffrisk.stress.comparison_sets import comparison_paths
-    from diffrisk.stress.comparison_training import train_comparison_generator
-    from diffrisk.stress.config import StressConfig
-    from tests.service.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns
+    from tests.stress.conftest import TRAIN_END, smoke_comparison_generator, synthetic_returns
 
     torch.set_num_threads(1)
     models = tmp_path / "models"
     shutil.copytree(pipeline["models"], models)
     returns = synthetic_returns()
-    gan = train_comparison_generator(
-        "gan",
-        returns,
-        TRAIN_END,
-        VAL_START,
-        VAL_END,
-        StressConfig.smoke(),
-        ComparisonConfig.smoke(),
-        seed=5,
-        progress=False,
-    )
+    gan = smoke_comparison_generator("gan", returns, seed=5)
     ckpt = save_comparison_model(gan, models / "stress_gan.pt")
     io.write_json(models / "stress_gan.audit.json", {"outputs": {"best_epoch": 1}})
     reg = registry(pipeline, models=models)

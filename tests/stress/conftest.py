@@ -7,10 +7,33 @@ import pandas as pd
 import pytest
 import torch
 
+from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel
+from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import StressModel, save_stress_model, train_stress_model
 
 TRAIN_END, VAL_START, VAL_END, TEST_START = "2002-12-31", "2003-01-01", "2003-12-31", "2004-01-01"
+
+
+def smoke_comparison_generator(
+    kind: str,
+    returns: pd.DataFrame,
+    settings: ComparisonConfig | None = None,
+    *,
+    seed: int = 0,
+) -> ComparisonModel:
+    """A GAN or VAE trained on the standard split with the smoke configurations."""
+    return train_comparison_generator(
+        kind,
+        returns,
+        TRAIN_END,
+        VAL_START,
+        VAL_END,
+        StressConfig.smoke(),
+        ComparisonConfig.smoke() if settings is None else settings,
+        seed=seed,
+        progress=False,
+    )
 
 
 def synthetic_returns(n_days: int = 1300, n_assets: int = 4, seed: int = 0) -> pd.DataFrame:

@@ -18,9 +18,8 @@ from diffrisk.stress.budgets import (
     network_counts,
 )
 from diffrisk.stress.comparison import ComparisonConfig, TemporalConvNet
-from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
+from tests.stress.conftest import smoke_comparison_generator
 
 
 def _temporal_conv_net_count(c_in: int, c_out: int, w: int, n: int, e: int) -> int:
@@ -33,10 +32,9 @@ def _temporal_conv_net_count(c_in: int, c_out: int, w: int, n: int, e: int) -> i
 def comparison(returns):
     torch.set_num_threads(1)
     settings = ComparisonConfig.smoke()
-    args = (returns, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), settings)
     return {
-        "gan": train_comparison_generator("gan", *args, seed=0, progress=False),
-        "vae": train_comparison_generator("vae", *args, seed=1, progress=False),
+        "gan": smoke_comparison_generator("gan", returns, settings, seed=0),
+        "vae": smoke_comparison_generator("vae", returns, settings, seed=1),
     }
 
 

@@ -19,27 +19,16 @@ from diffrisk.stress.comparison_sets import (
     comparison_scenario_set,
     regenerate_comparison_set,
 )
-from diffrisk.stress.comparison_training import train_comparison_generator
-from diffrisk.stress.config import StressConfig, StressRangeWarning
+from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.network import StressDenoiser
 from diffrisk.stress.scenario_sets import achieved_signatures
-from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
+from tests.stress.conftest import smoke_comparison_generator
 
 
 @pytest.fixture(scope="module")
 def vae(returns):
     torch.set_num_threads(1)
-    return train_comparison_generator(
-        "vae",
-        returns,
-        TRAIN_END,
-        VAL_START,
-        VAL_END,
-        StressConfig.smoke(),
-        ComparisonConfig.smoke(),
-        seed=0,
-        progress=False,
-    )
+    return smoke_comparison_generator("vae", returns)
 
 
 def test_condition_encoder_shares_the_diffusion_code():

@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from diffrisk.stress.comparison import COMPARISON_GENERATORS, ComparisonConfig
-from diffrisk.stress.comparison_training import FITTERS, train_comparison_generator
-from diffrisk.stress.config import StressConfig
+from diffrisk.stress.comparison_training import FITTERS
 from diffrisk.stress.gan import Critic, fit_gan
 from diffrisk.stress.vae import ConditionalVAE, fit_vae
-from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
+from tests.stress.conftest import smoke_comparison_generator
 
 
 def test_every_comparison_generator_has_its_training_loop():
@@ -24,25 +23,14 @@ def test_every_comparison_generator_has_its_training_loop():
 
 def test_unknown_kind_names_the_choices(returns):
     with pytest.raises(ValueError, match="kind must be one of"):
-        train_comparison_generator(
-            "flow",
-            returns,
-            TRAIN_END,
-            VAL_START,
-            VAL_END,
-            StressConfig.smoke(),
-            ComparisonConfig.smoke(),
-            seed=0,
-        )
+        smoke_comparison_generator("flow", returns)
 
 
 @pytest.mark.parametrize(("kind", "aux"), [("gan", Critic), ("vae", ConditionalVAE)])
 def test_the_model_holds_the_loop_record_and_network(returns, kind, aux):
     torch.set_num_threads(1)
     settings = ComparisonConfig.smoke()
-    model = train_comparison_generator(
-        kind, returns, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), settings, seed=0
-    )
+    model = smoke_comparison_generator(kind, returns, settings)
     assert model.kind == kind and model.settings is settings
     assert isinstance(model.aux, aux) and not model.net.training
     epochs = settings.gan_epochs if kind == "gan" else settings.vae_epochs

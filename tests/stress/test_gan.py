@@ -14,7 +14,7 @@ from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.gan import energy_distance, gradient_penalty
 from diffrisk.stress.windows import training_windows
-from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
+from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START, smoke_comparison_generator
 
 SETTINGS = dataclasses.replace(
     ComparisonConfig.smoke(), gan_epochs=4, samples_per_epoch=0, gan_lr=2e-3, batch_size=32
@@ -23,17 +23,7 @@ SETTINGS = dataclasses.replace(
 
 def _fit(returns, seed=0, settings=SETTINGS):
     torch.set_num_threads(1)
-    return train_comparison_generator(
-        "gan",
-        returns,
-        TRAIN_END,
-        VAL_START,
-        VAL_END,
-        StressConfig.smoke(),
-        settings,
-        seed=seed,
-        progress=False,
-    )
+    return smoke_comparison_generator("gan", returns, settings, seed=seed)
 
 
 @pytest.fixture(scope="module")

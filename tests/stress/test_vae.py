@@ -16,11 +16,10 @@ from diffrisk.stress.comparison import (
     save_comparison_model,
 )
 from diffrisk.stress.comparison_sets import comparison_paths
-from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.vae import ConditionalVAE, kl_weight
 from diffrisk.stress.windows import training_windows
-from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
+from tests.stress.conftest import TRAIN_END, VAL_END, smoke_comparison_generator
 
 SETTINGS = dataclasses.replace(
     ComparisonConfig.smoke(), vae_epochs=4, samples_per_epoch=0, vae_lr=3e-3, batch_size=32
@@ -29,17 +28,7 @@ SETTINGS = dataclasses.replace(
 
 def _fit(returns, seed=0):
     torch.set_num_threads(1)
-    return train_comparison_generator(
-        "vae",
-        returns,
-        TRAIN_END,
-        VAL_START,
-        VAL_END,
-        StressConfig.smoke(),
-        SETTINGS,
-        seed=seed,
-        progress=False,
-    )
+    return smoke_comparison_generator("vae", returns, SETTINGS, seed=seed)
 
 
 @pytest.fixture(scope="module")
