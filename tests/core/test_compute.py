@@ -8,8 +8,19 @@ import time
 
 import pytest
 
-from diffrisk.core.compute import SCHEDULER_ENV, compute_map, resolve_scheduler
-from tests.support.compute_tasks import fail_on_negative, slow_logged_square, square
+from diffrisk.core.compute import (
+    SCHEDULER_ENV,
+    compute_map,
+    on_dask,
+    resolve_scheduler,
+    shared_scheduler,
+)
+from tests.support.compute_tasks import (
+    fail_on_negative,
+    slow_logged_square,
+    square,
+    square_and_pid,
+)
 
 
 def test_compute_map_keeps_order_on_an_embedded_cluster():
@@ -37,6 +48,29 @@ def test_compute_map_rejects_bad_arguments(monkeypatch):
     monkeypatch.setenv(SCHEDULER_ENV, "")
     assert resolve_scheduler() is None
     assert resolve_scheduler("tcp://127.0.0.1:1") == "tcp://127.0.0.1:1"
+
+
+def test_shared_scheduler_serves_several_calls_from_one_embedded_cluster(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with shared_scheduler(2) as address:
+        assert address is not None and address.startswith("tcp://127.0.0.1:")
+        first = compute_map(square_and_pid, [1, 2, 3, 4], scheduler=address)
+        second = compute_map(square_and_pid, [5, 6], scheduler=address)
+    assert [v for v, _ in first + second] == [1, 4, 9, 16, 25, 36]
+    pids = {pid for _, pid in first + second}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2  # the same two workers for both
+
+
+def test_shared_scheduler_in_process_external_and_bad_arguments(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with shared_scheduler(1) as address:
+        assert address is None
+        assert compute_map(square_and_pid, [3], scheduler=address) == [(9, os.getpid())]
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://10.0.0.5:8786")
+    with shared_scheduler(2) as address:  # a running cluster is used as it is: none started
+        assert address == "tcp://10.0.0.5:8786"
+    with pytest.raises(ValueError, match="workers must be >= 1"), shared_scheduler(0):
+        pass
 
 
 @pytest.mark.slow
@@ -141,3 +175,15 @@ def test_warm_allocator_serves_large_temporaries_from_the_heap_in_a_fresh_proces
     # (and unmaps it when freed); after the warm-up the block comes from the heap
     assert mmapped("cold") == 1
     assert mmapped("warm") == 0
+
+
+def test_on_dask_is_the_one_in_process_or_cluster_test(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    assert not on_dask(1)
+    assert on_dask(2)
+    assert on_dask(1, "tcp://127.0.0.1:8786")
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://127.0.0.1:8786")
+    assert on_dask(1)
+    monkeypatch.setenv(SCHEDULER_ENV, "127.0.0.1:8786")
+    with pytest.raises(ValueError, match=SCHEDULER_ENV):
+        on_dask(1)

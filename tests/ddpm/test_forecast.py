@@ -6,6 +6,7 @@ import pytest
 import torch
 from scipy import special
 
+from diffrisk.core.compute import shared_scheduler
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm, scenario_design
@@ -105,6 +106,9 @@ def test_forecast_on_two_workers_equals_one_worker(tiny, sampler, noise):
     frame2, scen2 = forecast_ddpm(model, returns, dates, workers=2, **kw)
     assert scen2.scenarios.tobytes() == scen1.scenarios.tobytes()
     pd.testing.assert_frame_equal(frame2, frame1, check_exact=True)
+    with shared_scheduler(2) as address:  # what the generate stage does: one cluster, many sets
+        _, scen3 = forecast_ddpm(model, returns, dates, workers=2, scheduler=address, **kw)
+    assert scen3.scenarios.tobytes() == scen1.scenarios.tobytes()
     # workers=1 is the one-generator sampler itself: the scaled draws of sample()
     cfg = model.config
     cols = series_columns(model.scaler, model.series, "series")

@@ -23,3 +23,8 @@ def slow_logged_square(job: tuple[int, float, str]) -> int:
     time.sleep(seconds)
     Path(log_dir, f"{x}-{os.getpid()}-{time.monotonic_ns()}").touch()
     return x * x
+
+
+def square_and_pid(x: int) -> tuple[int, int]:
+    """The square and the id of the process that computed it."""
+    return x * x, os.getpid()

@@ -31,7 +31,7 @@ from diffrisk.baselines.garch import (
 from diffrisk.baselines.gas import gas
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.core.checks import check_int
-from diffrisk.core.compute import compute_map, resolve_scheduler
+from diffrisk.core.compute import compute_map, on_dask
 from diffrisk.forecasts.contract import ScenarioSet
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def run_baselines(
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods has duplicates: {methods}")
     kwargs = {m: _method_kwargs(m, config) for m in methods}
-    if check_int(workers, "workers", 1) > 1 or resolve_scheduler(scheduler) is not None:
+    if on_dask(check_int(workers, "workers", 1), scheduler):
         # one Dask task per series, joined in the series' order: the same bytes (tested)
         check_returns(returns)
         names = check_series(returns, series)

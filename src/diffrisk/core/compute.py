@@ -18,6 +18,10 @@ submits them to a ``dask.distributed`` client and gathers the results in input o
 * **in process**, without a cluster, when ``workers == 1`` and no scheduler is set (the
   cheapest path for one job or a one-core run).
 
+A stage that makes several calls wraps them in :func:`shared_scheduler`, so they share one
+embedded cluster instead of starting one each; :func:`on_dask` is the one test of whether
+work goes to Dask at all.
+
 Results never depend on the number of workers: every task is a pure function of its
 item (seeds travel inside the items), and results come back in input order. A task
 whose worker dies (killed, out of memory) is rescheduled on another worker by the
@@ -98,6 +102,22 @@ def resolve_scheduler(scheduler: str | None = None) -> str | None:
     return value
 
 
+def on_dask(workers: int, scheduler: str | None = None) -> bool:
+    """Whether work goes to Dask: a scheduler is set (argument or environment) or ``workers > 1``.
+
+    The one test of "in process or on a cluster" that :func:`compute_map`,
+    :func:`shared_scheduler` and the callers with their own in-process path use.
+
+    Examples
+    --------
+    >>> on_dask(2)
+    True
+    >>> on_dask(1, "tcp://10.0.0.5:8786")
+    True
+    """
+    return int(workers) > 1 or resolve_scheduler(scheduler) is not None
+
+
 def worker_environment() -> dict[str, Any]:
     """Environment of the embedded cluster's worker processes: Dask's, minus its malloc trim.
 
@@ -144,26 +164,11 @@ def _warm_call(fn: Callable[[T], R], item: T) -> R:
 
 
 @contextmanager
-def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Client]:
-    """A ``distributed.Client``: on ``scheduler`` if given, else on an embedded cluster.
-
-    Parameters
-    ----------
-    workers : int
-        Processes of the embedded ``LocalCluster`` (one thread each); ignored when a
-        scheduler address is given.
-    scheduler : str, optional
-        Address of a running scheduler (see :func:`resolve_scheduler`).
-    """
+def _embedded_cluster(workers: int) -> Iterator[Any]:
+    """An embedded ``LocalCluster`` of ``workers`` processes, one thread each."""
     import dask
-    from distributed import Client, LocalCluster  # noqa: F811 (the runtime import)
+    from distributed import LocalCluster
 
-    address = resolve_scheduler(scheduler)
-    if address is not None:
-        logger.info("compute: connecting to the Dask scheduler at %s", address)
-        with Client(address, set_as_default=False) as client:
-            yield client
-        return
     n = int(workers)
     logger.info("compute: embedded Dask cluster of %d worker process(es), 1 thread each", n)
     with (
@@ -175,9 +180,72 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Client]:
             dashboard_address="127.0.0.1:0",  # a free local port: no clash with 8787
             silence_logs=logging.WARNING,
         ) as cluster,
-        Client(cluster, set_as_default=False) as client,
     ):
+        yield cluster
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Client]:
+    """A ``distributed.Client``: on ``scheduler`` if given, else on an embedded cluster.
+
+    Parameters
+    ----------
+    workers : int
+        Processes of the embedded ``LocalCluster`` (one thread each); ignored when a
+        scheduler address is given.
+    scheduler : str, optional
+        Address of a running scheduler (see :func:`resolve_scheduler`).
+    """
+    from distributed import Client  # noqa: F811 (the runtime import)
+
+    address = resolve_scheduler(scheduler)
+    if address is not None:
+        logger.info("compute: connecting to the Dask scheduler at %s", address)
+        with Client(address, set_as_default=False) as client:
+            yield client
+        return
+    with _embedded_cluster(workers) as cluster, Client(cluster, set_as_default=False) as client:
         yield client
+
+
+@contextmanager
+def shared_scheduler(workers: int, scheduler: str | None = None) -> Iterator[str | None]:
+    """One scheduler address for every :func:`compute_map` call of a block.
+
+    A stage that makes several calls (one per forecast set, say) would otherwise start and
+    stop an embedded cluster for each. Inside the block, pass the yielded address as
+    ``scheduler=`` to every call:
+
+    * a scheduler given (argument or :data:`SCHEDULER_ENV`): its address;
+    * else ``workers > 1``: the address of an embedded ``LocalCluster`` of ``workers``
+      processes (as :func:`dask_client` starts), closed when the block ends;
+    * else (``workers == 1``): ``None``, so the calls run in this process.
+
+    Results do not depend on which: every task is a pure function of its item.
+
+    Parameters
+    ----------
+    workers : int
+        Processes of the embedded cluster (>= 1).
+    scheduler : str, optional
+        Address of a running scheduler (see :func:`resolve_scheduler`).
+
+    Raises
+    ------
+    ValueError
+        If ``workers < 1`` or the address is malformed.
+    """
+    if int(workers) < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    if not on_dask(workers, scheduler):
+        yield None
+        return
+    address = resolve_scheduler(scheduler)
+    if address is not None:
+        yield address
+        return
+    with _embedded_cluster(workers) as cluster:
+        yield str(cluster.scheduler_address)
 
 
 def compute_map(
@@ -228,7 +296,7 @@ def compute_map(
     items = list(items)
     address = resolve_scheduler(scheduler)
     label = desc or getattr(fn, "__name__", "tasks")
-    if address is None and (int(workers) == 1 or len(items) <= 1):
+    if not on_dask(workers, address) or (address is None and len(items) <= 1):
         return [fn(x) for x in tqdm(items, desc=label, disable=len(items) <= 1)]
     n = min(int(workers), len(items))
     with dask_client(n, address) as client:

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from diffrisk.core.checks import check_int
-from diffrisk.core.compute import resolve_scheduler
+from diffrisk.core.compute import on_dask
 from diffrisk.ddpm.config import SCORE_ALPHAS
 from diffrisk.ddpm.forecast_tasks import sample_on_dask
 from diffrisk.ddpm.inputs import (
@@ -72,7 +72,7 @@ def sample_scaled(
         "order": order,
         "variance": variance,
     }
-    if int(workers) == 1 and resolve_scheduler(scheduler) is None:
+    if not on_dask(workers, scheduler):
         return sample(net, schedule, cond, n_scenarios, generator=gen, progress=progress, **options)
     return sample_on_dask(
         net,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from diffrisk.core import audit, io, paths
 from diffrisk.core.checks import check_int
+from diffrisk.core.compute import shared_scheduler
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import write_csv_table
 from diffrisk.data.returns import check_series, load_returns
@@ -151,7 +152,8 @@ def generate_forecasts(
       ``data/forecasts/ddpm_ens_members.parquet``.
 
     ``workers`` (``generate.workers``) draws every set's scenarios as that many Dask
-    tasks of whole sampler chunks (:func:`diffrisk.ddpm.forecast.forecast_ddpm`); the
+    tasks of whole sampler chunks (:func:`diffrisk.ddpm.forecast.forecast_ddpm`), every
+    set on one embedded cluster (:func:`~diffrisk.core.compute.shared_scheduler`); the
     outputs are byte-identical for any number (1 = in process).
 
     Returns
@@ -190,42 +192,52 @@ def generate_forecasts(
         out[method] = frame
         logger.info("%s: %d days × %d series", method, len(dates), len(scen.series))
 
-    for method, run in runs.items():
+    with shared_scheduler(workers) as scheduler:
+        for method, run in runs.items():
+            tic = time.perf_counter()
+            frame, scen = forecast_ddpm(
+                model,
+                returns,
+                dates,
+                n_scenarios=run["n_scenarios"],
+                sampler=run["sampler"],
+                n_steps=run["n_steps"],
+                seed=int(seed),
+                series=run["series"],
+                workers=workers,
+                scheduler=scheduler,
+                **sampling,
+            )
+            seconds[method] = round(time.perf_counter() - tic, 1)
+            save(
+                method,
+                frame,
+                scen,
+                _record(method, {**run, **sampling}, model, scen, seed, data_hash, ckpt),
+            )
+
+        common = {"n_scenarios": int(n_scenarios), "seed": int(seed), **configured, **sampling}
+        # how the draws run, not what they are: not in the records
+        common |= {"workers": workers, "scheduler": scheduler}
         tic = time.perf_counter()
-        frame, scen = forecast_ddpm(
-            model,
-            returns,
-            dates,
-            n_scenarios=run["n_scenarios"],
-            sampler=run["sampler"],
-            n_steps=run["n_steps"],
-            seed=int(seed),
-            series=run["series"],
-            workers=workers,
-            **sampling,
-        )
-        seconds[method] = round(time.perf_counter() - tic, 1)
+        frame, scen, extra = _walk_forward(model, returns, dates, frequency, int(wf_epochs), common)
+        seconds["ddpm_wf"] = round(time.perf_counter() - tic, 1)
+        run = {**configured, **sampling, "n_scenarios": int(n_scenarios)}
+        wf_run = {**run, "frequency": frequency, "wf_epochs": int(wf_epochs)}
         save(
-            method,
+            "ddpm_wf", frame, scen, _record("ddpm_wf", wf_run, model, scen, seed, data_hash, extra)
+        )
+
+        tic = time.perf_counter()
+        frame, scen, extra = _ensemble(int(members), returns, dates, heads, common)
+        seconds["ddpm_ens"] = round(time.perf_counter() - tic, 1)
+        ens_run = {**run, "members": int(members)}
+        save(
+            "ddpm_ens",
             frame,
             scen,
-            _record(method, {**run, **sampling}, model, scen, seed, data_hash, ckpt),
+            _record("ddpm_ens", ens_run, model, scen, seed, data_hash, extra),
         )
-
-    common = {"n_scenarios": int(n_scenarios), "seed": int(seed), **configured, **sampling}
-    common["workers"] = workers  # how the draws run, not what they are: not in the records
-    tic = time.perf_counter()
-    frame, scen, extra = _walk_forward(model, returns, dates, frequency, int(wf_epochs), common)
-    seconds["ddpm_wf"] = round(time.perf_counter() - tic, 1)
-    run = {**configured, **sampling, "n_scenarios": int(n_scenarios)}
-    wf_run = {**run, "frequency": frequency, "wf_epochs": int(wf_epochs)}
-    save("ddpm_wf", frame, scen, _record("ddpm_wf", wf_run, model, scen, seed, data_hash, extra))
-
-    tic = time.perf_counter()
-    frame, scen, extra = _ensemble(int(members), returns, dates, heads, common)
-    seconds["ddpm_ens"] = round(time.perf_counter() - tic, 1)
-    ens_run = {**run, "members": int(members)}
-    save("ddpm_ens", frame, scen, _record("ddpm_ens", ens_run, model, scen, seed, data_hash, extra))
 
     diagnostics = pd.concat(diags, ignore_index=True)
     write_csv_table(paths.tables_dir() / "ddpm_diagnostics.csv", diagnostics)
