@@ -91,6 +91,16 @@ def test_scores_are_on_the_outer_validation_period(selection, panel):
     assert set(scores["n_obs"]) == {outer}
 
 
+def test_two_workers_on_one_cluster_take_the_same_decisions(selection, panel, tmp_path):
+    """Every fit and forecast of the rehearsal on a shared 2-worker cluster: same bytes."""
+    returns, splits = panel
+    decisions, scores = nested_validation(
+        returns, splits, CONFIG, settings(workers=2), seed=0, workdir=tmp_path
+    )
+    assert decisions == selection[0]
+    pd.testing.assert_frame_equal(scores, selection[1], check_exact=True)
+
+
 def test_the_test_period_is_never_read(panel, tmp_path):
     """Perturbing every return after val_end leaves every decision and score unchanged."""
     returns, splits = panel

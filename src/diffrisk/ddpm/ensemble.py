@@ -60,6 +60,7 @@ def fit_members(
     seeds: Sequence[int],
     checkpoint_paths: Sequence[str | os.PathLike[str]],
     workers: int = 1,
+    scheduler: str | None = None,
 ) -> list[DDPMModel]:
     """Fit one model per seed (as :func:`~diffrisk.ddpm.fit.fit_ddpm`), in parallel.
 
@@ -75,6 +76,8 @@ def fit_members(
         Where each member's checkpoint is written (same length as ``seeds``).
     workers : int, default 1
         Processes training members at the same time.
+    scheduler : str, optional
+        A running Dask scheduler (:func:`diffrisk.core.compute.compute_map`).
 
     Returns
     -------
@@ -93,7 +96,7 @@ def fit_members(
         for s, p in zip(seeds, checkpoint_paths, strict=True)
     ]
     logger.info("fitting %d ensemble members on %d worker(s)", len(jobs), workers)
-    done = compute_map(_fit_member, jobs, workers, desc="ensemble members")
+    done = compute_map(_fit_member, jobs, workers, scheduler=scheduler, desc="ensemble members")
     return [load_checkpoint(p) for p in done]
 
 

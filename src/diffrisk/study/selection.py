@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from diffrisk.baselines.combination import combination_name, combine_forecasts
-from diffrisk.core.compute import compute_map
+from diffrisk.core.compute import compute_map, shared_scheduler
 from diffrisk.data.returns import returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
@@ -154,21 +154,28 @@ def _refitted(
     end: pd.Timestamp,
     seeds: Sequence[int],
     workers: int,
+    scheduler: str | None = None,
 ) -> list[DDPMModel]:
     jobs = [
         (m, data, end, int(m.metrics["best_epoch"]), int(s))
         for m, s in zip(models, seeds, strict=True)
     ]
-    return compute_map(_refit_job, jobs, workers, desc="select-stage refits")
+    return compute_map(_refit_job, jobs, workers, scheduler=scheduler, desc="select-stage refits")
 
 
 class _Scorer:
     """Scores candidates on the rehearsal's outer period and keeps every row."""
 
     def __init__(
-        self, data: pd.DataFrame, dates: pd.DatetimeIndex, settings: SelectionSettings, seed: int
+        self,
+        data: pd.DataFrame,
+        dates: pd.DatetimeIndex,
+        settings: SelectionSettings,
+        seed: int,
+        scheduler: str | None,
     ):
         self.data, self.dates, self.settings, self.seed = data, dates, settings, int(seed)
+        self.scheduler = scheduler
         self.rows: list[dict[str, Any]] = []
 
     def add(self, decision: str, candidate: str, frame: pd.DataFrame) -> float:
@@ -190,6 +197,8 @@ class _Scorer:
             n_steps=n_steps,
             order=order,
             progress=False,
+            workers=self.settings.workers,
+            scheduler=self.scheduler,
             **self.settings.sampling,
         )
         return frame
@@ -284,80 +293,90 @@ def nested_validation(
     """
     peers = dict(peers or {})
     _check_peers(settings, peers)  # before any fit
-    rehearsal = splits.rehearsal()
-    data, dates = rehearsal_period(returns, splits)
-    scorer = _Scorer(data, dates, settings, seed)
-    seeds = member_seeds(seed, settings.members)
-    base = replace(config, final_refit=False)
-    paths = [Path(workdir) / f"rehearsal_member_{k}.pt" for k in range(settings.members)]
-    members = fit_members(data, rehearsal, base, seeds, paths, settings.workers)
-    end = rehearsal.val_end
-    steps0, order0 = settings.n_steps_grid[0], settings.order_grid[0]
+    # one cluster for every fit and forecast of the rehearsal (the same bytes on any number)
+    with shared_scheduler(settings.workers) as scheduler:
+        rehearsal = splits.rehearsal()
+        data, dates = rehearsal_period(returns, splits)
+        scorer = _Scorer(data, dates, settings, seed, scheduler)
+        seeds = member_seeds(seed, settings.members)
+        base = replace(config, final_refit=False)
+        paths = [Path(workdir) / f"rehearsal_member_{k}.pt" for k in range(settings.members)]
+        members = fit_members(data, rehearsal, base, seeds, paths, settings.workers, scheduler)
+        end = rehearsal.val_end
+        steps0, order0 = settings.n_steps_grid[0], settings.order_grid[0]
 
-    # Every member's refit is trained up front, in parallel: decision 1 needs member 0's,
-    # the ensemble candidate all of them if the refit wins.
-    refits = _refitted(members, data, end, seeds, settings.workers)
-    refit_scores = {
-        refit: scorer.add("final_refit", str(refit).lower(), scorer.static(model, steps0, order0))
-        for refit, model in ((False, members[0]), (True, refits[0]))
-    }
-    final_refit = bool(_argmin(refit_scores))
-    ensemble = refits if final_refit else members
-    static = ensemble[0]
+        # Every member's refit is trained up front, in parallel: decision 1 needs member 0's,
+        # the ensemble candidate all of them if the refit wins.
+        refits = _refitted(members, data, end, seeds, settings.workers, scheduler)
+        refit_scores = {
+            refit: scorer.add(
+                "final_refit", str(refit).lower(), scorer.static(model, steps0, order0)
+            )
+            for refit, model in ((False, members[0]), (True, refits[0]))
+        }
+        final_refit = bool(_argmin(refit_scores))
+        ensemble = refits if final_refit else members
+        static = ensemble[0]
 
-    sampler_scores = {
-        (steps, order): scorer.add(
-            "sampler", f"n_steps={steps},order={order}", scorer.static(static, steps, order)
+        sampler_scores = {
+            (steps, order): scorer.add(
+                "sampler", f"n_steps={steps},order={order}", scorer.static(static, steps, order)
+            )
+            for steps in settings.n_steps_grid
+            for order in settings.order_grid
+        }
+        n_steps, order = _argmin(sampler_scores)
+        chosen = {"n_steps": int(n_steps), "order": int(order), **settings.sampling}
+        common = {
+            "n_scenarios": settings.n_scenarios,
+            "seed": int(seed),
+            "progress": False,
+            "workers": settings.workers,
+            "scheduler": scheduler,
+        }
+        heads = list(settings.headline)
+
+        frames = {"ddpm": scorer.static(static, n_steps, order)}
+        primary_scores = {"ddpm": scorer.add("primary", "ddpm", frames["ddpm"])}
+        versions = walk_forward_versions(
+            static,
+            data,
+            dates,
+            frequency=settings.frequency,
+            epochs=settings.wf_epochs,
+            seed=int(seed),
+            progress=False,
         )
-        for steps in settings.n_steps_grid
-        for order in settings.order_grid
-    }
-    n_steps, order = _argmin(sampler_scores)
-    chosen = {"n_steps": int(n_steps), "order": int(order), **settings.sampling}
-    common = {"n_scenarios": settings.n_scenarios, "seed": int(seed), "progress": False}
-    heads = list(settings.headline)
+        wf_frame, _ = forecast_walk_forward(versions, data, series=heads, **common, **chosen)
+        primary_scores["ddpm_wf"] = scorer.add("primary", "ddpm_wf", wf_frame)
+        ens_frame, _, _ = forecast_members(ensemble, data, dates, series=heads, **common, **chosen)
+        primary_scores["ddpm_ens"] = scorer.add("primary", "ddpm_ens", ens_frame)
+        frames.update(ddpm_wf=wf_frame, ddpm_ens=ens_frame)
+        for name, frame in combination_frames(frames, peers, settings).items():
+            primary_scores[name] = scorer.add("primary", name, frame)
+            frames[name] = frame
+        losses = {m: daily_fz0(f, heads) for m, f in frames.items()}
+        primary, margin = primary_choice(losses, list(frames), settings.margin_se)
 
-    frames = {"ddpm": scorer.static(static, n_steps, order)}
-    primary_scores = {"ddpm": scorer.add("primary", "ddpm", frames["ddpm"])}
-    versions = walk_forward_versions(
-        static,
-        data,
-        dates,
-        frequency=settings.frequency,
-        epochs=settings.wf_epochs,
-        seed=int(seed),
-        progress=False,
-    )
-    wf_frame, _ = forecast_walk_forward(versions, data, series=heads, **common, **chosen)
-    primary_scores["ddpm_wf"] = scorer.add("primary", "ddpm_wf", wf_frame)
-    ens_frame, _, _ = forecast_members(ensemble, data, dates, series=heads, **common, **chosen)
-    primary_scores["ddpm_ens"] = scorer.add("primary", "ddpm_ens", ens_frame)
-    frames.update(ddpm_wf=wf_frame, ddpm_ens=ens_frame)
-    for name, frame in combination_frames(frames, peers, settings).items():
-        primary_scores[name] = scorer.add("primary", name, frame)
-        frames[name] = frame
-    losses = {m: daily_fz0(f, heads) for m, f in frames.items()}
-    primary, margin = primary_choice(losses, list(frames), settings.margin_se)
-
-    decisions = {
-        "rule": SELECTION_RULE,
-        "rehearsal": {
-            "train_end": str(rehearsal.train_end.date()),
-            "select": f"{rehearsal.val_start.date()} ... {rehearsal.val_end.date()}",
-            "score": f"{dates[0].date()} ... {dates[-1].date()}",
-        },
-        "members": int(settings.members),
-        "final_refit": final_refit,
-        "n_steps": int(n_steps),
-        "order": int(order),
-        "primary_method": primary,
-        "margin_se": float(settings.margin_se),
-        "primary_margin": margin,
-        "combination_weight": float(settings.combination_weight),
-        "scores": {
-            "final_refit": {str(k).lower(): v for k, v in refit_scores.items()},
-            "sampler": {f"n_steps={s},order={o}": v for (s, o), v in sampler_scores.items()},
-            "primary": primary_scores,
-        },
-    }
-    return decisions, pd.DataFrame(scorer.rows)
+        decisions = {
+            "rule": SELECTION_RULE,
+            "rehearsal": {
+                "train_end": str(rehearsal.train_end.date()),
+                "select": f"{rehearsal.val_start.date()} ... {rehearsal.val_end.date()}",
+                "score": f"{dates[0].date()} ... {dates[-1].date()}",
+            },
+            "members": int(settings.members),
+            "final_refit": final_refit,
+            "n_steps": int(n_steps),
+            "order": int(order),
+            "primary_method": primary,
+            "margin_se": float(settings.margin_se),
+            "primary_margin": margin,
+            "combination_weight": float(settings.combination_weight),
+            "scores": {
+                "final_refit": {str(k).lower(): v for k, v in refit_scores.items()},
+                "sampler": {f"n_steps={s},order={o}": v for (s, o), v in sampler_scores.items()},
+                "primary": primary_scores,
+            },
+        }
+        return decisions, pd.DataFrame(scorer.rows)
