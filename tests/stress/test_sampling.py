@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from diffrisk.stress.sampling import check_paths_request, draw_prior_signatures, generate_paths
+from diffrisk.stress.sampling import (
+    SamplerSettings,
+    check_paths_request,
+    draw_prior_signatures,
+    generate_paths,
+)
 from diffrisk.stress.windows import conditioning_inputs
 
 
@@ -182,3 +187,25 @@ def test_a_scaled_sampler_replaces_the_diffusion_sampler(model, returns):
         warmup=model.config.ewma_warmup,
     ).sigma
     np.testing.assert_allclose(paths[0, 0], model.target_scale * sigma, rtol=1e-5)
+
+
+def _explicit_keywords(*, sampler="ddim", n_steps=20):
+    """A signature that lists the sampler keywords (Python's own unknown-keyword error)."""
+    return sampler, n_steps
+
+
+def test_sampler_settings_fill_defaults_and_reject_other_keywords_as_python_does(model, returns):
+    with pytest.raises(TypeError) as plain:
+        _explicit_keywords(n_stepz=5)
+    with pytest.raises(TypeError) as ours:
+        SamplerSettings.of("_explicit_keywords", {"n_stepz": 5})
+    assert str(ours.value) == str(plain.value)
+    with pytest.raises(
+        TypeError, match=r"^generate_paths\(\) got an unexpected keyword argument 'n_stepz'$"
+    ):
+        generate_paths(model, returns, ["2004-03-01"], 2, None, guidance=0.0, seed=0, n_stepz=5)
+    settings = SamplerSettings.of("f", {"n_steps": np.int64(5), "eta": 1, "order": np.int64(2)})
+    assert settings == SamplerSettings(n_steps=5, eta=1.0, order=2)
+    record = settings.record()
+    assert list(record) == [f.name for f in dataclasses.fields(SamplerSettings)]
+    assert [type(v) for v in record.values()] == [str, int, float, str, int]

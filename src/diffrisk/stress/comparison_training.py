@@ -85,7 +85,9 @@ def train_comparison_generator(
     if kind not in COMPARISON_GENERATORS:
         raise ValueError(f"kind must be one of {COMPARISON_GENERATORS}, got {kind!r}")
     torch.manual_seed(int(seed))
-    stats, train_w, val_w = fit_training_statistics(returns, train_end, val_start, val_end, config)
+    stats, train_w, val_w = fit_training_statistics(
+        returns, (train_end, val_start, val_end), config
+    )
     spec = fields_from(
         ComparisonSpec,
         settings,

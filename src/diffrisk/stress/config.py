@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Self
 
 from diffrisk.diffusion.training import TrainOptions, check_field_range, check_positive_fields
+from diffrisk.stress.network import StressSpec
 
 GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
 
@@ -120,11 +121,11 @@ class StressConfig(ParamsSection):
 
     horizon: int = 20
     history: int = 60
-    width: int = 48
-    n_blocks: int = 4
-    history_width: int = 32
-    history_blocks: int = 3
-    emb_dim: int = 64
+    width: int = StressSpec.width
+    n_blocks: int = StressSpec.n_blocks
+    history_width: int = StressSpec.history_width
+    history_blocks: int = StressSpec.history_blocks
+    emb_dim: int = StressSpec.emb_dim
     schedule: str = "linear"
     diffusion_steps: int = 200
     p_uncond: float = 0.5
@@ -137,14 +138,14 @@ class StressConfig(ParamsSection):
     ewma_lambda: float = 0.94
     ewma_warmup: int = 30
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = TrainOptions.weight_decay
     batch_size: int = 256
     max_epochs: int = 60
     patience: int = 10
     min_epochs: int = 5
-    grad_clip: float = 1.0
-    ema_decay: float = 0.995
-    samples_per_epoch: int = 0
+    grad_clip: float = TrainOptions.grad_clip
+    ema_decay: float = TrainOptions.ema_decay
+    samples_per_epoch: int = TrainOptions.samples_per_epoch
     threads: int = 1
     stratify: str = "none"
     segments: str = ""

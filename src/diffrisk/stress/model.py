@@ -271,18 +271,22 @@ def fit_stress_statistics(
 
 
 def fit_training_statistics(
-    returns: pd.DataFrame,
-    train_end: str | pd.Timestamp,
-    val_start: str | pd.Timestamp,
-    val_end: str | pd.Timestamp,
-    config: StressConfig,
+    returns: pd.DataFrame, dates: tuple[Any, Any, Any], config: StressConfig
 ) -> tuple[StressModel, WindowSet, WindowSet]:
     """The training and validation windows and the statistics fitted on training windows.
 
     The common start of every stress generator's training (:func:`train_stress_model`,
-    :func:`diffrisk.stress.comparison_training.train_comparison_generator`): only rows up to
-    ``val_end`` are read; training windows end on or before ``train_end``; validation
-    windows lie in ``[val_start, val_end]``.
+    :func:`diffrisk.stress.comparison_training.train_comparison_generator`,
+    :func:`diffrisk.stress.tuning.validation_windows`).
+
+    Parameters
+    ----------
+    returns : DataFrame (T, n_assets)
+    dates : (train_end, val_start, val_end)
+        The fit dates (as :attr:`diffrisk.data.splits.Splits.fit_dates`): only rows up to
+        ``val_end`` are read; training windows end on or before ``train_end``; validation
+        windows lie in ``[val_start, val_end]``.
+    config : StressConfig
 
     Returns
     -------
@@ -291,6 +295,7 @@ def fit_training_statistics(
         torch's global generator: seed it first).
     train_windows, val_windows : WindowSet
     """
+    train_end, val_start, val_end = dates
     if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
         raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
     frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
@@ -401,7 +406,9 @@ def train_stress_model(
     the training windows only).
     """
     torch.manual_seed(int(seed))
-    model, train_w, val_w = fit_training_statistics(returns, train_end, val_start, val_end, config)
+    model, train_w, val_w = fit_training_statistics(
+        returns, (train_end, val_start, val_end), config
+    )
     logger.info(
         "stress model: %d training windows (to %s), %d validation windows",
         len(train_w),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,64 @@ ScaledSampler = Callable[
     [torch.Tensor, torch.Tensor, torch.Tensor, float, torch.Generator], torch.Tensor
 ]
 """``(context, cond_embedding, null_embedding, guidance, generator) -> scaled paths``."""
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """The reverse-chain settings of the stress samplers, with their defaults.
+
+    The one home of the ``**sampling`` keywords of :func:`sample_scaled_paths`,
+    :func:`generate_paths` and :func:`~diffrisk.stress.scenario_sets.generate_scenario_set`.
+
+    Parameters
+    ----------
+    sampler : {"ddim", "ddpm"}
+        DDIM with ``n_steps`` steps or the ancestral sampler over all T steps
+        (:func:`diffrisk.diffusion.sampler.reverse_steps`).
+    n_steps, eta, spacing
+        DDIM settings (:func:`diffrisk.diffusion.sampler.ddim_timesteps`).
+    order : {1, 2}
+        DDIM solver order: 1 = plain DDIM (default; measured better than 2 on the
+        validation suite), 2 = DPM-Solver++(2M) (:func:`~diffrisk.diffusion.sampler.sample`).
+    """
+
+    sampler: str = "ddim"
+    n_steps: int = 20
+    eta: float = 0.0
+    spacing: str = "linear"
+    order: int = 1
+
+    @classmethod
+    def of(cls, caller: str, sampling: Mapping[str, Any]) -> SamplerSettings:
+        """The settings of a call ``caller(..., **sampling)``.
+
+        Raises
+        ------
+        TypeError
+            For a keyword that is not a setting, worded as Python words it for a function
+            without ``**sampling`` (``"generate_paths() got an unexpected keyword argument
+            'x'"``).
+
+        Examples
+        --------
+        >>> SamplerSettings.of("generate_paths", {"n_steps": 5})
+        SamplerSettings(sampler='ddim', n_steps=5, eta=0.0, spacing='linear', order=1)
+        """
+        names = {f.name for f in fields(cls)}
+        for key in sampling:
+            if key not in names:
+                raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}")
+        return cls(**sampling)
+
+    def record(self) -> dict[str, Any]:
+        """The settings as JSON values, in field order (a scenario set's ``generation``)."""
+        return {
+            "sampler": self.sampler,
+            "n_steps": int(self.n_steps),
+            "eta": float(self.eta),
+            "spacing": self.spacing,
+            "order": int(self.order),
+        }
 
 
 def check_paths_request(
@@ -66,15 +126,11 @@ def sample_scaled_paths(
     guidance: float,
     *,
     generator: torch.Generator,
-    sampler: str = "ddim",
-    n_steps: int = 20,
-    eta: float = 0.0,
-    spacing: str = "linear",
-    order: int = 1,
     chunk: int = 2048,
     batched_guidance: bool = False,
     progress: bool | None = None,
     steps: NDArray[np.int64] | None = None,
+    **sampling: Any,
 ) -> torch.Tensor:
     """Reverse diffusion for a batch of paths with classifier-free guidance.
 
@@ -95,14 +151,6 @@ def sample_scaled_paths(
     generator : torch.Generator
         All randomness (x_T and, for DDPM or eta > 0, the step noise), drawn for the
         whole batch at once so the result does not depend on ``chunk``.
-    sampler : {"ddim", "ddpm"}
-        DDIM with ``n_steps`` steps or the ancestral sampler over all T steps
-        (:func:`diffrisk.diffusion.sampler.reverse_steps`).
-    n_steps, eta, spacing
-        DDIM settings (:func:`diffrisk.diffusion.sampler.ddim_timesteps`).
-    order : {1, 2}
-        DDIM solver order: 1 = plain DDIM (default; measured better than 2 on the
-        validation suite), 2 = DPM-Solver++(2M) (:func:`~diffrisk.diffusion.sampler.sample`).
     chunk : int
         Paths per network call (memory and cache only).
     batched_guidance : bool, default False
@@ -114,16 +162,23 @@ def sample_scaled_paths(
     steps : ndarray of int, optional
         Explicit descending diffusion steps to visit (overrides ``n_steps`` and
         ``spacing``; e.g. the nested grid of a distillation round).
+    **sampling
+        ``sampler``, ``n_steps``, ``eta``, ``spacing``, ``order``: :class:`SamplerSettings`
+        (unset ones take its defaults).
 
     Returns
     -------
     Tensor (B, A, H)
         Samples in the model's input scale (``r / (sigma * target_scale)``), unclipped.
     """
+    opts = SamplerSettings.of("sample_scaled_paths", sampling)
     check_guidance_weight(guidance)
     if steps is None:
         steps = reverse_steps(
-            sampler, model.schedule, None if sampler == "ddpm" else n_steps, spacing
+            opts.sampler,
+            model.schedule,
+            None if opts.sampler == "ddpm" else opts.n_steps,
+            opts.spacing,
         )
     net, spec = model.net.eval(), model.net.spec
     n = context.shape[0]
@@ -151,7 +206,7 @@ def sample_scaled_paths(
     x = initial_noise(n, spec.n_assets * spec.horizon, generator, "iid").reshape(
         n, spec.n_assets, spec.horizon
     )
-    with progress_bar(len(steps), f"{sampler} stress sampling", progress, leave=False) as bar:
+    with progress_bar(len(steps), f"{opts.sampler} stress sampling", progress, leave=False) as bar:
         return reverse_process(
             guided_eps_fn(
                 predict,
@@ -164,9 +219,9 @@ def sample_scaled_paths(
             x,
             steps,
             generator=generator,
-            method=sampler,
-            eta=eta,
-            order=order,
+            method=opts.sampler,
+            eta=opts.eta,
+            order=opts.order,
             bar=bar,
         )
 
@@ -223,17 +278,13 @@ def generate_paths(
     *,
     guidance: float,
     seed: int,
-    sampler: str = "ddim",
-    n_steps: int = 20,
-    eta: float = 0.0,
-    spacing: str = "linear",
-    order: int = 1,
     soft_bound: float = 0.0,
     prior_neighbours: int = 0,
     chunk: int = 2048,
     progress: bool | None = None,
     batched_guidance: bool = False,
     scaled_sampler: ScaledSampler | None = None,
+    **sampling: Any,
 ) -> tuple[NDArray[np.float32], pd.DataFrame]:
     """Generate joint H-day paths of the constituents from one or several conditioning dates.
 
@@ -254,7 +305,6 @@ def generate_paths(
         ``prior_neighbours`` is 0).
     seed : int
         Seed of the :class:`torch.Generator` (and of the prior draws).
-    sampler, n_steps, eta, spacing, order : see :func:`sample_scaled_paths`.
     soft_bound : float
         0 = off. Otherwise each scaled daily return is squashed softly,
         ``x -> b tanh(x / b)`` with ``b = soft_bound * target_abs_max`` (the largest
@@ -271,9 +321,12 @@ def generate_paths(
     batched_guidance : bool, default False
         See :func:`sample_scaled_paths`.
     scaled_sampler : callable(context, cond, null, guidance, generator) -> Tensor, optional
-        Replaces :func:`sample_scaled_paths` (and its ``sampler`` ... ``chunk`` settings):
-        another sampler of scaled paths from the same conditioning, e.g. a distilled
-        student's (:func:`diffrisk.stress.distill.student_sampler`).
+        Replaces :func:`sample_scaled_paths` (and its ``chunk`` and ``**sampling``
+        settings): another sampler of scaled paths from the same conditioning, e.g. a
+        distilled student's (:func:`diffrisk.stress.distill.student_sampler`).
+    **sampling
+        ``sampler``, ``n_steps``, ``eta``, ``spacing``, ``order`` of
+        :func:`sample_scaled_paths` (:class:`SamplerSettings`).
 
     Returns
     -------
@@ -283,6 +336,7 @@ def generate_paths(
         Per conditioning date: ``as_of`` (first day of the paths), ``last_history`` (last
         row read), ``portfolio_vol`` (EWMA forecast of the equal-weighted portfolio).
     """
+    SamplerSettings.of("generate_paths", sampling)
     request = check_paths_request(model, returns, n_paths_per_date, prior_neighbours, signature)
     if soft_bound < 0:
         raise ValueError(f"soft_bound must be >= 0, got {soft_bound}")
@@ -321,14 +375,10 @@ def generate_paths(
             rep(null),
             weight,
             generator=gen,
-            sampler=sampler,
-            n_steps=n_steps,
-            eta=eta,
-            spacing=spacing,
-            order=order,
             chunk=chunk,
             batched_guidance=batched_guidance,
             progress=progress,
+            **sampling,
         )
     else:
         sampled = scaled_sampler(rep(context), cond, rep(null), weight, gen)

@@ -7,6 +7,7 @@ import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
 from diffrisk.stress.model import StressModel, load_stress_model, model_version
-from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.sampling import SamplerSettings, generate_paths
 from diffrisk.stress.set_records import (
     generation_record,
     json_ready,
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- scenario sets
 #: The sampler keyword arguments of :func:`generate_paths`, recorded in every set's
 #: ``generation`` metadata.
-SAMPLER_KEYS: tuple[str, ...] = ("sampler", "n_steps", "eta", "spacing", "order", "soft_bound")
+SAMPLER_KEYS: tuple[str, ...] = (*(f.name for f in fields(SamplerSettings)), "soft_bound")
 
 
 def sampling_settings(
@@ -137,11 +138,6 @@ def generate_scenario_set(
     *,
     guidance: float | str,
     seed: int,
-    sampler: str = "ddim",
-    n_steps: int = 20,
-    eta: float = 0.0,
-    spacing: str = "linear",
-    order: int = 1,
     soft_bound: float = 0.0,
     guidance_grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
     calibration_paths: int = 200,
@@ -149,8 +145,12 @@ def generate_scenario_set(
     checkpoint_sha256: str = "",
     data_sha256: str = "",
     params: Mapping[str, Any] | None = None,
+    **sampling: Any,
 ) -> tuple[NDArray[np.float32], dict[str, Any]]:
     """Generate a diffusion scenario set and its audit metadata.
+
+    The sampler settings are ``soft_bound`` and the ``**sampling`` keywords of
+    :func:`generate_paths` (:class:`~diffrisk.stress.sampling.SamplerSettings`).
 
     A request outside the range of the training windows' signatures
     (:func:`diffrisk.stress.signatures.out_of_range` on ``model.signature_bounds``) is
@@ -174,6 +174,7 @@ def generate_scenario_set(
         record (:func:`diffrisk.core.audit.provenance`: params, data hash, package version,
         git revision, UTC timestamp).
     """
+    settings = SamplerSettings.of("generate_scenario_set", sampling)
     flagged = out_of_range(archetype.signature, model.signature_bounds)
     if flagged:
         bounds = model.signature_bounds
@@ -188,7 +189,7 @@ def generate_scenario_set(
             StressRangeWarning,
             stacklevel=2,
         )
-    sampling = sampling_settings(sampler, n_steps, eta, spacing, order, soft_bound)
+    sampling = {**sampling, "soft_bound": soft_bound}
     prior = 0 if archetype.signature else int(prior_neighbours)
     calibration = None
     if isinstance(guidance, str):
@@ -217,11 +218,7 @@ def generate_scenario_set(
     )
     generation = {
         **generation_record("diffusion", archetype, float(guidance), seed, as_of, n_paths_per_date),
-        "sampler": sampler,
-        "n_steps": int(n_steps),
-        "eta": float(eta),
-        "spacing": spacing,
-        "order": int(order),
+        **settings.record(),
         "soft_bound": float(soft_bound),
         "guidance_calibration": None if calibration is None else json_ready(calibration),
         "prior_neighbours": prior,

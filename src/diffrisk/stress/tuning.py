@@ -263,9 +263,9 @@ def validation_windows(
     (WindowSet, Tensor)
         Pass ``WindowTensors(windows, model).take(rows)`` to :func:`validation_score`.
     """
-    train_end, val_start, val_end = dates
+    _, _, val_end = dates
     visible = returns.loc[returns.index <= pd.Timestamp(val_end)]
-    _, _, val_w = fit_training_statistics(visible, train_end, val_start, val_end, config)
+    _, _, val_w = fit_training_statistics(visible, dates, config)
     n_val = len(val_w)
     rng = np.random.default_rng(int(tuning.seed))
     rows = np.sort(rng.choice(n_val, min(int(tuning.val_windows), n_val), replace=False))
