@@ -151,7 +151,11 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     assert budgets.loc["gan", "epochs_run"] == record["gan"]["epochs_run"] == 2
     assert budgets.loc["diffusion", "epochs_run"] == 1
     assert "grid of 2 (3 requests, 8 pilot paths each)" in budgets.loc["diffusion", "calibration"]
-    assert budgets.loc["vae", "calibration"] == "none"
+    for kind in COMPARISON_GENERATORS:  # the same calibration budget as the diffusion model
+        assert budgets.loc[kind, "calibration"] == (
+            "conditioning gain per request from a grid of 2 (3 requests, 8 pilot paths each)"
+        )
+    assert budgets.loc["normal", "calibration"] == "none"
     assert "Budgets of the stress generators" in validated["section"]
     headline = json.loads((paths.metrics_dir() / "stress.json").read_text())
     assert set(headline) == {
