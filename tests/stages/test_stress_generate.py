@@ -109,6 +109,10 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     _, unc_meta = read_scenario_set(scenario_set_file("diffusion", "unconditional"))
     assert unc_meta["generation"]["prior_neighbours"] == 50
     assert chosen[("diffusion", "v2")] in (1.0, 2.0)
+    for kind in COMPARISON_GENERATORS:  # conditioning gain: the same grid and pilot budget
+        assert chosen[(kind, "v2")] in (1.0, 2.0) and pd.isna(chosen[(kind, "unconditional")])
+        _, c_meta = read_scenario_set(scenario_set_file(kind, "v2"))
+        assert c_meta["generation"]["guidance_calibration"]["n_paths_per_date"] == 8
     validated = stress_validate_stage.validate_stress_sets(
         **{
             **params_section("stress", "validate"),
@@ -147,7 +151,11 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     assert budgets.loc["gan", "epochs_run"] == record["gan"]["epochs_run"] == 2
     assert budgets.loc["diffusion", "epochs_run"] == 1
     assert "grid of 2 (3 requests, 8 pilot paths each)" in budgets.loc["diffusion", "calibration"]
-    assert budgets.loc["vae", "calibration"] == "none"
+    for kind in COMPARISON_GENERATORS:  # the same calibration budget as the diffusion model
+        assert budgets.loc[kind, "calibration"] == (
+            "conditioning gain per request from a grid of 2 (3 requests, 8 pilot paths each)"
+        )
+    assert budgets.loc["normal", "calibration"] == "none"
     assert "Budgets of the stress generators" in validated["section"]
     headline = json.loads((paths.metrics_dir() / "stress.json").read_text())
     assert set(headline) == {
@@ -189,4 +197,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     np.testing.assert_array_equal(again, stored)
     stored, meta = read_scenario_set(scenario_set_file("gan", "unconditional"))
     again = regenerate_comparison_set(meta, cons_now, paths.comparison_checkpoint("gan"))
+    np.testing.assert_array_equal(again, stored)
+    stored, meta = read_scenario_set(scenario_set_file("vae", "v2"))  # calibrated gain
+    again = regenerate_comparison_set(meta, cons_now, paths.comparison_checkpoint("vae"))
     np.testing.assert_array_equal(again, stored)

@@ -68,11 +68,24 @@ def test_calibration_read_from_the_set_metadata():
         ("diffusion", "v2"): {"generation": {"guidance": 3.0, "guidance_calibration": calib}},
         ("diffusion", "c"): {"generation": {"guidance": 2.0, "guidance_calibration": calib}},
         ("gan", "v2"): {"generation": {"guidance": None}},
+        ("vae", "v2"): {
+            "generation": {
+                "guidance": None,
+                "conditioning_gain": 2.0,
+                "guidance_calibration": calib,
+            }
+        },
+        ("vae", "unconditional"): {"generation": {"guidance": None, "conditioning_gain": None}},
     }
     out = calibration_by_generator(meta)
     assert out["gan"] == "none"
     assert "grid of 3" in out["diffusion"]
     assert "2 requests" in out["diffusion"] and "50 pilot paths" in out["diffusion"]
+    assert out["diffusion"].startswith("guidance weight per request from a grid of 3")
+    assert (
+        out["vae"]
+        == "conditioning gain per request from a grid of 3 (1 requests, 50 pilot paths each)"
+    )
 
 
 def test_budget_table_reads_the_recorded_values(model, comparison):

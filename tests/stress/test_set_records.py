@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 from diffrisk.core import audit
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.set_records import (
+    conditioning_weight,
     generation_record,
     json_ready,
     rows_before,
@@ -105,3 +107,10 @@ def test_scenario_set_metadata_records_model_data_and_versions():
     assert keys.index("numpy_version") + 1 == keys.index("torch_threads")
     assert record["torch_version"] == torch.__version__
     assert record["params"] == {"p": 1} and record["seed"] == 3 and record["data_sha256"] == "cd"
+
+
+def test_conditioning_weight_reads_guidance_then_gain():
+    assert conditioning_weight({"guidance": 1.25, "conditioning_gain": None}) == 1.25
+    assert conditioning_weight({"guidance": None, "conditioning_gain": 3}) == 3.0
+    assert math.isnan(conditioning_weight({"guidance": None, "conditioning_gain": None}))
+    assert math.isnan(conditioning_weight({"generator": "normal"}))

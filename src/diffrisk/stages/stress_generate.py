@@ -50,6 +50,7 @@ def generate_stress_sets(
     guidance: float | str,
     guidance_grid: str,
     calibration_paths: int,
+    comparison_calibration: str,
     prior_neighbours: int,
     prior_guidance: float,
     sampler: str,
@@ -83,6 +84,12 @@ def generate_stress_sets(
         Comma-separated candidate weights of ``guidance="auto"``.
     calibration_paths : int
         Pilot paths per weight.
+    comparison_calibration : {"auto", "none"}
+        "auto": per request, the GAN's and VAE's conditioning gain is the weight of
+        ``guidance_grid`` whose pilot set (``calibration_paths`` paths per date, seed + 1)
+        best hits the request, by the diffusion model's rule
+        (:func:`~diffrisk.stress.comparison_sets.comparison_scenario_set`);
+        "none": the plain request (gain 1).
     prior_neighbours, prior_guidance : int, float
         The ``unconditional`` set draws each path's signature from the
         ``prior_neighbours`` training windows nearest in history features and guides
@@ -107,8 +114,9 @@ def generate_stress_sets(
     ``data/stress/<generator>_<archetype>.npz`` and ``.audit.json`` for generator in
     (diffusion, gan, vae, normal, bootstrap), ``data/stress/index.json``. The GAN and VAE
     sets (``models/stress_gan.pt``, ``models/stress_vae.pt``) use the diffusion set's
-    dates and seed, condition on the requested signature directly (no guidance) and, for
-    the unconditional set, draw signatures from the same ``prior_neighbours`` prior.
+    dates and seed, condition on the requested signature (scaled by the conditioning gain
+    of ``comparison_calibration``; no guidance) and, for the unconditional set, draw
+    signatures from the same ``prior_neighbours`` prior.
     """
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
@@ -148,6 +156,7 @@ def generate_stress_sets(
         "stress.model": model.config.to_dict(),
     }
     grid = [float(w) for w in str(guidance_grid).split(",") if w.strip()]
+    comparison_params = {**params, "comparison_calibration": comparison_calibration}
     rows, seconds = [], {}
     for i, arch in enumerate(resolved):
         if arch.name == UNCONDITIONAL:
@@ -204,7 +213,10 @@ def generate_stress_sets(
                     prior_neighbours=int(prior_neighbours),
                     checkpoint_sha256=c_hash,
                     data_sha256=data_hash,
-                    params=params,
+                    params=comparison_params,
+                    calibration=comparison_calibration,
+                    guidance_grid=grid,
+                    calibration_paths=int(calibration_paths),
                 )
             seconds[f"{kind}_{arch.name}"] = round(time.perf_counter() - tic, 2)
             write_scenario_set(scenario_set_file(kind, arch.name), c_paths, c_meta)
@@ -215,7 +227,7 @@ def generate_stress_sets(
                     "n_paths": len(c_paths),
                     "n_dates": len(dates),
                     "out_of_range": c_meta["out_of_range"],
-                    "guidance": None,
+                    "guidance": c_meta["generation"]["conditioning_gain"],
                 }
             )
         for kind in ("normal", "bootstrap"):

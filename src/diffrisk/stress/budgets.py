@@ -109,15 +109,20 @@ def calibration_by_generator(set_metadata: Mapping[tuple[str, str], Mapping[str,
     -------
     dict
         ``{generator: text}``: for sets with a ``generation.guidance_calibration`` record
-        the number of calibrated requests, the grid size and the pilot paths per date;
-        ``"none"`` otherwise.
+        the weight calibrated (the guidance weight, or the conditioning gain of sets that
+        record ``conditioning_gain``), the number of calibrated requests, the grid size
+        and the pilot paths per date; ``"none"`` otherwise.
     """
     found: dict[str, list[Mapping[str, Any]]] = {}
+    weight: dict[str, str] = {}
     for (gen, _), meta in set_metadata.items():
         found.setdefault(gen, [])
-        calib = (meta.get("generation") or {}).get("guidance_calibration")
+        generation = meta.get("generation") or {}
+        calib = generation.get("guidance_calibration")
         if calib:
             found[gen].append(calib)
+            if "conditioning_gain" in generation:
+                weight[gen] = "conditioning gain"
     out = {}
     for gen, calibs in found.items():
         if not calibs:
@@ -126,7 +131,8 @@ def calibration_by_generator(set_metadata: Mapping[tuple[str, str], Mapping[str,
         grids = sorted({len(c["grid"]) for c in calibs})
         pilots = sorted({int(c["n_paths_per_date"]) for c in calibs})
         out[gen] = (
-            f"guidance weight per request from a grid of {'/'.join(map(str, grids))} "
+            f"{weight.get(gen, 'guidance weight')} per request from a grid of "
+            f"{'/'.join(map(str, grids))} "
             f"({len(calibs)} requests, {'/'.join(map(str, pilots))} pilot paths each)"
         )
     return out

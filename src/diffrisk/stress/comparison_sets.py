@@ -28,8 +28,14 @@ from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.model import as_float_tensor
 from diffrisk.stress.sampling import check_paths_request, draw_prior_signatures
-from diffrisk.stress.set_records import generation_record, rows_before, scenario_set_metadata
+from diffrisk.stress.set_records import (
+    generation_record,
+    json_ready,
+    rows_before,
+    scenario_set_metadata,
+)
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS, out_of_range
+from diffrisk.stress.weight_calibration import DEFAULT_GUIDANCE_GRID, calibrate_weight
 from diffrisk.stress.windows import conditioning_batch
 
 logger = logging.getLogger(__name__)
@@ -47,6 +53,7 @@ def comparison_paths(
     prior_neighbours: int = 0,
     chunk: int = 4096,
     progress: bool | None = None,
+    gain: float = 1.0,
 ) -> tuple[NDArray[np.float32], pd.DataFrame]:
     """Generate joint H-day paths from a GAN or VAE for one or several conditioning dates.
 
@@ -68,6 +75,11 @@ def comparison_paths(
     chunk : int
         Paths per network call (memory only).
     progress : bool, optional
+    gain : float
+        Conditioning gain w of a request: the network sees ``w`` times the request's
+        standardised deviation from the training-mean signature
+        (:func:`comparison_scenario_set`);
+        1 = the plain request. Ignored without a request.
 
     Returns
     -------
@@ -86,7 +98,7 @@ def comparison_paths(
     n_sig = len(SIGNATURE_COLUMNS)
     if request:
         values, mask = model.signature_input(pd.DataFrame([request] * len(inputs)), port)
-        values, mask = np.repeat(values, n, 0), np.repeat(mask, n, 0)
+        values, mask = np.repeat(values * float(gain), n, 0), np.repeat(mask, n, 0)
     elif prior_neighbours:
         values = draw_prior_signatures(model, features, n, int(prior_neighbours), int(seed))  # type: ignore[arg-type]
         mask = np.zeros_like(values)
@@ -131,6 +143,9 @@ def comparison_scenario_set(
     checkpoint_sha256: str = "",
     data_sha256: str = "",
     params: Mapping[str, Any] | None = None,
+    calibration: str = "none",
+    guidance_grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
+    calibration_paths: int = 200,
 ) -> tuple[NDArray[np.float32], dict[str, Any]]:
     """A GAN or VAE scenario set and its audit metadata.
 
@@ -141,7 +156,33 @@ def comparison_scenario_set(
     input of the network). A request outside the training signature range is flagged and
     raises a :class:`StressRangeWarning`. ``prior_neighbours`` applies to sets without a
     request only.
+
+    ``calibration="auto"`` (``stress.generate.comparison_calibration``) chooses a request's
+    conditioning gain w by the diffusion model's guidance rule
+    (:func:`~diffrisk.stress.weight_calibration.calibrate_weight`, as in
+    :func:`~diffrisk.stress.scenario_sets.calibrate_guidance`): a pilot set per gain of
+    ``guidance_grid`` (``calibration_paths`` paths per date, seed ``seed + 1``, a separate
+    draw from the set), the smallest largest relative error over the in-range requested
+    components winning, ties going to the smaller gain. ``generation`` records the gain
+    as ``conditioning_gain`` with the pilot record ``guidance_calibration`` (regeneration
+    needs no calibration); ``"none"`` conditions on the plain request (both None). Only
+    the model, the rows before the conditioning dates and the request are read.
+
+    The gain scales the request in the network's input space: a requested component
+    enters as ``w * (f - mean) / std`` (``f`` its conditioning feature,
+    :func:`~diffrisk.stress.signatures.signature_features`; ``mean``, ``std`` over the
+    training windows), so w = 1 is the plain request and w > 1 extrapolates away from the
+    typical signature, as a guidance weight > 1 extrapolates away from the unconditional
+    prediction. w = 0 requests the training-mean features (``vol_ratio`` at its geometric
+    training mean): still a request (mask 0), not the null token of an absent component,
+    so unlike guidance 0 it is not the unconditional model.
     """
+    mode = str(calibration).strip().lower()
+    if mode not in ("auto", "none"):
+        raise ValueError(
+            f"calibration (stress.generate.comparison_calibration) must be 'auto' or 'none', "
+            f"got {calibration!r}"
+        )
     flagged = out_of_range(archetype.signature, model.signature_bounds)
     if flagged:
         warnings.warn(
@@ -151,6 +192,25 @@ def comparison_scenario_set(
             stacklevel=2,
         )
     prior = 0 if archetype.signature else int(prior_neighbours)
+    gain, calibrated = None, None
+    if mode == "auto" and archetype.signature:
+        pilot_n, pilot_seed = int(calibration_paths), int(seed) + 1
+
+        def draw(w: float) -> tuple[NDArray[np.float32], pd.DataFrame]:
+            return comparison_paths(
+                model, returns, as_of, pilot_n, archetype.signature, seed=pilot_seed, gain=w
+            )
+
+        gain, calibrated = calibrate_weight(
+            draw,
+            archetype.signature,
+            model.signature_bounds,
+            guidance_grid,
+            n_paths_per_date=pilot_n,
+            seed=pilot_seed,
+            name=f"{model.kind} conditioning gain",
+            grid_name="guidance_grid (conditioning gains)",
+        )
     paths_, dates = comparison_paths(
         model,
         returns,
@@ -159,10 +219,13 @@ def comparison_scenario_set(
         archetype.signature,
         seed=seed,
         prior_neighbours=prior,
+        gain=1.0 if gain is None else gain,
     )
     generation = {
         **generation_record(model.kind, archetype, None, seed, as_of, n_paths_per_date),
         "prior_neighbours": prior,
+        "conditioning_gain": gain,
+        "guidance_calibration": None if calibrated is None else json_ready(calibrated),
     }
     record = scenario_set_metadata(
         model,
@@ -184,7 +247,10 @@ def comparison_scenario_set(
 def regenerate_comparison_set(
     metadata: Mapping[str, Any], returns: pd.DataFrame, checkpoint: str | Path
 ) -> NDArray[np.float32]:
-    """Regenerate a GAN or VAE set from its metadata (checkpoint and data hashes checked)."""
+    """Regenerate a GAN or VAE set from its metadata (checkpoint and data hashes checked).
+
+    The recorded ``conditioning_gain`` is applied (absent or None: the plain request).
+    """
     gen = metadata.get("generation", {})
     sha = weights_sha256(checkpoint)
     if sha != metadata.get("checkpoint_sha256"):
@@ -200,5 +266,6 @@ def regenerate_comparison_set(
         gen["signature"],
         seed=gen["seed"],
         prior_neighbours=gen["prior_neighbours"],
+        gain=1.0 if gen.get("conditioning_gain") is None else gen["conditioning_gain"],
     )
     return paths_

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
@@ -30,6 +29,7 @@ from diffrisk.stress.set_records import (
     scenario_set_metadata,
 )
 from diffrisk.stress.signatures import out_of_range, stress_signature
+from diffrisk.stress.weight_calibration import DEFAULT_GUIDANCE_GRID, calibrate_weight
 from diffrisk.stress.windows import conditioning_position
 from diffrisk.volatility.ewma import ewma_volatility
 
@@ -54,9 +54,6 @@ def recorded_sampling(generation: Mapping[str, Any]) -> dict[str, Any]:
     return {k: generation[k] for k in SAMPLER_KEYS}
 
 
-DEFAULT_GUIDANCE_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
-
-
 def calibrate_guidance(
     model: StressModel,
     returns: pd.DataFrame,
@@ -71,7 +68,9 @@ def calibrate_guidance(
     """The guidance weight whose pilot set comes closest to the requested signature.
 
     For each weight of ``grid`` a pilot set is drawn (same dates, ``n_paths_per_date``
-    paths, ``seed``) and scored by the largest relative error of its mean signature over
+    paths, ``seed``) and scored by the shared rule
+    :func:`~diffrisk.stress.weight_calibration.calibrate_weight` (also used for the GAN's
+    and VAE's conditioning gain): the largest relative error of its mean signature over
     the requested components that lie inside the training range (all components if none
     does); the smallest score wins, ties going to the smaller weight. Only the model and
     the request are used: no realised returns after the conditioning dates, so choosing
@@ -95,38 +94,23 @@ def calibrate_guidance(
     -------
     weight : float
     record : dict
-        ``grid``, ``score`` (per weight), ``components`` scored, ``n_paths_per_date``,
-        ``seed``: what the metadata keeps.
+        The pilot record of :func:`~diffrisk.stress.weight_calibration.calibrate_weight`.
     """
     request = {k: float(v) for k, v in signature.items()}
-    weights = sorted(float(w) for w in grid)
-    if not weights or any(w < 0 or not math.isfinite(w) for w in weights):
-        raise ValueError(f"guidance grid must hold finite weights >= 0, got {list(grid)!r}")
-    if not request:
-        return 0.0, {"grid": weights, "score": [], "components": [], "seed": int(seed)}
-    outside = set(out_of_range(request, model.signature_bounds))
-    scored = [c for c in request if c not in outside] or list(request)
-    scores = []
-    for w in weights:
-        pilot, dates = generate_paths(
+
+    def draw(w: float) -> tuple[NDArray[np.float32], pd.DataFrame]:
+        return generate_paths(
             model, returns, as_of, n_paths_per_date, request, guidance=w, seed=seed, **sampling
         )
-        achieved = stress_signature(
-            pilot, np.repeat(dates["portfolio_vol"].to_numpy(), n_paths_per_date)
-        ).mean()
-        scores.append(
-            max(abs(achieved[c] - request[c]) / max(abs(request[c]), 1e-12) for c in scored)
-        )
-        logger.info("guidance %.2f: largest relative error %.3f", w, scores[-1])
-    best = int(np.argmin(scores))
-    record = {
-        "grid": weights,
-        "score": [float(x) for x in scores],
-        "components": scored,
-        "n_paths_per_date": int(n_paths_per_date),
-        "seed": int(seed),
-    }
-    return weights[best], record
+
+    return calibrate_weight(
+        draw,
+        request,
+        model.signature_bounds,
+        grid,
+        n_paths_per_date=n_paths_per_date,
+        seed=seed,
+    )
 
 
 def generate_scenario_set(

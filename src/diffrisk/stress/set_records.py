@@ -9,6 +9,7 @@ from (:func:`scenario_set_metadata`: model, data hashes, library versions, prove
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -57,6 +58,18 @@ def generation_record(
         "as_of": [None if d in (None, "") else str(pd.Timestamp(d).date()) for d in as_of],
         "n_paths_per_date": int(n_paths_per_date),
     }
+
+
+def conditioning_weight(generation: Mapping[str, Any]) -> float:
+    """The calibrated conditioning weight of a set's ``generation`` record, NaN if none.
+
+    The diffusion model's guidance weight (``guidance``), else the GAN's or VAE's
+    conditioning gain (``conditioning_gain``, recorded when calibrated).
+    """
+    for key in ("guidance", "conditioning_gain"):
+        if generation.get(key) is not None:
+            return float(generation[key])
+    return math.nan
 
 
 def scenario_set_metadata(

@@ -45,6 +45,7 @@ from diffrisk.risk.portfolio import usable_tail_levels
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import GENERATORS
 from diffrisk.stress.scenario_sets import achieved_signatures
+from diffrisk.stress.set_records import conditioning_weight
 
 logger = logging.getLogger(__name__)
 
@@ -433,7 +434,8 @@ def signature_table(
     ``achieved_mean`` and ``achieved_median`` are over the set's paths (each measured
     with its own date's volatility forecast); ``relative_error`` =
     ``|achieved_mean − requested| / |requested|``; ``within_tolerance`` compares it with
-    ``tolerance`` (the issue's 10 %).
+    ``tolerance`` (the issue's 10 %). ``guidance`` is the set's calibrated weight
+    (:func:`~diffrisk.stress.set_records.conditioning_weight`).
     """
     rows = []
     for arch in archetypes:
@@ -456,9 +458,7 @@ def signature_table(
                         "achieved_p95": float(achieved.quantile(0.95)),
                         "relative_error": err,
                         "within_tolerance": bool(err <= tolerance),
-                        "guidance": np.nan
-                        if meta["generation"].get("guidance") is None
-                        else meta["generation"]["guidance"],
+                        "guidance": conditioning_weight(meta["generation"]),
                         "out_of_range": comp in meta.get("out_of_range", []),
                     }
                 )

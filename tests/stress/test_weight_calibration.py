@@ -1,0 +1,107 @@
+"""Tests of diffrisk.stress.weight_calibration: the shared per-request calibration rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffrisk.stress.signatures import SIGNATURE_COLUMNS
+from diffrisk.stress.weight_calibration import calibrate_weight, check_weight_grid
+
+VOL = 0.01  # the dates' volatility forecast
+# every asset moves by the same daily log return, so the portfolio's return is exactly it:
+# rms = VOL and sum = 0.02, hence at weight w: vol_ratio = w and cum_return = 0.02 w
+BASE_DAYS = np.array([0.01, 0.01, -0.01, 0.01])
+N_PER_DATE = 3
+
+
+def scaled_draw(calls: list[float] | None = None):
+    """A pilot draw whose mean signature is known in closed form (two dates)."""
+    base = np.repeat(BASE_DAYS[None, :, None], 2 * N_PER_DATE, axis=0) * np.ones((1, 1, 3))
+    dates = pd.DataFrame({"portfolio_vol": [VOL, VOL]})
+
+    def draw(w: float) -> tuple[np.ndarray, pd.DataFrame]:
+        if calls is not None:
+            calls.append(w)
+        return w * base, dates
+
+    return draw
+
+
+def wide_bounds(**upper: float) -> pd.DataFrame:
+    hi = {"vol_ratio": 100.0, "cum_return": 10.0, "avg_corr": 1.0, **upper}
+    return pd.DataFrame(
+        [[0.0, -10.0, -1.0], [hi[c] for c in SIGNATURE_COLUMNS]],
+        index=["lower", "upper"],
+        columns=list(SIGNATURE_COLUMNS),
+    )
+
+
+def test_the_weight_minimises_the_largest_relative_error():
+    calls: list[float] = []
+    grid = (2.5, 1.0, 3.0, 1.5, 2.0)
+    w, record = calibrate_weight(
+        scaled_draw(calls), {"vol_ratio": 1.8}, wide_bounds(), grid, n_paths_per_date=3, seed=7
+    )
+    assert calls == [1.0, 1.5, 2.0, 2.5, 3.0]  # one pilot per weight, increasing
+    # closed form: score(w) = |w - 1.8| / 1.8, smallest at the grid weight nearest 1.8
+    assert w == 2.0
+    np.testing.assert_allclose(record["score"], [abs(g - 1.8) / 1.8 for g in calls], rtol=1e-9)
+    assert record == {
+        "grid": calls,
+        "score": record["score"],
+        "components": ["vol_ratio"],
+        "n_paths_per_date": 3,
+        "seed": 7,
+    }
+
+
+def test_the_score_is_the_largest_error_over_the_in_range_components():
+    request = {"vol_ratio": 2.0, "cum_return": 0.03}
+    grid = (1.0, 1.5, 2.0, 2.5, 3.0)
+    w, record = calibrate_weight(
+        scaled_draw(), request, wide_bounds(), grid, n_paths_per_date=3, seed=0
+    )
+    # vol_ratio error |w - 2| / 2, cum_return error |0.02 w - 0.03| / 0.03 = |w - 1.5| / 1.5
+    expected = [max(abs(g - 2.0) / 2.0, abs(g - 1.5) / 1.5) for g in grid]
+    np.testing.assert_allclose(record["score"], expected, rtol=1e-9, atol=1e-12)
+    assert w == 1.5 and record["components"] == ["vol_ratio", "cum_return"]
+    # cum_return outside the training range: only vol_ratio is scored
+    w, record = calibrate_weight(
+        scaled_draw(), request, wide_bounds(cum_return=0.02), grid, n_paths_per_date=3, seed=0
+    )
+    assert w == 2.0 and record["components"] == ["vol_ratio"]
+
+
+def test_ties_go_to_the_smaller_weight_and_an_empty_request_draws_nothing():
+    dates = pd.DataFrame({"portfolio_vol": [VOL]})
+    fixed = np.repeat(BASE_DAYS[None, :, None], 3, axis=0) * np.ones((1, 1, 2))
+    w, record = calibrate_weight(
+        lambda _w: (fixed, dates),
+        {"vol_ratio": 3.0},
+        wide_bounds(),
+        (2.0, 0.5, 1.0),
+        n_paths_per_date=3,
+        seed=0,
+    )
+    assert len(set(record["score"])) == 1 and w == 0.5
+
+    def never(_w: float):
+        raise AssertionError("no pilot for an empty request")
+
+    assert calibrate_weight(never, {}, wide_bounds(), (1.0, 2.0), n_paths_per_date=3, seed=5) == (
+        0.0,
+        {"grid": [1.0, 2.0], "score": [], "components": [], "seed": 5},
+    )
+
+
+@pytest.mark.parametrize("grid", [(), (1.0, -0.5), (1.0, float("nan")), (float("inf"),)])
+def test_a_bad_grid_is_refused_naming_the_parameter(grid):
+    with pytest.raises(ValueError, match=r"^guidance_grid \(gains\) must hold finite weights"):
+        check_weight_grid(grid, "guidance_grid (gains)")
+    with pytest.raises(ValueError, match="^guidance grid must hold finite weights >= 0"):
+        calibrate_weight(
+            scaled_draw(), {"vol_ratio": 2.0}, wide_bounds(), grid, n_paths_per_date=3, seed=0
+        )
+    assert check_weight_grid([2, 0, 1.5]) == [0.0, 1.5, 2.0]
