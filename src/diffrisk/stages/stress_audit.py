@@ -10,6 +10,9 @@ trains (or reloads) the independent diffusion members ``models/stress_members/me
 
 Cost on the default parameters: 249 generator calls of 128 paths plus two 6-epoch members;
 230 s measured on the shared machine (load average ~5 on 2 cores; members 47 s of it).
+The members to train and the 87 requests (archetype, split, date with its attacks) run as
+Dask tasks (``stress.audit.workers``, :mod:`diffrisk.evaluation.stress_audit_tasks`),
+with outputs byte-identical to one process.
 """
 
 from __future__ import annotations
