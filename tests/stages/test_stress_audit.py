@@ -11,6 +11,7 @@ import torch
 
 from diffrisk.core import io, paths
 from diffrisk.data.splits import Splits
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stages import stress_audit as stage
 from diffrisk.stages.common import StressInputs
@@ -153,3 +154,33 @@ def test_thresholds_ignore_the_test_period(project):
 def test_bad_requests_raise_naming_the_field(project, overrides, match):
     with pytest.raises(ValueError, match=match):
         _run(**overrides)
+
+
+def test_workers_change_nothing_but_the_time(project):
+    """Members trained as two Dask tasks and requests fanned out on two workers give the
+    items, tables, metrics and member checkpoints of the one-process run, byte for byte."""
+    two = {"members": 2, "others": "member_1, member_2"}
+    files = [
+        paths.tables_dir() / f"stress_adversarial{suffix}"
+        for suffix in (".csv", ".md", "_relief.csv", "_relief.md", "_items.csv", "_items.md")
+    ] + [paths.metrics_dir() / "stress_adversarial.json"]
+    members = [paths.stress_member_checkpoint(k) for k in (1, 2)]
+    serial = _run(**two, workers=1)
+    written = {p: p.read_bytes() for p in files}
+    weights = [weights_sha256(p) for p in members]  # the files also hold wall times
+    for p in members:
+        p.unlink()  # retrained, now in the tasks
+    fanned = _run(**two, workers=2)
+    pd.testing.assert_frame_equal(fanned["items"], serial["items"], check_exact=True)
+    assert json.loads((paths.stress_members_dir() / "timing.json").read_text())["workers"] == 2
+    for p, content in written.items():
+        assert p.read_bytes() == content, p.name
+    assert [weights_sha256(p) for p in members] == weights
+    assert fanned["metrics"]["generator_calls"] == serial["metrics"]["generator_calls"] > 0
+
+
+@pytest.mark.parametrize("workers", [0, -2, 1.5, True])
+def test_bad_workers_are_refused_before_any_task(project, workers):
+    with pytest.raises(ValueError, match=r"stress\.audit\.workers must be an integer >= 1"):
+        _run(workers=workers)
+    assert not paths.stress_member_checkpoint(1).exists()  # no member was trained

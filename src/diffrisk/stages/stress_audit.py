@@ -10,6 +10,9 @@ trains (or reloads) the independent diffusion members ``models/stress_members/me
 
 Cost on the default parameters: 249 generator calls of 128 paths plus two 6-epoch members;
 230 s measured on the shared machine (load average ~5 on 2 cores; members 47 s of it).
+The members to train and the 87 requests (archetype, split, date with its attacks) run as
+Dask tasks (``stress.audit.workers``, :mod:`diffrisk.evaluation.stress_audit_tasks`),
+with outputs byte-identical to one process.
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from diffrisk.core import audit, io, paths
+from diffrisk.core.checks import check_int
+from diffrisk.core.compute import compute_map
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import markdown_table, write_csv_table, write_table
 from diffrisk.data.returns import returns_until
@@ -38,25 +42,17 @@ from diffrisk.evaluation.stress_audit import (
     fit_thresholds,
     plausibility_reference,
     relief_table,
-    score_request,
 )
+from diffrisk.evaluation.stress_audit_tasks import AuditContext, audit_plan, audit_requests
 from diffrisk.reporting.stress_adversarial import figure_stress_adversarial
 from diffrisk.reporting.style import save_figure
 from diffrisk.risk.portfolio import parse_portfolios
 from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
-from diffrisk.stress.adversarial import (
-    PathGenerator,
-    attack_request,
-    attack_space,
-    history_sigma,
-    path_generator,
-    validate_request,
-)
-from diffrisk.stress.comparison import load_comparison_model
-from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.adversarial import validate_request
+from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
+from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import StressModel, load_stress_model, save_stress_model
 from diffrisk.stress.model import train_stress_model as _train
-from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.scenario_sets import recorded_sampling
 
 logger = logging.getLogger(__name__)
@@ -70,134 +66,74 @@ def _spread(dates: pd.DatetimeIndex, n: int) -> list[pd.Timestamp]:
     return [pd.Timestamp(dates[i]) for i in pos]
 
 
-def member_model(
-    k: int, primary: StressModel, returns: pd.DataFrame, splits: Splits, epochs: int, seed: int
-) -> StressModel:
-    """Independent diffusion member k: the primary's config, ``epochs`` epochs, seed ``seed + k``.
-
-    Reloaded from ``models/stress_members/member_<k>.pt`` when its audit record matches the
-    config, seed and data; trained (training and validation rows only) otherwise.
-    """
+def _member_key(
+    k: int, primary: StressModel, epochs: int, seed: int
+) -> tuple[StressConfig, dict[str, Any]]:
+    """Member k's config (the primary's, ``epochs`` epochs) and audit key (seed ``seed + k``)."""
     config = replace(
         primary.config,
         max_epochs=int(epochs),
         min_epochs=min(primary.config.min_epochs, int(epochs)),
     )
-    path = paths.stress_member_checkpoint(k)
     key = {"config": config.to_dict(), "seed": int(seed) + k, "data": audit.recorded_data_hash()}
-    record = path.with_suffix(".audit.json")
-    if path.is_file() and record.is_file() and json.loads(record.read_text()).get("member") == key:
-        logger.info("stress_audit: reusing member %d from %s", k, path)
-        return load_stress_model(path)
-    frame = returns_until(returns, splits, "validation")
-    model = _train(frame, *splits.fit_dates, config, seed=key["seed"])
-    save_stress_model(model, path)
-    prov = audit.provenance({"stress.model": config.to_dict()}, key["seed"], key["data"])
-    audit.write_provenance(record, {**prov, "member": key})
-    return model
+    return config, key
 
 
-def comparison_generator(kind: str) -> PathGenerator:
-    """The GAN or VAE comparison generator (``models/stress_<kind>.pt``) as a path generator.
+def _fit_member(job: tuple[pd.DataFrame, Splits, StressConfig, int]) -> StressModel:
+    """Train one member on training and validation rows (module level: runs as a Dask task)."""
+    returns, splits, config, seed = job
+    torch.set_num_threads(int(config.threads))
+    return _train(
+        returns_until(returns, splits, "validation"), *splits.fit_dates, config, seed=seed
+    )
+
+
+def member_models(
+    primary: StressModel,
+    returns: pd.DataFrame,
+    splits: Splits,
+    members: int,
+    epochs: int,
+    seed: int,
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> dict[str, StressModel]:
+    """The independent diffusion members ``member_1..member_<members>``: k seeded ``seed + k``.
+
+    Member k (the primary's config, ``epochs`` epochs) is reloaded from
+    ``models/stress_members/member_<k>.pt`` when its audit record matches the config,
+    seed and data; the others are trained (training and validation rows only), one Dask
+    task each (:func:`~diffrisk.core.compute.compute_map` with ``workers``), and written
+    here, in this process, atomically, checkpoint before audit record.
+    """
+    keys = {k: _member_key(k, primary, epochs, seed) for k in range(1, int(members) + 1)}
+    out: dict[int, StressModel] = {}
+    for k in keys:
+        path = paths.stress_member_checkpoint(k)
+        record = path.with_suffix(".audit.json")
+        if path.is_file() and record.is_file():
+            if json.loads(record.read_text()).get("member") == keys[k][1]:
+                logger.info("stress_audit: reusing member %d from %s", k, path)
+                out[k] = load_stress_model(path)
+    todo = [k for k in keys if k not in out]
+    jobs = [(returns, splits, keys[k][0], keys[k][1]["seed"]) for k in todo]
+    fitted = compute_map(_fit_member, jobs, workers, scheduler=scheduler, desc="audit members")
+    for k, model in zip(todo, fitted, strict=True):
+        config, key = keys[k]
+        path = save_stress_model(model, paths.stress_member_checkpoint(k))
+        prov = audit.provenance({"stress.model": config.to_dict()}, key["seed"], key["data"])
+        audit.write_provenance(path.with_suffix(".audit.json"), {**prov, "member": key})
+        out[k] = model
+    return {f"member_{k}": out[k] for k in sorted(out)}
+
+
+def _comparison_model(kind: str) -> ComparisonModel:
+    """The GAN or VAE comparison generator ``models/stress_<kind>.pt``.
 
     Its checkpoint is written by the ``stress_train_comparison`` stage; list it in this
     stage's ``deps`` in ``dvc.yaml`` before naming ``gan`` or ``vae`` in ``others``.
     """
-    model = load_comparison_model(paths.comparison_checkpoint(kind), kind)
-    return path_generator(comparison_paths, model, progress=False)
-
-
-def _generators(
-    others: Sequence[str],
-    primary: StressModel,
-    members: Mapping[str, StressModel],
-    guidance: float,
-    sampling: Mapping[str, Any],
-) -> dict[str, PathGenerator]:
-    """The primary diffusion generator (key ``diffusion``) and the independent ones."""
-    options = {"guidance": guidance, "progress": False, **sampling}
-    out = {"diffusion": path_generator(generate_paths, primary, **options)}
-    for name in others:
-        if name in members:
-            out[name] = path_generator(generate_paths, members[name], **options)
-        else:
-            out[name] = comparison_generator(name)
-    return out
-
-
-def _audit_archetype(
-    i: int,
-    name: str,
-    nominal: Mapping[str, float],
-    gens: Mapping[str, PathGenerator],
-    dates: Mapping[str, Sequence[pd.Timestamp]],
-    returns: pd.DataFrame,
-    score: Any,
-    attack: Any,
-    n_attack_dates: int,
-    eps_grid: Sequence[float],
-    n_paths: int,
-    seed: int,
-) -> tuple[list[dict[str, Any]], int]:
-    """Untouched requests on every date and attacks on archetype i's test dates."""
-    rows: list[dict[str, Any]] = []
-    calls = 0
-
-    def run_others(frame: pd.DataFrame, d: pd.Timestamp, sig: Mapping, s: int) -> list:
-        return [g(frame, d, n_paths, sig, s) for k, g in gens.items() if k != "diffusion"]
-
-    for split, split_dates in dates.items():
-        n = len(split_dates)
-        for j, d in enumerate(tqdm(split_dates, desc=f"audit {name} {split}", leave=False)):
-            req_seed = int(seed) + 7919 * (i + 1) + j
-            past = returns.iloc[: returns.index.searchsorted(d)]
-            clean = gens["diffusion"](past, d, n_paths, nominal, req_seed)
-            scored = score(clean, run_others(past, d, nominal, req_seed), past)
-            calls += len(gens)
-            base = {"split": split, "archetype": name, "as_of": d}
-            for r in scored.to_dict(orient="records"):
-                rows.append(
-                    {
-                        **base,
-                        **r,
-                        "kind": "untouched",
-                        "attacked": False,
-                        "epsilon": 0.0,
-                        "relief": 0.0,
-                        "es_clean": r["es"],
-                        "es_attacked": r["es"],
-                        "theta": "",
-                    }
-                )
-            if split != "test" or (j - i) % n >= int(n_attack_dates):
-                continue
-            for eps in eps_grid:
-                outcome = attack(d, eps, gens["diffusion"], clean, req_seed)
-                calls += next(iter(outcome.results.values())).n_evaluations
-                for key in sorted({r.theta for r in outcome.results.values()}):
-                    frame, sig = outcome.space.request(np.asarray(key))
-                    sc = score(outcome.paths[key], run_others(frame, d, sig, req_seed), frame)
-                    calls += len(gens) - 1
-                    sc = sc.set_index("portfolio")
-                    for r in outcome.results.values():
-                        if r.theta != key:
-                            continue
-                        rows.append(
-                            {
-                                **base,
-                                **sc.loc[r.portfolio].to_dict(),
-                                "portfolio": r.portfolio,
-                                "kind": "attack",
-                                "attacked": eps > 0,
-                                "epsilon": eps,
-                                "relief": r.relief,
-                                "es_clean": r.es_clean,
-                                "es_attacked": r.es_attacked,
-                                "theta": ",".join(f"{t:g}" for t in key),
-                            }
-                        )
-        logger.info("stress_audit: %s %s done (%d generator calls)", name, split, calls)
-    return rows, calls
+    return load_comparison_model(paths.comparison_checkpoint(kind), kind)
 
 
 def audit_stress_requests(
@@ -219,6 +155,8 @@ def audit_stress_requests(
     reference_step: int,
     tolerance: float,
     inputs: StressInputs,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_audit`` stage.
 
@@ -258,6 +196,15 @@ def audit_stress_requests(
     inputs : StressInputs
         Thresholds from validation dates; detection and false flags on test dates;
         members and the plausibility reference from training (and validation) rows.
+    workers : int, default 1
+        ``stress.audit.workers``: Dask worker processes
+        (:func:`~diffrisk.core.compute.compute_map`); the members to train are one task
+        each, the requests (archetype, split, date, with the date's attacks) one task
+        each. Every output except the timings is byte-identical whatever it is; 1 (and
+        no scheduler) runs everything in this process.
+    scheduler : str, optional
+        Address of a running Dask scheduler (default: the environment variable
+        :data:`~diffrisk.core.compute.SCHEDULER_ENV`); ``workers`` is then ignored.
 
     Returns
     -------
@@ -265,6 +212,7 @@ def audit_stress_requests(
         ``items`` (every scored item), ``detection``, ``relief``, ``thresholds``,
         ``metrics``, ``figure``.
     """
+    workers = check_int(workers, "stress.audit.workers", 1)
     tic = time.perf_counter()
     primary = load_stress_model(stress_checkpoint())
     cfg = primary.config
@@ -299,84 +247,35 @@ def audit_stress_requests(
     unknown = [o for o in other_names if o not in member_names and o not in ("gan", "vae")]
     if unknown or not other_names:
         raise ValueError(f"others={others!r}: each must be one of {member_names + ['gan', 'vae']}")
-    trained = {
-        name: member_model(k, primary, returns, splits, member_epochs, seed)
-        for k, name in enumerate(member_names, start=1)
-    }
+    trained = member_models(
+        primary, returns, splits, members, member_epochs, seed, workers, scheduler
+    )
     member_seconds = time.perf_counter() - tic
     dates = {
         "validation": _spread(splits.dates(returns, "validation"), n_validation_dates),
         "test": _spread(splits.dates(returns, "test"), n_test_dates),
     }
-    rows, calls = [], 0
-    for i, name in enumerate(names):
+    generation = {}
+    for name in names:
         meta = json.loads(
             scenario_set_file("diffusion", name).with_suffix(".audit.json").read_text()
         )["generation"]
-        gens = _generators(
-            other_names,
-            primary,
-            trained,
-            float(meta["guidance"]),
-            recorded_sampling(meta),
-        )
-
-        def score(paths_, others_, frame, sig=nominal[name]):
-            sigma = history_sigma(frame.to_numpy(dtype=float), **ewma)
-            return score_request(
-                paths_,
-                others_,
-                frame,
-                sig,
-                weights,
-                reference,
-                alpha=alpha,
-                tolerance=tolerance,
-                history=cfg.history,
-                recorded=returns,
-                sigma=sigma,
-                **ewma,
-            )
-
-        def attack(d, eps, generator, clean, req_seed, sig=nominal[name]):
-            space = attack_space(
-                returns,
-                d,
-                sig,
-                epsilon=eps,
-                tolerance=tolerance,
-                bounds=primary.signature_bounds,
-                history=cfg.history,
-                **ewma,
-            )
-            return attack_request(
-                generator,
-                space,
-                weights,
-                alpha=alpha,
-                n_paths=n_paths,
-                seed=req_seed,
-                n_random=n_random,
-                clean_paths=clean,
-            )
-
-        got, n_calls = _audit_archetype(
-            i,
-            name,
-            nominal[name],
-            gens,
-            dates,
-            returns,
-            score,
-            attack,
-            n_attack_dates,
-            eps_grid,
-            n_paths,
-            seed,
-        )
-        rows += got
-        calls += n_calls
-    items = pd.DataFrame(rows)
+        generation[name] = (float(meta["guidance"]), recorded_sampling(meta))
+    context = AuditContext(
+        primary=primary,
+        others={o: trained[o] if o in trained else _comparison_model(o) for o in other_names},
+        returns=returns,
+        weights=weights,
+        reference=reference,
+        alpha=alpha,
+        tolerance=tolerance,
+        n_paths=n_paths,
+        n_random=n_random,
+        epsilons=tuple(eps_grid),
+        threads=int(cfg.threads),
+    )
+    plan = audit_plan(names, nominal, generation, dates, n_attack_dates, seed)
+    items, calls = audit_requests(context, plan, workers, scheduler=scheduler)
     validation = items[(items["split"] == "validation") & ~items["attacked"]]
     thresholds = fit_thresholds(validation, false_flag_target)
     scored = items[(items["kind"] == "untouched") | items["attacked"]]
@@ -399,7 +298,11 @@ def audit_stress_requests(
     # timings vary run to run: kept out of the metrics so that these stay identical
     io.write_json(
         paths.stress_members_dir() / "timing.json",
-        {"wall_time_s": round(seconds, 1), "member_time_s": round(member_seconds, 1)},
+        {
+            "wall_time_s": round(seconds, 1),
+            "member_time_s": round(member_seconds, 1),
+            "workers": workers,
+        },
     )
     figure = save_figure(
         figure_stress_adversarial(relief, items, thresholds, min_relief), "stress_adversarial"
