@@ -7,14 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from diffrisk.core import io, paths
-from diffrisk.risk.portfolio import portfolio_log_returns
+from diffrisk.core import paths
 from diffrisk.stages import reverse_stress as stage
-from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import save_stress_model, train_stress_model
-from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
+from tests.stages.conftest import DATA, write_stress_project
+from tests.stress.conftest import TEST_START
 
 REVERSE = {
     "es_alpha": 0.05,
@@ -30,32 +27,10 @@ REVERSE = {
 
 @pytest.fixture
 def project(project_tmp):
-    torch.set_num_threads(1)
-    cons = synthetic_returns(1300, 4, seed=7)
-    frame = pd.concat(
-        [
-            pd.Series(portfolio_log_returns(cons, axis=1), index=cons.index, name="portfolio"),
-            cons.mean(axis=1).rename("sp500"),
-            cons,
-        ],
-        axis=1,
-    )
-    io.write_parquet(paths.returns_file(), frame)
-    model = train_stress_model(
-        cons, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), seed=3, progress=False
-    )
-    save_stress_model(model, paths.stress_checkpoint())
+    write_stress_project()
     return project_tmp
 
 
-DATA = {
-    "train_end": TRAIN_END,
-    "val_start": VAL_START,
-    "val_end": VAL_END,
-    "test_start": TEST_START,
-    "test_end": "",
-    "index_name": "sp500",
-}
 SECTORS = {"sectors": "g1=A0,A1; g2=A2"}
 OUTPUTS = (
     "tables/reverse_stress.csv",
