@@ -7,14 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from diffrisk.core import io, paths
-from diffrisk.risk.portfolio import portfolio_log_returns
+from diffrisk.core import paths
 from diffrisk.stages import reverse_stress as stage
-from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import save_stress_model, train_stress_model
-from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
+from tests.stages.conftest import DATA, write_stress_project
+from tests.stress.conftest import TEST_START
 
 REVERSE = {
     "es_alpha": 0.05,
@@ -30,35 +27,25 @@ REVERSE = {
 
 @pytest.fixture
 def project(project_tmp):
-    torch.set_num_threads(1)
-    cons = synthetic_returns(1300, 4, seed=7)
-    frame = pd.concat(
-        [
-            pd.Series(portfolio_log_returns(cons, axis=1), index=cons.index, name="portfolio"),
-            cons.mean(axis=1).rename("sp500"),
-            cons,
-        ],
-        axis=1,
-    )
-    io.write_parquet(paths.returns_file(), frame)
-    model = train_stress_model(
-        cons, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), seed=3, progress=False
-    )
-    save_stress_model(model, paths.stress_checkpoint())
+    write_stress_project()
     return project_tmp
 
 
+SECTORS = {"sectors": "g1=A0,A1; g2=A2"}
+OUTPUTS = (
+    "tables/reverse_stress.csv",
+    "tables/reverse_stress.md",
+    "tables/reverse_stress_validation.csv",
+    "tables/reverse_stress_validation.md",
+    "tables/reverse_stress_scores.csv",
+    "tables/reverse_stress_scores.md",
+    "metrics/reverse_stress.json",
+)
+
+
 def test_stage_writes_tables_figure_and_metrics(project):
-    data = {
-        "train_end": TRAIN_END,
-        "val_start": VAL_START,
-        "val_end": VAL_END,
-        "test_start": TEST_START,
-        "test_end": "",
-        "index_name": "sp500",
-    }
-    stress = {"reverse": REVERSE, "segments": {"sectors": "g1=A0,A1; g2=A2"}}
-    out = stage.run(seed=1, data=data, stress=stress)
+    stress = {"reverse": REVERSE, "segments": SECTORS}
+    out = stage.run(seed=1, data=DATA, stress=stress)
     summary, validation = out["summary"], out["validation"]
     assert list(summary["method"]) == ["diffusion", "normal", "student_t", "historical"]
     assert (summary["share_reaching"].dropna() >= 0.95).all()
@@ -81,3 +68,27 @@ def test_bad_periods_name_the_entry():
     with pytest.raises(ValueError, match="'oops'"):
         stage.parse_periods("oops")
     assert stage.parse_periods("a=2020-01-01/2020-12-31") == {"a": ("2020-01-01", "2020-12-31")}
+
+
+def test_two_dask_workers_write_the_same_outputs(project):
+    one = stage.run(seed=1, data=DATA, stress={"reverse": REVERSE, "segments": SECTORS})
+    written = {name: (project / "reports" / name).read_bytes() for name in OUTPUTS}
+    reverse = {**REVERSE, "workers": 2}
+    two = stage.run(seed=1, data=DATA, stress={"reverse": reverse, "segments": SECTORS})
+    for key in ("summary", "validation", "scores"):
+        pd.testing.assert_frame_equal(one[key], two[key], check_exact=True)
+    assert one["metrics"] == two["metrics"]
+    for name, content in written.items():
+        assert (project / "reports" / name).read_bytes() == content, name
+
+
+@pytest.mark.parametrize("workers", [0, 1.5, True])
+def test_bad_workers_are_refused_before_any_request(project_tmp, monkeypatch, workers):
+    def no_request(*args, **kwargs):
+        raise AssertionError("a request ran before the workers were checked")
+
+    monkeypatch.setattr(stage, "reverse_stress_methods", no_request)
+    monkeypatch.setattr(stage, "validate_reverse_stress", no_request)
+    reverse = {**REVERSE, "workers": workers}
+    with pytest.raises(ValueError, match="stress.reverse.workers must be an integer >= 1"):
+        stage.run(seed=1, data=DATA, stress={"reverse": reverse, "segments": SECTORS})

@@ -14,9 +14,6 @@ from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.data.returns import constituent_returns
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
 from diffrisk.evaluation.paths.suite import IN_SAMPLE_REQUEST
-from diffrisk.risk.portfolio import (
-    portfolio_log_returns,
-)
 from diffrisk.stages import stress_generate as stress_generate_stage
 from diffrisk.stages import stress_train as stress_train_stage
 from diffrisk.stages import stress_train_comparison as stress_train_comparison_stage
@@ -35,7 +32,8 @@ from diffrisk.stress.scenario_sets import (
     regenerate_scenario_set,
 )
 from tests.conftest import params_section
-from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
+from tests.stages.conftest import write_stress_returns
+from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START
 
 
 def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
@@ -43,16 +41,7 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
     from diffrisk.data.returns import load_returns
     from diffrisk.data.splits import Splits
 
-    cons = synthetic_returns(1300, 4, seed=7)
-    frame = pd.concat(
-        [
-            pd.Series(portfolio_log_returns(cons, axis=1), index=cons.index, name="portfolio"),
-            cons.mean(axis=1).rename("sp500"),
-            cons,
-        ],
-        axis=1,
-    )
-    io.write_parquet(paths.returns_file(), frame)
+    write_stress_returns()
     io.write_json(paths.metrics_dir() / "data.json", {"data_sha256": "f" * 64})
     splits = Splits.from_params(TRAIN_END, VAL_START, VAL_END, TEST_START)
     inputs = StressInputs(splits, index_name="sp500", seed=1)

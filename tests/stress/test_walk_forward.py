@@ -107,10 +107,14 @@ def test_version_zero_must_predate_the_first_period(model, returns):
         walk_forward_stress(model, returns, _dates(returns), epochs=1, seed=0, frequency="week")
 
 
+#: Conditioning dates and settings of the period sets' tests.
+AS_OF = ["2004-01-05", "2004-02-02", "2004-04-05", "2004-05-03"]
+SET_OPTIONS = {"n_paths_per_date": 3, "seed": 4, "frequency": "quarter", "n_steps": 3}
+SET_OPTIONS |= {"guidance": 0.0, "prior_neighbours": 0}
+
+
 def test_period_sets_scope_and_common_noise(versions, returns):
-    as_of = ["2004-01-05", "2004-02-02", "2004-04-05", "2004-05-03"]
-    kwargs = {"n_paths_per_date": 3, "seed": 4, "frequency": "quarter", "n_steps": 3}
-    kwargs |= {"guidance": 0.0, "prior_neighbours": 0}
+    as_of, kwargs = AS_OF, SET_OPTIONS
     every = version_period_sets(versions, returns, _dates(returns), as_of, scope="all", **kwargs)
     served = version_period_sets(
         versions, returns, _dates(returns), as_of, scope="served", **kwargs
@@ -135,3 +139,19 @@ def test_period_sets_scope_and_common_noise(versions, returns):
     np.testing.assert_array_equal(every[2].paths, served[2].paths)  # same seed per period
     with pytest.raises(ValueError, match="scope must be one of"):
         version_period_sets(versions, returns, _dates(returns), as_of, scope="some", **kwargs)
+
+
+def test_period_sets_on_two_dask_workers_are_the_same(versions, returns):
+    one = version_period_sets(versions, returns, _dates(returns), AS_OF, **SET_OPTIONS)
+    two = version_period_sets(versions, returns, _dates(returns), AS_OF, workers=2, **SET_OPTIONS)
+    assert len(one) == len(two) == 5
+    for a, b in zip(one, two, strict=True):
+        assert (a.period, a.version.version, a.served, a.as_of) == (
+            b.period,
+            b.version.version,
+            b.served,
+            b.as_of,
+        )
+        assert a.paths.dtype == b.paths.dtype
+        np.testing.assert_array_equal(a.paths, b.paths)
+        pd.testing.assert_frame_equal(a.reference, b.reference, check_exact=True)

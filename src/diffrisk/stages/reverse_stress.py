@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import io, paths
+from diffrisk.core.checks import check_int
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
 from diffrisk.reporting.reverse_stress import figure_reverse_stress
@@ -62,8 +63,18 @@ def reverse_stress(
     methods: str,
     sectors: str,
     inputs: StressInputs,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
-    """Run the ``reverse_stress`` stage (arguments: ``stress.reverse`` and the sectors)."""
+    """Run the ``reverse_stress`` stage (arguments: ``stress.reverse`` and the sectors).
+
+    ``workers`` (``stress.reverse.workers``) replays the validation requests as that many
+    Dask worker processes, one task per (portfolio, period) request
+    (:func:`~diffrisk.stress.reverse_study.validate_reverse_stress`); ``scheduler`` (default:
+    the environment variable :data:`diffrisk.core.compute.SCHEDULER_ENV`) sends them to a
+    running cluster instead. The outputs are byte-identical whatever they are.
+    """
+    workers = check_int(workers, "stress.reverse.workers", 1)
     tic = time.perf_counter()
     splits, seed = inputs.splits, inputs.seed
     returns = stage_returns(index_name=inputs.index_name)
@@ -127,6 +138,8 @@ def reverse_stress(
         portfolios,
         usable,
         horizon=h,
+        workers=workers,
+        scheduler=scheduler,
         **shared,
     )
     scores = _scores(validation)

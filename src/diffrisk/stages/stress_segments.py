@@ -14,14 +14,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import torch
 
 from diffrisk.core import io, paths
+from diffrisk.core.checks import check_int
+from diffrisk.core.compute import compute_map
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import write_table
 from diffrisk.diffusion.weights_hash import weights_sha256
@@ -29,8 +33,9 @@ from diffrisk.evaluation.paths.segments import GOAL_RATIO, segment_summary, vari
 from diffrisk.reporting.stress_segments import figure_segment_errors
 from diffrisk.reporting.style import save_figure
 from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
-from diffrisk.stress.config import UNCONDITIONAL
+from diffrisk.stress.config import UNCONDITIONAL, StressConfig
 from diffrisk.stress.model import (
+    StressModel,
     load_stress_model,
     model_version,
     save_stress_model,
@@ -43,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 STRATIFIED = "diffusion_stratified"
 
+T = TypeVar("T")
+
 
 def stress_segments(
     *,
@@ -53,6 +60,8 @@ def stress_segments(
     stratified_max_epochs: int,
     inputs: StressInputs,
     progress: bool | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_segments`` stage.
 
@@ -75,6 +84,16 @@ def stress_segments(
     inputs : StressInputs
         Training and validation for the variant (fitted with the study seed); the test
         period is the held-out reference (scored, never used for a choice).
+    progress : bool, optional
+        Progress bar of the variant's training.
+    workers : int, default 1
+        ``stress.segments.workers``: Dask worker processes
+        (:func:`~diffrisk.core.compute.compute_map`); one task trains the stratified
+        variant and scores its set while the others score the stored sets, one per set.
+        Every output is byte-identical whatever it is (1 = in process).
+    scheduler : str, optional
+        A running Dask scheduler (default: the environment variable
+        :data:`diffrisk.core.compute.SCHEDULER_ENV`).
 
     Returns
     -------
@@ -82,6 +101,7 @@ def stress_segments(
         ``segments`` (per variant, segment, horizon), ``summary`` (per variant and
         horizon), ``metrics``, ``figure`` paths.
     """
+    workers = check_int(workers, "stress.segments.workers", 1)
     tic = time.perf_counter()
     index_file = stress_dir() / "index.json"
     if not index_file.is_file():
@@ -98,9 +118,11 @@ def stress_segments(
     }
     if "diffusion" not in sets:
         raise FileNotFoundError("no diffusion unconditional set: run the stress_generate stage")
-    variant_paths = {g: p for g, (p, _) in sets.items()}
-    training: dict[str, Any] = {}
-    seconds: dict[str, float] = {}
+    tables = {"sectors": sectors, "alpha": alpha, "daily": daily}
+    jobs = [
+        partial(_variant_table, name, paths_, test, assets, tables)
+        for name, (paths_, _) in sets.items()
+    ]
     if stratified:
         frozen = load_stress_model(stress_checkpoint())
         config = replace(
@@ -110,15 +132,27 @@ def stress_segments(
             max_epochs=min(frozen.config.max_epochs, int(stratified_max_epochs)),
         )
         torch.set_num_threads(int(config.threads))
-        t0 = time.perf_counter()
-        model = train_stress_model(
-            stage_returns(index_name=inputs.index_name, until_val_end=splits),
-            *splits.fit_dates,
-            config,
-            seed=int(inputs.seed),
-            progress=progress,
+        # first in the queue: the longest task (training) starts at once
+        jobs.insert(
+            0,
+            partial(
+                _stratified_variant,
+                stage_returns(index_name=inputs.index_name, until_val_end=splits),
+                returns,
+                config,
+                sets["diffusion"][1]["generation"],
+                seed=int(inputs.seed),
+                fit_dates=splits.fit_dates,
+                tables=(test, assets, tables),
+                progress=progress,
+            ),
         )
-        seconds["stratified_training"] = round(time.perf_counter() - t0, 1)
+    outs = compute_map(_call, jobs, workers, scheduler=scheduler, desc="segment variants")
+    training: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    parts = outs[1:] if stratified else outs
+    if stratified:
+        model, part, seconds["stratified_training"] = outs[0]
         # no wall times in the checkpoint: its hash is the same on every rerun
         model.history = [{k: v for k, v in h.items() if k != "seconds"} for h in model.history]
         ckpt = save_stress_model(model, paths.stress_stratified_checkpoint())
@@ -130,19 +164,8 @@ def stress_segments(
             "max_epochs": int(config.max_epochs),
             "model_version": model_version("stress", model.train_end, weights_sha256(ckpt)),
         }
-        gen = sets["diffusion"][1]["generation"]
-        variant_paths[STRATIFIED], _ = generate_paths(
-            model,
-            returns,
-            gen["as_of"],
-            int(gen["n_paths_per_date"]),
-            None,
-            guidance=gen["guidance"],
-            seed=int(gen["seed"]),
-            prior_neighbours=gen["prior_neighbours"],
-            **recorded_sampling(gen),
-        )
-    table = variant_tables(variant_paths, test, assets, sectors, alpha=alpha, daily=daily)
+        parts = [*parts, part]
+    table = pd.concat(parts, ignore_index=True)
     summary = segment_summary(table)
     metrics = _metrics(summary, training, sets)
     seconds["total"] = round(time.perf_counter() - tic, 1)
@@ -160,6 +183,57 @@ def stress_segments(
         "figure": figure,
         "seconds": seconds,
     }
+
+
+def _call(job: Callable[[], T]) -> T:
+    """``job()``: what a Dask task of this stage runs (jobs are partials of module functions)."""
+    return job()
+
+
+def _variant_table(
+    name: str,
+    scenarios: np.ndarray,
+    reference: pd.DataFrame,
+    assets: list[str],
+    tables: Mapping[str, Any],
+) -> pd.DataFrame:
+    """One variant's rows of the segment table (:func:`variant_tables` of that set alone)."""
+    return variant_tables({name: scenarios}, reference, assets, **tables)
+
+
+def _stratified_variant(
+    train: pd.DataFrame,
+    returns: pd.DataFrame,
+    config: StressConfig,
+    generation: Mapping[str, Any],
+    *,
+    seed: int,
+    fit_dates: tuple[Any, ...],
+    tables: tuple[pd.DataFrame, list[str], Mapping[str, Any]],
+    progress: bool | None,
+) -> tuple[StressModel, pd.DataFrame, float]:
+    """Train the stratified variant and score its unconditional set (one Dask task).
+
+    The set has the pipeline's diffusion set's conditioning dates, paths per date, sampler
+    settings and seed (``generation``). Returns the model, its rows of the segment table
+    and the training wall time (seconds).
+    """
+    torch.set_num_threads(int(config.threads))  # a worker starts with torch's default
+    t0 = time.perf_counter()
+    model = train_stress_model(train, *fit_dates, config, seed=seed, progress=progress)
+    fitted = round(time.perf_counter() - t0, 1)
+    scenarios, _ = generate_paths(
+        model,
+        returns,
+        generation["as_of"],
+        int(generation["n_paths_per_date"]),
+        None,
+        guidance=generation["guidance"],
+        seed=int(generation["seed"]),
+        prior_neighbours=generation["prior_neighbours"],
+        **recorded_sampling(generation),
+    )
+    return model, _variant_table(STRATIFIED, scenarios, *tables), fitted
 
 
 def _metrics(

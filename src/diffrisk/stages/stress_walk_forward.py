@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from diffrisk.core import audit, io, paths
+from diffrisk.core.checks import check_int
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.core.tables import write_table
 from diffrisk.diffusion.weights_hash import weights_sha256
@@ -41,6 +42,8 @@ def stress_walk_forward(
     warm_start: bool,
     inputs: StressInputs,
     progress: bool | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_walk_forward`` stage.
 
@@ -58,6 +61,16 @@ def stress_walk_forward(
     inputs : StressInputs
         The test period is split into the periods. Refit k uses the seed ``seed + k``;
         period p's sets use the pipeline unconditional set's seed + p.
+    progress : bool, optional
+        Progress bars of the refits.
+    workers : int, default 1
+        ``stress.walk_forward.workers``: Dask worker processes drawing the sets, one task
+        per (period, version) set (:func:`~diffrisk.core.compute.compute_map`); the refits
+        stay one chain (each starts from the previous version). Every output is
+        byte-identical whatever it is (1 = in process).
+    scheduler : str, optional
+        A running Dask scheduler (default: the environment variable
+        :data:`diffrisk.core.compute.SCHEDULER_ENV`).
 
     Returns
     -------
@@ -70,6 +83,7 @@ def stress_walk_forward(
     timings and provenance), ``reports/tables/stress_drift.{csv,md}``,
     ``reports/metrics/stress_drift.json`` (no timings: identical on a rerun).
     """
+    workers = check_int(workers, "stress.walk_forward.workers", 1)
     tic = time.perf_counter()
     frozen = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(frozen.config.threads))
@@ -101,6 +115,8 @@ def stress_walk_forward(
         seed=int(generation["seed"]),
         frequency=frequency,
         scope=scope,
+        workers=workers,
+        scheduler=scheduler,
         **{k: generation[k] for k in GENERATION_KEYS},
     )
     table = drift_table(sets)

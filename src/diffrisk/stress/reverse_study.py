@@ -14,11 +14,15 @@ typical of the set the realised path is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
+from diffrisk.core.compute import compute_map
 from diffrisk.stress.model import StressModel
 from diffrisk.stress.reverse import (
     ReverseRequest,
@@ -194,6 +198,8 @@ def validate_reverse_stress(
     horizon: int,
     reference: PathReference,
     segments: Mapping[str, Sequence[str]],
+    workers: int = 1,
+    scheduler: str | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Replay the worst realised ``horizon``-day loss of each portfolio in each period.
@@ -208,6 +214,13 @@ def validate_reverse_stress(
         The periods searched for the worst window, by name.
     horizon : int
         Days of the window (the request's horizon).
+    workers : int, default 1
+        Processes of the embedded Dask cluster, one task per (portfolio, period) request
+        (:func:`diffrisk.core.compute.compute_map`; 1 and no scheduler: in this process).
+        Every request is a pure function of its window and the shared ``seed``, and the
+        rows come back in request order: the table is the same whatever it is.
+    scheduler : str, optional
+        A running Dask scheduler (:func:`diffrisk.core.compute.resolve_scheduler`).
     **options
         ``n_paths``, ``diffusion_options``, ``methods``, ``seed`` of
         :func:`reverse_stress_methods` (its defaults when absent), passed on for every
@@ -223,49 +236,89 @@ def validate_reverse_stress(
         (:func:`~diffrisk.stress.reverse_score.set_coverage`).
     """
     assets = list(returns.columns)
-    rows = []
+    replays = []
     for pname, weights in portfolios.items():
         w = np.asarray(weights, dtype=float)
         for period, (start, end) in periods.items():
             first, loss, path = worst_window(returns, w, horizon, start, end)
             realised = leading_segments(loss_contributions(path, w, horizon), assets, segments)
-            lead = str(realised.index[0])
-            request = ReverseRequest(w, int(horizon), loss, None)
-            results, summary = reverse_stress_methods(
-                model,
-                returns,
-                request,
-                as_of=first,
-                reference=reference,
-                segments=segments,
-                **options,
+            replays.append(_Replay(pname, period, w, first, loss, path, str(realised.index[0])))
+    task = partial(
+        _replay_rows,
+        model=model,
+        returns=returns,
+        reference=reference,
+        segments=segments,
+        options=options,
+    )
+    parts = compute_map(task, replays, workers, scheduler=scheduler, desc="reverse requests")
+    return pd.DataFrame([row for part in parts for row in part])
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """One validation request: a portfolio's worst realised window in a period."""
+
+    portfolio: str
+    period: str
+    weights: np.ndarray
+    first: pd.Timestamp
+    loss: float
+    path: np.ndarray
+    lead: str
+
+
+def _replay_rows(
+    replay: _Replay,
+    *,
+    model: StressModel | None,
+    returns: pd.DataFrame,
+    reference: PathReference,
+    segments: Mapping[str, Sequence[str]],
+    options: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The rows of :func:`validate_reverse_stress` for one request (one Dask task)."""
+    if model is not None:  # a worker process starts with torch's default threads
+        torch.set_num_threads(int(model.config.threads))
+    assets = list(returns.columns)
+    w, horizon, lead = replay.weights, len(replay.path), replay.lead
+    request = ReverseRequest(w, int(horizon), replay.loss, None)
+    results, summary = reverse_stress_methods(
+        model,
+        returns,
+        request,
+        as_of=replay.first,
+        reference=reference,
+        segments=segments,
+        **options,
+    )
+    realised_score = float(plausibility(replay.path[None], reference)["plausibility"].iloc[0])
+    rows = []
+    for _, srow in summary.iterrows():
+        res = results[srow["method"]]
+        rank, top_lead = float("nan"), None
+        if len(res.loss):
+            ranking = leading_segments(
+                loss_contributions(res.scenarios, w, horizon), assets, segments
             )
-            realised_score = float(plausibility(path[None], reference)["plausibility"].iloc[0])
-            for _, srow in summary.iterrows():
-                res = results[srow["method"]]
-                rank, top_lead = float("nan"), None
-                if len(res.loss):
-                    ranking = leading_segments(
-                        loss_contributions(res.scenarios, w, horizon), assets, segments
-                    )
-                    rank = float(list(ranking.index).index(lead) + 1)
-                    top_lead = srow.get("leading_segment")
-                rows.append(
-                    {
-                        "portfolio": pname,
-                        "period": period,
-                        "window_start": first.date(),
-                        "loss": loss,
-                        "realised_leading_segment": lead,
-                        "method": srow["method"],
-                        "n_scenarios": int(srow["n_scenarios"]),
-                        "p": srow["p"],
-                        "p_lower": srow["p_lower"],
-                        "p_upper": srow["p_upper"],
-                        "realised_segment_rank": rank,
-                        "top_scenario_leads_with_it": top_lead == lead,
-                        "realised_plausibility": realised_score,
-                        "realised_coverage": set_coverage(path, res.scenarios, reference),
-                    }
-                )
-    return pd.DataFrame(rows)
+            rank = float(list(ranking.index).index(lead) + 1)
+            top_lead = srow.get("leading_segment")
+        rows.append(
+            {
+                "portfolio": replay.portfolio,
+                "period": replay.period,
+                "window_start": replay.first.date(),
+                "loss": replay.loss,
+                "realised_leading_segment": lead,
+                "method": srow["method"],
+                "n_scenarios": int(srow["n_scenarios"]),
+                "p": srow["p"],
+                "p_lower": srow["p_lower"],
+                "p_upper": srow["p_upper"],
+                "realised_segment_rank": rank,
+                "top_scenario_leads_with_it": top_lead == lead,
+                "realised_plausibility": realised_score,
+                "realised_coverage": set_coverage(replay.path, res.scenarios, reference),
+            }
+        )
+    return rows

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from numpy.typing import NDArray
 
+from diffrisk.core.compute import compute_map
 from diffrisk.data.splits import periods_after_fit, refit_periods
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.model import (
@@ -229,6 +232,8 @@ def version_period_sets(
     seed: int,
     frequency: str = "year",
     scope: str = "all",
+    workers: int = 1,
+    scheduler: str | None = None,
     **generation: Any,
 ) -> list[PeriodSet]:
     """Unconditional sets of every version on the periods after its fit (as the pipeline's).
@@ -252,6 +257,13 @@ def version_period_sets(
     scope : {"all", "served"}
         ``all``: every version fitted before a period is scored on it (versions age);
         ``served``: only the serving version and version 0.
+    workers : int, default 1
+        Processes of the embedded Dask cluster, one task per set
+        (:func:`diffrisk.core.compute.compute_map`; 1 and no scheduler: in this process).
+        Every set is a pure function of its version, dates and seed: the same sets
+        whatever it is.
+    scheduler : str, optional
+        A running Dask scheduler (:func:`diffrisk.core.compute.resolve_scheduler`).
     **generation
         ``guidance``, ``prior_neighbours``, ``sampler``, ``n_steps``, ``eta``, ``spacing``,
         ``order``, ``soft_bound`` of :func:`diffrisk.stress.sampling.generate_paths`.
@@ -265,7 +277,7 @@ def version_period_sets(
         raise ValueError(f"walk_forward.scope must be one of {SCOPES}, got {scope!r}")
     periods = refit_periods(dates, frequency)
     conditioning = pd.DatetimeIndex([pd.Timestamp(d) for d in as_of])
-    out = []
+    planned = []
     for p, period in enumerate(periods):
         inside = conditioning[(conditioning >= period[0]) & (conditioning <= period[-1])]
         if inside.empty:
@@ -278,19 +290,35 @@ def version_period_sets(
             serves = v.first_date is not None and v.first_date == period[0]
             if not fitted_before or (scope == "served" and v.version and not serves):
                 continue
-            paths, _ = generate_paths(
-                v.model,
-                returns,
-                [str(d.date()) for d in inside],
-                int(n_paths_per_date),
-                None,
-                seed=int(seed) + p,
-                **generation,
-            )
-            out.append(
-                PeriodSet(label, v, serves, paths, reference, [str(d.date()) for d in inside])
-            )
-    return out
+            planned.append((label, v, serves, reference, [str(d.date()) for d in inside], p))
+    task = partial(
+        _period_paths,
+        returns=returns,
+        n_paths_per_date=int(n_paths_per_date),
+        generation=generation,
+    )
+    jobs = [(v.model, as_of_, int(seed) + p) for _, v, _, _, as_of_, p in planned]
+    drawn = compute_map(task, jobs, workers, scheduler=scheduler, desc="walk-forward sets")
+    return [
+        PeriodSet(label, v, serves, paths, reference, as_of_)
+        for (label, v, serves, reference, as_of_, _), paths in zip(planned, drawn, strict=True)
+    ]
+
+
+def _period_paths(
+    job: tuple[StressModel, list[str], int],
+    *,
+    returns: pd.DataFrame,
+    n_paths_per_date: int,
+    generation: Mapping[str, Any],
+) -> NDArray[np.float32]:
+    """One set of :func:`version_period_sets`: ``(model, as_of, seed)`` -> paths (a task)."""
+    model, as_of, seed = job
+    torch.set_num_threads(int(model.config.threads))  # a worker starts with torch's default
+    paths, _ = generate_paths(
+        model, returns, as_of, n_paths_per_date, None, seed=seed, **generation
+    )
+    return paths
 
 
 def _period_label(period: pd.DatetimeIndex, frequency: str) -> str:
