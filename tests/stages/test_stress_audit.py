@@ -7,17 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from diffrisk.core import io, paths
 from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
-from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stages import stress_audit as stage
 from diffrisk.stages.common import StressInputs
-from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import save_stress_model, train_stress_model
-from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
+from tests.stages.conftest import write_stress_project
+from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START
 
 GENERATION = {
     "guidance": 1.0,
@@ -32,22 +29,8 @@ GENERATION = {
 
 @pytest.fixture
 def project(project_tmp):
-    torch.set_num_threads(1)
-    cons = synthetic_returns(1300, 4, seed=7)
-    frame = pd.concat(
-        [
-            pd.Series(portfolio_log_returns(cons, axis=1), index=cons.index, name="portfolio"),
-            cons.mean(axis=1).rename("sp500"),
-            cons,
-        ],
-        axis=1,
-    )
-    io.write_parquet(paths.returns_file(), frame)
+    write_stress_project()
     io.write_json(paths.metrics_dir() / "data.json", {"data_sha256": "f" * 64})
-    model = train_stress_model(
-        cons, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), seed=3, progress=False
-    )
-    save_stress_model(model, paths.stress_checkpoint())
     archetypes = [
         {"name": "v2", "signature": {"vol_ratio": 1.5}},
         {"name": "far", "signature": {"vol_ratio": 40.0}},
