@@ -1,4 +1,4 @@
-"""The STUDY.md section on mode collapse, the audit, retraining and segments."""
+"""The STUDY.md section on mode collapse, the audit, retraining, segments and reverse stress."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from diffrisk.reporting.stress_extensions import (
     adversarial_paragraph,
     diversity_paragraph,
     drift_paragraph,
+    reverse_stress_paragraph,
     segments_paragraph,
     stress_extensions_section,
 )
@@ -49,6 +50,20 @@ SEGMENTS = {
     },
 }
 
+REVERSE = {
+    "es_alpha": 0.01,
+    "horizon": 20,
+    "headline": {
+        "loss_level": 0.0291,
+        "diffusion_ranks_first_more_often": False,
+        "rank_1_share": {"diffusion": 0.5, "normal": 0.75},
+    },
+    "methods": {
+        "diffusion": {"p": 0.0131, "p_lower": 0.0082, "p_upper": 0.018, "share_reaching": 1.0},
+        "normal": {"p": 0.181, "p_lower": 0.1805, "p_upper": 0.1817, "share_reaching": 0.96},
+    },
+}
+
 
 def test_diversity_names_the_collapsed_unconditional_sets_only():
     text = diversity_paragraph(DIVERSITY)
@@ -80,6 +95,17 @@ def test_segments_reports_worst_segment_goal_and_stratified_effect():
     assert "narrows the gap (1.90 ×)" in text
 
 
+def test_reverse_stress_states_the_estimates_the_ranking_and_the_failed_goal():
+    text = reverse_stress_paragraph(REVERSE)
+    assert "L = the diffusion model's 1.0 % ES of the 20-day loss (2.9 %)" in text
+    assert "diffusion 0.0131 [0.0082, 0.018], 100.0 % of its scenarios reach L" in text
+    assert "normal 0.181 [0.18, 0.182], 96.0 % of its scenarios reach L" in text
+    assert "ranks the realised leading sector first: diffusion 50.0 %, normal 75.0 %" in text
+    assert "classic peer): **not met**." in text
+    met = {**REVERSE["headline"], "diffusion_ranks_first_more_often": True}
+    assert "classic peer): met." in reverse_stress_paragraph({**REVERSE, "headline": met})
+
+
 def test_section_pastes_each_table_under_its_paragraph():
     tables = {
         s: f"| {s} |"
@@ -88,21 +114,21 @@ def test_section_pastes_each_table_under_its_paragraph():
             "stress_adversarial",
             "stress_drift",
             "stress_segments_summary",
+            "reverse_stress_scores",
         )
     }
-    text = stress_extensions_section(
-        diversity=DIVERSITY, adversarial=ADVERSARIAL, drift=DRIFT, segments=SEGMENTS, tables=tables
-    )
+    metrics = {"adversarial": ADVERSARIAL, "drift": DRIFT, "segments": SEGMENTS}
+    text = stress_extensions_section(diversity=DIVERSITY, **metrics, reverse=REVERSE, tables=tables)
     assert "#### Detection" in stress_extensions_section(
         diversity=DIVERSITY,
-        adversarial=ADVERSARIAL,
-        drift=DRIFT,
-        segments=SEGMENTS,
+        **metrics,
+        reverse=REVERSE,
         tables={**tables, "stress_adversarial": "## Detection\n\n| a |"},
     )
     order = [text.index(f"| {s} |") for s in tables]
     assert order == sorted(order)
     assert text.index("### Segment coverage") < text.index("| stress_segments_summary |")
+    assert text.index("### Reverse stress testing") < text.index("| reverse_stress_scores |")
 
 
 def test_adversarial_quotes_the_out_of_sample_false_flags_when_present():

@@ -12,7 +12,13 @@ from diffrisk.core import paths
 from diffrisk.reporting.style import FIGURE_STEMS
 from diffrisk.stages import coverage, cvar_tables, report
 from diffrisk.study.simulation_scoring import SUMMARY_COLUMNS
-from tests.reporting.test_stress_extensions import ADVERSARIAL, DIVERSITY, DRIFT, SEGMENTS
+from tests.reporting.test_stress_extensions import (
+    ADVERSARIAL,
+    DIVERSITY,
+    DRIFT,
+    REVERSE,
+    SEGMENTS,
+)
 from tests.stages.test_coverage import COVERAGE, HEADS, N_DAYS, SEED, write_coverage_inputs
 
 DATA = {
@@ -77,6 +83,7 @@ def project(project_tmp):
         ("stress_adversarial", ADVERSARIAL),
         ("stress_drift", DRIFT),
         ("stress_segments", SEGMENTS),
+        ("reverse_stress", REVERSE),
     ):
         (paths.metrics_dir() / f"{stem}.json").write_text(json.dumps(metrics))
     decisions = json.loads(paths.selection_file().read_text())
@@ -127,7 +134,8 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     assert "So `ddpm` is not within noise of the true law on most paths" in results
     assert "([PDF](figures/stress_acf.pdf))\n\n### Mode collapse (every generator)" in text
     stress = text.split("## Stress scenarios", 1)[1].split("\n## References", 1)[0]
-    assert stress.rstrip().endswith("([PDF](figures/stress_segments.pdf))")
+    assert stress.rstrip().endswith("([PDF](figures/reverse_stress.pdf))")
+    assert "### Reverse stress testing\n\nHeadline request" in stress
     # the paper figures from the figures stage's directory output, the first series first
     for number, stem in enumerate((*FIGURE_STEMS, *(f"{s}_sp500" for s in FIGURE_STEMS)), 1):
         assert f"![Figure {number}: {stem}](figures/paper/{stem}.png)" in text

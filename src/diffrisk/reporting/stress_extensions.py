@@ -149,25 +149,57 @@ def segments_paragraph(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def reverse_stress_paragraph(metrics: Mapping[str, Any]) -> str:
+    """Reverse stress testing: the headline request and the held-out ranking.
+
+    Parameters
+    ----------
+    metrics : mapping
+        ``reports/metrics/reverse_stress.json``.
+    """
+    head = metrics["headline"]
+    methods = metrics["methods"]
+    estimates = "; ".join(
+        f"{name} {m['p']:.3g} [{m['p_lower']:.3g}, {m['p_upper']:.3g}], "
+        f"{_pct(m['share_reaching'])} of its scenarios reach L"
+        for name, m in methods.items()
+    )
+    shares = ", ".join(f"{name} {_pct(v)}" for name, v in head["rank_1_share"].items())
+    verdict = "met" if head["diffusion_ranks_first_more_often"] else "**not met**"
+    return (
+        f"Headline request: the equal-weighted portfolio, L = the diffusion model's "
+        f"{_pct(metrics['es_alpha'])} ES of the {metrics['horizon']}-day loss "
+        f"({_pct(head['loss_level'])}). P(loss ≥ L) with its 95 % interval, per method: "
+        f"{estimates}. On the held-out losses of the test period (the worst "
+        f"{metrics['horizon']}-day loss of each portfolio in each period), the share of "
+        f"requests whose reverse-stress set ranks the realised leading sector first: "
+        f"{shares}. Goal (the diffusion method first more often than every classic peer): "
+        f"{verdict}. Every request's rows: `reports/tables/reverse_stress.md` and "
+        f"`reverse_stress_validation.md`."
+    )
+
+
 def stress_extensions_section(
     *,
     diversity: pd.DataFrame,
     adversarial: Mapping[str, Any],
     drift: Mapping[str, Any],
     segments: Mapping[str, Any],
+    reverse: Mapping[str, Any],
     tables: Mapping[str, str],
 ) -> str:
-    """The STUDY.md section on mode collapse, the audit, retraining and segments.
+    """The STUDY.md section on mode collapse, the audit, retraining, segments, reverse stress.
 
     Parameters
     ----------
     diversity : DataFrame
         ``stress_diversity.csv``.
-    adversarial, drift, segments : mapping
-        The stages' metrics JSON files.
+    adversarial, drift, segments, reverse : mapping
+        The stages' metrics JSON files (``reverse``: ``reverse_stress.json``).
     tables : mapping
-        Markdown of ``stress_diversity``, ``stress_adversarial``, ``stress_drift`` and
-        ``stress_segments_summary`` (keys are those stems), pasted under each paragraph.
+        Markdown of ``stress_diversity``, ``stress_adversarial``, ``stress_drift``,
+        ``stress_segments_summary`` and ``reverse_stress_scores`` (keys are those stems),
+        pasted under each paragraph.
 
     Returns
     -------
@@ -183,6 +215,7 @@ def stress_extensions_section(
         ),
         ("Walk-forward retraining of the stress model", drift_paragraph(drift), "stress_drift"),
         ("Segment coverage", segments_paragraph(segments), "stress_segments_summary"),
+        ("Reverse stress testing", reverse_stress_paragraph(reverse), "reverse_stress_scores"),
     ]
     lines: list[str] = []
     for title, paragraph, stem in blocks:

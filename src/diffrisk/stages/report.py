@@ -34,23 +34,29 @@ STRESS_FIGURES: tuple[str, ...] = (
     "stress_acf",
 )
 #: Figures of the audit and segment stages, shown under their section.
-STRESS_EXTENSION_FIGURES: tuple[str, ...] = ("stress_adversarial", "stress_segments")
+STRESS_EXTENSION_FIGURES: tuple[str, ...] = (
+    "stress_adversarial",
+    "stress_segments",
+    "reverse_stress",
+)
 #: Tables pasted into that section, and the stage that writes each.
 STRESS_EXTENSION_TABLES: dict[str, str] = {
     "stress_diversity": "stress_validate",
     "stress_adversarial": "stress_audit",
     "stress_drift": "stress_walk_forward",
     "stress_segments_summary": "stress_segments",
+    "reverse_stress_scores": "reverse_stress",
 }
 
 
 def _stress_extensions() -> str:
-    """The section on mode collapse, the audit, retraining and segments."""
+    """The section on mode collapse, the audit, retraining, segments and reverse stress."""
     metrics = {}
     for stem, stage in (
         ("stress_adversarial", "stress_audit"),
         ("stress_drift", "stress_walk_forward"),
         ("stress_segments", "stress_segments"),
+        ("reverse_stress", "reverse_stress"),
     ):
         path = paths.metrics_dir() / f"{stem}.json"
         if not path.is_file():
@@ -61,6 +67,7 @@ def _stress_extensions() -> str:
         adversarial=metrics["stress_adversarial"],
         drift=metrics["stress_drift"],
         segments=metrics["stress_segments"],
+        reverse=metrics["reverse_stress"],
         tables={stem: _table_text(stem, stage) for stem, stage in STRESS_EXTENSION_TABLES.items()},
     )
 
