@@ -8,7 +8,6 @@ import pytest
 
 from diffrisk.evaluation.paths.diversity import (
     COLLAPSE_RATIO,
-    coverage_share,
     coverage_threshold,
     diversity_scores,
     diversity_table,
@@ -63,9 +62,9 @@ def test_reference_windows_as_the_set_cover_everything(windows):
     scale = np.ones(3)
     tau = coverage_threshold(windows[:200], windows[200:], scale, bank_size=200)
     held_out = windows[200:]
-    share, median = coverage_share(held_out, held_out, scale, tau, bank_size=200)
-    assert share == 1.0 and median == pytest.approx(0.0, abs=1e-6)
     scores = diversity_scores(held_out, held_out, scale, tau, bank_size=200)
+    assert scores["coverage_share"] == 1.0
+    assert scores["median_nn_distance"] == pytest.approx(0.0, abs=1e-6)
     assert scores["diversity_ratio"] == pytest.approx(1.0) and not scores["collapsed"]
 
 
@@ -76,7 +75,7 @@ def test_threshold_is_the_median_nearest_training_distance(windows):
     assert tau == pytest.approx(np.median(nearest_distances(val, train, scale)))
     # a fresh draw of the same law covers about half of the held-out windows
     fresh = np.random.default_rng(5).standard_normal((200, 5, 3))
-    share, _ = coverage_share(fresh, val, scale, tau, bank_size=200)
+    share = diversity_scores(fresh, val, scale, tau, bank_size=200)["coverage_share"]
     assert 0.3 < share < 0.7
 
 
@@ -99,8 +98,8 @@ def test_bad_input_names_the_argument(windows):
     with pytest.raises(ValueError, match="scale"):
         mean_pairwise_distance(windows, np.ones(2))
     with pytest.raises(ValueError, match="threshold"):
-        coverage_share(windows, windows, np.ones(3), 0.0)
+        diversity_scores(windows, windows, np.ones(3), 0.0)
     with pytest.raises(ValueError, match="quantile"):
         coverage_threshold(windows, windows, np.ones(3), quantile=1.0)
     with pytest.raises(ValueError, match="bank_size"):
-        coverage_share(windows, windows, np.ones(3), 1.0, bank_size=1)
+        diversity_scores(windows, windows, np.ones(3), 1.0, bank_size=1)

@@ -10,10 +10,11 @@ units. A path (H, A) is a point of R^(H*A); distances are Euclidean.
   H-day windows (``diversity_ratio``): 1 = as spread out as history, 0 = every path
   identical (total collapse). A set is flagged ``collapsed`` when the ratio is below
   :data:`COLLAPSE_RATIO` (less than half the spread of history).
-* **Coverage** (:func:`coverage_share`): the share of held-out H-day windows whose nearest
-  generated path lies closer than a threshold tau. A generator that collapses onto a few
-  modes leaves most held-out windows without a nearby path (share near 0); a set
-  containing the held-out windows themselves has share 1.
+* **Coverage** (``coverage_share`` of :func:`diversity_scores`): the share of held-out
+  H-day windows whose nearest generated path lies closer than a threshold tau. A
+  generator that collapses onto a few modes leaves most held-out windows without a
+  nearby path (share near 0); a set containing the held-out windows themselves has
+  share 1.
 
 The threshold (:func:`coverage_threshold`) is fixed from training and validation data
 only: the median, over validation windows, of the distance to the nearest of ``bank_size``
@@ -136,7 +137,7 @@ def coverage_threshold(
     scale : array_like (n_assets,)
     bank_size : int
         Training windows drawn (seeded) as the bank; the same size as the generated banks
-        of :func:`coverage_share`.
+        of :func:`diversity_scores`' coverage share.
     quantile : float
         In (0, 1); the median by default.
     seed : int
@@ -147,31 +148,6 @@ def coverage_threshold(
         as_paths(train_windows, "train_windows"), _check_size(bank_size, "bank_size"), seed
     )
     return float(np.quantile(nearest_distances(val_windows, bank, scale), quantile))
-
-
-def coverage_share(
-    generated: ArrayLike,
-    reference_windows: ArrayLike,
-    scale: ArrayLike,
-    threshold: float,
-    *,
-    bank_size: int = DEFAULT_BANK_SIZE,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Share of reference windows whose nearest generated path is closer than ``threshold``.
-
-    Returns
-    -------
-    share : float
-        In [0, 1] (strictly closer: ``d < threshold``).
-    median_distance : float
-        Median nearest-generated-path distance of the reference windows.
-    """
-    if not np.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"threshold must be positive and finite, got {threshold!r}")
-    bank = _subsample(as_paths(generated, "generated"), _check_size(bank_size, "bank_size"), seed)
-    d = nearest_distances(reference_windows, bank, scale)
-    return float(np.mean(d < threshold)), float(np.median(d))
 
 
 def diversity_scores(
@@ -189,21 +165,25 @@ def diversity_scores(
     -------
     dict
         ``diversity`` and ``reference_diversity`` (mean pairwise distances),
-        ``diversity_ratio``, ``coverage_share``, ``median_nn_distance``, ``threshold``,
+        ``diversity_ratio``, ``coverage_share`` (the share of reference windows whose
+        nearest generated path is strictly closer than ``threshold``, in [0, 1]),
+        ``median_nn_distance`` (the median of those nearest distances), ``threshold``,
         ``collapsed`` (ratio < :data:`COLLAPSE_RATIO`).
     """
+    if not np.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"threshold must be positive and finite, got {threshold!r}")
+    bank_size = _check_size(bank_size, "bank_size")
     div = mean_pairwise_distance(generated, scale, max_paths=bank_size, seed=seed)
     ref = mean_pairwise_distance(reference_windows, scale, max_paths=bank_size, seed=seed)
-    share, median = coverage_share(
-        generated, reference_windows, scale, threshold, bank_size=bank_size, seed=seed
-    )
+    bank = _subsample(as_paths(generated, "generated"), bank_size, seed)
+    d = nearest_distances(reference_windows, bank, scale)
     ratio = div / ref if ref > 0 else np.nan
     return {
         "diversity": div,
         "reference_diversity": ref,
         "diversity_ratio": ratio,
-        "coverage_share": share,
-        "median_nn_distance": median,
+        "coverage_share": float(np.mean(d < threshold)),
+        "median_nn_distance": float(np.median(d)),
         "threshold": float(threshold),
         "collapsed": bool(ratio < COLLAPSE_RATIO),
     }
