@@ -18,12 +18,12 @@ import time
 import numpy as np
 from bench_baselines import TEST_START, default_returns, timed
 
-from diffrisk.baselines.caviar import CAVIAR_MODEL, es_caviar
-from diffrisk.baselines.fz_refit import fit_fz0
-from diffrisk.baselines.gas import GAS_MODEL, gas
+from diffrisk.baselines.caviar import CAVIAR_MODEL
+from diffrisk.baselines.fz_refit import fit_fz0, fz0_peer
+from diffrisk.baselines.gas import GAS_MODEL
 from diffrisk.forecasts.contract import ALPHAS
 
-PEERS = {"gas": (GAS_MODEL, gas), "es_caviar": (CAVIAR_MODEL, es_caviar)}
+PEERS = {"gas": GAS_MODEL, "es_caviar": CAVIAR_MODEL}
 
 
 def main() -> None:
@@ -41,17 +41,25 @@ def main() -> None:
     print(f"{len(names)} series x {len(dates)} test days, refit_every={args.refit_every}")
     print(f"{'what':<44s} {'wall s':>8s} {'cpu s':>8s}")
     y0 = returns[names[0]].to_numpy(dtype=float)[max(0, first - args.max_obs) : first]
-    for method, (model, _) in PEERS.items():
+    for method, model in PEERS.items():
         timed(f"{method}: compile + one fit (alpha=0.05)", fit_fz0, model, y0, 0.05)
     kwargs = {"refit_every": args.refit_every, "min_obs": args.min_obs, "max_obs": args.max_obs}
     totals = dict.fromkeys(PEERS, 0.0)
     for name in names:
         y = returns[name].to_numpy(dtype=float)[max(0, first - args.max_obs) : first]
         y = y[~np.isnan(y)]
-        for method, (model, run) in PEERS.items():
+        for method, model in PEERS.items():
             timed(f"{name} {method}: one fit x {len(ALPHAS)} alphas", _fit_all, model, y)
             wall = time.perf_counter()
-            timed(f"{name} {method}: refit run", run, returns, dates, series=[name], **kwargs)
+            timed(
+                f"{name} {method}: refit run",
+                fz0_peer,
+                model,
+                returns,
+                dates,
+                series=[name],
+                **kwargs,
+            )
             totals[method] += time.perf_counter() - wall
     for method, seconds in totals.items():
         print(f"{method} total refit run over {len(names)} series: {seconds:.1f} s wall")

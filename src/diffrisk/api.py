@@ -27,7 +27,16 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from diffrisk import PUBLIC_NAMES
-from diffrisk.baselines import BASELINE_METHODS, es_caviar, fhs, garch_t, gas, hs, mc_normal  # noqa: F401
+from diffrisk.baselines import (  # noqa: F401
+    BASELINE_METHODS,
+    CAVIAR_MODEL,
+    GAS_MODEL,
+    fhs,
+    fz0_peer,
+    garch_t,
+    hs,
+    mc_normal,
+)
 from diffrisk.baselines.registry import run_baselines
 from diffrisk.data.prices import DataError, load_prices, read_price_csv  # noqa: F401
 from diffrisk.data.returns import build_returns  # noqa: F401

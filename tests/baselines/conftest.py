@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from diffrisk.baselines.fz_refit import fz0_peer
 from diffrisk.forecasts.contract import ALPHAS, cvar_column, var_column
 from tests.conftest import TRUE, frame_of, simulate_garch_t
 
@@ -25,21 +26,21 @@ def small() -> pd.DataFrame:
     return frame_of({"a": rng.normal(0, 0.01, 400), "b": rng.normal(0, 0.01, 400)})
 
 
-def check_fz0_peer(method, returns: pd.DataFrame, dates: pd.DatetimeIndex, cut: int = 12):
-    """Run a semiparametric peer (``gas``, ``es_caviar``) with ``refit_every=7``; check it.
+def check_fz0_peer(model, returns: pd.DataFrame, dates: pd.DatetimeIndex, cut: int = 12):
+    """Run a semiparametric peer (``GAS_MODEL``, ``CAVIAR_MODEL``) with ``refit_every=7``.
 
     No scenario set; ``VaR < 0`` and ``ES <= VaR`` at every alpha; tripling the returns
     from ``dates[cut]`` on leaves the forecasts of days ``<= dates[cut]`` unchanged and
     moves the 1 % VaR after ``dates[cut + 1]``. Returns the forecast table.
     """
-    frame, scen = method(returns, dates, refit_every=7)
+    frame, scen = fz0_peer(model, returns, dates, refit_every=7)
     assert scen is None
     for alpha in ALPHAS:
         v, e = frame[var_column(alpha)], frame[cvar_column(alpha)]
         assert (v < 0).all() and (e <= v).all()
     future = returns.copy()
     future.loc[dates[cut] :] *= 3.0
-    again, _ = method(future, dates, refit_every=7)
+    again, _ = fz0_peer(model, future, dates, refit_every=7)
     early = frame["date"] <= dates[cut]
     pd.testing.assert_frame_equal(
         frame.loc[early].drop(columns="realized"), again.loc[early].drop(columns="realized")

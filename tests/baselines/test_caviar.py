@@ -16,11 +16,10 @@ from diffrisk.baselines.caviar import (
     caviar_loss,
     caviar_params,
     caviar_theta,
-    es_caviar,
     initial_var,
     simulate_caviar,
 )
-from diffrisk.baselines.fz_refit import PENALTY, fit_fz0, fz0_mean
+from diffrisk.baselines.fz_refit import PENALTY, fit_fz0, fz0_mean, fz0_peer
 from diffrisk.forecasts.contract import ALPHAS
 from tests.baselines.conftest import check_fz0_peer
 
@@ -115,15 +114,17 @@ def test_params_round_trip_and_errors():
 
 def test_forecasts_ordered_refit_and_without_leakage(two_series):
     dates = two_series.index[-30:]
-    frame = check_fz0_peer(es_caviar, two_series, dates)
+    frame = check_fz0_peer(CAVIAR_MODEL, two_series, dates)
     # deterministic: a second run gives the same bits
-    pd.testing.assert_frame_equal(frame, es_caviar(two_series, dates, refit_every=7)[0])
+    pd.testing.assert_frame_equal(
+        frame, fz0_peer(CAVIAR_MODEL, two_series, dates, refit_every=7)[0]
+    )
 
 
 def test_bad_input_is_rejected_with_clear_errors(small, two_series):
     with pytest.raises(ValueError, match="min_obs needs at least 1000"):
-        es_caviar(small, small.index[-5:])
+        fz0_peer(CAVIAR_MODEL, small, small.index[-5:])
     with pytest.raises(ValueError, match="min_obs must be"):
-        es_caviar(two_series, two_series.index[-5:], min_obs=10)
+        fz0_peer(CAVIAR_MODEL, two_series, two_series.index[-5:], min_obs=10)
     with pytest.raises(ValueError, match="DataFrame"):
-        es_caviar(two_series["a"], two_series.index[-5:])
+        fz0_peer(CAVIAR_MODEL, two_series["a"], two_series.index[-5:])

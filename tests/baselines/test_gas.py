@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from diffrisk.baselines.fz_refit import PENALTY, fit_fz0, fz0_mean, fz0_objective
+from diffrisk.baselines.fz_refit import PENALTY, fit_fz0, fz0_mean, fz0_objective, fz0_peer
 from diffrisk.baselines.gas import (
     GAS_MODEL,
-    gas,
     gas_filter,
     gas_loss,
     gas_params,
@@ -108,7 +107,7 @@ def test_params_round_trip_and_errors():
 def test_forecasts_ordered_refit_and_without_leakage(two_series):
     dates = two_series.index[-30:]
     # ordered forecasts; perturbing the returns from day 12 on leaves days 0..12 unchanged
-    frame = check_fz0_peer(gas, two_series, dates)
+    frame = check_fz0_peer(GAS_MODEL, two_series, dates)
     assert list(frame["series"].unique()) == ["a", "b"]
     # VaR deepens with the tail probability
     assert (frame[var_column(0.01)] < frame[var_column(0.05)]).all()
@@ -116,14 +115,14 @@ def test_forecasts_ordered_refit_and_without_leakage(two_series):
 
 def test_bad_input_is_rejected_with_clear_errors(small, two_series):
     with pytest.raises(ValueError, match="min_obs needs at least 1000"):
-        gas(small, small.index[-5:])
+        fz0_peer(GAS_MODEL, small, small.index[-5:])
     gappy = two_series.copy()
     gappy.iloc[-40, 1] = np.nan
     with pytest.raises(ValueError, match=r"returns\['b'\] has NaN"):
-        gas(gappy, gappy.index[-5:])
+        fz0_peer(GAS_MODEL, gappy, gappy.index[-5:])
     with pytest.raises(ValueError, match="refit_every"):
-        gas(two_series, two_series.index[-5:], refit_every=0)
+        fz0_peer(GAS_MODEL, two_series, two_series.index[-5:], refit_every=0)
     with pytest.raises(ValueError, match=r"series \['c'\] not in returns"):
-        gas(two_series, two_series.index[-5:], series=["c"])
+        fz0_peer(GAS_MODEL, two_series, two_series.index[-5:], series=["c"])
     with pytest.raises(ValueError, match="alpha"):
         simulate_gas(**TRUE, alpha=1.5, eta=np.zeros(3))

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 import diffrisk.baselines.garch as garch_module
-from diffrisk.baselines.caviar import es_caviar
+from diffrisk.baselines.caviar import CAVIAR_MODEL
+from diffrisk.baselines.fz_refit import fz0_peer
 from diffrisk.baselines.garch import fhs, garch_t
 from diffrisk.baselines.garch_fit import fit_garch_t
-from diffrisk.baselines.gas import gas
+from diffrisk.baselines.gas import GAS_MODEL
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.baselines.registry import BASELINE_METHODS, SCENARIO_FREE_METHODS, run_baselines
 
@@ -37,8 +38,8 @@ def test_run_baselines_shares_fits_and_equals_separate_calls(two_series, monkeyp
         "mc_normal": mc_normal(two_series, dates, window=100, n_scenarios=50, seed=4),
         "garch_t": garch_t(two_series, dates, refit_every=5, n_scenarios=50, seed=4),
         "fhs": fhs(two_series, dates, refit_every=5, n_scenarios=120),
-        "gas": gas(two_series, dates),
-        "es_caviar": es_caviar(two_series, dates),
+        "gas": fz0_peer(GAS_MODEL, two_series, dates),
+        "es_caviar": fz0_peer(CAVIAR_MODEL, two_series, dates),
     }
     for method, (frame, scen) in separate.items():
         pd.testing.assert_frame_equal(out[method][0], frame)

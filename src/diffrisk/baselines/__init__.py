@@ -51,30 +51,35 @@ Methods
     ``n_scenarios`` standardised residuals of the same GARCH fits.
 ``gas``
     The one-factor GAS model of Patton, Ziegel & Chen (2019), one per alpha, fitted by
-    minimising the FZ0 loss on the same refit cadence and window as ``garch_t``. VaR/ES
-    only: its scenario set is None (:data:`~diffrisk.baselines.registry.SCENARIO_FREE_METHODS`).
+    minimising the FZ0 loss on the same refit cadence and window as ``garch_t``
+    (:func:`~diffrisk.baselines.fz_refit.fz0_peer` with
+    :data:`~diffrisk.baselines.gas.GAS_MODEL`). VaR/ES only: its scenario set is None
+    (:data:`~diffrisk.baselines.registry.SCENARIO_FREE_METHODS`).
 ``es_caviar``
     Taylor's (2019) ES-CAViaR (asymmetric-slope CAViaR, ES a multiple of VaR), fitted
-    and refit as ``gas``; VaR/ES only.
+    and refit as ``gas`` (:func:`~diffrisk.baselines.fz_refit.fz0_peer` with
+    :data:`~diffrisk.baselines.caviar.CAVIAR_MODEL`); VaR/ES only.
 """
 
-from diffrisk.baselines.caviar import es_caviar
+from diffrisk.baselines.caviar import CAVIAR_MODEL
 from diffrisk.baselines.common import GARCH_SCALE, MAX_OBS, Result
+from diffrisk.baselines.fz_refit import fz0_peer
 from diffrisk.baselines.garch import fhs, garch_t
-from diffrisk.baselines.gas import gas
+from diffrisk.baselines.gas import GAS_MODEL
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.baselines.registry import BASELINE_METHODS, SCENARIO_FREE_METHODS, run_baselines
 
 __all__ = [
     "BASELINE_METHODS",
+    "CAVIAR_MODEL",
     "GARCH_SCALE",
+    "GAS_MODEL",
     "MAX_OBS",
     "SCENARIO_FREE_METHODS",
     "Result",
-    "es_caviar",
     "fhs",
+    "fz0_peer",
     "garch_t",
-    "gas",
     "hs",
     "mc_normal",
     "run_baselines",

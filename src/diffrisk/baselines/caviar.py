@@ -6,22 +6,32 @@ parameters, one optimisation), cheap enough for 22 series x 3 alphas x ~50 refit
 within the pipeline's budget; the asymmetric slope (Engle & Manganelli 2004) gives the
 leverage effect. CAESar (Gatta, Lillo & Mazzarisi 2024) adds an ES recursion driven by
 the VaR path, estimated in several stages with more parameters (and costlier refits).
+
+:data:`CAVIAR_MODEL` is the ``es_caviar`` baseline: one model per alpha
+(:func:`caviar_filter`), fitted and refit as the GAS peer by
+:func:`~diffrisk.baselines.fz_refit.fz0_peer`. Taylor estimates by the asymmetric Laplace
+likelihood; here, as for the GAS peer and in PZC, by minimising the mean FZ0 loss (both
+are consistent for the (VaR, ES) pair).
+
+References
+----------
+Taylor, J. W. (2019). Forecasting Value at Risk and Expected Shortfall using a
+semiparametric approach based on the asymmetric Laplace distribution. *Journal of
+Business & Economic Statistics* 37(1), 121–133.
+Engle, R. F. and Manganelli, S. (2004). CAViaR: Conditional autoregressive Value at
+Risk by regression quantiles. *Journal of Business & Economic Statistics* 22(4).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
-import pandas as pd
 from numba import njit
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
-from diffrisk.baselines.common import MAX_OBS
-from diffrisk.baselines.fz_refit import PENALTY, FZ0Model, fz0_forecasts
+from diffrisk.baselines.fz_refit import PENALTY, FZ0Model
 from diffrisk.risk.measures import check_alpha
 
 #: Returns before the start of a filter whose empirical alpha-quantile is VaR_0 (Engle &
@@ -144,19 +154,9 @@ def caviar_filter(
     Manganelli's start). In return space (VaR < 0), ``beta3 < 0``: a loss lowers the
     next VaR.
 
-    Parameters
-    ----------
-    theta : ndarray (5,)
-        Unconstrained parameters (:func:`caviar_params`).
-    y : ndarray (T,)
-        Returns (fractions), ``T >= INIT_OBS``.
-    alpha : float
-        Tail probability.
-
-    Returns
-    -------
-    var, es : ndarray (T + 1,)
-        Entry t is the forecast of day t from ``y[:t]``.
+    Arguments and result as for every :data:`~diffrisk.baselines.fz_refit.Filter`;
+    ``theta`` holds the 5 unconstrained parameters of :func:`caviar_params` and ``y`` at
+    least :data:`INIT_OBS` returns.
     """
     p = caviar_params(theta)
     v = _caviar_kernel(_checked(y), float(alpha), p["beta0"], p["beta1"], p["beta2"], p["beta3"])
@@ -227,50 +227,7 @@ def _caviar_starts(y: NDArray[np.float64], alpha: float) -> NDArray[np.float64]:
     return np.array(starts)
 
 
+#: The ``es_caviar`` baseline (:func:`~diffrisk.baselines.fz_refit.fz0_peer` forecasts it).
 CAVIAR_MODEL = FZ0Model(
     "es_caviar", caviar_filter, caviar_loss, _caviar_starts, step=(0.02, 0.3, 0.05, 0.2, 0.1)
 )
-
-
-def es_caviar(
-    returns: pd.DataFrame,
-    forecast_dates: Iterable[Any],
-    refit_every: int = 20,
-    min_obs: int = 1000,
-    max_obs: int | None = MAX_OBS,
-    series: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, None]:
-    """ES-CAViaR (asymmetric slope, multiplicative ES; Taylor 2019), fitted by FZ0.
-
-    Parameters
-    ----------
-    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
-    refit_every, min_obs, max_obs : int or None
-        Fitted and refit as the GAS peer (:func:`~diffrisk.baselines.gas.gas`).
-
-    Returns
-    -------
-    frame : DataFrame
-        Forecast table: VaR and ES (the CVaR columns) of each alpha, returns.
-    None
-        Semiparametric: no scenario set (see :func:`diffrisk.baselines.gas.gas`).
-
-    Notes
-    -----
-    One model per alpha (:func:`caviar_filter`). Taylor estimates by the asymmetric
-    Laplace likelihood; here, as for the GAS peer and in PZC, by minimising the mean FZ0
-    loss (:func:`diffrisk.baselines.fz_refit.fit_fz0`; both are consistent for the
-    (VaR, ES) pair). Deterministic: no random numbers.
-
-    References
-    ----------
-    Taylor, J. W. (2019). Forecasting Value at Risk and Expected Shortfall using a
-    semiparametric approach based on the asymmetric Laplace distribution. *Journal of
-    Business & Economic Statistics* 37(1), 121–133.
-    Engle, R. F. and Manganelli, S. (2004). CAViaR: Conditional autoregressive Value at
-    Risk by regression quantiles. *Journal of Business & Economic Statistics* 22(4).
-    """
-    frame, _ = fz0_forecasts(
-        CAVIAR_MODEL, returns, forecast_dates, refit_every, min_obs, max_obs, series
-    )
-    return frame, None

@@ -6,6 +6,7 @@ plus starting values; :func:`fit_fz0` estimates ``theta`` by minimising the mean
 :func:`~diffrisk.risk.scoring.fz0_loss` (Patton, Ziegel & Chen 2019, Section 4) and
 :func:`fz0_forecasts` refits it on the same cadence and rolling window as the GARCH
 baselines (:func:`diffrisk.baselines.garch.garch_t`) and filters forward in between.
+:func:`fz0_peer` is the forecaster of both peers (the ``gas`` and ``es_caviar`` baselines).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from diffrisk.baselines.common import (
+    MAX_OBS,
     check_returns,
     check_series,
     forecast_positions,
@@ -45,8 +47,10 @@ PENALTY = 1e6
 #: mean FZ0 by < 1e-7).
 REFIT_MAXITER = 60
 
-#: Filter: ``(theta, y, alpha) -> (var, es)``, each of length ``len(y) + 1``; entry k is
-#: the forecast for day k made from ``y[:k]`` (entry ``len(y)`` forecasts the next day).
+#: Filter: ``(theta, y, alpha) -> (var, es)``: ``theta`` the model's unconstrained
+#: parameters, ``y`` (T,) returns (fractions), ``alpha`` the tail probability; ``var`` and
+#: ``es`` have length ``T + 1`` and entry k is the forecast for day k made from ``y[:k]``
+#: (entry ``T`` forecasts the next day).
 Filter = Callable[[NDArray[np.float64], NDArray[np.float64], float], tuple[NDArray, NDArray]]
 
 
@@ -235,7 +239,7 @@ def fz0_forecasts(
     model : FZ0Model
     returns, forecast_dates, series : see :mod:`diffrisk.baselines`
     refit_every, min_obs, max_obs : int or None
-        As for the FZ0-fitted peers (:func:`~diffrisk.baselines.gas.gas`; no defaults here).
+        As for :func:`fz0_peer` (no defaults here).
     alphas : sequence of float, default :data:`~diffrisk.forecasts.contract.ALPHAS`
         Each alpha is a separate model (as in PZC).
 
@@ -291,3 +295,44 @@ def fz0_forecasts(
     )
     frame = risk_frame(dates, names, var_by, es_by, realized_returns(returns, positions, names))
     return frame, params
+
+
+def fz0_peer(
+    model: FZ0Model,
+    returns: pd.DataFrame,
+    forecast_dates: Iterable[Any],
+    refit_every: int = 20,
+    min_obs: int = 1000,
+    max_obs: int | None = MAX_OBS,
+    series: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, None]:
+    """VaR/ES forecasts of an FZ0-fitted peer, the baselines ``gas`` and ``es_caviar``.
+
+    Parameters
+    ----------
+    model : FZ0Model
+        The peer: :data:`~diffrisk.baselines.gas.GAS_MODEL` (GAS one-factor, Patton,
+        Ziegel & Chen 2019) or :data:`~diffrisk.baselines.caviar.CAVIAR_MODEL`
+        (ES-CAViaR, Taylor 2019).
+    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
+    refit_every, min_obs, max_obs : int or None
+        The GARCH baselines' refit cadence and fit sample
+        (:func:`~diffrisk.baselines.garch.garch_t`).
+
+    Returns
+    -------
+    frame : DataFrame
+        Forecast table: VaR and ES (the CVaR columns) of each alpha, returns.
+    None
+        The peers are semiparametric: they forecast VaR and ES, not a distribution, so
+        they have no scenario set (the Acerbi–Szekely test then uses its parametric null).
+
+    Notes
+    -----
+    One model per alpha (``model.filter``), estimated by minimising the mean FZ0 loss
+    (:func:`diffrisk.risk.scoring.fz0_loss`) with Nelder–Mead from a small grid of
+    starting values (:func:`fit_fz0`; both peers are consistent for the (VaR, ES) pair);
+    refits are warm-started (:func:`fz0_forecasts`). Deterministic: no random numbers.
+    """
+    frame, _ = fz0_forecasts(model, returns, forecast_dates, refit_every, min_obs, max_obs, series)
+    return frame, None

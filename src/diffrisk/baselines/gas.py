@@ -1,19 +1,25 @@
-"""The one-factor GAS model of Patton, Ziegel & Chen (2019) for VaR and ES."""
+"""The one-factor GAS model of Patton, Ziegel & Chen (2019) for VaR and ES.
+
+:data:`GAS_MODEL` is the ``gas`` baseline: one model per alpha (:func:`gas_filter`),
+fitted by FZ0 and refit as the GARCH baselines by
+:func:`~diffrisk.baselines.fz_refit.fz0_peer`.
+
+References
+----------
+Patton, A. J., Ziegel, J. F. and Chen, R. (2019). Dynamic semiparametric models for
+expected shortfall (and Value-at-Risk). *Journal of Econometrics* 211(2), 388–413.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
-import pandas as pd
 from numba import njit
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
-from diffrisk.baselines.common import MAX_OBS
-from diffrisk.baselines.fz_refit import PENALTY, FZ0Model, fz0_forecasts
+from diffrisk.baselines.fz_refit import PENALTY, FZ0Model
 from diffrisk.risk.measures import check_alpha
 
 
@@ -110,19 +116,8 @@ def gas_filter(
     zero). The forcing variable is the FZ0 score scaled by its inverse Hessian: it has
     mean zero when (VaR, ES) are right, so ``kappa`` reverts to 0.
 
-    Parameters
-    ----------
-    theta : ndarray (4,)
-        Unconstrained parameters (:func:`gas_params`).
-    y : ndarray (T,)
-        Returns (fractions).
-    alpha : float
-        Tail probability.
-
-    Returns
-    -------
-    var, es : ndarray (T + 1,)
-        Entry t is the forecast of day t from ``y[:t]``.
+    Arguments and result as for every :data:`~diffrisk.baselines.fz_refit.Filter`;
+    ``theta`` holds the 4 unconstrained parameters of :func:`gas_params`.
     """
     p = gas_params(theta)
     y = np.ascontiguousarray(y, dtype=np.float64)
@@ -176,47 +171,5 @@ def _gas_starts(y: NDArray[np.float64], alpha: float) -> NDArray[np.float64]:
     )
 
 
+#: The ``gas`` baseline (:func:`~diffrisk.baselines.fz_refit.fz0_peer` forecasts it).
 GAS_MODEL = FZ0Model("gas", gas_filter, gas_loss, _gas_starts, step=(0.5, 0.3, 0.1, 0.1))
-
-
-def gas(
-    returns: pd.DataFrame,
-    forecast_dates: Iterable[Any],
-    refit_every: int = 20,
-    min_obs: int = 1000,
-    max_obs: int | None = MAX_OBS,
-    series: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, None]:
-    """GAS one-factor VaR/ES model (Patton, Ziegel & Chen 2019), fitted by FZ0.
-
-    Parameters
-    ----------
-    returns, forecast_dates, series : see :mod:`diffrisk.baselines`
-    refit_every, min_obs, max_obs : int or None
-        The GARCH baselines' refit cadence and fit sample
-        (:func:`~diffrisk.baselines.garch.garch_t`).
-
-    Returns
-    -------
-    frame : DataFrame
-        Forecast table: VaR and ES (the CVaR columns) of each alpha, returns.
-    None
-        The model is semiparametric: it forecasts VaR and ES, not a distribution, so it
-        has no scenario set (the Acerbi–Szekely test then uses its parametric null).
-
-    Notes
-    -----
-    One model per alpha (:func:`gas_filter`), estimated by minimising the mean FZ0 loss
-    (:func:`diffrisk.risk.scoring.fz0_loss`) with Nelder–Mead from a small grid of
-    starting values (:func:`diffrisk.baselines.fz_refit.fit_fz0`); refits are
-    warm-started. Deterministic: no random numbers.
-
-    References
-    ----------
-    Patton, A. J., Ziegel, J. F. and Chen, R. (2019). Dynamic semiparametric models for
-    expected shortfall (and Value-at-Risk). *Journal of Econometrics* 211(2), 388–413.
-    """
-    frame, _ = fz0_forecasts(
-        GAS_MODEL, returns, forecast_dates, refit_every, min_obs, max_obs, series
-    )
-    return frame, None

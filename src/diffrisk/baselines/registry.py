@@ -7,12 +7,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from diffrisk.baselines.caviar import es_caviar
+from diffrisk.baselines.caviar import CAVIAR_MODEL
 from diffrisk.baselines.common import (
     Result,
     check_returns,
@@ -20,6 +21,7 @@ from diffrisk.baselines.common import (
     forecast_positions,
     realized_returns,
 )
+from diffrisk.baselines.fz_refit import fz0_peer
 from diffrisk.baselines.garch import (
     check_garch_args,
     fhs,
@@ -28,7 +30,7 @@ from diffrisk.baselines.garch import (
     garch_t,
     garch_t_result,
 )
-from diffrisk.baselines.gas import gas
+from diffrisk.baselines.gas import GAS_MODEL
 from diffrisk.baselines.historical import hs, mc_normal
 from diffrisk.core.checks import check_int
 from diffrisk.core.compute import compute_map, on_dask
@@ -55,8 +57,8 @@ _METHODS: dict[str, Callable[..., BaselineResult]] = {
     "mc_normal": mc_normal,
     "garch_t": garch_t,
     "fhs": fhs,
-    "gas": gas,
-    "es_caviar": es_caviar,
+    "gas": partial(fz0_peer, GAS_MODEL),
+    "es_caviar": partial(fz0_peer, CAVIAR_MODEL),
 }
 
 
