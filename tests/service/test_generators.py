@@ -118,3 +118,58 @@ def test_a_gan_checkpoint_joins_the_registry_and_draws_what_the_stress_layer_dra
     assert cond["as_of"] == "2004-03-01"
     with pytest.raises(KeyError, match="unknown generator"):
         reg.get("vae")
+
+
+def test_gan_archetype_draws_use_the_pipeline_calibrated_conditioning_gain(pipeline, tmp_path):
+    """An archetype request to the GAN draws at the gain stress_generate calibrated for it.
+
+    The gain applies only to the checkpoint it was calibrated with; an explicit signature
+    and an archetype whose set came from other weights are drawn at gain 1, and the
+    resolved request says where its gain came from.
+    """
+    import torch
+
+    from diffrisk.core import io
+    from diffrisk.service.resolve import resolve_request
+    from diffrisk.service.schemas import ScenarioRequest
+    from diffrisk.stress.comparison import save_comparison_model
+    from diffrisk.stress.comparison_sets import comparison_paths
+    from tests.stress.conftest import smoke_comparison_generator, synthetic_returns
+
+    torch.set_num_threads(1)
+    models, stress = tmp_path / "models", tmp_path / "stress"
+    shutil.copytree(pipeline["models"], models)
+    shutil.copytree(pipeline["stress"], stress)
+    returns = synthetic_returns()
+    gan = smoke_comparison_generator("gan", returns, seed=5)
+    sha = weights_sha256(save_comparison_model(gan, models / "stress_gan.pt"))
+    io.write_json(models / "stress_gan.audit.json", {"outputs": {"best_epoch": 1}})
+    for name, ckpt, gain in (("crash", sha, 2.5), ("volatility_x2", "0" * 64, 3.0)):
+        io.write_json(
+            stress / f"gan_{name}.audit.json",
+            {"checkpoint_sha256": ckpt, "generation": {"conditioning_gain": gain}},
+        )
+    reg = registry(pipeline, models=models, stress=stress)
+    assert reg.archetypes["crash"].gains == {"gan": 2.5}
+    assert reg.archetypes["volatility_x2"].gains == {}  # calibrated with other weights
+    assert reg.archetypes["crash"].public()["conditioning_gain"] == {"gan": 2.5}
+
+    def resolve(**body):
+        return resolve_request(ScenarioRequest(generator="gan", n_paths=6, **body), reg, 100, 1.0)
+
+    res = resolve(archetype="crash", seed=4)
+    assert res.draw.gain == 2.5 and res.canonical["conditioning_gain"] == 2.5
+    assert "pipeline-calibrated" in res.guidance_source and res.draw.guidance is None
+    served, cond = reg.get("gan").sample(res.draw)
+    signature = dict(reg.archetypes["crash"].signature)
+    direct, _ = comparison_paths(gan, returns, ["2004-03-01"], 6, signature, seed=4, gain=2.5)
+    np.testing.assert_array_equal(served, direct)
+    assert cond["conditioning_gain"] == 2.5
+    at_one, _ = comparison_paths(gan, returns, ["2004-03-01"], 6, signature, seed=4)
+    assert not np.array_equal(served, at_one)
+    other = resolve(archetype="volatility_x2", seed=4)
+    assert other.draw.gain == 1.0 and "no calibrated set" in other.guidance_source
+    explicit = resolve(signature={"vol_ratio": 2.0}, seed=4)
+    assert explicit.draw.gain == 1.0 and "explicit signature" in explicit.guidance_source
+    diffusion = resolve_request(ScenarioRequest(archetype="crash", n_paths=6), reg, 100, 1.0)
+    assert diffusion.canonical["conditioning_gain"] is None

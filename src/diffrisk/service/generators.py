@@ -7,8 +7,9 @@ comparison generators (``models/stress_gan.pt``, ``models/stress_vae.pt``, when 
 ``stress_train_comparison`` stage has written them) and the two simple baselines
 (multivariate normal, filtered block bootstrap), fitted on the model's training period
 only, exactly as the ``stress_generate`` stage does. Nothing is trained here: the sampler
-settings, the archetypes and the calibrated guidance weight of each archetype are read
-from the ``stress_generate`` audit sidecars.
+settings, the archetypes, the calibrated guidance weight of each archetype (diffusion)
+and its calibrated conditioning gain (GAN, VAE) are read from the ``stress_generate``
+audit sidecars.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ class ArchetypeRecord:
     guidance: float
     prior_neighbours: int
     source: str
+    gains: dict[str, float] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         """JSON form for ``GET /models``."""
@@ -63,13 +65,19 @@ class ArchetypeRecord:
             "signature": self.signature,
             "as_of": self.as_of,
             "guidance": self.guidance,
+            "conditioning_gain": dict(self.gains),
             "source": self.source,
         }
 
 
 @dataclass(frozen=True)
 class Draw:
-    """One resolved request to a generator."""
+    """One resolved request to a generator.
+
+    ``guidance`` is the classifier-free guidance weight of a guided generator (diffusion),
+    ``gain`` the conditioning gain of a GAN or VAE (the network sees ``gain`` times the
+    request's standardised signature, :func:`~diffrisk.stress.comparison_sets.comparison_paths`).
+    """
 
     signature: dict[str, float]
     as_of: str | None
@@ -77,6 +85,7 @@ class Draw:
     seed: int
     guidance: float | None
     prior_neighbours: int = 0
+    gain: float = 1.0
 
 
 @dataclass
@@ -237,6 +246,35 @@ def read_archetypes(
     return out, sampling, params
 
 
+def read_conditioning_gains(
+    stress_dir: Path, kind: str, checkpoint_sha256: str, archetypes: Mapping[str, ArchetypeRecord]
+) -> dict[str, float]:
+    """The conditioning gain ``stress_generate`` calibrated for ``kind`` on each archetype.
+
+    Read from the sidecar ``<kind>_<archetype>.audit.json`` (``generation.conditioning_gain``).
+    A gain applies only to the checkpoint it was calibrated with: an archetype whose set is
+    missing or was drawn by another checkpoint gets no entry (the service then draws at
+    gain 1, the uncalibrated conditioning, and says so in the set's record).
+    """
+    gains: dict[str, float] = {}
+    for name in archetypes:
+        path = stress_dir / f"{kind}_{name}.audit.json"
+        if not path.is_file():
+            continue
+        side = _read_json(path)
+        if side.get("checkpoint_sha256") != checkpoint_sha256:
+            logger.warning(
+                "%s set of archetype %s was calibrated with another checkpoint: gain 1 used",
+                kind,
+                name,
+            )
+            continue
+        gain = side.get("generation", {}).get("conditioning_gain")
+        if gain is not None:
+            gains[name] = float(gain)
+    return gains
+
+
 def _conditioning_record(dates: pd.DataFrame, draw: Draw, settings: Mapping[str, Any]) -> dict:
     """What a checkpoint generator conditioned on (recorded in the set's metadata)."""
     row = dates.iloc[0]
@@ -246,6 +284,7 @@ def _conditioning_record(dates: pd.DataFrame, draw: Draw, settings: Mapping[str,
         "portfolio_vol": float(row["portfolio_vol"]),
         "sampling": dict(settings),
         "prior_neighbours": 0 if draw.signature else int(draw.prior_neighbours),
+        "conditioning_gain": None if draw.guidance is not None else float(draw.gain),
     }
 
 
@@ -295,20 +334,21 @@ def _checkpoint_generator(
     """A trained checkpoint as a :class:`Generator`, drawing with ``source.draw_paths``.
 
     ``sampling`` (the pipeline's sampler settings) makes the generator guided: each draw
-    passes its guidance weight and these settings to ``source.draw_paths``.
+    passes its guidance weight and these settings to ``source.draw_paths``; an unguided
+    checkpoint (GAN, VAE) gets the draw's conditioning gain instead.
     """
     guided = sampling is not None
     settings = dict(sampling or {})
 
     def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        guidance = {"guidance": float(draw.guidance or 0.0)} if guided else {}
+        weight = {"guidance": float(draw.guidance or 0.0)} if guided else {"gain": draw.gain}
         paths_, dates = source.draw_paths(
             model,
             returns,
             [draw.as_of],
             draw.n_paths,
             draw.signature,
-            **guidance,
+            **weight,
             seed=draw.seed,
             prior_neighbours=0 if draw.signature else draw.prior_neighbours,
             progress=False,
@@ -353,7 +393,11 @@ def comparison_generator(
     checkpoint_sha256: str,
     checkpoint_audit: Mapping[str, Any],
 ) -> Generator:
-    """A GAN or VAE comparison generator (conditioned on the signature, no guidance)."""
+    """A GAN or VAE comparison generator (conditioned on the signature, no guidance).
+
+    Each draw passes its conditioning gain (:attr:`Draw.gain`) to
+    :func:`~diffrisk.stress.comparison_sets.comparison_paths`.
+    """
     keys = ("best_epoch", "best_score", "epochs_run", "selection")
     source = _CheckpointKind(model.kind, "checkpoint", comparison_paths, keys)
     return _checkpoint_generator(source, model, returns, checkpoint_sha256, checkpoint_audit)
@@ -452,17 +496,22 @@ def load_registry(
                 data_sha256=data_sha,
             )
         ]
+    gains: dict[str, dict[str, float]] = {name: {} for name in archetypes}
     for kind in COMPARISON_GENERATORS:
         path = models_dir / f"stress_{kind}.pt"
         if path.is_file():
+            sha = weights_sha256(path)
             generators[kind] = [
                 comparison_generator(
                     load_comparison_model(path, kind),
                     returns,
-                    weights_sha256(path),
+                    sha,
                     _read_json(models_dir / f"stress_{kind}.audit.json"),
                 )
             ]
+            for name, gain in read_conditioning_gains(stress_dir, kind, sha, archetypes).items():
+                gains[name][kind] = gain
+    archetypes = {name: replace(rec, gains=gains[name]) for name, rec in archetypes.items()}
     if UNCONDITIONAL not in archetypes:
         logger.warning("the pipeline made no unconditional set: requests need an archetype")
     cfg = model.config

@@ -43,6 +43,7 @@ class Resolved:
     canonical : dict
         Everything the paths and summary depend on (hashed into the set id).
     guidance_source : str
+        Where the guidance weight (diffusion) or the conditioning gain (GAN, VAE) came from.
     archetype_source : str or None
     out_of_range : list of str
         Signature components outside the range of the training windows.
@@ -174,6 +175,7 @@ def resolve_request(
     if gen.conditioned:
         signature = req.signature.values() if req.signature is not None else dict(record.signature)
         prior = 0 if signature or record is None else record.prior_neighbours
+    gain = 1.0
     if gen.guided:
         if req.guidance is not None:
             guidance, source = float(req.guidance), "request"
@@ -181,6 +183,14 @@ def resolve_request(
             guidance, source = record.guidance, f"pipeline-calibrated for archetype {record.name!r}"
         else:
             guidance, source = float(default_guidance), "service default for explicit signatures"
+    elif gen.conditioned and signature:
+        if req.signature is None and gen.name in record.gains:
+            gain = record.gains[gen.name]
+            source = f"conditioning gain pipeline-calibrated for archetype {record.name!r}"
+        else:
+            source = "conditioning gain 1 (uncalibrated: " + (
+                "explicit signature)" if req.signature is not None else "no calibrated set)"
+            )
     bounds = gen.info.get("signature_range")
     flagged = out_of_range(signature, pd.DataFrame(bounds).T) if signature and bounds else []
     position = conditioning_position(registry.returns.index, as_of)
@@ -195,10 +205,11 @@ def resolve_request(
         "seed": int(req.seed),
         "weights": {a: float(x) for a, x in zip(gen.assets, weights, strict=True)},
         "guidance": guidance,
+        "conditioning_gain": gain if gen.conditioned and not gen.guided else None,
         "prior_neighbours": prior,
         "history_sha256": _history_sha256(registry, position),
     }
-    draw = Draw(signature, as_of, int(req.n_paths), int(req.seed), guidance, prior)
+    draw = Draw(signature, as_of, int(req.n_paths), int(req.seed), guidance, prior, gain)
     return Resolved(
         generator=gen,
         draw=draw,

@@ -220,6 +220,7 @@ class Service:
             "checkpoint_sha256": gen.info.get("checkpoint_sha256"),
             "training_period": gen.info.get("training_period"),
             "guidance": res.draw.guidance,
+            "conditioning_gain": res.canonical["conditioning_gain"],
             "guidance_source": res.guidance_source,
             "archetype": res.canonical["archetype"],
             "archetype_source": res.archetype_source,
