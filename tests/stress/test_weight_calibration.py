@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,3 +107,28 @@ def test_a_bad_grid_is_refused_naming_the_parameter(grid):
             scaled_draw(), {"vol_ratio": 2.0}, wide_bounds(), grid, n_paths_per_date=3, seed=0
         )
     assert check_weight_grid([2, 0, 1.5]) == [0.0, 1.5, 2.0]
+
+
+def warnings_of(signature: dict[str, float], grid: tuple[float, ...]) -> tuple[float, list[str]]:
+    """The calibrated weight and the module's warnings while calibrating."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    log = logging.getLogger("diffrisk.stress.weight_calibration")
+    log.addHandler(handler)
+    try:
+        w, _ = calibrate_weight(
+            scaled_draw(), signature, wide_bounds(), grid, n_paths_per_date=3, seed=0
+        )
+    finally:
+        log.removeHandler(handler)
+    return w, [r.getMessage() for r in records]
+
+
+def test_a_pick_at_the_top_of_the_grid_is_logged_as_censored():
+    # closed form: the error |w - 4| / 4 falls all along the grid, so its top wins
+    w, messages = warnings_of({"vol_ratio": 4.0}, (1.0, 2.0, 3.0))
+    assert w == 3.0 and len(messages) == 1
+    assert "3.00 is the top of the guidance grid" in messages[0] and "extend" in messages[0]
+    w, messages = warnings_of({"vol_ratio": 2.0}, (1.0, 2.0, 3.0))
+    assert w == 2.0 and messages == []

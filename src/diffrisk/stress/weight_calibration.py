@@ -125,6 +125,13 @@ def calibrate_weight(
         )
         logger.info("%s %.2f: largest relative error %.3f", name, w, scores[-1])
     best = int(np.argmin(scores))
+    if len(weights) > 1 and best == len(weights) - 1:
+        logger.warning(
+            "%s %.2f is the top of the %s: the best weight may lie above it (extend the grid)",
+            name,
+            weights[best],
+            grid_name,
+        )
     record = {
         "grid": weights,
         "score": [float(x) for x in scores],
