@@ -10,6 +10,7 @@ import pytest
 
 from diffrisk.core.compute import (
     SCHEDULER_ENV,
+    Compute,
     compute_map,
     on_dask,
     resolve_scheduler,
@@ -48,6 +49,21 @@ def test_compute_map_rejects_bad_arguments(monkeypatch):
     monkeypatch.setenv(SCHEDULER_ENV, "")
     assert resolve_scheduler() is None
     assert resolve_scheduler("tcp://127.0.0.1:1") == "tcp://127.0.0.1:1"
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2", None])
+def test_compute_from_a_parameter_names_it_when_the_workers_are_bad(workers):
+    with pytest.raises(ValueError, match=r"^stress\.audit\.workers must be an integer >= 1, got "):
+        Compute.from_param(workers, "stress.audit.workers")
+
+
+def test_compute_maps_like_compute_map_with_its_settings(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    assert Compute.from_param(2, "x.workers") == Compute(workers=2, scheduler=None)
+    assert Compute().map(square_and_pid, [3, 4]) == [(9, os.getpid()), (16, os.getpid())]
+    assert Compute(workers=2).map(square, [5, 3, 4, 1], desc="squares") == [25, 9, 16, 1]
+    with pytest.raises(ValueError, match="Dask scheduler address"):
+        Compute(scheduler="localhost:8786").map(square, [1, 2])
 
 
 def test_shared_scheduler_serves_several_calls_from_one_embedded_cluster(monkeypatch):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from diffrisk.core import paths
+from diffrisk.core.compute import Compute
 from diffrisk.data.splits import Splits
 from diffrisk.forecasts.contract import (
     ALPHAS,
@@ -153,6 +154,7 @@ def test_coverage_tests_the_new_methods_like_any_other(result, monkeypatch):
         headline="portfolio,sp500",
         primary="ddpm",
         seed=1,
+        compute=Compute(),
     )
     head = res["headline"]
     assert {"fhs_aci", "ddpm_aci", "ddpm_mix_fhs"} <= set(head["method"])

@@ -5,12 +5,15 @@ import pandas as pd
 import pytest
 
 from diffrisk.core import io, paths
+from diffrisk.core.compute import Compute
 from diffrisk.data.prices import DataError
 from diffrisk.data.splits import Splits
 from diffrisk.stages.common import (
     StressInputs,
     check_series_params,
     checked_returns,
+    run_stress_stage,
+    split_compute,
     stage_returns,
     stress_inputs,
 )
@@ -111,3 +114,36 @@ def test_stress_inputs_are_the_splits_index_and_seed_of_the_data_section():
     assert inputs == StressInputs(splits=SPLITS, index_name="idx", seed=7)
     with pytest.raises(dataclasses.FrozenInstanceError):
         inputs.seed = 8  # type: ignore[misc]
+
+
+def test_split_compute_takes_the_workers_out_of_the_section():
+    section = {"epochs": 4, "workers": 2}
+    assert split_compute(section, "stress.walk_forward") == ({"epochs": 4}, Compute(workers=2))
+    assert section == {"epochs": 4, "workers": 2}  # the section itself is left as it is
+    assert split_compute({"epochs": 4}, "stress.walk_forward") == ({"epochs": 4}, Compute())
+    with pytest.raises(ValueError, match=r"^coverage\.workers must be an integer >= 1, got 0$"):
+        split_compute({"workers": 0}, "coverage")
+
+
+def test_run_stress_stage_hands_the_section_inputs_and_compute_to_the_stage():
+    data = {
+        "train_end": "2020-06-30",
+        "val_start": "2020-07-01",
+        "val_end": "2020-09-30",
+        "test_start": "2020-10-01",
+        "index_name": "idx",
+    }
+    stress = {"reverse": {"n_paths": 30, "workers": 2}, "segments": {"sectors": "a=A"}}
+
+    def stage(**kwargs):
+        return kwargs
+
+    got = run_stress_stage(stage, "reverse", 7, data, stress, sectors="a=A")
+    assert got == {
+        "n_paths": 30,
+        "sectors": "a=A",
+        "inputs": StressInputs(splits=SPLITS, index_name="idx", seed=7),
+        "compute": Compute(workers=2),
+    }
+    with pytest.raises(ValueError, match=r"^stress\.reverse\.workers must be an integer >= 1"):
+        run_stress_stage(stage, "reverse", 7, data, {"reverse": {"workers": 1.0}})

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from diffrisk.core import paths
+from diffrisk.core.compute import Compute
 from diffrisk.evaluation.ensemble import DISAGREEMENT_COLUMNS, ENSEMBLE_COLUMNS
 from diffrisk.evaluation.headline import HEADLINE_COLUMNS
 from diffrisk.forecasts.contract import ScenarioSet, risk_frame_from_scenarios
@@ -154,7 +155,11 @@ def test_primary_method_comes_from_the_selection(project):
         stage.run(seed=SEED, coverage=COVERAGE, data={"series": HEADS})
     with pytest.raises(ValueError, match="benchmark='x'"):
         stage.backtest_methods(
-            **{**COVERAGE, "benchmark": "x"}, headline=HEADS, primary="ddpm", seed=SEED
+            **{**COVERAGE, "benchmark": "x"},
+            headline=HEADS,
+            primary="ddpm",
+            seed=SEED,
+            compute=Compute(),
         )
 
 

@@ -9,7 +9,7 @@ import yaml
 from diffrisk.data.prices import DataError
 from diffrisk.data.splits import Splits
 from diffrisk.stages import data as data_stage
-from diffrisk.stages.param_checks import check_data_params, param_problems
+from diffrisk.stages.param_checks import check_data_params
 from diffrisk.stages.params import stage_params
 from tests.conftest import ROOT
 
@@ -24,7 +24,7 @@ def defaults() -> dict:
 
 
 def test_default_sp500_keys_all_listed_on_a_three_ticker_file():
-    problems = param_problems(defaults(), TICKERS, DATES, SPLITS)
+    problems = check_data_params(defaults(), TICKERS, DATES, SPLITS, raise_error=False)
     keys = [p.split(":")[0].split(" (")[0] for p in problems]
     assert set(keys) == {
         "stress.validate.portfolios",  # BAC, CVX, RRC
@@ -43,7 +43,7 @@ def test_default_sp500_keys_all_listed_on_a_three_ticker_file():
 def test_keys_set_for_the_data_pass():
     smoke = yaml.safe_load((ROOT / "tests" / "smoke_params.yaml").read_text())
     params = {"stress": smoke["stress"], "coverage": smoke["coverage"]}
-    assert param_problems(params, TICKERS, DATES, SPLITS) == []
+    assert check_data_params(params, TICKERS, DATES, SPLITS, raise_error=False) == []
     check_data_params(params, TICKERS, DATES, SPLITS)  # no error
 
 
@@ -54,7 +54,7 @@ def test_audit_archetype_must_be_generated_and_dates_in_data():
             "audit": {"archetypes": "x2, gfc_2008_like"},
         }
     }
-    problems = param_problems(params, TICKERS, DATES, SPLITS)
+    problems = check_data_params(params, TICKERS, DATES, SPLITS, raise_error=False)
     assert problems[0].startswith("stress.generate.as_of: 2030-01-02 is outside the data")
     assert "['gfc_2008_like'] are not archetypes" in problems[1]
     assert len(problems) == 2
@@ -95,14 +95,17 @@ def test_default_keys_fit_the_default_data():
         d["train_end"], d["val_start"], d["val_end"], d["test_start"], None, d["select_end"]
     )
     prices, _ = load_skfolio_prices()
-    assert param_problems(params, list(prices.columns), prices.index[1:], splits) == []
+    problems = check_data_params(
+        params, list(prices.columns), prices.index[1:], splits, raise_error=False
+    )
+    assert problems == []
 
 
 def test_series_keys_checked_against_the_returns():
     params = {"tune": {"overrides": {"val_series": ["portfolio", "sp500"]}}, "ddpm": {}}
     params["ddpm"] = {"val_series": None, "train_series": "portfolio,AAPL,MSFT"}
     series = ["portfolio", "spx", *TICKERS]
-    problems = param_problems(params, TICKERS, DATES, SPLITS, series)
+    problems = check_data_params(params, TICKERS, DATES, SPLITS, series, raise_error=False)
     assert problems == [
         f"tune.overrides.val_series: parameter tune.overrides.val_series names unknown "
         f"series ['sp500']; available: {series}",

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from diffrisk.core import io, paths
+from diffrisk.core.compute import Compute
 from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stages import stress_audit as stage
 from diffrisk.stages.common import StressInputs
-from tests.stages.conftest import write_stress_project
+from tests.stages.conftest import DATA, write_stress_project
 from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START
 
 GENERATION = {
@@ -43,29 +44,36 @@ def project(project_tmp):
     return project_tmp
 
 
+#: The ``stress.audit`` section of the tests.
+AUDIT = {
+    "archetypes": "v2",
+    "portfolios": "ew=all; two=A0,A1",
+    "epsilons": "0,0.5",
+    "alpha": 0.1,
+    "n_paths": 16,
+    "n_validation_dates": 3,
+    "n_test_dates": 3,
+    "n_attack_dates": 1,
+    "members": 1,
+    "member_epochs": 1,
+    "others": "member_1",
+    "n_random": 0,
+    "min_relief": 0.1,
+    "false_flag_target": 0.05,
+    "reference_step": 10,
+}
+
+
 def _run(**overrides):
     args = {
-        "archetypes": "v2",
-        "portfolios": "ew=all; two=A0,A1",
-        "epsilons": "0,0.5",
-        "alpha": 0.1,
-        "n_paths": 16,
-        "n_validation_dates": 3,
-        "n_test_dates": 3,
-        "n_attack_dates": 1,
-        "members": 1,
-        "member_epochs": 1,
-        "others": "member_1",
-        "n_random": 0,
-        "min_relief": 0.1,
-        "false_flag_target": 0.05,
-        "reference_step": 10,
+        **AUDIT,
         "tolerance": 0.1,
         "inputs": StressInputs(
             splits=Splits.from_params(TRAIN_END, VAL_START, VAL_END, TEST_START),
             index_name="sp500",
             seed=1,
         ),
+        "compute": Compute(),
     }
     return stage.audit_stress_requests(**(args | overrides))
 
@@ -148,12 +156,12 @@ def test_workers_change_nothing_but_the_time(project):
         for suffix in (".csv", ".md", "_relief.csv", "_relief.md", "_items.csv", "_items.md")
     ] + [paths.metrics_dir() / "stress_adversarial.json"]
     members = [paths.stress_member_checkpoint(k) for k in (1, 2)]
-    serial = _run(**two, workers=1)
+    serial = _run(**two, compute=Compute(workers=1))
     written = {p: p.read_bytes() for p in files}
     weights = [weights_sha256(p) for p in members]  # the files also hold wall times
     for p in members:
         p.unlink()  # retrained, now in the tasks
-    fanned = _run(**two, workers=2)
+    fanned = _run(**two, compute=Compute(workers=2))
     pd.testing.assert_frame_equal(fanned["items"], serial["items"], check_exact=True)
     assert json.loads((paths.stress_members_dir() / "timing.json").read_text())["workers"] == 2
     for p, content in written.items():
@@ -165,5 +173,9 @@ def test_workers_change_nothing_but_the_time(project):
 @pytest.mark.parametrize("workers", [0, -2, 1.5, True])
 def test_bad_workers_are_refused_before_any_task(project, workers):
     with pytest.raises(ValueError, match=r"stress\.audit\.workers must be an integer >= 1"):
-        _run(workers=workers)
+        stage.run(
+            seed=1,
+            data=DATA,
+            stress={"audit": {**AUDIT, "workers": workers}, "validate": {"tolerance": 0.1}},
+        )
     assert not paths.stress_member_checkpoint(1).exists()  # no member was trained

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from diffrisk.core import io
+from diffrisk.core.compute import Compute
 from diffrisk.core.paths import scenario_set_file, stress_dir
 from diffrisk.stages import stress_segments as stage
 from diffrisk.stress.archetypes import Archetype
@@ -75,6 +76,6 @@ def test_bad_workers_are_refused_before_any_task(project_tmp, monkeypatch, worke
     def no_task(*args, **kwargs):
         raise AssertionError("a task ran before the workers were checked")
 
-    monkeypatch.setattr(stage, "compute_map", no_task)
+    monkeypatch.setattr(Compute, "map", no_task)
     with pytest.raises(ValueError, match="stress.segments.workers must be an integer >= 1"):
         stage.run(seed=1, data=DATA, stress={"segments": {**SEGMENTS, "workers": workers}})

@@ -20,7 +20,8 @@ submits them to a ``dask.distributed`` client and gathers the results in input o
 
 A stage that makes several calls wraps them in :func:`shared_scheduler`, so they share one
 embedded cluster instead of starting one each; :func:`on_dask` is the one test of whether
-work goes to Dask at all.
+work goes to Dask at all. A stage hands the ``workers`` and ``scheduler`` pair around as
+one :class:`Compute` value.
 
 Results never depend on the number of workers: every task is a pure function of its
 item (seeds travel inside the items), and results come back in input order. A task
@@ -36,11 +37,14 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from diffrisk.core.checks import check_int
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -308,3 +312,42 @@ def compute_map(
         finally:
             client.cancel(futures)
     return results
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where a stage's independent tasks run: the ``workers`` and ``scheduler`` pair, as one value.
+
+    A stage builds it from its ``params.yaml`` section (:meth:`from_param`) and hands it to
+    every fan-out it makes; the outputs are byte-identical whatever it is.
+
+    Attributes
+    ----------
+    workers : int, default 1
+        Dask worker processes of the embedded cluster (one thread each); 1 with no
+        scheduler runs the tasks in this process, one after the other.
+    scheduler : str, optional
+        Address of a running Dask scheduler (default: the environment variable
+        :data:`SCHEDULER_ENV`); ``workers`` is then ignored.
+    """
+
+    workers: int = 1
+    scheduler: str | None = None
+
+    @classmethod
+    def from_param(cls, workers: Any, name: str) -> Compute:
+        """``Compute(workers)``, after checking ``workers`` is an integer >= 1.
+
+        Raises ``ValueError`` naming the parameter ``name`` (e.g. ``"generate.workers"``)
+        otherwise.
+
+        Examples
+        --------
+        >>> Compute.from_param(2, "generate.workers")
+        Compute(workers=2, scheduler=None)
+        """
+        return cls(workers=check_int(workers, name, 1))
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str | None = None) -> list[R]:
+        """:func:`compute_map` of ``fn`` over ``items`` with these settings."""
+        return compute_map(fn, items, self.workers, scheduler=self.scheduler, desc=desc)

@@ -2,27 +2,31 @@
 
 The study's returns as the stages read them (:func:`stage_returns`,
 :func:`checked_returns`) and the stress stages' common arguments (:class:`StressInputs`),
-the select stage's decisions, the coverage stage's tables, and the up-front check of the
-parameters that name series (:func:`check_series_params`).
+the select stage's decisions, the coverage stage's tables, the up-front check of the
+parameters that name series (:func:`check_series_params`), and how a stage's ``workers``
+key becomes its :class:`~diffrisk.core.compute.Compute` (:func:`split_compute`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from diffrisk.core import paths
+from diffrisk.core.compute import Compute
 from diffrisk.core.params import parse_list
 from diffrisk.data.prices import DataError
 from diffrisk.data.returns import constituent_returns, load_returns, returns_until
 from diffrisk.data.splits import Splits
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def stage_returns(
@@ -119,6 +123,41 @@ def stress_inputs(seed: int, data: Mapping[str, Any]) -> StressInputs:
     ``data.index_name``.
     """
     return StressInputs(splits=Splits.from_mapping(data), index_name=data["index_name"], seed=seed)
+
+
+def split_compute(section: Mapping[str, Any], name: str) -> tuple[dict[str, Any], Compute]:
+    """A stage's ``params.yaml`` section without its ``workers`` key, and the compute it sets.
+
+    ``workers`` (default 1) becomes :meth:`Compute.from_param
+    <diffrisk.core.compute.Compute.from_param>` of it: ``ValueError`` naming
+    ``<name>.workers`` unless it is an integer >= 1, before the stage does any work.
+
+    Examples
+    --------
+    >>> split_compute({"epochs": 4, "workers": 2}, "stress.walk_forward")
+    ({'epochs': 4}, Compute(workers=2, scheduler=None))
+    """
+    settings = dict(section)
+    return settings, Compute.from_param(settings.pop("workers", 1), f"{name}.workers")
+
+
+def run_stress_stage(
+    fn: Callable[..., T],
+    name: str,
+    seed: int,
+    data: Mapping[str, Any],
+    stress: Mapping[str, Any],
+    /,
+    **extra: Any,
+) -> T:
+    """A stress stage's ``run``: ``fn`` with the ``stress.<name>`` section of ``stress``.
+
+    ``fn`` takes the section's keys (``workers`` as ``compute``, :func:`split_compute`),
+    ``inputs`` (:func:`stress_inputs` of ``seed`` and ``data``) and ``extra`` (the keys it
+    reads from other sections).
+    """
+    settings, compute = split_compute(stress[name], f"stress.{name}")
+    return fn(**settings, **extra, inputs=stress_inputs(seed, data), compute=compute)
 
 
 def read_backtest_table(stem: str) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from diffrisk.core import io, paths
-from diffrisk.core.checks import check_int
+from diffrisk.core.compute import Compute
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import markdown_table, write_csv_table, write_table
 from diffrisk.evaluation.ensemble import (
@@ -43,7 +43,7 @@ from diffrisk.forecasts.store import load_forecasts, load_scenarios
 from diffrisk.reporting.formatting import headline_markdown, window_label
 from diffrisk.reporting.headline_metrics import backtest_rows, write_rows
 from diffrisk.risk.uncertainty import mc_error_table
-from diffrisk.stages.common import primary_method
+from diffrisk.stages.common import primary_method, split_compute
 
 #: The seed ensemble's pooled forecasts and its member frame (``data/forecasts/``).
 ENSEMBLE_METHOD = "ddpm_ens"
@@ -91,7 +91,7 @@ def backtest_methods(
     headline: str | Sequence[str],
     primary: str,
     seed: int,
-    workers: int = 1,
+    compute: Compute,
 ) -> dict[str, Any]:
     """Run the ``coverage`` stage: the full backtest battery on the test period.
 
@@ -112,12 +112,12 @@ def backtest_methods(
         The study's primary method (first in the headline table).
     seed : int
         Study seed.
-    workers : int, default 1
-        ``coverage.workers``: Dask worker processes of the backtest battery, one task per
-        (series, method) (:func:`diffrisk.evaluation.tables.backtest_table`); the tables
-        are byte-identical whatever it is. 1 (the default) runs the pairs in this
-        process: on one machine that is the fastest, because every pair's scenarios
-        travel to the worker with its task (see ``docs/scaling.md``).
+    compute : Compute
+        Where the backtest battery runs (``coverage.workers``), one task per (series,
+        method) (:func:`diffrisk.evaluation.tables.backtest_table`); the tables are
+        byte-identical whatever it is. One process (``workers: 1``) is the fastest on one
+        machine, because every pair's scenarios travel to the worker with its task (see
+        ``docs/scaling.md``).
 
     Returns
     -------
@@ -139,7 +139,6 @@ def backtest_methods(
     """
     names = parse_list(methods)
     heads = parse_list(headline)
-    workers = check_int(workers, "coverage.workers", 1)
     if benchmark not in names:
         raise ValueError(
             f"benchmark={benchmark!r} (parameter coverage.benchmark) is not among the "
@@ -154,7 +153,14 @@ def backtest_methods(
     # methods without a scenario file (adaptively calibrated, combined) get NaN PIT and
     # the parametric Acerbi–Szekely null
     scen = {m: load_scenarios(m) for m in names if paths.scenarios_file(m).is_file()}
-    table = backtest_table(frames, scen, n_sim=int(n_sim), seed=int(seed), workers=workers)
+    table = backtest_table(
+        frames,
+        scen,
+        n_sim=int(n_sim),
+        seed=int(seed),
+        workers=compute.workers,
+        scheduler=compute.scheduler,
+    )
     traffic = pd.concat(
         [traffic_light_table(frames, alpha=a) for a in HEADLINE_ALPHAS], ignore_index=True
     )
@@ -225,6 +231,7 @@ def backtest_methods(
 
 def run(*, seed: int, coverage: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``coverage``: :func:`backtest_methods` with its ``dvc.yaml`` parameters."""
+    settings, compute = split_compute(coverage, "coverage")
     return backtest_methods(
-        **coverage, headline=data["series"], primary=primary_method(), seed=seed
+        **settings, headline=data["series"], primary=primary_method(), seed=seed, compute=compute
     )

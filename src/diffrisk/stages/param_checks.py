@@ -18,7 +18,7 @@ from diffrisk.data.splits import Splits
 from diffrisk.risk.portfolio import parse_portfolios
 from diffrisk.stages.common import check_series_params
 
-__all__ = ["check_data_params", "param_problems"]
+__all__ = ["check_data_params"]
 
 #: Keys naming series of the returns (checked by
 #: :func:`diffrisk.stages.common.check_series_params`; None = the default, not checked).
@@ -82,12 +82,14 @@ def _archetypes(spec: Any) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def param_problems(
+def check_data_params(
     params: Mapping[str, Any],
     constituents: Sequence[str],
     dates: pd.DatetimeIndex,
     splits: Splits,
     series: Sequence[str] = (),
+    *,
+    raise_error: bool = True,
 ) -> list[str]:
     """Every problem of the ticker- and window-naming parameters, one line per key.
 
@@ -104,11 +106,19 @@ def param_problems(
         The study's splits (the crash window must lie in the test period).
     series : sequence of str
         The series of the returns (for :data:`SERIES_KEYS`; empty = not checked).
+    raise_error : bool, default True
+        Raise the problems (if any) instead of returning them.
 
     Returns
     -------
     list of str
-        ``"<key>: <problem>"`` lines; empty when every key fits the data.
+        ``"<key>: <problem>"`` lines; empty when every key fits the data (always, when
+        ``raise_error``).
+
+    Raises
+    ------
+    DataError
+        With ``raise_error``: one line per bad key, with what to change.
     """
     names = [str(c) for c in constituents]
     dates = pd.DatetimeIndex(dates)
@@ -177,6 +187,12 @@ def param_problems(
         bad = _window_problem(f"{start}/{end}", test, "test period") if len(test) else None
         if bad:
             problems.append(f"coverage.crash_start/crash_end: {bad}")
+    if problems and raise_error:
+        raise DataError(
+            f"{len(problems)} problem(s) with parameters of params.yaml against the data "
+            f"({len(constituents)} constituents, {dates.min().date()} … {dates.max().date()});"
+            " set them for your data (README, own data):\n  " + "\n  ".join(problems)
+        )
     return problems
 
 
@@ -188,28 +204,3 @@ def _date_problem(text: str, dates: pd.DatetimeIndex) -> str | None:
     if not dates.min() <= day <= dates.max() + pd.offsets.BDay(1):
         return f"{day.date()} is outside the data ({dates.min().date()} … {dates.max().date()})"
     return None
-
-
-def check_data_params(
-    params: Mapping[str, Any],
-    constituents: Sequence[str],
-    dates: pd.DatetimeIndex,
-    splits: Splits,
-    series: Sequence[str] = (),
-) -> None:
-    """Raise :class:`DataError` listing every parameter that does not fit the data.
-
-    See :func:`param_problems` for the arguments.
-
-    Raises
-    ------
-    DataError
-        One line per bad key, with what to change.
-    """
-    problems = param_problems(params, constituents, dates, splits, series)
-    if problems:
-        raise DataError(
-            f"{len(problems)} problem(s) with parameters of params.yaml against the data "
-            f"({len(constituents)} constituents, {dates.min().date()} … {dates.max().date()});"
-            " set them for your data (README, own data):\n  " + "\n  ".join(problems)
-        )

@@ -24,12 +24,12 @@ import pandas as pd
 import torch
 
 from diffrisk.core import io, paths
-from diffrisk.core.checks import check_int
+from diffrisk.core.compute import Compute
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
 from diffrisk.reporting.reverse_stress import figure_reverse_stress
 from diffrisk.reporting.style import save_figure
-from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
+from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.config import parse_segments
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.reverse import check_request, loss_contributions, segment_contributions
@@ -63,18 +63,15 @@ def reverse_stress(
     methods: str,
     sectors: str,
     inputs: StressInputs,
-    workers: int = 1,
-    scheduler: str | None = None,
+    compute: Compute,
 ) -> dict[str, Any]:
     """Run the ``reverse_stress`` stage (arguments: ``stress.reverse`` and the sectors).
 
-    ``workers`` (``stress.reverse.workers``) replays the validation requests as that many
-    Dask worker processes, one task per (portfolio, period) request
-    (:func:`~diffrisk.stress.reverse_study.validate_reverse_stress`); ``scheduler`` (default:
-    the environment variable :data:`diffrisk.core.compute.SCHEDULER_ENV`) sends them to a
-    running cluster instead. The outputs are byte-identical whatever they are.
+    ``compute`` (``stress.reverse.workers``) runs the validation requests, one task per
+    (portfolio, period) request
+    (:func:`~diffrisk.stress.reverse_study.validate_reverse_stress`). The outputs are
+    byte-identical whatever it is.
     """
-    workers = check_int(workers, "stress.reverse.workers", 1)
     tic = time.perf_counter()
     splits, seed = inputs.splits, inputs.seed
     returns = stage_returns(index_name=inputs.index_name)
@@ -138,8 +135,8 @@ def reverse_stress(
         portfolios,
         usable,
         horizon=h,
-        workers=workers,
-        scheduler=scheduler,
+        workers=compute.workers,
+        scheduler=compute.scheduler,
         **shared,
     )
     scores = _scores(validation)
@@ -219,8 +216,5 @@ def _metrics(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``reverse_stress``: :func:`reverse_stress` with its ``dvc.yaml`` parameters."""
-    return reverse_stress(
-        **stress["reverse"],
-        sectors=stress["segments"]["sectors"],
-        inputs=stress_inputs(seed, data),
-    )
+    sectors = stress["segments"]["sectors"]
+    return run_stress_stage(reverse_stress, "reverse", seed, data, stress, sectors=sectors)

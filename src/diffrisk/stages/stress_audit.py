@@ -29,8 +29,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.checks import check_int
-from diffrisk.core.compute import compute_map
+from diffrisk.core.compute import Compute
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import markdown_table, write_csv_table, write_table
 from diffrisk.data.returns import returns_until
@@ -47,7 +46,7 @@ from diffrisk.evaluation.stress_audit_tasks import AuditContext, audit_plan, aud
 from diffrisk.reporting.stress_adversarial import figure_stress_adversarial
 from diffrisk.reporting.style import save_figure
 from diffrisk.risk.portfolio import parse_portfolios
-from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
+from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.adversarial import validate_request
 from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressConfig
@@ -95,16 +94,15 @@ def member_models(
     members: int,
     epochs: int,
     seed: int,
-    workers: int = 1,
-    scheduler: str | None = None,
+    compute: Compute,
 ) -> dict[str, StressModel]:
     """The independent diffusion members ``member_1..member_<members>``: k seeded ``seed + k``.
 
     Member k (the primary's config, ``epochs`` epochs) is reloaded from
     ``models/stress_members/member_<k>.pt`` when its audit record matches the config,
-    seed and data; the others are trained (training and validation rows only), one Dask
-    task each (:func:`~diffrisk.core.compute.compute_map` with ``workers``), and written
-    here, in this process, atomically, checkpoint before audit record.
+    seed and data; the others are trained (training and validation rows only), one task
+    each on ``compute``, and written here, in this process, atomically, checkpoint before
+    audit record.
     """
     keys = {k: _member_key(k, primary, epochs, seed) for k in range(1, int(members) + 1)}
     out: dict[int, StressModel] = {}
@@ -117,7 +115,7 @@ def member_models(
                 out[k] = load_stress_model(path)
     todo = [k for k in keys if k not in out]
     jobs = [(returns, splits, keys[k][0], keys[k][1]["seed"]) for k in todo]
-    fitted = compute_map(_fit_member, jobs, workers, scheduler=scheduler, desc="audit members")
+    fitted = compute.map(_fit_member, jobs, desc="audit members")
     for k, model in zip(todo, fitted, strict=True):
         config, key = keys[k]
         path = save_stress_model(model, paths.stress_member_checkpoint(k))
@@ -155,8 +153,7 @@ def audit_stress_requests(
     reference_step: int,
     tolerance: float,
     inputs: StressInputs,
-    workers: int = 1,
-    scheduler: str | None = None,
+    compute: Compute,
 ) -> dict[str, Any]:
     """Run the ``stress_audit`` stage.
 
@@ -196,15 +193,10 @@ def audit_stress_requests(
     inputs : StressInputs
         Thresholds from validation dates; detection and false flags on test dates;
         members and the plausibility reference from training (and validation) rows.
-    workers : int, default 1
-        ``stress.audit.workers``: Dask worker processes
-        (:func:`~diffrisk.core.compute.compute_map`); the members to train are one task
+    compute : Compute
+        Where the tasks run (``stress.audit.workers``): the members to train are one task
         each, the requests (archetype, split, date, with the date's attacks) one task
-        each. Every output except the timings is byte-identical whatever it is; 1 (and
-        no scheduler) runs everything in this process.
-    scheduler : str, optional
-        Address of a running Dask scheduler (default: the environment variable
-        :data:`~diffrisk.core.compute.SCHEDULER_ENV`); ``workers`` is then ignored.
+        each. Every output except the timings is byte-identical whatever it is.
 
     Returns
     -------
@@ -212,7 +204,6 @@ def audit_stress_requests(
         ``items`` (every scored item), ``detection``, ``relief``, ``thresholds``,
         ``metrics``, ``figure``.
     """
-    workers = check_int(workers, "stress.audit.workers", 1)
     tic = time.perf_counter()
     primary = load_stress_model(stress_checkpoint())
     cfg = primary.config
@@ -247,9 +238,7 @@ def audit_stress_requests(
     unknown = [o for o in other_names if o not in member_names and o not in ("gan", "vae")]
     if unknown or not other_names:
         raise ValueError(f"others={others!r}: each must be one of {member_names + ['gan', 'vae']}")
-    trained = member_models(
-        primary, returns, splits, members, member_epochs, seed, workers, scheduler
-    )
+    trained = member_models(primary, returns, splits, members, member_epochs, seed, compute)
     member_seconds = time.perf_counter() - tic
     dates = {
         "validation": _spread(splits.dates(returns, "validation"), n_validation_dates),
@@ -275,7 +264,7 @@ def audit_stress_requests(
         threads=int(cfg.threads),
     )
     plan = audit_plan(names, nominal, generation, dates, n_attack_dates, seed)
-    items, calls = audit_requests(context, plan, workers, scheduler=scheduler)
+    items, calls = audit_requests(context, plan, compute.workers, scheduler=compute.scheduler)
     validation = items[(items["split"] == "validation") & ~items["attacked"]]
     thresholds = fit_thresholds(validation, false_flag_target)
     scored = items[(items["kind"] == "untouched") | items["attacked"]]
@@ -301,7 +290,7 @@ def audit_stress_requests(
         {
             "wall_time_s": round(seconds, 1),
             "member_time_s": round(member_seconds, 1),
-            "workers": workers,
+            "workers": compute.workers,
         },
     )
     figure = save_figure(
@@ -381,8 +370,5 @@ def _write(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_audit``: :func:`audit_stress_requests` with its ``dvc.yaml`` parameters."""
-    return audit_stress_requests(
-        **stress["audit"],
-        tolerance=stress["validate"]["tolerance"],
-        inputs=stress_inputs(seed, data),
-    )
+    tolerance = stress["validate"]["tolerance"]
+    return run_stress_stage(audit_stress_requests, "audit", seed, data, stress, tolerance=tolerance)

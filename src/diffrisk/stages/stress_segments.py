@@ -24,15 +24,14 @@ import pandas as pd
 import torch
 
 from diffrisk.core import io, paths
-from diffrisk.core.checks import check_int
-from diffrisk.core.compute import compute_map
+from diffrisk.core.compute import Compute
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import write_table
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.segments import GOAL_RATIO, segment_summary, variant_tables
 from diffrisk.reporting.stress_segments import figure_segment_errors
 from diffrisk.reporting.style import save_figure
-from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
+from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.config import UNCONDITIONAL, StressConfig
 from diffrisk.stress.model import (
     StressModel,
@@ -59,9 +58,8 @@ def stress_segments(
     stratified: bool,
     stratified_max_epochs: int,
     inputs: StressInputs,
+    compute: Compute,
     progress: bool | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_segments`` stage.
 
@@ -84,16 +82,12 @@ def stress_segments(
     inputs : StressInputs
         Training and validation for the variant (fitted with the study seed); the test
         period is the held-out reference (scored, never used for a choice).
+    compute : Compute
+        Where the tasks run (``stress.segments.workers``): one task trains the stratified
+        variant and scores its set while the others score the stored sets, one per set.
+        Every output is byte-identical whatever it is.
     progress : bool, optional
         Progress bar of the variant's training.
-    workers : int, default 1
-        ``stress.segments.workers``: Dask worker processes
-        (:func:`~diffrisk.core.compute.compute_map`); one task trains the stratified
-        variant and scores its set while the others score the stored sets, one per set.
-        Every output is byte-identical whatever it is (1 = in process).
-    scheduler : str, optional
-        A running Dask scheduler (default: the environment variable
-        :data:`diffrisk.core.compute.SCHEDULER_ENV`).
 
     Returns
     -------
@@ -101,7 +95,6 @@ def stress_segments(
         ``segments`` (per variant, segment, horizon), ``summary`` (per variant and
         horizon), ``metrics``, ``figure`` paths.
     """
-    workers = check_int(workers, "stress.segments.workers", 1)
     tic = time.perf_counter()
     index_file = stress_dir() / "index.json"
     if not index_file.is_file():
@@ -147,7 +140,7 @@ def stress_segments(
                 progress=progress,
             ),
         )
-    outs = compute_map(_call, jobs, workers, scheduler=scheduler, desc="segment variants")
+    outs = compute.map(_call, jobs, desc="segment variants")
     training: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     parts = outs[1:] if stratified else outs
@@ -271,4 +264,4 @@ def _metrics(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_segments``: :func:`stress_segments` with its ``dvc.yaml`` parameters."""
-    return stress_segments(**stress["segments"], inputs=stress_inputs(seed, data))
+    return run_stress_stage(stress_segments, "segments", seed, data, stress)

@@ -17,12 +17,12 @@ from typing import Any
 import torch
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.checks import check_int
+from diffrisk.core.compute import Compute
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.core.tables import write_table
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.drift import drift_summary, drift_table
-from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
+from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.scenario_sets import SAMPLER_KEYS, read_scenario_set
@@ -41,9 +41,8 @@ def stress_walk_forward(
     scope: str,
     warm_start: bool,
     inputs: StressInputs,
+    compute: Compute,
     progress: bool | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_walk_forward`` stage.
 
@@ -61,16 +60,12 @@ def stress_walk_forward(
     inputs : StressInputs
         The test period is split into the periods. Refit k uses the seed ``seed + k``;
         period p's sets use the pipeline unconditional set's seed + p.
+    compute : Compute
+        Where the sets are drawn (``stress.walk_forward.workers``), one task per
+        (period, version) set; the refits stay one chain (each starts from the previous
+        version). Every output is byte-identical whatever it is.
     progress : bool, optional
         Progress bars of the refits.
-    workers : int, default 1
-        ``stress.walk_forward.workers``: Dask worker processes drawing the sets, one task
-        per (period, version) set (:func:`~diffrisk.core.compute.compute_map`); the refits
-        stay one chain (each starts from the previous version). Every output is
-        byte-identical whatever it is (1 = in process).
-    scheduler : str, optional
-        A running Dask scheduler (default: the environment variable
-        :data:`diffrisk.core.compute.SCHEDULER_ENV`).
 
     Returns
     -------
@@ -83,7 +78,6 @@ def stress_walk_forward(
     timings and provenance), ``reports/tables/stress_drift.{csv,md}``,
     ``reports/metrics/stress_drift.json`` (no timings: identical on a rerun).
     """
-    workers = check_int(workers, "stress.walk_forward.workers", 1)
     tic = time.perf_counter()
     frozen = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(frozen.config.threads))
@@ -115,8 +109,8 @@ def stress_walk_forward(
         seed=int(generation["seed"]),
         frequency=frequency,
         scope=scope,
-        workers=workers,
-        scheduler=scheduler,
+        workers=compute.workers,
+        scheduler=compute.scheduler,
         **{k: generation[k] for k in GENERATION_KEYS},
     )
     table = drift_table(sets)
@@ -154,4 +148,4 @@ def stress_walk_forward(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_walk_forward``: :func:`stress_walk_forward` with its parameters."""
-    return stress_walk_forward(**stress["walk_forward"], inputs=stress_inputs(seed, data))
+    return run_stress_stage(stress_walk_forward, "walk_forward", seed, data, stress)
