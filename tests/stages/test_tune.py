@@ -1,3 +1,4 @@
+import json
 import os
 import socket
 import subprocess
@@ -85,6 +86,12 @@ def test_stage_writes_the_best_trial_of_the_study(project):
     assert (trials["state"] == "COMPLETE").sum() == record["n_complete"]
     for stem in ("tune_history", "tune_importance"):
         assert (paths.figures_dir() / f"{stem}.png").is_file()
+    # the committed metrics hold the numbers only: the study name (a hash of the code) stays
+    # in models/best_params.yaml, so a code change that moves no number leaves it unchanged
+    metrics = json.loads((paths.metrics_dir() / "tune.json").read_text())
+    assert set(metrics) == set(record) - {"study_name"}  # written with 4 significant digits
+    assert metrics["best_trial"] == record["best_trial"]
+    assert metrics["best_value"] == pytest.approx(record["best_value"], rel=1e-3)
     # the default storage resumes: a second run reads the same study back, adds nothing
     assert run(seed=SEED, data=DATA, tune=TUNE, ddpm=DDPM)["record"] == record
 

@@ -47,6 +47,11 @@ from diffrisk.study.tuning import (
 )
 from diffrisk.study.tuning_dask import open_storage, run_study_on_dask
 
+#: Keys of the tuning record that ``reports/metrics/tune.json`` leaves out (they stay in
+#: ``models/best_params.yaml``): the study name hashes the code, so it changes whenever
+#: the code does although no number moves; the reason is text.
+METRICS_LEFT_OUT = ("reason", "study_name")
+
 
 @dataclass(frozen=True)
 class StudySetup:
@@ -227,7 +232,7 @@ def tune_ddpm(
     write_csv_table(paths.plots_dir() / "tune_trials.csv", tune_plot_data(trials))
     io.write_json(
         paths.metrics_dir() / "tune.json",
-        {k: v for k, v in record.items() if k != "reason"},
+        {k: v for k, v in record.items() if k not in METRICS_LEFT_OUT},
         digits=4,
     )
     set_style()
