@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Self
 
+from diffrisk.diffusion.settings import SmokeSettings
 from diffrisk.diffusion.training import TrainOptions, check_field_range, check_positive_fields
 from diffrisk.stress.network import StressSpec
 
@@ -50,7 +51,7 @@ class ParamsSection:
 
 
 @dataclass(frozen=True)
-class StressConfig(ParamsSection):
+class StressConfig(ParamsSection, SmokeSettings):
     """Model, diffusion and training settings of the stress-scenario generator.
 
     Parameters
@@ -191,26 +192,24 @@ class StressConfig(ParamsSection):
         """Optimisation settings (one noise draw per window)."""
         return TrainOptions.from_fields(self, noise_draws=1)
 
-    @classmethod
-    def smoke(cls) -> StressConfig:
-        """A tiny configuration for end-to-end tests (a few seconds on one core)."""
-        return cls(
-            horizon=10,
-            history=20,
-            width=8,
-            n_blocks=2,
-            history_width=8,
-            history_blocks=1,
-            emb_dim=16,
-            diffusion_steps=20,
-            max_epochs=1,
-            min_epochs=1,
-            patience=1,
-            batch_size=256,
-            samples_per_epoch=512,
-            lr=2e-3,
-            ema_decay=0.0,
-        )
+    #: The tiny configuration of end-to-end tests (a few seconds on one core).
+    SMOKE: ClassVar[Mapping[str, Any]] = {
+        "horizon": 10,
+        "history": 20,
+        "width": 8,
+        "n_blocks": 2,
+        "history_width": 8,
+        "history_blocks": 1,
+        "emb_dim": 16,
+        "diffusion_steps": 20,
+        "max_epochs": 1,
+        "min_epochs": 1,
+        "patience": 1,
+        "batch_size": 256,
+        "samples_per_epoch": 512,
+        "lr": 2e-3,
+        "ema_decay": 0.0,
+    }
 
 
 # --------------------------------------------------------------------------- segments
