@@ -66,7 +66,6 @@ from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.model import (
     StressModel,
     WindowTensors,
-    make_schedule,
     model_version,
     statistics_from_payload,
     statistics_payload,
@@ -478,12 +477,7 @@ def load_student(path: str | Path) -> StressStudent:
     net = GuidedStudentNet(StressDenoiser(StressSpec(**payload["spec"])))
     net.load_state_dict(payload["state_dict"])
     net.eval()
-    model = StressModel(
-        net=net.net,
-        schedule=make_schedule(config),
-        config=config,
-        **statistics_from_payload(payload),
-    )
+    model = StressModel.create(net.net, config, **statistics_from_payload(payload))
     return StressStudent(
         model=model,
         net=net,
