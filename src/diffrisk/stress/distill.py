@@ -109,10 +109,10 @@ class DistillConfig(ParamsSection):
     lr: float = 2e-4
     batch_size: int = 256
     ema_decay: float = 0.99
-    grad_clip: float = 1.0
+    grad_clip: float = TrainOptions.grad_clip
     guidance_epochs: int = 4
     round_epochs: int = 4
-    samples_per_epoch: int = 0
+    samples_per_epoch: int = TrainOptions.samples_per_epoch
     patience: int = 2
     threads: int = 1
 
