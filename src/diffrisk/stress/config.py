@@ -8,7 +8,6 @@ from typing import Any, ClassVar, Self
 
 from diffrisk.diffusion.settings import SmokeSettings
 from diffrisk.diffusion.training import TrainOptions, check_field_range, check_positive_fields
-from diffrisk.stress.network import StressSpec
 
 GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
 
@@ -122,11 +121,11 @@ class StressConfig(ParamsSection, SmokeSettings):
 
     horizon: int = 20
     history: int = 60
-    width: int = StressSpec.width
-    n_blocks: int = StressSpec.n_blocks
-    history_width: int = StressSpec.history_width
-    history_blocks: int = StressSpec.history_blocks
-    emb_dim: int = StressSpec.emb_dim
+    width: int = 48
+    n_blocks: int = 4
+    history_width: int = 32
+    history_blocks: int = 3
+    emb_dim: int = 64
     schedule: str = "linear"
     diffusion_steps: int = 200
     p_uncond: float = 0.5
