@@ -124,3 +124,17 @@ def test_scenario_set_metadata_and_regeneration(vae, returns, tmp_path):
 def test_bad_request_names_the_argument(vae, returns):
     with pytest.raises(ValueError, match="prior_neighbours"):
         comparison_paths(vae, returns, [""], 2, None, seed=0, prior_neighbours=-1)
+
+
+#: The keys of ``ComparisonConfig.to_dict()`` in order (checkpoints' ``settings`` record).
+RECORD_KEYS = """
+    width n_blocks latent_channels history_width history_blocks emb_dim p_uncond
+    p_drop_component batch_size samples_per_epoch ema_decay gan_epochs gan_patience gan_lr
+    gan_n_critic gan_gp_weight gan_val_windows vae_epochs vae_patience vae_lr vae_beta
+    vae_kl_warmup_epochs threads workers
+""".split()
+
+
+def test_settings_record_keys_and_their_order_are_pinned():
+    assert list(ComparisonConfig().to_dict()) == RECORD_KEYS
+    assert list(ComparisonConfig.smoke().to_dict()) == RECORD_KEYS

@@ -49,3 +49,18 @@ def test_parse_segments_partitions_the_constituents():
 def test_parse_segments_errors_name_the_problem(spec, message):
     with pytest.raises(ValueError, match=message):
         parse_segments(spec, ["AAPL", "JPM"])
+
+
+#: The keys of ``StressConfig.to_dict()`` in order: checkpoints and audit records hold them.
+RECORD_KEYS = """
+    horizon history width n_blocks history_width history_blocks emb_dim schedule
+    diffusion_steps p_uncond p_drop_component pacf_weight pacf_lags history_clip
+    history_stats amplitude_embedding ewma_lambda ewma_warmup lr weight_decay batch_size
+    max_epochs patience min_epochs grad_clip ema_decay samples_per_epoch threads stratify
+    segments
+""".split()
+
+
+def test_record_keys_and_their_order_are_pinned():
+    assert list(StressConfig().to_dict()) == RECORD_KEYS
+    assert list(StressConfig.smoke().to_dict()) == RECORD_KEYS

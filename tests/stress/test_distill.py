@@ -194,3 +194,11 @@ def test_errors_name_the_bad_argument(teacher, returns, checkpoint):
         distill_stress_model(teacher, returns.iloc[:, ::-1], VAL_START, VAL_END, SMALL, seed=0)
     with pytest.raises(ValueError, match="not a stress-student checkpoint"):
         load_student(checkpoint)
+
+
+def test_distill_record_keys_and_their_order_are_pinned():
+    keys = """
+        start_steps final_steps guidance_min guidance_max lr batch_size ema_decay grad_clip
+        guidance_epochs round_epochs samples_per_epoch patience threads
+    """.split()
+    assert list(DistillConfig().to_dict()) == keys

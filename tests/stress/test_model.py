@@ -12,8 +12,10 @@ import torch
 from diffrisk.evaluation.paths.temporal import partial_autocorrelation, path_autocorrelation
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import (
+    StressModel,
     differentiable_pacf,
     load_stress_model,
+    make_schedule,
     model_version,
     refit_stress_model,
     save_stress_model,
@@ -44,6 +46,16 @@ def test_checkpoint_round_trip_keeps_the_model(model, checkpoint, returns):
     b, _ = generate_paths(loaded, returns, [""], 4, None, guidance=0, seed=0, n_steps=3)
     np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(loaded.signature_bounds, model.signature_bounds)
+    assert loaded.history == model.history and len(model.history) >= 1
+
+
+def test_create_gives_the_model_the_schedule_of_its_config(model):
+    config = dataclasses.replace(model.config, schedule="cosine", diffusion_steps=30)
+    made = StressModel.create(model.net, config, **model.statistics())
+    assert made.config is config and made.net is model.net and made.history == []
+    assert made.schedule.n_steps == 30 != model.schedule.n_steps
+    torch.testing.assert_close(made.schedule.betas, make_schedule(config).betas, rtol=0, atol=0)
+    assert made.statistics().keys() == model.statistics().keys()
 
 
 def test_ablation_switches_train_sample_and_round_trip(returns, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from diffrisk.core.dataclass_fields import fields_from
 from diffrisk.ddpm.features import FEATURE_NAMES, SCALINGS, WINDOW_CHANNELS
@@ -12,6 +12,7 @@ from diffrisk.ddpm.market_state import parse_market_features
 from diffrisk.ddpm.network import DenoiserSpec
 from diffrisk.diffusion.sampler import SAMPLERS, SPACINGS
 from diffrisk.diffusion.schedule import SCHEDULES, NoiseSchedule
+from diffrisk.diffusion.settings import SmokeSettings
 from diffrisk.diffusion.training import TrainOptions, check_positive_fields
 
 CHECKPOINT_FORMAT = "diffrisk-ddpm-1"
@@ -22,7 +23,7 @@ SCORE_ALPHAS: tuple[float, ...] = (0.05, 0.01)
 
 
 @dataclass(frozen=True)
-class DDPMConfig:
+class DDPMConfig(SmokeSettings):
     """Every hyper-parameter of the DDPM risk model (defaults: the recommended setting).
 
     Scaling and features
@@ -229,30 +230,26 @@ class DDPMConfig:
             )
         return NoiseSchedule.create("cosine", self.diffusion_steps)
 
-    @classmethod
-    def smoke(cls, **overrides: Any) -> DDPMConfig:
-        """A tiny configuration that trains and samples in seconds (end-to-end tests)."""
-        base = dict(
-            window=24,
-            conv_width=8,
-            n_blocks=2,
-            cond_dim=4,
-            time_dim=8,
-            hidden=16,
-            diffusion_steps=50,
-            beta_start=2e-3,
-            beta_end=0.4,
-            max_epochs=2,
-            min_epochs=1,
-            patience=1,
-            samples_per_epoch=4096,
-            batch_size=256,
-            noise_draws=4,
-            val_scenarios=64,
-            val_steps=5,
-            n_steps=5,
-            scaling="ewma",
-            final_refit=False,
-        )
-        base.update(overrides)
-        return cls(**base)
+    #: The tiny configuration that trains and samples in seconds (end-to-end tests).
+    SMOKE: ClassVar[Mapping[str, Any]] = {
+        "window": 24,
+        "conv_width": 8,
+        "n_blocks": 2,
+        "cond_dim": 4,
+        "time_dim": 8,
+        "hidden": 16,
+        "diffusion_steps": 50,
+        "beta_start": 2e-3,
+        "beta_end": 0.4,
+        "max_epochs": 2,
+        "min_epochs": 1,
+        "patience": 1,
+        "samples_per_epoch": 4096,
+        "batch_size": 256,
+        "noise_draws": 4,
+        "val_scenarios": 64,
+        "val_steps": 5,
+        "n_steps": 5,
+        "scaling": "ewma",
+        "final_refit": False,
+    }

@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffrisk.diffusion.settings import SmokeSettings
 from diffrisk.diffusion.training import (
     check_field_range,
     check_positive_fields,
@@ -58,7 +59,7 @@ COMPARISON_GENERATORS: tuple[str, ...] = ("gan", "vae")
 
 # --------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
-class ComparisonConfig(ParamsSection):
+class ComparisonConfig(ParamsSection, SmokeSettings):
     """Architecture and training settings of the GAN and VAE comparison generators.
 
     Parameters
@@ -150,25 +151,23 @@ class ComparisonConfig(ParamsSection):
             self, ("gan_gp_weight", "vae_beta", *may_be_zero), ">= 0", "ComparisonConfig"
         )
 
-    @classmethod
-    def smoke(cls) -> ComparisonConfig:
-        """A tiny configuration for tests (a second or two on one core)."""
-        return cls(
-            width=8,
-            n_blocks=1,
-            latent_channels=2,
-            history_width=8,
-            history_blocks=1,
-            emb_dim=16,
-            batch_size=64,
-            samples_per_epoch=256,
-            gan_epochs=2,
-            gan_patience=2,
-            gan_val_windows=32,
-            vae_epochs=2,
-            vae_patience=2,
-            vae_kl_warmup_epochs=1,
-        )
+    #: The tiny configuration of tests (a second or two on one core).
+    SMOKE: ClassVar[Mapping[str, Any]] = {
+        "width": 8,
+        "n_blocks": 1,
+        "latent_channels": 2,
+        "history_width": 8,
+        "history_blocks": 1,
+        "emb_dim": 16,
+        "batch_size": 64,
+        "samples_per_epoch": 256,
+        "gan_epochs": 2,
+        "gan_patience": 2,
+        "gan_val_windows": 32,
+        "vae_epochs": 2,
+        "vae_patience": 2,
+        "vae_kl_warmup_epochs": 1,
+    }
 
 
 @dataclass(frozen=True)

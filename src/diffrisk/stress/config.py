@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Self
 
+from diffrisk.diffusion.settings import SmokeSettings
 from diffrisk.diffusion.training import TrainOptions, check_field_range, check_positive_fields
-from diffrisk.stress.network import StressSpec
 
 GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
 
@@ -50,7 +50,7 @@ class ParamsSection:
 
 
 @dataclass(frozen=True)
-class StressConfig(ParamsSection):
+class StressConfig(ParamsSection, SmokeSettings):
     """Model, diffusion and training settings of the stress-scenario generator.
 
     Parameters
@@ -121,11 +121,11 @@ class StressConfig(ParamsSection):
 
     horizon: int = 20
     history: int = 60
-    width: int = StressSpec.width
-    n_blocks: int = StressSpec.n_blocks
-    history_width: int = StressSpec.history_width
-    history_blocks: int = StressSpec.history_blocks
-    emb_dim: int = StressSpec.emb_dim
+    width: int = 48
+    n_blocks: int = 4
+    history_width: int = 32
+    history_blocks: int = 3
+    emb_dim: int = 64
     schedule: str = "linear"
     diffusion_steps: int = 200
     p_uncond: float = 0.5
@@ -191,26 +191,24 @@ class StressConfig(ParamsSection):
         """Optimisation settings (one noise draw per window)."""
         return TrainOptions.from_fields(self, noise_draws=1)
 
-    @classmethod
-    def smoke(cls) -> StressConfig:
-        """A tiny configuration for end-to-end tests (a few seconds on one core)."""
-        return cls(
-            horizon=10,
-            history=20,
-            width=8,
-            n_blocks=2,
-            history_width=8,
-            history_blocks=1,
-            emb_dim=16,
-            diffusion_steps=20,
-            max_epochs=1,
-            min_epochs=1,
-            patience=1,
-            batch_size=256,
-            samples_per_epoch=512,
-            lr=2e-3,
-            ema_decay=0.0,
-        )
+    #: The tiny configuration of end-to-end tests (a few seconds on one core).
+    SMOKE: ClassVar[Mapping[str, Any]] = {
+        "horizon": 10,
+        "history": 20,
+        "width": 8,
+        "n_blocks": 2,
+        "history_width": 8,
+        "history_blocks": 1,
+        "emb_dim": 16,
+        "diffusion_steps": 20,
+        "max_epochs": 1,
+        "min_epochs": 1,
+        "patience": 1,
+        "batch_size": 256,
+        "samples_per_epoch": 512,
+        "lr": 2e-3,
+        "ema_decay": 0.0,
+    }
 
 
 # --------------------------------------------------------------------------- segments

@@ -66,7 +66,6 @@ from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.model import (
     StressModel,
     WindowTensors,
-    make_schedule,
     model_version,
     statistics_from_payload,
     statistics_payload,
@@ -110,10 +109,10 @@ class DistillConfig(ParamsSection):
     lr: float = 2e-4
     batch_size: int = 256
     ema_decay: float = 0.99
-    grad_clip: float = 1.0
+    grad_clip: float = TrainOptions.grad_clip
     guidance_epochs: int = 4
     round_epochs: int = 4
-    samples_per_epoch: int = 0
+    samples_per_epoch: int = TrainOptions.samples_per_epoch
     patience: int = 2
     threads: int = 1
 
@@ -478,12 +477,7 @@ def load_student(path: str | Path) -> StressStudent:
     net = GuidedStudentNet(StressDenoiser(StressSpec(**payload["spec"])))
     net.load_state_dict(payload["state_dict"])
     net.eval()
-    model = StressModel(
-        net=net.net,
-        schedule=make_schedule(config),
-        config=config,
-        **statistics_from_payload(payload),
-    )
+    model = StressModel.create(net.net, config, **statistics_from_payload(payload))
     return StressStudent(
         model=model,
         net=net,

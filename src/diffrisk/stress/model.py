@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,28 @@ class StressModel(ConditioningScales):
     schedule: NoiseSchedule
     config: StressConfig
     history: list[dict[str, float]] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls,
+        net: StressDenoiser,
+        config: StressConfig,
+        history: Iterable[dict[str, float]] = (),
+        **statistics: Any,
+    ) -> StressModel:
+        """The model of ``net`` and ``config`` with the noise schedule of ``config``.
+
+        The one place that ties a model's ``schedule`` to its ``config``
+        (:func:`make_schedule`); ``statistics`` are the fields of
+        :class:`~diffrisk.stress.signatures.ConditioningScales`.
+        """
+        return cls(
+            net=net,
+            schedule=make_schedule(config),
+            config=config,
+            history=list(history),
+            **statistics,
+        )
 
 
 def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "") -> str:
@@ -252,10 +274,9 @@ def fit_stress_statistics(
     sig_mean, sig_std = np.nanmean(feats, axis=0), np.nanstd(feats, axis=0) + 1e-8
     scal_mean, scal_std = scal.mean(axis=0), scal.std(axis=0) + 1e-8
     complete = np.all(np.isfinite(feats), axis=1)
-    return StressModel(
-        net=StressDenoiser(spec),
-        schedule=make_schedule(config),
-        config=config,
+    return StressModel.create(
+        StressDenoiser(spec),
+        config,
         assets=list(assets),
         signature_mean=sig_mean,
         signature_std=sig_std,
@@ -589,10 +610,6 @@ def load_stress_model(path: str | Path) -> StressModel:
         raise ValueError(f"{path} is not a stress-model checkpoint (kind={payload.get('kind')!r})")
     config = StressConfig.from_dict(payload["config"])
     net = restore_weights(StressDenoiser(StressSpec(**payload["spec"])), payload)
-    return StressModel(
-        net=net,
-        schedule=make_schedule(config),
-        config=config,
-        **statistics_from_payload(payload),
-        history=list(payload.get("history", [])),
+    return StressModel.create(
+        net, config, payload.get("history", []), **statistics_from_payload(payload)
     )

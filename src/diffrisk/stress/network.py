@@ -16,16 +16,21 @@ from diffrisk.stress.signatures import N_HISTORY_SCALARS, SIGNATURE_COLUMNS
 # --------------------------------------------------------------------------- network
 @dataclass(frozen=True)
 class StressSpec:
-    """Shape of :class:`StressDenoiser` (plain numbers, serialisable)."""
+    """Shape of :class:`StressDenoiser` (plain numbers, serialisable).
+
+    The network fields (``width`` ... ``emb_dim``) are read from
+    :class:`~diffrisk.stress.config.StressConfig` (which holds their defaults), the others
+    from the data.
+    """
 
     n_assets: int
     horizon: int
     history: int
-    width: int = 48
-    n_blocks: int = 4
-    history_width: int = 32
-    history_blocks: int = 3
-    emb_dim: int = 64
+    width: int
+    n_blocks: int
+    history_width: int
+    history_blocks: int
+    emb_dim: int
     n_scalars: int = N_HISTORY_SCALARS
     n_signature: int = len(SIGNATURE_COLUMNS)
     amplitude: bool = True
