@@ -112,9 +112,7 @@ def run_config(
     config = stress.StressConfig.from_dict({**model_params, **CONFIGS[name]})
     visible = returns.loc[returns.index <= splits.val_end]
     tic = time.perf_counter()
-    model = stress.train_stress_model(
-        visible, splits.train_end, splits.val_start, splits.val_end, config, seed=seed
-    )
+    model = stress.train_stress_model(visible, splits.fit_dates, config, seed=seed)
     fit_s = time.perf_counter() - tic
     val = visible.loc[visible.index >= splits.val_start]
     dates = [str(d.date()) for d in val.index[: -config.horizon : 20]]

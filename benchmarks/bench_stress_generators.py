@@ -67,12 +67,12 @@ def main() -> None:
     else:
         train_s = {}
         models["diffusion"], train_s["diffusion"] = timed(
-            lambda: train_stress_model(fit_rows, *split_args, config, seed=seed, progress=False)
+            lambda: train_stress_model(fit_rows, split_args, config, seed=seed, progress=False)
         )
         for kind in ("gan", "vae"):
             models[kind], train_s[kind] = timed(
                 lambda kind=kind: train_comparison_generator(
-                    kind, fit_rows, *split_args, config, settings, seed=seed, progress=False
+                    kind, fit_rows, split_args, config, settings, seed=seed, progress=False
                 )
             )
     as_of, n, request = [str(splits.test_start.date())], int(args.paths), {"vol_ratio": 2.0}

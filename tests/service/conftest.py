@@ -51,7 +51,7 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
     io.write_parquet(returns_file, frame)
     config = StressConfig.smoke()
     model = train_stress_model(
-        returns, TRAIN_END, VAL_START, VAL_END, config, seed=3, progress=False
+        returns, (TRAIN_END, VAL_START, VAL_END), config, seed=3, progress=False
     )
     ckpt = save_stress_model(model, root / "models" / "stress.pt")
     sha = weights_sha256(ckpt)

@@ -50,7 +50,7 @@ def write_stress_project() -> tuple[pd.DataFrame, StressModel]:
     torch.set_num_threads(1)
     cons = write_stress_returns()
     model = train_stress_model(
-        cons, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), seed=3, progress=False
+        cons, (TRAIN_END, VAL_START, VAL_END), StressConfig.smoke(), seed=3, progress=False
     )
     save_stress_model(model, paths.stress_checkpoint())
     return cons, model

@@ -26,9 +26,7 @@ def smoke_comparison_generator(
     return train_comparison_generator(
         kind,
         returns,
-        TRAIN_END,
-        VAL_START,
-        VAL_END,
+        (TRAIN_END, VAL_START, VAL_END),
         StressConfig.smoke(),
         ComparisonConfig.smoke() if settings is None else settings,
         seed=seed,
@@ -58,7 +56,7 @@ def returns() -> pd.DataFrame:
 def model(returns) -> StressModel:
     torch.set_num_threads(1)
     return train_stress_model(
-        returns, TRAIN_END, VAL_START, VAL_END, StressConfig.smoke(), seed=3, progress=False
+        returns, (TRAIN_END, VAL_START, VAL_END), StressConfig.smoke(), seed=3, progress=False
     )
 
 

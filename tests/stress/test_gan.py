@@ -99,5 +99,5 @@ def test_bad_input_names_the_field(gan, returns):
         comparison_paths(gan, returns, [""], 2, {"volratio": 2.0}, seed=0)
     with pytest.raises(ValueError, match="val_start"):
         train_comparison_generator(
-            "gan", returns, VAL_START, TRAIN_END, VAL_END, StressConfig.smoke(), SETTINGS, seed=0
+            "gan", returns, (VAL_START, TRAIN_END, VAL_END), StressConfig.smoke(), SETTINGS, seed=0
         )

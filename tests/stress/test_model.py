@@ -36,7 +36,9 @@ def test_pacf_penalty_estimator_matches_validation_suite():
 
 def test_pacf_penalty_trains(returns):
     cfg = dataclasses.replace(StressConfig.smoke(), pacf_weight=1.0)
-    fitted = train_stress_model(returns, TRAIN_END, VAL_START, VAL_END, cfg, seed=0, progress=False)
+    fitted = train_stress_model(
+        returns, (TRAIN_END, VAL_START, VAL_END), cfg, seed=0, progress=False
+    )
     assert np.isfinite(fitted.history[0]["val_loss"])
 
 
@@ -63,7 +65,7 @@ def test_ablation_switches_train_sample_and_round_trip(returns, tmp_path):
         StressConfig.smoke(), history_stats=False, amplitude_embedding=False
     )
     plain = train_stress_model(
-        returns, TRAIN_END, VAL_START, VAL_END, config, seed=3, progress=False
+        returns, (TRAIN_END, VAL_START, VAL_END), config, seed=3, progress=False
     )
     assert plain.net.spec.n_scalars == 2 and plain.net.amplitude is None
     assert plain.scalar_mean.shape == (2,)
@@ -79,7 +81,7 @@ def test_model_errors(returns, tmp_path):
     with pytest.raises(ValueError, match="not a stress-model checkpoint"):
         load_stress_model(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="val_start=.* must be after train_end"):
-        train_stress_model(returns, VAL_START, TRAIN_END, VAL_END, StressConfig.smoke(), seed=0)
+        train_stress_model(returns, (VAL_START, TRAIN_END, VAL_END), StressConfig.smoke(), seed=0)
 
 
 def test_model_version_strings():
@@ -139,10 +141,10 @@ def test_refit_errors(model, returns):
 
 def test_stratified_training_is_leakage_safe_and_differs_from_uniform(model, returns, tmp_path):
     cfg = dataclasses.replace(StressConfig.smoke(), stratify="segment", segments="x=A0,A1")
-    a = train_stress_model(returns, TRAIN_END, VAL_START, VAL_END, cfg, seed=3, progress=False)
+    a = train_stress_model(returns, (TRAIN_END, VAL_START, VAL_END), cfg, seed=3, progress=False)
     shocked = returns.copy()
     shocked.loc[shocked.index > VAL_END] *= -4.0
-    b = train_stress_model(shocked, TRAIN_END, VAL_START, VAL_END, cfg, seed=3, progress=False)
+    b = train_stress_model(shocked, (TRAIN_END, VAL_START, VAL_END), cfg, seed=3, progress=False)
     assert _same_weights(a, b)
     assert not _same_weights(a, model)  # same seed, uniform batches
     assert np.isfinite(a.history[0]["val_loss"])

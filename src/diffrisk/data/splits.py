@@ -142,7 +142,7 @@ class Splits:
 
         Training windows end on or before ``train_end``; the epoch is selected on
         ``val_start … val_end`` (e.g.
-        ``train_stress_model(returns, *splits.fit_dates, config, seed=seed)``).
+        ``train_stress_model(returns, splits.fit_dates, config, seed=seed)``).
         """
         return self.train_end, self.val_start, self.val_end
 

@@ -82,9 +82,7 @@ def _fit_member(job: tuple[pd.DataFrame, Splits, StressConfig, int]) -> StressMo
     """Train one member on training and validation rows (module level: runs as a Dask task)."""
     returns, splits, config, seed = job
     torch.set_num_threads(int(config.threads))
-    return _train(
-        returns_until(returns, splits, "validation"), *splits.fit_dates, config, seed=seed
-    )
+    return _train(returns_until(returns, splits, "validation"), splits.fit_dates, config, seed=seed)
 
 
 def member_models(

@@ -213,7 +213,7 @@ def _stratified_variant(
     """
     torch.set_num_threads(int(config.threads))  # a worker starts with torch's default
     t0 = time.perf_counter()
-    model = train_stress_model(train, *fit_dates, config, seed=seed, progress=progress)
+    model = train_stress_model(train, fit_dates, config, seed=seed, progress=progress)
     fitted = round(time.perf_counter() - t0, 1)
     scenarios, _ = generate_paths(
         model,

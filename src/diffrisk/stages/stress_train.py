@@ -75,7 +75,7 @@ def train_stress(
         config = fitted.config  # the tuned settings replace the defaults
     else:
         fitted = train_stress_model(
-            returns, *splits.fit_dates, config, seed=int(inputs.seed), progress=progress
+            returns, splits.fit_dates, config, seed=int(inputs.seed), progress=progress
         )
     seconds = time.perf_counter() - tic
     best = min(fitted.history, key=lambda h: h["val_loss"])

@@ -39,7 +39,7 @@ def _fit_generator(job: tuple[Any, ...]) -> tuple[ComparisonModel, float, dict[s
         study = tune_generator(kind, returns, dates, config, settings, tune)
         return study.model, time.perf_counter() - tic, study.record()
     fitted = train_comparison_generator(
-        kind, returns, *dates, config, settings, seed=seed, progress=progress
+        kind, returns, dates, config, settings, seed=seed, progress=progress
     )
     return fitted, time.perf_counter() - tic, {"n_trials": 0}
 

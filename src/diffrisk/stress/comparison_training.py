@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import torch
@@ -42,9 +43,7 @@ FITTERS: dict[str, Callable[[TrainingRun], tuple[list[dict[str, float]], nn.Modu
 def train_comparison_generator(
     kind: str,
     returns: pd.DataFrame,
-    train_end: str | pd.Timestamp,
-    val_start: str | pd.Timestamp,
-    val_end: str | pd.Timestamp,
+    dates: tuple[Any, Any, Any],
     config: StressConfig,
     settings: ComparisonConfig,
     *,
@@ -63,9 +62,10 @@ def train_comparison_generator(
         The generator (a VAE decoder also outputs a noise scale).
     returns : DataFrame (T, n_assets)
         Constituent returns; only rows up to ``val_end`` are read.
-    train_end, val_start, val_end : date
-        Training windows end on or before ``train_end``; validation windows (epoch
-        selection) lie inside ``[val_start, val_end]``.
+    dates : (train_end, val_start, val_end)
+        The fit dates (as :attr:`diffrisk.data.splits.Splits.fit_dates`): training windows
+        end on or before ``train_end``; validation windows (epoch selection) lie inside
+        ``[val_start, val_end]``.
     config : StressConfig
         Window settings (horizon, history, EWMA) shared with the diffusion model.
     settings : ComparisonConfig
@@ -85,9 +85,7 @@ def train_comparison_generator(
     if kind not in COMPARISON_GENERATORS:
         raise ValueError(f"kind must be one of {COMPARISON_GENERATORS}, got {kind!r}")
     torch.manual_seed(int(seed))
-    stats, train_w, val_w = fit_training_statistics(
-        returns, (train_end, val_start, val_end), config
-    )
+    stats, train_w, val_w = fit_training_statistics(returns, dates, config)
     spec = fields_from(
         ComparisonSpec,
         settings,

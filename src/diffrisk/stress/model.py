@@ -382,9 +382,7 @@ def _evaluate(
 
 def train_stress_model(
     returns: pd.DataFrame,
-    train_end: str | pd.Timestamp,
-    val_start: str | pd.Timestamp,
-    val_end: str | pd.Timestamp,
+    dates: tuple[Any, Any, Any],
     config: StressConfig,
     *,
     seed: int,
@@ -397,11 +395,11 @@ def train_stress_model(
     returns : DataFrame (T, n_assets)
         Constituent daily log returns (any later rows are dropped: only rows up to
         ``val_end`` are read, and training windows end on or before ``train_end``).
-    train_end : date
-        Last day a training window (and every fitted statistic) may use.
-    val_start, val_end : date
-        Validation windows start on or after ``val_start`` and end on or before
-        ``val_end`` (their history may reach back into training, which is allowed).
+    dates : (train_end, val_start, val_end)
+        The fit dates (as :attr:`diffrisk.data.splits.Splits.fit_dates`): ``train_end`` is
+        the last day a training window (and every fitted statistic) may use; validation
+        windows start on or after ``val_start`` and end on or before ``val_end`` (their
+        history may reach back into training, which is allowed).
     config : StressConfig
     seed : int
         Seeds the initial weights, batch order, steps, noise and condition dropout.
@@ -427,13 +425,11 @@ def train_stress_model(
     the training windows only).
     """
     torch.manual_seed(int(seed))
-    model, train_w, val_w = fit_training_statistics(
-        returns, (train_end, val_start, val_end), config
-    )
+    model, train_w, val_w = fit_training_statistics(returns, dates, config)
     logger.info(
         "stress model: %d training windows (to %s), %d validation windows",
         len(train_w),
-        train_end,
+        dates[0],
         len(val_w),
     )
     return _fit_network(model, train_w, int(seed), val_w, None, progress, "train stress")

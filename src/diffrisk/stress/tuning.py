@@ -196,9 +196,9 @@ def _train(
     seed: int,
 ) -> StressModel | ComparisonModel:
     if generator == "diffusion":
-        return train_stress_model(returns, *dates, config, seed=seed, progress=False)
+        return train_stress_model(returns, dates, config, seed=seed, progress=False)
     return train_comparison_generator(
-        generator, returns, *dates, config, settings, seed=seed, progress=False
+        generator, returns, dates, config, settings, seed=seed, progress=False
     )
 
 
