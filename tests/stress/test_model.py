@@ -9,11 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from diffrisk.evaluation.paths.temporal import partial_autocorrelation, path_autocorrelation
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import (
     StressModel,
-    differentiable_pacf,
     load_stress_model,
     make_schedule,
     model_version,
@@ -23,15 +21,6 @@ from diffrisk.stress.model import (
 )
 from diffrisk.stress.sampling import generate_paths
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
-
-
-def test_pacf_penalty_estimator_matches_validation_suite():
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((64, 3, 12))
-    x[:, :, 1:] += 0.5 * x[:, :, :-1]
-    ours = differentiable_pacf(torch.as_tensor(x), 4).numpy()
-    acf = path_autocorrelation(np.swapaxes(x, 1, 2), 4)
-    np.testing.assert_allclose(ours, partial_autocorrelation(acf), rtol=1e-6, atol=1e-8)
 
 
 def test_pacf_penalty_trains(returns):

@@ -41,8 +41,8 @@ Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
   steps), the initial noise, the timestep embedding, the residual dilated block, and the
   training loop (:func:`diffrisk.diffusion.training.train_denoiser`: AdamW, EMA, early
   stopping) come from :mod:`diffrisk.diffusion`. This subpackage supplies only what is
-  specific to paths: the network, the v-prediction loss with condition dropout
-  (:mod:`diffrisk.stress.model`) and the guided noise prediction
+  specific to paths: the network, the v-prediction loss with condition dropout and the
+  PACF penalty (:mod:`diffrisk.stress.loss`) and the guided noise prediction
   (:func:`diffrisk.stress.sampling.sample_scaled_paths`, with
   :mod:`diffrisk.diffusion.guidance`; both branches in one batched pass by default).
 * **Few-step students** (issue 20). :mod:`diffrisk.stress.distill` distils the guided

@@ -14,7 +14,6 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.dataclass_fields import fields_from
-from diffrisk.diffusion.prediction import to_x0, training_target
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.training import (
     TrainingSet,
@@ -25,6 +24,7 @@ from diffrisk.diffusion.training import (
     train_denoiser,
 )
 from diffrisk.stress.config import StressConfig, parse_segments
+from diffrisk.stress.loss import denoising_loss, differentiable_pacf
 from diffrisk.stress.network import StressDenoiser, StressSpec
 from diffrisk.stress.signatures import (
     N_HISTORY_SCALARS,
@@ -135,41 +135,6 @@ def make_schedule(config: StressConfig) -> NoiseSchedule:
 def as_float_tensor(x: ArrayLike) -> torch.Tensor:
     """``x`` as a float32 tensor (the dtype of the network's inputs)."""
     return torch.as_tensor(np.asarray(x), dtype=torch.float32)
-
-
-def differentiable_pacf(x0: torch.Tensor, lags: int) -> torch.Tensor:
-    """PACF (A, L) of a batch of paths (B, A, H), pooled moments per asset (differentiable).
-
-    Same estimator as :func:`diffrisk.evaluation.paths.temporal.path_autocorrelation`
-    followed by the Durbin–Levinson recursion of
-    :func:`diffrisk.evaluation.paths.temporal.partial_autocorrelation`, in torch so that
-    the PACF penalty of the training loss has gradients.
-
-    Parameters
-    ----------
-    x0 : Tensor (B, A, H)
-    lags : int
-        L, largest lag.
-
-    Returns
-    -------
-    Tensor (A, L)
-    """
-    c = x0 - x0.mean(dim=(0, 2), keepdim=True)
-    var_ = (c**2).mean(dim=(0, 2)) + 1e-8
-    rho = torch.stack(
-        [(c[..., :-k] * c[..., k:]).mean(dim=(0, 2)) / var_ for k in range(1, lags + 1)], dim=-1
-    )
-    phi = rho[..., :1]
-    out = [rho[..., 0]]
-    for k in range(2, lags + 1):
-        prev = rho[..., : k - 1]
-        num = rho[..., k - 1] - (phi * prev.flip(-1)).sum(-1)
-        den = 1.0 - (phi * prev).sum(-1)
-        phi_kk = num / den
-        phi = torch.cat([phi - phi_kk[..., None] * phi.flip(-1), phi_kk[..., None]], -1)
-        out.append(phi_kk)
-    return torch.stack(out, dim=-1)
 
 
 class WindowTensors:
@@ -332,35 +297,6 @@ def fit_training_statistics(
     return model, train_w, val_w
 
 
-def _denoising_loss(
-    net: StressDenoiser,
-    schedule: NoiseSchedule,
-    batch: dict[str, torch.Tensor],
-    gen: torch.Generator,
-    config: StressConfig,
-    pacf_target: torch.Tensor | None,
-) -> torch.Tensor:
-    n = batch["x0"].shape[0]
-    t = torch.randint(0, schedule.n_steps, (n,), generator=gen)
-    noise = torch.randn(batch["x0"].shape, generator=gen)
-    drop_all = torch.rand(n, 1, generator=gen) < config.p_uncond
-    drop_one = torch.rand(n, batch["signature"].shape[1], generator=gen) < config.p_drop_component
-    mask = (drop_all | drop_one).float()
-    x_t = schedule.q_sample(batch["x0"], t, noise)
-    context = net.encode_history(batch["history"], batch["scalars"])
-    pred = net(x_t, t, context, net.embed_signature(batch["signature"], mask))
-    sqrt_ab, sqrt_1m = schedule.coefficients(t, x_t.shape)
-    target = training_target(batch["x0"], noise, sqrt_ab, sqrt_1m, net.prediction_type)
-    loss = torch.mean((pred - target) ** 2)
-    if pacf_target is not None and config.pacf_weight > 0:
-        low = t < schedule.n_steps // 2
-        if int(low.sum()) >= 8:
-            x0_hat = to_x0(pred[low], x_t[low], sqrt_ab[low], sqrt_1m[low], net.prediction_type)
-            penalty = torch.mean((differentiable_pacf(x0_hat, config.pacf_lags) - pacf_target) ** 2)
-            loss = loss + config.pacf_weight * penalty
-    return loss
-
-
 @torch.no_grad()
 def _evaluate(
     net: StressDenoiser,
@@ -374,7 +310,7 @@ def _evaluate(
     total, count = 0.0, 0
     for s in range(0, len(data), 1024):
         batch = data.take(slice(s, s + 1024))
-        loss = _denoising_loss(net, schedule, batch, gen, config, None)
+        loss = denoising_loss(net, schedule, batch, gen, config, None)
         total += float(loss) * batch["x0"].shape[0]
         count += batch["x0"].shape[0]
     return total / max(count, 1)
@@ -461,7 +397,7 @@ def _fit_network(
         draw,
         options,
         seed=seed,
-        loss_fn=lambda net, batch, gen: _denoising_loss(
+        loss_fn=lambda net, batch, gen: denoising_loss(
             net, model.schedule, batch, gen, config, pacf_target
         ),
         val_loss_fn=val_fn,
