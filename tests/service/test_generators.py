@@ -133,7 +133,7 @@ def test_gan_archetype_draws_use_the_pipeline_calibrated_conditioning_gain(pipel
     from diffrisk.service.resolve import resolve_request
     from diffrisk.service.schemas import ScenarioRequest
     from diffrisk.stress.comparison import save_comparison_model
-    from diffrisk.stress.comparison_sets import comparison_paths
+    from diffrisk.stress.comparison_sets import calibrate_gain, comparison_paths
     from tests.stress.conftest import smoke_comparison_generator, synthetic_returns
 
     torch.set_num_threads(1)
@@ -168,8 +168,44 @@ def test_gan_archetype_draws_use_the_pipeline_calibrated_conditioning_gain(pipel
     at_one, _ = comparison_paths(gan, returns, ["2004-03-01"], 6, signature, seed=4)
     assert not np.array_equal(served, at_one)
     other = resolve(archetype="volatility_x2", seed=4)
-    assert other.draw.gain == 1.0 and "no calibrated set" in other.guidance_source
+    assert other.draw.gain == 1.0 and "did not calibrate" in other.guidance_source
     explicit = resolve(signature={"vol_ratio": 2.0}, seed=4)
-    assert explicit.draw.gain == 1.0 and "explicit signature" in explicit.guidance_source
+    assert explicit.draw.gain == 1.0 and reg.get("gan").info["gain_calibration"] is None
     diffusion = resolve_request(ScenarioRequest(archetype="crash", n_paths=6), reg, 100, 1.0)
     assert diffusion.canonical["conditioning_gain"] is None
+
+    # the stage calibrated its GAN sets: requests it did not calibrate get a gain by its rule
+    params = {"comparison_calibration": "auto", "guidance_grid": "1,2,4", "calibration_paths": 8}
+    io.write_json(
+        stress / "gan_crash.audit.json",
+        {"checkpoint_sha256": sha, "generation": {"conditioning_gain": 2.5}, "params": params},
+    )
+    reg = registry(pipeline, models=models, stress=stress)
+    assert reg.get("gan").info["gain_calibration"] == {
+        "grid": [1.0, 2.0, 4.0],
+        "n_paths_per_date": 8,
+    }
+    for body, source in (
+        ({"signature": {"vol_ratio": 2.0}}, "calibrated for this request"),
+        ({"archetype": "volatility_x2"}, "calibrated for this request"),  # set of other weights
+    ):
+        res = resolve(seed=4, **body)
+        assert res.draw.gain is None and source in res.guidance_source
+        assert res.canonical["conditioning_gain"] == "calibrated per request"
+        served, cond = reg.get("gan").sample(res.draw)
+        gain, record = calibrate_gain(
+            gan,
+            returns,
+            [res.draw.as_of],
+            res.draw.signature,
+            seed=4,
+            grid=(1, 2, 4),
+            n_paths_per_date=8,
+        )
+        assert record["grid"] == [1.0, 2.0, 4.0] and record["seed"] == 5
+        direct, _ = comparison_paths(
+            gan, returns, [res.draw.as_of], 6, res.draw.signature, seed=4, gain=gain
+        )
+        np.testing.assert_array_equal(served, direct)
+        assert cond["conditioning_gain"] == gain
+    assert resolve(archetype="crash", seed=4).draw.gain == 2.5  # the recorded gain still wins

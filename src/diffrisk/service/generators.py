@@ -33,7 +33,7 @@ from diffrisk.stress.comparison import (
     ComparisonModel,
     load_comparison_model,
 )
-from diffrisk.stress.comparison_sets import comparison_paths
+from diffrisk.stress.comparison_sets import calibrate_gain, comparison_paths
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import StressModel, load_stress_model, model_version
 from diffrisk.stress.sampling import generate_paths
@@ -76,7 +76,8 @@ class Draw:
 
     ``guidance`` is the classifier-free guidance weight of a guided generator (diffusion),
     ``gain`` the conditioning gain of a GAN or VAE (the network sees ``gain`` times the
-    request's standardised signature, :func:`~diffrisk.stress.comparison_sets.comparison_paths`).
+    request's standardised signature, :func:`~diffrisk.stress.comparison_sets.comparison_paths`);
+    ``gain=None`` calibrates it for this draw (:class:`GainCalibration`).
     """
 
     signature: dict[str, float]
@@ -85,7 +86,34 @@ class Draw:
     seed: int
     guidance: float | None
     prior_neighbours: int = 0
-    gain: float = 1.0
+    gain: float | None = 1.0
+
+
+@dataclass(frozen=True)
+class GainCalibration:
+    """The pipeline's per-request calibration of a GAN/VAE conditioning gain.
+
+    What ``stress_generate`` used (``stress.generate.guidance_grid``,
+    ``calibration_paths``), so that a request the pipeline did not calibrate (an explicit
+    signature, or an archetype whose set came from other weights) gets its gain by the same
+    rule (:func:`~diffrisk.stress.comparison_sets.calibrate_gain`).
+    """
+
+    grid: tuple[float, ...]
+    n_paths_per_date: int
+
+    def gain(self, model: ComparisonModel, returns: pd.DataFrame, draw: Draw) -> float:
+        """The calibrated gain of ``draw`` (pilot seed ``draw.seed + 1``)."""
+        gain, _ = calibrate_gain(
+            model,
+            returns,
+            [draw.as_of],
+            draw.signature,
+            seed=draw.seed,
+            grid=self.grid,
+            n_paths_per_date=self.n_paths_per_date,
+        )
+        return gain
 
 
 @dataclass
@@ -248,20 +276,32 @@ def read_archetypes(
 
 def read_conditioning_gains(
     stress_dir: Path, kind: str, checkpoint_sha256: str, archetypes: Mapping[str, ArchetypeRecord]
-) -> dict[str, float]:
+) -> tuple[dict[str, float], GainCalibration | None]:
     """The conditioning gain ``stress_generate`` calibrated for ``kind`` on each archetype.
 
-    Read from the sidecar ``<kind>_<archetype>.audit.json`` (``generation.conditioning_gain``).
+    Read from the sidecars ``<kind>_<archetype>.audit.json`` (``generation.conditioning_gain``).
     A gain applies only to the checkpoint it was calibrated with: an archetype whose set is
-    missing or was drawn by another checkpoint gets no entry (the service then draws at
-    gain 1, the uncalibrated conditioning, and says so in the set's record).
+    missing or was drawn by another checkpoint gets no entry.
+
+    Returns
+    -------
+    gains : dict archetype -> float
+    calibration : GainCalibration or None
+        The stage's calibration settings when it calibrated ``kind``'s sets
+        (``stress.generate.comparison_calibration: auto``), for the requests it did not
+        calibrate; None: those are drawn at gain 1, the plain conditioning.
     """
     gains: dict[str, float] = {}
+    calibration: GainCalibration | None = None
     for name in archetypes:
         path = stress_dir / f"{kind}_{name}.audit.json"
         if not path.is_file():
             continue
         side = _read_json(path)
+        params = side.get("params", {})
+        if str(params.get("comparison_calibration", "none")).strip().lower() == "auto":
+            grid = [float(w) for w in str(params["guidance_grid"]).split(",") if w.strip()]
+            calibration = GainCalibration(tuple(grid), int(params["calibration_paths"]))
         if side.get("checkpoint_sha256") != checkpoint_sha256:
             logger.warning(
                 "%s set of archetype %s was calibrated with another checkpoint: gain 1 used",
@@ -272,10 +312,12 @@ def read_conditioning_gains(
         gain = side.get("generation", {}).get("conditioning_gain")
         if gain is not None:
             gains[name] = float(gain)
-    return gains
+    return gains, calibration
 
 
-def _conditioning_record(dates: pd.DataFrame, draw: Draw, settings: Mapping[str, Any]) -> dict:
+def _conditioning_record(
+    dates: pd.DataFrame, draw: Draw, settings: Mapping[str, Any], gain: float | None
+) -> dict:
     """What a checkpoint generator conditioned on (recorded in the set's metadata)."""
     row = dates.iloc[0]
     return {
@@ -284,7 +326,7 @@ def _conditioning_record(dates: pd.DataFrame, draw: Draw, settings: Mapping[str,
         "portfolio_vol": float(row["portfolio_vol"]),
         "sampling": dict(settings),
         "prior_neighbours": 0 if draw.signature else int(draw.prior_neighbours),
-        "conditioning_gain": None if draw.guidance is not None else float(draw.gain),
+        "conditioning_gain": gain,
     }
 
 
@@ -330,18 +372,20 @@ def _checkpoint_generator(
     checkpoint_sha256: str,
     checkpoint_audit: Mapping[str, Any],
     sampling: Mapping[str, Any] | None = None,
+    gain_for: Callable[[Draw], float] | None = None,
 ) -> Generator:
     """A trained checkpoint as a :class:`Generator`, drawing with ``source.draw_paths``.
 
     ``sampling`` (the pipeline's sampler settings) makes the generator guided: each draw
     passes its guidance weight and these settings to ``source.draw_paths``; an unguided
-    checkpoint (GAN, VAE) gets the draw's conditioning gain instead.
+    checkpoint (GAN, VAE) gets the conditioning gain ``gain_for(draw)`` instead.
     """
     guided = sampling is not None
     settings = dict(sampling or {})
 
     def sample(draw: Draw) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        weight = {"guidance": float(draw.guidance or 0.0)} if guided else {"gain": draw.gain}
+        gain = None if guided or gain_for is None else float(gain_for(draw))
+        weight = {"guidance": float(draw.guidance or 0.0)} if guided else {"gain": gain}
         paths_, dates = source.draw_paths(
             model,
             returns,
@@ -354,7 +398,7 @@ def _checkpoint_generator(
             progress=False,
             **settings,
         )
-        return paths_, _conditioning_record(dates, draw, settings)
+        return paths_, _conditioning_record(dates, draw, settings, gain)
 
     info = _checkpoint_info(
         model, returns, checkpoint_sha256, checkpoint_audit, source.validation_keys, settings
@@ -392,15 +436,34 @@ def comparison_generator(
     returns: pd.DataFrame,
     checkpoint_sha256: str,
     checkpoint_audit: Mapping[str, Any],
+    calibration: GainCalibration | None = None,
 ) -> Generator:
     """A GAN or VAE comparison generator (conditioned on the signature, no guidance).
 
     Each draw passes its conditioning gain (:attr:`Draw.gain`) to
-    :func:`~diffrisk.stress.comparison_sets.comparison_paths`.
+    :func:`~diffrisk.stress.comparison_sets.comparison_paths`; a draw with ``gain=None``
+    and a signature gets the gain ``calibration`` chooses for it (1 without one).
+    ``info["gain_calibration"]`` says which.
     """
     keys = ("best_epoch", "best_score", "epochs_run", "selection")
     source = _CheckpointKind(model.kind, "checkpoint", comparison_paths, keys)
-    return _checkpoint_generator(source, model, returns, checkpoint_sha256, checkpoint_audit)
+
+    def gain_for(draw: Draw) -> float:
+        if draw.gain is not None:
+            return draw.gain
+        if calibration is None or not draw.signature:
+            return 1.0
+        return calibration.gain(model, returns, draw)
+
+    gen = _checkpoint_generator(
+        source, model, returns, checkpoint_sha256, checkpoint_audit, gain_for=gain_for
+    )
+    gen.info["gain_calibration"] = (
+        None
+        if calibration is None
+        else {"grid": list(calibration.grid), "n_paths_per_date": calibration.n_paths_per_date}
+    )
+    return gen
 
 
 def baseline_generator(
@@ -501,15 +564,17 @@ def load_registry(
         path = models_dir / f"stress_{kind}.pt"
         if path.is_file():
             sha = weights_sha256(path)
+            kind_gains, calibration = read_conditioning_gains(stress_dir, kind, sha, archetypes)
             generators[kind] = [
                 comparison_generator(
                     load_comparison_model(path, kind),
                     returns,
                     sha,
                     _read_json(models_dir / f"stress_{kind}.audit.json"),
+                    calibration,
                 )
             ]
-            for name, gain in read_conditioning_gains(stress_dir, kind, sha, archetypes).items():
+            for name, gain in kind_gains.items():
                 gains[name][kind] = gain
     archetypes = {name: replace(rec, gains=gains[name]) for name, rec in archetypes.items()}
     if UNCONDITIONAL not in archetypes:

@@ -29,6 +29,10 @@ from diffrisk.stress.windows import conditioning_position
 #: Quantiles of the fan chart (cumulative portfolio log return per day).
 FAN_LEVELS: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
+#: ``conditioning_gain`` of a resolved GAN/VAE request whose gain is calibrated when it is
+#: drawn (the gain itself is in the set's ``conditioning`` record).
+PER_REQUEST = "calibrated per request"
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -175,7 +179,7 @@ def resolve_request(
     if gen.conditioned:
         signature = req.signature.values() if req.signature is not None else dict(record.signature)
         prior = 0 if signature or record is None else record.prior_neighbours
-    gain = 1.0
+    gain: float | None = 1.0
     if gen.guided:
         if req.guidance is not None:
             guidance, source = float(req.guidance), "request"
@@ -187,10 +191,11 @@ def resolve_request(
         if req.signature is None and gen.name in record.gains:
             gain = record.gains[gen.name]
             source = f"conditioning gain pipeline-calibrated for archetype {record.name!r}"
+        elif gen.info.get("gain_calibration"):
+            gain = None
+            source = "conditioning gain calibrated for this request by the pipeline's rule"
         else:
-            source = "conditioning gain 1 (uncalibrated: " + (
-                "explicit signature)" if req.signature is not None else "no calibrated set)"
-            )
+            source = "conditioning gain 1 (the pipeline did not calibrate this generator)"
     bounds = gen.info.get("signature_range")
     flagged = out_of_range(signature, pd.DataFrame(bounds).T) if signature and bounds else []
     position = conditioning_position(registry.returns.index, as_of)
@@ -205,7 +210,9 @@ def resolve_request(
         "seed": int(req.seed),
         "weights": {a: float(x) for a, x in zip(gen.assets, weights, strict=True)},
         "guidance": guidance,
-        "conditioning_gain": gain if gen.conditioned and not gen.guided else None,
+        "conditioning_gain": (
+            (PER_REQUEST if gain is None else gain) if gen.conditioned and not gen.guided else None
+        ),
         "prior_neighbours": prior,
         "history_sha256": _history_sha256(registry, position),
     }

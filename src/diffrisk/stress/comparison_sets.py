@@ -131,6 +131,53 @@ def comparison_paths(
     return paths.astype(np.float32), dates_frame
 
 
+def calibrate_gain(
+    model: ComparisonModel,
+    returns: pd.DataFrame,
+    as_of: Sequence[str | pd.Timestamp | None],
+    signature: Mapping[str, float],
+    *,
+    seed: int,
+    grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
+    n_paths_per_date: int = 200,
+) -> tuple[float, dict[str, Any]]:
+    """The conditioning gain of a GAN/VAE request, by the rule of the guidance weight.
+
+    One pilot set per gain of ``grid`` (``n_paths_per_date`` paths per date of ``as_of``,
+    seed ``seed + 1``: a separate draw from a set drawn with ``seed``) is scored by
+    :func:`~diffrisk.stress.weight_calibration.calibrate_weight`; the smallest largest
+    relative error over the in-range requested components wins, ties going to the smaller
+    gain. Only the model, the rows before the conditioning dates and the request are read.
+
+    Returns
+    -------
+    gain : float
+    record : dict
+        The pilot record of :func:`~diffrisk.stress.weight_calibration.calibrate_weight`.
+
+    Raises
+    ------
+    ValueError
+        If ``grid`` is empty or holds a negative or non-finite gain (naming
+        ``guidance_grid (conditioning gains)``).
+    """
+    pilot_n, pilot_seed = int(n_paths_per_date), int(seed) + 1
+
+    def draw(w: float) -> tuple[NDArray[np.float32], pd.DataFrame]:
+        return comparison_paths(model, returns, as_of, pilot_n, signature, seed=pilot_seed, gain=w)
+
+    return calibrate_weight(
+        draw,
+        signature,
+        model.signature_bounds,
+        grid,
+        n_paths_per_date=pilot_n,
+        seed=pilot_seed,
+        name=f"{model.kind} conditioning gain",
+        grid_name="guidance_grid (conditioning gains)",
+    )
+
+
 def comparison_scenario_set(
     model: ComparisonModel,
     returns: pd.DataFrame,
@@ -158,15 +205,15 @@ def comparison_scenario_set(
     request only.
 
     ``calibration="auto"`` (``stress.generate.comparison_calibration``) chooses a request's
-    conditioning gain w by the diffusion model's guidance rule
-    (:func:`~diffrisk.stress.weight_calibration.calibrate_weight`, as in
-    :func:`~diffrisk.stress.scenario_sets.calibrate_guidance`): a pilot set per gain of
-    ``guidance_grid`` (``calibration_paths`` paths per date, seed ``seed + 1``, a separate
-    draw from the set), the smallest largest relative error over the in-range requested
-    components winning, ties going to the smaller gain. ``generation`` records the gain
-    as ``conditioning_gain`` with the pilot record ``guidance_calibration`` (regeneration
-    needs no calibration); ``"none"`` conditions on the plain request (both None). Only
-    the model, the rows before the conditioning dates and the request are read.
+    conditioning gain w by the diffusion model's guidance rule (:func:`calibrate_gain`, as
+    :func:`~diffrisk.stress.scenario_sets.calibrate_guidance` does for the guidance weight):
+    a pilot set per gain of ``guidance_grid`` (``calibration_paths`` paths per date, seed
+    ``seed + 1``, a separate draw from the set), the smallest largest relative error over
+    the in-range requested components winning, ties going to the smaller gain.
+    ``generation`` records the gain as ``conditioning_gain`` with the pilot record
+    ``guidance_calibration`` (regeneration needs no calibration); ``"none"`` conditions on
+    the plain request (both None). Only the model, the rows before the conditioning dates
+    and the request are read.
 
     The gain scales the request in the network's input space: a requested component
     enters as ``w * (f - mean) / std`` (``f`` its conditioning feature,
@@ -194,22 +241,14 @@ def comparison_scenario_set(
     prior = 0 if archetype.signature else int(prior_neighbours)
     gain, calibrated = None, None
     if mode == "auto" and archetype.signature:
-        pilot_n, pilot_seed = int(calibration_paths), int(seed) + 1
-
-        def draw(w: float) -> tuple[NDArray[np.float32], pd.DataFrame]:
-            return comparison_paths(
-                model, returns, as_of, pilot_n, archetype.signature, seed=pilot_seed, gain=w
-            )
-
-        gain, calibrated = calibrate_weight(
-            draw,
+        gain, calibrated = calibrate_gain(
+            model,
+            returns,
+            as_of,
             archetype.signature,
-            model.signature_bounds,
-            guidance_grid,
-            n_paths_per_date=pilot_n,
-            seed=pilot_seed,
-            name=f"{model.kind} conditioning gain",
-            grid_name="guidance_grid (conditioning gains)",
+            seed=seed,
+            grid=guidance_grid,
+            n_paths_per_date=calibration_paths,
         )
     paths_, dates = comparison_paths(
         model,
