@@ -64,6 +64,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "history_stats": {"amplitude_embedding": False, "p_uncond": 0.2},
     "amplitude": {"p_uncond": 0.2},
     "default": {},
+    "pacf1": {"pacf_weight": 1.0},  # the stress paper's PACF penalty, two weights
+    "pacf10": {"pacf_weight": 10.0},
     "p_uncond_0.7": {"p_uncond": 0.7},
     "batch_64": {"batch_size": 64},
     "wide": {"width": 64, "emb_dim": 96, "n_blocks": 6, "batch_size": 128},
