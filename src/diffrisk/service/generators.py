@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core import audit
+from diffrisk.core.params import parse_list
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.comparison import (
     COMPARISON_GENERATORS,
@@ -300,11 +301,12 @@ def read_conditioning_gains(
         side = _read_json(path)
         params = side.get("params", {})
         if str(params.get("comparison_calibration", "none")).strip().lower() == "auto":
-            grid = [float(w) for w in str(params["guidance_grid"]).split(",") if w.strip()]
-            calibration = GainCalibration(tuple(grid), int(params["calibration_paths"]))
+            grid = tuple(float(w) for w in parse_list(params["guidance_grid"]))
+            calibration = GainCalibration(grid, int(params["calibration_paths"]))
         if side.get("checkpoint_sha256") != checkpoint_sha256:
             logger.warning(
-                "%s set of archetype %s was calibrated with another checkpoint: gain 1 used",
+                "%s set of archetype %s was calibrated with another checkpoint: its gain "
+                "does not apply",
                 kind,
                 name,
             )
