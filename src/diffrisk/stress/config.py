@@ -130,7 +130,7 @@ class StressConfig(ParamsSection, SmokeSettings):
     diffusion_steps: int = 200
     p_uncond: float = 0.5
     p_drop_component: float = 0.3
-    pacf_weight: float = 0.0
+    pacf_weight: float = 1.0
     pacf_lags: int = 5
     history_clip: float = 10.0
     history_stats: bool = True
