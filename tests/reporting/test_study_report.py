@@ -73,7 +73,8 @@ def test_study_report_states_computed_winners_and_provenance(study, outputs):
         assert table_md in text
     for number, stem in enumerate(FIGURE_STEMS, start=1):
         assert f"![Figure {number}: {stem}](figures/paper/{stem}.png)" in text
-        assert f"**Figure {number}.** {FIGURE_CAPTIONS[stem]}" in text
+        caption = FIGURE_CAPTIONS[stem].format(crash_window="Feb–Apr 2020")  # the default
+        assert f"**Figure {number}.** {caption}" in text
         assert f"([PDF](figures/paper/{stem}.pdf))" in text
     # The committed stage notebooks are linked; nothing under the git-ignored reports/html/.
     assert "- [01_data](../notebooks/01_data.ipynb)" in text
@@ -204,11 +205,25 @@ def test_paper_figures_dir_argument(study, outputs, tmp_path):
 def test_figure_caption():
     assert figure_caption("fig2_var_vs_returns") == FIGURE_CAPTIONS["fig2_var_vs_returns"]
     assert figure_caption("fig2_var_vs_returns", ["sp500"]).endswith("Series: S&P 500 index.")
-    assert figure_caption("fig3_cvar_exceedances_portfolio").endswith(
-        "Series: Portfolio (equal-weighted)."
+    window = {"crash_window": "Mar 2009"}
+    caption = figure_caption("fig3_cvar_exceedances_portfolio", fields=window)
+    assert "crash window (Mar 2009) shaded" in caption
+    assert caption.endswith("Series: Portfolio (equal-weighted).")
+    stress = {"horizon": "10", "segments_es": "2.5%", "reverse_es": "5%", "audit_relief": "20%"}
+    segments = figure_caption("stress_segments", ["portfolio"], stress)
+    assert segments == FIGURE_CAPTIONS["stress_segments"].format(**stress)
+    assert "generated 10-day 2.5% ES" in segments and "Series" not in segments
+    assert "the diffusion model's 5% ES of the 10-day loss" in figure_caption(
+        "reverse_stress", fields=stress
     )
-    assert figure_caption("stress_segments", ["portfolio"]) == FIGURE_CAPTIONS["stress_segments"]
+    assert "more than 20% relief" in figure_caption("stress_adversarial", fields=stress)
     assert figure_caption("unknown_figure") == "unknown_figure"
+    # a caption never shows an unfilled field or a level the run did not use
+    for stem in FIGURE_CAPTIONS:
+        with_fields = figure_caption(stem, fields={**window, **stress})
+        assert "{" not in with_fields and "20-day" not in with_fields
+    with pytest.raises(ValueError, match="'reverse_stress' needs the field 'reverse_es'"):
+        figure_caption("reverse_stress", fields={"horizon": "20"})
 
 
 def test_discussion_not_significant_and_missing_provenance(study):

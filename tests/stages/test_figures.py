@@ -36,6 +36,7 @@ def _draw(series: str) -> dict:
     return figures.run(
         figures={"methods": methods, "distribution_methods": methods, "fig3_alpha": 0.01},
         data={"series": series},
+        coverage={"crash_start": "2020-02-01", "crash_end": "2020-04-30"},
     )
 
 

@@ -21,6 +21,14 @@ from tests.reporting.test_stress_extensions import (
 )
 from tests.stages.test_coverage import COVERAGE, HEADS, N_DAYS, SEED, write_coverage_inputs
 
+#: the ``stress`` parameters the report reads (the stress figures' caption fields)
+STRESS = {
+    "model": {"horizon": 10},
+    "reverse": {"es_alpha": 0.025},
+    "audit": {"min_relief": 0.2},
+    "segments": {"alpha": 0.05},
+}
+
 DATA = {
     "train_end": "2018-12-31",
     "val_start": "2019-01-01",
@@ -116,7 +124,7 @@ def project(project_tmp):
 
 
 def test_study_opens_with_the_headline_and_names_the_failures(project):
-    params = {"seed": SEED, "data": DATA, "coverage": COVERAGE}
+    params = {"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS}
     out = report.run(params=params)
     text = out["path"].read_text()
     headline_md = (paths.tables_dir() / "headline.md").read_text().strip()
@@ -135,6 +143,10 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     assert "([PDF](figures/stress_acf.pdf))\n\n### Mode collapse (every generator)" in text
     stress = text.split("## Stress scenarios", 1)[1].split("\n## References", 1)[0]
     assert stress.rstrip().endswith("([PDF](figures/reverse_stress.pdf))")
+    # the captions carry this run's levels and horizon (STRESS), not the defaults'
+    assert "the diffusion model's 2.5% ES of the 10-day loss" in stress
+    assert "generated 10-day 5% ES" in stress and "more than 20% relief" in stress
+    assert "crash window (Feb–Apr 2020) shaded" in text
     assert "### Reverse stress testing\n\nHeadline request" in stress
     # the paper figures from the figures stage's directory output, the first series first
     for number, stem in enumerate((*FIGURE_STEMS, *(f"{s}_sp500" for s in FIGURE_STEMS)), 1):
@@ -153,13 +165,13 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
 def test_report_needs_the_simulation_summary(project):
     (paths.data_dir() / "simulation.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="run the simulate stage first"):
-        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE})
+        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS})
 
 
 def test_report_names_the_stage_of_a_missing_stress_metric(project):
     (paths.metrics_dir() / "stress_drift.json").unlink()
     with pytest.raises(FileNotFoundError, match="run the stress_walk_forward stage first"):
-        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE})
+        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS})
 
 
 def test_report_shows_the_paper_figures_of_the_configured_series_only(project):
@@ -168,7 +180,9 @@ def test_report_shows_the_paper_figures_of_the_configured_series_only(project):
         for ext in ("png", "pdf"):
             (paths.paper_figures_dir() / f"{stem}_sp500.{ext}").unlink()
     data = {**DATA, "series": "portfolio"}
-    text = report.run(params={"seed": SEED, "data": data, "coverage": COVERAGE})["path"].read_text()
+    text = report.run(params={"seed": SEED, "data": data, "coverage": COVERAGE, "stress": STRESS})[
+        "path"
+    ].read_text()
     figures = text.split("## Figures", 1)[1].split("## Discussion", 1)[0]
     assert figures.count("](figures/paper/") == 2 * len(FIGURE_STEMS)
     assert "_sp500" not in figures

@@ -18,9 +18,9 @@ from scipy import stats
 
 from diffrisk.core import paths
 from diffrisk.forecasts.contract import ScenarioSet, cvar_column, var_column
+from diffrisk.reporting.formatting import window_label
 from diffrisk.reporting.paper_tables import require_frame
 from diffrisk.reporting.style import (
-    COVID_WINDOW,
     FIG_WIDTH,
     FIGURE_STEMS,
     REALISED_COLOR,
@@ -365,18 +365,24 @@ def fig2_var_vs_returns(
     return _render(lambda: _draw_fig2(frames, series, alphas), stem, out_dir)
 
 
-def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) -> Figure:
+def _draw_fig3(
+    frames: Mapping[str, pd.DataFrame],
+    series: str,
+    alpha: float,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+) -> Figure:
     fig, axes = _panel_figure(len(frames))
-    start, end = COVID_WINDOW
+    start, end = window if window is not None else (pd.Timestamp.max, pd.Timestamp.min)
+    window_name = f"Crash window ({window_label(start, end)})" if window is not None else ""
     v_col, c_col = var_column(alpha), cvar_column(alpha)
     for ax, (m, f) in zip(axes, frames.items(), strict=True):
         dates = f["date"].to_numpy()
         r = f["realized"].to_numpy(dtype=float)
         v = f[v_col].to_numpy(dtype=float)
         c = f[c_col].to_numpy(dtype=float)
-        in_covid = (f["date"] >= start).to_numpy() & (f["date"] <= end).to_numpy()
-        if in_covid.any():
-            ax.axvspan(start, end, color="0.9", linewidth=0, zorder=0, label="COVID-19 window")
+        in_window = (f["date"] >= start).to_numpy() & (f["date"] <= end).to_numpy()
+        if in_window.any():
+            ax.axvspan(start, end, color="0.9", linewidth=0, zorder=0, label=window_name)
         ax.plot(dates, r * 100, color=REALISED_COLOR, linewidth=0.5, label="Realised return")
         ax.fill_between(
             dates,
@@ -409,12 +415,12 @@ def _draw_fig3(frames: Mapping[str, pd.DataFrame], series: str, alpha: float) ->
             zorder=4,
             label="Beyond CVaR (r < CVaR)",
         )
-        covid_text = (
-            f"; {int((exceed & in_covid).sum())} in the COVID-19 window" if in_covid.any() else ""
+        window_text = (
+            f"; {int((exceed & in_window).sum())} in the crash window" if in_window.any() else ""
         )
         ax.set_title(
             f"{method_label(m)} — {int(exceed.sum())} exceedances ({100 * exceed.mean():.1f}%),"
-            f" {int(beyond.sum())} beyond CVaR{covid_text}"
+            f" {int(beyond.sum())} beyond CVaR{window_text}"
         )
     handles: dict[str, Any] = {}
     for ax in axes:
@@ -436,10 +442,11 @@ def fig3_cvar_exceedances(
     series: str,
     *,
     alpha: float = 0.01,
+    window: tuple[Any, Any] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     stem: str = "fig3_cvar_exceedances",
 ) -> tuple[Path, Path]:
-    """Figure 3: VaR-to-CVaR band per method, exceedances, the COVID-19 window shaded.
+    """Figure 3: VaR-to-CVaR band per method, exceedances, a crash window shaded.
 
     Parameters
     ----------
@@ -450,16 +457,25 @@ def fig3_cvar_exceedances(
         As for :func:`fig1_distribution` (which also documents the return value).
     alpha : float, default 0.01
         Tail probability of the band.
+    window : (start, end), optional
+        Dates (inclusive) of a crash window to shade and to count exceedances in (the
+        pipeline passes the headline's ``coverage.crash_start`` / ``crash_end``); None:
+        no window.
 
     Notes
     -----
     The band runs from VaR down to CVaR (both returns, CVaR <= VaR). Hollow circles are
     exceedances ``CVaR_t <= r_t < VaR_t``; filled diamonds are returns beyond the CVaR
     (``r_t < CVaR_t``), the losses the CVaR forecast did not cover even on average. The
-    window :data:`COVID_WINDOW` is shaded when it falls in the plotted period.
+    window is shaded when it falls in the plotted period.
     """
+    span = None
+    if window is not None:
+        span = (pd.Timestamp(window[0]), pd.Timestamp(window[1]))
+        if span[1] < span[0]:
+            raise ValueError(f"fig3 window: end {span[1].date()} is before start {span[0].date()}")
     frames = _series_frames(forecasts, series, [var_column(alpha), cvar_column(alpha)])
-    return _render(lambda: _draw_fig3(frames, series, alpha), stem, out_dir)
+    return _render(lambda: _draw_fig3(frames, series, alpha, span), stem, out_dir)
 
 
 def _realized_from_forecasts(forecasts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -487,6 +503,7 @@ def write_paper_figures(
     *,
     series: Sequence[str] = ("portfolio",),
     fig3_alpha: float = 0.01,
+    crash_window: tuple[Any, Any] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, tuple[Path, Path]]:
     """Write Figures 1–3 for each series (the ``figures`` stage's single call).
@@ -503,6 +520,8 @@ def write_paper_figures(
         further series gets ``<stem>_<series>``.
     fig3_alpha : float, default 0.01
         Tail probability of Figure 3's band.
+    crash_window : (start, end), optional
+        Figure 3's shaded window (:func:`fig3_cvar_exceedances`).
     out_dir : path-like, optional
         Default :func:`diffrisk.core.paths.paper_figures_dir` (``reports/figures/paper``,
         the ``figures`` stage's directory output).
@@ -524,6 +543,6 @@ def write_paper_figures(
         )
         written[stems[1]] = fig2_var_vs_returns(forecasts, s, out_dir=out_dir, stem=stems[1])
         written[stems[2]] = fig3_cvar_exceedances(
-            forecasts, s, alpha=fig3_alpha, out_dir=out_dir, stem=stems[2]
+            forecasts, s, alpha=fig3_alpha, window=crash_window, out_dir=out_dir, stem=stems[2]
         )
     return written

@@ -93,7 +93,9 @@ def provenance_block(provenance: Mapping[str, Any]) -> str:
     return text
 
 
-def figure_caption(stem: str, series: Sequence[str] = ()) -> str:
+def figure_caption(
+    stem: str, series: Sequence[str] = (), fields: Mapping[str, str] | None = None
+) -> str:
     """Caption of the figure ``stem`` (:data:`~diffrisk.reporting.style.FIGURE_CAPTIONS`).
 
     Parameters
@@ -103,26 +105,45 @@ def figure_caption(stem: str, series: Sequence[str] = ()) -> str:
         caption of ``<base>`` and names the series.
     series : sequence of str
         The headline series, first one first: a paper figure's base stem names the first.
+    fields : mapping of str to str, optional
+        Values of the caption's fields in braces (the run's levels, windows and horizon,
+        e.g. ``crash_window``); every field the caption names must be given.
 
     Returns
     -------
     str
         The caption; the stem itself for a figure without one.
+
+    Raises
+    ------
+    ValueError
+        If the caption names a field that ``fields`` lacks.
     """
-    if stem in FIGURE_CAPTIONS:
-        caption = FIGURE_CAPTIONS[stem]
-        if stem in FIGURE_STEMS and series:
-            caption += f" Series: {series_label(series[0])}."
-        return caption
-    for base in FIGURE_STEMS:
-        if stem.startswith(f"{base}_"):
-            name = stem.removeprefix(f"{base}_")
-            return f"{FIGURE_CAPTIONS[base]} Series: {series_label(name)}."
-    return stem
+    base, name = stem, ""
+    if stem not in FIGURE_CAPTIONS:
+        base = next((b for b in FIGURE_STEMS if stem.startswith(f"{b}_")), "")
+        if not base:
+            return stem
+        name = stem.removeprefix(f"{base}_")
+    elif stem in FIGURE_STEMS and series:
+        name = series[0]
+    try:
+        caption = FIGURE_CAPTIONS[base].format_map(dict(fields or {}))
+    except KeyError as missing:
+        raise ValueError(
+            f"the caption of figure {stem!r} needs the field {missing.args[0]!r}; "
+            f"given: {sorted(fields or {})}"
+        ) from None
+    return f"{caption} Series: {series_label(name)}." if name else caption
 
 
 def figure_block(
-    stem: str, number: int, figures_dir: Path, out_dir: Path, series: Sequence[str] = ()
+    stem: str,
+    number: int,
+    figures_dir: Path,
+    out_dir: Path,
+    series: Sequence[str] = (),
+    fields: Mapping[str, str] | None = None,
 ) -> str:
     """Markdown of one figure: the PNG, then "**Figure N.** caption" and a link to the PDF.
 
@@ -134,7 +155,7 @@ def figure_block(
         Figure number in the report.
     figures_dir, out_dir : Path
         Where the figure files are; where the report is (links are relative to it).
-    series : sequence of str
+    series, fields
         As in :func:`figure_caption`.
 
     Raises
@@ -146,7 +167,7 @@ def figure_block(
     for p in (png, pdf):
         if not p.is_file():
             raise FileNotFoundError(f"figure {stem!r}: {p} does not exist (write it first)")
-    caption = figure_caption(stem, series)
+    caption = figure_caption(stem, series, fields)
     return (
         f"![Figure {number}: {stem}]({_relative_link(png, out_dir)})\n\n"
         f"**Figure {number}.** {caption} ([PDF]({_relative_link(pdf, out_dir)}))"
@@ -194,6 +215,7 @@ def write_study_report(
     benchmark: str = "fhs",
     headline: pd.DataFrame | None = None,
     crash_label: str = "Feb–Apr 2020",
+    caption_fields: Mapping[str, str] | None = None,
     extra_sections: Sequence[tuple[str, str]] = (),
     closing_sections: Sequence[tuple[str, Sequence[str]]] = (),
     references: Sequence[tuple[str, str, str]] = REFERENCES,
@@ -236,7 +258,11 @@ def write_study_report(
         (:func:`~diffrisk.reporting.headline_text.goal_paragraph`), every method's unmet
         criteria and the PIT tests.
     crash_label : str, default "Feb–Apr 2020"
-        Name of the headline's crash window.
+        Name of the headline's crash window (also the ``crash_window`` field of the
+        captions).
+    caption_fields : mapping of str to str, optional
+        Further fields of the figure captions (:func:`figure_caption`), e.g. the stress
+        horizon and levels of the closing sections' figures.
     extra_sections : sequence of (title, markdown)
         Sections placed after the results tables (e.g. the seed ensemble, the
         known-truth simulation).
@@ -275,8 +301,9 @@ def write_study_report(
             raise FileNotFoundError(f"table {stem!r}: {path} does not exist (write it first)")
         table_texts.append(path.read_text(encoding="utf-8").strip())
     shown = list(series) if series is not None else []
+    fields = {"crash_window": crash_label, **(caption_fields or {})}
     figure_links = [
-        figure_block(stem, number, pdir, out.parent, shown)
+        figure_block(stem, number, pdir, out.parent, shown, fields)
         for number, stem in enumerate(figures, start=1)
     ]
     closing = []
@@ -285,7 +312,7 @@ def write_study_report(
         blocks = [body.strip()]
         for stem in stems:
             number += 1
-            blocks.append(figure_block(stem, number, fdir, out.parent, shown))
+            blocks.append(figure_block(stem, number, fdir, out.parent, shown, fields))
         closing.append("\n\n".join(blocks))
     notebook_links = []
     for nb in notebooks:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-import pandas as pd
 from matplotlib.figure import Figure
 
 from diffrisk.core import io, paths
@@ -60,13 +59,6 @@ REALISED_COLOR = "0.45"
 REALISED_FILL = "0.78"
 
 
-#: The COVID-19 crash window highlighted in Figure 3 (S&P 500 peak to end of April 2020).
-COVID_WINDOW: tuple[pd.Timestamp, pd.Timestamp] = (
-    pd.Timestamp("2020-02-19"),
-    pd.Timestamp("2020-04-30"),
-)
-
-
 #: File stems of the tables and figures (DESIGN §5), in report order.
 TABLE_STEMS: tuple[str, ...] = ("table1_cvar", "table2_coverage", "table3_extended")
 
@@ -101,7 +93,10 @@ TABLE_CAPTIONS = {
 
 #: Caption of every figure of STUDY.md, by file stem (numbered in report order by
 #: :func:`diffrisk.reporting.study_report.figure_block`). A figure of a further series
-#: (``<stem>_<series>``) takes its stem's caption and names the series.
+#: (``<stem>_<series>``) takes its stem's caption and names the series. Fields in braces
+#: (``{crash_window}``, ``{horizon}``, ``{reverse_es}``, ``{audit_relief}``,
+#: ``{segments_es}``) are filled from the run's parameters by the report
+#: (:func:`diffrisk.reporting.study_report.figure_caption`).
 FIGURE_CAPTIONS = {
     "fig1_distribution": (
         "Simulated versus realised returns (the source paper's Figure 1): density of the "
@@ -115,7 +110,7 @@ FIGURE_CAPTIONS = {
     ),
     "fig3_cvar_exceedances": (
         "VaR-to-CVaR band per method, VaR exceedances and returns beyond the CVaR; the "
-        "COVID-19 crash window (19 Feb – 30 Apr 2020) shaded (the source paper's Figure 3)."
+        "headline's crash window ({crash_window}) shaded (the source paper's Figure 3)."
     ),
     "stress_corr_heatmaps": (
         "Correlation matrices of the daily returns of the constituents: held-out history "
@@ -140,20 +135,22 @@ FIGURE_CAPTIONS = {
         "generated sets (solid) against held-out history (dashed)."
     ),
     "stress_adversarial": (
-        "Adversarial-request audit. Left: mean relief of the 20-day ES found by the "
-        "attack against the budget ε, per archetype (10% relief dashed). Right: share of "
-        "attacks with more than 10% relief detected against the share of untouched test "
-        "requests falsely flagged, per defence, with the combined defence at its frozen "
-        "thresholds (star)."
+        "Adversarial-request audit. Left: mean relief of the {horizon}-day ES found by "
+        "the attack against the budget ε, per archetype ({audit_relief} relief dashed). "
+        "Right: share of attacks with more than {audit_relief} relief detected against the "
+        "share of untouched test requests falsely flagged, per defence, with the combined "
+        "defence at its frozen thresholds (star)."
     ),
     "stress_segments": (
-        "Relative error of the generated 20-day 5% ES against the realised one, per "
+        "Relative error of the generated {horizon}-day {segments_es} ES against the realised "
+        "one, per "
         "constituent and sector portfolio, for the diffusion model trained as usual and "
         "with segment-stratified windows; dashed lines at twice the median segment error."
     ),
     "reverse_stress": (
         "Reverse stress test of the headline request (equal-weighted portfolio, loss at "
-        "the diffusion model's 1% ES of the 20-day loss): mean loss contribution per "
+        "the diffusion model's {reverse_es} ES of the {horizon}-day loss): mean loss "
+        "contribution per "
         "sector over each method's reverse-stress set, and the estimated "
         "P(loss ≥ L) with its 95% interval per method."
     ),

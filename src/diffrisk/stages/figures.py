@@ -22,6 +22,7 @@ def draw_figures(
     distribution_methods: str | Sequence[str],
     headline: str | Sequence[str],
     fig3_alpha: float,
+    crash_window: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the ``figures`` stage: the paper's Figures 1–3 for each headline series.
 
@@ -36,6 +37,9 @@ def draw_figures(
         ``fig1_distribution_<series>.png``, all in ``reports/figures/paper``.
     fig3_alpha : float
         Tail probability of Figure 3's VaR-to-CVaR band.
+    crash_window : (start, end), optional
+        Window shaded in Figure 3 (the headline's ``coverage.crash_start``,
+        ``coverage.crash_end``); None: none.
 
     Returns
     -------
@@ -49,10 +53,17 @@ def draw_figures(
         scen,
         series=parse_list(headline),
         fig3_alpha=float(fig3_alpha),
+        crash_window=crash_window,
         out_dir=paths.paper_figures_dir(),
     )
 
 
-def run(*, figures: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+def run(
+    *, figures: Mapping[str, Any], data: Mapping[str, Any], coverage: Mapping[str, Any]
+) -> dict[str, Any]:
     """Stage ``figures``: :func:`draw_figures` with its ``dvc.yaml`` parameters."""
-    return draw_figures(**figures, headline=data["series"])
+    return draw_figures(
+        **figures,
+        headline=data["series"],
+        crash_window=(coverage["crash_start"], coverage["crash_end"]),
+    )

@@ -24,7 +24,7 @@ from diffrisk.reporting.headline_text import (
 )
 from diffrisk.reporting.stress_extensions import stress_extensions_section
 from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
-from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS
+from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS, pct_text
 from diffrisk.stages.common import load_selection, read_backtest_table
 
 STRESS_FIGURES: tuple[str, ...] = (
@@ -86,6 +86,21 @@ def _simulation_summary() -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run the simulate stage first")
     return pd.read_parquet(path)
+
+
+def stress_caption_fields(stress: Mapping[str, Any]) -> dict[str, str]:
+    """The stress figures' caption fields from the ``stress`` section of the parameters.
+
+    ``horizon`` (days of a path), ``reverse_es`` (the reverse stress test's ES level),
+    ``audit_relief`` (the audit's relief threshold) and ``segments_es`` (the segment
+    study's ES level); see :func:`diffrisk.reporting.study_report.figure_caption`.
+    """
+    return {
+        "horizon": str(int(stress["model"]["horizon"])),
+        "reverse_es": pct_text(stress["reverse"]["es_alpha"]),
+        "audit_relief": pct_text(stress["audit"]["min_relief"]),
+        "segments_es": pct_text(stress["segments"]["alpha"]),
+    }
 
 
 def write_report(
@@ -163,6 +178,7 @@ def write_report(
         benchmark=benchmark,
         headline=head,
         crash_label=window_label(crash_start, crash_end),
+        caption_fields=stress_caption_fields(params["stress"]),
         extra_sections=sections,
         closing_sections=closing,
     )
