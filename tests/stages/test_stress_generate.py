@@ -76,6 +76,10 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         for name, tensor in weights.items():
             assert torch.equal(again[name], tensor), (kind, name)
     assert (paths.models_dir() / "stress_train_comparison.json").is_file()
+    with pytest.raises(ValueError, match="stress.generate.guidance_grid: '2x' is not a number"):
+        stress_generate_stage.generate_stress_sets(
+            **{**params_section("stress", "generate"), "guidance_grid": "1,2x"}, inputs=inputs
+        )
     with pytest.warns(StressRangeWarning):
         generated = stress_generate_stage.generate_stress_sets(
             **{

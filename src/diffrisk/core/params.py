@@ -30,3 +30,41 @@ def parse_list(value: str | Sequence[str] | None) -> list[str]:
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
     return [str(v).strip() for v in items if str(v).strip()]
+
+
+def parse_numbers(value: str | Sequence[str] | Sequence[float] | None, name: str) -> list[float]:
+    """Parse a comma-separated list of numbers (``"1.0,1.5,2"``), naming the parameter on error.
+
+    Parameters
+    ----------
+    value : str, sequence or None
+        The parameter value (items as in :func:`parse_list`).
+    name : str
+        The parameter, for the error message (e.g. ``stress.generate.guidance_grid``).
+
+    Returns
+    -------
+    list of float
+
+    Raises
+    ------
+    ValueError
+        If an item is not a number.
+
+    Examples
+    --------
+    >>> parse_numbers("1, 1.5,2,", "grid")
+    [1.0, 1.5, 2.0]
+    """
+    as_text = value if value is None or isinstance(value, str) else [str(v) for v in value]
+    items = parse_list(as_text)
+    numbers = []
+    for item in items:
+        try:
+            numbers.append(float(item))
+        except ValueError:
+            raise ValueError(
+                f"{name}: {item!r} is not a number (expected comma-separated numbers, "
+                f"got {value!r})"
+            ) from None
+    return numbers

@@ -27,7 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core import audit
-from diffrisk.core.params import parse_list
+from diffrisk.core.params import parse_numbers
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.comparison import (
     COMPARISON_GENERATORS,
@@ -301,7 +301,7 @@ def read_conditioning_gains(
         side = _read_json(path)
         params = side.get("params", {})
         if str(params.get("comparison_calibration", "none")).strip().lower() == "auto":
-            grid = tuple(float(w) for w in parse_list(params["guidance_grid"]))
+            grid = tuple(parse_numbers(params["guidance_grid"], f"{path}: params.guidance_grid"))
             calibration = GainCalibration(grid, int(params["calibration_paths"]))
         if side.get("checkpoint_sha256") != checkpoint_sha256:
             logger.warning(

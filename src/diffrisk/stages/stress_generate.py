@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io, paths
+from diffrisk.core.params import parse_numbers
 from diffrisk.core.paths import (
     comparison_checkpoint,
     scenario_set_file,
@@ -118,6 +119,7 @@ def generate_stress_sets(
     of ``comparison_calibration``; no guidance) and, for the unconditional set, draw
     signatures from the same ``prior_neighbours`` prior.
     """
+    grid = parse_numbers(guidance_grid, "stress.generate.guidance_grid")
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
     returns = stage_returns(index_name=inputs.index_name)
@@ -155,7 +157,6 @@ def generate_stress_sets(
         "bootstrap_block": bootstrap_block,
         "stress.model": model.config.to_dict(),
     }
-    grid = [float(w) for w in str(guidance_grid).split(",") if w.strip()]
     comparison_params = {**params, "comparison_calibration": comparison_calibration}
     rows, seconds = [], {}
     for i, arch in enumerate(resolved):
