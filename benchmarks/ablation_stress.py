@@ -69,6 +69,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "p_uncond_0.7": {"p_uncond": 0.7},
     "batch_64": {"batch_size": 64},
     "wide": {"width": 64, "emb_dim": 96, "n_blocks": 6, "batch_size": 128},
+    # EDM (Karras et al. 2022): log-normal noise levels, and sigma_data = the std of the
+    # scaled training windows (stress.model.scaled_target_std on the windows ending by
+    # data.train_end: 1.000, as target_scale is their pooled std), and both
+    "edm_noise": {"noise_levels": "lognormal"},
+    "edm_sigma": {"sigma_data": 1.0},
+    "edm": {"noise_levels": "lognormal", "sigma_data": 1.0},
 }
 
 #: steering requests (the COVID-like volatility is capped inside the training range)

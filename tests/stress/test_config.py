@@ -27,6 +27,27 @@ def test_stratify_option_is_checked_and_off_by_default():
     assert StressConfig.from_dict(old) == StressConfig()  # checkpoints without the fields
 
 
+def test_edm_options_are_off_by_default_and_checked():
+    cfg = StressConfig()
+    assert (cfg.noise_levels, cfg.noise_p_mean, cfg.noise_p_std, cfg.sigma_data) == (
+        "uniform",
+        -1.2,
+        1.2,
+        1.0,
+    )
+    assert StressConfig(noise_levels="lognormal", sigma_data=0.5).sigma_data == 0.5
+    with pytest.raises(ValueError, match=r"noise_levels must be one of \('uniform', 'lognormal'\)"):
+        StressConfig(noise_levels="edm")
+    for name, bad in [("noise_p_std", 0.0), ("sigma_data", -1.0), ("sigma_data", float("nan"))]:
+        with pytest.raises(ValueError, match=f"StressConfig.{name} must be finite and > 0"):
+            StressConfig(**{name: bad})
+    with pytest.raises(ValueError, match="StressConfig.noise_p_mean must be finite"):
+        StressConfig(noise_p_mean=float("inf"))
+    new = ("noise_levels", "noise_p_mean", "noise_p_std", "sigma_data")
+    old = {k: v for k, v in cfg.to_dict().items() if k not in new}
+    assert StressConfig.from_dict(old) == cfg  # checkpoints without the fields
+
+
 def test_parse_segments_partitions_the_constituents():
     assets = ["AAPL", "JPM", "MSFT", "XOM", "KO"]
     got = parse_segments("tech = MSFT, AAPL; banks=JPM", assets)
@@ -57,7 +78,7 @@ RECORD_KEYS = """
     diffusion_steps p_uncond p_drop_component pacf_weight pacf_lags history_clip
     history_stats amplitude_embedding ewma_lambda ewma_warmup lr weight_decay batch_size
     max_epochs patience min_epochs grad_clip ema_decay samples_per_epoch threads stratify
-    segments
+    segments noise_levels noise_p_mean noise_p_std sigma_data
 """.split()
 
 

@@ -12,11 +12,14 @@ import torch
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import (
     StressModel,
+    WindowTensors,
+    fit_training_statistics,
     load_stress_model,
     make_schedule,
     model_version,
     refit_stress_model,
     save_stress_model,
+    scaled_target_std,
     train_stress_model,
 )
 from diffrisk.stress.sampling import generate_paths
@@ -138,3 +141,51 @@ def test_stratified_training_is_leakage_safe_and_differs_from_uniform(model, ret
     assert not _same_weights(a, model)  # same seed, uniform batches
     assert np.isfinite(a.history[0]["val_loss"])
     assert load_stress_model(save_stress_model(a, tmp_path / "m.pt")).config == cfg
+
+
+def test_sigma_data_scales_the_diffusion_space_in_and_out_in_one_place(model, returns, tmp_path):
+    """The model diffuses x0 / s and its samples come back times s; s = 1 changes no bit."""
+    _, windows, _ = fit_training_statistics(returns, (TRAIN_END, VAL_START, VAL_END), model.config)
+    # s = 1: the scale and the training targets are bit-identical to target_scale's
+    assert model.config.sigma_data == 1.0 and model.path_scale == model.target_scale
+    plain = torch.as_tensor(windows.targets / model.target_scale, dtype=torch.float32)
+    assert torch.equal(WindowTensors(windows, model).x0, plain)
+    s = 2.5
+    scaled = StressModel.create(
+        model.net, dataclasses.replace(model.config, sigma_data=s), **model.statistics()
+    )
+    assert scaled.path_scale == pytest.approx(s * model.target_scale, rel=1e-15)
+    x0 = WindowTensors(windows, scaled).x0
+    np.testing.assert_allclose(x0.numpy() * s, plain.numpy(), rtol=1e-6)
+    # round trip: a sampler that returned the training targets gives back r / sigma
+    np.testing.assert_allclose(
+        x0.double().numpy() * scaled.path_scale, windows.targets, rtol=1e-6, atol=1e-6
+    )
+    # the same network's samples are s times larger (same chain, output times s)
+    a, _ = generate_paths(model, returns, [VAL_END], 8, None, guidance=0, seed=1, n_steps=4)
+    b, _ = generate_paths(scaled, returns, [VAL_END], 8, None, guidance=0, seed=1, n_steps=4)
+    np.testing.assert_allclose(b, s * a, rtol=1e-5, atol=1e-9)
+    # the checkpoint keeps sigma_data (in the config)
+    again = load_stress_model(save_stress_model(scaled, tmp_path / "s.pt"))
+    assert again.config.sigma_data == s and again.path_scale == scaled.path_scale
+
+
+def test_scaled_target_std_is_one_on_the_training_windows(model, returns):
+    _, train_w, val_w = fit_training_statistics(
+        returns, (TRAIN_END, VAL_START, VAL_END), model.config
+    )
+    assert scaled_target_std(model, train_w) == pytest.approx(1.0, abs=1e-6)
+    expected = np.std(val_w.targets) / np.std(train_w.targets)
+    assert scaled_target_std(model, val_w) == pytest.approx(expected, rel=1e-6)
+
+
+def test_lognormal_noise_levels_train_and_change_the_draws(model, returns):
+    cfg = dataclasses.replace(StressConfig.smoke(), noise_levels="lognormal")
+    fitted = train_stress_model(
+        returns, (TRAIN_END, VAL_START, VAL_END), cfg, seed=3, progress=False
+    )
+    assert np.isfinite(fitted.history[0]["val_loss"])
+    same = all(
+        torch.equal(v, model.net.state_dict()[k]) for k, v in fitted.net.state_dict().items()
+    )
+    assert not same

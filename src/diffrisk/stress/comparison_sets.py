@@ -126,7 +126,7 @@ def comparison_paths(
             emb = net.condition({k: v[rows_] for k, v in cond.items()})
             parts.append(net(z[rows_], emb, None if eps is None else eps[rows_]))
             bar.update(1)
-    scaled = torch.cat(parts).numpy().astype(np.float64) * model.target_scale
+    scaled = torch.cat(parts).numpy().astype(np.float64) * model.path_scale
     paths = np.swapaxes(scaled * np.repeat(sigma, n, axis=0)[:, :, None], 1, 2)
     return paths.astype(np.float32), dates_frame
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Self
@@ -13,6 +14,9 @@ GENERATORS: tuple[str, ...] = ("diffusion", "normal", "bootstrap")
 
 #: Values of :attr:`StressConfig.stratify`.
 STRATIFY_OPTIONS: tuple[str, ...] = ("none", "segment")
+
+#: Values of :attr:`StressConfig.noise_levels`.
+NOISE_LEVEL_OPTIONS: tuple[str, ...] = ("uniform", "lognormal")
 
 
 UNCONDITIONAL = "unconditional"
@@ -117,6 +121,36 @@ class StressConfig(ParamsSection, SmokeSettings):
     segments : str
         Segment map of ``stratify="segment"``: ``"name=TICKER,TICKER; ..."``
         (:func:`parse_segments`); ``""`` = one segment per constituent.
+    noise_levels : {"uniform", "lognormal"}
+        Distribution of the training noise level (:func:`~diffrisk.stress.loss.draw_steps`).
+        ``uniform`` (default): the step ``t`` is uniform on ``0..T-1`` (DDPM).
+        ``lognormal``: EDM's (Karras et al. 2022) ``ln sigma ~ N(noise_p_mean,
+        noise_p_std**2)``, ``sigma`` in the units of the data (``sigma_data * sigma_t``
+        with ``sigma_t = sqrt((1 - ab_t) / ab_t)``), each draw taken to the step whose
+        ``ln sigma_t`` is nearest (the first and last steps take the tails).
+    noise_p_mean, noise_p_std : float
+        ``P_mean`` and ``P_std`` of ``noise_levels="lognormal"`` (EDM's -1.2 and 1.2);
+        ``noise_p_std > 0``.
+    sigma_data : float
+        EDM's data standard deviation (> 0): the diffusion runs on ``x0 / sigma_data``
+        and its samples are multiplied back (:attr:`StressModel.path_scale
+        <diffrisk.stress.model.StressModel.path_scale>`, the one place that converts).
+        The default 1 is EDM's preconditioning of the v-prediction network as it is; set
+        it to :func:`~diffrisk.stress.model.scaled_target_std` of the training windows.
+
+    Notes
+    -----
+    With ``a = sqrt(ab_t)``, ``b = sqrt(1 - ab_t)``, EDM's ``x = x_t / a`` and
+    ``sigma = b / a``, EDM's preconditioning with ``sigma_data = 1`` is ``c_in x = x_t``,
+    ``c_skip x = a x_t``, ``c_out = b`` and ``D = a x_t + b F``: the v-prediction
+    network with ``F = -v`` (``x0 = a x_t - b v``). Its loss weighting
+    ``lambda(sigma) = 1 / c_out**2`` on the x0 error gives
+    ``|a x_t - b v_hat - x0|**2 / b**2 = |v_hat - v|**2``: the v-MSE of
+    :func:`~diffrisk.stress.loss.denoising_loss`. So with unit-variance data the model
+    already has EDM's preconditioning and loss weighting; what differs is the noise-level
+    distribution (``noise_levels``) and ``sigma_data`` (EDM's ``D`` with ``sigma_data = s``
+    equals ``s`` times the ``sigma_data = 1`` denoiser of ``x0 / s`` at noise
+    ``sigma / s``, with the same weighted loss).
     """
 
     horizon: int = 20
@@ -149,6 +183,10 @@ class StressConfig(ParamsSection, SmokeSettings):
     threads: int = 1
     stratify: str = "none"
     segments: str = ""
+    noise_levels: str = "uniform"
+    noise_p_mean: float = -1.2
+    noise_p_std: float = 1.2
+    sigma_data: float = 1.0
 
     section: ClassVar[str] = "stress.model"
 
@@ -185,6 +223,17 @@ class StressConfig(ParamsSection, SmokeSettings):
             )
         if self.pacf_weight < 0 or self.history_clip <= 0:
             raise ValueError("StressConfig needs pacf_weight >= 0 and history_clip > 0")
+        if self.noise_levels not in NOISE_LEVEL_OPTIONS:
+            raise ValueError(
+                f"StressConfig.noise_levels must be one of {NOISE_LEVEL_OPTIONS}, "
+                f"got {self.noise_levels!r}"
+            )
+        if not math.isfinite(self.noise_p_mean):
+            raise ValueError(f"StressConfig.noise_p_mean must be finite, got {self.noise_p_mean}")
+        for name in ("noise_p_std", "sigma_data"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"StressConfig.{name} must be finite and > 0, got {value}")
         self.train_options()  # validates the optimisation fields
 
     def train_options(self) -> TrainOptions:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
+from scipy.stats import norm
 
 from diffrisk.diffusion.prediction import to_x0, training_target
 from diffrisk.diffusion.schedule import NoiseSchedule
@@ -45,6 +48,59 @@ def differentiable_pacf(x0: torch.Tensor, lags: int) -> torch.Tensor:
     return torch.stack(out, dim=-1)
 
 
+def noise_level_probabilities(
+    schedule: NoiseSchedule, p_mean: float, p_std: float, sigma_data: float = 1.0
+) -> NDArray[np.float64]:
+    """Probability of each step under EDM's log-normal noise levels (Karras et al. 2022).
+
+    Step ``t`` has noise level ``sigma_t = sqrt((1 - ab_t) / ab_t)`` in the model's units
+    (data divided by ``sigma_data``), ``sigma_data * sigma_t`` in the data's. Drawing
+    ``ln sigma ~ N(p_mean, p_std**2)`` (data units) and taking the step whose
+    ``ln(sigma_data * sigma_t)`` is nearest, with the first and last steps taking the
+    tails (the clip to the schedule's range), gives step ``t`` the normal mass between the
+    midpoints of its log-noise level and its neighbours':
+    ``P(t) = Phi((m_t - p_mean) / p_std) - Phi((m_{t-1} - p_mean) / p_std)``,
+    ``m_t = (ln s_t + ln s_{t+1}) / 2``, ``m_{-1} = -inf``, ``m_{T-1} = +inf``.
+
+    Parameters
+    ----------
+    schedule : NoiseSchedule
+        Its ``alpha_bars`` decrease strictly (so ``sigma_t`` increases).
+    p_mean, p_std : float
+        EDM's ``P_mean`` and ``P_std`` (-1.2 and 1.2 in the paper).
+    sigma_data : float
+        The model's data scale (:attr:`~diffrisk.stress.config.StressConfig.sigma_data`).
+
+    Returns
+    -------
+    ndarray (T,)
+        Non-negative, summing to 1.
+    """
+    ab = schedule.alpha_bars.double().numpy()
+    log_sigma = 0.5 * np.log((1.0 - ab) / ab) + np.log(sigma_data)
+    cdf = norm.cdf((log_sigma[1:] + log_sigma[:-1]) / 2.0, loc=p_mean, scale=p_std)
+    return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+
+
+def draw_steps(
+    schedule: NoiseSchedule, n: int, gen: torch.Generator, config: StressConfig
+) -> torch.Tensor:
+    """The training steps ``t`` (n,) of a batch under ``config.noise_levels``.
+
+    ``uniform``: ``torch.randint(0, T, (n,))`` (one draw of ``gen``, as the model always
+    did). ``lognormal``: ``n`` float64 uniforms of ``gen`` inverted through the cumulative
+    :func:`noise_level_probabilities` (``noise_p_mean``, ``noise_p_std``, ``sigma_data``).
+    """
+    if config.noise_levels == "uniform":
+        return torch.randint(0, schedule.n_steps, (n,), generator=gen)
+    probs = noise_level_probabilities(
+        schedule, config.noise_p_mean, config.noise_p_std, config.sigma_data
+    )
+    cdf = torch.as_tensor(np.cumsum(probs[:-1]), dtype=torch.float64)
+    u = torch.rand(n, generator=gen, dtype=torch.float64)
+    return torch.searchsorted(cdf, u, right=True)
+
+
 def denoising_loss(
     net: StressDenoiser,
     schedule: NoiseSchedule,
@@ -55,7 +111,11 @@ def denoising_loss(
 ) -> torch.Tensor:
     """The training loss of a batch: denoising MSE plus the PACF penalty.
 
-    The noise level ``t`` is drawn uniformly; the whole signature is dropped with
+    The noise level ``t`` is drawn by :func:`draw_steps` (uniform unless
+    ``config.noise_levels`` says otherwise); the loss is the v-MSE, which is EDM's x0
+    error weighted by ``1 / c_out**2`` (:class:`~diffrisk.stress.config.StressConfig`,
+    Notes); ``batch["x0"]`` is already divided by ``config.sigma_data``
+    (:class:`~diffrisk.stress.model.WindowTensors`). The whole signature is dropped with
     probability ``config.p_uncond`` and each component with ``config.p_drop_component``
     (the unconditional branch of classifier-free guidance and partial requests). With
     ``pacf_target`` and ``config.pacf_weight > 0`` the mean squared distance of the PACF
@@ -81,7 +141,7 @@ def denoising_loss(
         The scalar loss.
     """
     n = batch["x0"].shape[0]
-    t = torch.randint(0, schedule.n_steps, (n,), generator=gen)
+    t = draw_steps(schedule, n, gen, config)
     noise = torch.randn(batch["x0"].shape, generator=gen)
     drop_all = torch.rand(n, 1, generator=gen) < config.p_uncond
     drop_one = torch.rand(n, batch["signature"].shape[1], generator=gen) < config.p_drop_component

@@ -90,6 +90,19 @@ class StressModel(ConditioningScales):
             **statistics,
         )
 
+    @property
+    def path_scale(self) -> float:
+        """``target_scale * config.sigma_data``: the diffusion's space times this is ``r / sigma``.
+
+        The one place where ``sigma_data`` enters: the training targets are
+        ``r / (sigma * path_scale)`` (:class:`WindowTensors`) and every sampled path is
+        multiplied by it (:func:`~diffrisk.stress.sampling.generate_paths`,
+        :func:`~diffrisk.stress.reverse.diffusion_reverse_stress`), so the model diffuses
+        ``x0 / sigma_data`` and returns ``sigma_data * x0_hat``. ``sigma_data = 1`` leaves
+        ``target_scale`` bit for bit.
+        """
+        return self.target_scale * self.config.sigma_data
+
 
 def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "") -> str:
     """The version string of a fitted generator, recorded in every scenario set's metadata.
@@ -140,12 +153,12 @@ def as_float_tensor(x: ArrayLike) -> torch.Tensor:
 class WindowTensors:
     """Torch views of a :class:`WindowSet` in a stress generator's input scale.
 
-    What every stress generator trains on (the diffusion model here, the GAN and VAE of
-    :mod:`diffrisk.stress.comparison`).
+    ``x0 = r / (sigma * model.path_scale)``. What every stress generator trains on (the
+    diffusion model here, the GAN and VAE of :mod:`diffrisk.stress.comparison`).
     """
 
     def __init__(self, windows: WindowSet, model: ConditioningScales) -> None:
-        self.x0 = as_float_tensor(windows.targets / model.target_scale)
+        self.x0 = as_float_tensor(windows.targets / model.path_scale)
         self.history = as_float_tensor(windows.history)
         self.scalars = as_float_tensor(
             model.scalars(windows.sigma, windows.portfolio_vol, windows.history)
@@ -165,6 +178,17 @@ class WindowTensors:
             "signature": self.signature[index],
             "mask": self.mask[index],
         }
+
+
+def scaled_target_std(model: ConditioningScales, windows: WindowSet) -> float:
+    """Standard deviation of ``r / (sigma * target_scale)`` over ``windows`` (all values).
+
+    What to set :attr:`~diffrisk.stress.config.StressConfig.sigma_data` to (measure it on
+    the training windows). ``target_scale`` is the pooled standard deviation of the
+    training targets, so on the training windows this is 1 up to rounding; per asset, or
+    on other windows, it need not be.
+    """
+    return float(np.std(windows.targets / model.target_scale))
 
 
 class _Reindexed:
@@ -352,8 +376,8 @@ def train_stress_model(
     Loss: mean squared error of the v-prediction (Salimans & Ho 2022; equivalent to
     ``L_simple`` of Ho et al. 2020 weighted by ``1 / ab_t``, see
     :func:`diffrisk.diffusion.prediction.training_target`) on
-    ``x0 = r / (sigma * target_scale)`` with
-    one (t, eps) draw per window, plus the optional PACF penalty
+    ``x0 = r / (sigma * target_scale * sigma_data)`` (:attr:`StressModel.path_scale`) with
+    one (t, eps) draw per window (``t`` by ``config.noise_levels``), plus the optional PACF penalty
     (``config.pacf_weight``). The validation loss uses fixed (seeded) draws and the same
     condition dropout, so it measures the conditional and the unconditional fit together.
     With ``config.stratify="segment"`` the batches are drawn from the label-balanced

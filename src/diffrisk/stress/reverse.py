@@ -313,7 +313,7 @@ def diffusion_reverse_stress(
             seed=seed_,
             chunk=chunk,
         )
-        scale = torch.as_tensor(sigma * model.target_scale, dtype=torch.float64)[None, :, None]
+        scale = torch.as_tensor(sigma * model.path_scale, dtype=torch.float64)[None, :, None]
 
         def loss_fn(x: torch.Tensor) -> torch.Tensor:
             cum = (x.double() * scale)[:, :, :h].sum(-1)

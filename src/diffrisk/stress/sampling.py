@@ -169,7 +169,7 @@ def sample_scaled_paths(
     Returns
     -------
     Tensor (B, A, H)
-        Samples in the model's input scale (``r / (sigma * target_scale)``), unclipped.
+        Samples in the model's input scale (``r / (sigma * path_scale)``), unclipped.
     """
     opts = SamplerSettings.of("sample_scaled_paths", sampling)
     check_guidance_weight(guidance)
@@ -382,7 +382,7 @@ def generate_paths(
         )
     else:
         sampled = scaled_sampler(rep(context), cond, rep(null), weight, gen)
-    scaled = sampled.numpy().astype(np.float64) * model.target_scale
+    scaled = sampled.numpy().astype(np.float64) * model.path_scale
     if soft_bound > 0:
         bound = (soft_bound * model.target_abs_max)[None, :, None]
         scaled = bound * np.tanh(scaled / bound)

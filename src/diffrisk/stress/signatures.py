@@ -329,6 +329,15 @@ class ConditioningScales:
     prior_features: NDArray[np.float64]
     prior_signatures: NDArray[np.float64]
 
+    @property
+    def path_scale(self) -> float:
+        """Paths in the generator's space times this are ``r / sigma`` (``target_scale``).
+
+        The diffusion model's :attr:`~diffrisk.stress.model.StressModel.path_scale` adds
+        its ``sigma_data``.
+        """
+        return self.target_scale
+
     def statistics(self) -> dict[str, Any]:
         """The fitted statistics alone (the fields of :class:`ConditioningScales`)."""
         return {f.name: getattr(self, f.name) for f in fields(ConditioningScales)}
