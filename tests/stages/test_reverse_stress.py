@@ -97,8 +97,12 @@ def test_validation_periods_come_from_the_split_dates():
         "validation_2": (str(index[87].date()), str(index[173].date())),
         "validation_3": (str(index[174].date()), str(index[260].date())),
     }
-    later = stage.validation_periods(index + pd.DateOffset(years=1), index[0], index[-1], 1, 20)
-    assert later["validation_1"][0] == str((index + pd.DateOffset(years=1))[0].date())
+    shifted = pd.bdate_range("2010-03-01", periods=100)  # other split dates, other periods
+    later = stage.validation_periods(shifted, shifted[10], shifted[-1], 2, 20)
+    assert later == {
+        "validation_1": (str(shifted[10].date()), str(shifted[54].date())),
+        "validation_2": (str(shifted[55].date()), str(shifted[99].date())),
+    }
     with pytest.raises(ValueError, match=r"stress.reverse.validation_windows=14: .* 261 rows"):
         stage.validation_periods(index, index[0], index[-1], 14, 20)
     with pytest.raises(ValueError, match="stress.reverse.validation_windows must be an integer"):
