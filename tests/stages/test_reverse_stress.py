@@ -11,7 +11,7 @@ import pytest
 from diffrisk.core import paths
 from diffrisk.stages import reverse_stress as stage
 from tests.stages.conftest import DATA, write_stress_project
-from tests.stress.conftest import TEST_START
+from tests.stress.conftest import TEST_START, VAL_END, VAL_START
 
 REVERSE = {
     "es_alpha": 0.05,
@@ -22,6 +22,9 @@ REVERSE = {
     "n_random": 1,
     "periods": "q1=2004-01-01/2004-03-31; q2=2004-04-01/2004-06-30; later=2030-01-01/2030-12-31",
     "methods": "diffusion, normal, student_t, historical",
+    "attribution": "set_mean",
+    "strength_candidates": "0.5, 1.0",
+    "validation_windows": 2,
 }
 
 
@@ -39,7 +42,11 @@ OUTPUTS = (
     "tables/reverse_stress_validation.md",
     "tables/reverse_stress_scores.csv",
     "tables/reverse_stress_scores.md",
+    "tables/reverse_stress_choice.csv",
+    "tables/reverse_stress_choice.md",
+    "tables/reverse_stress_choice_requests.csv",
     "metrics/reverse_stress.json",
+    "metrics/reverse_stress_choice.json",
 )
 
 
@@ -62,6 +69,50 @@ def test_stage_writes_tables_figure_and_metrics(project):
     assert (pd.to_datetime(validation["window_start"]) >= TEST_START).all()
     assert set(validation["realised_leading_segment"]) <= {"g1", "g2", "other"}
     assert np.isfinite(out["scores"]["rank_1_share"]).all()
+    # the choices: replayed on the validation period only, every method x attribution,
+    # diffusion alone at the other strength
+    requests = out["choice_requests"]
+    starts = pd.to_datetime(requests["window_start"])
+    assert starts.between(VAL_START, VAL_END).all()
+    assert set(requests["period"]) == {"validation_1", "validation_2"}
+    assert set(requests.loc[requests["strength"] == 0.5, "method"]) == {"diffusion"}
+    choice = out["choice"].set_index(["method", "strength"])
+    assert choice.loc[("diffusion", 1.0), "requests"] == 4  # 2 portfolios x 2 periods
+    for name in ("set_mean", "most_plausible", "top_decile", "weighted"):
+        ranks = requests.loc[requests["strength"] == 1.0].groupby("method")[f"rank_{name}"]
+        hits = ranks.apply(lambda r: int((r == 1).sum()))
+        assert choice.loc[("total", 1.0), name] == hits.sum()
+    cm = json.loads((paths.metrics_dir() / "reverse_stress_choice.json").read_text())
+    totals = cm["attribution"]["total"]
+    assert totals[cm["attribution"]["chosen_by_rule"]] == max(totals.values())
+    assert set(cm["strength"]["diffusion_hits"]) == {"0.5", "1.0"}
+
+
+def test_validation_periods_come_from_the_split_dates():
+    index = pd.bdate_range("2003-01-01", "2003-12-31")  # 261 business days
+    out = stage.validation_periods(index, pd.Timestamp(VAL_START), pd.Timestamp(VAL_END), 3, 20)
+    # 261 rows in runs of 87: consecutive, covering the period, no hard-coded date
+    assert out == {
+        "validation_1": (str(index[0].date()), str(index[86].date())),
+        "validation_2": (str(index[87].date()), str(index[173].date())),
+        "validation_3": (str(index[174].date()), str(index[260].date())),
+    }
+    shifted = pd.bdate_range("2010-03-01", periods=100)  # other split dates, other periods
+    later = stage.validation_periods(shifted, shifted[10], shifted[-1], 2, 20)
+    assert later == {
+        "validation_1": (str(shifted[10].date()), str(shifted[54].date())),
+        "validation_2": (str(shifted[55].date()), str(shifted[99].date())),
+    }
+    with pytest.raises(ValueError, match=r"stress.reverse.validation_windows=14: .* 261 rows"):
+        stage.validation_periods(index, index[0], index[-1], 14, 20)
+    with pytest.raises(ValueError, match="stress.reverse.validation_windows must be an integer"):
+        stage.validation_periods(index, index[0], index[-1], 0, 20)
+
+
+def test_strength_candidates_must_list_the_strength(project):
+    reverse = {**REVERSE, "strength_candidates": "0.5"}
+    with pytest.raises(ValueError, match="stress.reverse.strength_candidates"):
+        stage.run(seed=1, data=DATA, stress={"reverse": reverse, "segments": SECTORS})
 
 
 def test_bad_periods_name_the_entry():

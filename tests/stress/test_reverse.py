@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from diffrisk.stress.reverse import (
+    ATTRIBUTIONS,
     ReverseStressError,
+    attributed_segments,
     check_request,
     diffusion_reverse_stress,
     leading_segments,
@@ -36,6 +38,57 @@ def test_portfolio_loss_is_buy_and_hold():
         "s1",
         "s2",
     ]
+
+
+ASSETS = ["A0", "A1", "A2", "A3"]
+GROUPS = {"g1": ["A0", "A1"], "g2": ["A2"], "other": ["A3"]}
+
+
+def hand_made_set() -> tuple[np.ndarray, np.ndarray]:
+    """11 scenarios, most plausible first: two led by g2, nine by g1."""
+    contrib = np.array([[0, 0, 5, 0], [0, 0, 3, 1]] + [[1, 1, 0, 0.5]] * 9, dtype=float)
+    return contrib, np.array([0.9, 0.9] + [0.1] * 9)
+
+
+@pytest.mark.parametrize(
+    "attribution, expected",
+    [
+        # mean over all 11: g1 = 9 * 2 / 11, g2 = (5 + 3) / 11, other = (1 + 9 * 0.5) / 11
+        ("set_mean", {"g1": 18 / 11, "g2": 8 / 11, "other": 5.5 / 11}),
+        # the first scenario only (g1 and other tie at 0: stable, segment order)
+        ("most_plausible", {"g2": 5.0, "g1": 0.0, "other": 0.0}),
+        # ceil(11 / 10) = 2 most plausible: g2 = (5 + 3) / 2, other = 1 / 2
+        ("top_decile", {"g2": 4.0, "other": 0.5, "g1": 0.0}),
+        # weights p / sum p, sum p = 2.7: g2 = 0.9 (5 + 3) / 2.7, g1 = 9 * 0.1 * 2 / 2.7,
+        # other = (0.9 * 1 + 9 * 0.1 * 0.5) / 2.7
+        ("weighted", {"g2": 7.2 / 2.7, "g1": 1.8 / 2.7, "other": 1.35 / 2.7}),
+    ],
+)
+def test_attributions_on_a_hand_made_set(attribution, expected):
+    contrib, p = hand_made_set()
+    ranking = attributed_segments(contrib, p, ASSETS, GROUPS, attribution)
+    assert list(ranking.index) == list(expected)
+    np.testing.assert_allclose(ranking.to_numpy(), list(expected.values()), rtol=1e-12)
+
+
+def test_attribution_properties():
+    contrib, p = hand_made_set()
+    # set_mean is the historical ranking; weighted with equal scores is set_mean
+    pd_mean = attributed_segments(contrib, p, ASSETS, GROUPS, "set_mean")
+    assert pd_mean.equals(leading_segments(contrib, ASSETS, GROUPS))
+    flat = attributed_segments(contrib, np.full(11, 0.3), ASSETS, GROUPS, "weighted")
+    np.testing.assert_allclose(flat.to_numpy(), pd_mean.to_numpy(), rtol=1e-12)
+    # the decile is ceil(N / 10) scenarios: 30 -> 3 (not 4 from 0.1 * 30 > 3 in floats)
+    big = np.vstack([np.tile([0, 0, 1.0, 0], (3, 1)), np.tile([5.0, 0, 0, 0], (27, 1))])
+    top = attributed_segments(big, np.ones(30), ASSETS, GROUPS, "top_decile")
+    assert top.index[0] == "g2" and top["g1"] == 0.0
+    # a single scenario: every attribution agrees
+    one = [attributed_segments(contrib[:1], p[:1], ASSETS, GROUPS, a) for a in ATTRIBUTIONS]
+    assert all(list(r.index) == list(one[0].index) for r in one)
+    with pytest.raises(ValueError, match="attribution 'best' unknown"):
+        attributed_segments(contrib, p, ASSETS, GROUPS, "best")
+    with pytest.raises(ValueError, match="plausibility: expected 11 positive scores"):
+        attributed_segments(contrib, p[:3], ASSETS, GROUPS, "weighted")
 
 
 @pytest.mark.parametrize(

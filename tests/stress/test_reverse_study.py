@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from diffrisk.stress.reverse import check_request, loss_contributions
+from diffrisk.stress.reverse import ATTRIBUTIONS, check_request, loss_contributions
 from diffrisk.stress.reverse_score import fit_path_reference
 from diffrisk.stress.reverse_study import (
     METHODS,
+    hit_counts,
+    pick_by_rule,
     reverse_stress_methods,
     validate_reverse_stress,
     worst_window,
@@ -65,12 +68,17 @@ def test_validation_sees_only_the_past(model, returns, reference):
         segments=SEGMENTS,
         n_paths=100,
         methods=("diffusion", "normal", "historical"),
+        candidates=ATTRIBUTIONS,
     )
     table = validate_reverse_stress(
         model, returns, {"ew": np.full(4, 0.25)}, {"h1": ("2004-01-01", "2004-06-30")}, **args
     )
     assert set(table["method"]) == {"diffusion", "normal", "historical"}
     assert table["realised_segment_rank"].dropna().between(1, 3).all()
+    # the default attribution is the set mean; every candidate ranks the same sets
+    np.testing.assert_array_equal(table["rank_set_mean"], table["realised_segment_rank"])
+    mp = table["rank_most_plausible"] == 1
+    assert (mp == table["top_scenario_leads_with_it"]).all()
     # perturbing the rows after the period leaves every answer unchanged (the methods read
     # only rows before the realised window's first day)
     changed = returns.copy()
@@ -80,4 +88,39 @@ def test_validation_sees_only_the_past(model, returns, reference):
         model, changed, {"ew": np.full(4, 0.25)}, {"h1": ("2004-01-01", "2004-06-30")}, **args
     )
     cols = ["loss", "p", "realised_segment_rank", "realised_coverage"]
+    cols += [f"rank_{a}" for a in ATTRIBUTIONS]
     np.testing.assert_allclose(table[cols].to_numpy(float), again[cols].to_numpy(float))
+
+
+def test_hit_counts_and_the_rule():
+    table = pd.DataFrame(
+        {
+            "method": ["m1", "m2", "m1", "m2"],
+            "rank_set_mean": [1.0, 2.0, 1.0, np.nan],  # an unanswered request is a miss
+            "rank_weighted": [1.0, 1.0, 3.0, 1.0],
+        }
+    )
+    counts = hit_counts(table, ["set_mean", "weighted"])
+    assert counts.to_dict("index") == {
+        "m1": {"requests": 2, "set_mean": 2, "weighted": 1},
+        "m2": {"requests": 2, "set_mean": 0, "weighted": 2},
+    }
+    assert pick_by_rule({"a": 3, "b": 5, "c": 5}, "a") == "b"  # first of the best
+    assert pick_by_rule({"a": 5, "b": 5, "c": 1}, "b") == "b"  # ties -> the default
+    assert pick_by_rule({0.5: 2, 1.0: 2}, 1.0) == 1.0
+    with pytest.raises(ValueError, match="default 'z' is not among"):
+        pick_by_rule({"a": 1}, "z")
+
+
+def test_unknown_attributions_are_refused_before_any_request(returns, reference):
+    with pytest.raises(ValueError, match=r"attribution \['best'\] unknown"):
+        validate_reverse_stress(
+            None,
+            returns,
+            {"ew": np.full(4, 0.25)},
+            {"h1": ("2004-01-01", "2004-06-30")},
+            horizon=5,
+            reference=reference,
+            segments=SEGMENTS,
+            candidates=("set_mean", "best"),
+        )

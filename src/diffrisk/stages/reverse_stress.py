@@ -6,10 +6,16 @@ day; every method (loss-guided diffusion, normal and Student-t Mahalanobis sets,
 historical windows, conditional vine-copula draws) answers it with scenarios reaching
 L, a plausibility score and ``P(loss >= L)``. The held-out validation replays the worst
 ``h``-day loss of the equal-weighted and ``n_random`` random long-only portfolios in each
-named period of the test period (scored once, never used for a choice). Writes
-``reports/tables/reverse_stress.{csv,md}``, ``reverse_stress_validation.{csv,md}``,
-``reverse_stress_scores.{csv,md}``, ``reports/figures/reverse_stress.{png,pdf}`` and
-``reports/metrics/reverse_stress.json``.
+named period of the test period (scored once, never used for a choice). The same replay
+on the validation period (cut into ``validation_windows`` sub-periods) scores every
+attribution of :data:`~diffrisk.stress.reverse.ATTRIBUTIONS` and the diffusion guidance
+``strength_candidates``, and names the choice of the rule fixed before it was run
+(``reverse_stress_choice``; the configured ``attribution`` and ``strength`` are what the
+test replay uses). Writes ``reports/tables/reverse_stress.{csv,md}``,
+``reverse_stress_validation.{csv,md}``, ``reverse_stress_scores.{csv,md}``,
+``reverse_stress_choice.{csv,md}``, ``reverse_stress_choice_requests.{csv,md}``,
+``reports/figures/reverse_stress.{png,pdf}``, ``reports/metrics/reverse_stress.json`` and
+``reports/metrics/reverse_stress_choice.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import torch
 
 from diffrisk.core import io, paths
 from diffrisk.core.compute import Compute
+from diffrisk.core.params import parse_list
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
 from diffrisk.reporting.reverse_stress import figure_reverse_stress
@@ -32,9 +39,19 @@ from diffrisk.reporting.style import save_figure
 from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.config import parse_segments
 from diffrisk.stress.model import load_stress_model
-from diffrisk.stress.reverse import check_request, loss_contributions, segment_contributions
+from diffrisk.stress.reverse import (
+    ATTRIBUTIONS,
+    check_request,
+    loss_contributions,
+    segment_contributions,
+)
 from diffrisk.stress.reverse_score import fit_path_reference
-from diffrisk.stress.reverse_study import reverse_stress_methods, validate_reverse_stress
+from diffrisk.stress.reverse_study import (
+    hit_counts,
+    pick_by_rule,
+    reverse_stress_methods,
+    validate_reverse_stress,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +68,43 @@ def parse_periods(spec: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+def validation_periods(
+    index: pd.DatetimeIndex,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    n_windows: Any,
+    horizon: int,
+) -> dict[str, tuple[str, str]]:
+    """The validation period ``[start, end]`` cut into ``n_windows`` consecutive periods.
+
+    The rows of ``index`` inside the period are split into ``n_windows`` runs of equal
+    length (the first ones one row longer when it does not divide), named
+    ``validation_1``, ... Each must hold at least ``horizon`` rows (one window).
+
+    Raises
+    ------
+    ValueError
+        Naming ``stress.reverse.validation_windows`` when it is not an integer >= 1 or
+        the period is too short for that many ``horizon``-day windows.
+    """
+    key = "stress.reverse.validation_windows"
+    if isinstance(n_windows, bool) or int(n_windows) != n_windows or int(n_windows) < 1:
+        raise ValueError(f"{key} must be an integer >= 1, got {n_windows!r}")
+    n = int(n_windows)
+    rows = index[(index >= pd.Timestamp(start)) & (index <= pd.Timestamp(end))]
+    if len(rows) < n * int(horizon):
+        raise ValueError(
+            f"{key}={n}: the validation period {pd.Timestamp(start).date()}.."
+            f"{pd.Timestamp(end).date()} (data.val_start..data.val_end) has {len(rows)} rows, "
+            f"fewer than {n} windows of the {horizon}-day horizon need ({n * int(horizon)})"
+        )
+    chunks = np.array_split(np.arange(len(rows)), n)
+    return {
+        f"validation_{k + 1}": (str(rows[c[0]].date()), str(rows[c[-1]].date()))
+        for k, c in enumerate(chunks)
+    }
+
+
 def reverse_stress(
     *,
     es_alpha: float,
@@ -61,6 +115,9 @@ def reverse_stress(
     n_random: int,
     periods: str,
     methods: str,
+    attribution: str,
+    strength_candidates: str,
+    validation_windows: int,
     sectors: str,
     inputs: StressInputs,
     compute: Compute,
@@ -73,6 +130,12 @@ def reverse_stress(
     byte-identical whatever it is.
     """
     tic = time.perf_counter()
+    strengths = [float(x) for x in parse_list(strength_candidates)]
+    if float(strength) not in strengths:
+        raise ValueError(
+            f"stress.reverse.strength_candidates {strength_candidates!r} must list the "
+            f"configured strength {strength}"
+        )
     splits, seed = inputs.splits, inputs.seed
     returns = stage_returns(index_name=inputs.index_name)
     assets = [str(c) for c in returns.columns]
@@ -93,7 +156,11 @@ def reverse_stress(
         "diffusion_options": options,
         "methods": tuple(m.strip() for m in str(methods).split(",") if m.strip()),
         "seed": seed,
+        "attribution": attribution,
     }
+    val_periods = validation_periods(
+        returns.index, splits.val_start, splits.val_end, validation_windows, h
+    )
     test_rows = returns.index[returns.index >= splits.test_start]
     as_of = test_rows[0]
     request = check_request(
@@ -141,10 +208,35 @@ def reverse_stress(
     )
     scores = _scores(validation)
     metrics = _metrics(summary, scores, results, skipped, h, es_alpha)
+    # the choices of attribution and strength, on the validation period only
+    replays = {}
+    for gamma in strengths:
+        if gamma != float(strength) and "diffusion" not in shared["methods"]:
+            continue  # the strength only changes the diffusion method
+        replays[gamma] = validate_reverse_stress(
+            model,
+            returns,
+            portfolios,
+            val_periods,
+            horizon=h,
+            workers=compute.workers,
+            scheduler=compute.scheduler,
+            candidates=ATTRIBUTIONS,
+            **(
+                shared
+                if gamma == float(strength)
+                else shared
+                | {"diffusion_options": options | {"strength": gamma}, "methods": ("diffusion",)}
+            ),
+        )
+    choice, requests, choice_metrics = _choice(replays, float(strength), attribution, val_periods)
     write_table(summary, "reverse_stress")
     write_table(validation, "reverse_stress_validation")
     write_table(scores, "reverse_stress_scores")
+    write_table(choice, "reverse_stress_choice")
+    write_table(requests, "reverse_stress_choice_requests")
     io.write_json(paths.metrics_dir() / "reverse_stress.json", metrics, digits=6)
+    io.write_json(paths.metrics_dir() / "reverse_stress_choice.json", choice_metrics, digits=6)
     figure = save_figure(figure_reverse_stress(contrib, summary), "reverse_stress")
     # the wall time is logged, not committed: a rerun that moves no number changes no file
     logger.info("reverse_stress: %s (%.1f s)", metrics["headline"], time.perf_counter() - tic)
@@ -153,8 +245,62 @@ def reverse_stress(
         "validation": validation,
         "scores": scores,
         "metrics": metrics,
+        "choice": choice,
+        "choice_requests": requests,
+        "choice_metrics": choice_metrics,
         "figure": figure,
     }
+
+
+def _choice(
+    replays: Mapping[float, pd.DataFrame],
+    strength: float,
+    attribution: str,
+    periods: Mapping[str, tuple[str, str]],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Validation hit counts of every attribution and strength, and the rule's choices.
+
+    Rule (fixed before the validation replay was run): the attribution with the highest
+    hit count summed over all methods at the configured strength, ties -> ``set_mean``
+    (the historical default); then the strength with the highest diffusion hit count
+    under that attribution, ties -> 1.0.
+    """
+    tables = []
+    for gamma, replay in replays.items():
+        counts = hit_counts(replay, ATTRIBUTIONS).reset_index()
+        counts.insert(1, "strength", gamma)
+        tables.append(counts)
+    table = pd.concat(tables, ignore_index=True)
+    main = table.loc[table["strength"] == strength]
+    totals = {a: int(main[a].sum()) for a in ATTRIBUTIONS}
+    total_row = {"method": "total", "strength": strength, "requests": int(main["requests"].sum())}
+    table = pd.concat([table, pd.DataFrame([total_row | totals])], ignore_index=True)
+    chosen = pick_by_rule(totals, "set_mean")
+    diffusion = table.loc[table["method"] == "diffusion"].set_index("strength")[chosen]
+    by_strength = {float(g): int(diffusion.loc[g]) for g in replays if g in diffusion.index}
+    chosen_strength = pick_by_rule(by_strength, 1.0) if 1.0 in by_strength else None
+    requests = pd.concat([r.assign(strength=g) for g, r in replays.items()], ignore_index=True)
+    metrics = {
+        "periods": {k: list(v) for k, v in periods.items()},
+        "requests": int(len(replays[strength].groupby(["portfolio", "period"]))),
+        "attribution": {
+            "hits": {
+                str(r["method"]): {a: int(r[a]) for a in ATTRIBUTIONS} for _, r in main.iterrows()
+            },
+            "total": totals,
+            "chosen_by_rule": chosen,
+            "configured": attribution,
+        },
+        "strength": {
+            "diffusion_hits": {str(k): v for k, v in by_strength.items()},
+            "chosen_by_rule": chosen_strength,
+            "configured": strength,
+        },
+        "configured_is_the_rule_choice": bool(
+            chosen == attribution and chosen_strength == strength
+        ),
+    }
+    return table, requests, metrics
 
 
 def _scores(validation: pd.DataFrame) -> pd.DataFrame:

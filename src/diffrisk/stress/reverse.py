@@ -199,6 +199,57 @@ def leading_segments(
     return frame.mean(axis=0).sort_values(ascending=False, kind="stable")
 
 
+#: How a scenario set's leading segment is estimated (:func:`attributed_segments`).
+ATTRIBUTIONS: tuple[str, ...] = ("set_mean", "most_plausible", "top_decile", "weighted")
+
+
+def attributed_segments(
+    contributions: ArrayLike,
+    plausibility: ArrayLike,
+    assets: Sequence[str],
+    segments: Mapping[str, Sequence[str]],
+    attribution: str = "set_mean",
+) -> pd.Series:
+    """Segments ranked by a scenario set's loss contributions under an attribution rule.
+
+    Parameters
+    ----------
+    contributions : array_like (N, n_assets)
+        :func:`loss_contributions` of the set, most plausible scenario first.
+    plausibility : array_like (N,)
+        The scenarios' plausibility scores in (0, 1]
+        (:func:`diffrisk.stress.reverse_score.plausibility`), same order.
+    assets, segments
+        As for :func:`segment_contributions`.
+    attribution : str
+        One of :data:`ATTRIBUTIONS`: ``set_mean`` the mean segment contribution over the
+        whole set (:func:`leading_segments`); ``most_plausible`` the first scenario's;
+        ``top_decile`` the mean over the ``ceil(N / 10)`` most plausible scenarios;
+        ``weighted`` the mean over the whole set weighted by plausibility,
+        ``sum_i p_i c_i / sum_i p_i``.
+
+    Returns
+    -------
+    Series
+        Segment -> attributed contribution, largest first (stable on ties).
+    """
+    if attribution not in ATTRIBUTIONS:
+        raise ValueError(f"attribution {attribution!r} unknown; expected one of {ATTRIBUTIONS}")
+    arr = np.atleast_2d(np.asarray(contributions, dtype=float))
+    if attribution == "set_mean":
+        return leading_segments(arr, assets, segments)
+    if attribution == "most_plausible":
+        return leading_segments(arr[:1], assets, segments)
+    if attribution == "top_decile":
+        return leading_segments(arr[: max(1, -(-len(arr) // 10))], assets, segments)
+    p = np.asarray(plausibility, dtype=float).ravel()
+    if p.shape != (len(arr),) or not np.all(p > 0):
+        raise ValueError(f"plausibility: expected {len(arr)} positive scores, got {p.shape}")
+    frame = segment_contributions(arr, assets, segments)
+    weighted = frame.mul(p / p.sum(), axis=0).sum(axis=0)
+    return weighted.sort_values(ascending=False, kind="stable")
+
+
 def _model_eps_fn(
     model: StressModel,
     returns: pd.DataFrame,

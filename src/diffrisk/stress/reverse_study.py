@@ -25,8 +25,10 @@ import torch
 from diffrisk.core.compute import compute_map
 from diffrisk.stress.model import StressModel
 from diffrisk.stress.reverse import (
+    ATTRIBUTIONS,
     ReverseRequest,
     ReverseResult,
+    attributed_segments,
     diffusion_reverse_stress,
     leading_segments,
     loss_contributions,
@@ -68,6 +70,7 @@ def reverse_stress_methods(
     diffusion_options: Mapping[str, Any] | None = None,
     methods: Sequence[str] = METHODS,
     seed: int = 0,
+    attribution: str = "set_mean",
 ) -> tuple[dict[str, ReverseResult], pd.DataFrame]:
     """Answer one request with every method; results and a summary table.
 
@@ -92,6 +95,9 @@ def reverse_stress_methods(
     methods : sequence of str
         Subset of :data:`METHODS`.
     seed : int
+    attribution : str, default "set_mean"
+        How the set's segment ranking is estimated, the same for every method
+        (:func:`~diffrisk.stress.reverse.attributed_segments`).
 
     Returns
     -------
@@ -105,6 +111,7 @@ def reverse_stress_methods(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ValueError(f"methods {unknown} unknown; expected a subset of {METHODS}")
+    _check_attributions([attribution])
     before = returns.iloc[: returns.index.searchsorted(pd.Timestamp(as_of))] if as_of else returns
     assets = list(returns.columns)
     results: dict[str, ReverseResult] = {}
@@ -157,7 +164,9 @@ def reverse_stress_methods(
         }
         if len(res.loss):
             contrib = loss_contributions(res.scenarios, request.weights, request.horizon)
-            ranking = leading_segments(contrib, assets, segments)
+            ranking = attributed_segments(
+                contrib, scores["plausibility"], assets, segments, attribution
+            )
             top = leading_segments(contrib[:1], assets, segments)
             row.update(
                 best_plausibility=float(scores["plausibility"].iloc[0]),
@@ -168,6 +177,12 @@ def reverse_stress_methods(
             )
         rows.append(row)
     return results, pd.DataFrame(rows)
+
+
+def _check_attributions(names: Sequence[str]) -> None:
+    unknown = [a for a in names if a not in ATTRIBUTIONS]
+    if unknown:
+        raise ValueError(f"attribution {unknown} unknown; expected one of {ATTRIBUTIONS}")
 
 
 def worst_window(
@@ -200,6 +215,8 @@ def validate_reverse_stress(
     segments: Mapping[str, Sequence[str]],
     workers: int = 1,
     scheduler: str | None = None,
+    attribution: str = "set_mean",
+    candidates: Sequence[str] = (),
     **options: Any,
 ) -> pd.DataFrame:
     """Replay the worst realised ``horizon``-day loss of each portfolio in each period.
@@ -221,6 +238,13 @@ def validate_reverse_stress(
         rows come back in request order: the table is the same whatever it is.
     scheduler : str, optional
         A running Dask scheduler (:func:`diffrisk.core.compute.resolve_scheduler`).
+    attribution : str, default "set_mean"
+        How each set's segment ranking is estimated, the same for every method
+        (:func:`~diffrisk.stress.reverse.attributed_segments`): the ranking behind
+        ``realised_segment_rank``.
+    candidates : sequence of str, default ()
+        Further attributions scored on the same sets: one column ``rank_<name>`` each
+        (the realised leading segment's rank under it), for choosing ``attribution``.
     **options
         ``n_paths``, ``diffusion_options``, ``methods``, ``seed`` of
         :func:`reverse_stress_methods` (its defaults when absent), passed on for every
@@ -231,10 +255,12 @@ def validate_reverse_stress(
     DataFrame
         One row per (portfolio, period, method): the realised window, L, the realised
         leading segment, its rank in the method's set (1 = ranked first; by mean loss
-        contribution over the set), whether the most plausible scenario leads with it,
-        the realised path's plausibility score and its coverage by the set
-        (:func:`~diffrisk.stress.reverse_score.set_coverage`).
+        contribution over the set under ``attribution``), whether the most plausible
+        scenario leads with it, the realised path's plausibility score, its coverage by
+        the set (:func:`~diffrisk.stress.reverse_score.set_coverage`) and the ranks under
+        ``candidates``.
     """
+    _check_attributions([attribution, *candidates])
     assets = list(returns.columns)
     replays = []
     for pname, weights in portfolios.items():
@@ -249,7 +275,8 @@ def validate_reverse_stress(
         returns=returns,
         reference=reference,
         segments=segments,
-        options=options,
+        options={**options, "attribution": attribution},
+        candidates=tuple(candidates),
     )
     parts = compute_map(task, replays, workers, scheduler=scheduler, desc="reverse requests")
     return pd.DataFrame([row for part in parts for row in part])
@@ -276,6 +303,7 @@ def _replay_rows(
     reference: PathReference,
     segments: Mapping[str, Sequence[str]],
     options: Mapping[str, Any],
+    candidates: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """The rows of :func:`validate_reverse_stress` for one request (one Dask task)."""
     if model is not None:  # a worker process starts with torch's default threads
@@ -296,29 +324,65 @@ def _replay_rows(
     rows = []
     for _, srow in summary.iterrows():
         res = results[srow["method"]]
-        rank, top_lead = float("nan"), None
+        ranks = dict.fromkeys((options["attribution"], *candidates), float("nan"))
+        top_lead = None
         if len(res.loss):
-            ranking = leading_segments(
-                loss_contributions(res.scenarios, w, horizon), assets, segments
-            )
-            rank = float(list(ranking.index).index(lead) + 1)
+            contrib = loss_contributions(res.scenarios, w, horizon)
+            scores = res.metadata["plausibility"]["plausibility"]
+            for name in ranks:
+                ranking = attributed_segments(contrib, scores, assets, segments, name)
+                ranks[name] = float(list(ranking.index).index(lead) + 1)
             top_lead = srow.get("leading_segment")
-        rows.append(
-            {
-                "portfolio": replay.portfolio,
-                "period": replay.period,
-                "window_start": replay.first.date(),
-                "loss": replay.loss,
-                "realised_leading_segment": lead,
-                "method": srow["method"],
-                "n_scenarios": int(srow["n_scenarios"]),
-                "p": srow["p"],
-                "p_lower": srow["p_lower"],
-                "p_upper": srow["p_upper"],
-                "realised_segment_rank": rank,
-                "top_scenario_leads_with_it": top_lead == lead,
-                "realised_plausibility": realised_score,
-                "realised_coverage": set_coverage(replay.path, res.scenarios, reference),
-            }
-        )
+        row = {
+            "portfolio": replay.portfolio,
+            "period": replay.period,
+            "window_start": replay.first.date(),
+            "loss": replay.loss,
+            "realised_leading_segment": lead,
+            "method": srow["method"],
+            "n_scenarios": int(srow["n_scenarios"]),
+            "p": srow["p"],
+            "p_lower": srow["p_lower"],
+            "p_upper": srow["p_upper"],
+            "realised_segment_rank": ranks[options["attribution"]],
+            "top_scenario_leads_with_it": top_lead == lead,
+            "realised_plausibility": realised_score,
+            "realised_coverage": set_coverage(replay.path, res.scenarios, reference),
+        }
+        rows.append(row | {f"rank_{name}": ranks[name] for name in candidates})
     return rows
+
+
+def hit_counts(table: pd.DataFrame, candidates: Sequence[str]) -> pd.DataFrame:
+    """Per method, the requests whose realised leading segment each candidate ranks first.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`validate_reverse_stress` rows with the ``rank_<name>`` columns of
+        ``candidates`` (a request a method did not answer counts as a miss).
+    candidates : sequence of str
+
+    Returns
+    -------
+    DataFrame
+        Index the methods (first-seen order), columns ``requests`` and the candidates.
+    """
+    g = table.groupby("method", sort=False)
+    out = pd.DataFrame({"requests": g.size()})
+    for name in candidates:
+        out[name] = g[f"rank_{name}"].apply(lambda s: int((s == 1).sum()))
+    return out
+
+
+def pick_by_rule(counts: Mapping[Any, int], default: Any) -> Any:
+    """The candidate with the highest count; ties -> ``default``, else the first listed.
+
+    The selection rule of the validation choices (fixed before the counts are seen).
+    """
+    if default not in counts:
+        raise ValueError(f"the default {default!r} is not among the candidates {list(counts)}")
+    best = max(counts.values())
+    if counts[default] == best:
+        return default
+    return next(k for k, v in counts.items() if v == best)
