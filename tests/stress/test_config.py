@@ -27,10 +27,10 @@ def test_stratify_option_is_checked_and_off_by_default():
     assert StressConfig.from_dict(old) == StressConfig()  # checkpoints without the fields
 
 
-def test_edm_options_are_off_by_default_and_checked():
-    cfg = StressConfig()
+def test_edm_options_defaults_and_checks():
+    cfg = StressConfig()  # lognormal noise levels: adopted on validation (docs/stress-study.md)
     assert (cfg.noise_levels, cfg.noise_p_mean, cfg.noise_p_std, cfg.sigma_data) == (
-        "uniform",
+        "lognormal",
         -1.2,
         1.2,
         1.0,

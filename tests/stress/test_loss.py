@@ -42,7 +42,8 @@ def test_the_pacf_penalty_enters_the_loss_linearly_in_its_weight(model, returns)
 
     base, one, two = loss(0.0), loss(1.5), loss(3.0)
     assert np.isfinite(base) and one > base
-    np.testing.assert_allclose(two - base, 2 * (one - base), rtol=1e-5, atol=1e-7)
+    # float32 losses: rounding of ~1e-7 on a penalty term of ~1e-3
+    np.testing.assert_allclose(two - base, 2 * (one - base), rtol=1e-5, atol=1e-6)
     assert loss(1.5, None) == base  # no target: no penalty
 
 
@@ -76,7 +77,8 @@ def test_draw_steps_follow_the_configured_distribution(model):
     )
     assert p_value > 1e-3, (stat, p_value)
     # uniform is torch.randint with the same generator state, as before the option existed
-    uniform = draw_steps(schedule, 64, torch.Generator().manual_seed(2), model.config)
+    uniform_config = dataclasses.replace(model.config, noise_levels="uniform")
+    uniform = draw_steps(schedule, 64, torch.Generator().manual_seed(2), uniform_config)
     assert torch.equal(
         uniform,
         torch.randint(0, schedule.n_steps, (64,), generator=torch.Generator().manual_seed(2)),

@@ -179,8 +179,9 @@ def test_scaled_target_std_is_one_on_the_training_windows(model, returns):
     assert scaled_target_std(model, val_w) == pytest.approx(expected, rel=1e-6)
 
 
-def test_lognormal_noise_levels_train_and_change_the_draws(model, returns):
-    cfg = dataclasses.replace(StressConfig.smoke(), noise_levels="lognormal")
+def test_uniform_noise_levels_train_and_change_the_draws(model, returns):
+    assert model.config.noise_levels == "lognormal"  # the default
+    cfg = dataclasses.replace(StressConfig.smoke(), noise_levels="uniform")
     fitted = train_stress_model(
         returns, (TRAIN_END, VAL_START, VAL_END), cfg, seed=3, progress=False
     )

@@ -123,8 +123,9 @@ class StressConfig(ParamsSection, SmokeSettings):
         (:func:`parse_segments`); ``""`` = one segment per constituent.
     noise_levels : {"uniform", "lognormal"}
         Distribution of the training noise level (:func:`~diffrisk.stress.loss.draw_steps`).
-        ``uniform`` (default): the step ``t`` is uniform on ``0..T-1`` (DDPM).
-        ``lognormal``: EDM's (Karras et al. 2022) ``ln sigma ~ N(noise_p_mean,
+        ``uniform``: the step ``t`` is uniform on ``0..T-1`` (DDPM).
+        ``lognormal`` (default; it passed the validation rule of
+        ``benchmarks/ablation_stress.py``, docs/stress-study.md): EDM's (Karras et al. 2022) ``ln sigma ~ N(noise_p_mean,
         noise_p_std**2)``, ``sigma`` in the units of the data (``sigma_data * sigma_t``
         with ``sigma_t = sqrt((1 - ab_t) / ab_t)``), each draw taken to the step whose
         ``ln sigma_t`` is nearest (the first and last steps take the tails).
@@ -183,7 +184,7 @@ class StressConfig(ParamsSection, SmokeSettings):
     threads: int = 1
     stratify: str = "none"
     segments: str = ""
-    noise_levels: str = "uniform"
+    noise_levels: str = "lognormal"
     noise_p_mean: float = -1.2
     noise_p_std: float = 1.2
     sigma_data: float = 1.0
