@@ -69,6 +69,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "p_uncond_0.7": {"p_uncond": 0.7},
     "batch_64": {"batch_size": 64},
     "wide": {"width": 64, "emb_dim": 96, "n_blocks": 6, "batch_size": 128},
+    "attn1": {"asset_attention": 1},  # attention across assets (issue 19), one and two layers
+    "attn2": {"asset_attention": 2},
 }
 
 #: steering requests (the COVID-like volatility is capped inside the training range)

@@ -57,7 +57,7 @@ RECORD_KEYS = """
     diffusion_steps p_uncond p_drop_component pacf_weight pacf_lags history_clip
     history_stats amplitude_embedding ewma_lambda ewma_warmup lr weight_decay batch_size
     max_epochs patience min_epochs grad_clip ema_decay samples_per_epoch threads stratify
-    segments
+    segments asset_attention attention_dim attention_heads
 """.split()
 
 

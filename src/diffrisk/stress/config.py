@@ -117,6 +117,15 @@ class StressConfig(ParamsSection, SmokeSettings):
     segments : str
         Segment map of ``stratify="segment"``: ``"name=TICKER,TICKER; ..."``
         (:func:`parse_segments`); ``""`` = one segment per constituent.
+    asset_attention : int
+        Layers of attention across assets in the denoiser
+        (:class:`~diffrisk.stress.attention.AssetAttention`: per-asset tokens,
+        self-attention across the assets of each day, cross-attention to the conditioning
+        embeddings); 0 (default) = none, the network of the temporal convolutions alone.
+    attention_dim : int
+        Width of the asset tokens (used when ``asset_attention > 0``).
+    attention_heads : int
+        Attention heads; divides ``attention_dim``.
     """
 
     horizon: int = 20
@@ -149,6 +158,9 @@ class StressConfig(ParamsSection, SmokeSettings):
     threads: int = 1
     stratify: str = "none"
     segments: str = ""
+    asset_attention: int = 0
+    attention_dim: int = 16
+    attention_heads: int = 2
 
     section: ClassVar[str] = "stress.model"
 
@@ -165,9 +177,17 @@ class StressConfig(ParamsSection, SmokeSettings):
                 "diffusion_steps",
                 "pacf_lags",
                 "threads",
+                "attention_dim",
+                "attention_heads",
             ),
             "StressConfig",
         )
+        if self.asset_attention < 0 or self.attention_dim % self.attention_heads:
+            raise ValueError(
+                "StressConfig needs asset_attention >= 0 and attention_heads dividing "
+                f"attention_dim, got asset_attention={self.asset_attention}, "
+                f"attention_dim={self.attention_dim}, attention_heads={self.attention_heads}"
+            )
         if self.horizon < 2:
             raise ValueError(f"StressConfig.horizon must be >= 2, got {self.horizon}")
         if self.pacf_lags >= self.horizon:
