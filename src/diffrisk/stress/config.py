@@ -119,9 +119,9 @@ class StressConfig(ParamsSection, SmokeSettings):
         (:func:`parse_segments`); ``""`` = one segment per constituent.
     asset_attention : int
         Layers of attention across assets in the denoiser
-        (:class:`~diffrisk.stress.attention.AssetAttention`: per-asset tokens,
-        self-attention across the assets of each day, cross-attention to the conditioning
-        embeddings); 0 (default) = none, the network of the temporal convolutions alone.
+        (:class:`~diffrisk.stress.attention.AssetAttention`: one token per asset holding
+        its noisy path, self-attention across the assets, cross-attention to the
+        conditioning embeddings); 0 (default) = none, the temporal convolutions alone.
     attention_dim : int
         Width of the asset tokens (used when ``asset_attention > 0``).
     attention_heads : int

@@ -144,9 +144,10 @@ class StressDenoiser(ConditionModules):
     horizon. The output convolution starts at zero.
 
     With ``spec.asset_attention > 0`` an :class:`~diffrisk.stress.attention.AssetAttention`
-    (per-asset tokens, attention across assets and to the conditioning embeddings) maps
-    ``x_t`` to one channel per asset, which a zero-initialised 1x1 convolution adds to the
-    input features: the network starts as the one without attention. With 0 (default)
+    (one token per asset holding its noisy path, attention across assets and to the
+    conditioning embeddings) maps ``x_t`` to one channel per asset, which a
+    zero-initialised 1x1 convolution adds to the input features: the network starts as
+    the one without attention. With 0 (default)
     neither module exists and the network is exactly the one without the option.
     """
 
@@ -172,8 +173,9 @@ class StressDenoiser(ConditionModules):
         if spec.asset_attention > 0:  # created last: the other weights draw as without it
             n_cond = 4 if spec.amplitude else 3
             self.attention = AssetAttention(
-                a, d, n_cond, spec.attention_dim, spec.attention_heads, spec.asset_attention
-            )
+                a, spec.horizon, d, n_cond, spec.attention_dim, spec.attention_heads,
+                spec.asset_attention,
+            )  # fmt: skip
             self.attention_in = nn.Conv1d(a, w, 1)
             nn.init.zeros_(self.attention_in.weight)
             nn.init.zeros_(self.attention_in.bias)
