@@ -147,8 +147,8 @@ class StressDenoiser(ConditionModules):
     (one token per asset holding its noisy path, attention across assets and to the
     conditioning embeddings) maps ``x_t`` to one channel per asset, which a
     zero-initialised 1x1 convolution adds to the input features: the network starts as
-    the one without attention. With 0 (default)
-    neither module exists and the network is exactly the one without the option.
+    the one without attention. With 0 (default) neither module exists and the network is
+    exactly the one without the option.
     """
 
     prediction_type: str = "v_prediction"
