@@ -75,6 +75,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "edm_noise": {"noise_levels": "lognormal"},
     "edm_sigma": {"sigma_data": 1.0},
     "edm": {"noise_levels": "lognormal", "sigma_data": 1.0},
+    "attn1": {"asset_attention": 1},  # attention across assets (issue 19), one and two layers
+    "attn2": {"asset_attention": 2},
 }
 
 #: steering requests (the COVID-like volatility is capped inside the training range)

@@ -79,6 +79,7 @@ RECORD_KEYS = """
     history_stats amplitude_embedding ewma_lambda ewma_warmup lr weight_decay batch_size
     max_epochs patience min_epochs grad_clip ema_decay samples_per_epoch threads stratify
     segments noise_levels noise_p_mean noise_p_std sigma_data
+    asset_attention attention_dim attention_heads
 """.split()
 
 

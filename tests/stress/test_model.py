@@ -23,7 +23,7 @@ from diffrisk.stress.model import (
     train_stress_model,
 )
 from diffrisk.stress.sampling import generate_paths
-from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START
+from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns
 
 
 def test_pacf_penalty_trains(returns):
@@ -66,6 +66,33 @@ def test_ablation_switches_train_sample_and_round_trip(returns, tmp_path):
     b, _ = generate_paths(again, returns, ["2004-03-01"], 4, None, guidance=0, seed=1, n_steps=5)
     np.testing.assert_array_equal(a, b)
     assert np.isfinite(a).all()
+
+
+def test_asset_attention_trains_samples_and_round_trips_on_three_assets(tmp_path):
+    returns = synthetic_returns(n_assets=3)
+    config = StressConfig.smoke(asset_attention=2, max_epochs=2, min_epochs=2)
+    fitted = train_stress_model(
+        returns, (TRAIN_END, VAL_START, VAL_END), config, seed=3, progress=False
+    )
+    assert fitted.net.spec.asset_attention == 2 and len(fitted.history) == 2
+    assert all(np.isfinite(h["val_loss"]) for h in fitted.history)
+    assert fitted.net.attention_in.weight.abs().max() > 0  # the attention path was trained
+    a, _ = generate_paths(fitted, returns, ["2004-03-01"], 4, None, guidance=0, seed=1, n_steps=5)
+    assert a.shape == (4, config.horizon, 3) and np.isfinite(a).all()
+    again = load_stress_model(save_stress_model(fitted, tmp_path / "attn.pt"))
+    assert again.config == config and again.net.spec == fitted.net.spec
+    b, _ = generate_paths(again, returns, ["2004-03-01"], 4, None, guidance=0, seed=1, n_steps=5)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_without_the_attention_fields_loads_as_before(model, checkpoint, tmp_path):
+    payload = torch.load(checkpoint, weights_only=False)
+    for key in ("asset_attention", "attention_dim", "attention_heads"):
+        del payload["spec"][key], payload["config"][key]
+    torch.save(payload, tmp_path / "old.pt")
+    old = load_stress_model(tmp_path / "old.pt")
+    assert old.net.spec == model.net.spec and old.config == model.config
+    assert old.net.attention is None
 
 
 def test_model_errors(returns, tmp_path):

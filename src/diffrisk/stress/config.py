@@ -125,10 +125,11 @@ class StressConfig(ParamsSection, SmokeSettings):
         Distribution of the training noise level (:func:`~diffrisk.stress.loss.draw_steps`).
         ``uniform``: the step ``t`` is uniform on ``0..T-1`` (DDPM).
         ``lognormal`` (default; it passed the validation rule of
-        ``benchmarks/ablation_stress.py``, docs/stress-study.md): EDM's (Karras et al. 2022) ``ln sigma ~ N(noise_p_mean,
-        noise_p_std**2)``, ``sigma`` in the units of the data (``sigma_data * sigma_t``
-        with ``sigma_t = sqrt((1 - ab_t) / ab_t)``), each draw taken to the step whose
-        ``ln sigma_t`` is nearest (the first and last steps take the tails).
+        ``benchmarks/ablation_stress.py``, docs/stress-study.md): EDM's (Karras et al.
+        2022) ``ln sigma ~ N(noise_p_mean, noise_p_std**2)``, ``sigma`` in the units of
+        the data (``sigma_data * sigma_t`` with ``sigma_t = sqrt((1 - ab_t) / ab_t)``),
+        each draw taken to the step whose ``ln sigma_t`` is nearest (the first and last
+        steps take the tails).
     noise_p_mean, noise_p_std : float
         ``P_mean`` and ``P_std`` of ``noise_levels="lognormal"`` (EDM's -1.2 and 1.2);
         ``noise_p_std > 0``.
@@ -138,6 +139,15 @@ class StressConfig(ParamsSection, SmokeSettings):
         <diffrisk.stress.model.StressModel.path_scale>`, the one place that converts).
         The default 1 is EDM's preconditioning of the v-prediction network as it is; set
         it to :func:`~diffrisk.stress.model.scaled_target_std` of the training windows.
+    asset_attention : int
+        Layers of attention across assets in the denoiser
+        (:class:`~diffrisk.stress.attention.AssetAttention`: one token per asset holding
+        its noisy path, self-attention across the assets, cross-attention to the
+        conditioning embeddings); 0 (default) = none, the temporal convolutions alone.
+    attention_dim : int
+        Width of the asset tokens (used when ``asset_attention > 0``).
+    attention_heads : int
+        Attention heads; divides ``attention_dim``.
 
     Notes
     -----
@@ -188,6 +198,9 @@ class StressConfig(ParamsSection, SmokeSettings):
     noise_p_mean: float = -1.2
     noise_p_std: float = 1.2
     sigma_data: float = 1.0
+    asset_attention: int = 0
+    attention_dim: int = 16
+    attention_heads: int = 2
 
     section: ClassVar[str] = "stress.model"
 
@@ -204,9 +217,17 @@ class StressConfig(ParamsSection, SmokeSettings):
                 "diffusion_steps",
                 "pacf_lags",
                 "threads",
+                "attention_dim",
+                "attention_heads",
             ),
             "StressConfig",
         )
+        if self.asset_attention < 0 or self.attention_dim % self.attention_heads:
+            raise ValueError(
+                "StressConfig needs asset_attention >= 0 and attention_heads dividing "
+                f"attention_dim, got asset_attention={self.asset_attention}, "
+                f"attention_dim={self.attention_dim}, attention_heads={self.attention_heads}"
+            )
         if self.horizon < 2:
             raise ValueError(f"StressConfig.horizon must be >= 2, got {self.horizon}")
         if self.pacf_lags >= self.horizon:

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from diffrisk.diffusion.nn import ResidualDilatedBlock, SinusoidalTimeEmbedding
+from diffrisk.stress.attention import AssetAttention
 from diffrisk.stress.signatures import N_HISTORY_SCALARS, SIGNATURE_COLUMNS
 
 
@@ -18,9 +19,10 @@ from diffrisk.stress.signatures import N_HISTORY_SCALARS, SIGNATURE_COLUMNS
 class StressSpec:
     """Shape of :class:`StressDenoiser` (plain numbers, serialisable).
 
-    The network fields (``width`` ... ``emb_dim``) are read from
-    :class:`~diffrisk.stress.config.StressConfig` (which holds their defaults), the others
-    from the data.
+    The network fields (``width`` ... ``emb_dim`` and ``asset_attention`` ...
+    ``attention_heads``) are read from :class:`~diffrisk.stress.config.StressConfig`
+    (which holds their defaults), the others from the data. The attention fields come
+    last with the defaults of a network without attention, so that older checkpoints load.
     """
 
     n_assets: int
@@ -34,6 +36,9 @@ class StressSpec:
     n_scalars: int = N_HISTORY_SCALARS
     n_signature: int = len(SIGNATURE_COLUMNS)
     amplitude: bool = True
+    asset_attention: int = 0
+    attention_dim: int = 16
+    attention_heads: int = 2
 
 
 class FiLMBlock(nn.Module):
@@ -137,6 +142,13 @@ class StressDenoiser(ConditionModules):
     sinusoidal timestep embedding of :mod:`diffrisk.diffusion.nn`, an embedding of the noisy
     sample's own amplitude (:func:`amplitude_features`), and FiLM residual blocks over the
     horizon. The output convolution starts at zero.
+
+    With ``spec.asset_attention > 0`` an :class:`~diffrisk.stress.attention.AssetAttention`
+    (one token per asset holding its noisy path, attention across assets and to the
+    conditioning embeddings) maps ``x_t`` to one channel per asset, which a
+    zero-initialised 1x1 convolution adds to the input features: the network starts as
+    the one without attention. With 0 (default) neither module exists and the network is
+    exactly the one without the option.
     """
 
     prediction_type: str = "v_prediction"
@@ -156,6 +168,17 @@ class StressDenoiser(ConditionModules):
         self.out = nn.Conv1d(w, a, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.attention: AssetAttention | None = None
+        self.attention_in: nn.Conv1d | None = None
+        if spec.asset_attention > 0:  # created last: the other weights draw as without it
+            n_cond = 4 if spec.amplitude else 3
+            self.attention = AssetAttention(
+                a, spec.horizon, d, n_cond, spec.attention_dim, spec.attention_heads,
+                spec.asset_attention,
+            )  # fmt: skip
+            self.attention_in = nn.Conv1d(a, w, 1)
+            nn.init.zeros_(self.attention_in.weight)
+            nn.init.zeros_(self.attention_in.bias)
 
     def forward(
         self, x_t: torch.Tensor, t: torch.Tensor, context: torch.Tensor, signature: torch.Tensor
@@ -167,11 +190,16 @@ class StressDenoiser(ConditionModules):
         ``context`` and ``signature`` are the (B, emb_dim) outputs of
         :meth:`encode_history` and :meth:`embed_signature`.
         """
-        emb = self.time(t) + context + signature
+        parts = [self.time(t), context, signature]
         if self.amplitude is not None:
-            emb = emb + self.amplitude(amplitude_features(x_t))
+            parts.append(self.amplitude(amplitude_features(x_t)))
+        emb = parts[0] + parts[1] + parts[2]
+        if self.amplitude is not None:
+            emb = emb + parts[3]
         emb = F.silu(emb)
         h = self.inp(x_t)
+        if self.attention is not None and self.attention_in is not None:
+            h = h + self.attention_in(self.attention(x_t, torch.stack(parts, dim=1)))
         for block in self.blocks:
             h = block(h, emb)
         return self.out(F.silu(self.out_norm(h)))
