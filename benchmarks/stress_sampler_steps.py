@@ -11,7 +11,7 @@ next to the realised ones. The test period is never read.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/stress_sampler_steps.py
+    OMP_NUM_THREADS=1 python benchmarks/stress_sampler_steps.py [--prior-only]
 """
 
 from __future__ import annotations
@@ -57,11 +57,19 @@ VARIANTS = (
     {"n_steps": 20, "prior_neighbours": 200, "guidance": 1.25},
 )
 
+#: ``--prior-only``: the signature prior's guidance weight alone (the default sampler)
+PRIOR_WEIGHTS = tuple(
+    {"n_steps": 20, "prior_neighbours": 50, "guidance": w} for w in (1.0, 1.25, 1.5, 1.75, 2.0)
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(stress_checkpoint()))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--prior-only", action="store_true", help="only the prior's guidance weights 1-2"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", StressRangeWarning)
@@ -76,7 +84,7 @@ def main() -> None:
     thresholds = fit_regime_thresholds(visible.loc[visible.index <= splits.train_end])
     realised = horizon_risk(historical_paths(val, h))
     print(f"realised: VaR {realised['port_var05']:.4f} ES {realised['port_es05']:.4f}")
-    for kw in VARIANTS:
+    for kw in PRIOR_WEIGHTS if args.prior_only else VARIANTS:
         settings = {"guidance": 0.0, **kw}
         set_, info = generate_paths(model, visible, dates, 100, None, seed=20250515, **settings)
         scores = summary_scores(validate_scenarios(set_, val, thresholds)).iloc[0]
