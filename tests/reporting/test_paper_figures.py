@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from diffrisk.reporting.paper_figures import (
+    draw_fig3,
     fig1_distribution,
     fig2_var_vs_returns,
     fig3_cvar_exceedances,
@@ -14,6 +15,7 @@ from diffrisk.reporting.paper_figures import (
 )
 from diffrisk.reporting.style import (
     FIGURE_STEMS,
+    sort_methods,
 )
 from tests.reporting.conftest import (
     FIG1_METHODS,
@@ -64,22 +66,26 @@ def test_figures_reject_bad_inputs(study, root):
 
 
 def test_fig3_shades_the_given_crash_window_and_counts_its_exceedances(study, root):
-    from diffrisk.reporting.paper_figures import _draw_fig3, _series_frames
-
-    frames = _series_frames(study["forecasts"], "portfolio", ["var_01", "cvar_01"])
+    forecasts = study["forecasts"]
     start, end = pd.Timestamp("2020-02-01"), pd.Timestamp("2020-03-31")
-    fig = _draw_fig3(frames, "portfolio", 0.01, (start, end))
-    for ax, f in zip(fig.axes, frames.values(), strict=False):
-        inside = (f["date"] >= start) & (f["date"] <= end)
+    fig = draw_fig3(forecasts, "portfolio", 0.01, (start, end))
+    assert len(fig.axes) == len(forecasts)
+    counted = 0
+    for ax, method in zip(fig.axes, sort_methods(forecasts), strict=True):
+        f = forecasts[method].loc[lambda x: x["series"] == "portfolio"]
+        dates = pd.to_datetime(f["date"])
+        inside = (dates >= start) & (dates <= end)
         expected = int(((f["realized"] < f["var_01"]) & inside).sum())
+        counted += expected
         assert ax.get_title().endswith(f"; {expected} in the crash window")
         assert "Crash window (Feb–Mar 2020)" in ax.get_legend_handles_labels()[1]
+    assert counted > 0  # the synthetic crash regime starts in February 2020
     # no window, or one outside the plotted period: nothing shaded, nothing counted
-    for window in (None, (pd.Timestamp("2010-01-01"), pd.Timestamp("2010-12-31"))):
-        fig = _draw_fig3(frames, "portfolio", 0.01, window)
+    for window in (None, ("2010-01-01", "2010-12-31")):
+        fig = draw_fig3(forecasts, "portfolio", 0.01, window)
         assert all("crash window" not in ax.get_title() for ax in fig.axes)
     with pytest.raises(ValueError, match="fig3 window: end 2020-01-01 is before start 2020-02-01"):
-        fig3_cvar_exceedances(study["forecasts"], "portfolio", window=("2020-02-01", "2020-01-01"))
-    shaded = fig3_cvar_exceedances(study["forecasts"], "portfolio", window=(start, end), stem="a")
-    plain = fig3_cvar_exceedances(study["forecasts"], "portfolio", stem="b")
+        fig3_cvar_exceedances(forecasts, "portfolio", window=("2020-02-01", "2020-01-01"))
+    shaded = fig3_cvar_exceedances(forecasts, "portfolio", window=(start, end), stem="a")
+    plain = fig3_cvar_exceedances(forecasts, "portfolio", stem="b")
     assert shaded[0].read_bytes() != plain[0].read_bytes()

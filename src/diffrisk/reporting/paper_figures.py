@@ -365,12 +365,34 @@ def fig2_var_vs_returns(
     return _render(lambda: _draw_fig2(frames, series, alphas), stem, out_dir)
 
 
-def _draw_fig3(
-    frames: Mapping[str, pd.DataFrame],
+def draw_fig3(
+    forecasts: Mapping[str, pd.DataFrame],
     series: str,
-    alpha: float,
-    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+    alpha: float = 0.01,
+    window: tuple[Any, Any] | None = None,
 ) -> Figure:
+    """Figure 3 as a matplotlib ``Figure`` (:func:`fig3_cvar_exceedances` saves it).
+
+    One panel per method (report order); each panel's title counts the exceedances, the
+    returns beyond the CVaR and, when ``window`` falls in the plotted period, the
+    exceedances inside it.
+
+    Parameters
+    ----------
+    forecasts, series, alpha, window
+        As for :func:`fig3_cvar_exceedances`.
+
+    Returns
+    -------
+    Figure
+    """
+    if window is not None:
+        window = (pd.Timestamp(window[0]), pd.Timestamp(window[1]))
+        if window[1] < window[0]:
+            raise ValueError(
+                f"fig3 window: end {window[1].date()} is before start {window[0].date()}"
+            )
+    frames = _series_frames(forecasts, series, [var_column(alpha), cvar_column(alpha)])
     fig, axes = _panel_figure(len(frames))
     start, end = window if window is not None else (pd.Timestamp.max, pd.Timestamp.min)
     window_name = f"Crash window ({window_label(start, end)})" if window is not None else ""
@@ -469,13 +491,7 @@ def fig3_cvar_exceedances(
     (``r_t < CVaR_t``), the losses the CVaR forecast did not cover even on average. The
     window is shaded when it falls in the plotted period.
     """
-    span = None
-    if window is not None:
-        span = (pd.Timestamp(window[0]), pd.Timestamp(window[1]))
-        if span[1] < span[0]:
-            raise ValueError(f"fig3 window: end {span[1].date()} is before start {span[0].date()}")
-    frames = _series_frames(forecasts, series, [var_column(alpha), cvar_column(alpha)])
-    return _render(lambda: _draw_fig3(frames, series, alpha, span), stem, out_dir)
+    return _render(lambda: draw_fig3(forecasts, series, alpha, window), stem, out_dir)
 
 
 def _realized_from_forecasts(forecasts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
