@@ -109,6 +109,14 @@ def test_a_bad_grid_is_refused_naming_the_parameter(grid):
     assert check_weight_grid([2, 0, 1.5]) == [0.0, 1.5, 2.0]
 
 
+def test_a_grid_parameter_is_parsed_and_a_bad_item_named():
+    assert check_weight_grid("1.5, 1,2,", "grid") == [1.0, 1.5, 2.0]
+    with pytest.raises(ValueError, match=r"^stress.generate.guidance_grid: '2x' is not a number"):
+        check_weight_grid("1,2x", "stress.generate.guidance_grid")
+    with pytest.raises(ValueError, match="^grid must hold finite weights >= 0, got ''"):
+        check_weight_grid("", "grid")
+
+
 def warnings_of(signature: dict[str, float], grid: tuple[float, ...]) -> tuple[float, list[str]]:
     """The calibrated weight and the module's warnings while calibrating."""
     records: list[logging.LogRecord] = []

@@ -27,7 +27,6 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core import audit
-from diffrisk.core.params import parse_numbers
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.comparison import (
     COMPARISON_GENERATORS,
@@ -39,6 +38,7 @@ from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import StressModel, load_stress_model, model_version
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.scenario_sets import baseline_scenario_set, recorded_sampling
+from diffrisk.stress.weight_calibration import check_weight_grid
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +301,8 @@ def read_conditioning_gains(
         side = _read_json(path)
         params = side.get("params", {})
         if str(params.get("comparison_calibration", "none")).strip().lower() == "auto":
-            grid = tuple(parse_numbers(params["guidance_grid"], f"{path}: params.guidance_grid"))
+            where = f"{path}: params.guidance_grid"
+            grid = tuple(check_weight_grid(params["guidance_grid"], where))
             calibration = GainCalibration(grid, int(params["calibration_paths"]))
         if side.get("checkpoint_sha256") != checkpoint_sha256:
             logger.warning(

@@ -17,7 +17,6 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.params import parse_numbers
 from diffrisk.core.paths import (
     comparison_checkpoint,
     scenario_set_file,
@@ -37,6 +36,7 @@ from diffrisk.stress.scenario_sets import (
     sampling_settings,
     write_scenario_set,
 )
+from diffrisk.stress.weight_calibration import check_weight_grid
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def generate_stress_sets(
     of ``comparison_calibration``; no guidance) and, for the unconditional set, draw
     signatures from the same ``prior_neighbours`` prior.
     """
-    grid = parse_numbers(guidance_grid, "stress.generate.guidance_grid")
+    grid = check_weight_grid(guidance_grid, "stress.generate.guidance_grid")
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
     returns = stage_returns(index_name=inputs.index_name)

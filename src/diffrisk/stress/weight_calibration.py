@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from diffrisk.core.params import parse_list
 from diffrisk.stress.signatures import out_of_range, stress_signature
 
 logger = logging.getLogger(__name__)
@@ -33,13 +34,14 @@ rows grouped by conditioning date as in :func:`~diffrisk.stress.sampling.generat
 ``dates`` with each date's ``portfolio_vol``."""
 
 
-def check_weight_grid(grid: Sequence[float], name: str = "guidance grid") -> list[float]:
+def check_weight_grid(grid: str | Sequence[float], name: str = "guidance grid") -> list[float]:
     """The candidate weights of ``grid`` in increasing order.
 
     Parameters
     ----------
-    grid : sequence of float
-        Candidate weights.
+    grid : str or sequence of float
+        Candidate weights, or a parameter's comma-separated text of them
+        (``"1, 1.5, 2"``, items as in :func:`~diffrisk.core.params.parse_list`).
     name : str
         How the error message names the parameter.
 
@@ -50,11 +52,19 @@ def check_weight_grid(grid: Sequence[float], name: str = "guidance grid") -> lis
     Raises
     ------
     ValueError
-        If ``grid`` is empty or holds a negative or non-finite weight.
+        If ``grid`` is empty or holds an item that is not a number, a negative or a
+        non-finite weight.
     """
-    weights = sorted(float(w) for w in grid)
+    weights = []
+    for item in parse_list(grid) if isinstance(grid, str) else grid:
+        try:
+            weights.append(float(item))
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not a number, got {grid!r}") from None
+    weights.sort()
     if not weights or any(w < 0 or not math.isfinite(w) for w in weights):
-        raise ValueError(f"{name} must hold finite weights >= 0, got {list(grid)!r}")
+        given = grid if isinstance(grid, str) else list(grid)
+        raise ValueError(f"{name} must hold finite weights >= 0, got {given!r}")
     return weights
 
 
