@@ -11,6 +11,7 @@ from diffrisk.stress.reverse import (
     ATTRIBUTIONS,
     ReverseStressError,
     attributed_segments,
+    check_attributions,
     check_request,
     diffusion_reverse_stress,
     leading_segments,
@@ -85,8 +86,11 @@ def test_attribution_properties():
     # a single scenario: every attribution agrees
     one = [attributed_segments(contrib[:1], p[:1], ASSETS, GROUPS, a) for a in ATTRIBUTIONS]
     assert all(list(r.index) == list(one[0].index) for r in one)
-    with pytest.raises(ValueError, match="attribution 'best' unknown"):
+    with pytest.raises(ValueError, match=r"attribution \['best'\] unknown"):
         attributed_segments(contrib, p, ASSETS, GROUPS, "best")
+    check_attributions(ATTRIBUTIONS)  # every known name passes
+    with pytest.raises(ValueError, match=r"\['x', 'y'\] unknown; expected one of"):
+        check_attributions(["set_mean", "x", "y"])
     with pytest.raises(ValueError, match="plausibility: expected 11 positive scores"):
         attributed_segments(contrib, p[:3], ASSETS, GROUPS, "weighted")
 

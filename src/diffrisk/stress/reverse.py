@@ -203,6 +203,13 @@ def leading_segments(
 ATTRIBUTIONS: tuple[str, ...] = ("set_mean", "most_plausible", "top_decile", "weighted")
 
 
+def check_attributions(names: Sequence[str]) -> None:
+    """Raise ValueError naming every name in ``names`` that is not in :data:`ATTRIBUTIONS`."""
+    unknown = [a for a in names if a not in ATTRIBUTIONS]
+    if unknown:
+        raise ValueError(f"attribution {unknown} unknown; expected one of {ATTRIBUTIONS}")
+
+
 def attributed_segments(
     contributions: ArrayLike,
     plausibility: ArrayLike,
@@ -233,8 +240,7 @@ def attributed_segments(
     Series
         Segment -> attributed contribution, largest first (stable on ties).
     """
-    if attribution not in ATTRIBUTIONS:
-        raise ValueError(f"attribution {attribution!r} unknown; expected one of {ATTRIBUTIONS}")
+    check_attributions([attribution])
     arr = np.atleast_2d(np.asarray(contributions, dtype=float))
     if attribution == "set_mean":
         return leading_segments(arr, assets, segments)

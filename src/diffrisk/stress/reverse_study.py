@@ -25,10 +25,10 @@ import torch
 from diffrisk.core.compute import compute_map
 from diffrisk.stress.model import StressModel
 from diffrisk.stress.reverse import (
-    ATTRIBUTIONS,
     ReverseRequest,
     ReverseResult,
     attributed_segments,
+    check_attributions,
     diffusion_reverse_stress,
     leading_segments,
     loss_contributions,
@@ -111,7 +111,7 @@ def reverse_stress_methods(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ValueError(f"methods {unknown} unknown; expected a subset of {METHODS}")
-    _check_attributions([attribution])
+    check_attributions([attribution])
     before = returns.iloc[: returns.index.searchsorted(pd.Timestamp(as_of))] if as_of else returns
     assets = list(returns.columns)
     results: dict[str, ReverseResult] = {}
@@ -177,12 +177,6 @@ def reverse_stress_methods(
             )
         rows.append(row)
     return results, pd.DataFrame(rows)
-
-
-def _check_attributions(names: Sequence[str]) -> None:
-    unknown = [a for a in names if a not in ATTRIBUTIONS]
-    if unknown:
-        raise ValueError(f"attribution {unknown} unknown; expected one of {ATTRIBUTIONS}")
 
 
 def worst_window(
@@ -260,7 +254,7 @@ def validate_reverse_stress(
         the set (:func:`~diffrisk.stress.reverse_score.set_coverage`) and the ranks under
         ``candidates``.
     """
-    _check_attributions([attribution, *candidates])
+    check_attributions([attribution, *candidates])
     assets = list(returns.columns)
     replays = []
     for pname, weights in portfolios.items():
