@@ -9,8 +9,7 @@ import torch
 
 from diffrisk.core.audit import file_sha256
 from diffrisk.diffusion.training import save_checkpoint
-from diffrisk.diffusion.weights_hash import state_dict_sha256, weights_sha256
-from diffrisk.stress.model import model_version
+from diffrisk.diffusion.weights_hash import model_version, state_dict_sha256, weights_sha256
 
 
 def _net(seed: int) -> torch.nn.Module:
