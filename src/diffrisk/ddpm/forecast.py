@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,13 @@ from diffrisk.forecasts.contract import (
 )
 from diffrisk.risk.scoring import fz0_loss, pit_values
 
-if TYPE_CHECKING:
-    from diffrisk.ddpm.distill import DDPMStudent
+
+class FewStepSampler(Protocol):
+    """What :func:`forecast_ddpm` uses of a student (:class:`diffrisk.ddpm.distill.DDPMStudent`)."""
+
+    net: Denoiser
+    steps: NDArray[np.int64]
+    teacher: dict[str, str]
 
 
 def sample_scaled(
@@ -94,7 +99,9 @@ def sample_scaled(
     )
 
 
-def student_network(student: DDPMStudent, model: DDPMModel) -> tuple[Denoiser, NDArray[np.int64]]:
+def student_network(
+    student: FewStepSampler, model: DDPMModel
+) -> tuple[Denoiser, NDArray[np.int64]]:
     """The student's network and steps, once its teacher is checked to be ``model``.
 
     Raises
@@ -160,7 +167,7 @@ def forecast_ddpm(
     progress: bool | None = None,
     workers: int = 1,
     scheduler: str | None = None,
-    student: DDPMStudent | None = None,
+    student: FewStepSampler | None = None,
 ) -> tuple[pd.DataFrame, ScenarioSet]:
     """One-day VaR/CVaR forecasts and scenarios for every date and series.
 
@@ -191,7 +198,7 @@ def forecast_ddpm(
     scheduler : str, optional
         Address of a running Dask scheduler (default: the ``DIFFRISK_DASK_SCHEDULER``
         environment variable; see :func:`diffrisk.core.compute.compute_map`).
-    student : DDPMStudent, optional
+    student : FewStepSampler, optional
         A distilled few-step sampler of ``model`` (:func:`diffrisk.ddpm.distill.distill_ddpm`;
         its teacher's weights must be ``model``'s): its network samples on its own steps
         with first-order deterministic DDIM, and ``sampler``, ``n_steps``, ``eta``,
