@@ -81,6 +81,32 @@ def _batch(spec, n=64, seed=0) -> ConditionTensors:
     )
 
 
+def test_extrapolated_teacher_of_standard_normal_data_lands_near_the_identity_flow(tiny):
+    # N(0, 1) data: the exact flow is the identity. The student whose eps is the Gaussian
+    # skip's solution of "land on z" (c = (1 - a2 / a0) / (b2 - a2 b0 / a0)) has a small
+    # loss against the Richardson teacher, a larger one against the plain two steps.
+    model, _, _ = tiny
+    teacher, schedule = _gaussian_teacher(model), model.schedule
+    fine = nested_grid(schedule, 16, "logsnr")
+    grid = fine[::2]
+    student = _gaussian_teacher(model)
+    skip = student.skip_coef.clone().double()
+    for j in range(0, len(grid) - 2, 2):
+        (a0, b0), (a2, b2) = (
+            (float(c[0]), float(c[1]))
+            for c in (grid_coefficients(schedule, torch.tensor([grid[j + k]]), 1) for k in (0, 2))
+        )
+        skip[grid[j]] = (1 - a2 / a0) / (b2 - a2 * b0 / a0)
+    with torch.no_grad():
+        student.skip_coef.copy_(skip.float())
+    batch = _batch(model.net.spec)
+    plain = mean_loss(halving_loss_fn(teacher, schedule, grid, SMALL), student, batch, 3)
+    extra = mean_loss(halving_loss_fn(teacher, schedule, grid, SMALL, fine), student, batch, 3)
+    assert extra < 0.5 * plain
+    with pytest.raises(ValueError, match="every second point"):
+        halving_loss_fn(teacher, schedule, grid, SMALL, nested_grid(schedule, 8, "logsnr"))
+
+
 @pytest.mark.parametrize("loss", ["landing", "prediction"])
 def test_exact_one_step_student_of_a_gaussian_teacher_has_zero_loss(tiny, loss):
     # For N(0, 1) data the teacher's eps = b x is exact and linear: its two DDIM steps map
@@ -124,6 +150,13 @@ def test_student_steps_history_and_provenance(tiny, student, tmp_path):
     }
     assert teacher_provenance(model) == student.teacher
     assert not _same_weights(student, DDPMStudent(model.net, student.steps, {}, SMALL))
+
+
+def test_extrapolated_first_round_uses_every_second_point_of_the_fine_grid(tiny):
+    model, returns, splits = tiny
+    config = dataclasses.replace(SMALL, extrapolate=True, round_epochs=1)
+    st = _distill(model, returns, splits, config)
+    np.testing.assert_array_equal(st.steps, nested_grid(model.schedule, 16, "logsnr")[::8][:-1])
 
 
 def test_frozen_encoder_stays_the_teachers(tiny, student):

@@ -12,6 +12,7 @@ from diffrisk.diffusion.distill import (
     grid_coefficients,
     nested_grid,
     pair_starts,
+    richardson,
     target_prediction,
     two_step_target,
 )
@@ -136,3 +137,28 @@ def test_pair_starts_are_even_positions_with_two_steps_after():
     assert j.shape == (500, 4) and (j % 2 == 0).all()
     assert set(j.unique().tolist()) == set(range(0, 15, 2))
     assert pair_starts(10, 3, gen).eq(0).all()
+
+
+def test_richardson_of_ddim_in_closed_form_for_standard_normal_data():
+    # N(0, 1) data, exact eps = b z: the probability-flow map is the identity. With
+    # a = cos(theta), b = sin(theta), one DDIM step over an angle d multiplies z by cos(d),
+    # two steps d1 + d2 = d by cos(d1) cos(d2), so 2 fine - coarse = cos(d1 - d2) z: the
+    # leading error (d^2 / 2) cancels, and it is exact for equal halves.
+    grid = nested_grid(SCHEDULE, 8, "logsnr")
+    z = torch.randn(3, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+
+    def ddim(z, points):
+        coef = [
+            [c.double() for c in grid_coefficients(SCHEDULE, torch.tensor([p]), ndim=2)]
+            for p in points
+        ]
+        for k in range(len(points) - 1):
+            z = ddim_step_rows(z, coef[k][0] * z, coef[k], coef[k + 1])  # x0 = a z
+        return z
+
+    theta = [np.arccos(_coef(int(t))[0]) for t in grid[:3]]
+    d1, d2 = theta[0] - theta[1], theta[1] - theta[2]
+    coarse, fine = ddim(z, grid[[0, 2]]), ddim(z, grid[0:3])
+    torch.testing.assert_close(coarse, np.cos(d1 + d2) * z)
+    torch.testing.assert_close(richardson(fine, coarse), np.cos(d1 - d2) * z)
+    assert abs(1 - np.cos(d1 - d2)) < 0.5 * abs(1 - np.cos(d1 + d2))

@@ -63,6 +63,7 @@ from diffrisk.diffusion.distill import (
     grid_coefficients,
     nested_grid,
     pair_starts,
+    richardson,
     target_prediction,
     two_step_target,
 )
@@ -111,6 +112,12 @@ class DDPMDistillConfig(ParamsSection):
     round_epochs : int
         Epoch budget of each halving round (the epoch with the lowest validation loss is
         kept).
+    extrapolate : bool
+        The first round's teacher lands on the Richardson extrapolation
+        (:func:`~diffrisk.diffusion.distill.richardson`) of its two DDIM steps and of the
+        four steps on the grid with twice the steps (the grid is then every second point
+        of ``nested_grid(2 * start_steps)``): a second-order first teacher, since
+        first-order DDIM converges slowly to the pipeline's second-order sampler.
     threads : int
         torch threads (read by the caller).
     """
@@ -130,6 +137,7 @@ class DDPMDistillConfig(ParamsSection):
     round_epochs: int = 3
     samples_per_epoch: int = 32768
     patience: int = 2
+    extrapolate: bool = False
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -196,28 +204,43 @@ def halving_loss_fn(
     schedule: NoiseSchedule,
     grid: NDArray[np.int64],
     config: DDPMDistillConfig,
+    fine: NDArray[np.int64] | None = None,
 ) -> Callable[[Denoiser, ConditionTensors, torch.Generator], torch.Tensor]:
     """Loss (student, batch, generator) of a halving round on ``grid`` (steps + end -1).
 
     Each condition gets ``config.noise_draws`` (start, noise) pairs: the start is an even
     grid point ``t_j`` (uniform), ``z = a x0 + b eps``; the teacher's two DDIM steps
     ``t_j -> t_{j+1} -> t_{j+2}`` give ``z''``. See the module docstring for the losses.
+    With ``fine`` (``grid == fine[::2]``) ``z''`` is the Richardson extrapolation of those
+    two steps and the four steps ``fine[2j] -> ... -> fine[2j + 4]``.
     """
     g = torch.as_tensor(np.asarray(grid), dtype=torch.long)
+    f = None if fine is None else torch.as_tensor(np.asarray(fine), dtype=torch.long)
+    if f is not None and not torch.equal(f[::2], g):
+        raise ValueError("grid must be every second point of fine")
     teacher = teacher.eval()
     kind = teacher.prediction_type
+
+    def steps(z: torch.Tensor, points: list[torch.Tensor], cond: torch.Tensor) -> torch.Tensor:
+        """The teacher's DDIM steps from ``z`` over the per-row ``points``."""
+        coef = [grid_coefficients(schedule, p, ndim=2) for p in points]
+        for k in range(len(points) - 1):
+            x0 = to_x0(teacher(z, points[k], cond), z, *coef[k], kind)
+            z = ddim_step_rows(z, x0, coef[k], coef[k + 1])
+        return z
 
     def loss(student: Denoiser, batch: ConditionTensors, gen: torch.Generator) -> torch.Tensor:
         shape = (len(batch), config.noise_draws)
         j = pair_starts(shape, len(g), gen)
         noise = torch.randn(shape, generator=gen)
         t0, t1, t2 = g[j], g[j + 1], g[j + 2]
-        c0, c1, c2 = (grid_coefficients(schedule, s, ndim=2) for s in (t0, t1, t2))
+        c0, c2 = (grid_coefficients(schedule, s, ndim=2) for s in (t0, t2))
         z = c0[0] * batch.targets.unsqueeze(1) + c0[1] * noise
         with torch.no_grad():
             cond = teacher.encode(batch.windows, batch.features, batch.series_index)
-            z1 = ddim_step_rows(z, to_x0(teacher(z, t0, cond), z, *c0, kind), c0, c1)
-            z2 = ddim_step_rows(z1, to_x0(teacher(z1, t1, cond), z1, *c1, kind), c1, c2)
+            z2 = steps(z, [t0, t1, t2], cond)
+            if f is not None:
+                z2 = richardson(steps(z, [f[2 * j + k] for k in range(5)], cond), z2)
             x0_target = two_step_target(z, z2, c0, c2)
         if not config.freeze_encoder:
             cond = student.encode(batch.windows, batch.features, batch.series_index)
@@ -314,11 +337,16 @@ def distill_ddpm(
     student = copy.deepcopy(teacher.net).train()
     if config.freeze_encoder:
         student.encoder.requires_grad_(False)
-    grid = nested_grid(schedule, config.start_steps, config.spacing)
+    fine = None
+    if config.extrapolate:
+        fine = nested_grid(schedule, 2 * config.start_steps, config.spacing)
+        grid = fine[::2]
+    else:
+        grid = nested_grid(schedule, config.start_steps, config.spacing)
     history: list[dict[str, Any]] = []
     while len(grid) - 1 > config.final_steps:
         frozen = copy.deepcopy(student).eval().requires_grad_(False)
-        loss = halving_loss_fn(frozen, schedule, grid, config)
+        loss = halving_loss_fn(frozen, schedule, grid, config, fine if not history else None)
         grid = grid[::2]
         name = f"halve to {len(grid) - 1} steps"
         tic = time.perf_counter()

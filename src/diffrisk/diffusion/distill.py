@@ -165,3 +165,13 @@ def pair_starts(
     n_pairs = (int(grid_length) - 1) // 2
     size = (int(shape),) if isinstance(shape, int) else tuple(shape)
     return 2 * torch.randint(0, n_pairs, size, generator=generator)
+
+
+def richardson(fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+    """``2 fine - coarse``: Richardson extrapolation of a first-order solver.
+
+    ``coarse`` is the landing point of DDIM steps on a grid, ``fine`` the same path on the
+    grid with every step halved; DDIM's global error is first order in the step, so the
+    combination cancels its leading term (Richardson 1911).
+    """
+    return 2.0 * fine - coarse
