@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
+import pandas as pd
 import pytest
 import torch
 
 from diffrisk.core.audit import file_sha256
 from diffrisk.diffusion.training import save_checkpoint
-from diffrisk.diffusion.weights_hash import state_dict_sha256, weights_sha256
-from diffrisk.stress.model import model_version
+from diffrisk.diffusion.weights_hash import model_version, state_dict_sha256, weights_sha256
 
 
 def _net(seed: int) -> torch.nn.Module:
@@ -64,3 +64,12 @@ def test_hash_is_sha256_of_named_bytes_in_name_order():
 def test_payload_without_weights_is_refused():
     with pytest.raises(ValueError, match="state_dict"):
         weights_sha256({"history": []})
+
+
+def test_model_version_strings():
+    sha = "ab12" * 16
+    assert model_version("stress", "2019-12-31", sha) == "stress@fit_end=2019-12-31#ab12ab12ab12"
+    assert model_version("stress", pd.Timestamp("2014-12-31 00:00")) == "stress@fit_end=2014-12-31"
+    assert model_version("normal", "2014-12-31") == "normal@fit_end=2014-12-31"
+    with pytest.raises(ValueError, match="generator must be a non-empty name"):
+        model_version(" ", "2014-12-31")

@@ -16,7 +16,6 @@ from diffrisk.stress.model import (
     fit_training_statistics,
     load_stress_model,
     make_schedule,
-    model_version,
     refit_stress_model,
     save_stress_model,
     scaled_target_std,
@@ -101,15 +100,6 @@ def test_model_errors(returns, tmp_path):
         load_stress_model(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="val_start=.* must be after train_end"):
         train_stress_model(returns, (VAL_START, TRAIN_END, VAL_END), StressConfig.smoke(), seed=0)
-
-
-def test_model_version_strings():
-    sha = "ab12" * 16
-    assert model_version("stress", "2019-12-31", sha) == "stress@fit_end=2019-12-31#ab12ab12ab12"
-    assert model_version("stress", pd.Timestamp("2014-12-31 00:00")) == "stress@fit_end=2014-12-31"
-    assert model_version("normal", "2014-12-31") == "normal@fit_end=2014-12-31"
-    with pytest.raises(ValueError, match="generator must be a non-empty name"):
-        model_version(" ", "2014-12-31")
 
 
 def _same_weights(a, b) -> bool:

@@ -1,10 +1,10 @@
-"""Build a dataclass from the same-named attributes of another object (e.g. a config)."""
+"""Dataclass helpers: build one from another object's attributes; params-section round trips."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import fields
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, fields
+from typing import Any, ClassVar, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -39,3 +39,30 @@ def fields_from(
     skip = set(keep_defaults) | set(overrides)
     values = {f.name: getattr(source, f.name) for f in fields(cls) if f.name not in skip}  # type: ignore[arg-type]
     return cls(**values, **overrides)
+
+
+class ParamsSection:
+    """``to_dict`` / ``from_dict`` of a settings dataclass read from one ``params.yaml`` section.
+
+    Shared by :class:`~diffrisk.stress.config.StressConfig` (``stress.model``), the
+    stress comparison and distillation settings and
+    :class:`~diffrisk.ddpm.distill.DistillSettings` (``ddpm_distill``); the subclass names
+    its section in :attr:`section`.
+    """
+
+    section: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Self:
+        """Build from a mapping (``params.yaml``'s :attr:`section`); unknown keys raise."""
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.section} parameters {unknown}; expected some of {sorted(known)}"
+            )
+        return cls(**dict(values))

@@ -23,6 +23,7 @@ from diffrisk.ddpm.features import (
 )
 from diffrisk.ddpm.forecast import fz0_mean, sample_scaled
 from diffrisk.ddpm.inputs import (
+    ConditionTensors,
     PreparedReturns,
     condition_tensors,
     fit_inputs,
@@ -69,6 +70,40 @@ def _risk_score(
 
 
 # ------------------------------------------------------------------------------ fitting
+def training_conditions(
+    prep: PreparedReturns,
+    returns: pd.DataFrame,
+    scaler: Scaler,
+    rows: NDArray[np.int64],
+    columns: Sequence[int],
+    config: DDPMConfig,
+) -> ConditionTensors:
+    """The training conditions of ``(rows, columns)`` without the stale windows.
+
+    A window with more than ``config.max_zero_frac`` zero raw returns
+    (:func:`~diffrisk.ddpm.features.stale_rows`) is dropped. Used by the fit and by the
+    distillation of a fitted model (:mod:`diffrisk.ddpm.distill`).
+
+    Raises
+    ------
+    ValueError
+        If a kept target is NaN.
+    """
+    data = condition_tensors(prep, rows, columns, config)
+    raw = returns[[scaler.series[c] for c in columns]].to_numpy(dtype=np.float64)
+    stale = stale_rows(raw, rows, config.window, config.max_zero_frac).reshape(-1)
+    if stale.any():
+        logger.info(
+            "dropping %d stale training windows (> %.0f%% zero returns)",
+            int(stale.sum()),
+            100 * config.max_zero_frac,
+        )
+        data = data.take(torch.from_numpy(np.flatnonzero(~stale)))
+    if torch.isnan(data.targets).any():
+        raise ValueError("train targets contain NaN")
+    return data
+
+
 def _train_phase(
     returns: pd.DataFrame,
     config: DDPMConfig,
@@ -90,18 +125,7 @@ def _train_phase(
     index = pd.DatetimeIndex(returns.index)
     train_cols = series_columns(scaler, config.train_series, "train_series")
     train_rows = rows_between(index, None, train_end, config.window)
-    train = condition_tensors(prep, train_rows, train_cols, config)
-    raw_train = returns[[scaler.series[c] for c in train_cols]].to_numpy(dtype=np.float64)
-    stale = stale_rows(raw_train, train_rows, config.window, config.max_zero_frac).reshape(-1)
-    if stale.any():
-        logger.info(
-            "dropping %d stale training windows (> %.0f%% zero returns)",
-            int(stale.sum()),
-            100 * config.max_zero_frac,
-        )
-        train = train.take(torch.from_numpy(np.flatnonzero(~stale)))
-    if torch.isnan(train.targets).any():
-        raise ValueError("train targets contain NaN")
+    train = training_conditions(prep, returns, scaler, train_rows, train_cols, config)
     torch.manual_seed(int(seed))
     net = Denoiser(config.denoiser_spec(len(scaler.series)))
     schedule = config.noise_schedule()

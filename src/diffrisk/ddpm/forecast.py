@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from diffrisk.ddpm.model import DDPMModel
 from diffrisk.ddpm.network import Denoiser
 from diffrisk.diffusion.sampler import sample
 from diffrisk.diffusion.schedule import NoiseSchedule
+from diffrisk.diffusion.weights_hash import state_dict_sha256
 from diffrisk.forecasts.contract import (
     ScenarioSet,
     cvar_column,
@@ -34,6 +35,14 @@ from diffrisk.forecasts.contract import (
     var_column,
 )
 from diffrisk.risk.scoring import fz0_loss, pit_values
+
+
+class FewStepSampler(Protocol):
+    """What :func:`forecast_ddpm` uses of a student (:class:`diffrisk.ddpm.distill.DDPMStudent`)."""
+
+    net: Denoiser
+    steps: NDArray[np.int64]
+    teacher: dict[str, str]
 
 
 def sample_scaled(
@@ -53,10 +62,12 @@ def sample_scaled(
     progress: bool | None = None,
     workers: int = 1,
     scheduler: str | None = None,
+    steps: NDArray[np.int64] | None = None,
 ) -> torch.Tensor:
     """Encode every condition once and draw ``n_scenarios`` scaled returns for each, (n, N).
 
-    See :func:`diffrisk.diffusion.sampler.sample` for the sampling options. With
+    See :func:`diffrisk.diffusion.sampler.sample` for the sampling options (``steps``:
+    explicit DDIM steps, e.g. a distilled student's, instead of ``n_steps``). With
     ``workers > 1`` (or a Dask scheduler, see :func:`diffrisk.core.compute.compute_map`)
     the sampler's chunks run as ``workers`` Dask tasks of whole chunks
     (:func:`diffrisk.ddpm.forecast_tasks.sample_on_dask`): the result is byte-identical.
@@ -72,6 +83,8 @@ def sample_scaled(
         "order": order,
         "variance": variance,
     }
+    if steps is not None:
+        options["steps"] = steps
     if not on_dask(workers, scheduler):
         return sample(net, schedule, cond, n_scenarios, generator=gen, progress=progress, **options)
     return sample_on_dask(
@@ -84,6 +97,25 @@ def sample_scaled(
         scheduler=scheduler,
         **options,
     )
+
+
+def student_network(
+    student: FewStepSampler, model: DDPMModel
+) -> tuple[Denoiser, NDArray[np.int64]]:
+    """The student's network and steps, once its teacher is checked to be ``model``.
+
+    Raises
+    ------
+    ValueError
+        If the student was distilled from other weights (SHA-256 of ``model.net``).
+    """
+    sha = state_dict_sha256(model.net.state_dict())
+    if student.teacher.get("weights_sha256") != sha:
+        raise ValueError(
+            f"student was distilled from teacher {student.teacher.get('version')!r}, not from "
+            f"this model's weights (sha256 {sha[:12]})"
+        )
+    return student.net, student.steps
 
 
 def scenario_design(sampler: str, eta: float, noise: str) -> str:
@@ -135,6 +167,7 @@ def forecast_ddpm(
     progress: bool | None = None,
     workers: int = 1,
     scheduler: str | None = None,
+    student: FewStepSampler | None = None,
 ) -> tuple[pd.DataFrame, ScenarioSet]:
     """One-day VaR/CVaR forecasts and scenarios for every date and series.
 
@@ -165,6 +198,11 @@ def forecast_ddpm(
     scheduler : str, optional
         Address of a running Dask scheduler (default: the ``DIFFRISK_DASK_SCHEDULER``
         environment variable; see :func:`diffrisk.core.compute.compute_map`).
+    student : FewStepSampler, optional
+        A distilled few-step sampler of ``model`` (:func:`diffrisk.ddpm.distill.distill_ddpm`;
+        its teacher's weights must be ``model``'s): its network samples on its own steps
+        with first-order deterministic DDIM, and ``sampler``, ``n_steps``, ``eta``,
+        ``spacing`` and ``order`` must be left unset. None (default): the teacher samples.
 
     Returns
     -------
@@ -185,11 +223,20 @@ def forecast_ddpm(
     history = returns.iloc[: int(rows.max()) + 1]
     prep = prepare_returns(history, model.scaler, model.market)
     data = condition_tensors(prep, rows, cols, cfg)
+    net, steps = model.net, None
+    if student is not None:
+        given = {"sampler": sampler, "n_steps": n_steps, "eta": eta, "spacing": spacing,
+                 "order": order}  # fmt: skip
+        fixed = sorted(k for k, v in given.items() if v is not None)
+        if fixed:
+            raise ValueError(f"student sampling fixes {fixed}; leave them unset")
+        net, steps = student_network(student, model)
+        sampler, eta, order = "ddim", 0.0, 1
     sampler, noise = sampler or cfg.sampler, noise or cfg.noise
     eta = cfg.eta if eta is None else eta
     design = scenario_design(sampler, eta, noise)
     z = sample_scaled(
-        model.net,
+        net,
         model.schedule,
         data,
         n_scenarios,
@@ -204,6 +251,7 @@ def forecast_ddpm(
         progress=progress,
         workers=workers,
         scheduler=scheduler,
+        steps=steps,
     )
     # float32 throughout: (S, D, N) can be large (22 x 1006 x 5000 = 442 MB)
     scen = z.numpy().reshape(len(cols), rows.size, n_scenarios)

@@ -25,7 +25,7 @@ from diffrisk.diffusion.sampler import (
     CHUNK_ELEMENTS,
     chunk_rows,
     chunk_states,
-    reverse_steps,
+    resolve_steps,
     sample,
 )
 from diffrisk.diffusion.schedule import NoiseSchedule
@@ -125,7 +125,7 @@ def sample_on_dask(
         Address of a running Dask scheduler.
     **options
         ``method``, ``n_steps``, ``eta``, ``spacing``, ``noise``, ``order``, ``variance``
-        of :func:`~diffrisk.diffusion.sampler.sample`.
+        (and optionally ``steps``) of :func:`~diffrisk.diffusion.sampler.sample`.
 
     Returns
     -------
@@ -134,9 +134,10 @@ def sample_on_dask(
         **options)``; ``generator`` is left where that call would leave it.
     """
     method = options.get("method", "ddim")
-    steps = reverse_steps(
-        method, schedule, options.get("n_steps"), options.get("spacing", "logsnr")
-    )
+    steps = resolve_steps(
+        method, schedule, options.get("n_steps"), options.get("spacing", "logsnr"),
+        options.get("steps"),
+    )  # fmt: skip
     replay = {k: options[k] for k in ("eta", "noise") if k in options}
     states = chunk_states(
         int(cond.shape[0]), n_scenarios, steps, generator=generator, method=method, **replay

@@ -86,13 +86,22 @@ def ddim_timesteps(
     elif spacing == "quadratic":
         steps = np.round(np.linspace(math.sqrt(n_train - 1), 0.0, n_steps) ** 2)
     elif spacing == "logsnr":
-        lam = schedule.log_snr().numpy()  # decreasing in t
-        targets = np.linspace(lam[-1], lam[0], n_steps)
-        steps = np.array([int(np.argmin(np.abs(lam - v))) for v in targets], dtype=float)
+        steps = logsnr_steps(schedule, n_steps).astype(float)
     else:
         raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
     steps = np.unique(steps.astype(np.int64))[::-1].copy()
     return steps
+
+
+def logsnr_steps(schedule: NoiseSchedule, n_steps: int) -> NDArray[np.int64]:
+    """``n_steps`` steps nearest to equally spaced log-SNR values, last to first, (S,).
+
+    The ``"logsnr"`` spacing of :func:`ddim_timesteps` before duplicates are dropped
+    (non-increasing; a short chain has repeats near t = 0).
+    """
+    lam = schedule.log_snr().numpy()  # decreasing in t
+    targets = np.linspace(lam[-1], lam[0], int(n_steps))
+    return np.array([int(np.argmin(np.abs(lam - v))) for v in targets], dtype=np.int64)
 
 
 def initial_noise(
@@ -149,6 +158,34 @@ def reverse_steps(
     if method == "ddim":
         return ddim_timesteps(schedule, n_steps or schedule.n_steps, spacing)
     raise ValueError(f"sampler must be one of {SAMPLERS}, got {method!r}")
+
+
+def resolve_steps(
+    method: str,
+    schedule: NoiseSchedule,
+    n_steps: int | None,
+    spacing: str,
+    steps: NDArray[np.int64] | None = None,
+) -> NDArray[np.int64]:
+    """``steps`` checked (DDIM, strictly descending in ``[0, T)``), else :func:`reverse_steps`.
+
+    Raises
+    ------
+    ValueError
+        For explicit steps with the ancestral sampler or outside the schedule.
+    """
+    if steps is None:
+        return reverse_steps(method, schedule, n_steps, spacing)
+    out = np.asarray(steps, dtype=np.int64)
+    if method != "ddim":
+        raise ValueError(f"explicit steps need sampler='ddim', got {method!r}")
+    ok = out.ndim == 1 and out.size and out.min() >= 0 and out.max() < schedule.n_steps
+    if not ok or (np.diff(out) >= 0).any():
+        raise ValueError(
+            f"steps must be strictly descending diffusion steps in [0, {schedule.n_steps}), "
+            f"got {out.tolist()}"
+        )
+    return out
 
 
 def step_noise(method: str, t: int, eta: float) -> bool:
@@ -257,6 +294,7 @@ def sample(
     order: int = 2,
     chunk_elements: int = CHUNK_ELEMENTS,
     progress: bool | None = None,
+    steps: NDArray[np.int64] | None = None,
 ) -> torch.Tensor:
     """Draw ``n_scenarios`` scalar samples for every condition.
 
@@ -297,6 +335,9 @@ def sample(
         sample-step on the development machine.
     progress : bool, optional
         tqdm progress bar (``None``: only on a terminal).
+    steps : ndarray of int, optional
+        Descending diffusion steps to visit instead of ``n_steps`` and ``spacing`` (e.g. a
+        distilled student's grid, :mod:`diffrisk.ddpm.distill`); DDIM only.
 
     Returns
     -------
@@ -315,7 +356,7 @@ def sample(
         raise ValueError(f"cond must have shape (B, cond_dim), got {tuple(cond.shape)}")
     if int(n_scenarios) != n_scenarios or n_scenarios < 1:
         raise ValueError(f"n_scenarios must be a positive integer, got {n_scenarios!r}")
-    steps = reverse_steps(method, schedule, n_steps, spacing)
+    steps = resolve_steps(method, schedule, n_steps, spacing, steps)
     model.eval()
     n_cond = cond.shape[0]
     per_chunk = chunk_rows(n_scenarios, chunk_elements)

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
 import torch
 
 from diffrisk.diffusion.training import read_checkpoint
@@ -67,3 +68,31 @@ def weights_sha256(checkpoint: str | os.PathLike[str] | Mapping[str, Any]) -> st
         source = "payload" if isinstance(checkpoint, Mapping) else str(checkpoint)
         raise ValueError(f"checkpoint {source} has no 'state_dict' of network weights")
     return state_dict_sha256(state)
+
+
+def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "") -> str:
+    """The version string of a fitted generator, recorded in every scenario set's metadata.
+
+    Parameters
+    ----------
+    generator : str
+        ``"stress"`` for the diffusion model, else the comparison generator's name.
+    fit_end : date
+        Last day of the data the generator was fitted on.
+    sha256 : str
+        SHA-256 of the checkpoint's network weights
+        (:func:`diffrisk.diffusion.weights_hash.weights_sha256`, not of the file, whose
+        training history holds wall times; the first 12 hex digits are kept); empty for
+        a generator without one (then the string names the fit only).
+
+    Examples
+    --------
+    >>> model_version("stress", "2019-12-31", "0123456789abcdef" * 4)
+    'stress@fit_end=2019-12-31#0123456789ab'
+    >>> model_version("normal", "2014-12-31")
+    'normal@fit_end=2014-12-31'
+    """
+    if not str(generator).strip():
+        raise ValueError("generator must be a non-empty name")
+    text = f"{generator}@fit_end={pd.Timestamp(fit_end).date()}"
+    return f"{text}#{sha256[:12]}" if sha256 else text

@@ -27,7 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core import audit
-from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.stress.comparison import (
     COMPARISON_GENERATORS,
     ComparisonModel,
@@ -35,7 +35,7 @@ from diffrisk.stress.comparison import (
 )
 from diffrisk.stress.comparison_sets import calibrate_gain, comparison_paths
 from diffrisk.stress.config import UNCONDITIONAL
-from diffrisk.stress.model import StressModel, load_stress_model, model_version
+from diffrisk.stress.model import StressModel, load_stress_model
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.scenario_sets import baseline_scenario_set, recorded_sampling
 from diffrisk.stress.weight_calibration import check_weight_grid

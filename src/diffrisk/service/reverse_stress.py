@@ -31,10 +31,10 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
 from diffrisk.core import audit
-from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.service.generators import as_of_bounds
 from diffrisk.stress.config import parse_segments
-from diffrisk.stress.model import StressModel, load_stress_model, model_version
+from diffrisk.stress.model import StressModel, load_stress_model
 from diffrisk.stress.reverse import ReverseStressError, check_request, loss_contributions
 from diffrisk.stress.reverse_score import PathReference, fit_path_reference
 from diffrisk.stress.reverse_study import METHODS, reverse_stress_methods

@@ -27,7 +27,7 @@ from diffrisk.core import io, paths
 from diffrisk.core.compute import Compute
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import write_table
-from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.evaluation.paths.segments import GOAL_RATIO, segment_summary, variant_tables
 from diffrisk.reporting.stress_segments import figure_segment_errors
 from diffrisk.reporting.style import save_figure
@@ -36,7 +36,6 @@ from diffrisk.stress.config import UNCONDITIONAL, StressConfig
 from diffrisk.stress.model import (
     StressModel,
     load_stress_model,
-    model_version,
     save_stress_model,
     train_stress_model,
 )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from diffrisk.core.dataclass_fields import ParamsSection
 from diffrisk.diffusion.settings import SmokeSettings
 from diffrisk.diffusion.training import TrainOptions, check_field_range, check_positive_fields
 
@@ -27,32 +28,6 @@ class StressRangeWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- config
-class ParamsSection:
-    """``to_dict`` / ``from_dict`` of a settings dataclass read from one ``params.yaml`` section.
-
-    Shared by :class:`StressConfig` (``stress.model``) and
-    :class:`~diffrisk.stress.comparison.ComparisonConfig` (``stress.comparison``); the
-    subclass names its section in :attr:`section`.
-    """
-
-    section: ClassVar[str] = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> Self:
-        """Build from a mapping (``params.yaml``'s :attr:`section`); unknown keys raise."""
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown {cls.section} parameters {unknown}; expected some of {sorted(known)}"
-            )
-        return cls(**dict(values))
-
-
 @dataclass(frozen=True)
 class StressConfig(ParamsSection, SmokeSettings):
     """Model, diffusion and training settings of the stress-scenario generator.

@@ -18,9 +18,8 @@ Two stages, as in Meng et al. (2023), both trained on the teacher's TRAINING win
    point ``t_i`` to ``t_{i+2}`` lands where the teacher's TWO steps land: the target
    ``x~ = (z'' - (s''/s) z) / (a'' - (s''/s) a)`` is matched in v space (an x0 loss
    weighted by ``1 + SNR``); each round halves the steps, down to ``final_steps``.
-   The teacher's steps are the eta = 0 DDIM step of
-   :func:`~diffrisk.diffusion.sampler.ddim_step` with per-row coefficients (rows start
-   at different grid points), written with :mod:`diffrisk.diffusion.prediction`.
+   The grid, the per-row teacher steps, the target and its conversion to v live in
+   :mod:`diffrisk.diffusion.distill` (shared with the one-day student).
 
 The student is a :class:`StressStudent`: a :class:`~diffrisk.stress.model.StressModel`
 whose network is the student's (so :func:`~diffrisk.stress.sampling.generate_paths`
@@ -49,11 +48,20 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from diffrisk.diffusion.distill import (
+    check_halving,
+    ddim_step_rows,
+    grid_coefficients,
+    nested_grid,
+    pair_starts,
+    target_prediction,
+    two_step_target,
+)
 from diffrisk.diffusion.guidance import check_guidance_weight, guided_prediction
 from diffrisk.diffusion.nn import SinusoidalTimeEmbedding
-from diffrisk.diffusion.prediction import eps_from_x0, to_eps, to_x0, v_from_eps
+from diffrisk.diffusion.prediction import to_eps, to_x0
 from diffrisk.diffusion.progress import progress_bar
-from diffrisk.diffusion.sampler import ddim_timesteps, initial_noise, reverse_process
+from diffrisk.diffusion.sampler import initial_noise, reverse_process
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.training import (
     TrainOptions,
@@ -62,11 +70,11 @@ from diffrisk.diffusion.training import (
     save_checkpoint,
     train_denoiser,
 )
+from diffrisk.diffusion.weights_hash import model_version
 from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.model import (
     StressModel,
     WindowTensors,
-    model_version,
     statistics_from_payload,
     statistics_payload,
 )
@@ -119,12 +127,7 @@ class DistillConfig(ParamsSection):
     def __post_init__(self) -> None:
         names = ("start_steps", "final_steps", "guidance_epochs", "round_epochs", "batch_size")
         check_positive_fields(self, names, "DistillConfig")
-        ratio = self.start_steps / self.final_steps
-        if ratio < 1 or ratio != 2 ** round(np.log2(ratio)):
-            raise ValueError(
-                f"DistillConfig.start_steps ({self.start_steps}) must be final_steps "
-                f"({self.final_steps}) times a power of 2"
-            )
+        check_halving(self.start_steps, self.final_steps, "DistillConfig")
         check_guidance_weight(self.guidance_min)
         if not self.guidance_max >= self.guidance_min:
             raise ValueError(
@@ -202,20 +205,6 @@ class StressStudent:
 
 
 # --------------------------------------------------------------------------- losses
-def _coefficients(schedule: NoiseSchedule, grid: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``sqrt(ab)``, ``sqrt(1 - ab)`` at grid points, ``(1, 0)`` at the end point -1."""
-    end = grid < 0
-    t = grid.clamp(min=0)
-    a = torch.where(end, 1.0, schedule.sqrt_alpha_bars[t])
-    b = torch.where(end, 0.0, schedule.sqrt_one_minus_alpha_bars[t])
-    return a[:, None, None], b[:, None, None]
-
-
-def _ddim(x: torch.Tensor, x0: torch.Tensor, coef: tuple, coef_next: tuple) -> torch.Tensor:
-    """Deterministic DDIM step (eta = 0) with per-row coefficients."""
-    return coef_next[0] * x0 + coef_next[1] * eps_from_x0(x, x0, *coef)
-
-
 def _draws(
     batch: dict[str, torch.Tensor], gen: torch.Generator, cfg: StressConfig, w_range: tuple
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -271,24 +260,22 @@ def halving_loss_fn(
     ``t_j -> t_{j+1} -> t_{j+2}`` give ``z''``; the student's one step must reach it.
     """
     g = torch.as_tensor(np.asarray(grid), dtype=torch.long)
-    n_pairs = (len(g) - 1) // 2
     teacher = teacher.eval()
 
     def loss(student: GuidedStudentNet, batch: dict, gen: torch.Generator) -> torch.Tensor:
         noise, mask, w = _draws(batch, gen, cfg, w_range)
-        j = 2 * torch.randint(0, n_pairs, (noise.shape[0],), generator=gen)
+        j = pair_starts(noise.shape[0], len(g), gen)
         t0, t1, t2 = g[j], g[j + 1], g[j + 2]
-        c0, c1, c2 = (_coefficients(schedule, s) for s in (t0, t1, t2))
+        c0, c1, c2 = (grid_coefficients(schedule, s) for s in (t0, t1, t2))
         z = c0[0] * batch["x0"] + c0[1] * noise
         with torch.no_grad():
             ctx, sig, _ = _conditioning(teacher.net, batch, mask)
             x0a = to_x0(teacher(z, t0, ctx, sig, w), z, *c0, teacher.prediction_type)
-            z1 = _ddim(z, x0a, c0, c1)
+            z1 = ddim_step_rows(z, x0a, c0, c1)
             x0b = to_x0(teacher(z1, t1, ctx, sig, w), z1, *c1, teacher.prediction_type)
-            z2 = _ddim(z1, x0b, c1, c2)
-            ratio = c2[1] / c0[1]
-            x0_target = (z2 - ratio * z) / (c2[0] - ratio * c0[0])
-            v_target = v_from_eps(x0_target, eps_from_x0(z, x0_target, *c0), *c0)
+            z2 = ddim_step_rows(z1, x0b, c1, c2)
+            x0_target = two_step_target(z, z2, c0, c2)
+            v_target = target_prediction(x0_target, z, c0, teacher.prediction_type)
         ctx_s, sig_s, _ = _conditioning(student.net, batch, mask)
         return torch.mean((student(z, t0, ctx_s, sig_s, w) - v_target) ** 2)
 
@@ -358,7 +345,7 @@ def distill_stress_model(
     val = WindowTensors(training_windows(frame, val_start, val_end, cfg), teacher)
     w_range = (float(config.guidance_min), float(config.guidance_max))
     student = GuidedStudentNet(copy.deepcopy(teacher.net)).train()
-    grid = np.append(ddim_timesteps(schedule, config.start_steps, "linear"), -1)
+    grid = nested_grid(schedule, config.start_steps, "linear")
 
     def stage(name: str, loss: Callable, epochs: int) -> None:
         result = train_denoiser(

@@ -104,34 +104,6 @@ class StressModel(ConditioningScales):
         return self.target_scale * self.config.sigma_data
 
 
-def model_version(generator: str, fit_end: str | pd.Timestamp, sha256: str = "") -> str:
-    """The version string of a fitted generator, recorded in every scenario set's metadata.
-
-    Parameters
-    ----------
-    generator : str
-        ``"stress"`` for the diffusion model, else the comparison generator's name.
-    fit_end : date
-        Last day of the data the generator was fitted on.
-    sha256 : str
-        SHA-256 of the checkpoint's network weights
-        (:func:`diffrisk.diffusion.weights_hash.weights_sha256`, not of the file, whose
-        training history holds wall times; the first 12 hex digits are kept); empty for
-        a generator without one (then the string names the fit only).
-
-    Examples
-    --------
-    >>> model_version("stress", "2019-12-31", "0123456789abcdef" * 4)
-    'stress@fit_end=2019-12-31#0123456789ab'
-    >>> model_version("normal", "2014-12-31")
-    'normal@fit_end=2014-12-31'
-    """
-    if not str(generator).strip():
-        raise ValueError("generator must be a non-empty name")
-    text = f"{generator}@fit_end={pd.Timestamp(fit_end).date()}"
-    return f"{text}#{sha256[:12]}" if sha256 else text
-
-
 def make_schedule(config: StressConfig) -> NoiseSchedule:
     """The noise schedule of ``config`` (``schedule``, ``diffusion_steps``)."""
     if config.schedule == "linear":

@@ -15,12 +15,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.core import audit, io
-from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
-from diffrisk.stress.model import StressModel, load_stress_model, model_version
+from diffrisk.stress.model import StressModel, load_stress_model
 from diffrisk.stress.sampling import SamplerSettings, generate_paths
 from diffrisk.stress.set_records import (
     generation_record,

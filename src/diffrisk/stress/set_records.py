@@ -17,8 +17,8 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io
+from diffrisk.diffusion.weights_hash import model_version
 from diffrisk.stress.archetypes import Archetype
-from diffrisk.stress.model import model_version
 from diffrisk.stress.signatures import ConditioningScales
 from diffrisk.stress.windows import conditioning_position
 

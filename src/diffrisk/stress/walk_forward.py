@@ -34,10 +34,9 @@ from numpy.typing import NDArray
 
 from diffrisk.core.compute import compute_map
 from diffrisk.data.splits import periods_after_fit, refit_periods
-from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.stress.model import (
     StressModel,
-    model_version,
     refit_stress_model,
     save_stress_model,
 )
