@@ -28,6 +28,12 @@ and saved to ``--save``)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/bench_stress_distill.py \\
         --teacher models/stress.pt --student models/stress_student.pt
+
+``--out`` writes every figure, the speed table, the distillation's wall time and its
+per-stage history (best epoch, epochs run and every epoch's losses) and the load average
+at each timing as JSON. ``--teacher-cache`` keeps the two teacher runs' figures in a JSON
+keyed by the teacher's weight hash and every setting they depend on (the sampling is
+seeded, so a later candidate of the same teacher reuses them instead of resampling).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -43,6 +50,7 @@ import pandas as pd
 import torch
 import yaml
 
+from diffrisk.core.io import write_json
 from diffrisk.data.returns import constituent_returns
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.scores import energy_score, path_vectors, variogram_score
@@ -95,6 +103,63 @@ def bootstrap_se(paths, dates, n, realised, reps: tuple[int, int], seed: int) ->
     return {k: float(np.std([d[k] for d in draws if k in d], ddof=1)) for k in draws[0]}
 
 
+class EpochLog(logging.Handler):
+    """Collect the per-epoch records that ``train_denoiser`` logs (one list per stage)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.stages: list[list[dict[str, float]]] = [[]]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.endswith("distill"):  # "distillation stage ...": the stage ended
+            self.stages.append([])
+        elif record.msg.startswith("epoch"):
+            keys = ("epoch", "train_loss", "val_loss", "score", "seconds")
+            self.stages[-1].append(dict(zip(keys, record.args, strict=True)))
+
+
+def load() -> list[float]:
+    """The 1, 5 and 15 minute load averages."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def distil(args, teacher, returns, data: dict, seed: int):
+    """Distil a student with ``--distill`` overrides; return it and its record."""
+    overrides = dict(a.split("=", 1) for a in args.distill)
+    base = DistillConfig()
+    config = DistillConfig(**{k: type(getattr(base, k))(v) for k, v in overrides.items()})
+    log = EpochLog()
+    names = ("diffrisk.diffusion.training", "diffrisk.stress.distill")
+    for name in names:
+        logging.getLogger(name).addHandler(log)
+        logging.getLogger(name).setLevel(logging.INFO)
+    load_before, tic = load(), time.perf_counter()
+    student = distill_stress_model(
+        teacher,
+        returns,
+        data["val_start"],
+        data["val_end"],
+        config,
+        seed=seed,
+        teacher_sha256=weights_sha256(args.teacher),
+        progress=False,
+    )
+    seconds = time.perf_counter() - tic
+    for name in names:
+        logging.getLogger(name).removeHandler(log)
+    print(f"distilled in {seconds:.0f} s (load {load_before} -> {load()}): {student.history}")
+    save_student(student, args.save)
+    stages = [{**h, "epochs": e} for h, e in zip(student.history, log.stages[:-1], strict=True)]
+    record = {
+        "config": overrides,
+        "seconds": seconds,
+        "load_before": load_before,
+        "load_after": load(),
+        "stages": stages,
+    }
+    return student, record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default="models/stress.pt")
@@ -111,6 +176,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="", help="write the results as JSON here")
     parser.add_argument("--no-speed", action="store_true", help="quality only")
+    parser.add_argument("--teacher-cache", default="", help="JSON of the teacher runs' figures")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
@@ -120,24 +186,11 @@ def main() -> None:
     returns = constituent_returns(pd.read_parquet(args.returns), data["index_name"])
     returns = returns.loc[returns.index <= pd.Timestamp(data["val_end"])]  # no test row
     teacher = load_stress_model(args.teacher)
+    distillation: dict = {}
     if args.student:
         student = load_student(args.student)
     else:
-        overrides = dict(a.split("=", 1) for a in args.distill)
-        base = DistillConfig()
-        config = DistillConfig(**{k: type(getattr(base, k))(v) for k, v in overrides.items()})
-        tic = time.perf_counter()
-        student = distill_stress_model(
-            teacher,
-            returns,
-            data["val_start"],
-            data["val_end"],
-            config,
-            seed=seed,
-            teacher_sha256=weights_sha256(args.teacher),
-        )
-        print(f"distilled in {time.perf_counter() - tic:.0f} s: {student.history}")
-        save_student(student, args.save)
+        student, distillation = distil(args, teacher, returns, data, seed)
     horizon = teacher.config.horizon
     days = returns.loc[returns.index >= pd.Timestamp(data["val_start"])].index
     as_of = [str(d.date()) for d in days[: len(days) - horizon + 1 : horizon]]
@@ -153,9 +206,26 @@ def main() -> None:
         "prior": ({}, float(gen["prior_guidance"]), int(gen["prior_neighbours"]), realised),
         "vol_ratio_2": (REQUEST, 1.5, 0, None),
     }
-    results: dict[str, dict] = {}
+    key = {
+        "teacher_sha256": weights_sha256(args.teacher),
+        "seed": seed,
+        "as_of": as_of,
+        "paths_per_date": n,
+        "boot": [args.boot, args.boot_scores],
+        "sampler": {k: v for k, v in common.items() if k != "progress"},
+        "sets": {k: list(v[:3]) for k, v in sets.items()},
+    }
+    cache = Path(args.teacher_cache) if args.teacher_cache else None
+    cached = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    results: dict[str, dict] = cached.get("results", {}) if cached.get("key") == key else {}
+    from_cache = bool(results)
+    if from_cache:
+        print(f"teacher runs read from {cache}")
+    quality_load = load()
     for set_name, (request, weight, neighbours, real) in sets.items():
         for name, (model, kwargs, s) in samplers.items():
+            if f"{set_name}/{name}" in results:
+                continue
             tic = time.perf_counter()
             paths, dates = generate_paths(
                 model, returns, as_of, n, request, guidance=weight, seed=s,
@@ -166,17 +236,21 @@ def main() -> None:
             se = bootstrap_se(paths, dates, n, real, (args.boot, args.boot_scores), seed)
             results[f"{set_name}/{name}"] = {"figures": fig, "se": se, "seconds": seconds}
             print(set_name, name, f"{seconds:.1f}s", json.dumps(fig))
+    if cache is not None and not from_cache:
+        teacher_runs = {k: v for k, v in results.items() if "/teacher_" in k}
+        write_json(cache, {"key": key, "results": teacher_runs})
     rows, verdict = [], True
     for set_name in sets:
         t_a, t_b = results[f"{set_name}/teacher_A"], results[f"{set_name}/teacher_B"]
         s_a = results[f"{set_name}/student_A"]
-        for k, tv in t_a["figures"].items():
+        for k, sv in s_a["figures"].items():
+            tv = t_a["figures"][k]
             if k == "mean_vol_ratio" and set_name == "prior":
                 continue
             value = (lambda x: abs(x - REQUEST["vol_ratio"])) if k == "mean_vol_ratio" else float
             name = "steering_error" if k == "mean_vol_ratio" else k
             bound = 2 * np.hypot(t_a["se"][k], s_a["se"][k])
-            diff = s_a["figures"][k] - tv
+            diff = sv - tv
             ok = abs(diff) <= bound
             verdict &= bool(ok)
             rows.append(
@@ -185,7 +259,7 @@ def main() -> None:
                     "figure": name,
                     "teacher_A": value(tv),
                     "teacher_B": value(t_b["figures"][k]),
-                    "student": value(s_a["figures"][k]),
+                    "student": value(sv),
                     "se_teacher": t_a["se"][k],
                     "student_minus_teacher": diff,
                     "teacherB_minus_A": t_b["figures"][k] - tv,
@@ -198,12 +272,18 @@ def main() -> None:
     print(f"{len(as_of)} validation dates x {n} paths; student steps {steps}")
     print(table.to_markdown(index=False, floatfmt=".4g"))
 
+    output = {
+        "student_steps": steps,
+        "distillation": distillation,
+        "quality": rows,
+        "quality_within": verdict,
+        "quality_load_start": quality_load,
+        "sets": results,
+    }
     if args.no_speed:
         print(f"RULE (quality part): all figures within 2 SE: {verdict}")
         if args.out:
-            Path(args.out).write_text(
-                json.dumps({"quality": rows, "sets": results}, indent=1, default=float)
-            )
+            write_json(args.out, output)
         return
     # ---------------------------------------------------------------- speed, one date
     speed_date, m = [as_of[-1]], int(args.speed_paths)
@@ -229,7 +309,7 @@ def main() -> None:
             for k in comparison
         },
     }  # fmt: skip
-    speed = []
+    speed, speed_load = [], load()
     for name, fn in runs.items():
         times = []
         for _ in range(2):
@@ -241,19 +321,17 @@ def main() -> None:
     speed_table["vs_gan"] = speed_table["seconds"] / float(
         speed_table.loc[speed_table["sampler"] == "gan", "seconds"].iloc[0]
     )
-    print(f"threads={args.threads}, {m} paths of one date (best of 2)")
+    print(
+        f"threads={args.threads}, {m} paths of one date (best of 2); load {speed_load} -> {load()}"
+    )
     print(speed_table.to_markdown(index=False, floatfmt=".3g"))
     faster = float(speed_table["seconds"].iloc[0]) / float(speed_table["seconds"].iloc[2])
     replaces = verdict and faster >= 4.0
     print(f"RULE: all figures within 2 SE: {verdict}; speed-up {faster:.1f}x; replaces: {replaces}")
     if args.out:
-        Path(args.out).write_text(
-            json.dumps(
-                {"quality": rows, "speed": speed, "replaces": replaces, "sets": results},
-                indent=1,
-                default=float,
-            )
-        )
+        speed_record = {"table": speed, "load_start": speed_load, "load_end": load()}
+        write_json(args.out, {**output, "speed": speed_record, "speed_up": faster,
+                              "replaces": replaces})  # fmt: skip
 
 
 if __name__ == "__main__":
