@@ -15,9 +15,9 @@ from diffrisk.ddpm.distill import (
     distill_ddpm,
     halving_loss_fn,
     load_student,
-    mean_loss,
     save_student,
     teacher_provenance,
+    validation_loss,
 )
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
@@ -100,8 +100,9 @@ def test_extrapolated_teacher_of_standard_normal_data_lands_near_the_identity_fl
     with torch.no_grad():
         student.skip_coef.copy_(skip.float())
     batch = _batch(model.net.spec)
-    plain = mean_loss(halving_loss_fn(teacher, schedule, grid, SMALL), student, batch, 3)
-    extra = mean_loss(halving_loss_fn(teacher, schedule, grid, SMALL, fine), student, batch, 3)
+    plain = validation_loss(halving_loss_fn(teacher, schedule, grid, SMALL), student, batch, 3)
+    fine_fn = halving_loss_fn(teacher, schedule, grid, SMALL, fine)
+    extra = validation_loss(fine_fn, student, batch, 3)
     assert extra < 0.5 * plain
     with pytest.raises(ValueError, match="every second point"):
         halving_loss_fn(teacher, schedule, grid, SMALL, nested_grid(schedule, 8, "logsnr"))
@@ -127,10 +128,10 @@ def test_exact_one_step_student_of_a_gaussian_teacher_has_zero_loss(tiny, loss):
         )
         k = (a0 * a1 + b0 * b1) * (a1 * a2 + b1 * b2)
         skip[grid[j]] = (k - a2 / a0) / (b2 - a2 * b0 / a0)
-    plain = mean_loss(fn, teacher, _batch(model.net.spec), seed=3)
+    plain = validation_loss(fn, teacher, _batch(model.net.spec), seed=3)
     with torch.no_grad():
         student.skip_coef.copy_(skip.float())
-    exact = mean_loss(fn, student, _batch(model.net.spec), seed=3)
+    exact = validation_loss(fn, student, _batch(model.net.spec), seed=3)
     assert plain > 1e-4
     assert exact < 1e-6 * plain + 1e-9
 

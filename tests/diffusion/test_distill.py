@@ -10,6 +10,7 @@ from diffrisk.diffusion.distill import (
     check_halving,
     ddim_step_rows,
     grid_coefficients,
+    mean_loss,
     nested_grid,
     pair_starts,
     richardson,
@@ -162,3 +163,29 @@ def test_richardson_of_ddim_in_closed_form_for_standard_normal_data():
     torch.testing.assert_close(coarse, np.cos(d1 + d2) * z)
     torch.testing.assert_close(richardson(fine, coarse), np.cos(d1 - d2) * z)
     assert abs(1 - np.cos(d1 - d2)) < 0.5 * abs(1 - np.cos(d1 + d2))
+
+
+class _Rows:
+    """A training set of scalar rows (``TrainingSet``: a length and ``take``)."""
+
+    def __init__(self, values: torch.Tensor) -> None:
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        return self.values[index]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 100])
+def test_mean_loss_is_the_row_mean_whatever_the_batches_with_seeded_draws(batch_size):
+    values = torch.arange(7, dtype=torch.float64) ** 2
+    # a batch's loss is its mean: the row-weighted mean over batches is the mean of all rows
+    exact = mean_loss(lambda net, b, g: b.mean(), None, _Rows(values), 0, batch_size)
+    assert exact == pytest.approx(float(values.mean()), rel=1e-12)
+    # the draws come from one generator seeded by ``seed``: same seed, same score
+    noisy = lambda net, b, g: b.mean() + torch.randn((), generator=g)  # noqa: E731
+    first = mean_loss(noisy, None, _Rows(values), 5, batch_size)
+    assert first == mean_loss(noisy, None, _Rows(values), 5, batch_size)
+    assert first != mean_loss(noisy, None, _Rows(values), 6, batch_size)

@@ -68,6 +68,7 @@ from diffrisk.diffusion.distill import (
     check_halving,
     ddim_step_rows,
     grid_coefficients,
+    mean_loss,
     nested_grid,
     pair_starts,
     richardson,
@@ -137,13 +138,13 @@ class DDPMDistillConfig(ParamsSection):
     loss: str = "landing"
     freeze_encoder: bool = True
     lr: float = 1e-3
-    batch_size: int = 512
-    noise_draws: int = 8
-    ema_decay: float = 0.995
-    grad_clip: float = 1.0
-    round_epochs: int = 3
+    batch_size: int = TrainOptions.batch_size
     samples_per_epoch: int = 32768
+    noise_draws: int = TrainOptions.noise_draws
+    round_epochs: int = 3
     patience: int = 2
+    ema_decay: float = TrainOptions.ema_decay
+    grad_clip: float = TrainOptions.grad_clip
     extrapolate: bool = False
     threads: int = 1
 
@@ -260,23 +261,19 @@ def halving_loss_fn(
     return loss
 
 
-@torch.no_grad()
-def mean_loss(
+def validation_loss(
     loss: Callable[[Denoiser, ConditionTensors, torch.Generator], torch.Tensor],
     net: Denoiser,
     data: ConditionTensors,
     seed: int,
     batch_size: int = 4096,
 ) -> float:
-    """``loss`` of ``net`` (eval mode) on every condition of ``data``, fixed seeded draws."""
+    """``loss`` of ``net`` in eval mode on every condition of ``data``, fixed seeded draws.
+
+    :func:`diffrisk.diffusion.distill.mean_loss` after ``net.eval()``.
+    """
     net.eval()
-    gen = torch.Generator().manual_seed(int(seed))
-    total, count = 0.0, 0
-    for s in range(0, len(data), batch_size):
-        batch = data.take(torch.arange(s, min(s + batch_size, len(data))))
-        total += float(loss(net, batch, gen)) * len(batch)
-        count += len(batch)
-    return total / max(count, 1)
+    return mean_loss(loss, net, data, seed, batch_size)
 
 
 # --------------------------------------------------------------------------- distillation
@@ -363,7 +360,7 @@ def distill_ddpm(
             config.options(),
             seed=int(seed) + len(history),
             loss_fn=loss,
-            val_loss_fn=lambda net, loss=loss: mean_loss(loss, net, val, int(seed) + 1000),
+            val_loss_fn=lambda net, loss=loss: validation_loss(loss, net, val, int(seed) + 1000),
             progress=progress,
             desc=f"distill {name}",
         )

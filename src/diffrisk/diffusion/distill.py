@@ -27,6 +27,9 @@ models. ICLR.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -34,6 +37,7 @@ from numpy.typing import NDArray
 from diffrisk.diffusion.prediction import eps_from_x0, training_target
 from diffrisk.diffusion.sampler import ddim_timesteps, logsnr_steps
 from diffrisk.diffusion.schedule import NoiseSchedule
+from diffrisk.diffusion.training import TrainingSet
 
 Coefficients = tuple[torch.Tensor, torch.Tensor]
 
@@ -175,3 +179,26 @@ def richardson(fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     combination cancels its leading term (Richardson 1911).
     """
     return 2.0 * fine - coarse
+
+
+@torch.no_grad()
+def mean_loss(
+    loss: Callable[[Any, Any, torch.Generator], torch.Tensor],
+    net: torch.nn.Module,
+    data: TrainingSet,
+    seed: int,
+    batch_size: int,
+) -> float:
+    """``loss`` of ``net`` on every row of ``data`` in order, with fixed (seeded) draws.
+
+    The validation score of a distillation round: rows in batches of ``batch_size``
+    (``data.take`` of an index range), each batch's mean loss weighted by its rows. The
+    network's mode is left as it is.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    total, count = 0.0, 0
+    for s in range(0, len(data), int(batch_size)):
+        index = torch.arange(s, min(s + int(batch_size), len(data)))
+        total += float(loss(net, data.take(index), gen)) * len(index)
+        count += len(index)
+    return total / max(count, 1)

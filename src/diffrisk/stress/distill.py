@@ -48,15 +48,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from diffrisk.diffusion.distill import (
-    check_halving,
-    ddim_step_rows,
-    grid_coefficients,
-    nested_grid,
-    pair_starts,
-    target_prediction,
-    two_step_target,
-)
+from diffrisk.diffusion import distill as progressive
 from diffrisk.diffusion.guidance import check_guidance_weight, guided_prediction
 from diffrisk.diffusion.nn import SinusoidalTimeEmbedding
 from diffrisk.diffusion.prediction import to_eps, to_x0
@@ -127,7 +119,7 @@ class DistillConfig(ParamsSection):
     def __post_init__(self) -> None:
         names = ("start_steps", "final_steps", "guidance_epochs", "round_epochs", "batch_size")
         check_positive_fields(self, names, "DistillConfig")
-        check_halving(self.start_steps, self.final_steps, "DistillConfig")
+        progressive.check_halving(self.start_steps, self.final_steps, "DistillConfig")
         check_guidance_weight(self.guidance_min)
         if not self.guidance_max >= self.guidance_min:
             raise ValueError(
@@ -264,34 +256,22 @@ def halving_loss_fn(
 
     def loss(student: GuidedStudentNet, batch: dict, gen: torch.Generator) -> torch.Tensor:
         noise, mask, w = _draws(batch, gen, cfg, w_range)
-        j = pair_starts(noise.shape[0], len(g), gen)
+        j = progressive.pair_starts(noise.shape[0], len(g), gen)
         t0, t1, t2 = g[j], g[j + 1], g[j + 2]
-        c0, c1, c2 = (grid_coefficients(schedule, s) for s in (t0, t1, t2))
+        c0, c1, c2 = (progressive.grid_coefficients(schedule, s) for s in (t0, t1, t2))
         z = c0[0] * batch["x0"] + c0[1] * noise
         with torch.no_grad():
             ctx, sig, _ = _conditioning(teacher.net, batch, mask)
             x0a = to_x0(teacher(z, t0, ctx, sig, w), z, *c0, teacher.prediction_type)
-            z1 = ddim_step_rows(z, x0a, c0, c1)
+            z1 = progressive.ddim_step_rows(z, x0a, c0, c1)
             x0b = to_x0(teacher(z1, t1, ctx, sig, w), z1, *c1, teacher.prediction_type)
-            z2 = ddim_step_rows(z1, x0b, c1, c2)
-            x0_target = two_step_target(z, z2, c0, c2)
-            v_target = target_prediction(x0_target, z, c0, teacher.prediction_type)
+            z2 = progressive.ddim_step_rows(z1, x0b, c1, c2)
+            x0_target = progressive.two_step_target(z, z2, c0, c2)
+            v_target = progressive.target_prediction(x0_target, z, c0, teacher.prediction_type)
         ctx_s, sig_s, _ = _conditioning(student.net, batch, mask)
         return torch.mean((student(z, t0, ctx_s, sig_s, w) - v_target) ** 2)
 
     return loss
-
-
-@torch.no_grad()
-def _mean_loss(loss: Callable, net: nn.Module, data: WindowTensors, seed: int) -> float:
-    """Loss of ``net`` on every row of ``data`` with fixed (seeded) draws."""
-    gen = torch.Generator().manual_seed(int(seed))
-    total, count = 0.0, 0
-    for s in range(0, len(data), 1024):
-        batch = data.take(slice(s, s + 1024))
-        total += float(loss(net, batch, gen)) * batch["x0"].shape[0]
-        count += batch["x0"].shape[0]
-    return total / max(count, 1)
 
 
 # --------------------------------------------------------------------------- distillation
@@ -345,7 +325,7 @@ def distill_stress_model(
     val = WindowTensors(training_windows(frame, val_start, val_end, cfg), teacher)
     w_range = (float(config.guidance_min), float(config.guidance_max))
     student = GuidedStudentNet(copy.deepcopy(teacher.net)).train()
-    grid = nested_grid(schedule, config.start_steps, "linear")
+    grid = progressive.nested_grid(schedule, config.start_steps, "linear")
 
     def stage(name: str, loss: Callable, epochs: int) -> None:
         result = train_denoiser(
@@ -354,7 +334,7 @@ def distill_stress_model(
             config.options(epochs),
             seed=int(seed) + len(history),
             loss_fn=loss,
-            val_loss_fn=lambda net: _mean_loss(loss, net, val, int(seed) + 1000),
+            val_loss_fn=lambda net: progressive.mean_loss(loss, net, val, int(seed) + 1000, 1024),
             progress=progress,
             desc=f"distill {name}",
         )
