@@ -18,7 +18,9 @@ Every figure uses the project's functions: VaR/ES estimators of the scenario set
 backtest battery (:func:`diffrisk.evaluation.tables.backtest_table`).
 
 ``--grid-check 64 32 16`` also measures the first-order teacher on the nested start grids
-against teacher A (criterion 1 only). Run::
+against teacher A (criterion 1 only). ``--period test --student PATH`` scores a saved
+student against the teacher on the test days with the same figures and verdicts: reported,
+never used to choose (the returns are then not cut at ``data.val_end``). Run::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/bench_ddpm_distill.py \\
         --checkpoint models/ddpm.pt --config '{"start_steps": 64}' --out bench.json
@@ -39,16 +41,16 @@ import pandas as pd
 import torch
 import yaml
 
-from diffrisk.ddpm.distill import (
+from diffrisk.ddpm.distill import distill_ddpm
+from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean
+from diffrisk.ddpm.model import DDPMModel, load_checkpoint
+from diffrisk.ddpm.student import (
     DDPMDistillConfig,
     DDPMStudent,
-    distill_ddpm,
     load_student,
     save_student,
     teacher_provenance,
 )
-from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean
-from diffrisk.ddpm.model import DDPMModel, load_checkpoint
 from diffrisk.diffusion.distill import nested_grid
 from diffrisk.evaluation.tables import backtest_table
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet
@@ -154,7 +156,15 @@ def main() -> None:  # noqa: PLR0915 - a script
     p.add_argument("--n-boot", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="")
+    p.add_argument(
+        "--period",
+        choices=("validation", "test"),
+        default="validation",
+        help="test: score saved --student(s) on the test days (reported, never chosen)",
+    )
     args = p.parse_args()
+    if args.period == "test" and (args.config or args.grid_check):
+        p.error("--period test scores saved students only (--student); distil on validation")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     params = yaml.safe_load(Path(args.params).read_text())
@@ -162,8 +172,13 @@ def main() -> None:  # noqa: PLR0915 - a script
     seed, n = int(params["seed"]), int(params["n_scenarios"])
     val_end = pd.Timestamp(data["val_end"])
     returns = pd.read_parquet(args.returns)
-    returns = returns.loc[returns.index <= val_end]  # validation only: cut FIRST
-    days = returns.index[returns.index >= pd.Timestamp(data["val_start"])]
+    if args.period == "validation":
+        returns = returns.loc[returns.index <= val_end]  # validation only: cut FIRST
+        days = returns.index[returns.index >= pd.Timestamp(data["val_start"])]
+    else:
+        if data.get("test_end"):
+            returns = returns.loc[returns.index <= pd.Timestamp(data["test_end"])]
+        days = returns.index[returns.index >= pd.Timestamp(data["test_start"])]
     series = [s.strip() for s in str(data["series"]).split(",") if s.strip()]
     sel = json.loads(Path(args.selection).read_text())
     steps = sel["n_steps"] if gen["n_steps"] == "auto" else int(gen["n_steps"])
@@ -174,10 +189,11 @@ def main() -> None:  # noqa: PLR0915 - a script
                   "spacing": gen["spacing"], "noise": gen["noise"], "order": order}  # fmt: skip
     print(
         f"teacher {teacher_provenance(model)['version']}: DDIM {steps} steps order {order}, "
-        f"{gen['spacing']}, {gen['noise']}, {n} scenarios x {len(days)} validation days "
+        f"{gen['spacing']}, {gen['noise']}, {n} scenarios x {len(days)} {args.period} days "
         f"({days[0].date()}..{days[-1].date()}) x {len(model.series)} series; scored {series}"
     )
-    report: dict[str, Any] = {"teacher": teacher_provenance(model), "days": len(days)}
+    report: dict[str, Any] = {"teacher": teacher_provenance(model), "days": len(days),
+                              "period": args.period}  # fmt: skip
 
     sets, times = {}, {"teacher_a": []}
     for rep in range(2):
@@ -257,7 +273,10 @@ def main() -> None:  # noqa: PLR0915 - a script
         frame = pd.DataFrame(rows).drop(columns="candidate")
         print(frame.to_string(index=False, float_format="%.5g"))
         print(verdict_frame(vrows).to_string(index=False))
-        if label in students:
+        if label in students and args.period == "test":
+            print(f"scored on test (reported, not a choice): figures within bound {ok1}, "
+                  f"verdicts equal {ok2}, speed-up {speedup:.2f}x")  # fmt: skip
+        elif label in students:
             st, dsec = students[label]
             entry.update({"steps": st.steps.tolist(), "config": st.config.to_dict(),
                           "history": st.history, "distill_s": dsec,
@@ -274,6 +293,11 @@ def main() -> None:  # noqa: PLR0915 - a script
     print("\nspeed (every series, 1 thread):")
     for k, v in times.items():
         print(f"  {k}: " + ", ".join(f"{t:.1f} s" for t in v))
+    if args.period == "test":
+        report.update({"times_s": times, "results": results})
+        if args.out:
+            Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+        return
     passing = [k for k in students if results[k].get("passes")]
     chosen = min(passing, key=lambda k: (len(students[k][0].steps), min(times[k])), default=None)
     verdict = f"student {chosen} replaces the teacher" if chosen else "the teacher stays"

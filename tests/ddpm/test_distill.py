@@ -9,20 +9,18 @@ import pytest
 import torch
 
 from diffrisk.ddpm.config import DDPMConfig
-from diffrisk.ddpm.distill import (
-    DDPMDistillConfig,
-    DDPMStudent,
-    distill_ddpm,
-    halving_loss_fn,
-    load_student,
-    save_student,
-    teacher_provenance,
-    validation_loss,
-)
+from diffrisk.ddpm.distill import distill_ddpm, halving_loss_fn, validation_loss
 from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.inputs import ConditionTensors
 from diffrisk.ddpm.network import Denoiser
+from diffrisk.ddpm.student import (
+    DDPMDistillConfig,
+    DDPMStudent,
+    load_student,
+    save_student,
+    teacher_provenance,
+)
 from diffrisk.diffusion.distill import grid_coefficients, nested_grid
 from diffrisk.diffusion.sampler import ddim_timesteps
 from diffrisk.diffusion.weights_hash import state_dict_sha256, weights_sha256
@@ -46,7 +44,7 @@ def tiny():
     return model, returns, splits
 
 
-def _distill(model, returns, splits, config=SMALL, seed=1):
+def distil_tiny(model, returns, splits, config=SMALL, seed=1):
     return distill_ddpm(
         model, returns, splits["train_end"], splits["val_start"], splits["val_end"], config,
         seed=seed, progress=False,
@@ -56,14 +54,14 @@ def _distill(model, returns, splits, config=SMALL, seed=1):
 @pytest.fixture(scope="module")
 def student(tiny):
     model, returns, splits = tiny
-    return _distill(model, returns, splits)
+    return distil_tiny(model, returns, splits)
 
 
-def _same_weights(a: DDPMStudent, b: DDPMStudent) -> bool:
+def same_weights(a: DDPMStudent, b: DDPMStudent) -> bool:
     return state_dict_sha256(a.net.state_dict()) == state_dict_sha256(b.net.state_dict())
 
 
-def _gaussian_teacher(model) -> Denoiser:
+def gaussian_teacher(model) -> Denoiser:
     """The untrained denoiser with the Gaussian skip: eps = sqrt(1 - ab_t) x_t, the exact
     eps-predictor for N(0, 1) data (zero-initialised head)."""
     net = Denoiser(model.net.spec)
@@ -71,7 +69,7 @@ def _gaussian_teacher(model) -> Denoiser:
     return net.eval()
 
 
-def _batch(spec, n=64, seed=0) -> ConditionTensors:
+def random_batch(spec, n=64, seed=0) -> ConditionTensors:
     gen = torch.Generator().manual_seed(seed)
     return ConditionTensors(
         torch.randn(n, spec.window_channels, spec.window_length, generator=gen),
@@ -86,10 +84,10 @@ def test_extrapolated_teacher_of_standard_normal_data_lands_near_the_identity_fl
     # skip's solution of "land on z" (c = (1 - a2 / a0) / (b2 - a2 b0 / a0)) has a small
     # loss against the Richardson teacher, a larger one against the plain two steps.
     model, _, _ = tiny
-    teacher, schedule = _gaussian_teacher(model), model.schedule
+    teacher, schedule = gaussian_teacher(model), model.schedule
     fine = nested_grid(schedule, 16, "logsnr")
     grid = fine[::2]
-    student = _gaussian_teacher(model)
+    student = gaussian_teacher(model)
     skip = student.skip_coef.clone().double()
     for j in range(0, len(grid) - 2, 2):
         (a0, b0), (a2, b2) = (
@@ -99,7 +97,7 @@ def test_extrapolated_teacher_of_standard_normal_data_lands_near_the_identity_fl
         skip[grid[j]] = (1 - a2 / a0) / (b2 - a2 * b0 / a0)
     with torch.no_grad():
         student.skip_coef.copy_(skip.float())
-    batch = _batch(model.net.spec)
+    batch = random_batch(model.net.spec)
     plain = validation_loss(halving_loss_fn(teacher, schedule, grid, SMALL), student, batch, 3)
     fine_fn = halving_loss_fn(teacher, schedule, grid, SMALL, fine)
     extra = validation_loss(fine_fn, student, batch, 3)
@@ -115,11 +113,11 @@ def test_exact_one_step_student_of_a_gaussian_teacher_has_zero_loss(tiny, loss):
     # c = (k - a2 / a0) / (b2 - a2 b0 / a0) lands there in one step: zero loss. The
     # teacher itself (one plain step, a0 a2 + b0 b2) does not.
     model, _, _ = tiny
-    teacher, schedule = _gaussian_teacher(model), model.schedule
+    teacher, schedule = gaussian_teacher(model), model.schedule
     grid = nested_grid(schedule, 8, "logsnr")
     config = dataclasses.replace(SMALL, loss=loss)
     fn = halving_loss_fn(teacher, schedule, grid, config)
-    student = _gaussian_teacher(model)
+    student = gaussian_teacher(model)
     skip = student.skip_coef.clone().double()
     for j in range(0, len(grid) - 2, 2):
         (a0, b0), (a1, b1), (a2, b2) = (
@@ -128,10 +126,10 @@ def test_exact_one_step_student_of_a_gaussian_teacher_has_zero_loss(tiny, loss):
         )
         k = (a0 * a1 + b0 * b1) * (a1 * a2 + b1 * b2)
         skip[grid[j]] = (k - a2 / a0) / (b2 - a2 * b0 / a0)
-    plain = validation_loss(fn, teacher, _batch(model.net.spec), seed=3)
+    plain = validation_loss(fn, teacher, random_batch(model.net.spec), seed=3)
     with torch.no_grad():
         student.skip_coef.copy_(skip.float())
-    exact = validation_loss(fn, student, _batch(model.net.spec), seed=3)
+    exact = validation_loss(fn, student, random_batch(model.net.spec), seed=3)
     assert plain > 1e-4
     assert exact < 1e-6 * plain + 1e-9
 
@@ -150,13 +148,13 @@ def test_student_steps_history_and_provenance(tiny, student, tmp_path):
         "fit_end": model.fit_end,
     }
     assert teacher_provenance(model) == student.teacher
-    assert not _same_weights(student, DDPMStudent(model.net, student.steps, {}, SMALL))
+    assert not same_weights(student, DDPMStudent(model.net, student.steps, {}, SMALL))
 
 
 def test_extrapolated_first_round_uses_every_second_point_of_the_fine_grid(tiny):
     model, returns, splits = tiny
     config = dataclasses.replace(SMALL, extrapolate=True, round_epochs=1)
-    st = _distill(model, returns, splits, config)
+    st = distil_tiny(model, returns, splits, config)
     np.testing.assert_array_equal(st.steps, nested_grid(model.schedule, 16, "logsnr")[::8][:-1])
 
 
@@ -172,7 +170,7 @@ def test_checkpoint_round_trip(tiny, student, tmp_path):
     path = save_student(student, tmp_path / "student.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["student.pt"]  # no temp file left
     back = load_student(path)
-    assert _same_weights(back, student) and back.teacher == student.teacher
+    assert same_weights(back, student) and back.teacher == student.teacher
     np.testing.assert_array_equal(back.steps, student.steps)
     assert back.config == student.config and back.history == student.history
     days = returns.index[1000:1004]
@@ -208,13 +206,13 @@ def test_no_leakage_after_train_end_or_val_end(tiny, student):
     model, returns, splits = tiny
     later = returns.copy()
     later.loc[later.index > splits["val_end"]] *= 7.0  # test period
-    assert _same_weights(_distill(model, later, splits), student)
+    assert same_weights(distil_tiny(model, later, splits), student)
     # one epoch per round (no selection): nothing after train_end reaches the training
     one = dataclasses.replace(SMALL, round_epochs=1)
-    base = _distill(model, returns, splits, one)
+    base = distil_tiny(model, returns, splits, one)
     moved = returns.copy()
     moved.loc[moved.index > splits["train_end"]] *= 3.0
-    assert _same_weights(_distill(model, moved, splits, one), base)
+    assert same_weights(distil_tiny(model, moved, splits, one), base)
 
 
 def test_bad_inputs_name_the_field_or_date(tiny):
@@ -233,7 +231,7 @@ def test_bad_inputs_name_the_field_or_date(tiny):
     model, returns, splits = tiny
     late = {**splits, "train_end": splits["val_end"]}
     with pytest.raises(ValueError, match="after the teacher's fit_end"):
-        _distill(model, returns, late)
+        distil_tiny(model, returns, late)
     early = {**splits, "val_start": splits["train_end"]}
     with pytest.raises(ValueError, match="train_end < val_start"):
-        _distill(model, returns, early)
+        distil_tiny(model, returns, early)

@@ -25,6 +25,9 @@ second-order DPM-Solver++(2M), to which first-order DDIM converges slowly (on va
 round's target is the Richardson extrapolation of the teacher's steps on the grid and on
 the grid with twice the steps (:func:`~diffrisk.diffusion.distill.richardson`), which is
 second order and keeps every row Markov (a multistep solver would need the path's history).
+With ``trajectory`` the first teacher is the pipeline's sampler itself: its recorded
+trajectories on the training windows train one round straight to ``final_steps``
+(:mod:`diffrisk.ddpm.distill_trajectory`).
 
 Only the teacher's TRAINING windows (targets on or before ``train_end``) train the
 student; validation windows (``val_start .. val_end``) pick each round's epoch; rows
@@ -44,16 +47,19 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from numpy.typing import NDArray
 
-from diffrisk.core.dataclass_fields import ParamsSection
+from diffrisk.ddpm.distill_trajectory import (
+    sampler_grid,
+    trajectory_loss_fn,
+    trajectory_states,
+    with_states,
+)
 from diffrisk.ddpm.fit import training_conditions
 from diffrisk.ddpm.inputs import (
     ConditionTensors,
@@ -63,9 +69,9 @@ from diffrisk.ddpm.inputs import (
     series_columns,
 )
 from diffrisk.ddpm.model import DDPMModel
-from diffrisk.ddpm.network import Denoiser, DenoiserSpec
+from diffrisk.ddpm.network import Denoiser
+from diffrisk.ddpm.student import DDPMDistillConfig, DDPMStudent, teacher_provenance
 from diffrisk.diffusion.distill import (
-    check_halving,
     ddim_step_rows,
     grid_coefficients,
     mean_loss,
@@ -76,134 +82,12 @@ from diffrisk.diffusion.distill import (
     two_step_target,
 )
 from diffrisk.diffusion.prediction import to_x0
-from diffrisk.diffusion.sampler import SPACINGS
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.training import (
-    TrainOptions,
-    check_field_range,
-    check_positive_fields,
-    read_checkpoint,
-    restore_weights,
-    save_checkpoint,
     train_denoiser,
 )
-from diffrisk.diffusion.weights_hash import model_version, state_dict_sha256
 
 logger = logging.getLogger(__name__)
-
-#: Values of :attr:`DDPMDistillConfig.loss`.
-LOSSES: tuple[str, ...] = ("landing", "prediction")
-
-STUDENT_KIND = "diffrisk.ddpm_student"
-
-
-@dataclass(frozen=True)
-class DDPMDistillConfig(ParamsSection):
-    """Settings of :func:`distill_ddpm` (a ``params.yaml`` section ``ddpm_distill``).
-
-    Parameters
-    ----------
-    start_steps : int
-        DDIM steps of the first teacher (the fitted network, first-order DDIM).
-    final_steps : int
-        Steps of the final student; ``start_steps = final_steps * 2**k``.
-    spacing : str
-        Spacing of the first grid (:func:`~diffrisk.diffusion.sampler.ddim_timesteps`);
-        the pipeline samples with ``"logsnr"``.
-    loss : {"landing", "prediction"}
-        What the student matches (see the module docstring).
-    freeze_encoder : bool
-        Keep the teacher's condition encoder (train the head only).
-    lr, batch_size, noise_draws, ema_decay, grad_clip, samples_per_epoch, patience
-        Optimisation of every round (AdamW, no weight decay); ``noise_draws`` (grid
-        point, noise) pairs per condition.
-    round_epochs : int
-        Epoch budget of each halving round (the epoch with the lowest validation loss is
-        kept).
-    extrapolate : bool
-        The first round's teacher lands on the Richardson extrapolation
-        (:func:`~diffrisk.diffusion.distill.richardson`) of its two DDIM steps and of the
-        four steps on the grid with twice the steps (the grid is then every second point
-        of ``nested_grid(2 * start_steps)``): a second-order first teacher, since
-        first-order DDIM converges slowly to the pipeline's second-order sampler.
-    threads : int
-        torch threads (read by the caller).
-    """
-
-    section: ClassVar[str] = "ddpm_distill"
-
-    start_steps: int = 64
-    final_steps: int = 4
-    spacing: str = "logsnr"
-    loss: str = "landing"
-    freeze_encoder: bool = True
-    lr: float = 1e-3
-    batch_size: int = TrainOptions.batch_size
-    samples_per_epoch: int = 32768
-    noise_draws: int = TrainOptions.noise_draws
-    round_epochs: int = 3
-    patience: int = 2
-    ema_decay: float = TrainOptions.ema_decay
-    grad_clip: float = TrainOptions.grad_clip
-    extrapolate: bool = False
-    threads: int = 1
-
-    def __post_init__(self) -> None:
-        names = ("start_steps", "final_steps", "round_epochs", "batch_size", "noise_draws",
-                 "patience", "threads")  # fmt: skip
-        check_positive_fields(self, names, "DDPMDistillConfig")
-        check_halving(self.start_steps, self.final_steps, "DDPMDistillConfig")
-        check_field_range(self, ("lr",), "> 0", "DDPMDistillConfig")
-        check_field_range(self, ("ema_decay",), "in [0, 1)", "DDPMDistillConfig")
-        check_field_range(self, ("grad_clip", "samples_per_epoch"), ">= 0", "DDPMDistillConfig")
-        if self.spacing not in SPACINGS:
-            raise ValueError(
-                f"DDPMDistillConfig.spacing must be one of {SPACINGS}, got {self.spacing!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(f"DDPMDistillConfig.loss must be one of {LOSSES}, got {self.loss!r}")
-
-    def options(self) -> TrainOptions:
-        """Optimisation settings of one round (no weight decay, no minimum epoch count)."""
-        return TrainOptions.from_fields(
-            self, weight_decay=0.0, max_epochs=int(self.round_epochs), min_epochs=1
-        )
-
-
-@dataclass
-class DDPMStudent:
-    """A distilled few-step sampler of a fitted one-day model and its provenance.
-
-    Attributes
-    ----------
-    net : Denoiser
-        The student's network (same architecture as the teacher's, eval mode).
-    steps : ndarray of int
-        Descending diffusion steps the student visits (the last step goes to x0).
-    teacher : dict
-        ``version``, ``weights_sha256`` and ``fit_end`` of the teacher; sampling with
-        :func:`~diffrisk.ddpm.forecast.forecast_ddpm` checks the weights.
-    config : DDPMDistillConfig
-    history : list of dict
-        Per round: ``stage``, ``steps``, ``best_epoch``, ``val_loss``, ``epochs_run``,
-        ``seconds``.
-    """
-
-    net: Denoiser
-    steps: NDArray[np.int64]
-    teacher: dict[str, str]
-    config: DDPMDistillConfig
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def teacher_provenance(model: DDPMModel) -> dict[str, str]:
-    """``version``, ``weights_sha256`` and ``fit_end`` of a fitted model."""
-    sha = state_dict_sha256(model.net.state_dict())
-    return {
-        "version": model_version("ddpm", model.fit_end, sha),
-        "weights_sha256": sha,
-        "fit_end": str(model.fit_end),
-    }
 
 
 # --------------------------------------------------------------------------- loss
@@ -341,6 +225,8 @@ def distill_ddpm(
     student = copy.deepcopy(teacher.net).train()
     if config.freeze_encoder:
         student.encoder.requires_grad_(False)
+    if config.trajectory:
+        return _distill_trajectory(teacher, student, data, val, config, int(seed), progress)
     fine = None
     if config.extrapolate:
         fine = nested_grid(schedule, 2 * config.start_steps, config.spacing)
@@ -383,39 +269,55 @@ def distill_ddpm(
     )
 
 
-# --------------------------------------------------------------------------- checkpoints
-def save_student(student: DDPMStudent, path: str | Path) -> Path:
-    """Write the student atomically (network, steps, settings, teacher provenance)."""
-    payload = {
-        "kind": STUDENT_KIND,
-        "spec": asdict(student.net.spec),
-        "state_dict": student.net.state_dict(),
-        "steps": [int(s) for s in student.steps],
-        "teacher": dict(student.teacher),
-        "distill": student.config.to_dict(),
-        "history": student.history,
-    }
-    return save_checkpoint(path, payload)
-
-
-def load_student(path: str | Path) -> DDPMStudent:
-    """Read a student written by :func:`save_student`.
-
-    Raises
-    ------
-    ValueError
-        If the file is not a one-day student checkpoint.
-    """
-    payload = read_checkpoint(path)
-    if payload.get("kind") != STUDENT_KIND:
-        raise ValueError(
-            f"{path} is not a one-day student checkpoint (kind={payload.get('kind')!r})"
-        )
-    net = restore_weights(Denoiser(DenoiserSpec(**payload["spec"])), payload)
+def _distill_trajectory(
+    teacher: DDPMModel,
+    student: Denoiser,
+    data: ConditionTensors,
+    val: ConditionTensors,
+    config: DDPMDistillConfig,
+    seed: int,
+    progress: bool | None,
+) -> DDPMStudent:
+    """One round on the pipeline sampler's recorded trajectories (``config.trajectory``)."""
+    schedule = teacher.schedule
+    grid, points = sampler_grid(schedule, config.start_steps, config.spacing, config.final_steps)
+    tic = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    train_t, val_t = (
+        with_states(d, trajectory_states(teacher.net, schedule, d, grid, points,
+                                         config.noise_draws, config.teacher_order, gen))
+        for d in (data, val)
+    )  # fmt: skip
+    recorded = time.perf_counter() - tic
+    logger.info("recorded %d x %d teacher trajectories in %.1f s", len(data), config.noise_draws,
+                recorded)  # fmt: skip
+    frozen = teacher.net if config.freeze_encoder else None
+    loss = trajectory_loss_fn(schedule, grid, points, config.loss, frozen)
+    name = f"{len(grid) - 1} sampler steps to {config.final_steps}"
+    result = train_denoiser(
+        student,
+        train_t,
+        config.options(),
+        seed=seed,
+        loss_fn=loss,
+        val_loss_fn=lambda net: validation_loss(loss, net, val_t, seed + 1000),
+        progress=progress,
+        desc=f"distill {name}",
+    )
+    student.load_state_dict(result.state_dict)
+    if config.freeze_encoder:  # the EMA's rounding must not move the frozen weights
+        student.encoder.load_state_dict(teacher.net.encoder.state_dict())
+    history = [
+        {"stage": name, "steps": config.final_steps, "best_epoch": result.best_epoch,
+         "val_loss": result.best_score, "epochs_run": result.epochs_run,
+         "seconds": time.perf_counter() - tic, "recording_seconds": recorded}
+    ]  # fmt: skip
+    logger.info("distillation round %s", history[-1])
+    student.eval().requires_grad_(False)
     return DDPMStudent(
-        net=net.requires_grad_(False),
-        steps=np.asarray(payload["steps"], dtype=np.int64),
-        teacher=dict(payload["teacher"]),
-        config=DDPMDistillConfig.from_dict(payload["distill"]),
-        history=list(payload["history"]),
+        net=student,
+        steps=grid[points][:-1].astype(np.int64),
+        teacher=teacher_provenance(teacher),
+        config=config,
+        history=history,
     )
