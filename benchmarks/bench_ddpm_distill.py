@@ -13,9 +13,9 @@ SEs: bootstrap (200 resamples) of the scenarios within every day. Teacher B (see
 is printed next to each bound; the teacher's network with the pipeline's sampler at the
 student's step count too (not part of the rule).
 
-Every figure uses the project's functions: VaR/ES estimators of the scenario set's design
-(:mod:`diffrisk.risk.measures`), FZ0 (:func:`diffrisk.ddpm.forecast.fz0_mean`) and the
-backtest battery (:func:`diffrisk.evaluation.tables.backtest_table`).
+The figures, their Monte-Carlo errors and the two checks are
+:mod:`diffrisk.evaluation.sampler_choice`'s; the backtest battery is
+:func:`diffrisk.evaluation.tables.backtest_table`.
 
 ``--grid-check 64 32 16`` also measures the first-order teacher on the nested start grids
 against teacher A (criterion 1 only). ``--period test --student PATH`` scores a saved
@@ -36,13 +36,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 import yaml
 
 from diffrisk.ddpm.distill import distill_ddpm
-from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean
+from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import DDPMModel, load_checkpoint
 from diffrisk.ddpm.student import (
     DDPMDistillConfig,
@@ -52,51 +51,16 @@ from diffrisk.ddpm.student import (
     teacher_provenance,
 )
 from diffrisk.diffusion.distill import nested_grid
+from diffrisk.evaluation.sampler_choice import (
+    backtest_verdicts,
+    figures_within_noise,
+    scenario_figures,
+    verdicts_equal,
+)
 from diffrisk.evaluation.tables import backtest_table
 from diffrisk.forecasts.contract import ALPHAS, ScenarioSet
-from diffrisk.risk.measures import var_cvar
 
 LEVEL = 0.05
-FIGURES = ("var", "es", "fz0")
-
-
-def figures(scen: ScenarioSet, frame: pd.DataFrame, series: list[str], n_boot: int, seed: int):
-    """{(series, alpha, figure): (value, bootstrap SE)} of one scenario set."""
-    out: dict[tuple[str, float, str], tuple[float, float]] = {}
-    rng = np.random.default_rng(seed)
-    for name in series:
-        x = np.asarray(scen.for_series(name))
-        sub = frame[frame["series"] == name].set_index("date").reindex(scen.dates)
-        r = sub["realized"].to_numpy(dtype=float)
-        draws = {a: [] for a in ALPHAS}
-        for _ in range(n_boot):
-            idx = rng.integers(0, x.shape[1], size=x.shape)
-            xb = np.take_along_axis(x, idx, axis=1)
-            for a in ALPHAS:
-                v, e = var_cvar(xb, a, design=scen.design)
-                draws[a].append((np.mean(v), np.mean(e), fz0_mean(r, v, e, a)))
-        for a in ALPHAS:
-            v, e = var_cvar(x, a, design=scen.design)
-            value = (float(np.mean(v)), float(np.mean(e)), fz0_mean(r, v, e, a))
-            se = np.std(np.asarray(draws[a]), axis=0, ddof=1)
-            for k, f in enumerate(FIGURES):
-                out[(name, a, f)] = (value[k], float(se[k]))
-    return out
-
-
-def verdicts(table: pd.DataFrame) -> dict[tuple[str, str, float], dict[str, Any]]:
-    """Per (method, series, alpha): reject flags at 5 % and the traffic-light zone."""
-    out = {}
-    for row in table.itertuples(index=False):
-        out[(row.method, row.series, float(row.alpha))] = {
-            "n_exceptions": int(row.n_exceptions),
-            "kupiec": bool(row.kupiec_p < LEVEL),
-            "christoffersen_cc": bool(row.christoffersen_cc_p < LEVEL),
-            "as_z2": bool(row.as_z2_p < LEVEL),
-            "zone": str(row.traffic_light),
-            "p": (float(row.kupiec_p), float(row.christoffersen_cc_p), float(row.as_z2_p)),
-        }
-    return out
 
 
 def run(model: DDPMModel, returns: pd.DataFrame, days: pd.DatetimeIndex, seed: int, **kw: Any):
@@ -113,34 +77,6 @@ def subset(frame: pd.DataFrame, scen: ScenarioSet, series: list[str]):
     sub = ScenarioSet(scenarios=scen.scenarios[rows], dates=scen.dates, series=series,
                       design=scen.design)  # fmt: skip
     return frame[frame["series"].isin(series)].reset_index(drop=True), sub
-
-
-def compare(name: str, cand: dict, teacher_a: dict, teacher_b: dict) -> tuple[list[dict], bool]:
-    """Criterion 1 rows for a candidate against teacher A (teacher B beside each bound)."""
-    rows, ok = [], True
-    for key, (value, se) in cand.items():
-        a_val, a_se = teacher_a[key]
-        bound = 2.0 * float(np.hypot(se, a_se))
-        passed = abs(value - a_val) <= bound
-        ok &= passed
-        rows.append({"candidate": name, "series": key[0], "alpha": key[1], "figure": key[2],
-                     "teacher_a": a_val, "teacher_b": teacher_b[key][0], "candidate_value": value,
-                     "diff": value - a_val, "bound": bound,
-                     "b_minus_a": teacher_b[key][0] - a_val, "pass": bool(passed)})  # fmt: skip
-    return rows, ok
-
-
-def verdict_frame(rows: list[dict]) -> pd.DataFrame:
-    """One line per (series, alpha): teacher A's, teacher B's and the candidate's verdicts."""
-    keys = ("n_exceptions", "kupiec", "christoffersen_cc", "as_z2", "zone")
-    out = []
-    for v in rows:
-        line = {"series": v["series"], "alpha": v["alpha"]}
-        line.update({f"A_{k}": v["teacher_a"][k] for k in keys})
-        line.update({f"B_{k}": v["teacher_b"][k] for k in ("n_exceptions", "zone")})
-        line.update({f"C_{k}": v["candidate"][k] for k in keys})
-        out.append({**line, "same": v["same"]})
-    return pd.DataFrame(out)
 
 
 def main() -> None:  # noqa: PLR0915 - a script
@@ -247,32 +183,25 @@ def main() -> None:  # noqa: PLR0915 - a script
         sets[f"teacher_net_{k}steps"] = subset(f, s, series)
         times[f"teacher_net_{k}steps"] = [sec]
 
-    figs = {k: figures(s, f, series, args.n_boot, seed + 17) for k, (f, s) in sets.items()}
+    figs = {k: scenario_figures(s, f, series, ALPHAS, args.n_boot, seed + 17)
+            for k, (f, s) in sets.items()}  # fmt: skip
     table = backtest_table({k: f for k, (f, _) in sets.items()},
                            {k: s for k, (_, s) in sets.items()},
                            n_sim=int(params["coverage"]["n_sim"]), seed=seed)  # fmt: skip
-    verd = verdicts(table)
+    verd = backtest_verdicts(table, LEVEL)
     best_a = min(times["teacher_a"])
     pd.set_option("display.width", 250, "display.max_rows", 500, "display.max_columns", 30)
     results = {}
     for label in [*students, *checks, *(f"teacher_net_{k}steps" for k in few)]:
-        rows, ok1 = compare(label, figs[label], figs["teacher_a"], figs["teacher_b"])
-        vrows, ok2 = [], True
-        for s_name in series:
-            for a in ALPHAS:
-                va, vc = verd[("teacher_a", s_name, a)], verd[(label, s_name, a)]
-                same = all(va[k] == vc[k] for k in ("kupiec", "christoffersen_cc", "as_z2", "zone"))
-                ok2 &= same
-                vrows.append({"series": s_name, "alpha": a, "teacher_a": va,
-                              "teacher_b": verd[("teacher_b", s_name, a)], "candidate": vc,
-                              "same": same})  # fmt: skip
+        frame, ok1 = figures_within_noise(figs[label], figs["teacher_a"], figs["teacher_b"])
+        vframe, ok2 = verdicts_equal(verd, "teacher_a", label, series)
+        rows, vrows = frame.to_dict("records"), vframe.to_dict("records")
         speedup = best_a / min(times[label])
         entry = {"figures": rows, "verdicts": vrows, "criterion1": ok1, "criterion2": ok2,
                  "times_s": times[label], "speedup": speedup}  # fmt: skip
         print(f"\n=== {label}")
-        frame = pd.DataFrame(rows).drop(columns="candidate")
         print(frame.to_string(index=False, float_format="%.5g"))
-        print(verdict_frame(vrows).to_string(index=False))
+        print(vframe.to_string(index=False))
         if label in students and args.period == "test":
             print(f"scored on test (reported, not a choice): figures within bound {ok1}, "
                   f"verdicts equal {ok2}, speed-up {speedup:.2f}x")  # fmt: skip

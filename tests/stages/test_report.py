@@ -118,6 +118,12 @@ def project(project_tmp):
     summary = simulation_summary()
     summary.to_parquet(paths.data_dir() / "simulation.parquet")
     (paths.tables_dir() / "simulation.md").write_text("**Table S1. Known-truth simulation.**")
+    distill = {"sampler": "student", "student_steps": 3, "teacher_steps": 20, "teacher_order": 2,
+               "validation": {"figures_within": 18, "figures": 18, "verdicts_equal": True},
+               "test": {"figures_within": 17, "figures": 18, "verdicts_equal": False}}  # fmt: skip
+    (paths.metrics_dir() / "distill.json").write_text(json.dumps(distill))
+    (paths.tables_dir() / "distill.md").write_text("| period | figure |")
+    (paths.tables_dir() / "distill_verdicts.md").write_text("| period | same |")
     paths.executed_notebooks_dir().mkdir(parents=True, exist_ok=True)
     nbformat.write(nbformat.v4.new_notebook(), paths.executed_notebooks_dir() / "06_coverage.ipynb")
     return project_tmp
@@ -138,6 +144,13 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     ensemble_md = (paths.tables_dir() / "ensemble.md").read_text().strip()
     assert f"### Seed ensemble\n\n{ensemble_md}\n\nSeed ensemble. portfolio at α = 5%" in results
     assert "### Known truth\n\n**Table S1. Known-truth simulation.**" in results
+    few = results.split("### Few-step sampler (distill stage)\n\n", 1)[1]
+    assert few.startswith("A 3-step student of the one-day model was distilled from its sampler")
+    assert (
+        "On validation: 18 of 18 figures within the bound, every backtest verdict equal, so " in few
+    )
+    assert "On test (reported, not used to choose): 17 of 18 figures within the bound, a " in few
+    assert "| period | figure |\n\n| period | same |" in few
     # 2 of 5 paths within noise: the report must not claim "within noise on most paths"
     assert "So `ddpm` is not within noise of the true law on most paths" in results
     assert "([PDF](figures/stress_acf.pdf))\n\n### Mode collapse (every generator)" in text
@@ -165,6 +178,12 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
 def test_report_needs_the_simulation_summary(project):
     (paths.data_dir() / "simulation.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="run the simulate stage first"):
+        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS})
+
+
+def test_report_names_the_distill_stage_when_its_metrics_are_missing(project):
+    (paths.metrics_dir() / "distill.json").unlink()
+    with pytest.raises(FileNotFoundError, match="distill.json does not exist: run the distill"):
         report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS})
 
 

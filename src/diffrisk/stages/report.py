@@ -16,6 +16,7 @@ from diffrisk.core import audit, paths
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
+from diffrisk.reporting.distill_text import distill_paragraph
 from diffrisk.reporting.formatting import window_label
 from diffrisk.reporting.headline_text import (
     ensemble_paragraph,
@@ -58,10 +59,7 @@ def _stress_extensions() -> str:
         ("stress_segments", "stress_segments"),
         ("reverse_stress", "reverse_stress"),
     ):
-        path = paths.metrics_dir() / f"{stem}.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist: run the {stage} stage first")
-        metrics[stem] = json.loads(path.read_text(encoding="utf-8"))
+        metrics[stem] = _metrics(stem, stage)
     return stress_extensions_section(
         diversity=pd.read_csv(paths.tables_dir() / "stress_diversity.csv"),
         adversarial=metrics["stress_adversarial"],
@@ -78,6 +76,14 @@ def _table_text(stem: str, stage: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run the {stage} stage first")
     return path.read_text(encoding="utf-8").strip()
+
+
+def _metrics(stem: str, stage: str) -> dict[str, Any]:
+    """``reports/metrics/<stem>.json`` (``FileNotFoundError`` naming the stage that writes it)."""
+    path = paths.metrics_dir() / f"{stem}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run the {stage} stage first")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _simulation_summary() -> pd.DataFrame:
@@ -150,6 +156,14 @@ def write_report(
             _table_text("simulation", "simulate")
             + "\n\n"
             + simulation_paragraph(_simulation_summary()),
+        ),
+        (
+            "Few-step sampler (distill stage)",
+            distill_paragraph(_metrics("distill", "distill"))
+            + "\n\n"
+            + _table_text("distill", "distill")
+            + "\n\n"
+            + _table_text("distill_verdicts", "distill"),
         ),
     ]
     html = render_notebooks_html(paths.executed_notebooks_dir(), paths.reports_dir() / "html")

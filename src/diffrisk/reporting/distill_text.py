@@ -1,0 +1,50 @@
+"""The study report's paragraph on the few-step student (stage ``distill``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _counts(period: Mapping[str, Any]) -> str:
+    verdicts = (
+        "every backtest verdict equal"
+        if period["verdicts_equal"]
+        else ("a backtest verdict changed")
+    )
+    return f"{period['figures_within']} of {period['figures']} figures within the bound, {verdicts}"
+
+
+def distill_paragraph(metrics: Mapping[str, Any]) -> str:
+    """What ``reports/metrics/distill.json`` says, in words.
+
+    Parameters
+    ----------
+    metrics : mapping
+        ``sampler`` ("student" or "teacher"), ``student_steps``, ``teacher_steps``,
+        ``teacher_order`` and, per period (``validation``, ``test``), ``figures_within``,
+        ``figures`` and ``verdicts_equal``.
+
+    Examples
+    --------
+    >>> m = {"sampler": "teacher", "student_steps": 3, "teacher_steps": 20, "teacher_order": 2,
+    ...      "validation": {"figures_within": 17, "figures": 18, "verdicts_equal": True},
+    ...      "test": {"figures_within": 18, "figures": 18, "verdicts_equal": False}}
+    >>> distill_paragraph(m).split(". ")[1][:60]
+    'On validation: 17 of 18 figures within the bound, every back'
+    >>> distill_paragraph(m).split(". ")[1][-22:]
+    ', so the teacher stays'
+    """
+    val, test = metrics["validation"], metrics["test"]
+    chosen = metrics["sampler"] == "student"
+    outcome = "so the student passes the rule" if chosen else "so the teacher stays"
+    return (
+        f"A {metrics['student_steps']}-step student of the one-day model was distilled from "
+        f"its sampler ({metrics['teacher_steps']} DDIM steps, order {metrics['teacher_order']}) "
+        f"and compared with it: the mean VaR, ES and FZ0 of every headline series and level "
+        f"against two combined Monte-Carlo errors, and the backtest verdicts. "
+        f"On validation: {_counts(val)}, {outcome}. "
+        f"On test (reported, not used to choose): {_counts(test)}. "
+        f"The study's forecasts are still drawn by the teacher (the walk-forward versions "
+        f"and seed members have no student)."
+    )

@@ -1,0 +1,306 @@
+"""Stage ``distill``.
+
+A few-step student of the one-day model (``models/ddpm.pt``) and the rule that says
+whether it may replace the pipeline's sampler, applied on VALIDATION; the same figures on
+the test period are reported, never used to choose.
+
+1. **Distil** (:func:`~diffrisk.ddpm.distill.distill_ddpm`, settings ``distill.student``)
+   on the training windows, validation picking the epoch. With ``trajectory: true`` the
+   first teacher is the pipeline's own sampler: ``generate``'s steps, spacing and order
+   (``auto`` resolved by the select stage) are filled in here.
+2. **Judge on validation** (returns cut at ``data.val_end`` first): the headline series
+   sampled with the teacher (the pipeline's sampler, seed A = ``seed``), the teacher
+   with seed A + 1 (the yardstick's check) and the student (seed A), ``n_scenarios``
+   per day. The student passes iff every mean VaR, ES and FZ0 at every alpha lies within
+   ``bound_k`` combined Monte-Carlo standard errors of the teacher's, and every
+   backtest verdict at ``level`` (Kupiec, Christoffersen cc, Acerbi-Szekely Z2, Basel
+   zone) equals the teacher's (:mod:`diffrisk.evaluation.sampler_choice`). Speed is not
+   judged here (wall-clock time would make the decision machine-dependent): it is a
+   property of the step count, measured by ``benchmarks/bench_ddpm_distill.py`` (the
+   3-step student: 6.0x on the default validation set); this stage records its own
+   timings in ``models/distill_timing.json``.
+3. **Report on test** with the same figures and verdicts.
+
+Writes ``models/ddpm_student.pt`` (+ ``.audit.json``: the teacher's version and weight
+hash are in the checkpoint), ``reports/metrics/distill.json`` (the decision and its
+counts), ``reports/tables/distill.{csv,md}`` (every figure, both periods) and
+``reports/tables/distill_verdicts.{csv,md}``. The other stages still sample with the
+teacher: the walk-forward versions and seed members have no student.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+
+from diffrisk.core import audit, io, paths
+from diffrisk.core.params import parse_list
+from diffrisk.core.tables import markdown_table, write_csv_table
+from diffrisk.data.returns import check_series, load_returns, returns_until
+from diffrisk.data.splits import Splits
+from diffrisk.ddpm.distill import distill_ddpm
+from diffrisk.ddpm.forecast import forecast_ddpm
+from diffrisk.ddpm.model import load_checkpoint
+from diffrisk.ddpm.student import DDPMDistillConfig, DDPMStudent, save_student
+from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.evaluation.sampler_choice import (
+    backtest_verdicts,
+    figures_within_noise,
+    scenario_figures,
+    verdicts_equal,
+)
+from diffrisk.evaluation.tables import backtest_table
+from diffrisk.forecasts.contract import ALPHAS
+from diffrisk.stages.ddpm_settings import sampler_settings
+
+logger = logging.getLogger(__name__)
+
+#: Keys of ``distill.student`` that trajectory distillation takes from ``generate``.
+SAMPLER_KEYS = ("start_steps", "spacing", "teacher_order")
+
+FIGURES_CAPTION = (
+    "**Table D1. Few-step student against its teacher.** The one-day model's sampler "
+    "(`teacher`, seed A) against its distilled student (`candidate`, seed A), headline "
+    "series: the mean over the period's days of the VaR and ES (returns, negative in the "
+    "loss tail) and of the FZ0 loss, `n_scenarios` scenarios a day; `bound` is `bound_k` times the "
+    "combined Monte-Carlo standard error (the scenarios resampled within every day); "
+    "`teacher_b_minus_teacher` is the teacher with seed A + 1 (the yardstick's check). "
+    "Validation decides; the test rows are reported, not used to choose.\n\n"
+)
+
+VERDICTS_CAPTION = (
+    "**Table D2. Backtest verdicts of the student and its teacher.** Exceptions and "
+    "rejections at the stated level (Kupiec POF, Christoffersen conditional coverage, "
+    "Acerbi–Szekely Z2) and the Basel traffic-light zone; `same` compares the verdicts, not "
+    "the exception counts.\n\n"
+)
+
+#: The sampler settings of ``generate`` the teacher samples with.
+TEACHER_KEYS = ("sampler", "n_steps", "eta", "spacing", "noise", "order")
+
+
+def student_config(student: Mapping[str, Any], sampling: Mapping[str, Any]) -> DDPMDistillConfig:
+    """``distill.student`` with the pipeline sampler as the trajectory teacher.
+
+    Parameters
+    ----------
+    student : mapping
+        Fields of :class:`~diffrisk.ddpm.student.DDPMDistillConfig`.
+    sampling : mapping
+        ``generate``'s settings with ``auto`` resolved
+        (:func:`~diffrisk.stages.ddpm_settings.sampler_settings`).
+
+    Raises
+    ------
+    ValueError
+        If a trajectory student sets one of :data:`SAMPLER_KEYS` itself, or the pipeline
+        samples with a stochastic sampler (a student learns a deterministic map).
+    """
+    values = dict(student)
+    if values.get("trajectory"):
+        given = sorted(k for k in SAMPLER_KEYS if k in values)
+        if given:
+            raise ValueError(
+                f"distill.student sets {given}; with trajectory: true the teacher is the "
+                f"pipeline's sampler (generate.n_steps, generate.spacing, generate.order)"
+            )
+        if sampling["sampler"] != "ddim" or float(sampling["eta"]) != 0.0:
+            raise ValueError(
+                f"distill needs generate's sampler to be deterministic DDIM (eta 0), got "
+                f"sampler={sampling['sampler']!r}, eta={sampling['eta']}"
+            )
+        values.update(
+            start_steps=int(sampling["n_steps"]),
+            spacing=str(sampling["spacing"]),
+            teacher_order=int(sampling["order"]),
+        )
+    return DDPMDistillConfig.from_dict(values)
+
+
+def judge(
+    sets: Mapping[str, tuple[pd.DataFrame, Any]],
+    series: Sequence[str],
+    *,
+    n_boot: int,
+    bound_k: float,
+    level: float,
+    n_sim: int,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The rule's two checks of ``sets["student"]`` against ``sets["teacher"]``.
+
+    Parameters
+    ----------
+    sets : mapping
+        ``teacher``, ``teacher_b`` and ``student``: (forecast frame, scenario set) each.
+    series : sequence of str
+    n_boot, bound_k, level, n_sim, seed
+        Resamples of the Monte-Carlo errors, the bound's multiple of the combined error,
+        the backtests' size, the Acerbi-Szekely simulations and the seed.
+
+    Returns
+    -------
+    figures, verdicts : DataFrame
+        :func:`~diffrisk.evaluation.sampler_choice.figures_within_noise` and
+        :func:`~diffrisk.evaluation.sampler_choice.verdicts_equal` tables.
+    summary : dict
+        ``figures_within`` (count), ``figures`` (total), ``all_within``,
+        ``verdicts_equal`` and ``passes``.
+    """
+    figs = {
+        name: scenario_figures(scen, frame, series, ALPHAS, n_boot, seed + 17)
+        for name, (frame, scen) in sets.items()
+    }
+    fig_table, ok1 = figures_within_noise(
+        figs["student"], figs["teacher"], figs["teacher_b"], bound_k
+    )
+    table = backtest_table(
+        {k: f for k, (f, _) in sets.items()}, {k: s for k, (_, s) in sets.items()},
+        n_sim=int(n_sim), seed=int(seed),
+    )  # fmt: skip
+    verd_table, ok2 = verdicts_equal(backtest_verdicts(table, level), "teacher", "student", series)
+    summary = {
+        "figures_within": int(fig_table["within"].sum()),
+        "figures": len(fig_table),
+        "all_within": ok1,
+        "verdicts_equal": ok2,
+        "passes": ok1 and ok2,
+    }
+    return fig_table, verd_table, summary
+
+
+def distill_student(
+    *,
+    distill: Mapping[str, Any],
+    generate: Mapping[str, Any],
+    n_scenarios: int,
+    headline: str | Sequence[str],
+    n_sim: int,
+    splits: Splits,
+    seed: int,
+) -> dict[str, Any]:
+    """Run the ``distill`` stage (see the module docstring).
+
+    Parameters
+    ----------
+    distill : mapping
+        The ``distill`` section: ``student`` (fields of
+        :class:`~diffrisk.ddpm.student.DDPMDistillConfig`), ``n_boot``, ``bound_k``,
+        ``level``.
+    generate : mapping
+        The ``generate`` section (the teacher's sampler; ``auto`` from the select stage).
+    n_scenarios : int
+        Scenarios per day of every sampled set.
+    headline : str or sequence of str
+        The series judged (``data.series``).
+    n_sim : int
+        Acerbi-Szekely simulations (``coverage.n_sim``).
+    splits : Splits
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``metrics`` (as written), ``figures`` and ``verdicts`` (tables) and ``student``.
+    """
+    sampling = sampler_settings(generate)
+    config = student_config(distill["student"], sampling)
+    model = load_checkpoint(paths.ddpm_checkpoint())
+    returns = load_returns()
+    heads = check_series(parse_list(headline), returns, "data.series")
+    periods = {"validation": returns_until(returns, splits, "validation"), "test": returns}
+    torch.set_num_threads(int(config.threads))
+    tic = time.perf_counter()
+    student = distill_ddpm(model, periods["validation"], splits.train_end, splits.val_start,
+                           splits.val_end, config, seed=int(seed))  # fmt: skip
+    timing: dict[str, float] = {"distill": round(time.perf_counter() - tic, 1)}
+    path = save_student(student, paths.models_dir() / "ddpm_student.pt")
+    teacher_kw = {k: sampling[k] for k in TEACHER_KEYS}
+    figures, verdicts, summary = [], [], {}
+    for period, frame in periods.items():
+        days = splits.dates(frame, period)
+        runs: dict[str, tuple[dict[str, Any], int]] = {
+            "teacher": (teacher_kw, int(seed)),
+            "teacher_b": (teacher_kw, int(seed) + 1),
+            "student": ({"noise": sampling["noise"], "student": student}, int(seed)),
+        }
+        sets = {}
+        for name, (kwargs, s) in runs.items():
+            tic = time.perf_counter()
+            sets[name] = forecast_ddpm(model, frame, days, n_scenarios=int(n_scenarios), seed=s,
+                                       series=heads, **kwargs)  # fmt: skip
+            timing[f"{period}_{name}"] = round(time.perf_counter() - tic, 1)
+            logger.info("%s %s: %d days x %d series", period, name, len(days), len(heads))
+        fig, verd, summary[period] = judge(
+            sets, heads, n_boot=int(distill["n_boot"]), bound_k=float(distill["bound_k"]),
+            level=float(distill["level"]), n_sim=int(n_sim), seed=int(seed),
+        )  # fmt: skip
+        figures.append(fig.assign(period=period))
+        verdicts.append(verd.assign(period=period))
+    metrics = _metrics(student, summary, sampling, path)
+    fig_table = _first(pd.concat(figures, ignore_index=True), "period")
+    verd_table = _first(pd.concat(verdicts, ignore_index=True), "period")
+    for stem, table, caption, digits in (
+        ("distill", fig_table, FIGURES_CAPTION, 6),
+        ("distill_verdicts", verd_table, VERDICTS_CAPTION, 4),
+    ):
+        write_csv_table(paths.tables_dir() / f"{stem}.csv", table, float_format=f"%.{digits}g")
+        io.write_text(paths.tables_dir() / f"{stem}.md",
+                      caption + markdown_table(table, floatfmt=f".{digits - 1}g"))  # fmt: skip
+    io.write_json(paths.metrics_dir() / "distill.json", metrics, digits=6)
+    record = audit.provenance({"distill": dict(distill), "teacher_sampler": teacher_kw}, seed,
+                              audit.recorded_data_hash(),
+                              extra={"checkpoint_sha256": weights_sha256(path),
+                                     "teacher": student.teacher})  # fmt: skip
+    audit.write_provenance(path.with_suffix(".audit.json"), record)
+    io.write_json(paths.models_dir() / "distill_timing.json", timing)
+    logger.info("distill: the pipeline's sampler on validation is the %s", metrics["sampler"])
+    return {"metrics": metrics, "figures": fig_table, "verdicts": verd_table, "student": student}
+
+
+def _first(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    return frame[[column, *[c for c in frame.columns if c != column]]]
+
+
+def _metrics(
+    student: DDPMStudent, summary: Mapping[str, Any], sampling: Mapping[str, Any], path: Any
+) -> dict[str, Any]:
+    """``reports/metrics/distill.json``: the decision on validation and both periods' counts."""
+    return {
+        "sampler": "student" if summary["validation"]["passes"] else "teacher",
+        "student_steps": len(student.steps),
+        "teacher_steps": int(sampling["n_steps"]),
+        "teacher_order": int(sampling["order"]),
+        "student_version": f"ddpm_student@{student.teacher['version']}",
+        "student_sha256": weights_sha256(path),
+        "teacher_weights_sha256": student.teacher["weights_sha256"],
+        "validation": dict(summary["validation"]),
+        "test": dict(summary["test"]),
+        "history": [{k: v for k, v in h.items() if "seconds" not in k} for h in student.history],
+    }
+
+
+def run(
+    *,
+    seed: int,
+    n_scenarios: int,
+    distill: Mapping[str, Any],
+    generate: Mapping[str, Any],
+    data: Mapping[str, Any],
+    coverage: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Stage ``distill``: :func:`distill_student` with its ``dvc.yaml`` parameters."""
+    return distill_student(
+        distill=distill,
+        generate=generate,
+        n_scenarios=n_scenarios,
+        headline=data["series"],
+        n_sim=coverage["n_sim"],
+        splits=Splits.from_mapping(data),
+        seed=seed,
+    )
