@@ -306,7 +306,10 @@ def distill_stress_model(
     else:
         grid = progressive.nested_grid(schedule, config.start_steps, "linear")
 
-    def stage(name: str, loss: Callable, epochs: int, train=data, score=val, **extra) -> None:
+    def stage(
+        name: str, loss: Callable, epochs: int, train: Any = data, score: Any = val, **extra: Any
+    ) -> None:
+        """Train ``student`` on ``train`` (epoch picked on ``score``); ``extra`` -> history."""
         result = train_denoiser(
             student,
             train,
