@@ -24,7 +24,7 @@ guided step), the student, the GAN and the VAE, in the same run.
 
 Run (``--student`` loads a distilled student; without it the student is distilled first,
 with ``--distill key=value`` overrides of :class:`~diffrisk.stress.distill.DistillConfig`,
-and saved to ``--save``)::
+e.g. ``trajectory=true final_steps=4 start_steps=20``, and saved to ``--save``)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/bench_stress_distill.py \\
         --teacher models/stress.pt --student models/stress_student.pt
@@ -123,11 +123,21 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def parse_field(default, text: str):
+    """``text`` as a value of the type of ``default`` (bools: true/false, 1/0, yes/no)."""
+    if isinstance(default, bool):
+        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if text.lower() not in words:
+            raise ValueError(f"expected a bool (true/false), got {text!r}")
+        return words[text.lower()]
+    return type(default)(text)
+
+
 def distil(args, teacher, returns, data: dict, seed: int):
     """Distil a student with ``--distill`` overrides; return it and its record."""
     overrides = dict(a.split("=", 1) for a in args.distill)
     base = DistillConfig()
-    config = DistillConfig(**{k: type(getattr(base, k))(v) for k, v in overrides.items()})
+    config = DistillConfig(**{k: parse_field(getattr(base, k), v) for k, v in overrides.items()})
     log = EpochLog()
     names = ("diffrisk.diffusion.training", "diffrisk.stress.distill")
     for name in names:

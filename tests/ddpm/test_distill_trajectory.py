@@ -9,17 +9,19 @@ import pytest
 import torch
 
 from diffrisk.ddpm.distill import validation_loss
-from diffrisk.ddpm.distill_trajectory import (
-    sampler_grid,
-    trajectory_loss_fn,
-    trajectory_states,
-    with_states,
-)
+from diffrisk.ddpm.distill_trajectory import trajectory_loss_fn, trajectory_states, with_states
 from diffrisk.ddpm.student import DDPMDistillConfig
 from diffrisk.diffusion.distill import grid_coefficients
+from diffrisk.diffusion.distill import sampler_grid as generic_sampler_grid
 from diffrisk.diffusion.sampler import ddim_timesteps, sample
 from tests.ddpm.test_distill import SMALL, distil_tiny, gaussian_teacher, random_batch, same_weights
 from tests.ddpm.test_distill import tiny as tiny  # noqa: F401 - the shared fixture
+
+
+def sampler_grid(schedule, n_steps, spacing, final_steps):
+    """The one-day student's grid (the generic grid, errors naming its config)."""
+    return generic_sampler_grid(schedule, n_steps, spacing, final_steps, "DDPMDistillConfig")
+
 
 TRAJ = dataclasses.replace(SMALL, trajectory=True, start_steps=16, final_steps=4, round_epochs=2)
 

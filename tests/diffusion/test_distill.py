@@ -12,8 +12,10 @@ from diffrisk.diffusion.distill import (
     grid_coefficients,
     mean_loss,
     nested_grid,
+    one_step_loss,
     pair_starts,
     richardson,
+    sampler_grid,
     target_prediction,
     two_step_target,
 )
@@ -130,6 +132,35 @@ def test_target_prediction_implies_the_target(kind):
     target = torch.randn(4, 9, generator=gen, dtype=torch.float64)
     out = target_prediction(target, z, c, kind)
     torch.testing.assert_close(to_x0(out, z, *c, kind), target)
+
+
+def test_sampler_grid_cuts_the_samplers_steps_into_equal_runs_longer_first():
+    grid, points = sampler_grid(SCHEDULE, 20, "linear", 3, "Owner")
+    np.testing.assert_array_equal(grid[:-1], ddim_timesteps(SCHEDULE, 20, "linear"))
+    assert grid[-1] == -1
+    np.testing.assert_array_equal(points, [0, 7, 14, 20])  # runs of 7, 7 and 6
+    np.testing.assert_array_equal(sampler_grid(SCHEDULE, 20, "linear", 20, "O")[1], range(21))
+    with pytest.raises(ValueError, match=r"Owner\.final_steps \(21\) must be in \[1, 20\]"):
+        sampler_grid(SCHEDULE, 20, "linear", 21, "Owner")
+    with pytest.raises(ValueError, match=r"Owner\.start_steps \(201\) must be in \[1, 200\]"):
+        sampler_grid(SCHEDULE, 201, "linear", 4, "Owner")
+
+
+def test_one_step_losses_of_a_v_network_differ_by_the_squared_sine_of_the_step():
+    # v network: x0 = a z - b v, eps = b z + a v, so the landing point a' x0 + b' eps moves
+    # by (a b' - a' b) per unit of v: landing loss = (a b' - a' b)^2 x prediction loss.
+    gen = torch.Generator().manual_seed(3)
+    for t0, t1 in [(199, 150), (120, 40), (30, -1)]:
+        c0, c1 = (grid_coefficients(SCHEDULE, torch.tensor([t]), ndim=2) for t in (t0, t1))
+        c0, c1 = [c.double() for c in c0], [c.double() for c in c1]
+        z, z_next, out = (torch.randn(1, 40, generator=gen, dtype=torch.float64) for _ in "zzo")
+        pred = one_step_loss(out, z, z_next, c0, c1, "v_prediction", "prediction")
+        landing = one_step_loss(out, z, z_next, c0, c1, "v_prediction", "landing")
+        sine = float(c0[0] * c1[1] - c1[0] * c0[1])
+        torch.testing.assert_close(landing, sine**2 * pred)
+        exact = target_prediction(two_step_target(z, z_next, c0, c1), z, c0, "v_prediction")
+        for kind in ("prediction", "landing"):
+            assert float(one_step_loss(exact, z, z_next, c0, c1, "v_prediction", kind)) < 1e-12
 
 
 def test_pair_starts_are_even_positions_with_two_steps_after():

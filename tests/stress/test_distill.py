@@ -199,6 +199,7 @@ def test_errors_name_the_bad_argument(teacher, returns, checkpoint):
 def test_distill_record_keys_and_their_order_are_pinned():
     keys = """
         start_steps final_steps guidance_min guidance_max lr batch_size ema_decay grad_clip
-        guidance_epochs round_epochs samples_per_epoch patience threads
+        guidance_epochs round_epochs samples_per_epoch patience threads trajectory
+        trajectory_draws
     """.split()
     assert list(DistillConfig().to_dict()) == keys

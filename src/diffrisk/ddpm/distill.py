@@ -54,12 +54,7 @@ import pandas as pd
 import torch
 from numpy.typing import NDArray
 
-from diffrisk.ddpm.distill_trajectory import (
-    sampler_grid,
-    trajectory_loss_fn,
-    trajectory_states,
-    with_states,
-)
+from diffrisk.ddpm.distill_trajectory import trajectory_loss_fn, trajectory_states, with_states
 from diffrisk.ddpm.fit import training_conditions
 from diffrisk.ddpm.inputs import (
     ConditionTensors,
@@ -76,10 +71,10 @@ from diffrisk.diffusion.distill import (
     grid_coefficients,
     mean_loss,
     nested_grid,
+    one_step_loss,
     pair_starts,
     richardson,
-    target_prediction,
-    two_step_target,
+    sampler_grid,
 )
 from diffrisk.diffusion.prediction import to_x0
 from diffrisk.diffusion.schedule import NoiseSchedule
@@ -133,14 +128,10 @@ def halving_loss_fn(
             z2 = steps(z, [t0, t1, t2], cond)
             if f is not None:
                 z2 = richardson(steps(z, [f[2 * j + k] for k in range(5)], cond), z2)
-            x0_target = two_step_target(z, z2, c0, c2)
         if not config.freeze_encoder:
             cond = student.encode(batch.windows, batch.features, batch.series_index)
         out = student(z, t0, cond)
-        if config.loss == "prediction":
-            return torch.mean((out - target_prediction(x0_target, z, c0, kind)) ** 2)
-        landing = ddim_step_rows(z, to_x0(out, z, *c0, student.prediction_type), c0, c2)
-        return torch.mean((landing - z2) ** 2)
+        return one_step_loss(out, z, z2, c0, c2, kind, config.loss)
 
     return loss
 
@@ -280,7 +271,9 @@ def _distill_trajectory(
 ) -> DDPMStudent:
     """One round on the pipeline sampler's recorded trajectories (``config.trajectory``)."""
     schedule = teacher.schedule
-    grid, points = sampler_grid(schedule, config.start_steps, config.spacing, config.final_steps)
+    grid, points = sampler_grid(
+        schedule, config.start_steps, config.spacing, config.final_steps, "DDPMDistillConfig"
+    )
     tic = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     train_t, val_t = (

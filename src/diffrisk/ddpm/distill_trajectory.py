@@ -7,9 +7,9 @@ about six times the Monte-Carlo bound, and every student inherits that bias. Her
 first teacher is the pipeline's sampler itself. Its deterministic trajectories (DDIM,
 ``eta = 0``, with the pipeline's steps, spacing and order), started from iid normal noise
 on every training condition, are recorded at the student's grid points, a subset of its
-steps (:func:`sampler_grid`, :func:`trajectory_states`), and the student learns ONE DDIM
-step from each recorded state to the next, landing where the teacher's steps land
-(:func:`trajectory_loss_fn`; the step's target maths is
+steps (:func:`~diffrisk.diffusion.distill.sampler_grid`, :func:`trajectory_states`), and
+the student learns ONE DDIM step from each recorded state to the next, landing where the
+teacher's steps land (:func:`trajectory_loss_fn`; the step's target maths is
 :mod:`diffrisk.diffusion.distill`'s). It is the multi-step
 analogue of Luhman & Luhman (2021), who distil a whole sampler into one step; the
 student sees the states the sampler visits rather than forward-noised data, and
@@ -34,55 +34,9 @@ from numpy.typing import NDArray
 
 from diffrisk.ddpm.inputs import ConditionTensors
 from diffrisk.ddpm.network import Denoiser
-from diffrisk.diffusion.distill import (
-    ddim_step_rows,
-    grid_coefficients,
-    target_prediction,
-    two_step_target,
-)
-from diffrisk.diffusion.prediction import to_x0
-from diffrisk.diffusion.sampler import resolve_steps, reverse_process
+from diffrisk.diffusion.distill import grid_coefficients, one_step_loss
+from diffrisk.diffusion.sampler import reverse_process
 from diffrisk.diffusion.schedule import NoiseSchedule
-
-
-def sampler_grid(
-    schedule: NoiseSchedule, n_steps: int, spacing: str, final_steps: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The teacher sampler's steps + end ``-1``, and the student's points on them.
-
-    Parameters
-    ----------
-    schedule : NoiseSchedule
-    n_steps, spacing
-        The teacher's DDIM steps, as :func:`~diffrisk.diffusion.sampler.sample` visits them
-        (the pipeline's: the select stage's ``n_steps`` and ``generate.spacing``).
-    final_steps : int
-        The student's steps, at most the number S of distinct teacher steps.
-
-    Returns
-    -------
-    grid : ndarray of int64, shape (S + 1,)
-        The S steps the sampler visits and ``-1``.
-    points : ndarray of int64, shape (final_steps + 1,)
-        Indices into ``grid`` of the student's grid ``grid[points]`` (from ``0`` to the
-        end ``S``): the S teacher steps cut into ``final_steps`` runs as equal as
-        possible, longer runs first (:func:`numpy.array_split`), e.g. 20 steps into 3
-        runs of 7, 7 and 6.
-
-    Raises
-    ------
-    ValueError
-        If ``final_steps`` is not in ``[1, S]``.
-    """
-    steps = resolve_steps("ddim", schedule, int(n_steps), spacing)
-    if not 1 <= int(final_steps) <= len(steps):
-        raise ValueError(
-            f"DDPMDistillConfig.final_steps ({final_steps}) must be in [1, {len(steps)}], the "
-            f"teacher sampler's distinct steps (start_steps={n_steps}, {spacing})"
-        )
-    runs = [len(r) for r in np.array_split(np.arange(len(steps)), int(final_steps))]
-    points = np.concatenate([[0], np.cumsum(runs)]).astype(np.int64)
-    return np.append(steps, -1).astype(np.int64), points
 
 
 @torch.no_grad()
@@ -107,9 +61,9 @@ def trajectory_states(
     data : ConditionTensors
         Conditions (their targets are not used).
     grid : ndarray of int
-        :func:`sampler_grid`'s steps with the end ``-1``.
+        :func:`~diffrisk.diffusion.distill.sampler_grid`'s steps with the end ``-1``.
     points : ndarray of int
-        :func:`sampler_grid`'s indices of the states to record.
+        :func:`~diffrisk.diffusion.distill.sampler_grid`'s indices of the states to record.
     draws : int
         Trajectories per condition (iid N(0, 1) starts).
     order : int
@@ -166,9 +120,9 @@ def trajectory_loss_fn(
     step from the state at ``grid[points[k]]`` to ``grid[points[k + 1]]``.
     ``loss="landing"`` is the squared distance of its landing point to the teacher's,
     ``"prediction"`` the squared error of its output against the output implying the
-    teacher's landing point (:func:`~diffrisk.diffusion.distill.two_step_target`, which
-    holds for any landing point). ``encoder``: the frozen network whose condition encoder
-    is used (``None``: the student's own, trained).
+    teacher's landing point (:func:`~diffrisk.diffusion.distill.one_step_loss`).
+    ``encoder``: the frozen network whose condition encoder is used (``None``: the
+    student's own, trained).
     """
     g = torch.as_tensor(np.asarray(grid)[np.asarray(points)], dtype=torch.long)
 
@@ -182,10 +136,6 @@ def trajectory_loss_fn(
         with torch.set_grad_enabled(encoder is None and torch.is_grad_enabled()):
             cond = owner.encode(batch.windows, batch.features, batch.series_index)
         out = student(z, g[k], cond)
-        if loss == "prediction":
-            x0 = two_step_target(z, z_next, c0, c1)
-            return torch.mean((out - target_prediction(x0, z, c0, student.prediction_type)) ** 2)
-        landing = ddim_step_rows(z, to_x0(out, z, *c0, student.prediction_type), c0, c1)
-        return torch.mean((landing - z_next) ** 2)
+        return one_step_loss(out, z, z_next, c0, c1, student.prediction_type, loss)
 
     return loss_fn

@@ -72,7 +72,7 @@ class DDPMDistillConfig(ParamsSection):
         (:mod:`diffrisk.ddpm.distill_trajectory`): DDIM with ``start_steps`` steps in
         ``spacing`` and solver order ``teacher_order`` (set them to the pipeline's). One
         round learns its recorded trajectories, its steps cut into ``final_steps`` runs
-        as equal as possible (:func:`~diffrisk.ddpm.distill_trajectory.sampler_grid`);
+        as equal as possible (:func:`~diffrisk.diffusion.distill.sampler_grid`);
         ``noise_draws`` trajectories per condition are recorded once.
     teacher_order : {1, 2}
         Solver order of the trajectory teacher (2: DPM-Solver++(2M), the pipeline's).

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from diffrisk.diffusion.prediction import eps_from_x0, training_target
-from diffrisk.diffusion.sampler import ddim_timesteps, logsnr_steps
+from diffrisk.diffusion.prediction import eps_from_x0, to_x0, training_target
+from diffrisk.diffusion.sampler import ddim_timesteps, logsnr_steps, resolve_steps
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.training import TrainingSet
 
@@ -99,6 +99,56 @@ def nested_grid(schedule: NoiseSchedule, start_steps: int, spacing: str) -> NDAr
     return np.append(steps, -1).astype(np.int64)
 
 
+def sampler_grid(
+    schedule: NoiseSchedule, n_steps: int, spacing: str, final_steps: int, owner: str
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """A teacher sampler's steps + end ``-1``, and a trajectory student's points on them.
+
+    Trajectory distillation (:mod:`diffrisk.ddpm.distill_trajectory`,
+    :mod:`diffrisk.stress.distill_trajectory`) records the teacher sampler's states at a
+    subset of its own steps; the student steps from each recorded state to the next.
+
+    Parameters
+    ----------
+    schedule : NoiseSchedule
+    n_steps, spacing
+        The teacher's DDIM steps, as :func:`~diffrisk.diffusion.sampler.sample` visits them.
+    final_steps : int
+        The student's steps, at most the number S of distinct teacher steps.
+    owner : str
+        The settings class named in the error (e.g. ``"DDPMDistillConfig"``).
+
+    Returns
+    -------
+    grid : ndarray of int64, shape (S + 1,)
+        The S steps the sampler visits and ``-1``.
+    points : ndarray of int64, shape (final_steps + 1,)
+        Indices into ``grid`` of the student's grid ``grid[points]`` (from ``0`` to the
+        end ``S``): the S teacher steps cut into ``final_steps`` runs as equal as
+        possible, longer runs first (:func:`numpy.array_split`), e.g. 20 steps into 3
+        runs of 7, 7 and 6.
+
+    Raises
+    ------
+    ValueError
+        If ``n_steps`` is not in ``[1, T]`` or ``final_steps`` not in ``[1, S]``.
+    """
+    if not 1 <= int(n_steps) <= schedule.n_steps:
+        raise ValueError(
+            f"{owner}.start_steps ({n_steps}) must be in [1, {schedule.n_steps}], the "
+            "schedule's steps"
+        )
+    steps = resolve_steps("ddim", schedule, int(n_steps), spacing)
+    if not 1 <= int(final_steps) <= len(steps):
+        raise ValueError(
+            f"{owner}.final_steps ({final_steps}) must be in [1, {len(steps)}], the "
+            f"teacher sampler's distinct steps (start_steps={n_steps}, {spacing})"
+        )
+    runs = [len(r) for r in np.array_split(np.arange(len(steps)), int(final_steps))]
+    points = np.concatenate([[0], np.cumsum(runs)]).astype(np.int64)
+    return np.append(steps, -1).astype(np.int64), points
+
+
 def grid_coefficients(schedule: NoiseSchedule, grid: torch.Tensor, ndim: int = 3) -> Coefficients:
     """``sqrt(ab)``, ``sqrt(1 - ab)`` at per-row steps ``grid``, ``(1, 0)`` at the end ``-1``.
 
@@ -157,6 +207,30 @@ def target_prediction(
     """
     eps = eps_from_x0(z, x0_target, *coef)
     return training_target(x0_target, eps, *coef, prediction_type)
+
+
+def one_step_loss(
+    out: torch.Tensor,
+    z: torch.Tensor,
+    z_next: torch.Tensor,
+    coef: Coefficients,
+    coef_next: Coefficients,
+    prediction_type: str,
+    loss: str,
+) -> torch.Tensor:
+    """Mean loss of a student's output ``out`` at ``z`` whose ONE DDIM step must reach ``z_next``.
+
+    ``loss="landing"``: the squared distance of the student's landing point (its DDIM step
+    from ``z``, coefficients ``coef`` to ``coef_next``) to ``z_next``; ``"prediction"``:
+    the squared error of ``out`` against the output implying ``z_next``
+    (:func:`two_step_target`, which holds for any landing point, and
+    :func:`target_prediction`).
+    """
+    if loss == "prediction":
+        x0 = two_step_target(z, z_next, coef, coef_next)
+        return torch.mean((out - target_prediction(x0, z, coef, prediction_type)) ** 2)
+    landing = ddim_step_rows(z, to_x0(out, z, *coef, prediction_type), coef, coef_next)
+    return torch.mean((landing - z_next) ** 2)
 
 
 def pair_starts(

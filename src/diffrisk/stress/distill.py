@@ -20,6 +20,10 @@ Two stages, as in Meng et al. (2023), both trained on the teacher's TRAINING win
    weighted by ``1 + SNR``); each round halves the steps, down to ``final_steps``.
    The grid, the per-row teacher steps, the target and its conversion to v live in
    :mod:`diffrisk.diffusion.distill` (shared with the one-day student).
+   With ``trajectory`` the halving rounds are replaced by ONE round on the guided
+   teacher sampler's own recorded trajectories (the pipeline's DDIM, ``start_steps``
+   linear steps, order 1, two passes per step) straight to ``final_steps``
+   (:mod:`diffrisk.stress.distill_trajectory`).
 
 The student is a :class:`StressStudent`: a :class:`~diffrisk.stress.model.StressModel`
 whose network is the student's (so :func:`~diffrisk.stress.sampling.generate_paths`
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -46,11 +51,9 @@ import numpy as np
 import pandas as pd
 import torch
 from numpy.typing import NDArray
-from torch import nn
 
 from diffrisk.diffusion import distill as progressive
 from diffrisk.diffusion.guidance import check_guidance_weight, guided_prediction
-from diffrisk.diffusion.nn import SinusoidalTimeEmbedding
 from diffrisk.diffusion.prediction import to_eps, to_x0
 from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.sampler import initial_noise, reverse_process
@@ -64,6 +67,11 @@ from diffrisk.diffusion.training import (
 )
 from diffrisk.diffusion.weights_hash import model_version
 from diffrisk.stress.config import ParamsSection, StressConfig
+from diffrisk.stress.distill_trajectory import (
+    TrajectorySet,
+    record_trajectories,
+    trajectory_loss_fn,
+)
 from diffrisk.stress.model import (
     StressModel,
     WindowTensors,
@@ -72,6 +80,7 @@ from diffrisk.stress.model import (
 )
 from diffrisk.stress.network import StressDenoiser, StressSpec
 from diffrisk.stress.sampling import ScaledSampler
+from diffrisk.stress.student import GuidedStudentNet, condition_draws, conditioning
 from diffrisk.stress.windows import training_windows
 
 logger = logging.getLogger(__name__)
@@ -84,9 +93,13 @@ class DistillConfig(ParamsSection):
     Parameters
     ----------
     start_steps : int
-        DDIM steps of the guided teacher that the first round halves (linear spacing).
+        DDIM steps of the guided teacher that the first round halves (linear spacing);
+        with ``trajectory``, the steps of the teacher sampler whose trajectories are
+        recorded (the pipeline's: 20).
     final_steps : int
-        Steps of the final student; ``start_steps = final_steps * 2**k``.
+        Steps of the final student; ``start_steps = final_steps * 2**k``, or with
+        ``trajectory`` any number up to ``start_steps`` (the teacher's steps cut into
+        ``final_steps`` runs as equal as possible, longer runs first).
     guidance_min, guidance_max : float
         Range of the guidance weights the student learns (uniform draws).
     lr, batch_size, ema_decay, grad_clip : optimisation of every stage (AdamW).
@@ -98,6 +111,11 @@ class DistillConfig(ParamsSection):
     patience : int
     threads : int
         torch threads (read by the stage).
+    trajectory : bool
+        Trajectory distillation after the guidance stage instead of the halving rounds
+        (one round of ``round_epochs``).
+    trajectory_draws : int
+        Recorded teacher trajectories per training (and validation) window.
     """
 
     section = "stress.distill"
@@ -115,11 +133,22 @@ class DistillConfig(ParamsSection):
     samples_per_epoch: int = TrainOptions.samples_per_epoch
     patience: int = 2
     threads: int = 1
+    trajectory: bool = False
+    trajectory_draws: int = 1
 
     def __post_init__(self) -> None:
-        names = ("start_steps", "final_steps", "guidance_epochs", "round_epochs", "batch_size")
+        names = ("start_steps", "final_steps", "guidance_epochs", "round_epochs", "batch_size",
+                 "trajectory_draws")  # fmt: skip
         check_positive_fields(self, names, "DistillConfig")
-        progressive.check_halving(self.start_steps, self.final_steps, "DistillConfig")
+        if not isinstance(self.trajectory, bool):
+            raise ValueError(f"DistillConfig.trajectory must be a bool, got {self.trajectory!r}")
+        if not self.trajectory:
+            progressive.check_halving(self.start_steps, self.final_steps, "DistillConfig")
+        elif self.final_steps > self.start_steps:
+            raise ValueError(
+                f"DistillConfig.final_steps ({self.final_steps}) must be <= start_steps "
+                f"({self.start_steps}), the teacher sampler's steps"
+            )
         check_guidance_weight(self.guidance_min)
         if not self.guidance_max >= self.guidance_min:
             raise ValueError(
@@ -135,38 +164,6 @@ class DistillConfig(ParamsSection):
         return TrainOptions.from_fields(
             self, weight_decay=0.0, noise_draws=1, max_epochs=int(epochs), min_epochs=1
         )
-
-
-class GuidedStudentNet(nn.Module):
-    """``v = f(x_t, t, context, signature, w)``: the stress denoiser with a guidance input.
-
-    Parameters
-    ----------
-    net : StressDenoiser
-        The denoiser (its history encoder and signature embedding condition the paths).
-    """
-
-    prediction_type: str = StressDenoiser.prediction_type
-
-    def __init__(self, net: StressDenoiser) -> None:
-        super().__init__()
-        self.net = net
-        # w enters the sinusoidal embedding as is (periods >= 2 pi: smooth in w)
-        self.guidance = SinusoidalTimeEmbedding(net.spec.emb_dim)
-        last = self.guidance.mlp[-1]
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-
-    def forward(
-        self,
-        x_t: torch.Tensor,
-        t: torch.Tensor,
-        context: torch.Tensor,
-        signature: torch.Tensor,
-        weight: torch.Tensor,
-    ) -> torch.Tensor:
-        """The guided v-prediction for weights ``weight`` (B,)."""
-        return self.net(x_t, t, context, signature + self.guidance(weight))
 
 
 @dataclass
@@ -197,43 +194,20 @@ class StressStudent:
 
 
 # --------------------------------------------------------------------------- losses
-def _draws(
-    batch: dict[str, torch.Tensor], gen: torch.Generator, cfg: StressConfig, w_range: tuple
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Noise, condition dropout mask (as in training) and guidance weights of a batch."""
-    n, k = batch["x0"].shape[0], batch["signature"].shape[1]
-    noise = torch.randn(batch["x0"].shape, generator=gen)
-    mask = (torch.rand(n, 1, generator=gen) < cfg.p_uncond) | (
-        torch.rand(n, k, generator=gen) < cfg.p_drop_component
-    )
-    w = w_range[0] + (w_range[1] - w_range[0]) * torch.rand(n, generator=gen)
-    return noise, mask.float(), w
-
-
-def _conditioning(
-    net: StressDenoiser, batch: dict[str, torch.Tensor], mask: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """History context, signature embedding and null embedding of a batch."""
-    context = net.encode_history(batch["history"], batch["scalars"])
-    signature = net.embed_signature(batch["signature"], mask)
-    ones = torch.ones_like(mask)
-    return context, signature, net.embed_signature(batch["signature"], ones)
-
-
 def guidance_loss_fn(teacher: StressModel, w_range: tuple[float, float]) -> Callable:
     """Loss (student, batch, gen) of stage 1: the guided teacher's v at a random step."""
     tnet, schedule, cfg = teacher.net.eval(), teacher.schedule, teacher.config
 
     def loss(student: GuidedStudentNet, batch: dict, gen: torch.Generator) -> torch.Tensor:
-        noise, mask, w = _draws(batch, gen, cfg, w_range)
+        noise, mask, w = condition_draws(batch, gen, cfg, w_range)
         t = torch.randint(0, schedule.n_steps, (noise.shape[0],), generator=gen)
         z = schedule.q_sample(batch["x0"], t, noise)
         with torch.no_grad():
-            ctx, sig, null = _conditioning(tnet, batch, mask)
+            ctx, sig, null = conditioning(tnet, batch, mask)
             both = tnet(torch.cat([z, z]), torch.cat([t, t]), torch.cat([ctx, ctx]),
                         torch.cat([null, sig]))  # fmt: skip
             target = guided_prediction(*both.chunk(2), w[:, None, None])
-        ctx_s, sig_s, _ = _conditioning(student.net, batch, mask)
+        ctx_s, sig_s, _ = conditioning(student.net, batch, mask)
         return torch.mean((student(z, t, ctx_s, sig_s, w) - target) ** 2)
 
     return loss
@@ -255,20 +229,20 @@ def halving_loss_fn(
     teacher = teacher.eval()
 
     def loss(student: GuidedStudentNet, batch: dict, gen: torch.Generator) -> torch.Tensor:
-        noise, mask, w = _draws(batch, gen, cfg, w_range)
+        noise, mask, w = condition_draws(batch, gen, cfg, w_range)
         j = progressive.pair_starts(noise.shape[0], len(g), gen)
         t0, t1, t2 = g[j], g[j + 1], g[j + 2]
         c0, c1, c2 = (progressive.grid_coefficients(schedule, s) for s in (t0, t1, t2))
         z = c0[0] * batch["x0"] + c0[1] * noise
         with torch.no_grad():
-            ctx, sig, _ = _conditioning(teacher.net, batch, mask)
+            ctx, sig, _ = conditioning(teacher.net, batch, mask)
             x0a = to_x0(teacher(z, t0, ctx, sig, w), z, *c0, teacher.prediction_type)
             z1 = progressive.ddim_step_rows(z, x0a, c0, c1)
             x0b = to_x0(teacher(z1, t1, ctx, sig, w), z1, *c1, teacher.prediction_type)
             z2 = progressive.ddim_step_rows(z1, x0b, c1, c2)
             x0_target = progressive.two_step_target(z, z2, c0, c2)
             v_target = progressive.target_prediction(x0_target, z, c0, teacher.prediction_type)
-        ctx_s, sig_s, _ = _conditioning(student.net, batch, mask)
+        ctx_s, sig_s, _ = conditioning(student.net, batch, mask)
         return torch.mean((student(z, t0, ctx_s, sig_s, w) - v_target) ** 2)
 
     return loss
@@ -325,28 +299,50 @@ def distill_stress_model(
     val = WindowTensors(training_windows(frame, val_start, val_end, cfg), teacher)
     w_range = (float(config.guidance_min), float(config.guidance_max))
     student = GuidedStudentNet(copy.deepcopy(teacher.net)).train()
-    grid = progressive.nested_grid(schedule, config.start_steps, "linear")
+    if config.trajectory:
+        grid, points = progressive.sampler_grid(
+            schedule, config.start_steps, "linear", config.final_steps, "DistillConfig"
+        )
+    else:
+        grid = progressive.nested_grid(schedule, config.start_steps, "linear")
 
-    def stage(name: str, loss: Callable, epochs: int) -> None:
+    def stage(
+        name: str, loss: Callable, epochs: int, train: Any = data, score: Any = val, **extra: Any
+    ) -> None:
+        """Train ``student`` on ``train`` (epoch picked on ``score``); ``extra`` -> history."""
         result = train_denoiser(
             student,
-            data,
+            train,
             config.options(epochs),
             seed=int(seed) + len(history),
             loss_fn=loss,
-            val_loss_fn=lambda net: progressive.mean_loss(loss, net, val, int(seed) + 1000, 1024),
+            val_loss_fn=lambda net: progressive.mean_loss(loss, net, score, int(seed) + 1000, 1024),
             progress=progress,
             desc=f"distill {name}",
         )
         student.load_state_dict(result.state_dict)
         history.append(
-            {"stage": name, "steps": len(grid) - 1, "best_epoch": result.best_epoch,
-             "val_loss": result.best_score, "epochs_run": result.epochs_run}
+            {"stage": name, "steps": extra.pop("steps", len(grid) - 1),
+             "best_epoch": result.best_epoch, "val_loss": result.best_score,
+             "epochs_run": result.epochs_run, **extra}
         )  # fmt: skip
         logger.info("distillation stage %s", history[-1])
 
     history: list[dict[str, Any]] = []
     stage("guidance", guidance_loss_fn(teacher, w_range), config.guidance_epochs)
+    if config.trajectory:  # one round on the teacher sampler's recorded trajectories
+        tic, gen = time.perf_counter(), torch.Generator().manual_seed(int(seed))
+        train_t, val_t = (
+            TrajectorySet(d, record_trajectories(teacher, d, grid, points,
+                                                 config.trajectory_draws, w_range, gen))
+            for d in (data, val)
+        )  # fmt: skip
+        seconds = time.perf_counter() - tic
+        name = f"{len(grid) - 1} sampler steps to {config.final_steps}"
+        loss = trajectory_loss_fn(schedule, grid[points])
+        stage(name, loss, config.round_epochs, train_t, val_t, steps=config.final_steps,
+              recording_seconds=seconds)  # fmt: skip
+        grid = grid[points]
     while len(grid) - 1 > config.final_steps:
         frozen = copy.deepcopy(student).eval().requires_grad_(False)
         loss = halving_loss_fn(frozen, schedule, grid, cfg, w_range)
