@@ -51,7 +51,7 @@ def student(teacher, returns):
     )
 
 
-def _scaled(model, returns, n, seed, sampler):
+def scaled_paths(model, returns, n, seed, sampler):
     """Scaled paths of ``model`` for the test request, with a scaled sampler."""
     out = {}
 
@@ -93,9 +93,9 @@ def test_the_halved_student_matches_the_teacher_much_better_than_the_teacher_wit
     grid4 = np.array([19, 13, 6, 0])  # linear 4-step grid of the 20-step schedule
     assert list(student.steps) == [19, 6]
     assert [h["steps"] for h in student.history] == [4, 2]
-    reference = _scaled(teacher, returns, 256, 3, _guided(teacher, grid4))
-    untrained = _scaled(teacher, returns, 256, 3, _guided(teacher, student.steps))
-    distilled = _scaled(student.model, returns, 256, 3, student_sampler(student))
+    reference = scaled_paths(teacher, returns, 256, 3, _guided(teacher, grid4))
+    untrained = scaled_paths(teacher, returns, 256, 3, _guided(teacher, student.steps))
+    distilled = scaled_paths(student.model, returns, 256, 3, student_sampler(student))
 
     def rms(x):
         return float(torch.sqrt(torch.mean((x - reference) ** 2)))
@@ -113,12 +113,12 @@ def test_the_guidance_weight_is_an_input_of_one_pass(teacher, returns):
     full = list(student.steps)
     assert full == [19, 13, 6, 0] and len(student.history) == 1
     for weight in (0.0, 2.5):
-        reference = _scaled(teacher, returns, 128, 5, _guided_with(teacher, full, weight))
-        got = _scaled(
+        reference = scaled_paths(teacher, returns, 128, 5, _guided_with(teacher, full, weight))
+        got = scaled_paths(
             student.model, returns, 128, 5, _with_weight(student_sampler(student), weight)
         )
         # the student starts as the conditional branch, i.e. the teacher at w = 1
-        other = _scaled(teacher, returns, 128, 5, _guided_with(teacher, full, 1.0))
+        other = scaled_paths(teacher, returns, 128, 5, _guided_with(teacher, full, 1.0))
         err = float(torch.sqrt(torch.mean((got - reference) ** 2)))
         gap = float(torch.sqrt(torch.mean((other - reference) ** 2)))
         # measured: w = 0: 0.022 vs 0.047; w = 2.5: 0.046 vs 0.071 (the student starts at 1 x gap)

@@ -28,7 +28,7 @@ from diffrisk.stress.model import WindowTensors
 from diffrisk.stress.sampling import generate_paths, sample_scaled_paths
 from diffrisk.stress.student import conditioning
 from diffrisk.stress.windows import training_windows
-from tests.stress.test_distill import DATE, REQUEST, SMALL, WEIGHT
+from tests.stress.test_distill import DATE, REQUEST, SMALL, WEIGHT, scaled_paths
 from tests.stress.test_distill import teacher as teacher  # noqa: F401 - the shared fixture
 
 from .conftest import TRAIN_END, VAL_END, VAL_START
@@ -39,20 +39,6 @@ TRAJ = dataclasses.replace(SMALL, trajectory=True, start_steps=8, final_steps=2)
 @pytest.fixture(scope="module")
 def windows(teacher, returns) -> WindowTensors:
     return WindowTensors(training_windows(returns, None, TRAIN_END, teacher.config), teacher)
-
-
-def scaled(model, returns, n, seed, sampler):
-    """Scaled paths of ``model`` for the test request from the scaled sampler ``sampler``."""
-    out = {}
-
-    def keep(context, cond, null, guidance, generator):
-        out["x"] = sampler(context, cond, null, guidance, generator)
-        return out["x"]
-
-    generate_paths(
-        model, returns, DATE, n, REQUEST, guidance=WEIGHT, seed=seed, scaled_sampler=keep
-    )
-    return out["x"]
 
 
 def _record(teacher, windows, n_steps, final_steps, draws, w_range, seed=4):
@@ -144,9 +130,9 @@ def test_trajectory_student_matches_the_teachers_sampler_much_better_than_its_st
         return lambda c, s, nl, w, g: sample_scaled_paths(teacher, c, s, nl, w, generator=g,
                                                           steps=steps)  # fmt: skip
 
-    reference = scaled(teacher, returns, 256, 3, teacher_on(grid[:-1]))
-    untrained = scaled(teacher, returns, 256, 3, teacher_on(traj_student.steps))
-    distilled = scaled(traj_student.model, returns, 256, 3, student_sampler(traj_student))
+    reference = scaled_paths(teacher, returns, 256, 3, teacher_on(grid[:-1]))
+    untrained = scaled_paths(teacher, returns, 256, 3, teacher_on(traj_student.steps))
+    distilled = scaled_paths(traj_student.model, returns, 256, 3, student_sampler(traj_student))
 
     def rms(x):
         return float(torch.sqrt(torch.mean((x - reference) ** 2)))

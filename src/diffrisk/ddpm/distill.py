@@ -230,26 +230,10 @@ def distill_ddpm(
         loss = halving_loss_fn(frozen, schedule, grid, config, fine if not history else None)
         grid = grid[::2]
         name = f"halve to {len(grid) - 1} steps"
-        tic = time.perf_counter()
-        result = train_denoiser(
-            student,
-            data,
-            config.options(),
-            seed=int(seed) + len(history),
-            loss_fn=loss,
-            val_loss_fn=lambda net, loss=loss: validation_loss(loss, net, val, int(seed) + 1000),
-            progress=progress,
-            desc=f"distill {name}",
-        )
-        student.load_state_dict(result.state_dict)
-        if config.freeze_encoder:  # the EMA's rounding must not move the frozen weights
-            student.encoder.load_state_dict(teacher.net.encoder.state_dict())
         history.append(
-            {"stage": name, "steps": len(grid) - 1, "best_epoch": result.best_epoch,
-             "val_loss": result.best_score, "epochs_run": result.epochs_run,
-             "seconds": time.perf_counter() - tic}
+            _train_round(teacher, student, data, val, loss, config, int(seed) + len(history),
+                         name, len(grid) - 1, progress)
         )  # fmt: skip
-        logger.info("distillation round %s", history[-1])
     student.eval().requires_grad_(False)
     return DDPMStudent(
         net=student,
@@ -258,6 +242,44 @@ def distill_ddpm(
         config=config,
         history=history,
     )
+
+
+def _train_round(
+    teacher: DDPMModel,
+    student: Denoiser,
+    data: ConditionTensors,
+    val: ConditionTensors,
+    loss: Callable[[Denoiser, ConditionTensors, torch.Generator], torch.Tensor],
+    config: DDPMDistillConfig,
+    seed: int,
+    name: str,
+    steps: int,
+    progress: bool | None,
+) -> dict[str, Any]:
+    """Train ``student`` in place for one round on ``loss``; its ``history`` entry.
+
+    The epoch with the lowest :func:`validation_loss` on ``val`` (draws seeded by
+    ``seed + 1000``) is kept; a frozen encoder is restored to the teacher's afterwards.
+    """
+    tic = time.perf_counter()
+    result = train_denoiser(
+        student,
+        data,
+        config.options(),
+        seed=seed,
+        loss_fn=loss,
+        val_loss_fn=lambda net: validation_loss(loss, net, val, seed + 1000),
+        progress=progress,
+        desc=f"distill {name}",
+    )
+    student.load_state_dict(result.state_dict)
+    if config.freeze_encoder:  # the EMA's rounding must not move the frozen weights
+        student.encoder.load_state_dict(teacher.net.encoder.state_dict())
+    entry = {"stage": name, "steps": int(steps), "best_epoch": result.best_epoch,
+             "val_loss": result.best_score, "epochs_run": result.epochs_run,
+             "seconds": time.perf_counter() - tic}  # fmt: skip
+    logger.info("distillation round %s", entry)
+    return entry
 
 
 def _distill_trajectory(
@@ -287,25 +309,9 @@ def _distill_trajectory(
     frozen = teacher.net if config.freeze_encoder else None
     loss = trajectory_loss_fn(schedule, grid, points, config.loss, frozen)
     name = f"{len(grid) - 1} sampler steps to {config.final_steps}"
-    result = train_denoiser(
-        student,
-        train_t,
-        config.options(),
-        seed=seed,
-        loss_fn=loss,
-        val_loss_fn=lambda net: validation_loss(loss, net, val_t, seed + 1000),
-        progress=progress,
-        desc=f"distill {name}",
-    )
-    student.load_state_dict(result.state_dict)
-    if config.freeze_encoder:  # the EMA's rounding must not move the frozen weights
-        student.encoder.load_state_dict(teacher.net.encoder.state_dict())
-    history = [
-        {"stage": name, "steps": config.final_steps, "best_epoch": result.best_epoch,
-         "val_loss": result.best_score, "epochs_run": result.epochs_run,
-         "seconds": time.perf_counter() - tic, "recording_seconds": recorded}
-    ]  # fmt: skip
-    logger.info("distillation round %s", history[-1])
+    entry = _train_round(teacher, student, train_t, val_t, loss, config, seed, name,
+                         config.final_steps, progress)  # fmt: skip
+    history = [{**entry, "seconds": entry["seconds"] + recorded, "recording_seconds": recorded}]
     student.eval().requires_grad_(False)
     return DDPMStudent(
         net=student,

@@ -255,7 +255,7 @@ def distill_student(
     io.write_json(paths.metrics_dir() / "distill.json", metrics, digits=6)
     record = audit.provenance({"distill": dict(distill), "teacher_sampler": teacher_kw}, seed,
                               audit.recorded_data_hash(),
-                              extra={"checkpoint_sha256": weights_sha256(path),
+                              extra={"checkpoint_sha256": metrics["student_sha256"],
                                      "teacher": student.teacher})  # fmt: skip
     audit.write_provenance(path.with_suffix(".audit.json"), record)
     io.write_json(paths.models_dir() / "distill_timing.json", timing)
