@@ -85,3 +85,26 @@ def test_backtest_of_one_table(returns):
     realized = frame.pivot(index="date", columns="series", values="realized")
     var05 = frame.pivot(index="date", columns="series", values="var_05")
     assert table["n_exceptions"].tolist() == (realized < var05).sum().tolist()
+
+
+def test_forecast_next_day_samples_with_a_student_given_by_its_path(returns, tmp_path):
+    from diffrisk.ddpm.student import save_student
+    from tests.support.few_step import few_step_sampler
+
+    splits = {"train_end": returns.index[249], "val_start": returns.index[250],
+              "val_end": returns.index[349]}  # fmt: skip
+    config = diffrisk.DDPMConfig.smoke(samples_per_epoch=512, max_epochs=1, window=24)
+    model, _ = diffrisk.fit_ddpm(returns, splits, config, seed=0, progress=False)
+    student = few_step_sampler(model, 3)
+    path = save_student(student, tmp_path / "student.pt")
+    past = returns
+    by_path, _ = diffrisk.forecast_next_day("ddpm", past, model=model, student=str(path),
+                                            n_scenarios=64, noise="stratified")  # fmt: skip
+    by_object, _ = diffrisk.forecast_next_day("ddpm", past, model=model, student=student,
+                                              n_scenarios=64, noise="stratified")  # fmt: skip
+    pd.testing.assert_frame_equal(by_path, by_object)
+    teacher, _ = diffrisk.forecast_next_day("ddpm", past, model=model, n_scenarios=64)
+    assert not np.allclose(by_path["var_05"], teacher["var_05"])
+    model.save(tmp_path / "model.pt")  # a model is not a student
+    with pytest.raises(ValueError, match="model.pt is not a one-day student checkpoint"):
+        diffrisk.forecast_next_day("ddpm", past, model=model, student=tmp_path / "model.pt")

@@ -175,7 +175,10 @@ def forecast_next_day(
         Seed of the simulation (DDPM, ``mc_normal``, ``garch_t``).
     **options
         Keyword arguments of the method (e.g. ``window=250`` for ``hs``,
-        ``n_scenarios=1000`` for the DDPM).
+        ``n_scenarios=1000`` for the DDPM). For the DDPM, ``student`` (a
+        :class:`~diffrisk.ddpm.student.DDPMStudent` or the path of one, e.g. the
+        pipeline's ``models/ddpm_student.pt``) samples with that distilled few-step student
+        of ``model``.
 
     Returns
     -------
@@ -211,6 +214,10 @@ def forecast_next_day(
             raise ValueError("method='ddpm' needs model= (a DDPMModel or a checkpoint path)")
         if not isinstance(model, DDPMModel):
             model = load_model(model)
+        if isinstance(options.get("student"), str | os.PathLike):
+            from diffrisk.ddpm.student import load_student
+
+            options["student"] = load_student(options["student"])
         frame, scen = forecast_ddpm(model, extended, [day], seed=seed, series=series, **options)
     elif method in BASELINE_METHODS:
         frame, scen = run_baselines(

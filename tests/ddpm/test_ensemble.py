@@ -1,14 +1,17 @@
 """Seed ensembles: member seeds, parallel fits equal serial fits, pooled scenarios."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.ensemble import fit_members, forecast_members, member_seeds
+from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.forecasts.contract import validate_forecast_frame
 from diffrisk.risk.measures import var
 from tests.ddpm.test_fit import simulate_garch_t
+from tests.support.few_step import few_step_sampler
 
 CONFIG = DDPMConfig.smoke(samples_per_epoch=1024, max_epochs=1, order=1)
 
@@ -47,12 +50,17 @@ def test_parallel_members_equal_serial_members(data, tmp_path):
     assert any(not torch.equal(w0[k], w1[k]) for k in w0)
 
 
-def test_pooled_forecast(data, tmp_path):
+@pytest.fixture(scope="module")
+def fitted(data, tmp_path_factory):
+    """Two members (seeds 0 and 1) fitted in this process."""
     returns, splits = data
-    seeds = member_seeds(0, 2)
-    models = fit_members(
-        returns, splits, CONFIG, seeds, [tmp_path / f"m{k}.pt" for k in seeds], workers=1
-    )
+    seeds, root = member_seeds(0, 2), tmp_path_factory.mktemp("members")
+    return fit_members(returns, splits, CONFIG, seeds, [root / f"m{k}.pt" for k in seeds])
+
+
+def test_pooled_forecast(data, fitted):
+    returns, _ = data
+    models = fitted
     dates = returns.index[1000:1100]
     pooled, scen, members = forecast_members(models, returns, dates, n_scenarios=50, seed=3)
     validate_forecast_frame(pooled, "ddpm_ens")
@@ -66,3 +74,23 @@ def test_pooled_forecast(data, tmp_path):
     # the members' sampling seed is common: member 0's scenarios are the first 50
     m0 = members[(members["member"] == 0) & (members["series"] == "s0")]["var_05"].to_numpy()
     np.testing.assert_allclose(m0, var(s0[:, :50], 0.05, design=scen.design), rtol=1e-6)
+
+
+def test_each_member_samples_with_its_own_student(data, fitted):
+    returns, _ = data
+    models = fitted
+    dates = returns.index[1000:1040]
+    students = [few_step_sampler(m, 3 + k) for k, m in enumerate(models)]
+    pooled, scen, members = forecast_members(
+        models, returns, dates, n_scenarios=40, seed=3, students=students, noise="stratified"
+    )
+    validate_forecast_frame(pooled, "ddpm_ens")
+    for k, (model, student) in enumerate(zip(models, students, strict=True)):
+        own, own_scen = forecast_ddpm(model, returns, dates, n_scenarios=40, seed=3,
+                                      student=student, noise="stratified")  # fmt: skip
+        mine = members[members["member"] == k].drop(columns="member").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, own, check_like=True)
+        np.testing.assert_array_equal(scen.scenarios[..., 40 * k : 40 * (k + 1)],
+                                      own_scen.scenarios)  # fmt: skip
+    with pytest.raises(ValueError, match="one student per member"):
+        forecast_members(models, returns, dates, n_scenarios=8, seed=3, students=students[:1])

@@ -7,6 +7,7 @@ import torch
 
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm, refit_ddpm
+from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.walk_forward import (
     forecast_walk_forward,
     refit_periods,
@@ -14,6 +15,7 @@ from diffrisk.ddpm.walk_forward import (
 )
 from diffrisk.forecasts.contract import validate_forecast_frame
 from tests.ddpm.test_fit import simulate_garch_t
+from tests.support.few_step import few_step_sampler
 
 CONFIG = DDPMConfig.smoke(samples_per_epoch=1024, max_epochs=1, order=1)
 
@@ -169,3 +171,30 @@ def test_first_refit_ignores_every_return_after_its_fit_end(stale):
     f2, _ = forecast_walk_forward([again], moved, n_scenarios=64, seed=0)
     cols = [c for c in f1.columns if c.startswith(("var_", "cvar_"))]
     np.testing.assert_array_equal(f1[cols].to_numpy(), f2[cols].to_numpy())
+
+
+def test_each_version_samples_with_its_own_student(base):
+    returns, model = base
+    dates = returns.index[1000:1300]
+    versions = walk_forward_versions(
+        model, returns, dates, frequency="year", epochs=1, seed=1, progress=False
+    )
+    assert len(versions) >= 2
+    # the teacher's own network on 3 DDIM steps: a few-step sampler with its provenance
+    students = [few_step_sampler(v.model, 3 + i) for i, v in enumerate(versions)]
+    frame, scen = forecast_walk_forward(
+        versions, returns, n_scenarios=32, seed=0, students=students, noise="stratified"
+    )
+    validate_forecast_frame(frame, "ddpm_wf")
+    for v, s in zip(versions, students, strict=True):
+        days = dates[(dates >= v.first_date) & (dates <= v.last_date)]
+        own, _ = forecast_ddpm(v.model, returns, days, n_scenarios=32, seed=0, student=s,
+                               noise="stratified")  # fmt: skip
+        mine = frame[frame["model_version"] == v.version].drop(columns="model_version")
+        pd.testing.assert_frame_equal(mine.reset_index(drop=True), own, check_like=True)
+    with pytest.raises(ValueError, match="one student per version"):
+        forecast_walk_forward(versions, returns, n_scenarios=8, seed=0, students=students[:1])
+    # a student of another version's weights is refused
+    with pytest.raises(ValueError, match="not from this model's weights"):
+        forecast_walk_forward(versions, returns, n_scenarios=8, seed=0,
+                              students=students[::-1])  # fmt: skip

@@ -22,6 +22,8 @@ from tests.reporting.test_stress_extensions import (
 from tests.stages.test_coverage import COVERAGE, HEADS, N_DAYS, SEED, write_coverage_inputs
 
 #: the ``stress`` parameters the report reads (the stress figures' caption fields)
+#: generate.student of the report's runs (the distill stage's decision decides).
+GENERATE = {"student": "auto"}
 STRESS = {
     "model": {"horizon": 10},
     "reverse": {"es_alpha": 0.025},
@@ -37,6 +39,9 @@ DATA = {
     "test_end": "",
     "series": HEADS,
 }
+
+#: The parameters of every report run.
+PARAMS = {"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS, "generate": GENERATE}
 
 
 def simulation_summary() -> pd.DataFrame:
@@ -130,8 +135,7 @@ def project(project_tmp):
 
 
 def test_study_opens_with_the_headline_and_names_the_failures(project):
-    params = {"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS}
-    out = report.run(params=params)
+    out = report.run(params=PARAMS)
     text = out["path"].read_text()
     headline_md = (paths.tables_dir() / "headline.md").read_text().strip()
     head = text.split("## Headline\n\n", 1)[1].split("\n## Results", 1)[0]
@@ -151,6 +155,8 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     )
     assert "On test (reported, not used to choose): 17 of 18 figures within the bound, a " in few
     assert "| period | figure |\n\n| period | same |" in few
+    # auto with the rule's "student": the forecasts are the students'
+    assert "The study's forecasts are drawn by 3-step students (the rule's choice, " in few
     # 2 of 5 paths within noise: the report must not claim "within noise on most paths"
     assert "So `ddpm` is not within noise of the true law on most paths" in results
     assert "([PDF](figures/stress_acf.pdf))\n\n### Mode collapse (every generator)" in text
@@ -178,19 +184,19 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
 def test_report_needs_the_simulation_summary(project):
     (paths.data_dir() / "simulation.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="run the simulate stage first"):
-        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS})
+        report.run(params=PARAMS)
 
 
 def test_report_names_the_distill_stage_when_its_metrics_are_missing(project):
     (paths.metrics_dir() / "distill.json").unlink()
     with pytest.raises(FileNotFoundError, match="distill.json does not exist: run the distill"):
-        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS})
+        report.run(params=PARAMS)
 
 
 def test_report_names_the_stage_of_a_missing_stress_metric(project):
     (paths.metrics_dir() / "stress_drift.json").unlink()
     with pytest.raises(FileNotFoundError, match="run the stress_walk_forward stage first"):
-        report.run(params={"seed": SEED, "data": DATA, "coverage": COVERAGE, "stress": STRESS})
+        report.run(params=PARAMS)
 
 
 def test_report_shows_the_paper_figures_of_the_configured_series_only(project):
@@ -199,9 +205,7 @@ def test_report_shows_the_paper_figures_of_the_configured_series_only(project):
         for ext in ("png", "pdf"):
             (paths.paper_figures_dir() / f"{stem}_sp500.{ext}").unlink()
     data = {**DATA, "series": "portfolio"}
-    text = report.run(params={"seed": SEED, "data": data, "coverage": COVERAGE, "stress": STRESS})[
-        "path"
-    ].read_text()
+    text = report.run(params={**PARAMS, "data": data})["path"].read_text()
     figures = text.split("## Figures", 1)[1].split("## Discussion", 1)[0]
     assert figures.count("](figures/paper/") == 2 * len(FIGURE_STEMS)
     assert "_sp500" not in figures

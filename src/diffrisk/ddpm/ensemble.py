@@ -29,7 +29,7 @@ import pandas as pd
 from diffrisk.core.compute import compute_map
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.fit import fit_ddpm
-from diffrisk.ddpm.forecast import forecast_ddpm
+from diffrisk.ddpm.forecast import FewStepSampler, forecast_ddpm
 from diffrisk.ddpm.model import DDPMModel, load_checkpoint
 from diffrisk.forecasts.contract import ScenarioSet, risk_frame_from_scenarios
 
@@ -108,6 +108,7 @@ def forecast_members(
     n_scenarios: int,
     seed: int,
     series: Sequence[str] | None = None,
+    students: Sequence[FewStepSampler] | None = None,
     **sampling: Any,
 ) -> tuple[pd.DataFrame, ScenarioSet, pd.DataFrame]:
     """Forecast with every member (common sampling seed) and pool the scenarios.
@@ -124,6 +125,11 @@ def forecast_members(
     seed : int
         Sampling seed, the same for every member.
     series : sequence of str, optional
+    students : sequence of FewStepSampler, optional
+        One distilled student per member, in the order of ``models``
+        (:func:`diffrisk.ddpm.distill_models.distill_checkpoints`): each member samples
+        with its own student (``sampling`` then holds ``noise`` at most). None: the
+        members sample themselves.
     **sampling
         Sampling options of :func:`~diffrisk.ddpm.forecast.forecast_ddpm`.
 
@@ -138,12 +144,14 @@ def forecast_members(
     """
     if not models:
         raise ValueError("an ensemble needs at least one member")
+    if students is not None and len(students) != len(models):
+        raise ValueError(f"need one student per member, got {len(students)} for {len(models)}")
     dates = pd.DatetimeIndex(pd.to_datetime(list(forecast_dates)))
     frames, sets = [], []
     for k, model in enumerate(models):
-        frame, scen = forecast_ddpm(
-            model, returns, dates, n_scenarios=n_scenarios, seed=seed, series=series, **sampling
-        )
+        own = {} if students is None else {"student": students[k]}
+        frame, scen = forecast_ddpm(model, returns, dates, n_scenarios=n_scenarios, seed=seed,
+                                    series=series, **sampling, **own)  # fmt: skip
         frames.append(frame.assign(member=k))
         sets.append(scen)
     pooled_scen = np.concatenate([s.scenarios for s in sets], axis=-1)

@@ -28,7 +28,7 @@ from diffrisk.data.splits import (  # noqa: F401  (refit_periods re-exported)
     refit_periods,
 )
 from diffrisk.ddpm.fit import refit_ddpm
-from diffrisk.ddpm.forecast import forecast_ddpm
+from diffrisk.ddpm.forecast import FewStepSampler, forecast_ddpm
 from diffrisk.ddpm.model import DDPMModel
 from diffrisk.forecasts.contract import ScenarioSet, forecast_date_positions
 
@@ -152,6 +152,7 @@ def forecast_walk_forward(
     n_scenarios: int,
     seed: int,
     series: Sequence[str] | None = None,
+    students: Sequence[FewStepSampler] | None = None,
     **sampling: Any,
 ) -> tuple[pd.DataFrame, ScenarioSet]:
     """Forecast every version's period with that version; concatenate in date order.
@@ -165,6 +166,11 @@ def forecast_walk_forward(
     n_scenarios, seed, series, **sampling
         As for :func:`diffrisk.ddpm.forecast.forecast_ddpm` (the same sampling seed for
         every period).
+    students : sequence of FewStepSampler, optional
+        One distilled student per version, in the order of ``versions``
+        (:func:`diffrisk.ddpm.distill_models.distill_checkpoints`): each version samples
+        with its own student (``sampling`` then holds ``noise`` at most). None: the
+        versions sample themselves.
 
     Returns
     -------
@@ -173,12 +179,14 @@ def forecast_walk_forward(
     scenarios : ScenarioSet
         (S, D, N) scenarios over all periods.
     """
+    if students is not None and len(students) != len(versions):
+        raise ValueError(f"need one student per version, got {len(students)} for {len(versions)}")
     frames, sets = [], []
-    for v in versions:
+    for i, v in enumerate(versions):
         dates = returns.index[(returns.index >= v.first_date) & (returns.index <= v.last_date)]
-        frame, scen = forecast_ddpm(
-            v.model, returns, dates, n_scenarios=n_scenarios, seed=seed, series=series, **sampling
-        )
+        own = {} if students is None else {"student": students[i]}
+        frame, scen = forecast_ddpm(v.model, returns, dates, n_scenarios=n_scenarios, seed=seed,
+                                    series=series, **sampling, **own)  # fmt: skip
         frames.append(frame.assign(model_version=v.version))
         sets.append(scen)
     frame = pd.concat(frames, ignore_index=True)

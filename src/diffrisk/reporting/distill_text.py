@@ -15,8 +15,8 @@ def _counts(period: Mapping[str, Any]) -> str:
     return f"{period['figures_within']} of {period['figures']} figures within the bound, {verdicts}"
 
 
-def distill_paragraph(metrics: Mapping[str, Any]) -> str:
-    """What ``reports/metrics/distill.json`` says, in words.
+def distill_paragraph(metrics: Mapping[str, Any], forecasts_by_students: bool) -> str:
+    """What ``reports/metrics/distill.json`` says, in words, and who draws the forecasts.
 
     Parameters
     ----------
@@ -24,16 +24,21 @@ def distill_paragraph(metrics: Mapping[str, Any]) -> str:
         ``sampler`` ("student" or "teacher"), ``student_steps``, ``teacher_steps``,
         ``teacher_order`` and, per period (``validation``, ``test``), ``figures_within``,
         ``figures`` and ``verdicts_equal``.
+    forecasts_by_students : bool
+        Whether the ``generate`` stage drew the study's forecasts with the students
+        (``generate.student``, :func:`diffrisk.stages.student_settings.use_student`).
 
     Examples
     --------
     >>> m = {"sampler": "teacher", "student_steps": 3, "teacher_steps": 20, "teacher_order": 2,
     ...      "validation": {"figures_within": 17, "figures": 18, "verdicts_equal": True},
     ...      "test": {"figures_within": 18, "figures": 18, "verdicts_equal": False}}
-    >>> distill_paragraph(m).split(". ")[1][:60]
+    >>> distill_paragraph(m, False).split(". ")[1][:60]
     'On validation: 17 of 18 figures within the bound, every back'
-    >>> distill_paragraph(m).split(". ")[1][-22:]
+    >>> distill_paragraph(m, False).split(". ")[1][-22:]
     ', so the teacher stays'
+    >>> distill_paragraph(m, False).split(". ")[-1]
+    "The study's forecasts are drawn by the teacher (`generate.student: auto`)."
     """
     val, test = metrics["validation"], metrics["test"]
     chosen = metrics["sampler"] == "student"
@@ -45,6 +50,19 @@ def distill_paragraph(metrics: Mapping[str, Any]) -> str:
         f"against two combined Monte-Carlo errors, and the backtest verdicts. "
         f"On validation: {_counts(val)}, {outcome}. "
         f"On test (reported, not used to choose): {_counts(test)}. "
-        f"The study's forecasts are still drawn by the teacher (the walk-forward versions "
-        f"and seed members have no student)."
+        + _who_draws(forecasts_by_students, chosen, int(metrics["student_steps"]))
+    )
+
+
+def _who_draws(by_students: bool, chosen: bool, steps: int) -> str:
+    """The sentence on the sampler of the ``generate`` stage's forecasts."""
+    if not by_students:
+        setting = "false" if chosen else "auto"
+        return f"The study's forecasts are drawn by the teacher (`generate.student: {setting}`)."
+    how = "the rule's choice, `generate.student: auto`" if chosen else "`generate.student: true`"
+    return (
+        f"The study's forecasts are drawn by {steps}-step students ({how}): `ddpm` and "
+        f"`ddpm_5000` by this one; every walk-forward version and seed member other than "
+        f"the static model by its own student, distilled by the same recipe in the generate "
+        f"stage; the ancestral reference `ddpm_ancestral` by the teacher."
     )

@@ -46,7 +46,7 @@ from diffrisk.data.splits import Splits
 from diffrisk.ddpm.distill import distill_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import load_checkpoint
-from diffrisk.ddpm.student import DDPMDistillConfig, DDPMStudent, save_student
+from diffrisk.ddpm.student import DDPMStudent, save_student
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.sampler_choice import (
     backtest_verdicts,
@@ -57,11 +57,10 @@ from diffrisk.evaluation.sampler_choice import (
 from diffrisk.evaluation.tables import backtest_table
 from diffrisk.forecasts.contract import ALPHAS
 from diffrisk.stages.ddpm_settings import sampler_settings
+from diffrisk.stages.student_choice import static_student_checkpoint
+from diffrisk.stages.student_settings import student_config
 
 logger = logging.getLogger(__name__)
-
-#: Keys of ``distill.student`` that trajectory distillation takes from ``generate``.
-SAMPLER_KEYS = ("start_steps", "spacing", "teacher_order")
 
 FIGURES_CAPTION = (
     "**Table D1. Few-step student against its teacher.** The one-day model's sampler "
@@ -82,44 +81,6 @@ VERDICTS_CAPTION = (
 
 #: The sampler settings of ``generate`` the teacher samples with.
 TEACHER_KEYS = ("sampler", "n_steps", "eta", "spacing", "noise", "order")
-
-
-def student_config(student: Mapping[str, Any], sampling: Mapping[str, Any]) -> DDPMDistillConfig:
-    """``distill.student`` with the pipeline sampler as the trajectory teacher.
-
-    Parameters
-    ----------
-    student : mapping
-        Fields of :class:`~diffrisk.ddpm.student.DDPMDistillConfig`.
-    sampling : mapping
-        ``generate``'s settings with ``auto`` resolved
-        (:func:`~diffrisk.stages.ddpm_settings.sampler_settings`).
-
-    Raises
-    ------
-    ValueError
-        If a trajectory student sets one of :data:`SAMPLER_KEYS` itself, or the pipeline
-        samples with a stochastic sampler (a student learns a deterministic map).
-    """
-    values = dict(student)
-    if values.get("trajectory"):
-        given = sorted(k for k in SAMPLER_KEYS if k in values)
-        if given:
-            raise ValueError(
-                f"distill.student sets {given}; with trajectory: true the teacher is the "
-                f"pipeline's sampler (generate.n_steps, generate.spacing, generate.order)"
-            )
-        if sampling["sampler"] != "ddim" or float(sampling["eta"]) != 0.0:
-            raise ValueError(
-                f"distill needs generate's sampler to be deterministic DDIM (eta 0), got "
-                f"sampler={sampling['sampler']!r}, eta={sampling['eta']}"
-            )
-        values.update(
-            start_steps=int(sampling["n_steps"]),
-            spacing=str(sampling["spacing"]),
-            teacher_order=int(sampling["order"]),
-        )
-    return DDPMDistillConfig.from_dict(values)
 
 
 def judge(
@@ -219,7 +180,7 @@ def distill_student(
     student = distill_ddpm(model, periods["validation"], splits.train_end, splits.val_start,
                            splits.val_end, config, seed=int(seed))  # fmt: skip
     timing: dict[str, float] = {"distill": round(time.perf_counter() - tic, 1)}
-    path = save_student(student, paths.models_dir() / "ddpm_student.pt")
+    path = save_student(student, static_student_checkpoint())
     teacher_kw = {k: sampling[k] for k in TEACHER_KEYS}
     figures, verdicts, summary = [], [], {}
     for period, frame in periods.items():

@@ -27,6 +27,7 @@ from diffrisk.reporting.stress_extensions import stress_extensions_section
 from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
 from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS, pct_text
 from diffrisk.stages.common import load_selection, read_backtest_table
+from diffrisk.stages.student_choice import use_student
 
 STRESS_FIGURES: tuple[str, ...] = (
     "stress_corr_heatmaps",
@@ -159,7 +160,9 @@ def write_report(
         ),
         (
             "Few-step sampler (distill stage)",
-            distill_paragraph(_metrics("distill", "distill"))
+            distill_paragraph(
+                _metrics("distill", "distill"), use_student(params["generate"]["student"])
+            )
             + "\n\n"
             + _table_text("distill", "distill")
             + "\n\n"

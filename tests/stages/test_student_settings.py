@@ -1,8 +1,8 @@
-"""Tests of diffrisk.stages.distill: its settings (the run itself: tests/test_pipeline_smoke.py)."""
+"""Tests of diffrisk.stages.student_settings: the students' recipe."""
 
 import pytest
 
-from diffrisk.stages.distill import student_config
+from diffrisk.stages.student_settings import student_config
 
 SAMPLING = {"sampler": "ddim", "n_steps": 20, "eta": 0.0, "spacing": "logsnr", "order": 2}
 
