@@ -13,6 +13,12 @@ SEs: bootstrap (200 resamples) of the scenarios within every day. Teacher B (see
 is printed next to each bound; the teacher's network with the pipeline's sampler at the
 student's step count too (not part of the rule).
 
+Superseded yardstick: resampling the scenarios i.i.d. measures an i.i.d. sampler's error,
+about a hundred times the stratified design's real one (compare teacher B's column with
+the bound). The ``distill`` stage judges with the spread over sampling seeds
+(:func:`diffrisk.evaluation.sampler_choice.replicate_figures`); this script keeps the
+bootstrap so that the earlier runs can be reproduced as they were.
+
 The figures, their Monte-Carlo errors and the two checks are
 :mod:`diffrisk.evaluation.sampler_choice`'s; the backtest battery is
 :func:`diffrisk.evaluation.tables.backtest_table`.

@@ -13,6 +13,7 @@ from diffrisk.evaluation.sampler_choice import (
     FIGURES,
     backtest_verdicts,
     figures_within_noise,
+    replicate_figures,
     scenario_figures,
     verdicts_equal,
 )
@@ -58,7 +59,7 @@ def test_a_non_negative_es_scores_infinite_fz0_and_bad_inputs_are_named():
     shifted = ScenarioSet(scen.scenarios + 1.0, scen.dates, scen.series, design="iid")
     out = scenario_figures(shifted, frame, ["a"], alphas=[ALPHA], n_boot=2)
     assert out[("a", ALPHA, "fz0")][0] == math.inf
-    with pytest.raises(ValueError, match="n_boot must be >= 2"):
+    with pytest.raises(ValueError, match="n_boot must be 0 or >= 2"):
         scenario_figures(scen, frame, ["a"], n_boot=1)
     with pytest.raises(ValueError, match="series 'a': no realised return"):
         scenario_figures(scen, frame.iloc[:-1], ["a"], n_boot=2)
@@ -106,3 +107,38 @@ def test_verdicts_reject_below_the_level_and_compare_cell_by_cell():
     for other in ("zone", "kupiec"):
         assert not verdicts_equal(verd, "teacher", other, ["a"], alphas=[0.05])[1]
     assert not backtest_verdicts(table, level=0.01)[("teacher", "a", 0.05)]["kupiec"]
+
+
+def _stratified_set(scale: float, seed: int, frame: pd.DataFrame, n: int = 500):
+    """N(0, s^2) scenarios with one draw per probability stratum of width 1/n, every day."""
+    rng = np.random.default_rng(seed)
+    u = (np.arange(n) + rng.random((DAYS, n))) / n
+    x = (scale * stats.norm.ppf(u))[None].astype(np.float32)
+    return frame, ScenarioSet(x, pd.DatetimeIndex(frame["date"]), ["a"], design="stratified")
+
+
+def test_seed_replicates_measure_a_stratified_samplers_error_and_the_bootstrap_does_not():
+    # one draw per stratum: a new seed moves the mean VaR far less than i.i.d. resampling
+    # says, so the bootstrap's bound would let a systematic shift through
+    _, frame = _normal_set(0.02, 0)
+    runs = [_stratified_set(0.02, s, frame) for s in range(8)]
+    rep = replicate_figures(runs, ["a"], alphas=[ALPHA])
+    var, var_se = rep[("a", ALPHA, "var")]
+    assert var == pytest.approx(0.02 * stats.norm.ppf(ALPHA), rel=0.01)
+    boot_se = scenario_figures(runs[0][1], frame, ["a"], alphas=[ALPHA], n_boot=50,
+                               seed=3)[("a", ALPHA, "var")][1]  # fmt: skip
+    assert 0 < var_se < boot_se / 20
+    # the replicate error is the spread of the figure over fresh seeds
+    spread = np.std([replicate_figures([r, _stratified_set(0.02, 100 + s, frame)], ["a"],
+                                       alphas=[ALPHA])[("a", ALPHA, "var")][0]
+                     for s, r in enumerate(runs)], ddof=1)  # fmt: skip
+    assert var_se * np.sqrt(8) == pytest.approx(spread * np.sqrt(2), rel=0.6)
+    # a sampler 0.5 % narrower: inside the bootstrap's bound, outside the replicates'
+    narrow = [_stratified_set(0.0199, 50 + s, frame) for s in range(8)]
+    rep_narrow = replicate_figures(narrow, ["a"], alphas=[ALPHA])
+    shift = abs(rep_narrow[("a", ALPHA, "var")][0] - var)
+    assert shift < 2 * np.hypot(boot_se, boot_se)
+    table, ok = figures_within_noise(rep_narrow, rep)
+    assert not ok and not table.set_index("figure").loc["var", "within"]
+    with pytest.raises(ValueError, match="need >= 2 seeds"):
+        replicate_figures(runs[:1], ["a"])

@@ -123,7 +123,8 @@ def project(project_tmp):
     summary = simulation_summary()
     summary.to_parquet(paths.data_dir() / "simulation.parquet")
     (paths.tables_dir() / "simulation.md").write_text("**Table S1. Known-truth simulation.**")
-    distill = {"sampler": "student", "student_steps": 3, "teacher_steps": 20, "teacher_order": 2,
+    distill = {"sampler": "student", "n_seeds": 4, "student_steps": 3, "teacher_steps": 20,
+               "teacher_order": 2,
                "validation": {"figures_within": 18, "figures": 18, "verdicts_equal": True},
                "test": {"figures_within": 17, "figures": 18, "verdicts_equal": False}}  # fmt: skip
     (paths.metrics_dir() / "distill.json").write_text(json.dumps(distill))

@@ -167,7 +167,13 @@ def teacher_provenance(model: DDPMModel) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- checkpoints
 def save_student(student: DDPMStudent, path: str | Path) -> Path:
-    """Write the student atomically (network, steps, settings, teacher provenance)."""
+    """Write the student atomically (network, steps, settings, teacher provenance).
+
+    The history is saved without its wall-clock entries (``seconds``,
+    ``recording_seconds``), so the same distillation writes the same bytes and the
+    stages that read the file do not rerun for a timing.
+    """
+    history = [{k: v for k, v in h.items() if "seconds" not in k} for h in student.history]
     payload = {
         "kind": STUDENT_KIND,
         "spec": asdict(student.net.spec),
@@ -175,7 +181,7 @@ def save_student(student: DDPMStudent, path: str | Path) -> Path:
         "steps": [int(s) for s in student.steps],
         "teacher": dict(student.teacher),
         "distill": student.config.to_dict(),
-        "history": student.history,
+        "history": history,
     }
     return save_checkpoint(path, payload)
 

@@ -21,16 +21,17 @@ def distill_paragraph(metrics: Mapping[str, Any], forecasts_by_students: bool) -
     Parameters
     ----------
     metrics : mapping
-        ``sampler`` ("student" or "teacher"), ``student_steps``, ``teacher_steps``,
+        ``sampler`` ("student" or "teacher"), ``n_seeds``, ``student_steps``, ``teacher_steps``,
         ``teacher_order`` and, per period (``validation``, ``test``), ``figures_within``,
         ``figures`` and ``verdicts_equal``.
     forecasts_by_students : bool
         Whether the ``generate`` stage drew the study's forecasts with the students
-        (``generate.student``, :func:`diffrisk.stages.student_settings.use_student`).
+        (``generate.student``, :func:`diffrisk.stages.student_choice.use_student`).
 
     Examples
     --------
-    >>> m = {"sampler": "teacher", "student_steps": 3, "teacher_steps": 20, "teacher_order": 2,
+    >>> m = {"sampler": "teacher", "n_seeds": 4, "student_steps": 3, "teacher_steps": 20,
+    ...      "teacher_order": 2,
     ...      "validation": {"figures_within": 17, "figures": 18, "verdicts_equal": True},
     ...      "test": {"figures_within": 18, "figures": 18, "verdicts_equal": False}}
     >>> distill_paragraph(m, False).split(". ")[1][:60]
@@ -46,8 +47,9 @@ def distill_paragraph(metrics: Mapping[str, Any], forecasts_by_students: bool) -
     return (
         f"A {metrics['student_steps']}-step student of the one-day model was distilled from "
         f"its sampler ({metrics['teacher_steps']} DDIM steps, order {metrics['teacher_order']}) "
-        f"and compared with it: the mean VaR, ES and FZ0 of every headline series and level "
-        f"against two combined Monte-Carlo errors, and the backtest verdicts. "
+        f"and compared with it: the mean VaR, ES and FZ0 of every headline series and level, "
+        f"averaged over {metrics['n_seeds']} sampling seeds, against two combined "
+        f"Monte-Carlo errors (the spread over the seeds), and the backtest verdicts. "
         f"On validation: {_counts(val)}, {outcome}. "
         f"On test (reported, not used to choose): {_counts(test)}. "
         + _who_draws(forecasts_by_students, chosen, int(metrics["student_steps"]))

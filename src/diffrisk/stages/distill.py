@@ -9,12 +9,16 @@ the test period are reported, never used to choose.
    first teacher is the pipeline's own sampler: ``generate``'s steps, spacing and order
    (``auto`` resolved by the select stage) are filled in here.
 2. **Judge on validation** (returns cut at ``data.val_end`` first): the headline series
-   sampled with the teacher (the pipeline's sampler, seed A = ``seed``), the teacher
-   with seed A + 1 (the yardstick's check) and the student (seed A), ``n_scenarios``
-   per day. The student passes iff every mean VaR, ES and FZ0 at every alpha lies within
-   ``bound_k`` combined Monte-Carlo standard errors of the teacher's, and every
-   backtest verdict at ``level`` (Kupiec, Christoffersen cc, Acerbi-Szekely Z2, Basel
-   zone) equals the teacher's (:mod:`diffrisk.evaluation.sampler_choice`). Speed is not
+   sampled with the teacher (the pipeline's sampler) and with the student, each with the
+   ``n_seeds`` seeds A, A + 1, ... (A = ``seed``), ``n_scenarios`` per day. The student
+   passes iff every VaR, ES and FZ0 (the mean over the days, averaged over the seeds) at
+   every alpha lies within ``bound_k`` combined Monte-Carlo standard errors of the
+   teacher's, the errors being the spread over the seeds
+   (:func:`~diffrisk.evaluation.sampler_choice.replicate_figures`: valid for the
+   pipeline's stratified design, where resampling the scenarios i.i.d. overstates the
+   error about a hundredfold), and every backtest verdict of seed A at ``level``
+   (Kupiec, Christoffersen cc, Acerbi-Szekely Z2, Basel zone) equals the teacher's
+   (:mod:`diffrisk.evaluation.sampler_choice`). Speed is not
    judged here (wall-clock time would make the decision machine-dependent): it is a
    property of the step count, measured by ``benchmarks/bench_ddpm_distill.py`` (the
    3-step student: 6.0x on the default validation set); this stage records its own
@@ -24,8 +28,8 @@ the test period are reported, never used to choose.
 Writes ``models/ddpm_student.pt`` (+ ``.audit.json``: the teacher's version and weight
 hash are in the checkpoint), ``reports/metrics/distill.json`` (the decision and its
 counts), ``reports/tables/distill.{csv,md}`` (every figure, both periods) and
-``reports/tables/distill_verdicts.{csv,md}``. The other stages still sample with the
-teacher: the walk-forward versions and seed members have no student.
+``reports/tables/distill_verdicts.{csv,md}``. The ``generate`` stage samples with the
+students when this decision says so (``generate.student: auto``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io, paths
+from diffrisk.core.checks import check_int
 from diffrisk.core.params import parse_list
 from diffrisk.core.tables import markdown_table, write_csv_table
 from diffrisk.data.returns import check_series, load_returns, returns_until
@@ -51,7 +56,7 @@ from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.sampler_choice import (
     backtest_verdicts,
     figures_within_noise,
-    scenario_figures,
+    replicate_figures,
     verdicts_equal,
 )
 from diffrisk.evaluation.tables import backtest_table
@@ -64,19 +69,19 @@ logger = logging.getLogger(__name__)
 
 FIGURES_CAPTION = (
     "**Table D1. Few-step student against its teacher.** The one-day model's sampler "
-    "(`teacher`, seed A) against its distilled student (`candidate`, seed A), headline "
-    "series: the mean over the period's days of the VaR and ES (returns, negative in the "
-    "loss tail) and of the FZ0 loss, `n_scenarios` scenarios a day; `bound` is `bound_k` times the "
-    "combined Monte-Carlo standard error (the scenarios resampled within every day); "
-    "`teacher_b_minus_teacher` is the teacher with seed A + 1 (the yardstick's check). "
+    "(`teacher`) against its distilled student (`candidate`), headline series: the mean "
+    "over the period's days of the VaR and ES (returns, negative in the loss tail) and of "
+    "the FZ0 loss, `n_scenarios` scenarios a day, each averaged over the `n_seeds` "
+    "sampling seeds A, A + 1, …; `bound` is `bound_k` times the combined Monte-Carlo "
+    "standard error (the spread of the figure over the seeds). "
     "Validation decides; the test rows are reported, not used to choose.\n\n"
 )
 
 VERDICTS_CAPTION = (
     "**Table D2. Backtest verdicts of the student and its teacher.** Exceptions and "
     "rejections at the stated level (Kupiec POF, Christoffersen conditional coverage, "
-    "Acerbi–Szekely Z2) and the Basel traffic-light zone; `same` compares the verdicts, not "
-    "the exception counts.\n\n"
+    "Acerbi–Szekely Z2) and the Basel traffic-light zone of the seed-A sets; `same` "
+    "compares the verdicts, not the exception counts.\n\n"
 )
 
 #: The sampler settings of ``generate`` the teacher samples with.
@@ -84,10 +89,9 @@ TEACHER_KEYS = ("sampler", "n_steps", "eta", "spacing", "noise", "order")
 
 
 def judge(
-    sets: Mapping[str, tuple[pd.DataFrame, Any]],
+    sets: Mapping[str, Sequence[tuple[pd.DataFrame, Any]]],
     series: Sequence[str],
     *,
-    n_boot: int,
     bound_k: float,
     level: float,
     n_sim: int,
@@ -98,11 +102,12 @@ def judge(
     Parameters
     ----------
     sets : mapping
-        ``teacher``, ``teacher_b`` and ``student``: (forecast frame, scenario set) each.
+        ``teacher`` and ``student``: one (forecast frame, scenario set) per sampling seed
+        (at least two each); the first seed's sets are backtested.
     series : sequence of str
-    n_boot, bound_k, level, n_sim, seed
-        Resamples of the Monte-Carlo errors, the bound's multiple of the combined error,
-        the backtests' size, the Acerbi-Szekely simulations and the seed.
+    bound_k, level, n_sim, seed
+        The bound's multiple of the combined error, the backtests' size, the
+        Acerbi-Szekely simulations and the seed.
 
     Returns
     -------
@@ -113,15 +118,11 @@ def judge(
         ``figures_within`` (count), ``figures`` (total), ``all_within``,
         ``verdicts_equal`` and ``passes``.
     """
-    figs = {
-        name: scenario_figures(scen, frame, series, ALPHAS, n_boot, seed + 17)
-        for name, (frame, scen) in sets.items()
-    }
-    fig_table, ok1 = figures_within_noise(
-        figs["student"], figs["teacher"], figs["teacher_b"], bound_k
-    )
+    figs = {name: replicate_figures(runs, series, ALPHAS) for name, runs in sets.items()}
+    fig_table, ok1 = figures_within_noise(figs["student"], figs["teacher"], k=bound_k)
+    first = {name: runs[0] for name, runs in sets.items()}
     table = backtest_table(
-        {k: f for k, (f, _) in sets.items()}, {k: s for k, (_, s) in sets.items()},
+        {k: f for k, (f, _) in first.items()}, {k: s for k, (_, s) in first.items()},
         n_sim=int(n_sim), seed=int(seed),
     )  # fmt: skip
     verd_table, ok2 = verdicts_equal(backtest_verdicts(table, level), "teacher", "student", series)
@@ -151,7 +152,7 @@ def distill_student(
     ----------
     distill : mapping
         The ``distill`` section: ``student`` (fields of
-        :class:`~diffrisk.ddpm.student.DDPMDistillConfig`), ``n_boot``, ``bound_k``,
+        :class:`~diffrisk.ddpm.student.DDPMDistillConfig`), ``n_seeds``, ``bound_k``,
         ``level``.
     generate : mapping
         The ``generate`` section (the teacher's sampler; ``auto`` from the select stage).
@@ -169,6 +170,7 @@ def distill_student(
     dict
         ``metrics`` (as written), ``figures`` and ``verdicts`` (tables) and ``student``.
     """
+    n_seeds = check_int(distill["n_seeds"], "distill.n_seeds", 2)
     sampling = sampler_settings(generate)
     config = student_config(distill["student"], sampling)
     model = load_checkpoint(paths.ddpm_checkpoint())
@@ -185,25 +187,23 @@ def distill_student(
     figures, verdicts, summary = [], [], {}
     for period, frame in periods.items():
         days = splits.dates(frame, period)
-        runs: dict[str, tuple[dict[str, Any], int]] = {
-            "teacher": (teacher_kw, int(seed)),
-            "teacher_b": (teacher_kw, int(seed) + 1),
-            "student": ({"noise": sampling["noise"], "student": student}, int(seed)),
-        }
-        sets = {}
-        for name, (kwargs, s) in runs.items():
+        runs = {"teacher": teacher_kw, "student": {"noise": sampling["noise"], "student": student}}
+        sets: dict[str, list[tuple[pd.DataFrame, Any]]] = {name: [] for name in runs}
+        for name, kwargs in runs.items():
             tic = time.perf_counter()
-            sets[name] = forecast_ddpm(model, frame, days, n_scenarios=int(n_scenarios), seed=s,
-                                       series=heads, **kwargs)  # fmt: skip
+            for s in range(int(seed), int(seed) + n_seeds):
+                sets[name].append(forecast_ddpm(model, frame, days, n_scenarios=int(n_scenarios),
+                                                seed=s, series=heads, **kwargs))  # fmt: skip
             timing[f"{period}_{name}"] = round(time.perf_counter() - tic, 1)
-            logger.info("%s %s: %d days x %d series", period, name, len(days), len(heads))
+            logger.info("%s %s: %d seeds x %d days x %d series", period, name, n_seeds,
+                        len(days), len(heads))  # fmt: skip
         fig, verd, summary[period] = judge(
-            sets, heads, n_boot=int(distill["n_boot"]), bound_k=float(distill["bound_k"]),
-            level=float(distill["level"]), n_sim=int(n_sim), seed=int(seed),
+            sets, heads, bound_k=float(distill["bound_k"]), level=float(distill["level"]),
+            n_sim=int(n_sim), seed=int(seed),
         )  # fmt: skip
         figures.append(fig.assign(period=period))
         verdicts.append(verd.assign(period=period))
-    metrics = _metrics(student, summary, sampling, path)
+    metrics = _metrics(student, summary, sampling, path, n_seeds)
     fig_table = _first(pd.concat(figures, ignore_index=True), "period")
     verd_table = _first(pd.concat(verdicts, ignore_index=True), "period")
     for stem, table, caption, digits in (
@@ -229,11 +229,16 @@ def _first(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _metrics(
-    student: DDPMStudent, summary: Mapping[str, Any], sampling: Mapping[str, Any], path: Any
+    student: DDPMStudent,
+    summary: Mapping[str, Any],
+    sampling: Mapping[str, Any],
+    path: Any,
+    n_seeds: int,
 ) -> dict[str, Any]:
     """``reports/metrics/distill.json``: the decision on validation and both periods' counts."""
     return {
         "sampler": "student" if summary["validation"]["passes"] else "teacher",
+        "n_seeds": int(n_seeds),
         "student_steps": len(student.steps),
         "teacher_steps": int(sampling["n_steps"]),
         "teacher_order": int(sampling["order"]),
