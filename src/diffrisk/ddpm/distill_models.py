@@ -37,11 +37,10 @@ from diffrisk.ddpm.student import DDPMDistillConfig, DDPMStudent, load_student, 
 
 logger = logging.getLogger(__name__)
 
-#: (train_end, val_start, val_end) of a distillation.
-Split = tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]
 
-
-def distill_split(fit_end: Any, reference: Sequence[Any]) -> Split:
+def distill_split(
+    fit_end: Any, reference: Sequence[Any]
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
     """The distillation split of a model fitted through ``fit_end``.
 
     Parameters
@@ -71,6 +70,13 @@ def distill_split(fit_end: Any, reference: Sequence[Any]) -> Split:
     >>> [str(d.date()) for d in distill_split("2018-12-31", s)]
     ['2015-12-31', '2016-01-01', '2019-12-31']
     """
+    train_end, val_start, val_end = _reference_split(reference)
+    shift = max(pd.Timedelta(0), pd.Timestamp(fit_end) - val_end)
+    return train_end + shift, val_start + shift, val_end + shift
+
+
+def _reference_split(reference: Sequence[Any]) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """``reference`` as three ordered timestamps (the errors of :func:`distill_split`)."""
     if len(reference) != 3:
         raise ValueError(f"reference must be (train_end, val_start, val_end), got {reference!r}")
     train_end, val_start, val_end = (pd.Timestamp(d) for d in reference)
@@ -79,17 +85,21 @@ def distill_split(fit_end: Any, reference: Sequence[Any]) -> Split:
             f"reference split needs train_end < val_start <= val_end, got {train_end.date()}, "
             f"{val_start.date()}, {val_end.date()}"
         )
-    shift = max(pd.Timedelta(0), pd.Timestamp(fit_end) - val_end)
-    return train_end + shift, val_start + shift, val_end + shift
+    return train_end, val_start, val_end
 
 
-def _distill_task(job: tuple[str, pd.DataFrame, Split, DDPMDistillConfig, int, str]) -> str:
-    """Distil the checkpoint ``job[0]`` and write its student to ``job[5]`` (a worker's task)."""
-    teacher_path, returns, split, config, seed, out = job
+def _distill_task(job: tuple[str, pd.DataFrame, tuple, DDPMDistillConfig, int, str]) -> str:
+    """Distil checkpoint ``job[0]`` on its own split, write its student to ``job[5]``.
+
+    The split is :func:`distill_split` of the reference ``job[2]`` (a worker's task).
+    """
+    teacher_path, returns, reference, config, seed, out = job
     logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(int(config.threads))
     teacher = load_checkpoint(teacher_path)
+    split = distill_split(teacher.fit_end, reference)
     logger.info("distilling %s (fit_end %s, pid %d)", teacher_path, teacher.fit_end, os.getpid())
+    # distill_ddpm drops every row after the split's validation end (the model's fit_end)
     student = distill_ddpm(teacher, returns, *split, config, seed=seed, progress=False)
     save_student(student, out)
     return out
@@ -115,9 +125,9 @@ def distill_checkpoints(
     students : sequence of path-like
         Where each student is written (same length as ``teachers``).
     returns : DataFrame (dates x series)
-        Returns; each distillation drops the rows after its split's validation end
-        (:func:`distill_split`), so a teacher never sees a day after its ``fit_end`` here
-        unless the reference's validation stretch does.
+        Returns; each distillation (:func:`~diffrisk.ddpm.distill.distill_ddpm`) drops the
+        rows after its split's validation end (:func:`distill_split`), so a teacher never
+        sees a day after its ``fit_end`` here unless the reference's validation stretch does.
     reference : (train_end, val_start, val_end)
         The static model's split.
     config : DDPMDistillConfig
@@ -144,13 +154,11 @@ def distill_checkpoints(
             f"need one student path per teacher, got {len(teachers)} teachers and "
             f"{len(students)} student paths"
         )
+    reference = _reference_split(reference)  # checked here, not in a worker
     jobs = []
     for teacher, out in zip(teachers, students, strict=True):
-        fit_end = load_checkpoint(teacher).fit_end
-        split = distill_split(fit_end, reference)
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        jobs.append((str(teacher), returns.loc[returns.index <= split[2]], split, config,
-                     int(seed), str(out)))  # fmt: skip
+        jobs.append((str(teacher), returns, reference, config, int(seed), str(out)))
     if not jobs:
         return []
     logger.info("distilling %d student(s) on %d worker(s)", len(jobs), workers)

@@ -237,19 +237,21 @@ def generate_forecasts(
 
         ancestral = {"sampler": "ddpm", "n_steps": None, "eta": float(eta), "spacing": spacing,
                      "order": int(order), "noise": noise}  # fmt: skip
+        # the static model: with its student (if any) for the pipeline's sets, alone for
+        # the ancestral reference
+        static = {**draw, "student": ens_students[0]} if ens_students else draw
+        static_record = checkpoint("wf", 0, paths.ddpm_checkpoint())
+        plain_record = _checkpoint_record(paths.ddpm_checkpoint(), None)
         sets = {
-            "ddpm": (run, draw, int(n_scenarios), None),
-            "ddpm_ancestral": (ancestral, ancestral, int(n_scenarios), heads),
-            "ddpm_5000": (run, draw, int(large_n_scenarios), heads),
+            "ddpm": (run, static, int(n_scenarios), None, static_record),
+            "ddpm_ancestral": (ancestral, ancestral, int(n_scenarios), heads, plain_record),
+            "ddpm_5000": (run, static, int(large_n_scenarios), heads, static_record),
         }
-        for method, (record, kwargs, n, series) in sets.items():
-            own = {"student": ens_students[0]} if ens_students and kwargs is draw else {}
+        for method, (record, kwargs, n, series, extra) in sets.items():
             tic = time.perf_counter()
             frame, scen = forecast_ddpm(model, returns, dates, n_scenarios=n, seed=int(seed),
-                                        series=series, **kwargs, **own, **how)  # fmt: skip
+                                        series=series, **kwargs, **how)  # fmt: skip
             seconds[method] = round(time.perf_counter() - tic, 1)
-            extra = checkpoint("wf", 0, paths.ddpm_checkpoint()) if own else _checkpoint_record(
-                paths.ddpm_checkpoint(), None)  # fmt: skip
             save(method, frame, scen, {**record, "n_scenarios": n, "series": series}, extra)
 
         common = {"n_scenarios": int(n_scenarios), "seed": int(seed), **draw, **how}
