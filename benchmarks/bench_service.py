@@ -12,7 +12,12 @@ fresh store and SQLite log in a temporary folder, and measures:
    (fresh ``--throughput-paths``-path diffusion sets, distinct seeds), with the count of
    errors and of audit rows lost (rows not ``completed``, or missing).
 
-Run: ``.venv/bin/python benchmarks/bench_service.py``
+With ``--student PATH`` (a stress student distilled from ``models/stress.pt``, e.g. by
+``benchmarks/bench_stress_distill.py --save``) the server also serves it as
+``diffusion_student`` and step 1 measures the teacher and the student in the same run,
+alternating request by request (same seeds, same archetype, one warm-up set each).
+
+Run: ``.venv/bin/python benchmarks/bench_service.py [--student <student.pt>]``
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--throughput-paths", type=int, default=100)
     p.add_argument("--archetype", default="volatility_x2")
+    p.add_argument("--student", default="", help="also serve and time this stress student")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
     db = f"sqlite:///{tmp / 'audit.db'}"
@@ -64,6 +70,10 @@ def main() -> None:
     cmd = [sys.executable, "-m", "diffrisk.service", "--port", str(port), "--db-url", db]
     cmd += ["--store-dir", str(tmp / "store"), "--log-level", "warning"]
     cmd += ["--torch-threads", str(args.torch_threads)]
+    generators = ["diffusion"]
+    if args.student:
+        cmd += ["--stress-student", args.student]
+        generators.append("diffusion_student")
     server = subprocess.Popen(cmd, env=env)
     try:
         for _ in range(600):
@@ -76,17 +86,22 @@ def main() -> None:
                 time.sleep(0.1)
         client = httpx.Client(base_url=url, timeout=600)
         body = {"archetype": args.archetype, "n_paths": 1000, "horizon": 20}
-        # one warm-up set (first network call allocates its buffers), not measured
-        client.post("/scenarios", json={**body, "seed": 999_999}).raise_for_status()
-        fresh, model = [], []
+        fresh: dict[str, list[float]] = {g: [] for g in generators}
+        model: dict[str, list[float]] = {g: [] for g in generators}
+        for g in generators:  # one warm-up set each (the first call allocates), not measured
+            client.post(
+                "/scenarios", json={**body, "generator": g, "seed": 999_999}
+            ).raise_for_status()
         for seed in range(args.fresh):
-            tic = time.perf_counter()
-            r = client.post("/scenarios", json={**body, "seed": seed})
-            fresh.append(time.perf_counter() - tic)
-            r.raise_for_status()
-            model.append(r.json()["metadata"]["timestamps"]["generation_seconds"])
-        print(f"fresh 1,000-path 20-day set:   {quantiles(fresh)}")
-        print(f"  of which the model's sampler: {quantiles(model)}")
+            for g in generators:
+                tic = time.perf_counter()
+                r = client.post("/scenarios", json={**body, "generator": g, "seed": seed})
+                fresh[g].append(time.perf_counter() - tic)
+                r.raise_for_status()
+                model[g].append(r.json()["metadata"]["timestamps"]["generation_seconds"])
+        for g in generators:
+            print(f"{g}: fresh 1,000-path 20-day set: {quantiles(fresh[g])}")
+            print(f"  of which the model's sampler: {quantiles(model[g])}")
         print(f"  load average during the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
         repeat = []
         for _ in range(args.repeat):
@@ -106,7 +121,7 @@ def main() -> None:
         wall = time.perf_counter() - tic
         errors = sum(c != 200 for c in codes)
         log = AuditLog(db)
-        total = 1 + args.fresh + args.repeat + args.requests
+        total = len(generators) * (1 + args.fresh) + args.repeat + args.requests
         completed = log.count("completed")
         log.close()
         print(

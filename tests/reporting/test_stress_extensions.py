@@ -57,6 +57,7 @@ REVERSE = {
         "loss_level": 0.0291,
         "diffusion_ranks_first_more_often": False,
         "rank_1_share": {"diffusion": 0.5, "normal": 0.75},
+        "mcnemar_p_vs_diffusion": {"normal": 0.625},
     },
     "methods": {
         "diffusion": {"p": 0.0131, "p_lower": 0.0082, "p_upper": 0.018, "share_reaching": 1.0},
@@ -102,6 +103,7 @@ def test_reverse_stress_states_the_estimates_the_ranking_and_the_failed_goal():
     assert "normal 0.181 [0.18, 0.182], 96.0 % of its scenarios reach L" in text
     assert "ranks the realised leading sector first: diffusion 50.0 %, normal 75.0 %" in text
     assert "classic peer): **not met**." in text
+    assert "exact McNemar p-value of equal rates against the diffusion method: normal 0.62." in text
     met = {**REVERSE["headline"], "diffusion_ranks_first_more_often": True}
     assert "classic peer): met." in reverse_stress_paragraph({**REVERSE, "headline": met})
 

@@ -69,6 +69,16 @@ def test_stage_writes_tables_figure_and_metrics(project):
     assert (pd.to_datetime(validation["window_start"]) >= TEST_START).all()
     assert set(validation["realised_leading_segment"]) <= {"g1", "g2", "other"}
     assert np.isfinite(out["scores"]["rank_1_share"]).all()
+    # every peer's rank-1 hits against the diffusion method's, paired by request
+    scores = out["scores"].set_index("method")
+    hit = validation.assign(hit=validation["realised_segment_rank"] == 1)
+    by_request = hit.set_index(["portfolio", "period", "method"])["hit"].unstack()
+    for peer in ("normal", "student_t", "historical"):
+        d, m = by_request["diffusion"], by_request[peer]
+        assert scores.loc[peer, "only_diffusion"] == (d & ~m).sum()
+        assert scores.loc[peer, "only_method"] == (~d & m).sum()
+        assert metrics["headline"]["mcnemar_p_vs_diffusion"][peer] == scores.loc[peer, "mcnemar_p"]
+    assert np.isnan(scores.loc["diffusion", "mcnemar_p"])
     # the choices: replayed on the validation period only, every method x attribution,
     # diffusion alone at the other strength
     requests = out["choice_requests"]

@@ -166,6 +166,13 @@ def reverse_stress_paragraph(metrics: Mapping[str, Any]) -> str:
     )
     shares = ", ".join(f"{name} {_pct(v)}" for name, v in head["rank_1_share"].items())
     verdict = "met" if head["diffusion_ranks_first_more_often"] else "**not met**"
+    mcnemar = head.get("mcnemar_p_vs_diffusion", {})
+    paired = (
+        " Paired by request, the exact McNemar p-value of equal rates against the diffusion "
+        "method: " + ", ".join(f"{name} {p:.2g}" for name, p in mcnemar.items()) + "."
+        if mcnemar
+        else ""
+    )
     return (
         f"Headline request: the equal-weighted portfolio, L = the diffusion model's "
         f"{_pct(metrics['es_alpha'])} ES of the {metrics['horizon']}-day loss "
@@ -173,8 +180,8 @@ def reverse_stress_paragraph(metrics: Mapping[str, Any]) -> str:
         f"{estimates}. On the held-out losses of the test period (the worst "
         f"{metrics['horizon']}-day loss of each portfolio in each period), the share of "
         f"requests whose reverse-stress set ranks the realised leading sector first: "
-        f"{shares}. Goal (the diffusion method first more often than every classic peer): "
-        f"{verdict}. Every request's rows: `reports/tables/reverse_stress.md` and "
+        f"{shares}.{paired} Goal (the diffusion method first more often than every classic "
+        f"peer): {verdict}. Every request's rows: `reports/tables/reverse_stress.md` and "
         f"`reverse_stress_validation.md`."
     )
 

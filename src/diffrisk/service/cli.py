@@ -2,7 +2,8 @@
 
 Options override the ``DIFFRISK_*`` environment variables, which override the defaults
 (:class:`~diffrisk.service.settings.ServiceSettings`). The service refuses to start
-(exit status 2) on a bad setting, e.g. a non-loopback host without a token, and when the
+(exit status 2) on a bad setting, e.g. a non-loopback host without a token or a
+``--stress-student`` distilled from another checkpoint, and when the
 pipeline's outputs are missing (exit status 3: run ``make repro`` first), and when another
 service process owns the store or the audit database (exit status 4).
 """
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from diffrisk.service.generators import PipelineOutputsMissing
 from diffrisk.service.ownership import StoreBusy
 from diffrisk.service.settings import ServiceSettings, SettingsError
+from diffrisk.service.student import StudentMismatch
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--models-dir", dest="models_dir", help="checkpoint folder (models/)")
     p.add_argument("--returns-file", dest="returns_file", help="data/processed/returns.parquet")
     p.add_argument("--stress-dir", dest="stress_dir", help="stress_generate outputs (data/stress)")
+    p.add_argument(
+        "--stress-student",
+        dest="stress_student",
+        help="also serve this distilled stress student as diffusion_student (opt-in)",
+    )
     p.add_argument("--max-paths", dest="max_paths", type=int, help="largest n_paths")
     p.add_argument("--torch-threads", dest="torch_threads", type=int, help="model threads")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -78,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineOutputsMissing as exc:
         print(f"diffrisk.service: {exc}", file=sys.stderr)
         return EXIT_NO_CHECKPOINTS
+    except StudentMismatch as exc:
+        print(f"diffrisk.service: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     except StoreBusy as exc:
         print(f"diffrisk.service: {exc}", file=sys.stderr)
         return EXIT_BUSY

@@ -180,6 +180,13 @@ class Registry:
         """First and last allowed conditioning date (enough history; at most the next day)."""
         return as_of_bounds(self.returns.index, self.min_history)
 
+    def add(self, generator: Generator) -> None:
+        """Serve ``generator`` as the latest version of its name (ValueError if it is served)."""
+        versions = self.generators.setdefault(generator.name, [])
+        if any(g.version == generator.version for g in versions):
+            raise ValueError(f"{generator.name!r} version {generator.version} is already served")
+        versions.append(generator)
+
     def get(self, name: str, version: str = "latest") -> Generator:
         """The generator ``name`` at ``version`` (KeyError naming what exists)."""
         if name not in self.generators:
@@ -359,8 +366,13 @@ def _checkpoint_info(
 
 
 @dataclass(frozen=True)
-class _CheckpointKind:
-    """How a trained checkpoint draws and what ``GET /models`` reports of it."""
+class CheckpointKind:
+    """How a trained checkpoint draws and what ``GET /models`` reports of it.
+
+    ``draw_paths(model, returns, dates, n_paths, signature, *, guidance | gain, seed,
+    prior_neighbours, progress, **sampling)`` draws the paths (``generate_paths`` of the
+    diffusion model, ``comparison_paths`` of the GAN/VAE).
+    """
 
     name: str
     kind: str
@@ -368,8 +380,8 @@ class _CheckpointKind:
     validation_keys: tuple[str, ...]
 
 
-def _checkpoint_generator(
-    source: _CheckpointKind,
+def checkpoint_generator(
+    source: CheckpointKind,
     model: StressModel | ComparisonModel,
     returns: pd.DataFrame,
     checkpoint_sha256: str,
@@ -428,8 +440,8 @@ def diffusion_generator(
 ) -> Generator:
     """The diffusion stress model as a :class:`Generator` (pipeline sampler settings)."""
     keys = ("best_val_loss", "best_epoch", "epochs_run")
-    source = _CheckpointKind("diffusion", "diffusion", generate_paths, keys)
-    return _checkpoint_generator(
+    source = CheckpointKind("diffusion", "diffusion", generate_paths, keys)
+    return checkpoint_generator(
         source, model, returns, checkpoint_sha256, checkpoint_audit, sampling
     )
 
@@ -449,7 +461,7 @@ def comparison_generator(
     ``info["gain_calibration"]`` says which.
     """
     keys = ("best_epoch", "best_score", "epochs_run", "selection")
-    source = _CheckpointKind(model.kind, "checkpoint", comparison_paths, keys)
+    source = CheckpointKind(model.kind, "checkpoint", comparison_paths, keys)
 
     def gain_for(draw: Draw) -> float:
         if draw.gain is not None:
@@ -458,7 +470,7 @@ def comparison_generator(
             return 1.0
         return calibration.gain(model, returns, draw)
 
-    gen = _checkpoint_generator(
+    gen = checkpoint_generator(
         source, model, returns, checkpoint_sha256, checkpoint_audit, gain_for=gain_for
     )
     gen.info["gain_calibration"] = (

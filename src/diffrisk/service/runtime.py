@@ -32,6 +32,7 @@ from diffrisk.service.resolve import Resolved, summarise
 from diffrisk.service.schemas import RequestError
 from diffrisk.service.settings import ServiceSettings
 from diffrisk.service.store import ScenarioStore
+from diffrisk.service.student import student_generator
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,11 @@ class Service:
                 settings.stress_dir,
                 settings.default_guidance,
             )
+            if registry is None and settings.stress_student is not None:
+                teacher = self.registry.get("diffusion")
+                self.registry.add(
+                    student_generator(settings.stress_student, teacher, self.registry.returns)
+                )
         except BaseException:
             if hasattr(self, "ownership"):
                 self.ownership.release()

@@ -21,6 +21,7 @@ ENV_FIELDS: dict[str, str] = {
     "models_dir": "DIFFRISK_MODELS_DIR",
     "returns_file": "DIFFRISK_RETURNS_FILE",
     "stress_dir": "DIFFRISK_STRESS_DIR",
+    "stress_student": "DIFFRISK_STRESS_STUDENT",
     "max_paths": "DIFFRISK_MAX_PATHS",
     "max_body_bytes": "DIFFRISK_MAX_BODY_BYTES",
     "default_guidance": "DIFFRISK_DEFAULT_GUIDANCE",
@@ -31,6 +32,10 @@ ENV_FIELDS: dict[str, str] = {
     "queue_timeout": "DIFFRISK_QUEUE_TIMEOUT",
     "db_timeout": "DIFFRISK_DB_TIMEOUT",
 }
+#: Settings that name a file or folder.
+PATH_FIELDS: tuple[str, ...] = (
+    "models_dir", "returns_file", "stress_dir", "store_dir", "token_file", "stress_student",
+)  # fmt: skip
 #: Host names accepted in the ``Host`` header by default (DNS-rebinding protection).
 LOOPBACK_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
@@ -100,6 +105,9 @@ class ServiceSettings:
         Seconds a request may wait for the model before it gets 503.
     db_timeout : float
         Seconds of retries on a locked or unavailable audit database before 503.
+    stress_student : Path or None
+        A distilled few-step student of ``stress.pt`` (:mod:`diffrisk.service.student`),
+        served as ``diffusion_student`` beside the teacher; None (default): not served.
     """
 
     models_dir: Path
@@ -119,6 +127,7 @@ class ServiceSettings:
     max_queue: int = 8
     queue_timeout: float = 20.0
     db_timeout: float = 5.0
+    stress_student: Path | None = None
 
     @classmethod
     def defaults(cls) -> ServiceSettings:
@@ -155,7 +164,7 @@ class ServiceSettings:
                 )
             current = getattr(self, name)
             try:
-                if name in ("models_dir", "returns_file", "stress_dir", "store_dir", "token_file"):
+                if name in PATH_FIELDS:
                     converted[name] = Path(value)
                 elif name in ("port", "max_paths", "max_body_bytes", "torch_threads", "max_queue"):
                     converted[name] = int(value)

@@ -34,6 +34,7 @@ from diffrisk.core.compute import Compute
 from diffrisk.core.params import parse_list
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
+from diffrisk.evaluation.paired_hits import paired_hits_test
 from diffrisk.reporting.reverse_stress import figure_reverse_stress
 from diffrisk.reporting.style import save_figure
 from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
@@ -304,11 +305,16 @@ def _choice(
 
 
 def _scores(validation: pd.DataFrame) -> pd.DataFrame:
-    """Per method: requests, answered, realised leading segment ranked first, coverage."""
+    """Per method: requests, answered, realised leading segment ranked first, coverage.
+
+    ``only_diffusion`` / ``only_method`` / ``mcnemar_p``: the requests whose realised
+    leading segment only the diffusion method / only this method ranks first, and the
+    exact McNemar p-value of equal rank-1 rates (paired by request; NaN for diffusion).
+    """
     if validation.empty:
         return pd.DataFrame(columns=["method", "requests", "answered", "rank_1_share"])
     g = validation.groupby("method", sort=False)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "requests": g.size(),
             "answered": g["n_scenarios"].apply(lambda s: int((s > 0).sum())),
@@ -317,7 +323,18 @@ def _scores(validation: pd.DataFrame) -> pd.DataFrame:
             "top_scenario_share": g["top_scenario_leads_with_it"].mean(),
             "median_realised_coverage": g["realised_coverage"].median(),
         }
-    ).reset_index()
+    )
+    hits = validation.assign(hit=validation["realised_segment_rank"] == 1).pivot_table(
+        index=["portfolio", "period"], columns="method", values="hit", aggfunc="first"
+    )
+    for method in out.index:
+        if "diffusion" not in hits or method == "diffusion":
+            continue
+        test = paired_hits_test(hits["diffusion"].to_numpy(bool), hits[method].to_numpy(bool))
+        out.loc[method, ["only_diffusion", "only_method", "mcnemar_p"]] = [
+            test.only_a, test.only_b, test.pvalue,
+        ]  # fmt: skip
+    return out.reset_index()
 
 
 def _metrics(
@@ -349,6 +366,15 @@ def _metrics(
         "rank_1_share": {k: float(v) for k, v in rank1.items()},
         "diffusion_ranks_first_more_often": bool(
             "diffusion" in rank1 and peers and rank1["diffusion"] > max(peers)
+        ),
+        "mcnemar_p_vs_diffusion": (
+            {
+                str(r.method): float(r.mcnemar_p)
+                for r in scores.itertuples()
+                if r.method != "diffusion"
+            }
+            if "mcnemar_p" in scores
+            else {}
         ),
     }
     return {

@@ -1,0 +1,107 @@
+"""A distilled few-step stress student served beside its teacher (``diffusion_student``).
+
+Opt-in (setting ``stress_student``, ``--stress-student PATH``): no student of the stress
+model has passed the validation rule that would let it replace the teacher (see the
+stress study's few-step section), so the service draws with the teacher unless a request
+names ``diffusion_student``. The student is refused unless it was distilled from the very
+checkpoint the service serves (its recorded teacher ``weights_sha256``). It is guided like
+the teacher: an archetype's pipeline-calibrated guidance weight (calibrated for the
+teacher) is passed to the student's guidance input, one network pass per step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.service.generators import (
+    CheckpointKind,
+    Generator,
+    PipelineOutputsMissing,
+    checkpoint_generator,
+)
+from diffrisk.stress.distill import StressStudent, load_student, student_sampler, student_version
+from diffrisk.stress.sampling import generate_paths
+
+STUDENT_GENERATOR = "diffusion_student"
+"""Name under which the student is served."""
+
+
+RECORD_KEYS: frozenset[str] = frozenset(
+    {"sampler", "n_steps", "steps", "teacher_version", "teacher_weights_sha256"}
+)
+"""Keys of the student's sampling record (``GET /models``, set metadata)."""
+
+
+class StudentMismatch(ValueError):
+    """The student checkpoint cannot be served with this service's teacher."""
+
+
+def student_draw(student: StressStudent) -> CheckpointKind:
+    """How the student draws: ``generate_paths`` with the student's one-pass sampler.
+
+    The generator's sampling record (the student's steps and teacher) comes back as
+    keyword arguments and is not passed on: the student's sampler has no settings.
+    """
+    sampler = student_sampler(student)
+
+    def draw_paths(*args: Any, **options: Any) -> tuple[NDArray[np.float32], pd.DataFrame]:
+        options = {k: v for k, v in options.items() if k not in RECORD_KEYS}
+        return generate_paths(*args, scaled_sampler=sampler, **options)
+
+    return CheckpointKind(STUDENT_GENERATOR, "diffusion", draw_paths, ())
+
+
+def student_generator(path: str | Path, teacher: Generator, returns: pd.DataFrame) -> Generator:
+    """The student checkpoint at ``path`` as a guided :class:`Generator`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint written by :func:`diffrisk.stress.distill.save_student`.
+    teacher : Generator
+        The served diffusion generator (its ``checkpoint_sha256`` must be the student's
+        recorded teacher).
+    returns : DataFrame
+        The service's returns (the teacher's assets).
+
+    Raises
+    ------
+    PipelineOutputsMissing
+        If ``path`` is not a file.
+    StudentMismatch
+        If ``path`` is not a stress-student checkpoint or was distilled from another
+        teacher.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineOutputsMissing(f"stress_student={path}: no such checkpoint file")
+    try:
+        student = load_student(path)
+    except ValueError as exc:
+        raise StudentMismatch(f"stress_student={path}: {exc}") from None
+    served = str(teacher.info.get("checkpoint_sha256", ""))
+    recorded = str(student.teacher.get("weights_sha256", ""))
+    if recorded != served:
+        raise StudentMismatch(
+            f"stress_student={path} was distilled from teacher weights {recorded[:12] or '?'}, "
+            f"but the service serves {served[:12]} ({teacher.info.get('model_version')}): "
+            "distil a student from the served checkpoint"
+        )
+    sha = weights_sha256(path)
+    steps = [int(s) for s in student.steps]
+    record = {"sampler": "student", "n_steps": len(steps), "steps": steps}
+    record.update({f"teacher_{k}": v for k, v in student.teacher.items()})
+    audit = {"data_sha256": teacher.info.get("data_sha256", "")}  # students record no time
+    gen = checkpoint_generator(student_draw(student), student.model, returns, sha, audit, record)
+    gen.info["model_version"] = student_version(student, sha)
+    gen.info["distillation"] = {
+        "config": student.config.to_dict(),
+        "stages": list(student.history),
+    }
+    return gen
