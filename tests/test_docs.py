@@ -87,3 +87,74 @@ def test_readme_is_a_front_page():
     assert not outside, f"links outside the repository: {outside}"
     dead = [t for t in targets if not (ROOT / t.split("#", 1)[0]).exists()]
     assert not dead, f"dead links in README.md: {dead}"
+
+
+def _minus(x: float, digits: int = 3) -> str:
+    """A number as the README prints it (typographic minus)."""
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def _verdict_fragments() -> dict[str, str]:
+    """The README verdict's numbers, formatted from the committed tables and metrics."""
+    import json
+
+    import pandas as pd
+
+    tables, metrics = ROOT / "reports" / "tables", ROOT / "reports" / "metrics"
+    dm = pd.read_csv(tables / "diebold_mariano.csv")
+    dm = dm[(dm["loss"] == "fz0") & (dm["benchmark"] == "fhs")]
+    dm = dm.set_index(["series", "method", "alpha"])
+    bt = pd.read_csv(tables / "backtests.csv").set_index(["series", "method", "alpha"])
+    wf, esc = dm.loc[("portfolio", "ddpm_wf", 0.05)], dm.loc[("portfolio", "es_caviar", 0.05)]
+    sp_esc = dm.loc[("sp500", "es_caviar", 0.05)]
+    cell = bt.loc[("sp500", "ddpm_wf", 0.05)]
+    scores = pd.read_csv(tables / "stress_scores_summary.csv").set_index(["score", "generator"])
+    p_vs = scores.loc[("variogram_score", "normal"), "dm_pvalue"]
+    dist = pd.read_csv(tables / "stress_headline.csv").set_index(["generator", "metric"])[
+        "distance"
+    ]
+    sig = pd.read_csv(tables / "stress_signatures.csv")
+    steer = sig[~sig["out_of_range"].astype(bool)].groupby("generator")["within_tolerance"]
+    hits, n_in = steer.sum(), steer.size()
+    rev = pd.read_csv(tables / "reverse_stress_scores.csv").set_index("method")
+    first = (rev["rank_1_share"] * rev["requests"]).round().astype(int)
+    assert first["normal"] == first["student_t"]  # the README names them together
+    mcnemar = rev.loc[["normal", "student_t", "vine_copula"], "mcnemar_p"]
+    distill = json.loads((metrics / "distill.json").read_text())["validation"]
+    return {
+        "one-day DM": f"({_minus(wf['mean_loss'])} vs {_minus(wf['mean_loss_benchmark'])}, "
+        f"DM p = {wf['dm_p']:.3f}; p = {dm.loc[('portfolio', 'ddpm_wf', 0.01), 'dm_p']:.2f} at "
+        f"1 %, {dm.loc[('sp500', 'ddpm_wf', 0.05), 'dm_p']:.2f} and "
+        f"{dm.loc[('sp500', 'ddpm_wf', 0.01), 'dm_p']:.2f} on the S&P 500)",
+        "exceptions": f"({cell['n_exceptions']} exceptions for {cell['n_obs'] * 0.05:.1f} "
+        "expected)",
+        "ES-CAViaR": f"(FZ0 {_minus(esc['mean_loss'])} vs {_minus(wf['mean_loss'])}; DM p = "
+        f"{esc['dm_p']:.3f} against FHS)",
+        "ES-CAViaR sp500": f"({_minus(sp_esc['mean_loss'])} vs FHS "
+        f"{_minus(sp_esc['mean_loss_benchmark'])}, p = {sp_esc['dm_p']:.2f})",
+        "energy DM": "(energy score, DM p = "
+        f"{scores.loc[('energy_score', 'gan'), 'dm_pvalue']:.3f})",
+        "variogram DM": "(variogram score, p < 0.001)" if p_vs < 0.001 else f"p = {p_vs:.3f}",
+        "correlation": f"({dist[('gan', 'corr_frobenius')]:.2f} vs the diffusion model's "
+        f"{dist[('diffusion', 'corr_frobenius')]:.2f})",
+        "tail dependence": f"({dist[('gan', 'tail_dep_q05')]:.3f} vs "
+        f"{dist[('diffusion', 'tail_dep_q05')]:.3f})",
+        "|r| ACF": f"({dist[('diffusion', 'acf_abs_distance')]:.3f} vs "
+        f"{dist[('gan', 'acf_abs_distance')]:.3f})",
+        "steering": f"hits {hits['diffusion']} of {n_in['diffusion']} in-range requested "
+        f"components within 10 %, the VAE {hits['vae']} and the GAN {hits['gan']}",
+        "reverse stress": f"first in {first['diffusion']} of {rev.loc['diffusion', 'requests']} "
+        f"requests, against {first['normal']} for a normal or Student-t worst case and "
+        f"{first['vine_copula']} for a vine copula",
+        "McNemar": f"(exact McNemar p = {mcnemar.min():.2g})"
+        if mcnemar.min() == mcnemar.max()
+        else "McNemar p differ: reword the README",
+        "one-day student": f"keeps {distill['figures_within']} of {distill['figures']} figures",
+    }
+
+
+def test_readme_verdict_numbers_are_the_committed_tables():
+    """The verdict's numbers are typed by hand: each must still be what the tables say."""
+    text = README.read_text(encoding="utf-8")
+    stale = {k: v for k, v in _verdict_fragments().items() if v not in text}
+    assert not stale, f"README numbers that differ from reports/: {stale}"
