@@ -9,7 +9,8 @@ import pytest
 
 from diffrisk.diffusion.training import read_checkpoint, save_checkpoint
 from diffrisk.diffusion.weights_hash import weights_sha256
-from diffrisk.service.generators import Draw, PipelineOutputsMissing, load_registry
+from diffrisk.service.generators import load_registry
+from diffrisk.service.records import Draw, PipelineOutputsMissing
 from tests.service.conftest import GUIDANCE
 
 

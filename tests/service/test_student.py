@@ -12,7 +12,8 @@ import torch
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.service.app import build_asgi
 from diffrisk.service.cli import EXIT_BAD_SETTINGS, main
-from diffrisk.service.generators import Draw, PipelineOutputsMissing, load_registry
+from diffrisk.service.generators import load_registry
+from diffrisk.service.records import Draw, PipelineOutputsMissing
 from diffrisk.service.settings import ServiceSettings
 from diffrisk.service.student import RECORD_KEYS, StudentMismatch, student_generator
 from diffrisk.stress.distill import (

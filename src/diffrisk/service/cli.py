@@ -15,8 +15,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from diffrisk.service.generators import PipelineOutputsMissing
 from diffrisk.service.ownership import StoreBusy
+from diffrisk.service.records import PipelineOutputsMissing
 from diffrisk.service.settings import ServiceSettings, SettingsError
 from diffrisk.service.student import StudentMismatch
 

@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 
 from diffrisk.core import audit
 from diffrisk.risk.portfolio import portfolio_log_returns, risk_summary
-from diffrisk.service.generators import Draw, Generator, Registry
+from diffrisk.service.generators import Generator, Registry
+from diffrisk.service.records import Draw
 from diffrisk.service.schemas import SUMMARY_ALPHAS, RequestError, ScenarioRequest
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.signatures import out_of_range

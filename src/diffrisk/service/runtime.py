@@ -25,9 +25,10 @@ from diffrisk import __version__
 from diffrisk.core import audit
 from diffrisk.service.admission import Admission
 from diffrisk.service.audit_log import AuditLog, DatabaseUnavailable
-from diffrisk.service.generators import Draw, Generator, Registry, load_registry
+from diffrisk.service.generators import Generator, Registry, load_registry
 from diffrisk.service.guard import RejectionLog
 from diffrisk.service.ownership import Ownership
+from diffrisk.service.records import Draw
 from diffrisk.service.resolve import Resolved, summarise
 from diffrisk.service.schemas import RequestError
 from diffrisk.service.settings import ServiceSettings

@@ -19,12 +19,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from diffrisk.diffusion.weights_hash import weights_sha256
-from diffrisk.service.generators import (
-    CheckpointKind,
-    Generator,
-    PipelineOutputsMissing,
-    checkpoint_generator,
-)
+from diffrisk.service.generators import CheckpointKind, Generator, checkpoint_generator
+from diffrisk.service.records import PipelineOutputsMissing
 from diffrisk.stress.distill import StressStudent, load_student, student_sampler, student_version
 from diffrisk.stress.sampling import generate_paths
 
