@@ -1,8 +1,11 @@
 """Distilled stress student vs its guided teacher: validation quality and sampling speed.
 
-Everything is measured on VALIDATION only: the returns are cut at ``data.val_end`` before
-anything is read; conditioning dates are every 20th business day of
-``[data.val_start, data.val_end]`` whose realised 20-day path ends by ``data.val_end``.
+Everything is measured on VALIDATION (the default ``--period validation``): the returns
+are cut at ``data.val_end`` before anything is read; conditioning dates are every 20th
+business day of ``[data.val_start, data.val_end]`` whose realised 20-day path ends by
+``data.val_end``. ``--period test`` scores a saved ``--student`` the same way on
+``[data.test_start, data.test_end]`` (returns cut at ``data.test_end``): a report of a
+student already chosen on validation, never an input of the rule.
 
 Quality (per sampler, the pipeline's settings; teacher = DDIM 20 steps, linear, order 1):
 
@@ -184,6 +187,7 @@ def main() -> None:
     parser.add_argument("--boot", type=int, default=200, help="resamples (VaR/ES, vol ratio)")
     parser.add_argument("--boot-scores", type=int, default=10, help="resamples (scores)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--period", choices=("validation", "test"), default="validation")
     parser.add_argument("--out", default="", help="write the results as JSON here")
     parser.add_argument("--no-speed", action="store_true", help="quality only")
     parser.add_argument("--teacher-cache", default="", help="JSON of the teacher runs' figures")
@@ -194,15 +198,26 @@ def main() -> None:
     data, gen = params["data"], params["stress"]["generate"]
     seed = int(params["seed"])
     returns = constituent_returns(pd.read_parquet(args.returns), data["index_name"])
-    returns = returns.loc[returns.index <= pd.Timestamp(data["val_end"])]  # no test row
+    start, end = (
+        (data["val_start"], data["val_end"])
+        if args.period == "validation"
+        else (data["test_start"], data["test_end"])
+    )
+    if args.period == "test" and not args.student:
+        parser.error(
+            "--period test scores a saved --student (students are distilled on validation)"
+        )
     teacher = load_stress_model(args.teacher)
     distillation: dict = {}
     if args.student:
         student = load_student(args.student)
-    else:
-        student, distillation = distil(args, teacher, returns, data, seed)
+    else:  # on validation: no test row is read
+        cut = returns.loc[returns.index <= pd.Timestamp(data["val_end"])]
+        student, distillation = distil(args, teacher, cut, data, seed)
+    if end:  # test_end "" = the end of the data
+        returns = returns.loc[returns.index <= pd.Timestamp(end)]  # nothing after the period
     horizon = teacher.config.horizon
-    days = returns.loc[returns.index >= pd.Timestamp(data["val_start"])].index
+    days = returns.loc[returns.index >= pd.Timestamp(start)].index
     as_of = [str(d.date()) for d in days[: len(days) - horizon + 1 : horizon]]
     realised = np.stack([returns.loc[returns.index >= d].iloc[:horizon].to_numpy() for d in as_of])
     n = int(args.paths_per_date)
@@ -279,7 +294,7 @@ def main() -> None:
             )
     table = pd.DataFrame(rows)
     steps = [int(s) for s in student.steps]
-    print(f"{len(as_of)} validation dates x {n} paths; student steps {steps}")
+    print(f"{len(as_of)} {args.period} dates x {n} paths; student steps {steps}")
     print(table.to_markdown(index=False, floatfmt=".4g"))
 
     output = {
@@ -287,11 +302,13 @@ def main() -> None:
         "distillation": distillation,
         "quality": rows,
         "quality_within": verdict,
+        "period": args.period,
         "quality_load_start": quality_load,
         "sets": results,
     }
     if args.no_speed:
-        print(f"RULE (quality part): all figures within 2 SE: {verdict}")
+        label = "RULE (quality part)" if args.period == "validation" else "TEST (reported only)"
+        print(f"{label}: all figures within 2 SE: {verdict}")
         if args.out:
             write_json(args.out, output)
         return
