@@ -62,5 +62,4 @@ def paired_hits_test(hits_a: ArrayLike, hits_b: ArrayLike) -> PairedHits:
     a, b = a.astype(bool), b.astype(bool)
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     table = [[int((a & b).sum()), only_a], [only_b, int((~a & ~b).sum())]]
-    pvalue = 1.0 if only_a + only_b == 0 else float(mcnemar(table, exact=True).pvalue)
-    return PairedHits(int(a.size), only_a, only_b, min(pvalue, 1.0))
+    return PairedHits(int(a.size), only_a, only_b, float(mcnemar(table, exact=True).pvalue))

@@ -28,26 +28,28 @@ STUDENT_GENERATOR = "diffusion_student"
 """Name under which the student is served."""
 
 
-RECORD_KEYS: frozenset[str] = frozenset(
-    {"sampler", "n_steps", "steps", "teacher_version", "teacher_weights_sha256"}
-)
-"""Keys of the student's sampling record (``GET /models``, set metadata)."""
-
-
 class StudentMismatch(ValueError):
     """The student checkpoint cannot be served with this service's teacher."""
+
+
+def student_record(student: StressStudent) -> dict[str, Any]:
+    """The student's sampling record (``GET /models``, every set's metadata)."""
+    steps = [int(s) for s in student.steps]
+    record: dict[str, Any] = {"sampler": "student", "n_steps": len(steps), "steps": steps}
+    return record | {f"teacher_{k}": v for k, v in student.teacher.items()}
 
 
 def student_draw(student: StressStudent) -> CheckpointKind:
     """How the student draws: ``generate_paths`` with the student's one-pass sampler.
 
-    The generator's sampling record (the student's steps and teacher) comes back as
-    keyword arguments and is not passed on: the student's sampler has no settings.
+    The generator's sampling record (:func:`student_record`) comes back as keyword
+    arguments and is not passed on: the student's sampler has no settings.
     """
     sampler = student_sampler(student)
+    record = student_record(student)
 
     def draw_paths(*args: Any, **options: Any) -> tuple[NDArray[np.float32], pd.DataFrame]:
-        options = {k: v for k, v in options.items() if k not in RECORD_KEYS}
+        options = {k: v for k, v in options.items() if k not in record}
         return generate_paths(*args, scaled_sampler=sampler, **options)
 
     return CheckpointKind(STUDENT_GENERATOR, "diffusion", draw_paths, ())
@@ -90,10 +92,8 @@ def student_generator(path: str | Path, teacher: Generator, returns: pd.DataFram
             "distil a student from the served checkpoint"
         )
     sha = weights_sha256(path)
-    steps = [int(s) for s in student.steps]
-    record = {"sampler": "student", "n_steps": len(steps), "steps": steps}
-    record.update({f"teacher_{k}": v for k, v in student.teacher.items()})
     audit = {"data_sha256": teacher.info.get("data_sha256", "")}  # students record no time
+    record = student_record(student)
     gen = checkpoint_generator(student_draw(student), student.model, returns, sha, audit, record)
     gen.info["model_version"] = student_version(student, sha)
     gen.info["distillation"] = {

@@ -325,7 +325,11 @@ def _scores(validation: pd.DataFrame) -> pd.DataFrame:
         }
     )
     hits = validation.assign(hit=validation["realised_segment_rank"] == 1).pivot_table(
-        index=["portfolio", "period"], columns="method", values="hit", aggfunc="first"
+        index=["portfolio", "period"],
+        columns="method",
+        values="hit",
+        aggfunc="first",
+        fill_value=False,
     )
     for method in out.index:
         if "diffusion" not in hits or method == "diffusion":
