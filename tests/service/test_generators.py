@@ -185,6 +185,7 @@ def test_gan_archetype_draws_use_the_pipeline_calibrated_conditioning_gain(pipel
     assert reg.get("gan").info["gain_calibration"] == {
         "grid": [1.0, 2.0, 4.0],
         "n_paths_per_date": 8,
+        "refine": 0,  # a record without calibration_refine: the grid only
     }
     for body, source in (
         ({"signature": {"vol_ratio": 2.0}}, "calibrated for this request"),
@@ -210,3 +211,22 @@ def test_gan_archetype_draws_use_the_pipeline_calibrated_conditioning_gain(pipel
         np.testing.assert_array_equal(served, direct)
         assert cond["conditioning_gain"] == gain
     assert resolve(archetype="crash", seed=4).draw.gain == 2.5  # the recorded gain still wins
+
+    # calibration_refine in the stage's params: the service refines by the same rule
+    io.write_json(
+        stress / "gan_crash.audit.json",
+        {
+            "checkpoint_sha256": sha,
+            "generation": {"conditioning_gain": 2.5},
+            "params": {**params, "calibration_refine": 2},
+        },
+    )
+    reg = registry(pipeline, models=models, stress=stress)
+    assert reg.get("gan").info["gain_calibration"]["refine"] == 2
+    res = resolve(signature={"vol_ratio": 2.0}, seed=4)
+    served, cond = reg.get("gan").sample(res.draw)
+    gain, record = calibrate_gain(
+        gan, returns, [res.draw.as_of], res.draw.signature, seed=4, grid=(1, 2, 4),
+        n_paths_per_date=8, refine=2,
+    )  # fmt: skip
+    assert len(record["refined"]) == 2 and cond["conditioning_gain"] == gain

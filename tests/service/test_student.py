@@ -1,8 +1,10 @@
-"""A distilled stress student served beside its teacher (opt-in ``diffusion_student``)."""
+"""A distilled stress student served beside its teacher (``diffusion_student``)."""
 
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import warnings
 
 import numpy as np
@@ -15,7 +17,7 @@ from diffrisk.service.cli import EXIT_BAD_SETTINGS, main
 from diffrisk.service.generators import load_registry
 from diffrisk.service.records import Draw, PipelineOutputsMissing
 from diffrisk.service.settings import ServiceSettings
-from diffrisk.service.student import StudentMismatch, student_generator
+from diffrisk.service.student import StudentMismatch, pipeline_student, student_generator
 from diffrisk.stress.distill import (
     DistillConfig,
     distill_stress_model,
@@ -144,3 +146,28 @@ def test_the_student_setting_reads_a_path_from_the_environment(tmp_path):
     env = {"DIFFRISK_STRESS_STUDENT": str(tmp_path / "s.pt")}
     assert ServiceSettings.from_env(env).stress_student == tmp_path / "s.pt"
     assert ServiceSettings.from_env({}).stress_student is None
+
+
+def test_the_pipelines_student_is_served_when_its_rule_chose_it(pipeline, served, tmp_path):
+    path, _ = served
+    models = tmp_path / "models"
+    shutil.copytree(pipeline["models"], models)
+    assert pipeline_student(models) is None  # a pipeline from before the stage
+    folder = models / "stress_student"
+    folder.mkdir()
+    (folder / "decision.json").write_text(json.dumps({"enabled": False, "sampler": "teacher"}))
+    assert pipeline_student(models) is None
+    (folder / "decision.json").write_text(json.dumps({"enabled": True, "sampler": "student"}))
+    with pytest.raises(PipelineOutputsMissing, match="chose the student, but .*student.pt"):
+        pipeline_student(models)
+    shutil.copy(path, folder / "student.pt")
+    assert pipeline_student(models) == folder / "student.pt"
+    settings = make_settings(
+        {**pipeline, "models": models}, tmp_path / "s", f"sqlite:///{tmp_path / 'a.db'}"
+    )
+    asgi = build_asgi(settings)
+    with TestClient(asgi) as c:
+        models_served = {g["generator"]: g for g in c.get("/models").json()["generators"]}
+        assert models_served["diffusion_student"]["sampling"]["n_steps"] == 2
+        assert "diffusion" in models_served
+    asgi.app.state.service.log.close()

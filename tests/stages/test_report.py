@@ -130,6 +130,11 @@ def project(project_tmp):
     (paths.metrics_dir() / "distill.json").write_text(json.dumps(distill))
     (paths.tables_dir() / "distill.md").write_text("| period | figure |")
     (paths.tables_dir() / "distill_verdicts.md").write_text("| period | same |")
+    stress_distill = {"enabled": True, "sampler": "teacher", "student_steps": 4,
+                      "teacher_steps": 20, "validation": {"figures_within": 10, "figures": 11},
+                      "test": {"figures_within": 11, "figures": 11}}  # fmt: skip
+    (paths.metrics_dir() / "stress_distill.json").write_text(json.dumps(stress_distill))
+    (paths.tables_dir() / "stress_distill.md").write_text("| period | set | figure |")
     paths.executed_notebooks_dir().mkdir(parents=True, exist_ok=True)
     nbformat.write(nbformat.v4.new_notebook(), paths.executed_notebooks_dir() / "06_coverage.ipynb")
     return project_tmp
@@ -158,6 +163,10 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
     assert "| period | figure |\n\n| period | same |" in few
     # auto with the rule's "student": the forecasts are the students'
     assert "The study's forecasts are drawn by 3-step students (the rule's choice, " in few
+    stress_few = few.split("### Few-step stress sampler (stress_distill stage)\n\n", 1)[1]
+    assert stress_few.startswith("A 4-step student of the stress model was distilled")
+    assert "On validation 10 of 11 figures lie within the bound, so the student fails" in stress_few
+    assert "the teacher either way.\n\n| period | set | figure |" in stress_few
     # 2 of 5 paths within noise: the report must not claim "within noise on most paths"
     assert "So `ddpm` is not within noise of the true law on most paths" in results
     assert "([PDF](figures/stress_acf.pdf))\n\n### Mode collapse (every generator)" in text
@@ -211,3 +220,16 @@ def test_report_shows_the_paper_figures_of_the_configured_series_only(project):
     assert figures.count("](figures/paper/") == 2 * len(FIGURE_STEMS)
     assert "_sp500" not in figures
     assert "**Figure 4.** Correlation matrices" in text
+
+
+def test_report_says_when_no_stress_student_was_built(project):
+    (paths.metrics_dir() / "stress_distill.json").write_text(
+        json.dumps({"enabled": False, "sampler": "teacher"})
+    )
+    (paths.tables_dir() / "stress_distill.md").unlink()  # not read when nothing was built
+    text = report.run(params=PARAMS)["path"].read_text()
+    few = text.split("### Few-step stress sampler (stress_distill stage)\n\n", 1)[1]
+    assert few.startswith("No few-step student of the stress model was built in this run")
+    (paths.metrics_dir() / "stress_distill.json").unlink()
+    with pytest.raises(FileNotFoundError, match="run the stress_distill stage first"):
+        report.run(params=PARAMS)

@@ -186,7 +186,7 @@ def test_errors_name_the_bad_argument(teacher, returns, checkpoint):
         DistillConfig(guidance_min=2.0, guidance_max=1.0)
     with pytest.raises(ValueError, match="guidance must be a finite number >= 0"):
         DistillConfig(guidance_min=-1.0)
-    with pytest.raises(ValueError, match="unknown stress.distill parameters"):
+    with pytest.raises(ValueError, match="unknown stress.distill.student parameters"):
         DistillConfig.from_dict({"steps": 4})
     with pytest.raises(ValueError, match="val_start=2002-06-01 must be after train_end"):
         distill_stress_model(teacher, returns, "2002-06-01", VAL_END, SMALL, seed=0)

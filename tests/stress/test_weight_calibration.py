@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS
-from diffrisk.stress.weight_calibration import calibrate_weight, check_weight_grid
+from diffrisk.stress.weight_calibration import (
+    calibrate_weight,
+    check_weight_grid,
+    refinement_weight,
+)
 
 VOL = 0.01  # the dates' volatility forecast
 # every asset moves by the same daily log return, so the portfolio's return is exactly it:
@@ -140,3 +144,63 @@ def test_a_pick_at_the_top_of_the_grid_is_logged_as_censored():
     assert "3.00 is the top of the guidance grid" in messages[0] and "extend" in messages[0]
     w, messages = warnings_of({"vol_ratio": 2.0}, (1.0, 2.0, 3.0))
     assert w == 2.0 and messages == []
+
+
+def test_refinement_searches_between_the_best_grid_weights_neighbours():
+    calls: list[float] = []
+    grid = (1.0, 1.5, 2.0, 2.5, 3.0)
+    w, record = calibrate_weight(
+        scaled_draw(calls), {"vol_ratio": 1.8}, wide_bounds(), grid,
+        n_paths_per_date=3, seed=7, refine=3,
+    )  # fmt: skip
+    # closed form score(w) = |w - 1.8| / 1.8: grid best 2.0 (1.5 scores lower than 2.5, so
+    # the left interval is halved first), then 1.75, then the wider side of 1.75 each time
+    assert calls == [1.0, 1.5, 2.0, 2.5, 3.0, 1.75, 1.875, 1.625]
+    assert w == 1.75
+    np.testing.assert_allclose(
+        np.array(record["refined"]),
+        [[g, abs(g - 1.8) / 1.8] for g in (1.75, 1.875, 1.625)],
+        rtol=1e-9,
+    )
+    # the grid part of the record is the rule without refinement
+    w0, record0 = calibrate_weight(
+        scaled_draw(), {"vol_ratio": 1.8}, wide_bounds(), grid, n_paths_per_date=3, seed=7
+    )
+    assert w0 == 2.0 and "refined" not in record0
+    assert {k: v for k, v in record.items() if k != "refined"} == record0
+
+
+def test_refinement_converges_on_a_single_component_request():
+    # more pilots bring the weight to the request: |w - 1.8| / 1.8 shrinks below 1 %
+    w, _ = calibrate_weight(
+        scaled_draw(), {"vol_ratio": 1.8}, wide_bounds(), (1.0, 2.0, 3.0),
+        n_paths_per_date=3, seed=0, refine=10,
+    )  # fmt: skip
+    assert abs(w - 1.8) / 1.8 < 0.01
+
+
+def test_refinement_at_the_top_of_the_grid_stays_inside_it():
+    calls: list[float] = []
+    w, record = calibrate_weight(
+        scaled_draw(calls), {"vol_ratio": 4.0}, wide_bounds(), (1.0, 2.0, 3.0),
+        n_paths_per_date=3, seed=0, refine=2,
+    )  # fmt: skip
+    assert w == 3.0 and calls[3:] == [2.5, 2.75]  # the best stays the grid's top
+    assert all(2.0 <= r[0] <= 3.0 for r in record["refined"])
+
+
+@pytest.mark.parametrize("refine", [-1, 1.5, True, "2"])
+def test_refinement_count_is_checked(refine):
+    with pytest.raises(ValueError, match="refine"):
+        calibrate_weight(
+            scaled_draw(), {"vol_ratio": 1.8}, wide_bounds(), (1.0, 2.0),
+            n_paths_per_date=3, seed=0, refine=refine,
+        )  # fmt: skip
+
+
+def test_refinement_weight_halves_the_wider_interval_next_to_the_best():
+    assert refinement_weight({1.0: 0.5, 2.0: 0.1, 2.5: 0.3}) == 1.5  # left is wider
+    assert refinement_weight({1.0: 0.5, 1.5: 0.1, 3.0: 0.3}) == 2.25  # right is wider
+    assert refinement_weight({1.0: 0.2, 2.0: 0.1, 3.0: 0.2}) == 1.5  # tie: the lower side
+    assert refinement_weight({1.0: 0.1, 2.0: 0.3}) == 1.5  # best at an end
+    assert refinement_weight({1.0: 0.1, 1.0 + 1e-9: 0.3}) is None  # nothing left to halve

@@ -1,4 +1,4 @@
-"""The study report's paragraph on the few-step student (stage ``distill``)."""
+"""The study report's paragraphs on the few-step students (``distill``, ``stress_distill``)."""
 
 from __future__ import annotations
 
@@ -67,4 +67,51 @@ def _who_draws(by_students: bool, chosen: bool, steps: int) -> str:
         f"`ddpm_5000` by this one; every walk-forward version and seed member other than "
         f"the static model by its own student, distilled by the same recipe in the generate "
         f"stage; the ancestral reference `ddpm_ancestral` by the teacher."
+    )
+
+
+def stress_distill_paragraph(metrics: Mapping[str, Any]) -> str:
+    """What ``reports/metrics/stress_distill.json`` says, in words.
+
+    Parameters
+    ----------
+    metrics : mapping
+        ``enabled`` and ``sampler``; when enabled also ``student_steps``, ``teacher_steps``
+        and, per period (``validation``, ``test``), ``figures_within`` and ``figures``.
+
+    Examples
+    --------
+    >>> stress_distill_paragraph({"enabled": False, "sampler": "teacher"})[:46]
+    'No few-step student of the stress model was bu'
+    >>> m = {"enabled": True, "sampler": "student", "student_steps": 4, "teacher_steps": 20,
+    ...      "validation": {"figures_within": 11, "figures": 11},
+    ...      "test": {"figures_within": 10, "figures": 11}}
+    >>> stress_distill_paragraph(m).split(". ")[1][:60]
+    'On validation 11 of 11 figures lie within the bound, so the '
+    >>> stress_distill_paragraph(m).split(". ")[2]
+    'On test (reported, not used to choose) 10 of 11'
+    """
+    if not metrics["enabled"]:
+        return (
+            "No few-step student of the stress model was built in this run "
+            "(`stress.distill.enabled: false`; its distillation takes about 40 minutes on one "
+            "thread): the stress sets and the service use the teacher."
+        )
+    val, test = metrics["validation"], metrics["test"]
+    outcome = (
+        "so the student passes the rule and the service serves it as `diffusion_student` "
+        "beside the teacher"
+        if metrics["sampler"] == "student"
+        else "so the student fails the rule and the service keeps the teacher only"
+    )
+    return (
+        f"A {metrics['student_steps']}-step student of the stress model was distilled from its "
+        f"guided sampler ({metrics['teacher_steps']} DDIM steps) and compared with it on the "
+        f"unconditional set and a steered set: 1 % and 5 % VaR and ES of the equal-weighted "
+        f"portfolio's horizon return, energy and variogram scores against the realised paths "
+        f"and the request's volatility ratio, against two combined Monte-Carlo errors. "
+        f"On validation {val['figures_within']} of {val['figures']} figures lie within the "
+        f"bound, {outcome}. On test (reported, not used to choose) "
+        f"{test['figures_within']} of {test['figures']}. The study's stress sets are drawn by "
+        f"the teacher either way."
     )

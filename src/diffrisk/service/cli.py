@@ -56,7 +56,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--stress-student",
         dest="stress_student",
-        help="also serve this distilled stress student as diffusion_student (opt-in)",
+        help="also serve this distilled stress student as diffusion_student (default: the "
+        "student of the stress_distill stage if its validation rule chose it)",
     )
     p.add_argument("--max-paths", dest="max_paths", type=int, help="largest n_paths")
     p.add_argument("--torch-threads", dest="torch_threads", type=int, help="model threads")

@@ -299,7 +299,11 @@ def comparison_generator(
     gen.info["gain_calibration"] = (
         None
         if calibration is None
-        else {"grid": list(calibration.grid), "n_paths_per_date": calibration.n_paths_per_date}
+        else {
+            "grid": list(calibration.grid),
+            "n_paths_per_date": calibration.n_paths_per_date,
+            "refine": calibration.refine,
+        }
     )
     return gen
 

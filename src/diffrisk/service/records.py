@@ -78,13 +78,14 @@ class GainCalibration:
     """The pipeline's per-request calibration of a GAN/VAE conditioning gain.
 
     What ``stress_generate`` used (``stress.generate.guidance_grid``,
-    ``calibration_paths``), so that a request the pipeline did not calibrate (an explicit
-    signature, or an archetype whose set came from other weights) gets its gain by the same
-    rule (:func:`~diffrisk.stress.comparison_sets.calibrate_gain`).
+    ``calibration_paths``, ``calibration_refine``), so that a request the pipeline did not
+    calibrate (an explicit signature, or an archetype whose set came from other weights)
+    gets its gain by the same rule (:func:`~diffrisk.stress.comparison_sets.calibrate_gain`).
     """
 
     grid: tuple[float, ...]
     n_paths_per_date: int
+    refine: int = 0
 
     def gain(self, model: ComparisonModel, returns: pd.DataFrame, draw: Draw) -> float:
         """The calibrated gain of ``draw`` (pilot seed ``draw.seed + 1``)."""
@@ -96,6 +97,7 @@ class GainCalibration:
             seed=draw.seed,
             grid=self.grid,
             n_paths_per_date=self.n_paths_per_date,
+            refine=self.refine,
         )
         return gain
 
@@ -198,7 +200,9 @@ def read_conditioning_gains(
         if str(params.get("comparison_calibration", "none")).strip().lower() == "auto":
             where = f"{path}: params.guidance_grid"
             grid = tuple(check_weight_grid(params["guidance_grid"], where))
-            calibration = GainCalibration(grid, int(params["calibration_paths"]))
+            calibration = GainCalibration(
+                grid, int(params["calibration_paths"]), int(params.get("calibration_refine", 0))
+            )
         if side.get("checkpoint_sha256") != checkpoint_sha256:
             logger.warning(
                 "%s set of archetype %s was calibrated with another checkpoint: its gain "

@@ -33,7 +33,7 @@ from diffrisk.service.resolve import Resolved, summarise
 from diffrisk.service.schemas import RequestError
 from diffrisk.service.settings import ServiceSettings
 from diffrisk.service.store import ScenarioStore
-from diffrisk.service.student import student_generator
+from diffrisk.service.student import pipeline_student, student_generator
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +97,11 @@ class Service:
                 settings.stress_dir,
                 settings.default_guidance,
             )
-            if registry is None and settings.stress_student is not None:
-                teacher = self.registry.get("diffusion")
-                self.registry.add(
-                    student_generator(settings.stress_student, teacher, self.registry.returns)
-                )
+            if registry is None:  # a student named by the settings, else the pipeline's choice
+                student = settings.stress_student or pipeline_student(settings.models_dir)
+                if student is not None:
+                    teacher = self.registry.get("diffusion")
+                    self.registry.add(student_generator(student, teacher, self.registry.returns))
         except BaseException:
             if hasattr(self, "ownership"):
                 self.ownership.release()

@@ -107,7 +107,9 @@ class ServiceSettings:
         Seconds of retries on a locked or unavailable audit database before 503.
     stress_student : Path or None
         A distilled few-step student of ``stress.pt`` (:mod:`diffrisk.service.student`),
-        served as ``diffusion_student`` beside the teacher; None (default): not served.
+        served as ``diffusion_student`` beside the teacher; None (default): the one the
+        pipeline's ``stress_distill`` stage chose on validation, if any
+        (:func:`~diffrisk.service.student.pipeline_student`).
     """
 
     models_dir: Path

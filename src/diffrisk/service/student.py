@@ -1,16 +1,19 @@
 """A distilled few-step stress student served beside its teacher (``diffusion_student``).
 
-Opt-in (setting ``stress_student``, ``--stress-student PATH``): no student of the stress
-model has passed the validation rule that would let it replace the teacher (see the
-stress study's few-step section), so the service draws with the teacher unless a request
-names ``diffusion_student``. The student is refused unless it was distilled from the very
-checkpoint the service serves (its recorded teacher ``weights_sha256``). It is guided like
-the teacher: an archetype's pipeline-calibrated guidance weight (calibrated for the
-teacher) is passed to the student's guidance input, one network pass per step.
+Served when the setting ``stress_student`` (``--stress-student PATH``) names a student, or
+else when the pipeline's ``stress_distill`` stage built one and its validation rule chose
+it (``models/stress_student/decision.json``: ``sampler: student``;
+:func:`pipeline_student`). The default run does not build one, so the service draws with
+the teacher unless a request names ``diffusion_student``. The student is refused unless it
+was distilled from the very checkpoint the service serves (its recorded teacher
+``weights_sha256``). It is guided like the teacher: an archetype's pipeline-calibrated
+guidance weight (calibrated for the teacher) is passed to the student's guidance input,
+one network pass per step.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,27 @@ from diffrisk.stress.sampling import generate_paths
 
 STUDENT_GENERATOR = "diffusion_student"
 """Name under which the student is served."""
+
+
+def pipeline_student(models_dir: str | Path) -> Path | None:
+    """The ``stress_distill`` stage's student if its rule chose it, else None.
+
+    Reads ``models_dir/stress_student/decision.json``; a missing file (a pipeline from
+    before the stage) or a decision for the teacher gives None.
+
+    Raises
+    ------
+    PipelineOutputsMissing
+        If the decision chose the student but its checkpoint ``student.pt`` is missing.
+    """
+    folder = Path(models_dir) / "stress_student"
+    decision = folder / "decision.json"
+    if not decision.is_file() or json.loads(decision.read_text()).get("sampler") != "student":
+        return None
+    path = folder / "student.pt"
+    if not path.is_file():
+        raise PipelineOutputsMissing(f"{decision} chose the student, but {path} is missing")
+    return path
 
 
 class StudentMismatch(ValueError):

@@ -16,7 +16,7 @@ from diffrisk.core import audit, paths
 from diffrisk.core.params import parse_list
 from diffrisk.data.returns import load_returns
 from diffrisk.data.splits import Splits
-from diffrisk.reporting.distill_text import distill_paragraph
+from diffrisk.reporting.distill_text import distill_paragraph, stress_distill_paragraph
 from diffrisk.reporting.formatting import window_label
 from diffrisk.reporting.headline_text import (
     ensemble_paragraph,
@@ -69,6 +69,15 @@ def _stress_extensions() -> str:
         reverse=metrics["reverse_stress"],
         tables={stem: _table_text(stem, stage) for stem, stage in STRESS_EXTENSION_TABLES.items()},
     )
+
+
+def _stress_distill_text() -> str:
+    """The stress student's paragraph, with its table when the stage built one."""
+    metrics = _metrics("stress_distill", "stress_distill")
+    text = stress_distill_paragraph(metrics)
+    if metrics["enabled"]:
+        text += "\n\n" + _table_text("stress_distill", "stress_distill")
+    return text
 
 
 def _table_text(stem: str, stage: str) -> str:
@@ -168,6 +177,7 @@ def write_report(
             + "\n\n"
             + _table_text("distill_verdicts", "distill"),
         ),
+        ("Few-step stress sampler (stress_distill stage)", _stress_distill_text()),
     ]
     html = render_notebooks_html(paths.executed_notebooks_dir(), paths.reports_dir() / "html")
     stress_section = paths.tables_dir() / "stress_section.md"

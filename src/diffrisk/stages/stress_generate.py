@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io, paths
+from diffrisk.core.checks import check_int
 from diffrisk.core.paths import (
     comparison_checkpoint,
     scenario_set_file,
@@ -62,6 +63,7 @@ def generate_stress_sets(
     soft_bound: float,
     bootstrap_block: int,
     inputs: StressInputs,
+    calibration_refine: int = 0,
 ) -> dict[str, Any]:
     """Run the ``stress_generate`` stage: a scenario set per archetype and generator.
 
@@ -85,6 +87,10 @@ def generate_stress_sets(
         Comma-separated candidate weights of ``guidance="auto"``.
     calibration_paths : int
         Pilot paths per weight.
+    calibration_refine : int
+        Extra pilot sets per request between the best grid weight's neighbours, for the
+        guidance weight and the GAN/VAE gain alike
+        (:func:`~diffrisk.stress.weight_calibration.calibrate_weight`; 0 = the grid only).
     comparison_calibration : {"auto", "none"}
         "auto": per request, the GAN's and VAE's conditioning gain is the weight of
         ``guidance_grid`` whose pilot set (``calibration_paths`` paths per date, seed + 1)
@@ -120,6 +126,7 @@ def generate_stress_sets(
     signatures from the same ``prior_neighbours`` prior.
     """
     grid = check_weight_grid(guidance_grid, "stress.generate.guidance_grid")
+    refine = check_int(calibration_refine, "stress.generate.calibration_refine", 0)
     model = load_stress_model(stress_checkpoint())
     torch.set_num_threads(int(model.config.threads))
     returns = stage_returns(index_name=inputs.index_name)
@@ -151,6 +158,7 @@ def generate_stress_sets(
         "guidance": guidance,
         "guidance_grid": guidance_grid,
         "calibration_paths": calibration_paths,
+        "calibration_refine": calibration_refine,
         "prior_neighbours": prior_neighbours,
         "prior_guidance": prior_guidance,
         **sampling,
@@ -158,6 +166,11 @@ def generate_stress_sets(
         "stress.model": model.config.to_dict(),
     }
     comparison_params = {**params, "comparison_calibration": comparison_calibration}
+    calibration = {  # the one rule of every generator's per-request weight
+        "guidance_grid": grid,
+        "calibration_paths": int(calibration_paths),
+        "calibration_refine": refine,
+    }
     rows, seconds = [], {}
     for i, arch in enumerate(resolved):
         if arch.name == UNCONDITIONAL:
@@ -176,8 +189,7 @@ def generate_stress_sets(
                 dates,
                 per,
                 guidance=prior_guidance if arch.name == UNCONDITIONAL else guidance,
-                guidance_grid=grid,
-                calibration_paths=int(calibration_paths),
+                **calibration,
                 prior_neighbours=int(prior_neighbours),
                 seed=set_seed,
                 **sampling,
@@ -216,8 +228,7 @@ def generate_stress_sets(
                     data_sha256=data_hash,
                     params=comparison_params,
                     calibration=comparison_calibration,
-                    guidance_grid=grid,
-                    calibration_paths=int(calibration_paths),
+                    **calibration,
                 )
             seconds[f"{kind}_{arch.name}"] = round(time.perf_counter() - tic, 2)
             write_scenario_set(scenario_set_file(kind, arch.name), c_paths, c_meta)

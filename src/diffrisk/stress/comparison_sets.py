@@ -140,6 +140,7 @@ def calibrate_gain(
     seed: int,
     grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
     n_paths_per_date: int = 200,
+    refine: int = 0,
 ) -> tuple[float, dict[str, Any]]:
     """The conditioning gain of a GAN/VAE request, by the rule of the guidance weight.
 
@@ -147,7 +148,8 @@ def calibrate_gain(
     seed ``seed + 1``: a separate draw from a set drawn with ``seed``) is scored by
     :func:`~diffrisk.stress.weight_calibration.calibrate_weight`; the smallest largest
     relative error over the in-range requested components wins, ties going to the smaller
-    gain. Only the model, the rows before the conditioning dates and the request are read.
+    gain; ``refine`` more pilots then search between the best grid gain's neighbours. Only
+    the model, the rows before the conditioning dates and the request are read.
 
     Returns
     -------
@@ -175,6 +177,7 @@ def calibrate_gain(
         seed=pilot_seed,
         name=f"{model.kind} conditioning gain",
         grid_name="guidance_grid (conditioning gains)",
+        refine=refine,
     )
 
 
@@ -193,6 +196,7 @@ def comparison_scenario_set(
     calibration: str = "none",
     guidance_grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
     calibration_paths: int = 200,
+    calibration_refine: int = 0,
 ) -> tuple[NDArray[np.float32], dict[str, Any]]:
     """A GAN or VAE scenario set and its audit metadata.
 
@@ -209,7 +213,8 @@ def comparison_scenario_set(
     :func:`~diffrisk.stress.scenario_sets.calibrate_guidance` does for the guidance weight):
     a pilot set per gain of ``guidance_grid`` (``calibration_paths`` paths per date, seed
     ``seed + 1``, a separate draw from the set), the smallest largest relative error over
-    the in-range requested components winning, ties going to the smaller gain.
+    the in-range requested components winning, ties going to the smaller gain, then
+    ``calibration_refine`` pilots between the best grid gain's neighbours.
     ``generation`` records the gain as ``conditioning_gain`` with the pilot record
     ``guidance_calibration`` (regeneration needs no calibration); ``"none"`` conditions on
     the plain request (both None). Only the model, the rows before the conditioning dates
@@ -249,6 +254,7 @@ def comparison_scenario_set(
             seed=seed,
             grid=guidance_grid,
             n_paths_per_date=calibration_paths,
+            refine=calibration_refine,
         )
     paths_, dates = comparison_paths(
         model,

@@ -1,6 +1,6 @@
 """The guided teacher's own sampler as the stress student's teacher (trajectory distillation).
 
-Progressive halving (:func:`~diffrisk.stress.distill.halving_loss_fn`) starts from
+Progressive halving (:func:`~diffrisk.stress.student.halving_loss_fn`) starts from
 first-order DDIM on ``start_steps = 16`` linear steps, while the pipeline samples (and the
 student is judged against) DDIM on 20 linear steps with the two-pass guided prediction;
 every halving round adds its own error on top. Here, after guidance distillation, the

@@ -63,6 +63,7 @@ def calibrate_guidance(
     *,
     n_paths_per_date: int = 200,
     seed: int,
+    refine: int = 0,
     **sampling: Any,
 ) -> tuple[float, dict[str, Any]]:
     """The guidance weight whose pilot set comes closest to the requested signature.
@@ -86,6 +87,9 @@ def calibrate_guidance(
         Pilot paths per conditioning date.
     seed : int
         Seed of every pilot set.
+    refine : int, default 0
+        Extra pilot sets refining the weight between the best grid weight's neighbours
+        (:func:`~diffrisk.stress.weight_calibration.calibrate_weight`).
     **sampling
         ``sampler``, ``n_steps``, ``eta``, ``spacing``, ``order``, ``soft_bound`` of
         :func:`generate_paths`.
@@ -110,6 +114,7 @@ def calibrate_guidance(
         grid,
         n_paths_per_date=n_paths_per_date,
         seed=seed,
+        refine=refine,
     )
 
 
@@ -125,6 +130,7 @@ def generate_scenario_set(
     soft_bound: float = 0.0,
     guidance_grid: Sequence[float] = DEFAULT_GUIDANCE_GRID,
     calibration_paths: int = 200,
+    calibration_refine: int = 0,
     prior_neighbours: int = 0,
     checkpoint_sha256: str = "",
     data_sha256: str = "",
@@ -141,7 +147,8 @@ def generate_scenario_set(
     flagged in the metadata (``out_of_range``) and raises a :class:`StressRangeWarning`.
 
     ``guidance="auto"`` chooses the weight with :func:`calibrate_guidance` (a pilot set
-    per weight of ``guidance_grid``, seed ``seed + 1``); the chosen weight and the pilot
+    per weight of ``guidance_grid``, seed ``seed + 1``, then ``calibration_refine`` pilots
+    between the best grid weight's neighbours); the chosen weight and the pilot
     errors are recorded in the metadata, so regeneration needs no calibration.
     ``prior_neighbours`` (sets without a request only) draws each path's signature from
     the history-nearest training windows (:func:`generate_paths`).
@@ -187,6 +194,7 @@ def generate_scenario_set(
             guidance_grid,
             n_paths_per_date=calibration_paths,
             seed=int(seed) + 1,
+            refine=calibration_refine,
             **sampling,
         )
     paths, dates = generate_paths(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from diffrisk.core.checks import check_int
 from diffrisk.core.params import parse_list
 from diffrisk.stress.signatures import out_of_range, stress_signature
 
@@ -78,8 +79,9 @@ def calibrate_weight(
     seed: int,
     name: str = "guidance",
     grid_name: str = "guidance grid",
+    refine: int = 0,
 ) -> tuple[float, dict[str, Any]]:
-    """The grid weight whose pilot set comes closest to the requested signature.
+    """The weight whose pilot set comes closest to the requested signature.
 
     For each weight of ``grid`` (increasing) the pilot set ``draw(weight)`` is scored by
     the largest relative error ``|mean achieved - requested| / |requested|`` of its mean
@@ -87,6 +89,14 @@ def calibrate_weight(
     requested components inside ``bounds`` (all components if none is); the smallest
     score wins, ties going to the smaller weight. The rule sees only the pilot paths and
     the request: whatever ``draw`` reads decides what the choice may leak.
+
+    ``refine > 0`` then searches between the best grid weight's neighbours
+    (:func:`refinement_weight`): ``refine`` more pilot sets, each at the midpoint of the
+    wider of the two intervals next to the best weight evaluated so far; the best of all
+    evaluated weights wins (ties to the smaller). A grid coarse enough that no grid weight
+    brings a component within the steering tolerance of 10 % is refined this way: for a
+    score that falls and then rises around its minimum (one component: ``|w - w*|``-shaped)
+    each extra pilot halves one side of the bracket around the best weight.
 
     Parameters
     ----------
@@ -105,35 +115,42 @@ def calibrate_weight(
         Seed of the pilot sets (recorded; ``draw`` uses it).
     name, grid_name : str
         The weight's name in the log and the grid's name in the error message.
+    refine : int, default 0
+        Extra pilot sets searching between the best grid weight's neighbours (0: the grid
+        only, exactly the rule without the option).
 
     Returns
     -------
     weight : float
     record : dict
         ``grid``, ``score`` (per weight), ``components`` scored, ``n_paths_per_date``,
-        ``seed``: what the metadata keeps.
+        ``seed``: what the metadata keeps; with ``refine > 0`` also ``refined``, the
+        ``[weight, score]`` pairs of the extra pilots in the order drawn.
 
     Raises
     ------
     ValueError
-        If the grid is empty or holds a negative or non-finite weight (names ``grid_name``).
+        If the grid is empty or holds a negative or non-finite weight (names ``grid_name``),
+        or ``refine`` is negative or not an integer.
     """
     request = {k: float(v) for k, v in signature.items()}
     weights = check_weight_grid(grid, grid_name)
+    refine = check_int(refine, "refine (extra pilot sets)", 0)
     if not request:
         return 0.0, {"grid": weights, "score": [], "components": [], "seed": int(seed)}
     outside = set(out_of_range(request, bounds))
     scored = [c for c in request if c not in outside] or list(request)
-    scores = []
-    for w in weights:
+
+    def score(w: float) -> float:
         pilot, dates = draw(w)
         achieved = stress_signature(
             pilot, np.repeat(dates["portfolio_vol"].to_numpy(), n_paths_per_date)
         ).mean()
-        scores.append(
-            max(abs(achieved[c] - request[c]) / max(abs(request[c]), 1e-12) for c in scored)
-        )
-        logger.info("%s %.2f: largest relative error %.3f", name, w, scores[-1])
+        value = max(abs(achieved[c] - request[c]) / max(abs(request[c]), 1e-12) for c in scored)
+        logger.info("%s %.4g: largest relative error %.3f", name, w, value)
+        return float(value)
+
+    scores = [score(w) for w in weights]
     best = int(np.argmin(scores))
     if len(weights) > 1 and best == len(weights) - 1:
         logger.warning(
@@ -149,4 +166,57 @@ def calibrate_weight(
         "n_paths_per_date": int(n_paths_per_date),
         "seed": int(seed),
     }
-    return weights[best], record
+    if not refine or len(weights) == 1:
+        return weights[best], record
+    lo, hi = weights[max(best - 1, 0)], weights[min(best + 1, len(weights) - 1)]
+    evaluated = {w: s for w, s in zip(weights, scores, strict=True) if lo <= w <= hi}
+    refined: list[list[float]] = []
+    for _ in range(int(refine)):
+        w = refinement_weight(evaluated)
+        if w is None:
+            break
+        evaluated[w] = score(w)
+        refined.append([w, evaluated[w]])
+    record["refined"] = refined
+    return min(sorted(evaluated), key=lambda w: evaluated[w]), record
+
+
+def refinement_weight(evaluated: Mapping[float, float]) -> float | None:
+    """The next weight of the refinement search of :func:`calibrate_weight`.
+
+    The best evaluated weight ``b`` (smallest score, ties to the smaller weight) and its
+    evaluated neighbours ``l < b < r``: the midpoint of the wider of ``[l, b]`` and
+    ``[b, r]``; of two equally wide intervals the one whose neighbour scores lower (the
+    minimum is more likely on that side), then the lower one. A best weight at an end of
+    the evaluated range has only one interval.
+
+    Parameters
+    ----------
+    evaluated : mapping of float to float
+        Weights evaluated so far and their scores (at least two weights).
+
+    Returns
+    -------
+    float or None
+        The weight to evaluate next; None if the intervals have shrunk to nothing
+        (narrower than ``1e-6 max(1, |best|)``).
+
+    Examples
+    --------
+    >>> refinement_weight({1.5: 0.20, 2.0: 0.12, 2.5: 0.41})
+    1.75
+    >>> refinement_weight({1.5: 0.20, 1.75: 0.03, 2.0: 0.12})
+    1.875
+    """
+    ws = sorted(evaluated)
+    b = min(ws, key=lambda w: evaluated[w])
+    i = ws.index(b)
+    sides = []  # (width, neighbour score, lower side first, midpoint)
+    if i > 0:
+        sides.append((b - ws[i - 1], evaluated[ws[i - 1]], 0, 0.5 * (ws[i - 1] + b)))
+    if i < len(ws) - 1:
+        sides.append((ws[i + 1] - b, evaluated[ws[i + 1]], 1, 0.5 * (b + ws[i + 1])))
+    width, _, _, mid = min(sides, key=lambda s: (-s[0], s[1], s[2]))
+    if width <= 1e-6 * max(1.0, abs(b)):
+        return None
+    return float(mid)
