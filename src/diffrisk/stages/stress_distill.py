@@ -100,8 +100,8 @@ def period_dates(
 ) -> tuple[list[str], np.ndarray]:
     """Every ``horizon``-th day of ``[start, end]`` whose realised path ends by ``end``.
 
-    ``returns`` must already be cut at ``end`` ("" = the end of the data). Returns the
-    dates (ISO) and the realised paths ``(n_dates, horizon, n_assets)`` from each.
+    Rows after ``end`` ("" = the end of the data) are dropped first. Returns the dates
+    (ISO) and the realised paths ``(n_dates, horizon, n_assets)`` from each.
     """
     frame = returns.loc[returns.index <= pd.Timestamp(end)] if end else returns
     days = frame.index[frame.index >= pd.Timestamp(start)]
@@ -231,7 +231,7 @@ def distill_stress_student(
     tic = time.perf_counter()
     student = distill_stress_model(
         teacher, visible, splits.val_start, splits.val_end, config, seed=seed,
-        teacher_sha256=weights_sha256(paths.stress_checkpoint()), progress=False,
+        teacher_sha256=weights_sha256(paths.stress_checkpoint()), progress=None,
     )  # fmt: skip
     timing = {"distill": round(time.perf_counter() - tic, 1)}
     path = save_student(student, out_dir / "student.pt")
