@@ -57,8 +57,8 @@ import yaml
 from diffrisk.core.io import write_json
 from diffrisk.data.returns import constituent_returns
 from diffrisk.diffusion.weights_hash import weights_sha256
-from diffrisk.evaluation.stress_student import bootstrap_set_figures, student_within_noise
-from diffrisk.stages.stress_distill import period_dates
+from diffrisk.evaluation.stress_student import student_within_noise
+from diffrisk.stages.stress_distill import period_dates, sampler_figures
 from diffrisk.stress.comparison import load_comparison_model
 from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.distill import (
@@ -70,6 +70,7 @@ from diffrisk.stress.distill import (
 )
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.sampling import generate_paths
+from diffrisk.stress.scenario_sets import SAMPLER_KEYS
 
 REQUEST = {"vol_ratio": 2.0}
 
@@ -186,25 +187,25 @@ def main() -> None:
         returns = returns.loc[returns.index <= pd.Timestamp(end)]  # nothing after the period
     as_of, realised = period_dates(returns, start, end, teacher.config.horizon)
     n = int(args.paths_per_date)
-    common = {"n_steps": int(gen["n_steps"]), "spacing": gen["spacing"], "progress": False}
+    settings = {
+        "paths_per_date": n, "n_boot": args.boot, "n_boot_scores": args.boot_scores,
+        "request": REQUEST, "request_guidance": 1.5,
+        "prior_guidance": float(gen["prior_guidance"]),
+        "prior_neighbours": int(gen["prior_neighbours"]),
+    }  # fmt: skip
+    teacher_kw = {k: gen[k] for k in SAMPLER_KEYS}
     samplers = {
-        "teacher_A": (teacher, {**common}, seed),
-        "teacher_B": (teacher, {**common}, seed + 1),
+        "teacher_A": (teacher, teacher_kw, seed),
+        "teacher_B": (teacher, teacher_kw, seed + 1),
         "student_A": (student.model, {"scaled_sampler": student_sampler(student)}, seed),
     }
-    sets = {
-        "prior": ({}, float(gen["prior_guidance"]), int(gen["prior_neighbours"]), realised),
-        "vol_ratio_2": (REQUEST, 1.5, 0, None),
-    }
     key = {
-        "format": 2,  # figures as (value, standard error) pairs
+        "format": 3,  # per sampler: set -> figure -> (value, standard error)
         "teacher_sha256": weights_sha256(args.teacher),
         "seed": seed,
         "as_of": as_of,
-        "paths_per_date": n,
-        "boot": [args.boot, args.boot_scores],
-        "sampler": {k: v for k, v in common.items() if k != "progress"},
-        "sets": {k: list(v[:3]) for k, v in sets.items()},
+        "settings": settings,
+        "sampler": teacher_kw,
     }
     cache = Path(args.teacher_cache) if args.teacher_cache else None
     cached = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
@@ -213,31 +214,20 @@ def main() -> None:
     if from_cache:
         print(f"teacher runs read from {cache}")
     quality_load = load()
-    for set_name, (request, weight, neighbours, real) in sets.items():
-        for name, (model, kwargs, s) in samplers.items():
-            if f"{set_name}/{name}" in results:
-                continue
-            tic = time.perf_counter()
-            paths, dates = generate_paths(
-                model, returns, as_of, n, request, guidance=weight, seed=s,
-                prior_neighbours=neighbours, **kwargs,
-            )  # fmt: skip
-            seconds = time.perf_counter() - tic
-            figs = bootstrap_set_figures(
-                paths, dates["portfolio_vol"].to_numpy(), n, real,
-                n_boot=args.boot, n_boot_scores=args.boot_scores, seed=seed,
-            )  # fmt: skip
-            if not request:  # as the stage: no request, no steering figure
-                figs.pop("mean_vol_ratio")
-            results[f"{set_name}/{name}"] = {"figures": figs, "seconds": seconds}
-            print(set_name, name, f"{seconds:.1f}s", json.dumps(figs))
+    for name, (model, kwargs, s) in samplers.items():
+        if name in results:
+            continue
+        tic = time.perf_counter()
+        figs = sampler_figures(model, kwargs, s, returns, as_of, realised, settings, seed)
+        results[name] = {"figures": figs, "seconds": time.perf_counter() - tic}
+        print(name, f"{results[name]['seconds']:.1f}s", json.dumps(figs))
     if cache is not None and not from_cache:
-        teacher_runs = {k: v for k, v in results.items() if "/teacher_" in k}
+        teacher_runs = {k: v for k, v in results.items() if k.startswith("teacher_")}
         write_json(cache, {"key": key, "results": teacher_runs})
     runs = {
         name: {
-            set_name: {k: tuple(v) for k, v in results[f"{set_name}/{name}"]["figures"].items()}
-            for set_name in sets
+            set_name: {k: tuple(v) for k, v in figs.items()}
+            for set_name, figs in results[name]["figures"].items()
         }
         for name in samplers
     }
@@ -269,11 +259,11 @@ def main() -> None:
     runs = {
         "teacher 2-pass": lambda: generate_paths(
             teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
-            batched_guidance=False, **common,
+            batched_guidance=False, progress=False, **teacher_kw,
         ),  # fmt: skip
         "teacher batched": lambda: generate_paths(
             teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
-            batched_guidance=True, **common,
+            batched_guidance=True, progress=False, **teacher_kw,
         ),  # fmt: skip
         f"student {len(student.steps)} steps": lambda: generate_paths(
             student.model, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,

@@ -32,7 +32,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 import yaml
@@ -41,6 +40,7 @@ from diffrisk import stress
 from diffrisk.data.returns import constituent_returns
 from diffrisk.stress.comparison import load_comparison_model
 from diffrisk.stress.comparison_sets import comparison_scenario_set
+from diffrisk.stress.scenario_sets import SAMPLER_KEYS
 from diffrisk.stress.weight_calibration import check_weight_grid
 
 HERE = Path(__file__).resolve().parent
@@ -97,8 +97,7 @@ def main() -> None:
     as_of = str(visible.index[-model.config.horizon].date())
     grid = check_weight_grid(gen["guidance_grid"], "stress.generate.guidance_grid")
     pilots = int(gen["calibration_paths"])
-    sampling = {k: gen[k] for k in ("sampler", "n_steps", "eta", "spacing", "order")}
-    sampling["soft_bound"] = float(gen["soft_bound"])
+    sampling = {k: gen[k] for k in SAMPLER_KEYS}
     requests = ablation_requests()
 
     def diffusion_set(arch, i, refine):
@@ -151,5 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()

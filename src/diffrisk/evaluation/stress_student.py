@@ -121,7 +121,7 @@ def bootstrap_set_figures(
         Figure -> (value on the set, standard error).
     """
     n, n_dates = int(n_per_date), len(np.asarray(portfolio_vol))
-    if min(int(n_boot), int(n_boot_scores) if realised is not None else 2) < 2:
+    if int(n_boot) < 2 or (realised is not None and int(n_boot_scores) < 2):
         raise ValueError(f"n_boot and n_boot_scores must be >= 2, got {n_boot}, {n_boot_scores}")
     rng = np.random.default_rng(seed)
     draws: list[dict[str, float]] = []

@@ -115,6 +115,51 @@ def period_dates(
     return as_of, realised
 
 
+def sampler_figures(
+    model: StressModel,
+    sampling: Mapping[str, Any],
+    seed: int,
+    returns: pd.DataFrame,
+    as_of: list[str],
+    realised: np.ndarray,
+    settings: Mapping[str, Any],
+    boot_seed: int,
+) -> dict[str, SetFigures]:
+    """The rule's figures of the two sets one sampler draws: ``prior`` and ``request``.
+
+    ``sampling`` are :func:`~diffrisk.stress.sampling.generate_paths` keywords (the
+    teacher's sampler settings, or ``scaled_sampler`` of a student), ``seed`` the sets'
+    seed, ``boot_seed`` that of the standard errors. ``settings``: ``paths_per_date``,
+    ``n_boot``, ``n_boot_scores``, ``request``, ``request_guidance``, ``prior_guidance``,
+    ``prior_neighbours``. The unconditional (``prior``) set is scored against ``realised``
+    and has no volatility-ratio figure (no request to steer to).
+    """
+    n = int(settings["paths_per_date"])
+    sets = {
+        "prior": ({}, float(settings["prior_guidance"]), int(settings["prior_neighbours"]),
+                  realised),
+        "request": (dict(settings["request"]), float(settings["request_guidance"]), 0, None),
+    }  # fmt: skip
+    out: dict[str, SetFigures] = {}
+    for set_name, (request, weight, neighbours, real) in sets.items():
+        tic = time.perf_counter()
+        paths_, dates = generate_paths(
+            model, returns, as_of, n, request, guidance=weight, seed=seed,
+            prior_neighbours=neighbours, progress=False, **sampling,
+        )  # fmt: skip
+        figures = bootstrap_set_figures(
+            paths_, dates["portfolio_vol"].to_numpy(), n, real,
+            n_boot=int(settings["n_boot"]), n_boot_scores=int(settings["n_boot_scores"]),
+            seed=boot_seed,
+        )  # fmt: skip
+        if not request:
+            figures.pop("mean_vol_ratio")
+        out[set_name] = figures
+        logger.info("%s set: %d dates x %d paths, %.1f s", set_name, len(as_of), n,
+                    time.perf_counter() - tic)  # fmt: skip
+    return out
+
+
 def judge_period(
     teacher: StressModel,
     student: StressStudent,
@@ -124,41 +169,23 @@ def judge_period(
     settings: Mapping[str, Any],
     seed: int,
 ) -> tuple[pd.DataFrame, bool]:
-    """The rule's figures of one period: teacher (seeds A, A + 1) and student (seed A).
+    """The rule on one period: teacher (seeds A, A + 1) and student (seed A), A = ``seed``.
 
-    ``settings``: ``paths_per_date``, ``n_boot``, ``n_boot_scores``, ``request``,
-    ``request_guidance``, ``bound_k``, ``prior_guidance``, ``prior_neighbours`` and
-    ``sampling`` (the teacher's :func:`~diffrisk.stress.sampling.generate_paths` keywords).
+    ``settings``: those of :func:`sampler_figures`, ``bound_k`` and ``sampling`` (the
+    teacher's :func:`~diffrisk.stress.sampling.generate_paths` keywords).
     """
-    n = int(settings["paths_per_date"])
-    sets = {
-        "prior": ({}, float(settings["prior_guidance"]), int(settings["prior_neighbours"]),
-                  realised),
-        "request": (dict(settings["request"]), float(settings["request_guidance"]), 0, None),
-    }  # fmt: skip
-    samplers = {
-        "teacher": (teacher, dict(settings["sampling"]), seed),
-        "teacher_b": (teacher, dict(settings["sampling"]), seed + 1),
-        "student": (student.model, {"scaled_sampler": student_sampler(student)}, seed),
+    teacher_kw, student_kw = (
+        dict(settings["sampling"]),
+        {"scaled_sampler": student_sampler(student)},
+    )
+    runs = {
+        name: sampler_figures(model, kwargs, s, returns, as_of, realised, settings, seed)
+        for name, (model, kwargs, s) in {
+            "teacher": (teacher, teacher_kw, seed),
+            "teacher_b": (teacher, teacher_kw, seed + 1),
+            "student": (student.model, student_kw, seed),
+        }.items()
     }
-    runs: dict[str, dict[str, SetFigures]] = {name: {} for name in samplers}
-    for set_name, (request, weight, neighbours, real) in sets.items():
-        for name, (model, kwargs, s) in samplers.items():
-            tic = time.perf_counter()
-            paths_, dates = generate_paths(
-                model, returns, as_of, n, request, guidance=weight, seed=s,
-                prior_neighbours=neighbours, progress=False, **kwargs,
-            )  # fmt: skip
-            figures = bootstrap_set_figures(
-                paths_, dates["portfolio_vol"].to_numpy(), n, real,
-                n_boot=int(settings["n_boot"]), n_boot_scores=int(settings["n_boot_scores"]),
-                seed=seed,
-            )  # fmt: skip
-            if not request:  # no request: the volatility ratio is not a steering figure
-                figures.pop("mean_vol_ratio")
-            runs[name][set_name] = figures
-            logger.info("%s %s: %d dates x %d paths, %.1f s", set_name, name, len(as_of), n,
-                        time.perf_counter() - tic)  # fmt: skip
     return student_within_noise(
         runs["student"], runs["teacher"], runs["teacher_b"], float(settings["bound_k"])
     )
