@@ -106,6 +106,16 @@ def test_reverse_stress_states_the_estimates_the_ranking_and_the_failed_goal():
     assert "exact McNemar p-value of equal rates against the diffusion method: normal 0.62." in text
     met = {**REVERSE["headline"], "diffusion_ranks_first_more_often": True}
     assert "classic peer): met." in reverse_stress_paragraph({**REVERSE, "headline": met})
+    assert "On the held-out losses of the test period (the worst 20-day loss of each" in text
+    design = {
+        "requests": 16,
+        "periods": {"test_2019": ["2019-01-02", "2019-12-31"], "test_2020": ["a", "b"]},
+        "choice_used": {"attribution": "set_mean", "strength": 1.0},
+    }
+    text = reverse_stress_paragraph(REVERSE | design)
+    assert "On the 16 held-out losses of the test period (the worst 20-day loss of each " in text
+    assert "in each period: test_2019, test_2020); the sets' leading sector estimated by " in text
+    assert "`set_mean` at guidance strength 1, both chosen on validation, the share" in text
 
 
 def test_section_pastes_each_table_under_its_paragraph():

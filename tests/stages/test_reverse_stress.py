@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffrisk.core import paths
+from diffrisk.core import io, paths
 from diffrisk.stages import reverse_stress as stage
 from tests.stages.conftest import DATA, write_stress_project
 from tests.stress.conftest import TEST_START, VAL_END, VAL_START
@@ -98,37 +98,59 @@ def test_stage_writes_tables_figure_and_metrics(project):
     assert set(cm["strength"]["diffusion_hits"]) == {"0.5", "1.0"}
 
 
-def test_validation_periods_come_from_the_split_dates():
-    index = pd.bdate_range("2003-01-01", "2003-12-31")  # 261 business days
-    out = stage.validation_periods(index, pd.Timestamp(VAL_START), pd.Timestamp(VAL_END), 3, 20)
-    # 261 rows in runs of 87: consecutive, covering the period, no hard-coded date
-    assert out == {
-        "validation_1": (str(index[0].date()), str(index[86].date())),
-        "validation_2": (str(index[87].date()), str(index[173].date())),
-        "validation_3": (str(index[174].date()), str(index[260].date())),
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"strength_candidates": "0.5"}, r"strength_candidates '0.5' must list the configured 1.0"),
+        (
+            {"strength_candidates": "0.5", "strength": "auto"},
+            r"strength_candidates '0.5' must list 1.0 \(the rule's tie default",
+        ),
+        ({"strength": "strong"}, r"stress.reverse.strength must be a number in \[0, 1\] or 'auto'"),
+        ({"attribution": "loudest"}, "attribution"),
+    ],
+)
+def test_bad_choices_are_refused_before_any_request(project_tmp, monkeypatch, change, message):
+    def no_request(*args, **kwargs):
+        raise AssertionError("a request ran before the settings were checked")
+
+    monkeypatch.setattr(stage, "reverse_stress_methods", no_request)
+    monkeypatch.setattr(stage, "validate_reverse_stress", no_request)
+    with pytest.raises(ValueError, match=message):
+        stage.run(seed=1, data=DATA, stress={"reverse": REVERSE | change, "segments": SECTORS})
+
+
+def test_auto_uses_the_validation_rule_and_never_reads_the_test_period(project):
+    """``auto`` = the rule's choices; the choice and its inputs ignore the test period."""
+    auto = REVERSE | {"attribution": "auto", "strength": "auto", "periods": "yearly"}
+    out = stage.run(seed=1, data=DATA, stress={"reverse": auto, "segments": SECTORS})
+    cm = out["choice_metrics"]
+    used = cm["used"]
+    assert used == {
+        "attribution": cm["attribution"]["chosen_by_rule"],
+        "strength": cm["strength"]["chosen_by_rule"],
     }
-    shifted = pd.bdate_range("2010-03-01", periods=100)  # other split dates, other periods
-    later = stage.validation_periods(shifted, shifted[10], shifted[-1], 2, 20)
-    assert later == {
-        "validation_1": (str(shifted[10].date()), str(shifted[54].date())),
-        "validation_2": (str(shifted[55].date()), str(shifted[99].date())),
-    }
-    with pytest.raises(ValueError, match=r"stress.reverse.validation_windows=14: .* 261 rows"):
-        stage.validation_periods(index, index[0], index[-1], 14, 20)
-    with pytest.raises(ValueError, match="stress.reverse.validation_windows must be an integer"):
-        stage.validation_periods(index, index[0], index[-1], 0, 20)
-
-
-def test_strength_candidates_must_list_the_strength(project):
-    reverse = {**REVERSE, "strength_candidates": "0.5"}
-    with pytest.raises(ValueError, match="stress.reverse.strength_candidates"):
-        stage.run(seed=1, data=DATA, stress={"reverse": reverse, "segments": SECTORS})
-
-
-def test_bad_periods_name_the_entry():
-    with pytest.raises(ValueError, match="'oops'"):
-        stage.parse_periods("oops")
-    assert stage.parse_periods("a=2020-01-01/2020-12-31") == {"a": ("2020-01-01", "2020-12-31")}
+    assert cm["configured_is_the_rule_choice"] is True
+    # 'yearly': the synthetic data's test period is the year 2004
+    assert set(out["validation"]["period"]) == {"test_2004"}
+    # the same run with the chosen values written out gives the same test tables
+    fixed = auto | {"attribution": used["attribution"], "strength": used["strength"]}
+    same = stage.run(seed=1, data=DATA, stress={"reverse": fixed, "segments": SECTORS})
+    for key in ("summary", "validation", "scores", "choice"):
+        pd.testing.assert_frame_equal(out[key], same[key], check_exact=True)
+    assert same["choice_metrics"]["used"] == used
+    # perturb every test-period return: the choice and the validation replay do not move
+    frame = pd.read_parquet(paths.returns_file())
+    test = frame.index >= pd.Timestamp(TEST_START)
+    frame.loc[test] = frame.loc[test] * 3.0 - 0.01
+    io.write_parquet(paths.returns_file(), frame)
+    moved = stage.run(seed=1, data=DATA, stress={"reverse": auto, "segments": SECTORS})
+    assert moved["choice_metrics"] == cm
+    pd.testing.assert_frame_equal(moved["choice"], out["choice"], check_exact=True)
+    pd.testing.assert_frame_equal(
+        moved["choice_requests"], out["choice_requests"], check_exact=True
+    )
+    assert not moved["validation"]["loss"].equals(out["validation"]["loss"])
 
 
 def test_two_dask_workers_write_the_same_outputs(project):

@@ -155,7 +155,8 @@ def reverse_stress_paragraph(metrics: Mapping[str, Any]) -> str:
     Parameters
     ----------
     metrics : mapping
-        ``reports/metrics/reverse_stress.json``.
+        ``reports/metrics/reverse_stress.json`` (``requests``, ``periods`` and
+        ``choice_used`` optional).
     """
     head = metrics["headline"]
     methods = metrics["methods"]
@@ -173,13 +174,23 @@ def reverse_stress_paragraph(metrics: Mapping[str, Any]) -> str:
         if mcnemar
         else ""
     )
+    requests = f"{metrics['requests']} " if "requests" in metrics else ""
+    periods = f": {', '.join(metrics['periods'])}" if metrics.get("periods") else ""
+    choice = metrics.get("choice_used")
+    used = (
+        f"; the sets' leading sector estimated by `{choice['attribution']}` at guidance "
+        f"strength {choice['strength']:g}, both chosen on validation"
+        if choice
+        else ""
+    )
     return (
         f"Headline request: the equal-weighted portfolio, L = the diffusion model's "
         f"{_pct(metrics['es_alpha'])} ES of the {metrics['horizon']}-day loss "
         f"({_pct(head['loss_level'])}). P(loss ≥ L) with its 95 % interval, per method: "
-        f"{estimates}. On the held-out losses of the test period (the worst "
-        f"{metrics['horizon']}-day loss of each portfolio in each period), the share of "
-        f"requests whose reverse-stress set ranks the realised leading sector first: "
+        f"{estimates}. On the {requests}held-out losses of the test period (the worst "
+        f"{metrics['horizon']}-day loss of each portfolio in each period{periods}){used}, "
+        f"the share of requests whose reverse-stress set ranks the realised leading sector "
+        f"first: "
         f"{shares}.{paired} Goal (the diffusion method first more often than every classic "
         f"peer): {verdict}. Every request's rows: `reports/tables/reverse_stress.md` and "
         f"`reverse_stress_validation.md`."

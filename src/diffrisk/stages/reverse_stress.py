@@ -42,10 +42,12 @@ from diffrisk.stress.config import parse_segments
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.reverse import (
     ATTRIBUTIONS,
+    check_attributions,
     check_request,
     loss_contributions,
     segment_contributions,
 )
+from diffrisk.stress.reverse_periods import held_out_periods, validation_periods
 from diffrisk.stress.reverse_score import fit_path_reference
 from diffrisk.stress.reverse_study import (
     hit_counts,
@@ -56,61 +58,15 @@ from diffrisk.stress.reverse_study import (
 
 logger = logging.getLogger(__name__)
 
-
-def parse_periods(spec: str) -> dict[str, tuple[str, str]]:
-    """``"name=start/end; ..."`` -> ``{name: (start, end)}`` (ValueError naming the entry)."""
-    out: dict[str, tuple[str, str]] = {}
-    for chunk in (c.strip() for c in str(spec).split(";") if c.strip()):
-        name, eq, span = (x.strip() for x in chunk.partition("="))
-        start, slash, end = (x.strip() for x in span.partition("/"))
-        if not (eq and slash and name and start and end):
-            raise ValueError(f"reverse periods entry {chunk!r}: expected name=start/end")
-        out[name] = (str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date()))
-    return out
-
-
-def validation_periods(
-    index: pd.DatetimeIndex,
-    start: pd.Timestamp,
-    end: pd.Timestamp,
-    n_windows: Any,
-    horizon: int,
-) -> dict[str, tuple[str, str]]:
-    """The validation period ``[start, end]`` cut into ``n_windows`` consecutive periods.
-
-    The rows of ``index`` inside the period are split into ``n_windows`` runs of equal
-    length (the first ones one row longer when it does not divide), named
-    ``validation_1``, ... Each must hold at least ``horizon`` rows (one window).
-
-    Raises
-    ------
-    ValueError
-        Naming ``stress.reverse.validation_windows`` when it is not an integer >= 1 or
-        the period is too short for that many ``horizon``-day windows.
-    """
-    key = "stress.reverse.validation_windows"
-    if isinstance(n_windows, bool) or int(n_windows) != n_windows or int(n_windows) < 1:
-        raise ValueError(f"{key} must be an integer >= 1, got {n_windows!r}")
-    n = int(n_windows)
-    rows = index[(index >= pd.Timestamp(start)) & (index <= pd.Timestamp(end))]
-    if len(rows) < n * int(horizon):
-        raise ValueError(
-            f"{key}={n}: the validation period {pd.Timestamp(start).date()}.."
-            f"{pd.Timestamp(end).date()} (data.val_start..data.val_end) has {len(rows)} rows, "
-            f"fewer than {n} windows of the {horizon}-day horizon need ({n * int(horizon)})"
-        )
-    chunks = np.array_split(np.arange(len(rows)), n)
-    return {
-        f"validation_{k + 1}": (str(rows[c[0]].date()), str(rows[c[-1]].date()))
-        for k, c in enumerate(chunks)
-    }
+#: ``stress.reverse.attribution`` / ``strength`` value: use the validation rule's choice.
+AUTO = "auto"
 
 
 def reverse_stress(
     *,
     es_alpha: float,
     n_paths: int,
-    strength: float,
+    strength: float | str,
     defensive: float,
     n_steps: int,
     n_random: int,
@@ -125,18 +81,21 @@ def reverse_stress(
 ) -> dict[str, Any]:
     """Run the ``reverse_stress`` stage (arguments: ``stress.reverse`` and the sectors).
 
-    ``compute`` (``stress.reverse.workers``) runs the validation requests, one task per
-    (portfolio, period) request
+    The validation replay runs first; ``attribution: auto`` / ``strength: auto`` make the
+    test replay and the headline request use the choices of the rule
+    (:func:`_choice`), a named attribution or a number is used as given (and the rule's
+    choice is still reported). ``compute`` (``stress.reverse.workers``) runs the replayed
+    requests, one task per (portfolio, period) request
     (:func:`~diffrisk.stress.reverse_study.validate_reverse_stress`). The outputs are
     byte-identical whatever it is.
     """
     tic = time.perf_counter()
     strengths = [float(x) for x in parse_list(strength_candidates)]
-    if float(strength) not in strengths:
-        raise ValueError(
-            f"stress.reverse.strength_candidates {strength_candidates!r} must list the "
-            f"configured strength {strength}"
-        )
+    base_strength = _base_strength(strength, strengths, strength_candidates)
+    if str(attribution).strip().lower() == AUTO:
+        attribution = AUTO
+    base_attribution = "set_mean" if attribution == AUTO else attribution
+    check_attributions([base_attribution])
     splits, seed = inputs.splits, inputs.seed
     returns = stage_returns(index_name=inputs.index_name)
     assets = [str(c) for c in returns.columns]
@@ -148,7 +107,7 @@ def reverse_stress(
     h = int(model.config.horizon)
     train = returns.loc[returns.index <= splits.train_end].to_numpy(dtype=float)
     reference = fit_path_reference(train, h)
-    options = {"strength": strength, "defensive": defensive, "n_steps": n_steps}
+    options = {"strength": base_strength, "defensive": defensive, "n_steps": n_steps}
     # what the reverse stress test and its validation on the test periods share
     shared = {
         "reference": reference,
@@ -157,62 +116,21 @@ def reverse_stress(
         "diffusion_options": options,
         "methods": tuple(m.strip() for m in str(methods).split(",") if m.strip()),
         "seed": seed,
-        "attribution": attribution,
+        "attribution": base_attribution,
     }
     val_periods = validation_periods(
         returns.index, splits.val_start, splits.val_end, validation_windows, h
     )
-    test_rows = returns.index[returns.index >= splits.test_start]
-    as_of = test_rows[0]
-    request = check_request(
-        np.full(len(assets), 1.0 / len(assets)), len(assets), h, h, es_alpha=es_alpha
-    )
-    results, summary = reverse_stress_methods(
-        model,
-        returns,
-        request,
-        as_of=as_of,
-        **shared,
-    )
-    contrib = pd.DataFrame(
-        {
-            name: segment_contributions(
-                loss_contributions(res.scenarios, request.weights, h), assets, segments
-            ).mean(axis=0)
-            for name, res in results.items()
-            if len(res.loss)
-        }
-    ).T
     rng = np.random.default_rng(int(seed))
-    portfolios = {"equal_weight": request.weights}
+    portfolios = {"equal_weight": np.full(len(assets), 1.0 / len(assets))}
     portfolios |= {f"random_{k + 1}": rng.dirichlet(np.ones(len(assets))) for k in range(n_random)}
-    end = splits.test_end or returns.index[-1]
-    windows = {
-        name: (max(pd.Timestamp(s), splits.test_start), min(pd.Timestamp(e), pd.Timestamp(end)))
-        for name, (s, e) in parse_periods(periods).items()
-    }
-    usable = {
-        k: (str(s.date()), str(e.date()))
-        for k, (s, e) in windows.items()
-        if ((returns.index >= s) & (returns.index <= e)).sum() >= h
-    }
-    skipped = sorted(set(windows) - set(usable))
-    validation = validate_reverse_stress(
-        model,
-        returns,
-        portfolios,
-        usable,
-        horizon=h,
-        workers=compute.workers,
-        scheduler=compute.scheduler,
-        **shared,
+    usable, skipped = held_out_periods(
+        periods, returns.index, splits.test_start, splits.test_end, h
     )
-    scores = _scores(validation)
-    metrics = _metrics(summary, scores, results, skipped, h, es_alpha)
     # the choices of attribution and strength, on the validation period only
     replays = {}
     for gamma in strengths:
-        if gamma != float(strength) and "diffusion" not in shared["methods"]:
+        if gamma != base_strength and "diffusion" not in shared["methods"]:
             continue  # the strength only changes the diffusion method
         replays[gamma] = validate_reverse_stress(
             model,
@@ -225,12 +143,47 @@ def reverse_stress(
             candidates=ATTRIBUTIONS,
             **(
                 shared
-                if gamma == float(strength)
+                if gamma == base_strength
                 else shared
                 | {"diffusion_options": options | {"strength": gamma}, "methods": ("diffusion",)}
             ),
         )
-    choice, requests, choice_metrics = _choice(replays, float(strength), attribution, val_periods)
+    choice, requests, choice_metrics = _choice(
+        replays, base_strength, attribution, val_periods, strength
+    )
+    used = choice_metrics["used"]
+    shared |= {
+        "attribution": used["attribution"],
+        "diffusion_options": options | {"strength": used["strength"]},
+    }
+    test_rows = returns.index[returns.index >= splits.test_start]
+    request = check_request(portfolios["equal_weight"], len(assets), h, h, es_alpha=es_alpha)
+    results, summary = reverse_stress_methods(model, returns, request, as_of=test_rows[0], **shared)
+    contrib = pd.DataFrame(
+        {
+            name: segment_contributions(
+                loss_contributions(res.scenarios, request.weights, h), assets, segments
+            ).mean(axis=0)
+            for name, res in results.items()
+            if len(res.loss)
+        }
+    ).T
+    validation = validate_reverse_stress(
+        model,
+        returns,
+        portfolios,
+        usable,
+        horizon=h,
+        workers=compute.workers,
+        scheduler=compute.scheduler,
+        **shared,
+    )
+    scores = _scores(validation)
+    metrics = _metrics(summary, scores, results, skipped, h, es_alpha) | {
+        "requests": int(len(validation.groupby(["portfolio", "period"]))),
+        "periods": usable,
+        "choice_used": used,
+    }
     write_table(summary, "reverse_stress")
     write_table(validation, "reverse_stress_validation")
     write_table(scores, "reverse_stress_scores")
@@ -253,18 +206,43 @@ def reverse_stress(
     }
 
 
+def _base_strength(strength: float | str, strengths: list[float], candidates: str) -> float:
+    """The strength the peers' validation replay runs at: the configured one, or 1.0 (auto).
+
+    Raises
+    ------
+    ValueError
+        Naming ``stress.reverse.strength`` when it is neither a number nor ``auto``, or
+        ``stress.reverse.strength_candidates`` when it does not list that strength.
+    """
+    auto = isinstance(strength, str) and strength.strip().lower() == AUTO
+    try:
+        base = 1.0 if auto else float(strength)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"stress.reverse.strength must be a number in [0, 1] or 'auto', got {strength!r}"
+        ) from None
+    if base not in strengths:
+        what = "1.0 (the rule's tie default; strength: auto)" if auto else f"the configured {base}"
+        raise ValueError(f"stress.reverse.strength_candidates {candidates!r} must list {what}")
+    return base
+
+
 def _choice(
     replays: Mapping[float, pd.DataFrame],
     strength: float,
     attribution: str,
     periods: Mapping[str, tuple[str, str]],
+    configured_strength: float | str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Validation hit counts of every attribution and strength, and the rule's choices.
 
     Rule (fixed before the validation replay was run): the attribution with the highest
-    hit count summed over all methods at the configured strength, ties -> ``set_mean``
-    (the historical default); then the strength with the highest diffusion hit count
-    under that attribution, ties -> 1.0.
+    hit count summed over all methods at ``strength`` (the configured one, 1.0 with
+    ``auto``), ties -> ``set_mean`` (the historical default); then the strength with the
+    highest diffusion hit count under that attribution, ties -> 1.0. ``used`` in the
+    metrics: the rule's choice where the configuration says ``auto``, else the
+    configured value.
     """
     tables = []
     for gamma, replay in replays.items():
@@ -281,6 +259,11 @@ def _choice(
     by_strength = {float(g): int(diffusion.loc[g]) for g in replays if g in diffusion.index}
     chosen_strength = pick_by_rule(by_strength, 1.0) if 1.0 in by_strength else None
     requests = pd.concat([r.assign(strength=g) for g, r in replays.items()], ignore_index=True)
+    auto_strength = str(configured_strength).strip().lower() == AUTO
+    used = {
+        "attribution": chosen if attribution == AUTO else attribution,
+        "strength": float(chosen_strength) if auto_strength else float(configured_strength),
+    }
     metrics = {
         "periods": {k: list(v) for k, v in periods.items()},
         "requests": int(len(replays[strength].groupby(["portfolio", "period"]))),
@@ -295,10 +278,11 @@ def _choice(
         "strength": {
             "diffusion_hits": {str(k): v for k, v in by_strength.items()},
             "chosen_by_rule": chosen_strength,
-            "configured": strength,
+            "configured": configured_strength,
         },
+        "used": used,
         "configured_is_the_rule_choice": bool(
-            chosen == attribution and chosen_strength == strength
+            used["attribution"] == chosen and used["strength"] == chosen_strength
         ),
     }
     return table, requests, metrics
