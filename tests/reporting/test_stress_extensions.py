@@ -110,12 +110,15 @@ def test_reverse_stress_states_the_estimates_the_ranking_and_the_failed_goal():
     design = {
         "requests": 16,
         "periods": {"test_2019": ["2019-01-02", "2019-12-31"], "test_2020": ["a", "b"]},
-        "choice_used": {"attribution": "set_mean", "strength": 1.0},
+        "choice_used": {"attribution": "set_mean", "strength": 1.0, "rule_choice": True},
     }
     text = reverse_stress_paragraph(REVERSE | design)
     assert "On the 16 held-out losses of the test period (the worst 20-day loss of each " in text
     assert "in each period: test_2019, test_2020); the sets' leading sector estimated by " in text
-    assert "`set_mean` at guidance strength 1, both chosen on validation, the share" in text
+    assert "`set_mean` at guidance strength 1, the validation rule's choice, the share" in text
+    design["choice_used"] = {"attribution": "weighted", "strength": 0.5, "rule_choice": False}
+    text = reverse_stress_paragraph(REVERSE | design)
+    assert "`weighted` at guidance strength 0.5, as configured, not the validation rule's" in text
 
 
 def test_section_pastes_each_table_under_its_paragraph():

@@ -131,6 +131,7 @@ def test_auto_uses_the_validation_rule_and_never_reads_the_test_period(project):
         "strength": cm["strength"]["chosen_by_rule"],
     }
     assert cm["configured_is_the_rule_choice"] is True
+    assert out["metrics"]["choice_used"] == used | {"rule_choice": True}
     # 'yearly': the synthetic data's test period is the year 2004
     assert set(out["validation"]["period"]) == {"test_2004"}
     # the same run with the chosen values written out gives the same test tables
@@ -139,6 +140,16 @@ def test_auto_uses_the_validation_rule_and_never_reads_the_test_period(project):
     for key in ("summary", "validation", "scores", "choice"):
         pd.testing.assert_frame_equal(out[key], same[key], check_exact=True)
     assert same["choice_metrics"]["used"] == used
+    # a configured strength other than the rule's: used as given, and said to be so
+    other = 0.5 if used["strength"] == 1.0 else 1.0
+    forced = fixed | {"strength": other}
+    given = stage.run(seed=1, data=DATA, stress={"reverse": forced, "segments": SECTORS})
+    assert given["metrics"]["choice_used"] == {
+        "attribution": used["attribution"],
+        "strength": other,
+        "rule_choice": False,
+    }
+    assert given["choice_metrics"]["configured_is_the_rule_choice"] is False
     # perturb every test-period return: the choice and the validation replay do not move
     frame = pd.read_parquet(paths.returns_file())
     test = frame.index >= pd.Timestamp(TEST_START)

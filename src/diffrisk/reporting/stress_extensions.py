@@ -156,7 +156,8 @@ def reverse_stress_paragraph(metrics: Mapping[str, Any]) -> str:
     ----------
     metrics : mapping
         ``reports/metrics/reverse_stress.json`` (``requests``, ``periods`` and
-        ``choice_used`` optional).
+        ``choice_used`` optional; ``choice_used["rule_choice"]``: whether the attribution
+        and strength used are the validation rule's).
     """
     head = metrics["headline"]
     methods = metrics["methods"]
@@ -179,7 +180,12 @@ def reverse_stress_paragraph(metrics: Mapping[str, Any]) -> str:
     choice = metrics.get("choice_used")
     used = (
         f"; the sets' leading sector estimated by `{choice['attribution']}` at guidance "
-        f"strength {choice['strength']:g}, both chosen on validation"
+        f"strength {choice['strength']:g}, "
+        + (
+            "the validation rule's choice"
+            if choice.get("rule_choice")
+            else "as configured, not the validation rule's choice"
+        )
         if choice
         else ""
     )

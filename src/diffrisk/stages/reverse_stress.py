@@ -182,7 +182,8 @@ def reverse_stress(
     metrics = _metrics(summary, scores, results, skipped, h, es_alpha) | {
         "requests": int(len(validation.groupby(["portfolio", "period"]))),
         "periods": usable,
-        "choice_used": used,
+        "choice_used": used
+        | {"rule_choice": bool(choice_metrics["configured_is_the_rule_choice"])},
     }
     write_table(summary, "reverse_stress")
     write_table(validation, "reverse_stress_validation")
