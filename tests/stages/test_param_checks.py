@@ -33,6 +33,7 @@ def test_default_sp500_keys_all_listed_on_a_three_ticker_file():
         "stress.validate.crisis_windows",  # 2008 and 2020 outside 2012-2018
         "stress.generate.archetypes",
         "coverage.crash_start/crash_end",  # 2020 outside the test period
+        "stress.reverse.periods",  # 2020 and 2022 outside the test period
     }
     assert sum(k == "stress.validate.crisis_windows" for k in keys) == 2
     sectors = next(p for p in problems if p.startswith("stress.segments.sectors"))
@@ -61,10 +62,49 @@ def test_audit_archetype_must_be_generated_and_dates_in_data():
 
 
 def test_the_error_lists_every_key_at_once():
-    with pytest.raises(DataError, match=r"^8 problem\(s\) with parameters") as err:
+    with pytest.raises(DataError, match=r"^9 problem\(s\) with parameters") as err:
         check_data_params(defaults(), TICKERS, DATES, SPLITS)
-    # one line per problem: six keys, two windows each for crisis_windows and archetypes
-    assert str(err.value).count("\n  ") == 8
+    # one line per problem: seven keys, two windows each for crisis_windows and archetypes
+    assert str(err.value).count("\n  ") == 9
+
+
+def test_reverse_periods_must_hold_a_window_of_the_test_period():
+    """Named periods outside the test period are refused; 'yearly' always fits."""
+    stress = {"model": {"horizon": 20}}
+    outside = {"reverse": {"periods": "a=2019-01-01/2019-12-31; b=2017-01-01/2017-12-31"}}
+    problems = check_data_params(
+        {"stress": stress | outside}, TICKERS, DATES, SPLITS, raise_error=False
+    )
+    assert problems == [
+        "stress.reverse.periods: no period holds a 20-day window of the test period "
+        "(2018-01-01 … 2018-06-29); name periods inside it or use 'yearly'"
+    ]
+    # one usable period is enough (the others are reported as skipped by the stage)
+    some = {"reverse": {"periods": "a=2018-01-01/2018-03-30; b=2019-01-01/2019-12-31"}}
+    assert (
+        check_data_params({"stress": stress | some}, TICKERS, DATES, SPLITS, raise_error=False)
+        == []
+    )
+    yearly = {"reverse": {"periods": "yearly"}}
+    assert (
+        check_data_params({"stress": stress | yearly}, TICKERS, DATES, SPLITS, raise_error=False)
+        == []
+    )
+    # a period of 10 test rows is shorter than the horizon
+    short = {"reverse": {"periods": "a=2018-06-18/2018-06-29"}}
+    assert (
+        "no period holds a 20-day window"
+        in check_data_params({"stress": stress | short}, TICKERS, DATES, SPLITS, raise_error=False)[
+            0
+        ]
+    )
+    bad = {"reverse": {"periods": "oops"}}
+    assert check_data_params(
+        {"stress": stress | bad}, TICKERS, DATES, SPLITS, raise_error=False
+    ) == [
+        "stress.reverse.periods: stress.reverse.periods entry 'oops': expected name=start/end "
+        "(or the whole value 'yearly')"
+    ]
 
 
 def test_data_stage_refuses_sp500_keys_on_own_csv_before_writing(project_tmp):

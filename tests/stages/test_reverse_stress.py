@@ -120,6 +120,17 @@ def test_bad_choices_are_refused_before_any_request(project_tmp, monkeypatch, ch
         stage.run(seed=1, data=DATA, stress={"reverse": REVERSE | change, "segments": SECTORS})
 
 
+def test_periods_without_a_test_window_are_refused_before_any_request(project, monkeypatch):
+    def no_request(*args, **kwargs):
+        raise AssertionError("a request ran before the periods were checked")
+
+    monkeypatch.setattr(stage, "reverse_stress_methods", no_request)
+    monkeypatch.setattr(stage, "validate_reverse_stress", no_request)
+    reverse = REVERSE | {"periods": "before=2003-01-01/2003-12-31; later=2030-01-01/2030-12-31"}
+    with pytest.raises(ValueError, match=r"stress.reverse.periods .*: no period holds a \d+-day"):
+        stage.run(seed=1, data=DATA, stress={"reverse": reverse, "segments": SECTORS})
+
+
 def test_auto_uses_the_validation_rule_and_never_reads_the_test_period(project):
     """``auto`` = the rule's choices; the choice and its inputs ignore the test period."""
     auto = REVERSE | {"attribution": "auto", "strength": "auto", "periods": "yearly"}

@@ -17,6 +17,7 @@ from diffrisk.data.prices import DataError
 from diffrisk.data.splits import Splits
 from diffrisk.risk.portfolio import parse_portfolios
 from diffrisk.stages.common import check_series_params
+from diffrisk.stages.periods import held_out_periods
 
 __all__ = ["check_data_params"]
 
@@ -181,6 +182,9 @@ def check_data_params(
                 f"stress.audit.archetypes: {missing} are not archetypes of "
                 f"stress.generate.archetypes {known}"
             )
+    bad = _reverse_periods_problem(params, dates, splits)
+    if bad:
+        problems.append(f"stress.reverse.periods: {bad}")
     start, end = _get(params, "coverage.crash_start"), _get(params, "coverage.crash_end")
     if start and end:
         test = splits.dates(pd.DataFrame(index=dates), "test")
@@ -194,6 +198,31 @@ def check_data_params(
             " set them for your data (README, own data):\n  " + "\n  ".join(problems)
         )
     return problems
+
+
+def _reverse_periods_problem(
+    params: Mapping[str, Any], dates: pd.DatetimeIndex, splits: Splits
+) -> str | None:
+    """Why no period of ``stress.reverse.periods`` holds a window of the test period, if so.
+
+    Checked only when ``stress.reverse.periods`` and ``stress.model.horizon`` are given.
+    """
+    spec, horizon = _get(params, "stress.reverse.periods"), _get(params, "stress.model.horizon")
+    if spec is None or horizon is None:
+        return None
+    test = splits.dates(pd.DataFrame(index=dates), "test")
+    if not len(test):
+        return None  # the splits' own check names the empty test period
+    try:
+        usable, _ = held_out_periods(spec, test, test[0], test[-1], int(horizon))
+    except ValueError as exc:
+        return str(exc)
+    if usable:
+        return None
+    return (
+        f"no period holds a {int(horizon)}-day window of the test period "
+        f"({test[0].date()} … {test[-1].date()}); name periods inside it or use 'yearly'"
+    )
 
 
 def _date_problem(text: str, dates: pd.DatetimeIndex) -> str | None:

@@ -38,6 +38,7 @@ from diffrisk.evaluation.paired_hits import paired_hits_test
 from diffrisk.reporting.reverse_stress import figure_reverse_stress
 from diffrisk.reporting.style import save_figure
 from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
+from diffrisk.stages.periods import held_out_periods, validation_periods
 from diffrisk.stress.config import parse_segments
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.reverse import (
@@ -47,7 +48,6 @@ from diffrisk.stress.reverse import (
     loss_contributions,
     segment_contributions,
 )
-from diffrisk.stress.reverse_periods import held_out_periods, validation_periods
 from diffrisk.stress.reverse_score import fit_path_reference
 from diffrisk.stress.reverse_study import (
     hit_counts,
@@ -127,6 +127,11 @@ def reverse_stress(
     usable, skipped = held_out_periods(
         periods, returns.index, splits.test_start, splits.test_end, h
     )
+    if not usable:
+        raise ValueError(
+            f"stress.reverse.periods {periods!r}: no period holds a {h}-day window of the test "
+            "period; name periods inside it or use 'yearly'"
+        )
     # the choices of attribution and strength, on the validation period only
     replays = {}
     for gamma in strengths:

@@ -1,9 +1,12 @@
-"""The periods the reverse stress test replays realised losses in.
+"""Named periods of the data: the held-out periods and validation windows of a replay.
 
-``stress.reverse.periods`` names the held-out periods of the test replay (``"yearly"``:
-every calendar year of the test period); ``stress.reverse.validation_windows`` cuts the
-validation period into the sub-periods of the validation replay that makes the stage's
-choices. Both work on any data: the dates come from the data and the split parameters.
+The reverse stress test (stage ``reverse_stress``) replays realised losses in periods:
+``stress.reverse.periods`` names the held-out periods of its test replay (``"yearly"``:
+every calendar year of the test period) and ``stress.reverse.validation_windows`` cuts the
+validation period into the sub-periods of the validation replay that makes its choices.
+Both work on any data: the dates come from the data and the split parameters. The
+``data`` stage checks the periods against the data up front
+(:func:`diffrisk.stages.param_checks.check_data_params`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,18 @@ def parse_periods(spec: str) -> dict[str, tuple[str, str]]:
                 f"stress.reverse.periods entry {chunk!r}: expected name=start/end "
                 "(or the whole value 'yearly')"
             )
-        out[name] = (str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date()))
+        try:
+            first, last = pd.Timestamp(start), pd.Timestamp(end)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"stress.reverse.periods entry {chunk!r}: {start!r} or {end!r} is not a date "
+                f"(YYYY-MM-DD): {exc}"
+            ) from None
+        if pd.isna(first) or pd.isna(last) or first > last:
+            raise ValueError(
+                f"stress.reverse.periods entry {chunk!r}: expected two dates, start <= end"
+            )
+        out[name] = (str(first.date()), str(last.date()))
     return out
 
 

@@ -1,12 +1,13 @@
-"""The periods of the reverse stress test's replays (held-out and validation)."""
+"""The periods named by stage parameters: the reverse stress test's replays."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from diffrisk.stress.reverse_periods import held_out_periods, parse_periods, validation_periods
-from tests.stress.conftest import VAL_END, VAL_START
+from diffrisk.stages.periods import held_out_periods, parse_periods, validation_periods
+
+VAL_START, VAL_END = "2003-01-01", "2003-12-31"
 
 
 def test_validation_periods_come_from_the_split_dates():
@@ -34,6 +35,10 @@ def test_bad_periods_name_the_entry():
     with pytest.raises(ValueError, match="stress.reverse.periods entry 'oops'"):
         parse_periods("oops")
     assert parse_periods("a=2020-01-01/2020-12-31") == {"a": ("2020-01-01", "2020-12-31")}
+    with pytest.raises(ValueError, match=r"entry 'b=2020-13-45/2021-01-01': '2020-13-45' or"):
+        parse_periods("a=2020-01-01/2020-12-31; b=2020-13-45/2021-01-01")
+    with pytest.raises(ValueError, match="entry 'c=2021-01-01/2020-01-01': expected two dates"):
+        parse_periods("c=2021-01-01/2020-01-01")
 
 
 def test_yearly_periods_are_the_test_periods_calendar_years():
