@@ -102,8 +102,7 @@ def test_reverse_periods_must_hold_a_window_of_the_test_period():
     assert check_data_params(
         {"stress": stress | bad}, TICKERS, DATES, SPLITS, raise_error=False
     ) == [
-        "stress.reverse.periods: stress.reverse.periods entry 'oops': expected name=start/end "
-        "(or the whole value 'yearly')"
+        "stress.reverse.periods entry 'oops': expected name=start/end (or the whole value 'yearly')"
     ]
 
 

@@ -67,3 +67,9 @@ def test_named_periods_are_clipped_and_skipped_when_too_short():
     usable, skipped = held_out_periods(spec, index, pd.Timestamp("2018-03-01"), None, 20)
     assert usable == {"early": ("2018-03-01", "2018-06-30")}
     assert skipped == ["gap", "late"]
+    with pytest.raises(
+        ValueError,
+        match=r"^stress.reverse.periods: no period holds a 20-day window of the test period "
+        r"\(2018-03-01 … 2020-12-31\); name periods inside it or use 'yearly'$",
+    ):
+        held_out_periods("gap=2025-01-01/2025-12-31", index, pd.Timestamp("2018-03-01"), None, 20)

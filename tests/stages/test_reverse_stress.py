@@ -127,7 +127,11 @@ def test_periods_without_a_test_window_are_refused_before_any_request(project, m
     monkeypatch.setattr(stage, "reverse_stress_methods", no_request)
     monkeypatch.setattr(stage, "validate_reverse_stress", no_request)
     reverse = REVERSE | {"periods": "before=2003-01-01/2003-12-31; later=2030-01-01/2030-12-31"}
-    with pytest.raises(ValueError, match=r"stress.reverse.periods .*: no period holds a \d+-day"):
+    with pytest.raises(
+        ValueError,
+        match=r"^stress.reverse.periods: no period holds a 10-day window of the test period "
+        r"\(2004-01-01 … 2004-12-24\)",
+    ):
         stage.run(seed=1, data=DATA, stress={"reverse": reverse, "segments": SECTORS})
 
 

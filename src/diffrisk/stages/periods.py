@@ -76,6 +76,12 @@ def held_out_periods(
         The periods clipped to ``[start, end]`` that hold at least one window (ISO dates).
     skipped : list of str
         The names of the others, sorted.
+
+    Raises
+    ------
+    ValueError
+        Naming ``stress.reverse.periods`` when an entry is malformed or no period holds a
+        ``horizon``-day window of the test period.
     """
     end = pd.Timestamp(end) if end is not None else index[-1]
     start = pd.Timestamp(start)
@@ -93,6 +99,13 @@ def held_out_periods(
         for name, (s, e) in clipped.items()
         if ((index >= s) & (index <= e)).sum() >= int(horizon)
     }
+    if not usable:
+        test = index[(index >= start) & (index <= end)]
+        span = f"{test[0].date()} … {test[-1].date()}" if len(test) else "no rows"
+        raise ValueError(
+            f"stress.reverse.periods: no period holds a {int(horizon)}-day window of the test "
+            f"period ({span}); name periods inside it or use 'yearly'"
+        )
     return usable, sorted(set(clipped) - set(usable))
 
 

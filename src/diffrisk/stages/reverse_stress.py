@@ -92,7 +92,7 @@ def reverse_stress(
     tic = time.perf_counter()
     strengths = [float(x) for x in parse_list(strength_candidates)]
     base_strength = _base_strength(strength, strengths, strength_candidates)
-    if str(attribution).strip().lower() == AUTO:
+    if _is_auto(attribution):
         attribution = AUTO
     base_attribution = "set_mean" if attribution == AUTO else attribution
     check_attributions([base_attribution])
@@ -127,11 +127,6 @@ def reverse_stress(
     usable, skipped = held_out_periods(
         periods, returns.index, splits.test_start, splits.test_end, h
     )
-    if not usable:
-        raise ValueError(
-            f"stress.reverse.periods {periods!r}: no period holds a {h}-day window of the test "
-            "period; name periods inside it or use 'yearly'"
-        )
     # the choices of attribution and strength, on the validation period only
     replays = {}
     for gamma in strengths:
@@ -185,7 +180,7 @@ def reverse_stress(
     )
     scores = _scores(validation)
     metrics = _metrics(summary, scores, results, skipped, h, es_alpha) | {
-        "requests": int(len(validation.groupby(["portfolio", "period"]))),
+        "requests": len(portfolios) * len(usable),
         "periods": usable,
         "choice_used": used
         | {"rule_choice": bool(choice_metrics["configured_is_the_rule_choice"])},
@@ -212,6 +207,11 @@ def reverse_stress(
     }
 
 
+def _is_auto(value: Any) -> bool:
+    """Whether a setting says ``auto`` (any case, surrounding blanks ignored)."""
+    return isinstance(value, str) and value.strip().lower() == AUTO
+
+
 def _base_strength(strength: float | str, strengths: list[float], candidates: str) -> float:
     """The strength the peers' validation replay runs at: the configured one, or 1.0 (auto).
 
@@ -221,7 +221,7 @@ def _base_strength(strength: float | str, strengths: list[float], candidates: st
         Naming ``stress.reverse.strength`` when it is neither a number nor ``auto``, or
         ``stress.reverse.strength_candidates`` when it does not list that strength.
     """
-    auto = isinstance(strength, str) and strength.strip().lower() == AUTO
+    auto = _is_auto(strength)
     try:
         base = 1.0 if auto else float(strength)
     except (TypeError, ValueError):
@@ -265,10 +265,11 @@ def _choice(
     by_strength = {float(g): int(diffusion.loc[g]) for g in replays if g in diffusion.index}
     chosen_strength = pick_by_rule(by_strength, 1.0) if 1.0 in by_strength else None
     requests = pd.concat([r.assign(strength=g) for g, r in replays.items()], ignore_index=True)
-    auto_strength = str(configured_strength).strip().lower() == AUTO
     used = {
         "attribution": chosen if attribution == AUTO else attribution,
-        "strength": float(chosen_strength) if auto_strength else float(configured_strength),
+        "strength": (
+            float(chosen_strength) if _is_auto(configured_strength) else float(configured_strength)
+        ),
     }
     metrics = {
         "periods": {k: list(v) for k, v in periods.items()},
