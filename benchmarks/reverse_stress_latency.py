@@ -4,10 +4,11 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/reverse_stress_latency.py \
         --checkpoint models/stress.pt --returns data/processed/returns.parquet \
-        --sectors "tech=AAPL,AMD,MSFT; financials=BAC,JPM" --n 20 --n-paths 300
+        --record models/reverse_stress.json --n 20 --n-paths 300
 
 Each request: equal weights, L = the model's 1 % ES (pilot + guided chains, the default
-peers: every method but vine_copula).
+peers: every method but vine_copula), answered with the settings of the ``reverse_stress``
+stage's record (``--record``; without it the library defaults, one segment per asset).
 Prints the median and p95 wall time in seconds.
 """
 
@@ -28,13 +29,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--returns", required=True)
-    parser.add_argument("--sectors", default="")
+    parser.add_argument("--record", default=None, help="models/reverse_stress.json")
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--n-paths", type=int, default=300)
     args = parser.parse_args()
     torch.set_num_threads(1)
     app = FastAPI()
-    context = configure(app, args.checkpoint, args.returns, args.sectors)
+    context = configure(app, args.checkpoint, args.returns, args.record)
     app.include_router(router)
     client = TestClient(app)
     n_assets = len(context.model.assets)

@@ -2,8 +2,10 @@
 
 ``pipeline`` writes what ``make repro`` leaves for the service, at toy size: a stress
 checkpoint trained for one short epoch on synthetic returns, its audit record, the
-returns file, and the ``stress_generate`` index and sidecars (written with the pipeline's
-own :func:`generate_scenario_set` / :func:`write_scenario_set`).
+returns file, the ``stress_generate`` index and sidecars (written with the pipeline's
+own :func:`generate_scenario_set` / :func:`write_scenario_set`) and the ``reverse_stress``
+stage's serving record (:data:`SERVING`: two sectors and an attribution that is not the
+library default, so that an answer shows it used the record).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import httpx
@@ -26,6 +28,7 @@ from diffrisk.service.settings import ServiceSettings
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import save_stress_model, train_stress_model
+from diffrisk.stress.reverse_serving import SERVING_FILE, ReverseServing, write_serving
 from diffrisk.stress.scenario_sets import generate_scenario_set, write_scenario_set
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns
 from tests.support.postgres import free_port
@@ -38,6 +41,8 @@ ARCHETYPES = [
     Archetype("crash", {"vol_ratio": 2.5, "cum_return": -0.08}, as_of="2004-03-01"),
 ]
 GUIDANCE = {"unconditional": 1.25, "volatility_x2": 2.0, "crash": 1.5}
+#: The toy pipeline's reverse stress settings (its checkpoint hash is added when written).
+SERVING = ReverseServing(sectors="g1=A0,A1; g2=A2", attribution="top_decile", source="toy stage")
 
 
 @pytest.fixture(scope="package")
@@ -85,6 +90,7 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
         stress / "index.json",
         {"archetypes": [asdict(a) for a in ARCHETYPES], "checkpoint_sha256": sha, "horizon": 10},
     )
+    write_serving(root / "models" / SERVING_FILE, replace(SERVING, checkpoint_sha256=sha))
     return {"models": root / "models", "stress": stress, "returns": returns_file}
 
 

@@ -164,12 +164,18 @@ def test_reverse_stress_in_a_real_browser(reverse_page):
         lo, hi = (float(x) for x in cells.nth(2).text_content().strip("[]").split(","))
         assert 0 <= lo <= p <= hi <= 1
         assert cells.nth(4).text_content() in {"A0", "A1", "A2", "A3"}
+        assert cells.nth(5).text_content() in {"g1", "g2", "other"}  # the stage's sectors
     best = page.locator("#rs-scenarios tr")
     assert best.count() == 5
     for i in range(1, 5):
         assert float(best.nth(i).locator("td").nth(1).text_content()) >= 0.03 - 1e-4
     assert page.text_content("#rs-used-horizon") == "10"
     assert page.text_content("#rs-used-as_of") == page.get_attribute("#rs-as_of", "max")
+    # the served settings are the toy stage's record, and the caption says so
+    assert page.text_content("#rs-used-attribution") == "top_decile"
+    assert page.text_content("#rs-used-strength") == "1"
+    assert "3 segments" in page.text_content("#rs-used")
+    assert "(toy stage)" in page.text_content("#rs-used")
     assert page.text_content("#rs-error") == ""
 
 

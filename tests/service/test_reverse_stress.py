@@ -10,13 +10,25 @@ from fastapi.testclient import TestClient
 from diffrisk.core import io
 from diffrisk.service.reverse_stress import DEFAULT_METHODS, configure, router
 from diffrisk.stress.model import load_stress_model
-from diffrisk.stress.reverse_study import METHODS
+from diffrisk.stress.reverse import check_request
+from diffrisk.stress.reverse_score import fit_path_reference
+from diffrisk.stress.reverse_serving import SERVING_FILE, ReverseServing, write_serving
+from diffrisk.stress.reverse_study import METHODS, reverse_stress_methods
+from tests.service.conftest import SERVING
+
+SEGMENTS = {"g1": ["A0", "A1"], "g2": ["A2"], "other": ["A3"]}
 
 
 @pytest.fixture(scope="module")
 def client(pipeline):
+    """The router over the toy pipeline, with the toy stage's record (its sectors)."""
     app = FastAPI()
-    configure(app, pipeline["models"] / "stress.pt", pipeline["returns"], "g1=A0,A1; g2=A2")
+    configure(
+        app,
+        pipeline["models"] / "stress.pt",
+        pipeline["returns"],
+        pipeline["models"] / SERVING_FILE,
+    )
     app.include_router(router)
     return TestClient(app)
 
@@ -70,6 +82,9 @@ def test_vine_copula_is_answered_on_request(client):
         ({"as_of": "2000-02-01"}, "as_of"),  # fewer rows before it than the model reads
         ({"as_of": "2005-01-03"}, "as_of"),  # past the day after the last row (2004-12-24)
         ({"methods": []}, "methods"),
+        ({"attribution": "loudest"}, "attribution"),
+        ({"strength": 1.5}, "strength"),
+        ({"strength": -0.1}, "strength"),
     ],
 )
 def test_bad_requests_are_422_naming_the_field(client, change, field):
@@ -155,3 +170,71 @@ def test_as_of_hides_the_rows_from_it_on(pipeline, tmp_path):
     for key in ("methods", "most_plausible", "as_of", "last_history"):
         assert answers["original"][0][key] == answers["changed"][0][key]
     assert answers["original"][1]["methods"] != answers["changed"][1]["methods"]
+
+
+def test_answers_use_the_stage_record(client, pipeline):
+    """Sectors and attribution of the record; the rows are the library's with them."""
+    options = client.get("/reverse-stress").json()
+    expected = {
+        "attribution": "top_decile",
+        "strength": 1.0,
+        "defensive": SERVING.defensive,
+        "n_steps": SERVING.n_steps,
+        "segments": SEGMENTS,
+        "source": "toy stage",
+    }
+    assert options["settings"] == expected
+    assert options["attributions"] == ["set_mean", "most_plausible", "top_decile", "weighted"]
+    body = {"weights": [0.1, 0.2, 0.3, 0.4], "loss": 0.03, "n_paths": 48, "seed": 4}
+    peers = ["normal", "student_t", "historical"]
+    out = client.post("/reverse-stress", json=body | {"methods": peers}).json()
+    assert out["settings"] == expected and out["audit"]["settings"] == expected
+    frame = pd.read_parquet(pipeline["returns"])[["A0", "A1", "A2", "A3"]]
+    model = load_stress_model(pipeline["models"] / "stress.pt")
+    _, summary = reverse_stress_methods(
+        None,
+        frame,
+        check_request(body["weights"], 4, 10, 10, loss=0.03),
+        as_of=None,
+        reference=fit_path_reference(frame.loc[: model.train_end].to_numpy(dtype=float), 10),
+        segments=SEGMENTS,
+        n_paths=48,
+        methods=peers,
+        seed=4,
+        attribution="top_decile",
+    )
+    rows = {r["method"]: r for r in out["methods"]}
+    for row in summary.to_dict(orient="records"):
+        assert rows[row["method"]]["set_segment_ranking"] == row["set_segment_ranking"]
+        assert rows[row["method"]]["leading_segment"] in SEGMENTS
+        assert rows[row["method"]]["p"] == pytest.approx(row["p"], rel=1e-12)
+
+
+def test_a_request_may_name_its_attribution_and_strength(client):
+    body = {"weights": [0.25] * 4, "loss": 0.03, "n_paths": 48, "seed": 1}
+    base = client.post("/reverse-stress", json=body | {"methods": ["diffusion"]}).json()
+    mine = {"attribution": "weighted", "strength": 0.5, "methods": ["diffusion"]}
+    out = client.post("/reverse-stress", json=body | mine).json()
+    assert (out["settings"]["attribution"], out["settings"]["strength"]) == ("weighted", 0.5)
+    assert out["audit"]["params"]["strength"] == 0.5
+    assert base["settings"]["strength"] == 1.0
+    guided = out["audit"]["diffusion"], base["audit"]["diffusion"]
+    assert guided[0] != guided[1]  # the weaker guidance drew other chains
+
+
+def test_without_a_record_the_library_defaults_answer(pipeline):
+    app = _app(pipeline, pipeline["returns"])
+    settings = app.get("/reverse-stress").json()["settings"]
+    assert settings["segments"] == {a: [a] for a in ("A0", "A1", "A2", "A3")}
+    assert (settings["attribution"], settings["strength"]) == ("set_mean", 1.0)
+    assert settings["source"] == "library defaults"
+
+
+def test_a_record_for_other_weights_or_assets_is_refused(pipeline, tmp_path):
+    record = tmp_path / SERVING_FILE
+    write_serving(record, ReverseServing(checkpoint_sha256="0" * 64))
+    with pytest.raises(ValueError, match=r"reverse_stress.json: chosen for stress weights 000000"):
+        configure(FastAPI(), pipeline["models"] / "stress.pt", pipeline["returns"], record)
+    write_serving(record, ReverseServing(sectors="tech=AAPL"))
+    with pytest.raises(ValueError, match=r"reverse_stress.json: segments: segment 'tech' names"):
+        configure(FastAPI(), pipeline["models"] / "stress.pt", pipeline["returns"], record)

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from diffrisk.core import io, paths
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stages import reverse_stress as stage
+from diffrisk.stress.reverse_serving import SERVING_FILE, read_serving
 from tests.stages.conftest import DATA, write_stress_project
 from tests.stress.conftest import TEST_START, VAL_END, VAL_START
 
@@ -96,6 +98,23 @@ def test_stage_writes_tables_figure_and_metrics(project):
     totals = cm["attribution"]["total"]
     assert totals[cm["attribution"]["chosen_by_rule"]] == max(totals.values())
     assert set(cm["strength"]["diffusion_hits"]) == {"0.5", "1.0"}
+    # the service's record: the sectors and the settings the test replay used, for this model
+    record = read_serving(
+        paths.models_dir() / SERVING_FILE,
+        ["A0", "A1", "A2", "A3"],
+        weights_sha256(paths.stress_checkpoint()),
+    )
+    assert record == out["serving"]
+    assert (record.sectors, record.attribution, record.strength) == (
+        SECTORS["sectors"],
+        "set_mean",
+        1.0,
+    )
+    assert (record.defensive, record.n_steps) == (0.2, 5)
+    used = cm["configured_is_the_rule_choice"]
+    assert record.source == "reverse_stress stage: " + (
+        "the validation rule's choice" if used else "configured"
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,6 +184,12 @@ def test_auto_uses_the_validation_rule_and_never_reads_the_test_period(project):
         "rule_choice": False,
     }
     assert given["choice_metrics"]["configured_is_the_rule_choice"] is False
+    assert given["serving"].strength == other and given["serving"].source.endswith("configured")
+    assert (out["serving"].attribution, out["serving"].strength) == (
+        used["attribution"],
+        used["strength"],
+    )
+    assert out["serving"].source == "reverse_stress stage: the validation rule's choice"
     # perturb every test-period return: the choice and the validation replay do not move
     frame = pd.read_parquet(paths.returns_file())
     test = frame.index >= pd.Timestamp(TEST_START)

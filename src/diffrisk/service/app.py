@@ -357,8 +357,12 @@ def create_app(settings: ServiceSettings, registry: Registry | None = None) -> F
     stress_checkpoint = FilePath(settings.models_dir) / "stress.pt"
     if stress_checkpoint.is_file() and FilePath(settings.returns_file).is_file():
         from diffrisk.service.reverse_stress import configure
+        from diffrisk.stress.reverse_serving import SERVING_FILE
 
-        configure(app, stress_checkpoint, settings.returns_file)  # one segment per asset
+        record = FilePath(settings.models_dir) / SERVING_FILE  # the reverse_stress stage's
+        configure(
+            app, stress_checkpoint, settings.returns_file, record if record.is_file() else None
+        )
     return app
 
 

@@ -262,6 +262,12 @@ function showReverse(out) {
   part("rs-used-as_of", out.as_of);
   cap.append(" (history to " + out.last_history + "); methods: ");
   part("rs-used-methods", out.methods.map(r => r.method).join(", "));
+  cap.append("; leading segment by ");
+  part("rs-used-attribution", out.settings.attribution);
+  const nseg = Object.keys(out.settings.segments).length;
+  cap.append(" over " + nseg + " segments, guidance strength ");
+  part("rs-used-strength", String(out.settings.strength));
+  cap.append(" (" + out.settings.source + ")");
   box.appendChild(cap);
   box.appendChild(table("rs-methods",
     ["method", "P(loss ≥ L)", "interval", "scenarios", "leading asset", "leading segment"],

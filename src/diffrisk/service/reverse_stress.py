@@ -16,6 +16,12 @@ the stated total, horizon beyond the model's, an unknown method, an ``as_of`` ou
 served dates) is a 422 whose ``detail[0].field`` names the field. The answer states the
 horizon and the conditioning date it used (``as_of``: the first day of the scenarios;
 ``last_history``: the last data row read) and has a row per method used.
+
+The answer's settings (the sectors of the loss attribution, the attribution, the loss
+guidance's strength and steps) are the ``reverse_stress`` stage's, read from its record
+``models/reverse_stress.json`` (:mod:`diffrisk.stress.reverse_serving`), so the service
+answers as the study does; a request may name another ``attribution`` or ``strength``,
+and the answer states the settings it used and where they came from.
 """
 
 from __future__ import annotations
@@ -33,10 +39,15 @@ from pydantic import BaseModel, Field
 from diffrisk.core import audit
 from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.service.generators import as_of_bounds
-from diffrisk.stress.config import parse_segments
 from diffrisk.stress.model import StressModel, load_stress_model
-from diffrisk.stress.reverse import ReverseStressError, check_request, loss_contributions
+from diffrisk.stress.reverse import (
+    ATTRIBUTIONS,
+    ReverseStressError,
+    check_request,
+    loss_contributions,
+)
 from diffrisk.stress.reverse_score import PathReference, fit_path_reference
+from diffrisk.stress.reverse_serving import ReverseServing, library_defaults, read_serving
 from diffrisk.stress.reverse_study import METHODS, reverse_stress_methods
 from diffrisk.stress.windows import conditioning_position
 
@@ -50,15 +61,17 @@ DEFAULT_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m != "vine_copula
 
 @dataclass
 class ReverseContext:
-    """What the endpoint needs: the model, the returns, the reference and the sectors.
+    """What the endpoint needs: the model, the returns, the reference and the settings.
 
     ``references`` holds the plausibility reference of each horizon asked so far (the
-    windows of ``train``, the training rows; :meth:`reference_for`).
+    windows of ``train``, the training rows; :meth:`reference_for`); ``segments`` are
+    ``serving``'s sectors over the model's assets.
     """
 
     model: StressModel
     returns: pd.DataFrame
     train: NDArray[np.float64]
+    serving: ReverseServing
     segments: dict[str, list[str]]
     checkpoint_sha256: str
     data_sha256: str
@@ -73,9 +86,12 @@ class ReverseContext:
 
 
 def configure(
-    app: FastAPI, checkpoint: str | Path, returns_file: str | Path, sectors: str = ""
+    app: FastAPI,
+    checkpoint: str | Path,
+    returns_file: str | Path,
+    serving: ReverseServing | str | Path | None = None,
 ) -> ReverseContext:
-    """Load the stress model and the returns for the router into ``app.state``.
+    """Load the stress model, the returns and the settings for the router into ``app.state``.
 
     Parameters
     ----------
@@ -84,9 +100,19 @@ def configure(
         ``models/stress.pt``.
     returns_file : path
         Parquet of daily log returns holding (at least) the model's assets as columns.
-    sectors : str
-        Sector map ``"name=TICKER,...; ..."`` (``""``: one segment per asset).
+    serving : ReverseServing, path or None
+        The settings, or the path of the ``reverse_stress`` stage's record
+        (``models/reverse_stress.json``, :func:`~diffrisk.stress.reverse_serving.read_serving`:
+        refused when chosen for other weights than ``checkpoint``'s); None: the library
+        defaults (one segment per asset).
+
+    Raises
+    ------
+    ValueError
+        Naming the returns file when it lacks the model's assets, or the record's file
+        and field when it is unusable.
     """
+    checkpoint_sha = weights_sha256(checkpoint)
     model = load_stress_model(checkpoint)
     frame = pd.read_parquet(returns_file)
     missing = [a for a in model.assets if a not in frame.columns]
@@ -96,12 +122,17 @@ def configure(
     cfg = model.config
     min_history = max(int(cfg.history), int(cfg.ewma_warmup))
     train = returns.loc[returns.index <= pd.Timestamp(model.train_end)].to_numpy(dtype=float)
+    if serving is None:
+        serving = library_defaults()
+    elif not isinstance(serving, ReverseServing):
+        serving = read_serving(serving, model.assets, checkpoint_sha)
     context = ReverseContext(
         model=model,
         returns=returns,
         train=train,
-        segments=parse_segments(sectors, model.assets),
-        checkpoint_sha256=weights_sha256(checkpoint),
+        serving=serving,
+        segments=serving.segments(model.assets),
+        checkpoint_sha256=checkpoint_sha,
         data_sha256=audit.frame_sha256(returns),
         as_of_range=as_of_bounds(returns.index, min_history),
     )
@@ -124,6 +155,12 @@ class ReverseStressRequest(BaseModel):
     methods: list[str] = Field(
         default_factory=lambda: list(DEFAULT_METHODS),
         description=f"subset of {list(METHODS)} (default: all but vine_copula, slow)",
+    )
+    attribution: str | None = Field(
+        None, description=f"leading-sector estimate, one of {list(ATTRIBUTIONS)} (default: served)"
+    )
+    strength: float | None = Field(
+        None, description="loss guidance strength in [0, 1] (default: served)"
     )
 
 
@@ -183,8 +220,38 @@ def reverse_stress_options(request: Request) -> dict[str, Any]:
         "default_methods": methods.get_default(call_default_factory=True),
         "as_of_range": [str(d.date()) for d in context.as_of_range],
         "n_paths": {"min": N_PATHS_MIN, "max": N_PATHS_MAX, "default": N_PATHS_DEFAULT},
+        "attributions": list(ATTRIBUTIONS),
+        "settings": _settings(context, context.serving.attribution, context.serving.strength),
         "model_version": model_version("stress", model.train_end, context.checkpoint_sha256),
     }
+
+
+def _settings(context: ReverseContext, attribution: str, strength: float) -> dict[str, Any]:
+    """The settings an answer uses, with the sectors and where the defaults come from."""
+    serving = context.serving
+    return {
+        "attribution": attribution,
+        "strength": float(strength),
+        "defensive": serving.defensive,
+        "n_steps": serving.n_steps,
+        "segments": context.segments,
+        "source": serving.source,
+    }
+
+
+def _chosen(context: ReverseContext, body: ReverseStressRequest) -> tuple[str, float]:
+    """The request's attribution and strength, or the served ones (422 naming a bad one)."""
+    attribution = context.serving.attribution if body.attribution is None else body.attribution
+    if attribution not in ATTRIBUTIONS:
+        raise _bad(
+            "attribution",
+            f"unknown attribution {attribution!r}; expected one of {list(ATTRIBUTIONS)}",
+            ", ".join(ATTRIBUTIONS),
+        )
+    strength = context.serving.strength if body.strength is None else body.strength
+    if not (np.isfinite(strength) and 0.0 <= strength <= 1.0):
+        raise _bad("strength", f"strength must lie in [0, 1], got {strength!r}", "0 .. 1")
+    return attribution, float(strength)
 
 
 @router.post("/reverse-stress")
@@ -196,6 +263,7 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
     if unknown or not body.methods:
         what = f"unknown methods {unknown}" if unknown else "no method chosen"
         raise _bad("methods", f"{what}; expected a subset of {list(METHODS)}", ", ".join(METHODS))
+    attribution, strength = _chosen(context, body)
     h_max = int(model.config.horizon)
     try:
         checked = check_request(
@@ -219,8 +287,10 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
             reference=context.reference_for(checked.horizon),
             segments=context.segments,
             n_paths=body.n_paths,
+            diffusion_options=context.serving.diffusion_options(strength),
             methods=body.methods,
             seed=body.seed,
+            attribution=attribution,
         )
     except ReverseStressError as exc:
         allowed = " .. ".join(str(d.date()) for d in context.as_of_range)
@@ -239,6 +309,7 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
             "contributions": dict(zip(model.assets, contrib.round(8).tolist(), strict=True)),
         }
     version = model_version("stress", model.train_end, context.checkpoint_sha256)
+    settings = _settings(context, attribution, strength)
     record = audit.provenance(
         params=body.model_dump(),
         seed=body.seed,
@@ -249,6 +320,7 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
             "model_version": version,
             "assets": list(model.assets),
             "loss_level": float(summary["loss_level"].iloc[0]),
+            "settings": settings,
             "diffusion": {
                 k: v
                 for k, v in results["diffusion"].metadata.items()
@@ -266,6 +338,7 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
         "last_history": str(last_history.date()),
         "assets": list(model.assets),
         "methods": table.to_dict(orient="records"),
+        "settings": settings,
         "most_plausible": scenarios,
         "audit": record,
     }

@@ -15,7 +15,10 @@ test replay uses). Writes ``reports/tables/reverse_stress.{csv,md}``,
 ``reverse_stress_validation.{csv,md}``, ``reverse_stress_scores.{csv,md}``,
 ``reverse_stress_choice.{csv,md}``, ``reverse_stress_choice_requests.{csv,md}``,
 ``reports/figures/reverse_stress.{png,pdf}``, ``reports/metrics/reverse_stress.json`` and
-``reports/metrics/reverse_stress_choice.json``.
+``reports/metrics/reverse_stress_choice.json``, and the settings the scenario service
+answers requests with, ``models/reverse_stress.json``
+(:mod:`diffrisk.stress.reverse_serving`: the sectors, the attribution and strength used,
+the loss guidance's other settings and the stress model's weight hash).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from diffrisk.core.compute import Compute
 from diffrisk.core.params import parse_list
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
+from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paired_hits import paired_hits_test
 from diffrisk.reporting.reverse_stress import figure_reverse_stress
 from diffrisk.reporting.style import save_figure
@@ -49,6 +53,7 @@ from diffrisk.stress.reverse import (
     segment_contributions,
 )
 from diffrisk.stress.reverse_score import fit_path_reference
+from diffrisk.stress.reverse_serving import SERVING_FILE, ReverseServing, write_serving
 from diffrisk.stress.reverse_study import (
     hit_counts,
     pick_by_rule,
@@ -192,6 +197,21 @@ def reverse_stress(
     write_table(requests, "reverse_stress_choice_requests")
     io.write_json(paths.metrics_dir() / "reverse_stress.json", metrics, digits=6)
     io.write_json(paths.metrics_dir() / "reverse_stress_choice.json", choice_metrics, digits=6)
+    serving = ReverseServing(
+        sectors=str(sectors),
+        attribution=used["attribution"],
+        strength=used["strength"],
+        defensive=float(defensive),
+        n_steps=int(n_steps),
+        checkpoint_sha256=weights_sha256(stress_checkpoint()),
+        source="reverse_stress stage: "
+        + (
+            "the validation rule's choice"
+            if metrics["choice_used"]["rule_choice"]
+            else "configured"
+        ),
+    )
+    write_serving(paths.models_dir() / SERVING_FILE, serving)
     figure = save_figure(figure_reverse_stress(contrib, summary), "reverse_stress")
     # the wall time is logged, not committed: a rerun that moves no number changes no file
     logger.info("reverse_stress: %s (%.1f s)", metrics["headline"], time.perf_counter() - tic)
@@ -203,6 +223,7 @@ def reverse_stress(
         "choice": choice,
         "choice_requests": requests,
         "choice_metrics": choice_metrics,
+        "serving": serving,
         "figure": figure,
     }
 
