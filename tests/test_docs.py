@@ -121,6 +121,7 @@ def _verdict_fragments() -> dict[str, str]:
     assert first["normal"] == first["student_t"]  # the README names them together
     mcnemar = rev.loc[["normal", "student_t", "vine_copula"], "mcnemar_p"]
     distill = json.loads((metrics / "distill.json").read_text())["validation"]
+    primary = json.loads((metrics / "selection.json").read_text())["scores"]["primary"]
     return {
         "one-day DM": f"({_minus(wf['mean_loss'])} vs {_minus(wf['mean_loss_benchmark'])}, "
         f"DM p = {wf['dm_p']:.3f}; p = {dm.loc[('portfolio', 'ddpm_wf', 0.01), 'dm_p']:.2f} at "
@@ -150,6 +151,8 @@ def _verdict_fragments() -> dict[str, str]:
         if mcnemar.min() == mcnemar.max()
         else "McNemar p differ: reword the README",
         "one-day student": f"keeps {distill['figures_within']} of {distill['figures']} figures",
+        "combination on validation": f"(FZ0 {_minus(primary['ddpm_mix_fhs'])} vs "
+        f"{_minus(primary['ddpm_wf'])})",
     }
 
 
