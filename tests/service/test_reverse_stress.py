@@ -216,6 +216,7 @@ def test_a_request_may_name_its_attribution_and_strength(client):
     mine = {"attribution": "weighted", "strength": 0.5, "methods": ["diffusion"]}
     out = client.post("/reverse-stress", json=body | mine).json()
     assert (out["settings"]["attribution"], out["settings"]["strength"]) == ("weighted", 0.5)
+    assert out["settings"]["source"] == "toy stage; attribution, strength from the request"
     assert out["audit"]["params"]["strength"] == 0.5
     assert base["settings"]["strength"] == 1.0
     guided = out["audit"]["diffusion"], base["audit"]["diffusion"]

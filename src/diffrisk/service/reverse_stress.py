@@ -26,7 +26,8 @@ and the answer states the settings it used and where they came from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from diffrisk.stress.reverse_serving import ReverseServing, library_defaults, re
 from diffrisk.stress.reverse_study import METHODS, reverse_stress_methods
 from diffrisk.stress.windows import conditioning_position
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["reverse stress"])
 #: Bounds and default of the number of guided chains / peer draws of a request.
 N_PATHS_MIN, N_PATHS_MAX, N_PATHS_DEFAULT = 16, 5000, 300
@@ -137,6 +139,13 @@ def configure(
         as_of_range=as_of_bounds(returns.index, min_history),
     )
     context.reference_for(int(model.config.horizon))  # the default horizon's, at start-up
+    logger.info(
+        "reverse stress: %d segments, attribution %s, strength %g (%s)",
+        len(context.segments),
+        serving.attribution,
+        serving.strength,
+        serving.source,
+    )
     app.state.reverse_stress = context
     return context
 
@@ -221,17 +230,16 @@ def reverse_stress_options(request: Request) -> dict[str, Any]:
         "as_of_range": [str(d.date()) for d in context.as_of_range],
         "n_paths": {"min": N_PATHS_MIN, "max": N_PATHS_MAX, "default": N_PATHS_DEFAULT},
         "attributions": list(ATTRIBUTIONS),
-        "settings": _settings(context, context.serving.attribution, context.serving.strength),
+        "settings": _settings(context, context.serving),
         "model_version": model_version("stress", model.train_end, context.checkpoint_sha256),
     }
 
 
-def _settings(context: ReverseContext, attribution: str, strength: float) -> dict[str, Any]:
+def _settings(context: ReverseContext, serving: ReverseServing) -> dict[str, Any]:
     """The settings an answer uses, with the sectors and where the defaults come from."""
-    serving = context.serving
     return {
-        "attribution": attribution,
-        "strength": float(strength),
+        "attribution": serving.attribution,
+        "strength": serving.strength,
         "defensive": serving.defensive,
         "n_steps": serving.n_steps,
         "segments": context.segments,
@@ -239,19 +247,20 @@ def _settings(context: ReverseContext, attribution: str, strength: float) -> dic
     }
 
 
-def _chosen(context: ReverseContext, body: ReverseStressRequest) -> tuple[str, float]:
-    """The request's attribution and strength, or the served ones (422 naming a bad one)."""
-    attribution = context.serving.attribution if body.attribution is None else body.attribution
-    if attribution not in ATTRIBUTIONS:
-        raise _bad(
-            "attribution",
-            f"unknown attribution {attribution!r}; expected one of {list(ATTRIBUTIONS)}",
-            ", ".join(ATTRIBUTIONS),
-        )
-    strength = context.serving.strength if body.strength is None else body.strength
-    if not (np.isfinite(strength) and 0.0 <= strength <= 1.0):
-        raise _bad("strength", f"strength must lie in [0, 1], got {strength!r}", "0 .. 1")
-    return attribution, float(strength)
+def _chosen(context: ReverseContext, body: ReverseStressRequest) -> ReverseServing:
+    """The served settings with the request's attribution and strength (422 naming a bad one)."""
+    allowed = {"attribution": ", ".join(ATTRIBUTIONS), "strength": "0 .. 1"}
+    serving = context.serving
+    given = {"attribution": body.attribution, "strength": body.strength}
+    given = {name: value for name, value in given.items() if value is not None}
+    for name, value in given.items():
+        try:
+            serving = replace(serving, **{name: value})
+        except ValueError as exc:
+            raise _bad(name, str(exc), allowed[name]) from None
+    if given:
+        serving = replace(serving, source=f"{serving.source}; {', '.join(given)} from the request")
+    return serving
 
 
 @router.post("/reverse-stress")
@@ -263,7 +272,7 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
     if unknown or not body.methods:
         what = f"unknown methods {unknown}" if unknown else "no method chosen"
         raise _bad("methods", f"{what}; expected a subset of {list(METHODS)}", ", ".join(METHODS))
-    attribution, strength = _chosen(context, body)
+    serving = _chosen(context, body)
     h_max = int(model.config.horizon)
     try:
         checked = check_request(
@@ -287,10 +296,10 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
             reference=context.reference_for(checked.horizon),
             segments=context.segments,
             n_paths=body.n_paths,
-            diffusion_options=context.serving.diffusion_options(strength),
+            diffusion_options=serving.diffusion_options(),
             methods=body.methods,
             seed=body.seed,
-            attribution=attribution,
+            attribution=serving.attribution,
         )
     except ReverseStressError as exc:
         allowed = " .. ".join(str(d.date()) for d in context.as_of_range)
@@ -309,7 +318,7 @@ def reverse_stress_endpoint(body: ReverseStressRequest, request: Request) -> dic
             "contributions": dict(zip(model.assets, contrib.round(8).tolist(), strict=True)),
         }
     version = model_version("stress", model.train_end, context.checkpoint_sha256)
-    settings = _settings(context, attribution, strength)
+    settings = _settings(context, serving)
     record = audit.provenance(
         params=body.model_dump(),
         seed=body.seed,

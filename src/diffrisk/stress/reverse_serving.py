@@ -82,13 +82,9 @@ class ReverseServing:
         """Sector -> tickers over ``assets`` (ValueError naming a ticker not among them)."""
         return parse_segments(self.sectors, assets)
 
-    def diffusion_options(self, strength: float | None = None) -> dict[str, Any]:
-        """Keyword arguments of the diffusion method (``strength`` overrides the record's)."""
-        return {
-            "strength": self.strength if strength is None else float(strength),
-            "defensive": self.defensive,
-            "n_steps": self.n_steps,
-        }
+    def diffusion_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~diffrisk.stress.reverse.diffusion_reverse_stress`."""
+        return {"strength": self.strength, "defensive": self.defensive, "n_steps": self.n_steps}
 
     def to_record(self) -> dict[str, Any]:
         """The JSON record (every field of :data:`FIELDS`)."""
