@@ -28,7 +28,7 @@ from diffrisk.service.settings import ServiceSettings
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import save_stress_model, train_stress_model
-from diffrisk.stress.reverse_serving import SERVING_FILE, ReverseServing, write_serving
+from diffrisk.stress.reverse_serving import SERVING_FILE, library_defaults, write_serving
 from diffrisk.stress.scenario_sets import generate_scenario_set, write_scenario_set
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns
 from tests.support.postgres import free_port
@@ -42,7 +42,9 @@ ARCHETYPES = [
 ]
 GUIDANCE = {"unconditional": 1.25, "volatility_x2": 2.0, "crash": 1.5}
 #: The toy pipeline's reverse stress settings (its checkpoint hash is added when written).
-SERVING = ReverseServing(sectors="g1=A0,A1; g2=A2", attribution="top_decile", source="toy stage")
+SERVING = replace(
+    library_defaults(), sectors="g1=A0,A1; g2=A2", attribution="top_decile", source="toy stage"
+)
 
 
 @pytest.fixture(scope="package")

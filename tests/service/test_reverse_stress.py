@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from fastapi import FastAPI
@@ -12,7 +14,7 @@ from diffrisk.service.reverse_stress import DEFAULT_METHODS, configure, router
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.reverse import check_request
 from diffrisk.stress.reverse_score import fit_path_reference
-from diffrisk.stress.reverse_serving import SERVING_FILE, ReverseServing, write_serving
+from diffrisk.stress.reverse_serving import SERVING_FILE, library_defaults, write_serving
 from diffrisk.stress.reverse_study import METHODS, reverse_stress_methods
 from tests.service.conftest import SERVING
 
@@ -233,9 +235,9 @@ def test_without_a_record_the_library_defaults_answer(pipeline):
 
 def test_a_record_for_other_weights_or_assets_is_refused(pipeline, tmp_path):
     record = tmp_path / SERVING_FILE
-    write_serving(record, ReverseServing(checkpoint_sha256="0" * 64))
+    write_serving(record, replace(library_defaults(), checkpoint_sha256="0" * 64))
     with pytest.raises(ValueError, match=r"reverse_stress.json: chosen for stress weights 000000"):
         configure(FastAPI(), pipeline["models"] / "stress.pt", pipeline["returns"], record)
-    write_serving(record, ReverseServing(sectors="tech=AAPL"))
+    write_serving(record, replace(library_defaults(), sectors="tech=AAPL"))
     with pytest.raises(ValueError, match=r"reverse_stress.json: segments: segment 'tech' names"):
         configure(FastAPI(), pipeline["models"] / "stress.pt", pipeline["returns"], record)

@@ -59,9 +59,9 @@ def test_library_defaults_are_one_segment_per_asset_and_the_function_defaults():
     ("change", "message"),
     [
         ({"attribution": "loudest"}, r"attribution \['loudest'\] unknown"),
-        ({"strength": 1.5}, r"strength must lie in \[0, 1\], got 1.5"),
+        ({"strength": 1.5}, r"strength must be in \[0, 1\], got 1.5"),
         ({"strength": "strong"}, r"strength must be a finite number"),
-        ({"defensive": 1.0}, r"defensive must lie in \[0, 1\), got 1.0"),
+        ({"defensive": 1.0}, r"defensive must be in \[0, 1\), got 1.0"),
         ({"n_steps": 2.5}, r"n_steps must be an integer >= 1"),
         ({"sectors": 3}, r"sectors must be a string"),
     ],

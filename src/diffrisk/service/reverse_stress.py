@@ -91,7 +91,7 @@ def configure(
     app: FastAPI,
     checkpoint: str | Path,
     returns_file: str | Path,
-    serving: ReverseServing | str | Path | None = None,
+    record: str | Path | None = None,
 ) -> ReverseContext:
     """Load the stress model, the returns and the settings for the router into ``app.state``.
 
@@ -102,11 +102,10 @@ def configure(
         ``models/stress.pt``.
     returns_file : path
         Parquet of daily log returns holding (at least) the model's assets as columns.
-    serving : ReverseServing, path or None
-        The settings, or the path of the ``reverse_stress`` stage's record
-        (``models/reverse_stress.json``, :func:`~diffrisk.stress.reverse_serving.read_serving`:
-        refused when chosen for other weights than ``checkpoint``'s); None: the library
-        defaults (one segment per asset).
+    record : path or None
+        The ``reverse_stress`` stage's record of its settings (``models/reverse_stress.json``,
+        :func:`~diffrisk.stress.reverse_serving.read_serving`: refused when chosen for other
+        weights than ``checkpoint``'s); None: the library defaults (one segment per asset).
 
     Raises
     ------
@@ -124,10 +123,9 @@ def configure(
     cfg = model.config
     min_history = max(int(cfg.history), int(cfg.ewma_warmup))
     train = returns.loc[returns.index <= pd.Timestamp(model.train_end)].to_numpy(dtype=float)
-    if serving is None:
-        serving = library_defaults()
-    elif not isinstance(serving, ReverseServing):
-        serving = read_serving(serving, model.assets, checkpoint_sha)
+    serving = (
+        library_defaults() if record is None else read_serving(record, model.assets, checkpoint_sha)
+    )
     context = ReverseContext(
         model=model,
         returns=returns,

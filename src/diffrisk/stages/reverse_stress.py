@@ -157,10 +157,19 @@ def reverse_stress(
         replays, base_strength, attribution, val_periods, strength
     )
     used = choice_metrics["used"]
-    shared |= {
-        "attribution": used["attribution"],
-        "diffusion_options": options | {"strength": used["strength"]},
-    }
+    rule = bool(choice_metrics["configured_is_the_rule_choice"])
+    # what the test replay, the headline request and the service use
+    serving = ReverseServing(
+        sectors=str(sectors),
+        attribution=used["attribution"],
+        strength=used["strength"],
+        defensive=defensive,
+        n_steps=n_steps,
+        checkpoint_sha256=weights_sha256(stress_checkpoint()),
+        source="reverse_stress stage: "
+        + ("the validation rule's choice" if rule else "configured"),
+    )
+    shared |= {"attribution": serving.attribution, "diffusion_options": serving.diffusion_options()}
     test_rows = returns.index[returns.index >= splits.test_start]
     request = check_request(portfolios["equal_weight"], len(assets), h, h, es_alpha=es_alpha)
     results, summary = reverse_stress_methods(model, returns, request, as_of=test_rows[0], **shared)
@@ -187,8 +196,7 @@ def reverse_stress(
     metrics = _metrics(summary, scores, results, skipped, h, es_alpha) | {
         "requests": len(portfolios) * len(usable),
         "periods": usable,
-        "choice_used": used
-        | {"rule_choice": bool(choice_metrics["configured_is_the_rule_choice"])},
+        "choice_used": used | {"rule_choice": rule},
     }
     write_table(summary, "reverse_stress")
     write_table(validation, "reverse_stress_validation")
@@ -197,20 +205,6 @@ def reverse_stress(
     write_table(requests, "reverse_stress_choice_requests")
     io.write_json(paths.metrics_dir() / "reverse_stress.json", metrics, digits=6)
     io.write_json(paths.metrics_dir() / "reverse_stress_choice.json", choice_metrics, digits=6)
-    serving = ReverseServing(
-        sectors=str(sectors),
-        attribution=used["attribution"],
-        strength=used["strength"],
-        defensive=float(defensive),
-        n_steps=int(n_steps),
-        checkpoint_sha256=weights_sha256(stress_checkpoint()),
-        source="reverse_stress stage: "
-        + (
-            "the validation rule's choice"
-            if metrics["choice_used"]["rule_choice"]
-            else "configured"
-        ),
-    )
     write_serving(paths.models_dir() / SERVING_FILE, serving)
     figure = save_figure(figure_reverse_stress(contrib, summary), "reverse_stress")
     # the wall time is logged, not committed: a rerun that moves no number changes no file

@@ -29,6 +29,7 @@ import torch
 from numpy.typing import NDArray
 from scipy.stats import binomtest, norm
 
+from diffrisk.core.checks import finite_float
 from diffrisk.diffusion.sampler import reverse_steps
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.steps import ddim_step
@@ -80,6 +81,22 @@ def boundary_shift(x0_hat: torch.Tensor, loss_fn: LossFn, target: float) -> torc
     return (factor * grad).to(x0_hat.dtype)
 
 
+def check_guidance(strength: float, defensive: float) -> tuple[float, float]:
+    """``(strength, defensive)`` as floats; ValueError unless in ``[0, 1]`` and ``[0, 1)``.
+
+    Examples
+    --------
+    >>> check_guidance(1, 0.2)
+    (1.0, 0.2)
+    """
+    s, d = finite_float(strength, "strength"), finite_float(defensive, "defensive")
+    if not 0.0 <= s <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+    if not 0.0 <= d < 1.0:
+        raise ValueError(f"defensive must be in [0, 1), got {defensive!r}")
+    return s, d
+
+
 def guided_reverse(
     eps_fn: Callable[[torch.Tensor, int], torch.Tensor],
     schedule: NoiseSchedule,
@@ -127,12 +144,9 @@ def guided_reverse(
     -------
     GuidedDraw
     """
-    if not (0.0 <= strength <= 1.0) or not math.isfinite(strength):
-        raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+    strength, defensive = check_guidance(strength, defensive)
     if not (0.0 < eta <= 1.0):
         raise ValueError(f"eta must be in (0, 1] for importance weights, got {eta!r}")
-    if not (0.0 <= defensive < 1.0):
-        raise ValueError(f"defensive must be in [0, 1), got {defensive!r}")
     steps = reverse_steps("ddim", schedule, n_steps, spacing)
     x = x_init
     log_r = torch.zeros(x.shape[0], dtype=torch.float64)  # log q/p along the path

@@ -7,28 +7,29 @@ stage writes those settings, with the loss guidance's other knobs and the weight
 the stress model they were chosen for, to ``models/reverse_stress.json``
 (:func:`write_serving`); the scenario service reads that record (:func:`read_serving`),
 so that ``POST /reverse-stress`` answers as the study does. Without a record a service
-answers with :func:`library_defaults` (one segment per asset).
+answers with :func:`library_defaults` (one segment per asset, the defaults of
+:func:`~diffrisk.stress.reverse_study.reverse_stress_methods` and
+:func:`~diffrisk.stress.reverse.diffusion_reverse_stress`).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from diffrisk.core import io
-from diffrisk.core.checks import check_int, finite_float
+from diffrisk.core.checks import check_int
 from diffrisk.stress.config import parse_segments
-from diffrisk.stress.reverse import check_attributions
+from diffrisk.stress.reverse import check_attributions, diffusion_reverse_stress
+from diffrisk.stress.reverse_guidance import check_guidance
+from diffrisk.stress.reverse_study import reverse_stress_methods
 
 #: File name of the stage's record in the models folder.
 SERVING_FILE = "reverse_stress.json"
-#: Record fields, in the order :meth:`ReverseServing.to_record` writes them.
-FIELDS: tuple[str, ...] = (
-    "sectors", "attribution", "strength", "defensive", "n_steps", "checkpoint_sha256", "source",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,25 +56,20 @@ class ReverseServing:
         Where the settings come from, stated in every answer.
     """
 
-    sectors: str = ""
-    attribution: str = "set_mean"
-    strength: float = 1.0
-    defensive: float = 0.2
-    n_steps: int = 20
-    checkpoint_sha256: str = ""
-    source: str = "library defaults"
+    sectors: str
+    attribution: str
+    strength: float
+    defensive: float
+    n_steps: int
+    checkpoint_sha256: str
+    source: str
 
     def __post_init__(self) -> None:
         for name in ("sectors", "attribution", "checkpoint_sha256", "source"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
         check_attributions([self.attribution])
-        strength = finite_float(self.strength, "strength")
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must lie in [0, 1], got {self.strength!r}")
-        defensive = finite_float(self.defensive, "defensive")
-        if not 0.0 <= defensive < 1.0:
-            raise ValueError(f"defensive must lie in [0, 1), got {self.defensive!r}")
+        strength, defensive = check_guidance(self.strength, self.defensive)
         object.__setattr__(self, "strength", strength)
         object.__setattr__(self, "defensive", defensive)
         object.__setattr__(self, "n_steps", check_int(self.n_steps, "n_steps"))
@@ -87,13 +83,32 @@ class ReverseServing:
         return {"strength": self.strength, "defensive": self.defensive, "n_steps": self.n_steps}
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON record (every field of :data:`FIELDS`)."""
+        """The JSON record (every field)."""
         return asdict(self)
 
 
+#: The record's fields, in the order of :class:`ReverseServing`.
+FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ReverseServing))
+
+
 def library_defaults() -> ReverseServing:
-    """The settings of a service without the stage's record: one segment per asset."""
-    return ReverseServing()
+    """The settings of a service without the stage's record: one segment per asset.
+
+    Read from the signatures of :func:`~diffrisk.stress.reverse_study.reverse_stress_methods`
+    (the attribution) and :func:`~diffrisk.stress.reverse.diffusion_reverse_stress` (the
+    guidance), so that they are the library's defaults.
+    """
+    guidance = inspect.signature(diffusion_reverse_stress).parameters
+    methods = inspect.signature(reverse_stress_methods).parameters
+    return ReverseServing(
+        sectors="",
+        attribution=methods["attribution"].default,
+        strength=guidance["strength"].default,
+        defensive=guidance["defensive"].default,
+        n_steps=guidance["n_steps"].default,
+        checkpoint_sha256="",
+        source="library defaults",
+    )
 
 
 def write_serving(path: str | Path, serving: ReverseServing) -> Path:
