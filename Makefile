@@ -11,8 +11,14 @@ TEST_WORKERS ?= 2
 export DVC_NO_ANALYTICS := 1
 export OMP_WAIT_POLICY := PASSIVE
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Instruction-set profile of the pipeline's Jupyter kernel, which every stage runs in:
+# avx2 caps numpy, OpenBLAS, PyTorch and numba at AVX2 on x86-64, so that any x86-64 CPU
+# with AVX2 computes the committed tables; native lets them use the whole CPU (faster on
+# AVX-512, other numbers). `make repro ISA_PROFILE=native`; see diffrisk.stages.kernel.
+ISA_PROFILE ?= avx2
+export ISA_PROFILE
 
-.PHONY: help venv repro test lint format smoke bench lab deps dag metrics clean serve chromium docs
+.PHONY: help venv kernel repro test lint format smoke bench lab deps dag metrics clean serve chromium docs
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -22,15 +28,17 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install the pinned requirements (and diffrisk, editable)
 
-repro: $(STAMP) ## Set up everything and rebuild every table and figure (dvc repro)
+kernel: $(STAMP) ## Install the stages' Jupyter kernel (python3) with the profile ISA_PROFILE
+	$(BIN)/python -m diffrisk.stages.kernel --install-kernel $(ISA_PROFILE)
+
+repro: kernel ## Set up everything and rebuild every table and figure (dvc repro)
 	$(BIN)/dvc repro
 
-test: $(STAMP) ## Set up everything and run the test suite (includes an end-to-end smoke run)
+test: kernel ## Set up everything and run the test suite (includes an end-to-end smoke run)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 chromium: ## Install Debian's chromium for the page's browser test (root, Debian; .ci/run does it)
@@ -52,13 +60,13 @@ format: $(STAMP) ## Auto-format the code with ruff
 docs: $(STAMP) ## Build the documentation site into site/ (mkdocs, warnings as errors)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-smoke: $(STAMP) ## Run only the end-to-end smoke pipeline test
+smoke: kernel ## Run only the end-to-end smoke pipeline test
 	$(BIN)/python -m pytest tests/test_pipeline_smoke.py -v
 
 bench: $(STAMP) ## Run the benchmarks (timings quoted in the README)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-lab: $(STAMP) ## Open the notebooks in JupyterLab
+lab: kernel ## Open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
 deps: $(STAMP) ## Rewrite dvc.yaml's code deps from the notebooks' imports (tests/stages/dvc_deps.py)

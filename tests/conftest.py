@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Test files that run the pipeline through ``dvc repro`` (minutes, one xdist worker each):
+#: collected first, so that with ``--dist loadfile`` the other worker runs everything else
+#: beside them instead of one worker finishing the smoke run alone at the end.
+LONGEST_FIRST = ("test_pipeline_smoke.py", "test_own_data_smoke.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Put the files of :data:`LONGEST_FIRST` first, in that order; the rest keep theirs."""
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
 
 
 def params_section(*keys: str) -> dict:
@@ -44,6 +57,37 @@ def dask_processes():
 
     with local_dask_processes(2) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory) -> Iterator[str]:
+    """The address of one embedded Dask cluster per test process: two workers, one thread each.
+
+    It is the cluster :func:`diffrisk.core.compute.shared_scheduler` starts for a stage, started
+    once and shared by the tests whose question is "do the results depend on running in
+    worker processes?", so that each of them does not pay for a cluster and for importing
+    torch and diffrisk in two fresh workers. Such a test sends its fanned-out run here
+    (``scheduler=dask_cluster``, or ``monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)`` for a
+    stage, after its in-process run). The workers' ``DIFFRISK_ROOT`` names a regular file, so
+    a task that reads or writes through :mod:`diffrisk.core.paths` in a worker (instead of
+    taking its files in its item) fails there rather than touching another test's project.
+    The embedded cluster started per call (``workers: 2`` without a scheduler) is tested in
+    ``tests/core/test_compute.py`` and by the smoke pipeline.
+    """
+    from diffrisk.core.compute import SCHEDULER_ENV, shared_scheduler
+
+    guard = tmp_path_factory.mktemp("dask_cluster") / "not_a_project_root"
+    guard.write_text("the shared test cluster's workers have no project root\n")
+    saved = {key: os.environ.pop(key, None) for key in ("DIFFRISK_ROOT", SCHEDULER_ENV)}
+    os.environ["DIFFRISK_ROOT"] = str(guard)  # what the worker processes are spawned with
+    with ExitStack() as stack:
+        try:
+            address = stack.enter_context(shared_scheduler(2))
+        finally:
+            del os.environ["DIFFRISK_ROOT"]
+            os.environ.update({key: value for key, value in saved.items() if value is not None})
+        assert address is not None
+        yield address
 
 
 @pytest.fixture

@@ -81,18 +81,27 @@ def _assert_same(left, right) -> None:
             assert np.array_equal(other.scenarios, scen.scenarios)
 
 
-def test_one_task_per_series_gives_the_single_run_to_the_byte(two_series):
+def test_one_task_per_series_gives_the_single_run_to_the_byte(two_series, dask_cluster):
     # a third series, so that a worker runs more than one task; columns out of name order,
     # so that the join must follow the frame's (or ``series``') order, not sorting
     returns = two_series.assign(c=two_series["a"].to_numpy()[::-1] * 0.5)[["b", "c", "a"]]
     dates = returns.index[-8:]
     single = run_baselines(returns, dates, BASELINE_METHODS, FANOUT_CONFIG, seed=7)
-    fanned = run_baselines(returns, dates, BASELINE_METHODS, FANOUT_CONFIG, seed=7, workers=2)
+    fanned = run_baselines(
+        returns, dates, BASELINE_METHODS, FANOUT_CONFIG, seed=7, workers=2, scheduler=dask_cluster
+    )
     _assert_same(fanned, single)
     assert list(fanned["hs"][0]["series"].unique()) == ["b", "c", "a"]
     # a subset of series in a chosen order, as run_baselines takes it
     subset = run_baselines(
-        returns, dates, ["hs", "fhs"], FANOUT_CONFIG, seed=7, series=["a", "b"], workers=2
+        returns,
+        dates,
+        ["hs", "fhs"],
+        FANOUT_CONFIG,
+        seed=7,
+        series=["a", "b"],
+        workers=2,
+        scheduler=dask_cluster,
     )
     _assert_same(
         subset,

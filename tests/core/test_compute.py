@@ -18,6 +18,7 @@ from diffrisk.core.compute import (
 )
 from tests.support.compute_tasks import (
     fail_on_negative,
+    make_models_dir,
     slow_logged_square,
     square,
     square_and_pid,
@@ -120,6 +121,15 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_result(dask_processes, 
     assert results == [x * x for x in range(10)]  # every result once, in order
     done = {int(p.name.split("-")[0]) for p in tmp_path.iterdir()}
     assert done == set(range(10))
+
+
+def test_the_shared_test_cluster_has_two_workers_and_no_project_root(dask_cluster, project_tmp):
+    """The cluster of ``tests/conftest.py``: its two workers cannot reach a test's project."""
+    pids = {pid for _, pid in compute_map(square_and_pid, range(8), scheduler=dask_cluster)}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert make_models_dir(0) == str(project_tmp / "models")  # here: the test's project
+    with pytest.raises(NotADirectoryError):  # there: a regular file stands in for the root
+        compute_map(make_models_dir, [0], scheduler=dask_cluster)
 
 
 def test_worker_environment_keeps_thread_limits_and_drops_malloc_trim():

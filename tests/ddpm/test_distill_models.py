@@ -72,13 +72,15 @@ def test_no_student_sees_a_day_after_its_split(tiny, teachers, tmp_path):
     assert same_weights(base[0], again[0])
 
 
-def test_dask_workers_give_the_same_students(tiny, teachers, tmp_path):
+def test_dask_workers_give_the_same_students(tiny, teachers, tmp_path, dask_cluster):
     _, returns, splits = tiny
     _, paths = teachers
     outs = [[tmp_path / f"{w}_{k}.pt" for k in range(2)] for w in (1, 2)]
     serial, parallel = (
-        distill_checkpoints(paths, out, returns, _reference(splits), SMALL, seed=1, workers=w)
-        for w, out in zip((1, 2), outs, strict=True)
+        distill_checkpoints(
+            paths, out, returns, _reference(splits), SMALL, seed=1, workers=w, scheduler=address
+        )
+        for w, address, out in zip((1, 2), (None, dask_cluster), outs, strict=True)
     )
     for a, b in zip(serial, parallel, strict=True):
         assert same_weights(a, b)

@@ -33,14 +33,20 @@ def test_member_seeds():
         member_seeds(7, 0)
 
 
-def test_parallel_members_equal_serial_members(data, tmp_path):
+def test_parallel_members_equal_serial_members(data, tmp_path, dask_cluster):
     returns, splits = data
     seeds = member_seeds(0, 2)
     serial = fit_members(
         returns, splits, CONFIG, seeds, [tmp_path / f"s{k}.pt" for k in seeds], workers=1
     )
     parallel = fit_members(
-        returns, splits, CONFIG, seeds, [tmp_path / f"p{k}.pt" for k in seeds], workers=2
+        returns,
+        splits,
+        CONFIG,
+        seeds,
+        [tmp_path / f"p{k}.pt" for k in seeds],
+        workers=2,
+        scheduler=dask_cluster,
     )
     for a, b in zip(serial, parallel, strict=True):
         for key, value in a.net.state_dict().items():

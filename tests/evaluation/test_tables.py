@@ -94,17 +94,19 @@ def test_backtest_table_rows_agree_with_the_tests(methods):
     assert worst["ddpm"] < worst["fhs"]
 
 
-def test_backtest_table_is_byte_identical_on_one_and_two_dask_workers(methods):
+def test_backtest_table_is_byte_identical_on_one_and_two_dask_workers(methods, dask_cluster):
     """Every (series, method) is a Dask task drawing from its own seed: the number of
     workers (and the order tasks finish in) cannot change a single bit of the table."""
     forecasts, scenarios = methods
     scen = {m: s for m, s in scenarios.items() if m != "hs"}  # hs: the parametric null
     one = backtest_table(forecasts, scen, n_sim=200, seed=4, workers=1)
-    two = backtest_table(forecasts, scen, n_sim=200, seed=4, workers=2)
+    two = backtest_table(forecasts, scen, n_sim=200, seed=4, workers=2, scheduler=dask_cluster)
     pd.testing.assert_frame_equal(one, two, check_exact=True)
     assert len(one) == 4 * 3 * 3 and one["as_z2_p"].notna().all()
     # a pair's rows do not depend on its neighbours: one method alone gives its rows
-    alone = backtest_table({"ddpm": forecasts["ddpm"]}, scen, n_sim=200, seed=4, workers=2)
+    alone = backtest_table(
+        {"ddpm": forecasts["ddpm"]}, scen, n_sim=200, seed=4, workers=2, scheduler=dask_cluster
+    )
     pd.testing.assert_frame_equal(
         alone, one[one.method == "ddpm"].reset_index(drop=True), check_exact=True
     )

@@ -67,12 +67,20 @@ def test_path_sets_agree_with_risk_summary(tmp_path):
 
 
 @pytest.mark.slow
-def test_results_do_not_depend_on_chunks_or_workers_and_parts_are_written(one_day_set, tmp_path):
+def test_results_do_not_depend_on_chunks_or_workers_and_parts_are_written(
+    one_day_set, tmp_path, dask_cluster
+):
     path, _, realized = one_day_set
     book = PortfolioBook(40, 5, seed=4)
     a = portfolio_book_risk(path, book, realized=realized, portfolio_chunk=40, day_chunk=9)
     b = portfolio_book_risk(
-        path, book, realized=realized, portfolio_chunk=7, day_chunk=2, workers=2
+        path,
+        book,
+        realized=realized,
+        portfolio_chunk=7,
+        day_chunk=2,
+        workers=2,
+        scheduler=dask_cluster,
     )
     pd.testing.assert_frame_equal(a, b)
     summary = portfolio_book_risk(

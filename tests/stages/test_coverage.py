@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from diffrisk.core import paths
-from diffrisk.core.compute import Compute
+from diffrisk.core.compute import SCHEDULER_ENV, Compute
 from diffrisk.evaluation.ensemble import DISAGREEMENT_COLUMNS, ENSEMBLE_COLUMNS
 from diffrisk.evaluation.headline import HEADLINE_COLUMNS
 from diffrisk.forecasts.contract import ScenarioSet, risk_frame_from_scenarios
@@ -163,9 +163,10 @@ def test_primary_method_comes_from_the_selection(project):
         )
 
 
-def test_battery_on_two_dask_workers_writes_the_same_tables(project):
+def test_battery_on_two_dask_workers_writes_the_same_tables(project, dask_cluster, monkeypatch):
     one = stage.run(seed=SEED, coverage=COVERAGE, data={"series": HEADS})
     first = pd.read_parquet(paths.backtests_dir() / "backtests.parquet")
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # the stage's calls go to the cluster
     two = stage.run(seed=SEED, coverage={**COVERAGE, "workers": 2}, data={"series": HEADS})
     pd.testing.assert_frame_equal(one["backtests"], two["backtests"], check_exact=True)
     pd.testing.assert_frame_equal(

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from diffrisk.core import io, paths
+from diffrisk.core.compute import SCHEDULER_ENV
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stages import reverse_stress as stage
 from diffrisk.stress.reverse_serving import SERVING_FILE, read_serving
@@ -204,9 +205,10 @@ def test_auto_uses_the_validation_rule_and_never_reads_the_test_period(project):
     assert not moved["validation"]["loss"].equals(out["validation"]["loss"])
 
 
-def test_two_dask_workers_write_the_same_outputs(project):
+def test_two_dask_workers_write_the_same_outputs(project, dask_cluster, monkeypatch):
     one = stage.run(seed=1, data=DATA, stress={"reverse": REVERSE, "segments": SECTORS})
     written = {name: (project / "reports" / name).read_bytes() for name in OUTPUTS}
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # the stage's calls go to the cluster
     reverse = {**REVERSE, "workers": 2}
     two = stage.run(seed=1, data=DATA, stress={"reverse": reverse, "segments": SECTORS})
     for key in ("summary", "validation", "scores"):

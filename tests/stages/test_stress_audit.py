@@ -147,7 +147,7 @@ def test_bad_requests_raise_naming_the_field(project, overrides, match):
         _run(**overrides)
 
 
-def test_workers_change_nothing_but_the_time(project):
+def test_workers_change_nothing_but_the_time(project, dask_cluster):
     """Members trained as two Dask tasks and requests fanned out on two workers give the
     items, tables, metrics and member checkpoints of the one-process run, byte for byte."""
     two = {"members": 2, "others": "member_1, member_2"}
@@ -161,7 +161,7 @@ def test_workers_change_nothing_but_the_time(project):
     weights = [weights_sha256(p) for p in members]  # the files also hold wall times
     for p in members:
         p.unlink()  # retrained, now in the tasks
-    fanned = _run(**two, compute=Compute(workers=2))
+    fanned = _run(**two, compute=Compute(workers=2, scheduler=dask_cluster))
     pd.testing.assert_frame_equal(fanned["items"], serial["items"], check_exact=True)
     assert json.loads((paths.stress_members_dir() / "timing.json").read_text())["workers"] == 2
     for p, content in written.items():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from diffrisk.core import io
+from diffrisk.core.compute import SCHEDULER_ENV
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.data.returns import constituent_returns
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
@@ -36,7 +37,7 @@ from tests.stages.conftest import write_stress_returns
 from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START
 
 
-def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
+def test_stages_end_to_end_on_the_smoke_setting(project_tmp, dask_cluster, monkeypatch):
     from diffrisk.core import paths
     from diffrisk.data.returns import load_returns
     from diffrisk.data.splits import Splits
@@ -64,12 +65,14 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp):
         k: load_comparison_model(paths.models_dir() / f"stress_{k}.pt").net.state_dict()
         for k in COMPARISON_GENERATORS
     }
-    stress_train_comparison_stage.train_comparison(  # both fits at once, in spawned processes
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # both fits at once, in worker processes
+    stress_train_comparison_stage.train_comparison(
         model=StressConfig.smoke().to_dict(),
         comparison={**ComparisonConfig.smoke().to_dict(), "workers": 2},
         inputs=inputs,
         progress=False,
     )
+    monkeypatch.delenv(SCHEDULER_ENV)
     for kind, weights in serial.items():  # the same weights (the records hold wall times)
         again = load_comparison_model(paths.models_dir() / f"stress_{kind}.pt").net.state_dict()
         assert list(again) == list(weights)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from diffrisk.core import io
-from diffrisk.core.compute import Compute
+from diffrisk.core.compute import SCHEDULER_ENV, Compute
 from diffrisk.core.paths import scenario_set_file, stress_dir
 from diffrisk.stages import stress_segments as stage
 from diffrisk.stress.archetypes import Archetype
@@ -57,12 +57,13 @@ def project(project_tmp):
     return project_tmp
 
 
-def test_two_dask_workers_write_the_same_outputs(project):
+def test_two_dask_workers_write_the_same_outputs(project, dask_cluster, monkeypatch):
     one = stage.run(seed=1, data=DATA, stress={"segments": SEGMENTS})
     table = one["segments"]
     assert list(dict.fromkeys(table["variant"])) == ["diffusion", "bootstrap", stage.STRATIFIED]
     assert np.isfinite(table.select_dtypes("number").to_numpy(dtype=float)).all()
     written = {name: (project / name).read_bytes() for name in OUTPUTS}
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # the stage's calls go to the cluster
     two = stage.run(seed=1, data=DATA, stress={"segments": {**SEGMENTS, "workers": 2}})
     for key in ("segments", "summary"):
         pd.testing.assert_frame_equal(one[key], two[key], check_exact=True)

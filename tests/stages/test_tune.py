@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from diffrisk.core import paths
+from diffrisk.core.compute import SCHEDULER_ENV
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.stages.tune import parse_args, run, study_setup, tune_ddpm
@@ -202,7 +203,8 @@ def test_unknown_val_series_stops_before_any_trial(project):
     assert not paths.best_params_file().exists()
 
 
-def test_stage_on_two_dask_workers_fills_one_journal_study(project):
+def test_stage_on_two_dask_workers_fills_one_journal_study(project, dask_cluster, monkeypatch):
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # the stage's tasks go to the cluster
     out = run(seed=SEED, data=DATA, tune={**TUNE, "n_trials": 4, "workers": 2}, ddpm=DDPM)
     journal = paths.models_dir() / "optuna.journal"
     assert journal.is_file() and not (paths.models_dir() / "optuna.db").exists()

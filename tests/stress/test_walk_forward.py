@@ -141,9 +141,11 @@ def test_period_sets_scope_and_common_noise(versions, returns):
         version_period_sets(versions, returns, _dates(returns), as_of, scope="some", **kwargs)
 
 
-def test_period_sets_on_two_dask_workers_are_the_same(versions, returns):
+def test_period_sets_on_two_dask_workers_are_the_same(versions, returns, dask_cluster):
     one = version_period_sets(versions, returns, _dates(returns), AS_OF, **SET_OPTIONS)
-    two = version_period_sets(versions, returns, _dates(returns), AS_OF, workers=2, **SET_OPTIONS)
+    two = version_period_sets(
+        versions, returns, _dates(returns), AS_OF, workers=2, scheduler=dask_cluster, **SET_OPTIONS
+    )
     assert len(one) == len(two) == 5
     for a, b in zip(one, two, strict=True):
         assert (a.period, a.version.version, a.served, a.as_of) == (

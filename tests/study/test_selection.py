@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from diffrisk.baselines.registry import run_baselines
+from diffrisk.core.compute import SCHEDULER_ENV
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.study.primary_rule import score_cells
@@ -91,9 +92,12 @@ def test_scores_are_on_the_outer_validation_period(selection, panel):
     assert set(scores["n_obs"]) == {outer}
 
 
-def test_two_workers_on_one_cluster_take_the_same_decisions(selection, panel, tmp_path):
+def test_two_workers_on_one_cluster_take_the_same_decisions(
+    selection, panel, tmp_path, dask_cluster, monkeypatch
+):
     """Every fit and forecast of the rehearsal on a shared 2-worker cluster: same bytes."""
     returns, splits = panel
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # the rehearsal's calls go to the cluster
     decisions, scores = nested_validation(
         returns, splits, CONFIG, settings(workers=2), seed=0, workdir=tmp_path
     )

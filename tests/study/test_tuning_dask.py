@@ -44,11 +44,13 @@ def test_one_worker_is_run_study_in_process(returns, tmp_path):  # noqa: F811
     assert {t.user_attrs[WORKER_ATTR] for t in study.trials} == {worker_id()}
 
 
-def test_two_dask_workers_share_one_journal_study(returns, tmp_path):  # noqa: F811
+def test_two_dask_workers_share_one_journal_study(returns, tmp_path, dask_cluster):  # noqa: F811
     k = 2
     url = f"journal:{tmp_path / 'shared.journal'}"
     settings = replace(SETTINGS, n_trials=2 * k)
-    study = run_study_on_dask(returns, SPLITS, BASE, 0, settings, url, "s", SPACE, workers=2)
+    study = run_study_on_dask(
+        returns, SPLITS, BASE, 0, settings, url, "s", SPACE, workers=2, scheduler=dask_cluster
+    )
     trials = study.get_trials(deepcopy=False)
     assert finished_trials(study) == len(trials) == 2 * k
     assert sorted(t.number for t in trials) == list(range(2 * k))  # no duplicate numbers
@@ -57,7 +59,9 @@ def test_two_dask_workers_share_one_journal_study(returns, tmp_path):  # noqa: F
     assert sorted(ran_by.count(w) for w in set(ran_by)) == [k, k]  # two workers, k each
     assert trials[0].params == {"lr": 2e-3, "window": 24, "scaling": "ewma"}  # enqueued once
     # the study is complete: a second call (the stage's rerun) adds nothing
-    again = run_study_on_dask(returns, SPLITS, BASE, 0, settings, url, "s", SPACE, workers=2)
+    again = run_study_on_dask(
+        returns, SPLITS, BASE, 0, settings, url, "s", SPACE, workers=2, scheduler=dask_cluster
+    )
     assert len(again.trials) == 2 * k
 
 

@@ -28,3 +28,11 @@ def slow_logged_square(job: tuple[int, float, str]) -> int:
 def square_and_pid(x: int) -> tuple[int, int]:
     """The square and the id of the process that computed it."""
     return x * x, os.getpid()
+
+
+def make_models_dir(_: int) -> str:
+    """Create ``models/`` under the project root this process sees and return it."""
+    from diffrisk.core import paths
+
+    paths.models_dir().mkdir(parents=True, exist_ok=True)
+    return str(paths.models_dir())

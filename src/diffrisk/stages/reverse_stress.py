@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import io, paths
-from diffrisk.core.compute import Compute
+from diffrisk.core.compute import Compute, shared_scheduler
 from diffrisk.core.params import parse_list
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
@@ -95,131 +95,146 @@ def reverse_stress(
     byte-identical whatever it is.
     """
     tic = time.perf_counter()
-    strengths = [float(x) for x in parse_list(strength_candidates)]
-    base_strength = _base_strength(strength, strengths, strength_candidates)
-    if _is_auto(attribution):
-        attribution = AUTO
-    base_attribution = "set_mean" if attribution == AUTO else attribution
-    check_attributions([base_attribution])
-    splits, seed = inputs.splits, inputs.seed
-    returns = stage_returns(index_name=inputs.index_name)
-    assets = [str(c) for c in returns.columns]
-    model = load_stress_model(stress_checkpoint())
-    torch.set_num_threads(int(model.config.threads))
-    if model.assets != assets:
-        raise ValueError(f"models/stress.pt assets {model.assets} differ from the data's {assets}")
-    segments = parse_segments(sectors, assets)
-    h = int(model.config.horizon)
-    train = returns.loc[returns.index <= splits.train_end].to_numpy(dtype=float)
-    reference = fit_path_reference(train, h)
-    options = {"strength": base_strength, "defensive": defensive, "n_steps": n_steps}
-    # what the reverse stress test and its validation on the test periods share
-    shared = {
-        "reference": reference,
-        "segments": segments,
-        "n_paths": n_paths,
-        "diffusion_options": options,
-        "methods": tuple(m.strip() for m in str(methods).split(",") if m.strip()),
-        "seed": seed,
-        "attribution": base_attribution,
-    }
-    val_periods = validation_periods(
-        returns.index, splits.val_start, splits.val_end, validation_windows, h
-    )
-    rng = np.random.default_rng(int(seed))
-    portfolios = {"equal_weight": np.full(len(assets), 1.0 / len(assets))}
-    portfolios |= {f"random_{k + 1}": rng.dirichlet(np.ones(len(assets))) for k in range(n_random)}
-    usable, skipped = held_out_periods(
-        periods, returns.index, splits.test_start, splits.test_end, h
-    )
-    # the choices of attribution and strength, on the validation period only
-    replays = {}
-    for gamma in strengths:
-        if gamma != base_strength and "diffusion" not in shared["methods"]:
-            continue  # the strength only changes the diffusion method
-        replays[gamma] = validate_reverse_stress(
+    # one Dask cluster for every replay of the stage (none when workers == 1)
+    with shared_scheduler(compute.workers, compute.scheduler) as scheduler:
+        compute = Compute(compute.workers, scheduler)
+        strengths = [float(x) for x in parse_list(strength_candidates)]
+        base_strength = _base_strength(strength, strengths, strength_candidates)
+        if _is_auto(attribution):
+            attribution = AUTO
+        base_attribution = "set_mean" if attribution == AUTO else attribution
+        check_attributions([base_attribution])
+        splits, seed = inputs.splits, inputs.seed
+        returns = stage_returns(index_name=inputs.index_name)
+        assets = [str(c) for c in returns.columns]
+        model = load_stress_model(stress_checkpoint())
+        torch.set_num_threads(int(model.config.threads))
+        if model.assets != assets:
+            raise ValueError(
+                f"models/stress.pt assets {model.assets} differ from the data's {assets}"
+            )
+        segments = parse_segments(sectors, assets)
+        h = int(model.config.horizon)
+        train = returns.loc[returns.index <= splits.train_end].to_numpy(dtype=float)
+        reference = fit_path_reference(train, h)
+        options = {"strength": base_strength, "defensive": defensive, "n_steps": n_steps}
+        # what the reverse stress test and its validation on the test periods share
+        shared = {
+            "reference": reference,
+            "segments": segments,
+            "n_paths": n_paths,
+            "diffusion_options": options,
+            "methods": tuple(m.strip() for m in str(methods).split(",") if m.strip()),
+            "seed": seed,
+            "attribution": base_attribution,
+        }
+        val_periods = validation_periods(
+            returns.index, splits.val_start, splits.val_end, validation_windows, h
+        )
+        rng = np.random.default_rng(int(seed))
+        portfolios = {"equal_weight": np.full(len(assets), 1.0 / len(assets))}
+        portfolios |= {
+            f"random_{k + 1}": rng.dirichlet(np.ones(len(assets))) for k in range(n_random)
+        }
+        usable, skipped = held_out_periods(
+            periods, returns.index, splits.test_start, splits.test_end, h
+        )
+        # the choices of attribution and strength, on the validation period only
+        replays = {}
+        for gamma in strengths:
+            if gamma != base_strength and "diffusion" not in shared["methods"]:
+                continue  # the strength only changes the diffusion method
+            replays[gamma] = validate_reverse_stress(
+                model,
+                returns,
+                portfolios,
+                val_periods,
+                horizon=h,
+                workers=compute.workers,
+                scheduler=compute.scheduler,
+                candidates=ATTRIBUTIONS,
+                **(
+                    shared
+                    if gamma == base_strength
+                    else shared
+                    | {
+                        "diffusion_options": options | {"strength": gamma},
+                        "methods": ("diffusion",),
+                    }
+                ),
+            )
+        choice, requests, choice_metrics = _choice(
+            replays, base_strength, attribution, val_periods, strength
+        )
+        used = choice_metrics["used"]
+        rule = bool(choice_metrics["configured_is_the_rule_choice"])
+        # what the test replay, the headline request and the service use
+        serving = ReverseServing(
+            sectors=str(sectors),
+            attribution=used["attribution"],
+            strength=used["strength"],
+            defensive=defensive,
+            n_steps=n_steps,
+            checkpoint_sha256=weights_sha256(stress_checkpoint()),
+            source="reverse_stress stage: "
+            + ("the validation rule's choice" if rule else "configured"),
+        )
+        shared |= {
+            "attribution": serving.attribution,
+            "diffusion_options": serving.diffusion_options(),
+        }
+        test_rows = returns.index[returns.index >= splits.test_start]
+        request = check_request(portfolios["equal_weight"], len(assets), h, h, es_alpha=es_alpha)
+        results, summary = reverse_stress_methods(
+            model, returns, request, as_of=test_rows[0], **shared
+        )
+        contrib = pd.DataFrame(
+            {
+                name: segment_contributions(
+                    loss_contributions(res.scenarios, request.weights, h), assets, segments
+                ).mean(axis=0)
+                for name, res in results.items()
+                if len(res.loss)
+            }
+        ).T
+        validation = validate_reverse_stress(
             model,
             returns,
             portfolios,
-            val_periods,
+            usable,
             horizon=h,
             workers=compute.workers,
             scheduler=compute.scheduler,
-            candidates=ATTRIBUTIONS,
-            **(
-                shared
-                if gamma == base_strength
-                else shared
-                | {"diffusion_options": options | {"strength": gamma}, "methods": ("diffusion",)}
-            ),
+            **shared,
         )
-    choice, requests, choice_metrics = _choice(
-        replays, base_strength, attribution, val_periods, strength
-    )
-    used = choice_metrics["used"]
-    rule = bool(choice_metrics["configured_is_the_rule_choice"])
-    # what the test replay, the headline request and the service use
-    serving = ReverseServing(
-        sectors=str(sectors),
-        attribution=used["attribution"],
-        strength=used["strength"],
-        defensive=defensive,
-        n_steps=n_steps,
-        checkpoint_sha256=weights_sha256(stress_checkpoint()),
-        source="reverse_stress stage: "
-        + ("the validation rule's choice" if rule else "configured"),
-    )
-    shared |= {"attribution": serving.attribution, "diffusion_options": serving.diffusion_options()}
-    test_rows = returns.index[returns.index >= splits.test_start]
-    request = check_request(portfolios["equal_weight"], len(assets), h, h, es_alpha=es_alpha)
-    results, summary = reverse_stress_methods(model, returns, request, as_of=test_rows[0], **shared)
-    contrib = pd.DataFrame(
-        {
-            name: segment_contributions(
-                loss_contributions(res.scenarios, request.weights, h), assets, segments
-            ).mean(axis=0)
-            for name, res in results.items()
-            if len(res.loss)
+        scores = _scores(validation)
+        metrics = _metrics(summary, scores, results, skipped, h, es_alpha) | {
+            "requests": len(portfolios) * len(usable),
+            "periods": usable,
+            "choice_used": used | {"rule_choice": rule},
         }
-    ).T
-    validation = validate_reverse_stress(
-        model,
-        returns,
-        portfolios,
-        usable,
-        horizon=h,
-        workers=compute.workers,
-        scheduler=compute.scheduler,
-        **shared,
-    )
-    scores = _scores(validation)
-    metrics = _metrics(summary, scores, results, skipped, h, es_alpha) | {
-        "requests": len(portfolios) * len(usable),
-        "periods": usable,
-        "choice_used": used | {"rule_choice": rule},
-    }
-    write_table(summary, "reverse_stress")
-    write_table(validation, "reverse_stress_validation")
-    write_table(scores, "reverse_stress_scores")
-    write_table(choice, "reverse_stress_choice")
-    write_table(requests, "reverse_stress_choice_requests")
-    io.write_json(paths.metrics_dir() / "reverse_stress.json", metrics, digits=6)
-    io.write_json(paths.metrics_dir() / "reverse_stress_choice.json", choice_metrics, digits=6)
-    write_serving(paths.models_dir() / SERVING_FILE, serving)
-    figure = save_figure(figure_reverse_stress(contrib, summary), "reverse_stress")
-    # the wall time is logged, not committed: a rerun that moves no number changes no file
-    logger.info("reverse_stress: %s (%.1f s)", metrics["headline"], time.perf_counter() - tic)
-    return {
-        "summary": summary,
-        "validation": validation,
-        "scores": scores,
-        "metrics": metrics,
-        "choice": choice,
-        "choice_requests": requests,
-        "choice_metrics": choice_metrics,
-        "serving": serving,
-        "figure": figure,
-    }
+        write_table(summary, "reverse_stress")
+        write_table(validation, "reverse_stress_validation")
+        write_table(scores, "reverse_stress_scores")
+        write_table(choice, "reverse_stress_choice")
+        write_table(requests, "reverse_stress_choice_requests")
+        io.write_json(paths.metrics_dir() / "reverse_stress.json", metrics, digits=6)
+        io.write_json(paths.metrics_dir() / "reverse_stress_choice.json", choice_metrics, digits=6)
+        write_serving(paths.models_dir() / SERVING_FILE, serving)
+        figure = save_figure(figure_reverse_stress(contrib, summary), "reverse_stress")
+        # the wall time is logged, not committed: a rerun that moves no number changes no file
+        logger.info("reverse_stress: %s (%.1f s)", metrics["headline"], time.perf_counter() - tic)
+        return {
+            "summary": summary,
+            "validation": validation,
+            "scores": scores,
+            "metrics": metrics,
+            "choice": choice,
+            "choice_requests": requests,
+            "choice_metrics": choice_metrics,
+            "serving": serving,
+            "figure": figure,
+        }
 
 
 def _is_auto(value: Any) -> bool:

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.compute import Compute
+from diffrisk.core.compute import Compute, shared_scheduler
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import markdown_table, write_csv_table, write_table
 from diffrisk.data.returns import returns_until
@@ -203,106 +203,113 @@ def audit_stress_requests(
         ``metrics``, ``figure``.
     """
     tic = time.perf_counter()
-    primary = load_stress_model(stress_checkpoint())
-    cfg = primary.config
-    torch.set_num_threads(int(cfg.threads))
-    splits, seed = inputs.splits, inputs.seed
-    returns = stage_returns(index_name=inputs.index_name)
-    index = json.loads((stress_dir() / "index.json").read_text())
-    registered = {a["name"]: a["signature"] for a in index["archetypes"]}
-    eps_grid = sorted({float(e) for e in str(epsilons).split(",") if e.strip()})
-    if not eps_grid:
-        raise ValueError("epsilons is empty: give budgets such as '0,0.5,1'")
-    names = [a.strip() for a in str(archetypes).split(",") if a.strip()]
-    nominal = {
-        n: validate_request(
-            n,
-            registered,
-            epsilon=min(eps_grid),
-            horizon=cfg.horizon,
-            model_horizon=cfg.horizon,
-            bounds=primary.signature_bounds,
+    # one Dask cluster for the members and the requests (none when workers == 1)
+    with shared_scheduler(compute.workers, compute.scheduler) as scheduler:
+        compute = Compute(compute.workers, scheduler)
+        primary = load_stress_model(stress_checkpoint())
+        cfg = primary.config
+        torch.set_num_threads(int(cfg.threads))
+        splits, seed = inputs.splits, inputs.seed
+        returns = stage_returns(index_name=inputs.index_name)
+        index = json.loads((stress_dir() / "index.json").read_text())
+        registered = {a["name"]: a["signature"] for a in index["archetypes"]}
+        eps_grid = sorted({float(e) for e in str(epsilons).split(",") if e.strip()})
+        if not eps_grid:
+            raise ValueError("epsilons is empty: give budgets such as '0,0.5,1'")
+        names = [a.strip() for a in str(archetypes).split(",") if a.strip()]
+        nominal = {
+            n: validate_request(
+                n,
+                registered,
+                epsilon=min(eps_grid),
+                horizon=cfg.horizon,
+                model_horizon=cfg.horizon,
+                bounds=primary.signature_bounds,
+            )
+            for n in names
+        }
+        train = returns.loc[returns.index <= splits.train_end]
+        weights = parse_portfolios(portfolios, list(returns.columns), train)
+        ewma = {"lam": cfg.ewma_lambda, "warmup": cfg.ewma_warmup}
+        reference = plausibility_reference(
+            train.to_numpy(), cfg.history, step=int(reference_step), **ewma
         )
-        for n in names
-    }
-    train = returns.loc[returns.index <= splits.train_end]
-    weights = parse_portfolios(portfolios, list(returns.columns), train)
-    ewma = {"lam": cfg.ewma_lambda, "warmup": cfg.ewma_warmup}
-    reference = plausibility_reference(
-        train.to_numpy(), cfg.history, step=int(reference_step), **ewma
-    )
-    member_names = [f"member_{k}" for k in range(1, int(members) + 1)]
-    other_names = [o.strip() for o in str(others).split(",") if o.strip()]
-    unknown = [o for o in other_names if o not in member_names and o not in ("gan", "vae")]
-    if unknown or not other_names:
-        raise ValueError(f"others={others!r}: each must be one of {member_names + ['gan', 'vae']}")
-    trained = member_models(primary, returns, splits, members, member_epochs, seed, compute)
-    member_seconds = time.perf_counter() - tic
-    dates = {
-        "validation": _spread(splits.dates(returns, "validation"), n_validation_dates),
-        "test": _spread(splits.dates(returns, "test"), n_test_dates),
-    }
-    generation = {}
-    for name in names:
-        meta = json.loads(
-            scenario_set_file("diffusion", name).with_suffix(".audit.json").read_text()
-        )["generation"]
-        generation[name] = (float(meta["guidance"]), recorded_sampling(meta))
-    context = AuditContext(
-        primary=primary,
-        others={o: trained[o] if o in trained else _comparison_model(o) for o in other_names},
-        returns=returns,
-        weights=weights,
-        reference=reference,
-        alpha=alpha,
-        tolerance=tolerance,
-        n_paths=n_paths,
-        n_random=n_random,
-        epsilons=tuple(eps_grid),
-        threads=int(cfg.threads),
-    )
-    plan = audit_plan(names, nominal, generation, dates, n_attack_dates, seed)
-    items, calls = audit_requests(context, plan, compute.workers, scheduler=compute.scheduler)
-    validation = items[(items["split"] == "validation") & ~items["attacked"]]
-    thresholds = fit_thresholds(validation, false_flag_target)
-    scored = items[(items["kind"] == "untouched") | items["attacked"]]
-    detection = detection_table(scored, thresholds, min_relief)
-    relief = relief_table(items[items["kind"] == "attack"])
-    seconds = time.perf_counter() - tic
-    metrics = _metrics(detection, relief, thresholds, min_relief, false_flag_target)
-    cv = (
-        cross_validated_false_flags(validation, validation["as_of"], false_flag_target)
-        if validation["as_of"].nunique() >= 2
-        else {"combined": float("nan"), "n": len(validation), "n_folds": 0}
-    )
-    metrics["goal"]["false_flags_validation_cv"] = cv["combined"]
-    metrics["false_flags_validation_cv"] = cv
-    metrics["n_validation_requests"] = int(
-        validation[["archetype", "as_of"]].drop_duplicates().shape[0]
-    )
-    metrics |= {"generator_calls": calls, "n_items": len(items)}
-    _write(items, detection, relief, thresholds, metrics)
-    # timings vary run to run: kept out of the metrics so that these stay identical
-    io.write_json(
-        paths.stress_members_dir() / "timing.json",
-        {
-            "wall_time_s": round(seconds, 1),
-            "member_time_s": round(member_seconds, 1),
-            "workers": compute.workers,
-        },
-    )
-    figure = save_figure(
-        figure_stress_adversarial(relief, items, thresholds, min_relief), "stress_adversarial"
-    )
-    logger.info("stress_audit: %d items, %d generator calls, %.1f s", len(items), calls, seconds)
-    return {
-        "items": items,
-        "detection": detection,
-        "relief": relief,
-        "thresholds": thresholds,
-        "metrics": metrics,
-        "figure": figure,
-    }
+        member_names = [f"member_{k}" for k in range(1, int(members) + 1)]
+        other_names = [o.strip() for o in str(others).split(",") if o.strip()]
+        unknown = [o for o in other_names if o not in member_names and o not in ("gan", "vae")]
+        if unknown or not other_names:
+            raise ValueError(
+                f"others={others!r}: each must be one of {member_names + ['gan', 'vae']}"
+            )
+        trained = member_models(primary, returns, splits, members, member_epochs, seed, compute)
+        member_seconds = time.perf_counter() - tic
+        dates = {
+            "validation": _spread(splits.dates(returns, "validation"), n_validation_dates),
+            "test": _spread(splits.dates(returns, "test"), n_test_dates),
+        }
+        generation = {}
+        for name in names:
+            meta = json.loads(
+                scenario_set_file("diffusion", name).with_suffix(".audit.json").read_text()
+            )["generation"]
+            generation[name] = (float(meta["guidance"]), recorded_sampling(meta))
+        context = AuditContext(
+            primary=primary,
+            others={o: trained[o] if o in trained else _comparison_model(o) for o in other_names},
+            returns=returns,
+            weights=weights,
+            reference=reference,
+            alpha=alpha,
+            tolerance=tolerance,
+            n_paths=n_paths,
+            n_random=n_random,
+            epsilons=tuple(eps_grid),
+            threads=int(cfg.threads),
+        )
+        plan = audit_plan(names, nominal, generation, dates, n_attack_dates, seed)
+        items, calls = audit_requests(context, plan, compute.workers, scheduler=compute.scheduler)
+        validation = items[(items["split"] == "validation") & ~items["attacked"]]
+        thresholds = fit_thresholds(validation, false_flag_target)
+        scored = items[(items["kind"] == "untouched") | items["attacked"]]
+        detection = detection_table(scored, thresholds, min_relief)
+        relief = relief_table(items[items["kind"] == "attack"])
+        seconds = time.perf_counter() - tic
+        metrics = _metrics(detection, relief, thresholds, min_relief, false_flag_target)
+        cv = (
+            cross_validated_false_flags(validation, validation["as_of"], false_flag_target)
+            if validation["as_of"].nunique() >= 2
+            else {"combined": float("nan"), "n": len(validation), "n_folds": 0}
+        )
+        metrics["goal"]["false_flags_validation_cv"] = cv["combined"]
+        metrics["false_flags_validation_cv"] = cv
+        metrics["n_validation_requests"] = int(
+            validation[["archetype", "as_of"]].drop_duplicates().shape[0]
+        )
+        metrics |= {"generator_calls": calls, "n_items": len(items)}
+        _write(items, detection, relief, thresholds, metrics)
+        # timings vary run to run: kept out of the metrics so that these stay identical
+        io.write_json(
+            paths.stress_members_dir() / "timing.json",
+            {
+                "wall_time_s": round(seconds, 1),
+                "member_time_s": round(member_seconds, 1),
+                "workers": compute.workers,
+            },
+        )
+        figure = save_figure(
+            figure_stress_adversarial(relief, items, thresholds, min_relief), "stress_adversarial"
+        )
+        logger.info(
+            "stress_audit: %d items, %d generator calls, %.1f s", len(items), calls, seconds
+        )
+        return {
+            "items": items,
+            "detection": detection,
+            "relief": relief,
+            "thresholds": thresholds,
+            "metrics": metrics,
+            "figure": figure,
+        }
 
 
 def _metrics(
