@@ -18,19 +18,27 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 ISA_PROFILE ?= avx2
 export ISA_PROFILE
 
-.PHONY: help venv kernel repro test lint format smoke bench lab deps dag metrics clean serve chromium docs
+.PHONY: help venv constraints kernel repro test lint format smoke bench lab deps dag metrics clean serve chromium docs
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install the pinned requirements (and diffrisk, editable)
+
+constraints: ## Rewrite constraints.txt: install requirements.txt unconstrained, freeze .venv
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	{ sed -n '/^#/p' constraints.txt; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt
+	touch $(STAMP)
 
 kernel: $(STAMP) ## Install the stages' Jupyter kernel (python3) with the profile ISA_PROFILE
 	$(BIN)/python -m diffrisk.stages.kernel --install-kernel $(ISA_PROFILE)
