@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# pytest-xdist processes for `make test` (a test file stays on one worker)
+# pytest-xdist processes for `make test` (a test file stays on one worker; files go out in
+# collection order, the pipeline runs first: tests/conftest.py LONGEST_FIRST)
 TEST_WORKERS ?= 2
 export DVC_NO_ANALYTICS := 1
 export OMP_WAIT_POLICY := PASSIVE
@@ -47,7 +48,7 @@ repro: kernel ## Set up everything and rebuild every table and figure (dvc repro
 	$(BIN)/dvc repro
 
 test: kernel ## Set up everything and run the test suite (includes an end-to-end smoke run)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 chromium: ## Install Debian's chromium for the page's browser test (root, Debian; .ci/run does it)
 	@test -x /usr/bin/chromium || { apt-get update -qq && \

@@ -20,8 +20,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Test files that run the pipeline through ``dvc repro`` (minutes, one xdist worker each):
-#: collected first, so that with ``--dist loadfile`` the other worker runs everything else
-#: beside them instead of one worker finishing the smoke run alone at the end.
+#: collected first, so that ``make test`` (``--dist loadfile --no-loadscope-reorder``: files
+#: go out in collection order, not by their number of tests) starts the smoke run at once and
+#: the other worker runs everything else beside it, instead of one worker finishing it alone.
 LONGEST_FIRST = ("test_pipeline_smoke.py", "test_own_data_smoke.py")
 
 

@@ -53,7 +53,7 @@ def test_a_process_started_with_avx2_uses_no_avx512_kernel():
     assert seen["numpy_x86_v4"] is False
     assert seen["torch"] in ("AVX2", "DEFAULT")
     assert seen["numba"] == "haswell"
-    assert all(a in ("Haswell", None) for a in seen["openblas"]), seen["openblas"]
+    assert seen["openblas"] == ["Haswell"]  # numpy's OpenBLAS (natively e.g. SkylakeX)
 
 
 def test_install_kernel_writes_the_profile_into_the_kernel_spec(tmp_path):
