@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from diffrisk.stages.kernel import PROFILES, install_kernel, main, profile_environment
-
-X86_64 = platform.machine() in ("x86_64", "AMD64")
+from diffrisk.stages.kernel import PROFILES, X86_64, install_kernel, main, profile_environment
 
 #: What a process reports about its kernels: numpy's AVX-512 targets, PyTorch's capability,
 #: numba's LLVM target, OpenBLAS's core type.
@@ -43,7 +41,7 @@ def test_profiles_and_machines():
         profile_environment("avx512")
 
 
-@pytest.mark.skipif(not X86_64, reason="the avx2 profile sets nothing off x86-64")
+@pytest.mark.skipif(platform.machine() not in X86_64, reason="avx2 sets nothing off x86-64")
 def test_a_process_started_with_avx2_uses_no_avx512_kernel():
     env = {**os.environ, **profile_environment("avx2")}
     out = subprocess.run(
