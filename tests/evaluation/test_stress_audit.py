@@ -9,17 +9,12 @@ import pandas as pd
 import pytest
 
 from diffrisk.evaluation.stress_audit import (
-    DEFENCES,
-    apply_thresholds,
-    cross_validated_false_flags,
-    detection_table,
     disagreement,
-    fit_thresholds,
     plausibility_features,
     plausibility_reference,
     plausibility_score,
+    plausibility_scores_at,
     recorded_data_gap,
-    relief_table,
     score_request,
     signature_gap,
     standardised_returns,
@@ -153,109 +148,26 @@ def test_score_request_has_one_row_per_portfolio(returns, reference):
     assert out["plausibility"].nunique() == 1
 
 
-# --------------------------------------------------------------------------- thresholds
-def test_fit_thresholds_follows_the_written_rule():
-    n = 100
-    null = pd.DataFrame({d: np.arange(n, dtype=float) for d in DEFENCES})
-    t = fit_thresholds(null, 0.06)  # floor(0.06 * 100 / 3) = 2 items may exceed
-    assert t == {d: 97.0 for d in DEFENCES}
-    flags = apply_thresholds(null, t)
-    assert flags[list(DEFENCES)].sum().tolist() == [2, 2, 2]
-    assert flags["combined"].mean() <= 0.06
-    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\)"):
-        fit_thresholds(null, 0.0)
-    with pytest.raises(ValueError, match="lacks the defence columns"):
-        fit_thresholds(null.drop(columns="signature"))
+def test_plausibility_scores_at_match_the_score_of_each_history(returns, reference):
+    arr = returns.to_numpy()
+    ends = [2 * K + WARMUP, 700, 701, 1000, len(arr)]
+    got = plausibility_scores_at(arr, ends, reference, K, lam=LAM, warmup=WARMUP)
+    want = [_score(arr[:e], reference) for e in ends]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_combined_false_flags_on_validation_stay_below_target():
-    rng = np.random.default_rng(3)
-    null = pd.DataFrame(rng.standard_normal((237, 3)), columns=list(DEFENCES))
-    t = fit_thresholds(null, 0.05)
-    assert apply_thresholds(null, t)["combined"].mean() <= 0.05
-
-
-def test_cross_validated_false_flags_match_the_order_statistic_law():
-    # exchangeable, independent defences: a new item exceeds the (n - a)-th smallest of n
-    # null scores with probability (a + 1) / (n + 1); the union of three independent ones
-    # with 1 - (1 - p)^3. With n_train = 600 (2 folds of 1200), a = floor(0.05 * 600 / 3) = 10.
-    rng = np.random.default_rng(6)
-    rates = []
-    for _ in range(40):
-        null = pd.DataFrame(rng.standard_normal((1200, 3)), columns=list(DEFENCES))
-        out = cross_validated_false_flags(null, np.arange(1200), 0.05)
-        rates.append(out["combined"])
-        assert out["n"] == 1200 and out["n_folds"] == 2
-    p = 11 / 601
-    assert np.mean(rates) == pytest.approx(1 - (1 - p) ** 3, abs=0.004)
-
-
-def test_cross_validated_false_flags_exceed_the_in_sample_rate_on_few_requests():
-    # 18 requests x 3 portfolios (the stage's old size): in sample 0 %, out of sample not
-    rng = np.random.default_rng(7)
-    per_request = rng.standard_normal((18, 3))
-    null = pd.DataFrame(np.repeat(per_request, 3, axis=0), columns=list(DEFENCES))
-    groups = np.repeat(np.arange(18), 3)
-    assert apply_thresholds(null, fit_thresholds(null))["combined"].mean() == 0.0
-    out = cross_validated_false_flags(null, groups)
-    assert out["combined"] > 0.05
-    # a request's portfolios share a fold: with 18 identical groups of 3 the rate is a
-    # multiple of 3 / 54
-    assert (out["combined"] * 54) % 3 == pytest.approx(0.0, abs=1e-9)
-    with pytest.raises(ValueError, match="n_folds must be an integer"):
-        cross_validated_false_flags(null, groups, n_folds=19)
-    with pytest.raises(ValueError, match="groups has 3 entries"):
-        cross_validated_false_flags(null, groups[:3])
-
-
-def _items(rng, n_val=60, n_test=60, n_att=30):
-    val = pd.DataFrame(rng.standard_normal((n_val, 3)), columns=list(DEFENCES))
-    test = pd.DataFrame(rng.standard_normal((n_test, 3)), columns=list(DEFENCES))
-    att = pd.DataFrame(rng.standard_normal((n_att, 3)) + [0, 0, 8], columns=list(DEFENCES))
-    val[["split", "attacked", "epsilon", "relief"]] = ["validation", False, 0.0, 0.0]
-    test[["split", "attacked", "epsilon", "relief"]] = ["test", False, 0.0, 0.0]
-    att[["split", "attacked"]] = ["test", True]
-    att["epsilon"] = np.repeat([0.5, 1.0], n_att // 2)
-    att["relief"] = np.linspace(0.0, 0.4, n_att)
-    return pd.concat([val, test, att], ignore_index=True)
-
-
-def test_thresholds_do_not_move_when_test_items_change():
-    items = _items(np.random.default_rng(4))
-    val = items[items["split"] == "validation"]
-    base = fit_thresholds(val)
-    items.loc[items["split"] == "test", list(DEFENCES)] *= 100.0
-    assert fit_thresholds(items[items["split"] == "validation"]) == base
-
-
-def test_detection_table_rates():
-    items = _items(np.random.default_rng(5))
-    t = fit_thresholds(items[items["split"] == "validation"])
-    table = detection_table(items, t, 0.10).set_index(["group", "epsilon"], drop=False)
-    overall = table[table["epsilon"].isna()].set_index("group")
-    assert overall.loc["attacked test", "plausibility"] == 1.0
-    assert overall.loc["attacked test", "combined"] == 1.0
-    moved = overall.loc["attacked test, relief > 10%"]
-    assert moved["n"] == int((np.linspace(0, 0.4, 30) > 0.1).sum())
-    assert overall.loc["untouched validation (false flags)", "combined"] <= 0.05
-    assert set(table["epsilon"].dropna()) == {0.5, 1.0}
-
-
-def test_relief_table_groups_by_archetype_portfolio_and_budget():
-    attacks = pd.DataFrame(
-        {
-            "archetype": ["a"] * 4,
-            "portfolio": ["p", "p", "p", "q"],
-            "epsilon": [0.5, 0.5, 1.0, 1.0],
-            "relief": [0.05, 0.15, 0.3, 0.2],
-            "es_clean": [-0.1] * 4,
-            "es_attacked": [-0.095, -0.085, -0.07, -0.08],
-        }
+def test_plausibility_scores_at_do_not_see_later_rows(returns, reference):
+    arr = returns.to_numpy()
+    ends = np.arange(600, 900, 7)
+    before = plausibility_scores_at(arr, ends, reference, K, lam=LAM, warmup=WARMUP)
+    moved = arr.copy()
+    moved[900:] *= -5.0  # the future of every conditioning date
+    np.testing.assert_array_equal(
+        plausibility_scores_at(moved, ends, reference, K, lam=LAM, warmup=WARMUP), before
     )
-    out = relief_table(attacks).set_index(["portfolio", "epsilon"])
-    assert out.loc[("p", 0.5), "relief_mean"] == pytest.approx(0.10)
-    assert out.loc[("p", 0.5), "share_above_10pct"] == 0.5
-    assert out.loc[("q", 1.0), "relief_max"] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match=r"ends must lie in .* = \[110, 1300\], got 1301"):
+        plausibility_scores_at(arr, [700, 1301], reference, K, lam=LAM, warmup=WARMUP)
+    assert plausibility_scores_at(arr, [], reference, K, lam=LAM, warmup=WARMUP).size == 0
 
 
 def test_validation_split_dates_do_not_reach_the_test_period():

@@ -151,3 +151,8 @@ def test_adversarial_quotes_the_out_of_sample_false_flags_when_present():
     text = adversarial_paragraph({**ADVERSARIAL, "goal": goal, "n_validation_requests": 18})
     assert "both ways): 12.5 %; 18 distinct validation requests set the thresholds." in text
     assert "out of sample" not in adversarial_paragraph(ADVERSARIAL)
+    dense = {**ADVERSARIAL, "goal": goal, "n_validation_requests": 69}
+    dense["plausibility_null"] = {"n_dates": 1006}
+    assert text.replace("18 distinct", "69 distinct").replace(
+        "the thresholds.", "the thresholds, the plausibility threshold 1006 validation dates."
+    ) == adversarial_paragraph(dense)

@@ -12,8 +12,10 @@ from diffrisk.core import io, paths
 from diffrisk.core.compute import Compute
 from diffrisk.data.splits import Splits
 from diffrisk.diffusion.weights_hash import weights_sha256
+from diffrisk.evaluation.stress_audit import plausibility_reference, plausibility_scores_at
 from diffrisk.stages import stress_audit as stage
-from diffrisk.stages.common import StressInputs
+from diffrisk.stages.common import StressInputs, stage_returns
+from diffrisk.stress.model import load_stress_model
 from tests.stages.conftest import DATA, write_stress_project
 from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START
 
@@ -90,9 +92,29 @@ def test_stage_writes_the_audit_and_is_deterministic(project):
     attacked = items[items["attacked"]]
     assert (attacked["relief"] >= 0).all() and (attacked["recorded"] >= 0).all()
     assert (untouched["recorded"] == 0).all()  # real dates: the supplied rows are the recorded
-    # thresholds come from the untouched validation items only (the written rule)
+    # thresholds: signature and disagreement from the untouched validation items, the
+    # plausibility threshold from every validation date's history (the written rule)
     null = untouched[untouched["split"] == "validation"]
-    assert first["thresholds"]["plausibility"] == null["plausibility"].max()
+    for defence in ("signature", "disagreement"):
+        assert first["thresholds"][defence] == null[defence].max()
+    frame = stage_returns(index_name="sp500")  # the constituents the stage audits
+    cfg = load_stress_model(paths.stress_checkpoint()).config
+    days = frame.index[(frame.index >= VAL_START) & (frame.index <= VAL_END)]
+    reference = plausibility_reference(
+        frame.loc[:TRAIN_END].to_numpy(), cfg.history, lam=cfg.ewma_lambda,
+        warmup=cfg.ewma_warmup, step=AUDIT["reference_step"],
+    )  # fmt: skip
+    dense = pd.Series(
+        plausibility_scores_at(
+            frame.to_numpy(), frame.index.searchsorted(days), reference, cfg.history,
+            lam=cfg.ewma_lambda, warmup=cfg.ewma_warmup,
+        ),
+        index=days,
+    )  # fmt: skip
+    at = null.drop_duplicates("as_of").set_index("as_of")["plausibility"]
+    np.testing.assert_allclose(dense.loc[at.index], at, rtol=1e-12)  # an item's own score
+    allowed = int(0.05 * len(days) / 3)
+    assert first["thresholds"]["plausibility"] == np.sort(dense.to_numpy())[-1 - allowed]
     for name in (
         "stress_adversarial.csv",
         "stress_adversarial.md",
@@ -110,6 +132,8 @@ def test_stage_writes_the_audit_and_is_deterministic(project):
     }
     cv = metrics["false_flags_validation_cv"]
     assert cv["n"] == len(null) and cv["n_folds"] == 2
+    assert cv["n_plausibility_dense"] == len(days) == metrics["plausibility_null"]["n_dates"]
+    assert 0.0 <= cv["plausibility_dense"] <= 1.0
     assert 0.0 <= cv["combined"] <= 1.0
     assert (
         metrics["n_validation_requests"] == null[["archetype", "as_of"]].drop_duplicates().shape[0]

@@ -168,6 +168,26 @@ def _warm_call(fn: Callable[[T], R], item: T) -> R:
 
 
 @contextmanager
+def quiet_distributed_logs(level: int = logging.WARNING) -> Iterator[None]:
+    """Keep ``distributed``'s records below ``level`` out of this process's logs in the block.
+
+    ``LocalCluster(silence_logs=...)`` quiets only distributed's own stream handlers; its
+    scheduler runs in this process, and its INFO records (every worker registered, every
+    key cancelled) still reach a root handler at INFO, such as a stage notebook's, by the
+    hundred. The ``distributed`` logger's level is raised to ``level`` for the block (never
+    lowered) and restored after it.
+    """
+    log = logging.getLogger("distributed")
+    old = log.level
+    if log.getEffectiveLevel() < level:
+        log.setLevel(level)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+@contextmanager
 def _embedded_cluster(workers: int) -> Iterator[Any]:
     """An embedded ``LocalCluster`` of ``workers`` processes, one thread each."""
     import dask
@@ -176,6 +196,7 @@ def _embedded_cluster(workers: int) -> Iterator[Any]:
     n = int(workers)
     logger.info("compute: embedded Dask cluster of %d worker process(es), 1 thread each", n)
     with (
+        quiet_distributed_logs(),
         dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environment()}),
         LocalCluster(
             n_workers=n,

@@ -1,4 +1,4 @@
-"""Defences against capital-relief requests: scores, validation thresholds, detection.
+"""Defences against capital-relief requests: the scores of every audited item.
 
 Three scores per audited item (a request and the portfolio whose ES it is meant to ease),
 each larger = more suspicious (:data:`DEFENCES`):
@@ -19,18 +19,8 @@ each larger = more suspicious (:data:`DEFENCES`):
 Separately: :func:`recorded_data_gap`, the trivial check of the supplied history against
 the recorded market data when the conditioning date is a real date.
 
-Threshold rule (written before any test item is scored)
--------------------------------------------------------
-Untouched requests conditioned on *validation* dates give the null scores. With m
-defences and target false-flag rate α, each defence's threshold is the
-``(n − ⌊α n / m⌋)``-th smallest of its n validation null scores, so at most
-``⌊α n / m⌋`` validation items exceed it (:func:`fit_thresholds`). An item is flagged by a
-defence when its score is strictly above the threshold and by the combined audit when any
-defence flags it; by the union bound the combined false-flag rate on validation is at most
-α. The thresholds are then frozen and applied to test items. That in-sample bound says
-nothing about new requests: :func:`cross_validated_false_flags` estimates the rule's
-false-flag rate out of sample (thresholds fitted on some validation dates, applied to the
-others).
+The thresholds, flags and rates of the audit are in
+:mod:`diffrisk.evaluation.audit_thresholds`.
 """
 
 from __future__ import annotations
@@ -97,6 +87,14 @@ def _features(z: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     )
 
 
+def _panel(values: ArrayLike, name: str) -> NDArray[np.float64]:
+    """``values`` as a float (days, assets) array; ``ValueError`` naming ``name`` otherwise."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (days, assets), got ndim={arr.ndim}")
+    return arr
+
+
 def _check_rows(n_rows: int, k: int, warmup: int) -> None:
     if k < 2:
         raise ValueError(f"history must be >= 2, got {k}")
@@ -126,9 +124,7 @@ def plausibility_features(
     lam, warmup : float, int
         EWMA settings of the model.
     """
-    arr = np.asarray(past, dtype=float)
-    if arr.ndim != 2:
-        raise ValueError(f"past must be 2-D (days, assets), got ndim={arr.ndim}")
+    arr = _panel(past, "past")
     _check_rows(arr.shape[0], int(history), int(warmup))
     return _features(standardised_returns(arr, lam=lam, warmup=warmup), int(history))
 
@@ -164,6 +160,52 @@ def plausibility_reference(
     cov = np.cov(feats, rowvar=False)
     cov += 1e-6 * np.trace(cov) / cov.shape[0] * np.eye(cov.shape[0])
     return PlausibilityReference(feats.mean(axis=0), np.linalg.inv(cov), len(feats))
+
+
+def plausibility_scores_at(
+    returns: ArrayLike,
+    ends: ArrayLike,
+    reference: PlausibilityReference,
+    history: int,
+    *,
+    lam: float,
+    warmup: int,
+) -> NDArray[np.float64]:
+    """:func:`plausibility_score` of the histories ``returns[:e]`` for every ``e`` in ``ends``.
+
+    The null sample of the plausibility defence: the score of the recorded history of many
+    conditioning dates. One causal pass of :func:`standardised_returns` serves them all,
+    so the score for ``e`` equals ``plausibility_score(returns[:e], ...)`` and uses rows
+    before ``e`` only.
+
+    Parameters
+    ----------
+    returns : array_like (T, n_assets)
+        Recorded returns.
+    ends : array_like of int
+        Conditioning positions: the history of each is the rows before it,
+        ``warmup + 2 history <= e <= T``.
+    reference : PlausibilityReference
+    history : int
+        k.
+    lam, warmup : float, int
+        EWMA settings of the model.
+    """
+    arr = _panel(returns, "returns")
+    k, pos = int(history), np.asarray(ends, dtype=int).ravel()
+    if pos.size == 0:
+        return np.empty(0)
+    low = int(warmup) + 2 * k
+    bad = pos[(pos < low) | (pos > arr.shape[0])]
+    if bad.size:
+        raise ValueError(
+            f"ends must lie in [warmup + 2 * history, rows] = [{low}, {arr.shape[0]}], "
+            f"got {int(bad[0])}"
+        )
+    _check_rows(arr.shape[0], k, int(warmup))
+    z = standardised_returns(arr[: int(pos.max())], lam=lam, warmup=warmup)
+    d = np.array([_features(z[:e], k) for e in pos]) - reference.mean
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, reference.precision, d), 0.0))
 
 
 def plausibility_score(
@@ -283,181 +325,3 @@ def score_request(
             row["recorded"] = gap
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- thresholds
-def fit_thresholds(
-    null_scores: pd.DataFrame, alpha: float = 0.05, defences: Sequence[str] = DEFENCES
-) -> dict[str, float]:
-    """Per-defence thresholds from the untouched validation items (the module's rule).
-
-    Parameters
-    ----------
-    null_scores : DataFrame
-        One row per untouched validation item, one column per defence.
-    alpha : float
-        Target combined false-flag rate, in (0, 1).
-    defences : sequence of str
-        The m defences of the combination.
-
-    Returns
-    -------
-    dict defence -> threshold
-        The ``(n − ⌊α n / m⌋)``-th smallest score: at most ``⌊α n / m⌋`` of the n
-        validation items lie strictly above it.
-    """
-    if not 0.0 < float(alpha) < 1.0:
-        raise ValueError(f"false-flag target alpha must be in (0, 1), got {alpha!r}")
-    missing = [d for d in defences if d not in null_scores.columns]
-    if missing:
-        raise ValueError(f"null_scores lacks the defence columns {missing}")
-    n = len(null_scores)
-    if n == 0:
-        raise ValueError("null_scores is empty: need untouched validation items")
-    allowed = math.floor(float(alpha) * n / len(defences) + 1e-9)
-    out = {}
-    for d in defences:
-        values = np.sort(null_scores[d].to_numpy(dtype=float))
-        out[d] = float(values[n - 1 - allowed])
-    return out
-
-
-def apply_thresholds(scores: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
-    """Boolean flags per defence (score strictly above its threshold) and ``combined`` (any)."""
-    flags = pd.DataFrame(
-        {d: scores[d].to_numpy(dtype=float) > float(t) for d, t in thresholds.items()},
-        index=scores.index,
-    )
-    flags["combined"] = flags.any(axis=1)
-    return flags
-
-
-def cross_validated_false_flags(
-    null_scores: pd.DataFrame,
-    groups: ArrayLike,
-    alpha: float = 0.05,
-    defences: Sequence[str] = DEFENCES,
-    n_folds: int = 2,
-) -> dict[str, float]:
-    """Out-of-sample false-flag rate of the threshold rule, by K-fold over groups.
-
-    The in-sample validation false-flag rate is at most α by construction
-    (:func:`fit_thresholds`), so it says nothing about new requests. Here the untouched
-    validation items are split into ``n_folds`` folds by ``groups`` (the conditioning
-    dates, assigned to folds in turn in date order, so that the items of one request —
-    its portfolios — never sit on both sides); each fold's items are flagged with
-    thresholds fitted on the other folds, and the flags are pooled.
-
-    Parameters
-    ----------
-    null_scores : DataFrame
-        One row per untouched validation item, one column per defence.
-    groups : array_like, length n
-        Group of each item (e.g. its conditioning date).
-    alpha : float
-        Target combined false-flag rate of :func:`fit_thresholds`.
-    defences : sequence of str
-        The defences of the combination.
-    n_folds : int, default 2
-        Folds (2 <= n_folds <= number of groups).
-
-    Returns
-    -------
-    dict
-        ``n`` (items), ``n_folds``, and the pooled out-of-fold flag rate of every
-        defence and of ``combined``.
-    """
-    values = np.asarray(groups)
-    if len(values) != len(null_scores):
-        raise ValueError(f"groups has {len(values)} entries, null_scores {len(null_scores)} rows")
-    keys = pd.Series(values, index=null_scores.index)
-    unique = sorted(keys.unique())
-    if int(n_folds) != n_folds or not 2 <= n_folds <= len(unique):
-        raise ValueError(f"n_folds must be an integer in [2, {len(unique)}], got {n_folds!r}")
-    fold = keys.map({g: i % int(n_folds) for i, g in enumerate(unique)})
-    parts = []
-    for k in range(int(n_folds)):
-        held = (fold == k).to_numpy()
-        thresholds = fit_thresholds(null_scores[~held], alpha, defences)
-        parts.append(apply_thresholds(null_scores[held], thresholds))
-    flags = pd.concat(parts)
-    return {"n": len(flags), "n_folds": int(n_folds)} | {
-        c: float(flags[c].mean()) for c in flags.columns
-    }
-
-
-def detection_table(
-    items: pd.DataFrame, thresholds: Mapping[str, float], min_relief: float = 0.10
-) -> pd.DataFrame:
-    """Flag rates per defence and item group.
-
-    Parameters
-    ----------
-    items : DataFrame
-        One row per scored item with columns ``split`` (validation/test), ``attacked``
-        (bool), ``epsilon``, ``relief`` and one column per defence (and optionally
-        ``recorded``, the :func:`recorded_data_gap`).
-    thresholds : mapping
-        :func:`fit_thresholds`.
-    min_relief : float
-        Attacked items that moved ES by more than this (relative) form the headline group.
-
-    Returns
-    -------
-    DataFrame
-        ``group, epsilon, n, <defence>..., combined[, recorded_data]``: the share of
-        items flagged (detection rate for attacked groups, false-flag rate for untouched
-        ones); ``epsilon`` is NaN for groups over all budgets.
-    """
-    flags = apply_thresholds(items, thresholds)
-    if "recorded" in items:
-        flags["recorded_data"] = items["recorded"].to_numpy(dtype=float) > 1e-9
-    attacked = items["attacked"].astype(bool)
-    test = items["split"] == "test"
-    groups: list[tuple[str, float, pd.Series]] = [
-        (
-            "untouched validation (false flags)",
-            math.nan,
-            (items["split"] == "validation") & ~attacked,
-        ),
-        ("untouched test (false flags)", math.nan, test & ~attacked),
-        ("attacked test", math.nan, test & attacked),
-        (
-            f"attacked test, relief > {min_relief:.0%}",
-            math.nan,
-            test & attacked & (items["relief"] > min_relief),
-        ),
-    ]
-    for eps in sorted(items.loc[test & attacked, "epsilon"].unique()):
-        at = test & attacked & (items["epsilon"] == eps)
-        groups += [
-            ("attacked test", float(eps), at),
-            (
-                f"attacked test, relief > {min_relief:.0%}",
-                float(eps),
-                at & (items["relief"] > min_relief),
-            ),
-        ]
-    rows = []
-    for name, eps, mask in groups:
-        row = {"group": name, "epsilon": eps, "n": int(mask.sum())}
-        row |= {c: float(flags.loc[mask, c].mean()) if mask.any() else math.nan for c in flags}
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def relief_table(attacks: pd.DataFrame) -> pd.DataFrame:
-    """Relief against ε per archetype and portfolio: mean, max and share above 10 %.
-
-    ``attacks`` has one row per attacked test item (``archetype, portfolio, epsilon,
-    relief, es_clean, es_attacked``).
-    """
-    grouped = attacks.groupby(["archetype", "portfolio", "epsilon"], sort=True)
-    return grouped.agg(
-        n=("relief", "size"),
-        es_clean=("es_clean", "mean"),
-        es_attacked=("es_attacked", "mean"),
-        relief_mean=("relief", "mean"),
-        relief_max=("relief", "max"),
-        share_above_10pct=("relief", lambda r: float(np.mean(np.asarray(r) > 0.10))),
-    ).reset_index()

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from diffrisk.evaluation.stress_audit import DEFENCES, apply_thresholds
+from diffrisk.evaluation.audit_thresholds import apply_thresholds
+from diffrisk.evaluation.stress_audit import DEFENCES
 from diffrisk.reporting.style import style_rc
 
 _COLORS = {
@@ -52,7 +53,7 @@ def figure_stress_adversarial(
 ) -> Any:
     """Two panels: mean relief against ε per archetype; detection against false flags.
 
-    Left: :func:`~diffrisk.evaluation.stress_audit.relief_table` averaged over portfolios
+    Left: :func:`~diffrisk.evaluation.audit_thresholds.relief_table` averaged over portfolios
     (markers: the largest relief), the ``min_relief`` line dashed. Right: on test items,
     each defence's detection rate of attacks with relief > ``min_relief`` against its
     false-flag rate on untouched requests as its threshold varies (curves), and the frozen

@@ -79,8 +79,8 @@ def adversarial_paragraph(metrics: Mapping[str, Any]) -> str:
         + f" (the check against recorded market data, possible only for a real date: "
         f"{_pct(attacked['recorded_data'])}).",
         f"False flags on untouched requests: {_pct(goal['false_flags_test'])} on test, "
-        f"{_pct(goal['false_flags_validation'])} on validation (thresholds set there, so "
-        f"at most the target by construction)"
+        f"{_pct(goal['false_flags_validation'])} on validation (in sample: thresholds set "
+        "there)"
         + (
             f"; out of sample on validation (thresholds fitted on half of the validation "
             f"dates, applied to the other half, both ways): "
@@ -89,11 +89,17 @@ def adversarial_paragraph(metrics: Mapping[str, Any]) -> str:
             else ""
         )
         + (
-            f"; {metrics['n_validation_requests']} distinct validation requests set the thresholds."
+            f"; {metrics['n_validation_requests']} distinct validation requests set the thresholds"
             if "n_validation_requests" in metrics
+            else ""
+        )
+        + (
+            f", the plausibility threshold {metrics['plausibility_null']['n_dates']} "
+            "validation dates."
+            if "plausibility_null" in metrics
             else "."
         ),
-        "Goal (≥ 95 % detected at ≤ 5 % false flags): "
+        "Goal (≥ 95 % detected at ≤ 5 % false flags, on test and cross-validated): "
         + ("met." if goal["met"] else "**not met**."),
     ]
     return " ".join(text)

@@ -2,17 +2,20 @@
 
 The adversarial-request audit of the stress generator: capital-relief attacks within a
 budget ε (:mod:`diffrisk.stress.adversarial`) and the defences that should catch them
-(:mod:`diffrisk.evaluation.stress_audit`), thresholds set on validation dates, detection
-and false flags measured on test dates. Writes ``reports/tables/stress_adversarial.{csv,md}``
+(:mod:`diffrisk.evaluation.stress_audit`), thresholds set on validation (the plausibility
+defence's on every validation date, the others' on the untouched validation requests;
+:mod:`diffrisk.evaluation.audit_thresholds`), detection and false flags measured on test
+dates, and the rule's false-flag rate estimated out of sample by cross-validation over the
+validation dates. Writes ``reports/tables/stress_adversarial.{csv,md}``
 (and ``stress_adversarial_relief``, ``stress_adversarial_items``), the figure
 ``reports/figures/stress_adversarial.{png,pdf}`` and ``reports/metrics/stress_adversarial.json``;
 trains (or reloads) the independent diffusion members ``models/stress_members/member_<k>.pt``.
 
-Cost on the default parameters: 249 generator calls of 128 paths plus two 6-epoch members;
-230 s measured on the shared machine (load average ~5 on 2 cores; members 47 s of it).
-The members to train and the 87 requests (archetype, split, date with its attacks) run as
-Dask tasks (``stress.audit.workers``, :mod:`diffrisk.evaluation.stress_audit_tasks`),
-with outputs byte-identical to one process.
+Cost on the default parameters: 594 generator calls of 128 paths (297 scored items) plus
+two 6-epoch members, about 130 s of wall time on the project's 2-core machine. The members
+to train and the requests (archetype, split, date with its attacks) run as Dask tasks
+(``stress.audit.workers``, :mod:`diffrisk.evaluation.stress_audit_tasks`), with outputs
+byte-identical to one process.
 """
 
 from __future__ import annotations
@@ -34,13 +37,17 @@ from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import markdown_table, write_csv_table, write_table
 from diffrisk.data.returns import returns_until
 from diffrisk.data.splits import Splits
-from diffrisk.evaluation.stress_audit import (
-    DEFENCES,
+from diffrisk.evaluation.audit_thresholds import (
     cross_validated_false_flags,
     detection_table,
     fit_thresholds,
-    plausibility_reference,
     relief_table,
+)
+from diffrisk.evaluation.stress_audit import (
+    DEFENCES,
+    PlausibilityReference,
+    plausibility_reference,
+    plausibility_scores_at,
 )
 from diffrisk.evaluation.stress_audit_tasks import AuditContext, audit_plan, audit_requests
 from diffrisk.reporting.stress_adversarial import figure_stress_adversarial
@@ -269,19 +276,33 @@ def audit_stress_requests(
         plan = audit_plan(names, nominal, generation, dates, n_attack_dates, seed)
         items, calls = audit_requests(context, plan, compute.workers, scheduler=compute.scheduler)
         validation = items[(items["split"] == "validation") & ~items["attacked"]]
-        thresholds = fit_thresholds(validation, false_flag_target)
+        # plausibility's null: every validation date (in the fold of its nearest item date)
+        plausibility_null = _plausibility_null(
+            returns, splits.dates(returns, "validation"), dates["validation"], reference, cfg
+        )
+        null = {d: plausibility_null if d == "plausibility" else validation[d] for d in DEFENCES}
+        thresholds = fit_thresholds(null, false_flag_target)
         scored = items[(items["kind"] == "untouched") | items["attacked"]]
         detection = detection_table(scored, thresholds, min_relief)
         relief = relief_table(items[items["kind"] == "attack"])
         seconds = time.perf_counter() - tic
-        metrics = _metrics(detection, relief, thresholds, min_relief, false_flag_target)
         cv = (
-            cross_validated_false_flags(validation, validation["as_of"], false_flag_target)
+            cross_validated_false_flags(
+                validation,
+                validation["as_of"],
+                false_flag_target,
+                dense={"plausibility": plausibility_null},
+            )
             if validation["as_of"].nunique() >= 2
             else {"combined": float("nan"), "n": len(validation), "n_folds": 0}
         )
-        metrics["goal"]["false_flags_validation_cv"] = cv["combined"]
-        metrics["false_flags_validation_cv"] = cv
+        metrics = _metrics(detection, relief, thresholds, min_relief, false_flag_target, cv)
+        metrics["plausibility_null"] = {
+            "n_dates": len(plausibility_null),
+            "quantiles": {
+                f"{q:g}": float(plausibility_null.quantile(q)) for q in (0.5, 0.9, 0.95, 0.99, 1)
+            },
+        }
         metrics["n_validation_requests"] = int(
             validation[["archetype", "as_of"]].drop_duplicates().shape[0]
         )
@@ -312,14 +333,42 @@ def audit_stress_requests(
         }
 
 
+def _plausibility_null(
+    returns: pd.DataFrame,
+    days: pd.DatetimeIndex,
+    item_dates: list[pd.Timestamp],
+    reference: PlausibilityReference,
+    cfg: StressConfig,
+) -> pd.Series:
+    """The plausibility score of the recorded history of every day in ``days``.
+
+    Indexed by the nearest of ``item_dates`` (the untouched validation requests' dates),
+    the group whose cross-validation fold the day joins
+    (:func:`~diffrisk.evaluation.audit_thresholds.cross_validated_false_flags`).
+    """
+    ends = returns.index.searchsorted(days)
+    scores = plausibility_scores_at(
+        returns.to_numpy(dtype=float),
+        ends,
+        reference,
+        cfg.history,
+        lam=cfg.ewma_lambda,
+        warmup=cfg.ewma_warmup,
+    )
+    anchors = pd.DatetimeIndex(item_dates)
+    gap = np.abs(np.asarray(days, dtype="datetime64[ns]")[:, None] - anchors.to_numpy()[None, :])
+    return pd.Series(scores, index=anchors[gap.argmin(axis=1)], name="plausibility")
+
+
 def _metrics(
     detection: pd.DataFrame,
     relief: pd.DataFrame,
     thresholds: Mapping[str, float],
     min_relief: float,
     target: float,
+    cv: Mapping[str, float],
 ) -> dict[str, Any]:
-    """The headline numbers: relief by ε, detection and false flags, goal met or not."""
+    """The headline numbers: relief by ε, detection, false flags (test and out of sample), goal."""
     overall = detection[detection["epsilon"].isna()].set_index("group")
     columns = [*DEFENCES, "combined"] + (["recorded_data"] if "recorded_data" in detection else [])
     moved = f"attacked test, relief > {min_relief:.0%}"
@@ -338,8 +387,10 @@ def _metrics(
             "detection_moved_es": detected,
             "false_flags_test": false_test,
             "false_flags_validation": rates["untouched validation (false flags)"]["combined"],
-            "met": bool(detected >= 0.95 and false_test <= target),
+            "false_flags_validation_cv": cv["combined"],
+            "met": bool(detected >= 0.95 and false_test <= target and cv["combined"] <= target),
         },
+        "false_flags_validation_cv": dict(cv),
     }
 
 
@@ -360,11 +411,14 @@ def _write(
         [
             "## Detection of attacked requests and false flags (share of items flagged)",
             markdown_table(detection),
-            "Thresholds (set on untouched validation requests): "
+            "Thresholds (set on untouched validation requests; plausibility on every "
+            f"validation date, {metrics['plausibility_null']['n_dates']} days): "
             + ", ".join(f"{k} > {v:.4g}" for k, v in thresholds.items()),
-            f"Goal (>= 95 % of attacks moving ES detected at <= 5 % false flags): "
-            f"{'met' if goal['met'] else 'NOT met'} (detection {goal['detection_moved_es']:.1%}, "
-            f"test false flags {goal['false_flags_test']:.1%}).",
+            f"Goal (>= 95 % of attacks moving ES detected at <= 5 % false flags, on test and "
+            f"out of sample on validation): {'met' if goal['met'] else 'NOT met'} "
+            f"(detection {goal['detection_moved_es']:.1%}, test false flags "
+            f"{goal['false_flags_test']:.1%}, cross-validated false flags "
+            f"{goal['false_flags_validation_cv']:.1%}).",
             "## Relief against the budget epsilon",
             markdown_table(relief),
         ]
