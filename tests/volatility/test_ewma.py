@@ -28,6 +28,20 @@ def test_ewma_update_is_one_step_of_the_recursion():
         np.testing.assert_array_equal(ewma_update(v[t], r[t], 0.94), v[t + 1])
 
 
+@pytest.mark.parametrize("lam", [0.5, 0.94, 0.999])
+def test_ewma_variance_equals_the_step_by_step_recursion_bit_for_bit(lam):
+    # the compiled filter must give exactly the loop of ewma_update (the service updates
+    # a stored forecast one step at a time and must meet the batch values)
+    r = 0.01 * np.random.default_rng(3).standard_t(3, (3000, 4))
+    init = np.mean(r[:30] ** 2, axis=0)
+    v = ewma_variance(r, lam, init)
+    step = [np.broadcast_to(init, (4,)).astype(float)]
+    for t in range(len(r)):
+        step.append(ewma_update(step[-1], r[t], lam))
+    np.testing.assert_array_equal(v, np.array(step))
+    assert ewma_variance(r[:0], lam, init).tolist() == [init.tolist()]
+
+
 def test_ewma_volatility_is_the_recursion_started_at_the_warmup_mean_square():
     r = np.random.default_rng(1).normal(0, 0.01, (200, 2))
     sigma = ewma_volatility(r, lam=0.94, warmup=30)

@@ -75,14 +75,23 @@ def ewma_variance(
     ndarray (D + 1, S)
         Row ``t`` is the forecast for day ``t`` made with returns of days ``< t`` only;
         row ``D`` is the forecast for the day after the sample (1-D input gives S = 1).
+
+    Notes
+    -----
+    The recursion runs in compiled code (``scipy.signal.lfilter`` with ``b = [1]``,
+    ``a = [1, -lam]`` and the initial state ``lam v_0``): each step computes
+    ``(1 - lam) r_{t-1}^2 + lam v_{t-1}`` with the same two roundings as
+    :func:`ewma_update`, so the values are bit for bit those of the step-by-step loop.
     """
     lam = check_lambda(lam)
     r = as_2d(returns, "returns")
     v = np.empty((r.shape[0] + 1, r.shape[1]))
     v[0] = init_var
-    sq = (1.0 - lam) * r**2
-    for t in range(1, r.shape[0] + 1):
-        v[t] = lam * v[t - 1] + sq[t - 1]
+    if r.shape[0]:
+        from scipy.signal import lfilter  # here: importing scipy.signal costs 0.08 s
+
+        sq = (1.0 - lam) * r**2
+        v[1:] = lfilter([1.0], [1.0, -lam], sq, axis=0, zi=(lam * v[0])[None, :])[0]
     return v
 
 
