@@ -46,7 +46,8 @@ def fit_thresholds(
     null_scores : DataFrame or mapping defence -> array_like
         Each defence's null sample: a DataFrame with one row per untouched validation
         item, or one sample per defence (they may differ in size: the plausibility
-        defence can use every validation date, :func:`plausibility_scores_at`).
+        defence can use every validation date,
+        :func:`~diffrisk.evaluation.stress_audit.plausibility_scores_at`).
     alpha : float
         Target combined false-flag rate, in (0, 1).
     defences : sequence of str
