@@ -154,5 +154,5 @@ def test_adversarial_quotes_the_out_of_sample_false_flags_when_present():
     dense = {**ADVERSARIAL, "goal": goal, "n_validation_requests": 69}
     dense["plausibility_null"] = {"n_dates": 1006}
     assert text.replace("18 distinct", "69 distinct").replace(
-        "the thresholds.", "the thresholds, the plausibility threshold 1006 validation dates."
+        "the thresholds.", "the thresholds (the plausibility threshold: all 1006 validation dates)."
     ) == adversarial_paragraph(dense)

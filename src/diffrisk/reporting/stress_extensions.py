@@ -94,8 +94,8 @@ def adversarial_paragraph(metrics: Mapping[str, Any]) -> str:
             else ""
         )
         + (
-            f", the plausibility threshold {metrics['plausibility_null']['n_dates']} "
-            "validation dates."
+            f" (the plausibility threshold: all {metrics['plausibility_null']['n_dates']} "
+            "validation dates)."
             if "plausibility_null" in metrics
             else "."
         ),
