@@ -204,8 +204,7 @@ def plausibility_scores_at(
         )
     _check_rows(arr.shape[0], k, int(warmup))
     z = standardised_returns(arr[: int(pos.max())], lam=lam, warmup=warmup)
-    d = np.array([_features(z[:e], k) for e in pos]) - reference.mean
-    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, reference.precision, d), 0.0))
+    return np.array([_distance(_features(z[:e], k), reference) for e in pos])
 
 
 def plausibility_score(
@@ -217,7 +216,12 @@ def plausibility_score(
     warmup: int,
 ) -> float:
     """Mahalanobis distance of the supplied history's features from the training windows'."""
-    d = plausibility_features(past, history, lam=lam, warmup=warmup) - reference.mean
+    return _distance(plausibility_features(past, history, lam=lam, warmup=warmup), reference)
+
+
+def _distance(features: NDArray[np.float64], reference: PlausibilityReference) -> float:
+    """Mahalanobis distance of ``features`` from the reference (the one formula of both scores)."""
+    d = features - reference.mean
     return float(np.sqrt(max(d @ reference.precision @ d, 0.0)))
 
 

@@ -342,8 +342,9 @@ def _plausibility_null(
 ) -> pd.Series:
     """The plausibility score of the recorded history of every day in ``days``.
 
-    Indexed by the nearest of ``item_dates`` (the untouched validation requests' dates),
-    the group whose cross-validation fold the day joins
+    Indexed by the nearest of ``item_dates`` (the untouched validation requests' dates;
+    a day midway between two goes to the earlier), the group whose cross-validation fold
+    the day joins
     (:func:`~diffrisk.evaluation.audit_thresholds.cross_validated_false_flags`).
     """
     ends = returns.index.searchsorted(days)
