@@ -13,6 +13,7 @@ from diffrisk.core.compute import (
     SCHEDULER_ENV,
     Compute,
     compute_map,
+    in_background,
     on_dask,
     resolve_scheduler,
     shared_scheduler,
@@ -20,6 +21,7 @@ from diffrisk.core.compute import (
 from tests.support.compute_tasks import (
     fail_on_negative,
     make_models_dir,
+    sleep_and_worker,
     slow_logged_square,
     square,
     square_and_pid,
@@ -28,6 +30,15 @@ from tests.support.compute_tasks import (
 
 def test_compute_map_keeps_order_on_an_embedded_cluster():
     assert compute_map(square, [5, 3, 4, 1], workers=2) == [25, 9, 16, 1]
+
+
+def test_queued_tasks_go_to_the_free_worker_not_behind_a_long_one():
+    # 2 workers, the long task first: the short ones wait in the scheduler's queue and all
+    # run on the other worker. With Dask's default worker-saturation (1.1) a one-thread
+    # worker may hold two tasks, and a short one often waited behind the long one.
+    long_worker, *short_workers = compute_map(sleep_and_worker, [3.0] + [0.1] * 5, workers=2)
+    assert long_worker not in short_workers
+    assert len(set(short_workers)) == 1
 
 
 class _Records(logging.Handler):
@@ -111,6 +122,25 @@ def test_shared_scheduler_serves_several_calls_from_one_embedded_cluster(monkeyp
     assert [v for v, _ in first + second] == [1, 4, 9, 16, 25, 36]
     pids = {pid for _, pid in first + second}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2  # the same two workers for both
+
+
+def test_in_background_runs_beside_a_map_on_the_shared_workers(monkeypatch, tmp_path):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with shared_scheduler(2) as address:
+        with in_background(slow_logged_square, (7, 1.0, str(tmp_path)), address) as result:
+            # the block's map runs on the same workers while the task is pending
+            mapped = compute_map(square_and_pid, [1, 2, 3], scheduler=address)
+            assert result() == 49
+    assert [v for v, _ in mapped] == [1, 4, 9]
+    assert os.getpid() not in {pid for _, pid in mapped}
+    (log,) = tmp_path.iterdir()
+    assert int(log.name.split("-")[1]) != os.getpid()  # it ran in a worker
+
+
+def test_in_background_without_a_scheduler_computes_once_when_asked(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with in_background(square_and_pid, 6) as result:
+        assert result() == (36, os.getpid()) == result()
 
 
 def test_shared_scheduler_in_process_external_and_bad_arguments(monkeypatch):

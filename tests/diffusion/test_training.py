@@ -13,6 +13,7 @@ from diffrisk.diffusion.training import (
     check_positive_fields,
     restore_weights,
     train_denoiser,
+    without_timings,
 )
 
 
@@ -121,3 +122,13 @@ def test_train_options_from_fields_reads_same_named_attributes():
     assert opts == TrainOptions(lr=0.5, noise_draws=3, max_epochs=7)
     with pytest.raises(AttributeError):
         TrainOptions.from_fields(source)
+
+
+def test_without_timings_drops_every_wall_clock_key_and_keeps_the_rest():
+    history = [
+        {"epoch": 1, "val_loss": 0.5, "seconds": 2.25, "recording_seconds": 1.0},
+        {"epoch": 2, "val_loss": 0.4, "seconds": 2.5},
+    ]
+    kept = [{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.4}]
+    assert without_timings(history) == kept
+    assert history[0]["seconds"] == 2.25  # the input is not changed

@@ -134,7 +134,7 @@ def test_bad_choices_are_refused_before_any_request(project_tmp, monkeypatch, ch
     def no_request(*args, **kwargs):
         raise AssertionError("a request ran before the settings were checked")
 
-    monkeypatch.setattr(stage, "reverse_stress_methods", no_request)
+    monkeypatch.setattr(stage, "reverse_stress_task", no_request)
     monkeypatch.setattr(stage, "validate_reverse_stress", no_request)
     with pytest.raises(ValueError, match=message):
         stage.run(seed=1, data=DATA, stress={"reverse": REVERSE | change, "segments": SECTORS})
@@ -144,7 +144,7 @@ def test_periods_without_a_test_window_are_refused_before_any_request(project, m
     def no_request(*args, **kwargs):
         raise AssertionError("a request ran before the periods were checked")
 
-    monkeypatch.setattr(stage, "reverse_stress_methods", no_request)
+    monkeypatch.setattr(stage, "reverse_stress_task", no_request)
     monkeypatch.setattr(stage, "validate_reverse_stress", no_request)
     reverse = REVERSE | {"periods": "before=2003-01-01/2003-12-31; later=2030-01-01/2030-12-31"}
     with pytest.raises(
@@ -223,7 +223,7 @@ def test_bad_workers_are_refused_before_any_request(project_tmp, monkeypatch, wo
     def no_request(*args, **kwargs):
         raise AssertionError("a request ran before the workers were checked")
 
-    monkeypatch.setattr(stage, "reverse_stress_methods", no_request)
+    monkeypatch.setattr(stage, "reverse_stress_task", no_request)
     monkeypatch.setattr(stage, "validate_reverse_stress", no_request)
     reverse = {**REVERSE, "workers": workers}
     with pytest.raises(ValueError, match="stress.reverse.workers must be an integer >= 1"):

@@ -10,16 +10,15 @@ import pytest
 import torch
 
 from diffrisk.core import io
-from diffrisk.core.compute import SCHEDULER_ENV
+from diffrisk.core.compute import SCHEDULER_ENV, Compute
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.data.returns import constituent_returns
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
 from diffrisk.evaluation.paths.suite import IN_SAMPLE_REQUEST
 from diffrisk.stages import stress_generate as stress_generate_stage
 from diffrisk.stages import stress_train as stress_train_stage
-from diffrisk.stages import stress_train_comparison as stress_train_comparison_stage
 from diffrisk.stages import stress_validate as stress_validate_stage
-from diffrisk.stages.common import StressInputs
+from diffrisk.stages.common import StressInputs, split_compute
 from diffrisk.stress.budgets import WALL_TIME_COLUMNS
 from diffrisk.stress.comparison import (
     COMPARISON_GENERATORS,
@@ -28,6 +27,7 @@ from diffrisk.stress.comparison import (
 )
 from diffrisk.stress.comparison_sets import regenerate_comparison_set
 from diffrisk.stress.config import GENERATORS, StressConfig, StressRangeWarning
+from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.scenario_sets import (
     read_scenario_set,
     regenerate_scenario_set,
@@ -49,56 +49,67 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp, dask_cluster, monke
 
     trained = stress_train_stage.train_stress(
         model=StressConfig.smoke().to_dict(),
-        inputs=inputs,
-        progress=False,
-    )
-    assert trained["metrics"]["epochs_run"] == 1
-    compared = stress_train_comparison_stage.train_comparison(
-        model=StressConfig.smoke().to_dict(),
         comparison=ComparisonConfig.smoke().to_dict(),
         inputs=inputs,
         progress=False,
     )
-    assert set(compared["metrics"]) == set(COMPARISON_GENERATORS)
-    assert compared["metrics"]["gan"]["epochs_run"] == 2
-    serial = {
-        k: load_comparison_model(paths.models_dir() / f"stress_{k}.pt").net.state_dict()
-        for k in COMPARISON_GENERATORS
-    }
-    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # both fits at once, in worker processes
-    stress_train_comparison_stage.train_comparison(
+    assert trained["metrics"]["epochs_run"] == 1
+    assert set(trained["comparison"]) == set(COMPARISON_GENERATORS)
+    assert trained["comparison"]["gan"]["epochs_run"] == 2
+
+    def weights() -> dict[str, dict[str, torch.Tensor]]:
+        nets = {
+            k: load_comparison_model(paths.models_dir() / f"stress_{k}.pt").net
+            for k in COMPARISON_GENERATORS
+        }
+        nets["diffusion"] = load_stress_model(stress_checkpoint()).net
+        return {k: net.state_dict() for k, net in nets.items()}
+
+    serial = weights()
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)  # the three fits at once, in workers
+    stress_train_stage.train_stress(
         model=StressConfig.smoke().to_dict(),
         comparison={**ComparisonConfig.smoke().to_dict(), "workers": 2},
         inputs=inputs,
         progress=False,
     )
     monkeypatch.delenv(SCHEDULER_ENV)
-    for kind, weights in serial.items():  # the same weights (the records hold wall times)
-        again = load_comparison_model(paths.models_dir() / f"stress_{kind}.pt").net.state_dict()
-        assert list(again) == list(weights)
-        for name, tensor in weights.items():
+    for kind, again in weights().items():  # the same weights (the records hold wall times)
+        assert list(again) == list(serial[kind])
+        for name, tensor in serial[kind].items():
             assert torch.equal(again[name], tensor), (kind, name)
     assert (paths.models_dir() / "stress_train_comparison.json").is_file()
+    generate, _ = split_compute(params_section("stress", "generate"), "stress.generate")
     with pytest.raises(ValueError, match="stress.generate.guidance_grid: '2x' is not a number"):
         stress_generate_stage.generate_stress_sets(
-            **{**params_section("stress", "generate"), "guidance_grid": "1,2x"}, inputs=inputs
+            **{**generate, "guidance_grid": "1,2x"}, inputs=inputs
         )
-    with pytest.warns(StressRangeWarning):
-        generated = stress_generate_stage.generate_stress_sets(
-            **{
-                **params_section("stress", "generate"),
-                "archetypes": "unconditional; v2: vol_ratio=2; far: vol_ratio=40; "
-                "crash: window=2002-03-01/2002-06-28",
-                "n_paths": 64,
-                "unconditional_every": 60,
-                "unconditional_paths_per_date": 16,
-                "guidance": "auto",
-                "guidance_grid": "1,2",
-                "calibration_paths": 8,
-                "n_steps": 4,
-            },
-            inputs=inputs,
+    generate |= {
+        "archetypes": "unconditional; v2: vol_ratio=2; far: vol_ratio=40; "
+        "crash: window=2002-03-01/2002-06-28",
+        "n_paths": 64,
+        "unconditional_every": 60,
+        "unconditional_paths_per_date": 16,
+        "guidance": "auto",
+        "guidance_grid": "1,2",
+        "calibration_paths": 8,
+        "n_steps": 4,
+    }
+    with pytest.warns(StressRangeWarning):  # one Dask task per archetype
+        on_workers = stress_generate_stage.generate_stress_sets(
+            **generate, inputs=inputs, compute=Compute(2, dask_cluster)
         )
+    drawn = {
+        (g, a): read_scenario_set(scenario_set_file(g, a))
+        for g, a in on_workers["index"][["generator", "archetype"]].itertuples(index=False)
+    }
+    with pytest.warns(StressRangeWarning):  # in this process, one archetype after the other
+        generated = stress_generate_stage.generate_stress_sets(**generate, inputs=inputs)
+    pd.testing.assert_frame_equal(generated["index"], on_workers["index"])
+    for (g, a), (paths_, meta) in drawn.items():  # the same sets wherever they were drawn
+        again, again_meta = read_scenario_set(scenario_set_file(g, a))
+        np.testing.assert_array_equal(again, paths_, err_msg=f"{g} {a}")
+        assert again_meta["generation"] == meta["generation"], (g, a)
     assert len(generated["index"]) == 20
     chosen = generated["index"].set_index(["generator", "archetype"])["guidance"]
     assert chosen[("diffusion", "unconditional")] == 1.25  # the signature prior's weight

@@ -89,9 +89,14 @@ def test_calibration_read_from_the_set_metadata():
 
 
 def test_budget_table_reads_the_recorded_values(model, comparison):
-    records = {
-        "diffusion": {"wall_time_s": 12.5},
-        "gan": {"wall_time_s": 7.0, "tuning": {"n_trials": 4, "trial_seconds": 60.0}},
+    records = {  # the training stage's records: per-epoch history with wall times
+        "diffusion": {"wall_time_s": 12.5, "history": model.history},
+        "gan": {
+            "wall_time_s": 7.0,
+            "tuning": {"n_trials": 4, "trial_seconds": 60.0},
+            "history": comparison["gan"].history,
+        },
+        "vae": {"history": comparison["vae"].history},
     }
     table = budget_table({"diffusion": model, **comparison}, records, {}, n_assets=4)
     assert list(table.columns) == list(BUDGET_COLUMNS)
@@ -113,8 +118,12 @@ def test_budget_table_reads_the_recorded_values(model, comparison):
     gan_counts = network_counts("gan", comparison["gan"])
     assert rows.loc["gan", "parameters_trained"] == sum(gan_counts.values())
     assert rows.loc["gan", "parameters_sampling"] == gan_counts["generator"]
-    assert rows.loc["diffusion", "stage_seconds"] == 12.5
-    assert rows.loc["gan", "stage_seconds"] == 7.0
+    assert rows.loc["diffusion", "fit_seconds"] == 12.5
+    assert rows.loc["gan", "fit_seconds"] == 7.0
+    assert pd.isna(rows.loc["vae", "fit_seconds"])  # no wall time recorded
+    # no history recorded: no training time (the checkpoints store none)
+    bare = budget_table({"diffusion": model}, {}, {}, n_assets=4).set_index("generator")
+    assert pd.isna(bare.loc["diffusion", "train_seconds"])
     assert rows.loc["gan", "tuning_trials"] == 4 and rows.loc["vae", "tuning_trials"] == 0
     assert rows.loc["gan", "tuning_trial_seconds"] == 60.0
     assert pd.isna(rows.loc["vae", "tuning_trial_seconds"])

@@ -36,3 +36,11 @@ def make_models_dir(_: int) -> str:
 
     paths.models_dir().mkdir(parents=True, exist_ok=True)
     return str(paths.models_dir())
+
+
+def sleep_and_worker(seconds: float) -> str:
+    """Sleep, then return the address of the Dask worker that ran the task."""
+    from distributed import get_worker
+
+    time.sleep(seconds)
+    return str(get_worker().address)

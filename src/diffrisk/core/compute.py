@@ -187,9 +187,19 @@ def quiet_distributed_logs(level: int = logging.WARNING) -> Iterator[None]:
         log.setLevel(old)
 
 
+#: Tasks a one-thread worker of the embedded cluster holds at once (see :func:`_embedded_cluster`).
+WORKER_SATURATION = 1.0
+
+
 @contextmanager
 def _embedded_cluster(workers: int) -> Iterator[Any]:
-    """An embedded ``LocalCluster`` of ``workers`` processes, one thread each."""
+    """An embedded ``LocalCluster`` of ``workers`` processes, one thread each.
+
+    Its scheduler hands a worker one task at a time (``worker-saturation`` 1.0; Dask's
+    default 1.1 lets a one-thread worker hold two): a task waits in the scheduler's queue
+    until a worker is free and goes to that one, so tasks given longest first never wait
+    behind a long one while another worker idles.
+    """
     import dask
     from distributed import LocalCluster
 
@@ -197,7 +207,12 @@ def _embedded_cluster(workers: int) -> Iterator[Any]:
     logger.info("compute: embedded Dask cluster of %d worker process(es), 1 thread each", n)
     with (
         quiet_distributed_logs(),
-        dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environment()}),
+        dask.config.set(
+            {
+                "distributed.nanny.pre-spawn-environ": worker_environment(),
+                "distributed.scheduler.worker-saturation": WORKER_SATURATION,
+            }
+        ),
         LocalCluster(
             n_workers=n,
             threads_per_worker=1,
@@ -333,6 +348,50 @@ def compute_map(
         finally:
             client.cancel(futures)
     return results
+
+
+@contextmanager
+def in_background(
+    fn: Callable[[T], R], item: T, scheduler: str | None = None
+) -> Iterator[Callable[[], R]]:
+    """``fn(item)`` as one Dask task on ``scheduler`` while the block does other work.
+
+    Yields a function that returns the result (waiting for it if need be). The block's own
+    :func:`compute_map` calls on the same scheduler share its workers: the task holds one
+    worker while the others start on the block's tasks, instead of the caller computing
+    it alone first while the workers idle. Without a scheduler (argument or
+    :data:`SCHEDULER_ENV`) the item is computed in this process when the result is first
+    asked for. Either way the result is ``fn(item)``: a pure function of its item.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (workers import it by name); ``item`` must be picklable.
+    item
+        Its argument.
+    scheduler : str, optional
+        Address of a running scheduler (see :func:`resolve_scheduler`), e.g. the one
+        :func:`shared_scheduler` yields.
+    """
+    address = resolve_scheduler(scheduler)
+    if address is None:
+        done: list[R] = []
+
+        def in_process() -> R:
+            if not done:
+                done.append(fn(item))
+            return done[0]
+
+        yield in_process
+        return
+    from distributed import Client  # noqa: F811 (the runtime import)
+
+    with Client(address, set_as_default=False) as client:
+        future = client.submit(partial(_warm_call, fn), item, pure=False)
+        try:
+            yield future.result
+        finally:
+            client.cancel(future)
 
 
 @dataclass(frozen=True)

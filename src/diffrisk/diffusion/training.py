@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -239,6 +239,15 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     with io.atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return Path(path)
+
+
+def without_timings(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A training history without its wall-clock entries (every key containing ``seconds``).
+
+    What a checkpoint stores, so that the same seed and data give the same file (and
+    SHA-256) on every run; the timings stay in the stage's records.
+    """
+    return [{k: v for k, v in h.items() if "seconds" not in k} for h in history]
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A :class:`Generator` draws paths for a :class:`Draw` (signature, conditioning da
 of paths, seed, guidance). :func:`load_registry` builds every generator the pipeline's
 outputs allow: the diffusion stress model (``models/stress.pt``), the GAN and VAE
 comparison generators (``models/stress_gan.pt``, ``models/stress_vae.pt``, when the
-``stress_train_comparison`` stage has written them) and the two simple baselines
+``stress_train`` stage has written them) and the two simple baselines
 (multivariate normal, filtered block bootstrap), fitted on the model's training period
 only, exactly as the ``stress_generate`` stage does. Nothing is trained here: the sampler
 settings, the archetypes, the calibrated guidance weight of each archetype (diffusion)

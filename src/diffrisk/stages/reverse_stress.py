@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 
 from diffrisk.core import io, paths
-from diffrisk.core.compute import Compute, shared_scheduler
+from diffrisk.core.compute import Compute, in_background, shared_scheduler
 from diffrisk.core.params import parse_list
 from diffrisk.core.paths import stress_checkpoint
 from diffrisk.core.tables import write_table
@@ -57,7 +57,7 @@ from diffrisk.stress.reverse_serving import SERVING_FILE, ReverseServing, write_
 from diffrisk.stress.reverse_study import (
     hit_counts,
     pick_by_rule,
-    reverse_stress_methods,
+    reverse_stress_task,
     validate_reverse_stress,
 )
 
@@ -91,8 +91,10 @@ def reverse_stress(
     (:func:`_choice`), a named attribution or a number is used as given (and the rule's
     choice is still reported). ``compute`` (``stress.reverse.workers``) runs the replayed
     requests, one task per (portfolio, period) request
-    (:func:`~diffrisk.stress.reverse_study.validate_reverse_stress`). The outputs are
-    byte-identical whatever it is.
+    (:func:`~diffrisk.stress.reverse_study.validate_reverse_stress`), and the headline
+    request as one more task beside the test replay's
+    (:func:`~diffrisk.core.compute.in_background`). The outputs are byte-identical
+    whatever it is.
     """
     tic = time.perf_counter()
     # one Dask cluster for every replay of the stage (none when workers == 1)
@@ -185,9 +187,23 @@ def reverse_stress(
         }
         test_rows = returns.index[returns.index >= splits.test_start]
         request = check_request(portfolios["equal_weight"], len(assets), h, h, es_alpha=es_alpha)
-        results, summary = reverse_stress_methods(
-            model, returns, request, as_of=test_rows[0], **shared
-        )
+        # the headline request holds one worker while the others start on the test replay
+        with in_background(
+            reverse_stress_task,
+            (model, returns, request, shared | {"as_of": test_rows[0]}),
+            compute.scheduler,
+        ) as headline:
+            validation = validate_reverse_stress(
+                model,
+                returns,
+                portfolios,
+                usable,
+                horizon=h,
+                workers=compute.workers,
+                scheduler=compute.scheduler,
+                **shared,
+            )
+            results, summary = headline()
         contrib = pd.DataFrame(
             {
                 name: segment_contributions(
@@ -197,16 +213,6 @@ def reverse_stress(
                 if len(res.loss)
             }
         ).T
-        validation = validate_reverse_stress(
-            model,
-            returns,
-            portfolios,
-            usable,
-            horizon=h,
-            workers=compute.workers,
-            scheduler=compute.scheduler,
-            **shared,
-        )
         scores = _scores(validation)
         metrics = _metrics(summary, scores, results, skipped, h, es_alpha) | {
             "requests": len(portfolios) * len(usable),

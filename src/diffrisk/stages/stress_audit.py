@@ -133,7 +133,7 @@ def member_models(
 def _comparison_model(kind: str) -> ComparisonModel:
     """The GAN or VAE comparison generator ``models/stress_<kind>.pt``.
 
-    Its checkpoint is written by the ``stress_train_comparison`` stage; list it in this
+    Its checkpoint is written by the ``stress_train`` stage; list it in this
     stage's ``deps`` in ``dvc.yaml`` before naming ``gan`` or ``vae`` in ``others``.
     """
     return load_comparison_model(paths.comparison_checkpoint(kind), kind)

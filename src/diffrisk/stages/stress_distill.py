@@ -46,6 +46,7 @@ import torch
 from diffrisk.core import audit, io, paths
 from diffrisk.core.checks import check_int, finite_float
 from diffrisk.core.tables import markdown_table, write_csv_table
+from diffrisk.diffusion.training import without_timings
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.stress_student import (
     SetFigures,
@@ -287,7 +288,7 @@ def distill_stress_student(
         "teacher_weights_sha256": student.teacher["weights_sha256"],
         "validation": summary["validation"],
         "test": summary["test"],
-        "history": [{k: v for k, v in r.items() if "seconds" not in k} for r in student.history],
+        "history": without_timings(student.history),
     }
     record = audit.provenance(
         {"stress.distill": dict(distill)}, seed, audit.recorded_data_hash(),

@@ -10,14 +10,17 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
+from numpy.typing import NDArray
 
 from diffrisk.core import audit, io, paths
 from diffrisk.core.checks import check_int
+from diffrisk.core.compute import Compute
 from diffrisk.core.paths import (
     comparison_checkpoint,
     scenario_set_file,
@@ -25,12 +28,16 @@ from diffrisk.core.paths import (
     stress_dir,
 )
 from diffrisk.diffusion.weights_hash import weights_sha256
-from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
+from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
-from diffrisk.stress.comparison import COMPARISON_GENERATORS, load_comparison_model
+from diffrisk.stress.comparison import (
+    COMPARISON_GENERATORS,
+    ComparisonModel,
+    load_comparison_model,
+)
 from diffrisk.stress.comparison_sets import comparison_scenario_set
 from diffrisk.stress.config import UNCONDITIONAL, StressRangeWarning
-from diffrisk.stress.model import load_stress_model
+from diffrisk.stress.model import StressModel, load_stress_model
 from diffrisk.stress.scenario_sets import (
     baseline_scenario_set,
     generate_scenario_set,
@@ -40,6 +47,99 @@ from diffrisk.stress.scenario_sets import (
 from diffrisk.stress.weight_calibration import check_weight_grid
 
 logger = logging.getLogger(__name__)
+
+
+#: The simple baselines of every archetype (fitted on training rows, no network).
+BASELINES: tuple[str, ...] = ("normal", "bootstrap")
+
+
+@dataclass(frozen=True)
+class _SetInputs:
+    """What every archetype's sets share (sent once with each task).
+
+    ``params`` is the stage's parameter record (with ``prior_neighbours`` and
+    ``bootstrap_block``); ``hashes`` the recorded data's and the checkpoint's SHA-256.
+    """
+
+    model: StressModel
+    comparison: dict[str, tuple[ComparisonModel, str]]
+    returns: pd.DataFrame
+    train_end: str | pd.Timestamp
+    sampling: dict[str, Any]
+    calibration: dict[str, Any]
+    params: dict[str, Any]
+    comparison_calibration: str
+    hashes: tuple[str, str]
+
+
+SetRecord = tuple[str, NDArray[np.float32], dict[str, Any], float]
+Caught = tuple[str, type[Warning], str, int]
+
+
+def _archetype_sets(job: tuple[Any, ...]) -> tuple[list[SetRecord], list[Caught]]:
+    """Every generator's set of one archetype (module level: runs as a Dask task).
+
+    Returns ``(generator, paths, metadata, seconds)`` for the diffusion model, each
+    comparison generator and the baselines (their metadata without provenance, which
+    the caller adds), and the range warnings raised for the diffusion set, to be raised
+    again by the caller.
+    """
+    shared, arch, dates, per, weight, set_seed = job
+    torch.set_num_threads(int(shared.model.config.threads))
+    data_sha256, checkpoint_sha256 = shared.hashes
+    request = (shared.returns, arch, dates, per)
+    common = {  # what every generator's set of the request shares
+        "seed": set_seed,
+        "prior_neighbours": int(shared.params["prior_neighbours"]),
+        "data_sha256": data_sha256,
+        **shared.calibration,
+    }
+    out: list[SetRecord] = []
+    tic = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StressRangeWarning)
+        paths_, meta = generate_scenario_set(
+            shared.model,
+            *request,
+            guidance=weight,
+            **common,
+            **shared.sampling,
+            checkpoint_sha256=checkpoint_sha256,
+            params=shared.params,
+        )
+    out.append(("diffusion", paths_, meta, round(time.perf_counter() - tic, 2)))
+    comparison_params = {**shared.params, "comparison_calibration": shared.comparison_calibration}
+    for kind, (c_model, c_hash) in shared.comparison.items():
+        tic = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StressRangeWarning)  # reported for diffusion
+            c_paths, c_meta = comparison_scenario_set(
+                c_model,
+                *request,
+                **common,
+                checkpoint_sha256=c_hash,
+                params=comparison_params,
+                calibration=shared.comparison_calibration,
+            )
+        out.append((kind, c_paths, c_meta, round(time.perf_counter() - tic, 2)))
+    config = shared.model.config
+    for kind in BASELINES:
+        tic = time.perf_counter()
+        b_paths, b_meta = baseline_scenario_set(
+            kind,
+            shared.returns,
+            shared.train_end,
+            dates,
+            per,
+            config.horizon,
+            seed=set_seed,
+            block=int(shared.params["bootstrap_block"]),
+            lam=config.ewma_lambda,
+            warmup=config.ewma_warmup,
+        )
+        out.append((kind, b_paths, b_meta, round(time.perf_counter() - tic, 2)))
+    warned = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    return out, warned
 
 
 def generate_stress_sets(
@@ -64,6 +164,7 @@ def generate_stress_sets(
     bootstrap_block: int,
     inputs: StressInputs,
     calibration_refine: int = 0,
+    compute: Compute | None = None,
 ) -> dict[str, Any]:
     """Run the ``stress_generate`` stage: a scenario set per archetype and generator.
 
@@ -106,6 +207,10 @@ def generate_stress_sets(
         See :func:`generate_paths`.
     bootstrap_block : int
         Block length of the filtered block bootstrap baseline.
+    compute : Compute, optional
+        ``stress.generate.workers``: one Dask task per archetype (all its generators' sets),
+        largest first; default in this process. The sets are byte-identical whatever it
+        is (each archetype's sets are seeded on their own).
     inputs : StressInputs
         The unconditional set's dates are test days; the baselines fit on rows up to
         ``splits.train_end``; archetype i's sets use the seed ``seed + 1000 * (i + 1)``.
@@ -165,109 +270,60 @@ def generate_stress_sets(
         "bootstrap_block": bootstrap_block,
         "stress.model": model.config.to_dict(),
     }
-    comparison_params = {**params, "comparison_calibration": comparison_calibration}
     calibration = {  # the one rule of every generator's per-request weight
         "guidance_grid": grid,
         "calibration_paths": int(calibration_paths),
         "calibration_refine": refine,
     }
-    rows, seconds = [], {}
+    shared = _SetInputs(
+        model,
+        comparison,
+        returns,
+        inputs.splits.train_end,
+        sampling,
+        calibration,
+        params,
+        comparison_calibration,
+        (data_hash, ckpt_hash),
+    )
+    jobs = []
     for i, arch in enumerate(resolved):
         if arch.name == UNCONDITIONAL:
             dates = [str(d.date()) for d in test_dates[:: int(unconditional_every)]]
             per = int(unconditional_paths_per_date)
         else:
             dates, per = [arch.as_of or as_of], int(n_paths)
-        set_seed = int(inputs.seed) + 1000 * (i + 1)
-        tic = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", StressRangeWarning)
-            paths_, meta = generate_scenario_set(
-                model,
-                returns,
-                arch,
-                dates,
-                per,
-                guidance=prior_guidance if arch.name == UNCONDITIONAL else guidance,
-                **calibration,
-                prior_neighbours=int(prior_neighbours),
-                seed=set_seed,
-                **sampling,
-                checkpoint_sha256=ckpt_hash,
-                data_sha256=data_hash,
-                params=params,
-            )
-        for w in caught:
-            logger.warning("%s", w.message)
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        seconds[f"diffusion_{arch.name}"] = round(time.perf_counter() - tic, 2)
-        write_scenario_set(scenario_set_file("diffusion", arch.name), paths_, meta)
-        rows.append(
-            {
-                "generator": "diffusion",
-                "archetype": arch.name,
-                "n_paths": len(paths_),
-                "n_dates": len(dates),
-                "out_of_range": meta["out_of_range"],
-                "guidance": meta["generation"]["guidance"],
-            }
-        )
-        for kind, (c_model, c_hash) in comparison.items():
-            tic = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", StressRangeWarning)  # reported for diffusion
-                c_paths, c_meta = comparison_scenario_set(
-                    c_model,
-                    returns,
-                    arch,
-                    dates,
-                    per,
-                    seed=set_seed,
-                    prior_neighbours=int(prior_neighbours),
-                    checkpoint_sha256=c_hash,
-                    data_sha256=data_hash,
-                    params=comparison_params,
-                    calibration=comparison_calibration,
-                    **calibration,
-                )
-            seconds[f"{kind}_{arch.name}"] = round(time.perf_counter() - tic, 2)
-            write_scenario_set(scenario_set_file(kind, arch.name), c_paths, c_meta)
+        weight = prior_guidance if arch.name == UNCONDITIONAL else guidance
+        jobs.append((shared, arch, dates, per, weight, int(inputs.seed) + 1000 * (i + 1)))
+    # longest first (the most dates x paths), so a worker never waits behind the largest
+    order = sorted(range(len(jobs)), key=lambda k: -len(jobs[k][2]) * jobs[k][3])
+    done = (compute or Compute()).map(
+        _archetype_sets, [jobs[k] for k in order], desc="stress archetypes"
+    )
+    by_archetype = dict(zip(order, done, strict=True))
+    rows, seconds = [], {}
+    for k, (_, arch, dates, _, _, set_seed) in enumerate(jobs):
+        sets, caught = by_archetype[k]
+        for message, category, filename, lineno in caught:
+            logger.warning("%s", message)
+            warnings.warn_explicit(message, category, filename, lineno)
+        for kind, paths_, meta, secs in sets:
+            seconds[f"{kind}_{arch.name}"] = secs
+            if kind in BASELINES:
+                meta["generation"]["archetype"] = arch.name
+                meta = audit.provenance(params, set_seed, data_hash, extra=meta)
+            write_scenario_set(scenario_set_file(kind, arch.name), paths_, meta)
+            generation = meta["generation"]
             rows.append(
                 {
                     "generator": kind,
                     "archetype": arch.name,
-                    "n_paths": len(c_paths),
+                    "n_paths": len(paths_),
                     "n_dates": len(dates),
-                    "out_of_range": c_meta["out_of_range"],
-                    "guidance": c_meta["generation"]["conditioning_gain"],
-                }
-            )
-        for kind in ("normal", "bootstrap"):
-            tic = time.perf_counter()
-            b_paths, b_meta = baseline_scenario_set(
-                kind,
-                returns,
-                inputs.splits.train_end,
-                dates,
-                per,
-                h,
-                seed=set_seed,
-                block=bootstrap_block,
-                lam=model.config.ewma_lambda,
-                warmup=model.config.ewma_warmup,
-            )
-            seconds[f"{kind}_{arch.name}"] = round(time.perf_counter() - tic, 2)
-            b_meta["generation"]["archetype"] = arch.name
-            record = audit.provenance(params, set_seed, data_hash, extra=b_meta)
-            write_scenario_set(scenario_set_file(kind, arch.name), b_paths, record)
-            rows.append(
-                {
-                    "generator": kind,
-                    "archetype": arch.name,
-                    "n_paths": len(b_paths),
-                    "n_dates": len(dates),
-                    "out_of_range": [],
-                    "guidance": None,
+                    "out_of_range": [] if kind in BASELINES else meta["out_of_range"],
+                    "guidance": None
+                    if kind in BASELINES
+                    else generation["guidance" if kind == "diffusion" else "conditioning_gain"],
                 }
             )
     index = {
@@ -284,4 +340,4 @@ def generate_stress_sets(
 
 def run(*, seed: int, data: Mapping[str, Any], stress: Mapping[str, Any]) -> dict[str, Any]:
     """Stage ``stress_generate``: :func:`generate_stress_sets` with its ``dvc.yaml`` parameters."""
-    return generate_stress_sets(**stress["generate"], inputs=stress_inputs(seed, data))
+    return run_stress_stage(generate_stress_sets, "generate", seed, data, stress)

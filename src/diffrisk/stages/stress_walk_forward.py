@@ -17,16 +17,22 @@ from typing import Any
 import torch
 
 from diffrisk.core import audit, io, paths
-from diffrisk.core.compute import Compute
+from diffrisk.core.compute import Compute, in_background, shared_scheduler
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.core.tables import write_table
+from diffrisk.data.splits import periods_after_fit
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.paths.drift import drift_summary, drift_table
 from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.config import UNCONDITIONAL
 from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.scenario_sets import SAMPLER_KEYS, read_scenario_set
-from diffrisk.stress.walk_forward import version_period_sets, walk_forward_stress
+from diffrisk.stress.walk_forward import (
+    StressVersion,
+    save_versions,
+    version_period_sets,
+    walk_forward_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +69,8 @@ def stress_walk_forward(
     compute : Compute
         Where the sets are drawn (``stress.walk_forward.workers``), one task per
         (period, version) set; the refits stay one chain (each starts from the previous
-        version). Every output is byte-identical whatever it is.
+        version), one more task, while the frozen model's sets are drawn beside it.
+        Every output is byte-identical whatever it is.
     progress : bool, optional
         Progress bars of the refits.
 
@@ -87,32 +94,51 @@ def stress_walk_forward(
         raise ValueError("the test period has no returns: nothing to walk forward through")
     _, meta = read_scenario_set(scenario_set_file("diffusion", UNCONDITIONAL))
     generation = meta["generation"]
-    versions = walk_forward_stress(
-        frozen,
-        returns,
-        test_dates,
-        epochs=int(epochs),
-        seed=int(inputs.seed),
-        frequency=frequency,
-        warm_start=bool(warm_start),
-        frozen_sha256=weights_sha256(stress_checkpoint()),
-        checkpoint=paths.stress_walk_forward_checkpoint,
-        progress=progress,
-    )
-    fitted = time.perf_counter() - tic
-    sets = version_period_sets(
-        versions,
-        returns,
-        test_dates,
-        generation["as_of"],
-        n_paths_per_date=int(generation["n_paths_per_date"]),
-        seed=int(generation["seed"]),
-        frequency=frequency,
-        scope=scope,
-        workers=compute.workers,
-        scheduler=compute.scheduler,
+    # the refits' own check, before any work: the frozen model must not have seen a period
+    periods_after_fit(test_dates, frequency, frozen.train_end, "walk-forward day")
+    frozen_sha = weights_sha256(stress_checkpoint())
+    options = {
+        "epochs": int(epochs),
+        "seed": int(inputs.seed),
+        "frequency": frequency,
+        "warm_start": bool(warm_start),
+        "frozen_sha256": frozen_sha,
+        "progress": progress,
+    }
+    sampling = {
+        "n_paths_per_date": int(generation["n_paths_per_date"]),
+        "seed": int(generation["seed"]),
+        "frequency": frequency,
+        "scope": scope,
         **{k: generation[k] for k in GENERATION_KEYS},
-    )
+    }
+    with shared_scheduler(compute.workers, compute.scheduler) as scheduler:
+        # the refit chain holds one worker while the frozen model's sets are drawn
+        with in_background(
+            walk_forward_task, (frozen, returns, test_dates, options), scheduler
+        ) as refitted:
+            frozen_sets = version_period_sets(
+                [StressVersion(0, frozen, frozen_sha)],
+                returns,
+                test_dates,
+                generation["as_of"],
+                workers=compute.workers,
+                scheduler=scheduler,
+                **sampling,
+            )
+            versions = save_versions(refitted(), paths.stress_walk_forward_checkpoint)
+        fitted = time.perf_counter() - tic
+        refit_sets = version_period_sets(
+            versions[1:],
+            returns,
+            test_dates,
+            generation["as_of"],
+            workers=compute.workers,
+            scheduler=scheduler,
+            **sampling,
+        )
+    # in period order, version 0 first within a period (as one call over every version)
+    sets = sorted(frozen_sets + refit_sets, key=lambda s: (s.reference.index[0], s.version.version))
     table = drift_table(sets)
     summary = drift_summary(table)
     seconds = {"refits": round(fitted, 1), "total": round(time.perf_counter() - tic, 1)}

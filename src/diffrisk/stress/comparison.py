@@ -39,6 +39,7 @@ from diffrisk.diffusion.training import (
     read_checkpoint,
     restore_weights,
     save_checkpoint,
+    without_timings,
 )
 from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.model import (
@@ -104,8 +105,8 @@ class ComparisonConfig(ParamsSection, SmokeSettings):
     threads : int
         ``torch.set_num_threads`` during training and sampling.
     workers : int
-        Processes of the ``stress_train_comparison`` stage (2: the GAN and the VAE train
-        at once); the weights do not depend on it.
+        Processes of the ``stress_train`` stage (2: the GAN on one, the diffusion model
+        and then the VAE on the other); the weights do not depend on it.
     """
 
     width: int = 32
@@ -336,7 +337,12 @@ def select_epoch(history: list[dict[str, float]], patience: int, min_epochs: int
 
 # --------------------------------------------------------------------------- checkpoints
 def save_comparison_model(model: ComparisonModel, path: str | Path) -> Path:
-    """Write the generator and its statistics atomically (tensors, numbers, strings only)."""
+    """Write the generator and its statistics atomically (tensors, numbers, strings only).
+
+    The history is stored without its wall times
+    (:func:`~diffrisk.diffusion.training.without_timings`): the file's SHA-256 is the same
+    on every rerun with the same seed.
+    """
     payload = {
         "kind": f"diffrisk.stress.{model.kind}",
         "spec": asdict(model.net.spec),
@@ -344,7 +350,7 @@ def save_comparison_model(model: ComparisonModel, path: str | Path) -> Path:
         "settings": model.settings.to_dict(),
         "state_dict": model.net.state_dict(),
         **statistics_payload(model),
-        "history": model.history,
+        "history": without_timings(model.history),
     }
     return save_checkpoint(path, payload)
 

@@ -179,6 +179,21 @@ def reverse_stress_methods(
     return results, pd.DataFrame(rows)
 
 
+def reverse_stress_task(
+    job: tuple[Any, ...],
+) -> tuple[dict[str, ReverseResult], pd.DataFrame]:
+    """:func:`reverse_stress_methods` of one request, as a Dask task.
+
+    ``job`` is ``(model, returns, request, options)``, ``options`` the keywords of
+    :func:`reverse_stress_methods`; torch's threads are set to the model's (a worker
+    process starts with torch's default).
+    """
+    model, returns, request, options = job
+    if model is not None:
+        torch.set_num_threads(int(model.config.threads))
+    return reverse_stress_methods(model, returns, request, **options)
+
+
 def worst_window(
     returns: pd.DataFrame, weights: np.ndarray, horizon: int, start: str, end: str
 ) -> tuple[pd.Timestamp, float, np.ndarray]:

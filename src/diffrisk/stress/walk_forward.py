@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from diffrisk.core.compute import compute_map
 from diffrisk.data.splits import periods_after_fit, refit_periods
+from diffrisk.diffusion.training import without_timings
 from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.stress.model import (
     StressModel,
@@ -173,17 +174,13 @@ def walk_forward_stress(
             warm_start=warm_start,
             progress=progress,
         )
-        # wall times stay out of the checkpoint, so that its hash (the version string) is
-        # the same on every rerun with the same seed; the version records them
-        model.history = [{k: v for k, v in h.items() if k != "seconds"} for h in model.history]
-        sha = ""
-        if checkpoint is not None:
-            sha = weights_sha256(save_stress_model(model, checkpoint(k)))
+        # the version records the wall time, the model's history does not
+        model.history = without_timings(model.history)
         versions.append(
             StressVersion(
                 k,
                 model,
-                sha,
+                "",
                 period[0],
                 period[-1],
                 warm_start,
@@ -191,8 +188,37 @@ def walk_forward_stress(
                 time.perf_counter() - tic,
             )
         )
-        logger.info("stress walk-forward version %d: %s", k, versions[-1].name)
-    return versions
+        logger.info("stress walk-forward version %d refitted through %s", k, before[-1].date())
+    return save_versions(versions, checkpoint) if checkpoint is not None else versions
+
+
+def save_versions(
+    versions: Sequence[StressVersion], checkpoint: Callable[[int], Path]
+) -> list[StressVersion]:
+    """Write every refitted version's checkpoint; the versions with their SHA-256 set.
+
+    The checkpoints hold no wall times (:func:`~diffrisk.stress.model.save_stress_model`),
+    so a version's hash (and its version string) is the same on every rerun with the same
+    seed. Version 0 (the pipeline model, already written) is returned as it is.
+    """
+    out = []
+    for v in versions:
+        if v.version:
+            v = replace(v, sha256=weights_sha256(save_stress_model(v.model, checkpoint(v.version))))
+            logger.info("stress walk-forward version %d: %s", v.version, v.name)
+        out.append(v)
+    return out
+
+
+def walk_forward_task(job: tuple[Any, ...]) -> list[StressVersion]:
+    """:func:`walk_forward_stress` of ``(frozen, returns, dates, options)`` as one Dask task.
+
+    Nothing is written (the caller saves the versions, :func:`save_versions`); torch's
+    threads are set to the model's (a worker process starts with torch's default).
+    """
+    frozen, returns, dates, options = job
+    torch.set_num_threads(int(frozen.config.threads))
+    return walk_forward_stress(frozen, returns, dates, **options)
 
 
 @dataclass
