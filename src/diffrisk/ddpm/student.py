@@ -27,6 +27,7 @@ from diffrisk.diffusion.training import (
     read_checkpoint,
     restore_weights,
     save_checkpoint,
+    without_timings,
 )
 from diffrisk.diffusion.weights_hash import model_version, state_dict_sha256
 
@@ -173,7 +174,7 @@ def save_student(student: DDPMStudent, path: str | Path) -> Path:
     ``recording_seconds``), so the same distillation writes the same bytes and the
     stages that read the file do not rerun for a timing.
     """
-    history = [{k: v for k, v in h.items() if "seconds" not in k} for h in student.history]
+    history = without_timings(student.history)
     payload = {
         "kind": STUDENT_KIND,
         "spec": asdict(student.net.spec),

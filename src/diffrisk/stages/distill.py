@@ -52,6 +52,7 @@ from diffrisk.ddpm.distill import distill_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import load_checkpoint
 from diffrisk.ddpm.student import DDPMStudent, save_student
+from diffrisk.diffusion.training import without_timings
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.sampler_choice import (
     backtest_verdicts,
@@ -247,7 +248,7 @@ def _metrics(
         "teacher_weights_sha256": student.teacher["weights_sha256"],
         "validation": dict(summary["validation"]),
         "test": dict(summary["test"]),
-        "history": [{k: v for k, v in h.items() if "seconds" not in k} for h in student.history],
+        "history": without_timings(student.history),
     }
 
 
