@@ -11,7 +11,9 @@ from diffrisk.diffusion.training import (
     TrainOptions,
     check_field_range,
     check_positive_fields,
+    read_checkpoint,
     restore_weights,
+    save_checkpoint,
     train_denoiser,
     without_timings,
 )
@@ -132,3 +134,13 @@ def test_without_timings_drops_every_wall_clock_key_and_keeps_the_rest():
     kept = [{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.4}]
     assert without_timings(history) == kept
     assert history[0]["seconds"] == 2.25  # the input is not changed
+
+
+def test_a_checkpoint_stores_its_history_without_wall_times(tmp_path):
+    history = [{"epoch": 1, "val_loss": 0.5, "seconds": 2.25}]
+    slower = [{"epoch": 1, "val_loss": 0.5, "seconds": 9.75}]
+    a = save_checkpoint(tmp_path / "a.pt", {"kind": "x", "history": history})
+    b = save_checkpoint(tmp_path / "b.pt", {"kind": "x", "history": slower})
+    assert a.read_bytes() == b.read_bytes()
+    assert read_checkpoint(a)["history"] == [{"epoch": 1, "val_loss": 0.5}]
+    assert history[0]["seconds"] == 2.25  # the caller's payload is not changed

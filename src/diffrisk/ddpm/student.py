@@ -27,7 +27,6 @@ from diffrisk.diffusion.training import (
     read_checkpoint,
     restore_weights,
     save_checkpoint,
-    without_timings,
 )
 from diffrisk.diffusion.weights_hash import model_version, state_dict_sha256
 
@@ -174,7 +173,6 @@ def save_student(student: DDPMStudent, path: str | Path) -> Path:
     ``recording_seconds``), so the same distillation writes the same bytes and the
     stages that read the file do not rerun for a timing.
     """
-    history = without_timings(student.history)
     payload = {
         "kind": STUDENT_KIND,
         "spec": asdict(student.net.spec),
@@ -182,7 +180,7 @@ def save_student(student: DDPMStudent, path: str | Path) -> Path:
         "steps": [int(s) for s in student.steps],
         "teacher": dict(student.teacher),
         "distill": student.config.to_dict(),
-        "history": history,
+        "history": student.history,
     }
     return save_checkpoint(path, payload)
 

@@ -232,8 +232,12 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
 
     Serialised to memory first: :func:`torch.save` names the records inside the file after
     the file it writes, and the temporary name is random, so saving to the file directly
-    would give the same payload a different SHA-256 on every run.
+    would give the same payload a different SHA-256 on every run. For the same reason a
+    top-level ``history`` is stored without its wall times (:func:`without_timings`): the
+    same seed and data write the same bytes; the timings stay in the stage's records.
     """
+    if "history" in payload:
+        payload = {**payload, "history": without_timings(payload["history"])}
     buffer = BytesIO()
     torch.save(payload, buffer)
     with io.atomic_path(path) as tmp:
@@ -244,8 +248,8 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
 def without_timings(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """A training history without its wall-clock entries (every key containing ``seconds``).
 
-    What a checkpoint stores, so that the same seed and data give the same file (and
-    SHA-256) on every run; the timings stay in the stage's records.
+    What a checkpoint (:func:`save_checkpoint`) and a committed record store, so that the
+    same seed and data give the same bytes on every run.
     """
     return [{k: v for k, v in h.items() if "seconds" not in k} for h in history]
 

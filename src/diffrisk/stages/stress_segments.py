@@ -27,7 +27,6 @@ from diffrisk.core import io, paths
 from diffrisk.core.compute import Compute
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint, stress_dir
 from diffrisk.core.tables import write_table
-from diffrisk.diffusion.training import without_timings
 from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.evaluation.paths.segments import GOAL_RATIO, segment_summary, variant_tables
 from diffrisk.reporting.stress_segments import figure_segment_errors
@@ -146,8 +145,6 @@ def stress_segments(
     parts = outs[1:] if stratified else outs
     if stratified:
         model, part, seconds["stratified_training"] = outs[0]
-        # no wall times in the checkpoint: its hash is the same on every rerun
-        model.history = without_timings(model.history)
         ckpt = save_stress_model(model, paths.stress_stratified_checkpoint())
         best = min(model.history, key=lambda h: h["val_loss"])
         training = {

@@ -39,7 +39,6 @@ from diffrisk.diffusion.training import (
     read_checkpoint,
     restore_weights,
     save_checkpoint,
-    without_timings,
 )
 from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.model import (
@@ -340,8 +339,8 @@ def save_comparison_model(model: ComparisonModel, path: str | Path) -> Path:
     """Write the generator and its statistics atomically (tensors, numbers, strings only).
 
     The history is stored without its wall times
-    (:func:`~diffrisk.diffusion.training.without_timings`): the file's SHA-256 is the same
-    on every rerun with the same seed.
+    (:func:`~diffrisk.diffusion.training.save_checkpoint`): the file's
+    SHA-256 is the same on every rerun with the same seed.
     """
     payload = {
         "kind": f"diffrisk.stress.{model.kind}",
@@ -350,7 +349,7 @@ def save_comparison_model(model: ComparisonModel, path: str | Path) -> Path:
         "settings": model.settings.to_dict(),
         "state_dict": model.net.state_dict(),
         **statistics_payload(model),
-        "history": without_timings(model.history),
+        "history": model.history,
     }
     return save_checkpoint(path, payload)
 

@@ -22,7 +22,6 @@ from diffrisk.diffusion.training import (
     restore_weights,
     save_checkpoint,
     train_denoiser,
-    without_timings,
 )
 from diffrisk.stress.config import StressConfig, parse_segments
 from diffrisk.stress.loss import denoising_loss, differentiable_pacf
@@ -483,9 +482,9 @@ def refit_stress_model(
 def save_stress_model(model: StressModel, path: str | Path) -> Path:
     """Write the model atomically (:func:`diffrisk.diffusion.training.save_checkpoint`).
 
-    The payload holds only tensors, numbers, strings and lists, and the history without
-    its wall times (:func:`~diffrisk.diffusion.training.without_timings`), so the file's
-    SHA-256 is a stable identity of the model: the same on every rerun with the same seed.
+    The payload holds only tensors, numbers, strings and lists, and the history is stored
+    without its wall times, so the file's SHA-256 is a stable identity of the model: the
+    same on every rerun with the same seed.
     """
     payload = {
         "kind": "diffrisk.stress",
@@ -493,7 +492,7 @@ def save_stress_model(model: StressModel, path: str | Path) -> Path:
         "config": model.config.to_dict(),
         "state_dict": model.net.state_dict(),
         **statistics_payload(model),
-        "history": without_timings(model.history),
+        "history": model.history,
     }
     return save_checkpoint(path, payload)
 

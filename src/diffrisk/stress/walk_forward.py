@@ -34,7 +34,6 @@ from numpy.typing import NDArray
 
 from diffrisk.core.compute import compute_map
 from diffrisk.data.splits import periods_after_fit, refit_periods
-from diffrisk.diffusion.training import without_timings
 from diffrisk.diffusion.weights_hash import model_version, weights_sha256
 from diffrisk.stress.model import (
     StressModel,
@@ -174,8 +173,6 @@ def walk_forward_stress(
             warm_start=warm_start,
             progress=progress,
         )
-        # the version records the wall time, the model's history does not
-        model.history = without_timings(model.history)
         versions.append(
             StressVersion(
                 k,
@@ -197,9 +194,10 @@ def save_versions(
 ) -> list[StressVersion]:
     """Write every refitted version's checkpoint; the versions with their SHA-256 set.
 
-    The checkpoints hold no wall times (:func:`~diffrisk.stress.model.save_stress_model`),
-    so a version's hash (and its version string) is the same on every rerun with the same
-    seed. Version 0 (the pipeline model, already written) is returned as it is.
+    A version's hash is that of its weights
+    (:func:`~diffrisk.diffusion.weights_hash.weights_sha256`), so its version string is the
+    same on every rerun with the same seed. Version 0 (the pipeline model, already written)
+    is returned as it is.
     """
     out = []
     for v in versions:
