@@ -83,6 +83,26 @@ def test_every_output_exists(smoke_project):
     assert not missing, f"missing outputs: {missing}"
 
 
+def notebook_log(path: Path) -> str:
+    """The text of every stream output of an executed notebook."""
+    cells = json.loads(path.read_text())["cells"]
+    return "".join(
+        "".join(out["text"])
+        for cell in cells
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+    )
+
+
+def test_what_workers_log_reaches_the_stage_notebook(smoke_project):
+    """The stress generators train as Dask tasks in worker processes (``stress.comparison.
+    workers: 2``): their per-epoch records appear in the executed notebook, once each."""
+    log = notebook_log(smoke_project / "reports" / "notebooks" / "11_stress_train.ipynb")
+    assert "embedded Dask cluster of 2 worker process(es)" in log
+    for record in ("train stress, epoch 1: train", "train vae, epoch 1: train", "gan epoch 1:"):
+        assert log.count(record) == 1, (record, log[-3000:])
+
+
 def test_model_versions_are_weight_hashes(smoke_project):
     """Every checkpoint's audit record names the hash of its weights, not of its bytes."""
     from diffrisk.diffusion.weights_hash import weights_sha256

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
@@ -39,40 +38,6 @@ def test_queued_tasks_go_to_the_free_worker_not_behind_a_long_one():
     long_worker, *short_workers = compute_map(sleep_and_worker, [3.0] + [0.1] * 5, workers=2)
     assert long_worker not in short_workers
     assert len(set(short_workers)) == 1
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-def test_an_embedded_cluster_keeps_distributed_info_records_out_of_the_logs(monkeypatch):
-    # a stage notebook logs at INFO from the root: distributed's scheduler runs in this
-    # process and would add every worker registration and key cancellation to it
-    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
-    import distributed  # noqa: F401  (its import sets the "distributed" logger's level)
-
-    # imported after the notebook's logging.basicConfig, distributed propagates to the root
-    monkeypatch.setattr(logging.getLogger("distributed"), "propagate", True)
-    root, handler = logging.getLogger(), _Records()
-    level = root.level
-    before = logging.getLogger("distributed").level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        with shared_scheduler(2) as address:
-            assert compute_map(square, [1, 2, 3], scheduler=address) == [1, 4, 9]
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-    names = [(r.name, r.levelno) for r in handler.records]
-    assert ("diffrisk.core.compute", logging.INFO) in names
-    assert not [n for n, lv in names if n.startswith("distributed") and lv < logging.WARNING]
-    assert logging.getLogger("distributed").level == before
 
 
 def test_compute_map_in_process_and_empty():

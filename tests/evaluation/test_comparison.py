@@ -49,6 +49,48 @@ def test_diebold_mariano_hln_and_edge_cases():
     assert [newey_west_lag(t) for t in (1, 100, 1006, 10_000)] == [1, 4, 6, 11]
 
 
+def test_h_step_test_sums_autocovariances_to_h_minus_1_with_hlns_factor():
+    rng = np.random.default_rng(3)
+    n, h = 40, 3
+    d = np.convolve(rng.standard_normal(n + h - 1), np.ones(h), mode="valid") + 0.3
+    u = d - d.mean()
+    gamma = [float(u[k:] @ u[: n - k]) / n for k in range(h)]
+    lrv = gamma[0] + 2 * (gamma[1] + gamma[2])  # DM (1995): unit weights up to h - 1
+    plain = d.mean() / math.sqrt(lrv / n)
+    res = diebold_mariano(d, np.zeros(n), hln=True, horizon=h)
+    assert (res.lag, res.horizon) == (h - 1, h)
+    assert res.long_run_variance == pytest.approx(lrv, rel=1e-12)
+    factor = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)  # HLN (1997), eq. (9)
+    assert res.statistic == pytest.approx(plain * factor, rel=1e-12)
+    assert res.pvalue == pytest.approx(2 * stats.t.sf(abs(plain * factor), n - 1), rel=1e-12)
+    # horizon 1 is the one-step test, factor sqrt((T - 1) / T)
+    one = diebold_mariano(d, np.zeros(n), lag=2, hln=True, horizon=1)
+    assert one.statistic == diebold_mariano(d, np.zeros(n), lag=2, hln=True).statistic
+
+
+def test_h_step_test_falls_back_to_bartlett_when_the_sum_is_not_positive():
+    d = np.tile([1.0, -1.0], 20) + np.linspace(0.0, 0.1, 40)  # lag-1 autocovariance ~ -γ0
+    u = d - d.mean()
+    assert float(u @ u) + 2 * float(u[1:] @ u[:-1]) <= 0
+    res = diebold_mariano(d, np.zeros(40), horizon=2)
+    bartlett = diebold_mariano(d, np.zeros(40), lag=1)
+    assert res.long_run_variance == bartlett.long_run_variance > 0
+    assert res.statistic == bartlett.statistic
+
+
+def test_h_step_test_holds_its_size_on_overlapping_windows_where_one_step_does_not():
+    # differences of 20-day forecasts made every day: MA(19) with mean 0 (equal accuracy)
+    rng = np.random.default_rng(20250515)
+    n, h, draws = 1000, 20, 1000
+    naive = h_step = 0
+    for _ in range(draws):
+        d = np.convolve(rng.standard_normal(n + h - 1), np.ones(h), mode="valid")
+        naive += diebold_mariano(d, np.zeros(n), hln=True).pvalue < 0.05
+        h_step += diebold_mariano(d, np.zeros(n), hln=True, horizon=h).pvalue < 0.05
+    assert (naive / draws, h_step / draws) == (0.268, 0.066)  # the docstring's numbers
+    assert 0.5 * draws * 0.05 < h_step < 1.5 * draws * 0.05 < naive
+
+
 # =========================================================================== validation
 
 
@@ -59,6 +101,9 @@ def test_diebold_mariano_hln_and_edge_cases():
         (lambda: diebold_mariano([1.0, 2.0], [1.0, 2.0], lag=2), "lag must be <"),
         (lambda: diebold_mariano([1.0, 2.0], [1.0, 2.0], lag=-1), "lag must be an integer"),
         (lambda: diebold_mariano([1.0], [1.0]), "at least 2 observations"),
+        (lambda: diebold_mariano([1.0, 2.0], [1.0, 2.0], horizon=0), "horizon must be"),
+        (lambda: diebold_mariano([1.0, 2.0], [1.0, 2.0], horizon=3), r"horizon - 1 must be <"),
+        (lambda: diebold_mariano([1.0, 2.0, 3.0], [0.0] * 3, lag=1, horizon=2), "lag must be None"),
     ],
 )
 def test_errors(call, match):

@@ -44,3 +44,13 @@ def sleep_and_worker(seconds: float) -> str:
 
     time.sleep(seconds)
     return str(get_worker().address)
+
+
+def logged_square(x: int) -> int:
+    """The square, after one INFO and one DEBUG record on a package logger."""
+    import logging
+
+    log = logging.getLogger("diffrisk.tests.task")
+    log.info("squaring %d in process %d", x, os.getpid())
+    log.debug("debug record of %d", x)
+    return x * x

@@ -9,7 +9,9 @@ submits them to a ``dask.distributed`` client and gathers the results in input o
   :data:`SCHEDULER_ENV`, e.g. ``tcp://10.0.0.5:8786``): the same code runs on a laptop and
   on many machines;
 * otherwise **an embedded** ``LocalCluster`` of ``workers`` processes with one thread each,
-  started for the call and closed after it (``make repro`` needs nothing new). Dask's
+  started for the call and closed after it (``make repro`` needs nothing new). What its
+  tasks log reaches this process's handlers, as if logged here
+  (:mod:`diffrisk.core.worker_logs`). Dask's
   nanny starts every worker process with ``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS
   equivalents), so torch and BLAS inside tasks do not oversubscribe the cores; tasks that
   want more threads set them themselves (``torch.set_num_threads``), as the fits do; its
@@ -45,6 +47,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from diffrisk.core.checks import check_int
+from diffrisk.core.worker_logs import (
+    caller_log_level,
+    forward_package_logs,
+    quiet_distributed_logs,
+    run_logged,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -161,30 +169,14 @@ def warm_allocator() -> None:
     del block
 
 
-def _warm_call(fn: Callable[[T], R], item: T) -> R:
-    """``fn(item)`` after :func:`warm_allocator` (what a worker runs for each task)."""
-    warm_allocator()
-    return fn(item)
+def _warm_call(fn: Callable[[T], R], level: int, item: T) -> R:
+    """``fn(item)`` after :func:`warm_allocator`, logging at ``level`` (a worker's task).
 
-
-@contextmanager
-def quiet_distributed_logs(level: int = logging.WARNING) -> Iterator[None]:
-    """Keep ``distributed``'s records below ``level`` out of this process's logs in the block.
-
-    ``LocalCluster(silence_logs=...)`` quiets only distributed's own stream handlers; its
-    scheduler runs in this process, and its INFO records (every worker registered, every
-    key cancelled) still reach a root handler at INFO, such as a stage notebook's, by the
-    hundred. The ``distributed`` logger's level is raised to ``level`` for the block (never
-    lowered) and restored after it.
+    ``level`` is the caller's (:func:`~diffrisk.core.worker_logs.caller_log_level`); see
+    :func:`~diffrisk.core.worker_logs.run_logged`.
     """
-    log = logging.getLogger("distributed")
-    old = log.level
-    if log.getEffectiveLevel() < level:
-        log.setLevel(level)
-    try:
-        yield
-    finally:
-        log.setLevel(old)
+    warm_allocator()
+    return run_logged(fn, level, item)
 
 
 #: Tasks a one-thread worker of the embedded cluster holds at once (see :func:`_embedded_cluster`).
@@ -198,7 +190,8 @@ def _embedded_cluster(workers: int) -> Iterator[Any]:
     Its scheduler hands a worker one task at a time (``worker-saturation`` 1.0; Dask's
     default 1.1 lets a one-thread worker hold two): a task waits in the scheduler's queue
     until a worker is free and goes to that one, so tasks given longest first never wait
-    behind a long one while another worker idles.
+    behind a long one while another worker idles. Its workers' package log records are
+    forwarded to this process (:func:`~diffrisk.core.worker_logs.forward_package_logs`).
     """
     import dask
     from distributed import LocalCluster
@@ -220,6 +213,7 @@ def _embedded_cluster(workers: int) -> Iterator[Any]:
             dashboard_address="127.0.0.1:0",  # a free local port: no clash with 8787
             silence_logs=logging.WARNING,
         ) as cluster,
+        forward_package_logs(cluster),
     ):
         yield cluster
 
@@ -340,7 +334,8 @@ def compute_map(
         return [fn(x) for x in tqdm(items, desc=label, disable=len(items) <= 1)]
     n = min(int(workers), len(items))
     with dask_client(n, address) as client:
-        futures = client.map(partial(_warm_call, fn), items, pure=False, retries=int(retries))
+        task = partial(_warm_call, fn, caller_log_level())
+        futures = client.map(task, items, pure=False, retries=int(retries))
         try:
             results: list[Any] = []
             for future in tqdm(futures, desc=label):
@@ -387,7 +382,7 @@ def in_background(
     from distributed import Client  # noqa: F811 (the runtime import)
 
     with Client(address, set_as_default=False) as client:
-        future = client.submit(partial(_warm_call, fn), item, pure=False)
+        future = client.submit(partial(_warm_call, fn, caller_log_level()), item, pure=False)
         try:
             yield future.result
         finally:

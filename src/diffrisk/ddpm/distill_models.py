@@ -94,7 +94,6 @@ def _distill_task(job: tuple[str, pd.DataFrame, tuple, DDPMDistillConfig, int, s
     The split is :func:`distill_split` of the reference ``job[2]`` (a worker's task).
     """
     teacher_path, returns, reference, config, seed, out = job
-    logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(int(config.threads))
     teacher = load_checkpoint(teacher_path)
     split = distill_split(teacher.fit_end, reference)

@@ -46,7 +46,6 @@ def member_seeds(seed: int, members: int) -> list[int]:
 def _fit_member(job: tuple[pd.DataFrame, Any, DDPMConfig, int, str]) -> str:
     """Fit one member and write its checkpoint (a worker process's task)."""
     returns, splits, config, seed, path = job
-    logging.basicConfig(level=logging.INFO)
     logger.info("ensemble member with seed %d: training (pid %d)", seed, os.getpid())
     fit_ddpm(returns, splits, config, seed=seed, checkpoint_path=path, progress=None)
     logger.info("ensemble member with seed %d: done", seed)

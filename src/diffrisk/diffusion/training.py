@@ -370,7 +370,7 @@ def train_denoiser(
         validation loss (NaN without ``val_loss_fn``) and the score (None without
         ``score_fn``); an exception it raises (e.g. an Optuna prune) propagates.
     desc : str
-        Label of the progress bar.
+        Label of the progress bar and of the per-epoch log records.
 
     Returns
     -------
@@ -428,7 +428,8 @@ def train_denoiser(
             }
         )
         logger.info(
-            "epoch %d: train %.4f val %.4f score %.5f (%.1fs)",
+            "%s, epoch %d: train %.4f val %.4f score %.5f (%.1fs)",
+            desc,
             state["epoch"],
             train_loss,
             val_loss,

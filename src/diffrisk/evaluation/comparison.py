@@ -32,6 +32,8 @@ class DieboldMarianoResult:
         Whether the Harvey–Leybourne–Newbold correction was applied.
     long_run_variance : float
         Bartlett-kernel HAC estimate of the long-run variance of d.
+    horizon : int
+        Forecast horizon h of the test (1: one-step).
     """
 
     statistic: float
@@ -41,6 +43,7 @@ class DieboldMarianoResult:
     lag: int
     hln: bool
     long_run_variance: float
+    horizon: int = 1
 
 
 def newey_west_lag(n_obs: int) -> int:
@@ -64,13 +67,28 @@ def _bartlett_long_run_variance(d: NDArray[np.float64], lag: int) -> float:
     return max(lrv, 0.0)
 
 
+def _truncated_long_run_variance(d: NDArray[np.float64], lag: int) -> float:
+    """``γ0 + 2 Σ_{k<=lag} γk`` (rectangular kernel; may be <= 0 in a sample)."""
+    u = d - d.mean()
+    n = u.size
+    return float(u @ u) / n + sum(2.0 * float(u[k:] @ u[:-k]) / n for k in range(1, lag + 1))
+
+
 def diebold_mariano(
-    loss_a: ArrayLike, loss_b: ArrayLike, lag: int | None = None, hln: bool = False
+    loss_a: ArrayLike,
+    loss_b: ArrayLike,
+    lag: int | None = None,
+    hln: bool = False,
+    horizon: int = 1,
 ) -> DieboldMarianoResult:
     """Diebold–Mariano (1995) test that two forecasts have equal expected loss.
 
     With ``d_t = loss_a_t - loss_b_t``, ``DM = mean(d) / sqrt(LRV / T)`` where LRV is the
-    Newey–West (Bartlett kernel) long-run variance of d with truncation ``lag``.
+    long-run variance of d: for one-step forecasts (``horizon`` 1) the Newey–West (Bartlett
+    kernel) estimate with truncation ``lag``; for h-step forecasts made every observation,
+    whose outcome windows overlap, the test of Diebold and Mariano for horizon h: the
+    autocovariances of d up to lag h - 1 summed with unit weights (the Bartlett estimate at
+    that lag if the sum is not positive), the only ones an optimal forecast leaves.
     A negative statistic means forecast a has the lower average loss.
 
     Parameters
@@ -78,13 +96,21 @@ def diebold_mariano(
     loss_a, loss_b : array_like, shape (T,)
         Per-day losses of the two forecasts on the same days (T >= 2).
     lag : int, optional
-        Truncation lag, 0 <= lag < T; default :func:`newey_west_lag` (6 for T = 1006).
-        One-day-ahead forecasts have serially uncorrelated d under optimality, so
-        ``lag=0`` is the textbook choice; the default guards against the serial
-        correlation that volatility clustering puts in tail losses.
+        Bartlett truncation lag of a one-step test, 0 <= lag < T; default
+        :func:`newey_west_lag` (6 for T = 1006). One-day-ahead forecasts have serially
+        uncorrelated d under optimality, so ``lag=0`` is the textbook choice; the default
+        guards against the serial correlation that volatility clustering puts in tail
+        losses. With ``horizon`` > 1 it must be None (the lag is ``horizon - 1``).
     hln : bool, default False
-        Apply the Harvey–Leybourne–Newbold (1997) small-sample correction for horizon
-        h = 1 (multiply by ``sqrt((T - 1) / T)``, p-value from Student-t(T-1)).
+        Apply the Harvey–Leybourne–Newbold (1997) small-sample correction for
+        ``horizon`` h (multiply by ``sqrt((T + 1 - 2h + h (h - 1) / T) / T)``, i.e.
+        ``sqrt((T - 1) / T)`` for h = 1; p-value from Student-t(T-1)).
+    horizon : int, default 1
+        Forecast horizon h in observations, h < T: the losses of h-step forecasts made
+        every observation (overlapping outcome windows) are autocorrelated up to lag
+        h - 1 even under optimality. Measured on MA(h - 1) differences with mean 0 (1,000
+        draws, T = 1000, h = 20): this test rejects at 5 % in 6.6 % of draws, the
+        one-step test with its default lag in 26.8 % (``tests/evaluation/test_comparison.py``).
 
     Returns
     -------
@@ -113,19 +139,25 @@ def diebold_mariano(
     n = a.size
     if n < 2:
         raise ValueError(f"loss_a needs at least 2 observations, got {n}")
-    lag = newey_west_lag(n) if lag is None else check_int(lag, "lag", 0)
+    h = check_int(horizon, "horizon", 1)
+    if h > 1 and lag is not None:
+        raise ValueError(f"lag must be None with horizon {h} > 1 (the lag is horizon - 1)")
+    lag = (newey_west_lag(n) if lag is None else check_int(lag, "lag", 0)) if h == 1 else h - 1
     if lag >= n:
-        raise ValueError(f"lag must be < the number of observations {n}, got {lag}")
+        name, value = ("horizon - 1", lag) if h > 1 else ("lag", lag)
+        raise ValueError(f"{name} must be < the number of observations {n}, got {value}")
     d = a - b
     mean = float(d.mean())
-    lrv = _bartlett_long_run_variance(d, lag)
+    lrv = _truncated_long_run_variance(d, lag) if h > 1 else 0.0
+    if lrv <= 0.0:
+        lrv = _bartlett_long_run_variance(d, lag)
     if lrv > 0.0:
         statistic = mean / math.sqrt(lrv / n)
     else:
         statistic = 0.0 if mean == 0.0 else math.copysign(math.inf, mean)
     if hln:
-        statistic *= math.sqrt((n - 1.0) / n)
+        statistic *= math.sqrt((n + 1.0 - 2.0 * h + h * (h - 1.0) / n) / n)
         pvalue = float(2.0 * stats.t.sf(abs(statistic), n - 1))
     else:
         pvalue = float(2.0 * stats.norm.sf(abs(statistic)))
-    return DieboldMarianoResult(statistic, pvalue, mean, n, lag, bool(hln), lrv)
+    return DieboldMarianoResult(statistic, pvalue, mean, n, lag, bool(hln), lrv, h)

@@ -31,7 +31,7 @@ from diffrisk.evaluation.paths.diversity import (
     training_scale,
 )
 from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
-from diffrisk.evaluation.paths.scores import date_scores, score_comparison
+from diffrisk.evaluation.paths.scores import date_scores, score_comparison, window_overlap
 from diffrisk.evaluation.paths.suite import (
     pair_reference_label,
     signature_table,
@@ -212,7 +212,8 @@ def validate_stress_sets(
     )
     unconditional_sets = {g: sets[(g, UNCONDITIONAL)] for g in generators if g in unconditional}
     scores = date_scores(unconditional_sets, test) if unconditional_sets else pd.DataFrame()
-    score_summary = score_comparison(scores) if len(scores) else pd.DataFrame()
+    overlap = window_overlap(scores["date"].unique(), test.index, h) if len(scores) else 0
+    score_summary = score_comparison(scores, overlap=overlap) if len(scores) else pd.DataFrame()
 
     levels = [float(a) for a in str(alphas).split(",") if a.strip()]
     weights = parse_portfolios(portfolios, list(returns.columns), train)

@@ -140,6 +140,7 @@ def calibrate_weight(
         return 0.0, {"grid": weights, "score": [], "components": [], "seed": int(seed)}
     outside = set(out_of_range(request, bounds))
     scored = [c for c in request if c not in outside] or list(request)
+    label = ", ".join(f"{c}={request[c]:.4g}" for c in request)  # names the request in the log
 
     def score(w: float) -> float:
         pilot, dates = draw(w)
@@ -147,17 +148,19 @@ def calibrate_weight(
             pilot, np.repeat(dates["portfolio_vol"].to_numpy(), n_paths_per_date)
         ).mean()
         value = max(abs(achieved[c] - request[c]) / max(abs(request[c]), 1e-12) for c in scored)
-        logger.info("%s %.4g: largest relative error %.3f", name, w, value)
+        logger.info("%s %.4g for %s: largest relative error %.3f", name, w, label, value)
         return float(value)
 
     scores = [score(w) for w in weights]
     best = int(np.argmin(scores))
     if len(weights) > 1 and best == len(weights) - 1:
         logger.warning(
-            "%s %.2f is the top of the %s: the best weight may lie above it (extend the grid)",
+            "%s %.2f is the top of the %s for %s: the best weight may lie above it (extend "
+            "the grid)",
             name,
             weights[best],
             grid_name,
+            label,
         )
     record = {
         "grid": weights,

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import scoringrules as sr
 
+from diffrisk.evaluation.comparison import diebold_mariano
 from diffrisk.evaluation.paths.scores import (
     date_scores,
     energy_score,
@@ -14,6 +15,7 @@ from diffrisk.evaluation.paths.scores import (
     realised_paths,
     score_comparison,
     variogram_score,
+    window_overlap,
 )
 
 
@@ -126,6 +128,44 @@ def test_date_scores_and_the_dm_comparison_prefer_the_oracle():
         row = table.loc[(score, "wide")]
         assert row["baseline_minus"] < 0 and row["dm_pvalue"] < 0.01
         assert np.isnan(table.loc[(score, "diffusion"), "dm_pvalue"])
+
+
+def test_window_overlap_counts_the_later_dates_inside_a_path():
+    days = pd.bdate_range("2021-01-04", periods=60)
+    every = [str(d.date()) for d in days[::4]]
+    assert window_overlap(every, days, 4) == 0  # the pipeline's spacing: horizon apart
+    assert window_overlap(every, days, 5) == 1
+    assert window_overlap(every, days, 20) == 4
+    irregular = [str(days[i].date()) for i in (0, 1, 2, 30, 50)]
+    assert window_overlap(irregular, days, 3) == 2  # day 0's path holds days 1 and 2
+    assert window_overlap(irregular[::-1], days, 3) == 2  # order does not matter
+    assert window_overlap(irregular[:1], days, 20) == 0
+    # a date off the calendar (a holiday) starts its path on the next row
+    assert window_overlap(["2021-01-02", "2021-01-04"], days, 2) == 1
+
+
+def test_score_comparison_tests_overlapping_paths_as_h_step_forecasts():
+    returns = _returns(400)
+    h, per = 5, 20
+    dates = [str(d.date()) for d in returns.index[:-h:2]]  # every 2nd day: paths overlap
+    _, realised = realised_paths(returns, dates, h)
+    rng = np.random.default_rng(5)
+    near = np.concatenate([r + rng.normal(0, 0.012, (per, h, 2)) for r in realised])
+    far = np.concatenate([r + rng.normal(0, 0.014, (per, h, 2)) for r in realised])
+    scores = date_scores({"diffusion": _set(near, dates, per), "b": _set(far, dates, per)}, returns)
+    overlap = window_overlap(dates, returns.index, h)
+    assert overlap == 2
+    table = score_comparison(scores, overlap=overlap).set_index(["score", "generator"])
+    wide = scores.pivot(index="date", columns="generator", values="energy_score")
+    expected = diebold_mariano(wide["diffusion"], wide["b"], hln=True, horizon=3)
+    assert table.loc[("energy_score", "b"), "dm_pvalue"] == expected.pvalue
+    one_step = score_comparison(scores).set_index(["score", "generator"])
+    assert one_step.loc[("energy_score", "b"), "dm_pvalue"] == (
+        diebold_mariano(wide["diffusion"], wide["b"], hln=True).pvalue
+    )
+    assert one_step.loc[("energy_score", "b"), "dm_pvalue"] != expected.pvalue
+    with pytest.raises(ValueError, match="overlap must be an integer >= 0"):
+        score_comparison(scores, overlap=-1)
 
 
 def test_date_scores_rejects_mismatched_sets():

@@ -41,7 +41,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial.distance import cdist, pdist
 
-from diffrisk.core.checks import as_float_array
+from diffrisk.core.checks import as_float_array, check_int
 from diffrisk.evaluation.comparison import diebold_mariano
 from diffrisk.evaluation.paths.common import as_paths
 
@@ -184,7 +184,31 @@ def date_scores(
     return pd.DataFrame(rows, columns=["date", "generator", "n_paths", *SCORE_COLUMNS])
 
 
-def score_comparison(scores: pd.DataFrame, baseline: str = "diffusion") -> pd.DataFrame:
+def window_overlap(dates: Sequence[str], calendar: pd.DatetimeIndex, horizon: int) -> int:
+    """The most later dates whose realised path overlaps one date's path.
+
+    The path of ``d`` is the ``horizon`` rows of ``calendar`` from the first on or after
+    ``d`` (:func:`realised_paths`). Dates every ``horizon``-th row (the pipeline's default
+    spacing) give 0; every row gives ``horizon - 1``. A date's score difference then shares
+    days with the next ``overlap`` dates', so the differences are autocorrelated up to that
+    lag even for ideal forecasts, like those of (overlap + 1)-step forecasts.
+
+    Examples
+    --------
+    >>> days = pd.bdate_range("2020-01-01", periods=100)
+    >>> [window_overlap([str(d.date()) for d in days[::s]], days, 20) for s in (20, 5, 1)]
+    [0, 3, 19]
+    """
+    rows = np.sort(calendar.searchsorted(pd.DatetimeIndex(pd.to_datetime(list(dates)))))
+    if rows.size < 2:
+        return 0
+    ends = np.searchsorted(rows, rows + int(horizon), side="left")
+    return int((ends - np.arange(rows.size) - 1).max())
+
+
+def score_comparison(
+    scores: pd.DataFrame, baseline: str = "diffusion", overlap: int = 0
+) -> pd.DataFrame:
     """Mean scores per generator and Diebold–Mariano tests of the baseline against each.
 
     Parameters
@@ -193,6 +217,10 @@ def score_comparison(scores: pd.DataFrame, baseline: str = "diffusion") -> pd.Da
         :func:`date_scores`.
     baseline : str, default "diffusion"
         Generator compared with every other one (DM rows NaN if it is absent).
+    overlap : int, default 0
+        :func:`window_overlap` of the scored dates: the DM test treats the dates as
+        (overlap + 1)-step forecasts (its Newey–West lag at least ``overlap``, the HLN
+        factor of that horizon). 0, the pipeline's default spacing, is the one-step test.
 
     Returns
     -------
@@ -201,8 +229,10 @@ def score_comparison(scores: pd.DataFrame, baseline: str = "diffusion") -> pd.Da
         dates, ``n_dates``, and against the baseline ``baseline_minus`` (mean of the
         per-date baseline-minus-generator score; negative: the baseline scores better),
         ``dm_statistic`` and ``dm_pvalue`` (two-sided, :func:`diebold_mariano` with the
-        Harvey–Leybourne–Newbold correction and its default Newey–West lag).
+        Harvey–Leybourne–Newbold correction and its default Newey–West lag, both for the
+        horizon ``overlap + 1``).
     """
+    horizon = check_int(overlap, "overlap", 0) + 1
     rows = []
     for score in SCORE_COLUMNS:
         wide = scores.pivot(index="date", columns="generator", values=score)
@@ -221,7 +251,12 @@ def score_comparison(scores: pd.DataFrame, baseline: str = "diffusion") -> pd.Da
                 "dm_pvalue": np.nan,
             }
             if baseline in wide.columns and gen != baseline and len(wide) >= 3:
-                dm = diebold_mariano(wide[baseline].to_numpy(), wide[gen].to_numpy(), hln=True)
+                dm = diebold_mariano(
+                    wide[baseline].to_numpy(),
+                    wide[gen].to_numpy(),
+                    hln=True,
+                    horizon=horizon,
+                )
                 row |= {
                     "baseline_minus": dm.mean_difference,
                     "dm_statistic": dm.statistic,
