@@ -31,7 +31,8 @@ class DieboldMarianoResult:
     hln : bool
         Whether the Harvey–Leybourne–Newbold correction was applied.
     long_run_variance : float
-        Bartlett-kernel HAC estimate of the long-run variance of d.
+        HAC estimate of the long-run variance of d (Bartlett kernel; for ``horizon`` > 1
+        unit weights to lag h - 1 when that sum is positive).
     horizon : int
         Forecast horizon h of the test (1: one-step).
     """
@@ -144,8 +145,8 @@ def diebold_mariano(
         raise ValueError(f"lag must be None with horizon {h} > 1 (the lag is horizon - 1)")
     lag = (newey_west_lag(n) if lag is None else check_int(lag, "lag", 0)) if h == 1 else h - 1
     if lag >= n:
-        name, value = ("horizon - 1", lag) if h > 1 else ("lag", lag)
-        raise ValueError(f"{name} must be < the number of observations {n}, got {value}")
+        name = "horizon - 1" if h > 1 else "lag"
+        raise ValueError(f"{name} must be < the number of observations {n}, got {lag}")
     d = a - b
     mean = float(d.mean())
     lrv = _truncated_long_run_variance(d, lag) if h > 1 else 0.0
