@@ -69,6 +69,12 @@ def difference_lines(headline: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _horizon_clause(scores: pd.DataFrame) -> str:
+    """The clause naming the h-step tests when the scored paths overlap (``dm_horizon`` > 1)."""
+    h = int(scores["dm_horizon"].max()) if "dm_horizon" in scores else 1
+    return f"; the paths overlap: {h}-step tests" if h > 1 else ""
+
+
 def proper_score_lines(scores: pd.DataFrame) -> list[str]:
     """Sentences on the energy and variogram scores against the realised paths."""
     names = {"energy_score": "energy score", "variogram_score": "variogram score (p = 0.5)"}
@@ -77,7 +83,8 @@ def proper_score_lines(scores: pd.DataFrame) -> list[str]:
         f"Proper scores against what happened: on each of {n_dates} test dates every "
         f"generator's unconditional set is scored against the realised path of the next "
         f"horizon days of all constituents (daily log returns, flattened; lower is better); "
-        f"Diebold–Mariano tests (HLN-corrected) of the per-date differences:",
+        f"Diebold–Mariano tests (HLN-corrected{_horizon_clause(scores)}) of the per-date "
+        f"differences:",
         "",
     ]
     for score, grp in scores.groupby("score", sort=False):

@@ -159,11 +159,13 @@ def test_score_comparison_tests_overlapping_paths_as_h_step_forecasts():
     wide = scores.pivot(index="date", columns="generator", values="energy_score")
     expected = diebold_mariano(wide["diffusion"], wide["b"], hln=True, horizon=3)
     assert table.loc[("energy_score", "b"), "dm_pvalue"] == expected.pvalue
+    assert set(table["dm_horizon"]) == {3}
     one_step = score_comparison(scores).set_index(["score", "generator"])
     assert one_step.loc[("energy_score", "b"), "dm_pvalue"] == (
         diebold_mariano(wide["diffusion"], wide["b"], hln=True).pvalue
     )
     assert one_step.loc[("energy_score", "b"), "dm_pvalue"] != expected.pvalue
+    assert set(one_step["dm_horizon"]) == {1}
     with pytest.raises(ValueError, match="overlap must be an integer >= 0"):
         score_comparison(scores, overlap=-1)
 

@@ -230,7 +230,7 @@ def score_comparison(
         per-date baseline-minus-generator score; negative: the baseline scores better),
         ``dm_statistic`` and ``dm_pvalue`` (two-sided, :func:`diebold_mariano` with the
         Harvey–Leybourne–Newbold correction and its default Newey–West lag, both for the
-        horizon ``overlap + 1``).
+        horizon ``overlap + 1``), and that horizon ``dm_horizon`` (1: disjoint paths).
     """
     horizon = check_int(overlap, "overlap", 0) + 1
     rows = []
@@ -249,6 +249,7 @@ def score_comparison(
                 "baseline_minus": np.nan,
                 "dm_statistic": np.nan,
                 "dm_pvalue": np.nan,
+                "dm_horizon": horizon,
             }
             if baseline in wide.columns and gen != baseline and len(wide) >= 3:
                 dm = diebold_mariano(
