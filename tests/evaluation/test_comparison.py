@@ -60,7 +60,7 @@ def test_h_step_test_sums_autocovariances_to_h_minus_1_with_hlns_factor():
     res = diebold_mariano(d, np.zeros(n), hln=True, horizon=h)
     assert (res.lag, res.horizon) == (h - 1, h)
     assert res.long_run_variance == pytest.approx(lrv, rel=1e-12)
-    factor = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)  # HLN (1997), eq. (9)
+    factor = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)  # Harvey et al. (1997)
     assert res.statistic == pytest.approx(plain * factor, rel=1e-12)
     assert res.pvalue == pytest.approx(2 * stats.t.sf(abs(plain * factor), n - 1), rel=1e-12)
     # horizon 1 is the one-step test, factor sqrt((T - 1) / T)

@@ -11,12 +11,11 @@ submits them to a ``dask.distributed`` client and gathers the results in input o
 * otherwise **an embedded** ``LocalCluster`` of ``workers`` processes with one thread each,
   started for the call and closed after it (``make repro`` needs nothing new). What its
   tasks log reaches this process's handlers, as if logged here
-  (:mod:`diffrisk.core.worker_logs`). Dask's
-  nanny starts every worker process with ``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS
-  equivalents), so torch and BLAS inside tasks do not oversubscribe the cores; tasks that
-  want more threads set them themselves (``torch.set_num_threads``), as the fits do; its
-  malloc-trim setting, which slows torch training 2.4x, is left out
-  (:func:`worker_environment`);
+  (:mod:`diffrisk.core.worker_logs`). Dask's nanny starts every worker process with
+  ``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS equivalents), so torch and BLAS inside tasks
+  do not oversubscribe the cores; tasks that want more threads set them themselves
+  (``torch.set_num_threads``), as the fits do; its malloc-trim setting, which slows torch
+  training 2.4x, is left out (:func:`worker_environment`);
 * **in process**, without a cluster, when ``workers == 1`` and no scheduler is set (the
   cheapest path for one job or a one-core run).
 
@@ -179,6 +178,11 @@ def _warm_call(fn: Callable[[T], R], level: int, item: T) -> R:
     return run_logged(fn, level, item)
 
 
+def _worker_task(fn: Callable[[T], R]) -> Callable[[T], R]:
+    """What a worker runs for ``fn``: :func:`_warm_call` at this process's log level."""
+    return partial(_warm_call, fn, caller_log_level())
+
+
 #: Tasks a one-thread worker of the embedded cluster holds at once (see :func:`_embedded_cluster`).
 WORKER_SATURATION = 1.0
 
@@ -334,8 +338,7 @@ def compute_map(
         return [fn(x) for x in tqdm(items, desc=label, disable=len(items) <= 1)]
     n = min(int(workers), len(items))
     with dask_client(n, address) as client:
-        task = partial(_warm_call, fn, caller_log_level())
-        futures = client.map(task, items, pure=False, retries=int(retries))
+        futures = client.map(_worker_task(fn), items, pure=False, retries=int(retries))
         try:
             results: list[Any] = []
             for future in tqdm(futures, desc=label):
@@ -382,7 +385,7 @@ def in_background(
     from distributed import Client  # noqa: F811 (the runtime import)
 
     with Client(address, set_as_default=False) as client:
-        future = client.submit(partial(_warm_call, fn, caller_log_level()), item, pure=False)
+        future = client.submit(_worker_task(fn), item, pure=False)
         try:
             yield future.result
         finally:

@@ -59,20 +59,19 @@ def newey_west_lag(n_obs: int) -> int:
     return int(math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0)))
 
 
-def _bartlett_long_run_variance(d: NDArray[np.float64], lag: int) -> float:
+def _long_run_variance(d: NDArray[np.float64], lag: int, unit_weights: bool = False) -> float:
+    """``γ0 + 2 Σ_{k<=lag} w_k γk`` of ``d``, Bartlett weights ``1 - k / (lag + 1)``.
+
+    With ``unit_weights`` every ``w_k`` is 1 (the h-step test's); the sum may then be <= 0
+    in a sample.
+    """
     u = d - d.mean()
     n = u.size
     lrv = float(u @ u) / n
     for k in range(1, lag + 1):
-        lrv += 2.0 * (1.0 - k / (lag + 1.0)) * float(u[k:] @ u[:-k]) / n
-    return max(lrv, 0.0)
-
-
-def _truncated_long_run_variance(d: NDArray[np.float64], lag: int) -> float:
-    """``γ0 + 2 Σ_{k<=lag} γk`` (rectangular kernel; may be <= 0 in a sample)."""
-    u = d - d.mean()
-    n = u.size
-    return float(u @ u) / n + sum(2.0 * float(u[k:] @ u[:-k]) / n for k in range(1, lag + 1))
+        w = 1.0 if unit_weights else 1.0 - k / (lag + 1.0)
+        lrv += 2.0 * w * float(u[k:] @ u[:-k]) / n
+    return lrv
 
 
 def diebold_mariano(
@@ -149,9 +148,9 @@ def diebold_mariano(
         raise ValueError(f"{name} must be < the number of observations {n}, got {lag}")
     d = a - b
     mean = float(d.mean())
-    lrv = _truncated_long_run_variance(d, lag) if h > 1 else 0.0
-    if lrv <= 0.0:
-        lrv = _bartlett_long_run_variance(d, lag)
+    lrv = _long_run_variance(d, lag, unit_weights=h > 1)
+    if lrv <= 0.0:  # unit weights need not give a positive estimate; Bartlett's does
+        lrv = max(_long_run_variance(d, lag), 0.0)
     if lrv > 0.0:
         statistic = mean / math.sqrt(lrv / n)
     else:

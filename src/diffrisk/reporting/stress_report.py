@@ -71,7 +71,7 @@ def difference_lines(headline: pd.DataFrame) -> list[str]:
 
 def _horizon_clause(scores: pd.DataFrame) -> str:
     """The clause naming the h-step tests when the scored paths overlap (``dm_horizon`` > 1)."""
-    h = int(scores["dm_horizon"].max()) if "dm_horizon" in scores else 1
+    h = int(scores["dm_horizon"].max())
     return f"; the paths overlap: {h}-step tests" if h > 1 else ""
 
 
