@@ -34,11 +34,13 @@ e.g. ``trajectory=true final_steps=4 start_steps=20``, and saved to ``--save``):
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/bench_stress_distill.py \\
         --teacher models/stress.pt --student models/stress_student.pt
 
-``--out`` writes every figure, the speed table, the distillation's wall time and its
-per-stage history (best epoch, epochs run and every epoch's losses) and the load average
-at each timing as JSON. ``--teacher-cache`` keeps the two teacher runs' figures in a JSON
-keyed by the teacher's weight hash and every setting they depend on (the sampling is
-seeded, so a later candidate of the same teacher reuses them instead of resampling).
+``--speed-only`` times a saved ``--student`` beside its teacher, the GAN and the VAE,
+without the quality part. ``--out`` writes every figure, the speed table, the
+distillation's wall time and its per-stage history (best epoch, epochs run and every
+epoch's losses) and the load average at each timing as JSON. ``--teacher-cache`` keeps
+the two teacher runs' figures in a JSON keyed by the teacher's weight hash and every
+setting they depend on (the sampling is seeded, so a later candidate of the same teacher
+reuses them instead of resampling).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import yaml
 
 from diffrisk.core.io import write_json
 from diffrisk.data.returns import constituent_returns
+from diffrisk.diffusion.training import EPOCH_RECORD
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.stress_student import student_within_noise
 from diffrisk.stages.stress_distill import period_dates, sampler_figures
@@ -85,9 +88,9 @@ class EpochLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.endswith("distill"):  # "distillation stage ...": the stage ended
             self.stages.append([])
-        elif record.msg.startswith("epoch"):
+        elif record.msg == EPOCH_RECORD:  # args: desc, then the history entry's values
             keys = ("epoch", "train_loss", "val_loss", "score", "seconds")
-            self.stages[-1].append(dict(zip(keys, record.args, strict=True)))
+            self.stages[-1].append(dict(zip(keys, record.args[1:], strict=True)))
 
 
 def load() -> list[float]:
@@ -142,6 +145,54 @@ def distil(args, teacher, returns, data: dict, seed: int):
     return student, record
 
 
+def measure_speed(args, teacher, student, returns, date, seed: int):
+    """Best of two timed calls of every sampler (``--speed-paths`` paths of ``date``).
+
+    Rows: the teacher (two passes per guided step, then batched), the student, the GAN and
+    the VAE, in that order, each with its time relative to the GAN's in this run.
+    """
+    gen = yaml.safe_load(Path(args.params).read_text())["stress"]["generate"]
+    teacher_kw = {k: gen[k] for k in SAMPLER_KEYS}
+    speed_date, m = [date], int(args.speed_paths)
+    comparison = {
+        k: load_comparison_model(Path(args.models) / f"stress_{k}.pt", k) for k in ("gan", "vae")
+    }
+    runs = {
+        "teacher 2-pass": lambda: generate_paths(
+            teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
+            batched_guidance=False, progress=False, **teacher_kw,
+        ),  # fmt: skip
+        "teacher batched": lambda: generate_paths(
+            teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
+            batched_guidance=True, progress=False, **teacher_kw,
+        ),  # fmt: skip
+        f"student {len(student.steps)} steps": lambda: generate_paths(
+            student.model, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
+            scaled_sampler=student_sampler(student),
+        ),  # fmt: skip
+        **{
+            k: (lambda k=k: comparison_paths(comparison[k], returns, speed_date, m, REQUEST,
+                                             seed=seed))
+            for k in comparison
+        },
+    }  # fmt: skip
+    speed, speed_load = [], load()
+    for name, fn in runs.items():
+        times = []
+        for _ in range(2):
+            tic = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - tic)
+        speed.append({"sampler": name, "seconds": min(times), "paths_per_s": m / min(times)})
+    speed_table = pd.DataFrame(speed)
+    speed_table["vs_gan"] = speed_table["seconds"] / float(
+        speed_table.loc[speed_table["sampler"] == "gan", "seconds"].iloc[0]
+    )
+    print(f"threads={args.threads}, {m} paths of {date} (best of 2); load {speed_load} -> {load()}")
+    print(speed_table.to_markdown(index=False, floatfmt=".3g"))
+    return speed_table, {"table": speed, "load_start": speed_load, "load_end": load()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default="models/stress.pt")
@@ -159,6 +210,7 @@ def main() -> None:
     parser.add_argument("--period", choices=("validation", "test"), default="validation")
     parser.add_argument("--out", default="", help="write the results as JSON here")
     parser.add_argument("--no-speed", action="store_true", help="quality only")
+    parser.add_argument("--speed-only", action="store_true", help="speed of a --student only")
     parser.add_argument("--teacher-cache", default="", help="JSON of the teacher runs' figures")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -186,6 +238,13 @@ def main() -> None:
     if end:  # test_end "" = the end of the data
         returns = returns.loc[returns.index <= pd.Timestamp(end)]  # nothing after the period
     as_of, realised = period_dates(returns, start, end, teacher.config.horizon)
+    if args.speed_only:
+        if not args.student:
+            parser.error("--speed-only times a saved --student")
+        _, speed_record = measure_speed(args, teacher, student, returns, as_of[-1], seed)
+        if args.out:
+            write_json(args.out, {"period": args.period, "speed": speed_record})
+        return
     n = int(args.paths_per_date)
     settings = {
         "paths_per_date": n, "n_boot": args.boot, "n_boot_scores": args.boot_scores,
@@ -252,50 +311,11 @@ def main() -> None:
             write_json(args.out, output)
         return
     # ---------------------------------------------------------------- speed, one date
-    speed_date, m = [as_of[-1]], int(args.speed_paths)
-    comparison = {
-        k: load_comparison_model(Path(args.models) / f"stress_{k}.pt", k) for k in ("gan", "vae")
-    }
-    runs = {
-        "teacher 2-pass": lambda: generate_paths(
-            teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
-            batched_guidance=False, progress=False, **teacher_kw,
-        ),  # fmt: skip
-        "teacher batched": lambda: generate_paths(
-            teacher, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
-            batched_guidance=True, progress=False, **teacher_kw,
-        ),  # fmt: skip
-        f"student {len(student.steps)} steps": lambda: generate_paths(
-            student.model, returns, speed_date, m, REQUEST, guidance=1.5, seed=seed,
-            scaled_sampler=student_sampler(student),
-        ),  # fmt: skip
-        **{
-            k: (lambda k=k: comparison_paths(comparison[k], returns, speed_date, m, REQUEST,
-                                             seed=seed))
-            for k in comparison
-        },
-    }  # fmt: skip
-    speed, speed_load = [], load()
-    for name, fn in runs.items():
-        times = []
-        for _ in range(2):
-            tic = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - tic)
-        speed.append({"sampler": name, "seconds": min(times), "paths_per_s": m / min(times)})
-    speed_table = pd.DataFrame(speed)
-    speed_table["vs_gan"] = speed_table["seconds"] / float(
-        speed_table.loc[speed_table["sampler"] == "gan", "seconds"].iloc[0]
-    )
-    print(
-        f"threads={args.threads}, {m} paths of one date (best of 2); load {speed_load} -> {load()}"
-    )
-    print(speed_table.to_markdown(index=False, floatfmt=".3g"))
+    speed_table, speed_record = measure_speed(args, teacher, student, returns, as_of[-1], seed)
     faster = float(speed_table["seconds"].iloc[0]) / float(speed_table["seconds"].iloc[2])
     replaces = verdict and faster >= 4.0
     print(f"RULE: all figures within 2 SE: {verdict}; speed-up {faster:.1f}x; replaces: {replaces}")
     if args.out:
-        speed_record = {"table": speed, "load_start": speed_load, "load_end": load()}
         write_json(args.out, {**output, "speed": speed_record, "speed_up": faster,
                               "replaces": replaces})  # fmt: skip
 

@@ -1,5 +1,6 @@
 """The shared training loop on a model and dataset of any shape (custom loss)."""
 
+import logging
 import math
 from dataclasses import asdict
 from types import SimpleNamespace
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from diffrisk.diffusion.training import (
+    EPOCH_RECORD,
     TrainOptions,
     check_field_range,
     check_positive_fields,
@@ -69,6 +71,38 @@ def test_validation_loss_function_selects_the_epoch_and_stops_early():
     assert result.best_epoch == 3 and result.best_score == 1.0
     assert result.epochs_run == 5 and result.stopped_early
     assert [h["val_loss"] for h in result.history] == [5.0, 4.0, 1.0, 2.0, 3.0]
+
+
+def test_every_epoch_logs_one_record_that_rebuilds_its_history_entry():
+    # the per-epoch record is a contract (benchmarks/bench_stress_distill.py rebuilds each
+    # distillation stage's epochs from it): format EPOCH_RECORD, arguments desc + entry
+    data = Rows(torch.randn(32, 4))
+    options = TrainOptions(batch_size=16, max_epochs=3, ema_decay=0.0)
+    caught: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = caught.append  # type: ignore[method-assign]
+    log = logging.getLogger("diffrisk.diffusion.training")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        result = train_denoiser(
+            torch.nn.Linear(1, 4), data, options, seed=0, loss_fn=mean_loss, desc="toy"
+        )
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    records = [r for r in caught if r.msg == EPOCH_RECORD]
+    keys = ("epoch", "train_loss", "val_loss", "score", "seconds")
+    assert [r.args[0] for r in records] == ["toy"] * 3
+    rebuilt = [dict(zip(keys, r.args[1:], strict=True)) for r in records]
+    assert [h["epoch"] for h in rebuilt] == [1, 2, 3]
+    for entry, history in zip(rebuilt, result.history, strict=True):
+        assert entry["epoch"] == history["epoch"]
+        assert entry["train_loss"] == history["train_loss"]
+        assert entry["seconds"] == history["seconds"]
+        assert math.isnan(entry["val_loss"]) and math.isnan(history["val_loss"])
+    assert records[0].getMessage().startswith("toy, epoch 1: train ")
 
 
 def test_non_finite_loss_raises_before_the_step():

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from diffrisk.stress.sampling import (
+    SAMPLING_CHUNK,
     SamplerSettings,
     check_paths_request,
     draw_prior_signatures,
@@ -51,6 +52,19 @@ def test_ancestral_sampler_and_chunking_do_not_change_shape_or_seed_result(model
     )
     assert a.shape == b.shape == (5, model.config.horizon, 4)
     np.testing.assert_allclose(b, c, rtol=1e-5, atol=1e-7)
+
+
+def test_the_default_chunk_gives_the_paths_of_one_network_call(model, returns):
+    # SAMPLING_CHUNK is a speed choice: across a chunk boundary (a last chunk of two rows)
+    # the paths equal those of one network call up to float rounding in the last bits
+    n = SAMPLING_CHUNK + 2
+    kwargs = {"guidance": 1.5, "seed": 3, "n_steps": 3}
+    default, _ = generate_paths(model, returns, ["2004-03-01"], n, {"vol_ratio": 2.0}, **kwargs)
+    one_call, _ = generate_paths(
+        model, returns, ["2004-03-01"], n, {"vol_ratio": 2.0}, chunk=n, **kwargs
+    )
+    assert default.shape == (n, model.config.horizon, returns.shape[1])
+    np.testing.assert_allclose(default, one_call, rtol=1e-6, atol=1e-9)
 
 
 def test_guidance_weight_zero_equals_the_unconditional_model(model, returns):

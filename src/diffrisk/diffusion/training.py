@@ -29,6 +29,11 @@ from diffrisk.diffusion.time_cap import stop_for_time
 
 logger = logging.getLogger(__name__)
 
+#: Format of the INFO record :func:`train_denoiser` logs after every epoch; its arguments are
+#: ``desc`` and the epoch's ``epoch``, ``train_loss``, ``val_loss``, ``score`` and ``seconds``
+#: (the keys of a history entry), so a log handler can rebuild the history from the records.
+EPOCH_RECORD = "%s, epoch %d: train %.4f val %.4f score %.5f (%.1fs)"
+
 
 def check_positive_fields(obj: Any, names: Iterable[str], owner: str = "") -> None:
     """Raise ``ValueError`` unless every attribute ``names`` of ``obj`` is ``>= 1``.
@@ -428,7 +433,7 @@ def train_denoiser(
             }
         )
         logger.info(
-            "%s, epoch %d: train %.4f val %.4f score %.5f (%.1fs)",
+            EPOCH_RECORD,
             desc,
             state["epoch"],
             train_loss,

@@ -27,7 +27,11 @@ from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressRangeWarning
 from diffrisk.stress.model import as_float_tensor
-from diffrisk.stress.sampling import check_paths_request, draw_prior_signatures
+from diffrisk.stress.sampling import (
+    SAMPLING_CHUNK,
+    check_paths_request,
+    draw_prior_signatures,
+)
 from diffrisk.stress.set_records import (
     generation_record,
     json_ready,
@@ -51,7 +55,7 @@ def comparison_paths(
     *,
     seed: int,
     prior_neighbours: int = 0,
-    chunk: int = 4096,
+    chunk: int = SAMPLING_CHUNK,
     progress: bool | None = None,
     gain: float = 1.0,
 ) -> tuple[NDArray[np.float32], pd.DataFrame]:
@@ -72,8 +76,8 @@ def comparison_paths(
         branch); K > 0 = each path's signature drawn from the K training windows nearest
         in history features (:func:`~diffrisk.stress.sampling.draw_prior_signatures`, the
         diffusion model's two-stage sampler).
-    chunk : int
-        Paths per network call (memory only).
+    chunk : int, default :data:`~diffrisk.stress.sampling.SAMPLING_CHUNK`
+        Paths per network call (memory and cache only).
     progress : bool, optional
     gain : float
         Conditioning gain w of a request: the network sees ``w`` times the request's

@@ -78,7 +78,7 @@ from diffrisk.stress.model import (
     statistics_payload,
 )
 from diffrisk.stress.network import StressDenoiser, StressSpec
-from diffrisk.stress.sampling import ScaledSampler
+from diffrisk.stress.sampling import SAMPLING_CHUNK, ScaledSampler
 from diffrisk.stress.student import GuidedStudentNet, guidance_loss_fn, halving_loss_fn
 from diffrisk.stress.windows import training_windows
 
@@ -306,7 +306,7 @@ def distill_stress_model(
 
 # --------------------------------------------------------------------------- sampling
 def student_sampler(
-    student: StressStudent, *, chunk: int = 2048, progress: bool | None = None
+    student: StressStudent, *, chunk: int = SAMPLING_CHUNK, progress: bool | None = None
 ) -> ScaledSampler:
     """The student's sampler of scaled paths for ``generate_paths(..., scaled_sampler=)``.
 

@@ -31,7 +31,7 @@ from diffrisk.diffusion.prediction import to_eps
 from diffrisk.risk.measures import cvar
 from diffrisk.stress.model import StressModel, as_float_tensor
 from diffrisk.stress.reverse_guidance import guided_reverse, importance_estimate
-from diffrisk.stress.sampling import draw_prior_signatures
+from diffrisk.stress.sampling import SAMPLING_CHUNK, draw_prior_signatures
 from diffrisk.stress.signatures import SIGNATURE_COLUMNS
 from diffrisk.stress.windows import conditioning_batch
 
@@ -318,7 +318,7 @@ def diffusion_reverse_stress(
     pilot_paths: int = 1000,
     defensive: float = 0.2,
     seed: int = 0,
-    chunk: int = 2048,
+    chunk: int = SAMPLING_CHUNK,
 ) -> ReverseResult:
     """Loss-guided diffusion: scenarios reaching L and an IS estimate of ``P(loss >= L)``.
 
