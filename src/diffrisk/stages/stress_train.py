@@ -24,6 +24,7 @@ from diffrisk.core.compute import compute_map
 from diffrisk.core.paths import comparison_checkpoint, stress_checkpoint
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
+from diffrisk.stress.budgets import SELECTION
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
 from diffrisk.stress.comparison_training import FITTERS, train_comparison_generator
 from diffrisk.stress.config import StressConfig
@@ -42,12 +43,6 @@ FIT_ORDER: tuple[str, ...] = ("gan", "diffusion", "vae")
 #: Seed offset of each generator from the study seed (the GAN ``seed``, the VAE ``seed + 1``,
 #: as the comparison generators always had; the diffusion model the study seed).
 SEED_OFFSET: dict[str, int] = {"diffusion": 0, **{kind: k for k, kind in enumerate(FITTERS)}}
-
-#: Selection rule of each comparison generator's epoch (the diffusion model: validation loss).
-SELECTION: dict[str, tuple[str, str]] = {
-    "gan": ("score", "validation energy distance"),
-    "vae": ("val_loss", "validation -ELBO"),
-}
 
 Fitted = StressModel | ComparisonModel
 

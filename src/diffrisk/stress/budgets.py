@@ -26,11 +26,12 @@ from diffrisk.stress.gan import Critic
 from diffrisk.stress.model import StressModel
 from diffrisk.stress.vae import ConditionalVAE
 
-#: Selection criterion of each trained generator's epoch (the rule in its training module).
-SELECTION = {
-    "diffusion": "validation denoising loss (v-prediction MSE)",
-    "gan": "validation energy distance",
-    "vae": "validation -ELBO",
+#: Selection criterion of each trained generator's epoch (the rule in its training module):
+#: the key of its training history the rule minimises, and the rule in words.
+SELECTION: dict[str, tuple[str, str]] = {
+    "diffusion": ("val_loss", "validation denoising loss (v-prediction MSE)"),
+    "gan": ("score", "validation energy distance"),
+    "vae": ("val_loss", "validation -ELBO"),
 }
 #: Columns of :func:`budget_table`, in order.
 BUDGET_COLUMNS: tuple[str, ...] = (
@@ -180,7 +181,7 @@ def _trained_row(
         "patience": int(patience),
         "epochs_run": len(history),
         "epoch_selected": int(selected["epoch"]),
-        "selection": SELECTION[generator],
+        "selection": SELECTION[generator][1],
         "train_seconds": _train_seconds(record),
         "fit_seconds": float(record["wall_time_s"]) if "wall_time_s" in record else None,
         "conditioning": _conditioning(model, guided=generator == "diffusion"),

@@ -29,8 +29,9 @@ ScaledSampler = Callable[
 #: the activations of the element-wise layers in cache, and moves a path at most in the
 #: last bits of float rounding (the stress stages' outputs stayed byte-identical when it
 #: went from 2,048 to 512). One call on 2,000 paths of the 20-asset model (20 guided DDIM
-#: steps, one thread, AVX2) took 7.7 s at 2,048 paths per call, 6.7 s at 1,024, 5.1 s at
-#: 512 and 5.4 s at 256 (``benchmarks/bench_stress_chunk.py``).
+#: steps, one thread, best of 3) took 8.1 s at 2,048 paths per call, 5.7 s at 1,024 and
+#: 5.2 s at 512 and at 256 under the pipeline's AVX2 cap; natively (AVX-512) 6.6, 4.7, 3.5
+#: and 3.8 s (``benchmarks/bench_stress_chunk.py``).
 SAMPLING_CHUNK = 512
 
 
