@@ -70,7 +70,8 @@ def comparison_paths(
         absent components get their null token. None or empty = unconditional.
     seed : int
         Seed of the :class:`torch.Generator` of the latents (and of the prior draws); all
-        latents are drawn at once, so the paths do not depend on ``chunk``.
+        latents are drawn at once, so the draws do not depend on ``chunk`` (the paths only
+        up to float rounding).
     prior_neighbours : int
         Only without a request: 0 = the null signature (the model's unconditional
         branch); K > 0 = each path's signature drawn from the K training windows nearest

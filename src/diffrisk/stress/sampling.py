@@ -160,7 +160,8 @@ def sample_scaled_paths(
         conditional pass, so the result is exactly the unconditional model's.
     generator : torch.Generator
         All randomness (x_T and, for DDPM or eta > 0, the step noise), drawn for the
-        whole batch at once so the result does not depend on ``chunk``.
+        whole batch at once so the draws do not depend on ``chunk`` (the paths only up to
+        float rounding, see :data:`SAMPLING_CHUNK`).
     chunk : int, default :data:`SAMPLING_CHUNK`
         Paths per network call (memory and cache only).
     batched_guidance : bool, default False
