@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
+import diffrisk.diffusion.sampler as sampler_module
 from diffrisk.ddpm.network import Denoiser, DenoiserSpec
 from diffrisk.diffusion.sampler import (
     chunk_rows,
@@ -281,6 +282,22 @@ def test_reverse_process_handles_any_state_shape(schedule, method, order, n_step
         order=order,
     )
     assert torch.equal(flat, direct)
+
+
+def test_reverse_process_warms_the_allocator_before_its_first_network_call(schedule, monkeypatch):
+    # every sampler's chain starts after warm_allocator (memory only): in a fresh process
+    # its large temporaries then come from reused memory, as in a Dask task
+    events: list[str] = []
+    monkeypatch.setattr(sampler_module, "warm_allocator", lambda: events.append("warm"))
+
+    def eps_fn(x, t):
+        events.append("eps")
+        return torch.zeros_like(x)
+
+    steps = reverse_steps("ddim", schedule, 3, "linear")
+    gen = torch.Generator().manual_seed(0)
+    reverse_process(eps_fn, schedule, torch.ones(2, 4), steps, generator=gen, order=1)
+    assert events == ["warm", "eps", "eps", "eps"]
 
 
 def test_reverse_steps_and_reverse_process_errors(schedule):

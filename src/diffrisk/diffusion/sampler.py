@@ -26,6 +26,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from diffrisk.core.compute import warm_allocator
 from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.schedule import NoiseSchedule
 from diffrisk.diffusion.steps import ddim_step, ddpm_step, multistep_x0
@@ -249,7 +250,14 @@ def reverse_process(
     ------
     FloatingPointError
         If a step produces NaN or Inf (names the step).
+
+    Notes
+    -----
+    It first calls :func:`diffrisk.core.compute.warm_allocator` (memory only), so that a
+    fresh process serves the chain's large temporaries from reused memory as a Dask task
+    does, instead of mapping and page-faulting them afresh at every network call.
     """
+    warm_allocator()
     if method not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {method!r}")
     if not (0.0 <= eta <= 1.0):
