@@ -58,7 +58,7 @@ import yaml
 
 from diffrisk.core.io import write_json
 from diffrisk.data.returns import constituent_returns
-from diffrisk.diffusion.training import EPOCH_RECORD
+from diffrisk.diffusion.training import EPOCH_KEYS, EPOCH_RECORD
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.stress_student import student_within_noise
 from diffrisk.stages.stress_distill import period_dates, sampler_figures
@@ -89,8 +89,7 @@ class EpochLog(logging.Handler):
         if record.name.endswith("distill"):  # "distillation stage ...": the stage ended
             self.stages.append([])
         elif record.msg == EPOCH_RECORD:  # args: desc, then the history entry's values
-            keys = ("epoch", "train_loss", "val_loss", "score", "seconds")
-            self.stages[-1].append(dict(zip(keys, record.args[1:], strict=True)))
+            self.stages[-1].append(dict(zip(EPOCH_KEYS, record.args[1:], strict=True)))
 
 
 def load() -> list[float]:
@@ -145,14 +144,13 @@ def distil(args, teacher, returns, data: dict, seed: int):
     return student, record
 
 
-def measure_speed(args, teacher, student, returns, date, seed: int):
+def measure_speed(args, teacher, student, teacher_kw: dict, returns, date, seed: int):
     """Best of two timed calls of every sampler (``--speed-paths`` paths of ``date``).
 
-    Rows: the teacher (two passes per guided step, then batched), the student, the GAN and
-    the VAE, in that order, each with its time relative to the GAN's in this run.
+    Rows: the teacher (two passes per guided step, then batched; ``teacher_kw`` its sampler
+    settings), the student, the GAN and the VAE, in that order, each with its time relative
+    to the GAN's in this run.
     """
-    gen = yaml.safe_load(Path(args.params).read_text())["stress"]["generate"]
-    teacher_kw = {k: gen[k] for k in SAMPLER_KEYS}
     speed_date, m = [date], int(args.speed_paths)
     comparison = {
         k: load_comparison_model(Path(args.models) / f"stress_{k}.pt", k) for k in ("gan", "vae")
@@ -238,10 +236,13 @@ def main() -> None:
     if end:  # test_end "" = the end of the data
         returns = returns.loc[returns.index <= pd.Timestamp(end)]  # nothing after the period
     as_of, realised = period_dates(returns, start, end, teacher.config.horizon)
+    teacher_kw = {k: gen[k] for k in SAMPLER_KEYS}
     if args.speed_only:
         if not args.student:
             parser.error("--speed-only times a saved --student")
-        _, speed_record = measure_speed(args, teacher, student, returns, as_of[-1], seed)
+        _, speed_record = measure_speed(
+            args, teacher, student, teacher_kw, returns, as_of[-1], seed
+        )
         if args.out:
             write_json(args.out, {"period": args.period, "speed": speed_record})
         return
@@ -252,7 +253,6 @@ def main() -> None:
         "prior_guidance": float(gen["prior_guidance"]),
         "prior_neighbours": int(gen["prior_neighbours"]),
     }  # fmt: skip
-    teacher_kw = {k: gen[k] for k in SAMPLER_KEYS}
     samplers = {
         "teacher_A": (teacher, teacher_kw, seed),
         "teacher_B": (teacher, teacher_kw, seed + 1),
@@ -311,7 +311,9 @@ def main() -> None:
             write_json(args.out, output)
         return
     # ---------------------------------------------------------------- speed, one date
-    speed_table, speed_record = measure_speed(args, teacher, student, returns, as_of[-1], seed)
+    speed_table, speed_record = measure_speed(
+        args, teacher, student, teacher_kw, returns, as_of[-1], seed
+    )
     faster = float(speed_table["seconds"].iloc[0]) / float(speed_table["seconds"].iloc[2])
     replaces = verdict and faster >= 4.0
     print(f"RULE: all figures within 2 SE: {verdict}; speed-up {faster:.1f}x; replaces: {replaces}")

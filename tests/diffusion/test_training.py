@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from diffrisk.diffusion.training import (
+    EPOCH_KEYS,
     EPOCH_RECORD,
     TrainOptions,
     check_field_range,
@@ -93,9 +94,8 @@ def test_every_epoch_logs_one_record_that_rebuilds_its_history_entry():
         log.removeHandler(handler)
         log.setLevel(level)
     records = [r for r in caught if r.msg == EPOCH_RECORD]
-    keys = ("epoch", "train_loss", "val_loss", "score", "seconds")
     assert [r.args[0] for r in records] == ["toy"] * 3
-    rebuilt = [dict(zip(keys, r.args[1:], strict=True)) for r in records]
+    rebuilt = [dict(zip(EPOCH_KEYS, r.args[1:], strict=True)) for r in records]
     assert [h["epoch"] for h in rebuilt] == [1, 2, 3]
     for entry, history in zip(rebuilt, result.history, strict=True):
         assert entry["epoch"] == history["epoch"]

@@ -29,9 +29,12 @@ from diffrisk.diffusion.time_cap import stop_for_time
 
 logger = logging.getLogger(__name__)
 
+#: Keys of a history entry of :func:`train_denoiser`, in the order of :data:`EPOCH_RECORD`.
+EPOCH_KEYS: tuple[str, ...] = ("epoch", "train_loss", "val_loss", "score", "seconds")
+
 #: Format of the INFO record :func:`train_denoiser` logs after every epoch; its arguments are
-#: ``desc`` and the epoch's ``epoch``, ``train_loss``, ``val_loss``, ``score`` and ``seconds``
-#: (the keys of a history entry), so a log handler can rebuild the history from the records.
+#: ``desc`` and the values of the epoch's history entry in :data:`EPOCH_KEYS` order, so a log
+#: handler can rebuild the history from the records.
 EPOCH_RECORD = "%s, epoch %d: train %.4f val %.4f score %.5f (%.1fs)"
 
 
@@ -423,24 +426,9 @@ def train_denoiser(
         score = float(score_fn(ema.shadow)) if score_fn is not None else val_loss
         seconds = time.perf_counter() - tic
         state["elapsed"] += seconds
-        state["history"].append(
-            {
-                "epoch": state["epoch"],
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "score": score,
-                "seconds": seconds,
-            }
-        )
-        logger.info(
-            EPOCH_RECORD,
-            desc,
-            state["epoch"],
-            train_loss,
-            val_loss,
-            score,
-            seconds,
-        )
+        values = (state["epoch"], train_loss, val_loss, score, seconds)
+        state["history"].append(dict(zip(EPOCH_KEYS, values, strict=True)))
+        logger.info(EPOCH_RECORD, desc, *values)
         improved = not selecting or (math.isfinite(score) and score < state["best_score"])
         if improved:
             state["best_score"] = score if selecting else math.nan

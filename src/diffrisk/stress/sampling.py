@@ -25,18 +25,16 @@ ScaledSampler = Callable[
 """``(context, cond_embedding, null_embedding, guidance, generator) -> scaled paths``."""
 
 #: Paths per network call of every stress generator's sampler (diffusion teacher and
-#: student, reverse stress, GAN and VAE), a speed choice: it bounds memory, and it keeps
-#: each layer's output small (2 MB at 512 paths of the 20-asset model, 8 MB at 2,048).
-#: Until a process has freed a large block, glibc maps every larger block afresh and
-#: page-faults it call after call (see :func:`diffrisk.core.compute.warm_allocator`, which
-#: every Dask task runs first): 40 passes of 2,000 paths took 6.0-7.8 s in one call each and
-#: 3.5-3.8 s in calls of 512 (with ``MALLOC_MMAP_THRESHOLD_`` raised: 4.1-4.3 s and 3.9-4.0
-#: s). The chunk moves a path at most in the last bits of float rounding (the stress
-#: stages' outputs stayed byte-identical when it went from 2,048 to 512). One sampler call
-#: on 2,000 paths in a fresh process (20 guided DDIM steps, one thread, best of 3) took 8.1
-#: s at 2,048 paths per call, 5.7 s at 1,024 and 5.2 s at 512 and at 256 under the
-#: pipeline's AVX2 cap; natively (AVX-512) 6.6, 4.7, 3.5 and 3.8 s
-#: (``benchmarks/bench_stress_chunk.py``).
+#: student, reverse stress, GAN and VAE), a speed choice: it bounds memory and keeps each
+#: layer's output small (2 MB at 512 paths of the 20-asset model, 8 MB at 2,048), which a
+#: fresh process's allocator would otherwise map and page-fault afresh at every call (the
+#: reverse chain now warms it, :func:`diffrisk.core.compute.warm_allocator`; the GAN and VAE
+#: have no chain). It moves a path at most in the last bits of float rounding (the stress
+#: stages' outputs stayed byte-identical when it went from 2,048 to 512). 2,000 guided
+#: paths (20 DDIM steps, one thread, fresh process, best of 3) took 8.1 s at 2,048 paths
+#: per call, 5.7 s at 1,024 and 5.2 s at 512 and at 256 under the pipeline's AVX2 cap,
+#: natively 6.6, 4.7, 3.5 and 3.8 s; with the chain warming the allocator, natively 4.3 s
+#: at 2,048 and 3.9 s at 512 (``benchmarks/bench_stress_chunk.py``).
 SAMPLING_CHUNK = 512
 
 
