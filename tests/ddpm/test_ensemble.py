@@ -51,6 +51,9 @@ def test_parallel_members_equal_serial_members(data, tmp_path, dask_cluster):
     for a, b in zip(serial, parallel, strict=True):
         for key, value in a.net.state_dict().items():
             assert torch.equal(value, b.net.state_dict()[key])
+        # the fit's own metrics, wall times included (the checkpoints leave them out)
+        assert a.metrics["wall_time_s"] > 0 and b.metrics["wall_time_s"] > 0
+        assert a.metrics["best_epoch"] == b.metrics["best_epoch"]
     # different seeds give different members
     w0, w1 = (m.net.state_dict() for m in serial)
     assert any(not torch.equal(w0[k], w1[k]) for k in w0)

@@ -18,7 +18,7 @@ from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean, validation_diagnosti
 from diffrisk.ddpm.inputs import condition_tensors, prepare_returns
 from diffrisk.ddpm.market_state import fit_market_state
 from diffrisk.ddpm.model import MARKET_FIELDS, config_hash, load_checkpoint, model_from_payload
-from diffrisk.diffusion.training import read_checkpoint
+from diffrisk.diffusion.training import metrics_without_timings, read_checkpoint
 from diffrisk.forecasts.contract import ScenarioSet, validate_forecast_frame
 
 OMEGA, ALPHA, BETA, NU = 5e-6, 0.10, 0.85, 5.0
@@ -169,6 +169,24 @@ def test_checkpoint_round_trip(smoke, panel):
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_a_refit_with_the_same_seed_writes_the_same_checkpoint_bytes(smoke, panel, tmp_path):
+    """Wall times stay out of the file, so a rerun that reproduces the weights changes no byte
+    (and DVC sees nothing downstream of ``models/ddpm.pt`` as stale)."""
+    _, metrics, path = smoke
+    returns, _, splits = panel
+    again = tmp_path / "again.pt"
+    _, metrics2 = fit_ddpm(
+        returns, splits, DDPMConfig.smoke(), seed=0, checkpoint_path=again, progress=False
+    )
+    assert metrics2["wall_time_s"] > 0 and "seconds" in metrics2["history"][0]  # in memory
+    assert again.read_bytes() == path.read_bytes()
+    stored = read_checkpoint(path)["metrics"]
+    assert stored == metrics_without_timings(metrics)
+    assert "wall_time_s" not in stored and "select_wall_time_s" not in stored
+    assert all("seconds" not in h for h in stored["history"])
+    assert stored["best_epoch"] == metrics["best_epoch"]
+
+
 def test_resume_after_interruption_matches_an_uninterrupted_run(panel, tmp_path):
     returns, _, splits = panel
     cfg = DDPMConfig.smoke(max_epochs=2, patience=5, samples_per_epoch=1024)
@@ -202,7 +220,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(panel, tmp_path)
         assert torch.allclose(p1, p2, atol=1e-6)
     # a finished checkpoint is returned as is; a different seed refuses to resume
     again, _ = fit_ddpm(returns, splits, cfg, seed=4, checkpoint_path=path, resume=True)
-    assert again.metrics == resumed.metrics
+    assert again.metrics == metrics_without_timings(resumed.metrics)
     with pytest.raises(ValueError, match="different configuration, seed or data"):
         fit_ddpm(returns, splits, cfg, seed=5, checkpoint_path=path, resume=True)
 

@@ -1,5 +1,6 @@
 """The shared training loop on a model and dataset of any shape (custom loss)."""
 
+import io
 import logging
 import math
 from dataclasses import asdict
@@ -14,6 +15,7 @@ from diffrisk.diffusion.training import (
     TrainOptions,
     check_field_range,
     check_positive_fields,
+    metrics_without_timings,
     read_checkpoint,
     restore_weights,
     save_checkpoint,
@@ -178,3 +180,28 @@ def test_a_checkpoint_stores_its_history_without_wall_times(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     assert read_checkpoint(a)["history"] == [{"epoch": 1, "val_loss": 0.5}]
     assert history[0]["seconds"] == 2.25  # the caller's payload is not changed
+
+
+def test_a_checkpoint_stores_its_metrics_without_wall_times(tmp_path):
+    def metrics(seconds):
+        return {
+            "best_epoch": 3,
+            "wall_time_s": seconds,
+            "select_wall_time_s": seconds / 2,
+            "history": [{"epoch": 1, "val_loss": 0.5, "seconds": seconds / 4}],
+            "config": {"lr": 1e-3},
+        }
+
+    fast = {"kind": "x", "metrics": metrics(8.0)}
+    a = save_checkpoint(tmp_path / "a.pt", fast)
+    b = save_checkpoint(tmp_path / "b.pt", {"kind": "x", "metrics": metrics(30.5)})
+    assert a.read_bytes() == b.read_bytes()
+    expected = {"best_epoch": 3, "history": [{"epoch": 1, "val_loss": 0.5}], "config": {"lr": 1e-3}}
+    assert read_checkpoint(a)["metrics"] == metrics_without_timings(fast["metrics"]) == expected
+    assert fast["metrics"]["wall_time_s"] == 8.0  # the caller's metrics are not changed
+    # a payload without timings is written unchanged (the stress checkpoints)
+    plain = {"kind": "x", "metrics": {"best_epoch": 3}}
+    c = save_checkpoint(tmp_path / "c.pt", plain)
+    buffer = io.BytesIO()
+    torch.save(plain, buffer)
+    assert c.read_bytes() == buffer.getvalue()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,15 @@ def member_seeds(seed: int, members: int) -> list[int]:
     return [int(seed) + k for k in range(int(members))]
 
 
-def _fit_member(job: tuple[pd.DataFrame, Any, DDPMConfig, int, str]) -> str:
-    """Fit one member and write its checkpoint (a worker process's task)."""
+def _fit_member(
+    job: tuple[pd.DataFrame, Any, DDPMConfig, int, str],
+) -> tuple[str, dict[str, Any]]:
+    """Fit one member, write its checkpoint (a worker process's task); path and metrics."""
     returns, splits, config, seed, path = job
     logger.info("ensemble member with seed %d: training (pid %d)", seed, os.getpid())
-    fit_ddpm(returns, splits, config, seed=seed, checkpoint_path=path, progress=None)
+    _, metrics = fit_ddpm(returns, splits, config, seed=seed, checkpoint_path=path, progress=None)
     logger.info("ensemble member with seed %d: done", seed)
-    return path
+    return path, metrics
 
 
 def fit_members(
@@ -81,7 +84,9 @@ def fit_members(
     Returns
     -------
     list of DDPMModel
-        In seed order.
+        In seed order, read back from their checkpoints, each with the metrics its fit
+        returned (the checkpoint leaves out the wall times: see
+        :func:`diffrisk.diffusion.training.save_checkpoint`).
     """
     if len(seeds) != len(checkpoint_paths):
         raise ValueError(
@@ -96,7 +101,7 @@ def fit_members(
     ]
     logger.info("fitting %d ensemble members on %d worker(s)", len(jobs), workers)
     done = compute_map(_fit_member, jobs, workers, scheduler=scheduler, desc="ensemble members")
-    return [load_checkpoint(p) for p in done]
+    return [replace(load_checkpoint(path), metrics=metrics) for path, metrics in done]
 
 
 def forecast_members(

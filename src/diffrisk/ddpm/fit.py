@@ -224,7 +224,8 @@ def fit_ddpm(
         the final model at the end): weights, config, scaler, data hash, metrics.
     resume : bool
         Continue from ``checkpoint_path`` if it holds an unfinished run with the same
-        configuration, seed and data (a finished one is loaded and returned as is).
+        configuration, seed and data (a finished one is loaded and returned as is: its
+        metrics without the wall times, which checkpoints do not store).
     progress : bool, optional
         tqdm progress (``None``: only on a terminal).
     epoch_callback : callable(epoch, val_loss, score), optional

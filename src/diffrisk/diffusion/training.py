@@ -240,12 +240,17 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
 
     Serialised to memory first: :func:`torch.save` names the records inside the file after
     the file it writes, and the temporary name is random, so saving to the file directly
-    would give the same payload a different SHA-256 on every run. For the same reason a
-    top-level ``history`` is stored without its wall times (:func:`without_timings`): the
-    same seed and data write the same bytes; the timings stay in the stage's records.
+    would give the same payload a different SHA-256 on every run. For the same reason the
+    wall times are left out (:func:`without_timings`) of a top-level ``history`` and of a
+    ``metrics`` mapping (its keys and its ``history``): the same seed and data write the same
+    bytes, so a rerun that reproduces the weights leaves the file, and every pipeline stage
+    that reads it, unchanged; the timings stay in the caller's in-memory metrics and the
+    stage's records.
     """
     if "history" in payload:
         payload = {**payload, "history": without_timings(payload["history"])}
+    if isinstance(payload.get("metrics"), Mapping):
+        payload = {**payload, "metrics": metrics_without_timings(payload["metrics"])}
     buffer = BytesIO()
     torch.save(payload, buffer)
     with io.atomic_path(path) as tmp:
@@ -253,13 +258,30 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     return Path(path)
 
 
+#: Substrings that mark a wall-clock key (``seconds``, ``recording_seconds``, ``wall_time_s``).
+TIMING_KEY_MARKERS: tuple[str, ...] = ("seconds", "wall_time")
+
+
+def is_timing_key(key: object) -> bool:
+    """Whether ``key`` names a wall-clock measurement (see :data:`TIMING_KEY_MARKERS`)."""
+    return isinstance(key, str) and any(m in key for m in TIMING_KEY_MARKERS)
+
+
 def without_timings(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """A training history without its wall-clock entries (every key containing ``seconds``).
+    """A training history without its wall-clock entries (:func:`is_timing_key`).
 
     What a checkpoint (:func:`save_checkpoint`) and a committed record store, so that the
     same seed and data give the same bytes on every run.
     """
-    return [{k: v for k, v in h.items() if "seconds" not in k} for h in history]
+    return [{k: v for k, v in h.items() if not is_timing_key(k)} for h in history]
+
+
+def metrics_without_timings(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A fit's metrics without wall-clock keys, its ``history`` (if a list) likewise."""
+    kept = {k: v for k, v in metrics.items() if not is_timing_key(k)}
+    if isinstance(kept.get("history"), list):
+        kept["history"] = without_timings(kept["history"])
+    return kept
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
