@@ -18,7 +18,7 @@ from diffrisk.ddpm.forecast import forecast_ddpm, fz0_mean, validation_diagnosti
 from diffrisk.ddpm.inputs import condition_tensors, prepare_returns
 from diffrisk.ddpm.market_state import fit_market_state
 from diffrisk.ddpm.model import MARKET_FIELDS, config_hash, load_checkpoint, model_from_payload
-from diffrisk.diffusion.training import metrics_without_timings, read_checkpoint
+from diffrisk.diffusion.checkpoints import metrics_without_timings, read_checkpoint
 from diffrisk.forecasts.contract import ScenarioSet, validate_forecast_frame
 
 OMEGA, ALPHA, BETA, NU = 5e-6, 0.10, 0.85, 5.0

@@ -1,6 +1,5 @@
 """The shared training loop on a model and dataset of any shape (custom loss)."""
 
-import io
 import logging
 import math
 from dataclasses import asdict
@@ -15,12 +14,7 @@ from diffrisk.diffusion.training import (
     TrainOptions,
     check_field_range,
     check_positive_fields,
-    metrics_without_timings,
-    read_checkpoint,
-    restore_weights,
-    save_checkpoint,
     train_denoiser,
-    without_timings,
 )
 
 
@@ -143,16 +137,6 @@ def test_check_field_range_names_the_first_field_outside_its_range():
         check_field_range(cfg, ("a", "d"), ">= 0", "Cfg")
 
 
-def test_restore_weights_loads_the_state_dict_and_sets_eval_mode():
-    torch.manual_seed(0)
-    source = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout(0.5))
-    target = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout(0.5)).train()
-    out = restore_weights(target, {"state_dict": source.state_dict()})
-    assert out is target and not target.training
-    for key, value in source.state_dict().items():
-        assert torch.equal(target.state_dict()[key], value)
-
-
 def test_train_options_from_fields_reads_same_named_attributes():
     source = SimpleNamespace(**{k: v for k, v in asdict(TrainOptions(lr=0.5)).items()})
     del source.noise_draws
@@ -160,48 +144,3 @@ def test_train_options_from_fields_reads_same_named_attributes():
     assert opts == TrainOptions(lr=0.5, noise_draws=3, max_epochs=7)
     with pytest.raises(AttributeError):
         TrainOptions.from_fields(source)
-
-
-def test_without_timings_drops_every_wall_clock_key_and_keeps_the_rest():
-    history = [
-        {"epoch": 1, "val_loss": 0.5, "seconds": 2.25, "recording_seconds": 1.0},
-        {"epoch": 2, "val_loss": 0.4, "seconds": 2.5},
-    ]
-    kept = [{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.4}]
-    assert without_timings(history) == kept
-    assert history[0]["seconds"] == 2.25  # the input is not changed
-
-
-def test_a_checkpoint_stores_its_history_without_wall_times(tmp_path):
-    history = [{"epoch": 1, "val_loss": 0.5, "seconds": 2.25}]
-    slower = [{"epoch": 1, "val_loss": 0.5, "seconds": 9.75}]
-    a = save_checkpoint(tmp_path / "a.pt", {"kind": "x", "history": history})
-    b = save_checkpoint(tmp_path / "b.pt", {"kind": "x", "history": slower})
-    assert a.read_bytes() == b.read_bytes()
-    assert read_checkpoint(a)["history"] == [{"epoch": 1, "val_loss": 0.5}]
-    assert history[0]["seconds"] == 2.25  # the caller's payload is not changed
-
-
-def test_a_checkpoint_stores_its_metrics_without_wall_times(tmp_path):
-    def metrics(seconds):
-        return {
-            "best_epoch": 3,
-            "wall_time_s": seconds,
-            "select_wall_time_s": seconds / 2,
-            "history": [{"epoch": 1, "val_loss": 0.5, "seconds": seconds / 4}],
-            "config": {"lr": 1e-3},
-        }
-
-    fast = {"kind": "x", "metrics": metrics(8.0)}
-    a = save_checkpoint(tmp_path / "a.pt", fast)
-    b = save_checkpoint(tmp_path / "b.pt", {"kind": "x", "metrics": metrics(30.5)})
-    assert a.read_bytes() == b.read_bytes()
-    expected = {"best_epoch": 3, "history": [{"epoch": 1, "val_loss": 0.5}], "config": {"lr": 1e-3}}
-    assert read_checkpoint(a)["metrics"] == metrics_without_timings(fast["metrics"]) == expected
-    assert fast["metrics"]["wall_time_s"] == 8.0  # the caller's metrics are not changed
-    # a payload without timings is written unchanged (the stress checkpoints)
-    plain = {"kind": "x", "metrics": {"best_epoch": 3}}
-    c = save_checkpoint(tmp_path / "c.pt", plain)
-    buffer = io.BytesIO()
-    torch.save(plain, buffer)
-    assert c.read_bytes() == buffer.getvalue()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from diffrisk.core.audit import file_sha256
-from diffrisk.diffusion.training import save_checkpoint
+from diffrisk.diffusion.checkpoints import save_checkpoint
 from diffrisk.diffusion.weights_hash import model_version, state_dict_sha256, weights_sha256
 
 

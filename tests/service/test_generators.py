@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from diffrisk.diffusion.training import read_checkpoint, save_checkpoint
+from diffrisk.diffusion.checkpoints import read_checkpoint, save_checkpoint
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.service.generators import load_registry
 from diffrisk.service.records import Draw, PipelineOutputsMissing

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffrisk.diffusion.training import without_timings
+from diffrisk.diffusion.checkpoints import without_timings
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.comparison import (

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from diffrisk.diffusion.checkpoints import without_timings
 from diffrisk.diffusion.distill import mean_loss, sampler_grid
 from diffrisk.diffusion.guidance import guided_prediction
-from diffrisk.diffusion.training import without_timings
 from diffrisk.diffusion.weights_hash import state_dict_sha256
 from diffrisk.stress.distill import (
     DistillConfig,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from diffrisk.diffusion.training import without_timings
+from diffrisk.diffusion.checkpoints import without_timings
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import (
     StressModel,

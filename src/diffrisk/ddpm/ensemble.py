@@ -86,7 +86,7 @@ def fit_members(
     list of DDPMModel
         In seed order, read back from their checkpoints, each with the metrics its fit
         returned (the checkpoint leaves out the wall times: see
-        :func:`diffrisk.diffusion.training.save_checkpoint`).
+        :func:`diffrisk.diffusion.checkpoints.save_checkpoint`).
     """
     if len(seeds) != len(checkpoint_paths):
         raise ValueError(

@@ -35,11 +35,8 @@ from diffrisk.ddpm.loss import eps_loss_fn, evaluate_loss
 from diffrisk.ddpm.market_state import MarketState
 from diffrisk.ddpm.model import DDPMModel, config_hash, model_from_payload
 from diffrisk.ddpm.network import Denoiser
-from diffrisk.diffusion.training import (
-    read_checkpoint,
-    save_checkpoint,
-    train_denoiser,
-)
+from diffrisk.diffusion.checkpoints import read_checkpoint, save_checkpoint
+from diffrisk.diffusion.training import train_denoiser
 from diffrisk.risk.measures import cvar, var
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from diffrisk.ddpm.config import CHECKPOINT_FORMAT, DDPMConfig
 from diffrisk.ddpm.features import Scaler
 from diffrisk.ddpm.market_state import MarketState
 from diffrisk.ddpm.network import Denoiser, DenoiserSpec
+from diffrisk.diffusion.checkpoints import read_checkpoint, restore_weights, save_checkpoint
 from diffrisk.diffusion.schedule import NoiseSchedule
-from diffrisk.diffusion.training import read_checkpoint, restore_weights, save_checkpoint
 
 
 @dataclass

@@ -18,16 +18,10 @@ from numpy.typing import NDArray
 from diffrisk.core.dataclass_fields import ParamsSection
 from diffrisk.ddpm.model import DDPMModel
 from diffrisk.ddpm.network import Denoiser, DenoiserSpec
+from diffrisk.diffusion.checkpoints import read_checkpoint, restore_weights, save_checkpoint
 from diffrisk.diffusion.distill import check_halving
 from diffrisk.diffusion.sampler import SPACINGS
-from diffrisk.diffusion.training import (
-    TrainOptions,
-    check_field_range,
-    check_positive_fields,
-    read_checkpoint,
-    restore_weights,
-    save_checkpoint,
-)
+from diffrisk.diffusion.training import TrainOptions, check_field_range, check_positive_fields
 from diffrisk.diffusion.weights_hash import model_version, state_dict_sha256
 
 #: Values of :attr:`DDPMDistillConfig.loss`.

@@ -3,6 +3,7 @@
 Nothing here is specific to one-day forecasts or stress paths.
 """
 
+from diffrisk.diffusion.checkpoints import read_checkpoint, save_checkpoint
 from diffrisk.diffusion.guidance import check_guidance_weight, guided_eps_fn, guided_prediction
 from diffrisk.diffusion.nn import ResidualDilatedBlock, SinusoidalTimeEmbedding
 from diffrisk.diffusion.prediction import (
@@ -44,8 +45,6 @@ from diffrisk.diffusion.training import (
     TrainResult,
     check_positive_fields,
     options_dict,
-    read_checkpoint,
-    save_checkpoint,
     train_denoiser,
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from diffrisk.diffusion.training import read_checkpoint
+from diffrisk.diffusion.checkpoints import read_checkpoint
 
 
 def state_dict_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -47,7 +47,7 @@ def weights_sha256(checkpoint: str | os.PathLike[str] | Mapping[str, Any]) -> st
     Parameters
     ----------
     checkpoint : path or mapping
-        A checkpoint written by :func:`~diffrisk.diffusion.training.save_checkpoint`
+        A checkpoint written by :func:`~diffrisk.diffusion.checkpoints.save_checkpoint`
         (DDPM, stress diffusion, GAN or VAE) or its loaded payload.
 
     Returns

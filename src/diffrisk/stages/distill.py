@@ -52,7 +52,7 @@ from diffrisk.ddpm.distill import distill_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.model import load_checkpoint
 from diffrisk.ddpm.student import DDPMStudent, save_student
-from diffrisk.diffusion.training import without_timings
+from diffrisk.diffusion.checkpoints import without_timings
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.sampler_choice import (
     backtest_verdicts,

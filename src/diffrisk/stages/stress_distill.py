@@ -46,7 +46,7 @@ import torch
 from diffrisk.core import audit, io, paths
 from diffrisk.core.checks import check_int, finite_float
 from diffrisk.core.tables import markdown_table, write_csv_table
-from diffrisk.diffusion.training import without_timings
+from diffrisk.diffusion.checkpoints import without_timings
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.evaluation.stress_student import (
     SetFigures,

@@ -32,14 +32,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffrisk.diffusion.checkpoints import read_checkpoint, restore_weights, save_checkpoint
 from diffrisk.diffusion.settings import SmokeSettings
-from diffrisk.diffusion.training import (
-    check_field_range,
-    check_positive_fields,
-    read_checkpoint,
-    restore_weights,
-    save_checkpoint,
-)
+from diffrisk.diffusion.training import check_field_range, check_positive_fields
 from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.model import (
     WindowTensors,
@@ -339,7 +334,7 @@ def save_comparison_model(model: ComparisonModel, path: str | Path) -> Path:
     """Write the generator and its statistics atomically (tensors, numbers, strings only).
 
     The history is stored without its wall times
-    (:func:`~diffrisk.diffusion.training.save_checkpoint`): the file's
+    (:func:`~diffrisk.diffusion.checkpoints.save_checkpoint`): the file's
     SHA-256 is the same on every rerun with the same seed.
     """
     payload = {

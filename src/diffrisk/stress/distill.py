@@ -53,17 +53,12 @@ import torch
 from numpy.typing import NDArray
 
 from diffrisk.diffusion import distill as progressive
+from diffrisk.diffusion.checkpoints import read_checkpoint, save_checkpoint
 from diffrisk.diffusion.guidance import check_guidance_weight
 from diffrisk.diffusion.prediction import to_eps
 from diffrisk.diffusion.progress import progress_bar
 from diffrisk.diffusion.sampler import initial_noise, reverse_process
-from diffrisk.diffusion.training import (
-    TrainOptions,
-    check_positive_fields,
-    read_checkpoint,
-    save_checkpoint,
-    train_denoiser,
-)
+from diffrisk.diffusion.training import TrainOptions, check_positive_fields, train_denoiser
 from diffrisk.diffusion.weights_hash import model_version
 from diffrisk.stress.config import ParamsSection, StressConfig
 from diffrisk.stress.distill_trajectory import (

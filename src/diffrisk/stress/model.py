@@ -14,15 +14,9 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.core.dataclass_fields import fields_from
+from diffrisk.diffusion.checkpoints import read_checkpoint, restore_weights, save_checkpoint
 from diffrisk.diffusion.schedule import NoiseSchedule
-from diffrisk.diffusion.training import (
-    TrainingSet,
-    TrainOptions,
-    read_checkpoint,
-    restore_weights,
-    save_checkpoint,
-    train_denoiser,
-)
+from diffrisk.diffusion.training import TrainingSet, TrainOptions, train_denoiser
 from diffrisk.stress.config import StressConfig, parse_segments
 from diffrisk.stress.loss import denoising_loss, differentiable_pacf
 from diffrisk.stress.network import StressDenoiser, StressSpec
@@ -480,7 +474,7 @@ def refit_stress_model(
 
 
 def save_stress_model(model: StressModel, path: str | Path) -> Path:
-    """Write the model atomically (:func:`diffrisk.diffusion.training.save_checkpoint`).
+    """Write the model atomically (:func:`diffrisk.diffusion.checkpoints.save_checkpoint`).
 
     The payload holds only tensors, numbers, strings and lists, and the history is stored
     without its wall times, so the file's SHA-256 is a stable identity of the model: the
