@@ -120,14 +120,30 @@ def test_stages_end_to_end_on_the_smoke_setting(project_tmp, dask_cluster, monke
         assert chosen[(kind, "v2")] in (1.0, 2.0) and pd.isna(chosen[(kind, "unconditional")])
         _, c_meta = read_scenario_set(scenario_set_file(kind, "v2"))
         assert c_meta["generation"]["guidance_calibration"]["n_paths_per_date"] == 8
-    validated = stress_validate_stage.validate_stress_sets(
-        **{
+    validate, _ = split_compute(
+        {
             **params_section("stress", "validate"),
             "crisis_windows": "c1=2002-03-01/2002-09-30; c2=2004-03-01/2004-09-30",
             "portfolios": "ew=all; pair=A0,A1; mv=minvar",
         },
-        inputs=inputs,
+        "stress.validate",
     )
+    validated = stress_validate_stage.validate_stress_sets(**validate, inputs=inputs)
+    written = {
+        p.relative_to(project_tmp): p.read_bytes()
+        for folder in (paths.tables_dir(), paths.figures_dir(), paths.metrics_dir())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).parts[0].startswith("stress")
+    }
+    assert len(written) >= 2 * 4 + 2 * 7
+    # the four parts as Dask tasks: every table, figure and metric byte-identical
+    on_workers = stress_validate_stage.validate_stress_sets(
+        **validate, inputs=inputs, compute=Compute(2, dask_cluster)
+    )
+    for name, data in written.items():
+        assert (project_tmp / name).read_bytes() == data, name
+    pd.testing.assert_frame_equal(on_workers["validation"], validated["validation"])
+    assert on_workers["metrics"] == validated["metrics"]
 
     for stem in (
         "stress_validation",

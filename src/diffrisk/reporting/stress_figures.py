@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
+from diffrisk.evaluation.paths.common import historical_paths
 from diffrisk.evaluation.paths.dependence import correlation_matrix, lower_tail_dependence
 from diffrisk.evaluation.paths.temporal import path_autocorrelation
-from diffrisk.reporting.style import style_rc
+from diffrisk.reporting.style import save_figure, style_rc
 from diffrisk.risk.portfolio import portfolio_log_returns
+from diffrisk.stress.archetypes import Archetype, CrisisWindow
+from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 
 # --------------------------------------------------------------------------- figures
 _GEN_COLORS = {
@@ -122,3 +127,62 @@ def figure_acf(series: Sequence[tuple[str, NDArray[np.floating]]], max_lag: int)
         ax.set_xlabel("lag (days)")
     axes[0, 1].legend(fontsize=6)
     return fig
+
+
+def write_stress_figures(
+    sets: Mapping[tuple[str, str], tuple[NDArray, dict]],
+    archetypes: Sequence[Archetype],
+    references: Mapping[str, tuple],
+    windows: Sequence[CrisisWindow],
+    returns: pd.DataFrame,
+    h: int,
+    out_dir: Path | None = None,
+) -> dict[str, tuple[Path, Path]]:
+    """Write the stress study's figures (png + pdf) and return their paths by stem.
+
+    ``stress_corr_heatmaps`` (the historical test period and every generator's
+    unconditional set, then each crisis window beside the sets of the archetype whose
+    window contains it), ``stress_tail_dependence`` and ``stress_acf`` (unconditional sets
+    against the test period ``references["test"]``), ``stress_fan_charts`` (the diffusion
+    set of every archetype, with the realised path after its ``as_of`` where the returns
+    hold one). ``sets`` maps (generator, archetype) to (paths, metadata); ``references``
+    maps a name to (returns window, label); ``h`` is the horizon in days; ``out_dir`` the
+    folder (default :func:`diffrisk.core.paths.figures_dir`).
+    """
+    assets = list(returns.columns)
+    test = references["test"][0].to_numpy()
+    has_unc = ("diffusion", UNCONDITIONAL) in sets
+    panels: list[tuple[str, NDArray]] = []
+    if has_unc:
+        panels += [("historical test", test)] + [
+            (f"{g} unconditional", sets[(g, UNCONDITIONAL)][0]) for g in GENERATORS
+        ]
+    for w in windows:
+        match = [a for a in archetypes if a.window and a.window[0] <= w.first <= a.window[1]]
+        if match:
+            panels += [(f"historical {w.name}", references[w.name][0].to_numpy())] + [
+                (f"{g} {match[0].name}", sets[(g, match[0].name)][0]) for g in GENERATORS
+            ]
+    figures = {}
+    if panels:
+        figures["stress_corr_heatmaps"] = figure_corr_heatmaps(panels, assets)
+    if has_unc:
+        figures["stress_tail_dependence"] = figure_tail_dependence(
+            [(f"{g} unconditional", sets[(g, UNCONDITIONAL)][0], test) for g in GENERATORS]
+        )
+        lag = min(5, h - 1)
+        figures["stress_acf"] = figure_acf(
+            [("historical test", historical_paths(test, h))]
+            + [(f"{g} unconditional", sets[(g, UNCONDITIONAL)][0]) for g in GENERATORS],
+            lag,
+        )
+    fans = []
+    for arch in archetypes:
+        realised = None
+        if arch.window and arch.as_of:
+            start = returns.index.searchsorted(pd.Timestamp(arch.as_of))
+            block = returns.iloc[start : start + h]
+            realised = block.to_numpy()[None] if len(block) == h else None
+        fans.append((arch.name, sets[("diffusion", arch.name)][0], realised))
+    figures["stress_fan_charts"] = figure_fan_charts(fans)
+    return {stem: save_figure(fig, stem, out_dir) for stem, fig in figures.items()}
