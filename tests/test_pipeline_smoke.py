@@ -117,12 +117,37 @@ def test_model_versions_are_weight_hashes(smoke_project):
         assert recorded == weights_sha256(checkpoint), record.name
         checked += 1
     assert checked >= 2, f"expected the DDPM and stress audit records, found {records}"
+    # the seed members' records, one file beside their folder (select.members = 2)
+    members = json.loads((smoke_project / "models" / "ddpm_ens.audit.json").read_text())
+    assert [m["params"]["member"] for m in members["members"]] == [1]
+    member = smoke_project / "models" / "ddpm_ens" / "member_1.pt"
+    assert members["members"][0]["checkpoint_sha256"] == weights_sha256(member)
+    assert sorted(p.name for p in member.parent.iterdir()) == ["member_1.pt"]
 
 
 def test_second_repro_is_noop(smoke_project):
     out = dvc(["repro"], smoke_project)
     assert "Running stage" not in out
     assert "up to date" in out
+
+
+def test_retraining_the_same_model_makes_only_the_report_stale(smoke_project):
+    """``dvc repro -f -s train`` reproduces the checkpoints byte for byte (no wall time is
+    stored in them, none of the time-stamped audit records sits in a folder another stage
+    reads), so no stage between ``train`` and the report reruns; the report does, since it
+    reads the executed training notebook."""
+    models = smoke_project / "models"
+    before = {p: p.read_bytes() for p in (models / "ddpm.pt", models / "ddpm_ens" / "member_1.pt")}
+    out = dvc(["repro", "-f", "-s", "train"], smoke_project)
+    assert "Running stage 'train'" in out
+    assert all(p.read_bytes() == data for p, data in before.items())
+    status = dvc(["status"], smoke_project)
+    stale = [line[:-1] for line in status.splitlines() if line and not line[0].isspace()]
+    assert stale == ["report"], status
+    out = dvc(["repro"], smoke_project)
+    assert [line for line in out.splitlines() if line.startswith("Running stage")] == [
+        "Running stage 'report':"
+    ]
 
 
 def test_one_parameter_reruns_only_dependents(smoke_project):

@@ -35,5 +35,5 @@ def test_without_the_generated_sets_the_error_names_the_stage_to_run(project_tmp
 
 def test_every_part_is_a_module_function_a_worker_can_import():
     names = [part.__name__ for part in PARTS]
-    assert names == ["validation_part", "score_part", "figure_part", "risk_part"]
+    assert names == ["validation_part", "score_part", "risk_part", "figure_part"]
     assert all(part.__module__ == "diffrisk.stages.stress_validate_parts" for part in PARTS)

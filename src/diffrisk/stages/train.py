@@ -2,7 +2,9 @@
 
 Fit the one-day DDPM on train, select the epoch on validation (and refit if the select
 stage decided so): K seed members, member 0 being the study's model. Writes
-``models/ddpm.pt`` (+ audit), ``models/ddpm_ens/member_<k>.pt`` (k ≥ 1, + audit),
+``models/ddpm.pt`` (+ ``.audit.json``), ``models/ddpm_ens/member_<k>.pt`` (k ≥ 1; their
+provenance records in ``models/ddpm_ens.audit.json``, outside the folder the ``generate``
+stage reads, so that the time a record carries does not make that stage stale),
 ``reports/metrics/train.json``, ``reports/plots/train_history.csv``.
 """
 
@@ -23,6 +25,9 @@ from diffrisk.stages.common import stage_returns
 from diffrisk.stages.ddpm_settings import ddpm_config
 
 logger = logging.getLogger(__name__)
+
+#: Provenance records of the members k >= 1 (``{"members": [record, ...]}``), under ``models/``.
+ENSEMBLE_AUDIT = "ddpm_ens.audit.json"
 
 
 #: What ``reports/metrics/train.json`` holds: no wall-clock time (it would change on every
@@ -83,14 +88,17 @@ def train_ddpm(
         "tuned_params": tuned,
     }
     data_hash = audit.recorded_data_hash()
-    for k, (member_seed, path) in enumerate(zip(seeds, checkpoints, strict=True)):
-        record = audit.provenance(
+    records = [
+        audit.provenance(
             {"ddpm": config.to_dict(), "tuned": tuned, "member": k, "member_seed": member_seed},
             seed,
             data_hash,
             extra={"checkpoint_sha256": weights_sha256(path)},
         )
-        audit.write_provenance(path.with_suffix(".audit.json"), record)
+        for k, (member_seed, path) in enumerate(zip(seeds, checkpoints, strict=True))
+    ]
+    audit.write_provenance(checkpoints[0].with_suffix(".audit.json"), records[0])
+    audit.write_provenance(paths.models_dir() / ENSEMBLE_AUDIT, {"members": records[1:]})
     io.write_json(
         paths.metrics_dir() / "train.json",
         {k: summary[k] for k in HEADLINE_KEYS},
