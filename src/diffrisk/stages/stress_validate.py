@@ -18,10 +18,8 @@ from diffrisk.core.tables import write_csv_table, write_table
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
 from diffrisk.reporting.headline_metrics import stress_rows, write_rows
 from diffrisk.reporting.stress_report import stress_report_section
-from diffrisk.risk.portfolio import parse_portfolios
 from diffrisk.stages.common import StressInputs, run_stress_stage
 from diffrisk.stages.stress_validate_parts import PARTS, run_part, stage_settings
-from diffrisk.stress.archetypes import parse_crisis_windows
 from diffrisk.stress.budgets import budget_markdown
 from diffrisk.stress.config import UNCONDITIONAL
 
@@ -92,21 +90,16 @@ def validate_stress_sets(
     ``stress_tail_dependence``, ``stress_fan_charts``, ``stress_acf`` (png + pdf);
     ``reports/metrics/stress.json``.
     """
-    parameters = {
-        "crisis_windows": crisis_windows,
-        "portfolios": portfolios,
-        "alphas": alphas,
-        "tolerance": tolerance,
-        "n_boot": n_boot,
-        "bootstrap_block": bootstrap_block,
-    }
-    settings = stage_settings(parameters, inputs)
-    # the parameters' errors in seconds, before any task starts
-    splits, returns, index = inputs.splits, settings.returns, settings.index
-    parse_crisis_windows(crisis_windows, splits.train_end, splits.test_start)
-    parse_portfolios(
-        portfolios, list(returns.columns), returns.loc[returns.index <= splits.train_end]
+    settings = stage_settings(
+        crisis_windows=crisis_windows,
+        portfolios=portfolios,
+        alphas=alphas,
+        tolerance=tolerance,
+        n_boot=n_boot,
+        bootstrap_block=bootstrap_block,
+        inputs=inputs,
     )
+    index = settings.index
     compute = compute or Compute()
     parts: dict[str, Any] = {}
     for out in compute.map(run_part, [(p, settings) for p in PARTS], desc="validation parts"):

@@ -74,12 +74,13 @@ class ValidateSettings:
     """What every task of the stage receives: the parameters and its files, resolved.
 
     A task reads no path of its own (:mod:`diffrisk.core.paths` is resolved in the stage's
-    process, :func:`stage_settings`), so it runs the same in any worker.
+    process, :func:`stage_settings`), so it runs the same in any worker; the crisis windows,
+    portfolios and tail probabilities arrive parsed.
     """
 
-    crisis_windows: str
-    portfolios: str
-    alphas: str
+    windows: list[CrisisWindow]
+    weights: dict[str, NDArray]
+    levels: list[float]
     tolerance: float
     n_boot: int
     bootstrap_block: int
@@ -92,22 +93,41 @@ class ValidateSettings:
     figures_dir: Path
 
 
-def stage_settings(parameters: Mapping[str, Any], inputs: StressInputs) -> ValidateSettings:
-    """:class:`ValidateSettings` of the stage's parameters, its index and files resolved.
+def stage_settings(
+    *,
+    crisis_windows: str,
+    portfolios: str,
+    alphas: str,
+    tolerance: float,
+    n_boot: int,
+    bootstrap_block: int,
+    inputs: StressInputs,
+) -> ValidateSettings:
+    """:class:`ValidateSettings` of the stage's parameters (parsed), its index and files.
 
-    ``FileNotFoundError`` names the stage to run when the stress sets have not been written.
+    Raises, before any task starts: ``FileNotFoundError`` naming the stage to run when the
+    stress sets have not been written; ``ValueError`` from :func:`parse_crisis_windows` or
+    :func:`parse_portfolios` naming a bad window or ticker.
     """
     index_file = stress_dir() / "index.json"
     if not index_file.is_file():
         raise FileNotFoundError(f"{index_file} does not exist: run the stress_generate stage")
     index = json.loads(index_file.read_text())
+    splits = inputs.splits
+    returns = stage_returns(index_name=inputs.index_name)
+    train = returns.loc[returns.index <= splits.train_end]
     records = {"diffusion": json.loads((paths.models_dir() / "stress_train.json").read_text())}
     records |= json.loads((paths.models_dir() / "stress_train_comparison.json").read_text())
     return ValidateSettings(
-        **parameters,
+        windows=parse_crisis_windows(crisis_windows, splits.train_end, splits.test_start),
+        weights=parse_portfolios(portfolios, list(returns.columns), train),
+        levels=[float(a) for a in str(alphas).split(",") if a.strip()],
+        tolerance=tolerance,
+        n_boot=n_boot,
+        bootstrap_block=bootstrap_block,
         inputs=inputs,
         index=index,
-        returns=stage_returns(index_name=inputs.index_name),
+        returns=returns,
         set_files={
             (r["generator"], r["archetype"]): scenario_set_file(r["generator"], r["archetype"])
             for r in index["sets"]
@@ -137,7 +157,6 @@ def budgets_table(
 class ValidateContext:
     """What the stage's parts compute from: the stored sets, the returns and the references."""
 
-    index: dict[str, Any]
     archetypes: list[Archetype]
     sets: dict[tuple[str, str], tuple[NDArray, dict]]
     returns: pd.DataFrame
@@ -173,7 +192,7 @@ def read_context(settings: ValidateSettings) -> ValidateContext:
     ]
     sets = {key: read_scenario_set(path) for key, path in settings.set_files.items()}
     splits, returns = settings.inputs.splits, settings.returns
-    windows = parse_crisis_windows(settings.crisis_windows, splits.train_end, splits.test_start)
+    windows = settings.windows
     references = {"test": (returns.loc[splits.dates(returns, "test")], "held out")}
     references |= {w.name: (returns.loc[w.first : w.last], w.label) for w in windows}
     present = {g for g, _ in sets}
@@ -183,7 +202,6 @@ def read_context(settings: ValidateSettings) -> ValidateContext:
         refs = ["test"] if arch.name == UNCONDITIONAL else [w.name for w in windows]
         pairs += [(g, arch.name, r) for g in generators for r in refs if (g, arch.name) in sets]
     return ValidateContext(
-        index=index,
         archetypes=archetypes,
         sets=sets,
         returns=returns,
@@ -257,8 +275,7 @@ def risk_part(ctx: ValidateContext, settings: ValidateSettings) -> dict[str, pd.
         threshold,
         seed=seed,
     )
-    levels = [float(a) for a in str(settings.alphas).split(",") if a.strip()]
-    weights = parse_portfolios(settings.portfolios, list(ctx.returns.columns), ctx.train)
+    weights, levels = settings.weights, settings.levels
     risk_parts = []
     for (gen, arch), (paths_, _) in ctx.sets.items():
         risk_parts.append(
