@@ -30,7 +30,7 @@ def test_without_the_generated_sets_the_error_names_the_stage_to_run(project_tmp
     with pytest.raises(
         FileNotFoundError, match=r"index\.json does not exist: run the stress_generate"
     ):
-        stage_settings(**PARAMETERS, inputs=inputs)
+        stage_settings(PARAMETERS, inputs)
 
 
 def test_every_part_is_a_module_function_a_worker_can_import():

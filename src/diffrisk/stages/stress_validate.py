@@ -90,15 +90,15 @@ def validate_stress_sets(
     ``stress_tail_dependence``, ``stress_fan_charts``, ``stress_acf`` (png + pdf);
     ``reports/metrics/stress.json``.
     """
-    settings = stage_settings(
-        crisis_windows=crisis_windows,
-        portfolios=portfolios,
-        alphas=alphas,
-        tolerance=tolerance,
-        n_boot=n_boot,
-        bootstrap_block=bootstrap_block,
-        inputs=inputs,
-    )
+    parameters = {
+        "crisis_windows": crisis_windows,
+        "portfolios": portfolios,
+        "alphas": alphas,
+        "tolerance": tolerance,
+        "n_boot": n_boot,
+        "bootstrap_block": bootstrap_block,
+    }
+    settings = stage_settings(parameters, inputs)
     index = settings.index
     compute = compute or Compute()
     parts: dict[str, Any] = {}

@@ -93,17 +93,11 @@ class ValidateSettings:
     figures_dir: Path
 
 
-def stage_settings(
-    *,
-    crisis_windows: str,
-    portfolios: str,
-    alphas: str,
-    tolerance: float,
-    n_boot: int,
-    bootstrap_block: int,
-    inputs: StressInputs,
-) -> ValidateSettings:
+def stage_settings(parameters: Mapping[str, Any], inputs: StressInputs) -> ValidateSettings:
     """:class:`ValidateSettings` of the stage's parameters (parsed), its index and files.
+
+    ``parameters`` holds the ``stress.validate`` keys of
+    :func:`~diffrisk.stages.stress_validate.validate_stress_sets` (``workers`` aside).
 
     Raises, before any task starts: ``FileNotFoundError`` naming the stage to run when the
     stress sets have not been written; ``ValueError`` from :func:`parse_crisis_windows` or
@@ -113,18 +107,19 @@ def stage_settings(
     if not index_file.is_file():
         raise FileNotFoundError(f"{index_file} does not exist: run the stress_generate stage")
     index = json.loads(index_file.read_text())
-    splits = inputs.splits
-    returns = stage_returns(index_name=inputs.index_name)
-    train = returns.loc[returns.index <= splits.train_end]
     records = {"diffusion": json.loads((paths.models_dir() / "stress_train.json").read_text())}
     records |= json.loads((paths.models_dir() / "stress_train_comparison.json").read_text())
+    splits, returns = inputs.splits, stage_returns(index_name=inputs.index_name)
+    train = returns.loc[returns.index <= splits.train_end]
     return ValidateSettings(
-        windows=parse_crisis_windows(crisis_windows, splits.train_end, splits.test_start),
-        weights=parse_portfolios(portfolios, list(returns.columns), train),
-        levels=[float(a) for a in str(alphas).split(",") if a.strip()],
-        tolerance=tolerance,
-        n_boot=n_boot,
-        bootstrap_block=bootstrap_block,
+        windows=parse_crisis_windows(
+            parameters["crisis_windows"], splits.train_end, splits.test_start
+        ),
+        weights=parse_portfolios(parameters["portfolios"], list(returns.columns), train),
+        levels=[float(a) for a in str(parameters["alphas"]).split(",") if a.strip()],
+        tolerance=float(parameters["tolerance"]),
+        n_boot=int(parameters["n_boot"]),
+        bootstrap_block=int(parameters["bootstrap_block"]),
         inputs=inputs,
         index=index,
         returns=returns,
