@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from skfolio.datasets import load_factors_dataset
 
 from diffrisk.baselines.caviar import (
     CAVIAR_MODEL,
@@ -22,6 +23,7 @@ from diffrisk.baselines.caviar import (
 from diffrisk.baselines.fz_refit import PENALTY, fit_fz0, fz0_mean, fz0_peer
 from diffrisk.forecasts.contract import ALPHAS
 from tests.baselines.conftest import check_fz0_peer
+from tests.support.logs import captured_records
 
 ALPHA = 0.05
 Q_N = stats.norm.ppf(ALPHA)
@@ -128,3 +130,27 @@ def test_bad_input_is_rejected_with_clear_errors(small, two_series):
         fz0_peer(CAVIAR_MODEL, two_series, two_series.index[-5:], min_obs=10)
     with pytest.raises(ValueError, match="DataFrame"):
         fz0_peer(CAVIAR_MODEL, two_series["a"], two_series.index[-5:])
+
+
+def test_a_forecast_pushed_past_zero_by_a_rally_takes_the_previous_days():
+    """A user's data: skfolio's factor ETFs (offline). Fitted from 2020-01-02 with refits
+    every 40 days, SIZE's 5 % VaR filtered through the rally of June 2020 (+2.5 %, +3.0 %,
+    +1.9 % on 3, 5 and 8 June) reaches zero on 9 June: ES = ratio * VaR would lie above
+    VaR, which the forecast contract refuses (the pipeline stopped there)."""
+    prices = load_factors_dataset()
+    returns = np.log(prices).diff().dropna()
+    dates = returns.index[(returns.index >= "2020-01-02") & (returns.index <= "2020-06-30")]
+    with captured_records("diffrisk.baselines.fz_refit") as records:
+        frame, _ = fz0_peer(
+            CAVIAR_MODEL, returns, dates, refit_every=40, min_obs=500, series=["SIZE"]
+        )
+    assert [r.getMessage() for r in records] == [
+        "es_caviar series 'SIZE' alpha=0.05: 1 forecast day(s) outside the domain "
+        "ES <= VaR < 0 take the previous day's forecast: ['2020-06-09']"
+    ]
+    day = frame.set_index("date")
+    for a in ("05", "025", "01"):
+        assert (day[f"var_{a}"] < 0).all() and (day[f"cvar_{a}"] <= day[f"var_{a}"]).all()
+    assert day.loc["2020-06-09", ["var_05", "cvar_05"]].tolist() == (
+        day.loc["2020-06-08", ["var_05", "cvar_05"]].tolist()
+    )

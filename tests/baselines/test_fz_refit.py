@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from diffrisk.baselines.caviar import CAVIAR_MODEL
-from diffrisk.baselines.fz_refit import fit_fz0, fz0_forecasts, fz0_mean, fz0_path
+from diffrisk.baselines.fz_refit import (
+    carry_forward_invalid,
+    fit_fz0,
+    fz0_forecasts,
+    fz0_mean,
+    fz0_path,
+    valid_forecasts,
+)
 from diffrisk.baselines.gas import GAS_MODEL
 from diffrisk.forecasts.contract import ALPHAS
 
@@ -59,3 +66,25 @@ def test_forecasts_name_the_series_whose_sample_cannot_be_fitted(small):
     flat = small.assign(a=0.01)  # no loss ever: FZ0 estimation is not identified
     with pytest.raises(ValueError, match=r"series 'a', alpha=0.05: .*needs VaR exceptions"):
         fz0_forecasts(GAS_MODEL, flat, flat.index[-5:], 5, 300, None, ["a"])
+
+
+def test_valid_forecasts_is_the_domain_es_below_var_below_zero():
+    var = np.array([-0.02, -0.02, 0.0, 0.01, np.nan, -0.02])
+    es = np.array([-0.03, -0.02, -0.01, 0.02, -0.03, -0.01])
+    assert valid_forecasts(var, es).tolist() == [True, True, False, False, False, False]
+
+
+def test_invalid_days_take_the_previous_days_forecast_and_runs_chain():
+    var = np.array([0.001, -0.02, 0.002, 0.003, -0.01])
+    es = np.array([0.0012, -0.03, 0.0024, 0.0036, -0.015])
+    v, e, replaced = carry_forward_invalid(var, es, fallback=(-0.025, -0.035))
+    assert replaced.tolist() == [0, 2, 3]
+    assert v.tolist() == [-0.025, -0.02, -0.02, -0.02, -0.01]
+    assert e.tolist() == [-0.035, -0.03, -0.03, -0.03, -0.015]
+    assert var[0] == 0.001  # the input is not modified
+    assert valid_forecasts(v, e).all()
+    # a path inside the domain comes back unchanged
+    v2, e2, none = carry_forward_invalid(v, e, fallback=(-0.025, -0.035))
+    assert none.size == 0 and np.array_equal(v2, v) and np.array_equal(e2, e)
+    with pytest.raises(ValueError, match="fallback pair"):
+        carry_forward_invalid(var, es, fallback=(0.01, 0.02))

@@ -16,6 +16,7 @@ from diffrisk.diffusion.training import (
     check_positive_fields,
     train_denoiser,
 )
+from tests.support.logs import captured_records
 
 
 class Rows:
@@ -75,20 +76,10 @@ def test_every_epoch_logs_one_record_that_rebuilds_its_history_entry():
     # distillation stage's epochs from it): format EPOCH_RECORD, arguments desc + entry
     data = Rows(torch.randn(32, 4))
     options = TrainOptions(batch_size=16, max_epochs=3, ema_decay=0.0)
-    caught: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.INFO)
-    handler.emit = caught.append  # type: ignore[method-assign]
-    log = logging.getLogger("diffrisk.diffusion.training")
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
+    with captured_records("diffrisk.diffusion.training", logging.INFO) as caught:
         result = train_denoiser(
             torch.nn.Linear(1, 4), data, options, seed=0, loss_fn=mean_loss, desc="toy"
         )
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
     records = [r for r in caught if r.msg == EPOCH_RECORD]
     assert [r.args[0] for r in records] == ["toy"] * 3
     rebuilt = [dict(zip(EPOCH_KEYS, r.args[1:], strict=True)) for r in records]

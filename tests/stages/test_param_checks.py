@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from skfolio.datasets import load_factors_dataset
 
 from diffrisk.data.prices import DataError
 from diffrisk.data.splits import Splits
@@ -36,6 +38,12 @@ def test_default_sp500_keys_all_listed_on_a_three_ticker_file():
         "stress.reverse.periods",  # 2020 and 2022 outside the test period
     }
     assert sum(k == "stress.validate.crisis_windows" for k in keys) == 2
+    # every bad portfolio of a key, not only the first
+    for key in ("stress.validate.portfolios", "stress.audit.portfolios"):
+        assert [p.split(": ", 1)[1].split(":")[0] for p in problems if p.startswith(key)] == [
+            "portfolio 'financials'",
+            "portfolio 'energy'",
+        ]
     sectors = next(p for p in problems if p.startswith("stress.segments.sectors"))
     for ticker in ("AMD", "BAC", "LLY", "MSFT"):
         assert ticker in sectors
@@ -62,10 +70,11 @@ def test_audit_archetype_must_be_generated_and_dates_in_data():
 
 
 def test_the_error_lists_every_key_at_once():
-    with pytest.raises(DataError, match=r"^9 problem\(s\) with parameters") as err:
+    with pytest.raises(DataError, match=r"^11 problem\(s\) with parameters") as err:
         check_data_params(defaults(), TICKERS, DATES, SPLITS)
-    # one line per problem: seven keys, two windows each for crisis_windows and archetypes
-    assert str(err.value).count("\n  ") == 9
+    # one line per problem: seven keys, two windows each for crisis_windows and archetypes,
+    # two portfolios each for the two portfolio keys
+    assert str(err.value).count("\n  ") == 11
 
 
 def test_reverse_periods_must_hold_a_window_of_the_test_period():
@@ -134,10 +143,60 @@ def test_default_keys_fit_the_default_data():
         d["train_end"], d["val_start"], d["val_end"], d["test_start"], None, d["select_end"]
     )
     prices, _ = load_skfolio_prices()
+    returns = np.log(prices).diff().iloc[1:]
     problems = check_data_params(
-        params, list(prices.columns), prices.index[1:], splits, raise_error=False
+        params, list(prices.columns), returns.index, splits, raise_error=False, returns=returns
     )
-    assert problems == []
+    assert problems == []  # the audited archetypes included: inside the training range
+
+
+def test_an_audited_archetype_outside_the_training_range_is_named_up_front():
+    """A user's data: skfolio's five factor ETFs (2014-2022, offline), trained to 2018 with
+    10-day paths. A 16.25 % fall in 10 days never happened in training, so the audit would
+    refuse ``decline_15pct`` after the one-day study and the stress training have run; the
+    data stage names it at once, with the range the stress model itself records."""
+    from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
+    from diffrisk.stress.config import StressConfig
+    from diffrisk.stress.model import fit_training_statistics
+    from diffrisk.stress.signatures import range_detail
+
+    prices = load_factors_dataset()
+    returns = np.log(prices).diff().iloc[1:]
+    splits = Splits.from_params("2018-12-31", "2019-01-01", "2019-12-31", "2020-01-01")
+    spec = (
+        "volatility_x2: vol_ratio=2.0; decline_15pct: cum_return=-0.1625; "
+        "q4_2018_like: window=2018-10-01/2018-12-31"
+    )
+    model = {"horizon": 10, "ewma_lambda": 0.94, "ewma_warmup": 30}
+    params = {
+        "stress": {
+            "model": model,
+            "generate": {"archetypes": spec},
+            "audit": {"archetypes": "volatility_x2, decline_15pct, q4_2018_like"},
+        }
+    }
+    problems = check_data_params(
+        params, list(prices.columns), returns.index, splits, raise_error=False, returns=returns
+    )
+    # the bounds the stress model records when it is fitted on the same data
+    config = StressConfig(horizon=10, history=20)
+    fitted, _, _ = fit_training_statistics(returns, splits.fit_dates, config)
+    decline = {"cum_return": -0.1625}
+    assert problems == [
+        f"stress.audit.archetypes (decline_15pct): "
+        f"{range_detail(decline, fitted.signature_bounds, prefix='signature.')}, the range of "
+        "the 10-day windows up to data.train_end; the audit refuses requests outside it: "
+        "audit archetypes inside it"
+    ]
+    assert fitted.signature_bounds.loc["lower", "cum_return"] > -0.1625
+    # the window archetype lies in training, so in range (as stress_generate resolves it)
+    q4 = resolve_archetype(parse_archetypes(spec)[2], returns, 10)
+    assert range_detail(q4.signature, fitted.signature_bounds) == ""
+    # without the returns (or the model keys) the check is not made
+    assert (
+        check_data_params(params, list(prices.columns), returns.index, splits, raise_error=False)
+        == []
+    )
 
 
 def test_series_keys_checked_against_the_returns():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +12,7 @@ from diffrisk.stress.weight_calibration import (
     check_weight_grid,
     refinement_weight,
 )
+from tests.support.logs import captured_records
 
 VOL = 0.01  # the dates' volatility forecast
 # every asset moves by the same daily log return, so the portfolio's return is exactly it:
@@ -123,17 +122,10 @@ def test_a_grid_parameter_is_parsed_and_a_bad_item_named():
 
 def warnings_of(signature: dict[str, float], grid: tuple[float, ...]) -> tuple[float, list[str]]:
     """The calibrated weight and the module's warnings while calibrating."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
-    log = logging.getLogger("diffrisk.stress.weight_calibration")
-    log.addHandler(handler)
-    try:
+    with captured_records("diffrisk.stress.weight_calibration") as records:
         w, _ = calibrate_weight(
             scaled_draw(), signature, wide_bounds(), grid, n_paths_per_date=3, seed=0
         )
-    finally:
-        log.removeHandler(handler)
     return w, [r.getMessage() for r in records]
 
 

@@ -175,6 +175,58 @@ def fit_fz0(
     return best_theta
 
 
+def valid_forecasts(var: NDArray[np.float64], es: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Where a (VaR, ES) pair is a forecast of the models' domain: ``ES <= VaR < 0``, finite."""
+    var, es = np.asarray(var, dtype=float), np.asarray(es, dtype=float)
+    return np.isfinite(var) & np.isfinite(es) & (var < 0.0) & (es <= var)
+
+
+def carry_forward_invalid(
+    var: NDArray[np.float64],
+    es: NDArray[np.float64],
+    fallback: tuple[float, float],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
+    """Replace every pair outside the domain by the last valid pair before it.
+
+    The fit keeps every in-sample forecast inside the domain (:data:`PENALTY`), but a
+    filter run forward out of sample can leave it: ES-CAViaR's VaR is linear in past
+    returns, and with a positive response to gains a run of large gains pushes it to zero
+    or above, where ``ES = ratio * VaR`` lies above VaR (seen on a user's factor-ETF data
+    after the rally of June 2020; never on the default data). Such a day's forecast is the
+    previous day's, a forecast made with even less data, so nothing after ``t - 1`` is used.
+
+    Parameters
+    ----------
+    var, es : ndarray (days,)
+        Forecasts in day order (returns: negative for a loss).
+    fallback : (float, float)
+        The pair used before the first valid day: the last in-sample forecast of the first
+        fit (inside the domain by construction).
+
+    Returns
+    -------
+    var, es : ndarray (days,)
+        Copies with the replaced days.
+    replaced : ndarray of int
+        Indices of the replaced days.
+
+    Examples
+    --------
+    >>> v, e, bad = carry_forward_invalid(
+    ...     np.array([-0.02, 0.001, -0.01]), np.array([-0.03, 0.0015, -0.012]), (-0.025, -0.03)
+    ... )
+    >>> v.tolist(), e.tolist(), bad.tolist()
+    ([-0.02, -0.02, -0.01], [-0.03, -0.03, -0.012], [1])
+    """
+    var, es = np.array(var, dtype=float), np.array(es, dtype=float)
+    if not valid_forecasts(*fallback):
+        raise ValueError(f"the fallback pair {fallback} is not a valid (VaR, ES) forecast")
+    replaced = np.flatnonzero(~valid_forecasts(var, es))
+    for j in replaced:
+        var[j], es[j] = (var[j - 1], es[j - 1]) if j > 0 else fallback
+    return var, es, replaced
+
+
 def fz0_path(
     model: FZ0Model,
     y: NDArray[np.float64],
@@ -184,13 +236,18 @@ def fz0_path(
     start: int,
     max_obs: int | None,
     n_starts: int = 2,
+    label: str = "",
+    days: pd.DatetimeIndex | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """VaR and ES of one series at ``positions``, refit every ``refit_every`` days.
 
     The block starting at forecast day k is fitted on ``y[s:p_k]`` (ending at t-1 of its
     first day; ``s`` the series' first return or ``max_obs`` earlier), warm-started from
     the previous block; its days are filtered forward from ``s`` with the fixed estimate,
-    so day t's forecast uses returns before t only.
+    so day t's forecast uses returns before t only. A day whose filtered pair leaves the
+    domain (``ES <= VaR < 0``) gets the previous day's forecast
+    (:func:`carry_forward_invalid`; logged as a warning naming ``label`` and the days,
+    their dates when ``days``, the dates of ``positions``, is given).
 
     Returns
     -------
@@ -203,6 +260,7 @@ def fz0_path(
     v_out, e_out = np.empty(n_days), np.empty(n_days)
     params: list[NDArray[np.float64]] = []
     previous = None
+    fallback = (np.nan, np.nan)
     for b, block in enumerate(blocks):
         first, last = positions[block.start], positions[block.stop - 1]
         fit_start = start if max_obs is None else max(start, first - max_obs)
@@ -215,10 +273,23 @@ def fz0_path(
                 model, y[fit_start:first], alpha, previous, 1, REFIT_MAXITER, step_scale=0.25
             )
         v, e = model.filter(theta, y[fit_start:last], alpha)
+        if b == 0:
+            fallback = (float(v[first - fit_start - 1]), float(e[first - fit_start - 1]))
         rel = positions[block] - fit_start
         v_out[block], e_out[block] = v[rel], e[rel]
         params.append(theta)
         previous = theta
+    v_out, e_out, replaced = carry_forward_invalid(v_out, e_out, fallback)
+    if replaced.size:
+        logger.warning(
+            "%s%s alpha=%s: %d forecast day(s) outside the domain ES <= VaR < 0 take the "
+            "previous day's forecast: %s",
+            model.name,
+            f" {label}" if label else "",
+            alpha,
+            replaced.size,
+            [str(days[j].date()) for j in replaced[:10]] if days is not None else replaced[:10],
+        )
     return v_out, e_out, np.array(params)
 
 
@@ -280,7 +351,15 @@ def fz0_forecasts(
             for a in alphas:
                 try:
                     var_by[a][i], es_by[a][i], params[name][a] = fz0_path(
-                        model, y, positions, a, refit_every, start, max_obs
+                        model,
+                        y,
+                        positions,
+                        a,
+                        refit_every,
+                        start,
+                        max_obs,
+                        label=f"series {name!r}",
+                        days=dates,
                     )
                 except ValueError as exc:
                     raise ValueError(f"series {name!r}, alpha={a}: {exc}") from exc

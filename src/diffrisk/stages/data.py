@@ -112,7 +112,14 @@ def prepare_data(
     returns = build_returns(cleaned, index)
     headline = check_series(parse_list(series), returns, "data.series")
     splits.check_against(returns, min_train=int(min_train))
-    check_data_params(named or {}, list(prices.columns), returns.index, splits, returns.columns)
+    check_data_params(
+        named or {},
+        list(prices.columns),
+        returns.index,
+        splits,
+        returns.columns,
+        returns=returns.loc[:, list(prices.columns)],
+    )
     summary = summary_table(returns, splits)
 
     snapshot = prices.copy()

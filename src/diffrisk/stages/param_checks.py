@@ -18,6 +18,8 @@ from diffrisk.data.splits import Splits
 from diffrisk.risk.portfolio import parse_portfolios
 from diffrisk.stages.common import check_series_params
 from diffrisk.stages.periods import held_out_periods
+from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
+from diffrisk.stress.signatures import historical_signatures, range_detail, signature_range
 
 __all__ = ["check_data_params"]
 
@@ -90,6 +92,7 @@ def check_data_params(
     splits: Splits,
     series: Sequence[str] = (),
     *,
+    returns: pd.DataFrame | None = None,
     raise_error: bool = True,
 ) -> list[str]:
     """Every problem of the ticker- and window-naming parameters, one line per key.
@@ -107,6 +110,11 @@ def check_data_params(
         The study's splits (the crash window must lie in the test period).
     series : sequence of str
         The series of the returns (for :data:`SERIES_KEYS`; empty = not checked).
+    returns : DataFrame, optional
+        The constituents' returns: with them, every archetype of ``stress.audit.archetypes``
+        must request a signature inside the range of the training period's windows (the
+        audit refuses the others, :func:`~diffrisk.stress.adversarial.validate_request`);
+        checked when ``stress.model.horizon``, ``ewma_lambda`` and ``ewma_warmup`` are given.
     raise_error : bool, default True
         Raise the problems (if any) instead of returning them.
 
@@ -134,14 +142,18 @@ def check_data_params(
         spec = _get(params, key)
         if spec is None:
             continue
-        # minvar weights need training returns (not the point here): checked as "all"
-        names_only = "; ".join(
-            f"{n}={'all' if m == 'minvar' else m}" if m else n for n, m in _entries(spec)
-        )
-        try:
-            parse_portfolios(names_only, names, pd.DataFrame())
-        except ValueError as exc:
-            problems.append(f"{key}: {exc}")
+        entries = _entries(spec)
+        if not entries:
+            problems.append(f"{key}: the portfolios specification is empty")
+        # one line per bad portfolio; minvar weights need training returns (not the point
+        # here): checked as "all"
+        for n, m in entries:
+            try:
+                parse_portfolios(
+                    f"{n}={'all' if m == 'minvar' else m}" if m else n, names, pd.DataFrame()
+                )
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
     sectors = _get(params, "stress.segments.sectors")
     if sectors:
         unknown = sorted(
@@ -185,6 +197,10 @@ def check_data_params(
     bad = _reverse_periods_problem(params, dates, splits)
     if bad:
         problems.append(bad)
+    if returns is not None and not any(
+        p.startswith("stress.generate.archetypes") for p in problems
+    ):
+        problems += _audit_range_problems(params, returns, splits)
     start, end = _get(params, "coverage.crash_start"), _get(params, "coverage.crash_end")
     if start and end:
         test = splits.dates(pd.DataFrame(index=dates), "test")
@@ -218,6 +234,53 @@ def _reverse_periods_problem(
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def _audit_range_problems(
+    params: Mapping[str, Any], returns: pd.DataFrame, splits: Splits
+) -> list[str]:
+    """Audited archetypes whose signature lies outside the training windows' range.
+
+    The stress model's range (:func:`~diffrisk.stress.model.fit_training_statistics`): the
+    :func:`~diffrisk.stress.signatures.signature_range` of every ``horizon``-day window of
+    the constituents up to ``data.train_end``; a window archetype's signature is that of
+    its worst window (:func:`~diffrisk.stress.archetypes.resolve_archetype`), as
+    ``stress_generate`` registers it.
+    """
+    model = _get(params, "stress.model") or {}
+    attacked = _get(params, "stress.audit.archetypes")
+    spec = _get(params, "stress.generate.archetypes")
+    if (
+        attacked is None
+        or spec is None
+        or any(model.get(k) is None for k in ("horizon", "ewma_lambda", "ewma_warmup"))
+    ):
+        return []
+    horizon, lam, warmup = (
+        int(model["horizon"]),
+        float(model["ewma_lambda"]),
+        int(model["ewma_warmup"]),
+    )
+    names = {a.strip() for a in str(attacked).split(",") if a.strip()}
+    try:
+        archetypes = [a for a in parse_archetypes(str(spec)) if a.name in names]
+        train = returns.loc[returns.index <= pd.Timestamp(splits.train_end)]
+        bounds = signature_range(historical_signatures(train, horizon, lam=lam, warmup=warmup))
+        resolved = [
+            resolve_archetype(a, returns, horizon, lam=lam, warmup=warmup) for a in archetypes
+        ]
+    except ValueError as exc:
+        return [f"stress.audit.archetypes: {exc}"]
+    problems = []
+    for archetype in resolved:
+        detail = range_detail(archetype.signature, bounds, prefix="signature.")
+        if detail:
+            problems.append(
+                f"stress.audit.archetypes ({archetype.name}): {detail}, the range of the "
+                f"{horizon}-day windows up to data.train_end; the audit refuses requests "
+                "outside it: audit archetypes inside it"
+            )
+    return problems
 
 
 def _date_problem(text: str, dates: pd.DatetimeIndex) -> str | None:

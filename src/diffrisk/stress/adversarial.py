@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from diffrisk.risk.measures import cvar
 from diffrisk.risk.portfolio import portfolio_log_returns
-from diffrisk.stress.signatures import SIGNATURE_COLUMNS, out_of_range
+from diffrisk.stress.signatures import SIGNATURE_COLUMNS, range_detail
 from diffrisk.stress.windows import conditioning_position
 from diffrisk.volatility.ewma import ewma_volatility
 
@@ -102,13 +102,8 @@ def validate_request(
             f"got {horizon!r}"
         )
     signature = {str(k): float(v) for k, v in archetypes[archetype].items()}
-    flagged = out_of_range(signature, bounds)
-    if flagged:
-        detail = ", ".join(
-            f"signature.{c}={signature[c]:.4g} outside [{bounds.loc['lower', c]:.4g}, "
-            f"{bounds.loc['upper', c]:.4g}]"
-            for c in flagged
-        )
+    detail = range_detail(signature, bounds, prefix="signature.")
+    if detail:
         raise ValueError(
             f"archetype {archetype!r}: {detail} (the training range); the generator "
             f"extrapolates there and the request cannot be audited"

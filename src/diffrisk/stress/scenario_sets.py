@@ -28,7 +28,7 @@ from diffrisk.stress.set_records import (
     rows_before,
     scenario_set_metadata,
 )
-from diffrisk.stress.signatures import out_of_range, stress_signature
+from diffrisk.stress.signatures import out_of_range, range_detail, stress_signature
 from diffrisk.stress.weight_calibration import DEFAULT_GUIDANCE_GRID, calibrate_weight
 from diffrisk.stress.windows import conditioning_position
 from diffrisk.volatility.ewma import ewma_volatility
@@ -168,12 +168,7 @@ def generate_scenario_set(
     settings = SamplerSettings.of("generate_scenario_set", sampling)
     flagged = out_of_range(archetype.signature, model.signature_bounds)
     if flagged:
-        bounds = model.signature_bounds
-        detail = ", ".join(
-            f"{c}={archetype.signature[c]:.4g} outside [{bounds.loc['lower', c]:.4g}, "
-            f"{bounds.loc['upper', c]:.4g}]"
-            for c in flagged
-        )
+        detail = range_detail(archetype.signature, model.signature_bounds)
         warnings.warn(
             f"archetype {archetype.name!r} requests a signature outside the range "
             f"seen in training ({detail}); the generator extrapolates",

@@ -208,6 +208,28 @@ def out_of_range(requested: Mapping[str, float], bounds: pd.DataFrame) -> list[s
     ]
 
 
+def range_detail(requested: Mapping[str, float], bounds: pd.DataFrame, prefix: str = "") -> str:
+    """``"<prefix>c=value outside [lower, upper], ..."`` for the components out of ``bounds``.
+
+    The text of every message about a request outside the training range
+    (:func:`out_of_range` names the components); empty when there is none.
+
+    Examples
+    --------
+    >>> bounds = pd.DataFrame(
+    ...     [[0.5, -0.1, 0.0], [2.0, 0.05, 0.9]], index=["lower", "upper"],
+    ...     columns=list(SIGNATURE_COLUMNS),
+    ... )
+    >>> range_detail({"cum_return": -0.1625, "vol_ratio": 1.0}, bounds, prefix="signature.")
+    'signature.cum_return=-0.1625 outside [-0.1, 0.05]'
+    """
+    return ", ".join(
+        f"{prefix}{c}={float(requested[c]):.4g} outside [{bounds.loc['lower', c]:.4g}, "
+        f"{bounds.loc['upper', c]:.4g}]"
+        for c in out_of_range(requested, bounds)
+    )
+
+
 # --------------------------------------------------------------------------- scalers
 def signature_features(
     signature: Mapping[str, float] | pd.DataFrame, portfolio_vol: ArrayLike, horizon: int
