@@ -15,10 +15,12 @@ from diffrisk.stress.archetypes import (
 from diffrisk.stress.config import UNCONDITIONAL, StressRangeWarning
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.scenario_sets import (
+    SET_INDEX,
     baseline_scenario_set,
     calibrate_guidance,
     generate_scenario_set,
     read_scenario_set,
+    read_set_index,
     regenerate_scenario_set,
     write_scenario_set,
 )
@@ -236,3 +238,7 @@ def test_scenario_set_errors(returns, tmp_path):
         baseline_scenario_set("gan", returns, TRAIN_END, [""], 2, 5, seed=0)
     with pytest.raises(FileNotFoundError, match="run the stress_generate stage"):
         read_scenario_set(tmp_path / "missing.npz")
+    with pytest.raises(FileNotFoundError, match=rf"{SET_INDEX} does not exist: run the stress_gen"):
+        read_set_index(tmp_path)
+    (tmp_path / SET_INDEX).write_text('{"archetypes": [], "sets": [], "horizon": 20}')
+    assert read_set_index(tmp_path) == {"archetypes": [], "sets": [], "horizon": 20}

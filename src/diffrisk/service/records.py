@@ -20,7 +20,7 @@ import pandas as pd
 
 from diffrisk.stress.comparison import ComparisonModel
 from diffrisk.stress.comparison_sets import calibrate_gain
-from diffrisk.stress.scenario_sets import recorded_sampling
+from diffrisk.stress.scenario_sets import SET_INDEX, recorded_sampling
 from diffrisk.stress.weight_calibration import check_weight_grid
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def read_archetypes(
     params : dict
         The stage's parameters (``bootstrap_block``, ...).
     """
-    index = read_json(stress_dir / "index.json")
+    index = read_json(stress_dir / SET_INDEX)
     out: dict[str, ArchetypeRecord] = {}
     sampling: dict[str, Any] = {}
     params: dict[str, Any] = {}
@@ -168,7 +168,7 @@ def read_archetypes(
             + ("" if same_model else "; guidance: service default (other checkpoint)"),
         )
     if not out:
-        raise PipelineOutputsMissing(f"{stress_dir / 'index.json'} lists no archetypes")
+        raise PipelineOutputsMissing(f"{stress_dir / SET_INDEX} lists no archetypes")
     return out, sampling, params
 
 

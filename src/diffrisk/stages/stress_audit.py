@@ -59,7 +59,7 @@ from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressConfig
 from diffrisk.stress.model import StressModel, load_stress_model, save_stress_model
 from diffrisk.stress.model import train_stress_model as _train
-from diffrisk.stress.scenario_sets import recorded_sampling
+from diffrisk.stress.scenario_sets import read_set_index, recorded_sampling
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def audit_stress_requests(
         torch.set_num_threads(int(cfg.threads))
         splits, seed = inputs.splits, inputs.seed
         returns = stage_returns(index_name=inputs.index_name)
-        index = json.loads((stress_dir() / "index.json").read_text())
+        index = read_set_index(stress_dir())
         registered = {a["name"]: a["signature"] for a in index["archetypes"]}
         eps_grid = sorted({float(e) for e in str(epsilons).split(",") if e.strip()})
         if not eps_grid:

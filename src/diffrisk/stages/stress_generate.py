@@ -39,6 +39,7 @@ from diffrisk.stress.comparison_sets import comparison_scenario_set
 from diffrisk.stress.config import UNCONDITIONAL, StressRangeWarning
 from diffrisk.stress.model import StressModel, load_stress_model
 from diffrisk.stress.scenario_sets import (
+    SET_INDEX,
     baseline_scenario_set,
     generate_scenario_set,
     sampling_settings,
@@ -332,7 +333,7 @@ def generate_stress_sets(
         "checkpoint_sha256": ckpt_hash,
         "horizon": h,
     }
-    io.write_json(stress_dir() / "index.json", index)
+    io.write_json(stress_dir() / SET_INDEX, index)
     io.write_json(paths.models_dir() / "stress_generate_timing.json", seconds)
     logger.info("stress_generate: %d sets in %.1f s", len(rows), sum(seconds.values()))
     return {"index": pd.DataFrame(rows), "archetypes": resolved, "seconds": seconds}

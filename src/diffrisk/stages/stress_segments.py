@@ -11,7 +11,6 @@ narrows the gap. Writes ``reports/tables/stress_segments.{csv,md}``,
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -40,7 +39,7 @@ from diffrisk.stress.model import (
     train_stress_model,
 )
 from diffrisk.stress.sampling import generate_paths
-from diffrisk.stress.scenario_sets import read_scenario_set, recorded_sampling
+from diffrisk.stress.scenario_sets import read_scenario_set, read_set_index, recorded_sampling
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +94,7 @@ def stress_segments(
         horizon), ``metrics``, ``figure`` paths.
     """
     tic = time.perf_counter()
-    index_file = stress_dir() / "index.json"
-    if not index_file.is_file():
-        raise FileNotFoundError(f"{index_file} does not exist: run the stress_generate stage")
-    index = json.loads(index_file.read_text())
+    index = read_set_index(stress_dir())
     splits = inputs.splits
     returns = stage_returns(index_name=inputs.index_name)
     assets = [str(c) for c in returns.columns]

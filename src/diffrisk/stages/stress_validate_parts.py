@@ -50,7 +50,7 @@ from diffrisk.stress.budgets import budget_table
 from diffrisk.stress.comparison import COMPARISON_GENERATORS, load_comparison_model
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 from diffrisk.stress.model import load_stress_model
-from diffrisk.stress.scenario_sets import read_scenario_set
+from diffrisk.stress.scenario_sets import read_scenario_set, read_set_index
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +103,7 @@ def stage_settings(parameters: Mapping[str, Any], inputs: StressInputs) -> Valid
     stress sets have not been written; ``ValueError`` from :func:`parse_crisis_windows` or
     :func:`parse_portfolios` naming a bad window or ticker.
     """
-    index_file = stress_dir() / "index.json"
-    if not index_file.is_file():
-        raise FileNotFoundError(f"{index_file} does not exist: run the stress_generate stage")
-    index = json.loads(index_file.read_text())
+    index = read_set_index(stress_dir())
     records = {"diffusion": json.loads((paths.models_dir() / "stress_train.json").read_text())}
     records |= json.loads((paths.models_dir() / "stress_train_comparison.json").read_text())
     splits, returns = inputs.splits, stage_returns(index_name=inputs.index_name)

@@ -245,6 +245,25 @@ def write_scenario_set(
     return out
 
 
+#: File name of the index of a folder of scenario sets (``stress_generate`` writes it in
+#: ``data/stress/``): the resolved archetypes, one row per set, the checkpoint hash, H.
+SET_INDEX = "index.json"
+
+
+def read_set_index(directory: str | Path) -> dict[str, Any]:
+    """The :data:`SET_INDEX` of a folder of scenario sets (``archetypes``, ``sets``, ...).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the file and the stage that writes it, when it does not exist.
+    """
+    path = Path(directory) / SET_INDEX
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run the stress_generate stage")
+    return json.loads(path.read_text())
+
+
 def read_scenario_set(path: str | Path) -> tuple[NDArray[np.float32], dict[str, Any]]:
     """Read a set written by :func:`write_scenario_set`: ``(paths, metadata)``."""
     p = Path(path)
