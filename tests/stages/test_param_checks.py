@@ -210,3 +210,20 @@ def test_series_keys_checked_against_the_returns():
         f"ddpm.train_series: parameter ddpm.train_series names unknown series ['MSFT']; "
         f"available: {series}",
     ]
+
+
+def test_the_factor_etf_example_keys_fit_its_file(project_tmp):
+    """examples/factor_etfs_params.yaml on examples/prices_factor_etfs.csv: the data stage
+    passes every check (the audited archetypes inside the training range included)."""
+    from tests.test_pipeline_smoke import deep_merge
+
+    overlay = yaml.safe_load((ROOT / "examples" / "factor_etfs_params.yaml").read_text())
+    params = deep_merge(defaults(), overlay)
+    params["data"]["csv_path"] = str(ROOT / params["data"]["csv_path"])
+    result = data_stage.run(**params)
+    assert list(result["returns"].columns) == ["portfolio", "MTUM", "QUAL", "SIZE", "USMV", "VLUE"]
+    assert str(result["returns"].index[-1].date()) == "2022-12-28"
+    # the example's warning holds: decline_15pct would be refused by the audit
+    params["stress"]["audit"]["archetypes"] = "volatility_x2, decline_15pct"
+    with pytest.raises(DataError, match=r"stress.audit.archetypes \(decline_15pct\)"):
+        data_stage.run(**params)
