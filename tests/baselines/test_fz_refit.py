@@ -88,3 +88,6 @@ def test_invalid_days_take_the_previous_days_forecast_and_runs_chain():
     assert none.size == 0 and np.array_equal(v2, v) and np.array_equal(e2, e)
     with pytest.raises(ValueError, match="fallback pair"):
         carry_forward_invalid(var, es, fallback=(0.01, 0.02))
+    # the fallback is checked only when the first day needs it
+    v3, _, bad = carry_forward_invalid(var[1:], es[1:], fallback=(np.nan, np.nan))
+    assert bad.tolist() == [1, 2] and v3.tolist() == [-0.02, -0.02, -0.02, -0.01]

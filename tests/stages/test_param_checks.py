@@ -192,6 +192,11 @@ def test_an_audited_archetype_outside_the_training_range_is_named_up_front():
     # the window archetype lies in training, so in range (as stress_generate resolves it)
     q4 = resolve_archetype(parse_archetypes(spec)[2], returns, 10)
     assert range_detail(q4.signature, fitted.signature_bounds) == ""
+    # one constituent: no stress study, so no check (a one-column file runs the one-day part)
+    one = returns[["MTUM"]]
+    assert (
+        check_data_params(params, ["MTUM"], one.index, splits, raise_error=False, returns=one) == []
+    )
     # without the returns (or the model keys) the check is not made
     assert (
         check_data_params(params, list(prices.columns), returns.index, splits, raise_error=False)

@@ -191,7 +191,7 @@ def carry_forward_invalid(
     The fit keeps every in-sample forecast inside the domain (:data:`PENALTY`), but a
     filter run forward out of sample can leave it: ES-CAViaR's VaR is linear in past
     returns, and with a positive response to gains a run of large gains pushes it to zero
-    or above, where ``ES = ratio * VaR`` lies above VaR (seen on a user's factor-ETF data
+    or above, where ``ES = ratio * VaR`` lies above VaR (seen on skfolio's factor-ETF data
     after the rally of June 2020; never on the default data). Such a day's forecast is the
     previous day's, a forecast made with even less data, so nothing after ``t - 1`` is used.
 
@@ -200,8 +200,8 @@ def carry_forward_invalid(
     var, es : ndarray (days,)
         Forecasts in day order (returns: negative for a loss).
     fallback : (float, float)
-        The pair used before the first valid day: the last in-sample forecast of the first
-        fit (inside the domain by construction).
+        The pair used when the first day is outside the domain: the last in-sample forecast
+        of the first fit (inside the domain by construction; checked only when used).
 
     Returns
     -------
@@ -219,9 +219,9 @@ def carry_forward_invalid(
     ([-0.02, -0.02, -0.01], [-0.03, -0.03, -0.012], [1])
     """
     var, es = np.array(var, dtype=float), np.array(es, dtype=float)
-    if not valid_forecasts(*fallback):
-        raise ValueError(f"the fallback pair {fallback} is not a valid (VaR, ES) forecast")
     replaced = np.flatnonzero(~valid_forecasts(var, es))
+    if replaced.size and replaced[0] == 0 and not valid_forecasts(*fallback):
+        raise ValueError(f"the fallback pair {fallback} is not a valid (VaR, ES) forecast")
     for j in replaced:
         var[j], es[j] = (var[j - 1], es[j - 1]) if j > 0 else fallback
     return var, es, replaced

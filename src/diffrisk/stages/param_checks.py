@@ -114,7 +114,8 @@ def check_data_params(
         The constituents' returns: with them, every archetype of ``stress.audit.archetypes``
         must request a signature inside the range of the training period's windows (the
         audit refuses the others, :func:`~diffrisk.stress.adversarial.validate_request`);
-        checked when ``stress.model.horizon``, ``ewma_lambda`` and ``ewma_warmup`` are given.
+        checked when ``stress.model.horizon``, ``ewma_lambda`` and ``ewma_warmup`` are given
+        and there are at least two constituents (the stress study's minimum).
     raise_error : bool, default True
         Raise the problems (if any) instead of returning them.
 
@@ -254,6 +255,7 @@ def _audit_range_problems(
         attacked is None
         or spec is None
         or any(model.get(k) is None for k in ("horizon", "ewma_lambda", "ewma_warmup"))
+        or returns.shape[1] < 2  # no stress study (one constituent): the one-day part runs
     ):
         return []
     horizon, lam, warmup = (
