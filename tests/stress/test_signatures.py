@@ -16,8 +16,10 @@ from diffrisk.stress.signatures import (
     signature_features,
     signature_range,
     stress_signature,
+    training_signature_range,
 )
 from diffrisk.volatility.ewma import ewma_volatility
+from tests.stress.conftest import TRAIN_END
 
 
 # -------------------------------------------------------------------- signature
@@ -129,6 +131,21 @@ def test_signature_range_and_out_of_range_flags():
         signature_range(sig.drop(columns="avg_corr"))
     with pytest.raises(ValueError, match="need 0 <= lower < upper <= 1"):
         signature_range(sig, lower=0.9, upper=0.1)
+
+
+def test_training_signature_range_reads_only_rows_up_to_fit_end(returns, model):
+    """The range a stress model records; a crash after fit_end does not move it."""
+    bounds = training_signature_range(returns, TRAIN_END, model.config.horizon)
+    pd.testing.assert_frame_equal(bounds, model.signature_bounds)
+    before = returns.loc[returns.index <= pd.Timestamp(TRAIN_END)]
+    pd.testing.assert_frame_equal(
+        bounds, signature_range(historical_signatures(before, model.config.horizon))
+    )
+    crashed = returns.copy()
+    crashed.loc[crashed.index > pd.Timestamp(TRAIN_END)] = -0.2
+    pd.testing.assert_frame_equal(
+        training_signature_range(crashed, TRAIN_END, model.config.horizon), bounds
+    )
 
 
 def test_signature_features_scale_cum_return_by_forecast_volatility():

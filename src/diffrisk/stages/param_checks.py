@@ -19,7 +19,7 @@ from diffrisk.risk.portfolio import parse_portfolios
 from diffrisk.stages.common import check_series_params
 from diffrisk.stages.periods import held_out_periods
 from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
-from diffrisk.stress.signatures import historical_signatures, range_detail, signature_range
+from diffrisk.stress.signatures import range_detail, training_signature_range
 
 __all__ = ["check_data_params"]
 
@@ -242,9 +242,9 @@ def _audit_range_problems(
 ) -> list[str]:
     """Audited archetypes whose signature lies outside the training windows' range.
 
-    The stress model's range (:func:`~diffrisk.stress.model.fit_training_statistics`): the
-    :func:`~diffrisk.stress.signatures.signature_range` of every ``horizon``-day window of
-    the constituents up to ``data.train_end``; a window archetype's signature is that of
+    The stress model's range
+    (:func:`~diffrisk.stress.signatures.training_signature_range` of the constituents up to
+    ``data.train_end``, as the model records it); a window archetype's signature is that of
     its worst window (:func:`~diffrisk.stress.archetypes.resolve_archetype`), as
     ``stress_generate`` registers it.
     """
@@ -266,8 +266,9 @@ def _audit_range_problems(
     names = {a.strip() for a in str(attacked).split(",") if a.strip()}
     try:
         archetypes = [a for a in parse_archetypes(str(spec)) if a.name in names]
-        train = returns.loc[returns.index <= pd.Timestamp(splits.train_end)]
-        bounds = signature_range(historical_signatures(train, horizon, lam=lam, warmup=warmup))
+        bounds = training_signature_range(
+            returns, splits.train_end, horizon, lam=lam, warmup=warmup
+        )
         resolved = [
             resolve_archetype(a, returns, horizon, lam=lam, warmup=warmup) for a in archetypes
         ]

@@ -24,10 +24,9 @@ from diffrisk.stress.signatures import (
     N_HISTORY_SCALARS,
     SIGNATURE_COLUMNS,
     ConditioningScales,
-    historical_signatures,
     history_scalars,
     signature_features,
-    signature_range,
+    training_signature_range,
 )
 from diffrisk.stress.windows import (
     WindowSet,
@@ -192,7 +191,7 @@ def fit_stress_statistics(
     windows: WindowSet,
     assets: list[str],
     config: StressConfig,
-    train_signatures: pd.DataFrame,
+    signature_bounds: pd.DataFrame,
     train_end: str,
 ) -> StressModel:
     """An untrained :class:`StressModel` with every statistic fitted on training windows.
@@ -204,8 +203,9 @@ def fit_stress_statistics(
     assets : list of str
         Constituents, in column order.
     config : StressConfig
-    train_signatures : DataFrame
-        Historical signatures of the training period (their range guards requests).
+    signature_bounds : DataFrame
+        The signature range of the training windows
+        (:func:`~diffrisk.stress.signatures.training_signature_range`; it guards requests).
     train_end : str
         Last training day.
 
@@ -239,7 +239,7 @@ def fit_stress_statistics(
         scalar_std=scal_std,
         target_scale=float(np.std(windows.targets)),
         target_abs_max=np.abs(windows.targets).max(axis=(0, 2)).astype(np.float64),
-        signature_bounds=signature_range(train_signatures),
+        signature_bounds=signature_bounds,
         train_end=str(pd.Timestamp(train_end).date()),
         prior_features=((scal - scal_mean) / scal_std)[complete],
         prior_signatures=((feats - sig_mean) / sig_std)[complete],
@@ -277,13 +277,10 @@ def fit_training_statistics(
     frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
     train_w = training_windows(frame, None, train_end, config)
     val_w = training_windows(frame, val_start, val_end, config)
-    train_sig = historical_signatures(
-        frame.loc[frame.index <= pd.Timestamp(train_end)],
-        config.horizon,
-        lam=config.ewma_lambda,
-        warmup=config.ewma_warmup,
+    bounds = training_signature_range(
+        frame, train_end, config.horizon, lam=config.ewma_lambda, warmup=config.ewma_warmup
     )
-    model = fit_stress_statistics(train_w, list(frame.columns), config, train_sig, str(train_end))
+    model = fit_stress_statistics(train_w, list(frame.columns), config, bounds, str(train_end))
     return model, train_w, val_w
 
 
@@ -456,11 +453,11 @@ def refit_stress_model(
     config = previous.config
     torch.manual_seed(int(seed))
     windows = training_windows(frame, None, frame.index[-1], config)
-    signatures = historical_signatures(
-        frame, config.horizon, lam=config.ewma_lambda, warmup=config.ewma_warmup
+    bounds = training_signature_range(
+        frame, frame.index[-1], config.horizon, lam=config.ewma_lambda, warmup=config.ewma_warmup
     )
     end = str(pd.Timestamp(frame.index[-1]).date())
-    model = fit_stress_statistics(windows, list(frame.columns), config, signatures, end)
+    model = fit_stress_statistics(windows, list(frame.columns), config, bounds, end)
     if warm_start:
         model.net.load_state_dict(previous.net.state_dict())
     logger.info(

@@ -180,6 +180,25 @@ def signature_range(
     )
 
 
+def training_signature_range(
+    returns: pd.DataFrame,
+    fit_end: Any,
+    horizon: int,
+    *,
+    lam: float = RISKMETRICS_LAMBDA,
+    warmup: int = 30,
+) -> pd.DataFrame:
+    """The signature range of every ``horizon``-day window of ``returns`` up to ``fit_end``.
+
+    What a stress model fitted through ``fit_end`` records as its
+    ``signature_bounds`` (requests outside it are extrapolation), and what the ``data``
+    stage checks the audited archetypes against: :func:`signature_range` of
+    :func:`historical_signatures` of the rows on or before ``fit_end``.
+    """
+    frame = returns.loc[returns.index <= pd.Timestamp(fit_end)]
+    return signature_range(historical_signatures(frame, horizon, lam=lam, warmup=warmup))
+
+
 def out_of_range(requested: Mapping[str, float], bounds: pd.DataFrame) -> list[str]:
     """Names of the requested signature components outside ``bounds``.
 
