@@ -171,6 +171,70 @@ def test_short_gap_forward_filled(project_tmp, price_frame):
     assert r["BBB"].iloc[299] == 0.0 and r["BBB"].iloc[300] == 0.0
 
 
+def late_and_delisted(price_frame):
+    """AAA listed on row 100, CCC on row 40, BBB delisted after row 850 (of 900)."""
+    prices = price_frame.copy()
+    prices.iloc[:100, 0] = np.nan
+    prices.iloc[:40, 2] = np.nan
+    prices.iloc[851:, 1] = np.nan
+    return prices
+
+
+def test_late_listed_tickers_named_at_once_with_the_start_that_works(project_tmp, price_frame):
+    prices = late_and_delisted(price_frame)
+    csv = write_csv(project_tmp / "late.csv", prices)
+    first_aaa, first_ccc = prices.index[100].date(), prices.index[40].date()
+    with pytest.raises(DataError) as err:
+        run_csv(project_tmp, csv)
+    message = str(err.value)
+    assert f"2 column(s) have no price on the first date {prices.index[0].date()}" in message
+    assert f"'AAA' (first price {first_aaa}), 'CCC' (first price {first_ccc})" in message
+    assert f"set data.start to {first_aaa} or later" in message
+    assert not (project_tmp / "data").exists()
+
+
+def test_delisted_ticker_error_names_its_last_price_and_data_end(project_tmp, price_frame):
+    prices = late_and_delisted(price_frame)
+    csv = write_csv(project_tmp / "late.csv", prices)
+    last = prices.index[850].date()
+    with pytest.raises(
+        DataError,
+        match=rf"column 'BBB' has 49 consecutive missing prices .*"
+        rf"its last price is on {last}: set data.end to that date or earlier",
+    ):
+        run_csv(project_tmp, csv, start=str(prices.index[100].date()))
+
+
+def test_start_end_and_tickers_leave_out_late_delisted_and_bad_prices(project_tmp, price_frame):
+    prices = late_and_delisted(price_frame).astype(object)
+    prices.iloc[20, 2] = -5.0  # a bad price in a stretch data.start cuts off
+    csv = write_csv(project_tmp / "late.csv", prices)
+    start, end = str(prices.index[100].date()), str(prices.index[850].date())
+    cut = run_csv(project_tmp, csv, start=start, end=end)["returns"]
+    expected = build_returns(price_frame.loc[start:end])
+    assert list(cut.index) == list(expected.index)
+    np.testing.assert_allclose(cut.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    # BBB has a price on the first row: data.tickers leaves out the late ones (and CCC's bad
+    # price), data.end the delisting
+    kept = run_csv(project_tmp, csv, tickers="BBB", end=end)["returns"]
+    assert sorted(kept.columns) == ["BBB", "portfolio"]
+    np.testing.assert_allclose(
+        kept["BBB"].to_numpy(), build_returns(price_frame[["BBB"]].loc[:end])["BBB"].to_numpy()
+    )
+
+
+def test_weekly_prices_are_refused(project_tmp, price_frame):
+    weekly = price_frame.iloc[::5]  # every fifth business day: one row a week
+    csv = write_csv(project_tmp / "weekly.csv", weekly)
+    with pytest.raises(
+        DataError,
+        match=rf"weekly.csv: consecutive dates are 7 days apart \(median of {len(weekly) - 1} "
+        r"gaps, e.g. .*\); the study needs daily prices, one row per trading day",
+    ):
+        run_csv(project_tmp, csv)
+    assert not (project_tmp / "data").exists()
+
+
 def test_unsorted_dates_sorted_with_warning(project_tmp, price_frame):
     shuffled = price_frame.iloc[::-1]
     csv = write_csv(project_tmp / "rev.csv", shuffled)

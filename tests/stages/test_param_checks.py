@@ -69,6 +69,19 @@ def test_audit_archetype_must_be_generated_and_dates_in_data():
     assert len(problems) == 2
 
 
+def test_archetype_syntax_errors_are_named_by_the_data_stage():
+    """stress_generate's own parser, run up front: a typo stops the run in seconds."""
+    for spec, message in [
+        ("unconditional; d: cum_return=q1.5", "the quantile's probability must lie in [0, 1]"),
+        ("d: vol=2", "unknown key 'vol'"),
+        ("d: window=2010-01-01/2009-01-01", "must start before it ends"),
+    ]:
+        params = {"stress": {"generate": {"archetypes": spec}, "audit": {"archetypes": "d"}}}
+        problems = check_data_params(params, TICKERS, DATES, SPLITS, raise_error=False)
+        assert len(problems) == 1 and problems[0].startswith("stress.generate.archetypes: ")
+        assert message in problems[0]
+
+
 def test_the_error_lists_every_key_at_once():
     with pytest.raises(DataError, match=r"^11 problem\(s\) with parameters") as err:
         check_data_params(defaults(), TICKERS, DATES, SPLITS)
@@ -165,14 +178,14 @@ def test_an_audited_archetype_outside_the_training_range_is_named_up_front():
     splits = Splits.from_params("2018-12-31", "2019-01-01", "2019-12-31", "2020-01-01")
     spec = (
         "volatility_x2: vol_ratio=2.0; decline_15pct: cum_return=-0.1625; "
-        "q4_2018_like: window=2018-10-01/2018-12-31"
+        "q4_2018_like: window=2018-10-01/2018-12-31; decline_q01: cum_return=q0.01"
     )
     model = {"horizon": 10, "ewma_lambda": 0.94, "ewma_warmup": 30}
     params = {
         "stress": {
             "model": model,
             "generate": {"archetypes": spec},
-            "audit": {"archetypes": "volatility_x2, decline_15pct, q4_2018_like"},
+            "audit": {"archetypes": "volatility_x2, decline_15pct, q4_2018_like, decline_q01"},
         }
     }
     problems = check_data_params(
@@ -192,6 +205,10 @@ def test_an_audited_archetype_outside_the_training_range_is_named_up_front():
     # the window archetype lies in training, so in range (as stress_generate resolves it)
     q4 = resolve_archetype(parse_archetypes(spec)[2], returns, 10)
     assert range_detail(q4.signature, fitted.signature_bounds) == ""
+    # a decline relative to the data travels: the training windows' 1 % quantile
+    relative = resolve_archetype(parse_archetypes(spec)[3], returns, 10, train_end="2018-12-31")
+    low, high = fitted.signature_bounds["cum_return"]
+    assert low < relative.signature["cum_return"] < -0.05 < high
     # one constituent: no stress study, so no check (a one-column file runs the one-day part)
     one = returns[["MTUM"]]
     assert (

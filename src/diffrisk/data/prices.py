@@ -19,6 +19,11 @@ class DataError(ValueError):
     """Invalid input data or data parameters (the message says what and where)."""
 
 
+#: Largest median gap (calendar days) between consecutive dates of a daily price file:
+#: trading days are 1 day apart (3 over a weekend), weekly prices 7.
+MAX_MEDIAN_GAP_DAYS = 4.0
+
+
 class UnsortedDatesWarning(UserWarning):
     """The price dates were not in increasing order and have been sorted."""
 
@@ -115,8 +120,41 @@ def _to_numeric_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def sort_dates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Refuse duplicate dates; sort the rows by date (with a warning if they were not).
+
+    Raises
+    ------
+    DataError
+        If there are no rows, or a date appears more than once (naming the dates).
+
+    Warns
+    -----
+    UnsortedDatesWarning
+        If the dates were not increasing.
+    """
+    if frame.empty:
+        raise DataError(f"{source}: no price rows")
+    dup = frame.index.duplicated(keep=False)
+    if dup.any():
+        dates = sorted({str(d.date()) for d in frame.index[dup]})
+        raise DataError(f"{source}: duplicate dates {dates[:5]} (each date must appear once)")
+    if not frame.index.is_monotonic_increasing:
+        warnings.warn(
+            f"{source}: dates are not in increasing order; sorting them",
+            UnsortedDatesWarning,
+            stacklevel=2,
+        )
+        frame = frame.sort_index()
+    return frame
+
+
 def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """Check dates and prices; return numeric prices sorted by date.
+
+    Apply it to the columns and dates that will be used (:func:`load_prices` selects
+    ``data.tickers`` and cuts ``data.start`` … ``data.end`` first), so that a ticker left out
+    or a stretch cut off cannot stop the run.
 
     Parameters
     ----------
@@ -134,26 +172,25 @@ def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     Raises
     ------
     DataError
-        Duplicate dates, non-numeric prices, prices <= 0, a column with no price.
+        Duplicate dates, dates further apart than daily prices (median gap above
+        :data:`MAX_MEDIAN_GAP_DAYS`), non-numeric prices, prices <= 0, a column with no
+        price, columns with no price on the first date (all of them named, with the first
+        ``data.start`` at which every column has a price).
 
     Warns
     -----
     UnsortedDatesWarning
         If the dates were not increasing (they are sorted).
     """
-    if frame.empty:
-        raise DataError(f"{source}: no price rows")
-    dup = frame.index.duplicated(keep=False)
-    if dup.any():
-        dates = sorted({str(d.date()) for d in frame.index[dup]})
-        raise DataError(f"{source}: duplicate dates {dates[:5]} (each date must appear once)")
-    if not frame.index.is_monotonic_increasing:
-        warnings.warn(
-            f"{source}: dates are not in increasing order; sorting them",
-            UnsortedDatesWarning,
-            stacklevel=2,
+    frame = sort_dates(frame, source)
+    gaps = np.diff(frame.index.to_numpy()) / np.timedelta64(1, "D")
+    if len(gaps) >= 2 and np.median(gaps) > MAX_MEDIAN_GAP_DAYS:
+        i = int(np.argmin(np.abs(gaps - np.median(gaps))))
+        raise DataError(
+            f"{source}: consecutive dates are {np.median(gaps):g} days apart (median of "
+            f"{len(gaps)} gaps, e.g. {frame.index[i].date()} to {frame.index[i + 1].date()}); "
+            "the study needs daily prices, one row per trading day"
         )
-        frame = frame.sort_index()
     prices = _to_numeric_prices(frame, source)
     for col in prices.columns:
         values = prices[col]
@@ -172,13 +209,19 @@ def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             )
         if values.isna().all():
             raise DataError(f"{source}: column {col!r} has no prices")
-        if np.isnan(values.iloc[0]):
-            first = values.first_valid_index()
-            raise DataError(
-                f"{source}: column {col!r} has no price on the first date "
-                f"{prices.index[0].date()} (first price on {first.date()}); trim the file "
-                "so every ticker has a price on the first row, or drop the ticker"
-            )
+    late = {
+        col: prices[col].first_valid_index()
+        for col in prices.columns
+        if np.isnan(prices[col].iloc[0])
+    }
+    if late:
+        listed = ", ".join(f"{col!r} (first price {d.date()})" for col, d in late.items())
+        raise DataError(
+            f"{source}: {len(late)} column(s) have no price on the first date "
+            f"{prices.index[0].date()}: {listed}; every column needs a price on the first "
+            f"row: set data.start to {max(late.values()).date()} or later, or leave those "
+            "tickers out with data.tickers"
+        )
     return prices
 
 
@@ -201,10 +244,17 @@ def forward_fill_gaps(prices: pd.DataFrame, max_ffill: int, source: str) -> pd.D
         too_long = isna & (runs > max_ffill)
         if too_long.any():
             gap_dates = prices.index[too_long & (run_id == run_id[too_long][0])]
+            if gap_dates[-1] == prices.index[-1]:
+                remedy = (
+                    f"; its last price is on {prices[col].last_valid_index().date()}: set "
+                    "data.end to that date or earlier, or leave the ticker out with data.tickers"
+                )
+            else:
+                remedy = ""
             raise DataError(
                 f"{source}: column {col!r} has {len(gap_dates)} consecutive missing prices "
                 f"from {gap_dates[0].date()} to {gap_dates[-1].date()}, more than "
-                f"data.max_ffill={max_ffill} days"
+                f"data.max_ffill={max_ffill} days{remedy}"
             )
     return prices.ffill(limit=max_ffill) if max_ffill > 0 else prices
 
@@ -260,25 +310,24 @@ def load_prices(
         if not csv_path:
             raise DataError("parameter data.csv_path is empty but data.source is 'csv'")
         where = f"price CSV {csv_path}"
-        raw = validate_prices(read_price_csv(csv_path, date_column, date_format), where)
-        index = None
-        if index_column:
-            if index_column not in raw.columns:
-                raise DataError(
-                    f"{where} has no index column {index_column!r} (parameter "
-                    f"data.index_column); columns are {list(raw.columns)}"
-                )
-            index = raw.pop(index_column).rename(index_name)
+        raw = sort_dates(read_price_csv(csv_path, date_column, date_format), where)
+        if index_column and index_column not in raw.columns:
+            raise DataError(
+                f"{where} has no index column {index_column!r} (parameter "
+                f"data.index_column); columns are {list(raw.columns)}"
+            )
+        _check_tickers(raw.drop(columns=[index_column] if index_column else []), tickers, where)
+        # only the columns and dates used are checked: data.tickers and data.start/end can
+        # leave out a ticker listed late or a bad stretch of the file
+        used = list(tickers) if tickers else [c for c in raw.columns if c != index_column]
+        raw = _slice_dates(raw[used + ([index_column] if index_column else [])], start, end, where)
+        raw = validate_prices(raw, where)
+        index = raw.pop(index_column).rename(index_name) if index_column else None
         prices = raw
     else:
         raise DataError(f"parameter data.source must be 'skfolio' or 'csv', got {source!r}")
     if tickers:
-        unknown = [t for t in tickers if t not in prices.columns]
-        if unknown:
-            raise DataError(
-                f"parameter data.tickers names {unknown} not in {where}; "
-                f"available: {list(prices.columns)}"
-            )
+        _check_tickers(prices, tickers, where)
         prices = prices[list(tickers)]
     if prices.shape[1] == 0:
         raise DataError(f"{where}: no constituent price columns")
@@ -288,6 +337,15 @@ def load_prices(
         index = forward_fill_gaps(index.to_frame(), max_ffill, where).iloc[:, 0]
     prices = forward_fill_gaps(prices, max_ffill, where)
     return prices, index
+
+
+def _check_tickers(prices: pd.DataFrame, tickers: Sequence[str] | None, where: str) -> None:
+    unknown = [t for t in tickers or () if t not in prices.columns]
+    if unknown:
+        raise DataError(
+            f"parameter data.tickers names {unknown} not in {where}; "
+            f"available: {list(prices.columns)}"
+        )
 
 
 def _slice_dates(prices: pd.DataFrame, start: str | None, end: str | None, where: str):

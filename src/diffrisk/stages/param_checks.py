@@ -18,7 +18,7 @@ from diffrisk.data.splits import Splits
 from diffrisk.risk.portfolio import parse_portfolios
 from diffrisk.stages.common import check_series_params
 from diffrisk.stages.periods import held_out_periods
-from diffrisk.stress.archetypes import parse_archetypes, resolve_archetype
+from diffrisk.stress.archetypes import Archetype, parse_archetypes, resolve_archetype
 from diffrisk.stress.signatures import range_detail, training_signature_range
 
 __all__ = ["check_data_params"]
@@ -72,17 +72,18 @@ def _window_problem(text: str, dates: pd.DatetimeIndex, span: str) -> str | None
     return None
 
 
-def _archetypes(spec: Any) -> list[tuple[str, dict[str, str]]]:
-    """``name: key=value, ...; ...`` as ``[(name, {key: value}), ...]`` (names stripped)."""
-    out = []
-    for chunk in (c.strip() for c in str(spec or "").split(";") if c.strip()):
-        name, _, body = chunk.partition(":")
-        items = dict(
-            (k.strip(), v.strip())
-            for k, _, v in (i.partition("=") for i in body.split(",") if i.strip())
-        )
-        out.append((name.strip(), items))
-    return out
+def _archetypes(spec: Any, problems: list[str]) -> list[Archetype]:
+    """Parse ``stress.generate.archetypes`` as ``stress_generate`` does.
+
+    A syntax error becomes a problem naming the key, and no archetype is returned.
+    """
+    if spec is None:
+        return []
+    try:
+        return parse_archetypes(str(spec))
+    except ValueError as exc:
+        problems.append(f"stress.generate.archetypes: {exc}")
+        return []
 
 
 def check_data_params(
@@ -170,16 +171,16 @@ def check_data_params(
         bad = _window_problem(period, dates, "data")
         if bad:
             problems.append(f"stress.validate.crisis_windows ({name}): {bad}")
-    archetypes = _archetypes(_get(params, "stress.generate.archetypes"))
-    for name, items in archetypes:
-        if "window" in items:
-            bad = _window_problem(items["window"], dates, "data")
+    archetypes = _archetypes(_get(params, "stress.generate.archetypes"), problems)
+    for archetype in archetypes:
+        if archetype.window is not None:
+            bad = _window_problem("/".join(archetype.window), dates, "data")
             if bad:
-                problems.append(f"stress.generate.archetypes ({name}): {bad}")
-        if "as_of" in items:
-            bad = _date_problem(items["as_of"], dates)
+                problems.append(f"stress.generate.archetypes ({archetype.name}): {bad}")
+        if archetype.as_of is not None:
+            bad = _date_problem(archetype.as_of, dates)
             if bad:
-                problems.append(f"stress.generate.archetypes ({name}): as_of {bad}")
+                problems.append(f"stress.generate.archetypes ({archetype.name}): as_of {bad}")
     as_of = _get(params, "stress.generate.as_of")
     if as_of:
         bad = _date_problem(str(as_of), dates)
@@ -187,7 +188,7 @@ def check_data_params(
             problems.append(f"stress.generate.as_of: {bad}")
     attacked = _get(params, "stress.audit.archetypes")
     if attacked is not None and archetypes:
-        known = [n for n, _ in archetypes]
+        known = [a.name for a in archetypes]
         missing = [a.strip() for a in str(attacked).split(",") if a.strip() not in known]
         missing = [m for m in missing if m]
         if missing:
@@ -270,7 +271,10 @@ def _audit_range_problems(
             returns, splits.train_end, horizon, lam=lam, warmup=warmup
         )
         resolved = [
-            resolve_archetype(a, returns, horizon, lam=lam, warmup=warmup) for a in archetypes
+            resolve_archetype(
+                a, returns, horizon, lam=lam, warmup=warmup, train_end=splits.train_end
+            )
+            for a in archetypes
         ]
     except ValueError as exc:
         return [f"stress.audit.archetypes: {exc}"]

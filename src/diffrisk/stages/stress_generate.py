@@ -10,7 +10,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -239,7 +239,12 @@ def generate_stress_sets(
     h = model.config.horizon
     resolved = [
         resolve_archetype(
-            a, returns, h, lam=model.config.ewma_lambda, warmup=model.config.ewma_warmup
+            a,
+            returns,
+            h,
+            lam=model.config.ewma_lambda,
+            warmup=model.config.ewma_warmup,
+            train_end=model.train_end,
         )
         for a in parse_archetypes(archetypes)
     ]
@@ -328,7 +333,7 @@ def generate_stress_sets(
                 }
             )
     index = {
-        "archetypes": [asdict(a) for a in resolved],
+        "archetypes": [a.record() for a in resolved],
         "sets": rows,
         "checkpoint_sha256": ckpt_hash,
         "horizon": h,

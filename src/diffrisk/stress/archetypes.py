@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from diffrisk.stress.config import UNCONDITIONAL
-from diffrisk.stress.signatures import SIGNATURE_COLUMNS, historical_signatures
+from diffrisk.stress.signatures import (
+    SIGNATURE_COLUMNS,
+    historical_signatures,
+    training_signatures,
+)
 
 
 # --------------------------------------------------------------------------- archetypes
@@ -29,6 +34,10 @@ class Archetype:
         window archetype: the start of its worst window).
     source : str
         How the signature was obtained (filled by :func:`resolve_archetype`).
+    quantiles : dict
+        Components requested relative to the data: component -> probability p, the
+        p-quantile of that component over the training period's H-day windows
+        (:func:`resolve_archetype` turns them into ``signature`` values).
     """
 
     name: str
@@ -36,6 +45,38 @@ class Archetype:
     window: tuple[str, str] | None = None
     as_of: str | None = None
     source: str = "requested"
+    quantiles: dict[str, float] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The resolved archetype as stored in a scenario set's index (JSON-ready).
+
+        Raises
+        ------
+        ValueError
+            If training quantiles are still unresolved (:func:`resolve_archetype` first).
+        """
+        if self.quantiles:
+            raise ValueError(
+                f"archetype {self.name!r}: training quantiles {self.quantiles} are not "
+                "resolved yet (resolve_archetype)"
+            )
+        out = asdict(self)
+        del out["quantiles"]
+        return out
+
+
+def _parse_quantile(name: str, key: str, value: str) -> float:
+    try:
+        prob = float(value[1:])
+    except ValueError as exc:
+        raise ValueError(
+            f"archetype {name!r}: {key}={value!r} is not a training quantile 'q<p>' (e.g. q0.01)"
+        ) from exc
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(
+            f"archetype {name!r}: {key}={value!r}: the quantile's probability must lie in [0, 1]"
+        )
+    return prob
 
 
 def _parse_period(text: str, where: str) -> tuple[str, str]:
@@ -55,8 +96,10 @@ def parse_archetypes(spec: str) -> list[Archetype]:
     """Parse the ``stress.generate.archetypes`` parameter.
 
     Format: archetypes separated by ``;``, each ``name`` or ``name: key=value, ...`` with
-    keys among :data:`SIGNATURE_COLUMNS` (a requested value), ``window`` (a period
-    ``first/last`` whose worst window defines the signature) and ``as_of`` (a date).
+    keys among :data:`SIGNATURE_COLUMNS` (a requested value, or ``q<p>``: the p-quantile of
+    that component over the training period's windows, which travels between data sets),
+    ``window`` (a period ``first/last`` whose worst window defines the signature) and
+    ``as_of`` (a date).
 
     Examples
     --------
@@ -64,6 +107,8 @@ def parse_archetypes(spec: str) -> list[Archetype]:
     ['unconditional', 'volatility_x2']
     >>> parse_archetypes("decline: cum_return=-0.1625")[0].signature
     {'cum_return': -0.1625}
+    >>> parse_archetypes("decline_q01: cum_return=q0.01, vol_ratio=2")[0].quantiles
+    {'cum_return': 0.01}
     """
     out: list[Archetype] = []
     for chunk in (c.strip() for c in str(spec).split(";")):
@@ -74,12 +119,17 @@ def parse_archetypes(spec: str) -> list[Archetype]:
         if not name.replace("_", "").isalnum():
             raise ValueError(f"archetype name {name!r} must be letters, digits and '_'")
         signature: dict[str, float] = {}
+        quantiles: dict[str, float] = {}
         window, as_of = None, None
         for item in (i.strip() for i in body.split(",") if i.strip()):
             key, eq, value = (s.strip() for s in item.partition("="))
             if not eq:
                 raise ValueError(f"archetype {name!r}: expected key=value, got {item!r}")
-            if key in SIGNATURE_COLUMNS:
+            if key in signature or key in quantiles:
+                raise ValueError(f"archetype {name!r}: {key} is given twice")
+            if key in SIGNATURE_COLUMNS and value.lower().startswith("q"):
+                quantiles[key] = _parse_quantile(name, key, value)
+            elif key in SIGNATURE_COLUMNS:
                 try:
                     signature[key] = float(value)
                 except ValueError as exc:
@@ -95,13 +145,14 @@ def parse_archetypes(spec: str) -> list[Archetype]:
                     f"archetype {name!r}: unknown key {key!r}; expected one of "
                     f"{(*SIGNATURE_COLUMNS, 'window', 'as_of')}"
                 )
-        if window is not None and signature:
+        requested = signature or quantiles
+        if window is not None and requested:
             raise ValueError(f"archetype {name!r}: give either a window or signature values")
-        if name == UNCONDITIONAL and (signature or window):
+        if name == UNCONDITIONAL and (requested or window):
             raise ValueError("archetype 'unconditional' takes no signature or window")
-        if name != UNCONDITIONAL and not signature and window is None:
+        if name != UNCONDITIONAL and not requested and window is None:
             raise ValueError(f"archetype {name!r} has no signature value and no window")
-        out.append(Archetype(name, signature, window, as_of))
+        out.append(Archetype(name, signature, window, as_of, quantiles=quantiles))
     names = [a.name for a in out]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate archetype names in {names}")
@@ -117,15 +168,27 @@ def resolve_archetype(
     *,
     lam: float = 0.94,
     warmup: int = 30,
+    train_end: str | pd.Timestamp | None = None,
 ) -> Archetype:
-    """Fill a window archetype's signature from its worst historical window.
+    """Fill an archetype's signature from its worst window or from training quantiles.
 
     The worst window is the H-day window starting in ``archetype.window`` with the lowest
     cumulative return of the equal-weighted portfolio; its signature is measured by
     :func:`diffrisk.stress.signatures.historical_signatures` (the volatility forecast
     uses only days before the window). Its first day becomes ``as_of`` unless one is set.
-    Other archetypes are returned unchanged.
+    A component requested as a training quantile (``cum_return=q0.01``) becomes that
+    quantile over :func:`diffrisk.stress.signatures.training_signatures` up to
+    ``train_end`` (the windows the stress model learns from; no later row is read, so it
+    lies inside the model's signature range). Other archetypes are returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        If no window starts in the archetype's period, or training quantiles are requested
+        without ``train_end`` or no training window ends by then.
     """
+    if archetype.quantiles:
+        return _resolve_quantiles(archetype, returns, horizon, lam, warmup, train_end)
     if archetype.window is None:
         return archetype
     first, last = (pd.Timestamp(d) for d in archetype.window)
@@ -147,6 +210,42 @@ def resolve_archetype(
         archetype.window,
         archetype.as_of or start,
         source=f"worst {horizon}-day window {start}..{pd.Timestamp(worst['end']).date()}",
+    )
+
+
+def _resolve_quantiles(
+    archetype: Archetype,
+    returns: pd.DataFrame,
+    horizon: int,
+    lam: float,
+    warmup: int,
+    train_end: str | pd.Timestamp | None,
+) -> Archetype:
+    if train_end is None:
+        raise ValueError(
+            f"archetype {archetype.name!r} requests training quantiles "
+            f"{archetype.quantiles}: train_end is needed to resolve them"
+        )
+    try:
+        sig = training_signatures(returns, train_end, horizon, lam=lam, warmup=warmup)
+    except ValueError as exc:  # too few rows for one window
+        raise ValueError(
+            f"archetype {archetype.name!r}: no {horizon}-day training window ends on or "
+            f"before {pd.Timestamp(train_end).date()} ({exc}), so its training quantiles "
+            "are undefined"
+        ) from exc
+    values = dict(archetype.signature)
+    values |= {key: float(sig[key].quantile(p)) for key, p in archetype.quantiles.items()}
+    spec = ", ".join(f"{key}=q{p:g}" for key, p in archetype.quantiles.items())
+    return Archetype(
+        archetype.name,
+        {c: values[c] for c in SIGNATURE_COLUMNS if c in values},
+        None,
+        archetype.as_of,
+        source=(
+            f"training quantiles {spec} of the {len(sig)} {horizon}-day windows up to "
+            f"{pd.Timestamp(train_end).date()}"
+        ),
     )
 
 

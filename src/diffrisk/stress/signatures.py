@@ -180,7 +180,7 @@ def signature_range(
     )
 
 
-def training_signature_range(
+def training_signatures(
     returns: pd.DataFrame,
     fit_end: Any,
     horizon: int,
@@ -188,15 +188,27 @@ def training_signature_range(
     lam: float = RISKMETRICS_LAMBDA,
     warmup: int = 30,
 ) -> pd.DataFrame:
+    """The signatures of every ``horizon``-day window of ``returns`` up to ``fit_end``.
+
+    The windows a stress model fitted through ``fit_end`` learns from:
+    :func:`historical_signatures` of the rows on or before ``fit_end`` (nothing later is
+    read).
+    """
+    frame = returns.loc[returns.index <= pd.Timestamp(fit_end)]
+    return historical_signatures(frame, horizon, lam=lam, warmup=warmup)
+
+
+def training_signature_range(
+    returns: pd.DataFrame, fit_end: Any, horizon: int, **window: float
+) -> pd.DataFrame:
     """The signature range of every ``horizon``-day window of ``returns`` up to ``fit_end``.
 
     What a stress model fitted through ``fit_end`` records as its
     ``signature_bounds`` (requests outside it are extrapolation), and what the ``data``
     stage checks the audited archetypes against: :func:`signature_range` of
-    :func:`historical_signatures` of the rows on or before ``fit_end``.
+    :func:`training_signatures` (``window``: its ``lam`` and ``warmup``).
     """
-    frame = returns.loc[returns.index <= pd.Timestamp(fit_end)]
-    return signature_range(historical_signatures(frame, horizon, lam=lam, warmup=warmup))
+    return signature_range(training_signatures(returns, fit_end, horizon, **window))
 
 
 def out_of_range(requested: Mapping[str, float], bounds: pd.DataFrame) -> list[str]:
