@@ -120,6 +120,16 @@ def ensemble_checkpoint(member: int) -> Path:
     return models_dir() / "ddpm_ens" / f"member_{int(member)}.pt"
 
 
+def ensemble_audit() -> Path:
+    """Return ``models/ddpm_ens.audit.json``: provenance of the members k >= 1.
+
+    ``{"members": [record, ...]}``, outside ``models/ddpm_ens/`` (the folder the
+    ``generate`` stage reads), so that the time a record carries does not make that stage
+    stale.
+    """
+    return models_dir() / "ddpm_ens.audit.json"
+
+
 def walk_forward_checkpoint(version: int) -> Path:
     """Return ``models/ddpm_wf/version_<k>.pt`` (version 0 is ``models/ddpm.pt``)."""
     if int(version) == 0:

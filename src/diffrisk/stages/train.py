@@ -26,10 +26,6 @@ from diffrisk.stages.ddpm_settings import ddpm_config
 
 logger = logging.getLogger(__name__)
 
-#: Provenance records of the members k >= 1 (``{"members": [record, ...]}``), under ``models/``.
-ENSEMBLE_AUDIT = "ddpm_ens.audit.json"
-
-
 #: What ``reports/metrics/train.json`` holds: no wall-clock time (it would change on every
 #: run), no per-epoch history (``reports/plots/train_history.csv``), no tuned values
 #: (``reports/metrics/tune.json``).
@@ -98,7 +94,7 @@ def train_ddpm(
         for k, (member_seed, path) in enumerate(zip(seeds, checkpoints, strict=True))
     ]
     audit.write_provenance(checkpoints[0].with_suffix(".audit.json"), records[0])
-    audit.write_provenance(paths.models_dir() / ENSEMBLE_AUDIT, {"members": records[1:]})
+    audit.write_provenance(paths.ensemble_audit(), {"members": records[1:]})
     io.write_json(
         paths.metrics_dir() / "train.json",
         {k: summary[k] for k in HEADLINE_KEYS},
