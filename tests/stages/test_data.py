@@ -117,6 +117,15 @@ def test_no_date_column(project_tmp):
     bad_csv_case(project_tmp, "day,AAA\n2020-01-01,1\n", r"no date column 'Date'")
 
 
+@pytest.mark.parametrize(("sep", "shown"), [(";", "';'"), ("\t", "'\\\\t'")])
+def test_other_separator_named(project_tmp, sep, shown):
+    bad_csv_case(
+        project_tmp,
+        f"Date{sep}AAA\n2020-01-02{sep}1,5\n2020-01-03{sep}1,6\n",
+        rf"is a single column; the file seems separated by {shown}: save it comma-separated",
+    )
+
+
 def test_unparseable_date(project_tmp):
     bad_csv_case(
         project_tmp,

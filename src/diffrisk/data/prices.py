@@ -86,6 +86,11 @@ def read_price_csv(
         raise DataError(f"price CSV {path} could not be read: {exc}") from exc
     if raw.empty:
         raise DataError(f"price CSV {path} has a header but no rows")
+    if raw.shape[1] == 1 and (sep := next((c for c in ";\t|" if c in raw.columns[0]), None)):
+        raise DataError(
+            f"price CSV {path}: the header {raw.columns[0]!r} is a single column; the file "
+            f"seems separated by {sep!r}: save it comma-separated (decimal points, not commas)"
+        )
     if date_column not in raw.columns:
         raise DataError(
             f"price CSV {path} has no date column {date_column!r} (parameter "
