@@ -97,6 +97,8 @@ def test_archetype_errors():
         parse_archetypes("a: cum_return=qx")
     with pytest.raises(ValueError, match="give either a window or signature values"):
         parse_archetypes("a: cum_return=q0.01, window=2002-03-01/2002-06-28")
+    with pytest.raises(ValueError, match=r"archetype 'a': as_of='2020-13-45' is not a date"):
+        parse_archetypes("a: vol_ratio=2, as_of=2020-13-45")
     with pytest.raises(ValueError, match="cum_return is given twice"):
         parse_archetypes("a: cum_return=q0.01, cum_return=-0.1")
     (relative,) = parse_archetypes("a: cum_return=q0.01")

@@ -139,7 +139,10 @@ def parse_archetypes(spec: str) -> list[Archetype]:
             elif key == "window":
                 window = _parse_period(value, f"archetype {name!r}")
             elif key == "as_of":
-                as_of = str(pd.Timestamp(value).date())
+                try:
+                    as_of = str(pd.Timestamp(value).date())
+                except ValueError as exc:
+                    raise ValueError(f"archetype {name!r}: as_of={value!r} is not a date") from exc
             else:
                 raise ValueError(
                     f"archetype {name!r}: unknown key {key!r}; expected one of "
