@@ -309,8 +309,9 @@ def load_prices(
         Index level, or None when the source has none.
     """
     if source == "skfolio":
-        prices, index = load_skfolio_prices(index_name)
         where = "skfolio S&P 500 dataset"
+        prices, index = load_skfolio_prices(index_name)
+        prices = _select(prices, tickers, start, end, where)
     elif source == "csv":
         if not csv_path:
             raise DataError("parameter data.csv_path is empty but data.source is 'csv'")
@@ -321,22 +322,15 @@ def load_prices(
                 f"{where} has no index column {index_column!r} (parameter "
                 f"data.index_column); columns are {list(raw.columns)}"
             )
-        _check_tickers(raw.drop(columns=[index_column] if index_column else []), tickers, where)
         # only the columns and dates used are checked: data.tickers and data.start/end can
         # leave out a ticker listed late or a bad stretch of the file
-        used = list(tickers) if tickers else [c for c in raw.columns if c != index_column]
-        raw = _slice_dates(raw[used + ([index_column] if index_column else [])], start, end, where)
-        raw = validate_prices(raw, where)
-        index = raw.pop(index_column).rename(index_name) if index_column else None
-        prices = raw
+        extra = [index_column] if index_column else []
+        prices = validate_prices(_select(raw, tickers, start, end, where, extra), where)
+        index = prices.pop(index_column).rename(index_name) if index_column else None
     else:
         raise DataError(f"parameter data.source must be 'skfolio' or 'csv', got {source!r}")
-    if tickers:
-        _check_tickers(prices, tickers, where)
-        prices = prices[list(tickers)]
     if prices.shape[1] == 0:
         raise DataError(f"{where}: no constituent price columns")
-    prices = _slice_dates(prices, start, end, where)
     if index is not None:
         index = index.loc[prices.index.min() : prices.index.max()]
         index = forward_fill_gaps(index.to_frame(), max_ffill, where).iloc[:, 0]
@@ -344,13 +338,27 @@ def load_prices(
     return prices, index
 
 
-def _check_tickers(prices: pd.DataFrame, tickers: Sequence[str] | None, where: str) -> None:
-    unknown = [t for t in tickers or () if t not in prices.columns]
+def _select(
+    frame: pd.DataFrame,
+    tickers: Sequence[str] | None,
+    start: str | None,
+    end: str | None,
+    where: str,
+    extra: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Cut ``frame`` to the columns and dates used.
+
+    The columns of ``tickers`` (every column but ``extra`` when None or empty), then
+    ``extra``, on the dates ``start`` … ``end``.
+    """
+    constituents = [c for c in frame.columns if c not in extra]
+    unknown = [t for t in tickers or () if t not in constituents]
     if unknown:
         raise DataError(
-            f"parameter data.tickers names {unknown} not in {where}; "
-            f"available: {list(prices.columns)}"
+            f"parameter data.tickers names {unknown} not in {where}; available: {constituents}"
         )
+    used = list(tickers) if tickers else constituents
+    return _slice_dates(frame[used + list(extra)], start, end, where)
 
 
 def _slice_dates(prices: pd.DataFrame, start: str | None, end: str | None, where: str):

@@ -202,7 +202,7 @@ def check_data_params(
     if returns is not None and not any(
         p.startswith("stress.generate.archetypes") for p in problems
     ):
-        problems += _audit_range_problems(params, returns, splits)
+        problems += _audit_range_problems(params, archetypes, returns, splits)
     start, end = _get(params, "coverage.crash_start"), _get(params, "coverage.crash_end")
     if start and end:
         test = splits.dates(pd.DataFrame(index=dates), "test")
@@ -239,9 +239,12 @@ def _reverse_periods_problem(
 
 
 def _audit_range_problems(
-    params: Mapping[str, Any], returns: pd.DataFrame, splits: Splits
+    params: Mapping[str, Any],
+    archetypes: Sequence[Archetype],
+    returns: pd.DataFrame,
+    splits: Splits,
 ) -> list[str]:
-    """Audited archetypes whose signature lies outside the training windows' range.
+    """Audited archetypes (of the parsed ``archetypes``) outside the training windows' range.
 
     The stress model's range
     (:func:`~diffrisk.stress.signatures.training_signature_range` of the constituents up to
@@ -251,10 +254,9 @@ def _audit_range_problems(
     """
     model = _get(params, "stress.model") or {}
     attacked = _get(params, "stress.audit.archetypes")
-    spec = _get(params, "stress.generate.archetypes")
     if (
         attacked is None
-        or spec is None
+        or not archetypes
         or any(model.get(k) is None for k in ("horizon", "ewma_lambda", "ewma_warmup"))
         or returns.shape[1] < 2  # no stress study (one constituent): the one-day part runs
     ):
@@ -266,7 +268,6 @@ def _audit_range_problems(
     )
     names = {a.strip() for a in str(attacked).split(",") if a.strip()}
     try:
-        archetypes = [a for a in parse_archetypes(str(spec)) if a.name in names]
         bounds = training_signature_range(
             returns, splits.train_end, horizon, lam=lam, warmup=warmup
         )
@@ -275,6 +276,7 @@ def _audit_range_problems(
                 a, returns, horizon, lam=lam, warmup=warmup, train_end=splits.train_end
             )
             for a in archetypes
+            if a.name in names
         ]
     except ValueError as exc:
         return [f"stress.audit.archetypes: {exc}"]
