@@ -104,3 +104,19 @@ def test_parameters_cell_defaults_equal_params_yaml():
         + "; ".join(f"{stage}: {', '.join(keys)}" for stage, keys in found.items())
         + " — run `python -m tests.support.notebook_params --write`"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_reads_every_parameter_without_a_warning(path, caplog):
+    """papermill parses the parameters cell line by line; a line with two ``=`` (a list such
+    as ``"a=1; b=2"``) made it log "Unable to parse line" on every run of the stage."""
+    from papermill.translators import PythonTranslator
+
+    from diffrisk.stages.params import stage_params
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in code_cells(nb) if "parameters" in c.metadata.get("tags", []))
+    with caplog.at_level("WARNING", logger="papermill"):
+        found = {p.name for p in PythonTranslator.inspect(cell)}
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert found == set(stage_params(_stage_of(path)))

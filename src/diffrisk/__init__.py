@@ -43,6 +43,7 @@ PUBLIC_NAMES = (
     "load_model",
     "load_prices",
     "mc_normal",
+    "read_long_price_csv",
     "read_price_csv",
     "run_backtests",
     "var",

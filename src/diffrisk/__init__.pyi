@@ -21,6 +21,7 @@ from diffrisk.api import hs as hs
 from diffrisk.api import load_model as load_model
 from diffrisk.api import load_prices as load_prices
 from diffrisk.api import mc_normal as mc_normal
+from diffrisk.api import read_long_price_csv as read_long_price_csv
 from diffrisk.api import read_price_csv as read_price_csv
 from diffrisk.api import run_backtests as run_backtests
 from diffrisk.api import var as var

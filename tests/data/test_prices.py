@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from diffrisk.data.prices import DataError, load_prices
+from diffrisk.data.prices import (
+    MAX_DATE_GAP_DAYS,
+    DataError,
+    load_prices,
+    load_skfolio_prices,
+    validate_prices,
+)
+from tests.conftest import write_csv
 
 
 def test_skfolio_default_data():
@@ -18,3 +25,29 @@ def test_skfolio_default_data():
 def test_unknown_source():
     with pytest.raises(DataError, match=r"data.source must be 'skfolio' or 'csv'"):
         load_prices(source="bloomberg")
+
+
+def test_stretch_of_missing_rows_named_with_the_dates_that_avoid_it(tmp_path, price_frame):
+    june = (price_frame.index >= "2010-06-01") & (price_frame.index <= "2010-06-30")
+    csv = write_csv(tmp_path / "gap.csv", price_frame.loc[~june])
+    with pytest.raises(
+        DataError,
+        match=r"gap.csv: 1 stretch\(es\) of missing rows, consecutive dates more than "
+        r"data.max_date_gap=14 days apart: 2010-05-31 to 2010-07-01 \(31 days\); .*"
+        r"data.start \(e.g. 2010-07-01\) or data.end \(e.g. 2010-05-31\)",
+    ):
+        load_prices("csv", csv)
+    assert load_prices("csv", csv, max_date_gap=31)[0].shape[0] == (~june).sum()
+    after, _ = load_prices("csv", csv, start="2010-07-01")
+    assert after.index[0] == pd.Timestamp("2010-07-01")
+    with pytest.raises(DataError, match=r"data.max_date_gap must be > 0, got 0"):
+        load_prices("csv", csv, max_date_gap=0)
+
+
+def test_default_data_has_no_stretch_beyond_the_default_limit():
+    # the longest closure of the default data (September 2001) is 7 days: a CSV of the same
+    # prices passes the check that a file with missing rows fails
+    prices, _ = load_skfolio_prices()
+    gaps = prices.index.to_series().diff().dt.days
+    assert gaps.max() == 7 and gaps.idxmax() == pd.Timestamp("2001-09-17")
+    assert validate_prices(prices, "skfolio", MAX_DATE_GAP_DAYS).equals(prices)

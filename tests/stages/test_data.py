@@ -279,3 +279,18 @@ def test_no_partial_output_on_late_failure(project_tmp, price_frame):
         with pytest.raises(DataError):
             run_csv(project_tmp, csv, series="nope")
     assert outputs(project_tmp) == ["dvc.yaml", "p.csv"]
+
+
+def test_long_layout_through_the_stage_gives_the_wide_returns(project_tmp, price_frame):
+    from tests.data.test_price_files import write_long
+
+    wide = run_csv(project_tmp, write_csv(project_tmp / "wide.csv", price_frame))["returns"]
+    long_csv = write_long(project_tmp / "long.csv", price_frame)
+    kw = {
+        "layout": "long",
+        "date_column": "date",
+        "ticker_column": "ticker",
+        "price_column": "close",
+    }
+    out = run_csv(project_tmp, long_csv, **kw)["returns"]
+    pd.testing.assert_frame_equal(out, wide)

@@ -2,7 +2,8 @@
 
 ``python -m tests.support.notebook_params`` lists every notebook whose ``parameters`` cell
 differs from the values its stage declares in ``params.yaml``; ``--write`` rewrites those
-cells (the first comment line is kept; the literals are formatted by ruff). papermill
+cells, and any cell not written the way :func:`cell_source` writes it (the first comment
+line is kept; the literals are formatted by ruff). papermill
 injects the real values when DVC runs a stage, so a stale default only misleads someone
 who opens the notebook to explore, which is what this keeps from happening.
 """
@@ -10,6 +11,8 @@ who opens the notebook to explore, which is what this keeps from happening.
 from __future__ import annotations
 
 import ast
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +51,56 @@ def _literal(value: Any, indent: int = 0) -> str:
     return repr(value)
 
 
+_STRING_LINE = re.compile(
+    r"^(?P<pad>\s*)(?P<head>\w+ = |(?:'[^']*'|\"[^\"]*\"): )(?P<lit>.+?)(?P<comma>,?)$"
+)
+
+
+def _split_string_lines(source: str) -> str:
+    """Write each string literal with two ``=`` as a concatenation, one item per line.
+
+    papermill reads a parameters cell line by line and warns ("Unable to parse line") about
+    every line with two ``=``, such as ``"portfolios": "a=x,y; b=z"``.
+    """
+    out = []
+    for line in source.splitlines():
+        match = _STRING_LINE.match(line)
+        value = None
+        if match and line.count("=") > 1:
+            try:
+                value = ast.literal_eval(match["lit"])
+            except (ValueError, SyntaxError):
+                value = None
+        if not isinstance(value, str):
+            out.append(line)
+            continue
+        pad = match["pad"]
+        out.append(f"{pad}{match['head']}(")
+        # JSON's quoting is a valid Python literal with ruff's double quotes
+        out += [f"{pad}    {json.dumps(part)}" for part in _one_equals_sign_per_line(value)]
+        out.append(f"{pad}){match['comma']}")
+    return "\n".join(out)
+
+
+def _one_equals_sign_per_line(text: str) -> list[str]:
+    """``text`` cut after ``"; "`` (then ``", "``) into pieces with at most one ``=`` each.
+
+    papermill reads a parameters cell line by line and warns ("Unable to parse line") about
+    every line with two ``=``; a list such as ``"a=1; b=2"`` is therefore written as an
+    implicit concatenation, one item per line.
+    """
+    pieces: list[str] = []
+    for item in re.split(r"(?<=; )", text):
+        pieces += re.split(r"(?<=, )", item) if item.count("=") > 1 else [item]
+    out: list[str] = []
+    for piece in pieces:
+        if out and (out[-1] + piece).count("=") <= 1 and not out[-1].endswith("; "):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
+
+
 def cell_source(declared: dict[str, Any], old_source: str) -> str:
     """The parameters cell for ``declared`` (ruff-formatted, first comment line kept)."""
     first = old_source.splitlines()[0] if old_source.startswith("#") else ""
@@ -61,7 +114,7 @@ def cell_source(declared: dict[str, Any], old_source: str) -> str:
         check=True,
         cwd=ROOT,
     )
-    return proc.stdout.rstrip("\n")
+    return _split_string_lines(proc.stdout.rstrip("\n"))
 
 
 def stale() -> dict[str, list[str]]:
@@ -91,15 +144,16 @@ def main() -> None:
     found = stale()
     for stage, keys in found.items():
         print(f"{stage}: {', '.join(keys)}")
-    if "--write" in sys.argv:
-        notebooks = stage_notebooks()
-        for stage in found:
-            path = notebooks[stage]
+    if "--write" in sys.argv:  # stale values, or a cell not written as cell_source writes it
+        for stage, path in stage_notebooks().items():
             nb = nbformat.read(path, as_version=4)
             cell = parameters_cell(nb)
             declared = stage_params(stage, ROOT / "params.yaml", ROOT / "dvc.yaml")
-            cell.source = cell_source(declared, cell.source)
-            nbformat.write(nb, path)
+            source = cell_source(declared, cell.source)
+            if source != cell.source:
+                cell.source = source
+                nbformat.write(nb, path)
+                print(f"rewrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

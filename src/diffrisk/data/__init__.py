@@ -6,6 +6,7 @@ from diffrisk.data.prices import (
     forward_fill_gaps,
     load_prices,
     load_skfolio_prices,
+    read_long_price_csv,
     read_price_csv,
     validate_prices,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "load_returns",
     "load_skfolio_prices",
     "log_returns",
+    "read_long_price_csv",
     "read_price_csv",
     "returns_until",
     "summary_table",

@@ -10,18 +10,34 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from diffrisk.data.dates import DateFormatError, parse_dates
+from diffrisk.data.errors import DataError
+from diffrisk.data.price_files import LAYOUTS, read_long_price_csv, read_price_csv
+
+__all__ = [
+    "MAX_DATE_GAP_DAYS",
+    "MAX_MEDIAN_GAP_DAYS",
+    "DataError",
+    "UnsortedDatesWarning",
+    "forward_fill_gaps",
+    "load_prices",
+    "load_skfolio_prices",
+    "read_long_price_csv",
+    "read_price_csv",
+    "sort_dates",
+    "validate_prices",
+]
 
 logger = logging.getLogger(__name__)
-
-
-class DataError(ValueError):
-    """Invalid input data or data parameters (the message says what and where)."""
 
 
 #: Largest median gap (calendar days) between consecutive dates of a daily price file:
 #: trading days are 1 day apart (3 over a weekend), weekly prices 7.
 MAX_MEDIAN_GAP_DAYS = 4.0
+
+#: Default longest stretch (calendar days) between two consecutive rows (``data.max_date_gap``):
+#: a longer run of missing rows would be read as one day's return. The S&P 500's longest
+#: closure since 1990 (September 2001) is 7 days; a lunar-new-year week about 11.
+MAX_DATE_GAP_DAYS = 14
 
 
 class UnsortedDatesWarning(UserWarning):
@@ -46,67 +62,6 @@ def load_skfolio_prices(index_name: str = "sp500") -> tuple[pd.DataFrame, pd.Ser
     index.index = pd.DatetimeIndex(index.index).astype("datetime64[ns]").rename("date")
     prices.columns = [str(c) for c in prices.columns]
     return prices.astype(float), index.astype(float)
-
-
-def read_price_csv(
-    path: str | Path, date_column: str, date_format: str | None = None
-) -> pd.DataFrame:
-    """Read a wide price CSV: one date column, one column of prices per ticker.
-
-    Parameters
-    ----------
-    path : path-like
-        The CSV file.
-    date_column : str
-        Name of the column holding the dates.
-    date_format : str, optional
-        strftime format of the dates (``data.date_format``, e.g. ``"%d/%m/%Y"``); None
-        infers it where no guess is needed (:func:`diffrisk.data.dates.parse_dates`).
-
-    Returns
-    -------
-    DataFrame
-        Prices indexed by date (strings kept as read; see :func:`validate_prices`).
-
-    Raises
-    ------
-    DataError
-        If the file is missing, unreadable or empty, or lacks ``date_column``, or a date
-        cannot be parsed, is ambiguous (day or month first) or falls on a weekend without
-        an explicit ``date_format`` (naming the row and value).
-    """
-    path = Path(path)
-    if not str(path) or not path.is_file():
-        raise DataError(f"price CSV {path} does not exist (parameter data.csv_path)")
-    try:
-        raw = pd.read_csv(path, dtype=str, skipinitialspace=True)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"price CSV {path} is empty") from exc
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"price CSV {path} could not be read: {exc}") from exc
-    if raw.empty:
-        raise DataError(f"price CSV {path} has a header but no rows")
-    if raw.shape[1] == 1 and (sep := next((c for c in ";\t|" if c in raw.columns[0]), None)):
-        raise DataError(
-            f"price CSV {path}: the header {raw.columns[0]!r} is a single column; the file "
-            f"seems separated by {sep!r}: save it comma-separated (decimal points, not commas)"
-        )
-    if date_column not in raw.columns:
-        raise DataError(
-            f"price CSV {path} has no date column {date_column!r} (parameter "
-            f"data.date_column); columns are {list(raw.columns)}"
-        )
-    try:
-        dates = parse_dates(
-            raw[date_column], f"price CSV {path}, column {date_column!r}", date_format or None
-        )
-    except DateFormatError as exc:
-        raise DataError(str(exc)) from exc
-    frame = raw.drop(columns=[date_column])
-    frame.index = dates.rename("date")
-    if frame.shape[1] == 0:
-        raise DataError(f"price CSV {path} has no price columns besides {date_column!r}")
-    return frame
 
 
 def _to_numeric_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -154,7 +109,9 @@ def sort_dates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame
 
 
-def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+def validate_prices(
+    frame: pd.DataFrame, source: str, max_date_gap: float = MAX_DATE_GAP_DAYS
+) -> pd.DataFrame:
     """Check dates and prices; return numeric prices sorted by date.
 
     Apply it to the columns and dates that will be used (:func:`load_prices` selects
@@ -167,6 +124,8 @@ def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         Prices indexed by date (values may still be strings).
     source : str
         Where the prices came from, used in error messages.
+    max_date_gap : float
+        Longest stretch in calendar days between consecutive dates (``data.max_date_gap``).
 
     Returns
     -------
@@ -178,7 +137,9 @@ def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     ------
     DataError
         Duplicate dates, dates further apart than daily prices (median gap above
-        :data:`MAX_MEDIAN_GAP_DAYS`), non-numeric prices, prices <= 0, a column with no
+        :data:`MAX_MEDIAN_GAP_DAYS`), a stretch of missing rows (consecutive dates more
+        than ``max_date_gap`` days apart; each named, with the ``data.start`` or
+        ``data.end`` that avoids the longest), non-numeric prices, prices <= 0, a column with no
         price, columns with no price on the first date (all of them named, with the first
         ``data.start`` at which every column has a price).
 
@@ -196,6 +157,7 @@ def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             f"{len(gaps)} gaps, e.g. {frame.index[i].date()} to {frame.index[i + 1].date()}); "
             "the study needs daily prices, one row per trading day"
         )
+    _check_date_gaps(frame.index, gaps, source, max_date_gap)
     prices = _to_numeric_prices(frame, source)
     for col in prices.columns:
         values = prices[col]
@@ -228,6 +190,29 @@ def validate_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             "tickers out with data.tickers"
         )
     return prices
+
+
+def _check_date_gaps(
+    dates: pd.DatetimeIndex, gaps: np.ndarray, source: str, max_date_gap: float
+) -> None:
+    """Refuse consecutive dates more than ``max_date_gap`` calendar days apart."""
+    if not max_date_gap > 0:
+        raise DataError(f"parameter data.max_date_gap must be > 0, got {max_date_gap}")
+    long = np.flatnonzero(gaps > max_date_gap)
+    if not len(long):
+        return
+    listed = ", ".join(
+        f"{dates[i].date()} to {dates[i + 1].date()} ({gaps[i]:g} days)" for i in long[:5]
+    )
+    more = f" and {len(long) - 5} more" if len(long) > 5 else ""
+    worst = long[np.argmax(gaps[long])]
+    raise DataError(
+        f"{source}: {len(long)} stretch(es) of missing rows, consecutive dates more than "
+        f"data.max_date_gap={max_date_gap:g} days apart: {listed}{more}; the return across "
+        "such a stretch would count as one day's. Fill the rows, cut the dates with "
+        f"data.start (e.g. {dates[worst + 1].date()}) or data.end (e.g. {dates[worst].date()}), "
+        "or raise data.max_date_gap"
+    )
 
 
 def forward_fill_gaps(prices: pd.DataFrame, max_ffill: int, source: str) -> pd.DataFrame:
@@ -275,6 +260,10 @@ def load_prices(
     start: str | None = None,
     end: str | None = None,
     max_ffill: int = 3,
+    layout: str = "wide",
+    ticker_column: str = "Ticker",
+    price_column: str = "Price",
+    max_date_gap: float = MAX_DATE_GAP_DAYS,
 ) -> tuple[pd.DataFrame, pd.Series | None]:
     """Load and validate constituent prices and (optionally) an index.
 
@@ -290,8 +279,9 @@ def load_prices(
         strftime format of its dates (``data.date_format``; None = inferred, ambiguous or
         weekend dates refused).
     index_column : str, optional
-        Column of the CSV holding an index level; it becomes the series ``index_name``
-        and is not part of the equal-weighted portfolio.
+        Column of the CSV holding an index level (in the long layout: the ticker whose
+        prices are the index); it becomes the series ``index_name`` and is not part of the
+        equal-weighted portfolio.
     index_name : str
         Name of the index series (``sp500`` for the default data).
     tickers : sequence of str, optional
@@ -300,6 +290,15 @@ def load_prices(
         Keep dates in [start, end].
     max_ffill : int
         Longest NaN gap (days) that is forward-filled.
+    layout : {"wide", "long"}
+        The CSV's layout (``data.layout``): one column per ticker, or one row per date and
+        ticker (:mod:`diffrisk.data.price_files`).
+    ticker_column, price_column : str
+        The long layout's ticker and price columns (``data.ticker_column``,
+        ``data.price_column``).
+    max_date_gap : float
+        Longest stretch (calendar days) between consecutive dates of the CSV
+        (``data.max_date_gap``).
 
     Returns
     -------
@@ -316,16 +315,27 @@ def load_prices(
         if not csv_path:
             raise DataError("parameter data.csv_path is empty but data.source is 'csv'")
         where = f"price CSV {csv_path}"
-        raw = sort_dates(read_price_csv(csv_path, date_column, date_format), where)
+        if layout == "wide":
+            raw = read_price_csv(csv_path, date_column, date_format)
+            what, label = "columns", "index column"
+        elif layout == "long":
+            raw = read_long_price_csv(
+                csv_path, date_column, ticker_column, price_column, date_format
+            )
+            what, label = f"tickers in column {ticker_column!r}", "index ticker"
+        else:
+            raise DataError(f"parameter data.layout must be one of {LAYOUTS}, got {layout!r}")
+        raw = sort_dates(raw, where)
         if index_column and index_column not in raw.columns:
             raise DataError(
-                f"{where} has no index column {index_column!r} (parameter "
-                f"data.index_column); columns are {list(raw.columns)}"
+                f"{where} has no {label} {index_column!r} (parameter data.index_column); "
+                f"{what} are {list(raw.columns)}"
             )
         # only the columns and dates used are checked: data.tickers and data.start/end can
         # leave out a ticker listed late or a bad stretch of the file
         extra = [index_column] if index_column else []
-        prices = validate_prices(_select(raw, tickers, start, end, where, extra), where)
+        used = _select(raw, tickers, start, end, where, extra)
+        prices = validate_prices(used, where, max_date_gap)
         index = prices.pop(index_column).rename(index_name) if index_column else None
     else:
         raise DataError(f"parameter data.source must be 'skfolio' or 'csv', got {source!r}")

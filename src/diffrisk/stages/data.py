@@ -29,7 +29,10 @@ def prepare_data(
     *,
     source: str,
     csv_path: str,
+    layout: str,
     date_column: str,
+    ticker_column: str,
+    price_column: str,
     date_format: str,
     index_column: str,
     index_name: str,
@@ -37,6 +40,7 @@ def prepare_data(
     start: str,
     end: str,
     max_ffill: int,
+    max_date_gap: float,
     fix_spikes: bool,
     spike_threshold: float,
     train_end: str,
@@ -54,8 +58,8 @@ def prepare_data(
 
     Parameters
     ----------
-    source, csv_path, date_column, date_format, index_column, index_name, tickers, start, end,
-    max_ffill
+    source, csv_path, layout, date_column, ticker_column, price_column, date_format,
+    index_column, index_name, tickers, start, end, max_ffill, max_date_gap
         See :func:`diffrisk.data.prices.load_prices` (``data.*`` parameters); ``tickers`` is
         comma-separated ("" = all); ``date_format`` "" = inferred (ambiguous or weekend dates
         refused).
@@ -97,7 +101,10 @@ def prepare_data(
     prices, index = load_prices(
         source=source,
         csv_path=csv_path or None,
+        layout=layout,
         date_column=date_column,
+        ticker_column=ticker_column,
+        price_column=price_column,
         date_format=date_format or None,
         index_column=index_column or None,
         index_name=index_name,
@@ -105,6 +112,7 @@ def prepare_data(
         start=start or None,
         end=end or None,
         max_ffill=int(max_ffill),
+        max_date_gap=float(max_date_gap),
     )
     spikes = detect_spikes(prices, threshold=float(spike_threshold))
     logger.info("found %d isolated spikes (fix_spikes=%s)", len(spikes), fix_spikes)

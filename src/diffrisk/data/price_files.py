@@ -1,0 +1,205 @@
+"""A user's price file, wide or long, read into one column of prices per ticker.
+
+Two layouts (parameter ``data.layout``):
+
+* **wide**: a date column and one column of prices per ticker (a spreadsheet export);
+* **long**: one row per date and ticker, with a date, a ticker and a price column (a
+  database or vendor export, ``date,ticker,price``); other columns are ignored.
+
+Both are returned wide, indexed by date, with the values still as read: the value checks
+(:func:`diffrisk.data.prices.validate_prices`) run later, on the tickers and dates used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from diffrisk.data.dates import DateFormatError, parse_dates
+from diffrisk.data.errors import DataError
+
+__all__ = ["LAYOUTS", "read_long_price_csv", "read_price_csv"]
+
+#: Accepted values of ``data.layout``.
+LAYOUTS = ("wide", "long")
+
+
+def _line(i: int) -> int:
+    """Line in the file of data row ``i`` (0-based; the header is line 1)."""
+    return int(i) + 2
+
+
+def _read_raw(path: str | Path) -> pd.DataFrame:
+    """Every cell of the CSV as text; refuse a missing, empty or wrongly separated file."""
+    path = Path(path)
+    if not str(path) or not path.is_file():
+        raise DataError(f"price CSV {path} does not exist (parameter data.csv_path)")
+    try:
+        raw = pd.read_csv(path, dtype=str, skipinitialspace=True)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"price CSV {path} is empty") from exc
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"price CSV {path} could not be read: {exc}") from exc
+    if raw.empty:
+        raise DataError(f"price CSV {path} has a header but no rows")
+    if raw.shape[1] == 1 and (sep := next((c for c in ";\t|" if c in raw.columns[0]), None)):
+        raise DataError(
+            f"price CSV {path}: the header {raw.columns[0]!r} is a single column; the file "
+            f"seems separated by {sep!r}: save it comma-separated (decimal points, not commas)"
+        )
+    return raw
+
+
+def _require_columns(raw: pd.DataFrame, path: Path, **columns: str) -> None:
+    """Refuse a file without the columns named by ``data.<key>`` (``date_column=...``)."""
+    missing = [
+        f"{key.removesuffix('_column')} column {col!r} (parameter data.{key})"
+        for key, col in columns.items()
+        if col not in raw.columns
+    ]
+    if missing:
+        raise DataError(
+            f"price CSV {path} has no {', no '.join(missing)}; columns are {list(raw.columns)}"
+        )
+
+
+def _dates(raw: pd.DataFrame, path: Path, date_column: str, date_format: str | None):
+    try:
+        return parse_dates(
+            raw[date_column], f"price CSV {path}, column {date_column!r}", date_format or None
+        ).rename("date")
+    except DateFormatError as exc:
+        raise DataError(str(exc)) from exc
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns none of whose non-blank values is a number (tickers, names)."""
+    out = []
+    for col in frame.columns:
+        values = frame[col].dropna()
+        values = values[values.str.strip() != ""]
+        if len(values) and pd.to_numeric(values, errors="coerce").isna().all():
+            out.append(col)
+    return out
+
+
+def read_price_csv(
+    path: str | Path, date_column: str, date_format: str | None = None
+) -> pd.DataFrame:
+    """Read a wide price CSV: one date column, one column of prices per ticker.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file.
+    date_column : str
+        Name of the column holding the dates.
+    date_format : str, optional
+        strftime format of the dates (``data.date_format``, e.g. ``"%d/%m/%Y"``); None
+        infers it where no guess is needed (:func:`diffrisk.data.dates.parse_dates`).
+
+    Returns
+    -------
+    DataFrame
+        Prices indexed by date (strings kept as read; see
+        :func:`diffrisk.data.prices.validate_prices`).
+
+    Raises
+    ------
+    DataError
+        If the file is missing, unreadable or empty, or lacks ``date_column``, or a date
+        cannot be parsed, is ambiguous (day or month first) or falls on a weekend without
+        an explicit ``date_format`` (naming the row and value); if dates repeat while a
+        column holds text, the file is named as a long one (``data.layout: long``).
+    """
+    path = Path(path)
+    raw = _read_raw(path)
+    _require_columns(raw, path, date_column=date_column)
+    dates = _dates(raw, path, date_column, date_format)
+    frame = raw.drop(columns=[date_column])
+    frame.index = dates
+    if frame.shape[1] == 0:
+        raise DataError(f"price CSV {path} has no price columns besides {date_column!r}")
+    text = _text_columns(frame)
+    if text and frame.index.duplicated().any():
+        raise DataError(
+            f"price CSV {path}: dates repeat and column {text[0]!r} holds text (e.g. "
+            f"{frame[text[0]].dropna().iloc[0]!r}), not prices: a file with one row per date "
+            "and ticker is read with data.layout: long, data.ticker_column and "
+            "data.price_column"
+        )
+    return frame
+
+
+def read_long_price_csv(
+    path: str | Path,
+    date_column: str,
+    ticker_column: str,
+    price_column: str,
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    r"""Read a long price CSV (one row per date and ticker) into one column per ticker.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file.
+    date_column, ticker_column, price_column : str
+        The columns holding the date, the ticker and its price (``data.date_column``,
+        ``data.ticker_column``, ``data.price_column``); other columns are ignored.
+    date_format : str, optional
+        As in :func:`read_price_csv`.
+
+    Returns
+    -------
+    DataFrame
+        Prices indexed by date, one column per ticker in sorted order (the rows' order
+        does not matter), the values still text; a ticker with no row on a date has NaN
+        there (a late listing, a delisting or a gap, checked later).
+
+    Raises
+    ------
+    DataError
+        As :func:`read_price_csv`, and for a missing ticker or price column, a blank ticker,
+        or a date and ticker given twice (naming the lines of the file).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "long.csv"
+    >>> _ = path.write_text("date,ticker,close\n2020-01-02,AAA,10\n2020-01-02,BBB,20\n"
+    ...                     "2020-01-03,AAA,11\n2020-01-03,BBB,19\n")
+    >>> wide = read_long_price_csv(path, "date", "ticker", "close")
+    >>> wide.columns.tolist(), str(wide.index[1].date()), wide.loc["2020-01-03", "BBB"]
+    (['AAA', 'BBB'], '2020-01-03', '19')
+    """
+    path = Path(path)
+    raw = _read_raw(path)
+    _require_columns(
+        raw, path, date_column=date_column, ticker_column=ticker_column, price_column=price_column
+    )
+    tickers = raw[ticker_column].fillna("").str.strip()
+    blank = np.flatnonzero((tickers == "").to_numpy())
+    if len(blank):
+        raise DataError(
+            f"price CSV {path}, line {_line(blank[0])}: column {ticker_column!r} (parameter "
+            f"data.ticker_column) is blank; {len(blank)} row(s) have no ticker"
+        )
+    dates = _dates(raw, path, date_column, date_format)
+    keys = pd.DataFrame({"date": dates.to_numpy(), "ticker": tickers.to_numpy()})
+    twice = keys.duplicated(keep=False).to_numpy()
+    if twice.any():
+        rows = np.flatnonzero(twice)
+        first = keys.iloc[rows[0]]
+        lines = [_line(i) for i in rows if (keys.iloc[i] == first).all()]
+        raise DataError(
+            f"price CSV {path}: ticker {first['ticker']!r} has {len(lines)} rows for "
+            f"{first['date'].date()} (lines {lines}); {int(twice.sum())} rows repeat a date "
+            "and ticker (each pair must appear once)"
+        )
+    long = keys.assign(price=raw[price_column].to_numpy())
+    wide = long.pivot(index="date", columns="ticker", values="price")
+    wide = wide.reindex(columns=sorted(set(keys["ticker"]))).rename_axis(columns=None)
+    return wide.rename_axis("date")

@@ -1,0 +1,135 @@
+"""Tests of diffrisk.data.price_files: wide and long price files read to one column per ticker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffrisk.data.errors import DataError
+from diffrisk.data.price_files import read_long_price_csv, read_price_csv
+from diffrisk.data.prices import load_prices
+from tests.conftest import write_csv
+
+
+def write_long(path, frame, shuffle=True, **extra):
+    """``frame`` (dates x tickers) as a long CSV: date, ticker, close (+ ``extra`` columns)."""
+    long = (
+        frame.rename_axis("date").reset_index().melt("date", var_name="ticker", value_name="close")
+    )
+    long = long.dropna(subset=["close"])
+    long["date"] = long["date"].dt.strftime("%Y-%m-%d")
+    for name, value in extra.items():
+        long[name] = value
+    if shuffle:  # rows in no particular order, as a database returns them
+        long = long.sample(frac=1.0, random_state=0)
+    long.to_csv(path, index=False)
+    return path
+
+
+def test_long_file_gives_the_prices_of_the_wide_file(tmp_path, price_frame):
+    long_csv = write_long(tmp_path / "long.csv", price_frame, volume=1000)
+    wide_csv = write_csv(tmp_path / "wide.csv", price_frame)
+    got = read_long_price_csv(long_csv, "date", "ticker", "close")
+    assert list(got.columns) == ["AAA", "BBB", "CCC"]  # sorted, whatever the rows' order
+    assert got.index.equals(price_frame.index)
+    np.testing.assert_allclose(got[price_frame.columns].astype(float), price_frame, rtol=1e-12)
+    from_long = load_prices(
+        "csv",
+        long_csv,
+        date_column="date",
+        layout="long",
+        ticker_column="ticker",
+        price_column="close",
+        tickers=["AAA", "BBB", "CCC"],
+    )[0]
+    from_wide = load_prices("csv", wide_csv, date_column="Date")[0]
+    pd.testing.assert_frame_equal(from_long, from_wide, check_names=False)
+
+
+def test_long_index_ticker_becomes_the_index_series(tmp_path, price_frame):
+    csv = write_long(tmp_path / "long.csv", price_frame)
+    prices, index = load_prices(
+        "csv",
+        csv,
+        date_column="date",
+        layout="long",
+        ticker_column="ticker",
+        price_column="close",
+        index_column="CCC",
+        index_name="idx",
+    )
+    assert "CCC" not in prices.columns and index.name == "idx"
+    np.testing.assert_allclose(index.to_numpy(), price_frame["CCC"].to_numpy(), rtol=1e-12)
+    with pytest.raises(DataError, match=r"no index ticker 'SPX' .*tickers in column 'ticker' are"):
+        load_prices(
+            "csv",
+            csv,
+            date_column="date",
+            layout="long",
+            ticker_column="ticker",
+            price_column="close",
+            index_column="SPX",
+        )
+
+
+def test_long_late_listing_is_a_gap_settled_by_data_start(tmp_path, price_frame):
+    late = price_frame.copy()
+    late.iloc[:60, 1] = np.nan  # BBB has no rows before its listing
+    csv = write_long(tmp_path / "long.csv", late)
+    kw = {
+        "date_column": "date",
+        "layout": "long",
+        "ticker_column": "ticker",
+        "price_column": "close",
+    }
+    first = price_frame.index[60].date()
+    with pytest.raises(DataError, match=rf"'BBB' \(first price {first}\).*data.start to {first}"):
+        load_prices("csv", csv, **kw)
+    prices, _ = load_prices("csv", csv, start=str(first), **kw)
+    assert prices.index[0].date() == first and not prices.isna().any().any()
+
+
+def test_long_date_and_ticker_twice_names_the_lines(tmp_path):
+    csv = tmp_path / "dup.csv"
+    csv.write_text(
+        "date,ticker,close\n2020-01-02,AAA,10\n2020-01-02,BBB,20\n2020-01-03,AAA,11\n"
+        "2020-01-02,AAA,10.5\n"
+    )
+    with pytest.raises(
+        DataError, match=r"ticker 'AAA' has 2 rows for 2020-01-02 \(lines \[2, 5\]\); 2 rows repeat"
+    ):
+        read_long_price_csv(csv, "date", "ticker", "close")
+
+
+def test_long_missing_columns_and_blank_ticker_named(tmp_path):
+    csv = tmp_path / "p.csv"
+    csv.write_text("date,symbol,close\n2020-01-02,AAA,10\n2020-01-03,,11\n")
+    with pytest.raises(
+        DataError, match=r"no ticker column 'ticker' \(parameter data.ticker_column\); columns are "
+    ):
+        read_long_price_csv(csv, "date", "ticker", "close")
+    with pytest.raises(
+        DataError,
+        match=r"no ticker column 'Ticker' \(parameter data.ticker_column\), no price column 'Pr",
+    ):
+        read_long_price_csv(csv, "date", "Ticker", "Price")
+    with pytest.raises(DataError, match=r"line 3: column 'symbol' .* is blank; 1 row\(s\)"):
+        read_long_price_csv(csv, "date", "symbol", "close")
+
+
+def test_long_file_read_as_wide_says_set_layout_long(tmp_path, price_frame):
+    csv = write_long(tmp_path / "long.csv", price_frame, shuffle=False)
+    with pytest.raises(
+        DataError,
+        match=r"dates repeat and column 'ticker' holds text \(e.g. 'AAA'\).*data.layout: long",
+    ):
+        read_price_csv(csv, "date")
+
+
+def test_unknown_layout_refused(tmp_path, price_frame):
+    csv = write_csv(tmp_path / "wide.csv", price_frame)
+    with pytest.raises(
+        DataError, match=r"data.layout must be one of \('wide', 'long'\), got 'tall'"
+    ):
+        load_prices("csv", csv, layout="tall")
