@@ -34,7 +34,7 @@ def test_stretch_of_missing_rows_named_with_the_dates_that_avoid_it(tmp_path, pr
         DataError,
         match=r"gap.csv: 1 stretch\(es\) of missing rows, consecutive dates more than "
         r"data.max_date_gap=14 days apart: 2010-05-31 to 2010-07-01 \(31 days\); .*"
-        r"data.start \(e.g. 2010-07-01\) or data.end \(e.g. 2010-05-31\)",
+        r"set data.start to 2010-07-01 or later or data.end to 2010-05-31 or earlier",
     ):
         load_prices("csv", csv)
     assert load_prices("csv", csv, max_date_gap=31)[0].shape[0] == (~june).sum()
@@ -51,3 +51,20 @@ def test_default_data_has_no_stretch_beyond_the_default_limit():
     gaps = prices.index.to_series().diff().dt.days
     assert gaps.max() == 7 and gaps.idxmax() == pd.Timestamp("2001-09-17")
     assert validate_prices(prices, "skfolio", MAX_DATE_GAP_DAYS).equals(prices)
+
+
+def test_several_stretches_named_with_the_start_and_end_that_avoid_them_all(tmp_path, price_frame):
+    d = price_frame.index
+    holes = ((d >= "2010-06-01") & (d <= "2010-06-30")) | (
+        (d >= "2012-03-01") & (d <= "2012-03-20")
+    )
+    csv = write_csv(tmp_path / "gaps.csv", price_frame.loc[~holes])
+    with pytest.raises(
+        DataError,
+        match=r"2 stretch\(es\) .*: 2010-05-31 to 2010-07-01 \(31 days\), 2012-02-29 to "
+        r"2012-03-21 \(21 days\); .*set data.start to 2012-03-21 or later or data.end to "
+        r"2010-05-31 or earlier",
+    ):
+        load_prices("csv", csv)
+    assert load_prices("csv", csv, start="2012-03-21")[0].index[0] == pd.Timestamp("2012-03-21")
+    assert load_prices("csv", csv, end="2010-05-31")[0].index[-1] == pd.Timestamp("2010-05-31")

@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 MAX_MEDIAN_GAP_DAYS = 4.0
 
 #: Default longest stretch (calendar days) between two consecutive rows (``data.max_date_gap``):
-#: a longer run of missing rows would be read as one day's return. The S&P 500's longest
-#: closure since 1990 (September 2001) is 7 days; a lunar-new-year week about 11.
+#: a longer run of missing rows would be read as one day's return. The default data's
+#: longest gap (the market's closure of September 2001) is 7 days.
 MAX_DATE_GAP_DAYS = 14
 
 
@@ -138,9 +138,9 @@ def validate_prices(
     DataError
         Duplicate dates, dates further apart than daily prices (median gap above
         :data:`MAX_MEDIAN_GAP_DAYS`), a stretch of missing rows (consecutive dates more
-        than ``max_date_gap`` days apart; each named, with the ``data.start`` or
-        ``data.end`` that avoids the longest), non-numeric prices, prices <= 0, a column with no
-        price, columns with no price on the first date (all of them named, with the first
+        than ``max_date_gap`` days apart; each named, with the ``data.start`` and the
+        ``data.end`` that avoid them all), non-numeric prices, prices <= 0, a column with
+        no price, columns with no price on the first date (all of them named, with the first
         ``data.start`` at which every column has a price).
 
     Warns
@@ -205,13 +205,12 @@ def _check_date_gaps(
         f"{dates[i].date()} to {dates[i + 1].date()} ({gaps[i]:g} days)" for i in long[:5]
     )
     more = f" and {len(long) - 5} more" if len(long) > 5 else ""
-    worst = long[np.argmax(gaps[long])]
     raise DataError(
         f"{source}: {len(long)} stretch(es) of missing rows, consecutive dates more than "
         f"data.max_date_gap={max_date_gap:g} days apart: {listed}{more}; the return across "
-        "such a stretch would count as one day's. Fill the rows, cut the dates with "
-        f"data.start (e.g. {dates[worst + 1].date()}) or data.end (e.g. {dates[worst].date()}), "
-        "or raise data.max_date_gap"
+        "such a stretch would count as one day's. Fill the rows, set data.start to "
+        f"{dates[long[-1] + 1].date()} or later or data.end to {dates[long[0]].date()} or "
+        "earlier, or raise data.max_date_gap"
     )
 
 
