@@ -110,6 +110,25 @@ def write_csv(path, frame, date_column="Date"):
     return path
 
 
+def write_long(path, frame, shuffle=True, **extra):
+    """``frame`` (dates x tickers) as a long CSV: date, ticker, close (+ ``extra`` columns)."""
+    long = (
+        frame.rename_axis("date").reset_index().melt("date", var_name="ticker", value_name="close")
+    )
+    long = long.dropna(subset=["close"])
+    long["date"] = long["date"].dt.strftime("%Y-%m-%d")
+    for name, value in extra.items():
+        long[name] = value
+    if shuffle:  # rows in no particular order, as a database returns them
+        long = long.sample(frac=1.0, random_state=0)
+    long.to_csv(path, index=False)
+    return path
+
+
+#: The keys of load_prices (and of params.yaml's data section) for a file written by write_long.
+LONG = {"date_column": "date", "layout": "long", "ticker_column": "ticker", "price_column": "close"}
+
+
 # Split dates shared by the tests of diffrisk.data and of the data stage.
 SPLITS = {
     "train_end": "2011-12-31",

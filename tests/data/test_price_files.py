@@ -9,22 +9,7 @@ import pytest
 from diffrisk.data.errors import DataError
 from diffrisk.data.price_files import read_long_price_csv, read_price_csv
 from diffrisk.data.prices import load_prices
-from tests.conftest import write_csv
-
-
-def write_long(path, frame, shuffle=True, **extra):
-    """``frame`` (dates x tickers) as a long CSV: date, ticker, close (+ ``extra`` columns)."""
-    long = (
-        frame.rename_axis("date").reset_index().melt("date", var_name="ticker", value_name="close")
-    )
-    long = long.dropna(subset=["close"])
-    long["date"] = long["date"].dt.strftime("%Y-%m-%d")
-    for name, value in extra.items():
-        long[name] = value
-    if shuffle:  # rows in no particular order, as a database returns them
-        long = long.sample(frac=1.0, random_state=0)
-    long.to_csv(path, index=False)
-    return path
+from tests.conftest import LONG, write_csv, write_long
 
 
 def test_long_file_gives_the_prices_of_the_wide_file(tmp_path, price_frame):
@@ -34,59 +19,28 @@ def test_long_file_gives_the_prices_of_the_wide_file(tmp_path, price_frame):
     assert list(got.columns) == ["AAA", "BBB", "CCC"]  # sorted, whatever the rows' order
     assert got.index.equals(price_frame.index)
     np.testing.assert_allclose(got[price_frame.columns].astype(float), price_frame, rtol=1e-12)
-    from_long = load_prices(
-        "csv",
-        long_csv,
-        date_column="date",
-        layout="long",
-        ticker_column="ticker",
-        price_column="close",
-        tickers=["AAA", "BBB", "CCC"],
-    )[0]
+    from_long = load_prices("csv", long_csv, tickers=["AAA", "BBB", "CCC"], **LONG)[0]
     from_wide = load_prices("csv", wide_csv, date_column="Date")[0]
     pd.testing.assert_frame_equal(from_long, from_wide, check_names=False)
 
 
 def test_long_index_ticker_becomes_the_index_series(tmp_path, price_frame):
     csv = write_long(tmp_path / "long.csv", price_frame)
-    prices, index = load_prices(
-        "csv",
-        csv,
-        date_column="date",
-        layout="long",
-        ticker_column="ticker",
-        price_column="close",
-        index_column="CCC",
-        index_name="idx",
-    )
+    prices, index = load_prices("csv", csv, index_column="CCC", index_name="idx", **LONG)
     assert "CCC" not in prices.columns and index.name == "idx"
     np.testing.assert_allclose(index.to_numpy(), price_frame["CCC"].to_numpy(), rtol=1e-12)
     with pytest.raises(DataError, match=r"no index ticker 'SPX' .*tickers in column 'ticker' are"):
-        load_prices(
-            "csv",
-            csv,
-            date_column="date",
-            layout="long",
-            ticker_column="ticker",
-            price_column="close",
-            index_column="SPX",
-        )
+        load_prices("csv", csv, index_column="SPX", **LONG)
 
 
 def test_long_late_listing_is_a_gap_settled_by_data_start(tmp_path, price_frame):
     late = price_frame.copy()
     late.iloc[:60, 1] = np.nan  # BBB has no rows before its listing
     csv = write_long(tmp_path / "long.csv", late)
-    kw = {
-        "date_column": "date",
-        "layout": "long",
-        "ticker_column": "ticker",
-        "price_column": "close",
-    }
     first = price_frame.index[60].date()
     with pytest.raises(DataError, match=rf"'BBB' \(first price {first}\).*data.start to {first}"):
-        load_prices("csv", csv, **kw)
-    prices, _ = load_prices("csv", csv, start=str(first), **kw)
+        load_prices("csv", csv, **LONG)
+    prices, _ = load_prices("csv", csv, start=str(first), **LONG)
     assert prices.index[0].date() == first and not prices.isna().any().any()
 
 

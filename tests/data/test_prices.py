@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,23 +28,6 @@ def test_unknown_source():
         load_prices(source="bloomberg")
 
 
-def test_stretch_of_missing_rows_named_with_the_dates_that_avoid_it(tmp_path, price_frame):
-    june = (price_frame.index >= "2010-06-01") & (price_frame.index <= "2010-06-30")
-    csv = write_csv(tmp_path / "gap.csv", price_frame.loc[~june])
-    with pytest.raises(
-        DataError,
-        match=r"gap.csv: 1 stretch\(es\) of missing rows, consecutive dates more than "
-        r"data.max_date_gap=14 days apart: 2010-05-31 to 2010-07-01 \(31 days\); .*"
-        r"set data.start to 2010-07-01 or later or data.end to 2010-05-31 or earlier",
-    ):
-        load_prices("csv", csv)
-    assert load_prices("csv", csv, max_date_gap=31)[0].shape[0] == (~june).sum()
-    after, _ = load_prices("csv", csv, start="2010-07-01")
-    assert after.index[0] == pd.Timestamp("2010-07-01")
-    with pytest.raises(DataError, match=r"data.max_date_gap must be > 0, got 0"):
-        load_prices("csv", csv, max_date_gap=0)
-
-
 def test_default_data_has_no_stretch_beyond_the_default_limit():
     # the longest closure of the default data (September 2001) is 7 days: a CSV of the same
     # prices passes the check that a file with missing rows fails
@@ -53,18 +37,50 @@ def test_default_data_has_no_stretch_beyond_the_default_limit():
     assert validate_prices(prices, "skfolio", MAX_DATE_GAP_DAYS).equals(prices)
 
 
-def test_several_stretches_named_with_the_start_and_end_that_avoid_them_all(tmp_path, price_frame):
-    d = price_frame.index
-    holes = ((d >= "2010-06-01") & (d <= "2010-06-30")) | (
-        (d >= "2012-03-01") & (d <= "2012-03-20")
-    )
-    csv = write_csv(tmp_path / "gaps.csv", price_frame.loc[~holes])
+def drop_rows(frame, *stretches):
+    """``frame`` without the rows of the date ranges ``stretches`` ((first, last), ...)."""
+    keep = np.ones(len(frame), dtype=bool)
+    for first, last in stretches:
+        keep &= ~((frame.index >= first) & (frame.index <= last))
+    return frame.loc[keep]
+
+
+@pytest.mark.parametrize(
+    ("stretches", "named", "start", "end"),
+    [
+        (
+            [("2010-06-01", "2010-06-30")],
+            r"1 .*2010-05-31 to 2010-07-01 \(31 days\)",
+            "2010-07-01",
+            "2010-05-31",
+        ),
+        (
+            [("2010-06-01", "2010-06-30"), ("2012-03-01", "2012-03-20")],
+            r"2 .*: 2010-05-31 to 2010-07-01 \(31 days\), 2012-02-29 to 2012-03-21 \(21 days\)",
+            "2012-03-21",
+            "2010-05-31",
+        ),
+    ],
+)
+def test_stretches_of_missing_rows_named_with_the_start_and_end_that_avoid_them_all(
+    tmp_path, price_frame, stretches, named, start, end
+):
+    csv = write_csv(tmp_path / "gaps.csv", drop_rows(price_frame, *stretches))
     with pytest.raises(
         DataError,
-        match=r"2 stretch\(es\) .*: 2010-05-31 to 2010-07-01 \(31 days\), 2012-02-29 to "
-        r"2012-03-21 \(21 days\); .*set data.start to 2012-03-21 or later or data.end to "
-        r"2010-05-31 or earlier",
+        match=rf"gaps.csv: {named}; the return across such a stretch would count as one day's. "
+        rf"Fill the rows, set data.start to {start} or later or data.end to {end} or earlier",
     ):
         load_prices("csv", csv)
-    assert load_prices("csv", csv, start="2012-03-21")[0].index[0] == pd.Timestamp("2012-03-21")
-    assert load_prices("csv", csv, end="2010-05-31")[0].index[-1] == pd.Timestamp("2010-05-31")
+    assert load_prices("csv", csv, start=start)[0].index[0] == pd.Timestamp(start)
+    assert load_prices("csv", csv, end=end)[0].index[-1] == pd.Timestamp(end)
+
+
+def test_max_date_gap_is_the_limit(tmp_path, price_frame):
+    kept = drop_rows(price_frame, ("2010-06-01", "2010-06-30"))  # a 31-day stretch
+    csv = write_csv(tmp_path / "gap.csv", kept)
+    with pytest.raises(DataError, match=r"consecutive dates more than data.max_date_gap=30 days"):
+        load_prices("csv", csv, max_date_gap=30)
+    assert load_prices("csv", csv, max_date_gap=31)[0].index.equals(kept.index)
+    with pytest.raises(DataError, match=r"data.max_date_gap must be > 0, got 0"):
+        load_prices("csv", csv, max_date_gap=0)

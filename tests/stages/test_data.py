@@ -11,7 +11,7 @@ import pytest
 from diffrisk.data.prices import DataError, UnsortedDatesWarning
 from diffrisk.data.returns import build_returns, load_returns
 from diffrisk.stages import data as data_stage
-from tests.conftest import SPLITS, params_section, write_csv
+from tests.conftest import LONG, SPLITS, params_section, write_csv, write_long
 
 
 def run_csv(project_tmp, csv, **kw):
@@ -282,15 +282,7 @@ def test_no_partial_output_on_late_failure(project_tmp, price_frame):
 
 
 def test_long_layout_through_the_stage_gives_the_wide_returns(project_tmp, price_frame):
-    from tests.data.test_price_files import write_long
-
     wide = run_csv(project_tmp, write_csv(project_tmp / "wide.csv", price_frame))["returns"]
     long_csv = write_long(project_tmp / "long.csv", price_frame)
-    kw = {
-        "layout": "long",
-        "date_column": "date",
-        "ticker_column": "ticker",
-        "price_column": "close",
-    }
-    out = run_csv(project_tmp, long_csv, **kw)["returns"]
+    out = run_csv(project_tmp, long_csv, **LONG)["returns"]
     pd.testing.assert_frame_equal(out, wide)
