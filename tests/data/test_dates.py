@@ -64,3 +64,42 @@ def test_month_first_parse_of_a_day_first_file_cannot_happen_silently():
     dates = pd.bdate_range("2020-01-01", periods=40)
     got = days(list(dates.strftime("%d/%m/%Y")))
     assert got == [str(d.date()) for d in dates]
+
+
+def test_time_zones_and_times_dropped_the_day_written_kept():
+    # a download of US prices: midnight New York time, the offset changing with daylight
+    # saving (-05:00 before 8 March 2020, -04:00 after), which pandas cannot parse as one zone
+    ny = ["2020-03-06 00:00:00-05:00", "2020-03-09 00:00:00-04:00"]
+    assert days(ny) == ["2020-03-06", "2020-03-09"]
+    parsed = parse_dates(pd.Series(ny), "f.csv")
+    assert parsed.tz is None and (parsed == parsed.normalize()).all()
+    assert days(["2020-03-06T21:00:00Z", "2020-03-09T20:00:00Z"]) == ["2020-03-06", "2020-03-09"]
+    # numeric dates with a time follow the same rule as without (pandas alone would read
+    # the first row month first and the second day first)
+    assert days(["06/03/2020 16:00", "13/03/2020 16:00"]) == ["2020-03-06", "2020-03-13"]
+    with pytest.raises(
+        DateFormatError, match=r"row 2 \(line in file\): date '06/03/2020 16:00' is"
+    ):
+        days(["06/03/2020 16:00", "07/03/2020 16:00"])
+    assert days(["2020-03-06 16:00:00+01:00"], "%Y-%m-%d %H:%M:%S%z") == ["2020-03-06"]
+
+
+def test_changing_offsets_with_an_explicit_format_refused_with_the_way_out():
+    with pytest.raises(DateFormatError, match=r"with data.date_format empty \(the day written\)"):
+        days(["2020-03-06 00:00:00-05:00", "2020-03-09 00:00:00-04:00"], "%Y-%m-%d %H:%M:%S%z")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2020-03-05 16:00", "2020-03-06 10:00", "2020-03-06 16:00"],
+        ["Mar 5, 2020 16:00", "Mar 6, 2020 10:00", "Mar 6, 2020 16:00"],
+    ],
+)
+def test_intraday_rows_refused_naming_two_rows_of_one_day(values):
+    with pytest.raises(
+        DateFormatError,
+        match=rf"rows 3 and 4 \(lines in file\): '{values[1]}' and '{values[2]}' are the "
+        "same day at different times; the study needs one price per trading day",
+    ):
+        days(values)

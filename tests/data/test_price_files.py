@@ -87,3 +87,37 @@ def test_unknown_layout_refused(tmp_path, price_frame):
         DataError, match=r"data.layout must be one of \('wide', 'long'\), got 'tall'"
     ):
         load_prices("csv", csv, layout="tall")
+
+
+def test_long_file_with_semicolons_and_decimal_commas(tmp_path, price_frame):
+    csv = tmp_path / "long_eu.csv"
+    long = price_frame.rename_axis("date").reset_index().melt("date", var_name="ticker")
+    long.rename(columns={"value": "close"}).to_csv(
+        csv, sep=";", decimal=",", index=False, date_format="%Y-%m-%d", float_format="%.10f"
+    )
+    got = load_prices("csv", csv, separator=";", decimal=",", **LONG)[0]
+    np.testing.assert_allclose(got.to_numpy(), price_frame.to_numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"separator": ";;"}, r"data.separator must be one character .*got ';;'"),
+        ({"separator": "a"}, r"data.separator must be one character"),
+        ({"decimal": ";", "separator": ";"}, r"data.decimal must be '.' or ','"),
+        ({"decimal": ","}, r"data.decimal must be '.' or ',' and differ from data.separator"),
+    ],
+)
+def test_bad_separator_or_decimal_refused(tmp_path, price_frame, kw, message):
+    csv = write_csv(tmp_path / "wide.csv", price_frame)
+    with pytest.raises(DataError, match=message):
+        read_price_csv(csv, "Date", **kw)
+
+
+def test_decimal_comma_refuses_a_price_with_a_point(tmp_path):
+    csv = tmp_path / "p.csv"
+    csv.write_text("Date;AAA\n2020-01-02;1.234,5\n2020-01-03;1235,0\n")
+    with pytest.raises(
+        DataError, match=r"line 2, column 'AAA': price '1.234,5' has a '.' but data.decimal is ','"
+    ):
+        read_price_csv(csv, "Date", separator=";", decimal=",")

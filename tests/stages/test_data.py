@@ -122,8 +122,22 @@ def test_other_separator_named(project_tmp, sep, shown):
     bad_csv_case(
         project_tmp,
         f"Date{sep}AAA\n2020-01-02{sep}1,5\n2020-01-03{sep}1,6\n",
-        rf"is a single column; the file seems separated by {shown}: save it comma-separated",
+        rf"is a single column; the file seems separated by {shown}: set data.separator: "
+        rf"{shown} \(and data.decimal: ',' if its prices have decimal commas\)",
     )
+
+
+def test_european_export_read_with_separator_and_decimal(project_tmp, price_frame):
+    wide = run_csv(project_tmp, write_csv(project_tmp / "wide.csv", price_frame))["returns"]
+    csv = project_tmp / "eu.csv"
+    price_frame.rename_axis("Date").to_csv(
+        csv, sep=";", decimal=",", date_format="%Y-%m-%d", float_format="%.10f"
+    )
+    assert "," in csv.read_text().splitlines()[1]
+    out = run_csv(project_tmp, csv, separator=";", decimal=",")["returns"]
+    np.testing.assert_allclose(out.to_numpy(), wide.to_numpy(), rtol=1e-8, atol=1e-12)
+    with pytest.raises(DataError, match=r"price '\d+,\d+' is not a number \(a decimal comma\? "):
+        run_csv(project_tmp, csv, separator=";")
 
 
 def test_unparseable_date(project_tmp):

@@ -3,15 +3,18 @@
 A date such as ``03/04/2020`` is the 3rd of April or the 4th of March. Without an explicit
 format (``data.date_format``) :func:`parse_dates` reads:
 
-* ISO dates (``2020-04-03``, optionally with a time) as such;
+* ISO dates (``2020-04-03``, optionally with a time and a time zone, as in
+  ``2020-04-03 00:00:00-04:00``) as the day written;
 * numeric ``a/b/yyyy`` dates (``/``, ``.`` or ``-``) in the one order the file allows: day
   first when some row has a first number above 12, month first when some row has a second
   number above 12. A file where neither happens is ambiguous and refused (naming a row whose
   two readings differ); a file where both happen is refused too (no order parses every row);
 * other text (``Apr 3, 2020``) as pandas reads it.
 
-Weekend dates are refused unless the format is given explicitly (they are the usual mark of
-a day/month swap; a file with real weekend prices, e.g. crypto, sets ``data.date_format``).
+A time of day is dropped; two rows of one day at different times (intraday prices) are
+refused. Weekend dates are refused unless the format is given explicitly (they are the usual
+mark of a day/month swap; a file with real weekend prices, e.g. crypto, sets
+``data.date_format``).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["DateFormatError", "parse_dates"]
+__all__ = ["DateFormatError", "line_in_file", "parse_dates"]
 
-_NUMERIC = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{2}|\d{4})\s*$")
-_ISO = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
+_NUMERIC = re.compile(
+    r"^\s*(?P<day>(?P<a>\d{1,2})(?P<sep>[/.\-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{2}|\d{4}))"
+    r"(?:[ T](?P<time>.*?))?\s*$"
+)
+_ISO = re.compile(r"^\s*(?P<day>\d{4}-\d{1,2}-\d{1,2})(?:[ T](?P<time>.*?))?\s*$")
 _HINT = "set data.date_format (e.g. '%d/%m/%Y' for day first, '%m/%d/%Y' for month first)"
 
 
@@ -32,7 +38,7 @@ class DateFormatError(ValueError):
     """A date column that cannot be read without guessing (the message names the row)."""
 
 
-def _line(i: int) -> int:
+def line_in_file(i: int) -> int:
     """Line in the file of data row ``i`` (0-based; the header is line 1)."""
     return int(i) + 2
 
@@ -40,40 +46,85 @@ def _line(i: int) -> int:
 def _numeric_format(values: pd.Series, where: str) -> str:
     """The strftime format of numeric ``a/b/yyyy`` dates, inferred from rows > 12."""
     parts = values.str.extract(_NUMERIC)
-    first, second = parts[0].astype(int), parts[2].astype(int)
+    first, second = parts["a"].astype(int), parts["b"].astype(int)
     day_first = np.flatnonzero((first > 12).to_numpy())
     month_first = np.flatnonzero((second > 12).to_numpy())
     if len(day_first) and len(month_first):
         i, j = day_first[0], month_first[0]
         raise DateFormatError(
-            f"{where}, row {_line(i)} ({values.iloc[i]!r}) can only be day first and row "
-            f"{_line(j)} ({values.iloc[j]!r}) only month first; the dates mix two orders"
+            f"{where}, row {line_in_file(i)} ({values.iloc[i]!r}) can only be day first and row "
+            f"{line_in_file(j)} ({values.iloc[j]!r}) only month first; the dates mix two orders"
         )
     if not len(day_first) and not len(month_first):
         differ = np.flatnonzero((first != second).to_numpy())
         if len(differ):
             i = differ[0]
             raise DateFormatError(
-                f"{where}, row {_line(i)} (line in file): date {values.iloc[i]!r} is "
+                f"{where}, row {line_in_file(i)} (line in file): date {values.iloc[i]!r} is "
                 "ambiguous (day first or month first; no row has a day above 12 to tell); "
                 f"{_HINT}"
             )
-    sep = parts[1].iloc[0]
-    year = "%Y" if len(parts[3].iloc[0]) == 4 else "%y"
+    sep = parts["sep"].iloc[0]
+    year = "%Y" if len(parts["year"].iloc[0]) == 4 else "%y"
     order = ("%d", "%m") if len(day_first) else ("%m", "%d")
     return f"{order[0]}{sep}{order[1]}{sep}{year}"
 
 
 def _to_datetime(values: pd.Series, fmt: str, where: str) -> pd.DatetimeIndex:
-    dates = pd.to_datetime(values, errors="coerce", format=fmt)
+    """Timestamps of ``values``; a time zone is dropped (the wall-clock time as written)."""
+    how = "as a date" if fmt == "mixed" else f"with format {fmt!r}"
+    try:
+        dates = pd.to_datetime(values, errors="coerce", format=fmt)
+    except ValueError as exc:  # e.g. time-zone offsets that differ between rows
+        raise DateFormatError(
+            f"{where}: cannot parse the dates {how}: {exc}; ISO dates with offsets that "
+            "change (daylight saving) are read with data.date_format empty (the day written)"
+        ) from exc
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
         i = bad[0]
-        how = "as a date" if fmt == "mixed" else f"with format {fmt!r}"
         raise DateFormatError(
-            f"{where}, row {_line(i)} (line in file): cannot parse {values.iloc[i]!r} {how}"
+            f"{where}, row {line_in_file(i)} (line in file): cannot parse {values.iloc[i]!r} {how}"
         )
-    return pd.DatetimeIndex(dates.to_numpy()).astype("datetime64[ns]")
+    index = pd.DatetimeIndex(dates)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index.astype("datetime64[ns]")
+
+
+def _refuse_intraday(day: pd.Series, time: pd.Series, values: pd.Series, where: str) -> None:
+    """Refuse rows of one day with different times (``day``, ``time``: per row, as text)."""
+    times = pd.DataFrame({"day": day.to_numpy(), "time": time.to_numpy()})
+    per_day = times.groupby("day", sort=False)["time"].nunique()
+    if not (per_day > 1).any():
+        return
+    rows = np.flatnonzero((times["day"] == per_day.index[per_day > 1][0]).to_numpy())
+    i = rows[0]
+    j = next(r for r in rows if times["time"].iloc[r] != times["time"].iloc[i])
+    raise DateFormatError(
+        f"{where}, rows {line_in_file(i)} and {line_in_file(j)} (lines in file): "
+        f"{values.iloc[i]!r} and {values.iloc[j]!r} are the same day at different times; "
+        "the study needs one price per trading day (daily closes), not intraday prices"
+    )
+
+
+def _written_days(values: pd.Series, pattern: re.Pattern, fmt: str, where: str):
+    """The day part of each value (``pattern``'s group ``day``) parsed with ``fmt``.
+
+    The time and time zone after it (offsets may change with daylight saving, as in a
+    download of US prices) only tell intraday rows apart.
+    """
+    parts = values.str.extract(pattern)
+    _refuse_intraday(parts["day"], parts["time"].fillna(""), values, where)
+    return _to_datetime(parts["day"], fmt, where)
+
+
+def _to_days(dates: pd.DatetimeIndex, values: pd.Series, where: str) -> pd.DatetimeIndex:
+    """``dates`` at midnight; rows of one day at different times are refused."""
+    days = dates.normalize()
+    if not days.equals(dates):
+        _refuse_intraday(pd.Series(days), pd.Series(dates), values, where)
+    return days
 
 
 def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -> pd.DatetimeIndex:
@@ -92,14 +143,17 @@ def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -
     Returns
     -------
     DatetimeIndex
-        One date per row, in the file's order.
+        One date per row, in the file's order, at midnight: a time of day is dropped, and
+        so is a time zone (the date is the one written, e.g. ``2020-03-09`` for
+        ``2020-03-09 00:00:00-04:00``).
 
     Raises
     ------
     DateFormatError
         Naming the row (line in the file) and value of the first date that cannot be
         parsed, is ambiguous, contradicts the order of another row, or (without an explicit
-        format) falls on a weekend.
+        format) falls on a weekend; naming two rows of the same day at different times
+        (intraday prices).
 
     Examples
     --------
@@ -109,25 +163,25 @@ def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -
     """
     values = values.astype(str)
     if date_format:
-        return _to_datetime(values, date_format, where)
+        return _to_days(_to_datetime(values, date_format, where), values, where)
     numeric = values.str.match(_NUMERIC).to_numpy()
     if numeric.any():
         if not numeric.all():
             i = int(np.flatnonzero(~numeric)[0])
             raise DateFormatError(
-                f"{where}, row {_line(i)} (line in file): date {values.iloc[i]!r} is not "
+                f"{where}, row {line_in_file(i)} (line in file): date {values.iloc[i]!r} is not "
                 f"written like the other rows' dd/mm or mm/dd dates; {_HINT}"
             )
-        dates = _to_datetime(values, _numeric_format(values, where), where)
+        dates = _written_days(values, _NUMERIC, _numeric_format(values, where), where)
     elif values.str.match(_ISO).all():
-        dates = _to_datetime(values, "ISO8601", where)
+        dates = _written_days(values, _ISO, "ISO8601", where)
     else:
-        dates = _to_datetime(values, "mixed", where)
+        dates = _to_days(_to_datetime(values, "mixed", where), values, where)
     weekend = np.flatnonzero(dates.day_of_week.to_numpy() >= 5)
     if len(weekend):
         i = weekend[0]
         raise DateFormatError(
-            f"{where}, row {_line(i)} (line in file): date {values.iloc[i]!r} reads as "
+            f"{where}, row {line_in_file(i)} (line in file): date {values.iloc[i]!r} reads as "
             f"{dates[i].day_name()} {dates[i].date()} ({len(weekend)} weekend dates in all): "
             f"a sign of a day/month swap; {_HINT} (an explicit format also admits weekends)"
         )

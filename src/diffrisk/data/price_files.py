@@ -17,39 +17,65 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from diffrisk.data.dates import DateFormatError, parse_dates
+from diffrisk.data.dates import DateFormatError, line_in_file, parse_dates
 from diffrisk.data.errors import DataError
 
-__all__ = ["LAYOUTS", "read_long_price_csv", "read_price_csv"]
+__all__ = ["DECIMALS", "LAYOUTS", "read_long_price_csv", "read_price_csv"]
 
 #: Accepted values of ``data.layout``.
 LAYOUTS = ("wide", "long")
 
-
-def _line(i: int) -> int:
-    """Line in the file of data row ``i`` (0-based; the header is line 1)."""
-    return int(i) + 2
+#: Accepted values of ``data.decimal``, the decimal mark of the prices.
+DECIMALS = (".", ",")
 
 
-def _read_raw(path: str | Path) -> pd.DataFrame:
+def _read_raw(path: str | Path, separator: str = ",", decimal: str = ".") -> pd.DataFrame:
     """Every cell of the CSV as text; refuse a missing, empty or wrongly separated file."""
     path = Path(path)
     if not str(path) or not path.is_file():
         raise DataError(f"price CSV {path} does not exist (parameter data.csv_path)")
+    if len(separator) != 1 or separator in "\"'\n\r" or separator.isalnum():
+        raise DataError(
+            f"parameter data.separator must be one character such as ',', ';' or a tab, got "
+            f"{separator!r}"
+        )
+    if decimal not in DECIMALS or decimal == separator:
+        raise DataError(
+            f"parameter data.decimal must be '.' or ',' and differ from data.separator "
+            f"{separator!r}, got {decimal!r}"
+        )
     try:
-        raw = pd.read_csv(path, dtype=str, skipinitialspace=True)
+        raw = pd.read_csv(path, dtype=str, sep=separator, skipinitialspace=True)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"price CSV {path} is empty") from exc
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"price CSV {path} could not be read: {exc}") from exc
     if raw.empty:
         raise DataError(f"price CSV {path} has a header but no rows")
-    if raw.shape[1] == 1 and (sep := next((c for c in ";\t|" if c in raw.columns[0]), None)):
+    if raw.shape[1] == 1 and (sep := next((c for c in ",;\t|" if c in raw.columns[0]), None)):
+        rows = path.read_text(errors="replace").splitlines()[1:100]
+        comma = sep != "," and any("," in row for row in rows)
         raise DataError(
             f"price CSV {path}: the header {raw.columns[0]!r} is a single column; the file "
-            f"seems separated by {sep!r}: save it comma-separated (decimal points, not commas)"
+            f"seems separated by {sep!r}: set data.separator: {sep!r}"
+            + (" (and data.decimal: ',' if its prices have decimal commas)" if comma else "")
         )
     return raw
+
+
+def _decimal_points(values: pd.Series, decimal: str, path: Path, column: str) -> pd.Series:
+    """Prices written with a decimal ``decimal`` as text with decimal points."""
+    if decimal == ".":
+        return values
+    dotted = np.flatnonzero(values.str.contains(".", regex=False).fillna(False).to_numpy())
+    if len(dotted):
+        i = dotted[0]
+        raise DataError(
+            f"price CSV {path}, line {line_in_file(i)}, column {column!r}: price "
+            f"{values.iloc[i]!r} has a '.' but data.decimal is {decimal!r} (prices are read "
+            "without thousands separators)"
+        )
+    return values.str.replace(decimal, ".", regex=False)
 
 
 def _require_columns(raw: pd.DataFrame, path: Path, **columns: str) -> None:
@@ -86,7 +112,12 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def read_price_csv(
-    path: str | Path, date_column: str, date_format: str | None = None
+    path: str | Path,
+    date_column: str,
+    date_format: str | None = None,
+    *,
+    separator: str = ",",
+    decimal: str = ".",
 ) -> pd.DataFrame:
     """Read a wide price CSV: one date column, one column of prices per ticker.
 
@@ -99,26 +130,34 @@ def read_price_csv(
     date_format : str, optional
         strftime format of the dates (``data.date_format``, e.g. ``"%d/%m/%Y"``); None
         infers it where no guess is needed (:func:`diffrisk.data.dates.parse_dates`).
+    separator : str
+        The character between fields (``data.separator``: ``","``, ``";"``, a tab, …).
+    decimal : {".", ","}
+        The prices' decimal mark (``data.decimal``); with ``","`` a price holding a ``.``
+        (a thousands separator, or a file with decimal points) is refused.
 
     Returns
     -------
     DataFrame
-        Prices indexed by date (strings kept as read; see
+        Prices indexed by date (strings kept as read, decimal commas made points; see
         :func:`diffrisk.data.prices.validate_prices`).
 
     Raises
     ------
     DataError
-        If the file is missing, unreadable or empty, or lacks ``date_column``, or a date
-        cannot be parsed, is ambiguous (day or month first) or falls on a weekend without
-        an explicit ``date_format`` (naming the row and value); if dates repeat while a
-        column holds text, the file is named as a long one (``data.layout: long``).
+        If the file is missing, unreadable or empty, seems separated by another character
+        than ``separator`` (naming it), or lacks ``date_column``, or a date cannot be
+        parsed, is ambiguous (day or month first) or falls on a weekend without an explicit
+        ``date_format`` (naming the row and value); if dates repeat while a column holds
+        text, the file is named as a long one (``data.layout: long``).
     """
     path = Path(path)
-    raw = _read_raw(path)
+    raw = _read_raw(path, separator, decimal)
     _require_columns(raw, path, date_column=date_column)
     dates = _dates(raw, path, date_column, date_format)
     frame = raw.drop(columns=[date_column])
+    for col in frame.columns:
+        frame[col] = _decimal_points(frame[col], decimal, path, col)
     frame.index = dates
     if frame.shape[1] == 0:
         raise DataError(f"price CSV {path} has no price columns besides {date_column!r}")
@@ -139,6 +178,9 @@ def read_long_price_csv(
     ticker_column: str,
     price_column: str,
     date_format: str | None = None,
+    *,
+    separator: str = ",",
+    decimal: str = ".",
 ) -> pd.DataFrame:
     r"""Read a long price CSV (one row per date and ticker) into one column per ticker.
 
@@ -150,6 +192,8 @@ def read_long_price_csv(
         The columns holding the date, the ticker and its price (``data.date_column``,
         ``data.ticker_column``, ``data.price_column``); other columns are ignored.
     date_format : str, optional
+        As in :func:`read_price_csv`.
+    separator, decimal : str
         As in :func:`read_price_csv`.
 
     Returns
@@ -176,7 +220,7 @@ def read_long_price_csv(
     (['AAA', 'BBB'], '2020-01-03', '19')
     """
     path = Path(path)
-    raw = _read_raw(path)
+    raw = _read_raw(path, separator, decimal)
     _require_columns(
         raw, path, date_column=date_column, ticker_column=ticker_column, price_column=price_column
     )
@@ -184,7 +228,7 @@ def read_long_price_csv(
     blank = np.flatnonzero((tickers == "").to_numpy())
     if len(blank):
         raise DataError(
-            f"price CSV {path}, line {_line(blank[0])}: column {ticker_column!r} (parameter "
+            f"price CSV {path}, line {line_in_file(blank[0])}: column {ticker_column!r} (parameter "
             f"data.ticker_column) is blank; {len(blank)} row(s) have no ticker"
         )
     dates = _dates(raw, path, date_column, date_format)
@@ -193,13 +237,14 @@ def read_long_price_csv(
     if twice.any():
         rows = np.flatnonzero(twice)
         first = keys.iloc[rows[0]]
-        lines = [_line(i) for i in rows if (keys.iloc[i] == first).all()]
+        lines = [line_in_file(i) for i in rows if (keys.iloc[i] == first).all()]
         raise DataError(
             f"price CSV {path}: ticker {first['ticker']!r} has {len(lines)} rows for "
             f"{first['date'].date()} (lines {lines}); {int(twice.sum())} rows repeat a date "
             "and ticker (each pair must appear once)"
         )
-    long = keys.assign(price=raw[price_column].to_numpy())
+    prices = _decimal_points(raw[price_column], decimal, path, price_column)
+    long = keys.assign(price=prices.to_numpy())
     wide = long.pivot(index="date", columns="ticker", values="price")
     wide = wide.reindex(columns=sorted(set(keys["ticker"]))).rename_axis(columns=None)
     return wide.rename_axis("date")

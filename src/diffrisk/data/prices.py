@@ -72,9 +72,11 @@ def _to_numeric_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         bad = numeric.isna() & values.notna() & (values.astype(str).str.strip() != "")
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
+            comma = pd.to_numeric(str(values.iloc[i]).replace(",", "."), errors="coerce")
+            hint = " (a decimal comma? set data.decimal: ',')" if np.isfinite(comma) else ""
             raise DataError(
                 f"{source}: column {col!r}, date {frame.index[i].date()}: price "
-                f"{values.iloc[i]!r} is not a number"
+                f"{values.iloc[i]!r} is not a number{hint}"
             )
         out[col] = numeric.astype(float)
     return pd.DataFrame(out, index=frame.index)
@@ -263,6 +265,8 @@ def load_prices(
     ticker_column: str = "Ticker",
     price_column: str = "Price",
     max_date_gap: float = MAX_DATE_GAP_DAYS,
+    separator: str = ",",
+    decimal: str = ".",
 ) -> tuple[pd.DataFrame, pd.Series | None]:
     """Load and validate constituent prices and (optionally) an index.
 
@@ -298,6 +302,9 @@ def load_prices(
     max_date_gap : float
         Longest stretch (calendar days) between consecutive dates of the CSV
         (``data.max_date_gap``).
+    separator, decimal : str
+        The CSV's field separator and the prices' decimal mark (``data.separator``,
+        ``data.decimal``; e.g. ``";"`` and ``","`` for a European spreadsheet export).
 
     Returns
     -------
@@ -315,11 +322,19 @@ def load_prices(
             raise DataError("parameter data.csv_path is empty but data.source is 'csv'")
         where = f"price CSV {csv_path}"
         if layout == "wide":
-            raw = read_price_csv(csv_path, date_column, date_format)
+            raw = read_price_csv(
+                csv_path, date_column, date_format, separator=separator, decimal=decimal
+            )
             what, label = "columns", "index column"
         elif layout == "long":
             raw = read_long_price_csv(
-                csv_path, date_column, ticker_column, price_column, date_format
+                csv_path,
+                date_column,
+                ticker_column,
+                price_column,
+                date_format,
+                separator=separator,
+                decimal=decimal,
             )
             what, label = f"tickers in column {ticker_column!r}", "index ticker"
         else:

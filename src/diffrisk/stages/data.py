@@ -30,6 +30,8 @@ def prepare_data(
     source: str,
     csv_path: str,
     layout: str,
+    separator: str,
+    decimal: str,
     date_column: str,
     ticker_column: str,
     price_column: str,
@@ -58,8 +60,8 @@ def prepare_data(
 
     Parameters
     ----------
-    source, csv_path, layout, date_column, ticker_column, price_column, date_format,
-    index_column, index_name, tickers, start, end, max_ffill, max_date_gap
+    source, csv_path, layout, separator, decimal, date_column, ticker_column, price_column,
+    date_format, index_column, index_name, tickers, start, end, max_ffill, max_date_gap
         See :func:`diffrisk.data.prices.load_prices` (``data.*`` parameters); ``tickers`` is
         comma-separated ("" = all); ``date_format`` "" = inferred (ambiguous or weekend dates
         refused).
@@ -102,6 +104,8 @@ def prepare_data(
         source=source,
         csv_path=csv_path or None,
         layout=layout,
+        separator=separator,
+        decimal=decimal,
         date_column=date_column,
         ticker_column=ticker_column,
         price_column=price_column,
