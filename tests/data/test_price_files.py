@@ -121,3 +121,18 @@ def test_decimal_comma_refuses_a_price_with_a_point(tmp_path):
         DataError, match=r"line 2, column 'AAA': price '1.234,5' has a '.' but data.decimal is ','"
     ):
         read_price_csv(csv, "Date", separator=";", decimal=",")
+
+
+def test_a_file_that_is_not_utf8_text_is_named_as_such(tmp_path, price_frame):
+    utf16 = tmp_path / "utf16.csv"
+    price_frame.rename_axis("Date").to_csv(utf16, encoding="utf-16")
+    parquet = tmp_path / "prices.parquet"
+    price_frame.to_parquet(parquet)
+    for path in (utf16, parquet):
+        with pytest.raises(
+            DataError, match=r"could not be read as text in UTF-8 .*save it as a CSV"
+        ):
+            read_price_csv(path, "Date")
+    bom = tmp_path / "bom.csv"  # Excel's "CSV UTF-8" starts with a byte-order mark: read
+    price_frame.rename_axis("Date").to_csv(bom, encoding="utf-8-sig", date_format="%Y-%m-%d")
+    assert read_price_csv(bom, "Date").columns.tolist() == ["AAA", "BBB", "CCC"]

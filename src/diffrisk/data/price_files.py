@@ -48,7 +48,12 @@ def _read_raw(path: str | Path, separator: str = ",", decimal: str = ".") -> pd.
         raw = pd.read_csv(path, dtype=str, sep=separator, skipinitialspace=True)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"price CSV {path} is empty") from exc
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"price CSV {path} could not be read as text in UTF-8 ({exc}): save it as a CSV "
+            "file in UTF-8 (a spreadsheet, a Parquet file or UTF-16 text is not a CSV)"
+        ) from exc
+    except (OSError, pd.errors.ParserError) as exc:
         raise DataError(f"price CSV {path} could not be read: {exc}") from exc
     if raw.empty:
         raise DataError(f"price CSV {path} has a header but no rows")
