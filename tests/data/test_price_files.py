@@ -136,3 +136,21 @@ def test_a_file_that_is_not_utf8_text_is_named_as_such(tmp_path, price_frame):
     bom = tmp_path / "bom.csv"  # Excel's "CSV UTF-8" starts with a byte-order mark: read
     price_frame.rename_axis("Date").to_csv(bom, encoding="utf-8-sig", date_format="%Y-%m-%d")
     assert read_price_csv(bom, "Date").columns.tolist() == ["AAA", "BBB", "CCC"]
+
+
+def test_long_file_closes_stamped_at_each_exchange_time_are_daily(tmp_path):
+    # two exchanges' closes: one day, two times, one row per ticker: daily prices, not intraday
+    csv = tmp_path / "closes.csv"
+    csv.write_text(
+        "date,ticker,close\n2020-01-02 16:00,AAA,10\n2020-01-02 17:30,BBB,20\n"
+        "2020-01-03 16:00,AAA,11\n2020-01-03 17:30,BBB,19\n"
+    )
+    wide = read_long_price_csv(csv, "date", "ticker", "close")
+    assert [str(d.date()) for d in wide.index] == ["2020-01-02", "2020-01-03"]
+    with csv.open("a") as f:
+        f.write("2020-01-03 10:00,AAA,10.5\n")  # a second, intraday price of AAA
+    with pytest.raises(
+        DataError,
+        match=r"rows 4 and 6 .*'2020-01-03 16:00' and '2020-01-03 10:00' are the same day",
+    ):
+        read_long_price_csv(csv, "date", "ticker", "close")

@@ -92,13 +92,23 @@ def _to_datetime(values: pd.Series, fmt: str, where: str) -> pd.DatetimeIndex:
     return index.astype("datetime64[ns]")
 
 
-def _refuse_intraday(day: pd.Series, time: pd.Series, values: pd.Series, where: str) -> None:
-    """Refuse rows of one day with different times (``day``, ``time``: per row, as text)."""
-    times = pd.DataFrame({"day": day.to_numpy(), "time": time.to_numpy()})
-    per_day = times.groupby("day", sort=False)["time"].nunique()
+def _refuse_intraday(
+    day: pd.Series, time: pd.Series, values: pd.Series, where: str, per: pd.Series | None
+) -> None:
+    """Refuse rows of one day (and one ``per`` value) with different times (text per row)."""
+    times = pd.DataFrame(
+        {
+            "day": day.to_numpy(),
+            "per": "" if per is None else per.to_numpy(),
+            "time": time.to_numpy(),
+        }
+    )
+    per_day = times.groupby(["day", "per"], sort=False)["time"].nunique()
     if not (per_day > 1).any():
         return
-    rows = np.flatnonzero((times["day"] == per_day.index[per_day > 1][0]).to_numpy())
+    first_day, first_per = per_day.index[(per_day > 1).to_numpy()][0]
+    same = (times["day"] == first_day) & (times["per"] == first_per)
+    rows = np.flatnonzero(same.to_numpy())
     i = rows[0]
     j = next(r for r in rows if times["time"].iloc[r] != times["time"].iloc[i])
     raise DateFormatError(
@@ -108,26 +118,36 @@ def _refuse_intraday(day: pd.Series, time: pd.Series, values: pd.Series, where: 
     )
 
 
-def _written_days(values: pd.Series, pattern: re.Pattern, fmt: str, where: str):
+def _written_days(
+    values: pd.Series, pattern: re.Pattern, fmt: str, where: str, per: pd.Series | None
+) -> pd.DatetimeIndex:
     """The day part of each value (``pattern``'s group ``day``) parsed with ``fmt``.
 
     The time and time zone after it (offsets may change with daylight saving, as in a
     download of US prices) only tell intraday rows apart.
     """
     parts = values.str.extract(pattern)
-    _refuse_intraday(parts["day"], parts["time"].fillna(""), values, where)
+    _refuse_intraday(parts["day"], parts["time"].fillna(""), values, where, per)
     return _to_datetime(parts["day"], fmt, where)
 
 
-def _to_days(dates: pd.DatetimeIndex, values: pd.Series, where: str) -> pd.DatetimeIndex:
+def _to_days(
+    dates: pd.DatetimeIndex, values: pd.Series, where: str, per: pd.Series | None
+) -> pd.DatetimeIndex:
     """``dates`` at midnight; rows of one day at different times are refused."""
     days = dates.normalize()
     if not days.equals(dates):
-        _refuse_intraday(pd.Series(days), pd.Series(dates), values, where)
+        _refuse_intraday(pd.Series(days), pd.Series(dates), values, where, per)
     return days
 
 
-def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -> pd.DatetimeIndex:
+def parse_dates(
+    values: pd.Series,
+    where: str,
+    date_format: str | None = None,
+    *,
+    per: pd.Series | None = None,
+) -> pd.DatetimeIndex:
     """Parse a CSV's date column, refusing what would need a guess.
 
     Parameters
@@ -139,6 +159,9 @@ def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -
     date_format : str, optional
         A strftime format (``"%d/%m/%Y"``) or ``"ISO8601"`` (parameter
         ``data.date_format``); None or ``""`` infers it as the module doc says.
+    per : Series, optional
+        The row's ticker in a long file: rows of one day at different times are intraday
+        prices only for the same ticker (exchanges close at different times).
 
     Returns
     -------
@@ -152,8 +175,8 @@ def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -
     DateFormatError
         Naming the row (line in the file) and value of the first date that cannot be
         parsed, is ambiguous, contradicts the order of another row, or (without an explicit
-        format) falls on a weekend; naming two rows of the same day at different times
-        (intraday prices).
+        format) falls on a weekend; naming two rows of the same day (and ``per`` value) at
+        different times (intraday prices).
 
     Examples
     --------
@@ -163,7 +186,7 @@ def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -
     """
     values = values.astype(str)
     if date_format:
-        return _to_days(_to_datetime(values, date_format, where), values, where)
+        return _to_days(_to_datetime(values, date_format, where), values, where, per)
     numeric = values.str.match(_NUMERIC).to_numpy()
     if numeric.any():
         if not numeric.all():
@@ -172,11 +195,11 @@ def parse_dates(values: pd.Series, where: str, date_format: str | None = None) -
                 f"{where}, row {line_in_file(i)} (line in file): date {values.iloc[i]!r} is not "
                 f"written like the other rows' dd/mm or mm/dd dates; {_HINT}"
             )
-        dates = _written_days(values, _NUMERIC, _numeric_format(values, where), where)
+        dates = _written_days(values, _NUMERIC, _numeric_format(values, where), where, per)
     elif values.str.match(_ISO).all():
-        dates = _written_days(values, _ISO, "ISO8601", where)
+        dates = _written_days(values, _ISO, "ISO8601", where, per)
     else:
-        dates = _to_days(_to_datetime(values, "mixed", where), values, where)
+        dates = _to_days(_to_datetime(values, "mixed", where), values, where, per)
     weekend = np.flatnonzero(dates.day_of_week.to_numpy() >= 5)
     if len(weekend):
         i = weekend[0]

@@ -96,10 +96,19 @@ def _require_columns(raw: pd.DataFrame, path: Path, **columns: str) -> None:
         )
 
 
-def _dates(raw: pd.DataFrame, path: Path, date_column: str, date_format: str | None):
+def _dates(
+    raw: pd.DataFrame,
+    path: Path,
+    date_column: str,
+    date_format: str | None,
+    per: pd.Series | None = None,
+) -> pd.DatetimeIndex:
     try:
         return parse_dates(
-            raw[date_column], f"price CSV {path}, column {date_column!r}", date_format or None
+            raw[date_column],
+            f"price CSV {path}, column {date_column!r}",
+            date_format or None,
+            per=per,
         ).rename("date")
     except DateFormatError as exc:
         raise DataError(str(exc)) from exc
@@ -236,7 +245,7 @@ def read_long_price_csv(
             f"price CSV {path}, line {line_in_file(blank[0])}: column {ticker_column!r} (parameter "
             f"data.ticker_column) is blank; {len(blank)} row(s) have no ticker"
         )
-    dates = _dates(raw, path, date_column, date_format)
+    dates = _dates(raw, path, date_column, date_format, per=tickers)
     keys = pd.DataFrame({"date": dates.to_numpy(), "ticker": tickers.to_numpy()})
     twice = keys.duplicated(keep=False).to_numpy()
     if twice.any():
