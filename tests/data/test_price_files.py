@@ -154,3 +154,21 @@ def test_long_file_closes_stamped_at_each_exchange_time_are_daily(tmp_path):
         match=r"rows 4 and 6 .*'2020-01-03 16:00' and '2020-01-03 10:00' are the same day",
     ):
         read_long_price_csv(csv, "date", "ticker", "close")
+
+
+@pytest.mark.parametrize(
+    ("text", "layout"),
+    [
+        ("Date,AAA,BBB,AAA\n2020-01-02,1,2,1\n2020-01-03,1,2,1\n", {}),
+        ("date,ticker,close,close\n2020-01-02,AAA,1,2\n", LONG),
+    ],
+)
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path, text, layout):
+    # pandas alone renames the second column 'AAA.1': the ticker would count twice
+    csv = tmp_path / "twice.csv"
+    csv.write_text(text)
+    named = "'AAA'" if not layout else "'close'"
+    with pytest.raises(
+        DataError, match=rf"the header names column\(s\) \[{named}\] more than once"
+    ):
+        load_prices("csv", csv, **layout)

@@ -12,6 +12,7 @@ Both are returned wide, indexed by date, with the values still as read: the valu
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,14 @@ def _read_raw(path: str | Path, separator: str = ",", decimal: str = ".") -> pd.
         raise DataError(f"price CSV {path} could not be read: {exc}") from exc
     if raw.empty:
         raise DataError(f"price CSV {path} has a header but no rows")
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        header = [name.strip() for name in next(csv.reader(file, delimiter=separator), [])]
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:  # pandas would rename the second 'AAPL' 'AAPL.1' and count the ticker twice
+        raise DataError(
+            f"price CSV {path}: the header names column(s) {twice} more than once; each "
+            "column needs its own name"
+        )
     if raw.shape[1] == 1 and (sep := next((c for c in ",;\t|" if c in raw.columns[0]), None)):
         rows = path.read_text(errors="replace").splitlines()[1:100]
         comma = sep != "," and any("," in row for row in rows)
@@ -251,7 +260,8 @@ def read_long_price_csv(
     if twice.any():
         rows = np.flatnonzero(twice)
         first = keys.iloc[rows[0]]
-        lines = [line_in_file(i) for i in rows if (keys.iloc[i] == first).all()]
+        same = (keys["date"] == first["date"]) & (keys["ticker"] == first["ticker"])
+        lines = [line_in_file(i) for i in np.flatnonzero(same.to_numpy())]
         raise DataError(
             f"price CSV {path}: ticker {first['ticker']!r} has {len(lines)} rows for "
             f"{first['date'].date()} (lines {lines}); {int(twice.sum())} rows repeat a date "
