@@ -38,12 +38,8 @@ from diffrisk.baselines import (  # noqa: F401
     mc_normal,
 )
 from diffrisk.baselines.registry import run_baselines
-from diffrisk.data.prices import (  # noqa: F401
-    DataError,
-    load_prices,
-    read_long_price_csv,
-    read_price_csv,
-)
+from diffrisk.data.price_files import read_long_price_csv, read_price_csv  # noqa: F401
+from diffrisk.data.prices import DataError, load_prices  # noqa: F401
 from diffrisk.data.returns import build_returns  # noqa: F401
 from diffrisk.data.splits import Splits  # noqa: F401
 from diffrisk.ddpm import DDPMConfig, DDPMModel, fit_ddpm, forecast_ddpm, load_checkpoint  # noqa: F401
