@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from diffrisk.data.dates import DateFormatError, parse_dates
+from diffrisk.data.dates import LINE, DateFormatError, line_in_file, parse_dates
 
 
 def days(values, fmt=None):
@@ -103,3 +103,19 @@ def test_intraday_rows_refused_naming_two_rows_of_one_day(values):
         "same day at different times; the study needs one price per trading day",
     ):
         days(values)
+
+
+def test_spreadsheet_serial_day_numbers_named_as_such():
+    with pytest.raises(
+        DateFormatError, match=r"row 2 .*cannot parse '43833' .*spreadsheet's serial day number"
+    ):
+        days(["43833", "43834"])
+    with pytest.raises(DateFormatError, match=r"cannot parse 'x' as a date$"):
+        days(["x"])  # text that is not a serial number: no hint
+
+
+def test_line_in_file_is_the_index_of_rows_read_from_a_file():
+    values = pd.Series(["2020-01-02", "bad"], index=pd.Index([4, 7], name=LINE))
+    with pytest.raises(DateFormatError, match=r"row 7 \(line in file\): cannot parse 'bad'"):
+        parse_dates(values, "f.csv", "%Y-%m-%d")
+    assert line_in_file(pd.Series(["a", "b", "c"]), 2) == 4  # header on line 1, no blanks

@@ -172,3 +172,52 @@ def test_a_column_named_twice_in_the_header_is_refused(tmp_path, text, layout):
         DataError, match=rf"the header names column\(s\) \[{named}\] more than once"
     ):
         load_prices("csv", csv, **layout)
+
+
+def test_lines_named_count_blank_lines_and_quoted_line_breaks(tmp_path):
+    # pandas skips blank lines, so a row's position is not its line; the message must be
+    csv = tmp_path / "p.csv"
+    csv.write_text(
+        '\n\nDate,AAA,Name\n2020-01-02,10,"two\nlines"\n\n   \n2020-01-03,11,x\n2020-13-45,12,x\n'
+    )
+    assert csv.read_text().splitlines()[8] == "2020-13-45,12,x"  # line 9 of the file
+    with pytest.raises(DataError, match=r"row 9 \(line in file\): cannot parse '2020-13-45'"):
+        read_price_csv(csv, "Date")
+    long = tmp_path / "long.csv"
+    long.write_text(
+        "date,ticker,close\n2020-01-02,AAA,10\n\n2020-01-02,BBB,20\n\n2020-01-02,AAA,10.5\n"
+    )
+    with pytest.raises(DataError, match=r"'AAA' has 2 rows for 2020-01-02 \(lines \[2, 6\]\)"):
+        read_long_price_csv(long, "date", "ticker", "close")
+    european = tmp_path / "eu.csv"
+    european.write_text("Date;AAA\n\n2020-01-02;1,5\n\n2020-01-03;1.234,5\n")
+    with pytest.raises(DataError, match=r"line 5, column 'AAA': price '1.234,5' has a '.'"):
+        read_price_csv(european, "Date", separator=";", decimal=",")
+
+
+def test_blank_rows_and_rows_of_separators_only_are_skipped(tmp_path, price_frame):
+    # spreadsheets export empty rows as ',,,' (often at the end): no data, no error
+    clean = write_csv(tmp_path / "clean.csv", price_frame)
+    lines = clean.read_text().splitlines()
+    padded = tmp_path / "padded.csv"
+    padded.write_text(
+        "\n".join(["", *lines[:100], ",,,", "", *lines[100:], ",,,", " , , ,", ""]) + "\n"
+    )
+    got = read_price_csv(padded, "Date")
+    pd.testing.assert_frame_equal(got, read_price_csv(clean, "Date"))
+    assert got.shape == (len(price_frame), 3)
+    (tmp_path / "none.csv").write_text("Date,AAA\n,\n\n")
+    with pytest.raises(DataError, match=r"none.csv has a header but no rows"):
+        read_price_csv(tmp_path / "none.csv", "Date")
+    (tmp_path / "blank.csv").write_text("\n  \n")
+    with pytest.raises(DataError, match=r"blank.csv is empty"):
+        read_price_csv(tmp_path / "blank.csv", "Date")
+
+
+def test_spaces_around_header_names_are_dropped(tmp_path, price_frame):
+    csv = write_csv(tmp_path / "p.csv", price_frame)
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([" Date , AAA ,BBB,CCC ", *lines[1:]]) + "\n")
+    prices, _ = load_prices("csv", csv, tickers=["AAA", "CCC"])
+    assert prices.columns.tolist() == ["AAA", "CCC"]
+    np.testing.assert_allclose(prices.to_numpy(), price_frame[["AAA", "CCC"]], rtol=1e-12)

@@ -156,7 +156,23 @@ def test_non_numeric_price(project_tmp):
     bad_csv_case(
         project_tmp,
         "Date,AAA\n2020-01-01,1\n2020-01-02,abc\n",
-        r"column 'AAA', date 2020-01-02: price 'abc' is not a number",
+        r"column 'AAA', date 2020-01-02: price 'abc' is not a number$",
+    )
+
+
+@pytest.mark.parametrize(
+    ("price", "hint"),
+    [
+        ("1,234.5", r"\(a thousands separator\? write prices without one\)"),
+        ("1,5", r"\(a decimal comma\? set data.decimal: ','\)"),
+        ("1,234", r"\(a decimal comma\? set data.decimal: ','; or a thousands separator\? "),
+    ],
+)
+def test_a_comma_in_a_price_is_explained(project_tmp, price, hint):
+    bad_csv_case(
+        project_tmp,
+        f'Date,AAA\n2020-01-01,1\n2020-01-02,"{price}"\n',
+        rf"price '{price}' is not a number {hint}",
     )
 
 

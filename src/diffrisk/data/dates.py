@@ -24,13 +24,15 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["DateFormatError", "line_in_file", "parse_dates"]
+__all__ = ["LINE", "DateFormatError", "line_in_file", "parse_dates"]
 
 _NUMERIC = re.compile(
     r"^\s*(?P<day>(?P<a>\d{1,2})(?P<sep>[/.\-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{2}|\d{4}))"
     r"(?:[ T](?P<time>.*?))?\s*$"
 )
 _ISO = re.compile(r"^\s*(?P<day>\d{4}-\d{1,2}-\d{1,2})(?:[ T](?P<time>.*?))?\s*$")
+#: A spreadsheet's serial day number (days since 1899-12-30; 30000 is 1982, 99999 is 2173).
+_SERIAL = re.compile(r"^\s*[3-9]\d{4}(?:\.\d+)?\s*$")
 _HINT = "set data.date_format (e.g. '%d/%m/%Y' for day first, '%m/%d/%Y' for month first)"
 
 
@@ -38,8 +40,26 @@ class DateFormatError(ValueError):
     """A date column that cannot be read without guessing (the message names the row)."""
 
 
-def line_in_file(i: int) -> int:
-    """Line in the file of data row ``i`` (0-based; the header is line 1)."""
+#: Name of the index holding each row's line in the file (set by the price-file readers).
+LINE = "line"
+
+
+def line_in_file(rows: pd.Series | pd.DataFrame, i: int) -> int:
+    """Line in the file of the ``i``-th row (0-based) of ``rows``.
+
+    Rows read by :mod:`diffrisk.data.price_files` carry their line as index (named
+    :data:`LINE`; blank lines and quoted line breaks counted); other rows are taken to follow
+    a header on line 1 without blank lines (row ``i`` is line ``i + 2``).
+
+    Examples
+    --------
+    >>> line_in_file(pd.Series(["a", "b"]), 1)
+    3
+    >>> line_in_file(pd.Series(["a", "b"], index=pd.Index([2, 5], name=LINE)), 1)
+    5
+    """
+    if rows.index.name == LINE:
+        return int(rows.index[i])
     return int(i) + 2
 
 
@@ -52,17 +72,18 @@ def _numeric_format(values: pd.Series, where: str) -> str:
     if len(day_first) and len(month_first):
         i, j = day_first[0], month_first[0]
         raise DateFormatError(
-            f"{where}, row {line_in_file(i)} ({values.iloc[i]!r}) can only be day first and row "
-            f"{line_in_file(j)} ({values.iloc[j]!r}) only month first; the dates mix two orders"
+            f"{where}, row {line_in_file(values, i)} ({values.iloc[i]!r}) can only be day first "
+            f"and row {line_in_file(values, j)} ({values.iloc[j]!r}) only month first; the dates "
+            "mix two orders"
         )
     if not len(day_first) and not len(month_first):
         differ = np.flatnonzero((first != second).to_numpy())
         if len(differ):
             i = differ[0]
             raise DateFormatError(
-                f"{where}, row {line_in_file(i)} (line in file): date {values.iloc[i]!r} is "
-                "ambiguous (day first or month first; no row has a day above 12 to tell); "
-                f"{_HINT}"
+                f"{where}, row {line_in_file(values, i)} (line in file): date "
+                f"{values.iloc[i]!r} is ambiguous (day first or month first; no row has a day "
+                f"above 12 to tell); {_HINT}"
             )
     sep = parts["sep"].iloc[0]
     year = "%Y" if len(parts["year"].iloc[0]) == 4 else "%y"
@@ -83,8 +104,16 @@ def _to_datetime(values: pd.Series, fmt: str, where: str) -> pd.DatetimeIndex:
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
         i = bad[0]
+        serial = _SERIAL.match(str(values.iloc[i])) is not None
         raise DateFormatError(
-            f"{where}, row {line_in_file(i)} (line in file): cannot parse {values.iloc[i]!r} {how}"
+            f"{where}, row {line_in_file(values, i)} (line in file): cannot parse "
+            f"{values.iloc[i]!r} {how}"
+            + (
+                "; it looks like a spreadsheet's serial day number: format the column as "
+                "dates (e.g. yyyy-mm-dd) before saving the CSV"
+                if serial
+                else ""
+            )
         )
     index = pd.DatetimeIndex(dates)
     if index.tz is not None:
@@ -112,7 +141,7 @@ def _refuse_intraday(
     i = rows[0]
     j = next(r for r in rows if times["time"].iloc[r] != times["time"].iloc[i])
     raise DateFormatError(
-        f"{where}, rows {line_in_file(i)} and {line_in_file(j)} (lines in file): "
+        f"{where}, rows {line_in_file(values, i)} and {line_in_file(values, j)} (lines in file): "
         f"{values.iloc[i]!r} and {values.iloc[j]!r} are the same day at different times; "
         "the study needs one price per trading day (daily closes), not intraday prices"
     )
@@ -153,7 +182,8 @@ def parse_dates(
     Parameters
     ----------
     values : Series of str
-        The column as read (one entry per data row; row ``i`` is line ``i + 2``).
+        The column as read, one entry per data row (its line in the file is the index when
+        the index is named :data:`LINE`, else ``i + 2``; see :func:`line_in_file`).
     where : str
         File and column, used in error messages.
     date_format : str, optional
@@ -192,8 +222,9 @@ def parse_dates(
         if not numeric.all():
             i = int(np.flatnonzero(~numeric)[0])
             raise DateFormatError(
-                f"{where}, row {line_in_file(i)} (line in file): date {values.iloc[i]!r} is not "
-                f"written like the other rows' dd/mm or mm/dd dates; {_HINT}"
+                f"{where}, row {line_in_file(values, i)} (line in file): date "
+                f"{values.iloc[i]!r} is not written like the other rows' dd/mm or mm/dd dates; "
+                f"{_HINT}"
             )
         dates = _written_days(values, _NUMERIC, _numeric_format(values, where), where, per)
     elif values.str.match(_ISO).all():
@@ -204,8 +235,8 @@ def parse_dates(
     if len(weekend):
         i = weekend[0]
         raise DateFormatError(
-            f"{where}, row {line_in_file(i)} (line in file): date {values.iloc[i]!r} reads as "
-            f"{dates[i].day_name()} {dates[i].date()} ({len(weekend)} weekend dates in all): "
-            f"a sign of a day/month swap; {_HINT} (an explicit format also admits weekends)"
+            f"{where}, row {line_in_file(values, i)} (line in file): date {values.iloc[i]!r} "
+            f"reads as {dates[i].day_name()} {dates[i].date()} ({len(weekend)} weekend dates in "
+            f"all): a sign of a day/month swap; {_HINT} (an explicit format also admits weekends)"
         )
     return dates

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from diffrisk.data.dates import DateFormatError, line_in_file, parse_dates
+from diffrisk.data.dates import LINE, DateFormatError, line_in_file, parse_dates
 from diffrisk.data.errors import DataError
 
 __all__ = ["DECIMALS", "LAYOUTS", "read_long_price_csv", "read_price_csv"]
@@ -28,6 +28,24 @@ LAYOUTS = ("wide", "long")
 
 #: Accepted values of ``data.decimal``, the decimal mark of the prices.
 DECIMALS = (".", ",")
+
+
+def _record_lines(path: Path, separator: str) -> tuple[int, list[str], list[int]]:
+    """The header's line, its names, and the line of each record after it.
+
+    Lines as the csv module counts them (blank lines and line breaks inside quotes count);
+    blank lines before the header are skipped. A file without a header gives line 0.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        records = csv.reader(file, delimiter=separator)
+        for header in records:
+            if any(cell.strip() for cell in header):
+                break
+        else:
+            return 0, [], []
+        header_line = records.line_num
+        lines = [records.line_num for _ in records]
+    return header_line, [name.strip() for name in header], lines
 
 
 def _read_raw(path: str | Path, separator: str = ",", decimal: str = ".") -> pd.DataFrame:
@@ -46,20 +64,30 @@ def _read_raw(path: str | Path, separator: str = ",", decimal: str = ".") -> pd.
             f"{separator!r}, got {decimal!r}"
         )
     try:
-        raw = pd.read_csv(path, dtype=str, sep=separator, skipinitialspace=True)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"price CSV {path} is empty") from exc
+        header_line, header, lines = _record_lines(path, separator)
+        if not header_line:
+            raise DataError(f"price CSV {path} is empty")
+        raw = pd.read_csv(
+            path,
+            dtype=str,
+            sep=separator,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+            skiprows=header_line - 1,
+        )
     except UnicodeDecodeError as exc:
         raise DataError(
             f"price CSV {path} could not be read as text in UTF-8 ({exc}): save it as a CSV "
             "file in UTF-8 (a spreadsheet, a Parquet file or UTF-16 text is not a CSV)"
         ) from exc
-    except (OSError, pd.errors.ParserError) as exc:
+    except (OSError, csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"price CSV {path} could not be read: {exc}") from exc
+    if len(lines) == len(raw):  # else a quoting rule the csv module reads otherwise
+        raw.index = pd.Index(lines, name=LINE)
+    raw.columns = [str(name).strip() for name in raw.columns]
+    raw = raw[raw.notna().any(axis=1)]  # blank lines, and rows of separators only
     if raw.empty:
         raise DataError(f"price CSV {path} has a header but no rows")
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        header = [name.strip() for name in next(csv.reader(file, delimiter=separator), [])]
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:  # pandas would rename the second 'AAPL' 'AAPL.1' and count the ticker twice
         raise DataError(
@@ -85,7 +113,7 @@ def _decimal_points(values: pd.Series, decimal: str, path: Path, column: str) ->
     if len(dotted):
         i = dotted[0]
         raise DataError(
-            f"price CSV {path}, line {line_in_file(i)}, column {column!r}: price "
+            f"price CSV {path}, line {line_in_file(values, i)}, column {column!r}: price "
             f"{values.iloc[i]!r} has a '.' but data.decimal is {decimal!r} (prices are read "
             "without thousands separators)"
         )
@@ -251,8 +279,8 @@ def read_long_price_csv(
     blank = np.flatnonzero((tickers == "").to_numpy())
     if len(blank):
         raise DataError(
-            f"price CSV {path}, line {line_in_file(blank[0])}: column {ticker_column!r} (parameter "
-            f"data.ticker_column) is blank; {len(blank)} row(s) have no ticker"
+            f"price CSV {path}, line {line_in_file(raw, blank[0])}: column {ticker_column!r} "
+            f"(parameter data.ticker_column) is blank; {len(blank)} row(s) have no ticker"
         )
     dates = _dates(raw, path, date_column, date_format, per=tickers)
     keys = pd.DataFrame({"date": dates.to_numpy(), "ticker": tickers.to_numpy()})
@@ -261,7 +289,7 @@ def read_long_price_csv(
         rows = np.flatnonzero(twice)
         first = keys.iloc[rows[0]]
         same = (keys["date"] == first["date"]) & (keys["ticker"] == first["ticker"])
-        lines = [line_in_file(i) for i in np.flatnonzero(same.to_numpy())]
+        lines = [line_in_file(raw, i) for i in np.flatnonzero(same.to_numpy())]
         raise DataError(
             f"price CSV {path}: ticker {first['ticker']!r} has {len(lines)} rows for "
             f"{first['date'].date()} (lines {lines}); {int(twice.sum())} rows repeat a date "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: A number written with ',' between groups of three digits (``1,234.5``).
+_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?\s*$")
 
 
 #: Largest median gap (calendar days) between consecutive dates of a daily price file:
@@ -64,6 +68,22 @@ def load_skfolio_prices(index_name: str = "sp500") -> tuple[pd.DataFrame, pd.Ser
     return prices.astype(float), index.astype(float)
 
 
+def _comma_hint(value: str) -> str:
+    """What a comma in a price that is not a number may mean (decimal mark, thousands)."""
+    decimal = np.isfinite(pd.to_numeric(value.replace(",", "."), errors="coerce"))
+    thousands = _THOUSANDS.match(value) is not None
+    if decimal and thousands:
+        return (
+            " (a decimal comma? set data.decimal: ','; or a thousands separator? write prices "
+            "without one)"
+        )
+    if decimal:
+        return " (a decimal comma? set data.decimal: ',')"
+    if thousands:
+        return " (a thousands separator? write prices without one)"
+    return ""
+
+
 def _to_numeric_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     out = {}
     for col in frame.columns:
@@ -72,11 +92,9 @@ def _to_numeric_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         bad = numeric.isna() & values.notna() & (values.astype(str).str.strip() != "")
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            comma = pd.to_numeric(str(values.iloc[i]).replace(",", "."), errors="coerce")
-            hint = " (a decimal comma? set data.decimal: ',')" if np.isfinite(comma) else ""
             raise DataError(
                 f"{source}: column {col!r}, date {frame.index[i].date()}: price "
-                f"{values.iloc[i]!r} is not a number{hint}"
+                f"{values.iloc[i]!r} is not a number{_comma_hint(str(values.iloc[i]))}"
             )
         out[col] = numeric.astype(float)
     return pd.DataFrame(out, index=frame.index)
