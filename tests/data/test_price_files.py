@@ -221,3 +221,53 @@ def test_spaces_around_header_names_are_dropped(tmp_path, price_frame):
     prices, _ = load_prices("csv", csv, tickers=["AAA", "CCC"])
     assert prices.columns.tolist() == ["AAA", "CCC"]
     np.testing.assert_allclose(prices.to_numpy(), price_frame[["AAA", "CCC"]], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("header", "pick"),
+    [
+        ("Date,Open,High,Low,Close,Adj Close,Volume", "Adj Close"),  # Yahoo
+        ("Date,Open,High,Low,Close,Volume", "Close"),  # Stooq
+        ("Date,Price,Open,High,Low,Vol.", "Price"),  # Investing.com
+    ],
+)
+def test_one_instruments_daily_bars_are_not_read_as_tickers(tmp_path, header, pick):
+    # read as a wide file, each field (volume too) would be a "ticker" of the portfolio
+    n = len(header.split(",")) - 1
+    rows = [
+        f"2020-01-{day:02d}," + ",".join(str(100 + day + k) for k in range(n)) for day in (2, 3)
+    ]
+    csv = tmp_path / "bars.csv"
+    csv.write_text("\n".join([header, *rows, "2020-01-06," + ",".join(["105"] * n)]) + "\n")
+    with pytest.raises(
+        DataError, match=rf"are one instrument's daily bars .*set data.tickers .*\(e.g. '{pick}'\)"
+    ):
+        load_prices("csv", csv)
+    prices, _ = load_prices("csv", csv, tickers=[pick])
+    assert prices.columns.tolist() == [pick] and len(prices) == 3
+
+
+def test_tickers_named_like_bar_fields_are_read(tmp_path):
+    csv = tmp_path / "p.csv"  # Lowe's (LOW) and Opendoor (OPEN): two bar names, two tickers
+    csv.write_text("Date,LOW,OPEN,AAPL\n2020-01-02,1,2,3\n2020-01-03,1,2,3\n2020-01-06,1,2,3\n")
+    assert load_prices("csv", csv)[0].columns.tolist() == ["LOW", "OPEN", "AAPL"]
+
+
+def test_dates_with_no_price_at_all_are_dropped_not_filled(tmp_path, caplog):
+    # a holiday written as an empty row (FRED writes '.'): forward-filled it would add a day
+    # on which every return is zero; a price missing for one ticker is still filled
+    csv = tmp_path / "p.csv"
+    csv.write_text(
+        "Date,AAA,BBB\n2020-01-16,10,20\n2020-01-17,11,.\n2020-01-20,.,\n2020-01-21,12,22\n"
+    )
+    with caplog.at_level("INFO", logger="diffrisk.data.prices"):
+        prices, _ = load_prices("csv", csv)
+    assert [str(d.date()) for d in prices.index] == ["2020-01-16", "2020-01-17", "2020-01-21"]
+    assert prices["BBB"].tolist() == [20.0, 20.0, 22.0]  # one missing price: forward-filled
+    assert "dropped 1 date(s) with no price in any column used (e.g. 2020-01-20)" in caplog.text
+    fred = tmp_path / "fred.csv"  # one series per file, '.' on holidays
+    fred.write_text(
+        "observation_date,SP500\n2020-01-17,3329.62\n2020-01-20,.\n2020-01-21,3320.79\n"
+    )
+    prices, _ = load_prices("csv", fred, date_column="observation_date")
+    assert prices["SP500"].tolist() == [3329.62, 3320.79]

@@ -21,13 +21,62 @@ import pandas as pd
 from diffrisk.data.dates import LINE, DateFormatError, line_in_file, parse_dates
 from diffrisk.data.errors import DataError
 
-__all__ = ["DECIMALS", "LAYOUTS", "read_long_price_csv", "read_price_csv"]
+__all__ = [
+    "BAR_COLUMNS",
+    "DECIMALS",
+    "LAYOUTS",
+    "read_long_price_csv",
+    "read_price_csv",
+    "refuse_bar_columns",
+]
 
 #: Accepted values of ``data.layout``.
 LAYOUTS = ("wide", "long")
 
 #: Accepted values of ``data.decimal``, the decimal mark of the prices.
 DECIMALS = (".", ",")
+
+
+#: Column names of one instrument's daily bars (a Yahoo, Stooq, Investing.com or broker
+#: download), lower case.
+BAR_COLUMNS = frozenset(
+    {"open", "high", "low", "close", "adj close", "adj_close", "adjusted close", "volume", "vol."}
+)
+
+
+def refuse_bar_columns(columns: list[str], where: str) -> None:
+    """Refuse columns that are one instrument's open/high/low/close/volume bars.
+
+    A single ticker's download (``Date,Open,High,Low,Close,Adj Close,Volume``) read as a wide
+    file would make each field a "ticker" (volume included) of the equal-weighted portfolio.
+    Three or more bar names among ``columns`` are refused, naming the way out; call it only
+    when ``data.tickers`` does not name the columns to use.
+
+    Raises
+    ------
+    DataError
+        Naming the bar columns and the ``data.tickers`` that picks one price.
+
+    Examples
+    --------
+    >>> refuse_bar_columns(["AAPL", "LOW", "OPEN"], "prices.csv")  # two tickers named so: fine
+    >>> refuse_bar_columns(["Open", "High", "Low", "Close"], "f.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    diffrisk.data.errors.DataError: f.csv: columns [...] are one instrument's daily bars ...
+    """
+    bars = [c for c in columns if str(c).strip().lower() in BAR_COLUMNS]
+    if len({str(c).strip().lower() for c in bars}) < 3:
+        return
+    lower = {str(c).strip().lower(): c for c in columns}
+    closes = ("adj close", "adj_close", "adjusted close", "close", "price")
+    pick = next((lower[k] for k in closes if k in lower), bars[0])
+    raise DataError(
+        f"{where}: columns {bars} are one instrument's daily bars (open, high, low, close, "
+        "volume), not one column of prices per ticker: set data.tickers to the price to use "
+        f"(e.g. {pick!r}), or write one column of closes per ticker (or a long file, "
+        "data.layout: long)"
+    )
 
 
 def _record_lines(path: Path, separator: str) -> tuple[int, list[str], list[int]]:
@@ -74,6 +123,7 @@ def _read_raw(path: str | Path, separator: str = ",", decimal: str = ".") -> pd.
             skipinitialspace=True,
             skip_blank_lines=False,
             skiprows=header_line - 1,
+            na_values=["."],  # FRED's mark of a missing value, besides pandas' own
         )
     except UnicodeDecodeError as exc:
         raise DataError(

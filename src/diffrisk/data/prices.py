@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 
 from diffrisk.data.errors import DataError
-from diffrisk.data.price_files import LAYOUTS, read_long_price_csv, read_price_csv
+from diffrisk.data.price_files import (
+    LAYOUTS,
+    read_long_price_csv,
+    read_price_csv,
+    refuse_bar_columns,
+)
 
 __all__ = [
     "MAX_DATE_GAP_DAYS",
@@ -344,6 +349,8 @@ def load_prices(
                 csv_path, date_column, date_format, separator=separator, decimal=decimal
             )
             what, label = "columns", "index column"
+            if not tickers:
+                refuse_bar_columns([c for c in raw.columns if c != index_column], where)
         elif layout == "long":
             raw = read_long_price_csv(
                 csv_path,
@@ -366,7 +373,7 @@ def load_prices(
         # only the columns and dates used are checked: data.tickers and data.start/end can
         # leave out a ticker listed late or a bad stretch of the file
         extra = [index_column] if index_column else []
-        used = _select(raw, tickers, start, end, where, extra)
+        used = _drop_dates_without_prices(_select(raw, tickers, start, end, where, extra), where)
         prices = validate_prices(used, where, max_date_gap)
         index = prices.pop(index_column).rename(index_name) if index_column else None
     else:
@@ -401,6 +408,22 @@ def _select(
         )
     used = list(tickers) if tickers else constituents
     return _slice_dates(frame[used + list(extra)], start, end, where)
+
+
+def _drop_dates_without_prices(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Drop the dates on which no column used has a price (market holidays in the file).
+
+    Forward-filled, such a row would add a day with every return zero.
+    """
+    empty = frame.isna().all(axis=1).to_numpy()
+    if empty.any():
+        logger.info(
+            "%s: dropped %d date(s) with no price in any column used (e.g. %s): not trading days",
+            where,
+            int(empty.sum()),
+            frame.index[empty][0].date(),
+        )
+    return frame.loc[~empty]
 
 
 def _slice_dates(prices: pd.DataFrame, start: str | None, end: str | None, where: str):
