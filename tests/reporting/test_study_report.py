@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import numpy as np
 import pytest
 
@@ -17,7 +16,6 @@ from diffrisk.reporting.references import REFERENCES
 from diffrisk.reporting.study_report import (
     figure_caption,
     provenance_block,
-    render_notebooks_html,
     study_discussion,
     write_study_report,
 )
@@ -245,38 +243,6 @@ def test_study_report_requires_tables_and_figures(study, root):
     write_paper_tables(study["backtests"])
     with pytest.raises(FileNotFoundError, match="paper/fig1_distribution.png does not exist"):
         write_study_report(study["backtests"], PROVENANCE)
-
-
-# ---- notebooks -----------------------------------------------------------------------
-
-
-def test_render_notebooks_html_offline(tmp_path):
-    src, out = tmp_path / "executed", tmp_path / "html"
-    src.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Data stage $x^2$"),
-        nbformat.v4.new_code_cell(
-            "1 + 1",
-            outputs=[
-                nbformat.v4.new_output(
-                    "execute_result", data={"text/plain": "424242"}, execution_count=1
-                )
-            ],
-        ),
-    ]
-    nbformat.write(nb, src / "01_data.ipynb")
-    written = render_notebooks_html(src, out)
-    assert written == [out / "01_data.html"]
-    html = written[0].read_text()
-    assert "Data stage" in html and "424242" in html
-    assert not re.search(r"<script[^>]+src=", html)
-    assert "cdnjs" not in html and "unpkg" not in html
-    assert render_notebooks_html(src, out)[0].read_text() == html
-    with pytest.raises(FileNotFoundError, match="no executed notebooks"):
-        render_notebooks_html(out, tmp_path / "x")
-    with pytest.raises(FileNotFoundError, match="is not a folder"):
-        render_notebooks_html(tmp_path / "missing", out)
 
 
 # ---- headline section ----------------------------------------------------------------

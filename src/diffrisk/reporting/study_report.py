@@ -1,4 +1,4 @@
-"""STUDY.md: every sentence computed from the tables, references, provenance; notebook HTML.
+"""STUDY.md: every sentence computed from the tables, references, provenance.
 
 The report links only to files that are committed with it (tables, figures, the stage
 notebooks): the executed notebooks and their HTML renderings are stage outputs that git
@@ -396,63 +396,3 @@ def write_study_report(
     path = io.write_text(out, "\n\n".join(parts) + "\n")
     logger.info("wrote study report %s", path)
     return path
-
-
-_OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
-{% block html_head_js_requirejs %}{% endblock html_head_js_requirejs %}
-{% block jupyter_widgets %}{% endblock jupyter_widgets %}
-{% block html_head_js_mathjax %}{% endblock html_head_js_mathjax %}
-{% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
-"""
-
-
-def render_notebooks_html(
-    executed_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]
-) -> list[Path]:
-    """Render every executed notebook (``*.ipynb``) of a folder to self-contained HTML.
-
-    Parameters
-    ----------
-    executed_dir : path-like
-        Folder of executed notebooks (``reports/notebooks``).
-    out_dir : path-like
-        Folder for ``<name>.html``.
-
-    Returns
-    -------
-    list of Path
-        The HTML files, in name order.
-
-    Notes
-    -----
-    Uses nbconvert's ``HTMLExporter`` with the ``lab`` template minus the blocks that load
-    require.js, MathJax, Mermaid and the widget renderer from a CDN: the pages load
-    nothing remote (equations show as TeX source), images are embedded as data URIs, and
-    the conversion needs no network.
-    """
-    import nbformat
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    src = Path(executed_dir)
-    if not src.is_dir():
-        raise FileNotFoundError(f"executed_dir {src} is not a folder")
-    notebooks = sorted(src.glob("*.ipynb"))
-    if not notebooks:
-        raise FileNotFoundError(f"no executed notebooks (*.ipynb) in {src}")
-    exporter = HTMLExporter(
-        template_name="lab",
-        extra_loaders=[DictLoader({"diffrisk_offline.html.j2": _OFFLINE_TEMPLATE})],
-        template_file="diffrisk_offline.html.j2",
-        embed_images=True,
-    )
-    written = []
-    for nb_path in notebooks:
-        try:
-            node = nbformat.read(nb_path, as_version=4)
-        except Exception as exc:  # nbformat raises several unrelated types
-            raise ValueError(f"cannot read notebook {nb_path}: {exc}") from exc
-        body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": nb_path.stem}})
-        written.append(io.write_text(Path(out_dir) / f"{nb_path.stem}.html", body))
-    logger.info("rendered %d notebooks to %s", len(written), out_dir)
-    return written

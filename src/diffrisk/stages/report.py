@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -23,8 +24,9 @@ from diffrisk.reporting.headline_text import (
     selection_paragraph,
     simulation_paragraph,
 )
+from diffrisk.reporting.notebook_html import render_notebooks_html
 from diffrisk.reporting.stress_extensions import stress_extensions_section
-from diffrisk.reporting.study_report import render_notebooks_html, write_study_report
+from diffrisk.reporting.study_report import figure_caption, write_study_report
 from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS, pct_text
 from diffrisk.stages.common import load_selection, read_backtest_table
 from diffrisk.stages.student_choice import use_student
@@ -179,7 +181,13 @@ def write_report(
         ),
         ("Few-step stress sampler (stress_distill stage)", _stress_distill_text()),
     ]
-    html = render_notebooks_html(paths.executed_notebooks_dir(), paths.reports_dir() / "html")
+    crash_label = window_label(crash_start, crash_end)
+    fields = {"crash_window": crash_label, **stress_caption_fields(params["stress"])}
+    html = render_notebooks_html(
+        paths.executed_notebooks_dir(),
+        paths.reports_dir() / "html",
+        alt_text=partial(figure_caption, series=parse_list(headline), fields=fields),
+    )
     stress_section = paths.tables_dir() / "stress_section.md"
     needed = [stress_section] + [paths.figures_dir() / f"{stem}.png" for stem in STRESS_FIGURES]
     missing = [str(p) for p in needed if not p.is_file()]
@@ -204,7 +212,7 @@ def write_report(
         series=parse_list(headline),
         benchmark=benchmark,
         headline=head,
-        crash_label=window_label(crash_start, crash_end),
+        crash_label=crash_label,
         caption_fields=stress_caption_fields(params["stress"]),
         extra_sections=sections,
         closing_sections=closing,
