@@ -20,6 +20,7 @@ from diffrisk.data.returns import build_returns, check_series, summary_table
 from diffrisk.data.spikes import detect_spikes
 from diffrisk.data.spikes import fix_spikes as repair_spikes
 from diffrisk.data.splits import SPLIT_NAMES, Splits
+from diffrisk.stages.display import plot_image as plot_image  # for the notebook
 from diffrisk.stages.param_checks import check_data_params
 
 logger = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from diffrisk.core.compute import compute_map
 from diffrisk.core.paths import comparison_checkpoint, stress_checkpoint
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stages.common import StressInputs, stage_returns, stress_inputs
+from diffrisk.stages.display import plot_image as plot_image  # for the notebook
 from diffrisk.stress.budgets import SELECTION
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
 from diffrisk.stress.comparison_training import FITTERS, train_comparison_generator

@@ -23,6 +23,7 @@ from diffrisk.ddpm.ensemble import fit_members, member_seeds
 from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.stages.common import stage_returns
 from diffrisk.stages.ddpm_settings import ddpm_config
+from diffrisk.stages.display import plot_image as plot_image  # for the notebook
 
 logger = logging.getLogger(__name__)
 
