@@ -93,6 +93,19 @@ def provenance_block(provenance: Mapping[str, Any]) -> str:
     return text
 
 
+def figure_fields(
+    crash_label: str, caption_fields: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Every field of the figure captions: the crash window's label and ``caption_fields``.
+
+    Examples
+    --------
+    >>> figure_fields("Feb–Apr 2020", {"horizon": "20"})
+    {'crash_window': 'Feb–Apr 2020', 'horizon': '20'}
+    """
+    return {"crash_window": crash_label, **(caption_fields or {})}
+
+
 def figure_caption(
     stem: str, series: Sequence[str] = (), fields: Mapping[str, str] | None = None
 ) -> str:
@@ -301,7 +314,7 @@ def write_study_report(
             raise FileNotFoundError(f"table {stem!r}: {path} does not exist (write it first)")
         table_texts.append(path.read_text(encoding="utf-8").strip())
     shown = list(series) if series is not None else []
-    fields = {"crash_window": crash_label, **(caption_fields or {})}
+    fields = figure_fields(crash_label, caption_fields)
     figure_links = [
         figure_block(stem, number, pdir, out.parent, shown, fields)
         for number, stem in enumerate(figures, start=1)

@@ -26,7 +26,7 @@ from diffrisk.reporting.headline_text import (
 )
 from diffrisk.reporting.notebook_html import render_notebooks_html
 from diffrisk.reporting.stress_extensions import stress_extensions_section
-from diffrisk.reporting.study_report import figure_caption, write_study_report
+from diffrisk.reporting.study_report import figure_caption, figure_fields, write_study_report
 from diffrisk.reporting.style import FIGURE_STEMS, TABLE_STEMS, pct_text
 from diffrisk.stages.common import load_selection, read_backtest_table
 from diffrisk.stages.student_choice import use_student
@@ -182,11 +182,15 @@ def write_report(
         ("Few-step stress sampler (stress_distill stage)", _stress_distill_text()),
     ]
     crash_label = window_label(crash_start, crash_end)
-    fields = {"crash_window": crash_label, **stress_caption_fields(params["stress"])}
+    caption_fields = stress_caption_fields(params["stress"])
     html = render_notebooks_html(
         paths.executed_notebooks_dir(),
         paths.reports_dir() / "html",
-        alt_text=partial(figure_caption, series=parse_list(headline), fields=fields),
+        alt_text=partial(
+            figure_caption,
+            series=parse_list(headline),
+            fields=figure_fields(crash_label, caption_fields),
+        ),
     )
     stress_section = paths.tables_dir() / "stress_section.md"
     needed = [stress_section] + [paths.figures_dir() / f"{stem}.png" for stem in STRESS_FIGURES]
@@ -213,7 +217,7 @@ def write_report(
         benchmark=benchmark,
         headline=head,
         crash_label=crash_label,
-        caption_fields=stress_caption_fields(params["stress"]),
+        caption_fields=caption_fields,
         extra_sections=sections,
         closing_sections=closing,
     )
