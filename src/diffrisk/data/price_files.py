@@ -65,10 +65,10 @@ def refuse_bar_columns(columns: list[str], where: str) -> None:
     ...
     diffrisk.data.errors.DataError: f.csv: columns [...] are one instrument's daily bars ...
     """
-    lower = {str(c).strip().lower(): c for c in columns}
     bars = [c for c in columns if str(c).strip().lower() in BAR_COLUMNS]
-    if len(BAR_COLUMNS & lower.keys()) < 3:
+    if len({str(c).strip().lower() for c in bars}) < 3:
         return
+    lower = {str(c).strip().lower(): c for c in columns}
     closes = ("adj close", "adj_close", "adjusted close", "close", "price")
     pick = next((lower[k] for k in closes if k in lower), bars[0])
     raise DataError(
