@@ -55,6 +55,15 @@ def test_a_client_that_left_is_dropped_before_it_runs():
     assert ran == [0, 2] and adm.stats()["abandoned"] == 1
 
 
+def test_a_client_that_left_is_dropped_when_the_model_comes_free():
+    """No disconnect check falls inside the wait (poll 10 s): the one made when the lock
+    is granted drops the client that left meanwhile."""
+    adm = Admission(max_queue=4, timeout=10, poll=10)
+    out, ran = outcomes(adm, [None, FakeRequest(0.05), None], work=0.3)
+    assert out[0] == 0 and isinstance(out[1], ClientGone) and out[2] == 2
+    assert ran == [0, 2] and adm.stats()["abandoned"] == 1 and adm.admitted == 0
+
+
 def test_errors_of_the_work_propagate_and_free_the_model():
     adm = Admission(max_queue=2, timeout=5)
 

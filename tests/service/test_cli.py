@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +43,26 @@ def _wait_for_started_row(db_url: str, timeout: float = 30.0) -> dict:
             return started[0]
         time.sleep(0.02)
     raise AssertionError("no request reached the log")
+
+
+def _send_and_hold(port: int, body: dict) -> socket.socket:
+    """Send ``POST /scenarios`` on a raw connection and return it unread (close it to leave)."""
+    data = json.dumps(body).encode()
+    head = "POST /scenarios HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    return sock
+
+
+def _wait_for_queue(client: httpx.Client, url: str, timeout: float = 30.0, **want: int) -> None:
+    """Poll ``/ready`` until its queue figures equal ``want``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = client.get(url + "/ready").json()["queue"]
+        if all(queue[k] == v for k, v in want.items()):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the queue never reached {want}: {queue}")
 
 
 def test_concurrent_clients_then_sigkill_mid_request(pipeline, tmp_path, db_url):
@@ -139,9 +161,12 @@ def test_a_burst_gets_results_or_503_and_the_log_stays_exact(pipeline, tmp_path,
             busy = {"generator": "diffusion", "n_paths": 20_000, "seed": 1}
             big = pool.submit(client.post, server.url + "/scenarios", json=busy)
             _wait_for_started_row(db)
-            for seed in (101, 102):
-                with pytest.raises(httpx.TimeoutException):
-                    httpx.post(server.url + "/scenarios", json={"seed": seed}, timeout=0.3)
+            leavers = [_send_and_hold(server.port, {"seed": seed}) for seed in (101, 102)]
+            _wait_for_queue(client, server.url, admitted=3)  # both wait behind the busy one
+            assert not big.done(), "the busy request ended before the clients left"
+            for sock in leavers:
+                sock.close()
+            _wait_for_queue(client, server.url, abandoned=2)
             assert big.result().status_code == 200
             answers = [
                 a

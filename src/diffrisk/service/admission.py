@@ -4,8 +4,9 @@ One model call runs at a time (the model lock). :meth:`Admission.run` admits a r
 only while fewer than ``max_queue`` are admitted (running or waiting); otherwise it
 raises :class:`Overloaded` at once (the service answers 503 with ``Retry-After``). A
 waiting request whose client disconnects leaves the queue without running
-(:class:`ClientGone`), and one that waits longer than ``timeout`` gets 503, so every
-request gets a result or a 503 within a bounded time. A model call that has started
+(:class:`ClientGone`; checked while it waits and once more when the model comes free),
+and one that waits longer than ``timeout`` gets 503, so every request gets a result or
+a 503 within a bounded time. A model call that has started
 runs to completion (its set is stored and serves the next identical request).
 
 The queue lives on the event loop (no thread is held while waiting); the model call runs
@@ -115,10 +116,9 @@ class Admission:
                 done, _ = await asyncio.wait({task}, timeout=self.poll)
                 if done:
                     task.result()
+                await self._drop_if_gone(request)  # also when the model just came free
+                if done:
                     return
-                if request is not None and await request.is_disconnected():
-                    self.abandoned += 1
-                    raise ClientGone("the client disconnected while waiting for the model")
                 if time.monotonic() > deadline:
                     raise Overloaded(f"waited {self.timeout:g} s for the model", self.retry_after())
         except BaseException:
@@ -127,3 +127,8 @@ class Admission:
             else:
                 task.cancel()
             raise
+
+    async def _drop_if_gone(self, request: Request | None) -> None:
+        if request is not None and await request.is_disconnected():
+            self.abandoned += 1
+            raise ClientGone("the client disconnected while waiting for the model")
