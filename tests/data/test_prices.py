@@ -6,13 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffrisk.data.prices import (
-    MAX_DATE_GAP_DAYS,
-    DataError,
-    load_prices,
-    load_skfolio_prices,
-    validate_prices,
-)
+from diffrisk.data.prices import DataError, load_prices
 from tests.conftest import write_csv
 
 
@@ -26,15 +20,6 @@ def test_skfolio_default_data():
 def test_unknown_source():
     with pytest.raises(DataError, match=r"data.source must be 'skfolio' or 'csv'"):
         load_prices(source="bloomberg")
-
-
-def test_default_data_has_no_stretch_beyond_the_default_limit():
-    # the longest closure of the default data (September 2001) is 7 days: a CSV of the same
-    # prices passes the check that a file with missing rows fails
-    prices, _ = load_skfolio_prices()
-    gaps = prices.index.to_series().diff().dt.days
-    assert gaps.max() == 7 and gaps.idxmax() == pd.Timestamp("2001-09-17")
-    assert validate_prices(prices, "skfolio", MAX_DATE_GAP_DAYS).equals(prices)
 
 
 def drop_rows(frame, *stretches):

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffrisk.data.prices import DataError, UnsortedDatesWarning
+from diffrisk.data.price_checks import UnsortedDatesWarning
+from diffrisk.data.prices import DataError
 from diffrisk.data.returns import build_returns, load_returns
 from diffrisk.stages import data as data_stage
 from tests.conftest import LONG, SPLITS, params_section, write_csv, write_long

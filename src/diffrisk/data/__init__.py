@@ -1,15 +1,9 @@
 """Prices, returns, splits: the study's input data."""
 
-from diffrisk.data.prices import (
-    DataError,
-    UnsortedDatesWarning,
-    forward_fill_gaps,
-    load_prices,
-    load_skfolio_prices,
-    read_long_price_csv,
-    read_price_csv,
-    validate_prices,
-)
+from diffrisk.data.errors import DataError
+from diffrisk.data.price_checks import UnsortedDatesWarning, forward_fill_gaps, validate_prices
+from diffrisk.data.price_files import read_long_price_csv, read_price_csv
+from diffrisk.data.prices import load_prices, load_skfolio_prices
 from diffrisk.data.returns import (
     PORTFOLIO,
     build_returns,

@@ -7,7 +7,7 @@ Two layouts (parameter ``data.layout``):
   database or vendor export, ``date,ticker,price``); other columns are ignored.
 
 Both are returned wide, indexed by date, with the values still as read: the value checks
-(:func:`diffrisk.data.prices.validate_prices`) run later, on the tickers and dates used.
+(:func:`diffrisk.data.price_checks.validate_prices`) run later, on the tickers and dates used.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def read_price_csv(
     -------
     DataFrame
         Prices indexed by date (strings kept as read, decimal commas made points; see
-        :func:`diffrisk.data.prices.validate_prices`).
+        :func:`diffrisk.data.price_checks.validate_prices`).
 
     Raises
     ------
