@@ -1,0 +1,60 @@
+"""The papermill engine of the stages: each notebook's kernel talks over Unix sockets.
+
+Papermill's default engine (nbclient) starts the kernel with TCP on 127.0.0.1, where any
+local user can connect to its ports and read the messages (code and outputs) in plain
+text; ipykernel 7 warns about it on every stage ("Kernel is running over TCP without
+encryption"). The engine :class:`IPCEngine` (papermill's ``--engine diffrisk``, registered
+under the entry-point group ``papermill.engine``) runs the same kernel over IPC transport:
+Unix sockets beside the kernel's connection file, created and removed with the kernel and
+readable only as the file system allows. Nothing else changes: the kernel, its
+environment (:mod:`diffrisk.stages.kernel`), the notebook and its outputs are the same.
+
+Examples
+--------
+Every stage of ``dvc.yaml`` runs its notebook as::
+
+    papermill notebooks/01_data.ipynb reports/notebooks/01_data.ipynb -k python3 --engine diffrisk
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from papermill.engines import NBClientEngine
+from traitlets import default
+
+__all__ = ["IPCEngine", "IPCKernelManager"]
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager with ``transport = "ipc"`` as its default."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "ipc"
+
+
+class IPCEngine(NBClientEngine):
+    """Papermill's nbclient engine with the kernel on IPC transport (:class:`IPCKernelManager`)."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        """Execute the notebook as :class:`papermill.engines.NBClientEngine` does, over IPC.
+
+        Parameters
+        ----------
+        nb_man : papermill.engines.NotebookExecutionManager
+            Papermill's wrapper of the notebook being executed.
+        kernel_name : str
+            Name of the kernel to start (the stages use ``python3``).
+        **kwargs
+            Passed on to :meth:`papermill.engines.NBClientEngine.execute_managed_notebook`.
+
+        Returns
+        -------
+        nbformat.NotebookNode
+            The executed notebook.
+        """
+        kwargs.setdefault("kernel_manager_class", IPCKernelManager)
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
