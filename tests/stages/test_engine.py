@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -22,9 +23,11 @@ PROBE = (
 )
 
 
-def test_the_kernel_manager_defaults_to_ipc_and_keeps_an_explicit_choice():
+def test_the_kernel_manager_defaults_to_ipc_and_keeps_an_explicit_choice(monkeypatch):
     assert IPCKernelManager().transport == "ipc"
     assert IPCKernelManager(transport="tcp").transport == "tcp"
+    monkeypatch.setattr(sys, "platform", "win32")  # ZeroMQ has no IPC transport there
+    assert IPCKernelManager().transport == "tcp"
 
 
 @pytest.mark.parametrize("engine", ["diffrisk", "nbclient"])

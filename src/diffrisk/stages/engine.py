@@ -8,6 +8,7 @@ under the entry-point group ``papermill.engine``) runs the same kernel over IPC 
 Unix sockets beside the kernel's connection file, created and removed with the kernel and
 readable only as the file system allows. Nothing else changes: the kernel, its
 environment (:mod:`diffrisk.stages.kernel`), the notebook and its outputs are the same.
+On Windows, where ZeroMQ has no IPC transport, the kernel stays on TCP.
 
 Examples
 --------
@@ -18,6 +19,7 @@ Every stage of ``dvc.yaml`` runs its notebook as::
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
@@ -28,11 +30,11 @@ __all__ = ["IPCEngine", "IPCKernelManager"]
 
 
 class IPCKernelManager(AsyncKernelManager):
-    """nbclient's kernel manager with ``transport = "ipc"`` as its default."""
+    """nbclient's kernel manager with ``transport = "ipc"`` as its default (not on Windows)."""
 
     @default("transport")
     def _transport_default(self) -> str:
-        return "ipc"
+        return "tcp" if sys.platform == "win32" else "ipc"
 
 
 class IPCEngine(NBClientEngine):
