@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,6 +59,20 @@ def test_the_entry_point_names_this_engine():
     from papermill.engines import papermill_engines
 
     assert papermill_engines.get_engine("diffrisk") is IPCEngine
+
+
+@pytest.mark.parametrize("first", ["diffrisk.stages.engine", "papermill.engines"])
+def test_either_module_imports_first_in_a_fresh_interpreter(first):
+    """Importing papermill.engines loads every registered engine (this one too): the
+    engine module must not import papermill.engines at its top, or whichever comes first
+    finds the other half-initialised."""
+    code = (
+        f"import {first}\n"
+        "import diffrisk.stages.engine as e, papermill.engines as p\n"
+        "assert p.papermill_engines.get_engine('diffrisk') is e.IPCEngine\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def test_every_stage_runs_its_notebook_with_this_engine():

@@ -23,7 +23,6 @@ import sys
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from papermill.engines import NBClientEngine
 from traitlets import default
 
 __all__ = ["IPCEngine", "IPCKernelManager"]
@@ -37,21 +36,33 @@ class IPCKernelManager(AsyncKernelManager):
         return "tcp" if sys.platform == "win32" else "ipc"
 
 
-class IPCEngine(NBClientEngine):
-    """Papermill's nbclient engine with the kernel on IPC transport (:class:`IPCKernelManager`)."""
+def _nbclient_engine() -> Any:
+    # Imported on use: importing papermill.engines loads every registered engine, this
+    # module's among them, so importing it here at the top would be circular.
+    from papermill.engines import NBClientEngine
+
+    return NBClientEngine
+
+
+class IPCEngine:
+    """Papermill's nbclient engine with the kernel on IPC transport (:class:`IPCKernelManager`).
+
+    Papermill calls an engine's three class methods below; each is nbclient's
+    (``papermill.engines.NBClientEngine``), with the kernel manager set.
+    """
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
-        """Execute the notebook as :class:`papermill.engines.NBClientEngine` does, over IPC.
+    def execute_notebook(cls, nb: Any, kernel_name: str, **kwargs: Any) -> Any:
+        """Execute ``nb`` as papermill's nbclient engine does, the kernel over IPC.
 
         Parameters
         ----------
-        nb_man : papermill.engines.NotebookExecutionManager
-            Papermill's wrapper of the notebook being executed.
+        nb : nbformat.NotebookNode
+            The parameterised notebook.
         kernel_name : str
             Name of the kernel to start (the stages use ``python3``).
         **kwargs
-            Passed on to :meth:`papermill.engines.NBClientEngine.execute_managed_notebook`.
+            Passed on to ``papermill.engines.NBClientEngine.execute_notebook``.
 
         Returns
         -------
@@ -59,4 +70,14 @@ class IPCEngine(NBClientEngine):
             The executed notebook.
         """
         kwargs.setdefault("kernel_manager_class", IPCKernelManager)
-        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        return _nbclient_engine().execute_notebook(nb, kernel_name, **kwargs)
+
+    @classmethod
+    def nb_kernel_name(cls, nb: Any, name: str | None = None) -> str:
+        """The kernel name papermill uses (nbclient's rule)."""
+        return _nbclient_engine().nb_kernel_name(nb, name)
+
+    @classmethod
+    def nb_language(cls, nb: Any, language: str | None = None) -> str:
+        """The notebook's language (nbclient's rule)."""
+        return _nbclient_engine().nb_language(nb, language)
