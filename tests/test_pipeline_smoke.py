@@ -171,3 +171,23 @@ def test_dag_and_metrics_show(smoke_project):
     assert "reports/metrics/headline/" in metrics and "reports/metrics/stress/" in metrics
     assert "backtests.json" not in metrics
     assert max(len(line) for line in metrics.splitlines()) <= 160, metrics
+
+
+def test_the_distill_stage_judges_the_teachers_finer_solver(smoke_project):
+    """Table D3: the smoke teacher's network at 10 DDIM steps (``distill.solver_check``)
+    against its 5, every figure of Table D1's validation rows, and its caption's counts."""
+    import pandas as pd
+
+    tables = smoke_project / "reports" / "tables"
+    solver = pd.read_csv(tables / "distill_solver.csv")
+    d1 = pd.read_csv(tables / "distill.csv")
+    d1 = d1[d1["period"] == "validation"]
+    assert set(solver["steps"]) == {10}
+    key = ["series", "alpha", "figure"]
+    assert solver[key].equals(d1[key].reset_index(drop=True))
+    assert solver["teacher"].equals(d1["teacher"].reset_index(drop=True))  # the same teacher
+    within = int(solver["within"].sum())
+    assert (
+        f"Within bound: 10 steps {within} of {len(solver)} figures."
+        in (tables / "distill_solver.md").read_text()
+    )

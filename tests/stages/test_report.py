@@ -130,6 +130,7 @@ def project(project_tmp):
     (paths.metrics_dir() / "distill.json").write_text(json.dumps(distill))
     (paths.tables_dir() / "distill.md").write_text("| period | figure |")
     (paths.tables_dir() / "distill_verdicts.md").write_text("| period | same |")
+    (paths.tables_dir() / "distill_solver.md").write_text("**Table D3.** | steps | within |")
     stress_distill = {"enabled": True, "sampler": "teacher", "student_steps": 4,
                       "teacher_steps": 20, "validation": {"figures_within": 10, "figures": 11},
                       "test": {"figures_within": 11, "figures": 11}}  # fmt: skip
@@ -160,7 +161,7 @@ def test_study_opens_with_the_headline_and_names_the_failures(project):
         "On validation: 18 of 18 figures within the bound, every backtest verdict equal, so " in few
     )
     assert "On test (reported, not used to choose): 17 of 18 figures within the bound, a " in few
-    assert "| period | figure |\n\n| period | same |" in few
+    assert "| period | figure |\n\n| period | same |\n\n**Table D3.** | steps | within |" in few
     # auto with the rule's "student": the forecasts are the students'
     assert "The study's forecasts are drawn by 3-step students (the rule's choice, " in few
     stress_few = few.split("### Few-step stress sampler (stress_distill stage)\n\n", 1)[1]

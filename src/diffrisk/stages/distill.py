@@ -23,13 +23,17 @@ the test period are reported, never used to choose.
    property of the step count, measured by ``benchmarks/bench_ddpm_distill.py`` (the
    3-step student: 6.0x on the default validation set); this stage records its own
    timings in ``models/distill_timing.json``.
-3. **Report on test** with the same figures and verdicts.
+3. **What the yardstick asks** (``distill.solver_check``, e.g. ``"40,80"``; validation
+   only, reported, not used to decide): the teacher's own network at those DDIM step
+   counts, judged by the same rule against the teacher (:func:`solver_check`).
+4. **Report on test** with the same figures and verdicts.
 
 Writes ``models/ddpm_student.pt`` (+ ``.audit.json``: the teacher's version and weight
 hash are in the checkpoint), ``reports/metrics/distill.json`` (the decision and its
-counts), ``reports/tables/distill.{csv,md}`` (every figure, both periods) and
-``reports/tables/distill_verdicts.{csv,md}``. The ``generate`` stage samples with the
-students when this decision says so (``generate.student: auto``).
+counts), ``reports/tables/distill.{csv,md}`` (every figure, both periods),
+``reports/tables/distill_verdicts.{csv,md}`` and ``reports/tables/distill_solver.{csv,md}``
+(step 3). The ``generate`` stage samples with the students when this decision says so
+(``generate.student: auto``).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from diffrisk.data.returns import check_series, load_returns, returns_until
 from diffrisk.data.splits import Splits
 from diffrisk.ddpm.distill import distill_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
-from diffrisk.ddpm.model import load_checkpoint
+from diffrisk.ddpm.model import DDPMModel, load_checkpoint
 from diffrisk.ddpm.student import DDPMStudent, save_student
 from diffrisk.diffusion.checkpoints import without_timings
 from diffrisk.diffusion.weights_hash import weights_sha256
@@ -85,8 +89,121 @@ VERDICTS_CAPTION = (
     "compares the verdicts, not the exception counts.\n\n"
 )
 
+SOLVER_CAPTION = (
+    "**Table D3. What the yardstick asks: the teacher's own finer solver.** The teacher's "
+    "network sampled with `steps` DDIM steps (same order, spacing, noise and seeds; a more "
+    "accurate solution of the same ODE, not an approximation of it) against the pipeline's "
+    "sampler, judged on validation by Table D1's rule (`distill.solver_check`; reported, "
+    "not used to decide). {counts}\n\n"
+)
+
 #: The sampler settings of ``generate`` the teacher samples with.
 TEACHER_KEYS = ("sampler", "n_steps", "eta", "spacing", "noise", "order")
+
+#: Columns of the solver check's table (Table D3).
+SOLVER_COLUMNS = ["steps", "series", "alpha", "figure", "teacher", "candidate", "diff", "bound",
+                  "within"]  # fmt: skip
+
+
+def solver_check(
+    model: DDPMModel,
+    frame: pd.DataFrame,
+    days: pd.DatetimeIndex,
+    teacher_runs: Sequence[tuple[pd.DataFrame, Any]],
+    *,
+    steps: Sequence[int],
+    teacher_kw: Mapping[str, Any],
+    n_scenarios: int,
+    series: Sequence[str],
+    seeds: Sequence[int],
+    bound_k: float,
+) -> pd.DataFrame:
+    """The teacher's network at other DDIM step counts, judged by the rule against the teacher.
+
+    What the rule's bound means: a finer solver of the same network is no approximation
+    of the teacher, so if it falls outside the bound, the bound is tighter than the
+    teacher's own discretisation error.
+
+    Parameters
+    ----------
+    model : DDPMModel
+        The teacher.
+    frame : DataFrame
+        Returns up to the last day scored (the stage passes validation, cut first).
+    days : DatetimeIndex
+        The days scored.
+    teacher_runs : sequence of (forecast frame, ScenarioSet)
+        The teacher's runs on ``days``, one per seed of ``seeds``.
+    steps : sequence of int
+        DDIM step counts to judge (``distill.solver_check``).
+    teacher_kw : mapping
+        The teacher's sampler settings (:data:`TEACHER_KEYS`); ``n_steps`` is replaced.
+    n_scenarios : int
+    series : sequence of str
+    seeds : sequence of int
+        The teacher's sampling seeds, reused for every step count.
+    bound_k : float
+
+    Returns
+    -------
+    DataFrame
+        :data:`SOLVER_COLUMNS`: one row per step count and figure
+        (:func:`~diffrisk.evaluation.sampler_choice.figures_within_noise`); empty for no
+        ``steps``.
+    """
+    teacher = replicate_figures(teacher_runs, series, ALPHAS)
+    tables = []
+    for n in steps:
+        kwargs = {**teacher_kw, "n_steps": int(n)}
+        runs = [forecast_ddpm(model, frame, days, n_scenarios=int(n_scenarios), seed=int(s),
+                              series=series, **kwargs) for s in seeds]  # fmt: skip
+        table, _ = figures_within_noise(replicate_figures(runs, series, ALPHAS), teacher, k=bound_k)
+        tables.append(table.assign(steps=int(n)))
+        logger.info("solver check: %d steps keep %d of %d figures within bound", n,
+                    int(table["within"].sum()), len(table))  # fmt: skip
+    if not tables:
+        return pd.DataFrame(columns=SOLVER_COLUMNS)
+    return pd.concat(tables, ignore_index=True)[SOLVER_COLUMNS]
+
+
+def parse_steps(value: Any, name: str) -> list[int]:
+    """DDIM step counts from a comma-separated parameter (``"40,80"``; empty: none).
+
+    Examples
+    --------
+    >>> parse_steps("40, 80", "distill.solver_check")
+    [40, 80]
+    >>> parse_steps("", "distill.solver_check")
+    []
+    >>> parse_steps("40,x", "distill.solver_check")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: distill.solver_check must list DDIM step counts (integers >= 1, ...), got '40,x'
+    """
+    items = parse_list(str(value) if isinstance(value, int) else value)
+    if not all(item.isdigit() and int(item) >= 1 for item in items):
+        raise ValueError(
+            f'{name} must list DDIM step counts (integers >= 1, e.g. "40,80"), got {value!r}'
+        )
+    return [int(item) for item in items]
+
+
+def solver_counts(table: pd.DataFrame) -> str:
+    """Table D3's caption sentence: figures within bound per step count.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"steps": [40, 40, 80], "within": [True, False, False]})
+    >>> solver_counts(t)
+    'Within bound: 40 steps 1 of 2 figures, 80 steps 0 of 1.'
+    >>> solver_counts(t.iloc[:0])
+    'Not run (`distill.solver_check: ""`).'
+    """
+    if table.empty:
+        return 'Not run (`distill.solver_check: ""`).'
+    parts = [f"{int(n)} steps {int(g['within'].sum())} of {len(g)}"
+             for n, g in table.groupby("steps", sort=False)]  # fmt: skip
+    return "Within bound: " + parts[0] + " figures" + "".join(f", {p}" for p in parts[1:]) + "."
 
 
 def judge(
@@ -154,7 +271,7 @@ def distill_student(
     distill : mapping
         The ``distill`` section: ``student`` (fields of
         :class:`~diffrisk.ddpm.student.DDPMDistillConfig`), ``n_seeds``, ``bound_k``,
-        ``level``.
+        ``level``, ``solver_check`` (optional).
     generate : mapping
         The ``generate`` section (the teacher's sampler; ``auto`` from the select stage).
     n_scenarios : int
@@ -169,9 +286,11 @@ def distill_student(
     Returns
     -------
     dict
-        ``metrics`` (as written), ``figures`` and ``verdicts`` (tables) and ``student``.
+        ``metrics`` (as written), ``figures``, ``verdicts`` and ``solver_check`` (tables)
+        and ``student``.
     """
     n_seeds = check_int(distill["n_seeds"], "distill.n_seeds", 2)
+    solver_steps = parse_steps(distill.get("solver_check"), "distill.solver_check")
     sampling = sampler_settings(generate)
     config = student_config(distill["student"], sampling)
     model = load_checkpoint(paths.ddpm_checkpoint())
@@ -204,12 +323,21 @@ def distill_student(
         )  # fmt: skip
         figures.append(fig.assign(period=period))
         verdicts.append(verd.assign(period=period))
+        if period == "validation":
+            tic = time.perf_counter()
+            solver = solver_check(
+                model, frame, days, sets["teacher"], steps=solver_steps,
+                teacher_kw=teacher_kw, n_scenarios=int(n_scenarios), series=heads,
+                seeds=range(int(seed), int(seed) + n_seeds), bound_k=float(distill["bound_k"]),
+            )  # fmt: skip
+            timing["validation_solver_check"] = round(time.perf_counter() - tic, 1)
     metrics = _metrics(student, summary, sampling, path, n_seeds)
     fig_table = _first(pd.concat(figures, ignore_index=True), "period")
     verd_table = _first(pd.concat(verdicts, ignore_index=True), "period")
     for stem, table, caption, digits in (
         ("distill", fig_table, FIGURES_CAPTION, 6),
         ("distill_verdicts", verd_table, VERDICTS_CAPTION, 4),
+        ("distill_solver", solver, SOLVER_CAPTION.format(counts=solver_counts(solver)), 6),
     ):
         write_csv_table(paths.tables_dir() / f"{stem}.csv", table, float_format=f"%.{digits}g")
         io.write_text(paths.tables_dir() / f"{stem}.md",
@@ -222,7 +350,8 @@ def distill_student(
     audit.write_provenance(path.with_suffix(".audit.json"), record)
     io.write_json(paths.models_dir() / "distill_timing.json", timing)
     logger.info("distill: the pipeline's sampler on validation is the %s", metrics["sampler"])
-    return {"metrics": metrics, "figures": fig_table, "verdicts": verd_table, "student": student}
+    return {"metrics": metrics, "figures": fig_table, "verdicts": verd_table,
+            "solver_check": solver, "student": student}  # fmt: skip
 
 
 def _first(frame: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -177,7 +177,9 @@ def write_report(
             + "\n\n"
             + _table_text("distill", "distill")
             + "\n\n"
-            + _table_text("distill_verdicts", "distill"),
+            + _table_text("distill_verdicts", "distill")
+            + "\n\n"
+            + _table_text("distill_solver", "distill"),
         ),
         ("Few-step stress sampler (stress_distill stage)", _stress_distill_text()),
     ]
