@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffrisk.ddpm.config import DDPMConfig
 from diffrisk.ddpm.distill import distill_ddpm, halving_loss_fn, validation_loss
-from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.ddpm.inputs import ConditionTensors
 from diffrisk.ddpm.network import Denoiser
@@ -24,7 +22,7 @@ from diffrisk.ddpm.student import (
 from diffrisk.diffusion.distill import grid_coefficients, nested_grid
 from diffrisk.diffusion.sampler import ddim_timesteps
 from diffrisk.diffusion.weights_hash import state_dict_sha256, weights_sha256
-from tests.ddpm.test_fit import simulate_garch_t
+from tests.support.tiny_ddpm import tiny_teacher
 
 SMALL = DDPMDistillConfig(
     start_steps=8, final_steps=2, round_epochs=2, samples_per_epoch=256, batch_size=64,
@@ -35,13 +33,7 @@ SMALL = DDPMDistillConfig(
 @pytest.fixture(scope="module")
 def tiny():
     """A smoke-size teacher on two simulated series (fit on days 0..799) and its splits."""
-    torch.set_num_threads(1)
-    returns, _ = simulate_garch_t(1100, 2, seed=9)
-    d = returns.index
-    splits = {"train_end": d[799], "val_start": d[800], "val_end": d[999]}
-    config = DDPMConfig.smoke(samples_per_epoch=1024, max_epochs=1)
-    model, _ = fit_ddpm(returns, splits, config, seed=0, progress=False)
-    return model, returns, splits
+    return tiny_teacher()
 
 
 def distil_tiny(model, returns, splits, config=SMALL, seed=1):

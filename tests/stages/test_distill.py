@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
-from diffrisk.ddpm.config import DDPMConfig
-from diffrisk.ddpm.fit import fit_ddpm
 from diffrisk.ddpm.forecast import forecast_ddpm
 from diffrisk.stages.distill import SOLVER_COLUMNS, parse_steps, solver_check, solver_counts
-from tests.ddpm.test_fit import simulate_garch_t
+from tests.support.tiny_ddpm import tiny_teacher
 
 #: The teacher's sampler in these tests (the smoke model's 200 diffusion steps, DDIM 5).
 SAMPLER = {"sampler": "ddim", "n_steps": 5, "eta": 0.0, "spacing": "logsnr",
@@ -19,13 +16,8 @@ SEEDS = [0, 1]
 
 @pytest.fixture(scope="module")
 def teacher():
-    """A smoke-size model on two simulated series, its validation frame and 40 days."""
-    torch.set_num_threads(1)
-    returns, _ = simulate_garch_t(1100, 2, seed=9)
-    d = returns.index
-    splits = {"train_end": d[799], "val_start": d[800], "val_end": d[999]}
-    config = DDPMConfig.smoke(samples_per_epoch=1024, max_epochs=1)
-    model, _ = fit_ddpm(returns, splits, config, seed=0, progress=False)
+    """A smoke-size model on two simulated series, its validation frame, 40 days, its runs."""
+    model, returns, splits = tiny_teacher()
     frame = returns.loc[: splits["val_end"]]
     days = frame.index[frame.index >= splits["val_start"]][:40]
     runs = [forecast_ddpm(model, frame, days, n_scenarios=64, seed=s, **SAMPLER) for s in SEEDS]
