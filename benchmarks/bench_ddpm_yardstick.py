@@ -15,7 +15,7 @@ Validation only (returns cut at ``data.val_end`` first); nothing here reads the 
 period. Run::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_ddpm_yardstick.py \\
-        --checkpoint models/ddpm.pt --steps 20 40 80 --out yardstick.json
+        --checkpoint models/ddpm.pt --steps 20,40,80 --out yardstick.json
 """
 
 from __future__ import annotations
@@ -30,10 +30,14 @@ import pandas as pd
 import torch
 import yaml
 
-from diffrisk.ddpm.forecast import forecast_ddpm
+from diffrisk.core.params import parse_list
+from diffrisk.data.returns import returns_until
+from diffrisk.data.splits import Splits
 from diffrisk.ddpm.model import load_checkpoint
 from diffrisk.evaluation.sampler_choice import figures_within_noise, replicate_figures
 from diffrisk.forecasts.contract import ALPHAS
+from diffrisk.stages.ddpm_settings import sampler_settings
+from diffrisk.stages.distill import TEACHER_KEYS, parse_steps, seed_runs
 
 
 def main() -> None:
@@ -41,64 +45,45 @@ def main() -> None:
     p.add_argument("--checkpoint", default="models/ddpm.pt")
     p.add_argument("--returns", default="data/processed/returns.parquet")
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--selection", default="reports/metrics/selection.json")
-    p.add_argument("--steps", type=int, nargs="+", default=[20, 40, 80],
+    p.add_argument("--steps", default="20,40,80",
                    help="DDIM step counts; the first is the reference")  # fmt: skip
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     params = yaml.safe_load(Path(args.params).read_text())
-    data, gen, rule = params["data"], params["generate"], params["distill"]
+    rule = params["distill"]
     seed, n = int(params["seed"]), int(params["n_scenarios"])
-    returns = pd.read_parquet(args.returns)
-    returns = returns.loc[returns.index <= pd.Timestamp(data["val_end"])]  # cut FIRST
-    days = returns.index[returns.index >= pd.Timestamp(data["val_start"])]
-    series = [s.strip() for s in str(data["series"]).split(",") if s.strip()]
-    sel = json.loads(Path(args.selection).read_text())
-    order = sel["order"] if gen["order"] == "auto" else int(gen["order"])
-    pipeline_steps = sel["n_steps"] if gen["n_steps"] == "auto" else int(gen["n_steps"])
+    splits = Splits.from_mapping(params["data"])
+    frame = returns_until(pd.read_parquet(args.returns), splits, "validation")  # cut FIRST
+    days = splits.dates(frame, "validation")
+    series = parse_list(params["data"]["series"])
+    sampler = {k: v for k, v in sampler_settings(params["generate"]).items() if k in TEACHER_KEYS}
+    steps_list = parse_steps(args.steps, "--steps")
     model = load_checkpoint(args.checkpoint)
     model.config = dataclasses.replace(model.config, threads=int(args.threads))
     n_seeds, k = int(rule["n_seeds"]), float(rule["bound_k"])
+    seeds = range(seed, seed + n_seeds)
     print(
-        f"pipeline sampler: DDIM {pipeline_steps} steps, order {order}, {gen['spacing']}, "
-        f"{gen['noise']}; {n} scenarios x {len(days)} validation days; series {series}; "
-        f"{n_seeds} seeds, bound {k:g} combined errors"
+        f"pipeline sampler: {sampler}; {n} scenarios x {len(days)} validation days; "
+        f"series {series}; {n_seeds} seeds, bound {k:g} combined errors"
     )
     figs, seconds = {}, {}
-    for steps in args.steps:
+    for steps in steps_list:
         tic = time.perf_counter()
-        runs = [
-            forecast_ddpm(
-                model,
-                returns,
-                days,
-                n_scenarios=n,
-                seed=s,
-                series=series,
-                sampler=gen["sampler"],
-                n_steps=steps,
-                eta=float(gen["eta"]),
-                spacing=gen["spacing"],
-                noise=gen["noise"],
-                order=order,
-                workers=1,
-                progress=False,
-            )  # fmt: skip
-            for s in range(seed, seed + n_seeds)
-        ]
+        runs = seed_runs(model, frame, days, n_scenarios=n, series=series, seeds=seeds,
+                         **{**sampler, "n_steps": steps})  # fmt: skip
         seconds[steps] = round(time.perf_counter() - tic, 1)
         figs[steps] = replicate_figures(runs, series, ALPHAS)
         print(f"{steps} steps: {n_seeds} seeds in {seconds[steps]} s")
-    reference = args.steps[0]
-    report = {"reference_steps": reference, "order": order, "days": len(days),
+    reference = steps_list[0]
+    report = {"reference_steps": reference, "sampler": sampler, "days": len(days),
               "n_seeds": n_seeds, "bound_k": k, "seconds": seconds, "candidates": {}}  # fmt: skip
     pd.set_option("display.width", 200, "display.max_rows", 200)
     # each finer sampler against the reference, and against the next coarser one (does the
     # solution settle as the steps grow?)
-    pairs = [(s, reference) for s in args.steps[1:]]
-    pairs += [(b, a) for a, b in zip(args.steps[1:], args.steps[2:], strict=False)]
+    pairs = [(s, reference) for s in steps_list[1:]]
+    pairs += [(b, a) for a, b in zip(steps_list[1:], steps_list[2:], strict=False)]
     for steps, base in pairs:
         table, ok = figures_within_noise(figs[steps], figs[base], k=k)
         table["diff_over_bound"] = table["diff"].abs() / table["bound"]

@@ -105,6 +105,26 @@ SOLVER_COLUMNS = ["steps", "series", "alpha", "figure", "teacher", "candidate", 
                   "within"]  # fmt: skip
 
 
+def seed_runs(
+    model: DDPMModel,
+    frame: pd.DataFrame,
+    days: pd.DatetimeIndex,
+    *,
+    n_scenarios: int,
+    series: Sequence[str],
+    seeds: Sequence[int],
+    **sampler: Any,
+) -> list[tuple[pd.DataFrame, Any]]:
+    """One :func:`~diffrisk.ddpm.forecast.forecast_ddpm` run per sampling seed.
+
+    ``sampler`` holds the sampler's keywords (:data:`TEACHER_KEYS`, or ``student`` and
+    ``noise``); the runs are the replicates of
+    :func:`~diffrisk.evaluation.sampler_choice.replicate_figures`.
+    """
+    return [forecast_ddpm(model, frame, days, n_scenarios=int(n_scenarios), seed=int(s),
+                          series=series, **sampler) for s in seeds]  # fmt: skip
+
+
 def solver_check(
     model: DDPMModel,
     frame: pd.DataFrame,
@@ -154,9 +174,8 @@ def solver_check(
     teacher = replicate_figures(teacher_runs, series, ALPHAS)
     tables = []
     for n in steps:
-        kwargs = {**teacher_kw, "n_steps": int(n)}
-        runs = [forecast_ddpm(model, frame, days, n_scenarios=int(n_scenarios), seed=int(s),
-                              series=series, **kwargs) for s in seeds]  # fmt: skip
+        runs = seed_runs(model, frame, days, n_scenarios=n_scenarios, series=series,
+                         seeds=seeds, **{**teacher_kw, "n_steps": int(n)})  # fmt: skip
         table, _ = figures_within_noise(replicate_figures(runs, series, ALPHAS), teacher, k=bound_k)
         tables.append(table.assign(steps=int(n)))
         logger.info("solver check: %d steps keep %d of %d figures within bound", n,
@@ -304,16 +323,16 @@ def distill_student(
     timing: dict[str, float] = {"distill": round(time.perf_counter() - tic, 1)}
     path = save_student(student, static_student_checkpoint())
     teacher_kw = {k: sampling[k] for k in TEACHER_KEYS}
+    seeds = range(int(seed), int(seed) + n_seeds)
     figures, verdicts, summary = [], [], {}
     for period, frame in periods.items():
         days = splits.dates(frame, period)
         runs = {"teacher": teacher_kw, "student": {"noise": sampling["noise"], "student": student}}
-        sets: dict[str, list[tuple[pd.DataFrame, Any]]] = {name: [] for name in runs}
+        sets: dict[str, list[tuple[pd.DataFrame, Any]]] = {}
         for name, kwargs in runs.items():
             tic = time.perf_counter()
-            for s in range(int(seed), int(seed) + n_seeds):
-                sets[name].append(forecast_ddpm(model, frame, days, n_scenarios=int(n_scenarios),
-                                                seed=s, series=heads, **kwargs))  # fmt: skip
+            sets[name] = seed_runs(model, frame, days, n_scenarios=n_scenarios, series=heads,
+                                   seeds=seeds, **kwargs)  # fmt: skip
             timing[f"{period}_{name}"] = round(time.perf_counter() - tic, 1)
             logger.info("%s %s: %d seeds x %d days x %d series", period, name, n_seeds,
                         len(days), len(heads))  # fmt: skip
@@ -328,7 +347,7 @@ def distill_student(
             solver = solver_check(
                 model, frame, days, sets["teacher"], steps=solver_steps,
                 teacher_kw=teacher_kw, n_scenarios=int(n_scenarios), series=heads,
-                seeds=range(int(seed), int(seed) + n_seeds), bound_k=float(distill["bound_k"]),
+                seeds=seeds, bound_k=float(distill["bound_k"]),
             )  # fmt: skip
             timing["validation_solver_check"] = round(time.perf_counter() - tic, 1)
     metrics = _metrics(student, summary, sampling, path, n_seeds)
