@@ -122,6 +122,9 @@ def _verdict_fragments() -> dict[str, str]:
     mcnemar = rev.loc[["normal", "student_t", "vine_copula"], "mcnemar_p"]
     distill = json.loads((metrics / "distill.json").read_text())["validation"]
     primary = json.loads((metrics / "selection.json").read_text())["scores"]["primary"]
+    audit = json.loads((metrics / "stress_adversarial.json").read_text())
+    attacked = audit["rates"]["attacked test, relief > 10%"]
+    cv = audit["goal"]["false_flags_validation_cv"]
     return {
         "one-day DM": f"({_minus(wf['mean_loss'])} vs {_minus(wf['mean_loss_benchmark'])}, "
         f"DM p = {wf['dm_p']:.3f}; p = {dm.loc[('portfolio', 'ddpm_wf', 0.01), 'dm_p']:.2f} at "
@@ -151,6 +154,12 @@ def _verdict_fragments() -> dict[str, str]:
         if mcnemar.min() == mcnemar.max()
         else "McNemar p differ: reword the README",
         "one-day student": f"keeps {distill['figures_within']} of {distill['figures']} figures",
+        "audit": f"flagged in {attacked['combined'] * 100:.0f} % of cases "
+        f"({round(attacked['combined'] * attacked['n'])} of {attacked['n']} on test; goal ≥ 95 %)"
+        f" at {audit['goal']['false_flags_test'] * 100:.1f} % false flags on test and "
+        f"{cv * 100:.1f} % estimated out of sample on validation"
+        f" (goal ≤ 5 %), with thresholds from {audit['n_validation_requests']} validation "
+        "requests",
         "combination on validation": f"(FZ0 {_minus(primary['ddpm_mix_fhs'])} vs "
         f"{_minus(primary['ddpm_wf'])})",
     }
