@@ -1,7 +1,7 @@
 """Ablation of the stress-scenario generator on the VALIDATION period (test never read).
 
 Every configuration (``stress.model`` of ``params.yaml`` with overrides) is trained with
-:func:`diffrisk.stress.model.train_stress_model` on windows ending by ``data.train_end`` (epoch
+:func:`diffrisk.stress.fit.train_stress_model` on windows ending by ``data.train_end`` (epoch
 selected on validation windows), for each seed. Two things are then measured on the
 validation period only, so that choosing a configuration here leaks nothing about the
 held-out test period:

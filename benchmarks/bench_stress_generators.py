@@ -29,7 +29,8 @@ from diffrisk.stress.comparison import ComparisonConfig, load_comparison_model
 from diffrisk.stress.comparison_sets import comparison_paths
 from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import load_stress_model, train_stress_model
+from diffrisk.stress.fit import train_stress_model
+from diffrisk.stress.model import load_stress_model
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.scenario_sets import baseline_scenario_set
 

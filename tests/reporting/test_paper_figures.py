@@ -7,16 +7,12 @@ import pytest
 from PIL import Image
 
 from diffrisk.reporting.paper_figures import (
-    draw_fig3,
     fig1_distribution,
     fig2_var_vs_returns,
     fig3_cvar_exceedances,
     write_paper_figures,
 )
-from diffrisk.reporting.style import (
-    FIGURE_STEMS,
-    sort_methods,
-)
+from diffrisk.reporting.style import FIGURE_STEMS
 from tests.reporting.conftest import (
     FIG1_METHODS,
 )
@@ -63,34 +59,3 @@ def test_figures_reject_bad_inputs(study, root):
     clash = frames["hs"].assign(realized=frames["hs"]["realized"] + 1e-3)
     with pytest.raises(ValueError, match="disagree on the realised return"):
         write_paper_figures({"hs": frames["hs"], "fhs": clash}, {"hs": sets["hs"]})
-
-
-def _title(ax) -> str:
-    """The axes' title wherever the style placed it (``axes.titlelocation``)."""
-    return "".join(ax.get_title(loc) for loc in ("left", "center", "right"))
-
-
-def test_fig3_shades_the_given_crash_window_and_counts_its_exceedances(study, root):
-    forecasts = study["forecasts"]
-    start, end = pd.Timestamp("2020-02-01"), pd.Timestamp("2020-03-31")
-    fig = draw_fig3(forecasts, "portfolio", 0.01, (start, end))
-    assert len(fig.axes) == len(forecasts)
-    counted = 0
-    for ax, method in zip(fig.axes, sort_methods(forecasts), strict=True):
-        f = forecasts[method].loc[lambda x: x["series"] == "portfolio"]
-        dates = pd.to_datetime(f["date"])
-        inside = (dates >= start) & (dates <= end)
-        expected = int(((f["realized"] < f["var_01"]) & inside).sum())
-        counted += expected
-        assert _title(ax).endswith(f"; {expected} in the crash window")
-        assert "Crash window (Feb–Mar 2020)" in ax.get_legend_handles_labels()[1]
-    assert counted > 0  # the synthetic crash regime starts in February 2020
-    # no window, or one outside the plotted period: nothing shaded, nothing counted
-    for window in (None, ("2010-01-01", "2010-12-31")):
-        fig = draw_fig3(forecasts, "portfolio", 0.01, window)
-        assert all("crash window" not in _title(ax) for ax in fig.axes)
-    with pytest.raises(ValueError, match="fig3 window: end 2020-01-01 is before start 2020-02-01"):
-        fig3_cvar_exceedances(forecasts, "portfolio", window=("2020-02-01", "2020-01-01"))
-    shaded = fig3_cvar_exceedances(forecasts, "portfolio", window=(start, end), stem="a")
-    plain = fig3_cvar_exceedances(forecasts, "portfolio", stem="b")
-    assert shaded[0].read_bytes() != plain[0].read_bytes()

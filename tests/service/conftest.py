@@ -27,7 +27,8 @@ from diffrisk.diffusion.weights_hash import weights_sha256
 from diffrisk.service.settings import ServiceSettings
 from diffrisk.stress.archetypes import Archetype
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import save_stress_model, train_stress_model
+from diffrisk.stress.fit import train_stress_model
+from diffrisk.stress.model import save_stress_model
 from diffrisk.stress.reverse_serving import SERVING_FILE, library_defaults, write_serving
 from diffrisk.stress.scenario_sets import generate_scenario_set, write_scenario_set
 from tests.stress.conftest import TRAIN_END, VAL_END, VAL_START, synthetic_returns

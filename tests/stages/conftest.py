@@ -8,7 +8,8 @@ import torch
 from diffrisk.core import io, paths
 from diffrisk.risk.portfolio import portfolio_log_returns
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import StressModel, save_stress_model, train_stress_model
+from diffrisk.stress.fit import train_stress_model
+from diffrisk.stress.model import StressModel, save_stress_model
 from tests.stress.conftest import TEST_START, TRAIN_END, VAL_END, VAL_START, synthetic_returns
 
 #: The ``data`` section of the stress stages' tests (the standard split, index ``sp500``).

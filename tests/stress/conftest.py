@@ -10,7 +10,8 @@ import torch
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel
 from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import StressModel, save_stress_model, train_stress_model
+from diffrisk.stress.fit import train_stress_model
+from diffrisk.stress.model import StressModel, save_stress_model
 
 TRAIN_END, VAL_START, VAL_END, TEST_START = "2002-12-31", "2003-01-01", "2003-12-31", "2004-01-01"
 

@@ -57,8 +57,8 @@ from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.adversarial import validate_request
 from diffrisk.stress.comparison import ComparisonModel, load_comparison_model
 from diffrisk.stress.config import StressConfig
+from diffrisk.stress.fit import train_stress_model as _train
 from diffrisk.stress.model import StressModel, load_stress_model, save_stress_model
-from diffrisk.stress.model import train_stress_model as _train
 from diffrisk.stress.scenario_sets import read_set_index, recorded_sampling
 
 logger = logging.getLogger(__name__)

@@ -32,12 +32,8 @@ from diffrisk.reporting.stress_segments import figure_segment_errors
 from diffrisk.reporting.style import save_figure
 from diffrisk.stages.common import StressInputs, run_stress_stage, stage_returns
 from diffrisk.stress.config import UNCONDITIONAL, StressConfig
-from diffrisk.stress.model import (
-    StressModel,
-    load_stress_model,
-    save_stress_model,
-    train_stress_model,
-)
+from diffrisk.stress.fit import train_stress_model
+from diffrisk.stress.model import StressModel, load_stress_model, save_stress_model
 from diffrisk.stress.sampling import generate_paths
 from diffrisk.stress.scenario_sets import read_scenario_set, read_set_index, recorded_sampling
 

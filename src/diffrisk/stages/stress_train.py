@@ -29,7 +29,8 @@ from diffrisk.stress.budgets import SELECTION
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel, save_comparison_model
 from diffrisk.stress.comparison_training import FITTERS, train_comparison_generator
 from diffrisk.stress.config import StressConfig
-from diffrisk.stress.model import StressModel, save_stress_model, train_stress_model
+from diffrisk.stress.fit import train_stress_model
+from diffrisk.stress.model import StressModel, save_stress_model
 from diffrisk.stress.scenario_sets import json_ready
 from diffrisk.stress.tuning import TuningConfig, tune_generator
 

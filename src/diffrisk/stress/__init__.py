@@ -73,13 +73,9 @@ from diffrisk.stress.archetypes import (
     resolve_archetype,
 )
 from diffrisk.stress.config import GENERATORS, UNCONDITIONAL, StressConfig, StressRangeWarning
+from diffrisk.stress.fit import train_stress_model
 from diffrisk.stress.generators import filtered_block_bootstrap_paths, multivariate_normal_paths
-from diffrisk.stress.model import (
-    StressModel,
-    load_stress_model,
-    save_stress_model,
-    train_stress_model,
-)
+from diffrisk.stress.model import StressModel, load_stress_model, save_stress_model
 from diffrisk.stress.network import FiLMBlock, StressDenoiser, StressSpec
 from diffrisk.stress.sampling import draw_prior_signatures, generate_paths, sample_scaled_paths
 from diffrisk.stress.scenario_sets import (

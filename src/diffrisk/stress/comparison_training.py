@@ -53,7 +53,7 @@ def train_comparison_generator(
     """Fit the conditional WGAN-GP or VAE on the diffusion model's training windows.
 
     The windows and statistics are those of
-    :func:`~diffrisk.stress.model.train_stress_model`; the network is initialised from
+    :func:`~diffrisk.stress.fit.train_stress_model`; the network is initialised from
     torch's global generator after ``torch.manual_seed(seed)``.
 
     Parameters

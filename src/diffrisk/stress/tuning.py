@@ -36,13 +36,9 @@ from diffrisk.diffusion.time_cap import time_cap
 from diffrisk.stress.comparison import ComparisonConfig, ComparisonModel
 from diffrisk.stress.comparison_training import train_comparison_generator
 from diffrisk.stress.config import ParamsSection, StressConfig
+from diffrisk.stress.fit import train_stress_model
 from diffrisk.stress.gan import energy_distance
-from diffrisk.stress.model import (
-    StressModel,
-    WindowTensors,
-    fit_training_statistics,
-    train_stress_model,
-)
+from diffrisk.stress.model import StressModel, WindowTensors, fit_training_statistics
 from diffrisk.stress.sampling import sample_scaled_paths
 from diffrisk.stress.windows import WindowSet
 

@@ -35,11 +35,8 @@ from numpy.typing import NDArray
 from diffrisk.core.compute import compute_map
 from diffrisk.data.splits import periods_after_fit, refit_periods
 from diffrisk.diffusion.weights_hash import model_version, weights_sha256
-from diffrisk.stress.model import (
-    StressModel,
-    refit_stress_model,
-    save_stress_model,
-)
+from diffrisk.stress.fit import refit_stress_model
+from diffrisk.stress.model import StressModel, save_stress_model
 from diffrisk.stress.sampling import generate_paths
 
 logger = logging.getLogger(__name__)
