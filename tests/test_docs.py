@@ -72,6 +72,33 @@ def test_pages_carry_no_history_and_link_nowhere_outside():
     assert not problems, problems
 
 
+#: What the API reference (rendered from the docstrings) must not say: the project's
+#: issue numbers and wording, or the path of the source papers outside the repository.
+DOCSTRING_HISTORY = re.compile(r"\bissues? \d+|\bthe issue\b|\bissue's\b|papers/", re.IGNORECASE)
+
+
+def test_docstrings_carry_no_history():
+    """Module, class and function docstrings and ``#:`` comments are the API reference."""
+    import ast
+
+    problems = []
+    for path in sorted(SRC.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        nodes = ast.walk(ast.parse(text))
+        kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        docs = [ast.get_docstring(n) or "" for n in nodes if isinstance(n, kinds)]
+        docs += [line for line in text.splitlines() if line.strip().startswith("#:")]
+        problems += [
+            f"{path.relative_to(ROOT)}: {m.group(0)!r}"
+            for doc in docs
+            for m in DOCSTRING_HISTORY.finditer(doc)
+        ]
+    assert not problems, problems
+    assert DOCSTRING_HISTORY.search("the goal of issue 12") and DOCSTRING_HISTORY.search(
+        "(the issue's 10 %)"
+    )
+
+
 def test_readme_is_a_front_page():
     text = README.read_text(encoding="utf-8")
     lines = text.splitlines()

@@ -1,7 +1,12 @@
 """Tables, figures and the study report (DESIGN §5).
 
-Modules: ``style``, ``formatting``, ``paper_tables``, ``paper_figures``, ``study_report``,
-``stress_figures``, ``stress_report``, ``tuning_figures``.
+Modules: ``style`` and ``formatting`` (the look of every figure and table);
+``paper_tables``, ``paper_figures`` and ``forecast_panels`` (the paper's tables and
+figures); ``headline_metrics``, ``headline_text``, ``discussion``, ``distill_text``,
+``references``, ``study_report`` and ``notebook_html`` (the report and its HTML);
+``stress_report``, ``stress_figures``, ``stress_extensions``, ``stress_segments``,
+``stress_adversarial`` and ``reverse_stress`` (the stress study's sections);
+``tuning_figures``.
 
 Everything here reads outputs of earlier stages (forecast tables, scenario sets, the
 backtest tables) and writes presentation files: the paper's Table 1 (average CVaR),

@@ -14,7 +14,7 @@ from diffrisk.stress.config import GENERATORS, UNCONDITIONAL
 
 #: Every generator of the stress comparison, in table order.
 ALL_GENERATORS: tuple[str, ...] = (*GENERATORS, *COMPARISON_GENERATORS)
-#: The issue's headline goal: the smallest distance with this bootstrap share on each metric.
+#: The headline goal: the smallest distance with this bootstrap share on each metric.
 GOAL_SHARE = 0.8
 
 

@@ -1,4 +1,4 @@
-"""``POST /reverse-stress``: the scenarios that break a portfolio (issue 21).
+"""``POST /reverse-stress``: the scenarios that break a portfolio.
 
 ``GET /reverse-stress`` states what a request may ask (the model's assets and horizon,
 the methods and the default ones, the conditioning dates that work, the paths' bounds):

@@ -1,6 +1,6 @@
 """Stage ``reverse_stress``.
 
-Reverse stress testing (issue 21). The headline request: the equal-weighted portfolio,
+Reverse stress testing. The headline request: the equal-weighted portfolio,
 the stress model's horizon, L = the model's ``es_alpha`` ES of the loss at the first test
 day; every method (loss-guided diffusion, normal and Student-t Mahalanobis sets,
 historical windows, conditional vine-copula draws) answers it with scenarios reaching

@@ -10,7 +10,8 @@ The model generates ``H``-day paths of the daily log returns of all constituents
   forecast, the portfolio's cumulative log return over the horizon and the average
   pairwise correlation of the constituents.
 
-Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
+Design (following Clark & Fowler, *Diffusion Models for Synthetic Financial Stress Scenario
+Generation and Robust Risk Management Evaluation*):
 
 * **Volatility-scaled noise.** Each asset's path and history are divided by its causal
   EWMA volatility at the conditioning date (data up to the day before); the diffusion runs
@@ -45,14 +46,14 @@ Design (issue 6, following the stress-scenario paper, ``papers/000_*``):
   PACF penalty (:mod:`diffrisk.stress.loss`) and the guided noise prediction
   (:func:`diffrisk.stress.sampling.sample_scaled_paths`, with
   :mod:`diffrisk.diffusion.guidance`; both branches in one batched pass by default).
-* **Few-step students** (issue 20). :mod:`diffrisk.stress.distill` distils the guided
-  model into a student with the guidance weight as an input (one pass per step, Meng et
-  al. 2023) and progressively halves its DDIM steps (Salimans & Ho 2022), on the
-  teacher's training windows; ``generate_paths(..., scaled_sampler=student_sampler(s))``
-  samples it. The validation rule written before the measurement rejected the student
-  (``benchmarks/bench_stress_distill.py``: 10× faster, but its 5 % VaR/ES are milder and
-  it under-steers), so no stage and not the service uses one; the module is not imported
-  here.
+* **Few-step students.** :mod:`diffrisk.stress.distill` distils the guided model into a
+  student with the guidance weight as an input (one pass per step, Meng et al. 2023) and
+  progressively halves its DDIM steps (Salimans & Ho 2022), on the teacher's training
+  windows; :mod:`diffrisk.stress.distill_trajectory` distils one from the guided teacher
+  sampler's own trajectories; ``generate_paths(..., scaled_sampler=student_sampler(s))``
+  samples it. The ``stress_distill`` stage (off by default) judges a student on
+  validation by the rule of ``params.yaml``; the service serves one the rule chose beside
+  the teacher. Neither module is imported here.
 
 Leakage rules: every statistic (signature scaler, feature scaler, target scale, training
 signature range, regime thresholds, minimum-variance weights) is fitted on training data

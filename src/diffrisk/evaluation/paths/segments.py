@@ -7,8 +7,8 @@ compares the generated VaR and ES at level α of the H-day log return (the sum o
 path's daily log returns) with those of the realised overlapping H-day windows of the
 reference period, and the same for one-day returns (every generated day pooled against
 the realised days). The relative ES error ``|ES_gen − ES_ref| / |ES_ref|`` of each
-segment is divided by the median segment's: the goal of issue 12 is that no segment's
-error exceeds twice the median's.
+segment is divided by the median segment's: the goal is that no segment's error exceeds
+twice the median's.
 """
 
 from __future__ import annotations

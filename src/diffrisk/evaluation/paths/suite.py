@@ -434,7 +434,7 @@ def signature_table(
     ``achieved_mean`` and ``achieved_median`` are over the set's paths (each measured
     with its own date's volatility forecast); ``relative_error`` =
     ``|achieved_mean − requested| / |requested|``; ``within_tolerance`` compares it with
-    ``tolerance`` (the issue's 10 %). ``guidance`` is the set's calibrated weight
+    ``tolerance`` (the steering goal's 10 %). ``guidance`` is the set's calibrated weight
     (:func:`~diffrisk.stress.set_records.conditioning_weight`).
     """
     rows = []
