@@ -14,7 +14,7 @@ from diffrisk.core.compute import SCHEDULER_ENV, Compute
 from diffrisk.core.paths import scenario_set_file, stress_checkpoint
 from diffrisk.data.returns import constituent_returns
 from diffrisk.evaluation.paths.bootstrap import HEADLINE_METRICS
-from diffrisk.evaluation.paths.suite import IN_SAMPLE_REQUEST
+from diffrisk.evaluation.paths.request_tables import IN_SAMPLE_REQUEST
 from diffrisk.stages import stress_generate as stress_generate_stage
 from diffrisk.stages import stress_train as stress_train_stage
 from diffrisk.stages import stress_validate as stress_validate_stage

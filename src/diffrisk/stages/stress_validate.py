@@ -69,7 +69,7 @@ def validate_stress_sets(
         ``score_summary``, ``budgets`` DataFrames, ``metrics`` dict and ``section`` (Markdown for
         STUDY.md). In ``validation`` an archetype scored against the crisis window its
         request was measured on is labelled in-sample
-        (:func:`~diffrisk.evaluation.paths.suite.pair_reference_label`).
+        (:func:`~diffrisk.evaluation.paths.request_tables.pair_reference_label`).
 
     Outputs
     -------

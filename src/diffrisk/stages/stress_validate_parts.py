@@ -36,12 +36,12 @@ from diffrisk.evaluation.paths.diversity import (
     training_scale,
 )
 from diffrisk.evaluation.paths.regimes import fit_regime_thresholds
-from diffrisk.evaluation.paths.scores import date_scores, score_comparison, window_overlap
-from diffrisk.evaluation.paths.suite import (
+from diffrisk.evaluation.paths.request_tables import (
     pair_reference_label,
     signature_table,
     validation_rows,
 )
+from diffrisk.evaluation.paths.scores import date_scores, score_comparison, window_overlap
 from diffrisk.reporting.stress_figures import write_stress_figures
 from diffrisk.risk.portfolio import parse_portfolios, risk_summary
 from diffrisk.stages.common import StressInputs, stage_returns

@@ -67,15 +67,14 @@ from diffrisk.evaluation.paths.regimes import (
     transition_counts,
     transition_matrix,
 )
+from diffrisk.evaluation.paths.request_tables import signature_table, validation_rows
 from diffrisk.evaluation.paths.suite import (
     PAIR_SEPARATOR,
     SUMMARY_COLUMNS,
     TABLE_COLUMNS,
-    signature_table,
     summary_scores,
     tail_metric_name,
     validate_scenarios,
-    validation_rows,
 )
 from diffrisk.evaluation.paths.temporal import (
     leverage_effect,
