@@ -25,12 +25,11 @@ from diffrisk.stress.loss import denoising_loss, differentiable_pacf
 from diffrisk.stress.model import (
     StressModel,
     WindowTensors,
-    fit_stress_statistics,
+    fit_statistics_through,
     fit_training_statistics,
 )
 from diffrisk.stress.network import StressDenoiser
-from diffrisk.stress.signatures import training_signature_range
-from diffrisk.stress.windows import WindowSet, balanced_index, segment_labels, training_windows
+from diffrisk.stress.windows import WindowSet, balanced_index, segment_labels
 
 __all__ = ["refit_stress_model", "train_stress_model"]
 
@@ -236,12 +235,8 @@ def refit_stress_model(
         raise ValueError(f"no returns on or before fit_end={fit_end}")
     config = previous.config
     torch.manual_seed(int(seed))
-    windows = training_windows(frame, None, frame.index[-1], config)
-    bounds = training_signature_range(
-        frame, frame.index[-1], config.horizon, lam=config.ewma_lambda, warmup=config.ewma_warmup
-    )
     end = str(pd.Timestamp(frame.index[-1]).date())
-    model = fit_stress_statistics(windows, list(frame.columns), config, bounds, end)
+    model, windows = fit_statistics_through(frame, frame.index[-1], config)
     if warm_start:
         model.net.load_state_dict(previous.net.state_dict())
     logger.info(

@@ -238,13 +238,40 @@ def fit_training_statistics(
     if pd.Timestamp(val_start) <= pd.Timestamp(train_end):
         raise ValueError(f"val_start={val_start} must be after train_end={train_end}")
     frame = returns.loc[returns.index <= pd.Timestamp(val_end)]
-    train_w = training_windows(frame, None, train_end, config)
+    model, train_w = fit_statistics_through(frame, train_end, config)
     val_w = training_windows(frame, val_start, val_end, config)
-    bounds = training_signature_range(
-        frame, train_end, config.horizon, lam=config.ewma_lambda, warmup=config.ewma_warmup
-    )
-    model = fit_stress_statistics(train_w, list(frame.columns), config, bounds, str(train_end))
     return model, train_w, val_w
+
+
+def fit_statistics_through(
+    frame: pd.DataFrame, end: Any, config: StressConfig
+) -> tuple[StressModel, WindowSet]:
+    """The training windows ending on or before ``end``, and the statistics fitted on them.
+
+    The fit of every version of the model: the first (:func:`fit_training_statistics`) and
+    each walk-forward refit (:func:`diffrisk.stress.fit.refit_stress_model`).
+
+    Parameters
+    ----------
+    frame : DataFrame (T, n_assets)
+        Constituent returns; rows after ``end`` may be present but are never read.
+    end : date
+        The last day a window (and the signature range) may use.
+    config : StressConfig
+
+    Returns
+    -------
+    model : StressModel
+        :func:`fit_stress_statistics` of the windows, with the range of
+        :func:`~diffrisk.stress.signatures.training_signature_range` (its network is drawn
+        from torch's global generator: seed it first).
+    windows : WindowSet
+    """
+    windows = training_windows(frame, None, end, config)
+    bounds = training_signature_range(
+        frame, end, config.horizon, lam=config.ewma_lambda, warmup=config.ewma_warmup
+    )
+    return fit_stress_statistics(windows, list(frame.columns), config, bounds, str(end)), windows
 
 
 def save_stress_model(model: StressModel, path: str | Path) -> Path:
